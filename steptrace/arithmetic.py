@@ -1,0 +1,65 @@
+"""The two ways steptrace adds numbers up.
+
+``exact``: every sum runs left to right in float64, in one fixed order, whatever
+the BLAS library, its CPU kernel or its thread count. It is what the book's printed
+numbers came from (Python 3.6, numpy's reference order), so it reproduces them byte
+for byte on any machine. Products are formed first, then summed with
+``np.add.accumulate``, whose running sum is sequential by definition; a sum starts
+from its first term, as ``np.add.reduce`` does. The default.
+
+``blas``: ``np.dot`` and ``np.sum``, as fast as the machine's BLAS; the last digit
+or two may differ between machines (summation order), so compare such runs with a
+tolerance. For big networks.
+
+Nothing else in a step is order-dependent: the book's deltas and weight_deltas are
+outer products (one product per entry) for a single sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from steptrace.rules import Array
+
+Mode = Literal["exact", "blas"]
+
+
+def exact_dot(a: Array, b: Array) -> Array:
+    """``a · b`` for 2-D arrays, each entry summed over k = 0, 1, ... in that order."""
+    if a.shape[1] == 1:  # an outer product: nothing to sum
+        return a * b
+    products = a[:, :, np.newaxis] * b[np.newaxis, :, :]
+    return np.add.accumulate(products, axis=1)[:, -1, :]
+
+
+def exact_total(x: Array) -> float:
+    """The sum of every entry, row by row, left to right."""
+    flat = x.ravel()
+    return float(np.add.accumulate(flat)[-1]) if flat.size > 1 else float(flat[0])
+
+
+def blas_dot(a: Array, b: Array) -> Array:
+    return np.dot(a, b)
+
+
+def blas_total(x: Array) -> float:
+    return float(np.sum(x))
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """The ``dot`` and ``total`` that the engine does all of its sums with."""
+
+    mode: Mode
+    dot: Callable[[Array, Array], Array]
+    total: Callable[[Array], float]
+
+
+ARITHMETIC: dict[str, Arithmetic] = {
+    "exact": Arithmetic("exact", exact_dot, exact_total),
+    "blas": Arithmetic("blas", blas_dot, blas_total),
+}

@@ -1,0 +1,243 @@
+"""An experiment: the data, the network, the rules by name, and how the book printed it.
+
+An :class:`ExperimentConfig` is plain data (JSON or TOML on disk, see
+``steptrace experiments --show ID``). It is checked here for everything that does
+not depend on plugins (shapes, finite numbers, ranges); the rule names it uses are
+checked against the loaded plugins by :func:`steptrace.registry.Registry.resolve`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from steptrace.errors import ConfigError
+
+Row = tuple[StrictFloat, ...]
+Matrix = tuple[Row, ...]
+
+#: The fields a book-view template may use, per line kind.
+STEP_FIELDS = frozenset({"error", "prediction", "goal", "epoch", "samples"})
+EPOCH_FIELDS = frozenset({"error", "epoch"})
+
+
+def _template_fields(template: str) -> set[str]:
+    """The field names of a ``str.format`` template; only bare names are allowed."""
+    names = set()
+    for _, field_name, _, _ in string.Formatter().parse(template):
+        if field_name is None:
+            continue
+        if not field_name.isidentifier():
+            raise ValueError(f"template field {{{field_name}}} must be a plain name")
+        names.add(field_name)
+    return names
+
+
+class BookView(BaseModel):
+    """How the book's program printed this run, as ``str.format`` templates.
+
+    ``step`` is printed after each update step (each sample, under ``stochastic``)
+    with ``{error}``, ``{prediction}``, ``{goal}``, ``{epoch}``, ``{samples}``;
+    ``epoch`` at the end of every ``every``-th pass (the book's
+    ``if iteration % every == every - 1``) with ``{error}`` (the pass's summed error)
+    and ``{epoch}``. A single-number value prints as Python's ``str`` of it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step: str | None = None
+    epoch: str | None = None
+    every: StrictInt = Field(default=1, ge=1)
+
+    @field_validator("step")
+    @classmethod
+    def _check_step(cls, template: str | None) -> str | None:
+        if template is not None and (bad := _template_fields(template) - STEP_FIELDS):
+            raise ValueError(f"unknown field(s) {sorted(bad)}; use {sorted(STEP_FIELDS)}")
+        return template
+
+    @field_validator("epoch")
+    @classmethod
+    def _check_epoch(cls, template: str | None) -> str | None:
+        if template is not None and (bad := _template_fields(template) - EPOCH_FIELDS):
+            raise ValueError(f"unknown field(s) {sorted(bad)}; use {sorted(EPOCH_FIELDS)}")
+        return template
+
+
+class StrategySpec(BaseModel):
+    """A strategy by name, plus its options (``[strategy] name = "minibatch"  batch_size = 2``)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ExperimentConfig(BaseModel):
+    """Everything needed to re-run an experiment exactly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    title: str = ""
+    source: str = ""
+    layers: tuple[StrictInt, ...] = Field(
+        description="layer sizes, input first: [3, 4, 1] is 3 inputs, 4 hidden, 1 output"
+    )
+    nonlinearities: tuple[str, ...] = Field(description="one per weight layer, by name")
+    weights: tuple[Matrix, ...] | None = Field(
+        default=None, description="initial weights_0_1, weights_1_2, ... (or give seed)"
+    )
+    seed: StrictInt | None = Field(
+        default=None, ge=0, description="np.random.seed(seed), then 2*random(shape)-1 per layer"
+    )
+    alpha: StrictFloat = Field(ge=0)
+    iterations: StrictInt = Field(ge=1, description="passes over the data")
+    strategy: StrategySpec = StrategySpec(name="stochastic")
+    arithmetic: Literal["exact", "blas"] = "exact"
+    delta: Literal["prediction - goal", "goal - prediction"] = Field(
+        default="prediction - goal",
+        description="the book's descent form (weights -= ...) or its ascent form (weights += ...)",
+    )
+    input_name: str = Field(default="inputs", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    goal_name: str = Field(default="goals", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    inputs: Matrix
+    goals: Matrix
+    book_view: BookView = BookView(epoch="Error:{error}")
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> ExperimentConfig:
+        layers = self.layers
+        if len(layers) < 2:
+            raise ValueError("layers needs at least an input and an output size, e.g. [3, 1]")
+        if any(size < 1 for size in layers):
+            raise ValueError(f"layers {list(layers)}: every size must be at least 1")
+        if len(self.nonlinearities) != len(layers) - 1:
+            raise ValueError(
+                f"nonlinearities has {len(self.nonlinearities)} name(s); layers {list(layers)} "
+                f"has {len(layers) - 1} weight layer(s): give one per weight layer"
+            )
+        _check_matrix("inputs", self.inputs, None, layers[0])
+        _check_matrix("goals", self.goals, len(self.inputs), layers[-1])
+        if (self.weights is None) == (self.seed is None):
+            raise ValueError("give exactly one of 'weights' (explicit) and 'seed' (drawn)")
+        if self.weights is not None:
+            if len(self.weights) != len(layers) - 1:
+                raise ValueError(
+                    f"weights has {len(self.weights)} matri(ces); layers {list(layers)} "
+                    f"needs {len(layers) - 1}"
+                )
+            for k, matrix in enumerate(self.weights):
+                _check_matrix(f"weights_{k}_{k + 1}", matrix, layers[k], layers[k + 1])
+        if not math.isfinite(self.alpha):
+            raise ValueError(f"alpha must be a finite number, not {self.alpha}")
+        return self
+
+
+def _check_matrix(name: str, matrix: Matrix, rows: int | None, cols: int) -> None:
+    if not matrix:
+        raise ValueError(f"{name} is empty: give at least one row")
+    if rows is not None and len(matrix) != rows:
+        raise ValueError(f"{name} has {len(matrix)} row(s), expected {rows}")
+    for r, row in enumerate(matrix):
+        if len(row) != cols:
+            raise ValueError(f"{name}[{r}] has {len(row)} value(s), expected {cols}")
+        for c, value in enumerate(row):
+            if not math.isfinite(value):
+                raise ValueError(f"{name}[{r}][{c}] is {value}: data must be finite")
+
+
+def describe(error: ValidationError) -> str:
+    """One line for a pydantic ValidationError: the first problem and where it is."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    text = f"{where}: {message}" if where else message
+    if "input" in first and first["type"] not in {"value_error", "missing"} and where:
+        text += f" (got {first['input']!r:.60})"
+    more = error.error_count() - 1
+    return text + (f" (and {more} more problem(s))" if more else "")
+
+
+def parse_config(data: Any, source: str) -> ExperimentConfig:
+    """Validate already-parsed data as a config; ``source`` names it in errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: an experiment must be a table/object, not {type(data).__name__}")
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {describe(error)}") from None
+
+
+def load_config(path: Path) -> ExperimentConfig:
+    """Read an experiment file: ``.toml`` as TOML, anything else as JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected TOML or JSON)") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{path}:{error.lineno}: not valid JSON: {error.msg} (name TOML files *.toml)"
+        ) from None
+    return parse_config(data, str(path))
+
+
+def dump_json(config: ExperimentConfig) -> str:
+    """The config as indented JSON."""
+    return config.model_dump_json(indent=2, exclude_defaults=False) + "\n"
+
+
+def dump_toml(config: ExperimentConfig) -> str:
+    """The config as TOML, in the order a reader wants: the network, then the data."""
+    data = config.model_dump(mode="json")
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and v is not None}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    lines = [f"{key} = {_toml_value(value)}" for key, value in scalars.items()]
+    for key, table in tables.items():
+        lines += ["", f"[{key}]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list):
+        if value and isinstance(value[0], list):
+            inner = ",\n".join("  " + _toml_value(item) for item in value)
+            return "[\n" + inner + ",\n]"
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")

@@ -1,0 +1,177 @@
+"""The training loop of *Grokking Deep Learning*, chapter 6, for any depth, with events.
+
+Lay it beside the book's "Putting it all together" cell::
+
+    for iteration in range(60):
+        layer_2_error = 0
+        for i in range(len(streetlights)):
+            layer_0 = streetlights[i:i+1]
+            layer_1 = relu(np.dot(layer_0, weights_0_1))
+            layer_2 = np.dot(layer_1, weights_1_2)
+            layer_2_error += np.sum((layer_2 - walk_vs_stop[i:i+1]) ** 2)
+            layer_2_delta = (layer_2 - walk_vs_stop[i:i+1])
+            layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)
+            weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
+            weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
+
+Here ``layer[k]`` is the book's ``layer_k``, ``weights[k]`` its ``weights_k_{k+1}``
+and ``delta[k]`` its ``layer_k_delta``; a batch of samples (``full``, ``minibatch``)
+is a matrix with one row per sample, and its weight_delta is averaged over the
+batch. Every sum goes through :mod:`steptrace.arithmetic`, so ``exact`` mode gives the
+same bits on every machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from steptrace.arithmetic import ARITHMETIC, Arithmetic
+from steptrace.config import ExperimentConfig
+from steptrace.events import (
+    DeltaEvent,
+    EpochEndEvent,
+    ErrorEvent,
+    Event,
+    ForwardEvent,
+    UpdateEvent,
+)
+from steptrace.registry import Plan
+from steptrace.rules import Array
+
+Emit = Callable[[Event], None]
+
+
+def initial_weights(config: ExperimentConfig) -> list[Array]:
+    """The config's weights, or the book's seeded draw: ``np.random.seed(s)``, then layer
+    by layer ``2*np.random.random(shape) - 1`` (same stream, no global state)."""
+    if config.weights is not None:
+        return [np.array(matrix, dtype=np.float64) for matrix in config.weights]
+    random = np.random.RandomState(config.seed)
+    return [
+        2 * random.random_sample((n_in, n_out)) - 1
+        for n_in, n_out in zip(config.layers, config.layers[1:], strict=False)
+    ]
+
+
+@dataclass
+class Network:
+    """A dense network without bias, trained the book's way. ``train`` runs it."""
+
+    weights: list[Array]
+    plan: Plan
+    alpha: float
+    arithmetic: Arithmetic
+    ascent: bool  # the book's ascent form: delta = goal - prediction, weights +=
+
+    @classmethod
+    def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
+        return cls(
+            weights=initial_weights(config),
+            plan=plan,
+            alpha=config.alpha,
+            arithmetic=ARITHMETIC[config.arithmetic],
+            ascent=config.delta == "goal - prediction",
+        )
+
+    def train(
+        self,
+        inputs: Array,
+        goals: Array,
+        iterations: int,
+        emit: Emit | None = None,
+    ) -> Iterator[float]:
+        """Run ``iterations`` passes over the data; yield each pass's summed error.
+
+        With ``emit``, every step is also handed over as an event, in order.
+        """
+        seq = 0
+        all_samples = tuple(i for batch in self.plan.batches for i in batch)
+        for iteration in range(iterations):
+            error_for_pass = 0.0
+            for batch in self.plan.batches:
+                error, seq = self.step(inputs[batch], goals[batch], iteration, batch, seq, emit)
+                error_for_pass += error
+            if emit is not None:
+                emit(EpochEndEvent(seq=seq, epoch=iteration, samples=all_samples,
+                                   layer=len(self.weights), error=error_for_pass))
+                seq += 1
+            yield error_for_pass
+
+    def step(
+        self,
+        layer_0: Array,
+        goal: Array,
+        epoch: int,
+        batch: list[int],
+        seq: int,
+        emit: Emit | None,
+    ) -> tuple[float, int]:
+        """One update step on one batch: forward, error, deltas, updates. Returns the
+        batch's error and the next sequence number."""
+        dot, total = self.arithmetic.dot, self.arithmetic.total
+        weights, act, alpha = self.weights, self.plan.nonlinearities, self.alpha
+        last = len(weights)  # the output layer's number
+        samples = tuple(batch)
+
+        # forward: layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
+        layer = [layer_0]
+        for k in range(1, last + 1):
+            weighted_sum = dot(layer[k - 1], weights[k - 1])
+            layer.append(act[k - 1].function(weighted_sum))
+            if emit is not None:
+                emit(ForwardEvent(seq=seq, epoch=epoch, samples=samples, layer=k,
+                                  nonlinearity=act[k - 1].name, layer_in=layer[k - 1],
+                                  weighted_sum=weighted_sum, layer_out=layer[k]))
+                seq += 1
+
+        # error = sum((prediction - goal) ** 2)
+        prediction = layer[last]
+        error = total((prediction - goal) ** 2)
+        if emit is not None:
+            emit(ErrorEvent(seq=seq, epoch=epoch, samples=samples, layer=last,
+                            prediction=prediction, goal=goal, error=error))
+            seq += 1
+
+        # delta: at the output, prediction - goal (times the output's derivative, 1 when
+        # linear); then back through the weights *before* this step's update.
+        delta: list[Array] = [np.empty(0)] * (last + 1)
+        for k in range(last, 0, -1):
+            derivative = act[k - 1].derivative(layer[k])
+            if k == last:
+                miss = goal - prediction if self.ascent else prediction - goal
+                delta[k] = miss * derivative
+            else:
+                delta[k] = dot(delta[k + 1], weights[k].T) * derivative
+            if emit is not None:
+                emit(DeltaEvent(seq=seq, epoch=epoch, samples=samples, layer=k,
+                                nonlinearity=act[k - 1].name, derivative=derivative,
+                                delta=delta[k]))
+                seq += 1
+
+        # update, last weights first: weights_{k-1}_k -= alpha * layer_{k-1}ᵀ · layer_k_delta
+        for k in range(last, 0, -1):
+            weight_delta = dot(layer[k - 1].T, delta[k])
+            if len(batch) > 1:
+                weight_delta = weight_delta / len(batch)
+            if self.ascent:
+                weights[k - 1] = weights[k - 1] + alpha * weight_delta
+            else:
+                weights[k - 1] = weights[k - 1] - alpha * weight_delta
+            if emit is not None:
+                emit(UpdateEvent(seq=seq, epoch=epoch, samples=samples, layer=k, alpha=alpha,
+                                 weight_delta=weight_delta, weights=weights[k - 1]))
+                seq += 1
+        return error, seq
+
+
+def run(config: ExperimentConfig, plan: Plan, emit: Emit | None = None) -> Network:
+    """Train a config's network to the end, handing every event to ``emit``."""
+    network = Network.from_config(config, plan)
+    inputs = np.array(config.inputs, dtype=np.float64)
+    goals = np.array(config.goals, dtype=np.float64)
+    for _ in network.train(inputs, goals, config.iterations, emit):
+        pass
+    return network

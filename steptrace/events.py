@@ -1,0 +1,100 @@
+"""The typed events of a run: one Pydantic model per kind of step.
+
+A stochastic two-layer run yields, per sample, in the order the book computes them:
+``forward`` (layer 1), ``forward`` (layer 2), ``error``, ``delta`` (layer 2),
+``delta`` (layer 1), ``update`` (weights_1_2), ``update`` (weights_0_1); each pass
+ends with ``epoch_end``. Under ``full`` or ``minibatch`` the same steps run once per
+batch, with every sample of the batch as one row of each matrix.
+
+Layers are numbered as the book names them: ``layer_0`` is the input,
+``layer_k`` the output of ``weights_{k-1}_k``. An event's ``layer`` is the layer it
+computes (forward, delta), whose error it is (error) or whose incoming weights it
+changes (update). Numbers are nested float tuples, one row per sample; they compare,
+hash and round-trip through JSON bit for bit. NaN and ±inf are written as the JSON
+strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, TypeAdapter
+
+
+def _as_nested(value: Any) -> Any:
+    """Arrays become nested tuples of Python floats (the engine hands in numpy arrays)."""
+    if isinstance(value, np.ndarray):
+        return tuple(map(tuple, value.astype(np.float64).tolist()))
+    return value
+
+
+Matrix = Annotated[tuple[tuple[StrictFloat, ...], ...], BeforeValidator(_as_nested)]
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, ser_json_inf_nan="strings")
+
+    seq: int = Field(ge=0, description="position in the run, from 0, without gaps")
+    epoch: int = Field(ge=0, description="the pass over the data, from 0 (the book's iteration)")
+    samples: tuple[int, ...] = Field(description="indices of the samples in this step's batch")
+    layer: int = Field(ge=1, description="the layer this step concerns (layer_1 is the first hidden)")
+
+
+class ForwardEvent(_Step):
+    """``layer_k = nonlinearity(layer_{k-1} · weights_{k-1}_k)``."""
+
+    kind: Literal["forward"] = "forward"
+    nonlinearity: str
+    layer_in: Matrix = Field(description="layer_{k-1}, one row per sample")
+    weighted_sum: Matrix = Field(description="layer_{k-1} · weights_{k-1}_k, before the nonlinearity")
+    layer_out: Matrix = Field(description="layer_k")
+
+
+class ErrorEvent(_Step):
+    """``error = sum((prediction - goal) ** 2)`` over the batch and the outputs."""
+
+    kind: Literal["error"] = "error"
+    prediction: Matrix
+    goal: Matrix
+    error: StrictFloat
+
+
+class DeltaEvent(_Step):
+    """The output layer: ``(prediction - goal) * deriv(layer)``;
+    a hidden layer: ``layer_{k+1}_delta · weights_k_{k+1}ᵀ * deriv(layer_k)``.
+
+    ``derivative`` holds ``deriv(layer_k)``, computed from the layer's output.
+    """
+
+    kind: Literal["delta"] = "delta"
+    nonlinearity: str
+    derivative: Matrix
+    delta: Matrix
+
+
+class UpdateEvent(_Step):
+    """``weights -= alpha * weight_delta`` with ``weight_delta = layer_{k-1}ᵀ · layer_k_delta``
+    averaged over the batch (``+=`` in the ascent form, whose delta has the other sign).
+    """
+
+    kind: Literal["update"] = "update"
+    alpha: StrictFloat
+    weight_delta: Matrix
+    weights: Matrix = Field(description="weights_{k-1}_k after this update")
+
+
+class EpochEndEvent(_Step):
+    """The end of a pass: ``error`` is the pass's errors summed in order (the book's
+    ``layer_2_error``); ``samples`` lists every sample of the pass."""
+
+    kind: Literal["epoch_end"] = "epoch_end"
+    error: StrictFloat
+
+
+Event = Annotated[
+    ForwardEvent | ErrorEvent | DeltaEvent | UpdateEvent | EpochEndEvent,
+    Field(discriminator="kind"),
+]
+EVENT_KINDS: tuple[str, ...] = ("forward", "error", "delta", "update", "epoch_end")
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
