@@ -19,7 +19,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, TypeAdapter
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+)
 
 
 def _as_nested(value: Any) -> Any:
@@ -33,12 +41,14 @@ Matrix = Annotated[tuple[tuple[StrictFloat, ...], ...], BeforeValidator(_as_nest
 
 
 class _Step(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, ser_json_inf_nan="strings")
+    # Not strict=True: a strict tuple would refuse the lists the BeforeValidator passes on;
+    # the numbers themselves are strict (no "1.5" strings, no booleans).
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
 
-    seq: int = Field(ge=0, description="position in the run, from 0, without gaps")
-    epoch: int = Field(ge=0, description="the pass over the data, from 0 (the book's iteration)")
-    samples: tuple[int, ...] = Field(description="indices of the samples in this step's batch")
-    layer: int = Field(ge=1, description="the layer this step concerns (layer_1 is the first hidden)")
+    seq: StrictInt = Field(ge=0, description="position in the run, from 0, without gaps")
+    epoch: StrictInt = Field(ge=0, description="the pass over the data, from 0 (the book's iteration)")
+    samples: tuple[StrictInt, ...] = Field(description="indices of the samples in this step's batch")
+    layer: StrictInt = Field(ge=1, description="the layer this step concerns (layer_1 is the first hidden)")
 
 
 class ForwardEvent(_Step):

@@ -1,0 +1,277 @@
+"""The ``steptrace`` command line.
+
+Exit codes: 0 ok · 1 mismatch (replay or diff found a divergent event) · 2 bad input
+(a file, a config, a name or an option is wrong; one line says what) · 3 internal
+error (a steptrace bug) · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from steptrace import __version__
+from steptrace.compare import Tolerance
+from steptrace.config import ExperimentConfig, dump_json, dump_toml, load_config
+from steptrace.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    ConfigError,
+    Mismatch,
+    SteptraceError,
+)
+from steptrace.events import EVENT_KINDS, Event
+from steptrace.registry import Registry
+
+#: Runs with more update steps than this show a progress bar on stderr.
+PROGRESS_THRESHOLD = 20_000
+
+
+class Failure(click.ClickException):
+    """A SteptraceError on its way out: one line on stderr, its exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class SteptraceGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SteptraceError as error:
+            raise Failure(str(error), error.exit_code) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise Failure("interrupted", EXIT_INTERRUPTED) from None
+        except Exception as error:
+            if os.environ.get("STEPTRACE_DEBUG"):
+                raise
+            raise Failure(
+                f"internal error: {type(error).__name__}: {error} (a steptrace bug: please "
+                "report it; STEPTRACE_DEBUG=1 shows the traceback)",
+                EXIT_INTERNAL,
+            ) from None
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=SteptraceGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="steptrace")
+def cli() -> None:
+    """Train the networks of Grokking Deep Learning (ch. 3-6) and trace every step.
+
+    \b
+      steptrace record ch06-streetlights-backprop -o backprop.jsonl
+      steptrace show backprop.jsonl                 # each step, in the book's terms
+      steptrace show backprop.jsonl --view book     # what the book's program printed
+      steptrace replay backprop.jsonl               # re-execute and check every event
+      steptrace diff a.jsonl b.jsonl                # first divergent event
+
+    Exit codes: 0 ok, 1 mismatch or divergence, 2 bad input, 3 internal error,
+    130 interrupted.
+    """
+
+
+def _experiment(registry: Registry, name: str) -> ExperimentConfig:
+    """A built-in experiment by id, or an experiment file by path."""
+    path = Path(name)
+    if path.suffix in {".toml", ".json"} or path.exists():
+        return load_config(path)
+    if name in registry.experiments:
+        return registry.experiment(name)
+    try:
+        registry.experiment(name)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; or give the path of a .toml/.json experiment file") from None
+    raise AssertionError("unreachable")
+
+
+@cli.command()
+@click.argument("experiment", metavar="EXPERIMENT|FILE")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the trace (default: EXPERIMENT.jsonl; .gz compresses).")
+@click.option("--arithmetic", type=click.Choice(["exact", "blas"]),
+              help="exact: fixed-order sums, the book's digits on any machine (the default "
+                   "of the book's experiments). blas: np.dot, fast, last digits may vary.")
+def record(experiment: str, output: Path | None, arithmetic: str | None) -> None:
+    """Run an experiment and write its trace.
+
+    EXPERIMENT is a built-in id (see `steptrace experiments`) or a .toml/.json file.
+    """
+    from steptrace.engine import Network
+    from steptrace.tracefile import Header, TraceWriter, fingerprint
+
+    registry = Registry.load()
+    config = _experiment(registry, experiment)
+    if arithmetic is not None:
+        config = config.model_copy(update={"arithmetic": arithmetic})
+    plan = registry.resolve(config)
+    output = output or Path(f"{config.name}.jsonl")
+    network = Network.from_config(config, plan)
+    header = Header(config=config, initial_weights=tuple(w.tolist() for w in network.weights),
+                    fingerprint=fingerprint(registry.provenance(config)))
+    inputs, goals = _data(config)
+    observer = registry.observer()
+    steps = config.iterations * len(plan.batches)
+    with TraceWriter(output, header) as writer:
+        emit: Callable[[Event], None] = writer.write
+        if observer is not None:
+            def emit(event: Event) -> None:
+                writer.write(event)
+                observer(event)
+        passes = network.train(inputs, goals, config.iterations, emit)
+        if steps > PROGRESS_THRESHOLD:
+            with click.progressbar(passes, length=config.iterations, file=sys.stderr,
+                                   label=f"recording {config.name}") as bar:
+                errors = list(bar)
+        else:
+            errors = list(passes)
+    click.echo(f"recorded {config.name}: {writer.events} events, {config.iterations} epoch(s), "
+               f"final error {errors[-1]!r} ({config.arithmetic}) -> {output}")
+
+
+def _data(config: ExperimentConfig) -> tuple[Any, Any]:
+    import numpy as np
+
+    return np.array(config.inputs, dtype=np.float64), np.array(config.goals, dtype=np.float64)
+
+
+@cli.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("--view", type=click.Choice(["literate", "book"]), default="literate",
+              show_default=True,
+              help="literate: every step in the book's terms with its numbers. book: exactly "
+                   "what the book's program printed.")
+@click.option("--epoch", "epochs", type=click.IntRange(min=0), multiple=True,
+              help="Only this epoch (repeatable).")
+@click.option("--sample", "samples", type=click.IntRange(min=0), multiple=True,
+              help="Only steps with this sample (repeatable).")
+@click.option("--kind", "kinds", type=click.Choice(EVENT_KINDS), multiple=True,
+              help="Only events of this kind (repeatable).")
+@click.option("--layer", "layers", type=click.IntRange(min=1), multiple=True,
+              help="Only events of this layer (repeatable; layer_1 is the first after the input).")
+@click.option("--digits", type=click.IntRange(1, 17),
+              help="Round numbers to this many significant digits (default: every digit).")
+def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
+         kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None) -> None:
+    """Narrate a trace, step by step."""
+    from steptrace.narrate import Filters, Literate, book_lines
+    from steptrace.tracefile import open_trace
+
+    filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
+    if view == "book" and (epochs or samples or kinds or layers or digits):
+        raise click.UsageError("--view book prints the whole run as the book did: "
+                               "the filters and --digits apply to --view literate")
+    with open_trace(trace) as reader:
+        if view == "book":
+            lines = book_lines(reader.header.config, reader)
+        else:
+            lines = Literate(reader.header, Registry.load(), digits).lines(reader, filters)
+        for line in lines:
+            click.echo(line)
+
+
+def _tolerance(rtol: float | None, atol: float | None) -> Tolerance | None:
+    if rtol is None and atol is None:
+        return None
+    return Tolerance(rtol or 0.0, atol or 0.0)
+
+
+_rtol = click.option("--rtol", type=click.FloatRange(min=0),
+                     help="Relative tolerance: numbers agree when |a-b| <= atol + rtol*|b|.")
+_atol = click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance.")
+
+
+@cli.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@_rtol
+@_atol
+def replay(trace: Path, rtol: float | None, atol: float | None) -> None:
+    """Re-execute a trace from its config and check every event.
+
+    Exits 0 when every event matches; 1 naming the first divergent event (index, kind,
+    field, recorded vs recomputed). Exact-mode traces must match bit for bit; blas-mode
+    traces within rtol 1e-12, atol 1e-15 unless --rtol/--atol say otherwise.
+    """
+    from steptrace.replay import replay as run_replay
+
+    result = run_replay(trace, Registry.load(), _tolerance(rtol, atol))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{trace}: all {result.events} events match ({result.tolerance.describe()})")
+
+
+@cli.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@_rtol
+@_atol
+def diff(a: Path, b: Path, rtol: float | None, atol: float | None) -> None:
+    """Show the first divergent event between traces A and B.
+
+    Numbers must agree bit for bit unless --rtol/--atol allow more. Exits 0 when
+    every event agrees, 1 at a divergence.
+    """
+    from steptrace.diff import diff as run_diff
+
+    report = run_diff(a, b, _tolerance(rtol, atol) or Tolerance())
+    for line in report.lines():
+        click.echo(line)
+    if not report.same:
+        sys.exit(Mismatch.exit_code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--show", "show_id", metavar="ID",
+              help="Print one experiment as a file to copy, edit and `record`.")
+@click.option("--format", "file_format", type=click.Choice(["toml", "json"]), default="toml",
+              show_default=True, help="The file format for --show.")
+def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
+    """List the built-in experiments."""
+    registry = Registry.load()
+    if show_id is not None:
+        config = registry.experiment(show_id)
+        click.echo(dump_toml(config) if file_format == "toml" else dump_json(config), nl=False)
+        return
+    rows = [(name, p.rule, p.plugin) for name, p in sorted(registry.experiments.items())]
+    if as_json:
+        click.echo(json.dumps([
+            {"name": name, "title": c.title, "source": c.source, "plugin": plugin,
+             "layers": list(c.layers), "nonlinearities": list(c.nonlinearities),
+             "strategy": c.strategy.model_dump(), "alpha": c.alpha, "iterations": c.iterations,
+             "arithmetic": c.arithmetic}
+            for name, c, plugin in rows], indent=2))
+        return
+    width = max((len(name) for name, _, _ in rows), default=0)
+    for name, c, _ in rows:
+        net = "-".join(map(str, c.layers))
+        click.echo(f"{name:<{width}}  {net:<7} {'/'.join(c.nonlinearities):<12} "
+                   f"{c.strategy.name:<10} {c.title}")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of a trace line (header, event or end)."""
+    from steptrace.tracefile import trace_schema
+
+    click.echo(json.dumps(trace_schema(), indent=2))
+
+
+def main() -> NoReturn:
+    try:
+        cli.main(prog_name="steptrace")
+    except BrokenPipeError:  # `steptrace show ... | head`
+        sys.stderr.close()
+        sys.exit(0)
+    raise AssertionError("click's main exits")
+

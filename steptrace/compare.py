@@ -1,0 +1,103 @@
+"""Comparing events: exactly (bit for bit) or within a tolerance, naming the first
+field that differs.
+
+Exact comparison is bitwise: ``-0.0`` differs from ``0.0`` and NaN equals NaN.
+With a tolerance, two numbers agree when ``|a - b| <= atol + rtol * |b|`` (numpy's
+``isclose``), NaN agrees only with NaN and an infinity only with itself.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from steptrace.events import Event
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float = 0.0
+    atol: float = 0.0
+
+    @property
+    def exact(self) -> bool:
+        return self.rtol == 0.0 and self.atol == 0.0
+
+    def describe(self) -> str:
+        return "bit for bit" if self.exact else f"within rtol {self.rtol:g}, atol {self.atol:g}"
+
+    def agree(self, a: float, b: float) -> bool:
+        if self.exact:
+            return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        if math.isinf(a) or math.isinf(b):
+            return a == b
+        return abs(a - b) <= self.atol + self.rtol * abs(b)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The first field in which two events differ."""
+
+    field: str
+    a: Any
+    b: Any
+
+    def describe(self, a_name: str, b_name: str) -> str:
+        text = f"field {self.field}: {a_name} {_show(self.a)}, {b_name} {_show(self.b)}"
+        if _is_number(self.a) and _is_number(self.b) and math.isfinite(self.a - self.b):
+            gap = abs(self.a - self.b)
+            scale = max(abs(self.a), abs(self.b))
+            text += f" (|Δ| {gap:.3g}" + (f", relative {gap / scale:.3g})" if scale else ")")
+        return text
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, tuple) else f"{len(value)} value(s)"
+
+
+def difference(a: Event, b: Event, tolerance: Tolerance) -> Difference | None:
+    """The first differing field of two events (in field order), or None."""
+    if type(a) is not type(b):
+        return Difference("kind", a.kind, b.kind)
+    return _walk(a.model_dump(), b.model_dump(), "", tolerance)
+
+
+def _walk(a: Any, b: Any, path: str, tolerance: Tolerance) -> Difference | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            found = _walk(a[key], b.get(key), f"{path}.{key}" if path else key, tolerance)
+            if found:
+                return found
+        return None
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        if len(a) != len(b):
+            return Difference(f"{path} (length)", len(a), len(b))
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _walk(x, y, f"{path}[{i}]", tolerance)
+            if found:
+                return found
+        return None
+    if isinstance(a, float) and isinstance(b, float):
+        return None if tolerance.agree(a, b) else Difference(path, a, b)
+    return None if a == b and type(a) is type(b) else Difference(path, a, b)
+
+
+def same_json(a: Event, b: Event) -> bool:
+    """The fast exact check: identical JSON means identical bits (floats are written in
+    their shortest round-tripping form)."""
+    return type(a).__pydantic_serializer__.to_json(a) == type(b).__pydantic_serializer__.to_json(b)
+
+
+def summary(event: Event) -> str:
+    """``event 17 (update, epoch 0, samples [2], layer 2)``."""
+    samples = ", ".join(map(str, event.samples))
+    return (f"event {event.seq} ({event.kind}, epoch {event.epoch}, samples [{samples}], "
+            f"layer {event.layer})")

@@ -1,0 +1,99 @@
+"""Replay: re-execute a trace from its header's config and check every event.
+
+The recorded events are read as a stream and compared, in lockstep, with the events
+the engine produces now; the first divergence stops the run with
+:class:`~steptrace.errors.Mismatch` naming the event and the field. Memory does not
+grow with the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from steptrace.compare import Tolerance, difference, same_json, summary
+from steptrace.engine import initial_weights, run
+from steptrace.errors import BadInput, Mismatch
+from steptrace.events import Event
+from steptrace.registry import Registry
+from steptrace.tracefile import Header, open_trace
+
+#: Tolerance used when none is given: exact traces must match bit for bit; blas traces
+#: may differ in the last digits between machines (summation order).
+DEFAULT_TOLERANCE = {"exact": Tolerance(), "blas": Tolerance(rtol=1e-12, atol=1e-15)}
+
+
+@dataclass
+class ReplayResult:
+    events: int
+    tolerance: Tolerance
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_rules(header: Header, registry: Registry, path: Path) -> list[str]:
+    """Every rule the trace used must be installed; a different version is a warning."""
+    warnings = []
+    tables = {"nonlinearity": registry.nonlinearities, "strategy": registry.strategies}
+    for rule, provider in header.fingerprint.rules.items():
+        noun, _, name = rule.partition(":")
+        provided = tables.get(noun, {}).get(name)
+        if provided is None:
+            raise BadInput(
+                f"{path}: the trace uses {noun} {name!r} from {provider}, which is not "
+                "installed: install that plugin to replay it"
+            )
+        now = f"{provided.plugin} {provided.version}"
+        if now != provider:
+            warnings.append(f"{noun} {name!r} was recorded with {provider}, replayed with {now}")
+    return warnings
+
+
+def replay(
+    path: Path,
+    registry: Registry,
+    tolerance: Tolerance | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Re-run the trace at ``path``; raise Mismatch at the first divergent event."""
+    with open_trace(path) as trace:
+        header = trace.header
+        config = header.config
+        warnings = check_rules(header, registry, path)
+        plan = registry.resolve(config)
+        tolerance = tolerance or DEFAULT_TOLERANCE[config.arithmetic]
+        for k, weights in enumerate(initial_weights(config)):
+            if not np.array_equal(weights, np.array(header.initial_weights[k])):
+                raise Mismatch(f"{path}: header initial weights_{k}_{k + 1} differ from the config's")
+        recorded: Iterator[Event] = iter(trace)
+        count = 0
+
+        def check(event: Event) -> None:
+            nonlocal count
+            old = next(recorded, None)
+            if old is None:
+                raise Mismatch(
+                    f"{path}: the trace ends after {count} events; the replay goes on with "
+                    f"{summary(event)}"
+                )
+            if not same_json(old, event):
+                found = difference(old, event, tolerance)
+                if found is not None:
+                    raise Mismatch(
+                        f"{path}: replay diverges at {summary(old)}: "
+                        + found.describe("recorded", "recomputed")
+                    )
+            count += 1
+            if progress is not None and event.kind == "epoch_end":
+                progress(event.epoch + 1)
+
+        run(config, plan, check)
+        extra = next(recorded, None)
+        if extra is not None:
+            raise Mismatch(
+                f"{path}: the replay ends after {count} events; the trace goes on with "
+                f"{summary(extra)}"
+            )
+    return ReplayResult(count, tolerance, warnings)

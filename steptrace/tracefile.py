@@ -1,0 +1,304 @@
+"""Trace files: JSON Lines, written as a stream and read as a stream.
+
+Line 1 is the :class:`Header` (format name, schema version, the complete config,
+the initial weights, a :class:`Fingerprint`); then one event per line
+(:mod:`steptrace.events`); last, an :class:`End` line with the event count.
+A name ending in ``.gz`` is gzip-compressed. Floats are written in their shortest
+round-tripping form, so they read back bit for bit; NaN and ±inf are the JSON strings
+``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+
+:class:`TraceWriter` writes to a hidden temporary file beside the target and renames
+it into place only when the end line is written: the final name never holds a
+half-written trace, and an existing trace of that name is untouched until then.
+:func:`open_trace` checks everything it reads and raises :class:`TraceFormatError`
+with the file, the line and what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import platform
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, ValidationError
+
+from steptrace import __version__
+from steptrace.config import ExperimentConfig, describe
+from steptrace.errors import TraceFormatError
+from steptrace.events import (
+    DeltaEvent,
+    EpochEndEvent,
+    ErrorEvent,
+    Event,
+    ForwardEvent,
+    UpdateEvent,
+)
+
+FORMAT = "steptrace-trace"
+SCHEMA_VERSION = 1
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class Fingerprint(BaseModel):
+    """Where a trace was recorded: versions that can move the last digits, and the
+    plugin (and its version) behind every rule the run used."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steptrace: str
+    python: str
+    numpy: str
+    blas: str
+    machine: str
+    environment: dict[str, str] = Field(description="BLAS-related environment variables, if set")
+    rules: dict[str, str] = Field(description='{"nonlinearity:relu": "plugin version", ...}')
+
+
+class Header(BaseModel):
+    """The first line of a trace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["header"] = "header"
+    format: Literal["steptrace-trace"] = FORMAT
+    schema_version: int = SCHEMA_VERSION
+    config: ExperimentConfig
+    initial_weights: tuple[tuple[tuple[StrictFloat, ...], ...], ...]
+    fingerprint: Fingerprint
+
+
+class End(BaseModel):
+    """The last line of a complete trace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["end"] = "end"
+    events: StrictInt = Field(ge=0, description="how many events the trace holds")
+
+
+Line = Annotated[
+    ForwardEvent | ErrorEvent | DeltaEvent | UpdateEvent | EpochEndEvent | End,
+    Field(discriminator="kind"),
+]
+_line_adapter: TypeAdapter[Line] = TypeAdapter(Line)
+
+
+def trace_schema() -> dict[str, Any]:
+    """The JSON Schema of one line of a trace: a header, an event, or the end."""
+    union = Annotated[Header | Line, Field(discriminator="kind")]
+    schema = TypeAdapter(union).json_schema()
+    schema["title"] = f"{FORMAT} line, schema version {SCHEMA_VERSION}"
+    schema["description"] = (
+        "A steptrace trace is JSON Lines: one header line, one line per event in seq order, "
+        "one end line. NaN and infinities are the strings \"NaN\", \"Infinity\", \"-Infinity\"."
+    )
+    return schema
+
+
+def fingerprint(rules: dict[str, str]) -> Fingerprint:
+    try:
+        blas_info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{blas_info.get('name', '?')} {blas_info.get('version', '?')}"
+    except Exception:  # numpy's config report is informative only
+        blas = "unknown"
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    return Fingerprint(
+        steptrace=__version__,
+        python=platform.python_version(),
+        numpy=np.__version__,
+        blas=blas,
+        machine=platform.machine(),
+        environment={name: os.environ[name] for name in names if name in os.environ},
+        rules=rules,
+    )
+
+
+def _open(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, mode)  # type: ignore[return-value]
+    return open(path, mode)  # noqa: SIM115 (the caller closes it)
+
+
+class TraceWriter:
+    """Streams a trace to ``path``; use as a context manager.
+
+    Leaving the block normally writes the end line and renames the file into place;
+    leaving it by an exception (or Ctrl-C) deletes the temporary file.
+    """
+
+    def __init__(self, path: Path, header: Header) -> None:
+        self.path = path
+        self.events = 0
+        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            self._file = _open(self._tmp, "wb")
+        except OSError as error:
+            raise TraceFormatError(f"{path}: cannot write: {error.strerror or error}") from None
+        self._file.write(header.model_dump_json().encode() + b"\n")
+
+    def write(self, event: Event) -> None:
+        self._file.write(type(event).__pydantic_serializer__.to_json(event) + b"\n")
+        self.events += 1
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is not None:
+            self._file.close()
+            self._tmp.unlink(missing_ok=True)
+            return
+        try:
+            self._file.write(End(events=self.events).model_dump_json().encode() + b"\n")
+            self._file.flush()
+            if hasattr(self._file, "fileno"):
+                os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._tmp, self.path)
+        except OSError as error:
+            self._tmp.unlink(missing_ok=True)
+            raise TraceFormatError(f"{self.path}: cannot write: {error.strerror or error}") from None
+
+
+def _decode_line(raw: bytes) -> Any:
+    """Validate one event/end line, with the non-finite strings decoded."""
+    try:
+        return _line_adapter.validate_json(raw)
+    except ValidationError as error:
+        if not any(isinstance(err.get("input"), str) and err["input"] in _NONFINITE
+                   for err in error.errors()):
+            raise
+    # Slow path, only for lines that hold NaN or infinities: let the JSON parser read
+    # them as the non-standard literals pydantic accepts, then validate again.
+    data = json.loads(raw, parse_constant=None)
+    return _line_adapter.validate_json(json.dumps(_restore_nonfinite(data)))
+
+
+def _restore_nonfinite(value: Any) -> Any:
+    if isinstance(value, str) and value in _NONFINITE:
+        return _NONFINITE[value]
+    if isinstance(value, list):
+        return [_restore_nonfinite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _restore_nonfinite(item) if key != "kind" else item
+                for key, item in value.items()}
+    return value
+
+
+class TraceReader:
+    """A trace being read: ``header`` at once, the events by iterating (once), ``end``
+    after the last one. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.end: End | None = None
+        self._line = 1
+        try:
+            self._file = _open(path, "rb")
+            first = self._file.readline()
+        except FileNotFoundError:
+            raise TraceFormatError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise TraceFormatError(f"{path}: is a directory, not a trace") from None
+        except (OSError, EOFError, zlib.error) as error:
+            raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
+        self.header = self._read_header(first)
+
+    def _fail(self, message: str) -> TraceFormatError:
+        return TraceFormatError(f"{self.path}:{self._line}: {message}")
+
+    def _read_header(self, first: bytes) -> Header:
+        if not first.strip():
+            raise self._fail("empty file: not a steptrace trace (record one with steptrace record)")
+        try:
+            data = json.loads(first)
+        except (ValueError, UnicodeDecodeError):
+            raise self._fail("not a steptrace trace: the first line is not JSON") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise self._fail(f"not a steptrace trace: the first line has no \"format\": \"{FORMAT}\"")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self._fail(f"schema_version {version!r} is not a number")
+        if version > SCHEMA_VERSION:
+            raise self._fail(
+                f"written with trace schema {version}; this steptrace {__version__} reads schema "
+                f"{SCHEMA_VERSION}: upgrade steptrace to read it"
+            )
+        if version < SCHEMA_VERSION:
+            raise self._fail(f"trace schema {version} is not supported; re-record the trace")
+        try:
+            return Header.model_validate(data)
+        except ValidationError as error:
+            raise self._fail(f"bad header: {describe(error)}") from None
+
+    def __iter__(self) -> Iterator[Event]:
+        expected = 0
+        while True:
+            self._line += 1
+            try:
+                raw = self._file.readline()
+            except (OSError, EOFError, zlib.error) as error:
+                raise self._fail(f"cannot read: {_reason(error)}") from None
+            if not raw:
+                raise self._fail(
+                    f"truncated: the trace ends after {expected} event(s) without its end line "
+                    "(the recording was interrupted or the file was cut); re-record it"
+                )
+            if not raw.endswith(b"\n"):
+                raise self._fail("truncated in the middle of a line; re-record the trace")
+            try:
+                line = _decode_line(raw)
+            except ValidationError as error:
+                raise self._fail(f"bad event: {describe(error)}") from None
+            if isinstance(line, End):
+                if line.events != expected:
+                    raise self._fail(f"end line counts {line.events} events; the trace holds {expected}")
+                if self._file.readline():
+                    self._line += 1
+                    raise self._fail("unexpected line after the end line")
+                self.end = line
+                return
+            if line.seq != expected:
+                raise self._fail(
+                    f"event seq {line.seq} where seq {expected} was expected (events missing or "
+                    "out of order)"
+                )
+            expected += 1
+            yield line
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> TraceReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, gzip.BadGzipFile):
+        return "named .gz but not gzip-compressed"
+    if isinstance(error, EOFError):
+        return "compressed stream is truncated"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
+def open_trace(path: Path) -> TraceReader:
+    """Open a trace for reading; the header is read and checked at once."""
+    return TraceReader(path)
