@@ -43,7 +43,8 @@ def exact_total(x: Array) -> float:
 
 
 def blas_dot(a: Array, b: Array) -> Array:
-    return np.dot(a, b)
+    result: Array = np.dot(a, b)
+    return result
 
 
 def blas_total(x: Array) -> float:

@@ -37,13 +37,16 @@ EPOCH_FIELDS = frozenset({"error", "epoch"})
 
 
 def _template_fields(template: str) -> set[str]:
-    """The field names of a ``str.format`` template; only bare names are allowed."""
+    """The field names of a ``str.format`` template; only bare names are allowed
+    (no ``!r`` conversion, no ``:.3f`` format spec: the book printed plain ``str``)."""
     names = set()
-    for _, field_name, _, _ in string.Formatter().parse(template):
+    for _, field_name, format_spec, conversion in string.Formatter().parse(template):
         if field_name is None:
             continue
-        if not field_name.isidentifier():
-            raise ValueError(f"template field {{{field_name}}} must be a plain name")
+        if not field_name.isidentifier() or format_spec or conversion:
+            field = field_name + (f"!{conversion}" if conversion else "") + (
+                f":{format_spec}" if format_spec else "")
+            raise ValueError(f"template field {{{field}}} must be a plain name, e.g. {{error}}")
         names.add(field_name)
     return names
 
@@ -112,7 +115,8 @@ class ExperimentConfig(BaseModel):
         default=None, description="initial weights_0_1, weights_1_2, ... (or give seed)"
     )
     seed: StrictInt | None = Field(
-        default=None, ge=0, description="np.random.seed(seed), then 2*random(shape)-1 per layer"
+        default=None, ge=0, le=2**32 - 1,  # numpy's RandomState accepts no more
+        description="np.random.seed(seed), then 2*random(shape)-1 per layer",
     )
     alpha: StrictFloat = Field(ge=0)
     iterations: StrictInt = Field(ge=1, description="passes over the data")

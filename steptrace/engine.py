@@ -23,7 +23,7 @@ same bits on every machine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +105,7 @@ class Network:
         layer_0: Array,
         goal: Array,
         epoch: int,
-        batch: list[int],
+        batch: Sequence[int],
         seq: int,
         emit: Emit | None,
     ) -> tuple[float, int]:

@@ -31,9 +31,10 @@ from pydantic import (
 
 
 def _as_nested(value: Any) -> Any:
-    """Arrays become nested tuples of Python floats (the engine hands in numpy arrays)."""
+    """Arrays become nested lists of Python floats (the engine hands in float64 arrays);
+    validation then makes them tuples."""
     if isinstance(value, np.ndarray):
-        return tuple(map(tuple, value.astype(np.float64).tolist()))
+        return value.tolist()
     return value
 
 

@@ -86,8 +86,9 @@ class Registry:
         return __version__  # a built-in, shipped with steptrace
 
     def _collect(self, hook_name: str, kind: type[Any], into: dict[str, Provided[Any]]) -> None:
-        noun = hook_name.removeprefix("register_").removesuffix("s")
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+        noun = {"register_nonlinearities": "nonlinearity", "register_strategies": "strategy",
+                "register_experiments": "experiment"}[hook_name]
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # in registration order
             plugin, version = impl.plugin_name, self._plugin_version(impl.plugin)
 
             def register(rule: object, plugin: str = plugin, version: str = version) -> None:
@@ -96,7 +97,7 @@ class Registry:
                         f"plugin {plugin} registered {rule!r} as a {noun}; "
                         f"expected a steptrace {kind.__name__}"
                     )
-                name = rule.name  # type: ignore[attr-defined]
+                name = rule.name
                 if name in into:
                     raise PluginError(
                         f"{noun} {name!r} is registered by both {into[name].plugin} and {plugin}; "
@@ -146,13 +147,13 @@ class Registry:
 
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""
-        used = [("nonlinearity", name, self.nonlinearities) for name in config.nonlinearities]
-        used.append(("strategy", config.strategy.name, self.strategies))
-        result = {}
-        for noun, name, table in used:
-            provided = _lookup(noun, name, table)
-            result[f"{noun}:{name}"] = f"{provided.plugin} {provided.version}"
-        return result
+        used: list[tuple[str, Provided[Any]]] = [
+            (f"nonlinearity:{name}", _lookup("nonlinearity", name, self.nonlinearities))
+            for name in config.nonlinearities
+        ]
+        name = config.strategy.name
+        used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies)))
+        return {rule: f"{provided.plugin} {provided.version}" for rule, provided in used}
 
     def observer(self) -> Callable[[Any], None] | None:
         """The ``observe_event`` hook, or None when no plugin observes (saves a call per event)."""

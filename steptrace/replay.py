@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from steptrace.compare import Tolerance, difference, same_json, summary
 from steptrace.engine import initial_weights, run
 from steptrace.errors import BadInput, Mismatch
 from steptrace.events import Event
-from steptrace.registry import Registry
+from steptrace.registry import Provided, Registry
 from steptrace.tracefile import Header, open_trace
 
 #: Tolerance used when none is given: exact traces must match bit for bit; blas traces
@@ -36,7 +37,10 @@ class ReplayResult:
 def check_rules(header: Header, registry: Registry, path: Path) -> list[str]:
     """Every rule the trace used must be installed; a different version is a warning."""
     warnings = []
-    tables = {"nonlinearity": registry.nonlinearities, "strategy": registry.strategies}
+    tables: dict[str, dict[str, Provided[Any]]] = {
+        "nonlinearity": registry.nonlinearities,
+        "strategy": registry.strategies,
+    }
     for rule, provider in header.fingerprint.rules.items():
         noun, _, name = rule.partition(":")
         provided = tables.get(noun, {}).get(name)

@@ -28,10 +28,19 @@ from types import TracebackType
 from typing import IO, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from steptrace import __version__
-from steptrace.config import ExperimentConfig, describe
+from steptrace.config import ExperimentConfig, _check_matrix, describe
 from steptrace.errors import TraceFormatError
 from steptrace.events import (
     DeltaEvent,
@@ -68,11 +77,23 @@ class Header(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["header"] = "header"
-    format: Literal["steptrace-trace"] = FORMAT
+    format: Literal["steptrace-trace"] = "steptrace-trace"
     schema_version: int = SCHEMA_VERSION
     config: ExperimentConfig
     initial_weights: tuple[tuple[tuple[StrictFloat, ...], ...], ...]
     fingerprint: Fingerprint
+
+    @model_validator(mode="after")
+    def _check_initial_weights(self) -> Header:
+        layers = self.config.layers
+        if len(self.initial_weights) != len(layers) - 1:
+            raise ValueError(
+                f"initial_weights has {len(self.initial_weights)} matri(ces); the config's layers "
+                f"{list(layers)} need {len(layers) - 1}"
+            )
+        for k, matrix in enumerate(self.initial_weights):
+            _check_matrix(f"initial weights_{k}_{k + 1}", matrix, layers[k], layers[k + 1])
+        return self
 
 
 class End(BaseModel):
@@ -124,7 +145,7 @@ def fingerprint(rules: dict[str, str]) -> Fingerprint:
 def _open(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
     if path.suffix == ".gz":
         return gzip.open(path, mode)  # type: ignore[return-value]
-    return open(path, mode)  # noqa: SIM115 (the caller closes it)
+    return open(path, mode)
 
 
 class TraceWriter:
@@ -226,12 +247,20 @@ class TraceReader:
         try:
             data = json.loads(first)
         except (ValueError, UnicodeDecodeError):
-            raise self._fail("not a steptrace trace: the first line is not JSON") from None
+            raise self._fail(
+                "not a steptrace trace: the first line is not JSON (give a trace written by "
+                "steptrace record)"
+            ) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise self._fail(f"not a steptrace trace: the first line has no \"format\": \"{FORMAT}\"")
+            raise self._fail(
+                f"not a steptrace trace: the first line has no \"format\": \"{FORMAT}\" (give a "
+                "trace written by steptrace record)"
+            )
         version = data.get("schema_version")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise self._fail(f"schema_version {version!r} is not a number")
+            raise self._fail(
+                f"schema_version {version!r} is not a number: the header is damaged; re-record the trace"
+            )
         if version > SCHEMA_VERSION:
             raise self._fail(
                 f"written with trace schema {version}; this steptrace {__version__} reads schema "
@@ -242,7 +271,7 @@ class TraceReader:
         try:
             return Header.model_validate(data)
         except ValidationError as error:
-            raise self._fail(f"bad header: {describe(error)}") from None
+            raise self._fail(f"bad header: {describe(error)}; re-record the trace") from None
 
     def __iter__(self) -> Iterator[Event]:
         expected = 0
@@ -262,19 +291,26 @@ class TraceReader:
             try:
                 line = _decode_line(raw)
             except ValidationError as error:
-                raise self._fail(f"bad event: {describe(error)}") from None
+                raise self._fail(
+                    f"bad event: {describe(error)}; the trace is damaged: re-record it"
+                ) from None
             if isinstance(line, End):
                 if line.events != expected:
-                    raise self._fail(f"end line counts {line.events} events; the trace holds {expected}")
+                    raise self._fail(
+                        f"end line counts {line.events} events; the trace holds {expected}: the "
+                        "trace is damaged, re-record it"
+                    )
                 if self._file.readline():
                     self._line += 1
-                    raise self._fail("unexpected line after the end line")
+                    raise self._fail(
+                        "unexpected line after the end line (two traces joined?); re-record the trace"
+                    )
                 self.end = line
                 return
             if line.seq != expected:
                 raise self._fail(
                     f"event seq {line.seq} where seq {expected} was expected (events missing or "
-                    "out of order)"
+                    "out of order); re-record the trace"
                 )
             expected += 1
             yield line
@@ -291,9 +327,9 @@ class TraceReader:
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, gzip.BadGzipFile):
-        return "named .gz but not gzip-compressed"
+        return "named .gz but not gzip-compressed (if it is a plain trace, rename it without .gz)"
     if isinstance(error, EOFError):
-        return "compressed stream is truncated"
+        return "compressed stream is truncated; re-record the trace"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error) or type(error).__name__

@@ -1,0 +1,54 @@
+"""Shared fixtures: run the CLI in-process, find the book's printed outputs, golden traces."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from steptrace.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACES = ROOT / "traces"
+BOOK = Path(os.environ.get("STEPTRACE_BOOK_DIR", ROOT.parent / "shared" / "book"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--steptrace-update",
+        action="store_true",
+        help="Rewrite the golden traces in traces/ from the current engine.",
+    )
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``steptrace ARGS...`` in-process; returns exit code, stdout and stderr apart."""
+
+    def run(*args: str | os.PathLike[str]) -> Result:
+        result = CliRunner().invoke(cli, [str(a) for a in args], prog_name="steptrace")
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+def book_cells(chapter: int) -> dict[str, dict[str, Any]]:
+    """The book's cells of one chapter, by id (``../shared/book/chNN.json``)."""
+    path = BOOK / f"ch{chapter:02d}.json"
+    if not path.exists():
+        pytest.fail(f"the book's outputs are missing: {path} (set STEPTRACE_BOOK_DIR)")
+    return {cell["id"]: cell for cell in json.loads(path.read_text())}

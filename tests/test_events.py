@@ -1,0 +1,85 @@
+"""The shape of a run: which events, how many, in which order, carrying what."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from steptrace.engine import run
+from steptrace.events import ForwardEvent, UpdateEvent, event_adapter
+from steptrace.registry import Registry
+
+REGISTRY = Registry.load()
+
+
+def events_of(name: str, **changes):
+    config = REGISTRY.experiment(name).model_copy(update=changes)
+    events = []
+    run(config, REGISTRY.resolve(config), events.append)
+    return events
+
+
+def test_backprop_event_counts():
+    counts = Counter(e.kind for e in events_of("ch06-streetlights-backprop"))
+    assert counts == {"forward": 480, "error": 240, "delta": 480, "update": 480, "epoch_end": 60}
+
+
+def test_stochastic_two_layer_step_is_in_the_books_order():
+    events = events_of("ch06-streetlights-backprop")
+    step = [(e.kind, e.layer, e.samples) for e in events[:7]]
+    assert step == [
+        ("forward", 1, (0,)), ("forward", 2, (0,)), ("error", 2, (0,)),
+        ("delta", 2, (0,)), ("delta", 1, (0,)), ("update", 2, (0,)), ("update", 1, (0,)),
+    ]
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert events[28].kind == "epoch_end" and events[28].samples == (0, 1, 2, 3)
+
+
+def test_full_and_minibatch_update_once_per_batch():
+    full = events_of("streetlights-full-gd", iterations=2)
+    assert [e.kind for e in full] == ["forward", "forward", "error", "delta", "delta",
+                                      "update", "update", "epoch_end"] * 2
+    assert {e.samples for e in full if e.kind == "update"} == {(0, 1, 2, 3)}
+    mini = events_of("streetlights-minibatch", iterations=1)
+    assert [e.samples for e in mini if e.kind == "update"] == [(0, 1), (0, 1), (2, 3), (2, 3)]
+    forward = next(e for e in mini if isinstance(e, ForwardEvent))
+    assert np.array(forward.layer_in).shape == (2, 3)
+
+
+def test_events_carry_their_operands():
+    """Each forward's output is its nonlinearity of its weighted sum; each update's
+    weights are the previous weights minus alpha times its weight_delta."""
+    events = events_of("ch06-streetlights-backprop", iterations=3)
+    relu = REGISTRY.nonlinearity("relu").function
+    weights = {}
+    for event in events:
+        if isinstance(event, ForwardEvent) and event.layer == 1:
+            assert np.array_equal(relu(np.array(event.weighted_sum)), np.array(event.layer_out))
+        if isinstance(event, UpdateEvent):
+            after = np.array(event.weights)
+            if event.layer in weights:
+                expected = weights[event.layer] - event.alpha * np.array(event.weight_delta)
+                assert np.array_equal(after, expected)
+            weights[event.layer] = after
+
+
+def test_relu_keeps_the_books_negative_zero():
+    first = events_of("ch06-streetlights-backprop", iterations=1)[0]
+    assert first.weighted_sum[0][0] < 0
+    assert str(first.layer_out[0][0]) == "-0.0"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), -0.0, 5e-324,
+                                   0.1 + 0.2, 1.7976931348623157e308])
+def test_event_json_round_trip_is_bit_exact(value):
+    event = events_of("ch06-streetlight-single-sample", iterations=1)[3]
+    changed = event.model_copy(update={"weights": ((value,), (1.0,), (2.0,))})
+    text = changed.model_dump_json()
+    from steptrace.tracefile import _decode_line
+
+    back = _decode_line(text.encode())
+    assert str(back.weights[0][0]) == str(value)
+    assert np.float64(back.weights[0][0]).tobytes() == np.float64(value).tobytes()
+    assert event_adapter.validate_json(event.model_dump_json()) == event

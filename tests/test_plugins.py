@@ -1,0 +1,139 @@
+"""Rules arrive through hooks: the built-ins the same way as a throw-away plugin."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from steptrace import hookspecs
+from steptrace.engine import run
+from steptrace.errors import ConfigError, PluginError
+from steptrace.hookspecs import hookimpl
+from steptrace.registry import DEFAULT_PLUGINS, Registry, get_plugin_manager
+from steptrace.rules import Nonlinearity, Strategy
+from tests.conftest import ROOT
+
+
+def test_builtins_register_through_the_public_hooks():
+    registry = Registry.load(get_plugin_manager(entry_points=False))
+    assert sorted(registry.nonlinearities) == ["linear", "relu", "sigmoid", "tanh"]
+    assert sorted(registry.strategies) == ["full", "minibatch", "stochastic"]
+    assert registry.nonlinearities["relu"].plugin == "steptrace_builtins.nonlinearities"
+    assert {p.plugin for p in registry.strategies.values()} == {"steptrace_builtins.strategies"}
+
+
+def test_the_core_names_no_rule():
+    """No nonlinearity or strategy is named in steptrace/ outside docs and messages."""
+    for path in (ROOT / "steptrace").glob("*.py"):
+        code = path.read_text()
+        for name in ("relu", "sigmoid", "tanh", "minibatch"):
+            for line in code.splitlines():
+                stripped = line.strip()
+                if name in stripped and not stripped.startswith(("#", '"', "'", "f\"", "``")):
+                    assert f'"{name}"' not in stripped, (path.name, line)
+
+
+class Plugin:
+    """A throw-away plugin: a scaled tanh, a reversed stochastic order, an observer."""
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def register_nonlinearities(self, register):
+        register(Nonlinearity("halftanh", lambda x: np.tanh(x) / 2,
+                              lambda out: 0.5 * (1 - (2 * out) ** 2), "tanh(x) / 2",
+                              "(1 - (2 * output) ** 2) / 2"))
+
+    @hookimpl
+    def register_strategies(self, register):
+        register(Strategy("reversed", lambda n, options: [[i] for i in reversed(range(n))]))
+
+    @hookimpl
+    def observe_event(self, event):
+        self.seen.append(event.kind)
+
+
+def test_a_plugin_adds_rules_and_observes_every_event():
+    pm = get_plugin_manager(entry_points=False)
+    plugin = Plugin()
+    pm.register(plugin, name="throwaway")
+    try:
+        registry = Registry.load(pm)
+        config = registry.experiment("ch06-streetlights-backprop")
+        config = type(config).model_validate({
+            **config.model_dump(), "nonlinearities": ("halftanh", "linear"),
+            "strategy": {"name": "reversed"}, "iterations": 2})
+        plan = registry.resolve(config)
+        assert plan.batches == [[3], [2], [1], [0]]
+        events = []
+        observer = registry.observer()
+        assert observer is not None
+
+        def emit(event):
+            events.append(event)
+            observer(event)
+
+        run(config, plan, emit)
+        assert plugin.seen == [e.kind for e in events]
+        assert len(events) == 2 * (4 * 7 + 1)
+        assert events[0].samples == (3,) and events[0].nonlinearity == "halftanh"
+        assert registry.provenance(config)["nonlinearity:halftanh"].startswith("throwaway ")
+    finally:
+        pm.unregister(name="throwaway")
+
+
+def test_no_observer_means_no_hook_call():
+    assert Registry.load(get_plugin_manager(entry_points=False)).observer() is None
+
+
+def test_conflicting_names_are_reported_with_both_plugins():
+    class Clash:
+        @hookimpl
+        def register_nonlinearities(self, register):
+            register(Nonlinearity("relu", np.abs, np.sign, "|x|", "sign(output)"))
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(Clash(), name="clash")
+    with pytest.raises(PluginError, match="'relu' is registered by both "
+                                          "steptrace_builtins.nonlinearities and clash"):
+        Registry.load(pm)
+
+
+def test_a_failing_plugin_is_named():
+    class Broken:
+        @hookimpl
+        def register_strategies(self, register):
+            raise RuntimeError("boom")
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(Broken(), name="broken")
+    with pytest.raises(PluginError, match="plugin broken failed in register_strategies: "
+                                          "RuntimeError: boom"):
+        Registry.load(pm)
+
+
+def test_unknown_rule_names_suggest_the_closest():
+    registry = Registry.load()
+    with pytest.raises(ConfigError, match="unknown nonlinearity 'rleu': did you mean 'relu'"):
+        registry.nonlinearity("rleu")
+
+
+def test_every_hook_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    specs = [name for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
+             if hasattr(f, "steptrace_spec")]
+    assert sorted(specs) == ["observe_event", "register_experiments",
+                             "register_nonlinearities", "register_strategies"]
+    for name in specs:
+        signature = f"{name}{inspect.signature(getattr(hookspecs, name))}"
+        assert getattr(hookspecs, name).__doc__
+        assert name in readme, f"hook {name} is not documented in README.md"
+        del signature
+
+
+def test_default_plugins_are_importable_modules():
+    assert DEFAULT_PLUGINS == ("steptrace_builtins.nonlinearities",
+                               "steptrace_builtins.strategies", "steptrace_builtins.book")

@@ -1,0 +1,22 @@
+"""The README's quickstart is what CI runs, and its examples are what the tool prints."""
+
+from __future__ import annotations
+
+from tests.conftest import ROOT
+
+
+def test_ci_runs_the_readme_test_command():
+    command = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert command.startswith("python -m pip install -e '.[test]'")
+    assert f"```sh\n{command}\n```" in (ROOT / "README.md").read_text()
+
+
+def test_readme_book_view_example_is_real(run_cli, tmp_path):
+    trace = tmp_path / "backprop.jsonl"
+    run_cli("record", "ch06-streetlights-backprop", "-o", trace)
+    readme = (ROOT / "README.md").read_text()
+    shown = run_cli("show", trace, "--view", "book").stdout
+    assert f"$ steptrace show backprop.jsonl --view book\n{shown}" in readme
+    literate = run_cli("show", trace, "--epoch", "0", "--sample", "0").stdout.splitlines()
+    for line in literate[:6]:  # the banner and the first five steps, verbatim
+        assert line in readme

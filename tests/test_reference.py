@@ -1,0 +1,122 @@
+"""steptrace against computations that share none of its code.
+
+- exact mode against a plain-Python loop (tests/reference.py): bit for bit, for every
+  built-in experiment, including full and mini-batch gradient descent, for which the
+  book prints no numbers;
+- blas mode against the book's own numpy loop, within a relative 1e-12;
+- the seeded initial weights against the values stored with the book's outputs.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from steptrace.engine import initial_weights, run
+from steptrace.events import EpochEndEvent, UpdateEvent
+from steptrace.registry import Registry
+from tests import reference
+from tests.conftest import book_cells
+
+REGISTRY = Registry.load()
+BUILTINS = sorted(REGISTRY.experiments)
+
+
+def bits(values: list[float]) -> list[bytes]:
+    return [struct.pack("<d", v) for v in values]
+
+
+def record(config):
+    plan = REGISTRY.resolve(config)
+    errors: list[float] = []
+    final: dict[int, list[list[float]]] = {}
+
+    def keep(event):
+        if isinstance(event, EpochEndEvent):
+            errors.append(event.error)
+        elif isinstance(event, UpdateEvent):
+            final[event.layer] = [list(row) for row in event.weights]
+
+    run(config, plan, keep)
+    return plan, errors, [final[k] for k in sorted(final)]
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_exact_mode_equals_plain_python_bit_for_bit(name):
+    config = REGISTRY.experiment(name)
+    assert config.arithmetic == "exact"
+    plan, errors, weights = record(config)
+    ref_errors, ref_weights = reference.train(
+        [list(r) for r in config.inputs], [list(r) for r in config.goals],
+        [w.tolist() for w in initial_weights(config)], config.nonlinearities, config.alpha,
+        config.iterations, plan.batches, ascent=config.delta == "goal - prediction")
+    assert len(errors) == config.iterations
+    assert bits(errors) == bits(ref_errors)
+    for mine, theirs in zip(weights, ref_weights, strict=True):
+        assert bits([x for row in mine for x in row]) == bits([x for row in theirs for x in row])
+
+
+@pytest.mark.parametrize("name", ["streetlights-full-gd", "streetlights-minibatch"])
+def test_batched_strategies_learn(name):
+    """The strategies the book prints no numbers for: errors fall by orders of magnitude."""
+    _, errors, _ = record(REGISTRY.experiment(name))
+    assert errors[0] > 0.1
+    assert errors[-1] < 1e-5
+    assert errors[-1] < errors[len(errors) // 2] < errors[0]
+
+
+def book_numpy_loop(strategy: str, iterations: int = 60, batch_size: int = 2) -> list[float]:
+    """The book's ch. 6 cell, verbatim but for the batching (np.dot: BLAS order)."""
+    random = np.random.RandomState(1)
+    streetlights = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]])
+    walk_vs_stop = np.array([[1, 1, 0, 0]]).T
+    alpha, hidden_size = 0.2, 4
+    weights_0_1 = 2 * random.random_sample((3, hidden_size)) - 1
+    weights_1_2 = 2 * random.random_sample((hidden_size, 1)) - 1
+    size = {"stochastic": 1, "full": 4, "minibatch": batch_size}[strategy]
+    errors = []
+    for _ in range(iterations):
+        layer_2_error = 0
+        for i in range(0, len(streetlights), size):
+            layer_0 = streetlights[i:i + size]
+            layer_1 = (np.dot(layer_0, weights_0_1) > 0) * np.dot(layer_0, weights_0_1)
+            layer_2 = np.dot(layer_1, weights_1_2)
+            layer_2_error += np.sum((layer_2 - walk_vs_stop[i:i + size]) ** 2)
+            layer_2_delta = layer_2 - walk_vs_stop[i:i + size]
+            layer_1_delta = layer_2_delta.dot(weights_1_2.T) * (layer_1 > 0)
+            n = len(layer_0)
+            weights_1_2 -= alpha * (layer_1.T.dot(layer_2_delta) / n if n > 1 else layer_1.T.dot(layer_2_delta))
+            weights_0_1 -= alpha * (layer_0.T.dot(layer_1_delta) / n if n > 1 else layer_0.T.dot(layer_1_delta))
+        errors.append(float(layer_2_error))
+    return errors
+
+
+@pytest.mark.parametrize(("name", "strategy", "iterations"), [
+    ("ch06-streetlights-backprop", "stochastic", 60),
+    ("streetlights-full-gd", "full", 300),
+    ("streetlights-minibatch", "minibatch", 300),
+])
+def test_blas_mode_agrees_with_the_books_numpy_loop(name, strategy, iterations):
+    config = REGISTRY.experiment(name).model_copy(update={"arithmetic": "blas"})
+    _, errors, _ = record(config)
+    expected = book_numpy_loop(strategy, iterations)
+    np.testing.assert_allclose(errors, expected, rtol=1e-12, atol=0)
+
+
+def test_exact_and_blas_modes_agree_within_1e_12():
+    config = REGISTRY.experiment("ch06-streetlights-backprop")
+    _, exact, exact_weights = record(config)
+    _, blas, blas_weights = record(config.model_copy(update={"arithmetic": "blas"}))
+    np.testing.assert_allclose(blas, exact, rtol=1e-12, atol=0)
+    for a, b in zip(exact_weights, blas_weights, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+def test_seeded_initial_weights_are_the_books():
+    cell = book_cells(6)["ch06-streetlights-backprop"]
+    stored = cell["initial_weights_seed1"]
+    weights = initial_weights(REGISTRY.experiment("ch06-streetlights-backprop"))
+    assert weights[0].tolist() == stored["weights_0_1"]
+    assert weights[1].tolist() == stored["weights_1_2"]
