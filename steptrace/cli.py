@@ -49,6 +49,9 @@ class SteptraceGroup(click.Group):
             raise Failure(str(error), error.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # `steptrace show ... | head`: the reader has seen enough
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing more is written)
+            raise click.exceptions.Exit(0) from None
         except KeyboardInterrupt:
             raise Failure("interrupted", EXIT_INTERRUPTED) from None
         except Exception as error:
@@ -180,6 +183,31 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
             click.echo(line)
 
 
+class _Progress:
+    """A progress bar on stderr, opened on the first report of a long run."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int, steps_per_epoch: int) -> None:
+        if self.bar is None:
+            if total * steps_per_epoch <= PROGRESS_THRESHOLD:
+                return
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
 def _tolerance(rtol: float | None, atol: float | None) -> Tolerance | None:
     if rtol is None and atol is None:
         return None
@@ -204,7 +232,8 @@ def replay(trace: Path, rtol: float | None, atol: float | None) -> None:
     """
     from steptrace.replay import replay as run_replay
 
-    result = run_replay(trace, Registry.load(), _tolerance(rtol, atol))
+    with _Progress(f"replaying {trace.name}") as progress:
+        result = run_replay(trace, Registry.load(), _tolerance(rtol, atol), progress)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{trace}: all {result.events} events match ({result.tolerance.describe()})")
@@ -268,10 +297,6 @@ def schema() -> None:
 
 
 def main() -> NoReturn:
-    try:
-        cli.main(prog_name="steptrace")
-    except BrokenPipeError:  # `steptrace show ... | head`
-        sys.stderr.close()
-        sys.exit(0)
+    cli.main(prog_name="steptrace")
     raise AssertionError("click's main exits")
 

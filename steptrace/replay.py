@@ -59,9 +59,12 @@ def replay(
     path: Path,
     registry: Registry,
     tolerance: Tolerance | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> ReplayResult:
-    """Re-run the trace at ``path``; raise Mismatch at the first divergent event."""
+    """Re-run the trace at ``path``; raise Mismatch at the first divergent event.
+
+    ``progress(epochs_done, epochs, steps_per_epoch)`` is called after every pass.
+    """
     with open_trace(path) as trace:
         header = trace.header
         config = header.config
@@ -91,7 +94,7 @@ def replay(
                     )
             count += 1
             if progress is not None and event.kind == "epoch_end":
-                progress(event.epoch + 1)
+                progress(event.epoch + 1, config.iterations, len(plan.batches))
 
         run(config, plan, check)
         extra = next(recorded, None)

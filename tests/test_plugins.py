@@ -97,8 +97,8 @@ def test_conflicting_names_are_reported_with_both_plugins():
 
     pm = get_plugin_manager(entry_points=False)
     pm.register(Clash(), name="clash")
-    with pytest.raises(PluginError, match="'relu' is registered by both "
-                                          "steptrace_builtins.nonlinearities and clash"):
+    with pytest.raises(PluginError, match=r"'relu' is registered by both "
+                                          r"steptrace_builtins\.nonlinearities and clash"):
         Registry.load(pm)
 
 
@@ -117,7 +117,7 @@ def test_a_failing_plugin_is_named():
 
 def test_unknown_rule_names_suggest_the_closest():
     registry = Registry.load()
-    with pytest.raises(ConfigError, match="unknown nonlinearity 'rleu': did you mean 'relu'"):
+    with pytest.raises(ConfigError, match=r"unknown nonlinearity 'rleu': did you mean 'relu'\?"):
         registry.nonlinearity("rleu")
 
 

@@ -87,8 +87,10 @@ def book_numpy_loop(strategy: str, iterations: int = 60, batch_size: int = 2) ->
             layer_2_delta = layer_2 - walk_vs_stop[i:i + size]
             layer_1_delta = layer_2_delta.dot(weights_1_2.T) * (layer_1 > 0)
             n = len(layer_0)
-            weights_1_2 -= alpha * (layer_1.T.dot(layer_2_delta) / n if n > 1 else layer_1.T.dot(layer_2_delta))
-            weights_0_1 -= alpha * (layer_0.T.dot(layer_1_delta) / n if n > 1 else layer_0.T.dot(layer_1_delta))
+            weight_delta_1_2 = layer_1.T.dot(layer_2_delta)
+            weight_delta_0_1 = layer_0.T.dot(layer_1_delta)
+            weights_1_2 -= alpha * (weight_delta_1_2 / n if n > 1 else weight_delta_1_2)
+            weights_0_1 -= alpha * (weight_delta_0_1 / n if n > 1 else weight_delta_0_1)
         errors.append(float(layer_2_error))
     return errors
 
