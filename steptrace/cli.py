@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import numpy as np
 
 from steptrace import __version__
 from steptrace.compare import Tolerance
 from steptrace.config import ExperimentConfig, dump_json, dump_toml, load_config
 from steptrace.errors import (
+    EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     ConfigError,
@@ -42,9 +44,38 @@ class Failure(click.ClickException):
 
 
 class SteptraceGroup(click.Group):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's main, but a usage error is one line (what is wrong, and where help is)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            error.show()  # `steptrace` alone: the help text
+            sys.exit(error.exit_code)
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx is not None else "steptrace"
+            click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
+            sys.exit(error.exit_code)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with np.errstate(all="ignore"):  # overflow to inf/NaN is recorded, not warned about
+                return super().invoke(ctx)
         except SteptraceError as error:
             raise Failure(str(error), error.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -54,6 +85,9 @@ class SteptraceGroup(click.Group):
             raise click.exceptions.Exit(0) from None
         except KeyboardInterrupt:
             raise Failure("interrupted", EXIT_INTERRUPTED) from None
+        except MemoryError:
+            raise Failure("out of memory: the network or the data is too large for this machine",
+                          EXIT_BAD_INPUT) from None
         except Exception as error:
             if os.environ.get("STEPTRACE_DEBUG"):
                 raise
@@ -88,7 +122,12 @@ def _experiment(registry: Registry, name: str) -> ExperimentConfig:
     """A built-in experiment by id, or an experiment file by path."""
     path = Path(name)
     if path.suffix in {".toml", ".json"} or path.exists():
-        return load_config(path)
+        config = load_config(path)
+        try:
+            registry.resolve(config)  # unknown rules and bad options, named with the file
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+        return config
     if name in registry.experiments:
         return registry.experiment(name)
     try:
@@ -143,8 +182,6 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
 
 
 def _data(config: ExperimentConfig) -> tuple[Any, Any]:
-    import numpy as np
-
     return np.array(config.inputs, dtype=np.float64), np.array(config.goals, dtype=np.float64)
 
 

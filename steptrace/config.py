@@ -118,7 +118,7 @@ class ExperimentConfig(BaseModel):
         default=None, ge=0, le=2**32 - 1,  # numpy's RandomState accepts no more
         description="np.random.seed(seed), then 2*random(shape)-1 per layer",
     )
-    alpha: StrictFloat = Field(ge=0)
+    alpha: StrictFloat = Field(ge=0, allow_inf_nan=False)
     iterations: StrictInt = Field(ge=1, description="passes over the data")
     strategy: StrategySpec = StrategySpec(name="stochastic")
     arithmetic: Literal["exact", "blas"] = "exact"
@@ -156,8 +156,6 @@ class ExperimentConfig(BaseModel):
                 )
             for k, matrix in enumerate(self.weights):
                 _check_matrix(f"weights_{k}_{k + 1}", matrix, layers[k], layers[k + 1])
-        if not math.isfinite(self.alpha):
-            raise ValueError(f"alpha must be a finite number, not {self.alpha}")
         return self
 
 

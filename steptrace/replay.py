@@ -17,7 +17,7 @@ import numpy as np
 
 from steptrace.compare import Tolerance, difference, same_json, summary
 from steptrace.engine import initial_weights, run
-from steptrace.errors import BadInput, Mismatch
+from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Event
 from steptrace.registry import Provided, Registry
 from steptrace.tracefile import Header, open_trace
@@ -69,7 +69,10 @@ def replay(
         header = trace.header
         config = header.config
         warnings = check_rules(header, registry, path)
-        plan = registry.resolve(config)
+        try:
+            plan = registry.resolve(config)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: the trace's config: {error}") from None
         tolerance = tolerance or DEFAULT_TOLERANCE[config.arithmetic]
         for k, weights in enumerate(initial_weights(config)):
             if not np.array_equal(weights, np.array(header.initial_weights[k])):

@@ -142,8 +142,8 @@ def fingerprint(rules: dict[str, str]) -> Fingerprint:
     )
 
 
-def _open(path: Path, mode: Literal["rb", "wb"]) -> IO[bytes]:
-    if path.suffix == ".gz":
+def _open(path: Path, mode: Literal["rb", "wb"], gzipped: bool) -> IO[bytes]:
+    if gzipped:
         return gzip.open(path, mode)  # type: ignore[return-value]
     return open(path, mode)
 
@@ -160,7 +160,8 @@ class TraceWriter:
         self.events = 0
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            self._file = _open(self._tmp, "wb")
+            # gzip by the final name (the temporary one ends in .tmp)
+            self._file = _open(self._tmp, "wb", gzipped=path.suffix == ".gz")
         except OSError as error:
             raise TraceFormatError(f"{path}: cannot write: {error.strerror or error}") from None
         self._file.write(header.model_dump_json().encode() + b"\n")
@@ -228,7 +229,7 @@ class TraceReader:
         self.end: End | None = None
         self._line = 1
         try:
-            self._file = _open(path, "rb")
+            self._file = _open(path, "rb", gzipped=path.suffix == ".gz")
             first = self._file.readline()
         except FileNotFoundError:
             raise TraceFormatError(f"{path}: no such file") from None

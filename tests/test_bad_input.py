@@ -1,0 +1,558 @@
+"""Bad input: exit code 2 and one line on stderr that names the file (and the line) and
+says what to do, never a traceback, nothing on stdout.
+
+Bad traces are made by recording a small real trace and damaging a copy; bad experiment
+files by editing what ``steptrace experiments --show`` prints.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SMALL = "ch06-streetlight-single-sample"  # 100 events: header, lines 2-101, end line 102
+SMALL_EVENTS = 100
+SOME_LINE = -1  # the message names a line, whichever it is (where zlib's stream was cut)
+
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    """Exit 2, nothing on stdout, exactly one ``Error: ...`` line on stderr with every fragment."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("Error: "), line
+    assert "internal error" not in line
+    for fragment in fragments:
+        assert fragment in line, f"{fragment!r} not in {line!r}"
+    return line
+
+
+# -- bad traces ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def good(run_cli, tmp_path: Path) -> Path:
+    path = tmp_path / "good.jsonl"
+    result = run_cli("record", SMALL, "-o", path)
+    assert result.exit_code == 0, result.stderr
+    assert len(path.read_bytes().splitlines()) == SMALL_EVENTS + 2
+    return path
+
+
+Builder = Callable[[Path, Path], Path]  # (good trace, directory) -> bad trace
+
+
+def _write(directory: Path, name: str, data: bytes) -> Path:
+    path = directory / name
+    path.write_bytes(data)
+    return path
+
+
+def _lines(good: Path) -> list[bytes]:
+    return good.read_bytes().splitlines(keepends=True)
+
+
+def _edit_line(index: int, edit: Callable[[dict], object]) -> Builder:
+    """Parse line ``index`` (0 = header), edit it, write it back compactly."""
+
+    def build(good: Path, directory: Path) -> Path:
+        lines = _lines(good)
+        data = json.loads(lines[index])
+        edit(data)
+        lines[index] = json.dumps(data, separators=(",", ":")).encode() + b"\n"
+        return _write(directory, "bad.jsonl", b"".join(lines))
+
+    return build
+
+
+def _raw(name: str, make: Callable[[bytes], bytes]) -> Builder:
+    return lambda good, directory: _write(directory, name, make(good.read_bytes()))
+
+
+def _swap_lines(i: int, j: int) -> Builder:
+    def build(good: Path, directory: Path) -> Path:
+        lines = _lines(good)
+        lines[i], lines[j] = lines[j], lines[i]
+        return _write(directory, "bad.jsonl", b"".join(lines))
+
+    return build
+
+
+def _drop_line(index: int) -> Builder:
+    def build(good: Path, directory: Path) -> Path:
+        lines = _lines(good)
+        del lines[index]
+        return _write(directory, "bad.jsonl", b"".join(lines))
+
+    return build
+
+
+def _missing(good: Path, directory: Path) -> Path:
+    return directory / "missing.jsonl"
+
+
+def _directory(good: Path, directory: Path) -> Path:
+    path = directory / "a-directory.jsonl"
+    path.mkdir()
+    return path
+
+
+@dataclass(frozen=True)
+class BadTrace:
+    build: Builder
+    fragments: tuple[str, ...]
+    line: int | None  # the line the message must name, as "FILE:LINE:" (None: just "FILE:")
+    in_header: bool = True  # found before any event is read (show prints nothing first)
+
+
+def _set(**fields: object) -> Callable[[dict], object]:
+    return lambda data: data.update(fields)
+
+
+BAD_TRACES = {
+    "missing file": BadTrace(_missing, ("no such file",), None),
+    "a directory": BadTrace(_directory, ("is a directory, not a trace",), None),
+    "empty file": BadTrace(_raw("empty.jsonl", lambda _: b""),
+                           ("empty file", "not a steptrace trace", "steptrace record"), 1),
+    "binary garbage": BadTrace(_raw("garbage.jsonl", lambda _: bytes(range(256)) * 8),
+                               ("not a steptrace trace", "not JSON", "steptrace record"), 1),
+    "json object, not a trace": BadTrace(_raw("object.jsonl", lambda _: b'{"a": 1}\n'),
+                                         ('no "format": "steptrace-trace"', "steptrace record"), 1),
+    "json array, not a trace": BadTrace(_raw("array.jsonl", lambda _: b"[1,2]\n"),
+                                        ('no "format": "steptrace-trace"',), 1),
+    "future schema_version": BadTrace(_edit_line(0, _set(schema_version=99)),
+                                      ("trace schema 99", "reads schema 1", "upgrade steptrace"), 1),
+    "older schema_version": BadTrace(_edit_line(0, _set(schema_version=0)),
+                                     ("trace schema 0 is not supported", "re-record"), 1),
+    "schema_version a string": BadTrace(_edit_line(0, _set(schema_version="1")),
+                                        ("schema_version '1' is not a number", "re-record"), 1),
+    "schema_version a boolean": BadTrace(_edit_line(0, _set(schema_version=True)),
+                                         ("schema_version True is not a number",), 1),
+    "header missing a field": BadTrace(_edit_line(0, lambda h: h.pop("fingerprint")),
+                                       ("bad header", "fingerprint: Field required", "re-record"), 1),
+    "header config mistyped": BadTrace(
+        _edit_line(0, lambda h: h["config"].update(alpha="x")),
+        ("bad header", "config.alpha: Input should be a valid number", "'x'"), 1),
+    "header initial_weights missing a matrix": BadTrace(
+        _edit_line(0, lambda h: h["initial_weights"].pop()),
+        ("bad header", "initial_weights has 0 matri(ces)", "[3, 1] need 1"), 1),
+    "header initial_weights missing a row": BadTrace(
+        _edit_line(0, lambda h: h["initial_weights"][0].pop()),
+        ("bad header", "initial weights_0_1 has 2 row(s), expected 3"), 1),
+    "header seed beyond numpy's range": BadTrace(
+        _edit_line(0, lambda h: h["config"].update(weights=None, seed=2**32)),
+        ("bad header", "config.seed", "4294967295"), 1),
+    "header book_view with a format spec": BadTrace(
+        _edit_line(0, lambda h: h["config"]["book_view"].update(step="Error:{error:.3f}")),
+        ("bad header", "book_view.step", "{error:.3f} must be a plain name"), 1),
+    "truncated in the middle of a line": BadTrace(
+        _raw("cut.jsonl", lambda data: data[:-10]),
+        ("truncated in the middle of a line", "re-record"), SMALL_EVENTS + 2, in_header=False),
+    "truncated before the end line": BadTrace(
+        _drop_line(-1),
+        ("truncated", f"ends after {SMALL_EVENTS} event(s) without its end line", "re-record"),
+        SMALL_EVENTS + 2, in_header=False),
+    "only a header": BadTrace(
+        _raw("header-only.jsonl", lambda data: data.splitlines(keepends=True)[0]),
+        ("truncated", "ends after 0 event(s) without its end line"), 2),
+    "unknown event kind": BadTrace(_edit_line(5, _set(kind="bogus")),
+                                   ("bad event", "'bogus'", "'forward'", "re-record"), 6,
+                                   in_header=False),
+    "event missing a field": BadTrace(_edit_line(5, lambda e: e.pop("epoch")),
+                                      ("bad event", "epoch_end.epoch: Field required"), 6,
+                                      in_header=False),
+    "event with an extra field": BadTrace(_edit_line(5, _set(bonus=1)),
+                                          ("bad event", "bonus: Extra inputs are not permitted"), 6,
+                                          in_header=False),
+    "error a string": BadTrace(_edit_line(2, _set(error="abc")),
+                               ("bad event", "error.error: Input should be a valid number", "'abc'"),
+                               3, in_header=False),
+    "seq a string": BadTrace(_edit_line(4, _set(seq="3")),
+                             ("bad event", "update.seq: Input should be a valid integer", "'3'"), 5,
+                             in_header=False),
+    "seq a boolean": BadTrace(_edit_line(2, _set(seq=True)),
+                              ("bad event", "error.seq: Input should be a valid integer", "True"), 3,
+                              in_header=False),
+    "event line not an object": BadTrace(
+        _raw("array-line.jsonl", lambda data: b"".join(
+            [*data.splitlines(keepends=True)[:3], b"[1,2]\n", *data.splitlines(keepends=True)[3:]])),
+        ("bad event", "Input should be an object"), 4, in_header=False),
+    "events out of order": BadTrace(_swap_lines(3, 4),
+                                    ("event seq 3 where seq 2 was expected", "out of order",
+                                     "re-record"), 4, in_header=False),
+    "a gap in seq": BadTrace(_drop_line(5),
+                             ("event seq 5 where seq 4 was expected", "missing"), 6,
+                             in_header=False),
+    "end line count disagrees": BadTrace(
+        _edit_line(-1, _set(events=99)),
+        ("end line counts 99 events; the trace holds 100", "re-record"), SMALL_EVENTS + 2,
+        in_header=False),
+    "a line after the end line": BadTrace(
+        _raw("after-end.jsonl", lambda data: data + data.splitlines(keepends=True)[1]),
+        ("unexpected line after the end line", "re-record"), SMALL_EVENTS + 3, in_header=False),
+    ".gz name, not gzip": BadTrace(_raw("plain.jsonl.gz", lambda data: data),
+                                   ("named .gz but not gzip-compressed", "rename it without .gz"),
+                                   None),
+    "gzip cut short": BadTrace(
+        _raw("cut.jsonl.gz", lambda data: gzip.compress(data)[: len(gzip.compress(data)) // 2]),
+        ("cannot read", "compressed stream is truncated", "re-record"), SOME_LINE, in_header=False),
+    "gzip cut inside the header": BadTrace(
+        _raw("cut-header.jsonl.gz", lambda data: gzip.compress(data)[:200]),
+        ("compressed stream is truncated",), None),
+}
+
+COMMANDS = ["replay", "show", "diff good BAD", "diff BAD good"]
+
+
+def _run_on(run_cli, command: str, good: Path, bad: Path):
+    if command == "diff good BAD":
+        return run_cli("diff", good, bad)
+    if command == "diff BAD good":
+        return run_cli("diff", bad, good)
+    return run_cli(command, bad)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", BAD_TRACES.values(), ids=BAD_TRACES.keys())
+def test_bad_trace(run_cli, good: Path, tmp_path: Path, case: BadTrace, command: str) -> None:
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    bad = case.build(good, bad_dir)
+    result = _run_on(run_cli, command, good, bad)
+    line = assert_one_line_error(result, *case.fragments)
+    if case.line == SOME_LINE:
+        assert re.match(rf"Error: {re.escape(str(bad))}:[1-9][0-9]*: ", line), line
+    else:
+        where = f"{bad}:{case.line}: " if case.line is not None else f"{bad}: "
+        assert line.startswith(f"Error: {where}"), line
+    if command != "show" or case.in_header:
+        assert result.stdout == ""
+
+
+MID_FILE = {name: case for name, case in BAD_TRACES.items() if not case.in_header}
+
+
+@pytest.mark.parametrize("case", MID_FILE.values(), ids=MID_FILE.keys())
+def test_show_streams_up_to_the_damage_then_fails(
+    run_cli, good: Path, tmp_path: Path, case: BadTrace
+) -> None:
+    """show narrates as it reads (a trace may be huge): what it printed before the damaged
+    line is exactly the start of the good trace's narration, in whole lines, and the
+    error still exits 2."""
+    bad = case.build(good, tmp_path)
+    result = run_cli("show", bad)
+    assert result.exit_code == 2
+    whole = run_cli("show", good).stdout
+    assert whole.startswith(result.stdout)
+    assert result.stdout == "" or result.stdout.endswith("\n")
+
+
+def test_the_damaged_copies_start_from_a_good_trace(run_cli, good: Path) -> None:
+    """The table above means something only if the undamaged trace is accepted."""
+    for args in (("replay", good), ("show", good), ("diff", good, good)):
+        result = run_cli(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert result.stderr == ""
+
+
+# -- bad experiment files ---------------------------------------------------------------------
+
+BASE = "ch06-streetlights-backprop"
+
+
+def _toml(run_cli) -> str:
+    result = run_cli("experiments", "--show", BASE)
+    assert result.exit_code == 0
+    return result.stdout
+
+
+def _json(run_cli) -> dict:
+    result = run_cli("experiments", "--show", BASE, "--format", "json")
+    assert result.exit_code == 0
+    return json.loads(result.stdout)
+
+
+ExperimentBuilder = Callable[[object, Path], Path]  # (run_cli, directory) -> file to record
+
+
+def toml_edit(*replacements: tuple[str, str]) -> ExperimentBuilder:
+    def build(run_cli, directory: Path) -> Path:
+        text = _toml(run_cli)
+        for old, new in replacements:
+            assert text.count(old) == 1, f"{old!r} is not once in the TOML of {BASE}"
+            text = text.replace(old, new)
+        path = directory / "experiment.toml"
+        path.write_text(text)
+        return path
+
+    return build
+
+
+def json_edit(edit: Callable[[dict], object]) -> ExperimentBuilder:
+    def build(run_cli, directory: Path) -> Path:
+        data = _json(run_cli)
+        edit(data)
+        path = directory / "experiment.json"
+        path.write_text(json.dumps(data, indent=2))  # NaN becomes the JSON literal NaN
+        return path
+
+    return build
+
+
+def raw_file(name: str, text: str) -> ExperimentBuilder:
+    def build(run_cli, directory: Path) -> Path:
+        path = directory / name
+        path.write_text(text)
+        return path
+
+    return build
+
+
+def no_file(name: str) -> ExperimentBuilder:
+    return lambda run_cli, directory: directory / name
+
+
+def experiment_id(name: str) -> ExperimentBuilder:
+    return lambda run_cli, directory: Path(name)
+
+
+SEEDED = ("seed = 1\n", "")
+STRATEGY = 'name = "stochastic"'
+MINIBATCH = 'name = "minibatch"'
+WEIGHTS_4x1 = [[0.1], [0.2], [0.3], [0.4]]
+WEIGHTS_3x4 = [[0.1] * 4, [0.2] * 4, [0.3] * 4]
+
+
+def _weights(*matrices: list) -> Callable[[dict], object]:
+    return lambda c: c.update(seed=None, weights=list(matrices))
+
+
+@dataclass(frozen=True)
+class BadExperiment:
+    build: ExperimentBuilder
+    fragments: tuple[str, ...]
+    names_file: bool = True  # the message starts with the experiment file's name
+
+
+BAD_EXPERIMENTS = {
+    "inputs wider than layers[0]": BadExperiment(
+        json_edit(lambda c: c.update(layers=[2, 4, 1])), ("inputs[0] has 3 value(s), expected 2",)),
+    "goals row count != inputs": BadExperiment(
+        json_edit(lambda c: c["goals"].pop()), ("goals has 3 row(s), expected 4",)),
+    "goals wider than the output": BadExperiment(
+        json_edit(lambda c: c["goals"].__setitem__(0, [1.0, 0.0])),
+        ("goals[0] has 2 value(s), expected 1",)),
+    "weights shape wrong": BadExperiment(
+        json_edit(_weights(WEIGHTS_3x4, WEIGHTS_4x1[:3])), ("weights_1_2 has 3 row(s), expected 4",)),
+    "weights_0_1 transposed": BadExperiment(
+        json_edit(_weights([[0.1] * 3] * 4, WEIGHTS_4x1)), ("weights_0_1 has 4 row(s), expected 3",)),
+    "too few weight matrices": BadExperiment(
+        json_edit(_weights(WEIGHTS_3x4)), ("weights has 1 matri(ces)", "needs 2")),
+    "ragged rows": BadExperiment(
+        toml_edit(("[0.0, 1.0, 1.0]", "[0.0, 1.0]")), ("inputs[1] has 2 value(s), expected 3",)),
+    "empty inputs": BadExperiment(
+        json_edit(lambda c: c.update(inputs=[], goals=[])), ("inputs is empty", "at least one row")),
+    "non-numeric input": BadExperiment(
+        json_edit(lambda c: c["inputs"][0].__setitem__(1, "x")),
+        ("inputs.0.1: Input should be a valid number", "'x'")),
+    "boolean input": BadExperiment(
+        json_edit(lambda c: c["inputs"][0].__setitem__(1, True)),
+        ("inputs.0.1: Input should be a valid number", "True")),
+    "NaN input (JSON literal)": BadExperiment(
+        json_edit(lambda c: c["inputs"][2].__setitem__(0, float("nan"))),
+        ("inputs[2][0] is nan", "data must be finite")),
+    "nan input (TOML)": BadExperiment(
+        toml_edit(("[0.0, 0.0, 1.0]", "[0.0, nan, 1.0]")), ("inputs[2][1] is nan", "must be finite")),
+    "inf goal (TOML)": BadExperiment(
+        toml_edit(("goals = [\n  [1.0]", "goals = [\n  [inf]")), ("goals[0][0] is inf", "must be finite")),
+    "zero iterations": BadExperiment(
+        toml_edit(("iterations = 60", "iterations = 0")),
+        ("iterations: Input should be greater than or equal to 1", "(got 0)")),
+    "negative iterations": BadExperiment(
+        toml_edit(("iterations = 60", "iterations = -5")),
+        ("iterations: Input should be greater than or equal to 1", "(got -5)")),
+    "fractional iterations": BadExperiment(
+        toml_edit(("iterations = 60", "iterations = 60.5")),
+        ("iterations: Input should be a valid integer", "60.5")),
+    "minibatch batch_size 0": BadExperiment(
+        toml_edit((STRATEGY, f"{MINIBATCH}\nbatch_size = 0")),
+        ("strategy minibatch", "batch_size must be between 1 and the 4 samples, not 0"),
+        names_file=False),
+    "minibatch batch_size > samples": BadExperiment(
+        toml_edit((STRATEGY, f"{MINIBATCH}\nbatch_size = 5")),
+        ("batch_size must be between 1 and the 4 samples, not 5",), names_file=False),
+    "minibatch without batch_size": BadExperiment(
+        toml_edit((STRATEGY, MINIBATCH)), ("minibatch", "needs batch_size", "batch_size = 2"),
+        names_file=False),
+    "minibatch batch_size a string": BadExperiment(
+        toml_edit((STRATEGY, f'{MINIBATCH}\nbatch_size = "2"')),
+        ("option batch_size must be int", "'2'"), names_file=False),
+    "unknown strategy option": BadExperiment(
+        toml_edit((STRATEGY, f"{STRATEGY}\nshuffle = true")),
+        ("strategy stochastic has no option 'shuffle'", "its options: none"), names_file=False),
+    "unknown nonlinearity": BadExperiment(
+        toml_edit(('"relu", "linear"', '"relu", "sigmoidd"')),
+        ("unknown nonlinearity 'sigmoidd'", "did you mean 'sigmoid'", "known: linear, relu"),
+        names_file=False),
+    "unknown strategy": BadExperiment(
+        toml_edit((STRATEGY, 'name = "adam"')),
+        ("unknown strategy 'adam'", "known: full, minibatch, stochastic"), names_file=False),
+    "negative alpha": BadExperiment(
+        toml_edit(("alpha = 0.2", "alpha = -0.2")),
+        ("alpha: Input should be greater than or equal to 0", "-0.2")),
+    "nan alpha (TOML)": BadExperiment(toml_edit(("alpha = 0.2", "alpha = nan")), ("alpha", "nan")),
+    "inf alpha (TOML)": BadExperiment(toml_edit(("alpha = 0.2", "alpha = inf")),
+                                      ("alpha: Input should be a finite number", "inf")),
+    "alpha a string": BadExperiment(toml_edit(("alpha = 0.2", 'alpha = "0.2"')),
+                                    ("alpha: Input should be a valid number", "'0.2'")),
+    "both seed and weights": BadExperiment(
+        json_edit(lambda c: c.update(weights=[WEIGHTS_3x4, WEIGHTS_4x1])),
+        ("give exactly one of 'weights' (explicit) and 'seed' (drawn)",)),
+    "neither seed nor weights": BadExperiment(
+        toml_edit(SEEDED), ("give exactly one of 'weights' (explicit) and 'seed' (drawn)",)),
+    "negative seed": BadExperiment(toml_edit(("seed = 1", "seed = -1")),
+                                   ("seed: Input should be greater than or equal to 0",)),
+    "seed beyond numpy's range": BadExperiment(
+        toml_edit(("seed = 1", "seed = 4294967296")),
+        ("seed: Input should be less than or equal to 4294967295", "4294967296")),
+    "too few nonlinearities": BadExperiment(
+        toml_edit(('["relu", "linear"]', '["relu"]')),
+        ("nonlinearities has 1 name(s)", "has 2 weight layer(s)", "one per weight layer")),
+    "too many nonlinearities": BadExperiment(
+        toml_edit(('["relu", "linear"]', '["relu", "linear", "relu"]')),
+        ("nonlinearities has 3 name(s)",)),
+    "layers with a zero": BadExperiment(
+        toml_edit(("layers = [3, 4, 1]", "layers = [3, 0, 1]")), ("every size must be at least 1",)),
+    "unknown arithmetic": BadExperiment(
+        toml_edit(('arithmetic = "exact"', 'arithmetic = "fast"')),
+        ("arithmetic: Input should be 'exact' or 'blas'", "'fast'")),
+    "book_view field unknown": BadExperiment(
+        toml_edit(('epoch = "Error:{error}"', 'epoch = "Error:{oops}"')),
+        ("book_view.epoch: unknown field(s) ['oops']", "use ['epoch', 'error']")),
+    "book_view conversion": BadExperiment(
+        toml_edit(('epoch = "Error:{error}"', 'epoch = "Error:{error!z}"')),
+        ("book_view.epoch: template field {error!z} must be a plain name",)),
+    "book_view format spec": BadExperiment(
+        toml_edit(('epoch = "Error:{error}"', 'epoch = "Error:{error:q}"')),
+        ("book_view.epoch: template field {error:q} must be a plain name", "e.g. {error}")),
+    "unknown top-level key": BadExperiment(
+        toml_edit(("alpha = 0.2", "alpha = 0.2\nlearning_rate = 0.1")),
+        ("learning_rate: Extra inputs are not permitted",)),
+    "missing name": BadExperiment(
+        toml_edit((f'name = "{BASE}"\n', "")), ("name: Field required",)),
+    "invalid TOML syntax": BadExperiment(
+        raw_file("broken.toml", 'name = "x"\nlayers = = [3, 1]\n'),
+        ("not valid TOML", "at line 2, column 10")),
+    "invalid JSON syntax": BadExperiment(
+        raw_file("broken.json", '{\n  "name": "x",\n  "layers": [3, 1\n}\n'),
+        ("broken.json:4: not valid JSON", "Expecting ',' delimiter", "name TOML files *.toml")),
+    "JSON that is a list": BadExperiment(
+        raw_file("list.json", "[1, 2]\n"), ("an experiment must be a table/object, not list",)),
+    "not text": BadExperiment(
+        lambda run_cli, directory: _write(directory, "binary.toml", b"\xff\xfe\x00\x81"),
+        ("not a text file", "expected TOML or JSON")),
+    "experiment file that does not exist": BadExperiment(
+        no_file("nope.toml"), ("cannot read", "No such file or directory")),
+    "unknown experiment id": BadExperiment(
+        experiment_id("ch06-no-such-experiment"),
+        ("unknown experiment 'ch06-no-such-experiment'", "known: ch06-streetlight-single-sample",
+         "give the path of a .toml/.json experiment file"), names_file=False),
+    "misspelt experiment id": BadExperiment(
+        experiment_id("ch06-streetlights-backpro"),
+        ("did you mean 'ch06-streetlights-backprop'?",), names_file=False),
+}
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["no output yet", "output exists"])
+@pytest.mark.parametrize("case", BAD_EXPERIMENTS.values(), ids=BAD_EXPERIMENTS.keys())
+def test_bad_experiment(run_cli, tmp_path: Path, case: BadExperiment, existing: bool) -> None:
+    source_dir = tmp_path / "experiments"
+    source_dir.mkdir()
+    source = case.build(run_cli, source_dir)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / "out.jsonl"
+    if existing:
+        output.write_text("keep me")
+
+    result = run_cli("record", source, "-o", output)
+
+    fragments = (f"Error: {source}:", *case.fragments) if case.names_file else case.fragments
+    assert_one_line_error(result, *fragments)
+    assert result.stdout == ""
+    if existing:
+        assert output.read_text() == "keep me"
+        assert sorted(p.name for p in out_dir.iterdir()) == ["out.jsonl"]
+    else:
+        assert not output.exists()
+        assert list(out_dir.iterdir()) == []  # no temporary file left behind either
+
+
+RULE_ERRORS = {name: case for name, case in BAD_EXPERIMENTS.items()
+               if not case.names_file and "experiment id" not in name}
+
+
+@pytest.mark.parametrize("case", RULE_ERRORS.values(), ids=RULE_ERRORS.keys())
+def test_rule_errors_name_the_experiment_file(run_cli, tmp_path: Path, case: BadExperiment) -> None:
+    source = case.build(run_cli, tmp_path)
+    result = run_cli("record", source, "-o", tmp_path / "out.jsonl")
+    assert_one_line_error(result, str(source), *case.fragments)
+
+
+@pytest.mark.parametrize("fmt", ["toml", "json"])
+def test_the_unedited_experiment_records(run_cli, tmp_path: Path, fmt: str) -> None:
+    """The edits above are what makes each file bad: the file as shown records fine."""
+    build = toml_edit() if fmt == "toml" else json_edit(lambda c: None)
+    source = build(run_cli, tmp_path)
+    result = run_cli("record", source, "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"recorded {BASE}: 1740 events")
+
+
+def test_record_into_a_missing_directory(run_cli, tmp_path: Path) -> None:
+    output = tmp_path / "no-such-dir" / "out.jsonl"
+    assert_one_line_error(run_cli("record", SMALL, "-o", output),
+                          f"Error: {output}: cannot write", "No such file or directory")
+    assert not output.parent.exists()
+
+
+# -- usage errors: one line too, pointing at the command's --help -----------------------------
+
+
+def assert_usage_error(result, fragment: str) -> None:
+    line = assert_one_line_error(result, fragment)
+    assert line.endswith("--help')"), line
+
+
+def test_unknown_arithmetic(run_cli, tmp_path: Path) -> None:
+    output = tmp_path / "out.jsonl"
+    output.write_text("keep me")
+    result = run_cli("record", BASE, "--arithmetic", "nonsense", "-o", output)
+    assert_usage_error(result, "Invalid value for '--arithmetic': 'nonsense' is not one of")
+    assert output.read_text() == "keep me"
+
+
+def test_show_unknown_kind(run_cli, good: Path) -> None:
+    assert_usage_error(run_cli("show", good, "--kind", "nonsense"),
+                       "Invalid value for '--kind': 'nonsense' is not one of 'forward'")
+
+
+def test_show_book_view_with_a_filter(run_cli, good: Path) -> None:
+    assert_usage_error(run_cli("show", good, "--view", "book", "--epoch", "1"),
+                       "--view book prints the whole run as the book did")
+
+
+def test_diff_negative_tolerance(run_cli, good: Path) -> None:
+    assert_usage_error(run_cli("diff", good, good, "--rtol", "-1"), "Invalid value for '--rtol'")
+
+
+def test_record_output_is_a_directory(run_cli, tmp_path: Path) -> None:
+    assert_usage_error(run_cli("record", SMALL, "-o", tmp_path), "is a directory")

@@ -1,0 +1,227 @@
+"""TraceWriter: all or nothing at the final name; numbers round-trip bit for bit."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import struct
+from pathlib import Path
+
+import pytest
+
+from steptrace.errors import TraceFormatError
+from steptrace.events import EpochEndEvent, ErrorEvent, UpdateEvent
+from steptrace.registry import Registry
+from steptrace.tracefile import SCHEMA_VERSION, Header, TraceWriter, fingerprint, open_trace
+
+SMALL = "ch06-streetlight-single-sample"  # layers [3, 1], explicit weights
+
+HARD = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    -0.0,
+    0.0,
+    5e-324,  # the smallest subnormal
+    -5e-324,
+    2.2250738585072014e-308,  # the smallest normal
+    0.1 + 0.2,  # 0.30000000000000004
+    1e308,
+    1.7976931348623157e308,  # the largest finite
+    1 / 3,
+]
+
+
+def bits(x: float) -> bytes:
+    return struct.pack("<d", x)
+
+
+@pytest.fixture
+def header() -> Header:
+    registry = Registry.load()
+    config = registry.experiment(SMALL)
+    assert config.weights is not None
+    return Header(config=config, initial_weights=config.weights,
+                  fingerprint=fingerprint(registry.provenance(config)))
+
+
+def events() -> list:
+    """An event per hard number, and one update holding them all (3 x 1 matrices and a row)."""
+    out: list = [EpochEndEvent(seq=i, epoch=i, samples=(0,), layer=1, error=x)
+                 for i, x in enumerate(HARD)]
+    n = len(HARD)
+    out.append(UpdateEvent(seq=n, epoch=n, samples=(0,), layer=1, alpha=0.1,
+                           weight_delta=((-0.0, math.inf),), weights=(tuple(HARD),)))
+    out.append(ErrorEvent(seq=n + 1, epoch=n, samples=(0,), layer=1, prediction=((math.nan,),),
+                          goal=((-math.inf,),), error=-0.0))
+    return out
+
+
+def write(path: Path, header: Header, items: list) -> None:
+    with TraceWriter(path, header) as writer:
+        for event in items:
+            writer.write(event)
+    assert writer.events == len(items)
+
+
+def read(path: Path) -> tuple[Header, list, int]:
+    with open_trace(path) as reader:
+        read_events = list(reader)
+        assert reader.end is not None
+        return reader.header, read_events, reader.end.events
+
+
+def flat_bits(event) -> list[bytes]:
+    """Every float of an event, in field order, as its 8 bytes."""
+    found: list[bytes] = []
+
+    def walk(value) -> None:
+        if isinstance(value, float):
+            found.append(bits(value))
+        elif isinstance(value, tuple | list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk(event.model_dump())
+    return found
+
+
+# -- all or nothing ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new name", "existing trace"])
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()],
+                         ids=["exception", "ctrl-c"])
+@pytest.mark.parametrize("name", ["trace.jsonl", "trace.jsonl.gz"])
+def test_an_exception_leaves_nothing(tmp_path: Path, header: Header, existing: bool,
+                                     error: BaseException, name: str) -> None:
+    path = tmp_path / name
+    if existing:
+        path.write_text("keep me")
+    with pytest.raises(type(error)), TraceWriter(path, header) as writer:
+        for event in events():
+            writer.write(event)
+        # half-way: the final name is still what it was; the events are in a hidden file
+        if existing:
+            assert path.read_text() == "keep me"
+        else:
+            assert not path.exists()
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] != []
+        raise error
+    if existing:
+        assert path.read_text() == "keep me"
+        assert [p.name for p in tmp_path.iterdir()] == [name]
+    else:
+        assert not path.exists()
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_normal_exit_writes_the_end_line(tmp_path: Path, header: Header) -> None:
+    path = tmp_path / "trace.jsonl"
+    path.write_text("an older trace")
+    items = events()
+    write(path, header, items)
+
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(items) + 2
+    assert json.loads(lines[0])["kind"] == "header"
+    assert json.loads(lines[0])["schema_version"] == SCHEMA_VERSION
+    assert lines[-1] == f'{{"kind":"end","events":{len(items)}}}'
+    assert [p.name for p in tmp_path.iterdir()] == ["trace.jsonl"]  # the temporary file is gone
+
+    read_header, read_events, count = read(path)
+    assert read_header == header
+    assert count == len(items)
+    assert [e.seq for e in read_events] == list(range(len(items)))
+
+
+def test_an_empty_run_is_a_complete_trace(tmp_path: Path, header: Header) -> None:
+    path = tmp_path / "empty-run.jsonl"
+    write(path, header, [])
+    assert path.read_text().splitlines()[-1] == '{"kind":"end","events":0}'
+    assert read(path)[1:] == ([], 0)
+
+
+def test_cannot_write_into_a_missing_directory(tmp_path: Path, header: Header) -> None:
+    path = tmp_path / "missing" / "trace.jsonl"
+    with pytest.raises(TraceFormatError, match=r"trace\.jsonl: cannot write: No such file"):
+        TraceWriter(path, header)
+
+
+# -- numbers, bit for bit ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["trace.jsonl", "trace.jsonl.gz"])
+def test_hard_numbers_round_trip_bit_for_bit(tmp_path: Path, header: Header, name: str) -> None:
+    path = tmp_path / name
+    items = events()
+    write(path, header, items)
+    _, read_events, _ = read(path)
+
+    assert len(read_events) == len(items)
+    for written, got in zip(items, read_events, strict=True):
+        assert type(got) is type(written)
+        assert flat_bits(got) == flat_bits(written), written.kind
+    for x, event in zip(HARD, read_events, strict=False):
+        assert bits(event.error) == bits(x), x
+    assert [bits(x) for x in read_events[len(HARD)].weights[0]] == [bits(x) for x in HARD]
+
+
+def test_non_finite_numbers_are_json_strings(tmp_path: Path, header: Header) -> None:
+    path = tmp_path / "trace.jsonl"
+    items = events()
+    write(path, header, items)
+    lines = path.read_text().splitlines()
+    by_seq = {json.loads(line)["seq"]: line for line in lines[1:-1]}
+
+    assert by_seq[0] == '{"seq":0,"epoch":0,"samples":[0],"layer":1,"kind":"epoch_end","error":"NaN"}'
+    assert '"error":"Infinity"}' in by_seq[1]
+    assert '"error":"-Infinity"}' in by_seq[2]
+    assert '"error":-0.0}' in by_seq[3]
+    assert '"error":5e-324}' in by_seq[5]
+    assert '"error":0.30000000000000004}' in by_seq[8]
+    update = json.loads(by_seq[len(HARD)])
+    assert update["weight_delta"] == [[-0.0, "Infinity"]]
+    assert update["weights"][0][:3] == ["NaN", "Infinity", "-Infinity"]
+    for line in lines:  # standard JSON: no bare NaN / Infinity anywhere
+        json.loads(line, parse_constant=lambda name, line=line: pytest.fail(f"bare {name} in {line}"))
+
+
+def test_gzip_traces_are_gzip_and_hold_the_same_text(tmp_path: Path, header: Header) -> None:
+    plain, packed = tmp_path / "trace.jsonl", tmp_path / "trace.jsonl.gz"
+    items = events()
+    write(plain, header, items)
+    write(packed, header, items)
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"
+    assert gzip.decompress(packed.read_bytes()) == plain.read_bytes()
+    assert read(packed)[0] == read(plain)[0]
+
+
+def test_recorded_gzip_trace_replays(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "small.jsonl.gz"
+    recorded = run_cli("record", SMALL, "-o", path)
+    assert recorded.exit_code == 0, recorded.stderr
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.jsonl.gz"]
+    result = run_cli("replay", path)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{path}: all 100 events match (bit for bit)\n"
+
+
+# -- the schema ------------------------------------------------------------------------------------
+
+
+def test_schema_is_json_naming_every_line_kind(run_cli) -> None:
+    result = run_cli("schema")
+    assert result.exit_code == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert isinstance(schema, dict)
+    assert schema["title"] == f"steptrace-trace line, schema version {SCHEMA_VERSION}"
+    text = result.stdout
+    for word in ("forward", "update", "header", "error", "delta", "epoch_end", "end"):
+        assert f'"{word}"' in text, word
+    assert '"NaN"' in schema["description"]
