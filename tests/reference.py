@@ -7,6 +7,7 @@ product first). The tests compare steptrace's exact mode with it bit for bit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 Matrix = list[list[float]]
@@ -14,6 +15,9 @@ Matrix = list[list[float]]
 ACTIVATIONS: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = {
     "linear": (lambda x: x, lambda out: 1.0),
     "relu": (lambda x: (x > 0) * x, lambda out: float(out > 0)),
+    # math.exp/tanh may differ from numpy's in the last ulp: compare these with a tolerance
+    "sigmoid": (lambda x: 1 / (1 + math.exp(-x)), lambda out: out * (1 - out)),
+    "tanh": (math.tanh, lambda out: 1 - out**2),
 }
 
 

@@ -14,6 +14,7 @@ import struct
 import numpy as np
 import pytest
 
+from steptrace.config import ExperimentConfig
 from steptrace.engine import initial_weights, run
 from steptrace.events import EpochEndEvent, UpdateEvent
 from steptrace.registry import Registry
@@ -122,3 +123,52 @@ def test_seeded_initial_weights_are_the_books():
     weights = initial_weights(REGISTRY.experiment("ch06-streetlights-backprop"))
     assert weights[0].tolist() == stored["weights_0_1"]
     assert weights[1].tolist() == stored["weights_1_2"]
+
+
+def random_config(layers, nonlinearities, strategy, seed, alpha=0.05, iterations=5):
+    data = np.random.RandomState(seed + 100)
+    n = 7
+    return ExperimentConfig.model_validate({
+        "name": "random", "layers": layers, "nonlinearities": nonlinearities, "seed": seed,
+        "alpha": alpha, "iterations": iterations, "strategy": strategy,
+        "inputs": data.random_sample((n, layers[0])).round(3).tolist(),
+        "goals": data.random_sample((n, layers[-1])).round(3).tolist(),
+    })
+
+
+DEEP = [
+    ([3, 5, 4, 2], ["relu", "relu", "linear"], "stochastic"),
+    ([2, 6, 3, 3, 1], ["relu", "relu", "relu", "linear"], {"name": "minibatch", "batch_size": 3}),
+    ([4, 8, 2], ["relu", "relu"], "full"),
+    ([1, 1], ["linear"], "stochastic"),
+]
+
+
+@pytest.mark.parametrize(("layers", "nonlinearities", "strategy"), DEEP)
+@pytest.mark.parametrize("seed", [0, 7])
+def test_deeper_networks_equal_plain_python_bit_for_bit(layers, nonlinearities, strategy, seed):
+    config = random_config(layers, nonlinearities, strategy, seed)
+    plan, errors, weights = record(config)
+    ref_errors, ref_weights = reference.train(
+        [list(r) for r in config.inputs], [list(r) for r in config.goals],
+        [w.tolist() for w in initial_weights(config)], config.nonlinearities, config.alpha,
+        config.iterations, plan.batches)
+    assert bits(errors) == bits(ref_errors)
+    for mine, theirs in zip(weights, ref_weights, strict=True):
+        assert bits([x for row in mine for x in row]) == bits([x for row in theirs for x in row])
+
+
+@pytest.mark.parametrize("nonlinearities", [["sigmoid", "linear"], ["tanh", "sigmoid"],
+                                            ["tanh", "tanh"]])
+def test_sigmoid_and_tanh_match_plain_python_closely(nonlinearities):
+    config = random_config([3, 4, 2], nonlinearities, "stochastic", seed=3, alpha=0.5,
+                           iterations=20)
+    plan, errors, weights = record(config)
+    ref_errors, ref_weights = reference.train(
+        [list(r) for r in config.inputs], [list(r) for r in config.goals],
+        [w.tolist() for w in initial_weights(config)], config.nonlinearities, config.alpha,
+        config.iterations, plan.batches)
+    np.testing.assert_allclose(errors, ref_errors, rtol=1e-12)
+    assert errors[-1] < errors[0]
+    for mine, theirs in zip(weights, ref_weights, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-15)
