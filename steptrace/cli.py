@@ -177,12 +177,14 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
                 errors = list(bar)
         else:
             errors = list(passes)
-    click.echo(f"recorded {config.name}: {writer.events} events, {config.iterations} epoch(s), "
-               f"final error {errors[-1]!r} ({config.arithmetic}) -> {output}")
+    final = "" if errors[-1] is None else f", final error {errors[-1]!r}"
+    click.echo(f"recorded {config.name}: {writer.events} events, {config.iterations} epoch(s)"
+               f"{final} ({config.arithmetic}) -> {output}")
 
 
 def _data(config: ExperimentConfig) -> tuple[Any, Any]:
-    return np.array(config.inputs, dtype=np.float64), np.array(config.goals, dtype=np.float64)
+    goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
+    return np.array(config.inputs, dtype=np.float64), goals
 
 
 @cli.command()
@@ -213,7 +215,7 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
                                "the filters and --digits apply to --view literate")
     with open_trace(trace) as reader:
         if view == "book":
-            lines = book_lines(reader.header.config, reader)
+            lines = book_lines(reader.header, reader)
         else:
             lines = Literate(reader.header, Registry.load(), digits).lines(reader, filters)
         for line in lines:
@@ -318,11 +320,12 @@ def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
              "arithmetic": c.arithmetic}
             for name, c, plugin in rows], indent=2))
         return
-    width = max((len(name) for name, _, _ in rows), default=0)
-    for name, c, _ in rows:
-        net = "-".join(map(str, c.layers))
-        click.echo(f"{name:<{width}}  {net:<7} {'/'.join(c.nonlinearities):<12} "
-                   f"{c.strategy.name:<10} {c.title}")
+    table = [(name, "-".join(map(str, c.layers)), "/".join(c.nonlinearities),
+              c.strategy.name if c.train else "forward only", c.title) for name, c, _ in rows]
+    widths = [max((len(row[i]) for row in table), default=0) for i in range(4)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+                   + "  " + row[4])
 
 
 @cli.command()

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from steptrace.events import Event
+from steptrace.events import Event, to_json
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _walk(a: Any, b: Any, path: str, tolerance: Tolerance) -> Difference | None:
 def same_json(a: Event, b: Event) -> bool:
     """The fast exact check: identical JSON means identical bits (floats are written in
     their shortest round-tripping form)."""
-    return type(a).__pydantic_serializer__.to_json(a) == type(b).__pydantic_serializer__.to_json(b)
+    return to_json(a) == to_json(b)
 
 
 def summary(event: Event) -> str:

@@ -32,8 +32,11 @@ Row = tuple[StrictFloat, ...]
 Matrix = tuple[Row, ...]
 
 #: The fields a book-view template may use, per line kind.
-STEP_FIELDS = frozenset({"error", "prediction", "goal", "epoch", "samples"})
-EPOCH_FIELDS = frozenset({"error", "epoch"})
+STEP_FIELDS = frozenset({
+    "error", "prediction", "goal", "delta", "weight_delta", "weights", "new_weights",
+    "epoch", "iteration", "samples",
+})
+EPOCH_FIELDS = frozenset({"error", "epoch", "iteration"})
 
 
 def _template_fields(template: str) -> set[str]:
@@ -54,11 +57,22 @@ def _template_fields(template: str) -> set[str]:
 class BookView(BaseModel):
     """How the book's program printed this run, as ``str.format`` templates.
 
-    ``step`` is printed after each update step (each sample, under ``stochastic``)
-    with ``{error}``, ``{prediction}``, ``{goal}``, ``{epoch}``, ``{samples}``;
-    ``epoch`` at the end of every ``every``-th pass (the book's
-    ``if iteration % every == every - 1``) with ``{error}`` (the pass's summed error)
-    and ``{epoch}``. A single-number value prints as Python's ``str`` of it.
+    ``step`` is printed after each step (each sample, under ``stochastic``) with
+    ``{prediction}``, ``{error}``, ``{goal}``, ``{delta}`` (the output layer's),
+    ``{weight_delta}``, ``{weights}`` (before the step's update), ``{new_weights}``
+    (after it), ``{epoch}`` (from 0), ``{iteration}`` (from 1) and ``{samples}``; the
+    weights are the output layer's. ``epoch`` is printed at the end of every
+    ``every``-th pass (the book's ``if iteration % every == every - 1``) with
+    ``{error}`` (the pass's summed error), ``{epoch}`` and ``{iteration}``.
+
+    ``numbers`` says how values print: ``python`` as the book's plain Python did (a
+    number as ``str(float)``, a vector as a list ``[a, b]``, a matrix as a list of
+    rows; a frozen weight's delta as the integer ``0`` the book assigned); ``numpy``
+    as ``str`` of a numpy array (``[0.2135 0.145  0.5065]``); ``ipython-numpy-1.13`` as
+    IPython displayed a list of numpy floats under numpy < 1.14 (17-digit reprs,
+    pretty-printed). ``weights_layout``: ``inputs x outputs`` is the book's numpy
+    layout (``weights_0_1[input][output]``, steptrace's own); ``outputs x inputs`` its
+    plain-Python layout of chapters 3 and 5 (one row per output).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -66,6 +80,8 @@ class BookView(BaseModel):
     step: str | None = None
     epoch: str | None = None
     every: StrictInt = Field(default=1, ge=1)
+    numbers: Literal["python", "numpy", "ipython-numpy-1.13"] = "python"
+    weights_layout: Literal["inputs x outputs", "outputs x inputs"] = "inputs x outputs"
 
     @field_validator("step")
     @classmethod
@@ -120,6 +136,12 @@ class ExperimentConfig(BaseModel):
     )
     alpha: StrictFloat = Field(ge=0, allow_inf_nan=False)
     iterations: StrictInt = Field(ge=1, description="passes over the data")
+    train: bool = Field(
+        default=True, description="false: forward passes only (and errors, if goals are given)"
+    )
+    frozen: tuple[tuple[StrictInt, StrictInt, StrictInt], ...] = Field(
+        default=(), description="[k, i, j]: weights_k_{k+1}[i][j] never moves (its delta is 0)"
+    )
     strategy: StrategySpec = StrategySpec(name="stochastic")
     arithmetic: Literal["exact", "blas"] = "exact"
     delta: Literal["prediction - goal", "goal - prediction"] = Field(
@@ -129,7 +151,7 @@ class ExperimentConfig(BaseModel):
     input_name: str = Field(default="inputs", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     goal_name: str = Field(default="goals", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     inputs: Matrix
-    goals: Matrix
+    goals: Matrix | None = Field(default=None, description="one row per input row")
     book_view: BookView = BookView(epoch="Error:{error}")
 
     @model_validator(mode="after")
@@ -145,7 +167,14 @@ class ExperimentConfig(BaseModel):
                 f"has {len(layers) - 1} weight layer(s): give one per weight layer"
             )
         _check_matrix("inputs", self.inputs, None, layers[0])
-        _check_matrix("goals", self.goals, len(self.inputs), layers[-1])
+        if self.goals is not None:
+            _check_matrix("goals", self.goals, len(self.inputs), layers[-1])
+        elif self.train:
+            raise ValueError("goals are missing: training needs one goal row per input row "
+                             "(or set train = false for forward passes only)")
+        for k, i, j in self.frozen:
+            if not (0 <= k < len(layers) - 1 and 0 <= i < layers[k] and 0 <= j < layers[k + 1]):
+                raise ValueError(f"frozen weight [{k}, {i}, {j}] is not in the network {list(layers)}")
         if (self.weights is None) == (self.seed is None):
             raise ValueError("give exactly one of 'weights' (explicit) and 'seed' (drawn)")
         if self.weights is not None:

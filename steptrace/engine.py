@@ -24,7 +24,8 @@ same bits on every machine.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from steptrace.events import (
     UpdateEvent,
 )
 from steptrace.registry import Plan
-from steptrace.rules import Array
+from steptrace.rules import Array, LearningStep
 
 Emit = Callable[[Event], None]
 
@@ -65,54 +66,73 @@ class Network:
     alpha: float
     arithmetic: Arithmetic
     ascent: bool  # the book's ascent form: delta = goal - prediction, weights +=
+    learning: bool = True  # False: forward passes (and errors) only
+    frozen: list[Array | None] = field(default_factory=list)  # per weights: True = never moves
+    options: dict[str, Any] = field(default_factory=dict)  # the strategy's
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
+        weights = initial_weights(config)
+        frozen: list[Array | None] = [None] * len(weights)
+        for k, i, j in config.frozen:
+            if frozen[k] is None:
+                frozen[k] = np.zeros(weights[k].shape, dtype=bool)
+            frozen[k][i, j] = True  # type: ignore[index]
         return cls(
-            weights=initial_weights(config),
+            weights=weights,
             plan=plan,
             alpha=config.alpha,
             arithmetic=ARITHMETIC[config.arithmetic],
             ascent=config.delta == "goal - prediction",
+            learning=config.train,
+            frozen=frozen,
+            options=config.strategy.options,
         )
 
     def train(
         self,
         inputs: Array,
-        goals: Array,
+        goals: Array | None,
         iterations: int,
         emit: Emit | None = None,
-    ) -> Iterator[float]:
-        """Run ``iterations`` passes over the data; yield each pass's summed error.
-
-        With ``emit``, every step is also handed over as an event, in order.
-        """
+    ) -> Iterator[float | None]:
+        """Run ``iterations`` passes over the data; yield each pass's summed error
+        (None without goals). With ``emit``, every step is also handed over as an event."""
         seq = 0
         all_samples = tuple(i for batch in self.plan.batches for i in batch)
         for iteration in range(iterations):
-            error_for_pass = 0.0
+            error_for_pass: float | None = None if goals is None else 0.0
             for batch in self.plan.batches:
-                error, seq = self.step(inputs[batch], goals[batch], iteration, batch, seq, emit)
-                error_for_pass += error
+                goal = None if goals is None else goals[batch]
+                error, seq = self.step(inputs[batch], goal, iteration, batch, seq, emit)
+                if error is not None and error_for_pass is not None:
+                    error_for_pass += error
             if emit is not None:
                 emit(EpochEndEvent(seq=seq, epoch=iteration, samples=all_samples,
                                    layer=len(self.weights), error=error_for_pass))
                 seq += 1
             yield error_for_pass
 
+    def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
+        """``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``, every layer, no events."""
+        layer = [layer_0]
+        for k, act in enumerate(self.plan.nonlinearities):
+            layer.append(act.function(self.arithmetic.dot(layer[k], weights[k])))
+        return layer
+
     def step(
         self,
         layer_0: Array,
-        goal: Array,
+        goal: Array | None,
         epoch: int,
         batch: Sequence[int],
         seq: int,
         emit: Emit | None,
-    ) -> tuple[float, int]:
-        """One update step on one batch: forward, error, deltas, updates. Returns the
-        batch's error and the next sequence number."""
+    ) -> tuple[float | None, int]:
+        """One step on one batch: forward, error, deltas, updates. Returns the batch's
+        error (None without a goal) and the next sequence number."""
         dot, total = self.arithmetic.dot, self.arithmetic.total
-        weights, act, alpha = self.weights, self.plan.nonlinearities, self.alpha
+        weights, act = self.weights, self.plan.nonlinearities
         last = len(weights)  # the output layer's number
         samples = tuple(batch)
 
@@ -126,6 +146,8 @@ class Network:
                                   nonlinearity=act[k - 1].name, layer_in=layer[k - 1],
                                   weighted_sum=weighted_sum, layer_out=layer[k]))
                 seq += 1
+        if goal is None:  # a forward pass only: nothing to compare with
+            return None, seq
 
         # error = sum((prediction - goal) ** 2)
         prediction = layer[last]
@@ -134,6 +156,21 @@ class Network:
             emit(ErrorEvent(seq=seq, epoch=epoch, samples=samples, layer=last,
                             prediction=prediction, goal=goal, error=error))
             seq += 1
+        if not self.learning:
+            return error, seq
+
+        rule = self.plan.strategy.learn
+        if rule is not None:  # the strategy's own learning rule decides how weights move
+            learned = rule(LearningStep(
+                layer_0=layer_0, goal=goal, weights=tuple(weights), prediction=prediction,
+                error=error, options=self.options,
+                predict=lambda other: self.forward(layer_0, other)[-1],
+                error_of=lambda guess: total((guess - goal) ** 2)))
+            for k in range(last, 0, -1):
+                weight_delta = np.array(learned.weight_deltas[k - 1], dtype=np.float64)
+                seq = self.update(k, weight_delta, epoch, samples, seq, emit,
+                                  rule=self.plan.strategy.name, details=dict(learned.details))
+            return error, seq
 
         # delta: at the output, prediction - goal (times the output's derivative, 1 when
         # linear); then back through the weights *before* this step's update.
@@ -151,27 +188,47 @@ class Network:
                                 delta=delta[k]))
                 seq += 1
 
-        # update, last weights first: weights_{k-1}_k -= alpha * layer_{k-1}ᵀ · layer_k_delta
+        # weight_delta = layer_{k-1}ᵀ · layer_k_delta, averaged over the batch; last weights first
         for k in range(last, 0, -1):
             weight_delta = dot(layer[k - 1].T, delta[k])
             if len(batch) > 1:
                 weight_delta = weight_delta / len(batch)
-            if self.ascent:
-                weights[k - 1] = weights[k - 1] + alpha * weight_delta
-            else:
-                weights[k - 1] = weights[k - 1] - alpha * weight_delta
-            if emit is not None:
-                emit(UpdateEvent(seq=seq, epoch=epoch, samples=samples, layer=k, alpha=alpha,
-                                 weight_delta=weight_delta, weights=weights[k - 1]))
-                seq += 1
+            seq = self.update(k, weight_delta, epoch, samples, seq, emit)
         return error, seq
+
+    def update(
+        self,
+        k: int,
+        weight_delta: Array,
+        epoch: int,
+        samples: tuple[int, ...],
+        seq: int,
+        emit: Emit | None,
+        rule: str | None = None,
+        details: dict[str, float] | None = None,
+    ) -> int:
+        """``weights_{k-1}_k -= alpha * weight_delta`` (``+=`` in the ascent form); a frozen
+        weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
+        frozen = self.frozen[k - 1] if self.frozen else None
+        if frozen is not None:
+            weight_delta[frozen] = 0.0
+        if self.ascent:
+            self.weights[k - 1] = self.weights[k - 1] + self.alpha * weight_delta
+        else:
+            self.weights[k - 1] = self.weights[k - 1] - self.alpha * weight_delta
+        if emit is not None:
+            emit(UpdateEvent(seq=seq, epoch=epoch, samples=samples, layer=k, alpha=self.alpha,
+                             weight_delta=weight_delta, weights=self.weights[k - 1],
+                             rule=rule, details=details))
+            seq += 1
+        return seq
 
 
 def run(config: ExperimentConfig, plan: Plan, emit: Emit | None = None) -> Network:
     """Train a config's network to the end, handing every event to ``emit``."""
     network = Network.from_config(config, plan)
     inputs = np.array(config.inputs, dtype=np.float64)
-    goals = np.array(config.goals, dtype=np.float64)
+    goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
     for _ in network.train(inputs, goals, config.iterations, emit):
         pass
     return network

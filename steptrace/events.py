@@ -93,14 +93,25 @@ class UpdateEvent(_Step):
     alpha: StrictFloat
     weight_delta: Matrix
     weights: Matrix = Field(description="weights_{k-1}_k after this update")
+    rule: str | None = Field(
+        default=None, description="the strategy whose own learning rule made this update "
+        "(absent: the book's gradient descent)")
+    details: dict[str, StrictFloat] | None = Field(
+        default=None, description="the numbers that rule's decision rested on, by name")
 
 
 class EpochEndEvent(_Step):
     """The end of a pass: ``error`` is the pass's errors summed in order (the book's
-    ``layer_2_error``); ``samples`` lists every sample of the pass."""
+    ``layer_2_error``; absent for forward passes without goals); ``samples`` lists
+    every sample of the pass."""
 
     kind: Literal["epoch_end"] = "epoch_end"
-    error: StrictFloat
+    error: StrictFloat | None = None
+
+
+def to_json(event: BaseModel) -> bytes:
+    """An event as one line of JSON; fields that are absent (None) are left out."""
+    return event.__pydantic_serializer__.to_json(event, exclude_none=True)
 
 
 Event = Annotated[

@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "steptrace"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "steptrace_builtins.nonlinearities",
     "steptrace_builtins.strategies",
+    "steptrace_builtins.hot_and_cold",
     "steptrace_builtins.book",
 )
 
@@ -167,6 +168,8 @@ def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[
     if name in table:
         return table[name]
     known = ", ".join(sorted(table)) or "none"
+    if len(table) > 8:
+        known = f"{len(table)}, listed by `steptrace {noun}s`"
     close = difflib.get_close_matches(name, table, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ConfigError(f"unknown {noun} {name!r}: {hint}known: {known}")

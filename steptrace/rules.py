@@ -42,18 +42,52 @@ class Nonlinearity:
 
 
 @dataclass(frozen=True)
+class LearningStep:
+    """What a learning rule sees of one step, after the forward pass and the error.
+
+    ``predict(weights)`` runs a forward pass of this step's inputs with other weights
+    (same arithmetic, no events); ``error_of(prediction)`` is the book's summed squared
+    error against this step's goal. Nothing here may be mutated.
+    """
+
+    layer_0: Array
+    goal: Array
+    weights: Sequence[Array]
+    prediction: Array
+    error: float
+    options: Mapping[str, Any]
+    predict: Callable[[Sequence[Array]], Array]
+    error_of: Callable[[Array], float]
+
+
+@dataclass(frozen=True)
+class Learned:
+    """A learning rule's answer: one weight_delta per weight matrix (the engine applies
+    ``weights -= alpha * weight_delta``), and the numbers that decided it, by name."""
+
+    weight_deltas: Sequence[Array]
+    details: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Strategy:
-    """A gradient-descent strategy: which samples form each weight update.
+    """A strategy: which samples form each weight update, and (optionally) how weights move.
 
     ``plan(n_samples, options)`` returns, for one pass over the data, the list of
-    batches (lists of sample indices, in order). The engine runs forward, error and
-    delta on each batch and makes one update per batch, with the weight_delta
-    averaged over the batch. ``plan`` raises ``ValueError`` with a one-line message
-    when an option is wrong; ``options`` names the options it accepts and their
-    types (shown in ``--help`` texts and checked before ``plan`` is called).
+    batches (lists of sample indices, in order). The engine runs forward and error on
+    each batch and makes one update per batch. ``plan`` raises ``ValueError`` with a
+    one-line message when an option is wrong; ``options`` names the options it accepts
+    and their types (checked before ``plan`` is called).
+
+    Without ``learn``, weights move by the book's gradient descent: deltas backwards,
+    then ``weights -= alpha * layer_inᵀ · delta`` averaged over the batch. A strategy
+    with ``learn(step) -> Learned`` replaces that with a rule of its own (the book's
+    hot and cold learning is one): the engine then emits no ``delta`` events, and each
+    ``update`` carries the rule's ``details``.
     """
 
     name: str
     plan: Callable[[int, Mapping[str, Any]], Batches]
     options: Mapping[str, type] = field(default_factory=dict)
     description: str = ""
+    learn: Callable[[LearningStep], Learned] | None = None

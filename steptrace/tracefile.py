@@ -49,6 +49,7 @@ from steptrace.events import (
     Event,
     ForwardEvent,
     UpdateEvent,
+    to_json,
 )
 
 FORMAT = "steptrace-trace"
@@ -167,7 +168,7 @@ class TraceWriter:
         self._file.write(header.model_dump_json().encode() + b"\n")
 
     def write(self, event: Event) -> None:
-        self._file.write(type(event).__pydantic_serializer__.to_json(event) + b"\n")
+        self._file.write(to_json(event) + b"\n")
         self.events += 1
 
     def __enter__(self) -> TraceWriter:

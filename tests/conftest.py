@@ -18,6 +18,15 @@ TRACES = ROOT / "traces"
 BOOK = Path(os.environ.get("STEPTRACE_BOOK_DIR", ROOT.parent / "shared" / "book"))
 
 
+#: Lines the tests want printed at the end of the run (e.g. how many book cells reproduce).
+BOOK_REPORT: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in BOOK_REPORT:
+        terminalreporter.write_line(line)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--steptrace-update",

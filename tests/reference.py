@@ -37,6 +37,7 @@ def train(
     iterations: int,
     batches: Sequence[Sequence[int]],
     ascent: bool = False,
+    frozen: Sequence[Sequence[int]] = (),
 ) -> tuple[list[float], list[Matrix]]:
     """Train; return every pass's summed error and the final weights."""
     weights = [[list(row) for row in w] for w in weights]
@@ -80,6 +81,8 @@ def train(
                             product = x * d
                             grads[k - 1][a][b] = product if first[k - 1] else grads[k - 1][a][b] + product
                     first[k - 1] = False
+            for k, a, b in frozen:  # the book's weight_deltas[0] = 0
+                grads[k][a][b] = 0.0
             for k in range(n_layers, 0, -1):
                 for a in range(len(weights[k - 1])):
                     for b in range(len(weights[k - 1][0])):
@@ -93,3 +96,33 @@ def train(
             pass_error = pass_error + batch_error
         errors.append(pass_error)
     return errors, weights
+
+
+def predict(inputs: Matrix, weights: list[Matrix], activations: Sequence[str]) -> Matrix:
+    """Forward passes only: each row's output layer."""
+    outputs = []
+    for row in inputs:
+        layer = list(row)
+        for k, w in enumerate(weights):
+            f = ACTIVATIONS[activations[k]][0]
+            layer = [f(dot_row(layer, w, j)) for j in range(len(w[0]))]
+        outputs.append(layer)
+    return outputs
+
+
+def hot_and_cold(weight: float, input: float, goal_prediction: float, step_amount: float,
+                 iterations: int) -> tuple[list[float], float]:
+    """The book's ch. 4 loop, verbatim; ``** 2`` as ``x * x`` (correctly rounded)."""
+    errors = []
+    for _ in range(iterations):
+        prediction = input * weight
+        errors.append((prediction - goal_prediction) * (prediction - goal_prediction))
+        up_prediction = input * (weight + step_amount)
+        up_error = (goal_prediction - up_prediction) * (goal_prediction - up_prediction)
+        down_prediction = input * (weight - step_amount)
+        down_error = (goal_prediction - down_prediction) * (goal_prediction - down_prediction)
+        if down_error < up_error:
+            weight = weight - step_amount
+        if down_error > up_error:
+            weight = weight + step_amount
+    return errors, weight

@@ -404,7 +404,7 @@ BAD_EXPERIMENTS = {
         names_file=False),
     "unknown strategy": BadExperiment(
         toml_edit((STRATEGY, 'name = "adam"')),
-        ("unknown strategy 'adam'", "known: full, minibatch, stochastic"), names_file=False),
+        ("unknown strategy 'adam'", "known: full, hot_and_cold, minibatch, stochastic"), names_file=False),
     "negative alpha": BadExperiment(
         toml_edit(("alpha = 0.2", "alpha = -0.2")),
         ("alpha: Input should be greater than or equal to 0", "-0.2")),
@@ -436,7 +436,7 @@ BAD_EXPERIMENTS = {
         ("arithmetic: Input should be 'exact' or 'blas'", "'fast'")),
     "book_view field unknown": BadExperiment(
         toml_edit(('epoch = "Error:{error}"', 'epoch = "Error:{oops}"')),
-        ("book_view.epoch: unknown field(s) ['oops']", "use ['epoch', 'error']")),
+        ("book_view.epoch: unknown field(s) ['oops']", "use ['epoch', 'error', 'iteration']")),
     "book_view conversion": BadExperiment(
         toml_edit(('epoch = "Error:{error}"', 'epoch = "Error:{error!z}"')),
         ("book_view.epoch: template field {error!z} must be a plain name",)),
@@ -463,7 +463,7 @@ BAD_EXPERIMENTS = {
         no_file("nope.toml"), ("cannot read", "No such file or directory")),
     "unknown experiment id": BadExperiment(
         experiment_id("ch06-no-such-experiment"),
-        ("unknown experiment 'ch06-no-such-experiment'", "known: ch06-streetlight-single-sample",
+        ("unknown experiment 'ch06-no-such-experiment'", "listed by `steptrace experiments`",
          "give the path of a .toml/.json experiment file"), names_file=False),
     "misspelt experiment id": BadExperiment(
         experiment_id("ch06-streetlights-backpro"),

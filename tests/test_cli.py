@@ -40,9 +40,10 @@ def test_record_says_where_it_wrote(run_cli, tmp_path, monkeypatch):
 
 def test_experiments_list_and_json(run_cli):
     listed = run_cli("experiments").stdout.splitlines()
-    assert len(listed) == 6
-    assert listed[1].split()[:4] == ["ch06-streetlights-backprop", "3-4-1", "relu/linear",
-                                     "stochastic"]
+    assert len(listed) == 31
+    backprop = next(line for line in listed if line.startswith("ch06-streetlights-backprop "))
+    assert backprop.split()[:4] == ["ch06-streetlights-backprop", "3-4-1", "relu/linear",
+                                    "stochastic"]
     data = json.loads(run_cli("experiments", "--json").stdout)
     backprop = next(e for e in data if e["name"] == "ch06-streetlights-backprop")
     assert backprop["layers"] == [3, 4, 1] and backprop["alpha"] == 0.2

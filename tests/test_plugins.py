@@ -19,9 +19,10 @@ from tests.conftest import ROOT
 def test_builtins_register_through_the_public_hooks():
     registry = Registry.load(get_plugin_manager(entry_points=False))
     assert sorted(registry.nonlinearities) == ["linear", "relu", "sigmoid", "tanh"]
-    assert sorted(registry.strategies) == ["full", "minibatch", "stochastic"]
+    assert sorted(registry.strategies) == ["full", "hot_and_cold", "minibatch", "stochastic"]
     assert registry.nonlinearities["relu"].plugin == "steptrace_builtins.nonlinearities"
-    assert {p.plugin for p in registry.strategies.values()} == {"steptrace_builtins.strategies"}
+    assert registry.strategies["full"].plugin == "steptrace_builtins.strategies"
+    assert registry.strategies["hot_and_cold"].plugin == "steptrace_builtins.hot_and_cold"
 
 
 def test_the_core_names_no_rule():
@@ -136,4 +137,5 @@ def test_every_hook_is_documented_in_the_readme():
 
 def test_default_plugins_are_importable_modules():
     assert DEFAULT_PLUGINS == ("steptrace_builtins.nonlinearities",
-                               "steptrace_builtins.strategies", "steptrace_builtins.book")
+                               "steptrace_builtins.strategies", "steptrace_builtins.hot_and_cold",
+                               "steptrace_builtins.book")

@@ -44,7 +44,17 @@ def record(config):
     return plan, errors, [final[k] for k in sorted(final)]
 
 
-@pytest.mark.parametrize("name", BUILTINS)
+GRADIENT_DESCENT = [name for name in BUILTINS if REGISTRY.experiment(name).train
+                    and REGISTRY.experiment(name).strategy.name != "hot_and_cold"]
+FORWARD_ONLY = [name for name in BUILTINS if not REGISTRY.experiment(name).train]
+
+
+def test_every_builtin_is_checked_by_a_reference():
+    assert sorted([*GRADIENT_DESCENT, *FORWARD_ONLY, "ch04-hot-and-cold-learning"]) == BUILTINS
+    assert len(FORWARD_ONLY) == 11
+
+
+@pytest.mark.parametrize("name", GRADIENT_DESCENT)
 def test_exact_mode_equals_plain_python_bit_for_bit(name):
     config = REGISTRY.experiment(name)
     assert config.arithmetic == "exact"
@@ -52,7 +62,8 @@ def test_exact_mode_equals_plain_python_bit_for_bit(name):
     ref_errors, ref_weights = reference.train(
         [list(r) for r in config.inputs], [list(r) for r in config.goals],
         [w.tolist() for w in initial_weights(config)], config.nonlinearities, config.alpha,
-        config.iterations, plan.batches, ascent=config.delta == "goal - prediction")
+        config.iterations, plan.batches, ascent=config.delta == "goal - prediction",
+        frozen=config.frozen)
     assert len(errors) == config.iterations
     assert bits(errors) == bits(ref_errors)
     for mine, theirs in zip(weights, ref_weights, strict=True):
@@ -172,3 +183,44 @@ def test_sigmoid_and_tanh_match_plain_python_closely(nonlinearities):
     assert errors[-1] < errors[0]
     for mine, theirs in zip(weights, ref_weights, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", FORWARD_ONLY)
+def test_forward_only_runs_equal_plain_python_bit_for_bit(name):
+    config = REGISTRY.experiment(name)
+    events = []
+    run(config, REGISTRY.resolve(config), events.append)
+    last = len(config.layers) - 1
+    outputs = [e.layer_out[0] for e in events if e.kind == "forward" and e.layer == last]
+    expected = reference.predict([list(r) for r in config.inputs],
+                                 [w.tolist() for w in initial_weights(config)],
+                                 config.nonlinearities)
+    assert [bits(list(o)) for o in outputs] == [bits(o) for o in expected]
+    assert {e.kind for e in events} <= {"forward", "error", "epoch_end"}
+    errors = [e.error for e in events if e.kind == "error"]
+    if config.goals is not None:
+        assert bits(errors) == bits([sum((p - g) * (p - g) for p, g in zip(o, goal, strict=True))
+                                     for o, goal in zip(expected, config.goals, strict=True)])
+    else:
+        assert errors == []
+
+
+def test_hot_and_cold_equals_the_books_loop_bit_for_bit():
+    config = REGISTRY.experiment("ch04-hot-and-cold-learning")
+    _, errors, weights = record(config)
+    ref_errors, ref_weight = reference.hot_and_cold(0.5, 0.5, 0.8, 0.001, 1101)
+    assert bits(errors) == bits(ref_errors)
+    assert bits([weights[0][0][0]]) == bits([ref_weight])
+    assert errors[-1] < 1e-26 < errors[0]
+
+
+def test_a_frozen_weight_never_moves_and_the_error_still_falls():
+    config = REGISTRY.experiment("ch05-freeze-one-weight")
+    events = []
+    run(config, REGISTRY.resolve(config), events.append)
+    updates = [e for e in events if isinstance(e, UpdateEvent)]
+    assert len(updates) == 3
+    assert all(u.weights[0][0] == 0.1 and u.weight_delta[0][0] == 0.0 for u in updates)
+    assert updates[-1].weights[1][0] != 0.2
+    errors = [e.error for e in events if e.kind == "error"]
+    assert errors[0] > errors[1] > errors[2]
