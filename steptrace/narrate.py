@@ -222,8 +222,11 @@ class Literate:
         term = f"{self.layer(k - 1)}ᵀ · {self.delta_name(k)}"
         if len(event.samples) > 1:
             term = f"mean over {len(event.samples)} samples of ({term})"
-        if self.single:
-            return f"weight_delta = {term} = {self.m(event.weight_delta)}; {change}"
+        if self.single and self.layer_in is not None and k in self.deltas:
+            operands = f"{self.m(self.layer_in.T)} · {self.m(self.deltas[k])}"
+            if len(event.samples) > 1:
+                operands = f"mean({operands})"
+            return f"weight_delta = {term} = {operands} = {self.m(event.weight_delta)}; {change}"
         return (f"{name} {self.update_op} alpha · {term}: {name} = {self.m(before)} {sign} "
                 f"{number(event.alpha, self.digits)} · {self.m(event.weight_delta)} = "
                 f"{self.m(event.weights)}"

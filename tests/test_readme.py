@@ -20,3 +20,9 @@ def test_readme_book_view_example_is_real(run_cli, tmp_path):
     literate = run_cli("show", trace, "--epoch", "0", "--sample", "0").stdout.splitlines()
     for line in literate[:6]:  # the banner and the first five steps, verbatim
         assert line in readme
+
+
+def test_readme_chapter_4_narration_is_real(run_cli):
+    readme = (ROOT / "README.md").read_text()
+    shown = run_cli("show", ROOT / "traces" / "ch04-watch-several-steps.jsonl", "--epoch", "1")
+    assert f"$ steptrace show ch04-watch-several-steps.jsonl --epoch 1\n{shown.stdout}" in readme
