@@ -405,6 +405,27 @@ BAD_EXPERIMENTS = {
     "unknown strategy": BadExperiment(
         toml_edit((STRATEGY, 'name = "adam"')),
         ("unknown strategy 'adam'", "known: full, hot_and_cold, minibatch, stochastic"), names_file=False),
+    "frozen weight outside the network": BadExperiment(
+        toml_edit(("frozen = []", "frozen = [[1, 4, 0]]")),
+        ("frozen weight [1, 4, 0] is not in the network [3, 4, 1]",)),
+    "frozen weight of the wrong shape": BadExperiment(
+        toml_edit(("frozen = []", "frozen = [[0, 0]]")), ("frozen.0",)),
+    "training without goals": BadExperiment(
+        json_edit(lambda c: c.update(goals=None)),
+        ("goals are missing: training needs one goal row per input row",)),
+    "hot_and_cold without step_amount": BadExperiment(
+        toml_edit((STRATEGY, 'name = "hot_and_cold"')),
+        ("strategy hot_and_cold: needs step_amount",), names_file=False),
+    "hot_and_cold with a negative step": BadExperiment(
+        toml_edit((STRATEGY, 'name = "hot_and_cold"\nstep_amount = -0.1')),
+        ("strategy hot_and_cold: step_amount must be a positive number, not -0.1",),
+        names_file=False),
+    "hot_and_cold with an integer step": BadExperiment(
+        toml_edit((STRATEGY, 'name = "hot_and_cold"\nstep_amount = 1')),
+        ("option step_amount must be float, not 1",), names_file=False),
+    "book_view numbers unknown": BadExperiment(
+        toml_edit(('numbers = "python"', 'numbers = "latex"')),
+        ("book_view.numbers: Input should be 'python', 'numpy' or 'ipython-numpy-1.13'",)),
     "negative alpha": BadExperiment(
         toml_edit(("alpha = 0.2", "alpha = -0.2")),
         ("alpha: Input should be greater than or equal to 0", "-0.2")),

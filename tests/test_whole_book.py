@@ -15,7 +15,7 @@ import struct
 import pytest
 
 from steptrace.registry import Registry
-from tests.conftest import BOOK_REPORT, book_cells
+from tests.conftest import BOOK_REPORT, TRACES, book_cells
 
 PRIMER = ("ch03-numpy-", "ch06-numpy-")  # numpy primer cells: not networks
 CELLS = {cell_id: cell for chapter in (3, 4, 5, 6) for cell_id, cell in book_cells(chapter).items()
@@ -78,3 +78,33 @@ def test_count_of_cells_reproduced_byte_for_byte(run_cli, tmp_path):
                        "byte for byte (hot-and-cold against its correctly rounded re-run, "
                        "the ch. 5 execute_result against its stored display)")
     assert len(exact) == 29
+
+
+def test_a_diverging_run_is_recorded_and_replayed_exactly(run_cli, tmp_path):
+    trace = tmp_path / "diverge.jsonl"
+    recorded = run_cli("record", "ch04-breaking-gd-diverge", "-o", trace)
+    assert recorded.stdout.startswith("recorded ch04-breaking-gd-diverge: 100 events, 20 epoch(s), "
+                                      "final error 5.403406870691965e+16")
+    assert run_cli("replay", trace).stdout.endswith("all 100 events match (bit for bit)\n")
+
+
+def test_chapter_5_narration_watches_the_steps_with_the_books_numbers(run_cli):
+    shown = run_cli("show", TRACES / "ch05-multi-input-three-steps.jsonl", "--epoch", "0").stdout
+    lines = shown.splitlines()
+    assert lines[1] == ("[0] prediction = input · weights = [8.5, 0.65, 1.2] · "
+                        "[[0.1], [0.2], [-0.1]] = 0.8600000000000001")
+    assert lines[2] == ("[1] error = (prediction − win_or_lose_binary[0])² = "
+                        "(0.8600000000000001 − 1)² = 0.01959999999999997")
+    assert lines[3] == "[2] delta = prediction − win_or_lose_binary[0] = -0.1399999999999999"
+    assert lines[4].startswith(
+        "[3] weight_delta = inputᵀ · delta = [[8.5], [0.65], [1.2]] · -0.1399999999999999 = "
+        "[[-1.189999999999999], [-0.09099999999999994], [-0.16799999999999987]]; weights -= "
+        "alpha · weight_delta: weights = [[0.1], [0.2], [-0.1]] − 0.01 · ")
+
+
+def test_hot_and_cold_narration_names_its_rule(run_cli):
+    shown = run_cli("show", TRACES / "ch04-hot-and-cold-learning.jsonl", "--epoch", "0",
+                    "--kind", "update").stdout
+    assert shown == ("[2] hot_and_cold: up_prediction = 0.2505, up_error = 0.3019502500000001, "
+                     "down_prediction = 0.2495, down_error = 0.30305024999999997 → weight_delta = "
+                     "-0.001; weight -= alpha · weight_delta: weight = 0.5 − 1 · -0.001 = 0.501\n")
