@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +30,7 @@ from steptrace.errors import (
     SteptraceError,
 )
 from steptrace.events import EVENT_KINDS, Event
+from steptrace.plugin_loader import load_plugins
 from steptrace.registry import Registry
 
 #: Runs with more update steps than this show a progress bar on stderr.
@@ -70,7 +72,24 @@ class SteptraceGroup(click.Group):
         except click.Abort:
             click.echo("Error: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except SteptraceError as error:  # raised while plugins load for --help
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(error.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """A built-in command, or one a plugin registered (plugins load only when needed)."""
+        command = super().get_command(ctx, name)
+        if command is not None or ctx.resilient_parsing:
+            return command
+        provided = _session(ctx).registry().commands.get(name)
+        return provided.rule if provided is not None else None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        if ctx.resilient_parsing:
+            return names
+        return names + sorted(set(_session(ctx).registry().commands) - set(names))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -101,9 +120,52 @@ class SteptraceGroup(click.Group):
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+@dataclass
+class Session:
+    """One invocation's plugin settings, and its registry, loaded once when first needed."""
+
+    plugins_dir: Path | None = None
+    strict: bool | None = None
+    _registry: Registry | None = None
+    _reported: int = 0
+
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry.load(load_plugins(self.plugins_dir, strict=self.strict))
+        self.report()
+        return self._registry
+
+    def report(self) -> None:
+        """Print the plugin problems not yet printed, one line each, on stderr."""
+        if self._registry is not None:
+            for problem in self._registry.problems[self._reported:]:
+                click.echo(f"warning: {problem}", err=True)
+            self._reported = len(self._registry.problems)
+
+
+def _session(ctx: click.Context | None = None) -> Session:
+    """The invocation's session, from the group's options (parsed before any subcommand
+    is looked up, so a plugin's command can be found in --plugins-dir)."""
+    root = (ctx or click.get_current_context()).find_root()
+    if not isinstance(root.obj, Session):
+        root.obj = Session(root.params.get("plugins_dir"), root.params.get("strict_plugins"))
+    return root.obj
+
+
+def _registry() -> Registry:
+    return _session().registry()
+
+
 @click.group(cls=SteptraceGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="steptrace")
-def cli() -> None:
+@click.option("--plugins-dir", type=click.Path(file_okay=False, path_type=Path), is_eager=True,
+              help="Also load every *.py in this directory as a plugin "
+                   "(or set $STEPTRACE_PLUGINS_DIR).")
+@click.option("--strict-plugins", is_flag=True, default=None, is_eager=True,
+              help="A plugin that fails to load or raises is an error (exit 2), not a warning "
+                   "(or set STEPTRACE_STRICT_PLUGINS=1).")
+@click.pass_context
+def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | None) -> None:
     """Train the networks of Grokking Deep Learning (ch. 3-6) and trace every step.
 
     \b
@@ -115,7 +177,12 @@ def cli() -> None:
 
     Exit codes: 0 ok, 1 mismatch or divergence, 2 bad input, 3 internal error,
     130 interrupted.
+
+    Plugins: installed ones (entry-point group `steptrace`) and --plugins-dir load
+    unless $STEPTRACE_PLUGINS lists the ones allowed (empty: built-ins only);
+    STEPTRACE_TRACE_HOOKS=1 prints every hook call. `steptrace plugins` lists them.
     """
+    _session(ctx)
 
 
 def _experiment(registry: Registry, name: str) -> ExperimentConfig:
@@ -152,7 +219,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
     from steptrace.engine import Network
     from steptrace.tracefile import Header, TraceWriter, fingerprint
 
-    registry = Registry.load()
+    registry = _registry()
     config = _experiment(registry, experiment)
     if arithmetic is not None:
         config = config.model_copy(update={"arithmetic": arithmetic})
@@ -178,6 +245,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
         else:
             errors = list(passes)
     final = "" if errors[-1] is None else f", final error {errors[-1]!r}"
+    _session().report()  # an observer that failed during the run
     click.echo(f"recorded {config.name}: {writer.events} events, {config.iterations} epoch(s)"
                f"{final} ({config.arithmetic}) -> {output}")
 
@@ -217,7 +285,7 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
         if view == "book":
             lines = book_lines(reader.header, reader)
         else:
-            lines = Literate(reader.header, Registry.load(), digits).lines(reader, filters)
+            lines = Literate(reader.header, _registry(), digits).lines(reader, filters)
         for line in lines:
             click.echo(line)
 
@@ -272,7 +340,7 @@ def replay(trace: Path, rtol: float | None, atol: float | None) -> None:
     from steptrace.replay import replay as run_replay
 
     with _Progress(f"replaying {trace.name}") as progress:
-        result = run_replay(trace, Registry.load(), _tolerance(rtol, atol), progress)
+        result = run_replay(trace, _registry(), _tolerance(rtol, atol), progress)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{trace}: all {result.events} events match ({result.tolerance.describe()})")
@@ -305,8 +373,8 @@ def diff(a: Path, b: Path, rtol: float | None, atol: float | None) -> None:
 @click.option("--format", "file_format", type=click.Choice(["toml", "json"]), default="toml",
               show_default=True, help="The file format for --show.")
 def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
-    """List the built-in experiments."""
-    registry = Registry.load()
+    """List the experiments (the book's, and those plugins add)."""
+    registry = _registry()
     if show_id is not None:
         config = registry.experiment(show_id)
         click.echo(dump_toml(config) if file_format == "toml" else dump_json(config), nl=False)
@@ -326,6 +394,27 @@ def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
                    + "  " + row[4])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Include steptrace's built-in plugins.")
+def plugins(as_json: bool, show_all: bool) -> None:
+    """List the loaded plugins: name, version, where from, hooks, and what each contributes."""
+    listing = _registry().describe_plugins(include_builtins=show_all)
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+        return
+    if not listing:
+        click.echo("no outside plugins are loaded (--all lists the built-ins too)")
+    for entry in listing:
+        click.echo(f"{entry['name']} {entry['version']} ({entry['source']})")
+        click.echo(f"  hooks: {', '.join(entry['hooks'])}")
+        for key in ("nonlinearities", "strategies", "experiments", "commands"):
+            if entry[key]:
+                click.echo(f"  {key}: {', '.join(entry[key])}")
+        if entry["observes_events"]:
+            click.echo("  observes every event")
 
 
 @cli.command()

@@ -1,8 +1,10 @@
 """The hooks a steptrace plugin can implement (pluggy project name ``steptrace``).
 
-A plugin is a module or object with functions decorated by :data:`hookimpl`.
-Implementations may accept fewer arguments than a spec names; arguments may be
-added to a spec later without breaking them. Hooks are always called with keywords.
+A plugin is a module or object with functions decorated by :data:`hookimpl`, found
+through the ``steptrace`` entry-point group or in a ``--plugins-dir``. Implementations
+may accept fewer arguments than a spec names; arguments may be added to a spec later
+without breaking them. Hooks are always called with keywords, one plugin at a time:
+a plugin that raises is reported by name and the others go on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from steptrace.config import ExperimentConfig
     from steptrace.events import Event
     from steptrace.rules import Nonlinearity, Strategy
@@ -37,5 +41,10 @@ def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
 
 
 @hookspec
+def register_commands(cli: click.Group) -> None:
+    """Called when the command line starts: add click commands with ``@cli.command()``."""
+
+
+@hookspec
 def observe_event(event: Event) -> None:
-    """Called for every event of a run, in order. Must not mutate the event or raise."""
+    """Called for every event of a ``record``, in order. Must not mutate the event or raise."""

@@ -1,48 +1,44 @@
-"""Plugins in, rules out: the plugin manager and what the plugins registered.
+"""Plugins in, rules out: what the loaded plugins registered, and by whom.
 
-:func:`get_plugin_manager` builds a fresh pluggy manager (nothing is loaded at
-import time): the built-in plugins of ``DEFAULT_PLUGINS`` are registered exactly as
-an outside plugin is, and outside plugins come from the ``steptrace`` entry-point
-group. :class:`Registry` collects what each plugin registers, remembers which plugin
-(and version) provided it, and reports unknown names and conflicts in one place.
+:class:`Registry` calls each plugin's ``register_*`` hooks one plugin at a time, so
+it knows which plugin (and version) provided each rule, and so a plugin that raises
+or registers something wrong is reported by name and left out while the rest keeps
+working (:mod:`steptrace.plugin_loader` says how plugins are found). It reports unknown
+names and conflicts in one place; the built-ins register first, so an outside plugin
+cannot take a built-in's name.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import click
 import pluggy
 
-from steptrace import __version__, hookspecs
 from steptrace.config import ExperimentConfig
 from steptrace.errors import ConfigError, PluginError
+from steptrace.plugin_loader import (
+    DEFAULT_PLUGINS,
+    ENTRY_POINT_GROUP,
+    Plugins,
+    load_plugins,
+    trace,
+    trace_hooks,
+)
 from steptrace.rules import Batches, Nonlinearity, Strategy
 
-ENTRY_POINT_GROUP = "steptrace"
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "steptrace_builtins.nonlinearities",
-    "steptrace_builtins.strategies",
-    "steptrace_builtins.hot_and_cold",
-    "steptrace_builtins.book",
-)
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "Plan", "Provided", "Registry",
+           "get_plugin_manager"]
 
 T = TypeVar("T")
 
 
 def get_plugin_manager(*, entry_points: bool = True) -> pluggy.PluginManager:
     """A new plugin manager with the built-ins and (unless told not to) installed plugins."""
-    pm = pluggy.PluginManager("steptrace")
-    pm.add_hookspecs(hookspecs)
-    for module_name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(module_name), name=module_name)
-    if entry_points:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    pm.check_pending()
-    return pm
+    return load_plugins(entry_points=entry_points).pm
 
 
 @dataclass(frozen=True)
@@ -65,56 +61,93 @@ class Plan:
 
 @dataclass
 class Registry:
-    """The nonlinearities, strategies and experiments the loaded plugins registered."""
+    """The nonlinearities, strategies, experiments and commands the loaded plugins registered."""
 
-    pm: pluggy.PluginManager
+    plugins: Plugins
     nonlinearities: dict[str, Provided[Nonlinearity]] = field(default_factory=dict)
     strategies: dict[str, Provided[Strategy]] = field(default_factory=dict)
     experiments: dict[str, Provided[ExperimentConfig]] = field(default_factory=dict)
+    commands: dict[str, Provided[click.Command]] = field(default_factory=dict)
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        return self.plugins.pm
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per plugin that failed to load or to register (outside strict mode)."""
+        return self.plugins.problems
 
     @classmethod
-    def load(cls, pm: pluggy.PluginManager | None = None) -> Registry:
-        registry = cls(pm if pm is not None else get_plugin_manager())
+    def load(cls, plugins: Plugins | pluggy.PluginManager | None = None) -> Registry:
+        if plugins is None:
+            plugins = load_plugins()
+        elif isinstance(plugins, pluggy.PluginManager):
+            plugins = Plugins(plugins)
+        registry = cls(plugins)
         registry._collect("register_nonlinearities", Nonlinearity, registry.nonlinearities)
         registry._collect("register_strategies", Strategy, registry.strategies)
         registry._collect("register_experiments", ExperimentConfig, registry.experiments)
+        registry._collect_commands()
         return registry
 
-    def _plugin_version(self, plugin: object) -> str:
-        for candidate, dist in self.pm.list_plugin_distinfo():
-            if candidate is plugin:
+    def _plugin_version(self, name: str) -> str:
+        info = self.plugins.info.get(name)
+        if info is not None:
+            return info.version
+        for plugin, dist in self.pm.list_plugin_distinfo():
+            if self.pm.get_name(plugin) == name:
                 return str(dist.version)
-        return __version__  # a built-in, shipped with steptrace
+        return "unknown"
 
     def _collect(self, hook_name: str, kind: type[Any], into: dict[str, Provided[Any]]) -> None:
         noun = {"register_nonlinearities": "nonlinearity", "register_strategies": "strategy",
                 "register_experiments": "experiment"}[hook_name]
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # in registration order
-            plugin, version = impl.plugin_name, self._plugin_version(impl.plugin)
+            plugin, version = impl.plugin_name, self._plugin_version(impl.plugin_name)
+            offered: dict[str, Any] = {}
 
-            def register(rule: object, plugin: str = plugin, version: str = version) -> None:
+            def register(rule: object, plugin: str = plugin, offered: dict[str, Any] = offered) -> None:
                 if not isinstance(rule, kind):
-                    raise PluginError(
-                        f"plugin {plugin} registered {rule!r} as a {noun}; "
-                        f"expected a steptrace {kind.__name__}"
-                    )
-                name = rule.name
+                    raise PluginError(f"registered {rule!r} as a {noun}; expected a steptrace "
+                                      f"{kind.__name__}")
+                offered[rule.name] = rule
+
+            if trace_hooks():
+                trace(f"{hook_name}(register) -> {plugin}")
+            try:
+                impl.function(**{name: {"register": register}[name] for name in impl.argnames})
+            except Exception as error:  # the plugin's fault: leave all of this hook's out
+                self.plugins.problem(f"plugin {plugin} failed in {hook_name}: "
+                                     f"{type(error).__name__}: {error}")
+                continue
+            for name, rule in offered.items():
                 if name in into:
-                    raise PluginError(
+                    self.plugins.problem(
                         f"{noun} {name!r} is registered by both {into[name].plugin} and {plugin}; "
-                        "uninstall or rename one of them"
-                    )
+                        f"{plugin}'s is ignored: uninstall or rename one of them")
+                    continue
                 into[name] = Provided(rule, plugin, version)
 
-            arguments = {"register": register}
+    def _collect_commands(self) -> None:
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            plugin = impl.plugin_name
+            group = click.Group()
+            if trace_hooks():
+                trace(f"register_commands(cli) -> {plugin}")
             try:
-                impl.function(**{name: arguments[name] for name in impl.argnames})
-            except PluginError:
-                raise
+                impl.function(**{name: {"cli": group}[name] for name in impl.argnames})
             except Exception as error:
-                raise PluginError(
-                    f"plugin {plugin} failed in {hook_name}: {type(error).__name__}: {error}"
-                ) from None
+                self.plugins.problem(f"plugin {plugin} failed in register_commands: "
+                                     f"{type(error).__name__}: {error}")
+                continue
+            for name, command in group.commands.items():
+                if name in self.commands:
+                    self.plugins.problem(f"command {name!r} is registered by both "
+                                         f"{self.commands[name].plugin} and {plugin}; {plugin}'s "
+                                         "is ignored")
+                    continue
+                self.commands[name] = Provided(command, plugin, self._plugin_version(plugin))
 
     # -- lookups -----------------------------------------------------------------
 
@@ -156,12 +189,49 @@ class Registry:
         used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies)))
         return {rule: f"{provided.plugin} {provided.version}" for rule, provided in used}
 
+    def describe_plugins(self, include_builtins: bool = False) -> list[dict[str, Any]]:
+        """Each loaded plugin: name, version, source, hooks, and what it contributes."""
+        listing = []
+        for name, info in self.plugins.info.items():
+            if info.builtin and not include_builtins:
+                continue
+            plugin = self.pm.get_plugin(name)
+            hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+
+            def mine(table: Mapping[str, Provided[Any]], name: str = name) -> list[str]:
+                return sorted(rule for rule, provided in table.items() if provided.plugin == name)
+
+            listing.append({
+                "name": name, "version": info.version, "source": info.source, "hooks": hooks,
+                "nonlinearities": mine(self.nonlinearities), "strategies": mine(self.strategies),
+                "experiments": mine(self.experiments), "commands": mine(self.commands),
+                "observes_events": "observe_event" in hooks,
+            })
+        return listing
+
     def observer(self) -> Callable[[Any], None] | None:
-        """The ``observe_event`` hook, or None when no plugin observes (saves a call per event)."""
-        hook = self.pm.hook.observe_event
-        if not hook.get_hookimpls():
+        """Every plugin's ``observe_event``, in order, or None when no plugin observes (saves a
+        call per event). An observer that raises is reported once and dropped."""
+        impls = self.pm.hook.observe_event.get_hookimpls()
+        if not impls:
             return None
-        return lambda event: hook(event=event)
+        observers = [(impl.plugin_name, impl.function, "event" in impl.argnames) for impl in impls]
+        tracing = trace_hooks()
+
+        def observe(event: Any) -> None:
+            for entry in list(observers):
+                plugin, function, wants_event = entry
+                if tracing:
+                    trace(f"observe_event(event {event.seq} {event.kind}) -> {plugin}")
+                try:
+                    function(event=event) if wants_event else function()
+                except Exception as error:
+                    observers.remove(entry)
+                    self.plugins.problem(
+                        f"plugin {plugin} failed in observe_event at event {event.seq}: "
+                        f"{type(error).__name__}: {error}; it observes no more events")
+
+        return observe
 
 
 def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[T]:

@@ -1,0 +1,174 @@
+"""Finding and loading plugins, so that a broken one is harmless.
+
+Plugins come from three places, in this order:
+
+1. the built-ins of ``DEFAULT_PLUGINS`` (always);
+2. installed distributions, through the ``steptrace`` entry-point group;
+3. one-file plugins: every ``*.py`` in ``--plugins-dir DIR`` or ``$STEPTRACE_PLUGINS_DIR``.
+
+``$STEPTRACE_PLUGINS`` restricts the outside plugins (2 and 3) to the comma-separated
+names it lists; set and empty, only the built-ins load (for reproducible CI). A plugin
+that fails to import or to register is reported by name, in one line, and left out;
+in strict mode (``--strict-plugins`` or ``STEPTRACE_STRICT_PLUGINS=1``) the first such
+problem is an error (exit 2). ``STEPTRACE_TRACE_HOOKS=1`` prints every hook call on
+stderr. Nothing is loaded at import time: :func:`load_plugins` builds a fresh manager.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from steptrace import __version__, hookspecs
+from steptrace.errors import PluginError
+
+ENTRY_POINT_GROUP = "steptrace"
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "steptrace_builtins.nonlinearities",
+    "steptrace_builtins.strategies",
+    "steptrace_builtins.hot_and_cold",
+    "steptrace_builtins.book",
+)
+ENV_ONLY = "STEPTRACE_PLUGINS"
+ENV_DIR = "STEPTRACE_PLUGINS_DIR"
+ENV_STRICT = "STEPTRACE_STRICT_PLUGINS"
+ENV_TRACE = "STEPTRACE_TRACE_HOOKS"
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def trace_hooks() -> bool:
+    """Whether every hook call is printed on stderr (``STEPTRACE_TRACE_HOOKS=1``)."""
+    return _flag(ENV_TRACE)
+
+
+def trace(message: str) -> None:
+    sys.stderr.write(f"steptrace hook: {message}\n")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What steptrace knows of a loaded plugin besides its hooks."""
+
+    name: str
+    version: str
+    source: str  # "built-in", "entry point of DIST", or the file's path
+    builtin: bool
+
+
+@dataclass
+class Plugins:
+    """A plugin manager, what each plugin is, and the problems met while loading."""
+
+    pm: pluggy.PluginManager
+    info: dict[str, PluginInfo] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    strict: bool = False
+
+    def problem(self, message: str) -> None:
+        """A plugin misbehaved: an error in strict mode, else remembered and reported."""
+        if self.strict:
+            raise PluginError(f"{message} (strict plugin mode)")
+        self.problems.append(message)
+
+    def version(self, name: str) -> str:
+        info = self.info.get(name)
+        return info.version if info is not None else "unregistered"
+
+    def register(self, plugin: object, info: PluginInfo) -> None:
+        try:
+            self.pm.register(plugin, name=info.name)
+            self.pm.check_pending()
+        except (ValueError, pluggy.PluginValidationError) as error:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self.problem(f"plugin {info.name} ({info.source}) was not loaded: {error}")
+            return
+        self.info[info.name] = info
+
+
+def _allowed() -> set[str] | None:
+    """The outside plugins ``$STEPTRACE_PLUGINS`` allows (None: all of them)."""
+    if ENV_ONLY not in os.environ:
+        return None
+    return {name.strip() for name in os.environ[ENV_ONLY].split(",") if name.strip()}
+
+
+def load_plugins(
+    plugins_dir: Path | None = None,
+    *,
+    entry_points: bool = True,
+    strict: bool | None = None,
+) -> Plugins:
+    """The built-ins, then the allowed installed and directory plugins."""
+    pm = pluggy.PluginManager("steptrace")
+    pm.add_hookspecs(hookspecs)
+    plugins = Plugins(pm, strict=_flag(ENV_STRICT) if strict is None else strict)
+    if trace_hooks():
+        pm.trace.root.setwriter(lambda text: sys.stderr.write(f"steptrace hook: {text}"))
+        pm.enable_tracing()
+    for module_name in DEFAULT_PLUGINS:
+        plugins.register(importlib.import_module(module_name),
+                         PluginInfo(module_name, __version__, "built-in", builtin=True))
+    allowed = _allowed()
+    if entry_points:
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if allowed is not None and entry_point.name not in allowed:
+                continue
+            dist = entry_point.dist
+            source = f"entry point of {dist.name}" if dist is not None else "entry point"
+            version = dist.version if dist is not None else "unknown"
+            _load(plugins, entry_point.name, source, version, entry_point.load)
+    directory = plugins_dir or (Path(os.environ[ENV_DIR]) if os.environ.get(ENV_DIR) else None)
+    if directory is not None:
+        if not directory.is_dir():
+            raise PluginError(f"plugins directory {directory} does not exist (--plugins-dir / "
+                              f"${ENV_DIR})")
+        for path in sorted(directory.glob("*.py")):
+            if allowed is not None and path.stem not in allowed:
+                continue
+            _load(plugins, path.stem, str(path), "file", functools.partial(_import_file, path))
+    return plugins
+
+
+def _load(plugins: Plugins, name: str, source: str, version: str,
+          load: Callable[[], Any]) -> None:
+    if plugins.pm.has_plugin(name):
+        plugins.problem(f"plugin {name} ({source}) was not loaded: the name {name!r} is taken")
+        return
+    try:
+        module = load()
+    except Exception as error:
+        plugins.problem(f"plugin {name} ({source}) failed to import: "
+                        f"{type(error).__name__}: {error}")
+        return
+    plugins.register(module, PluginInfo(name, version, source, builtin=False))
+
+
+def _import_file(path: Path) -> ModuleType:
+    """Import one plugin file under a private module name (nothing else in its folder)."""
+    module_name = f"steptrace_plugins_dir.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
