@@ -17,9 +17,9 @@ import click
 import numpy as np
 
 from steptrace.config import ExperimentConfig
-from steptrace.engine import Network, run
+from steptrace.engine import run
+from steptrace.recording import record as record_trace
 from steptrace.registry import Registry
-from steptrace.tracefile import Header, TraceWriter, fingerprint
 
 
 def bare_loop() -> float:
@@ -53,15 +53,7 @@ def contenders(registry: Registry, folder: Path) -> dict[str, Callable[[], objec
         return lambda: run(config, plan)
 
     def record(config: ExperimentConfig) -> Callable[[], object]:
-        plan = registry.resolve(config)
-        header = Header(config=config, initial_weights=tuple(
-            w.tolist() for w in Network.from_config(config, plan).weights),
-            fingerprint=fingerprint(registry.provenance(config)))
-
-        def go() -> None:
-            with TraceWriter(folder / "bench.jsonl", header) as writer:
-                run(config, plan, writer.write)
-        return go
+        return lambda: record_trace(config, registry, folder / "bench.jsonl")
 
     blas = base.model_copy(update={"arithmetic": "blas"})
     return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -29,7 +29,7 @@ from steptrace.errors import (
     Mismatch,
     SteptraceError,
 )
-from steptrace.events import EVENT_KINDS, Event
+from steptrace.events import EVENT_KINDS
 from steptrace.plugin_loader import load_plugins
 from steptrace.registry import Registry
 
@@ -216,8 +216,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
 
     EXPERIMENT is a built-in id (see `steptrace experiments`) or a .toml/.json file.
     """
-    from steptrace.engine import Network
-    from steptrace.tracefile import Header, TraceWriter, fingerprint
+    from steptrace.recording import record as run_record
 
     registry = _registry()
     config = _experiment(registry, experiment)
@@ -225,34 +224,19 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
         config = config.model_copy(update={"arithmetic": arithmetic})
     plan = registry.resolve(config)
     output = output or Path(f"{config.name}.jsonl")
-    network = Network.from_config(config, plan)
-    header = Header(config=config, initial_weights=tuple(w.tolist() for w in network.weights),
-                    fingerprint=fingerprint(registry.provenance(config)))
-    inputs, goals = _data(config)
-    observer = registry.observer()
-    steps = config.iterations * len(plan.batches)
-    with TraceWriter(output, header) as writer:
-        emit: Callable[[Event], None] = writer.write
-        if observer is not None:
-            def emit(event: Event) -> None:
-                writer.write(event)
-                observer(event)
-        passes = network.train(inputs, goals, config.iterations, emit)
-        if steps > PROGRESS_THRESHOLD:
-            with click.progressbar(passes, length=config.iterations, file=sys.stderr,
-                                   label=f"recording {config.name}") as bar:
-                errors = list(bar)
-        else:
-            errors = list(passes)
-    final = "" if errors[-1] is None else f", final error {errors[-1]!r}"
+
+    def progress(passes: Iterator[float | None], count: int) -> Iterable[float | None]:
+        if count * len(plan.batches) <= PROGRESS_THRESHOLD:
+            return passes
+        with click.progressbar(passes, length=count, file=sys.stderr,
+                               label=f"recording {config.name}") as bar:
+            return list(bar)
+
+    done = run_record(config, registry, output, progress)
+    final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"
     _session().report()  # an observer that failed during the run
-    click.echo(f"recorded {config.name}: {writer.events} events, {config.iterations} epoch(s)"
+    click.echo(f"recorded {config.name}: {done.events} events, {config.iterations} epoch(s)"
                f"{final} ({config.arithmetic}) -> {output}")
-
-
-def _data(config: ExperimentConfig) -> tuple[Any, Any]:
-    goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
-    return np.array(config.inputs, dtype=np.float64), goals
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +66,22 @@ def _show(value: Any) -> str:
     return repr(value) if not isinstance(value, tuple) else f"{len(value)} value(s)"
 
 
-def difference(a: Event, b: Event, tolerance: Tolerance) -> Difference | None:
-    """The first differing field of two events (in field order), or None."""
+def difference(
+    a: Event,
+    b: Event,
+    tolerance: Tolerance,
+    fields: Mapping[str, Tolerance] | None = None,
+) -> Difference | None:
+    """The first differing field of two events (in field order), or None. ``fields``
+    gives some fields (by name: ``weights``, ``error``, ...) a tolerance of their own."""
     if type(a) is not type(b):
         return Difference("kind", a.kind, b.kind)
-    return _walk(a.model_dump(), b.model_dump(), "", tolerance)
+    dump_a, dump_b = a.model_dump(), b.model_dump()
+    for key in dump_a:
+        found = _walk(dump_a[key], dump_b.get(key), key, (fields or {}).get(key, tolerance))
+        if found:
+            return found
+    return None
 
 
 def _walk(a: Any, b: Any, path: str, tolerance: Tolerance) -> Difference | None:

@@ -8,6 +8,7 @@ both values, and shows the events just before it. Configs that differ are listed
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,13 @@ class DiffReport:
         return out + self.divergence
 
 
-def diff(a: Path, b: Path, tolerance: Tolerance) -> DiffReport:
+def diff(
+    a: Path,
+    b: Path,
+    tolerance: Tolerance,
+    fields: Mapping[str, Tolerance] | None = None,
+) -> DiffReport:
+    """Compare two traces event by event; ``fields`` gives some fields their own tolerance."""
     report = DiffReport(a, b, tolerance)
     with open_trace(a) as trace_a, open_trace(b) as trace_b:
         config_a = trace_a.header.config.model_dump()
@@ -53,7 +60,7 @@ def diff(a: Path, b: Path, tolerance: Tolerance) -> DiffReport:
                                      f"{summary(event_a)}"]
                 return report
             if not same_json(event_a, event_b):
-                found = difference(event_a, event_b, tolerance)
+                found = difference(event_a, event_b, tolerance, fields)
                 if found is not None:
                     report.divergence = [
                         f"first divergence at {summary(event_a)}:",

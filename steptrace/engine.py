@@ -69,6 +69,7 @@ class Network:
     learning: bool = True  # False: forward passes (and errors) only
     frozen: list[Array | None] = field(default_factory=list)  # per weights: True = never moves
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
+    state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
@@ -160,17 +161,43 @@ class Network:
             return error, seq
 
         rule = self.plan.strategy.learn
-        if rule is not None:  # the strategy's own learning rule decides how weights move
-            learned = rule(LearningStep(
-                layer_0=layer_0, goal=goal, weights=tuple(weights), prediction=prediction,
-                error=error, options=self.options,
-                predict=lambda other: self.forward(layer_0, other)[-1],
-                error_of=lambda guess: total((guess - goal) ** 2)))
+        if rule is None:  # the book's gradient descent
+            weight_deltas, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
             for k in range(last, 0, -1):
-                weight_delta = np.array(learned.weight_deltas[k - 1], dtype=np.float64)
-                seq = self.update(k, weight_delta, epoch, samples, seq, emit,
-                                  rule=self.plan.strategy.name, details=dict(learned.details))
+                seq = self.update(k, weight_deltas[k - 1], epoch, samples, seq, emit)
             return error, seq
+
+        # the strategy's own learning rule decides how weights move
+        def gradient() -> list[Array]:
+            nonlocal seq
+            weight_deltas, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
+            return weight_deltas
+
+        learned = rule(LearningStep(
+            layer_0=layer_0, goal=goal, weights=tuple(weights), prediction=prediction,
+            error=error, options=self.options,
+            predict=lambda other: self.forward(layer_0, other)[-1],
+            error_of=lambda guess: total((guess - goal) ** 2),
+            gradient=gradient, state=self.state))
+        for k in range(last, 0, -1):
+            weight_delta = np.array(learned.weight_deltas[k - 1], dtype=np.float64)
+            seq = self.update(k, weight_delta, epoch, samples, seq, emit,
+                              rule=self.plan.strategy.name, details=dict(learned.details))
+        return error, seq
+
+    def backpropagate(
+        self,
+        layer: list[Array],
+        goal: Array,
+        epoch: int,
+        samples: tuple[int, ...],
+        seq: int,
+        emit: Emit | None,
+    ) -> tuple[list[Array], int]:
+        """The deltas, output first, and each weights' weight_delta (averaged over the batch)."""
+        dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
+        last = len(weights)
+        prediction = layer[last]
 
         # delta: at the output, prediction - goal (times the output's derivative, 1 when
         # linear); then back through the weights *before* this step's update.
@@ -188,13 +215,14 @@ class Network:
                                 delta=delta[k]))
                 seq += 1
 
-        # weight_delta = layer_{k-1}ᵀ · layer_k_delta, averaged over the batch; last weights first
-        for k in range(last, 0, -1):
+        # weight_delta = layer_{k-1}ᵀ · layer_k_delta, averaged over the batch
+        weight_deltas = []
+        for k in range(1, last + 1):
             weight_delta = dot(layer[k - 1].T, delta[k])
-            if len(batch) > 1:
-                weight_delta = weight_delta / len(batch)
-            seq = self.update(k, weight_delta, epoch, samples, seq, emit)
-        return error, seq
+            if len(samples) > 1:
+                weight_delta = weight_delta / len(samples)
+            weight_deltas.append(weight_delta)
+        return weight_deltas, seq
 
     def update(
         self,

@@ -47,7 +47,11 @@ class LearningStep:
 
     ``predict(weights)`` runs a forward pass of this step's inputs with other weights
     (same arithmetic, no events); ``error_of(prediction)`` is the book's summed squared
-    error against this step's goal. Nothing here may be mutated.
+    error against this step's goal; ``gradient()`` runs the book's backpropagation for
+    this step (emitting its ``delta`` events) and returns gradient descent's
+    weight_deltas, averaged over the batch. ``state`` is the rule's own dict, kept from
+    step to step for the whole run (momentum keeps its velocity there) and empty at
+    the start of every run, so a replay sees the same. Nothing else may be mutated.
     """
 
     layer_0: Array
@@ -58,6 +62,8 @@ class LearningStep:
     options: Mapping[str, Any]
     predict: Callable[[Sequence[Array]], Array]
     error_of: Callable[[Array], float]
+    gradient: Callable[[], list[Array]]
+    state: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(line)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--steptrace-update",
-        action="store_true",
-        help="Rewrite the golden traces in traces/ from the current engine.",
-    )
-
-
 @dataclass
 class Result:
     exit_code: int

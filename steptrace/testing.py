@@ -1,0 +1,210 @@
+"""The plugin author's test kit: a pytest plugin, loaded wherever steptrace is installed
+(entry point ``pytest11``).
+
+- :func:`check_nonlinearity`: a nonlinearity's derivative, computed the book's way from
+  the layer's *output*, against central finite differences of its function;
+- :func:`check_strategy`: a strategy's batches (and its learning rule, if it has one)
+  keep the contract the engine relies on;
+- the ``golden_trace`` fixture: record a run and compare it, event by event, with a
+  golden trace file, with a tolerance per field if asked; the first divergent step is
+  shown with the steps before it. ``pytest --steptrace-update`` rewrites golden traces;
+  a missing one is written and its test fails, so it is looked at before it is committed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from steptrace.compare import Tolerance
+from steptrace.config import ExperimentConfig, load_config
+from steptrace.diff import DiffReport, diff
+from steptrace.engine import run
+from steptrace.plugin_loader import load_plugins
+from steptrace.registry import Plan, Registry
+from steptrace.rules import Nonlinearity, Strategy
+from steptrace.tracefile import open_trace
+
+__all__ = ["check_nonlinearity", "check_strategy", "golden_trace"]
+
+DEFAULT_INPUTS = np.linspace(-4.0, 4.0, 81)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("steptrace").addoption(
+        "--steptrace-update", action="store_true",
+        help="Rewrite the golden traces checked by steptrace's golden_trace fixture.")
+
+
+def check_nonlinearity(
+    nonlinearity: Nonlinearity,
+    inputs: Iterable[float] | None = None,
+    step: float = 1e-6,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> int:
+    """Assert that ``derivative(function(x))`` equals the central finite difference
+    ``(function(x + h) - function(x - h)) / 2h`` at every input (default: -4 to 4 in steps
+    of 0.1), the book's convention of a derivative taken from the layer's output. Points
+    at a kink (where the one-sided differences disagree, as relu's at 0) are skipped.
+    Also checks shapes and dtypes on a batch. Returns how many points were compared.
+    """
+    name = nonlinearity.name
+    x = np.asarray(list(inputs) if inputs is not None else DEFAULT_INPUTS, dtype=np.float64)
+    batch = x[: 12].reshape(3, -1) if x.size >= 12 else x.reshape(1, -1)
+    for probe in (x.reshape(1, -1), batch):
+        output = nonlinearity.function(probe)
+        derivative = nonlinearity.derivative(output)
+        for what, value in (("function", output), ("derivative", derivative)):
+            assert isinstance(value, np.ndarray) and value.shape == probe.shape, (
+                f"{name}: {what} must return an array of the input's shape {probe.shape}, "
+                f"not {type(value).__name__} {getattr(value, 'shape', '')}")
+            assert value.dtype == np.float64, f"{name}: {what} returns {value.dtype}, not float64"
+    f = nonlinearity.function
+    row = x.reshape(1, -1)
+    left = (f(row) - f(row - step)) / step
+    right = (f(row + step) - f(row)) / step
+    smooth = np.abs(left - right) <= 1e-3 * np.maximum(1.0, np.abs(left))
+    numeric = (f(row + step) - f(row - step)) / (2 * step)
+    analytic = nonlinearity.derivative(f(row))
+    assert np.all(np.isfinite(analytic[smooth])), f"{name}: the derivative is not finite"
+    close = np.isclose(analytic, numeric, rtol=rtol, atol=atol) | ~smooth
+    if not close.all():
+        worst = int(np.argmax(np.where(close, 0, np.abs(analytic - numeric))[0]))
+        raise AssertionError(
+            f"{name}: derivative {nonlinearity.derivative_formula!r} from the output disagrees "
+            f"with finite differences at x = {float(x[worst])!r}: {float(analytic[0, worst])!r} vs "
+            f"{float(numeric[0, worst])!r}")
+    checked = int(smooth.sum())
+    assert checked >= x.size // 2, f"{name}: too few points are smooth enough to check"
+    return checked
+
+
+def check_strategy(
+    strategy: Strategy,
+    options: Mapping[str, Any] | None = None,
+    sizes: Iterable[int] = (1, 2, 3, 5, 8),
+    each_sample_once: bool = True,
+) -> None:
+    """Assert that ``strategy.plan`` gives non-empty batches of valid sample indices, the
+    same ones every time (a replay depends on it), and — unless ``each_sample_once`` is
+    False — every sample exactly once per pass. Sizes for which ``plan`` refuses the
+    options (``ValueError``) are skipped; at least one must be accepted. A strategy with
+    a learning rule is also run on the book's streetlights: twice, with the same events."""
+    options = dict(options or {})
+    accepted = 0
+    for n in sizes:
+        try:
+            batches = [list(b) for b in strategy.plan(n, options)]
+        except ValueError:
+            continue
+        accepted += 1
+        assert batches and all(batches), f"{strategy.name}: an empty batch for {n} samples"
+        assert all(0 <= i < n for batch in batches for i in batch), (
+            f"{strategy.name}: sample indices out of range for {n} samples: {batches}")
+        again = [list(b) for b in strategy.plan(n, options)]
+        assert again == batches, f"{strategy.name}: plan is not deterministic for {n} samples"
+        if each_sample_once:
+            flat = sorted(i for batch in batches for i in batch)
+            assert flat == list(range(n)), (
+                f"{strategy.name}: a pass over {n} samples must visit each once, not {batches}")
+    assert accepted, f"{strategy.name}: plan accepted no dataset size of {list(sizes)}"
+    if strategy.learn is not None:
+        _check_learning_rule(strategy, options)
+
+
+def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None:
+    builtins = Registry.load(load_plugins(entry_points=False))
+    config = ExperimentConfig.model_validate({
+        "name": "contract", "layers": [3, 4, 1], "nonlinearities": ["relu", "linear"],
+        "seed": 1, "alpha": 0.1, "iterations": 3,
+        "strategy": {"name": strategy.name, **options},
+        "inputs": [[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]], "goals": [[1], [1], [0], [0]]})
+    nonlinearities = tuple(builtins.nonlinearity(name) for name in config.nonlinearities)
+    plan = Plan(nonlinearities, strategy, strategy.plan(len(config.inputs), options))
+    runs = []
+    for _ in range(2):
+        events: list[Any] = []
+        run(config, plan, events.append)
+        runs.append([event.model_dump_json() for event in events])
+        updates = [e for e in events if e.kind == "update"]
+        assert updates, f"{strategy.name}: its learning rule made no update"
+        for event in updates:
+            shape = (config.layers[event.layer - 1], config.layers[event.layer])
+            assert np.array(event.weight_delta).shape == shape, (
+                f"{strategy.name}: weight_delta for layer {event.layer} must be {shape}")
+            assert event.rule == strategy.name
+    assert runs[0] == runs[1], f"{strategy.name}: two runs of the same config differ"
+
+
+def _write_atomically(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, target)  # a golden trace is never half-written
+
+
+GoldenCheck = Callable[..., DiffReport | None]
+
+
+@pytest.fixture
+def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
+    """``golden_trace(experiment, golden_path, *, tolerance=None, fields=None, plugins_dir=None)``
+
+    Records ``experiment`` (a built-in or plugin id, an experiment file's path, or an
+    :class:`ExperimentConfig`) and compares it with the trace at ``golden_path``, event by
+    event: bit for bit, or within ``tolerance`` (a :class:`~steptrace.compare.Tolerance`),
+    with ``fields`` giving some fields their own, e.g. ``{"weights": Tolerance(rtol=1e-12)}``.
+    Fails with the first divergent event and the events before it. With
+    ``--steptrace-update`` it rewrites the golden trace instead; a missing golden trace is
+    written and the test fails.
+    """
+    update = bool(request.config.getoption("--steptrace-update", default=False))
+
+    def check(
+        experiment: str | Path | ExperimentConfig,
+        golden: str | Path,
+        *,
+        tolerance: Tolerance | None = None,
+        fields: Mapping[str, Tolerance] | None = None,
+        plugins_dir: Path | None = None,
+    ) -> DiffReport | None:
+        from steptrace.recording import record
+
+        registry = Registry.load(load_plugins(plugins_dir))
+        golden = Path(golden)
+        if isinstance(experiment, ExperimentConfig):
+            config = experiment
+        elif Path(experiment).suffix in {".toml", ".json"}:
+            config = load_config(Path(experiment))
+        else:
+            config = registry.experiment(str(experiment))
+        fresh = tmp_path / f"fresh-{golden.name}"
+        record(config, registry, fresh)
+        if update:
+            _write_atomically(fresh, golden)
+            return None
+        if not golden.exists():
+            _write_atomically(fresh, golden)
+            pytest.fail(f"golden trace {golden} was missing: written now; look at it, then "
+                        "commit it", pytrace=False)
+        with open_trace(golden) as old, open_trace(fresh) as new:
+            if old.header.config != new.header.config:
+                pytest.fail(f"{golden}: the golden trace was recorded from another config; "
+                            "rewrite it with --steptrace-update if that is intended",
+                            pytrace=False)
+        report = diff(golden, fresh, tolerance or Tolerance(), fields)
+        if not report.same:
+            pytest.fail("\n".join([f"{golden}: the run diverges from its golden trace",
+                                   *report.lines(),
+                                   "(rewrite it with pytest --steptrace-update if the change "
+                                   "is intended)"]), pytrace=False)
+        return report
+
+    return check
