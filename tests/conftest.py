@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from steptrace.cli import cli
+from steptrace.plugin_loader import load_plugins
+from steptrace.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "traces"
@@ -34,12 +36,20 @@ class Result:
     stderr: str
 
 
+def builtin_registry() -> Registry:
+    """The built-in rules and experiments only: these tests do not depend on which outside
+    plugins happen to be installed (plugins/steptrace-extras has tests of its own)."""
+    return Registry.load(load_plugins(entry_points=False))
+
+
 @pytest.fixture
 def run_cli():
-    """Run ``steptrace ARGS...`` in-process; returns exit code, stdout and stderr apart."""
+    """Run ``steptrace ARGS...`` in-process, with the built-in plugins only
+    (``STEPTRACE_PLUGINS=""``); returns exit code, stdout and stderr apart."""
 
-    def run(*args: str | os.PathLike[str]) -> Result:
-        result = CliRunner().invoke(cli, [str(a) for a in args], prog_name="steptrace")
+    def run(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> Result:
+        result = CliRunner().invoke(cli, [str(a) for a in args], prog_name="steptrace",
+                                    env={"STEPTRACE_PLUGINS": "", **(env or {})})
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return Result(result.exit_code, result.stdout, result.stderr)

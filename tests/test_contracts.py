@@ -7,11 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from steptrace.registry import Registry
 from steptrace.rules import Nonlinearity, Strategy
 from steptrace.testing import check_nonlinearity, check_strategy
+from tests.conftest import builtin_registry
 
-REGISTRY = Registry.load()
+REGISTRY = builtin_registry()
 
 
 @pytest.mark.parametrize("name", ["linear", "relu", "sigmoid", "tanh"])

@@ -9,9 +9,9 @@ import pytest
 
 from steptrace.engine import run
 from steptrace.events import ForwardEvent, UpdateEvent, event_adapter
-from steptrace.registry import Registry
+from tests.conftest import builtin_registry
 
-REGISTRY = Registry.load()
+REGISTRY = builtin_registry()
 
 
 def events_of(name: str, **changes):

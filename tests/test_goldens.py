@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from steptrace.registry import Registry
-from tests.conftest import TRACES
+from tests.conftest import TRACES, builtin_registry
 
-BUILTINS = sorted(Registry.load().experiments)
+BUILTINS = sorted(builtin_registry().experiments)
 
 
 @pytest.mark.parametrize("name", BUILTINS)

@@ -36,10 +36,10 @@ import pytest
 from steptrace.config import ExperimentConfig
 from steptrace.engine import initial_weights, run
 from steptrace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
-from steptrace.registry import Plan, Registry
-from tests.conftest import BOOK_REPORT
+from steptrace.registry import Plan
+from tests.conftest import BOOK_REPORT, builtin_registry
 
-REGISTRY = Registry.load()
+REGISTRY = builtin_registry()
 
 NONLINEARITIES = ("linear", "relu", "sigmoid", "tanh")
 # Every gradient-descent built-in. Not hot_and_cold (see the module docstring).

@@ -14,7 +14,7 @@ from steptrace.hookspecs import hookimpl
 from steptrace.plugin_loader import load_plugins
 from steptrace.registry import DEFAULT_PLUGINS, Registry, get_plugin_manager
 from steptrace.rules import Nonlinearity, Strategy
-from tests.conftest import ROOT
+from tests.conftest import ROOT, builtin_registry
 
 
 def test_builtins_register_through_the_public_hooks():
@@ -125,7 +125,7 @@ def test_a_failing_plugin_is_named():
 
 
 def test_unknown_rule_names_suggest_the_closest():
-    registry = Registry.load()
+    registry = builtin_registry()
     with pytest.raises(ConfigError, match=r"unknown nonlinearity 'rleu': did you mean 'relu'\?"):
         registry.nonlinearity("rleu")
 

@@ -17,11 +17,10 @@ import pytest
 from steptrace.config import ExperimentConfig
 from steptrace.engine import initial_weights, run
 from steptrace.events import EpochEndEvent, UpdateEvent
-from steptrace.registry import Registry
 from tests import reference
-from tests.conftest import book_cells
+from tests.conftest import book_cells, builtin_registry
 
-REGISTRY = Registry.load()
+REGISTRY = builtin_registry()
 BUILTINS = sorted(REGISTRY.experiments)
 
 

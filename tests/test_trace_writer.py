@@ -12,8 +12,8 @@ import pytest
 
 from steptrace.errors import TraceFormatError
 from steptrace.events import EpochEndEvent, ErrorEvent, UpdateEvent
-from steptrace.registry import Registry
 from steptrace.tracefile import SCHEMA_VERSION, Header, TraceWriter, fingerprint, open_trace
+from tests.conftest import builtin_registry
 
 SMALL = "ch06-streetlight-single-sample"  # layers [3, 1], explicit weights
 
@@ -39,7 +39,7 @@ def bits(x: float) -> bytes:
 
 @pytest.fixture
 def header() -> Header:
-    registry = Registry.load()
+    registry = builtin_registry()
     config = registry.experiment(SMALL)
     assert config.weights is not None
     return Header(config=config, initial_weights=config.weights,

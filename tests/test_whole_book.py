@@ -14,8 +14,7 @@ import struct
 
 import pytest
 
-from steptrace.registry import Registry
-from tests.conftest import BOOK_REPORT, TRACES, book_cells
+from tests.conftest import BOOK_REPORT, TRACES, book_cells, builtin_registry
 
 PRIMER = ("ch03-numpy-", "ch06-numpy-")  # numpy primer cells: not networks
 CELLS = {cell_id: cell for chapter in (3, 4, 5, 6) for cell_id, cell in book_cells(chapter).items()
@@ -34,7 +33,7 @@ def book_view(run_cli, tmp_path, name: str) -> str:
 
 def test_the_29_cells_are_the_builtin_book_experiments():
     assert len(CELLS) == 29
-    builtins = {name for name in Registry.load().experiments if name.startswith("ch0")}
+    builtins = {name for name in builtin_registry().experiments if name.startswith("ch0")}
     assert builtins == set(CELLS)
 
 

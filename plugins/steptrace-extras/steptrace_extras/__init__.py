@@ -1,0 +1,87 @@
+"""steptrace-extras: a plugin in its own distribution, as an outside author writes one.
+
+It adds the ``leaky_relu`` nonlinearity, a ``momentum`` strategy, and two experiments
+on the book's streetlights that use them. It imports only steptrace's public API:
+``steptrace.hookspecs.hookimpl`` and the types of ``steptrace.rules`` and
+``steptrace.config``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from steptrace.config import ExperimentConfig
+from steptrace.hookspecs import hookimpl
+from steptrace.rules import Array, Batches, Learned, LearningStep, Nonlinearity, Strategy
+
+SLOPE = 0.01  # leaky_relu's slope for negative inputs
+
+
+def leaky_relu(x: Array) -> Array:
+    return np.where(x > 0, x, SLOPE * x)
+
+
+def leaky_relu2deriv(output: Array) -> Array:
+    # From the output, the book's way: a positive output came from a positive input.
+    return np.where(output > 0, 1.0, SLOPE)
+
+
+def momentum_plan(n_samples: int, options: Mapping[str, Any]) -> Batches:
+    beta = options.get("beta", 0.9)
+    if not (math.isfinite(beta) and 0 <= beta < 1):
+        raise ValueError(f"beta must be at least 0 and below 1, not {beta}")
+    size = options.get("batch_size", 1)
+    if not 1 <= size <= n_samples:
+        raise ValueError(f"batch_size must be between 1 and the {n_samples} samples, not {size}")
+    return [list(range(start, min(start + size, n_samples)))
+            for start in range(0, n_samples, size)]
+
+
+def momentum_learn(step: LearningStep) -> Learned:
+    """velocity = beta * velocity + weight_delta; the engine then does
+    weights -= alpha * velocity. The velocity starts at 0 and lives in ``step.state``."""
+    beta = step.options.get("beta", 0.9)
+    gradients = step.gradient()  # the book's backprop: emits this step's delta events
+    velocity = step.state.get("velocity") or [np.zeros_like(g) for g in gradients]
+    velocity = [beta * v + g for v, g in zip(velocity, gradients, strict=True)]
+    step.state["velocity"] = velocity
+    return Learned([v.copy() for v in velocity], {"beta": beta})
+
+
+@hookimpl
+def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
+    register(Nonlinearity("leaky_relu", leaky_relu, leaky_relu2deriv,
+                          f"x if x > 0 else {SLOPE} * x", f"1 if output > 0 else {SLOPE}",
+                          description="relu that lets a little through below 0"))
+
+
+@hookimpl
+def register_strategies(register: Callable[[Strategy], None]) -> None:
+    register(Strategy("momentum", momentum_plan, {"beta": float, "batch_size": int},
+                      learn=momentum_learn,
+                      description="gradient descent with momentum: weights move by a running "
+                                  "sum of past weight_deltas, decayed by beta (default 0.9)"))
+
+
+STREETLIGHTS = {
+    "layers": [3, 4, 1], "seed": 1, "iterations": 60, "input_name": "streetlights",
+    "goal_name": "walk_vs_stop", "inputs": [[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]],
+    "goals": [[1], [1], [0], [0]], "book_view": {"epoch": "Error:{error}", "every": 10},
+}
+
+
+@hookimpl
+def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
+    register(ExperimentConfig.model_validate({
+        **STREETLIGHTS, "name": "streetlights-momentum",
+        "title": "The ch. 6 network trained with momentum (beta 0.9)",
+        "nonlinearities": ["relu", "linear"], "alpha": 0.05,
+        "strategy": {"name": "momentum", "beta": 0.9}}))
+    register(ExperimentConfig.model_validate({
+        **STREETLIGHTS, "name": "streetlights-leaky-relu",
+        "title": "The ch. 6 network with leaky_relu in its hidden layer",
+        "nonlinearities": ["leaky_relu", "linear"], "alpha": 0.2}))

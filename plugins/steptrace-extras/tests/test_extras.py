@@ -1,0 +1,104 @@
+"""steptrace-extras, tested with steptrace's authoring kit (its pytest plugin) only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from steptrace.cli import cli
+from steptrace.registry import Registry
+from steptrace.testing import check_nonlinearity, check_strategy
+
+extras = pytest.importorskip("steptrace_extras", reason="pip install -e plugins/steptrace-extras")
+
+GOLDEN = Path(__file__).parent / "golden"
+REGISTRY = Registry.load()
+
+
+def test_the_plugin_is_discovered_through_its_entry_point():
+    listing = {p["name"]: p for p in REGISTRY.describe_plugins()}
+    assert listing["extras"]["source"] == "entry point of steptrace-extras"
+    assert listing["extras"]["version"] == "0.1.0"
+    assert listing["extras"]["nonlinearities"] == ["leaky_relu"]
+    assert listing["extras"]["strategies"] == ["momentum"]
+    assert REGISTRY.nonlinearities["leaky_relu"].plugin == "extras"
+
+
+def test_leaky_relu_passes_the_derivative_check():
+    assert check_nonlinearity(REGISTRY.nonlinearity("leaky_relu")) == 80  # the kink at 0 skipped
+    x = np.array([[-2.0, 0.0, 3.0]])
+    assert extras.leaky_relu(x).tolist() == [[-0.02, 0.0, 3.0]]
+
+
+@pytest.mark.parametrize("options", [{}, {"beta": 0.5}, {"beta": 0.9, "batch_size": 2}])
+def test_momentum_passes_the_strategy_contract(options):
+    check_strategy(REGISTRY.strategy("momentum"), options)
+
+
+def test_momentum_with_beta_0_is_plain_gradient_descent(tmp_path):
+    """With beta = 0 the velocity is the weight_delta: the same weights as stochastic."""
+    base = REGISTRY.experiment("streetlights-momentum")
+    plain = base.model_validate({**base.model_dump(), "strategy": {"name": "stochastic"}})
+    zero = base.model_validate({**base.model_dump(), "strategy": {"name": "momentum", "beta": 0.0}})
+    from steptrace.engine import run
+
+    weights = []
+    for config in (plain, zero):
+        network = run(config, REGISTRY.resolve(config))
+        weights.append([w.tolist() for w in network.weights])
+    assert weights[0] == weights[1]
+
+
+def test_momentum_matches_a_plain_numpy_loop():
+    """The same training written out by hand: velocity = beta*velocity + weight_delta."""
+    config = REGISTRY.experiment("streetlights-momentum")
+    from steptrace.engine import initial_weights, run
+
+    w01, w12 = initial_weights(config)
+    v01, v12 = np.zeros_like(w01), np.zeros_like(w12)
+    inputs, goals = np.array(config.inputs), np.array(config.goals)
+    for _ in range(config.iterations):
+        for i in range(len(inputs)):
+            layer_0 = inputs[i:i + 1]
+            layer_1 = (layer_0 @ w01 > 0) * (layer_0 @ w01)
+            layer_2 = layer_1 @ w12
+            delta_2 = layer_2 - goals[i:i + 1]
+            delta_1 = delta_2 @ w12.T * (layer_1 > 0)
+            v12 = 0.9 * v12 + layer_1.T @ delta_2
+            v01 = 0.9 * v01 + layer_0.T @ delta_1
+            w12 = w12 - config.alpha * v12
+            w01 = w01 - config.alpha * v01
+    network = run(config, REGISTRY.resolve(config))
+    np.testing.assert_allclose(network.weights[0], w01, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(network.weights[1], w12, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["streetlights-momentum", "streetlights-leaky-relu"])
+def test_golden_trace(name, golden_trace):
+    golden_trace(name, GOLDEN / f"{name}.jsonl")
+
+
+def test_record_and_replay_from_the_command_line(tmp_path):
+    runner = CliRunner()
+    trace = tmp_path / "momentum.jsonl"
+    recorded = runner.invoke(cli, ["record", "streetlights-momentum", "-o", str(trace)])
+    assert recorded.exit_code == 0, recorded.stderr
+    replayed = runner.invoke(cli, ["replay", str(trace)])
+    assert replayed.stdout == f"{trace}: all 1740 events match (bit for bit)\n"
+    assert '"strategy:momentum":"extras 0.1.0"' in trace.read_text().splitlines()[0]
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    experiment = tmp_path / "bad.json"
+    config = REGISTRY.experiment("streetlights-momentum").model_dump()
+    config["strategy"] = {"name": "momentum", "beta": 1.5}
+    import json
+
+    experiment.write_text(json.dumps(config))
+    result = CliRunner().invoke(cli, ["record", str(experiment), "-o", str(tmp_path / "t.jsonl")])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {experiment}: strategy momentum: beta must be at least 0 "
+                             "and below 1, not 1.5\n")
