@@ -137,10 +137,10 @@ def test_every_hook_is_documented_in_the_readme():
     assert sorted(specs) == ["observe_event", "register_commands", "register_experiments",
                              "register_nonlinearities", "register_strategies"]
     for name in specs:
-        signature = f"{name}{inspect.signature(getattr(hookspecs, name))}"
-        assert getattr(hookspecs, name).__doc__
-        assert name in readme, f"hook {name} is not documented in README.md"
-        del signature
+        spec = getattr(hookspecs, name)
+        assert spec.__doc__ and spec.__doc__.startswith("Called ")
+        call = f"`{name}({', '.join(inspect.signature(spec).parameters)})`"
+        assert call in readme, f"hook {call} is not documented in README.md"
 
 
 def test_default_plugins_are_importable_modules():

@@ -1,0 +1,219 @@
+"""Discovery, control and isolation of outside plugins, through the command line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+SOFTPLUS = """
+    import numpy as np
+    from steptrace.hookspecs import hookimpl
+    from steptrace.rules import Nonlinearity
+
+    @hookimpl
+    def register_nonlinearities(register):
+        register(Nonlinearity("softplus", lambda x: np.log1p(np.exp(x)),
+                              lambda out: 1 - np.exp(-out), "log(1 + exp(x))", "1 - exp(-output)"))
+
+    @hookimpl
+    def register_commands(cli):
+        @cli.command()
+        def hello():
+            \"\"\"Say hello.\"\"\"
+            print("hello from softplus")
+"""
+BROKEN_IMPORT = "import a_module_that_does_not_exist\n"
+RAISES = """
+    from steptrace.hookspecs import hookimpl
+
+    @hookimpl
+    def register_strategies(register):
+        raise RuntimeError("boom")
+"""
+NOSY = """
+    from steptrace.hookspecs import hookimpl
+
+    @hookimpl
+    def observe_event(event):
+        if event.seq == 3:
+            raise ValueError("cannot look at event 3")
+"""
+TYPO = """
+    from steptrace.hookspecs import hookimpl
+
+    @hookimpl
+    def register_nonlinearity(register):
+        pass
+"""
+COUNTER = """
+    from steptrace.hookspecs import hookimpl
+    SEEN = []
+
+    @hookimpl
+    def observe_event(event):
+        SEEN.append(event.kind)
+
+    @hookimpl
+    def register_commands(cli):
+        @cli.command()
+        def seen():
+            print(len(SEEN))
+"""
+
+
+@pytest.fixture
+def plugins_dir(tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    for name, code in {"softplus": SOFTPLUS, "broken_import": BROKEN_IMPORT, "raises": RAISES,
+                       "nosy": NOSY, "typo": TYPO}.items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(code))
+    return folder
+
+
+def only(*names):
+    return {"STEPTRACE_PLUGINS": ",".join(names)}
+
+
+def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(run_cli, plugins_dir):
+    result = run_cli("--plugins-dir", plugins_dir, "plugins", env={"STEPTRACE_PLUGINS": None})
+    assert result.exit_code == 0
+    warnings = result.stderr.splitlines()
+    assert warnings[0] == (f"warning: plugin broken_import ({plugins_dir / 'broken_import.py'}) "
+                           "failed to import: ModuleNotFoundError: No module named "
+                           "'a_module_that_does_not_exist'")
+    assert warnings[1].startswith(f"warning: plugin typo ({plugins_dir / 'typo.py'}) was not "
+                                  "loaded: unknown hook 'register_nonlinearity'")
+    assert warnings[2] == "warning: plugin raises failed in register_strategies: RuntimeError: boom"
+    assert len(warnings) == 3
+    assert "softplus file (" in result.stdout and "  nonlinearities: softplus" in result.stdout
+
+
+def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli, plugins_dir):
+    for args, env in [(("--strict-plugins",), {}), ((), {"STEPTRACE_STRICT_PLUGINS": "1"})]:
+        result = run_cli(*args, "--plugins-dir", plugins_dir, "experiments",
+                         env={"STEPTRACE_PLUGINS": None, **env})
+        assert result.exit_code == 2
+        assert result.stderr == (f"Error: plugin broken_import ({plugins_dir / 'broken_import.py'})"
+                                 " failed to import: ModuleNotFoundError: No module named "
+                                 "'a_module_that_does_not_exist' (strict plugin mode)\n")
+
+
+def test_the_allow_list_loads_only_the_named_plugins(run_cli, plugins_dir):
+    result = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only("softplus"))
+    assert result.stderr == ""
+    listing = json.loads(result.stdout)
+    assert [p["name"] for p in listing] == ["softplus"]
+    assert listing[0] == {
+        "name": "softplus", "version": "file", "source": str(plugins_dir / "softplus.py"),
+        "hooks": ["register_commands", "register_nonlinearities"],
+        "nonlinearities": ["softplus"], "strategies": [], "experiments": [],
+        "commands": ["hello"], "observes_events": False}
+    builtins_only = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only())
+    assert json.loads(builtins_only.stdout) == []
+
+
+def test_plugins_all_lists_the_builtins_too(run_cli):
+    listing = json.loads(run_cli("plugins", "--json", "--all").stdout)
+    assert [p["name"] for p in listing] == [
+        "steptrace_builtins.nonlinearities", "steptrace_builtins.strategies",
+        "steptrace_builtins.hot_and_cold", "steptrace_builtins.book"]
+    assert listing[2]["strategies"] == ["hot_and_cold"]
+    assert len(listing[3]["experiments"]) == 31
+    assert run_cli("plugins").stdout == ("no outside plugins are loaded (--all lists the "
+                                         "built-ins too)\n")
+
+
+def test_a_plugin_command_and_a_plugin_rule_are_used(run_cli, plugins_dir, tmp_path):
+    assert run_cli("--plugins-dir", plugins_dir, "hello", env=only("softplus")).stdout == (
+        "hello from softplus\n")
+    helped = run_cli("--plugins-dir", plugins_dir, "--help", env=only("softplus")).stdout
+    assert "  hello        Say hello." in helped
+    experiment = tmp_path / "softplus.json"
+    config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
+                                "--format", "json").stdout)
+    experiment.write_text(json.dumps({**config, "nonlinearities": ["softplus", "linear"]}))
+    trace = tmp_path / "softplus.jsonl"
+    recorded = run_cli("--plugins-dir", plugins_dir, "record", experiment, "-o", trace,
+                       env=only("softplus"))
+    assert recorded.exit_code == 0, recorded.stderr
+    header = json.loads(trace.read_text().splitlines()[0])
+    assert header["fingerprint"]["rules"]["nonlinearity:softplus"] == "softplus file"
+    replayed = run_cli("--plugins-dir", plugins_dir, "replay", trace, env=only("softplus"))
+    assert replayed.stdout.endswith("all 1740 events match (bit for bit)\n")
+    missing = run_cli("replay", trace)
+    assert missing.exit_code == 2
+    assert missing.stderr == (f"Error: {trace}: the trace uses nonlinearity 'softplus' from "
+                              "softplus file, which is not installed: install that plugin to "
+                              "replay it\n")
+
+
+def test_an_observer_that_raises_is_dropped_and_the_recording_completes(run_cli, plugins_dir,
+                                                                       tmp_path):
+    trace = tmp_path / "t.jsonl"
+    result = run_cli("--plugins-dir", plugins_dir, "record", "ch06-streetlight-single-sample",
+                     "-o", trace, env=only("nosy"))
+    assert result.exit_code == 0
+    assert result.stderr == ("warning: plugin nosy failed in observe_event at event 3: "
+                             "ValueError: cannot look at event 3; it observes no more events\n")
+    assert run_cli("replay", trace).exit_code == 0
+    strict = run_cli("--strict-plugins", "--plugins-dir", plugins_dir, "record",
+                     "ch06-streetlight-single-sample", "-o", tmp_path / "s.jsonl", env=only("nosy"))
+    assert strict.exit_code == 2
+    assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_an_observer_sees_every_event(run_cli, tmp_path):
+    folder = tmp_path / "counter"
+    folder.mkdir()
+    (folder / "counter.py").write_text(textwrap.dedent(COUNTER))
+    from steptrace.plugin_loader import load_plugins
+    from steptrace.recording import record
+    from steptrace.registry import Registry
+
+    registry = Registry.load(load_plugins(folder, entry_points=False))
+    done = record(registry.experiment("ch06-streetlights-backprop"), registry,
+                  tmp_path / "t.jsonl")
+    module = registry.pm.get_plugin("counter")
+    assert len(module.SEEN) == done.events == 1740
+    assert module.SEEN[:7] == ["forward", "forward", "error", "delta", "delta", "update", "update"]
+
+
+def test_trace_hooks_prints_every_hook_call(run_cli, plugins_dir, tmp_path):
+    result = run_cli("--plugins-dir", plugins_dir, "record", "ch06-streetlight-single-sample",
+                     "-o", tmp_path / "t.jsonl", env={**only("softplus", "nosy"),
+                                                      "STEPTRACE_TRACE_HOOKS": "1"})
+    lines = result.stderr.splitlines()
+    assert "steptrace hook: register_nonlinearities(register) -> softplus" in lines
+    assert "steptrace hook: register_commands(cli) -> softplus" in lines
+    assert "steptrace hook: observe_event(event 0 forward) -> nosy" in lines
+    assert sum(line.startswith("steptrace hook: observe_event") for line in lines) == 4
+
+
+def test_a_missing_plugins_dir_is_a_one_line_error(run_cli, tmp_path):
+    result = run_cli("--plugins-dir", tmp_path / "nope", "experiments")
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: plugins directory {tmp_path / 'nope'} does not exist "
+                             "(--plugins-dir / $STEPTRACE_PLUGINS_DIR)\n")
+
+
+def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli, tmp_path):
+    folder = tmp_path / "clash"
+    folder.mkdir()
+    (folder / "myrelu.py").write_text(textwrap.dedent("""
+        import numpy as np
+        from steptrace.hookspecs import hookimpl
+        from steptrace.rules import Nonlinearity
+
+        @hookimpl
+        def register_nonlinearities(register):
+            register(Nonlinearity("relu", np.abs, np.sign, "|x|", "sign(output)"))
+    """))
+    result = run_cli("--plugins-dir", folder, "record", "ch06-streetlights-backprop", "-o",
+                     tmp_path / "t.jsonl", env=only("myrelu"))
+    assert result.stderr == ("warning: nonlinearity 'relu' is registered by both "
+                             "steptrace_builtins.nonlinearities and myrelu; myrelu's is ignored: "
+                             "uninstall or rename one of them\n")
+    assert run_cli("replay", tmp_path / "t.jsonl").exit_code == 0  # the built-in relu was used
