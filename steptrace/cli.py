@@ -314,17 +314,23 @@ _atol = click.option("--atol", type=click.FloatRange(min=0), help="Absolute tole
 @click.argument("trace", type=click.Path(path_type=Path))
 @_rtol
 @_atol
-def replay(trace: Path, rtol: float | None, atol: float | None) -> None:
+@click.option("--ignore-versions", is_flag=True,
+              help="Replay even when a rule's plugin is installed in another version than the "
+                   "one that recorded the trace (a warning, not an error).")
+def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions: bool) -> None:
     """Re-execute a trace from its config and check every event.
 
     Exits 0 when every event matches; 1 naming the first divergent event (index, kind,
     field, recorded vs recomputed). Exact-mode traces must match bit for bit; blas-mode
-    traces within rtol 1e-12, atol 1e-15 unless --rtol/--atol say otherwise.
+    traces within rtol 1e-12, atol 1e-15 unless --rtol/--atol say otherwise. Every rule
+    the trace used must be installed in the plugin version that recorded it (exit 2
+    naming it otherwise; see --ignore-versions).
     """
     from steptrace.replay import replay as run_replay
 
     with _Progress(f"replaying {trace.name}") as progress:
-        result = run_replay(trace, _registry(), _tolerance(rtol, atol), progress)
+        result = run_replay(trace, _registry(), _tolerance(rtol, atol), progress,
+                            ignore_versions)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{trace}: all {result.events} events match ({result.tolerance.describe()})")

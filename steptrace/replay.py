@@ -34,8 +34,11 @@ class ReplayResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_rules(header: Header, registry: Registry, path: Path) -> list[str]:
-    """Every rule the trace used must be installed; a different version is a warning."""
+def check_rules(
+    header: Header, registry: Registry, path: Path, ignore_versions: bool = False
+) -> list[str]:
+    """Every rule the trace used must be installed, in the version that recorded it (a
+    different version is an error, or with ``ignore_versions`` a warning)."""
     warnings = []
     tables: dict[str, dict[str, Provided[Any]]] = {
         "nonlinearity": registry.nonlinearities,
@@ -51,7 +54,11 @@ def check_rules(header: Header, registry: Registry, path: Path) -> list[str]:
             )
         now = f"{provided.plugin} {provided.version}"
         if now != provider:
-            warnings.append(f"{noun} {name!r} was recorded with {provider}, replayed with {now}")
+            message = f"{noun} {name!r} was recorded with {provider}; installed is {now}"
+            if not ignore_versions:
+                raise BadInput(f"{path}: {message}: install that version to replay the trace, "
+                               "or replay with --ignore-versions")
+            warnings.append(message)
     return warnings
 
 
@@ -60,6 +67,7 @@ def replay(
     registry: Registry,
     tolerance: Tolerance | None = None,
     progress: Callable[[int, int, int], None] | None = None,
+    ignore_versions: bool = False,
 ) -> ReplayResult:
     """Re-run the trace at ``path``; raise Mismatch at the first divergent event.
 
@@ -68,7 +76,7 @@ def replay(
     with open_trace(path) as trace:
         header = trace.header
         config = header.config
-        warnings = check_rules(header, registry, path)
+        warnings = check_rules(header, registry, path, ignore_versions)
         try:
             plan = registry.resolve(config)
         except ConfigError as error:

@@ -217,3 +217,23 @@ def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli, tmp_path
                              "steptrace_builtins.nonlinearities and myrelu; myrelu's is ignored: "
                              "uninstall or rename one of them\n")
     assert run_cli("replay", tmp_path / "t.jsonl").exit_code == 0  # the built-in relu was used
+
+
+def test_replay_needs_the_plugin_version_that_recorded_the_trace(run_cli, tmp_path):
+    trace = tmp_path / "t.jsonl"
+    run_cli("record", "ch06-streetlights-backprop", "-o", trace)
+    lines = trace.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["fingerprint"]["rules"]["nonlinearity:relu"] = "steptrace_builtins.nonlinearities 0.0.9"
+    trace.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    result = run_cli("replay", trace)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {trace}: nonlinearity 'relu' was recorded with steptrace_builtins.nonlinearities "
+        "0.0.9; installed is steptrace_builtins.nonlinearities 0.1.0: install that version to "
+        "replay the trace, or replay with --ignore-versions\n")
+    allowed = run_cli("replay", trace, "--ignore-versions")
+    assert allowed.exit_code == 0
+    assert allowed.stderr == ("warning: nonlinearity 'relu' was recorded with "
+                              "steptrace_builtins.nonlinearities 0.0.9; installed is "
+                              "steptrace_builtins.nonlinearities 0.1.0\n")
