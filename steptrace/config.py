@@ -178,14 +178,19 @@ class ExperimentConfig(BaseModel):
         if (self.weights is None) == (self.seed is None):
             raise ValueError("give exactly one of 'weights' (explicit) and 'seed' (drawn)")
         if self.weights is not None:
-            if len(self.weights) != len(layers) - 1:
-                raise ValueError(
-                    f"weights has {len(self.weights)} matri(ces); layers {list(layers)} "
-                    f"needs {len(layers) - 1}"
-                )
-            for k, matrix in enumerate(self.weights):
-                _check_matrix(f"weights_{k}_{k + 1}", matrix, layers[k], layers[k + 1])
+            check_weights("weights", self.weights, layers)
         return self
+
+
+def check_weights(
+    field: str, weights: tuple[Matrix, ...], layers: tuple[int, ...], label: str = ""
+) -> None:
+    """One matrix per weight layer, each of the shape its two layers give."""
+    if len(weights) != len(layers) - 1:
+        raise ValueError(f"{field} has {len(weights)} matri(ces); layers {list(layers)} "
+                         f"need {len(layers) - 1}")
+    for k, matrix in enumerate(weights):
+        _check_matrix(f"{label}weights_{k}_{k + 1}", matrix, layers[k], layers[k + 1])
 
 
 def _check_matrix(name: str, matrix: Matrix, rows: int | None, cols: int) -> None:

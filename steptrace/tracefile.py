@@ -40,7 +40,7 @@ from pydantic import (
 )
 
 from steptrace import __version__
-from steptrace.config import ExperimentConfig, _check_matrix, describe
+from steptrace.config import ExperimentConfig, check_weights, describe
 from steptrace.errors import TraceFormatError
 from steptrace.events import (
     DeltaEvent,
@@ -86,14 +86,7 @@ class Header(BaseModel):
 
     @model_validator(mode="after")
     def _check_initial_weights(self) -> Header:
-        layers = self.config.layers
-        if len(self.initial_weights) != len(layers) - 1:
-            raise ValueError(
-                f"initial_weights has {len(self.initial_weights)} matri(ces); the config's layers "
-                f"{list(layers)} need {len(layers) - 1}"
-            )
-        for k, matrix in enumerate(self.initial_weights):
-            _check_matrix(f"initial weights_{k}_{k + 1}", matrix, layers[k], layers[k + 1])
+        check_weights("initial_weights", self.initial_weights, self.config.layers, "initial ")
         return self
 
 

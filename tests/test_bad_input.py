@@ -355,7 +355,7 @@ BAD_EXPERIMENTS = {
     "weights_0_1 transposed": BadExperiment(
         json_edit(_weights([[0.1] * 3] * 4, WEIGHTS_4x1)), ("weights_0_1 has 4 row(s), expected 3",)),
     "too few weight matrices": BadExperiment(
-        json_edit(_weights(WEIGHTS_3x4)), ("weights has 1 matri(ces)", "needs 2")),
+        json_edit(_weights(WEIGHTS_3x4)), ("weights has 1 matri(ces)", "need 2")),
     "ragged rows": BadExperiment(
         toml_edit(("[0.0, 1.0, 1.0]", "[0.0, 1.0]")), ("inputs[1] has 2 value(s), expected 3",)),
     "empty inputs": BadExperiment(
