@@ -1,0 +1,81 @@
+"""The golden_trace fixture, run the way a plugin author's test suite runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+TEST = """
+from pathlib import Path
+
+from steptrace.compare import Tolerance
+
+
+def test_golden(golden_trace):
+    golden_trace("ch06-streetlight-single-sample", Path("golden.jsonl"){extra})
+"""
+
+
+def nudge(path, seq, field, factor):
+    """Change one number of event ``seq`` in a trace file, by a relative ``factor``."""
+    lines = path.read_text().splitlines()
+    event = json.loads(lines[seq + 1])
+    event[field][0][0] *= factor
+    lines[seq + 1] = json.dumps(event, separators=(",", ":"))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def author(pytester, monkeypatch):
+    monkeypatch.setenv("STEPTRACE_PLUGINS", "")
+    return pytester
+
+
+def run(author, extra="", *args):
+    author.makepyfile(test_golden=TEST.format(extra=extra))
+    return author.runpytest_subprocess(*args)
+
+
+def test_a_missing_golden_trace_is_written_and_the_test_fails(author):
+    result = run(author)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*golden trace golden.jsonl was missing: written now; look at "
+                                 "it, then commit it*"])
+    assert (author.path / "golden.jsonl").exists()
+    run(author).assert_outcomes(passed=1)
+
+
+def test_a_divergence_names_the_first_divergent_step_with_context(author):
+    run(author)
+    nudge(author.path / "golden.jsonl", 8, "weights", 1 + 1e-9)
+    result = run(author)
+    result.assert_outcomes(failed=1)
+    lines = result.stdout.lines
+    start = lines.index("golden.jsonl: the run diverges from its golden trace")
+    assert lines[start + 1] == "first divergence at event 8 (update, epoch 1, samples [0], layer 1):"
+    assert lines[start + 2].startswith("  field weights[0][0]: golden.jsonl 0.536000000536, ")
+    assert lines[start + 2].endswith("fresh-golden.jsonl 0.536 (|Δ| 5.36e-10, relative 1e-09)")
+    assert lines[start + 3:start + 6] == [
+        "  after event 6 (error, epoch 1, samples [0], layer 1) (agrees)",
+        "  after event 7 (delta, epoch 1, samples [0], layer 1) (agrees)",
+        "(rewrite it with pytest --steptrace-update if the change is intended)",
+    ]
+
+
+def test_a_tolerance_per_field(author):
+    run(author)
+    nudge(author.path / "golden.jsonl", 8, "weights", 1 + 1e-9)
+    loose = ', fields={"weights": Tolerance(rtol=1e-6)}'
+    run(author, loose).assert_outcomes(passed=1)
+    elsewhere = ', fields={"weight_delta": Tolerance(rtol=1e-6)}'  # not the field that moved
+    run(author, elsewhere).assert_outcomes(failed=1)
+
+
+def test_update_rewrites_the_golden_trace(author):
+    run(author)
+    nudge(author.path / "golden.jsonl", 8, "weights", 1 + 1e-9)
+    run(author, "", "--steptrace-update").assert_outcomes(passed=1)
+    run(author).assert_outcomes(passed=1)
