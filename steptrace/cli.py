@@ -110,9 +110,10 @@ class SteptraceGroup(click.Group):
         except Exception as error:
             if os.environ.get("STEPTRACE_DEBUG"):
                 raise
+            notes = "".join(f"; {note}" for note in getattr(error, "__notes__", []))
             raise Failure(
-                f"internal error: {type(error).__name__}: {error} (a steptrace bug: please "
-                "report it; STEPTRACE_DEBUG=1 shows the traceback)",
+                f"internal error: {type(error).__name__}: {error}{notes} (a steptrace bug: "
+                "please report it; STEPTRACE_DEBUG=1 shows the traceback)",
                 EXIT_INTERNAL,
             ) from None
 
@@ -217,6 +218,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
     EXPERIMENT is a built-in id (see `steptrace experiments`) or a .toml/.json file.
     """
     from steptrace.recording import record as run_record
+    from steptrace.recording import sigterm_stops_recording
 
     registry = _registry()
     config = _experiment(registry, experiment)
@@ -232,7 +234,8 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
                                label=f"recording {config.name}") as bar:
             return list(bar)
 
-    done = run_record(config, registry, output, progress)
+    with sigterm_stops_recording():
+        done = run_record(config, registry, output, progress)
     final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"
     _session().report()  # an observer that failed during the run
     click.echo(f"recorded {config.name}: {done.events} events, {config.iterations} epoch(s)"
@@ -272,6 +275,10 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
             lines = Literate(reader.header, _registry(), digits).lines(reader, filters)
         for line in lines:
             click.echo(line)
+        if reader.incomplete:
+            click.echo(f"warning: {trace} is incomplete: {reader.incomplete} after "
+                       f"{reader.end.events if reader.end else 0} events; the rest of the run "
+                       "was never recorded", err=True)
 
 
 class _Progress:

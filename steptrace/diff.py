@@ -14,7 +14,7 @@ from pathlib import Path
 
 from steptrace.compare import Tolerance, difference, same_json, summary
 from steptrace.events import Event
-from steptrace.tracefile import open_trace
+from steptrace.tracefile import TraceReader, open_trace
 
 CONTEXT = 2  # events shown before the divergent one
 
@@ -39,6 +39,10 @@ class DiffReport:
         return out + self.divergence
 
 
+def _why(trace: TraceReader) -> str:
+    return f" (incomplete: {trace.incomplete})" if trace.incomplete else ""
+
+
 def diff(
     a: Path,
     b: Path,
@@ -56,8 +60,8 @@ def diff(
         for event_a in trace_a:
             event_b = next(events_b, None)
             if event_b is None:
-                report.divergence = [f"{b} ends after {report.events} events; {a} goes on with "
-                                     f"{summary(event_a)}"]
+                report.divergence = [f"{b} ends after {report.events} events{_why(trace_b)}; "
+                                     f"{a} goes on with {summary(event_a)}"]
                 return report
             if not same_json(event_a, event_b):
                 found = difference(event_a, event_b, tolerance, fields)
@@ -74,6 +78,11 @@ def diff(
             report.events += 1
         extra = next(events_b, None)
         if extra is not None:
-            report.divergence = [f"{a} ends after {report.events} events; {b} goes on with "
-                                 f"{summary(extra)}"]
+            report.divergence = [f"{a} ends after {report.events} events{_why(trace_a)}; "
+                                 f"{b} goes on with {summary(extra)}"]
+        for path, trace in ((a, trace_a), (b, trace_b)):
+            if trace.incomplete and not report.divergence:
+                report.divergence = [f"{path} is incomplete ({trace.incomplete}): the "
+                                     f"{report.events} events both hold agree "
+                                     f"({tolerance.describe()}); the rest was never recorded"]
     return report

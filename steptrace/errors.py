@@ -1,6 +1,7 @@
 """The errors steptrace reports to a user, each with its documented exit code.
 
-0 ok · 1 mismatch or divergence · 2 bad input · 3 internal error · 130 interrupted.
+0 ok · 1 mismatch, divergence or an incomplete trace · 2 bad input · 3 internal error ·
+130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
 The CLI turns a :class:`SteptraceError` into one line on stderr and its exit code;
 anything else escaping is a bug in steptrace (exit 3).
 """
@@ -12,6 +13,7 @@ EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class SteptraceError(Exception):
@@ -37,6 +39,14 @@ class PluginError(BadInput):
 
 
 class Mismatch(SteptraceError):
-    """A replay or a diff found a divergent event."""
+    """A replay or a diff found a divergent event (or could check only part of a run)."""
 
     exit_code = EXIT_MISMATCH
+
+
+class Stopped(SteptraceError):
+    """A recording stopped early (Ctrl-C, SIGTERM); what it recorded was kept."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +15,8 @@ from steptrace.config import ExperimentConfig
 from steptrace.engine import Network
 from steptrace.events import Event
 from steptrace.registry import Registry
-from steptrace.tracefile import Header, TraceWriter, fingerprint
+from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
+from steptrace.tracefile import Header, Terminated, TraceWriter, fingerprint
 
 #: Wraps the passes of a run, e.g. in a progress bar: (passes, count) -> passes.
 Progress = Callable[[Iterator[float | None], int], Iterable[float | None]]
@@ -43,12 +47,46 @@ def record(
     inputs = np.array(config.inputs, dtype=np.float64)
     goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
     observer = registry.observer()
-    with TraceWriter(path, header_for(config, registry, network)) as writer:
-        emit: Callable[[Event], None] = writer.write
-        if observer is not None:
-            def emit(event: Event) -> None:
-                writer.write(event)
-                observer(event)
-        passes = network.train(inputs, goals, config.iterations, emit)
-        errors = list(progress(passes, config.iterations) if progress else passes)
+    writer = TraceWriter(path, header_for(config, registry, network))
+    try:
+        with writer:
+            emit: Callable[[Event], None] = writer.write
+            if observer is not None:
+                def emit(event: Event) -> None:
+                    writer.write(event)
+                    observer(event)
+            passes = network.train(inputs, goals, config.iterations, emit)
+            errors = list(progress(passes, config.iterations) if progress else passes)
+    except BaseException as stop:
+        if writer.saved_incomplete is None:
+            raise
+        kept = (f"the {writer.events} events recorded so far are in {writer.saved_incomplete} "
+                "(marked incomplete)")
+        if isinstance(stop, KeyboardInterrupt):
+            raise Stopped(f"interrupted (Ctrl-C): {kept}", EXIT_INTERRUPTED) from None
+        if isinstance(stop, Terminated):
+            raise Stopped(f"terminated (SIGTERM): {kept}", EXIT_TERMINATED) from None
+        if isinstance(stop, SteptraceError):
+            stop.args = (f"{stop}; {kept}",)
+            raise
+        stop.add_note(kept)
+        raise
     return Recorded(path, writer.events, errors)
+
+
+@contextmanager
+def sigterm_stops_recording() -> Iterator[None]:
+    """While recording, SIGTERM (``kill PID``) stops the run the way Ctrl-C does: what was
+    recorded is kept, marked incomplete. Only in the main thread (where signals go)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -91,12 +91,23 @@ class Header(BaseModel):
 
 
 class End(BaseModel):
-    """The last line of a complete trace."""
+    """The last line of a trace: how many events it holds, and whether the run is all
+    there (``complete: false`` when the recording was interrupted, with the reason)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["end"] = "end"
     events: StrictInt = Field(ge=0, description="how many events the trace holds")
+    complete: bool = Field(default=True, description="false: the recording stopped early")
+    reason: str | None = Field(default=None, description="why an incomplete recording stopped")
+
+
+def incomplete_path(path: Path) -> Path:
+    """Where an interrupted recording of ``path`` is kept: ``run.jsonl`` ->
+    ``run.incomplete.jsonl`` (``run.jsonl.gz`` -> ``run.incomplete.jsonl.gz``)."""
+    suffixes = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    stem = path.name.removesuffix(suffixes) if suffixes else path.name
+    return path.with_name(f"{stem}.incomplete{suffixes}")
 
 
 Line = Annotated[
@@ -145,13 +156,18 @@ def _open(path: Path, mode: Literal["rb", "wb"], gzipped: bool) -> IO[bytes]:
 class TraceWriter:
     """Streams a trace to ``path``; use as a context manager.
 
-    Leaving the block normally writes the end line and renames the file into place;
-    leaving it by an exception (or Ctrl-C) deletes the temporary file.
+    Leaving the block normally writes the end line and renames the file into place.
+    Leaving it by an exception (Ctrl-C, SIGTERM, an error) keeps what was recorded: the
+    end line says ``complete: false`` and why, and the file goes to
+    :func:`incomplete_path`, never over an existing trace at ``path``. The file is
+    flushed after every pass, so even a killed run leaves its earlier passes on disk
+    (in the hidden temporary file, without an end line).
     """
 
     def __init__(self, path: Path, header: Header) -> None:
         self.path = path
         self.events = 0
+        self.saved_incomplete: Path | None = None
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             # gzip by the final name (the temporary one ends in .tmp)
@@ -163,6 +179,16 @@ class TraceWriter:
     def write(self, event: Event) -> None:
         self._file.write(to_json(event) + b"\n")
         self.events += 1
+        if event.kind == "epoch_end":
+            self._file.flush()
+
+    def _finish(self, end: End, target: Path) -> None:
+        self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
+        self._file.flush()
+        if hasattr(self._file, "fileno"):
+            os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._tmp, target)
 
     def __enter__(self) -> TraceWriter:
         return self
@@ -174,19 +200,32 @@ class TraceWriter:
         traceback: TracebackType | None,
     ) -> None:
         if kind is not None:
-            self._file.close()
-            self._tmp.unlink(missing_ok=True)
+            reason = stop_reason(value)
+            try:
+                target = incomplete_path(self.path)
+                self._finish(End(events=self.events, complete=False, reason=reason), target)
+                self.saved_incomplete = target
+            except (OSError, ValueError):  # the disk is the problem: nothing more to save
+                self._file.close()
+                self._tmp.unlink(missing_ok=True)
             return
         try:
-            self._file.write(End(events=self.events).model_dump_json().encode() + b"\n")
-            self._file.flush()
-            if hasattr(self._file, "fileno"):
-                os.fsync(self._file.fileno())
-            self._file.close()
-            os.replace(self._tmp, self.path)
+            self._finish(End(events=self.events), self.path)
         except OSError as error:
             self._tmp.unlink(missing_ok=True)
             raise TraceFormatError(f"{self.path}: cannot write: {error.strerror or error}") from None
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler of a recording, so it stops like Ctrl-C does."""
+
+
+def stop_reason(error: BaseException | None) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    if isinstance(error, Terminated):
+        return "terminated (SIGTERM)"
+    return f"stopped by an error: {type(error).__name__}: {error}"
 
 
 def _decode_line(raw: bytes) -> Any:
@@ -309,6 +348,13 @@ class TraceReader:
                 )
             expected += 1
             yield line
+
+    @property
+    def incomplete(self) -> str | None:
+        """After the last event: why the recording stopped early, or None if it is whole."""
+        if self.end is None or self.end.complete:
+            return None
+        return self.end.reason or "stopped early"
 
     def close(self) -> None:
         self._file.close()

@@ -12,7 +12,14 @@ import pytest
 
 from steptrace.errors import TraceFormatError
 from steptrace.events import EpochEndEvent, ErrorEvent, UpdateEvent
-from steptrace.tracefile import SCHEMA_VERSION, Header, TraceWriter, fingerprint, open_trace
+from steptrace.tracefile import (
+    SCHEMA_VERSION,
+    Header,
+    TraceWriter,
+    fingerprint,
+    incomplete_path,
+    open_trace,
+)
 from tests.conftest import builtin_registry
 
 SMALL = "ch06-streetlight-single-sample"  # layers [3, 1], explicit weights
@@ -97,8 +104,8 @@ def flat_bits(event) -> list[bytes]:
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()],
                          ids=["exception", "ctrl-c"])
 @pytest.mark.parametrize("name", ["trace.jsonl", "trace.jsonl.gz"])
-def test_an_exception_leaves_nothing(tmp_path: Path, header: Header, existing: bool,
-                                     error: BaseException, name: str) -> None:
+def test_an_exception_keeps_the_recorded_part_beside_the_target(
+        tmp_path: Path, header: Header, existing: bool, error: BaseException, name: str) -> None:
     path = tmp_path / name
     if existing:
         path.write_text("keep me")
@@ -112,12 +119,21 @@ def test_an_exception_leaves_nothing(tmp_path: Path, header: Header, existing: b
             assert not path.exists()
         assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] != []
         raise error
+    kept = incomplete_path(path)
+    assert kept.name == name.replace("trace.", "trace.incomplete.", 1)
+    assert writer.saved_incomplete == kept
     if existing:
         assert path.read_text() == "keep me"
-        assert [p.name for p in tmp_path.iterdir()] == [name]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, kept.name])
     else:
         assert not path.exists()
-        assert list(tmp_path.iterdir()) == []
+        assert [p.name for p in tmp_path.iterdir()] == [kept.name]
+    with open_trace(kept) as reader:
+        assert len(list(reader)) == len(events())
+        expected = ("interrupted (Ctrl-C)" if isinstance(error, KeyboardInterrupt)
+                    else "stopped by an error: RuntimeError: boom")
+        assert reader.incomplete == expected
+        assert reader.end is not None and reader.end.events == len(events())
 
 
 def test_a_normal_exit_writes_the_end_line(tmp_path: Path, header: Header) -> None:
@@ -130,7 +146,7 @@ def test_a_normal_exit_writes_the_end_line(tmp_path: Path, header: Header) -> No
     assert len(lines) == len(items) + 2
     assert json.loads(lines[0])["kind"] == "header"
     assert json.loads(lines[0])["schema_version"] == SCHEMA_VERSION
-    assert lines[-1] == f'{{"kind":"end","events":{len(items)}}}'
+    assert lines[-1] == f'{{"kind":"end","events":{len(items)},"complete":true}}'
     assert [p.name for p in tmp_path.iterdir()] == ["trace.jsonl"]  # the temporary file is gone
 
     read_header, read_events, count = read(path)
@@ -142,7 +158,7 @@ def test_a_normal_exit_writes_the_end_line(tmp_path: Path, header: Header) -> No
 def test_an_empty_run_is_a_complete_trace(tmp_path: Path, header: Header) -> None:
     path = tmp_path / "empty-run.jsonl"
     write(path, header, [])
-    assert path.read_text().splitlines()[-1] == '{"kind":"end","events":0}'
+    assert path.read_text().splitlines()[-1] == '{"kind":"end","events":0,"complete":true}'
     assert read(path)[1:] == ([], 0)
 
 
