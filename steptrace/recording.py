@@ -13,9 +13,9 @@ import numpy as np
 
 from steptrace.config import ExperimentConfig
 from steptrace.engine import Network
+from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
 from steptrace.events import Event
 from steptrace.registry import Registry
-from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
 from steptrace.tracefile import Header, Terminated, TraceWriter, fingerprint
 
 #: Wraps the passes of a run, e.g. in a progress bar: (passes, count) -> passes.
