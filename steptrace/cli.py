@@ -33,8 +33,13 @@ from steptrace.events import EVENT_KINDS
 from steptrace.plugin_loader import load_plugins
 from steptrace.registry import Registry
 
-#: Runs with more update steps than this show a progress bar on stderr.
+#: Runs with more update steps than this show a progress bar on stderr (a terminal only:
+#: logs and pipes get no bar).
 PROGRESS_THRESHOLD = 20_000
+
+
+def _show_progress(steps: int) -> bool:
+    return steps > PROGRESS_THRESHOLD and sys.stderr.isatty()
 
 
 class Failure(click.ClickException):
@@ -228,7 +233,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
     output = output or Path(f"{config.name}.jsonl")
 
     def progress(passes: Iterator[float | None], count: int) -> Iterable[float | None]:
-        if count * len(plan.batches) <= PROGRESS_THRESHOLD:
+        if not _show_progress(count * len(plan.batches)):
             return passes
         with click.progressbar(passes, length=count, file=sys.stderr,
                                label=f"recording {config.name}") as bar:
@@ -291,7 +296,7 @@ class _Progress:
 
     def __call__(self, done: int, total: int, steps_per_epoch: int) -> None:
         if self.bar is None:
-            if total * steps_per_epoch <= PROGRESS_THRESHOLD:
+            if not _show_progress(total * steps_per_epoch):
                 return
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
             self.bar.__enter__()

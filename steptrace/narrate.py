@@ -10,6 +10,7 @@ those of chapter 6 (``layer_0``, ``weights_0_1``, ``layer_1_delta``, ...).
 
 from __future__ import annotations
 
+import math
 import pprint
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -121,7 +122,14 @@ class Literate:
     # -- lines ---------------------------------------------------------------------
 
     def lines(self, events: Iterable[Event], filters: Filters) -> Iterator[str]:
+        finite = True
         for event in events:
+            if finite and (where := first_nonfinite(event)) is not None:
+                finite = False  # warned once, whatever the filters: the run has diverged
+                field, value = where
+                yield (f"⚠ [{event.seq}] the first number that is not finite: {field} = {value} "
+                       f"({event.kind}, epoch {event.epoch}): the run has diverged; from here "
+                       "on the numbers overflow to inf and NaN")
             shown = filters.keep(event)
             if shown and isinstance(event, ForwardEvent) and event.layer == 1:
                 yield self.banner(event)
@@ -316,6 +324,19 @@ class BookView:
             with np.printoptions(legacy="1.13"):
                 return pprint.pformat(_as_numpy_floats(shaped))
         return str(shaped)
+
+
+def first_nonfinite(event: Event) -> tuple[str, float] | None:
+    """The first field of an event (with its index) that holds inf or NaN, if any."""
+    for name, value in event:
+        if isinstance(value, float) and not math.isfinite(value):
+            return name, value
+        if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+            bad = ~np.isfinite(np.array(value, dtype=np.float64))
+            if bad.any():
+                i, j = (int(k) for k in np.argwhere(bad)[0])
+                return f"{name}[{i}][{j}]", value[i][j]
+    return None
 
 
 def _as_numpy_floats(value: Any) -> Any:
