@@ -103,11 +103,12 @@ class Network:
         all_samples = tuple(i for batch in self.plan.batches for i in batch)
         for iteration in range(iterations):
             error_for_pass: float | None = None if goals is None else 0.0
-            for batch in self.plan.batches:
-                goal = None if goals is None else goals[batch]
-                error, seq = self.step(inputs[batch], goal, iteration, batch, seq, emit)
-                if error is not None and error_for_pass is not None:
-                    error_for_pass += error
+            with np.errstate(all="ignore"):  # overflow to inf and NaN is recorded, not warned of
+                for batch in self.plan.batches:
+                    goal = None if goals is None else goals[batch]
+                    error, seq = self.step(inputs[batch], goal, iteration, batch, seq, emit)
+                    if error is not None and error_for_pass is not None:
+                        error_for_pass += error
             if emit is not None:
                 emit(EpochEndEvent(seq=seq, epoch=iteration, samples=all_samples,
                                    layer=len(self.weights), error=error_for_pass))

@@ -216,6 +216,35 @@ class TraceWriter:
             raise TraceFormatError(f"{self.path}: cannot write: {error.strerror or error}") from None
 
 
+def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
+    """What makes a well-formed event impossible for the header's network, if anything:
+    its epoch, samples and layer must exist, and its matrices must have their shapes."""
+    layers, last = config.layers, len(config.layers) - 1
+    if event.epoch >= config.iterations:
+        return f"epoch {event.epoch}, but the config runs {config.iterations} epoch(s)"
+    if not event.samples or not all(0 <= i < len(config.inputs) for i in event.samples):
+        return f"samples {list(event.samples)} are not samples of the {len(config.inputs)} inputs"
+    if not 1 <= event.layer <= last:
+        return f"layer {event.layer}: the network has layers 1 to {last}"
+    k, rows = event.layer, len(event.samples)
+    shapes: dict[str, tuple[int, int]] = {}
+    if isinstance(event, ForwardEvent):
+        shapes = {"layer_in": (rows, layers[k - 1]), "weighted_sum": (rows, layers[k]),
+                  "layer_out": (rows, layers[k])}
+    elif isinstance(event, ErrorEvent):
+        shapes = {"prediction": (rows, layers[last]), "goal": (rows, layers[last])}
+    elif isinstance(event, DeltaEvent):
+        shapes = {"derivative": (rows, layers[k]), "delta": (rows, layers[k])}
+    elif isinstance(event, UpdateEvent):
+        shapes = {"weight_delta": (layers[k - 1], layers[k]), "weights": (layers[k - 1], layers[k])}
+    for name, (n_rows, n_cols) in shapes.items():
+        matrix = getattr(event, name)
+        if len(matrix) != n_rows or any(len(row) != n_cols for row in matrix):
+            return (f"{event.kind} {name} is not {n_rows}×{n_cols} for layer {k} of the network "
+                    f"{list(layers)}")
+    return None
+
+
 class Terminated(BaseException):
     """Raised by the SIGTERM handler of a recording, so it stops like Ctrl-C does."""
 
@@ -341,6 +370,9 @@ class TraceReader:
                     )
                 self.end = line
                 return
+            problem = consistency_problem(line, self.header.config)
+            if problem is not None:
+                raise self._fail(f"bad event: {problem}; re-record the trace")
             if line.seq != expected:
                 raise self._fail(
                     f"event seq {line.seq} where seq {expected} was expected (events missing or "
