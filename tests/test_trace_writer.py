@@ -54,13 +54,16 @@ def header() -> Header:
 
 
 def events() -> list:
-    """An event per hard number, and one update holding them all (3 x 1 matrices and a row)."""
+    """An event per hard number, and updates holding them all, three at a time, in the
+    3 x 1 weights of the network [3, 1]."""
     out: list = [EpochEndEvent(seq=i, epoch=i, samples=(0,), layer=1, error=x)
                  for i, x in enumerate(HARD)]
     n = len(HARD)
-    out.append(UpdateEvent(seq=n, epoch=n, samples=(0,), layer=1, alpha=0.1,
-                           weight_delta=((-0.0, math.inf),), weights=(tuple(HARD),)))
-    out.append(ErrorEvent(seq=n + 1, epoch=n, samples=(0,), layer=1, prediction=((math.nan,),),
+    for k in range(0, n, 3):
+        out.append(UpdateEvent(seq=len(out), epoch=n, samples=(0,), layer=1, alpha=0.1,
+                               weight_delta=((-0.0,), (math.inf,), (0.0,)),
+                               weights=tuple((x,) for x in HARD[k:k + 3])))
+    out.append(ErrorEvent(seq=len(out), epoch=n, samples=(0,), layer=1, prediction=((math.nan,),),
                           goal=((-math.inf,),), error=-0.0))
     return out
 
@@ -184,7 +187,8 @@ def test_hard_numbers_round_trip_bit_for_bit(tmp_path: Path, header: Header, nam
         assert flat_bits(got) == flat_bits(written), written.kind
     for x, event in zip(HARD, read_events, strict=False):
         assert bits(event.error) == bits(x), x
-    assert [bits(x) for x in read_events[len(HARD)].weights[0]] == [bits(x) for x in HARD]
+    updates = read_events[len(HARD):len(HARD) + 4]
+    assert [bits(row[0]) for u in updates for row in u.weights] == [bits(x) for x in HARD]
 
 
 def test_non_finite_numbers_are_json_strings(tmp_path: Path, header: Header) -> None:
@@ -201,8 +205,8 @@ def test_non_finite_numbers_are_json_strings(tmp_path: Path, header: Header) -> 
     assert '"error":5e-324}' in by_seq[5]
     assert '"error":0.30000000000000004}' in by_seq[8]
     update = json.loads(by_seq[len(HARD)])
-    assert update["weight_delta"] == [[-0.0, "Infinity"]]
-    assert update["weights"][0][:3] == ["NaN", "Infinity", "-Infinity"]
+    assert update["weight_delta"] == [[-0.0], ["Infinity"], [0.0]]
+    assert update["weights"] == [["NaN"], ["Infinity"], ["-Infinity"]]
     for line in lines:  # standard JSON: no bare NaN / Infinity anywhere
         json.loads(line, parse_constant=lambda name, line=line: pytest.fail(f"bare {name} in {line}"))
 
