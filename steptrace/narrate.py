@@ -130,12 +130,21 @@ class Literate:
                 yield (f"⚠ [{event.seq}] the first number that is not finite: {field} = {value} "
                        f"({event.kind}, epoch {event.epoch}): the run has diverged; from here "
                        "on the numbers overflow to inf and NaN")
-            shown = filters.keep(event)
-            if shown and isinstance(event, ForwardEvent) and event.layer == 1:
+            if not filters.keep(event):
+                self.track(event)  # no text, but the weights and deltas stay up to date
+                continue
+            if isinstance(event, ForwardEvent) and event.layer == 1:
                 yield self.banner(event)
-            line = self.narrate(event)  # always: keeps the weights up to date
-            if shown:
-                yield f"[{event.seq}] {line}"
+            yield f"[{event.seq}] {self.narrate(event)}"
+
+    def track(self, event: Event) -> None:
+        """Keep what later lines need: the input, the last deltas, the current weights."""
+        if isinstance(event, ForwardEvent) and event.layer == 1:
+            self.layer_in = np.array(event.layer_in)
+        elif isinstance(event, DeltaEvent):
+            self.deltas[event.layer] = np.array(event.delta)
+        elif isinstance(event, UpdateEvent):
+            self.weights[event.layer - 1] = np.array(event.weights, dtype=np.float64)
 
     def banner(self, event: ForwardEvent) -> str:
         config = self.config
