@@ -1,91 +1,203 @@
-"""``python -m steptrace.bench``: steptrace against the book's bare numpy loop, side by side.
+"""``python -m steptrace.bench``: steptrace against the bare loop, side by side, in one run.
 
-Workload B1, the book's ch. 6 backprop (3-4-1, relu, 4 samples, 60 iterations,
-stochastic). Each contender runs ``--repeat`` times, interleaved, and the medians are
-compared with the bare loop's. Prints a table of ratios; nothing here is asserted.
+Workloads:
+
+- **B1**: the book's ch. 6 backprop: 3-4-1, relu, 4 samples, 60 passes, stochastic.
+- **B2**: an MNIST-shaped net: 784-40-10, relu, 1000 synthetic samples (seeded, in
+  [0, 1), one-hot goals), alpha 0.005, stochastic, 1 pass; **B2/100**: the same in
+  mini-batches of 100.
+
+Contenders: the book's bare numpy loop (the baseline); PyTorch float64 with no tracing
+(when torch is installed); the engine without events; recording every event to a trace
+file; replaying that trace. Each runs ``--repeat`` times, interleaved so that machine
+noise hits all alike, and the medians are compared with the bare loop's. Prints a table
+of ratios; nothing here is asserted (timed assertions belong nowhere: the machines are
+shared and noisy).
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
 
 from steptrace.config import ExperimentConfig
 from steptrace.engine import run
-from steptrace.recording import record as record_trace
+from steptrace.plugin_loader import load_plugins
+from steptrace.recording import record
 from steptrace.registry import Registry
+from steptrace.replay import replay
 
 
-def bare_loop() -> float:
-    """The book's cell, as printed (np.dot, in place updates)."""
-    np.random.seed(1)
-    streetlights = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]])
-    walk_vs_stop = np.array([[1, 1, 0, 0]]).T
-    alpha, hidden_size = 0.2, 4
-    weights_0_1 = 2 * np.random.random((3, hidden_size)) - 1
-    weights_1_2 = 2 * np.random.random((hidden_size, 1)) - 1
-    layer_2_error = 0.0
-    for _ in range(60):
-        layer_2_error = 0
-        for i in range(len(streetlights)):
-            layer_0 = streetlights[i:i + 1]
-            layer_1 = (np.dot(layer_0, weights_0_1) > 0) * np.dot(layer_0, weights_0_1)
-            layer_2 = np.dot(layer_1, weights_1_2)
-            layer_2_error += np.sum((layer_2 - walk_vs_stop[i:i + 1]) ** 2)
-            layer_2_delta = layer_2 - walk_vs_stop[i:i + 1]
-            layer_1_delta = layer_2_delta.dot(weights_1_2.T) * (layer_1 > 0)
-            weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
-            weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
-    return float(layer_2_error)
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    config: ExperimentConfig
+    batch_size: int
+    samples: int
 
 
-def contenders(registry: Registry, folder: Path) -> dict[str, Callable[[], object]]:
-    base = registry.experiment("ch06-streetlights-backprop")
+def b1(registry: Registry) -> Workload:
+    config = registry.experiment("ch06-streetlights-backprop")
+    return Workload("B1", config.model_copy(update={"arithmetic": "blas"}), 1, 4)
 
-    def engine(config: ExperimentConfig) -> Callable[[], object]:
-        plan = registry.resolve(config)
-        return lambda: run(config, plan)
 
-    def record(config: ExperimentConfig) -> Callable[[], object]:
-        return lambda: record_trace(config, registry, folder / "bench.jsonl")
+def b2(batch_size: int) -> Workload:
+    """784-40-10 on 1000 seeded samples in [0, 1) with one-hot goals; the weights drawn as
+    the book's chapter 8 draws them (0.2 * random - 0.1), so that relu stays in range."""
+    random = np.random.RandomState(0)
+    inputs = random.random_sample((1000, 784))
+    goals = np.eye(10)[random.randint(0, 10, 1000)]
+    weights = [0.2 * random.random_sample((784, 40)) - 0.1,
+               0.2 * random.random_sample((40, 10)) - 0.1]
+    strategy: Any = ("stochastic" if batch_size == 1
+                     else {"name": "minibatch", "batch_size": batch_size})
+    config = ExperimentConfig.model_validate({
+        "name": "b2" if batch_size == 1 else f"b2-minibatch-{batch_size}",
+        "layers": [784, 40, 10], "nonlinearities": ["relu", "linear"],
+        "weights": [w.tolist() for w in weights], "alpha": 0.005, "iterations": 1,
+        "strategy": strategy, "arithmetic": "blas",
+        "inputs": inputs.tolist(), "goals": goals.tolist(), "book_view": {}})
+    name = "B2" if batch_size == 1 else f"B2/{batch_size}"
+    return Workload(name, config, batch_size, 1000)
 
-    blas = base.model_copy(update={"arithmetic": "blas"})
-    return {
-        "bare numpy loop (the book's cell)": bare_loop,
-        "engine, no events (blas)": engine(blas),
-        "engine, no events (exact)": engine(base),
-        "record to a trace file (blas)": record(blas),
-        "record to a trace file (exact)": record(base),
+
+def bare_loop(workload: Workload) -> Callable[[], object]:
+    """The book's loop as it prints it (np.dot, in-place updates), batched when asked."""
+    config = workload.config
+    inputs = np.array(config.inputs)
+    goals = np.array(config.goals)
+    from steptrace.engine import initial_weights
+
+    start = initial_weights(config)
+    alpha, size, iterations = config.alpha, workload.batch_size, config.iterations
+
+    def go() -> float:
+        weights_0_1, weights_1_2 = start[0].copy(), start[1].copy()
+        layer_2_error = 0.0
+        for _ in range(iterations):
+            layer_2_error = 0.0
+            for i in range(0, len(inputs), size):
+                layer_0 = inputs[i:i + size]
+                layer_1 = np.dot(layer_0, weights_0_1)
+                layer_1 = (layer_1 > 0) * layer_1
+                layer_2 = np.dot(layer_1, weights_1_2)
+                layer_2_error += np.sum((layer_2 - goals[i:i + size]) ** 2)
+                layer_2_delta = layer_2 - goals[i:i + size]
+                layer_1_delta = layer_2_delta.dot(weights_1_2.T) * (layer_1 > 0)
+                if size == 1:
+                    weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
+                    weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
+                else:
+                    weights_1_2 -= alpha * (layer_1.T.dot(layer_2_delta) / len(layer_0))
+                    weights_0_1 -= alpha * (layer_0.T.dot(layer_1_delta) / len(layer_0))
+        return layer_2_error
+
+    return go
+
+
+def torch_loop(workload: Workload) -> Callable[[], object] | None:
+    """The same training in PyTorch float64, autograd, no tracing at all."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    from steptrace.engine import initial_weights
+
+    config = workload.config
+    inputs = torch.tensor(config.inputs, dtype=torch.float64)
+    goals = torch.tensor(config.goals, dtype=torch.float64)
+    start = [torch.tensor(w) for w in initial_weights(config)]
+    alpha, size, iterations = config.alpha, workload.batch_size, config.iterations
+
+    def go() -> float:
+        w01: Any = start[0].clone().requires_grad_()
+        w12: Any = start[1].clone().requires_grad_()
+        total = 0.0
+        for _ in range(iterations):
+            for i in range(0, len(inputs), size):
+                layer_2 = torch.relu(inputs[i:i + size] @ w01) @ w12
+                loss: Any = 0.5 * ((layer_2 - goals[i:i + size]) ** 2).sum() / len(layer_2)
+                loss.backward()
+                with torch.no_grad():
+                    w01 -= alpha * w01.grad
+                    w12 -= alpha * w12.grad
+                    w01.grad = None
+                    w12.grad = None
+                total += float(loss.detach())
+        return total
+
+    return go
+
+
+def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str, Callable[[], Any]]:
+    config = workload.config
+    exact = config.model_copy(update={"arithmetic": "exact"})
+    plan = registry.resolve(config)
+    trace = folder / f"{workload.name.replace('/', '-')}.jsonl"
+    record(config, registry, trace)  # so that replay has a trace from the first round on
+    found: dict[str, Callable[[], Any] | None] = {
+        "bare numpy loop (the book's)": bare_loop(workload),
+        "PyTorch float64, no tracing": torch_loop(workload),
+        "engine, no events (blas)": lambda: run(config, plan),
+        "engine, no events (exact)": lambda: run(exact, plan),
+        "record every event (blas)": lambda: record(config, registry, trace),
+        "replay that trace": lambda: replay(trace, registry),
     }
+    return {name: go for name, go in found.items() if go is not None}
 
 
-@click.command()
-@click.option("--repeat", default=21, show_default=True, help="Runs per contender.")
-def main(repeat: int) -> None:
-    """Time B1 (ch06-streetlights-backprop) against the book's bare numpy loop."""
-    registry = Registry.load()
+def measure(workload: Workload, registry: Registry, repeat: int) -> tuple[dict[str, float], int]:
     with tempfile.TemporaryDirectory() as tmp:
-        runs = contenders(registry, Path(tmp))
+        runs = contenders(workload, registry, Path(tmp))
         times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(repeat):  # interleaved, so machine noise hits all alike
+        for _ in range(repeat):
             for name, go in runs.items():
                 start = time.perf_counter()
                 go()
                 times[name].append(time.perf_counter() - start)
-        size = (Path(tmp) / "bench.jsonl").stat().st_size
-    bare = statistics.median(times["bare numpy loop (the book's cell)"])
-    click.echo(f"B1 ch06-streetlights-backprop, median of {repeat} interleaved runs")
-    click.echo(f"{'contender':<36} {'median ms':>10} {'× bare':>8}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        click.echo(f"{name:<36} {median * 1e3:>10.2f} {median / bare:>8.2f}")
-    click.echo(f"trace size: {size} bytes")
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    return {name: statistics.median(values) for name, values in times.items()}, size
+
+
+@click.command()
+@click.option("--repeat", default=7, show_default=True, help="Runs per contender (medians).")
+@click.option("--workload", "names", multiple=True, type=click.Choice(["B1", "B2", "B2/100"]),
+              help="Only these workloads (repeatable; default: all).")
+def main(repeat: int, names: tuple[str, ...]) -> None:
+    """Time steptrace against the bare numpy loop and PyTorch, side by side."""
+    registry = Registry.load(load_plugins(entry_points=False))
+    workloads = [b1(registry), b2(1), b2(100)]
+    click.echo(f"python -m steptrace.bench --repeat {repeat} on {platform.machine()}, "
+               f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}")
+    for workload in workloads:
+        if names and workload.name not in names:
+            continue
+        medians, size = measure(workload, registry, repeat)
+        bare = medians["bare numpy loop (the book's)"]
+        click.echo(f"\n{workload.name}: median of {repeat} interleaved runs; trace "
+                   f"{size / 1e6:.2f} MB ({size / 1e6 * 1000 / workload.samples:.1f} MB per "
+                   "1000 samples)")
+        click.echo(f"  {'contender':<32} {'median ms':>10} {'× bare':>8}")
+        for name, median in medians.items():
+            click.echo(f"  {name:<32} {median * 1e3:>10.2f} {median / bare:>8.2f}")
+        record_ms = medians["record every event (blas)"]
+        if "PyTorch float64, no tracing" in medians:
+            click.echo(f"  record every event ÷ PyTorch without tracing: "
+                       f"{record_ms / medians['PyTorch float64, no tracing']:.2f}")
+        exact_over_blas = medians["engine, no events (exact)"] / medians["engine, no events (blas)"]
+        click.echo(f"  exact ÷ blas (no events): {exact_over_blas:.2f}; replay ÷ record: "
+                   f"{medians['replay that trace'] / record_ms:.2f}")
+
 
 
 if __name__ == "__main__":

@@ -101,12 +101,14 @@ class Network:
         (None without goals). With ``emit``, every step is also handed over as an event."""
         seq = 0
         all_samples = tuple(i for batch in self.plan.batches for i in batch)
+        # A contiguous batch is a slice (a view, no copy), as the book's streetlights[i:i+1].
+        rows = [_rows(batch) for batch in self.plan.batches]
         for iteration in range(iterations):
             error_for_pass: float | None = None if goals is None else 0.0
             with np.errstate(all="ignore"):  # overflow to inf and NaN is recorded, not warned of
-                for batch in self.plan.batches:
-                    goal = None if goals is None else goals[batch]
-                    error, seq = self.step(inputs[batch], goal, iteration, batch, seq, emit)
+                for batch, where in zip(self.plan.batches, rows, strict=True):
+                    goal = None if goals is None else goals[where]
+                    error, seq = self.step(inputs[where], goal, iteration, batch, seq, emit)
                     if error is not None and error_for_pass is not None:
                         error_for_pass += error
             if emit is not None:
@@ -202,15 +204,21 @@ class Network:
 
         # delta: at the output, prediction - goal (times the output's derivative, 1 when
         # linear); then back through the weights *before* this step's update.
-        delta: list[Array] = [np.empty(0)] * (last + 1)
+        delta: list[Array] = [prediction] * (last + 1)
         for k in range(last, 0, -1):
-            derivative = act[k - 1].derivative(layer[k])
+            rule = act[k - 1]
             if k == last:
-                miss = goal - prediction if self.ascent else prediction - goal
-                delta[k] = miss * derivative
+                delta[k] = goal - prediction if self.ascent else prediction - goal
             else:
-                delta[k] = dot(delta[k + 1], weights[k].T) * derivative
+                delta[k] = dot(delta[k + 1], weights[k].T)
+            if rule.derivative_is_one:  # times 1: nothing to do (the derivative is for the events)
+                derivative = None
+            else:
+                derivative = rule.derivative(layer[k])
+                delta[k] = delta[k] * derivative
             if emit is not None:
+                if derivative is None:
+                    derivative = rule.derivative(layer[k])
                 emit(DeltaEvent(seq=seq, epoch=epoch, samples=samples, layer=k,
                                 nonlinearity=act[k - 1].name, derivative=derivative,
                                 delta=delta[k]))
@@ -241,16 +249,24 @@ class Network:
         frozen = self.frozen[k - 1] if self.frozen else None
         if frozen is not None:
             weight_delta[frozen] = 0.0
+        change = self.alpha * weight_delta  # alpha times the product, as the book's order
         if self.ascent:
-            self.weights[k - 1] = self.weights[k - 1] + self.alpha * weight_delta
+            self.weights[k - 1] += change
         else:
-            self.weights[k - 1] = self.weights[k - 1] - self.alpha * weight_delta
+            self.weights[k - 1] -= change
         if emit is not None:
             emit(UpdateEvent(seq=seq, epoch=epoch, samples=samples, layer=k, alpha=self.alpha,
                              weight_delta=weight_delta, weights=self.weights[k - 1],
                              rule=rule, details=details))
             seq += 1
         return seq
+
+
+def _rows(batch: Sequence[int]) -> slice | list[int]:
+    start = batch[0]
+    if list(batch) == list(range(start, start + len(batch))):
+        return slice(start, start + len(batch))
+    return list(batch)
 
 
 def run(config: ExperimentConfig, plan: Plan, emit: Emit | None = None) -> Network:

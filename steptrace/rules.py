@@ -34,6 +34,9 @@ class Nonlinearity:
     derivative_formula: str
     derivative_name: str = ""
     description: str = ""
+    #: The derivative is 1 everywhere (a linear layer): the engine skips multiplying by it
+    #: (``x * 1.0 == x`` bit for bit, so this changes speed, never numbers).
+    derivative_is_one: bool = False
 
     @property
     def deriv_name(self) -> str:

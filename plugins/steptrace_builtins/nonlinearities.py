@@ -51,7 +51,8 @@ def tanh2deriv(output: Array) -> Array:
 @hookimpl
 def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
     register(Nonlinearity("linear", linear, linear2deriv, "x", "1",
-                          description="no nonlinearity: the layer passes its weighted sum on"))
+                          description="no nonlinearity: the layer passes its weighted sum on",
+                          derivative_is_one=True))
     register(Nonlinearity("relu", relu, relu2deriv, "(x > 0) * x", "output > 0",
                           description="rectified linear unit: negatives become 0"))
     register(Nonlinearity("sigmoid", sigmoid, sigmoid2deriv, "1 / (1 + exp(-x))",
