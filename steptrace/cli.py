@@ -217,7 +217,12 @@ def _experiment(registry: Registry, name: str) -> ExperimentConfig:
 @click.option("--arithmetic", type=click.Choice(["exact", "blas"]),
               help="exact: fixed-order sums, the book's digits on any machine (the default "
                    "of the book's experiments). blas: np.dot, fast, last digits may vary.")
-def record(experiment: str, output: Path | None, arithmetic: str | None) -> None:
+@click.option("--detail", type=click.Choice(["step", "epoch", "full"]), default="step",
+              show_default=True,
+              help="step: every step, leaving out what earlier lines determine (weights, "
+                   "weight_deltas, ...: derived again when read). epoch: the passes only. "
+                   "full: every field of every step.")
+def record(experiment: str, output: Path | None, arithmetic: str | None, detail: str) -> None:
     """Run an experiment and write its trace.
 
     EXPERIMENT is a built-in id (see `steptrace experiments`) or a .toml/.json file.
@@ -240,7 +245,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None) -> None
             return list(bar)
 
     with sigterm_stops_recording():
-        done = run_record(config, registry, output, progress)
+        done = run_record(config, registry, output, progress, detail)  # type: ignore[arg-type]
     final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"
     _session().report()  # an observer that failed during the run
     click.echo(f"recorded {config.name}: {done.events} events, {config.iterations} epoch(s)"

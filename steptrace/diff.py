@@ -1,7 +1,8 @@
 """Diff: the first divergent event between two traces, with context.
 
-Both traces are read as streams, in lockstep. The report names the first event that
-differs (its index, kind, epoch, samples, layer), the first field that differs and
+Both traces are read as streams, in lockstep, each completed (the fields a step-detail
+trace leaves out are derived back), so traces of different detail compare on everything
+they determine. The report names the first event that differs (its index, kind, epoch, samples, layer), the first field that differs and
 both values, and shows the events just before it. Configs that differ are listed too.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steptrace.compare import Tolerance, difference, same_json, summary
+from steptrace.derive import complete_events
 from steptrace.events import Event
 from steptrace.tracefile import TraceReader, open_trace
 
@@ -56,8 +58,9 @@ def diff(
         config_b = trace_b.header.config.model_dump()
         report.config_changes = [k for k in config_a if config_a[k] != config_b.get(k)]
         before: deque[Event] = deque(maxlen=CONTEXT)
-        events_b = iter(trace_b)
-        for event_a in trace_a:
+        # Completed events: traces of any detail compare on everything they determine.
+        events_b = complete_events(trace_b.header, trace_b)
+        for event_a in complete_events(trace_a.header, trace_a):
             event_b = next(events_b, None)
             if event_b is None:
                 report.divergence = [f"{b} ends after {report.events} events{_why(trace_b)}; "

@@ -70,15 +70,12 @@ class Network:
     frozen: list[Array | None] = field(default_factory=list)  # per weights: True = never moves
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
     state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
+    lean: bool = False  # events without what earlier events determine (step-detail traces)
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
         weights = initial_weights(config)
-        frozen: list[Array | None] = [None] * len(weights)
-        for k, i, j in config.frozen:
-            if frozen[k] is None:
-                frozen[k] = np.zeros(weights[k].shape, dtype=bool)
-            frozen[k][i, j] = True  # type: ignore[index]
+        frozen = frozen_masks(config, [w.shape for w in weights])
         return cls(
             weights=weights,
             plan=plan,
@@ -112,8 +109,9 @@ class Network:
                     if error is not None and error_for_pass is not None:
                         error_for_pass += error
             if emit is not None:
-                emit(EpochEndEvent(seq=seq, epoch=iteration, samples=all_samples,
-                                   layer=len(self.weights), error=error_for_pass))
+                emit(EpochEndEvent.model_construct(
+                    seq=seq, epoch=iteration, samples=all_samples, layer=len(self.weights),
+                    error=error_for_pass))
                 seq += 1
             yield error_for_pass
 
@@ -146,9 +144,10 @@ class Network:
             weighted_sum = dot(layer[k - 1], weights[k - 1])
             layer.append(act[k - 1].function(weighted_sum))
             if emit is not None:
-                emit(ForwardEvent(seq=seq, epoch=epoch, samples=samples, layer=k,
-                                  nonlinearity=act[k - 1].name, layer_in=layer[k - 1],
-                                  weighted_sum=weighted_sum, layer_out=layer[k]))
+                emit(ForwardEvent.model_construct(
+                    seq=seq, epoch=epoch, samples=samples, layer=k, nonlinearity=act[k - 1].name,
+                    layer_in=None if self.lean else _matrix(layer[k - 1]),
+                    weighted_sum=_matrix(weighted_sum), layer_out=_matrix(layer[k])))
                 seq += 1
         if goal is None:  # a forward pass only: nothing to compare with
             return None, seq
@@ -157,8 +156,10 @@ class Network:
         prediction = layer[last]
         error = total((prediction - goal) ** 2)
         if emit is not None:
-            emit(ErrorEvent(seq=seq, epoch=epoch, samples=samples, layer=last,
-                            prediction=prediction, goal=goal, error=error))
+            emit(ErrorEvent.model_construct(
+                seq=seq, epoch=epoch, samples=samples, layer=last, error=error,
+                prediction=None if self.lean else _matrix(prediction),
+                goal=None if self.lean else _matrix(goal)))
             seq += 1
         if not self.learning:
             return error, seq
@@ -219,18 +220,12 @@ class Network:
             if emit is not None:
                 if derivative is None:
                     derivative = rule.derivative(layer[k])
-                emit(DeltaEvent(seq=seq, epoch=epoch, samples=samples, layer=k,
-                                nonlinearity=act[k - 1].name, derivative=derivative,
-                                delta=delta[k]))
+                emit(DeltaEvent.model_construct(
+                    seq=seq, epoch=epoch, samples=samples, layer=k, nonlinearity=act[k - 1].name,
+                    derivative=_matrix(derivative), delta=_matrix(delta[k])))
                 seq += 1
 
-        # weight_delta = layer_{k-1}ᵀ · layer_k_delta, averaged over the batch
-        weight_deltas = []
-        for k in range(1, last + 1):
-            weight_delta = dot(layer[k - 1].T, delta[k])
-            if len(samples) > 1:
-                weight_delta = weight_delta / len(samples)
-            weight_deltas.append(weight_delta)
+        weight_deltas = [gradient(dot, layer[k - 1], delta[k]) for k in range(1, last + 1)]
         return weight_deltas, seq
 
     def update(
@@ -244,22 +239,54 @@ class Network:
         rule: str | None = None,
         details: dict[str, float] | None = None,
     ) -> int:
-        """``weights_{k-1}_k -= alpha * weight_delta`` (``+=`` in the ascent form); a frozen
-        weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
+        """``weights_{k-1}_k -= alpha * weight_delta`` (``+=`` in the ascent form)."""
         frozen = self.frozen[k - 1] if self.frozen else None
-        if frozen is not None:
-            weight_delta[frozen] = 0.0
-        change = self.alpha * weight_delta  # alpha times the product, as the book's order
-        if self.ascent:
-            self.weights[k - 1] += change
-        else:
-            self.weights[k - 1] -= change
+        apply_update(self.weights[k - 1], weight_delta, self.alpha, self.ascent, frozen)
         if emit is not None:
-            emit(UpdateEvent(seq=seq, epoch=epoch, samples=samples, layer=k, alpha=self.alpha,
-                             weight_delta=weight_delta, weights=self.weights[k - 1],
-                             rule=rule, details=details))
+            derivable = self.lean and rule is None  # gradient descent's: from the deltas
+            emit(UpdateEvent.model_construct(
+                seq=seq, epoch=epoch, samples=samples, layer=k, alpha=self.alpha,
+                weight_delta=None if derivable else _matrix(weight_delta),
+                weights=None if self.lean else _matrix(self.weights[k - 1]),
+                rule=rule, details=details))
             seq += 1
         return seq
+
+
+def frozen_masks(config: ExperimentConfig, shapes: Sequence[tuple[int, ...]]) -> list[Array | None]:
+    """Per weight matrix, True where a weight is frozen (None: nothing frozen there)."""
+    masks: list[Array | None] = [None] * len(shapes)
+    for k, i, j in config.frozen:
+        mask = masks[k]
+        if mask is None:
+            mask = masks[k] = np.zeros(shapes[k], dtype=bool)
+        mask[i, j] = True
+    return masks
+
+
+def gradient(dot: Callable[[Array, Array], Array], layer_in: Array, delta: Array) -> Array:
+    """Gradient descent's ``weight_delta = layer_inᵀ · delta``, averaged over the batch."""
+    weight_delta = dot(layer_in.T, delta)
+    if len(layer_in) > 1:
+        weight_delta = weight_delta / len(layer_in)
+    return weight_delta
+
+
+def apply_update(weights: Array, weight_delta: Array, alpha: float, ascent: bool,
+                 frozen: Array | None) -> None:
+    """``weights -= alpha * weight_delta`` in place (``+=`` in the ascent form). A frozen
+    weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
+    if frozen is not None:
+        weight_delta[frozen] = 0.0
+    change = alpha * weight_delta  # alpha times the product, in the book's order
+    if ascent:
+        weights += change
+    else:
+        weights -= change
+
+
+def _matrix(values: Array) -> tuple[tuple[float, ...], ...]:
+    return tuple(map(tuple, values.tolist()))
 
 
 def _rows(batch: Sequence[int]) -> slice | list[int]:

@@ -12,6 +12,12 @@ computes (forward, delta), whose error it is (error) or whose incoming weights i
 changes (update). Numbers are nested float tuples, one row per sample; they compare,
 hash and round-trip through JSON bit for bit. NaN and ±inf are written as the JSON
 strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
+
+A trace of ``step`` detail (the default) leaves out what earlier lines determine —
+``layer_in``, an error's ``prediction`` and ``goal``, a gradient-descent update's
+``weight_delta`` and every ``weights`` — and :mod:`steptrace.derive` puts them back
+when it is read, with the same arithmetic. Events made in memory by the engine carry
+everything unless the engine is asked for step detail.
 """
 
 from __future__ import annotations
@@ -57,7 +63,9 @@ class ForwardEvent(_Step):
 
     kind: Literal["forward"] = "forward"
     nonlinearity: str
-    layer_in: Matrix = Field(description="layer_{k-1}, one row per sample")
+    layer_in: Matrix | None = Field(
+        default=None, description="layer_{k-1}, one row per sample (left out of step-detail "
+        "traces: it is the data's rows, or the previous forward's layer_out)")
     weighted_sum: Matrix = Field(description="layer_{k-1} · weights_{k-1}_k, before the nonlinearity")
     layer_out: Matrix = Field(description="layer_k")
 
@@ -66,8 +74,12 @@ class ErrorEvent(_Step):
     """``error = sum((prediction - goal) ** 2)`` over the batch and the outputs."""
 
     kind: Literal["error"] = "error"
-    prediction: Matrix
-    goal: Matrix
+    prediction: Matrix | None = Field(
+        default=None, description="the output layer (left out of step-detail traces: it is "
+        "the last forward's layer_out)")
+    goal: Matrix | None = Field(
+        default=None, description="the goal rows (left out of step-detail traces: they are "
+        "in the header's data)")
     error: StrictFloat
 
 
@@ -91,8 +103,12 @@ class UpdateEvent(_Step):
 
     kind: Literal["update"] = "update"
     alpha: StrictFloat
-    weight_delta: Matrix
-    weights: Matrix = Field(description="weights_{k-1}_k after this update")
+    weight_delta: Matrix | None = Field(
+        default=None, description="left out of step-detail traces when gradient descent made "
+        "it: it is layer_{k-1}ᵀ · layer_k_delta, from the forward and delta events")
+    weights: Matrix | None = Field(
+        default=None, description="weights_{k-1}_k after this update (left out of step-detail "
+        "traces: the header's initial weights, minus alpha * each weight_delta)")
     rule: str | None = Field(
         default=None, description="the strategy whose own learning rule made this update "
         "(absent: the book's gradient descent)")

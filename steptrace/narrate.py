@@ -29,6 +29,7 @@ from steptrace.events import (
     Matrix,
     UpdateEvent,
 )
+from steptrace.derive import complete_events
 from steptrace.registry import Registry
 from steptrace.tracefile import Header
 
@@ -74,6 +75,7 @@ class Literate:
 
     def __init__(self, header: Header, registry: Registry | None, digits: int | None) -> None:
         config = header.config
+        self.header = header
         self.config = config
         self.digits = digits
         self.weights = [np.array(w, dtype=np.float64) for w in header.initial_weights]
@@ -105,7 +107,9 @@ class Literate:
     def delta_name(self, k: int) -> str:
         return "delta" if self.single else f"layer_{k}_delta"
 
-    def m(self, values: Matrix | np.ndarray) -> str:
+    def m(self, values: Matrix | np.ndarray | None) -> str:
+        if values is None:  # not in the trace, and nothing to derive it from
+            return "?"
         if isinstance(values, np.ndarray):
             values = tuple(map(tuple, values.tolist()))
         if self.single and len(values) == 1 and len(values[0]) == 1:
@@ -123,7 +127,7 @@ class Literate:
 
     def lines(self, events: Iterable[Event], filters: Filters) -> Iterator[str]:
         finite = True
-        for event in events:
+        for event in complete_events(self.header, events):
             if finite and (where := first_nonfinite(event)) is not None:
                 finite = False  # warned once, whatever the filters: the run has diverged
                 field, value = where
@@ -143,7 +147,7 @@ class Literate:
             self.layer_in = np.array(event.layer_in)
         elif isinstance(event, DeltaEvent):
             self.deltas[event.layer] = np.array(event.delta)
-        elif isinstance(event, UpdateEvent):
+        elif isinstance(event, UpdateEvent) and event.weights is not None:
             self.weights[event.layer - 1] = np.array(event.weights, dtype=np.float64)
 
     def banner(self, event: ForwardEvent) -> str:
@@ -192,7 +196,8 @@ class Literate:
     def error(self, event: ErrorEvent) -> str:
         goal = self.rows(self.config.goal_name, event.samples)
         prediction, target = self.m(event.prediction), self.m(event.goal)
-        if self.single and len(event.prediction) == 1 and len(event.prediction[0]) == 1:
+        scalar = event.prediction is not None and len(event.prediction) == 1 == len(event.prediction[0])
+        if self.single and scalar:
             return (f"error = ({self.layer(event.layer)} − {goal})² = ({prediction} − {target})² = "
                     f"{number(event.error, self.digits)}")
         return (f"error = sum(({self.layer(event.layer)} − {goal})²) = "
@@ -224,7 +229,8 @@ class Literate:
         k = event.layer
         name = self.weights_name(k)
         before = self.weights[k - 1]
-        self.weights[k - 1] = np.array(event.weights, dtype=np.float64)
+        if event.weights is not None:
+            self.weights[k - 1] = np.array(event.weights, dtype=np.float64)
         sign = "+" if self.update_op == "+=" else "−"
         change = (f"{name} {self.update_op} alpha · weight_delta: {name} = {self.m(before)} "
                   f"{sign} {number(event.alpha, self.digits)} · {self.m(event.weight_delta)} = "
@@ -255,6 +261,7 @@ class BookView:
     in step by step (see :class:`steptrace.config.BookView`)."""
 
     def __init__(self, header: Header) -> None:
+        self.header = header
         self.config = header.config
         self.view = header.config.book_view
         self.weights = [np.array(w, dtype=np.float64) for w in header.initial_weights]
@@ -263,7 +270,7 @@ class BookView:
 
     def lines(self, events: Iterable[Event]) -> Iterator[str]:
         step: dict[str, Any] | None = None
-        for event in events:
+        for event in complete_events(self.header, events):
             if isinstance(event, ForwardEvent) and event.layer == 1:
                 if step is not None:
                     yield from self.step_lines(step)
@@ -274,12 +281,14 @@ class BookView:
             if isinstance(event, ForwardEvent) and event.layer == self.last:
                 step["prediction"] = np.array(event.layer_out)
             elif isinstance(event, ErrorEvent):
-                step["error"], step["goal"] = event.error, np.array(event.goal)
+                step["error"] = event.error
+                if event.goal is not None:
+                    step["goal"] = np.array(event.goal)
             elif isinstance(event, DeltaEvent) and event.layer == self.last:
                 step["delta"] = np.array(event.delta)
-            elif isinstance(event, UpdateEvent):
+            elif isinstance(event, UpdateEvent) and event.weights is not None:
                 self.weights[event.layer - 1] = np.array(event.weights)
-                if event.layer == self.last:
+                if event.layer == self.last and event.weight_delta is not None:
                     step["weight_delta"] = np.array(event.weight_delta)
                     step["new_weights"] = self.weights[-1]
             elif isinstance(event, EpochEndEvent):

@@ -16,7 +16,7 @@ from steptrace.engine import Network
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
 from steptrace.events import Event
 from steptrace.registry import Registry
-from steptrace.tracefile import Header, Terminated, TraceWriter, fingerprint
+from steptrace.tracefile import Detail, Header, Terminated, TraceWriter, fingerprint
 
 #: Wraps the passes of a run, e.g. in a progress bar: (passes, count) -> passes.
 Progress = Callable[[Iterator[float | None], int], Iterable[float | None]]
@@ -29,9 +29,31 @@ class Recorded:
     errors: list[float | None]  # each pass's summed error
 
 
-def header_for(config: ExperimentConfig, registry: Registry, network: Network) -> Header:
-    return Header(config=config, initial_weights=tuple(w.tolist() for w in network.weights),
+def header_for(config: ExperimentConfig, registry: Registry, network: Network,
+               detail: Detail = "step") -> Header:
+    return Header(config=config, detail=detail,
+                  initial_weights=tuple(w.tolist() for w in network.weights),
                   fingerprint=fingerprint(registry.provenance(config)))
+
+
+def network_for(config: ExperimentConfig, registry: Registry, detail: Detail) -> Network:
+    """The network that records (or replays) ``config`` at ``detail``."""
+    network = Network.from_config(config, registry.resolve(config))
+    network.lean = detail != "full"
+    return network
+
+
+def at_detail(detail: Detail, emit: Callable[[Event], None]) -> Callable[[Event], None]:
+    """``emit``, handed only the events a trace of ``detail`` holds (``epoch``: the
+    passes, numbered from 0)."""
+    if detail != "epoch":
+        return emit
+
+    def passes_only(event: Event) -> None:
+        if event.kind == "epoch_end":
+            emit(event.model_copy(update={"seq": event.epoch}))
+
+    return passes_only
 
 
 def record(
@@ -39,15 +61,15 @@ def record(
     registry: Registry,
     path: Path,
     progress: Progress | None = None,
+    detail: Detail = "step",
 ) -> Recorded:
-    """Train ``config``'s network and write its trace to ``path`` (atomically); every event
-    also goes to the plugins' observers."""
-    plan = registry.resolve(config)
-    network = Network.from_config(config, plan)
+    """Train ``config``'s network and write its trace to ``path`` (atomically) at
+    ``detail``; every event written also goes to the plugins' observers."""
+    network = network_for(config, registry, detail)
     inputs = np.array(config.inputs, dtype=np.float64)
     goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
     observer = registry.observer()
-    writer = TraceWriter(path, header_for(config, registry, network))
+    writer = TraceWriter(path, header_for(config, registry, network, detail))
     try:
         with writer:
             emit: Callable[[Event], None] = writer.write
@@ -55,6 +77,7 @@ def record(
                 def emit(event: Event) -> None:
                     writer.write(event)
                     observer(event)
+            emit = at_detail(detail, emit)
             passes = network.train(inputs, goals, config.iterations, emit)
             errors = list(progress(passes, config.iterations) if progress else passes)
     except BaseException as stop:

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from steptrace.compare import Tolerance, difference, same_json, summary
-from steptrace.engine import initial_weights, run
+from steptrace.engine import initial_weights
+from steptrace.recording import at_detail, network_for
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Event
 from steptrace.registry import Provided, Registry
@@ -113,8 +114,13 @@ def replay(
             if progress is not None and event.kind == "epoch_end":
                 progress(event.epoch + 1, config.iterations, len(plan.batches))
 
+        network = network_for(config, registry, header.detail)
+        inputs = np.array(config.inputs, dtype=np.float64)
+        goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
         try:
-            run(config, plan, check)
+            for _ in network.train(inputs, goals, config.iterations,
+                                   at_detail(header.detail, check)):
+                pass
         except _RecordedPartChecked:
             raise Mismatch(
                 f"{path}: incomplete trace ({trace.incomplete}): its {count} recorded events "

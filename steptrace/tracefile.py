@@ -53,6 +53,7 @@ from steptrace.events import (
 )
 
 FORMAT = "steptrace-trace"
+Detail = Literal["step", "epoch", "full"]
 SCHEMA_VERSION = 1
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -80,6 +81,9 @@ class Header(BaseModel):
     kind: Literal["header"] = "header"
     format: Literal["steptrace-trace"] = "steptrace-trace"
     schema_version: int = SCHEMA_VERSION
+    detail: Detail = Field(
+        default="full", description="step: every step, derivable fields left out; epoch: "
+        "the passes only; full: every field of every step")
     config: ExperimentConfig
     initial_weights: tuple[tuple[tuple[StrictFloat, ...], ...], ...]
     fingerprint: Fingerprint
@@ -239,6 +243,8 @@ def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
         shapes = {"weight_delta": (layers[k - 1], layers[k]), "weights": (layers[k - 1], layers[k])}
     for name, (n_rows, n_cols) in shapes.items():
         matrix = getattr(event, name)
+        if matrix is None:  # left out of a step-detail trace
+            continue
         if len(matrix) != n_rows or any(len(row) != n_cols for row in matrix):
             return (f"{event.kind} {name} is not {n_rows}×{n_cols} for layer {k} of the network "
                     f"{list(layers)}")

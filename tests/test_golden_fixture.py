@@ -50,32 +50,35 @@ def test_a_missing_golden_trace_is_written_and_the_test_fails(author):
 
 def test_a_divergence_names_the_first_divergent_step_with_context(author):
     run(author)
-    nudge(author.path / "golden.jsonl", 8, "weights", 1 + 1e-9)
+    nudge(author.path / "golden.jsonl", 7, "delta", 1 + 1e-9)
     result = run(author)
     result.assert_outcomes(failed=1)
     lines = result.stdout.lines
     start = lines.index("golden.jsonl: the run diverges from its golden trace")
-    assert lines[start + 1] == "first divergence at event 8 (update, epoch 1, samples [0], layer 1):"
-    assert lines[start + 2].startswith("  field weights[0][0]: golden.jsonl 0.536000000536, ")
-    assert lines[start + 2].endswith("fresh-golden.jsonl 0.536 (|Δ| 5.36e-10, relative 1e-09)")
+    assert lines[start + 1] == "first divergence at event 7 (delta, epoch 1, samples [0], layer 1):"
+    assert lines[start + 2].startswith("  field delta[0][0]: golden.jsonl -0.16000000015999993, ")
+    assert lines[start + 2].endswith("fresh-golden.jsonl -0.15999999999999992 (|Δ| 1.6e-10, relative 1e-09)")
     assert lines[start + 3:start + 6] == [
+        "  after event 5 (forward, epoch 1, samples [0], layer 1) (agrees)",
         "  after event 6 (error, epoch 1, samples [0], layer 1) (agrees)",
-        "  after event 7 (delta, epoch 1, samples [0], layer 1) (agrees)",
         "(rewrite it with pytest --steptrace-update if the change is intended)",
     ]
 
 
 def test_a_tolerance_per_field(author):
     run(author)
-    nudge(author.path / "golden.jsonl", 8, "weights", 1 + 1e-9)
-    loose = ', fields={"weights": Tolerance(rtol=1e-6)}'
+    nudge(author.path / "golden.jsonl", 7, "delta", 1 + 1e-9)
+    # the delta moved, and with it the weight_delta and weights derived from it
+    loose = (', fields={name: Tolerance(rtol=1e-6) for name in '
+             '("delta", "weight_delta", "weights", "weighted_sum", "layer_out", "prediction", '
+             '"error")}')
     run(author, loose).assert_outcomes(passed=1)
-    elsewhere = ', fields={"weight_delta": Tolerance(rtol=1e-6)}'  # not the field that moved
+    elsewhere = ', fields={"weight_delta": Tolerance(rtol=1e-6)}'  # not all the fields that moved
     run(author, elsewhere).assert_outcomes(failed=1)
 
 
 def test_update_rewrites_the_golden_trace(author):
     run(author)
-    nudge(author.path / "golden.jsonl", 8, "weights", 1 + 1e-9)
+    nudge(author.path / "golden.jsonl", 7, "delta", 1 + 1e-9)
     run(author, "", "--steptrace-update").assert_outcomes(passed=1)
     run(author).assert_outcomes(passed=1)

@@ -34,7 +34,7 @@ def test_a_run_that_overflows_is_recorded_replayed_and_flagged(run_cli, tmp_path
     trace = tmp_path / "overflow.jsonl"
     recorded = run_cli("record", source, "-o", trace)
     assert recorded.stdout.startswith("recorded overflow: 3500 events, 700 epoch(s), final error nan")
-    assert '"error":"Infinity"' in trace.read_text() and '"prediction":[["NaN"]]' in trace.read_text()
+    assert '"error":"Infinity"' in trace.read_text() and '"layer_out":[["NaN"]]' in trace.read_text()
     assert run_cli("replay", trace).stdout.endswith("all 3500 events match (bit for bit)\n")
     book = run_cli("show", trace, "--view", "book").stdout.splitlines()
     assert book[325] == "Error:inf Prediction:-2.3197318187229386e+154"

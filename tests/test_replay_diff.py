@@ -33,10 +33,11 @@ def edit_event(trace: Path, out: Path, seq: int, edit: Callable[[dict], None]) -
     out.write_bytes(b"".join(lines))
 
 
-# (seq, kind, field, row, column): a forward event's weighted_sum and an update's weights
+# (seq, kind, field, row, column): a forward event's weighted_sum and a delta event's delta
+# (a step-detail trace holds no weights: they are derived from the deltas)
 CHANGES = [
     (37, "forward", "weighted_sum", 0, 0),
-    (35, "update", "weights", 2, 0),
+    (33, "delta", "delta", 0, 1),
 ]
 
 
