@@ -2,8 +2,9 @@
 
 Both traces are read as streams, in lockstep, each completed (the fields a step-detail
 trace leaves out are derived back), so traces of different detail compare on everything
-they determine. The report names the first event that differs (its index, kind, epoch, samples, layer), the first field that differs and
-both values, and shows the events just before it. Configs that differ are listed too.
+they determine. The report names the first event that differs (its index, kind, epoch,
+samples, layer), the first field that differs and both values, and shows the events just
+before it. Configs that differ are listed too.
 """
 
 from __future__ import annotations

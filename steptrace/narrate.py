@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from steptrace.arithmetic import ARITHMETIC
+from steptrace.derive import complete_events
 from steptrace.errors import ConfigError
 from steptrace.events import (
     DeltaEvent,
@@ -29,7 +30,6 @@ from steptrace.events import (
     Matrix,
     UpdateEvent,
 )
-from steptrace.derive import complete_events
 from steptrace.registry import Registry
 from steptrace.tracefile import Header
 

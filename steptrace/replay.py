@@ -17,9 +17,9 @@ import numpy as np
 
 from steptrace.compare import Tolerance, difference, same_json, summary
 from steptrace.engine import initial_weights
-from steptrace.recording import at_detail, network_for
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Event
+from steptrace.recording import at_detail, network_for
 from steptrace.registry import Provided, Registry
 from steptrace.tracefile import Header, open_trace
 
