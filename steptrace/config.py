@@ -9,12 +9,12 @@ checked against the loaded plugins by :func:`steptrace.registry.Registry.resolve
 from __future__ import annotations
 
 import json
-import math
 import string
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -201,9 +201,10 @@ def _check_matrix(name: str, matrix: Matrix, rows: int | None, cols: int) -> Non
     for r, row in enumerate(matrix):
         if len(row) != cols:
             raise ValueError(f"{name}[{r}] has {len(row)} value(s), expected {cols}")
-        for c, value in enumerate(row):
-            if not math.isfinite(value):
-                raise ValueError(f"{name}[{r}][{c}] is {value}: data must be finite")
+    finite = np.isfinite(np.array(matrix, dtype=np.float64))
+    if not finite.all():
+        r, c = (int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(f"{name}[{r}][{c}] is {matrix[r][c]}: data must be finite")
 
 
 def describe(error: ValidationError) -> str:

@@ -22,7 +22,7 @@ everything unless the engine is asked for step detail.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import (
@@ -123,6 +123,26 @@ class EpochEndEvent(_Step):
 
     kind: Literal["epoch_end"] = "epoch_end"
     error: StrictFloat | None = None
+
+
+_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+E = TypeVar("E", bound=BaseModel)
+
+
+def build(cls: type[E], **values: Any) -> E:
+    """An event from values that are valid by construction (the engine's): what pydantic's
+    ``model_construct`` does, without its per-call bookkeeping (a recording builds
+    millions). Matrices must be nested tuples of floats, as validation would make them."""
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = _DEFAULTS[cls] = {name: info.default for name, info in cls.model_fields.items()
+                                     if not info.is_required()}
+    event = cls.__new__(cls)
+    object.__setattr__(event, "__dict__", {**defaults, **values})
+    object.__setattr__(event, "__pydantic_fields_set__", set(values))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
 
 
 def to_json(event: BaseModel) -> bytes:

@@ -31,9 +31,12 @@ class Recorded:
 
 def header_for(config: ExperimentConfig, registry: Registry, network: Network,
                detail: Detail = "step") -> Header:
-    return Header(config=config, detail=detail,
-                  initial_weights=tuple(w.tolist() for w in network.weights),
-                  fingerprint=fingerprint(registry.provenance(config)))
+    # Built without validating again what is valid already (pydantic would re-run the
+    # config's checks: for a dataset of 10^6 numbers that is most of a short recording).
+    return Header.model_construct(
+        config=config, detail=detail,
+        initial_weights=tuple(tuple(map(tuple, w.tolist())) for w in network.weights),
+        fingerprint=fingerprint(registry.provenance(config)))
 
 
 def network_for(config: ExperimentConfig, registry: Registry, detail: Detail) -> Network:

@@ -296,6 +296,7 @@ class TraceReader:
         self.path = path
         self.end: End | None = None
         self._line = 1
+        self._events = 0  # events read so far
         try:
             self._file = _open(path, "rb", gzipped=path.suffix == ".gz")
             first = self._file.readline()
@@ -343,49 +344,65 @@ class TraceReader:
             raise self._fail(f"bad header: {describe(error)}; re-record the trace") from None
 
     def __iter__(self) -> Iterator[Event]:
-        expected = 0
         while True:
-            self._line += 1
-            try:
-                raw = self._file.readline()
-            except (OSError, EOFError, zlib.error) as error:
-                raise self._fail(f"cannot read: {_reason(error)}") from None
-            if not raw:
-                raise self._fail(
-                    f"truncated: the trace ends after {expected} event(s) without its end line "
-                    "(the recording was interrupted or the file was cut); re-record it"
-                )
-            if not raw.endswith(b"\n"):
-                raise self._fail("truncated in the middle of a line; re-record the trace")
-            try:
-                line = _decode_line(raw)
-            except ValidationError as error:
-                raise self._fail(
-                    f"bad event: {describe(error)}; the trace is damaged: re-record it"
-                ) from None
+            line = self.parse(self.next_raw())
             if isinstance(line, End):
-                if line.events != expected:
-                    raise self._fail(
-                        f"end line counts {line.events} events; the trace holds {expected}: the "
-                        "trace is damaged, re-record it"
-                    )
-                if self._file.readline():
-                    self._line += 1
-                    raise self._fail(
-                        "unexpected line after the end line (two traces joined?); re-record the trace"
-                    )
-                self.end = line
                 return
-            problem = consistency_problem(line, self.header.config)
-            if problem is not None:
-                raise self._fail(f"bad event: {problem}; re-record the trace")
-            if line.seq != expected:
-                raise self._fail(
-                    f"event seq {line.seq} where seq {expected} was expected (events missing or "
-                    "out of order); re-record the trace"
-                )
-            expected += 1
             yield line
+
+    def next_raw(self) -> bytes:
+        """The next line as it is on disk, newline included; checked only for being a whole
+        line. ``parse`` it, or compare it with a line you expect (replay's fast path)."""
+        self._line += 1
+        try:
+            raw = self._file.readline()
+        except (OSError, EOFError, zlib.error) as error:
+            raise self._fail(f"cannot read: {_reason(error)}") from None
+        if not raw:
+            raise self._fail(
+                f"truncated: the trace ends after {self._events} event(s) without its end line "
+                "(the recording was interrupted or the file was cut); re-record it"
+            )
+        if not raw.endswith(b"\n"):
+            raise self._fail("truncated in the middle of a line; re-record the trace")
+        return raw
+
+    def accept(self) -> None:
+        """Count a line that matched, byte for byte, a valid event with the next seq."""
+        self._events += 1
+
+    def parse(self, raw: bytes) -> Event | End:
+        """Check a line from ``next_raw`` fully: an event with the next seq, consistent with
+        the header's network, or the end line (which must be the last)."""
+        try:
+            line: Event | End = _decode_line(raw)
+        except ValidationError as error:
+            raise self._fail(
+                f"bad event: {describe(error)}; the trace is damaged: re-record it"
+            ) from None
+        if isinstance(line, End):
+            if line.events != self._events:
+                raise self._fail(
+                    f"end line counts {line.events} events; the trace holds {self._events}: the "
+                    "trace is damaged, re-record it"
+                )
+            if self._file.readline():
+                self._line += 1
+                raise self._fail(
+                    "unexpected line after the end line (two traces joined?); re-record the trace"
+                )
+            self.end = line
+            return line
+        problem = consistency_problem(line, self.header.config)
+        if problem is not None:
+            raise self._fail(f"bad event: {problem}; re-record the trace")
+        if line.seq != self._events:
+            raise self._fail(
+                f"event seq {line.seq} where seq {self._events} was expected (events missing or "
+                "out of order); re-record the trace"
+            )
+        self._events += 1
+        return line
 
     @property
     def incomplete(self) -> str | None:
