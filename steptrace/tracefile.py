@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import IO, Annotated, Any, Literal
 
 import numpy as np
+import pydantic_core
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -315,7 +316,7 @@ class TraceReader:
         if not first.strip():
             raise self._fail("empty file: not a steptrace trace (record one with steptrace record)")
         try:
-            data = json.loads(first)
+            data = pydantic_core.from_json(first)  # Rust: a header holds the whole dataset
         except (ValueError, UnicodeDecodeError):
             raise self._fail(
                 "not a steptrace trace: the first line is not JSON (give a trace written by "
