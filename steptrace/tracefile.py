@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ from steptrace.events import (
 )
 
 FORMAT = "steptrace-trace"
+FLUSH_SECONDS = 0.5  # a killed recording loses at most about this much
 Detail = Literal["step", "epoch", "full"]
 SCHEMA_VERSION = 1
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -164,15 +166,16 @@ class TraceWriter:
     Leaving the block normally writes the end line and renames the file into place.
     Leaving it by an exception (Ctrl-C, SIGTERM, an error) keeps what was recorded: the
     end line says ``complete: false`` and why, and the file goes to
-    :func:`incomplete_path`, never over an existing trace at ``path``. The file is
-    flushed after every pass, so even a killed run leaves its earlier passes on disk
-    (in the hidden temporary file, without an end line).
+    :func:`incomplete_path`, never over an existing trace at ``path``. Whole passes are
+    flushed to disk at least every ``FLUSH_SECONDS``, so even a killed run leaves its
+    earlier passes behind (in the hidden temporary file, without an end line).
     """
 
     def __init__(self, path: Path, header: Header) -> None:
         self.path = path
         self.events = 0
         self.saved_incomplete: Path | None = None
+        self._flush_at = time.monotonic() + FLUSH_SECONDS
         self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             # gzip by the final name (the temporary one ends in .tmp)
@@ -184,8 +187,9 @@ class TraceWriter:
     def write(self, event: Event) -> None:
         self._file.write(to_json(event) + b"\n")
         self.events += 1
-        if event.kind == "epoch_end":
-            self._file.flush()
+        if event.kind == "epoch_end" and time.monotonic() >= self._flush_at:
+            self._file.flush()  # whole passes reach the disk, at most every FLUSH_SECONDS
+            self._flush_at = time.monotonic() + FLUSH_SECONDS
 
     def _finish(self, end: End, target: Path) -> None:
         self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
