@@ -110,9 +110,9 @@ class Network:
                     if error is not None and error_for_pass is not None:
                         error_for_pass += error
             if emit is not None:
-                emit(build(EpochEndEvent,
-                    seq=seq, epoch=iteration, samples=all_samples, layer=len(self.weights),
-                    error=error_for_pass))
+                emit(build(
+                    EpochEndEvent, seq=seq, epoch=iteration, samples=all_samples,
+                    layer=len(self.weights), error=error_for_pass))
                 seq += 1
             yield error_for_pass
 
@@ -145,8 +145,9 @@ class Network:
             weighted_sum = dot(layer[k - 1], weights[k - 1])
             layer.append(act[k - 1].function(weighted_sum))
             if emit is not None:
-                emit(build(ForwardEvent,
-                    seq=seq, epoch=epoch, samples=samples, layer=k, nonlinearity=act[k - 1].name,
+                emit(build(
+                    ForwardEvent, seq=seq, epoch=epoch, samples=samples, layer=k,
+                    nonlinearity=act[k - 1].name,
                     layer_in=None if self.lean else _matrix(layer[k - 1]),
                     weighted_sum=_matrix(weighted_sum), layer_out=_matrix(layer[k])))
                 seq += 1
@@ -157,8 +158,8 @@ class Network:
         prediction = layer[last]
         error = total((prediction - goal) ** 2)
         if emit is not None:
-            emit(build(ErrorEvent,
-                seq=seq, epoch=epoch, samples=samples, layer=last, error=error,
+            emit(build(
+                ErrorEvent, seq=seq, epoch=epoch, samples=samples, layer=last, error=error,
                 prediction=None if self.lean else _matrix(prediction),
                 goal=None if self.lean else _matrix(goal)))
             seq += 1
@@ -221,8 +222,9 @@ class Network:
             if emit is not None:
                 if derivative is None:
                     derivative = rule.derivative(layer[k])
-                emit(build(DeltaEvent,
-                    seq=seq, epoch=epoch, samples=samples, layer=k, nonlinearity=act[k - 1].name,
+                emit(build(
+                    DeltaEvent, seq=seq, epoch=epoch, samples=samples, layer=k,
+                    nonlinearity=act[k - 1].name,
                     derivative=_matrix(derivative), delta=_matrix(delta[k])))
                 seq += 1
 
@@ -245,8 +247,8 @@ class Network:
         apply_update(self.weights[k - 1], weight_delta, self.alpha, self.ascent, frozen)
         if emit is not None:
             derivable = self.lean and rule is None  # gradient descent's: from the deltas
-            emit(build(UpdateEvent,
-                seq=seq, epoch=epoch, samples=samples, layer=k, alpha=self.alpha,
+            emit(build(
+                UpdateEvent, seq=seq, epoch=epoch, samples=samples, layer=k, alpha=self.alpha,
                 weight_delta=None if derivable else _matrix(weight_delta),
                 weights=None if self.lean else _matrix(self.weights[k - 1]),
                 rule=rule, details=details))
