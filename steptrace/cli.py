@@ -254,10 +254,11 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
 
 @cli.command()
 @click.argument("trace", type=click.Path(path_type=Path))
-@click.option("--view", type=click.Choice(["literate", "book"]), default="literate",
+@click.option("--view", type=click.Choice(["literate", "book", "pressure"]), default="literate",
               show_default=True,
               help="literate: every step in the book's terms with its numbers. book: exactly "
-                   "what the book's program printed.")
+                   "what the book's program printed. pressure: the book's up/down pressure "
+                   "table, which way each update moved each weight, per pass (--epoch).")
 @click.option("--epoch", "epochs", type=click.IntRange(min=0), multiple=True,
               help="Only this epoch (repeatable).")
 @click.option("--sample", "samples", type=click.IntRange(min=0), multiple=True,
@@ -271,16 +272,20 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
 def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None) -> None:
     """Narrate a trace, step by step."""
-    from steptrace.narrate import Filters, Literate, book_lines
+    from steptrace.narrate import Filters, Literate, PressureView, book_lines
     from steptrace.tracefile import open_trace
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
     if view == "book" and (epochs or samples or kinds or layers or digits):
         raise click.UsageError("--view book prints the whole run as the book did: "
                                "the filters and --digits apply to --view literate")
+    if view == "pressure" and (samples or kinds or layers or digits):
+        raise click.UsageError("--view pressure takes --epoch only (one table per pass)")
     with open_trace(trace) as reader:
         if view == "book":
             lines = book_lines(reader.header, reader)
+        elif view == "pressure":
+            lines = PressureView(reader.header).lines(reader, set(epochs))
         else:
             lines = Literate(reader.header, _registry(), digits).lines(reader, filters)
         for line in lines:

@@ -1,0 +1,41 @@
+"""The book's up/down pressure table, from what the run did."""
+
+from __future__ import annotations
+
+from tests.conftest import TRACES
+
+
+def test_the_middle_streetlight_is_pushed_up_three_times_in_the_first_pass(run_cli):
+    shown = run_cli("show", TRACES / "ch06-streetlights-full-dataset.jsonl", "--view", "pressure",
+                    "--epoch", "0")
+    assert shown.exit_code == 0
+    assert shown.stdout.splitlines() == [
+        "weights, epoch 0: how each update moved each weight (+ up, − down, 0 no move: its "
+        "input or its delta was 0)",
+        "samples    w[0] w[1] w[2]",
+        "0             +    0    +",
+        "1             0    +    +",
+        "2             0    0    +",
+        "3             +    +    +",
+        "4             0    +    +",
+        "5             −    0    −",
+        "net          +1   +3   +4",
+        "",
+    ]
+
+
+def test_a_two_layer_net_gets_a_table_per_weight_layer_and_pass(run_cli):
+    shown = run_cli("show", TRACES / "streetlights-minibatch.jsonl", "--view", "pressure")
+    lines = shown.stdout.splitlines()
+    titles = [line for line in lines if ", epoch " in line]
+    assert len(titles) == 2 * 300
+    assert titles[0].startswith("weights_0_1, epoch 0:")
+    assert titles[1].startswith("weights_1_2, epoch 0:")
+    assert lines[lines.index(titles[1]) + 1] == "samples    w[0] w[1] w[2] w[3]"
+
+
+def test_pressure_takes_only_an_epoch_filter(run_cli):
+    result = run_cli("show", TRACES / "ch06-streetlights-backprop.jsonl", "--view", "pressure",
+                     "--sample", "1")
+    assert result.exit_code == 2
+    assert "--view pressure takes --epoch only" in result.stderr
