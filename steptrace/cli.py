@@ -430,6 +430,19 @@ def plugins(as_json: bool, show_all: bool) -> None:
 
 
 @cli.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The picture to write: FILE.png or FILE.svg.")
+def plot(trace: Path, output: Path) -> None:
+    """Draw the error per pass and each layer's weights over time (needs matplotlib:
+    pip install 'steptrace[plot]')."""
+    from steptrace.plot import plot as draw
+
+    panels = draw(trace, output)
+    click.echo(f"plotted {trace} ({panels} panels) -> {output}")
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of a trace line (header, event or end)."""
     from steptrace.tracefile import trace_schema
