@@ -443,6 +443,19 @@ def plot(trace: Path, output: Path) -> None:
 
 
 @cli.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The page to write, e.g. trace.html.")
+def html(trace: Path, output: Path) -> None:
+    """Write one self-contained HTML page that steps through TRACE: the network with its
+    values and weights, each step's line, the error curve (buttons and arrow keys)."""
+    from steptrace.viewer import write_html
+
+    events = write_html(trace, output, _registry())
+    click.echo(f"wrote {output}: {events} events; open it in a browser (nothing is fetched)")
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of a trace line (header, event or end)."""
     from steptrace.tracefile import trace_schema
