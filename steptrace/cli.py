@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import click
 import numpy as np
@@ -229,6 +229,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
     """
     from steptrace.recording import record as run_record
     from steptrace.recording import sigterm_stops_recording
+    from steptrace.tracefile import Detail
 
     registry = _registry()
     config = _experiment(registry, experiment)
@@ -245,7 +246,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
             return list(bar)
 
     with sigterm_stops_recording():
-        done = run_record(config, registry, output, progress, detail)  # type: ignore[arg-type]
+        done = run_record(config, registry, output, progress, cast(Detail, detail))
     final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"
     _session().report()  # an observer that failed during the run
     click.echo(f"recorded {config.name}: {done.events} events, {config.iterations} epoch(s)"
