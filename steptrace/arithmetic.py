@@ -60,11 +60,6 @@ def exact_total(x: Array) -> float:
     return float(np.add.accumulate(flat)[-1]) if flat.size > 1 else float(flat[0])
 
 
-def blas_dot(a: Array, b: Array) -> Array:
-    result: Array = np.dot(a, b)
-    return result
-
-
 def blas_total(x: Array) -> float:
     return float(np.add.reduce(x, axis=None))  # np.sum, without its Python wrapper
 

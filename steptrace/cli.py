@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -235,17 +235,8 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
     config = _experiment(registry, experiment)
     if arithmetic is not None:
         config = config.model_copy(update={"arithmetic": arithmetic})
-    plan = registry.resolve(config)
     output = output or Path(f"{config.name}.jsonl")
-
-    def progress(passes: Iterator[float | None], count: int) -> Iterable[float | None]:
-        if not _show_progress(count * len(plan.batches)):
-            return passes
-        with click.progressbar(passes, length=count, file=sys.stderr,
-                               label=f"recording {config.name}") as bar:
-            return list(bar)
-
-    with sigterm_stops_recording():
+    with sigterm_stops_recording(), _Progress(f"recording {config.name}") as progress:
         done = run_record(config, registry, output, progress, cast(Detail, detail))
     final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"
     _session().report()  # an observer that failed during the run

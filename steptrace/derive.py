@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from steptrace.arithmetic import ARITHMETIC
-from steptrace.engine import _matrix, apply_update, frozen_masks, gradient
+from steptrace.engine import _matrix, apply_update, frozen_masks, gradient, training_data
 from steptrace.events import ErrorEvent, Event, ForwardEvent, UpdateEvent
 from steptrace.rules import Array
 from steptrace.tracefile import Header
@@ -27,8 +27,7 @@ class Completer:
 
     def __init__(self, header: Header) -> None:
         config = header.config
-        self.inputs = np.array(config.inputs, dtype=np.float64)
-        self.goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
+        self.inputs, self.goals = training_data(config)
         self.weights = [np.array(w, dtype=np.float64) for w in header.initial_weights]
         self.dot = ARITHMETIC[config.arithmetic].dot
         self.ascent = config.delta == "goal - prediction"

@@ -299,11 +299,16 @@ def _rows(batch: Sequence[int]) -> slice | list[int]:
     return list(batch)
 
 
+def training_data(config: ExperimentConfig) -> tuple[Array, Array | None]:
+    """A config's inputs and goals (None without goals) as float64 arrays."""
+    goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
+    return np.array(config.inputs, dtype=np.float64), goals
+
+
 def run(config: ExperimentConfig, plan: Plan, emit: Emit | None = None) -> Network:
     """Train a config's network to the end, handing every event to ``emit``."""
     network = Network.from_config(config, plan)
-    inputs = np.array(config.inputs, dtype=np.float64)
-    goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
+    inputs, goals = training_data(config)
     for _ in network.train(inputs, goals, config.iterations, emit):
         pass
     return network

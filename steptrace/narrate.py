@@ -14,6 +14,7 @@ import math
 import pprint
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -350,10 +351,11 @@ def first_nonfinite(event: Event) -> tuple[str, float] | None:
         if isinstance(value, float) and not math.isfinite(value):
             return name, value
         if isinstance(value, tuple) and value and isinstance(value[0], tuple):
-            bad = ~np.isfinite(np.array(value, dtype=np.float64))
-            if bad.any():
-                i, j = (int(k) for k in np.argwhere(bad)[0])
-                return f"{name}[{i}][{j}]", value[i][j]
+            if all(map(math.isfinite, chain.from_iterable(value))):  # the usual case, in C
+                continue
+            i, j = next((i, j) for i, row in enumerate(value) for j, x in enumerate(row)
+                        if not math.isfinite(x))
+            return f"{name}[{i}][{j}]", value[i][j]
     return None
 
 

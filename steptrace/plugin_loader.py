@@ -84,10 +84,6 @@ class Plugins:
             raise PluginError(f"{message} (strict plugin mode)")
         self.problems.append(message)
 
-    def version(self, name: str) -> str:
-        info = self.info.get(name)
-        return info.version if info is not None else "unregistered"
-
     def register(self, plugin: object, info: PluginInfo) -> None:
         try:
             self.pm.register(plugin, name=info.name)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from steptrace.config import ExperimentConfig
-from steptrace.engine import Network
+from steptrace.engine import Network, training_data
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
 from steptrace.events import Event
-from steptrace.registry import Registry
+from steptrace.registry import Plan, Registry
 from steptrace.tracefile import Detail, Header, Terminated, TraceWriter, fingerprint
 
-#: Wraps the passes of a run, e.g. in a progress bar: (passes, count) -> passes.
-Progress = Callable[[Iterator[float | None], int], Iterable[float | None]]
+#: Told after every pass: (passes done, passes, update steps per pass).
+Progress = Callable[[int, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -39,11 +37,31 @@ def header_for(config: ExperimentConfig, registry: Registry, network: Network,
         fingerprint=fingerprint(registry.provenance(config)))
 
 
-def network_for(config: ExperimentConfig, registry: Registry, detail: Detail) -> Network:
+def network_for(config: ExperimentConfig, plan: Plan, detail: Detail) -> Network:
     """The network that records (or replays) ``config`` at ``detail``."""
-    network = Network.from_config(config, registry.resolve(config))
+    network = Network.from_config(config, plan)
     network.lean = detail != "full"
     return network
+
+
+def train_at_detail(
+    network: Network,
+    config: ExperimentConfig,
+    detail: Detail,
+    emit: Callable[[Event], None],
+    progress: Progress | None = None,
+) -> list[float | None]:
+    """Run ``network`` on ``config``'s data, handing ``emit`` the events a trace of
+    ``detail`` holds; returns each pass's summed error. Recording and replay both run
+    this, so they cannot differ in what they produce."""
+    inputs, goals = training_data(config)
+    errors: list[float | None] = []
+    steps = len(network.plan.batches)
+    for error in network.train(inputs, goals, config.iterations, at_detail(detail, emit)):
+        errors.append(error)
+        if progress is not None:
+            progress(len(errors), config.iterations, steps)
+    return errors
 
 
 def at_detail(detail: Detail, emit: Callable[[Event], None]) -> Callable[[Event], None]:
@@ -68,9 +86,7 @@ def record(
 ) -> Recorded:
     """Train ``config``'s network and write its trace to ``path`` (atomically) at
     ``detail``; every event written also goes to the plugins' observers."""
-    network = network_for(config, registry, detail)
-    inputs = np.array(config.inputs, dtype=np.float64)
-    goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
+    network = network_for(config, registry.resolve(config), detail)
     observer = registry.observer()
     writer = TraceWriter(path, header_for(config, registry, network, detail))
     try:
@@ -80,9 +96,7 @@ def record(
                 def emit(event: Event) -> None:
                     writer.write(event)
                     observer(event)
-            emit = at_detail(detail, emit)
-            passes = network.train(inputs, goals, config.iterations, emit)
-            errors = list(progress(passes, config.iterations) if progress else passes)
+            errors = train_at_detail(network, config, detail, emit, progress)
     except BaseException as stop:
         if writer.saved_incomplete is None:
             raise

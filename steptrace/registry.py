@@ -49,6 +49,11 @@ class Provided(Generic[T]):
     plugin: str
     version: str
 
+    @property
+    def label(self) -> str:
+        """``plugin version``, as a trace's fingerprint names where a rule came from."""
+        return f"{self.plugin} {self.version}"
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -187,7 +192,7 @@ class Registry:
         ]
         name = config.strategy.name
         used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies)))
-        return {rule: f"{provided.plugin} {provided.version}" for rule, provided in used}
+        return {rule: provided.label for rule, provided in used}
 
     def describe_plugins(self, include_builtins: bool = False) -> list[dict[str, Any]]:
         """Each loaded plugin: name, version, source, hooks, and what it contributes."""

@@ -8,7 +8,6 @@ grow with the trace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from steptrace.compare import Tolerance, difference, summary
 from steptrace.engine import initial_weights
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Event, to_json
-from steptrace.recording import at_detail, network_for
+from steptrace.recording import Progress, network_for, train_at_detail
 from steptrace.registry import Provided, Registry
 from steptrace.tracefile import End, Header, open_trace
 
@@ -57,9 +56,9 @@ def check_rules(
                 f"{path}: the trace uses {noun} {name!r} from {provider}, which is not "
                 "installed: install that plugin to replay it"
             )
-        now = f"{provided.plugin} {provided.version}"
-        if now != provider:
-            message = f"{noun} {name!r} was recorded with {provider}; installed is {now}"
+        if provided.label != provider:
+            message = (f"{noun} {name!r} was recorded with {provider}; installed is "
+                       f"{provided.label}")
             if not ignore_versions:
                 raise BadInput(f"{path}: {message}: install that version to replay the trace, "
                                "or replay with --ignore-versions")
@@ -71,7 +70,7 @@ def replay(
     path: Path,
     registry: Registry,
     tolerance: Tolerance | None = None,
-    progress: Callable[[int, int, int], None] | None = None,
+    progress: Progress | None = None,
     ignore_versions: bool = False,
 ) -> ReplayResult:
     """Re-run the trace at ``path``; raise Mismatch at the first divergent event.
@@ -109,16 +108,10 @@ def replay(
                     raise Mismatch(f"{path}: replay diverges at {summary(old)}: "
                                    + found.describe("recorded", "recomputed"))
             count += 1
-            if progress is not None and event.kind == "epoch_end":
-                progress(event.epoch + 1, config.iterations, len(plan.batches))
 
-        network = network_for(config, registry, header.detail)
-        inputs = np.array(config.inputs, dtype=np.float64)
-        goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
+        network = network_for(config, plan, header.detail)
         try:
-            for _ in network.train(inputs, goals, config.iterations,
-                                   at_detail(header.detail, check)):
-                pass
+            train_at_detail(network, config, header.detail, check, progress)
         except _RecordedPartChecked:
             raise Mismatch(
                 f"{path}: incomplete trace ({trace.incomplete}): its {count} recorded events "
