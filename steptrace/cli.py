@@ -47,7 +47,7 @@ class Failure(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+        self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # a ClassVar from click 8.5 on
 
 
 class SteptraceGroup(click.Group):
