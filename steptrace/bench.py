@@ -111,6 +111,10 @@ def torch_loop(workload: Workload) -> Callable[[], object] | None:
         import torch
     except ImportError:
         return None
+    # One thread: PyTorch's OpenMP threads spin on after each run and took a core from
+    # whichever contender ran next (B2/100's engine ran 2x slower right after PyTorch).
+    # On these one-sample and 100-sample steps a second thread gains PyTorch nothing.
+    torch.set_num_threads(1)
     from steptrace.engine import initial_weights
 
     config = workload.config

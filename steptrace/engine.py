@@ -31,19 +31,11 @@ import numpy as np
 
 from steptrace.arithmetic import ARITHMETIC, Arithmetic
 from steptrace.config import ExperimentConfig
-from steptrace.events import (
-    DeltaEvent,
-    EpochEndEvent,
-    ErrorEvent,
-    Event,
-    ForwardEvent,
-    UpdateEvent,
-    build,
-)
+from steptrace.events import Event, Record, typed
 from steptrace.registry import Plan
 from steptrace.rules import Array, Learned, LearningStep
 
-Emit = Callable[[Event], None]
+Emit = Callable[[Record], None]  # handed each step's record (see steptrace.events)
 
 
 def initial_weights(config: ExperimentConfig) -> list[Array]:
@@ -114,9 +106,9 @@ class Network:
                     if error is not None and error_for_pass is not None:
                         error_for_pass += error
                 if emit is not None:
-                    emit(build(
-                        EpochEndEvent, seq=seq, epoch=iteration, samples=all_samples,
-                        layer=len(self.weights), error=error_for_pass))
+                    emit({"seq": seq, "epoch": iteration, "samples": all_samples,
+                          "layer": len(self.weights), "kind": "epoch_end",
+                          **({} if error_for_pass is None else {"error": error_for_pass})})
                     seq += 1
                 errors.append(error_for_pass)
                 if after_pass is not None:
@@ -150,11 +142,10 @@ class Network:
             weighted_sum = dot(layer[k - 1], weights[k - 1])
             layer.append(act[k - 1].function(weighted_sum))
             if emit is not None:
-                emit(build(
-                    ForwardEvent, seq=seq, epoch=epoch, samples=samples, layer=k,
-                    nonlinearity=act[k - 1].name,
-                    layer_in=None if self.lean else _matrix(layer[k - 1]),
-                    weighted_sum=_matrix(weighted_sum), layer_out=_matrix(layer[k])))
+                emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k,
+                      "kind": "forward", "nonlinearity": act[k - 1].name,
+                      **({} if self.lean else {"layer_in": layer[k - 1].tolist()}),
+                      "weighted_sum": weighted_sum.tolist(), "layer_out": layer[k].tolist()})
                 seq += 1
         if goal is None:  # a forward pass only: nothing to compare with
             return None, seq
@@ -163,10 +154,9 @@ class Network:
         prediction = layer[last]
         error = self.arithmetic.total((prediction - goal) ** 2)
         if emit is not None:
-            emit(build(
-                ErrorEvent, seq=seq, epoch=epoch, samples=samples, layer=last, error=error,
-                prediction=None if self.lean else _matrix(prediction),
-                goal=None if self.lean else _matrix(goal)))
+            emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": last, "kind": "error",
+                  **({} if self.lean else {"prediction": prediction.tolist(), "goal": goal.tolist()}),
+                  "error": error})
             seq += 1
         if not self.learning:
             return error, seq
@@ -244,10 +234,9 @@ class Network:
             if emit is not None:
                 if derivative is None:
                     derivative = rule.derivative(layer[k])
-                emit(build(
-                    DeltaEvent, seq=seq, epoch=epoch, samples=samples, layer=k,
-                    nonlinearity=act[k - 1].name,
-                    derivative=_matrix(derivative), delta=_matrix(delta[k])))
+                emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "delta",
+                      "nonlinearity": rule.name, "derivative": derivative.tolist(),
+                      "delta": delta[k].tolist()})
                 seq += 1
 
         return delta, seq
@@ -267,11 +256,11 @@ class Network:
         apply_update(self.weights[k - 1], weight_delta, self.alpha, self.ascent, self.frozen[k - 1])
         if emit is not None:
             derivable = self.lean and rule is None  # gradient descent's: from the deltas
-            emit(build(
-                UpdateEvent, seq=seq, epoch=epoch, samples=samples, layer=k, alpha=self.alpha,
-                weight_delta=None if derivable else _matrix(weight_delta),
-                weights=None if self.lean else _matrix(self.weights[k - 1]),
-                rule=rule, details=details))
+            emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "update",
+                  "alpha": self.alpha,
+                  **({} if derivable else {"weight_delta": weight_delta.tolist()}),
+                  **({} if self.lean else {"weights": self.weights[k - 1].tolist()}),
+                  **({} if rule is None else {"rule": rule, "details": details})})
             seq += 1
         return seq
 
@@ -325,9 +314,10 @@ def training_data(config: ExperimentConfig) -> tuple[Array, Array | None]:
     return np.array(config.inputs, dtype=np.float64), goals
 
 
-def run(config: ExperimentConfig, plan: Plan, emit: Emit | None = None) -> Network:
-    """Train a config's network to the end, handing every event to ``emit``."""
+def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | None = None) -> Network:
+    """Train a config's network to the end, handing every event, typed, to ``emit``."""
     network = Network.from_config(config, plan)
     inputs, goals = training_data(config)
-    network.train(inputs, goals, config.iterations, emit)
+    network.train(inputs, goals, config.iterations,
+                  None if emit is None else lambda record: emit(typed(record)))
     return network

@@ -34,6 +34,7 @@ from pydantic import (
     StrictInt,
     TypeAdapter,
 )
+from pydantic_core import to_json as to_json_value
 
 
 def _as_nested(value: Any) -> Any:
@@ -125,24 +126,47 @@ class EpochEndEvent(_Step):
     error: StrictFloat | None = None
 
 
-_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+Record = dict[str, Any]
+"""An event as plain data, as its trace line holds it: the fields in the model's order
+(``seq``, ``epoch``, ``samples``, ``layer``, ``kind``, then the kind's own), absent ones
+left out, matrices as nested lists of floats. The engine hands out records: building a
+model per event would cost more than the step it describes. :func:`typed` makes the
+event; :func:`record_json` is its trace line, the same bytes as :func:`to_json` of it."""
+
+_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
 E = TypeVar("E", bound=BaseModel)
 
 
-def build(cls: type[E], **values: Any) -> E:
-    """An event from values that are valid by construction (the engine's): what pydantic's
+def build(cls: type[E], values: dict[str, Any]) -> E:
+    """An event from values that are valid by construction: what pydantic's
     ``model_construct`` does, without its per-call bookkeeping (a recording builds
     millions). Matrices must be nested tuples of floats, as validation would make them."""
-    defaults = _DEFAULTS.get(cls)
-    if defaults is None:
-        defaults = _DEFAULTS[cls] = {name: info.default for name, info in cls.model_fields.items()
-                                     if not info.is_required()}
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(cls.model_fields)
+    fields = {name: values.get(name, cls.model_fields[name].default) for name in names}
     event = cls.__new__(cls)
-    object.__setattr__(event, "__dict__", {**defaults, **values})
+    object.__setattr__(event, "__dict__", fields)
     object.__setattr__(event, "__pydantic_fields_set__", set(values))
     object.__setattr__(event, "__pydantic_extra__", None)
     object.__setattr__(event, "__pydantic_private__", None)
     return event
+
+
+def typed(record: Record) -> Event:
+    """The typed event of a record (its matrices become tuples)."""
+    values = {name: _tuples(value) if name in MATRIX_FIELDS else value for name, value in record.items()}
+    values["samples"] = tuple(record["samples"])
+    return build(EVENT_CLASSES[record["kind"]], values)  # type: ignore[return-value]
+
+
+def _tuples(rows: Any) -> Any:
+    return tuple(map(tuple, rows))
+
+
+def record_json(record: Record) -> bytes:
+    """A record as one line of JSON: byte for byte what :func:`to_json` makes of its event."""
+    return to_json_value(record, inf_nan_mode="strings")
 
 
 def to_json(event: BaseModel) -> bytes:
@@ -154,5 +178,12 @@ Event = Annotated[
     ForwardEvent | ErrorEvent | DeltaEvent | UpdateEvent | EpochEndEvent,
     Field(discriminator="kind"),
 ]
-EVENT_KINDS: tuple[str, ...] = ("forward", "error", "delta", "update", "epoch_end")
+EVENT_CLASSES: dict[str, type[_Step]] = {
+    "forward": ForwardEvent, "error": ErrorEvent, "delta": DeltaEvent, "update": UpdateEvent,
+    "epoch_end": EpochEndEvent,
+}
+EVENT_KINDS: tuple[str, ...] = tuple(EVENT_CLASSES)
+#: The fields that hold a ``Matrix`` (nested tuples in an event, nested lists in a record).
+MATRIX_FIELDS = frozenset({"layer_in", "weighted_sum", "layer_out", "prediction", "goal",
+                           "derivative", "delta", "weight_delta", "weights"})
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from steptrace.config import ExperimentConfig
-from steptrace.engine import Network, training_data
+from steptrace.engine import Emit, Network, training_data
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
-from steptrace.events import Event
+from steptrace.events import Record, typed
 from steptrace.registry import Plan, Registry
 from steptrace.tracefile import Detail, Header, Terminated, TraceWriter, fingerprint
 
@@ -48,10 +48,10 @@ def train_at_detail(
     network: Network,
     config: ExperimentConfig,
     detail: Detail,
-    emit: Callable[[Event], None],
+    emit: Emit,
     progress: Progress | None = None,
 ) -> list[float | None]:
-    """Run ``network`` on ``config``'s data, handing ``emit`` the events a trace of
+    """Run ``network`` on ``config``'s data, handing ``emit`` the records a trace of
     ``detail`` holds; returns each pass's summed error. Recording and replay both run
     this, so they cannot differ in what they produce."""
     inputs, goals = training_data(config)
@@ -67,15 +67,15 @@ def train_at_detail(
     return network.train(inputs, goals, config.iterations, at_detail(detail, emit), after_pass)
 
 
-def at_detail(detail: Detail, emit: Callable[[Event], None]) -> Callable[[Event], None]:
-    """``emit``, handed only the events a trace of ``detail`` holds (``epoch``: the
+def at_detail(detail: Detail, emit: Emit) -> Emit:
+    """``emit``, handed only the records a trace of ``detail`` holds (``epoch``: the
     passes, numbered from 0)."""
     if detail != "epoch":
         return emit
 
-    def passes_only(event: Event) -> None:
-        if event.kind == "epoch_end":
-            emit(event.model_copy(update={"seq": event.epoch}))
+    def passes_only(record: Record) -> None:
+        if record["kind"] == "epoch_end":
+            emit({**record, "seq": record["epoch"]})
 
     return passes_only
 
@@ -94,11 +94,11 @@ def record(
     writer = TraceWriter(path, header_for(config, registry, network, detail))
     try:
         with writer:
-            emit: Callable[[Event], None] = writer.write
+            emit: Emit = writer.write
             if observer is not None:
-                def emit(event: Event) -> None:
-                    writer.write(event)
-                    observer(event)
+                def emit(record: Record) -> None:
+                    writer.write(record)
+                    observer(typed(record))
             errors = train_at_detail(network, config, detail, emit, progress)
     except BaseException as stop:
         if writer.saved_incomplete is None:

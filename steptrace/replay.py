@@ -17,7 +17,7 @@ import numpy as np
 from steptrace.compare import Tolerance, difference, summary
 from steptrace.engine import initial_weights
 from steptrace.errors import BadInput, ConfigError, Mismatch
-from steptrace.events import Event, to_json
+from steptrace.events import Record, record_json, typed
 from steptrace.recording import Progress, network_for, train_at_detail
 from steptrace.registry import Provided, Registry
 from steptrace.tracefile import End, Header, open_trace
@@ -91,12 +91,13 @@ def replay(
                 raise Mismatch(f"{path}: header initial weights_{k}_{k + 1} differ from the config's")
         count = 0
 
-        def check(event: Event) -> None:
+        def check(record: Record) -> None:
             nonlocal count
             raw = trace.next_raw()
-            if raw[:-1] == to_json(event):  # the same bytes: the same, valid event
+            if raw[:-1] == record_json(record):  # the same bytes: the same, valid event
                 trace.accept()
             else:  # read the line properly: it may be damaged, or differ within tolerance
+                event = typed(record)
                 old = trace.parse(raw)
                 if isinstance(old, End) and not old.complete:
                     raise _RecordedPartChecked()

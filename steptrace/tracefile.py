@@ -50,8 +50,9 @@ from steptrace.events import (
     ErrorEvent,
     Event,
     ForwardEvent,
+    Record,
     UpdateEvent,
-    to_json,
+    record_json,
 )
 
 FORMAT = "steptrace-trace"
@@ -182,12 +183,13 @@ class TraceWriter:
             self._file = _open(self._tmp, "wb", gzipped=path.suffix == ".gz")
         except OSError as error:
             raise TraceFormatError(f"{path}: cannot write: {error.strerror or error}") from None
-        self._file.write(header.model_dump_json().encode() + b"\n")
+        self._file.write(header.__pydantic_serializer__.to_json(header) + b"\n")
 
-    def write(self, event: Event) -> None:
-        self._file.write(to_json(event) + b"\n")
+    def write(self, record: Record) -> None:
+        """One event's line (see :data:`steptrace.events.Record`)."""
+        self._file.write(record_json(record) + b"\n")
         self.events += 1
-        if event.kind == "epoch_end" and time.monotonic() >= self._flush_at:
+        if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
             self._file.flush()  # whole passes reach the disk, at most every FLUSH_SECONDS
             self._flush_at = time.monotonic() + FLUSH_SECONDS
 

@@ -83,3 +83,46 @@ def test_event_json_round_trip_is_bit_exact(value):
     assert str(back.weights[0][0]) == str(value)
     assert np.float64(back.weights[0][0]).tobytes() == np.float64(value).tobytes()
     assert event_adapter.validate_json(event.model_dump_json()) == event
+
+
+def records_of(name: str, lean: bool, **changes):
+    """The engine's records for an experiment, as ``train`` hands them out."""
+    from steptrace.engine import Network, training_data
+
+    config = REGISTRY.experiment(name).model_copy(update=changes)
+    network = Network.from_config(config, REGISTRY.resolve(config))
+    network.lean = lean
+    records: list = []
+    network.train(*training_data(config), config.iterations, records.append)
+    return records
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["step detail", "full detail"])
+@pytest.mark.parametrize("name", [
+    "ch06-streetlights-backprop",  # relu and linear, stochastic
+    "streetlights-minibatch",  # batches of rows
+    "ch04-hot-and-cold-learning",  # a rule's own updates, with details
+    "ch04-breaking-gd-diverge",  # overflow to inf and NaN
+    "ch05-freeze-one-weight",
+    "ch03-stacked-hidden-layer",  # forward only: no goals
+])
+def test_a_record_is_its_events_line_byte_for_byte(name: str, lean: bool):
+    """The writer writes records without building events; replay compares those bytes with
+    the recorded line. So a record's JSON must be exactly its typed event's, in the model's
+    field order, without its absent fields, NaN and infinities included."""
+    from steptrace.events import record_json, to_json, typed
+
+    changes = {"iterations": 800} if name == "ch04-breaking-gd-diverge" else {}  # on to NaN
+    records = records_of(name, lean, **changes)
+    assert records
+    kinds = set()
+    for record in records:
+        event = typed(record)
+        kinds.add(event.kind)
+        assert record_json(record) == to_json(event)
+        if b'"NaN"' not in record_json(record) and b"Infinity" not in record_json(record):
+            assert event_adapter.validate_json(record_json(record)) == event  # strict types
+    if name == "ch04-breaking-gd-diverge":
+        lines = b"".join(record_json(r) for r in records)
+        assert b"Infinity" in lines and b"NaN" in lines
+    assert "epoch_end" in kinds

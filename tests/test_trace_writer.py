@@ -71,7 +71,7 @@ def events() -> list:
 def write(path: Path, header: Header, items: list) -> None:
     with TraceWriter(path, header) as writer:
         for event in items:
-            writer.write(event)
+            writer.write(event.model_dump(exclude_none=True))
     assert writer.events == len(items)
 
 
@@ -114,7 +114,7 @@ def test_an_exception_keeps_the_recorded_part_beside_the_target(
         path.write_text("keep me")
     with pytest.raises(type(error)), TraceWriter(path, header) as writer:
         for event in events():
-            writer.write(event)
+            writer.write(event.model_dump(exclude_none=True))
         # half-way: the final name is still what it was; the events are in a hidden file
         if existing:
             assert path.read_text() == "keep me"
