@@ -319,7 +319,7 @@ class TraceReader:
         return TraceFormatError(f"{self.path}:{self._line}: {message}")
 
     def _read_header(self, first: bytes) -> Header:
-        if not first.strip():
+        if not first or first.isspace():  # (not strip(): a header may hold megabytes of data)
             raise self._fail("empty file: not a steptrace trace (record one with steptrace record)")
         try:
             data = pydantic_core.from_json(first)  # Rust: a header holds the whole dataset
