@@ -90,7 +90,7 @@ class Network:
     ) -> list[float | None]:
         """Run ``iterations`` passes over the data; return each pass's summed error (None
         without goals), also handed to ``after_pass`` as each pass ends. With ``emit``,
-        every step is also handed over as an event."""
+        every step is also handed over as a record (:data:`steptrace.events.Record`)."""
         seq = 0
         batches = [tuple(batch) for batch in self.plan.batches]
         all_samples = tuple(i for batch in batches for i in batch)

@@ -16,8 +16,8 @@ strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 A trace of ``step`` detail (the default) leaves out what earlier lines determine —
 ``layer_in``, an error's ``prediction`` and ``goal``, a gradient-descent update's
 ``weight_delta`` and every ``weights`` — and :mod:`steptrace.derive` puts them back
-when it is read, with the same arithmetic. Events made in memory by the engine carry
-everything unless the engine is asked for step detail.
+when it is read, with the same arithmetic. The engine's records carry everything unless
+the engine is asked for step detail.
 """
 
 from __future__ import annotations
