@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from steptrace.arithmetic import ARITHMETIC
-from steptrace.engine import _matrix, apply_update, frozen_masks, gradient, training_data
-from steptrace.events import ErrorEvent, Event, ForwardEvent, UpdateEvent
+from steptrace.engine import apply_update, frozen_masks, gradient, training_data
+from steptrace.events import ErrorEvent, Event, ForwardEvent, UpdateEvent, as_matrix
 from steptrace.rules import Array
 from steptrace.tracefile import Header
 
@@ -45,13 +45,13 @@ class Completer:
             layer_in = event.layer_in
             self.layer[k] = np.array(event.layer_out, dtype=np.float64)
             if layer_in is None and k - 1 in self.layer:
-                return event.model_copy(update={"layer_in": _matrix(self.layer[k - 1])})
+                return event.model_copy(update={"layer_in": as_matrix(self.layer[k - 1])})
         elif isinstance(event, ErrorEvent):
             update = {}
             if event.prediction is None and self.last in self.layer:
-                update["prediction"] = _matrix(self.layer[self.last])
+                update["prediction"] = as_matrix(self.layer[self.last])
             if event.goal is None and self.goals is not None:
-                update["goal"] = _matrix(self.goals[rows])
+                update["goal"] = as_matrix(self.goals[rows])
             return event.model_copy(update=update) if update else event
         elif event.kind == "delta":
             self.delta[event.layer] = np.array(event.delta, dtype=np.float64)
@@ -72,8 +72,8 @@ class Completer:
             return event
         apply_update(self.weights[k - 1], weight_delta, event.alpha, self.ascent,
                      self.frozen[k - 1])
-        return event.model_copy(update={"weight_delta": _matrix(weight_delta),
-                                        "weights": _matrix(self.weights[k - 1])})
+        return event.model_copy(update={"weight_delta": as_matrix(weight_delta),
+                                        "weights": as_matrix(self.weights[k - 1])})
 
 
 def complete_events(header: Header, events: Iterable[Event]) -> Iterator[Event]:

@@ -297,10 +297,6 @@ def apply_update(weights: Array, weight_delta: Array, alpha: float, ascent: bool
         weights -= change
 
 
-def _matrix(values: Array) -> tuple[tuple[float, ...], ...]:
-    return tuple(map(tuple, values.tolist()))
-
-
 def _rows(batch: Sequence[int]) -> slice | list[int]:
     start = batch[0]
     if list(batch) == list(range(start, start + len(batch))):

@@ -164,6 +164,12 @@ def _tuples(rows: Any) -> Any:
     return tuple(map(tuple, rows))
 
 
+def as_matrix(values: np.ndarray[Any, Any]) -> tuple[tuple[float, ...], ...]:
+    """A float64 array as an event's ``Matrix`` (nested tuples of floats)."""
+    matrix: tuple[tuple[float, ...], ...] = _tuples(values.tolist())
+    return matrix
+
+
 def record_json(record: Record) -> bytes:
     """A record as one line of JSON: byte for byte what :func:`to_json` makes of its event."""
     return to_json_value(record, inf_nan_mode="strings")
