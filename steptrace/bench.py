@@ -32,7 +32,7 @@ import click
 import numpy as np
 
 from steptrace.config import ExperimentConfig, dump_json, load_config
-from steptrace.engine import Network
+from steptrace.engine import Network, training_data
 from steptrace.plugin_loader import load_plugins
 from steptrace.recording import record
 from steptrace.registry import Registry
@@ -65,9 +65,9 @@ def b2(batch_size: int) -> Workload:
     config = ExperimentConfig.model_validate({
         "name": "b2" if batch_size == 1 else f"b2-minibatch-{batch_size}",
         "layers": [784, 40, 10], "nonlinearities": ["relu", "linear"],
-        "weights": [w.tolist() for w in weights], "alpha": 0.005, "iterations": 1,
+        "weights": weights, "alpha": 0.005, "iterations": 1,
         "strategy": strategy, "arithmetic": "blas",
-        "inputs": inputs.tolist(), "goals": goals.tolist(), "book_view": {}})
+        "inputs": inputs, "goals": goals, "book_view": {}})
     name = "B2" if batch_size == 1 else f"B2/{batch_size}"
     return Workload(name, config, batch_size, 1000)
 
@@ -75,8 +75,8 @@ def b2(batch_size: int) -> Workload:
 def bare_loop(workload: Workload) -> Callable[[], object]:
     """The book's loop as it prints it (np.dot, in-place updates), batched when asked."""
     config = workload.config
-    inputs = np.array(config.inputs)
-    goals = np.array(config.goals)
+    inputs, goals = training_data(config)
+    assert goals is not None  # the workloads train
     from steptrace.engine import initial_weights
 
     start = initial_weights(config)
@@ -119,8 +119,7 @@ def torch_loop(workload: Workload) -> Callable[[], object] | None:
     from steptrace.engine import initial_weights
 
     config = workload.config
-    inputs = torch.tensor(config.inputs, dtype=torch.float64)
-    goals = torch.tensor(config.goals, dtype=torch.float64)
+    inputs, goals = (torch.tensor(data, dtype=torch.float64) for data in training_data(config))
     start = [torch.tensor(w) for w in initial_weights(config)]
     alpha, size, iterations = config.alpha, workload.batch_size, config.iterations
 
@@ -148,7 +147,7 @@ def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str
     config = workload.config
     exact = config.model_copy(update={"arithmetic": "exact"})
     plan = registry.resolve(config)
-    inputs, goals = np.array(config.inputs), np.array(config.goals)
+    inputs, goals = training_data(config)
 
     def engine(config: ExperimentConfig) -> Callable[[], Any]:
         """The engine on data and initial weights prepared once, as the bare loop's are."""

@@ -28,9 +28,7 @@ from pydantic import (
 )
 
 from steptrace.errors import ConfigError
-
-Row = tuple[StrictFloat, ...]
-Matrix = tuple[Row, ...]
+from steptrace.matrices import PACKED_KEY, Matrix
 
 #: The fields a book-view template may use, per line kind.
 STEP_FIELDS = frozenset({
@@ -195,17 +193,17 @@ def check_weights(
 
 
 def _check_matrix(name: str, matrix: Matrix, rows: int | None, cols: int) -> None:
-    if not matrix:
+    n_rows, n_cols = matrix.shape  # rectangular: Matrix checks that
+    if n_rows == 0:
         raise ValueError(f"{name} is empty: give at least one row")
-    if rows is not None and len(matrix) != rows:
-        raise ValueError(f"{name} has {len(matrix)} row(s), expected {rows}")
-    for r, row in enumerate(matrix):
-        if len(row) != cols:
-            raise ValueError(f"{name}[{r}] has {len(row)} value(s), expected {cols}")
-    finite = np.isfinite(np.array(matrix, dtype=np.float64))
+    if rows is not None and n_rows != rows:
+        raise ValueError(f"{name} has {n_rows} row(s), expected {rows}")
+    if n_cols != cols:
+        raise ValueError(f"{name}[0] has {n_cols} value(s), expected {cols}")
+    finite = np.isfinite(matrix.array)
     if not finite.all():
         r, c = (int(i) for i in np.argwhere(~finite)[0])
-        raise ValueError(f"{name}[{r}][{c}] is {matrix[r][c]}: data must be finite")
+        raise ValueError(f"{name}[{r}][{c}] is {matrix.array[r, c]}: data must be finite")
 
 
 def describe(error: ValidationError) -> str:
@@ -264,8 +262,11 @@ def dump_json(config: ExperimentConfig) -> str:
 def dump_toml(config: ExperimentConfig) -> str:
     """The config as TOML, in the order a reader wants: the network, then the data."""
     data = config.model_dump(mode="json")
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and v is not None}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    def is_table(value: Any) -> bool:  # a packed matrix is a value (an inline table)
+        return isinstance(value, dict) and PACKED_KEY not in value
+
+    scalars = {k: v for k, v in data.items() if not is_table(v) and v is not None}
+    tables = {k: v for k, v in data.items() if is_table(v)}
     lines = [f"{key} = {_toml_value(value)}" for key, value in scalars.items()]
     for key, table in tables.items():
         lines += ["", f"[{key}]"]
@@ -281,8 +282,10 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
     if isinstance(value, list):
-        if value and isinstance(value[0], list):
+        if value and isinstance(value[0], list | dict):
             inner = ",\n".join("  " + _toml_value(item) for item in value)
             return "[\n" + inner + ",\n]"
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):  # a packed matrix (steptrace.matrices), as an inline table
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")

@@ -42,7 +42,7 @@ def initial_weights(config: ExperimentConfig) -> list[Array]:
     """The config's weights, or the book's seeded draw: ``np.random.seed(s)``, then layer
     by layer ``2*np.random.random(shape) - 1`` (same stream, no global state)."""
     if config.weights is not None:
-        return [np.array(matrix, dtype=np.float64) for matrix in config.weights]
+        return [matrix.array.copy() for matrix in config.weights]
     random = np.random.RandomState(config.seed)
     return [
         2 * random.random_sample((n_in, n_out)) - 1
@@ -305,9 +305,8 @@ def _rows(batch: Sequence[int]) -> slice | list[int]:
 
 
 def training_data(config: ExperimentConfig) -> tuple[Array, Array | None]:
-    """A config's inputs and goals (None without goals) as float64 arrays."""
-    goals = None if config.goals is None else np.array(config.goals, dtype=np.float64)
-    return np.array(config.inputs, dtype=np.float64), goals
+    """A config's inputs and goals (None without goals) as float64 arrays (read-only)."""
+    return config.inputs.array, None if config.goals is None else config.goals.array
 
 
 def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | None = None) -> Network:

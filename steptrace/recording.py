@@ -13,6 +13,7 @@ from steptrace.config import ExperimentConfig
 from steptrace.engine import Emit, Network, training_data
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
 from steptrace.events import Record, typed
+from steptrace.matrices import Matrix
 from steptrace.registry import Plan, Registry
 from steptrace.tracefile import Detail, Header, Terminated, TraceWriter, fingerprint
 
@@ -31,10 +32,10 @@ def header_for(config: ExperimentConfig, registry: Registry, network: Network,
                detail: Detail = "step") -> Header:
     # Built without validating again what is valid already (pydantic would re-run the
     # config's checks: for a dataset of 10^6 numbers that is most of a short recording).
-    return Header.model_construct(
-        config=config, detail=detail,
-        initial_weights=tuple(tuple(map(tuple, w.tolist())) for w in network.weights),
+    header = Header.model_construct(
+        config=config, detail=detail, initial_weights=tuple(Matrix(w) for w in network.weights),
         fingerprint=fingerprint(registry.provenance(config)))
+    return header.model_copy(update={"schema_version": header.lowest_schema_version()})
 
 
 def network_for(config: ExperimentConfig, plan: Plan, detail: Detail) -> Network:

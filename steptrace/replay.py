@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from steptrace.compare import Tolerance, difference, summary
 from steptrace.engine import initial_weights
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Record, record_json, typed
+from steptrace.matrices import Matrix
 from steptrace.recording import Progress, network_for, train_at_detail
 from steptrace.registry import Provided, Registry
 from steptrace.tracefile import End, Header, open_trace
@@ -87,7 +86,7 @@ def replay(
             raise ConfigError(f"{path}: the trace's config: {error}") from None
         tolerance = tolerance or DEFAULT_TOLERANCE[config.arithmetic]
         for k, weights in enumerate(initial_weights(config)):
-            if not np.array_equal(weights, np.array(header.initial_weights[k])):
+            if Matrix(weights) != header.initial_weights[k]:
                 raise Mismatch(f"{path}: header initial weights_{k}_{k + 1} differ from the config's")
         count = 0
 

@@ -34,7 +34,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictFloat,
     StrictInt,
     TypeAdapter,
     ValidationError,
@@ -54,11 +53,16 @@ from steptrace.events import (
     UpdateEvent,
     record_json,
 )
+from steptrace.matrices import Matrix
 
 FORMAT = "steptrace-trace"
 FLUSH_SECONDS = 0.5  # a killed recording loses at most about this much
 Detail = Literal["step", "epoch", "full"]
-SCHEMA_VERSION = 1
+#: The newest trace schema this steptrace reads and writes. 2 added packed matrices
+#: (:mod:`steptrace.matrices`) to the header; a trace that holds none is written as
+#: schema 1, which older steptrace versions read.
+SCHEMA_VERSION = 2
+OLDEST_SCHEMA_VERSION = 1
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -89,8 +93,17 @@ class Header(BaseModel):
         default="full", description="step: every step, derivable fields left out; epoch: "
         "the passes only; full: every field of every step")
     config: ExperimentConfig
-    initial_weights: tuple[tuple[tuple[StrictFloat, ...], ...], ...]
+    initial_weights: tuple[Matrix, ...]
     fingerprint: Fingerprint
+
+    def matrices(self) -> list[Matrix]:
+        config = self.config
+        return [*self.initial_weights, *(config.weights or ()), config.inputs,
+                *(() if config.goals is None else (config.goals,))]
+
+    def lowest_schema_version(self) -> int:
+        """The schema a reader needs for this header: 2 if it holds a packed matrix."""
+        return SCHEMA_VERSION if any(m.packed for m in self.matrices()) else 1
 
     @model_validator(mode="after")
     def _check_initial_weights(self) -> Header:
@@ -340,10 +353,10 @@ class TraceReader:
             )
         if version > SCHEMA_VERSION:
             raise self._fail(
-                f"written with trace schema {version}; this steptrace {__version__} reads schema "
-                f"{SCHEMA_VERSION}: upgrade steptrace to read it"
+                f"written with trace schema {version}; this steptrace {__version__} reads schemas "
+                f"{OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}: upgrade steptrace to read it"
             )
-        if version < SCHEMA_VERSION:
+        if version < OLDEST_SCHEMA_VERSION:
             raise self._fail(f"trace schema {version} is not supported; re-record the trace")
         try:
             return Header.model_validate(data)

@@ -48,7 +48,7 @@ def payload(trace: Path, registry: Registry) -> dict[str, Any]:
         config = header.config
         narrator = Literate(header, registry, None)
         nodes: list[list[float | str]] = [[] for _ in config.layers]
-        weights = [_block(w) for w in header.initial_weights]
+        weights = [_block(w.tolist()) for w in header.initial_weights]
         events: list[dict[str, Any]] = []
         checkpoints: list[dict[str, Any]] = []
         errors: list[float | str] = []

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from steptrace.matrices import PACKED_KEY, Matrix
+
 SMALL = "ch06-streetlight-single-sample"  # 100 events: header, lines 2-101, end line 102
 SMALL_EVENTS = 100
 SOME_LINE = -1  # the message names a line, whichever it is (where zlib's stream was cut)
@@ -129,7 +131,7 @@ BAD_TRACES = {
     "json array, not a trace": BadTrace(_raw("array.jsonl", lambda _: b"[1,2]\n"),
                                         ('no "format": "steptrace-trace"',), 1),
     "future schema_version": BadTrace(_edit_line(0, _set(schema_version=99)),
-                                      ("trace schema 99", "reads schema 1", "upgrade steptrace"), 1),
+                                      ("trace schema 99", "reads schemas 1 to 2", "upgrade steptrace"), 1),
     "older schema_version": BadTrace(_edit_line(0, _set(schema_version=0)),
                                      ("trace schema 0 is not supported", "re-record"), 1),
     "schema_version a string": BadTrace(_edit_line(0, _set(schema_version="1")),
@@ -147,6 +149,10 @@ BAD_TRACES = {
     "header initial_weights missing a row": BadTrace(
         _edit_line(0, lambda h: h["initial_weights"][0].pop()),
         ("bad header", "initial weights_0_1 has 2 row(s), expected 3"), 1),
+    "header initial_weights packed, damaged": BadTrace(
+        _edit_line(0, lambda h: h["initial_weights"].__setitem__(
+            0, _packed(h["initial_weights"][0], data="00ff00"))),
+        ("bad header", "initial_weights.0: a packed 3×1 matrix holds 24 bytes; this one holds 3"), 1),
     "header seed beyond numpy's range": BadTrace(
         _edit_line(0, lambda h: h["config"].update(weights=None, seed=2**32)),
         ("bad header", "config.seed", "4294967295"), 1),
@@ -331,6 +337,13 @@ WEIGHTS_4x1 = [[0.1], [0.2], [0.3], [0.4]]
 WEIGHTS_3x4 = [[0.1] * 4, [0.2] * 4, [0.3] * 4]
 
 
+def _packed(rows: list, shape: list | None = None, data: str | None = None) -> dict:
+    """``rows`` in the packed form of steptrace.matrices (or a damaged one)."""
+    packed = Matrix(rows).to_json_value(packed=True)
+    return {"shape": packed["shape"] if shape is None else shape,
+            PACKED_KEY: packed[PACKED_KEY] if data is None else data}
+
+
 def _weights(*matrices: list) -> Callable[[dict], object]:
     return lambda c: c.update(seed=None, weights=list(matrices))
 
@@ -348,8 +361,28 @@ BAD_EXPERIMENTS = {
     "goals row count != inputs": BadExperiment(
         json_edit(lambda c: c["goals"].pop()), ("goals has 3 row(s), expected 4",)),
     "goals wider than the output": BadExperiment(
+        json_edit(lambda c: c.update(goals=[[1.0, 0.0]] * 4)), ("goals[0] has 2 value(s), expected 1",)),
+    "one goal row wider than the others": BadExperiment(
         json_edit(lambda c: c["goals"].__setitem__(0, [1.0, 0.0])),
-        ("goals[0] has 2 value(s), expected 1",)),
+        ("goals: row [1] has 1 value(s), row [0] has 2", "every row needs the same length")),
+    "packed inputs: not hexadecimal": BadExperiment(
+        json_edit(lambda c: c.update(inputs=_packed(c["inputs"], data="not hex!"))),
+        ("inputs: a packed matrix's float64_le_hex is not hexadecimal",)),
+    "packed inputs: too few bytes": BadExperiment(
+        json_edit(lambda c: c.update(inputs=_packed(c["inputs"], shape=[5, 3]))),
+        ("inputs: a packed 5×3 matrix holds 120 bytes; this one holds 96",)),
+    "packed inputs: a shape that is not two sizes": BadExperiment(
+        json_edit(lambda c: c.update(inputs=_packed(c["inputs"], shape=[12]))),
+        ("inputs: a packed matrix's shape is [rows, columns]", "[12]")),
+    "packed inputs: a key too many": BadExperiment(
+        json_edit(lambda c: c.update(inputs={**_packed(c["inputs"]), "dtype": "f4"})),
+        ('a packed matrix is {"shape": [rows, columns], "float64_le_hex": "..."}', "'dtype'")),
+    "packed inputs: NaN inside": BadExperiment(
+        json_edit(lambda c: c.update(inputs=_packed([[1.0, float("nan"), 1.0]] * 4))),
+        ("inputs[0][1] is nan", "data must be finite")),
+    "packed inputs: the wrong width": BadExperiment(
+        json_edit(lambda c: c.update(inputs=_packed([[1.0, 0.0]] * 4))),
+        ("inputs[0] has 2 value(s), expected 3",)),
     "weights shape wrong": BadExperiment(
         json_edit(_weights(WEIGHTS_3x4, WEIGHTS_4x1[:3])), ("weights_1_2 has 3 row(s), expected 4",)),
     "weights_0_1 transposed": BadExperiment(
@@ -357,7 +390,8 @@ BAD_EXPERIMENTS = {
     "too few weight matrices": BadExperiment(
         json_edit(_weights(WEIGHTS_3x4)), ("weights has 1 matri(ces)", "need 2")),
     "ragged rows": BadExperiment(
-        toml_edit(("[0.0, 1.0, 1.0]", "[0.0, 1.0]")), ("inputs[1] has 2 value(s), expected 3",)),
+        toml_edit(("[0.0, 1.0, 1.0]", "[0.0, 1.0]")),
+        ("inputs: row [1] has 2 value(s), row [0] has 3", "every row needs the same length")),
     "empty inputs": BadExperiment(
         json_edit(lambda c: c.update(inputs=[], goals=[])), ("inputs is empty", "at least one row")),
     "non-numeric input": BadExperiment(

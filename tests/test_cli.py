@@ -96,4 +96,4 @@ def test_schema_describes_every_line_kind(run_cli):
     text = json.dumps(schema)
     for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "end"):
         assert f'"const": "{kind}"' in text
-    assert "schema version 1" in schema["title"]
+    assert "schema version 2" in schema["title"]
