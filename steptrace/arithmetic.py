@@ -5,11 +5,13 @@ the BLAS library, its CPU kernel or its thread count. It is what the book's prin
 numbers came from (Python 3.6, numpy's reference order), so it reproduces them byte
 for byte on any machine. Products are formed first, then summed term after term; a
 sum starts from its first term. The definition is ``np.add.accumulate`` (a running sum
-is sequential by definition); where the sum runs across rows of a matrix with several
-columns, ``np.add.reduce`` over that outer axis gives the same bits 8 times faster
-(numpy adds whole rows in order; it sums pairwise only along the contiguous axis, which
-is why a single column keeps ``accumulate``). ``tests/test_arithmetic.py`` pins that
-equivalence on random shapes, signed zeros included. The default.
+is sequential by definition); where the sum runs across rows of a C-contiguous matrix
+with several columns, ``np.add.reduce`` over that outer axis gives the same bits 8 times
+faster (numpy adds whole rows in order; it sums pairwise only along the contiguous axis,
+which is why a single column keeps ``accumulate``, and why the products are laid out
+C-contiguous whatever the layout of ``a`` and ``b``). ``tests/test_arithmetic.py`` pins
+that equivalence on random shapes and layouts, signed zeros, inf and NaN included. The
+default.
 
 ``blas``: ``np.dot`` and ``np.sum``, as fast as the machine's BLAS; the last digit
 or two may differ between machines (summation order), so compare such runs with a
@@ -17,6 +19,12 @@ tolerance. For big networks.
 
 Nothing else in a step is order-dependent: the book's deltas and weight_deltas are
 outer products (one product per entry) for a single sample.
+
+With numba installed (``pip install steptrace[fast]``), ``exact_dot`` runs the same order
+as compiled code (:mod:`steptrace.compiled`): the same bits, some 20 times faster on the
+benchmark's mini-batch products. numba is imported only by a product of at least
+``COMPILED_FROM`` multiplications (the book's 3-4-1 networks never import it); once it is
+loaded, every product uses it. ``STEPTRACE_NUMBA=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -27,23 +35,47 @@ from typing import Literal
 
 import numpy as np
 
+from steptrace import compiled as _compiled
 from steptrace.rules import Array
 
 Mode = Literal["exact", "blas"]
 
 
-def exact_dot(a: Array, b: Array) -> Array:
-    """``a · b`` for 2-D arrays, each entry summed over k = 0, 1, ... in that order."""
-    if a.shape[1] == 1:  # an outer product: nothing to sum
-        return a * b
-    if b.shape[1] == 1:  # one column: a running sum along each row (contiguous)
-        return np.add.accumulate(a * b[:, 0], axis=1)[:, -1:]
-    # Rows added in order. numpy may start such a reduction from 0.0, which would turn a
-    # sum of -0.0s into 0.0; starting from -0.0 (x + -0.0 == x, bit for bit, for every x)
-    # makes it start from the first term, as the running sum does.
-    if a.shape[0] == 1:  # one row: the products as a (k, n) matrix
-        return np.add.reduce(a.T * b, axis=0, keepdims=True, initial=-0.0)
-    products = a[:, :, np.newaxis] * b[np.newaxis, :, :]
+#: The smallest product (m·k·n multiplications) that loads the compiled kernel, importing
+#: numba: ~0.5-1 s, once per process, which a product this size wins back after some 10⁴
+#: to 10⁵ calls (numpy's paths take 20-50 µs on it, the kernel 2-5 µs). The book's networks
+#: (at most 48) never load it; an MNIST layer (784 × 40: 31 360 for a single sample) does.
+#: Once it is loaded it does every product, being faster than numpy's paths at any size
+#: (~1.2 µs a call against 1.3-5 µs for the book's products).
+COMPILED_FROM = 10_000
+
+
+def exact_dot(a: Array, b: Array, *, compiled: bool | None = None) -> Array:
+    """``a · b`` for 2-D arrays, each entry summed over k = 0, 1, ... in that order.
+
+    ``compiled``: None (the default) uses numba's kernel (:mod:`steptrace.compiled`) where
+    it is installed and pays (see ``COMPILED_FROM``); False never does; True always does
+    (for the tests; RuntimeError without numba). Every path gives the same bits."""
+    depth = a.shape[1]
+    if compiled is None:
+        compiled = (depth > 0 and a.dtype == np.float64 and b.dtype == np.float64
+                    and _compiled.ready(a.shape[0] * depth * b.shape[1] >= COMPILED_FROM))
+    if compiled:
+        return _compiled.exact_dot(a, b)
+    m, n, dtype = a.shape[0], b.shape[1], np.result_type(a, b)
+    if depth == 1:  # an outer product: nothing to sum
+        return np.multiply(a, b, out=np.empty((m, n), dtype))
+    if n == 1:  # one column: a running sum along each row (contiguous)
+        return np.ascontiguousarray(np.add.accumulate(a * b[:, 0], axis=1)[:, -1:])
+    # Rows added in order: the products laid out C-contiguous, so that the axis summed over
+    # is never the contiguous one (numpy would sum that one pairwise: b = weights.T, as in
+    # the deltas, made exactly that layout). numpy may start such a reduction from 0.0,
+    # which would turn a sum of -0.0s into 0.0; starting from -0.0 (x + -0.0 == x, bit for
+    # bit, for every x) makes it start from the first term, as the running sum does.
+    if m == 1:  # one row: the products as a (k, n) matrix
+        products = np.multiply(a.T, b, out=np.empty((depth, n), dtype))
+        return np.add.reduce(products, axis=0, keepdims=True, initial=-0.0)
+    products = np.multiply(a[:, :, np.newaxis], b[np.newaxis, :, :], out=np.empty((m, depth, n), dtype))
     summed: Array = np.add.reduce(products, axis=1, initial=-0.0)
     return summed
 
