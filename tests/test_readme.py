@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 def test_ci_runs_the_readme_test_command():
     command = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert command.startswith(
-        "python -m pip install -e '.[test,parity,plot,browser]' -e plugins/steptrace-extras")
+        "python -m pip install -e '.[test,parity,plot,browser,fast]' -e plugins/steptrace-extras")
     assert f"```sh\n{command}\n```" in (ROOT / "README.md").read_text()
 
 
