@@ -171,7 +171,10 @@ def fingerprint(rules: dict[str, str]) -> Fingerprint:
 def _open(path: Path, mode: Literal["rb", "wb"], gzipped: bool) -> IO[bytes]:
     if gzipped:
         return gzip.open(path, mode)  # type: ignore[return-value]
-    return open(path, mode)
+    # 64 KiB, not the default 8: a header holding a dataset is one line of megabytes,
+    # which readline gathers buffer by buffer (13.7 MB: 22 -> 10 ms), and a run's many
+    # short lines go to the disk in fewer writes.
+    return open(path, mode, buffering=1 << 16)
 
 
 class TraceWriter:
@@ -196,7 +199,8 @@ class TraceWriter:
             self._file = _open(self._tmp, "wb", gzipped=path.suffix == ".gz")
         except OSError as error:
             raise TraceFormatError(f"{path}: cannot write: {error.strerror or error}") from None
-        self._file.write(header.__pydantic_serializer__.to_json(header) + b"\n")
+        self._file.write(header.__pydantic_serializer__.to_json(header))  # (no copy to add \n)
+        self._file.write(b"\n")
 
     def write(self, record: Record) -> None:
         """One event's line (see :data:`steptrace.events.Record`)."""
