@@ -142,10 +142,13 @@ class Network:
             weighted_sum = dot(layer[k - 1], weights[k - 1])
             layer.append(act[k - 1].function(weighted_sum))
             if emit is not None:
-                emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k,
-                      "kind": "forward", "nonlinearity": act[k - 1].name,
-                      **({} if self.lean else {"layer_in": layer[k - 1].tolist()}),
-                      "weighted_sum": weighted_sum.tolist(), "layer_out": layer[k].tolist()})
+                record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k,
+                          "kind": "forward", "nonlinearity": act[k - 1].name}
+                if not self.lean:
+                    record["layer_in"] = layer[k - 1].tolist()
+                record["weighted_sum"] = weighted_sum.tolist()
+                record["layer_out"] = layer[k].tolist()
+                emit(record)
                 seq += 1
         if goal is None:  # a forward pass only: nothing to compare with
             return None, seq
@@ -154,9 +157,12 @@ class Network:
         prediction = layer[last]
         error = self.arithmetic.total((prediction - goal) ** 2)
         if emit is not None:
-            emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": last, "kind": "error",
-                  **({} if self.lean else {"prediction": prediction.tolist(), "goal": goal.tolist()}),
-                  "error": error})
+            record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": last, "kind": "error"}
+            if not self.lean:
+                record["prediction"] = prediction.tolist()
+                record["goal"] = goal.tolist()
+            record["error"] = error
+            emit(record)
             seq += 1
         if not self.learning:
             return error, seq
@@ -232,10 +238,10 @@ class Network:
                 derivative = rule.derivative(layer[k])
                 delta[k] = delta[k] * derivative
             if emit is not None:
-                if derivative is None:
-                    derivative = rule.derivative(layer[k])
+                rows, width = layer[k].shape
                 emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "delta",
-                      "nonlinearity": rule.name, "derivative": derivative.tolist(),
+                      "nonlinearity": rule.name,
+                      "derivative": [[1.0] * width] * rows if derivative is None else derivative.tolist(),
                       "delta": delta[k].tolist()})
                 seq += 1
 
@@ -255,12 +261,16 @@ class Network:
         """``weights_{k-1}_k -= alpha * weight_delta`` (``+=`` in the ascent form)."""
         apply_update(self.weights[k - 1], weight_delta, self.alpha, self.ascent, self.frozen[k - 1])
         if emit is not None:
-            derivable = self.lean and rule is None  # gradient descent's: from the deltas
-            emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "update",
-                  "alpha": self.alpha,
-                  **({} if derivable else {"weight_delta": weight_delta.tolist()}),
-                  **({} if self.lean else {"weights": self.weights[k - 1].tolist()}),
-                  **({} if rule is None else {"rule": rule, "details": details})})
+            record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "update",
+                      "alpha": self.alpha}
+            if not (self.lean and rule is None):  # gradient descent's is derived from the deltas
+                record["weight_delta"] = weight_delta.tolist()
+            if not self.lean:
+                record["weights"] = self.weights[k - 1].tolist()
+            if rule is not None:
+                record["rule"] = rule
+                record["details"] = details
+            emit(record)
             seq += 1
         return seq
 

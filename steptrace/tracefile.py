@@ -39,6 +39,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import to_json as to_json_value
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, check_weights, describe
@@ -51,7 +52,6 @@ from steptrace.events import (
     ForwardEvent,
     Record,
     UpdateEvent,
-    record_json,
 )
 from steptrace.matrices import Matrix
 
@@ -199,12 +199,14 @@ class TraceWriter:
             self._file = _open(self._tmp, "wb", gzipped=path.suffix == ".gz")
         except OSError as error:
             raise TraceFormatError(f"{path}: cannot write: {error.strerror or error}") from None
+        self._write = self._file.write
         self._file.write(header.__pydantic_serializer__.to_json(header))  # (no copy to add \n)
         self._file.write(b"\n")
 
     def write(self, record: Record) -> None:
-        """One event's line (see :data:`steptrace.events.Record`)."""
-        self._file.write(record_json(record) + b"\n")
+        """One event's line (see :data:`steptrace.events.Record`): :func:`record_json`,
+        inlined (this runs for every event of a recording)."""
+        self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
         self.events += 1
         if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
             self._file.flush()  # whole passes reach the disk, at most every FLUSH_SECONDS
