@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,11 @@ class Failure(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # a ClassVar from click 8.5 on
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: Any = None, line: str | None = None) -> None:
+    click.echo(f"warning: {str(message).removeprefix('steptrace: ')}", err=True)
+
+
 class SteptraceGroup(click.Group):
     def main(
         self,
@@ -63,7 +69,9 @@ class SteptraceGroup(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
         try:
-            code = super().main(args, prog_name, complete_var, False, **extra)
+            with warnings.catch_warnings():  # a Python warning is one "warning:" line too
+                warnings.showwarning = _one_line_warning
+                code = super().main(args, prog_name, complete_var, False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:
             error.show()  # `steptrace` alone: the help text
             sys.exit(error.exit_code)

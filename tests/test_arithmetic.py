@@ -3,6 +3,7 @@ and the path (numpy's, or the compiled kernel of steptrace.compiled where numba 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -287,3 +288,29 @@ def test_the_book_networks_never_import_numba():
     before, after, installed = done.stdout.split()
     assert before == "False"
     assert after == installed
+
+
+def test_a_kernel_that_fails_its_self_check_is_one_warning_line_and_numpy_runs(
+        monkeypatch, run_cli, tmp_path):
+    """A numba whose machine code would not give the exact order's bits (here: a self-check
+    made to fail) is not used: `record` says so in one line and still records exactly."""
+    pytest.importorskip("numba", reason="numba is not installed (pip install steptrace[fast])")
+    for name in ("_kernel", "_failure", "_tile", "_loaded"):
+        monkeypatch.setattr(compiled, name, getattr(compiled, name))
+    monkeypatch.setattr(compiled, "_kernel", None)
+    monkeypatch.setattr(compiled, "_loaded", False)
+    monkeypatch.delenv("STEPTRACE_NUMBA", raising=False)
+    monkeypatch.setattr(compiled, "_self_test", lambda kernel: False)
+    random = np.random.RandomState(0)
+    config = {"name": "wide", "layers": [120, 90, 2], "nonlinearities": ["relu", "linear"],
+              "seed": 1, "alpha": 0.01, "iterations": 1,
+              "inputs": random.random_sample((3, 120)).tolist(), "goals": [[1.0, 0.0]] * 3}
+    experiment = tmp_path / "wide.json"
+    experiment.write_text(json.dumps(config))
+    result = run_cli("record", experiment, "-o", tmp_path / "wide.jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: the compiled exact kernel is off (its result differed from the exact order's "
+        "(a fused multiply-add?)); exact mode uses numpy instead (the same bits, slower)"]
+    assert compiled._kernel is None
+    assert run_cli("replay", tmp_path / "wide.jsonl").exit_code == 0

@@ -1,0 +1,34 @@
+"""The benchmark runs and prints its table (it asserts no time: machines here are noisy)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from click.testing import CliRunner
+
+from steptrace.bench import BARE, ENGINE, EXACT, HEADER, RECORD, REPLAY, b2, bare_loop, main
+from steptrace.engine import Network, training_data
+from tests.conftest import builtin_registry
+
+
+def test_the_benchmark_prints_every_contender_with_its_ratio_to_the_bare_loop():
+    result = CliRunner().invoke(main, ["--repeat", "1", "--workload", "B1"])
+    assert result.exit_code == 0, result.output
+    rows = dict(re.findall(r"^ +(\S.*?)\s+[\d.]+\s+([\d.]+)$", result.output, re.MULTILINE))
+    assert {BARE, ENGINE, EXACT, RECORD, REPLAY, HEADER.strip()} <= set(rows)
+    assert rows[BARE] == "1.00"
+    assert "B1: 1 rounds after one untimed round; trace 0.23 MB" in result.output
+    assert re.search(r"exact ÷ blas \(no events\): [\d.]+; replay ÷ record: [\d.]+ \(config in "
+                     r"memory\), [\d.]+ \(both from a file\)", result.output)
+
+
+def test_the_bare_loop_and_the_engine_train_the_same_network():
+    """The baseline is the same training: B2/100's bare loop and the engine (blas) end with
+    the same summed error, within blas's last digits."""
+    workload = b2(100)
+    registry = builtin_registry()
+    network = Network.from_config(workload.config, registry.resolve(workload.config))
+    inputs, goals = training_data(workload.config)
+    errors = network.train(inputs, goals, 1)
+    assert np.isclose(errors[-1], bare_loop(workload)(), rtol=1e-12)
