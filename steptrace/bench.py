@@ -40,6 +40,7 @@ from steptrace.plugin_loader import load_plugins
 from steptrace.recording import header_for, network_for, record
 from steptrace.registry import Registry
 from steptrace.replay import replay
+from steptrace.rules import Array
 from steptrace.tracefile import TraceWriter
 
 
@@ -77,7 +78,9 @@ def b2(batch_size: int) -> Workload:
 
 
 def bare_loop(workload: Workload) -> Callable[[], object]:
-    """The book's loop as it prints it (np.dot, in-place updates), batched when asked."""
+    """The book's loop as it prints it (its relu and relu2deriv functions, np.dot, in-place
+    updates), batched when asked (the weight_delta averaged over the batch, as the engine
+    does)."""
     config = workload.config
     inputs, goals = training_data(config)
     assert goals is not None  # the workloads train
@@ -86,6 +89,12 @@ def bare_loop(workload: Workload) -> Callable[[], object]:
     start = initial_weights(config)
     alpha, size, iterations = config.alpha, workload.batch_size, config.iterations
 
+    def relu(x: Array) -> Array:  # the book's two functions, as its chapter 6 defines them
+        return (x > 0) * x
+
+    def relu2deriv(output: Array) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        return output > 0
+
     def go() -> float:
         weights_0_1, weights_1_2 = start[0].copy(), start[1].copy()
         layer_2_error = 0.0
@@ -93,12 +102,11 @@ def bare_loop(workload: Workload) -> Callable[[], object]:
             layer_2_error = 0.0
             for i in range(0, len(inputs), size):
                 layer_0 = inputs[i:i + size]
-                layer_1 = np.dot(layer_0, weights_0_1)
-                layer_1 = (layer_1 > 0) * layer_1
+                layer_1 = relu(np.dot(layer_0, weights_0_1))
                 layer_2 = np.dot(layer_1, weights_1_2)
                 layer_2_error += np.sum((layer_2 - goals[i:i + size]) ** 2)
                 layer_2_delta = layer_2 - goals[i:i + size]
-                layer_1_delta = layer_2_delta.dot(weights_1_2.T) * (layer_1 > 0)
+                layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)
                 if size == 1:
                     weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
                     weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
