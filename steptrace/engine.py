@@ -32,6 +32,7 @@ import numpy as np
 from steptrace.arithmetic import ARITHMETIC, Arithmetic
 from steptrace.config import ExperimentConfig
 from steptrace.events import Event, Record, typed
+from steptrace.matrices import json_ones, json_rows
 from steptrace.registry import Plan
 from steptrace.rules import Array, Learned, LearningStep
 
@@ -145,9 +146,9 @@ class Network:
                 record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k,
                           "kind": "forward", "nonlinearity": act[k - 1].name}
                 if not self.lean:
-                    record["layer_in"] = layer[k - 1].tolist()
-                record["weighted_sum"] = weighted_sum.tolist()
-                record["layer_out"] = layer[k].tolist()
+                    record["layer_in"] = json_rows(layer[k - 1])
+                record["weighted_sum"] = json_rows(weighted_sum)
+                record["layer_out"] = json_rows(layer[k])
                 emit(record)
                 seq += 1
         if goal is None:  # a forward pass only: nothing to compare with
@@ -159,8 +160,8 @@ class Network:
         if emit is not None:
             record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": last, "kind": "error"}
             if not self.lean:
-                record["prediction"] = prediction.tolist()
-                record["goal"] = goal.tolist()
+                record["prediction"] = json_rows(prediction)
+                record["goal"] = json_rows(goal)
             record["error"] = error
             emit(record)
             seq += 1
@@ -238,11 +239,11 @@ class Network:
                 derivative = rule.derivative(layer[k])
                 delta[k] = delta[k] * derivative
             if emit is not None:
-                rows, width = layer[k].shape
                 emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "delta",
                       "nonlinearity": rule.name,
-                      "derivative": [[1.0] * width] * rows if derivative is None else derivative.tolist(),
-                      "delta": delta[k].tolist()})
+                      "derivative": (json_ones(layer[k].shape) if derivative is None
+                                     else json_rows(derivative)),
+                      "delta": json_rows(delta[k])})
                 seq += 1
 
         return delta, seq
@@ -264,9 +265,9 @@ class Network:
             record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "update",
                       "alpha": self.alpha}
             if not (self.lean and rule is None):  # gradient descent's is derived from the deltas
-                record["weight_delta"] = weight_delta.tolist()
+                record["weight_delta"] = json_rows(weight_delta)
             if not self.lean:
-                record["weights"] = self.weights[k - 1].tolist()
+                record["weights"] = json_rows(self.weights[k - 1])
             if rule is not None:
                 record["rule"] = rule
                 record["details"] = details

@@ -30,22 +30,40 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictFloat,
     StrictInt,
     TypeAdapter,
+    WithJsonSchema,
 )
 from pydantic_core import to_json as to_json_value
 
+from steptrace.matrices import PACK_ABOVE, json_rows, matrix_json_schema, unpack
+
 
 def _as_nested(value: Any) -> Any:
-    """Arrays become nested lists of Python floats (the engine hands in float64 arrays);
-    validation then makes them tuples."""
+    """Arrays and packed matrices become nested lists of Python floats; validation then
+    makes them tuples."""
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, dict):
+        return unpack(value).tolist()
     return value
 
 
-Matrix = Annotated[tuple[tuple[StrictFloat, ...], ...], BeforeValidator(_as_nested)]
+def _as_json(rows: tuple[tuple[float, ...], ...]) -> Any:
+    """Rows of numbers, or packed when large: what the record of the event holds."""
+    if sum(map(len, rows)) > PACK_ABOVE:
+        return json_rows(np.array(rows, dtype=np.float64))
+    return rows
+
+
+Matrix = Annotated[
+    tuple[tuple[StrictFloat, ...], ...],
+    BeforeValidator(_as_nested),
+    PlainSerializer(_as_json, when_used="json"),
+    WithJsonSchema(matrix_json_schema()),
+]
 
 
 class _Step(BaseModel):
@@ -129,7 +147,8 @@ class EpochEndEvent(_Step):
 Record = dict[str, Any]
 """An event as plain data, as its trace line holds it: the fields in the model's order
 (``seq``, ``epoch``, ``samples``, ``layer``, ``kind``, then the kind's own), absent ones
-left out, matrices as nested lists of floats. The engine hands out records: building a
+left out, matrices as nested lists of floats (packed when large:
+:func:`steptrace.matrices.json_rows`). The engine hands out records: building a
 model per event would cost more than the step it describes. :func:`typed` makes the
 event; :func:`record_json` is its trace line, the same bytes as :func:`to_json` of it."""
 
@@ -161,6 +180,8 @@ def typed(record: Record) -> Event:
 
 
 def _tuples(rows: Any) -> Any:
+    if isinstance(rows, dict):  # packed (a large matrix)
+        rows = unpack(rows).tolist()
     return tuple(map(tuple, rows))
 
 

@@ -32,8 +32,9 @@ from pydantic_core import core_schema
 
 from steptrace.rules import Array
 
-#: Matrices of more numbers than this are written packed.
-PACK_ABOVE = 4096
+#: Matrices of more numbers than this are written packed (nobody reads a thousand numbers
+#: by eye; every matrix of the book's networks has fewer than 100).
+PACK_ABOVE = 1000
 PACKED_KEY = "float64_le_hex"
 _LITTLE_F8 = np.dtype("<f8")
 
@@ -112,31 +113,11 @@ class Matrix:
         """Rows of numbers, or the packed form (by default: packed when large)."""
         if not (self.packed if packed is None else packed):
             return self.tolist()
-        data = binascii.b2a_hex(self.array.astype(_LITTLE_F8, copy=False).tobytes())
-        return {"shape": list(self.shape), PACKED_KEY: data.decode("ascii")}
+        return pack(self.array)
 
     @classmethod
     def _unpack(cls, value: dict[str, Any]) -> Matrix:
-        if set(value) != {"shape", PACKED_KEY}:
-            raise ValueError(f'a packed matrix is {{"shape": [rows, columns], "{PACKED_KEY}": '
-                             f'"..."}}; got the keys {sorted(map(str, value))}')
-        shape, data = value["shape"], value[PACKED_KEY]
-        if not (isinstance(shape, list | tuple) and len(shape) == 2
-                and all(type(n) is int and n >= 0 for n in shape)):
-            raise ValueError(f"a packed matrix's shape is [rows, columns]; got {shape!r:.60}")
-        if not isinstance(data, str):
-            raise ValueError(f"a packed matrix's {PACKED_KEY} is a string of hexadecimal digits")
-        try:
-            raw = binascii.a2b_hex(data)
-        except (binascii.Error, ValueError) as error:
-            raise ValueError(f"a packed matrix's {PACKED_KEY} is not hexadecimal ({error})") from None
-        rows, cols = shape
-        if len(raw) != rows * cols * 8:
-            raise ValueError(f"a packed {rows}×{cols} matrix holds {rows * cols * 8} bytes; "
-                             f"this one holds {len(raw)}")
-        array = np.frombuffer(raw, dtype=_LITTLE_F8).reshape(rows, cols).astype(np.float64)
-        array.flags.writeable = False
-        return cls._of(array)
+        return cls._of(unpack(value))
 
     @classmethod
     def _from_rows(cls, rows: tuple[tuple[float, ...], ...]) -> Matrix:
@@ -176,17 +157,69 @@ class Matrix:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        rows = {"type": "array", "items": {"type": "array", "items": {"type": "number"}},
-                "description": "rows of numbers"}
-        packed = {"type": "object", "additionalProperties": False,
-                  "required": ["shape", PACKED_KEY],
-                  "description": f"packed (matrices of more than {PACK_ABOVE} numbers): the "
-                  "IEEE-754 bytes of the numbers, little-endian float64, row after row, in hex",
-                  "properties": {
-                      "shape": {"type": "array", "items": {"type": "integer", "minimum": 0},
-                                "minItems": 2, "maxItems": 2},
-                      PACKED_KEY: {"type": "string", "contentEncoding": "base16"}}}
-        return {"anyOf": [rows, packed]}
+        return matrix_json_schema()
+
+
+def matrix_json_schema() -> JsonSchemaValue:
+    """A matrix in JSON: rows of numbers, or packed."""
+    rows = {"type": "array", "items": {"type": "array", "items": {"type": "number"}},
+            "description": "rows of numbers"}
+    packed = {"type": "object", "additionalProperties": False,
+              "required": ["shape", PACKED_KEY],
+              "description": f"packed (matrices of more than {PACK_ABOVE} numbers): the "
+              "IEEE-754 bytes of the numbers, little-endian float64, row after row, in hex",
+              "properties": {
+                  "shape": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                            "minItems": 2, "maxItems": 2},
+                  PACKED_KEY: {"type": "string", "contentEncoding": "base16"}}}
+    return {"anyOf": [rows, packed]}
+
+
+def json_rows(array: Array) -> list[list[float]] | dict[str, Any]:
+    """A 2-D float64 array as JSON: rows of numbers, or packed when it holds more than
+    :data:`PACK_ABOVE` numbers (what the engine puts in an event's record)."""
+    if array.size > PACK_ABOVE:
+        return pack(array)
+    rows: list[list[float]] = array.tolist()
+    return rows
+
+
+def json_ones(shape: tuple[int, ...]) -> list[list[float]] | dict[str, Any]:
+    """:func:`json_rows` of a matrix of ones (a linear layer's derivative), built directly."""
+    rows, width = shape
+    if rows * width > PACK_ABOVE:
+        return pack(np.ones((rows, width)))
+    return [[1.0] * width] * rows
+
+
+def pack(array: Array) -> dict[str, Any]:
+    """The packed form of a 2-D float64 array."""
+    data = binascii.b2a_hex(array.astype(_LITTLE_F8, copy=False).tobytes())
+    return {"shape": list(array.shape), PACKED_KEY: data.decode("ascii")}
+
+
+def unpack(value: dict[str, Any]) -> Array:
+    """The read-only array a packed form holds; ValueError saying what is wrong."""
+    if set(value) != {"shape", PACKED_KEY}:
+        raise ValueError(f'a packed matrix is {{"shape": [rows, columns], "{PACKED_KEY}": '
+                         f'"..."}}; got the keys {sorted(map(str, value))}')
+    shape, data = value["shape"], value[PACKED_KEY]
+    if not (isinstance(shape, list | tuple) and len(shape) == 2
+            and all(type(n) is int and n >= 0 for n in shape)):
+        raise ValueError(f"a packed matrix's shape is [rows, columns]; got {shape!r:.60}")
+    if not isinstance(data, str):
+        raise ValueError(f"a packed matrix's {PACKED_KEY} is a string of hexadecimal digits")
+    try:
+        raw = binascii.a2b_hex(data)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"a packed matrix's {PACKED_KEY} is not hexadecimal ({error})") from None
+    rows, cols = shape
+    if len(raw) != rows * cols * 8:
+        raise ValueError(f"a packed {rows}×{cols} matrix holds {rows * cols * 8} bytes; "
+                         f"this one holds {len(raw)}")
+    array = np.frombuffer(raw, dtype=_LITTLE_F8).reshape(rows, cols).astype(np.float64)
+    array.flags.writeable = False
+    return array
 
 
 def _serialize(matrix: Matrix, info: core_schema.SerializationInfo) -> Any:

@@ -35,7 +35,8 @@ def header_for(config: ExperimentConfig, registry: Registry, network: Network,
     header = Header.model_construct(
         config=config, detail=detail, initial_weights=tuple(Matrix(w) for w in network.weights),
         fingerprint=fingerprint(registry.provenance(config)))
-    return header.model_copy(update={"schema_version": header.lowest_schema_version()})
+    largest_batch = max(map(len, network.plan.batches))
+    return header.model_copy(update={"schema_version": header.lowest_schema_version(largest_batch)})
 
 
 def network_for(config: ExperimentConfig, plan: Plan, detail: Detail) -> Network:

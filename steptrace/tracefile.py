@@ -24,6 +24,7 @@ import platform
 import time
 import zlib
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Annotated, Any, Literal
@@ -53,7 +54,7 @@ from steptrace.events import (
     Record,
     UpdateEvent,
 )
-from steptrace.matrices import Matrix
+from steptrace.matrices import PACK_ABOVE, Matrix
 
 FORMAT = "steptrace-trace"
 FLUSH_SECONDS = 0.5  # a killed recording loses at most about this much
@@ -101,9 +102,13 @@ class Header(BaseModel):
         return [*self.initial_weights, *(config.weights or ()), config.inputs,
                 *(() if config.goals is None else (config.goals,))]
 
-    def lowest_schema_version(self) -> int:
-        """The schema a reader needs for this header: 2 if it holds a packed matrix."""
-        return SCHEMA_VERSION if any(m.packed for m in self.matrices()) else 1
+    def lowest_schema_version(self, largest_batch: int) -> int:
+        """The schema a reader needs for this trace: 2 if the header or an event may hold a
+        packed matrix (an event's is a batch's rows by a layer's width, or a weight matrix)."""
+        layers = self.config.layers
+        largest_event = max(largest_batch * max(layers), *(a * b for a, b in pairwise(layers)))
+        packed = largest_event > PACK_ABOVE or any(m.packed for m in self.matrices())
+        return SCHEMA_VERSION if packed else 1
 
     @model_validator(mode="after")
     def _check_initial_weights(self) -> Header:

@@ -42,12 +42,12 @@ def test_both_json_forms_round_trip_bit_for_bit(packed):
 
 
 def test_large_matrices_are_written_packed_small_ones_as_rows():
-    small = Holder(matrix=np.ones((64, 64)))  # exactly PACK_ABOVE numbers
-    large = Holder(matrix=np.ones((64, 65)))
+    small = Holder(matrix=np.ones((40, 25)))  # exactly PACK_ABOVE numbers
+    large = Holder(matrix=np.ones((41, 25)))
     assert small.matrix.array.size == PACK_ABOVE
-    assert json.loads(small.model_dump_json())["matrix"] == [[1.0] * 64] * 64
+    assert json.loads(small.model_dump_json())["matrix"] == [[1.0] * 25] * 40
     packed = json.loads(large.model_dump_json())["matrix"]
-    assert packed["shape"] == [64, 65] and len(packed[PACKED_KEY]) == 64 * 65 * 16
+    assert packed["shape"] == [41, 25] and len(packed[PACKED_KEY]) == 41 * 25 * 16
     assert Holder.model_validate_json(large.model_dump_json()) == large
 
 
@@ -106,3 +106,56 @@ def test_a_trace_without_large_matrices_stays_schema_1(tmp_path):
     assert header["schema_version"] == 1
     assert header["config"]["inputs"] == [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0],
                                           [1.0, 1.0, 1.0]]
+
+
+def _wide_config(alpha: float = 0.01, iterations: int = 2) -> ExperimentConfig:
+    """A batch of 60 rows by a hidden layer of 30: 1,800 numbers per matrix, packed."""
+    random = np.random.RandomState(4)
+    return ExperimentConfig.model_validate({
+        "name": "wide", "layers": [5, 30, 2], "nonlinearities": ["relu", "linear"], "seed": 2,
+        "alpha": alpha, "iterations": iterations, "strategy": {"name": "full"},
+        "inputs": random.random_sample((60, 5)), "goals": np.eye(2)[random.randint(0, 2, 60)]})
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["step detail", "full detail"])
+@pytest.mark.parametrize("alpha", [0.01, 1e154], ids=["learning", "overflowing to inf and NaN"])
+def test_large_event_matrices_are_packed_and_their_events_read_back_bit_for_bit(lean, alpha):
+    """A record's packed matrix is exactly its typed event's JSON, and reads back as the same
+    numbers (NaN and infinities, which packed bytes hold as they are, included)."""
+    from steptrace.engine import Network, training_data
+    from steptrace.events import event_adapter, record_json, to_json, typed
+
+    config = _wide_config(alpha, iterations=3)
+    network = Network.from_config(config, builtin_registry().resolve(config))
+    network.lean = lean
+    records: list = []
+    network.train(*training_data(config), config.iterations, records.append)
+    packed = [r for r in records if isinstance(r.get("layer_out", r.get("delta")), dict)]
+    assert len(packed) == 2 * 3  # per pass: the hidden layer's forward and its delta
+    for one in records:
+        event = typed(one)
+        line = record_json(one)
+        assert line == to_json(event)
+        back = event_adapter.validate_json(line) if b'"NaN"' not in line and b"Inf" not in line else None
+        if back is not None:
+            assert to_json(back) == line  # the same bits, NaN included
+    if alpha > 1:
+        assert any(np.isnan(typed(r).delta).any() for r in packed if r["kind"] == "delta")
+
+
+def test_a_trace_with_packed_events_replays_and_reads_as_a_text_trace_does(tmp_path, run_cli):
+    """Packed or not, the same run: `show` of the trace equals the narration of the engine's
+    own events, `diff` against a full-detail trace of it finds nothing."""
+    config = _wide_config()
+    registry = builtin_registry()
+    step, full = tmp_path / "wide.jsonl", tmp_path / "wide-full.jsonl"
+    record(config, registry, step)
+    record(config, registry, full, detail="full")
+    lines = step.read_bytes().splitlines()
+    assert json.loads(lines[0])["schema_version"] == 2
+    assert json.loads(lines[1])["weighted_sum"]["shape"] == [60, 30]
+    # per pass: 2 forward, error, 2 delta, 2 update, epoch_end
+    assert replay(step, registry).events == replay(full, registry).events == 2 * 8
+    assert run_cli("diff", step, full).exit_code == 0
+    shown = run_cli("show", step, "--kind", "forward", "--layer", "1").stdout
+    assert shown.count("layer_1 = relu(layer_0 · weights_0_1)") == 2
