@@ -56,15 +56,17 @@ def exact_dot(a: Array, b: Array, *, compiled: bool | None = None) -> Array:
     ``compiled``: None (the default) uses numba's kernel (:mod:`steptrace.compiled`) where
     it is installed and pays (see ``COMPILED_FROM``); False never does; True always does
     (for the tests; RuntimeError without numba). Every path gives the same bits."""
-    depth = a.shape[1]
-    if compiled is None:
-        compiled = (depth > 0 and a.dtype == np.float64 and b.dtype == np.float64
-                    and _compiled.ready(a.shape[0] * depth * b.shape[1] >= COMPILED_FROM))
+    m, depth = a.shape
+    n = b.shape[1]
+    if compiled is None:  # (this runs for every product: the cheap tests first)
+        compiled = (_compiled.ready(m * depth * n >= COMPILED_FROM) and depth > 0
+                    and a.dtype == np.float64 and b.dtype == np.float64)
     if compiled:
         return _compiled.exact_dot(a, b)
-    m, n, dtype = a.shape[0], b.shape[1], np.result_type(a, b)
-    if depth == 1:  # an outer product: nothing to sum
-        return np.multiply(a, b, out=np.empty((m, n), dtype))
+    dtype = np.float64  # exact mode sums in float64
+    if depth == 1:  # an outer product: nothing to sum, no order to keep
+        product: Array = a * b
+        return product if product.flags.c_contiguous else np.ascontiguousarray(product)
     if n == 1:  # one column: a running sum along each row (contiguous)
         return np.ascontiguousarray(np.add.accumulate(a * b[:, 0], axis=1)[:, -1:])
     # Rows added in order: the products laid out C-contiguous, so that the axis summed over
@@ -73,7 +75,9 @@ def exact_dot(a: Array, b: Array, *, compiled: bool | None = None) -> Array:
     # which would turn a sum of -0.0s into 0.0; starting from -0.0 (x + -0.0 == x, bit for
     # bit, for every x) makes it start from the first term, as the running sum does.
     if m == 1:  # one row: the products as a (k, n) matrix
-        products = np.multiply(a.T, b, out=np.empty((depth, n), dtype))
+        products = a.T * b  # laid out as b is: C for weights, F for weights.T
+        if not products.flags.c_contiguous:
+            products = np.ascontiguousarray(products)
         return np.add.reduce(products, axis=0, keepdims=True, initial=-0.0)
     products = np.multiply(a[:, :, np.newaxis], b[np.newaxis, :, :], out=np.empty((m, depth, n), dtype))
     summed: Array = np.add.reduce(products, axis=1, initial=-0.0)
