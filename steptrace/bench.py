@@ -13,16 +13,18 @@ to a trace file, from the config in memory and from an experiment file (which, l
 replay, reads and validates the dataset first); the header alone (the floor of any trace
 of that config: its dataset and initial weights, written and synced); replaying that
 trace. After one untimed round (imports, caches, compiled kernels), each runs
-``--repeat`` times, interleaved so that machine noise hits all alike; each ratio is the
-median over the rounds of the two times in the same round. Prints a table of ratios;
-nothing here is asserted (timed assertions belong nowhere: the machines are shared and
-noisy).
+``--repeat`` times, interleaved so that machine noise hits all alike, in an order shuffled
+every round (a contender that always ran after PyTorch, say, would pay for the caches it
+left cold); each ratio is the median over the rounds of the two times in the same round.
+Prints a table of ratios; nothing here is asserted (timed assertions belong nowhere: the
+machines are shared and noisy).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import tempfile
 import time
@@ -217,10 +219,13 @@ def measure(workload: Workload, registry: Registry, repeat: int) -> Timings:
         for go in runs.values():  # a round not timed: imports, caches, compiled kernels
             go()
         times: dict[str, list[float]] = {name: [] for name in runs}
+        order = list(runs)
+        shuffle = random.Random(0).shuffle
         for _ in range(repeat):
-            for name, go in runs.items():
+            shuffle(order)  # no contender always runs right after the same other one
+            for name in order:
                 start = time.perf_counter()
-                go()
+                runs[name]()
                 times[name].append(time.perf_counter() - start)
         size = sum(p.stat().st_size for p in Path(tmp).glob("*.jsonl"))
     return Timings(times, size)
