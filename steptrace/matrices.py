@@ -1,7 +1,9 @@
-"""The matrices of an experiment and of a trace's header: a dataset, initial weights.
+"""Matrices in JSON: a dataset, initial weights, an event's numbers, written exactly.
 
-A :class:`Matrix` is a read-only float64 array that a Pydantic model holds as a field.
-It compares bit for bit, and it is written to JSON exactly, in one of two forms:
+A :class:`Matrix` is a read-only float64 array that a Pydantic model holds as a field
+(an experiment's data and weights, a trace header's initial weights); it compares bit
+for bit. Events hold their matrices as nested tuples (:mod:`steptrace.events`), and the
+engine's records as :func:`json_rows`. All are written to JSON in one of two forms:
 
 - **rows of numbers**, ``[[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]``, each float in its
   shortest round-tripping form: what a person writes and reads (the book's data);
@@ -13,8 +15,8 @@ It compares bit for bit, and it is written to JSON exactly, in one of two forms:
   tenth (an MNIST-sized dataset of 784,000 numbers: about 10 ms each way in hex, 15 ms
   to write and 30-45 ms to read in base64, 100 ms to write and 110 ms to read as text).
 
-Both forms are read wherever a matrix is (experiment files, trace headers); the packed
-one is a feature of trace schema 2 (:mod:`steptrace.tracefile`). Rows of numbers are
+Both forms are read wherever a matrix is (experiment files, trace headers, events); the
+packed one is a feature of trace schema 2 (:mod:`steptrace.tracefile`). Rows of numbers are
 validated strictly (numbers only, no strings or booleans); every form must be
 rectangular.
 """
