@@ -262,6 +262,7 @@ def dump_json(config: ExperimentConfig) -> str:
 def dump_toml(config: ExperimentConfig) -> str:
     """The config as TOML, in the order a reader wants: the network, then the data."""
     data = config.model_dump(mode="json")
+
     def is_table(value: Any) -> bool:  # a packed matrix is a value (an inline table)
         return isinstance(value, dict) and PACKED_KEY not in value
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ class Network:
         every step is also handed over as a record (:data:`steptrace.events.Record`)."""
         seq = 0
         batches = [tuple(batch) for batch in self.plan.batches]
-        all_samples = tuple(i for batch in batches for i in batch)
+        all_samples = tuple(chain.from_iterable(batches)) if emit is not None else ()
         # A contiguous batch is a slice (a view, no copy), as the book's streetlights[i:i+1].
         rows = [_rows(batch) for batch in batches]
         errors: list[float | None] = []
@@ -107,9 +108,11 @@ class Network:
                     if error is not None and error_for_pass is not None:
                         error_for_pass += error
                 if emit is not None:
-                    emit({"seq": seq, "epoch": iteration, "samples": all_samples,
-                          "layer": len(self.weights), "kind": "epoch_end",
-                          **({} if error_for_pass is None else {"error": error_for_pass})})
+                    record = {"seq": seq, "epoch": iteration, "samples": all_samples,
+                              "layer": len(self.weights), "kind": "epoch_end"}
+                    if error_for_pass is not None:
+                        record["error"] = error_for_pass
+                    emit(record)
                     seq += 1
                 errors.append(error_for_pass)
                 if after_pass is not None:
@@ -308,9 +311,9 @@ def apply_update(weights: Array, weight_delta: Array, alpha: float, ascent: bool
         weights -= change
 
 
-def _rows(batch: Sequence[int]) -> slice | list[int]:
+def _rows(batch: tuple[int, ...]) -> slice | list[int]:
     start = batch[0]
-    if list(batch) == list(range(start, start + len(batch))):
+    if batch == tuple(range(start, start + len(batch))):
         return slice(start, start + len(batch))
     return list(batch)
 

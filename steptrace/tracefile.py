@@ -60,8 +60,8 @@ FORMAT = "steptrace-trace"
 FLUSH_SECONDS = 0.5  # a killed recording loses at most about this much
 Detail = Literal["step", "epoch", "full"]
 #: The newest trace schema this steptrace reads and writes. 2 added packed matrices
-#: (:mod:`steptrace.matrices`) to the header; a trace that holds none is written as
-#: schema 1, which older steptrace versions read.
+#: (:mod:`steptrace.matrices`), in the header and in events; a trace that cannot hold
+#: one is written as schema 1, which older steptrace versions read.
 SCHEMA_VERSION = 2
 OLDEST_SCHEMA_VERSION = 1
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
