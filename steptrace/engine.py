@@ -312,9 +312,9 @@ def apply_update(weights: Array, weight_delta: Array, alpha: float, ascent: bool
 
 
 def _rows(batch: tuple[int, ...]) -> slice | list[int]:
-    start = batch[0]
-    if batch == tuple(range(start, start + len(batch))):
-        return slice(start, start + len(batch))
+    start, size = batch[0], len(batch)
+    if size == 1 or (batch[-1] - start == size - 1 and batch == tuple(range(start, start + size))):
+        return slice(start, start + size)
     return list(batch)
 
 
