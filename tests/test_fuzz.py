@@ -14,13 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from steptrace.compare import Tolerance
-from steptrace.config import dump_json, dump_toml, load_config, parse_config
+from steptrace.config import StrategySpec, dump_json, dump_toml, load_config, parse_config
 from steptrace.diff import diff
 from steptrace.errors import SteptraceError
+from steptrace.matrices import Matrix
 from steptrace.narrate import BookView, Filters, Literate
 from steptrace.recording import record
 from steptrace.replay import replay
@@ -119,7 +121,7 @@ traces = (byte_mutation(GOOD_BYTES) | line_mutation(GOOD_LINES) | field_mutation
           | field_mutation(GOOD_LINES[:1]) .map(lambda header: header + b"".join(GOOD_LINES[1:])))
 
 
-def read_everything(path: Path) -> None:
+def read_everything(path: Path, good: Path = GOOD) -> None:
     """Every way steptrace reads a trace: each must end or raise a SteptraceError."""
     with open_trace(path) as reader:
         for _ in reader:
@@ -130,7 +132,7 @@ def read_everything(path: Path) -> None:
     with open_trace(path) as reader:
         for _ in BookView(reader.header).lines(reader):
             pass
-    diff(GOOD, path, Tolerance())
+    diff(good, path, Tolerance())
     with open_trace(path) as reader:
         small = reader.header.config.iterations * len(reader.header.config.inputs) <= 64
     if small:
@@ -146,13 +148,39 @@ def test_a_mutated_trace_raises_only_steptrace_errors(mutated: bytes) -> None:
         read_everything(path)
 
 
+# Packed matrices (steptrace.matrices): a 40 x 40 dataset in the header, and 40-row batches
+# by 30 hidden units in the events, all in hex; mutated, they must fail as cleanly.
+random = np.random.RandomState(7)
+PACKED = SMALL.model_copy(update={
+    "name": "packed", "layers": (40, 30, 1), "seed": 3, "strategy": StrategySpec(name="full"),
+    "inputs": Matrix(random.random_sample((40, 40))), "goals": Matrix(random.randint(0, 2, (40, 1)))})
+GOOD_PACKED = WORK / "good-packed.jsonl"
+record(PACKED, REGISTRY, GOOD_PACKED)
+PACKED_LINES = GOOD_PACKED.read_bytes().splitlines(keepends=True)
+assert b"float64_le_hex" in PACKED_LINES[0] and b"float64_le_hex" in PACKED_LINES[1]
+
+
+@FUZZ
+@given(byte_mutation(GOOD_PACKED.read_bytes()) | field_mutation(PACKED_LINES)
+       | field_mutation(PACKED_LINES[:1]).map(lambda header: header + b"".join(PACKED_LINES[1:])))
+def test_a_mutated_packed_trace_raises_only_steptrace_errors(mutated: bytes) -> None:
+    path = WORK / "mutated-packed.jsonl"
+    path.write_bytes(mutated)
+    with contextlib.suppress(SteptraceError):
+        read_everything(path, GOOD_PACKED)
+
+
 CONFIG = json.loads(dump_json(SMALL))
 CONFIG_TOML = dump_toml(SMALL).encode()
 
 
+CONFIG_PACKED = json.loads(dump_json(PACKED))
+
+
 @FUZZ
 @given(json_mutation(CONFIG) | byte_mutation(json.dumps(CONFIG).encode())
-       | byte_mutation(CONFIG_TOML))
+       | byte_mutation(CONFIG_TOML) | json_mutation(CONFIG_PACKED)
+       | byte_mutation(json.dumps(CONFIG_PACKED).encode()))
 def test_a_mutated_experiment_file_raises_only_steptrace_errors(mutated: Any) -> None:
     if isinstance(mutated, bytes):
         is_toml = mutated.startswith(b"name")
@@ -166,11 +194,12 @@ def test_a_mutated_experiment_file_raises_only_steptrace_errors(mutated: Any) ->
         REGISTRY.resolve(config)
     except SteptraceError:
         return
-    if config.iterations * len(config.inputs) <= 64 and max(config.layers) <= 64:
+    if config.iterations * len(config.inputs) <= 80 and max(config.layers) <= 64:
         record(config, REGISTRY, WORK / "from-mutated.jsonl")
 
 
 def test_the_unmutated_files_are_accepted() -> None:
     """The fuzzers start from good inputs: those must read cleanly."""
     read_everything(GOOD)
+    read_everything(GOOD_PACKED, GOOD_PACKED)
     assert parse_config(tomllib.loads(CONFIG_TOML.decode()), "toml") == SMALL
