@@ -63,7 +63,6 @@ def exact_dot(a: Array, b: Array, *, compiled: bool | None = None) -> Array:
                     and a.dtype == np.float64 and b.dtype == np.float64)
     if compiled:
         return _compiled.exact_dot(a, b)
-    dtype = np.float64  # exact mode sums in float64
     if depth == 1:  # an outer product: nothing to sum, no order to keep
         product: Array = a * b
         return product if product.flags.c_contiguous else np.ascontiguousarray(product)
@@ -79,7 +78,7 @@ def exact_dot(a: Array, b: Array, *, compiled: bool | None = None) -> Array:
         if not products.flags.c_contiguous:
             products = np.ascontiguousarray(products)
         return np.add.reduce(products, axis=0, keepdims=True, initial=-0.0)
-    products = np.multiply(a[:, :, np.newaxis], b[np.newaxis, :, :], out=np.empty((m, depth, n), dtype))
+    products = np.multiply(a[:, :, np.newaxis], b[np.newaxis, :, :], out=np.empty((m, depth, n)))
     summed: Array = np.add.reduce(products, axis=1, initial=-0.0)
     return summed
 

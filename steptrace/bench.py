@@ -37,7 +37,7 @@ import click
 import numpy as np
 
 from steptrace.config import ExperimentConfig, dump_json, load_config
-from steptrace.engine import Network, training_data
+from steptrace.engine import Network, initial_weights, training_data
 from steptrace.plugin_loader import load_plugins
 from steptrace.recording import header_for, network_for, record
 from steptrace.registry import Registry
@@ -86,8 +86,6 @@ def bare_loop(workload: Workload) -> Callable[[], object]:
     config = workload.config
     inputs, goals = training_data(config)
     assert goals is not None  # the workloads train
-    from steptrace.engine import initial_weights
-
     start = initial_weights(config)
     alpha, size, iterations = config.alpha, workload.batch_size, config.iterations
 
@@ -130,7 +128,6 @@ def torch_loop(workload: Workload) -> Callable[[], object] | None:
     # whichever contender ran next (B2/100's engine ran 2x slower right after PyTorch).
     # On these one-sample and 100-sample steps a second thread gains PyTorch nothing.
     torch.set_num_threads(1)
-    from steptrace.engine import initial_weights
 
     config = workload.config
     inputs, goals = (torch.tensor(data, dtype=torch.float64) for data in training_data(config))
@@ -157,6 +154,12 @@ def torch_loop(workload: Workload) -> Callable[[], object] | None:
     return go
 
 
+BARE, TORCH = "bare numpy loop (the book's)", "PyTorch float64, no tracing"
+ENGINE, EXACT = "engine, no events (blas)", "engine, no events (exact)"
+RECORD, FROM_FILE, REPLAY = "record every event (blas)", "  the same, from the file", "replay that trace"
+HEADER = "  the header alone, written"
+
+
 def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str, Callable[[], Any]]:
     config = workload.config
     exact = config.model_copy(update={"arithmetic": "exact"})
@@ -177,6 +180,7 @@ def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str
     record(config, registry, trace)  # so that replay has a trace from the first round on
     experiment = folder / f"{workload.name.replace('/', '-')}.json"  # as a user would keep it
     experiment.write_text(dump_json(config), encoding="utf-8")
+
     def header_alone() -> None:
         """What every trace of this config costs before its first event: the header (the
         dataset and the initial weights) and the end line, written and synced."""
@@ -229,12 +233,6 @@ def measure(workload: Workload, registry: Registry, repeat: int) -> Timings:
                 times[name].append(time.perf_counter() - start)
         size = sum(p.stat().st_size for p in Path(tmp).glob("*.jsonl"))
     return Timings(times, size)
-
-
-BARE, TORCH = "bare numpy loop (the book's)", "PyTorch float64, no tracing"
-ENGINE, EXACT = "engine, no events (blas)", "engine, no events (exact)"
-RECORD, FROM_FILE, REPLAY = "record every event (blas)", "  the same, from the file", "replay that trace"
-HEADER = "  the header alone, written"
 
 
 @click.command()

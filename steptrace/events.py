@@ -38,7 +38,7 @@ from pydantic import (
 )
 from pydantic_core import to_json as to_json_value
 
-from steptrace.matrices import PACK_ABOVE, json_rows, matrix_json_schema, unpack
+from steptrace.matrices import PACK_ABOVE, matrix_json_schema, pack, unpack
 
 
 def _as_nested(value: Any) -> Any:
@@ -54,7 +54,7 @@ def _as_nested(value: Any) -> Any:
 def _as_json(rows: tuple[tuple[float, ...], ...]) -> Any:
     """Rows of numbers, or packed when large: what the record of the event holds."""
     if sum(map(len, rows)) > PACK_ABOVE:
-        return json_rows(np.array(rows, dtype=np.float64))
+        return pack(np.array(rows, dtype=np.float64))
     return rows
 
 

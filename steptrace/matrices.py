@@ -113,13 +113,9 @@ class Matrix:
 
     def to_json_value(self, packed: bool | None = None) -> list[list[float]] | dict[str, Any]:
         """Rows of numbers, or the packed form (by default: packed when large)."""
-        if not (self.packed if packed is None else packed):
-            return self.tolist()
-        return pack(self.array)
-
-    @classmethod
-    def _unpack(cls, value: dict[str, Any]) -> Matrix:
-        return cls._of(unpack(value))
+        if packed is None:
+            return json_rows(self.array)
+        return pack(self.array) if packed else self.tolist()
 
     @classmethod
     def _from_rows(cls, rows: tuple[tuple[float, ...], ...]) -> Matrix:
@@ -141,7 +137,7 @@ class Matrix:
                 raise ValueError(f"a matrix holds numbers, not {value.dtype}")
             return cls(value)
         if isinstance(value, dict):
-            return cls._unpack(value)
+            return cls._of(unpack(value))
         return cls._from_rows(rows(value))  # strict numbers, errors located row and column
 
     @classmethod
