@@ -17,7 +17,8 @@ from steptrace.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "traces"
-BOOK = Path(os.environ.get("STEPTRACE_BOOK_DIR", ROOT.parent / "shared" / "book"))
+#: The book's printed outputs, kept in the repository (tests/book/README.md).
+BOOK = Path(os.environ.get("STEPTRACE_BOOK_DIR", ROOT / "tests" / "book"))
 
 
 #: Lines the tests want printed at the end of the run (e.g. how many book cells reproduce).
@@ -58,7 +59,7 @@ def run_cli():
 
 
 def book_cells(chapter: int) -> dict[str, dict[str, Any]]:
-    """The book's cells of one chapter, by id (``../shared/book/chNN.json``)."""
+    """The book's cells of one chapter, by id (``tests/book/chNN.json``)."""
     path = BOOK / f"ch{chapter:02d}.json"
     if not path.exists():
         pytest.fail(f"the book's outputs are missing: {path} (set STEPTRACE_BOOK_DIR)")
