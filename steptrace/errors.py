@@ -1,6 +1,7 @@
 """The errors steptrace reports to a user, each with its documented exit code.
 
-0 ok · 1 mismatch, divergence or an incomplete trace · 2 bad input · 3 internal error ·
+0 ok · 1 mismatch, divergence or an incomplete trace · 2 bad input, or an output that
+cannot be written · 3 internal error ·
 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM).
 The CLI turns a :class:`SteptraceError` into one line on stderr and its exit code;
 anything else escaping is a bug in steptrace (exit 3).
@@ -36,6 +37,10 @@ class TraceFormatError(BadInput):
 
 class PluginError(BadInput):
     """A plugin registered something invalid or conflicting."""
+
+
+class CannotWrite(SteptraceError):
+    """An output cannot be written: no space left, no permission; nothing was left behind."""
 
 
 class Mismatch(SteptraceError):

@@ -1,0 +1,133 @@
+"""Writing a file whole, or not at all, and never anywhere but where it was asked.
+
+Every file steptrace writes (a trace, a page, a picture) goes through :func:`atomic_write`:
+
+- the output is refused (exit 2) when it names something that is not a regular file
+  (``/dev/null``, a directory, a pipe) or one of the command's own inputs
+  (``record mine.toml -o mine.toml``): a command never replaces what it reads;
+- the bytes go to a new hidden temporary file beside the target, created with
+  ``O_EXCL | O_NOFOLLOW`` under a random name (:func:`tempfile.mkstemp`), so a link
+  planted there is never followed;
+- on success the file is flushed, ``fsync``-ed and renamed over the target; on any error
+  or interruption the temporary file is removed. A full disk is one line
+  (:class:`~steptrace.errors.CannotWrite`, exit 2) and leaves nothing behind;
+- while the file is being finished (written out, renamed, or removed), Ctrl-C and SIGTERM
+  wait (:func:`signals_deferred`), so no signal leaves a torn file or a stray temporary one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from steptrace.errors import BadInput, CannotWrite
+
+
+def check_output(target: Path, inputs: Sequence[Path] = ()) -> None:
+    """Refuse an output that is not a (new or existing) regular file, or is an input."""
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise BadInput(f"{target}: cannot write there: {error.strerror or error}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, a pipe or a socket)"
+        raise BadInput(f"{target}: is {what}: give the name of a file to write (-o FILE)")
+    for source in inputs:
+        if _same_file(source, target):
+            raise BadInput(f"{target}: is also the input {source}: writing it would replace what "
+                           "is being read; give another -o")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _permissions() -> int:
+    """0o666 less the umask, as ``open()`` would have made the file (mkstemp makes 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextmanager
+def atomic_write(target: Path, inputs: Sequence[Path] = ()) -> Iterator[IO[bytes]]:
+    """A binary file to write ``target``'s bytes to; it becomes ``target`` when the block
+    ends normally, and is removed, leaving ``target`` as it was, when it does not."""
+    check_output(target, inputs)
+    file, temporary = create_temporary(target)
+    try:
+        with file:
+            yield file
+            finish(file, temporary, target)
+    except BaseException:
+        discard(temporary)
+        raise
+
+
+def create_temporary(target: Path) -> tuple[IO[bytes], Path]:
+    """A new, empty, hidden temporary file beside ``target``: ``.NAME.RANDOM.tmp``."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                    dir=target.parent if str(target.parent) else ".")
+    except OSError as error:
+        raise CannotWrite(f"{target}: cannot write: {error.strerror or error}") from None
+    # 64 KiB, not the default 8: a trace's header holding a dataset is one line of megabytes.
+    return os.fdopen(fd, "wb", buffering=1 << 16), Path(name)
+
+
+def finish(file: IO[bytes], temporary: Path, target: Path) -> None:
+    """Flush ``file`` to the disk and rename it over ``target`` (signals wait meanwhile)."""
+    with signals_deferred():
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+            os.chmod(temporary, _permissions())
+            os.replace(temporary, target)
+        except OSError as error:
+            raise cannot_write(target, error) from None
+
+
+def discard(temporary: Path) -> None:
+    """Remove a temporary file that will not be renamed into place (signals wait)."""
+    with signals_deferred():
+        temporary.unlink(missing_ok=True)
+
+
+def cannot_write(target: Path, error: OSError) -> CannotWrite:
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        reason += " (free some space, or write elsewhere with -o; nothing was left behind)"
+    return CannotWrite(f"{target}: cannot write: {reason}")
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM that arrive in the block take effect after it (main thread only:
+    elsewhere signals are not delivered to Python code anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    handlers = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handlers[number] = signal.signal(number, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        for number in dict.fromkeys(pending):
+            signal.raise_signal(number)  # handled now, by the handler that was in place
