@@ -40,7 +40,8 @@ def check_output(target: Path, inputs: Sequence[Path] = ()) -> None:
     except OSError as error:
         raise BadInput(f"{target}: cannot write there: {error.strerror or error}") from None
     if info is not None and not stat.S_ISREG(info.st_mode):
-        what = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, a pipe or a socket)"
+        what = ("a directory" if stat.S_ISDIR(info.st_mode)
+                else "not a regular file (a device, a pipe or a socket)")
         raise BadInput(f"{target}: is {what}: give the name of a file to write (-o FILE)")
     for source in inputs:
         if _same_file(source, target):
