@@ -123,7 +123,7 @@ def signals_deferred() -> Iterator[None]:
         return
     pending: list[int] = []
     handlers = {}
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in (signal.SIGINT.value, signal.SIGTERM.value):
         handlers[number] = signal.signal(number, lambda signum, frame: pending.append(signum))
     try:
         yield
