@@ -63,7 +63,15 @@ def _is_number(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return repr(value) if not isinstance(value, tuple) else f"{len(value)} value(s)"
+    """A value for a message: numbers in full, a matrix by its size, anything else cut short
+    (a file may hold a string of any length)."""
+    if isinstance(value, tuple | list):
+        return f"{len(value)} value(s)"
+    text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}… ({len(text)} characters)"
+
+
+SHOWN = 120  # characters of a value a message shows
 
 
 def difference(
@@ -76,18 +84,46 @@ def difference(
     gives some fields (by name: ``weights``, ``error``, ...) a tolerance of their own."""
     if type(a) is not type(b):
         return Difference("kind", a.kind, b.kind)
-    dump_a, dump_b = a.model_dump(), b.model_dump()
-    for key in dump_a:
-        found = _walk(dump_a[key], dump_b.get(key), key, (fields or {}).get(key, tolerance))
+    return differences(a.model_dump(), b.model_dump(), tolerance, fields)
+
+
+def differences(
+    a: dict[str, Any],
+    b: dict[str, Any],
+    tolerance: Tolerance,
+    fields: Mapping[str, Tolerance] | None = None,
+) -> Difference | None:
+    """The first difference of two field dicts, nested ones included, every key of both
+    sides compared (a key only one side has is a difference)."""
+    for key in _keys(a, b):
+        found = _walk(a.get(key, _ABSENT), b.get(key, _ABSENT), key,
+                      (fields or {}).get(key, tolerance))
         if found:
             return found
     return None
 
 
+class _Absent:
+    """A key one side has and the other does not."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Every key of either side: a's in its order, then those only b has."""
+    return [*a, *(key for key in b if key not in a)]
+
+
 def _walk(a: Any, b: Any, path: str, tolerance: Tolerance) -> Difference | None:
+    """The first difference of two values of any nesting, every key of both sides compared."""
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in a:
-            found = _walk(a[key], b.get(key), f"{path}.{key}" if path else key, tolerance)
+        for key in _keys(a, b):
+            found = _walk(a.get(key, _ABSENT), b.get(key, _ABSENT),
+                          f"{path}.{key}" if path else key, tolerance)
             if found:
                 return found
         return None
@@ -101,6 +137,8 @@ def _walk(a: Any, b: Any, path: str, tolerance: Tolerance) -> Difference | None:
         return None
     if isinstance(a, float) and isinstance(b, float):
         return None if tolerance.agree(a, b) else Difference(path, a, b)
+    if a is _ABSENT or b is _ABSENT:
+        return Difference(path, a, b)
     return None if a == b and type(a) is type(b) else Difference(path, a, b)
 
 

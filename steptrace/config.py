@@ -9,6 +9,7 @@ checked against the loaded plugins by :func:`steptrace.registry.Registry.resolve
 from __future__ import annotations
 
 import json
+import re
 import string
 import tomllib
 from pathlib import Path
@@ -28,6 +29,7 @@ from pydantic import (
 )
 
 from steptrace.errors import ConfigError
+from steptrace.limits import MAX_EXPERIMENT_FILE, size
 from steptrace.matrices import PACKED_KEY, Matrix
 
 #: The fields a book-view template may use, per line kind.
@@ -36,6 +38,19 @@ STEP_FIELDS = frozenset({
     "epoch", "iteration", "samples",
 })
 EPOCH_FIELDS = frozenset({"error", "epoch", "iteration"})
+#: An experiment's name: an id, and the default name of its trace file (NAME.jsonl), so a
+#: plain file name: no path, no leading dot, no space or control character.
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
+#: Characters no text of a config may hold: terminal control codes (ESC, ...) that
+#: would act on the terminal of whoever prints it. (Templates may break lines: \n, \t.)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str | None) -> str | None:
+    if text is not None and (found := _CONTROL.search(text)):
+        raise ValueError(f"holds the control character {found.group()!r}: only printable "
+                         "text (and line breaks) may be printed")
+    return text
 
 
 def _template_fields(template: str) -> set[str]:
@@ -85,6 +100,7 @@ class BookView(BaseModel):
     @field_validator("step")
     @classmethod
     def _check_step(cls, template: str | None) -> str | None:
+        _printable(template)
         if template is not None and (bad := _template_fields(template) - STEP_FIELDS):
             raise ValueError(f"unknown field(s) {sorted(bad)}; use {sorted(STEP_FIELDS)}")
         return template
@@ -92,6 +108,7 @@ class BookView(BaseModel):
     @field_validator("epoch")
     @classmethod
     def _check_epoch(cls, template: str | None) -> str | None:
+        _printable(template)
         if template is not None and (bad := _template_fields(template) - EPOCH_FIELDS):
             raise ValueError(f"unknown field(s) {sorted(bad)}; use {sorted(EPOCH_FIELDS)}")
         return template
@@ -103,6 +120,12 @@ class StrategySpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     name: str
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        _printable(name)
+        return name
 
     @model_validator(mode="before")
     @classmethod
@@ -119,13 +142,27 @@ class ExperimentConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: str = Field(pattern=NAME_PATTERN, description="an id, and its trace's default file "
+                      "name: letters, digits, _ . + - (no path), at most 100")
     title: str = ""
     source: str = ""
+
+    @field_validator("title", "source")
+    @classmethod
+    def _check_text(cls, text: str) -> str:
+        _printable(text)
+        return text
     layers: tuple[StrictInt, ...] = Field(
         description="layer sizes, input first: [3, 4, 1] is 3 inputs, 4 hidden, 1 output"
     )
     nonlinearities: tuple[str, ...] = Field(description="one per weight layer, by name")
+
+    @field_validator("nonlinearities")
+    @classmethod
+    def _check_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            _printable(name)
+        return names
     weights: tuple[Matrix, ...] | None = Field(
         default=None, description="initial weights_0_1, weights_1_2, ... (or give seed)"
     )
@@ -226,16 +263,26 @@ def parse_config(data: Any, source: str) -> ExperimentConfig:
         return ExperimentConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{source}: {describe(error)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be an experiment") from None
 
 
 def load_config(path: Path) -> ExperimentConfig:
-    """Read an experiment file: ``.toml`` as TOML, anything else as JSON."""
+    """Read an experiment file: ``.toml`` as TOML, anything else as JSON; refused beyond
+    ``MAX_EXPERIMENT_FILE`` bytes (before reading more than that)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_EXPERIMENT_FILE + 1)
+        text = raw.decode("utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not an experiment file") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (expected TOML or JSON)") from None
+    if len(raw) > MAX_EXPERIMENT_FILE:
+        raise ConfigError(f"{path}: larger than {size(MAX_EXPERIMENT_FILE)}, the most an "
+                          "experiment file may be (is this an experiment?)")
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else _parse_json(text)
     except tomllib.TOMLDecodeError as error:
@@ -244,6 +291,8 @@ def load_config(path: Path) -> ExperimentConfig:
         raise ConfigError(
             f"{path}:{error.lineno}: not valid JSON: {error.msg} (name TOML files *.toml)"
         ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be an experiment") from None
     return parse_config(data, str(path))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,12 +88,14 @@ def record(
     path: Path,
     progress: Progress | None = None,
     detail: Detail = "step",
+    inputs: Sequence[Path] = (),
 ) -> Recorded:
     """Train ``config``'s network and write its trace to ``path`` (atomically) at
-    ``detail``; every event written also goes to the plugins' observers."""
+    ``detail``; every event written also goes to the plugins' observers. ``inputs`` are
+    the files the config came from: ``path`` may not be one of them."""
     network = network_for(config, registry.resolve(config), detail)
     observer = registry.observer()
-    writer = TraceWriter(path, header_for(config, registry, network, detail))
+    writer = TraceWriter(path, header_for(config, registry, network, detail), inputs)
     try:
         with writer:
             emit: Emit = writer.write

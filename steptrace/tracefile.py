@@ -23,7 +23,8 @@ import os
 import platform
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
@@ -44,7 +45,7 @@ from pydantic_core import to_json as to_json_value
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, check_weights, describe
-from steptrace.errors import TraceFormatError
+from steptrace.errors import CannotWrite, TraceFormatError
 from steptrace.events import (
     DeltaEvent,
     EpochEndEvent,
@@ -54,7 +55,17 @@ from steptrace.events import (
     Record,
     UpdateEvent,
 )
+from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
 from steptrace.matrices import PACK_ABOVE, Matrix
+from steptrace.order import EventOrder
+from steptrace.outputs import (
+    cannot_write,
+    check_output,
+    create_temporary,
+    discard,
+    finish,
+    signals_deferred,
+)
 
 FORMAT = "steptrace-trace"
 FLUSH_SECONDS = 0.5  # a killed recording loses at most about this much
@@ -173,59 +184,123 @@ def fingerprint(rules: dict[str, str]) -> Fingerprint:
     )
 
 
-def _open(path: Path, mode: Literal["rb", "wb"], gzipped: bool) -> IO[bytes]:
-    if gzipped:
-        return gzip.open(path, mode)  # type: ignore[return-value]
-    # 64 KiB, not the default 8: a header holding a dataset is one line of megabytes,
-    # which readline gathers buffer by buffer (13.7 MB: 22 -> 10 ms), and a run's many
-    # short lines go to the disk in fewer writes.
-    return open(path, mode, buffering=1 << 16)
+class _Lines:
+    """A trace's lines, each read up to ``MAX_LINE`` bytes; a ``.gz`` file also may not
+    expand more than ``MAX_GZIP_RATIO``-fold (a decompression bomb is refused early)."""
+
+    def __init__(self, path: Path) -> None:
+        self._raw = open(path, "rb", buffering=1 << 16)  # noqa: SIM115 (closed by close())
+        self._gzip = gzip.GzipFile(fileobj=self._raw) if path.suffix == ".gz" else None
+        self._check_at = GZIP_GRACE
+
+    def readline(self) -> bytes:
+        """The next line, newline included (b"" at the end); ValueError past a limit."""
+        if self._gzip is None:
+            line = self._raw.readline(MAX_LINE + 1)
+        else:  # in pieces, so that the ratio is checked within a long line too
+            pieces = [self._gzip.readline(1 << 20)]
+            while not pieces[-1].endswith(b"\n") and pieces[-1] and len(pieces) <= MAX_LINE >> 20:
+                self._check_ratio()
+                pieces.append(self._gzip.readline(1 << 20))
+            self._check_ratio()
+            line = b"".join(pieces)
+        if len(line) > MAX_LINE:
+            raise ValueError(f"a line longer than {size(MAX_LINE)}, the most a trace's line may "
+                             "hold (is this a trace?)")
+        return line
+
+    def _check_ratio(self) -> None:
+        assert self._gzip is not None
+        expanded = self._gzip.tell()
+        if expanded < self._check_at:
+            return
+        self._check_at = expanded + GZIP_GRACE
+        if expanded > MAX_GZIP_RATIO * self._raw.tell():
+            raise ValueError(
+                f"expands more than {MAX_GZIP_RATIO}-fold, far more than a trace does (a "
+                "decompression bomb?); if it is a trace, gunzip it and read the .jsonl")
+
+    def close(self) -> None:
+        if self._gzip is not None:
+            self._gzip.close()
+        self._raw.close()
 
 
 class TraceWriter:
     """Streams a trace to ``path``; use as a context manager.
 
-    Leaving the block normally writes the end line and renames the file into place.
-    Leaving it by an exception (Ctrl-C, SIGTERM, an error) keeps what was recorded: the
-    end line says ``complete: false`` and why, and the file goes to
-    :func:`incomplete_path`, never over an existing trace at ``path``. Whole passes are
-    flushed to disk at least every ``FLUSH_SECONDS``, so even a killed run leaves its
-    earlier passes behind (in the hidden temporary file, without an end line).
+    The trace goes to a new hidden temporary file beside ``path``
+    (:func:`steptrace.outputs.create_temporary`: a random name, never a planted link).
+    Entering the block writes the header, whole: Ctrl-C and SIGTERM wait until it is
+    written. Leaving the block normally writes the end line and renames the file into
+    place. Leaving it by an exception (Ctrl-C, SIGTERM, an error) keeps what was
+    recorded: the end line says ``complete: false`` and why, and the file goes to
+    :func:`incomplete_path`, never over an existing trace at ``path``. When the disk is
+    full (:class:`~steptrace.errors.CannotWrite`), nothing is kept: the temporary file is
+    removed, to give the space back. Whole passes are flushed to disk at least every
+    ``FLUSH_SECONDS``, so even a killed run leaves its earlier passes behind (in the hidden
+    temporary file, without an end line).
     """
 
-    def __init__(self, path: Path, header: Header) -> None:
+    def __init__(self, path: Path, header: Header, inputs: Sequence[Path] = ()) -> None:
         self.path = path
         self.events = 0
         self.saved_incomplete: Path | None = None
+        self._header = header
+        self._header_written = False
         self._flush_at = time.monotonic() + FLUSH_SECONDS
-        self._tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            # gzip by the final name (the temporary one ends in .tmp)
-            self._file = _open(self._tmp, "wb", gzipped=path.suffix == ".gz")
-        except OSError as error:
-            raise TraceFormatError(f"{path}: cannot write: {error.strerror or error}") from None
+        check_output(path, inputs)
+        self._raw, self._tmp = create_temporary(path)
+        # gzip by the final name (the temporary one ends in .tmp)
+        self._file: gzip.GzipFile | IO[bytes] = (gzip.GzipFile(filename="", mode="wb", fileobj=self._raw)
+                                 if path.suffix == ".gz" else self._raw)
         self._write = self._file.write
-        self._file.write(header.__pydantic_serializer__.to_json(header))  # (no copy to add \n)
-        self._file.write(b"\n")
 
     def write(self, record: Record) -> None:
         """One event's line (see :data:`steptrace.events.Record`): :func:`record_json`,
         inlined (this runs for every event of a recording)."""
-        self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
+        try:
+            self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
+        except OSError as error:
+            raise cannot_write(self.path, error) from None
         self.events += 1
         if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
-            self._file.flush()  # whole passes reach the disk, at most every FLUSH_SECONDS
+            try:
+                self._file.flush()  # whole passes reach the disk, at most every FLUSH_SECONDS
+            except OSError as error:
+                raise cannot_write(self.path, error) from None
             self._flush_at = time.monotonic() + FLUSH_SECONDS
 
     def _finish(self, end: End, target: Path) -> None:
-        self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
-        self._file.flush()
-        if hasattr(self._file, "fileno"):
-            os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self._tmp, target)
+        with signals_deferred():
+            try:
+                self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
+                if self._file is not self._raw:
+                    self._file.close()  # the gzip trailer
+            except OSError as error:
+                raise cannot_write(target, error) from None
+            finish(self._raw, self._tmp, target)
+            self._raw.close()
+
+    def _discard(self) -> None:
+        with signals_deferred():
+            for file in (self._file, self._raw):
+                with suppress(OSError):  # the disk is full: its buffer is lost with the file
+                    file.close()
+            discard(self._tmp)
 
     def __enter__(self) -> TraceWriter:
+        try:
+            with signals_deferred():  # the header whole, or not at all
+                self._file.write(self._header.__pydantic_serializer__.to_json(self._header))
+                self._file.write(b"\n")  # (not + b"\n": a header may be megabytes)
+                self._header_written = True
+        except OSError as error:
+            self._discard()
+            raise cannot_write(self.path, error) from None
+        except BaseException as stop:  # a signal that waited for the header
+            self.__exit__(type(stop), stop, stop.__traceback__)
+            raise
         return self
 
     def __exit__(
@@ -234,21 +309,22 @@ class TraceWriter:
         value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if kind is not None:
-            reason = stop_reason(value)
+        if kind is None:
             try:
-                target = incomplete_path(self.path)
-                self._finish(End(events=self.events, complete=False, reason=reason), target)
-                self.saved_incomplete = target
-            except (OSError, ValueError):  # the disk is the problem: nothing more to save
-                self._file.close()
-                self._tmp.unlink(missing_ok=True)
+                self._finish(End(events=self.events), self.path)
+            except BaseException:
+                self._discard()
+                raise
+            return
+        if not self._header_written or isinstance(value, CannotWrite):
+            self._discard()
             return
         try:
-            self._finish(End(events=self.events), self.path)
-        except OSError as error:
-            self._tmp.unlink(missing_ok=True)
-            raise TraceFormatError(f"{self.path}: cannot write: {error.strerror or error}") from None
+            target = incomplete_path(self.path)
+            self._finish(End(events=self.events, complete=False, reason=stop_reason(value)), target)
+            self.saved_incomplete = target
+        except (OSError, ValueError, CannotWrite):  # the disk is the problem: nothing to save
+            self._discard()
 
 
 def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
@@ -262,6 +338,13 @@ def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
     if not 1 <= event.layer <= last:
         return f"layer {event.layer}: the network has layers 1 to {last}"
     k, rows = event.layer, len(event.samples)
+    if isinstance(event, ForwardEvent | DeltaEvent) and event.nonlinearity != config.nonlinearities[k - 1]:
+        return (f"{event.kind} of layer {k} by nonlinearity {event.nonlinearity!r:.60}; the config's "
+                f"is {config.nonlinearities[k - 1]!r}")
+    if isinstance(event, UpdateEvent) and event.alpha != config.alpha:
+        return f"update with alpha {event.alpha!r}; the config's is {config.alpha!r}"
+    if isinstance(event, ErrorEvent | EpochEndEvent) and k != last:
+        return f"{event.kind} of layer {k}: it belongs to the output layer, {last}"
     shapes: dict[str, tuple[int, int]] = {}
     if isinstance(event, ForwardEvent):
         shapes = {"layer_in": (rows, layers[k - 1]), "weighted_sum": (rows, layers[k]),
@@ -323,21 +406,33 @@ class TraceReader:
     """A trace being read: ``header`` at once, the events by iterating (once), ``end``
     after the last one. Use as a context manager."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check_order: bool = True) -> None:
         self.path = path
         self.end: End | None = None
         self._line = 1
         self._events = 0  # events read so far
         try:
-            self._file = _open(path, "rb", gzipped=path.suffix == ".gz")
-            first = self._file.readline()
+            self._file = _Lines(path)
         except FileNotFoundError:
             raise TraceFormatError(f"{path}: no such file") from None
         except IsADirectoryError:
             raise TraceFormatError(f"{path}: is a directory, not a trace") from None
-        except (OSError, EOFError, zlib.error) as error:
+        except OSError as error:
             raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
-        self.header = self._read_header(first)
+        try:
+            self.header = self._read_header(self._readline())
+        except BaseException:
+            self._file.close()
+            raise
+        self._order = EventOrder(self.header.config, self.header.detail == "epoch") \
+            if check_order else None
+
+    def _readline(self) -> bytes:
+        try:
+            return self._file.readline()
+        except (OSError, EOFError, zlib.error, ValueError) as error:
+            where = f"{self.path}:{self._line}" if self._line > 1 else str(self.path)
+            raise TraceFormatError(f"{where}: cannot read: {_reason(error)}") from None
 
     def _fail(self, message: str) -> TraceFormatError:
         return TraceFormatError(f"{self.path}:{self._line}: {message}")
@@ -347,7 +442,7 @@ class TraceReader:
             raise self._fail("empty file: not a steptrace trace (record one with steptrace record)")
         try:
             data = pydantic_core.from_json(first)  # Rust: a header holds the whole dataset
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise self._fail(
                 "not a steptrace trace: the first line is not JSON (give a trace written by "
                 "steptrace record)"
@@ -373,6 +468,8 @@ class TraceReader:
             return Header.model_validate(data)
         except ValidationError as error:
             raise self._fail(f"bad header: {describe(error)}; re-record the trace") from None
+        except RecursionError:
+            raise self._fail("bad header: nested too deeply; re-record the trace") from None
 
     def __iter__(self) -> Iterator[Event]:
         while True:
@@ -385,10 +482,7 @@ class TraceReader:
         """The next line as it is on disk, newline included; checked only for being a whole
         line. ``parse`` it, or compare it with a line you expect (replay's fast path)."""
         self._line += 1
-        try:
-            raw = self._file.readline()
-        except (OSError, EOFError, zlib.error) as error:
-            raise self._fail(f"cannot read: {_reason(error)}") from None
+        raw = self._readline()
         if not raw:
             raise self._fail(
                 f"truncated: the trace ends after {self._events} event(s) without its end line "
@@ -411,13 +505,18 @@ class TraceReader:
             raise self._fail(
                 f"bad event: {describe(error)}; the trace is damaged: re-record it"
             ) from None
+        except (RecursionError, ValueError):  # the slow path's parser
+            raise self._fail("bad event: not a JSON object of an event; the trace is damaged: "
+                             "re-record it") from None
         if isinstance(line, End):
             if line.events != self._events:
                 raise self._fail(
                     f"end line counts {line.events} events; the trace holds {self._events}: the "
                     "trace is damaged, re-record it"
                 )
-            if self._file.readline():
+            if self._order is not None and (problem := self._order.end_problem(line.complete)):
+                raise self._fail(f"bad end line: {problem}; the trace is damaged: re-record it")
+            if self._readline():
                 self._line += 1
                 raise self._fail(
                     "unexpected line after the end line (two traces joined?); re-record the trace"
@@ -432,6 +531,8 @@ class TraceReader:
                 f"event seq {line.seq} where seq {self._events} was expected (events missing or "
                 "out of order); re-record the trace"
             )
+        if self._order is not None and (problem := self._order.problem(line)):
+            raise self._fail(f"event {line.seq} is out of order: {problem}; re-record the trace")
         self._events += 1
         return line
 
@@ -453,8 +554,10 @@ class TraceReader:
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, gzip.BadGzipFile):
+    if isinstance(error, gzip.BadGzipFile) and "Not a gzipped file" in str(error):
         return "named .gz but not gzip-compressed (if it is a plain trace, rename it without .gz)"
+    if isinstance(error, gzip.BadGzipFile | zlib.error):
+        return f"the compressed data is damaged ({error}); copy or record the trace again"
     if isinstance(error, EOFError):
         return "compressed stream is truncated; re-record the trace"
     if isinstance(error, OSError) and error.strerror:
@@ -462,6 +565,8 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def open_trace(path: Path) -> TraceReader:
-    """Open a trace for reading; the header is read and checked at once."""
-    return TraceReader(path)
+def open_trace(path: Path, check_order: bool = True) -> TraceReader:
+    """Open a trace for reading; the header is read and checked at once. Each event is
+    checked to be one the run can have next (:mod:`steptrace.order`) unless ``check_order``
+    is false (replay, which compares each with the event it recomputes)."""
+    return TraceReader(path, check_order)

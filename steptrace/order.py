@@ -1,0 +1,126 @@
+"""The order of a run's events: which event may follow which.
+
+The engine emits each step (one batch) in the order the book computes it::
+
+    forward 1 … forward L        every layer, input to output
+    error L                      when the run has goals
+    delta L … delta 1            gradient descent (a learning rule may ask for them, or not;
+                                 or more than once)
+    update L … update 1          when the run trains: the last weights first
+
+and ends every pass with ``epoch_end``, whose ``samples`` are the pass's batches one
+after the other. Every event of a step has the step's epoch and samples. An ``epoch``
+detail trace holds the ``epoch_end`` events alone, one per pass.
+
+:class:`EventOrder` checks a trace's events against this as they are read, so that every
+reader (show, html, plot, diff) meets only sequences the engine can make: a reordered or
+spliced trace is refused with the line it went wrong at, not met as a crash later.
+"""
+
+from __future__ import annotations
+
+from steptrace.config import ExperimentConfig
+from steptrace.events import Event, UpdateEvent
+
+
+class EventOrder:
+    """The state of a run being read: what may come next."""
+
+    def __init__(self, config: ExperimentConfig, epochs_only: bool) -> None:
+        self.last = len(config.layers) - 1  # the output layer
+        self.errors = config.goals is not None
+        self.learning = config.train
+        self.epochs_only = epochs_only
+        self.strategy = config.strategy.name
+        self.iterations = config.iterations
+        self.epoch = 0  # the pass being read
+        self.step: tuple[int, ...] | None = None  # the samples of the step being read
+        self.pass_samples: list[int] = []  # the samples of the pass's steps so far
+        self.previous: tuple[str, int] | None = None  # (kind, layer) of the step's last event
+        self.rule: str | None = None  # updates' rule (None: gradient descent), once seen
+        self.rule_seen = False
+
+    def problem(self, event: Event) -> str | None:
+        """Why ``event`` cannot come next, or None (and the state moves on)."""
+        if event.kind == "epoch_end":
+            return self._epoch_end(event)
+        if self.epochs_only:
+            return f"a {event.kind} event in a trace of epoch detail (passes only)"
+        if event.epoch != self.epoch:
+            return f"a {event.kind} event of epoch {event.epoch} in epoch {self.epoch}"
+        expected = self._expected()
+        if (event.kind, event.layer) not in expected:
+            wanted = " or ".join(f"{kind} of layer {layer}" for kind, layer in sorted(expected))
+            return f"{event.kind} of layer {event.layer} where {wanted} comes next"
+        if event.kind == "forward" and event.layer == 1:
+            self.step = event.samples
+            self.pass_samples.extend(event.samples)
+        elif event.samples != self.step:
+            return (f"{event.kind} of samples {list(event.samples)} in the step of samples "
+                    f"{list(self.step or ())}")
+        if isinstance(event, UpdateEvent):
+            found = self._rule(event)
+            if found is not None:
+                return found
+        self.previous = (event.kind, event.layer)
+        return None
+
+    def _expected(self) -> set[tuple[str, int]]:
+        """(kind, layer) of the events that may come next within a pass."""
+        start = {("forward", 1)}
+        if self.previous is None:
+            return start
+        kind, k, last = *self.previous, self.last
+        if kind == "forward":
+            if k < last:
+                return {("forward", k + 1)}
+            return {("error", last)} if self.errors else start
+        if kind == "error":
+            return {("delta", last), ("update", last)} if self.learning else start
+        if kind == "delta":
+            if k > 1:
+                return {("delta", k - 1)}
+            again = not (self.rule_seen and self.rule is None)  # a rule may ask again
+            return {("update", last)} | ({("delta", last)} if again else set())
+        # an update
+        return {("update", k - 1)} if k > 1 else start
+
+    def _rule(self, event: UpdateEvent) -> str | None:
+        if not self.rule_seen:
+            self.rule, self.rule_seen = event.rule, True
+        if event.rule != self.rule:
+            return f"an update by rule {event.rule!r} in a run whose updates were by {self.rule!r}"
+        if event.rule is not None and event.rule != self.strategy:
+            return f"an update by rule {event.rule!r}; the config's strategy is {self.strategy!r}"
+        if (event.rule is None) != (event.details is None):
+            return "an update with a rule must carry its details, and one without, none"
+        if event.rule is not None and event.weight_delta is None:
+            return "an update by a learning rule without its weight_delta"
+        if self.previous is not None and self.previous[0] == "error" and event.rule is None:
+            return "a gradient-descent update without its deltas"
+        return None
+
+    def _epoch_end(self, event: Event) -> str | None:
+        if event.epoch != self.epoch:
+            return f"the end of epoch {event.epoch} where epoch {self.epoch} ends"
+        if not self.epochs_only:
+            if self.step is None:
+                return "the end of a pass that had no step"
+            if self._expected() != {("forward", 1)}:
+                return "the end of a pass in the middle of a step"
+            if list(event.samples) != self.pass_samples:
+                return (f"the end of a pass naming samples {list(event.samples)[:20]}; the pass's "
+                        f"steps were of samples {self.pass_samples[:20]}")
+        if (getattr(event, "error", None) is None) == self.errors:
+            return ("an end of pass without the pass's error" if self.errors
+                    else "an end of pass with an error, in a run without goals")
+        self.epoch += 1
+        self.step, self.previous, self.pass_samples = None, None, []
+        return None
+
+    def end_problem(self, complete: bool) -> str | None:
+        """Why the trace cannot end here, or None. An incomplete trace may end anywhere."""
+        if complete and (self.epoch != self.iterations or self.step is not None):
+            return (f"the trace says it is complete after {self.epoch} pass(es); its config runs "
+                    f"{self.iterations}")
+        return None
