@@ -6,23 +6,26 @@ pass on the error curve; buttons and the arrow keys step forward and back. Every
 is inline (no script, style or font is fetched). The events go in as JSON with a
 snapshot of the network every ``CHECKPOINT`` events, so the page reaches any event by
 replaying at most that many: a 10^5-event trace stays quick. Big layers are drawn by
-their first ``MAX_NODES`` nodes.
+their first ``MAX_NODES`` nodes. The page is written while the trace is read, event by
+event, so making it takes the same memory for any length of run (the page itself grows
+with the run).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from steptrace.derive import complete_events
-from steptrace.errors import BadInput
 from steptrace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.narrate import Literate
+from steptrace.outputs import atomic_write
 from steptrace.registry import Registry
-from steptrace.tracefile import open_trace
+from steptrace.tracefile import TraceReader, open_trace
 
 CHECKPOINT = 256
 MAX_NODES = 12
@@ -40,57 +43,84 @@ def _block(matrix: Any) -> list[list[float | str]]:
     return [[_number(x) for x in row[:MAX_NODES]] for row in matrix[:MAX_NODES]]
 
 
-def payload(trace: Path, registry: Registry) -> dict[str, Any]:
-    """The page's data: the network, every event (its line and what it changes), the
-    error per pass, and snapshots of the drawn state every ``CHECKPOINT`` events."""
-    with open_trace(trace) as reader:
-        header = reader.header
-        config = header.config
-        narrator = Literate(header, registry, None)
-        nodes: list[list[float | str]] = [[] for _ in config.layers]
-        weights = [_block(w.tolist()) for w in header.initial_weights]
-        events: list[dict[str, Any]] = []
-        checkpoints: list[dict[str, Any]] = []
-        errors: list[float | str] = []
-        for event in complete_events(header, reader):
-            if len(events) % CHECKPOINT == 0:
-                checkpoints.append({"nodes": [list(n) for n in nodes],
-                                    "weights": [[list(r) for r in w] for w in weights]})
-            entry: dict[str, Any] = {"kind": event.kind, "epoch": event.epoch,
-                                     "samples": list(event.samples), "layer": event.layer,
-                                     "line": f"[{event.seq}] {narrator.narrate(event)}"}
-            if isinstance(event, ForwardEvent):
-                if event.layer == 1 and event.layer_in is not None:
-                    entry["input"] = nodes[0] = _row(event.layer_in)
-                entry["values"] = nodes[event.layer] = _row(event.layer_out)
-            elif isinstance(event, ErrorEvent):
-                entry["error"] = _number(event.error)
-            elif isinstance(event, DeltaEvent):
-                entry["delta"] = _row(event.delta)
-            elif isinstance(event, UpdateEvent) and event.weights is not None:
-                entry["weights"] = weights[event.layer - 1] = _block(event.weights)
-            elif isinstance(event, EpochEndEvent) and event.error is not None:
-                errors.append(_number(event.error))
-            events.append(entry)
-    return {"name": config.name, "title": config.title, "layers": list(config.layers),
-            "drawn": [min(size, MAX_NODES) for size in config.layers],
-            "checkpoint": CHECKPOINT, "checkpoints": checkpoints, "events": events,
-            "errors": errors, "incomplete": reader.incomplete}
-
-
 def write_html(trace: Path, output: Path, registry: Registry) -> int:
-    """Write the page for ``trace`` to ``output`` (atomically); returns the event count."""
-    data = payload(trace, registry)
-    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    page = PAGE.replace("/*DATA*/", text)
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(page, encoding="utf-8")
-        os.replace(temporary, output)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise BadInput(f"{output}: cannot write: {error.strerror or error}") from None
-    return len(data["events"])
+    """Write the page for ``trace`` to ``output`` (atomically: see
+    :func:`steptrace.outputs.atomic_write`); returns the event count.
+
+    The trace is read once, as a stream, and the page written as it is read, so memory
+    stays flat however long the run: the page's head, then each event's entry (its line
+    and what it changes) into the ``events`` block, then the ``data`` block: the network,
+    the error per pass and a snapshot of the drawn state every ``CHECKPOINT`` events. The
+    snapshots and the errors are made while the events stream, but go after them, so they
+    wait in two temporary files (not in memory) until the events are written.
+    """
+    head, rest = PAGE.split("/*EVENTS*/")
+    middle, tail = rest.split("/*DATA*/")
+    with (open_trace(trace) as reader,
+          atomic_write(output, inputs=[trace]) as page,
+          tempfile.TemporaryFile() as checkpoints,
+          tempfile.TemporaryFile() as errors):
+        page.write(head.encode())
+        count = _write_events(reader, registry, page, checkpoints, errors)
+        page.write(middle.encode())
+        config = reader.header.config
+        page.write(b'{"checkpoints":[')
+        _copy(checkpoints, page)
+        page.write(b'],"errors":[')
+        _copy(errors, page)
+        page.write(b"],")
+        page.write(_json({"name": config.name, "title": config.title,
+                          "layers": list(config.layers),
+                          "drawn": [min(size, MAX_NODES) for size in config.layers],
+                          "checkpoint": CHECKPOINT, "incomplete": reader.incomplete})[1:])
+        page.write(tail.encode())
+    return count
+
+
+def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
+                  checkpoints: IO[bytes], errors: IO[bytes]) -> int:
+    """Write the events' array to ``page``, one entry at a time, and the elements of the
+    snapshots' and errors' arrays to their files; returns the event count."""
+    header = reader.header
+    narrator = Literate(header, registry, None)
+    nodes: list[list[float | str]] = [[] for _ in header.config.layers]
+    weights = [_block(w.tolist()) for w in header.initial_weights]
+    count = passes = 0
+    page.write(b"[")
+    for event in complete_events(header, reader):
+        if count % CHECKPOINT == 0:
+            checkpoints.write((b"," if count else b"") + _json({"nodes": nodes, "weights": weights}))
+        entry: dict[str, Any] = {"kind": event.kind, "epoch": event.epoch,
+                                 "samples": list(event.samples), "layer": event.layer,
+                                 "line": f"[{event.seq}] {narrator.narrate(event)}"}
+        if isinstance(event, ForwardEvent):
+            if event.layer == 1 and event.layer_in is not None:
+                entry["input"] = nodes[0] = _row(event.layer_in)
+            entry["values"] = nodes[event.layer] = _row(event.layer_out)
+        elif isinstance(event, ErrorEvent):
+            entry["error"] = _number(event.error)
+        elif isinstance(event, DeltaEvent):
+            entry["delta"] = _row(event.delta)
+        elif isinstance(event, UpdateEvent) and event.weights is not None:
+            entry["weights"] = weights[event.layer - 1] = _block(event.weights)
+        elif isinstance(event, EpochEndEvent) and event.error is not None:
+            errors.write((b"," if passes else b"") + _json(_number(event.error)))
+            passes += 1
+        page.write((b"," if count else b"") + _json(entry))
+        count += 1
+    page.write(b"]")
+    return count
+
+
+def _json(value: Any) -> bytes:
+    """Compact JSON to go inside a script block: ``</`` is written ``<\\/`` (the same
+    string to JSON), so no name or line from the trace can close the block."""
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/").encode()
+
+
+def _copy(source: IO[bytes], target: IO[bytes]) -> None:
+    source.seek(0)
+    shutil.copyfileobj(source, target)
 
 
 PAGE = r"""<!DOCTYPE html>
@@ -123,10 +153,12 @@ svg text { font: 11px ui-monospace, monospace; }
 <div id="line"></div>
 <svg id="net" width="900" height="420"></svg>
 <svg id="curve" width="900" height="160"></svg>
+<script type="application/json" id="events">/*EVENTS*/</script>
 <script type="application/json" id="data">/*DATA*/</script>
 <script>
 "use strict";
 const D = JSON.parse(document.getElementById("data").textContent);
+D.events = JSON.parse(document.getElementById("events").textContent);
 const NS = "http://www.w3.org/2000/svg";
 const num = v => v;  // a number, or "NaN" / "Infinity" / "-Infinity" as the trace writes them
 const short = v => typeof v === "string" ? v : (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3)
