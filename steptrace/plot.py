@@ -2,20 +2,24 @@
 
 matplotlib is an optional extra (``pip install 'steptrace[plot]'``); without it the
 command says so and exits 2. The trace is read as a stream; a layer with many weights
-shows its first ``MAX_WEIGHTS``, and long runs are thinned to about ``MAX_POINTS`` points
-per curve, so a picture of a long run stays light.
+shows its first ``MAX_WEIGHTS``, and long runs are thinned as they are read to at most
+``MAX_POINTS`` points per curve (:class:`Thinned`), so a picture of any run stays light
+and drawing it takes the same memory however long the run.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from steptrace.derive import complete_events
 from steptrace.errors import BadInput
 from steptrace.events import EpochEndEvent, UpdateEvent
+from steptrace.outputs import atomic_write, cannot_write
 from steptrace.tracefile import open_trace
+
+T = TypeVar("T")
 
 MAX_WEIGHTS = 24
 MAX_POINTS = 4000
@@ -34,51 +38,73 @@ def plot(trace: Path, output: Path) -> int:
     except ImportError:
         raise BadInput("steptrace plot needs matplotlib: pip install 'steptrace[plot]'") from None
 
-    errors: list[tuple[int, float]] = []
-    weights: dict[int, list[list[float]]] = {}  # layer -> one row of weights per update
+    errors: Thinned[tuple[int, float]] = Thinned()  # (epoch, error)
+    left_out = 0  # passes whose error is inf or NaN
+    weights: dict[int, Thinned[list[float]]] = {}  # layer -> one row of weights per update
     with open_trace(trace) as reader:
         config = reader.header.config
         for event in complete_events(reader.header, reader):
             if isinstance(event, EpochEndEvent) and event.error is not None:
-                errors.append((event.epoch, event.error))
+                if math.isfinite(event.error):
+                    errors.add((event.epoch, event.error))
+                else:
+                    left_out += 1
             elif isinstance(event, UpdateEvent) and event.weights is not None:
                 flat = [x for row in event.weights for x in row][:MAX_WEIGHTS]
-                weights.setdefault(event.layer, []).append(flat)
+                weights.setdefault(event.layer, Thinned()).add(flat)
     layers = sorted(weights)
     figure, axes = plt.subplots(1 + len(layers), 1, figsize=(8, 3 + 2.5 * len(layers)),
                                 squeeze=False)
     curve = axes[0][0]
-    finite = [(epoch, error) for epoch, error in errors if math.isfinite(error)]
+    finite = errors.items
     if finite:
         curve.plot([e for e, _ in finite], [x for _, x in finite], color="tab:red")
         if all(x > 0 for _, x in finite):
             curve.set_yscale("log")
     curve.set_title(f"{config.name}: error per pass" + (
-        "" if len(finite) == len(errors) else " (inf/NaN passes left out)"))
+        " (inf/NaN passes left out)" if left_out else ""))
     curve.set_xlabel("epoch")
     curve.set_ylabel("error")
     for panel, k in zip(axes[1:], layers, strict=True):
-        series = _thin(weights[k])
+        series = weights[k]
         ax = panel[0]
-        for column in zip(*series, strict=True):
-            ax.plot(range(len(column)), column, linewidth=0.8)
+        for column in zip(*series.items, strict=True):
+            ax.plot(series.positions(), column, linewidth=0.8)
         total = config.layers[k - 1] * config.layers[k]
         shown = "" if total <= MAX_WEIGHTS else f" (the first {MAX_WEIGHTS} of {total})"
         ax.set_title(f"weights_{k - 1}_{k} after each update{shown}")
-        ax.set_xlabel("update" if len(series) == len(weights[k]) else "update (thinned)")
+        ax.set_xlabel("update" if series.step == 1 else "update (thinned)")
     figure.tight_layout()
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp{output.suffix}")
     try:
-        figure.savefig(temporary)
-        os.replace(temporary, output)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise BadInput(f"{output}: cannot write: {error.strerror or error}") from None
+        with atomic_write(output, inputs=[trace]) as file:
+            figure.savefig(file, format=output.suffix[1:])
+    except OSError as error:  # (a full disk): atomic_write has removed its temporary file
+        raise cannot_write(output, error) from None
     finally:
         plt.close(figure)
     return 1 + len(layers)
 
 
-def _thin(rows: list[list[float]]) -> list[list[float]]:
-    step = max(1, len(rows) // MAX_POINTS)
-    return rows[::step]
+class Thinned(Generic[T]):
+    """Every ``step``-th item of a stream, kept in order, at most ``limit`` of them: when
+    one more would be too many, every other kept item is dropped and ``step`` doubles.
+    A stream of up to ``limit`` items is kept whole; a longer one keeps between half of
+    ``limit`` and ``limit`` evenly spaced items, the first always among them."""
+
+    def __init__(self, limit: int = MAX_POINTS) -> None:
+        self.limit = limit
+        self.items: list[T] = []
+        self.step = 1
+        self.seen = 0
+
+    def add(self, item: T) -> None:
+        if self.seen % self.step == 0:
+            self.items.append(item)
+            if len(self.items) > self.limit:
+                del self.items[1::2]
+                self.step *= 2
+        self.seen += 1
+
+    def positions(self) -> range:
+        """Where each kept item was in the stream (0, step, 2 step, ...)."""
+        return range(0, len(self.items) * self.step, self.step)
