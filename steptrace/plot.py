@@ -38,7 +38,7 @@ def plot(trace: Path, output: Path) -> int:
     except ImportError:
         raise BadInput("steptrace plot needs matplotlib: pip install 'steptrace[plot]'") from None
 
-    errors: Thinned[tuple[int, float]] = Thinned()  # (epoch, error)
+    errors: Thinned[tuple[int, float]] = Thinned(MAX_POINTS)  # (epoch, error)
     left_out = 0  # passes whose error is inf or NaN
     weights: dict[int, Thinned[list[float]]] = {}  # layer -> one row of weights per update
     with open_trace(trace) as reader:
@@ -51,7 +51,7 @@ def plot(trace: Path, output: Path) -> int:
                     left_out += 1
             elif isinstance(event, UpdateEvent) and event.weights is not None:
                 flat = [x for row in event.weights for x in row][:MAX_WEIGHTS]
-                weights.setdefault(event.layer, Thinned()).add(flat)
+                weights.setdefault(event.layer, Thinned(MAX_POINTS)).add(flat)
     layers = sorted(weights)
     figure, axes = plt.subplots(1 + len(layers), 1, figsize=(8, 3 + 2.5 * len(layers)),
                                 squeeze=False)
@@ -91,7 +91,7 @@ class Thinned(Generic[T]):
     A stream of up to ``limit`` items is kept whole; a longer one keeps between half of
     ``limit`` and ``limit`` evenly spaced items, the first always among them."""
 
-    def __init__(self, limit: int = MAX_POINTS) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.items: list[T] = []
         self.step = 1

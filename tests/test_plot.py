@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import builtins
+import errno
 import json
+import os
+from typing import Any
 
 import pytest
 
+from steptrace import outputs
+from steptrace.plot import Thinned
 from tests.conftest import TRACES
 
 BACKPROP = TRACES / "ch06-streetlights-backprop.jsonl"
@@ -66,3 +71,79 @@ def test_only_png_and_svg(run_cli, tmp_path):
     result = run_cli("plot", BACKPROP, "-o", tmp_path / "x.jpg")
     assert result.exit_code == 2
     assert result.stderr == f"Error: {tmp_path / 'x.jpg'}: give a .png or .svg file name\n"
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 10, 17, 100, 1000, 4321])
+def test_thinned_keeps_every_step_th_item_and_never_more_than_its_limit(n):
+    thinned = Thinned(8)
+    for i in range(n):
+        thinned.add(i)
+    assert thinned.items == list(range(0, n, thinned.step))  # evenly spaced, the first kept
+    assert list(thinned.positions()) == thinned.items
+    if n <= 8:
+        assert thinned.step == 1  # a short stream is kept whole
+    else:
+        assert 4 < len(thinned.items) <= 8
+
+
+def test_a_long_run_is_thinned_as_it_is_read(run_cli, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
+    monkeypatch.setattr("steptrace.plot.MAX_POINTS", 50)  # the trace's 240 updates a layer
+    out = tmp_path / "backprop.svg"
+    assert run_cli("plot", BACKPROP, "-o", out).exit_code == 0
+    text = out.read_text()
+    assert text.count("update (thinned)") == 2 and "epoch" in text
+
+
+class FullDisk:
+    """A file that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, file: Any, room: int) -> None:
+        self.file, self.room = file, room
+
+    def write(self, data: bytes) -> int:
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.file.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
+
+    def __enter__(self) -> FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def fill_disk(monkeypatch, room: int) -> None:
+    """Every file written with ``outputs.atomic_write`` fails after ``room`` bytes."""
+    real = outputs.create_temporary
+
+    def create(target):
+        file, temporary = real(target)
+        return FullDisk(file, room), temporary
+
+    monkeypatch.setattr(outputs, "create_temporary", create)
+
+
+@pytest.mark.parametrize("name", ["full.png", "full.svg"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(run_cli, tmp_path, monkeypatch, name):
+    pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
+    out = tmp_path / name
+    fill_disk(monkeypatch, 1000)
+    result = run_cli("plot", BACKPROP, "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {out}: cannot write: No space left on device (free some "
+                             "space, or write elsewhere with -o; nothing was left behind)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_picture_never_replaces_its_trace(run_cli, tmp_path):
+    trace = tmp_path / "run.svg"  # a trace with a picture's name: refused before it is read
+    trace.write_bytes(BACKPROP.read_bytes())
+    result = run_cli("plot", trace, "-o", trace)
+    assert result.exit_code == 2
+    assert "is also the input" in result.stderr
+    assert trace.read_bytes() == BACKPROP.read_bytes()
