@@ -116,9 +116,11 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
 
 
 def _json(value: Any) -> bytes:
-    """Compact JSON to go inside a script block: ``</`` is written ``<\\/`` (the same
-    string to JSON), so no name or line from the trace can close the block."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/").encode()
+    """Compact JSON to go inside a script block: ``</`` is written ``<\\/`` and ``<!--``
+    ``<\\u0021--`` (the same strings to JSON), so no name or line from the trace can close
+    the block (``</script``) or make the browser read past its end (``<!--<script``)."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("<!--", "<\\u0021--").encode()
 
 
 def _copy(source: IO[bytes], target: IO[bytes]) -> None:
