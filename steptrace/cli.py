@@ -109,6 +109,10 @@ class SteptraceGroup(click.Group):
             with np.errstate(all="ignore"):  # overflow to inf/NaN is recorded, not warned about
                 return super().invoke(ctx)
         except SteptraceError as error:
+            if os.environ.get("STEPTRACE_DEBUG") and error.__cause__ is not None:
+                import traceback  # what raised it (a plugin's code): its traceback first
+
+                traceback.print_exception(error.__cause__, file=sys.stderr)
             raise Failure(str(error), error.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise

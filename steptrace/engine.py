@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -99,24 +100,30 @@ class Network:
         # A contiguous batch is a slice (a view, no copy), as the book's streetlights[i:i+1].
         rows = [_rows(batch) for batch in batches]
         errors: list[float | None] = []
-        with np.errstate(all="ignore"):  # overflow to inf and NaN is recorded, not warned of
-            for iteration in range(iterations):
-                error_for_pass: float | None = None if goals is None else 0.0
-                for samples, where in zip(batches, rows, strict=True):
-                    goal = None if goals is None else goals[where]
-                    error, seq = self.step(inputs[where], goal, iteration, samples, seq, emit)
-                    if error is not None and error_for_pass is not None:
-                        error_for_pass += error
-                if emit is not None:
-                    record = {"seq": seq, "epoch": iteration, "samples": all_samples,
-                              "layer": len(self.weights), "kind": "epoch_end"}
-                    if error_for_pass is not None:
-                        record["error"] = error_for_pass
-                    emit(record)
-                    seq += 1
-                errors.append(error_for_pass)
-                if after_pass is not None:
-                    after_pass(error_for_pass)
+        try:  # one try around the whole run: the inner loop pays nothing for it
+            with np.errstate(all="ignore"):  # overflow to inf and NaN is recorded, not warned of
+                for iteration in range(iterations):
+                    error_for_pass: float | None = None if goals is None else 0.0
+                    for samples, where in zip(batches, rows, strict=True):
+                        goal = None if goals is None else goals[where]
+                        error, seq = self.step(inputs[where], goal, iteration, samples, seq, emit)
+                        if error is not None and error_for_pass is not None:
+                            error_for_pass += error
+                    if emit is not None:
+                        record = {"seq": seq, "epoch": iteration, "samples": all_samples,
+                                  "layer": len(self.weights), "kind": "epoch_end"}
+                        if error_for_pass is not None:
+                            record["error"] = error_for_pass
+                        emit(record)
+                        seq += 1
+                    errors.append(error_for_pass)
+                    if after_pass is not None:
+                        after_pass(error_for_pass)
+        except Exception as error:  # a plugin's rule that raised is the plugin's failure
+            blamed = self.plan.blame(error, (emit, after_pass))
+            if blamed is None:
+                raise
+            raise blamed from error
         return errors
 
     def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
@@ -201,9 +208,12 @@ class Network:
             delta, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
             return [gradient(dot, layer[k - 1], delta[k]) for k in range(1, last + 1)]
 
+        # The rule sees the step read-only (it returns weight_deltas; the engine applies
+        # them): a write into the weights, which a replay would not see, fails at once.
         learned = rule(LearningStep(
-            layer_0=layer_0, goal=goal, weights=tuple(weights), prediction=layer[last],
-            error=error, options=self.options,
+            layer_0=read_only(layer_0), goal=read_only(goal),
+            weights=tuple(map(read_only, weights)), prediction=read_only(layer[last]),
+            error=error, options=MappingProxyType(self.options),
             predict=lambda other: self.forward(layer_0, other)[-1],
             error_of=lambda guess: total((guess - goal) ** 2),
             gradient=weight_deltas, state=self.state))
@@ -277,6 +287,13 @@ class Network:
             emit(record)
             seq += 1
         return seq
+
+
+def read_only(array: Array) -> Array:
+    """A view of ``array`` that cannot be written to (writing raises ValueError)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def frozen_masks(config: ExperimentConfig, shapes: Sequence[tuple[int, ...]]) -> list[Array | None]:

@@ -8,10 +8,11 @@ Plugins come from three places, in this order:
 
 ``$STEPTRACE_PLUGINS`` restricts the outside plugins (2 and 3) to the comma-separated
 names it lists; set and empty, only the built-ins load (for reproducible CI). A plugin
-that fails to import or to register is reported by name, in one line, and left out;
-in strict mode (``--strict-plugins`` or ``STEPTRACE_STRICT_PLUGINS=1``) the first such
-problem is an error (exit 2). ``STEPTRACE_TRACE_HOOKS=1`` prints every hook call on
-stderr. Nothing is loaded at import time: :func:`load_plugins` builds a fresh manager.
+that fails to import or to register is reported by name, in one line, and left out
+(``STEPTRACE_DEBUG=1`` prints its traceback too); in strict mode (``--strict-plugins``
+or ``STEPTRACE_STRICT_PLUGINS=1``) the first such problem is an error (exit 2).
+``STEPTRACE_TRACE_HOOKS=1`` prints every hook call on stderr. Nothing is loaded at
+import time: :func:`load_plugins` builds a fresh manager.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ ENV_ONLY = "STEPTRACE_PLUGINS"
 ENV_DIR = "STEPTRACE_PLUGINS_DIR"
 ENV_STRICT = "STEPTRACE_STRICT_PLUGINS"
 ENV_TRACE = "STEPTRACE_TRACE_HOOKS"
+ENV_DEBUG = "STEPTRACE_DEBUG"
 
 
 def _flag(name: str) -> bool:
@@ -53,6 +56,12 @@ def _flag(name: str) -> bool:
 def trace_hooks() -> bool:
     """Whether every hook call is printed on stderr (``STEPTRACE_TRACE_HOOKS=1``)."""
     return _flag(ENV_TRACE)
+
+
+def debug() -> bool:
+    """Whether a plugin's failure is shown with its traceback (``STEPTRACE_DEBUG=1``; set
+    to anything, as the command line reads it for its own internal errors)."""
+    return bool(os.environ.get(ENV_DEBUG))
 
 
 def trace(message: str) -> None:
@@ -77,12 +86,31 @@ class Plugins:
     info: dict[str, PluginInfo] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     strict: bool = False
+    #: The plugins found but left out because they failed, by name: why (``failed to
+    #: import: ImportError: ...``), so that a replay needing one can say so.
+    failed: dict[str, str] = field(default_factory=dict)
 
-    def problem(self, message: str) -> None:
-        """A plugin misbehaved: an error in strict mode, else remembered and reported."""
+    def problem(self, message: str, cause: BaseException | None = None) -> None:
+        """A plugin misbehaved: an error in strict mode (raised from ``cause``), else
+        remembered and reported; with ``STEPTRACE_DEBUG=1``, ``cause``'s traceback is
+        printed on stderr at once."""
         if self.strict:
-            raise PluginError(f"{message} (strict plugin mode)")
+            raise PluginError(f"{message} (strict plugin mode)") from cause
+        if cause is not None and debug():
+            traceback.print_exception(cause, file=sys.stderr)
         self.problems.append(message)
+
+    def label(self, name: str) -> str:
+        """A plugin as messages name it: ``NAME VERSION``, or ``NAME (PATH)`` for a file."""
+        info = self.info.get(name)
+        version = info.version if info is not None else None
+        if version is None:
+            for plugin, dist in self.pm.list_plugin_distinfo():
+                if self.pm.get_name(plugin) == name:
+                    version = str(dist.version)
+        if info is not None and not info.builtin and info.version == "file":
+            return f"{name} ({info.source})"
+        return f"{name} {version}" if version else f"{name} (version unknown)"
 
     def register(self, plugin: object, info: PluginInfo) -> None:
         try:
@@ -148,8 +176,9 @@ def _load(plugins: Plugins, name: str, source: str, version: str,
     try:
         module = load()
     except Exception as error:
-        plugins.problem(f"plugin {name} ({source}) failed to import: "
-                        f"{type(error).__name__}: {error}")
+        reason = f"{type(error).__name__}: {error}"
+        plugins.failed.setdefault(name, f"failed to import: {reason}")
+        plugins.problem(f"plugin {name} ({source}) failed to import: {reason}", error)
         return
     plugins.register(module, PluginInfo(name, version, source, builtin=False))
 

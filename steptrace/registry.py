@@ -6,20 +6,29 @@ or registers something wrong is reported by name and left out while the rest kee
 working (:mod:`steptrace.plugin_loader` says how plugins are found). It reports unknown
 names and conflicts in one place; the built-ins register first, so an outside plugin
 cannot take a built-in's name.
+
+A rule that raises while it runs is its plugin's failure, not steptrace's: a plugin's
+command or a strategy's ``plan`` is wrapped where it is called, and a failure during
+training is traced back to the plugin by :meth:`Plan.blame` (the engine's inner loop
+is not wrapped call by call). Either becomes a :class:`PluginError` naming the plugin
+and its version, with the plugin's exception as its ``__cause__``.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+import functools
+import traceback
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from types import CodeType
 from typing import Any, Generic, TypeVar
 
 import click
 import pluggy
 
 from steptrace.config import ExperimentConfig
-from steptrace.errors import ConfigError, PluginError
+from steptrace.errors import ConfigError, PluginError, SteptraceError
 from steptrace.plugin_loader import (
     DEFAULT_PLUGINS,
     ENTRY_POINT_GROUP,
@@ -57,11 +66,84 @@ class Provided(Generic[T]):
 
 @dataclass(frozen=True)
 class Plan:
-    """A config's rules, looked up: what the engine needs besides the numbers."""
+    """A config's rules, looked up: what the engine needs besides the numbers.
+
+    ``authors`` maps the module each rule's code comes from to its plugin, as messages
+    name it (``extras 0.1.0``): what :meth:`blame` needs to name a failing plugin.
+    """
 
     nonlinearities: tuple[Nonlinearity, ...]
     strategy: Strategy
     batches: Batches
+    authors: Mapping[str, str] = field(default_factory=dict)
+
+    def blame(self, error: Exception, passed_through: Collection[object] = ()) -> PluginError | None:
+        """``error``, raised while this plan trained, as the failure of the plugin whose
+        code raised it: the innermost frame of its traceback that is a rule's plugin's
+        (a frame of one of ``passed_through``, the callbacks steptrace handed the engine,
+        starts the search afresh: what a callback raises is not the plugin's that called
+        it). None when no plugin's code was running: a steptrace bug, or a callback's."""
+        if isinstance(error, SteptraceError) or not self.authors:
+            return None
+        rules = {code: (module, what) for module, what, code in self._rules()}
+        stops = {code for code in map(_code_of, passed_through) if code is not None}
+        entered: tuple[str, str] | None = None  # the innermost rule called: module, what
+        culprit: tuple[str, str] | None = None  # the plugin to blame, and for what
+        for frame, _ in traceback.walk_tb(error.__traceback__):
+            if frame.f_code in stops:
+                entered = culprit = None
+                continue
+            entered = rules.get(frame.f_code, entered)
+            module = frame.f_globals.get("__name__")
+            if isinstance(module, str) and module in self.authors:
+                what = entered[1] if entered is not None and entered[0] == module else "a rule"
+                culprit = (self.authors[module], what)
+        if culprit is None:
+            return None
+        plugin, what = culprit
+        message = f"plugin {plugin}: {what} raised {type(error).__name__}: {error}"
+        if isinstance(error, ValueError) and "read-only" in str(error):
+            message += (" (a learning rule returns weight_deltas: it must not write into "
+                        "step.weights, nor into the step's other arrays)")
+        return PluginError(message)
+
+    def _rules(self) -> list[tuple[str, str, CodeType]]:
+        """Each rule callable of the plan: its module, what it is, its code."""
+        strategy = self.strategy
+        callables: list[tuple[str, object]] = [(f"strategy {strategy.name!r} plan", strategy.plan)]
+        if strategy.learn is not None:
+            callables.append((f"strategy {strategy.name!r} learning rule", strategy.learn))
+        for act in self.nonlinearities:
+            callables.append((f"nonlinearity {act.name!r} function", act.function))
+            callables.append((f"nonlinearity {act.name!r} derivative", act.derivative))
+        found = []
+        for what, rule in callables:
+            code = _code_of(rule)
+            if code is not None:
+                found.append((_module_of(rule), what, code))
+        return found
+
+
+def _unwrapped(rule: object) -> object:
+    while isinstance(rule, functools.partial):
+        rule = rule.func
+    return getattr(rule, "__func__", rule)  # a bound method: its function
+
+
+def _code_of(rule: object) -> CodeType | None:
+    """The code a Python function (or method, or partial of one) runs; None for others
+    (a numpy ufunc has no frames of its own to blame)."""
+    code = getattr(_unwrapped(rule), "__code__", None)
+    return code if isinstance(code, CodeType) else None
+
+
+def _module_of(rule: object) -> str:
+    module = getattr(_unwrapped(rule), "__module__", None)
+    return module if isinstance(module, str) else ""
+
+
+def _is_steptrace(module: str) -> bool:
+    return module == "steptrace" or module.startswith("steptrace.")
 
 
 @dataclass
@@ -123,8 +205,7 @@ class Registry:
             try:
                 impl.function(**{name: {"register": register}[name] for name in impl.argnames})
             except Exception as error:  # the plugin's fault: leave all of this hook's out
-                self.plugins.problem(f"plugin {plugin} failed in {hook_name}: "
-                                     f"{type(error).__name__}: {error}")
+                self._failed(plugin, hook_name, error)
                 continue
             for name, rule in offered.items():
                 if name in into:
@@ -143,8 +224,7 @@ class Registry:
             try:
                 impl.function(**{name: {"cli": group}[name] for name in impl.argnames})
             except Exception as error:
-                self.plugins.problem(f"plugin {plugin} failed in register_commands: "
-                                     f"{type(error).__name__}: {error}")
+                self._failed(plugin, "register_commands", error)
                 continue
             for name, command in group.commands.items():
                 if name in self.commands:
@@ -152,7 +232,13 @@ class Registry:
                                          f"{self.commands[name].plugin} and {plugin}; {plugin}'s "
                                          "is ignored")
                     continue
+                _guard(command, self.plugins.label(plugin))
                 self.commands[name] = Provided(command, plugin, self._plugin_version(plugin))
+
+    def _failed(self, plugin: str, hook_name: str, error: Exception) -> None:
+        reason = f"failed in {hook_name}: {type(error).__name__}: {error}"
+        self.plugins.failed.setdefault(plugin, reason)
+        self.plugins.problem(f"plugin {self.plugins.label(plugin)} {reason}", error)
 
     # -- lookups -----------------------------------------------------------------
 
@@ -167,22 +253,39 @@ class Registry:
 
     def resolve(self, config: ExperimentConfig) -> Plan:
         """Look up a config's rules and plan its batches; ConfigError on anything unknown."""
-        nonlinearities = tuple(self.nonlinearity(name) for name in config.nonlinearities)
-        strategy = self.strategy(config.strategy.name)
+        used = [_lookup("nonlinearity", name, self.nonlinearities)
+                for name in config.nonlinearities]
+        provided = _lookup("strategy", config.strategy.name, self.strategies)
+        strategy = provided.rule
         options = _check_options(strategy, config.strategy.options)
         n_samples = len(config.inputs)
+        plugin = self.plugins.label(provided.plugin)
         try:
             batches = [list(batch) for batch in strategy.plan(n_samples, options)]
         except ValueError as error:
             raise ConfigError(f"strategy {strategy.name}: {error}") from None
+        except SteptraceError:
+            raise
+        except Exception as error:  # the plugin's failure, not steptrace's
+            raise PluginError(f"plugin {plugin}: strategy {strategy.name!r} plan raised "
+                              f"{type(error).__name__}: {error}") from error
         if not batches or any(
             not batch or any(not 0 <= i < n_samples for i in batch) for batch in batches
         ):
             raise PluginError(
-                f"strategy {strategy.name} planned batches {batches!r} for {n_samples} samples: "
-                "each batch must be a non-empty list of sample indices"
+                f"plugin {plugin}: strategy {strategy.name} planned batches {batches!r} for "
+                f"{n_samples} samples: each batch must be a non-empty list of sample indices"
             )
-        return Plan(nonlinearities, strategy, batches)
+        # Where each rule's code lives, and whose it is, to blame a failure during training.
+        authors: dict[str, str] = {}
+        code: list[tuple[str, tuple[object, ...]]] = [
+            (provided.plugin, (strategy.plan, strategy.learn)),
+            *((p.plugin, (p.rule.function, p.rule.derivative)) for p in used)]
+        for owner, callables in code:
+            for module in map(_module_of, callables):
+                if module and not _is_steptrace(module):
+                    authors.setdefault(module, self.plugins.label(owner))
+        return Plan(tuple(p.rule for p in used), strategy, batches, authors)
 
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""
@@ -237,6 +340,30 @@ class Registry:
                         f"{type(error).__name__}: {error}; it observes no more events")
 
         return observe
+
+
+def _guard(command: click.Command, plugin: str) -> None:
+    """Make what a plugin's command raises (a steptrace error, click's own and a closed
+    pipe aside) a PluginError naming the plugin, raised from it; a group's commands too."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _guard(sub, plugin)
+    callback = command.callback
+    if callback is None:
+        return
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except (SteptraceError, click.ClickException, click.exceptions.Exit, click.Abort,
+                BrokenPipeError, MemoryError):
+            raise
+        except Exception as error:
+            raise PluginError(f"plugin {plugin}: command {command.name!r} raised "
+                              f"{type(error).__name__}: {error}") from error
+
+    command.callback = guarded
 
 
 def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[T]:

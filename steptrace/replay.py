@@ -41,7 +41,8 @@ def check_rules(
     header: Header, registry: Registry, path: Path, ignore_versions: bool = False
 ) -> list[str]:
     """Every rule the trace used must be installed, in the version that recorded it (a
-    different version is an error, or with ``ignore_versions`` a warning)."""
+    different version is an error, or with ``ignore_versions`` a warning). A rule whose
+    plugin is installed but failed to load is said to be so, with why."""
     warnings = []
     tables: dict[str, dict[str, Provided[Any]]] = {
         "nonlinearity": registry.nonlinearities,
@@ -51,6 +52,13 @@ def check_rules(
         noun, _, name = rule.partition(":")
         provided = tables.get(noun, {}).get(name)
         if provided is None:
+            failed = registry.plugins.failed.get(provider.rpartition(" ")[0])
+            if failed is not None:
+                raise BadInput(
+                    f"{path}: the trace uses {noun} {name!r} from {provider}, which is "
+                    f"installed but {failed} (see the warning above; STEPTRACE_DEBUG=1 shows "
+                    "the traceback)"
+                )
             raise BadInput(
                 f"{path}: the trace uses {noun} {name!r} from {provider}, which is not "
                 "installed: install that plugin to replay it"

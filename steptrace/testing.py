@@ -4,7 +4,7 @@
 - :func:`check_nonlinearity`: a nonlinearity's derivative, computed the book's way from
   the layer's *output*, against central finite differences of its function;
 - :func:`check_strategy`: a strategy's batches (and its learning rule, if it has one)
-  keep the contract the engine relies on;
+  keep the contract the engine relies on (a rule must not write into the step's arrays);
 - the ``golden_trace`` fixture: record a run and compare it, event by event, with a
   golden trace file, with a tolerance per field if asked; the first divergent step is
   shown with the steps before it. ``pytest --steptrace-update`` rewrites golden traces;
@@ -96,7 +96,8 @@ def check_strategy(
     same ones every time (a replay depends on it), and — unless ``each_sample_once`` is
     False — every sample exactly once per pass. Sizes for which ``plan`` refuses the
     options (``ValueError``) are skipped; at least one must be accepted. A strategy with
-    a learning rule is also run on the book's streetlights: twice, with the same events."""
+    a learning rule is also run on the book's streetlights: twice, with the same events,
+    and without writing into ``step.weights`` or the step's other arrays."""
     options = dict(options or {})
     accepted = 0
     for n in sizes:
@@ -131,7 +132,15 @@ def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None
     runs = []
     for _ in range(2):
         events: list[Any] = []
-        run(config, plan, events.append)
+        try:
+            run(config, plan, events.append)
+        except ValueError as error:  # the engine hands a rule read-only arrays
+            if "read-only" not in str(error):
+                raise
+            raise AssertionError(
+                f"{strategy.name}: its learning rule wrote into an array of the step "
+                f"(step.weights, step.layer_0, ...): {error}; a learning rule returns "
+                "weight_deltas and must not write into the weights") from error
         runs.append([event.model_dump_json() for event in events])
         updates = [e for e in events if e.kind == "update"]
         assert updates, f"{strategy.name}: its learning rule made no update"

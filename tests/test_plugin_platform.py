@@ -86,7 +86,8 @@ def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(run_cli, p
                            "'a_module_that_does_not_exist'")
     assert warnings[1].startswith(f"warning: plugin typo ({plugins_dir / 'typo.py'}) was not "
                                   "loaded: unknown hook 'register_nonlinearity'")
-    assert warnings[2] == "warning: plugin raises failed in register_strategies: RuntimeError: boom"
+    assert warnings[2] == (f"warning: plugin raises ({plugins_dir / 'raises.py'}) failed in "
+                           "register_strategies: RuntimeError: boom")
     assert len(warnings) == 3
     assert "softplus file (" in result.stdout and "  nonlinearities: softplus" in result.stdout
 

@@ -14,6 +14,7 @@ from steptrace.hookspecs import hookimpl
 from steptrace.plugin_loader import load_plugins
 from steptrace.registry import DEFAULT_PLUGINS, Registry, get_plugin_manager
 from steptrace.rules import Nonlinearity, Strategy
+from steptrace.testing import check_strategy
 from tests.conftest import ROOT, builtin_registry
 
 
@@ -121,7 +122,8 @@ def test_a_failing_plugin_is_named():
     pm = get_plugin_manager(entry_points=False)
     pm.register(Broken(), name="broken")
     registry = Registry.load(pm)
-    assert registry.problems == ["plugin broken failed in register_strategies: RuntimeError: boom"]
+    assert registry.problems == ["plugin broken (version unknown) failed in register_strategies: "
+                                 "RuntimeError: boom"]
     assert "stochastic" in registry.strategies  # the rest keeps working
 
 
@@ -148,3 +150,8 @@ def test_default_plugins_are_importable_modules():
     assert DEFAULT_PLUGINS == ("steptrace_builtins.nonlinearities",
                                "steptrace_builtins.strategies", "steptrace_builtins.hot_and_cold",
                                "steptrace_builtins.book")
+
+
+def test_the_builtin_learning_rule_keeps_the_contract():
+    """hot_and_cold reads step.weights (read-only to a rule) and writes only its copies."""
+    check_strategy(builtin_registry().strategy("hot_and_cold"), {"step_amount": 0.001})

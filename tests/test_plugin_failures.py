@@ -1,0 +1,309 @@
+"""A plugin's failure is the plugin's: named with its version, exit 2, never "a steptrace bug"."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from steptrace.engine import run
+from steptrace.hookspecs import hookimpl
+from steptrace.plugin_loader import load_plugins
+from steptrace.registry import Registry
+from steptrace.rules import Learned, Strategy
+from steptrace.testing import check_strategy
+from tests.conftest import builtin_registry
+
+HEADER = """
+    import numpy as np
+    from steptrace.hookspecs import hookimpl
+    from steptrace.rules import Learned, Nonlinearity, Strategy
+
+    def one_at_a_time(n_samples, options):
+        return [[i] for i in range(n_samples)]
+"""
+PLUGINS = {
+    # a learning rule that raises in a helper of its own
+    "raising_rule": """
+        def velocity(step):
+            return 1 / 0
+
+        def learn(step):
+            velocity(step)
+            return Learned([np.zeros_like(w) for w in step.weights])
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("raising_rule", one_at_a_time, learn=learn))
+    """,
+    "raising_function": """
+        def function(x):
+            raise ArithmeticError("no function today")
+
+        @hookimpl
+        def register_nonlinearities(register):
+            register(Nonlinearity("raising_function", function, lambda out: out * 0 + 1,
+                                  "x", "1"))
+    """,
+    "raising_derivative": """
+        def derivative(output):
+            return {}["no derivative today"]
+
+        @hookimpl
+        def register_nonlinearities(register):
+            register(Nonlinearity("raising_derivative", lambda x: x * 1.0, derivative, "x", "1"))
+    """,
+    "raising_plan": """
+        def plan(n_samples, options):
+            return options["missing"]
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("raising_plan", plan))
+    """,
+    "raising_command": """
+        @hookimpl
+        def register_commands(cli):
+            @cli.command()
+            def explode():
+                raise RuntimeError("the command blew up")
+    """,
+    "scribbler": """
+        def learn(step):
+            step.weights[0][0, 0] = 0.5  # forbidden: a rule returns weight_deltas
+            return Learned([np.zeros_like(w) for w in step.weights])
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("scribbler", one_at_a_time, learn=learn))
+    """,
+    # a working rule that calls the book's gradient (which emits events) from inside itself
+    "gentle": """
+        def learn(step):
+            return Learned(step.gradient())
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("gentle", one_at_a_time, learn=learn))
+    """,
+}
+
+
+def write_plugin(folder: Path, name: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(HEADER) + textwrap.dedent(PLUGINS[name]))
+    return path
+
+
+def only(name: str, **more: str) -> dict[str, str]:
+    return {"STEPTRACE_PLUGINS": name, **more}
+
+
+@pytest.fixture
+def experiment(run_cli, tmp_path):
+    """``experiment(strategy=..., nonlinearity=...)``: the ch. 6 backprop network as a
+    file, with the rule a plugin provides."""
+
+    def make(strategy: str = "stochastic", nonlinearity: str = "relu") -> Path:
+        config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
+                                    "--format", "json").stdout)
+        config.update(strategy={"name": strategy}, nonlinearities=[nonlinearity, "linear"],
+                      iterations=2)
+        path = tmp_path / f"{strategy}-{nonlinearity}.json"
+        path.write_text(json.dumps(config))
+        return path
+
+    return make
+
+
+@pytest.mark.parametrize(("plugin", "rule", "what", "raised"), [
+    ("raising_rule", {"strategy": "raising_rule"}, "strategy 'raising_rule' learning rule",
+     "ZeroDivisionError: division by zero"),
+    ("raising_function", {"nonlinearity": "raising_function"},
+     "nonlinearity 'raising_function' function", "ArithmeticError: no function today"),
+    ("raising_derivative", {"nonlinearity": "raising_derivative"},
+     "nonlinearity 'raising_derivative' derivative", "KeyError: 'no derivative today'"),
+])
+def test_a_rule_that_raises_while_recording_is_the_plugins_failure(run_cli, tmp_path, experiment,
+                                                                   plugin, rule, what, raised):
+    folder = tmp_path / "plugins"
+    path = write_plugin(folder, plugin)
+    trace = tmp_path / "t.jsonl"
+    result = run_cli("--plugins-dir", folder, "record", experiment(**rule), "-o", trace,
+                     env=only(plugin))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: plugin {plugin} ({path}): {what} raised {raised}; ")
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    debug = run_cli("--plugins-dir", folder, "record", experiment(**rule), "-o", trace,
+                    env=only(plugin, STEPTRACE_DEBUG="1"))
+    assert debug.exit_code == 2
+    assert "Traceback (most recent call last):" in debug.stderr
+    assert f'File "{path}", line' in debug.stderr  # the plugin's own frame
+    assert debug.stderr.endswith(f"Error: plugin {plugin} ({path}): {what} raised {raised}; "
+                                 f"the {debug.stderr.split('; the ')[1].split(' events')[0]} "
+                                 f"events recorded so far are in "
+                                 f"{tmp_path / 't.incomplete.jsonl'} (marked incomplete)\n")
+
+
+def test_the_plugin_is_named_with_its_version(run_cli, tmp_path, monkeypatch):
+    """An installed plugin (the example, steptrace-extras) is named NAME VERSION."""
+    extras = pytest.importorskip("steptrace_extras")
+
+    def learn(step):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(extras, "momentum_learn", learn)
+    result = run_cli("record", "streetlights-momentum", "-o", tmp_path / "t.jsonl",
+                     env=only("extras"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: plugin extras 0.1.0: strategy 'momentum' learning "
+                                    "rule raised ZeroDivisionError: division by zero; ")
+
+
+def test_a_hook_that_raises_is_named_with_its_plugins_version(monkeypatch):
+    extras = pytest.importorskip("steptrace_extras")
+
+    @hookimpl
+    def register_strategies(register):
+        raise RuntimeError("boom")
+
+    monkeypatch.setenv("STEPTRACE_PLUGINS", "extras")
+    monkeypatch.setattr(extras, "register_strategies", register_strategies)
+    registry = Registry.load(load_plugins())
+    assert registry.problems == ["plugin extras 0.1.0 failed in register_strategies: "
+                                 "RuntimeError: boom"]
+    assert "leaky_relu" in registry.nonlinearities  # its other hooks still count
+
+
+def test_a_plan_that_raises_is_exit_2(run_cli, tmp_path, experiment):
+    folder = tmp_path / "plugins"
+    path = write_plugin(folder, "raising_plan")
+    result = run_cli("--plugins-dir", folder, "record", experiment(strategy="raising_plan"),
+                     "-o", tmp_path / "t.jsonl", env=only("raising_plan"))
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"plugin raising_plan ({path}): strategy 'raising_plan' plan "
+                                  "raised KeyError: 'missing'\n")
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_a_command_that_raises_is_exit_2_naming_the_plugin(run_cli, tmp_path):
+    folder = tmp_path / "plugins"
+    path = write_plugin(folder, "raising_command")
+    result = run_cli("--plugins-dir", folder, "explode", env=only("raising_command"))
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: plugin raising_command ({path}): command 'explode' raised "
+                             "RuntimeError: the command blew up\n")
+    debug = run_cli("--plugins-dir", folder, "explode",
+                    env=only("raising_command", STEPTRACE_DEBUG="1"))
+    assert debug.exit_code == 2
+    assert "Traceback (most recent call last):" in debug.stderr
+    assert "RuntimeError: the command blew up\n" in debug.stderr
+
+
+def test_replaying_a_trace_whose_plugin_failed_to_import_says_so(run_cli, tmp_path, experiment):
+    folder = tmp_path / "plugins"
+    path = write_plugin(folder, "gentle")
+    trace = tmp_path / "t.jsonl"
+    recorded = run_cli("--plugins-dir", folder, "record", experiment(strategy="gentle"), "-o",
+                       trace, env=only("gentle"))
+    assert recorded.exit_code == 0, recorded.stderr
+    path.write_text("import a_module_that_does_not_exist\n" + path.read_text())
+    result = run_cli("--plugins-dir", folder, "replay", trace, env=only("gentle"))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"warning: plugin gentle ({path}) failed to import: ModuleNotFoundError: No module "
+        "named 'a_module_that_does_not_exist'",
+        f"Error: {trace}: the trace uses strategy 'gentle' from gentle file, which is installed "
+        "but failed to import: ModuleNotFoundError: No module named "
+        "'a_module_that_does_not_exist' (see the warning above; STEPTRACE_DEBUG=1 shows the "
+        "traceback)"]
+    debug = run_cli("--plugins-dir", folder, "replay", trace,
+                    env=only("gentle", STEPTRACE_DEBUG="1"))
+    assert "Traceback (most recent call last):" in debug.stderr
+    assert f'File "{path}", line 1' in debug.stderr
+
+
+def test_a_rule_that_writes_into_the_weights_fails_at_once(run_cli, tmp_path, experiment):
+    folder = tmp_path / "plugins"
+    path = write_plugin(folder, "scribbler")
+    result = run_cli("--plugins-dir", folder, "record", experiment(strategy="scribbler"), "-o",
+                     tmp_path / "t.jsonl", env=only("scribbler"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: plugin scribbler ({path}): strategy 'scribbler' learning rule raised ValueError: "
+        "assignment destination is read-only (a learning rule returns weight_deltas: it must "
+        "not write into step.weights, nor into the step's other arrays); ")
+
+
+def test_check_strategy_catches_a_rule_that_writes_into_the_weights(tmp_path):
+    folder = tmp_path / "plugins"
+    write_plugin(folder, "scribbler")
+    registry = Registry.load(load_plugins(folder, entry_points=False))
+    with pytest.raises(AssertionError, match=r"scribbler: its learning rule wrote into an array "
+                                             r"of the step .*must not write into the weights"):
+        check_strategy(registry.strategy("scribbler"))
+
+
+def test_what_a_callback_raises_inside_a_rule_is_not_the_plugins(tmp_path):
+    """The engine's emit is called from inside a rule (step.gradient() emits the deltas):
+    what it raises goes on as it is, neither blamed on the plugin nor wrapped."""
+    folder = tmp_path / "plugins"
+    write_plugin(folder, "gentle")
+    registry = Registry.load(load_plugins(folder, entry_points=False))
+    config = registry.experiment("ch06-streetlights-backprop")
+    config = config.model_copy(update={"strategy": config.strategy.model_copy(
+        update={"name": "gentle"})})
+    plan = registry.resolve(config)
+    assert plan.authors == {"steptrace_plugins_dir.gentle": f"gentle ({folder / 'gentle.py'})",
+                            "steptrace_builtins.nonlinearities":
+                                "steptrace_builtins.nonlinearities 0.1.0"}
+
+    class Full(Exception):
+        pass
+
+    def emit(event):
+        if event.kind == "delta":
+            raise Full("the callback's own failure")
+
+    with pytest.raises(Full):
+        run(config, plan, emit)
+
+
+def test_a_builtin_rule_is_a_plugin_too(run_cli, tmp_path, monkeypatch):
+    """The built-ins are plugins: a failing one is named, with steptrace's version."""
+    import steptrace_builtins.nonlinearities as builtins
+
+    from steptrace import __version__
+
+    monkeypatch.setattr(builtins, "np", SimpleNamespace())  # relu2deriv fails on np.float64
+    result = run_cli("record", "ch06-streetlights-backprop", "-o", tmp_path / "t.jsonl")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: plugin steptrace_builtins.nonlinearities {__version__}: nonlinearity 'relu' "
+        "derivative raised AttributeError: 'types.SimpleNamespace' object has no attribute "
+        "'float64'; ")
+
+
+def test_the_engine_hands_a_rule_read_only_arrays(tmp_path):
+    seen = []
+
+    def learn(step):
+        seen.append(step)
+        return Learned([np.zeros_like(w) for w in step.weights])
+
+    registry = builtin_registry()
+    config = registry.experiment("ch06-streetlights-backprop")
+    plan = registry.resolve(config)
+    plan = type(plan)(plan.nonlinearities, Strategy("look", lambda n, o: [[0]], learn=learn),
+                      [[0]])
+    run(config.model_copy(update={"iterations": 1}), plan)
+    step = seen[0]
+    for array in (*step.weights, step.layer_0, step.goal, step.prediction):
+        assert not array.flags.writeable
+    with pytest.raises(TypeError):
+        step.options["x"] = 1  # type: ignore[index]
