@@ -10,9 +10,10 @@ Plugins come from three places, in this order:
 names it lists; set and empty, only the built-ins load (for reproducible CI). A plugin
 that fails to import or to register is reported by name, in one line, and left out
 (``STEPTRACE_DEBUG=1`` prints its traceback too); in strict mode (``--strict-plugins``
-or ``STEPTRACE_STRICT_PLUGINS=1``) the first such problem is an error (exit 2).
-``STEPTRACE_TRACE_HOOKS=1`` prints every hook call on stderr. Nothing is loaded at
-import time: :func:`load_plugins` builds a fresh manager.
+or ``STEPTRACE_STRICT_PLUGINS=1``) the first such problem is an error (exit 2). So is a
+plugins directory, or a ``*.py`` in it, that anyone may write to: a warning, or in
+strict mode an error. ``STEPTRACE_TRACE_HOOKS=1`` prints every hook call on stderr.
+Nothing is loaded at import time: :func:`load_plugins` builds a fresh manager.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import stat
 import sys
 import traceback
 from collections.abc import Callable
@@ -161,11 +163,27 @@ def load_plugins(
         if not directory.is_dir():
             raise PluginError(f"plugins directory {directory} does not exist (--plugins-dir / "
                               f"${ENV_DIR})")
-        for path in sorted(directory.glob("*.py")):
-            if allowed is not None and path.stem not in allowed:
-                continue
+        paths = [path for path in sorted(directory.glob("*.py"))
+                 if allowed is None or path.stem in allowed]
+        if paths:
+            _check_not_world_writable(plugins, directory, paths)
+        for path in paths:
             _load(plugins, path.stem, str(path), "file", functools.partial(_import_file, path))
     return plugins
+
+
+def _check_not_world_writable(plugins: Plugins, directory: Path, paths: list[Path]) -> None:
+    """Anyone may write to the directory, or to a plugin file in it: anyone could make
+    steptrace run their code (a sticky bit does not help: it guards renames, not new files)."""
+    for what, path in [("plugins directory", directory),
+                       *(("plugin file", path) for path in paths)]:
+        try:
+            writable = bool(path.stat().st_mode & stat.S_IWOTH)
+        except OSError:
+            continue  # gone or unreadable: importing it says what is wrong
+        if writable:
+            plugins.problem(f"{what} {path} is writable by anyone: anyone on this machine could "
+                            f"put code there that steptrace runs (chmod o-w {path})")
 
 
 def _load(plugins: Plugins, name: str, source: str, version: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from types import SimpleNamespace
@@ -287,6 +288,47 @@ def test_a_builtin_rule_is_a_plugin_too(run_cli, tmp_path, monkeypatch):
         f"Error: plugin steptrace_builtins.nonlinearities {__version__}: nonlinearity 'relu' "
         "derivative raised AttributeError: 'types.SimpleNamespace' object has no attribute "
         "'float64'; ")
+
+
+@pytest.fixture
+def world_writable(tmp_path):
+    folder = tmp_path / "plugins"
+    write_plugin(folder, "gentle")
+    os.chmod(folder, 0o1777)  # the sticky bit (as /tmp has) does not help
+    return folder
+
+
+def test_a_world_writable_plugins_dir_is_warned_of(run_cli, world_writable):
+    result = run_cli("--plugins-dir", world_writable, "plugins", env=only("gentle"))
+    assert result.exit_code == 0
+    assert result.stderr == (f"warning: plugins directory {world_writable} is writable by "
+                             "anyone: anyone on this machine could put code there that steptrace "
+                             f"runs (chmod o-w {world_writable})\n")
+    assert result.stdout.startswith("gentle file")
+
+
+def test_a_world_writable_plugins_dir_is_refused_in_strict_mode(run_cli, world_writable):
+    for args, env in [(("--strict-plugins",), {}), ((), {"STEPTRACE_STRICT_PLUGINS": "1"})]:
+        result = run_cli(*args, "plugins", env=only("gentle", STEPTRACE_PLUGINS_DIR=str(
+            world_writable), **env))
+        assert result.exit_code == 2
+        assert result.stderr == (f"Error: plugins directory {world_writable} is writable by "
+                                 "anyone: anyone on this machine could put code there that "
+                                 f"steptrace runs (chmod o-w {world_writable}) (strict plugin "
+                                 "mode)\n")
+
+
+def test_a_world_writable_plugin_file_is_warned_of(run_cli, tmp_path):
+    folder = tmp_path / "plugins"
+    path = write_plugin(folder, "gentle")
+    os.chmod(folder, 0o755)
+    os.chmod(path, 0o666)
+    result = run_cli("--plugins-dir", folder, "plugins", env=only("gentle"))
+    assert result.stderr == (f"warning: plugin file {path} is writable by anyone: anyone on "
+                             f"this machine could put code there that steptrace runs (chmod o-w "
+                             f"{path})\n")
+    strict = run_cli("--strict-plugins", "--plugins-dir", folder, "plugins", env=only("gentle"))
+    assert strict.exit_code == 2
 
 
 def test_the_engine_hands_a_rule_read_only_arrays(tmp_path):
