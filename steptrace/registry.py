@@ -337,7 +337,7 @@ class Registry:
                     observers.remove(entry)
                     self.plugins.problem(
                         f"plugin {plugin} failed in observe_event at event {event.seq}: "
-                        f"{type(error).__name__}: {error}; it observes no more events")
+                        f"{type(error).__name__}: {error}; it observes no more events", error)
 
         return observe
 

@@ -349,3 +349,22 @@ def test_the_engine_hands_a_rule_read_only_arrays(tmp_path):
         assert not array.flags.writeable
     with pytest.raises(TypeError):
         step.options["x"] = 1  # type: ignore[index]
+
+
+def test_debug_shows_the_traceback_of_an_observer_that_raises(run_cli, tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    path = folder / "nosy.py"
+    path.write_text(textwrap.dedent("""
+        from steptrace.hookspecs import hookimpl
+
+        @hookimpl
+        def observe_event(event):
+            raise ValueError("cannot look")
+    """))
+    result = run_cli("--plugins-dir", folder, "record", "ch06-streetlight-single-sample", "-o",
+                     tmp_path / "t.jsonl", env=only("nosy", STEPTRACE_DEBUG="1"))
+    assert result.exit_code == 0
+    assert f'File "{path}", line' in result.stderr
+    assert result.stderr.endswith("warning: plugin nosy failed in observe_event at event 0: "
+                                  "ValueError: cannot look; it observes no more events\n")
