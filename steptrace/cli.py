@@ -7,6 +7,7 @@ error (a steptrace bug) · 130 interrupted.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -26,13 +27,16 @@ from steptrace.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     ConfigError,
     Mismatch,
     SteptraceError,
+    one_line,
 )
 from steptrace.events import EVENT_KINDS
 from steptrace.plugin_loader import load_plugins
 from steptrace.registry import Registry
+from steptrace.tracefile import Terminated
 
 #: Runs with more update steps than this show a progress bar on stderr (a terminal only:
 #: logs and pipes get no bar).
@@ -47,13 +51,51 @@ class Failure(click.ClickException):
     """A SteptraceError on its way out: one line on stderr, its exit code."""
 
     def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
+        super().__init__(one_line(message))
         self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # a ClassVar from click 8.5 on
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                       file: Any = None, line: str | None = None) -> None:
-    click.echo(f"warning: {str(message).removeprefix('steptrace: ')}", err=True)
+    click.echo(f"warning: {one_line(str(message).removeprefix('steptrace: '))}", err=True)
+
+
+class _ClosedPipeProof:
+    """Standard output, except that when its reader goes away (``steptrace diff a b | head
+    -1``) the rest of the output is dropped instead of stopping the command: the command
+    runs to its end and exits with its own code, so a closed pipe never hides a mismatch
+    (under ``set -o pipefail``) nor turns a failure into a success."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def write(self, text: str) -> int:
+        if not self.closed_by_reader:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_by_reader:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self.closed_by_reader = True
+        try:  # so that Python's own flush at exit finds nothing to complain about
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class SteptraceGroup(click.Group):
@@ -68,6 +110,8 @@ class SteptraceGroup(click.Group):
         """Click's main, but a usage error is one line (what is wrong, and where help is)."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
+        if not isinstance(sys.stdout, _ClosedPipeProof):
+            sys.stdout = _ClosedPipeProof(sys.stdout)
         try:
             with warnings.catch_warnings():  # a Python warning is one "warning:" line too
                 warnings.showwarning = _one_line_warning
@@ -77,7 +121,8 @@ class SteptraceGroup(click.Group):
             sys.exit(error.exit_code)
         except click.UsageError as error:
             where = error.ctx.command_path if error.ctx is not None else "steptrace"
-            click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
+            click.echo(f"Error: {one_line(error.format_message())} (see '{where} --help')",
+                       err=True)
             sys.exit(error.exit_code)
         except click.ClickException as error:
             error.show()
@@ -86,7 +131,7 @@ class SteptraceGroup(click.Group):
             click.echo("Error: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except SteptraceError as error:  # raised while plugins load for --help
-            click.echo(f"Error: {error}", err=True)
+            click.echo(f"Error: {one_line(str(error))}", err=True)
             sys.exit(error.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -116,11 +161,10 @@ class SteptraceGroup(click.Group):
             raise Failure(str(error), error.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except BrokenPipeError:  # `steptrace show ... | head`: the reader has seen enough
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing more is written)
-            raise click.exceptions.Exit(0) from None
         except KeyboardInterrupt:
             raise Failure("interrupted", EXIT_INTERRUPTED) from None
+        except Terminated:
+            raise Failure("terminated", EXIT_TERMINATED) from None
         except MemoryError:
             raise Failure("out of memory: the network or the data is too large for this machine",
                           EXIT_BAD_INPUT) from None
@@ -157,7 +201,7 @@ class Session:
         """Print the plugin problems not yet printed, one line each, on stderr."""
         if self._registry is not None:
             for problem in self._registry.problems[self._reported:]:
-                click.echo(f"warning: {problem}", err=True)
+                click.echo(f"warning: {one_line(problem)}", err=True)
             self._reported = len(self._registry.problems)
 
 
@@ -203,18 +247,25 @@ def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | Non
     _session(ctx)
 
 
-def _experiment(registry: Registry, name: str) -> ExperimentConfig:
-    """A built-in experiment by id, or an experiment file by path."""
+def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path | None]:
+    """A built-in experiment by id, or an experiment file by path (and the file). A bare
+    name that is both a registered experiment and a file in the current directory is the
+    experiment (say ./NAME for the file), with a warning saying so."""
     path = Path(name)
-    if path.suffix in {".toml", ".json"} or path.exists():
+    is_path = path.suffix in {".toml", ".json"} or os.sep in name or name.startswith(".")
+    if name in registry.experiments and not is_path:
+        if path.exists():
+            click.echo(f"warning: {one_line(name)} is both a registered experiment and a file "
+                       f"here: recording the experiment (give ./{one_line(name)} to record the "
+                       "file)", err=True)
+        return registry.experiment(name), None
+    if is_path or path.exists():
         config = load_config(path)
         try:
             registry.resolve(config)  # unknown rules and bad options, named with the file
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
-        return config
-    if name in registry.experiments:
-        return registry.experiment(name)
+        return config, path
     try:
         registry.experiment(name)
     except ConfigError as error:
@@ -244,12 +295,13 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
     from steptrace.tracefile import Detail
 
     registry = _registry()
-    config = _experiment(registry, experiment)
+    config, source = _experiment(registry, experiment)
     if arithmetic is not None:
         config = config.model_copy(update={"arithmetic": arithmetic})
-    output = output or Path(f"{config.name}.jsonl")
+    output = output or Path(f"{config.name}.jsonl")  # a plain file name (NAME_PATTERN)
     with sigterm_stops_recording(), _Progress(f"recording {config.name}") as progress:
-        done = run_record(config, registry, output, progress, cast(Detail, detail))
+        done = run_record(config, registry, output, progress, cast(Detail, detail),
+                          inputs=[source] if source is not None else [])
     final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"
     _session().report()  # an observer that failed during the run
     click.echo(f"recorded {config.name}: {done.events} events, {config.iterations} epoch(s)"
@@ -359,7 +411,7 @@ def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions:
                             ignore_versions)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"{trace}: all {result.events} events match ({result.tolerance.describe()})")
+    click.echo(result.describe(trace))
 
 
 @cli.command()
@@ -367,15 +419,19 @@ def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions:
 @click.argument("b", type=click.Path(path_type=Path))
 @_rtol
 @_atol
-def diff(a: Path, b: Path, rtol: float | None, atol: float | None) -> None:
-    """Show the first divergent event between traces A and B.
+@click.option("--events-only", is_flag=True,
+              help="Compare the events alone: configs that differ are listed but do not count.")
+def diff(a: Path, b: Path, rtol: float | None, atol: float | None, events_only: bool) -> None:
+    """Compare traces A and B: what ran (the configs, every field, and the initial
+    weights), then every event, naming the first divergent one.
 
-    Numbers must agree bit for bit unless --rtol/--atol allow more. Exits 0 when
-    every event agrees, 1 at a divergence.
+    Numbers must agree bit for bit unless --rtol/--atol allow more. Exits 0 when the
+    configs and every event agree; 1 when a config field or an event differs (or one
+    trace is incomplete).
     """
     from steptrace.diff import diff as run_diff
 
-    report = run_diff(a, b, _tolerance(rtol, atol) or Tolerance())
+    report = run_diff(a, b, _tolerance(rtol, atol) or Tolerance(), events_only=events_only)
     for line in report.lines():
         click.echo(line)
     if not report.same:

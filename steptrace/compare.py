@@ -51,7 +51,7 @@ class Difference:
         text = f"field {self.field}: {a_name} {_show(self.a)}, {b_name} {_show(self.b)}"
         if _is_number(self.a) and _is_number(self.b) and self.a == 0 == self.b:
             text += " (signed zeros: equal in value, different in bits)"
-        elif _is_number(self.a) and _is_number(self.b) and math.isfinite(self.a - self.b):
+        elif isinstance(self.a, float) and isinstance(self.b, float) and math.isfinite(self.a - self.b):
             gap = abs(self.a - self.b)
             scale = max(abs(self.a), abs(self.b))
             text += f" (|Δ| {gap:.3g}" + (f", relative {gap / scale:.3g})" if scale else ")")

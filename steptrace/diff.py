@@ -4,7 +4,13 @@ Both traces are read as streams, in lockstep, each completed (the fields a step-
 trace leaves out are derived back), so traces of different detail compare on everything
 they determine. The report names the first event that differs (its index, kind, epoch,
 samples, layer), the first field that differs and both values, and shows the events just
-before it. Configs that differ are listed too.
+before it.
+
+The headers are compared too: what ran (the config, every field, nested ones included,
+and the initial weights) must be the same, or the traces differ even where their events
+agree (``events_only`` compares the events alone). How and where each was recorded (its
+detail, schema version, machine and versions) may differ; plugin versions that differ are
+noted.
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from steptrace.compare import Tolerance, difference, same_json, summary
+from steptrace.compare import Tolerance, difference, differences, same_json, summary
 from steptrace.derive import complete_events
 from steptrace.events import Event
-from steptrace.tracefile import TraceReader, open_trace
+from steptrace.tracefile import Header, TraceReader, open_trace
 
 CONTEXT = 2  # events shown before the divergent one
 
@@ -27,19 +33,48 @@ class DiffReport:
     a: Path
     b: Path
     tolerance: Tolerance
+    events_only: bool = False
     events: int = 0
-    config_changes: list[str] = field(default_factory=list)
+    config_changes: list[str] = field(default_factory=list)  # one line per differing field
+    notes: list[str] = field(default_factory=list)
     divergence: list[str] = field(default_factory=list)
 
     @property
     def same(self) -> bool:
-        return not self.divergence
+        """Every event agrees, and (unless ``events_only``) so do the configs."""
+        return not self.divergence and (self.events_only or not self.config_changes)
 
     def lines(self) -> list[str]:
-        out = [f"configs differ in: {', '.join(self.config_changes)}"] if self.config_changes else []
-        if self.same:
+        out = [f"note: {note}" for note in self.notes]
+        if self.config_changes:
+            out.append("the headers differ in what ran"
+                       + (" (ignored: --events-only)" if self.events_only else "") + ":")
+            out += [f"  {change}" for change in self.config_changes]
+        if not self.divergence:
             return [*out, f"{self.events} events agree ({self.tolerance.describe()})"]
         return out + self.divergence
+
+
+def header_changes(a: Path, header_a: Header, b: Path, header_b: Header) -> list[str]:
+    """One line per field of the config (and per initial weight matrix) that differs,
+    naming its first differing value."""
+    changes = []
+    config_a, config_b = header_a.config.model_dump(), header_b.config.model_dump()
+    for key in [*config_a, *(key for key in config_b if key not in config_a)]:
+        found = differences({key: config_a.get(key)}, {key: config_b.get(key)}, Tolerance())
+        if found is not None:
+            changes.append(f"config {found.describe(str(a), str(b))}")
+    for k, (w_a, w_b) in enumerate(zip(header_a.initial_weights, header_b.initial_weights,
+                                       strict=False)):
+        if w_a != w_b:
+            changes.append(f"initial weights_{k}_{k + 1} differ")
+    return changes
+
+
+def version_notes(header_a: Header, header_b: Header) -> list[str]:
+    rules_a, rules_b = header_a.fingerprint.rules, header_b.fingerprint.rules
+    return [f"{rule} was recorded with {rules_a[rule]} in one, {rules_b[rule]} in the other"
+            for rule in rules_a if rule in rules_b and rules_a[rule] != rules_b[rule]]
 
 
 def _why(trace: TraceReader) -> str:
@@ -51,13 +86,14 @@ def diff(
     b: Path,
     tolerance: Tolerance,
     fields: Mapping[str, Tolerance] | None = None,
+    events_only: bool = False,
 ) -> DiffReport:
-    """Compare two traces event by event; ``fields`` gives some fields their own tolerance."""
-    report = DiffReport(a, b, tolerance)
+    """Compare two traces, their headers' configs and then event by event; ``fields`` gives
+    some fields their own tolerance; ``events_only``: configs that differ do not count."""
+    report = DiffReport(a, b, tolerance, events_only)
     with open_trace(a) as trace_a, open_trace(b) as trace_b:
-        config_a = trace_a.header.config.model_dump()
-        config_b = trace_b.header.config.model_dump()
-        report.config_changes = [k for k in config_a if config_a[k] != config_b.get(k)]
+        report.config_changes = header_changes(a, trace_a.header, b, trace_b.header)
+        report.notes = version_notes(trace_a.header, trace_b.header)
         before: deque[Event] = deque(maxlen=CONTEXT)
         # Completed events: traces of any detail compare on everything they determine.
         events_b = complete_events(trace_b.header, trace_b)

@@ -9,6 +9,8 @@ anything else escaping is a bug in steptrace (exit 3).
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
@@ -55,3 +57,18 @@ class Stopped(SteptraceError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+#: The longest message steptrace prints: a file may hold a string of any length.
+MAX_MESSAGE = 1000
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """A message as one line of bounded length, with no control character left to act on
+    the terminal: line breaks, ESC and the like are shown escaped (``\\x1b``), and a
+    message longer than ``MAX_MESSAGE`` characters is cut, saying by how much."""
+    text = _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], message[:MAX_MESSAGE])
+    if len(message) > MAX_MESSAGE:
+        text = f"{text[:MAX_MESSAGE]}… ({len(message) - MAX_MESSAGE} more characters)"
+    return text

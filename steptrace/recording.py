@@ -34,9 +34,21 @@ def header_for(config: ExperimentConfig, registry: Registry, network: Network,
     # config's checks: for a dataset of 10^6 numbers that is most of a short recording).
     header = Header.model_construct(
         config=config, detail=detail, initial_weights=tuple(Matrix(w) for w in network.weights),
-        fingerprint=fingerprint(registry.provenance(config)))
+        fingerprint=fingerprint(provenance(config, registry)))
     largest_batch = max(map(len, network.plan.batches))
     return header.model_copy(update={"schema_version": header.lowest_schema_version(largest_batch)})
+
+
+def provenance(config: ExperimentConfig, registry: Registry) -> dict[str, str]:
+    """The plugin (and version) behind every rule ``config`` uses; and, when ``config`` is
+    a registered experiment's (whatever its arithmetic), that experiment's, so that replay
+    can hold the header to it."""
+    rules = registry.provenance(config)
+    registered = registry.experiments.get(config.name)
+    if registered is not None and config == registered.rule.model_copy(
+            update={"arithmetic": config.arithmetic}):
+        rules[f"experiment:{config.name}"] = registered.label
+    return rules
 
 
 def network_for(config: ExperimentConfig, plan: Plan, detail: Detail) -> Network:

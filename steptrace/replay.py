@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from steptrace.compare import Tolerance, difference, summary
-from steptrace.engine import initial_weights
+from steptrace.compare import Tolerance, difference, differences, summary
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Record, record_json, typed
-from steptrace.matrices import Matrix
-from steptrace.recording import Progress, network_for, train_at_detail
+from steptrace.recording import Progress, header_for, network_for, train_at_detail
 from steptrace.registry import Provided, Registry
 from steptrace.tracefile import End, Header, open_trace
 
@@ -34,7 +32,12 @@ class _RecordedPartChecked(Exception):
 class ReplayResult:
     events: int
     tolerance: Tolerance
+    header: str  # what the header was checked against
     warnings: list[str] = field(default_factory=list)
+
+    def describe(self, path: Path) -> str:
+        return (f"{path}: all {self.events} events match ({self.tolerance.describe()})\n"
+                f"{path}: {self.header}")
 
 
 def check_rules(
@@ -47,6 +50,7 @@ def check_rules(
     tables: dict[str, dict[str, Provided[Any]]] = {
         "nonlinearity": registry.nonlinearities,
         "strategy": registry.strategies,
+        "experiment": registry.experiments,
     }
     for rule, provider in header.fingerprint.rules.items():
         noun, _, name = rule.partition(":")
@@ -73,6 +77,39 @@ def check_rules(
     return warnings
 
 
+def check_header(path: Path, header: Header, expected: Header, registry: Registry) -> str:
+    """The header as its config makes it again (``expected``): its initial weights, schema
+    version and rules (which plugin made each); and when it says it is a registered
+    experiment's, its config against that experiment's (the arithmetic aside, which
+    ``record --arithmetic`` may change). Mismatch at the first difference; returns what was
+    checked. (The rest of the fingerprint says where the trace was recorded.)"""
+    for k, weights in enumerate(expected.initial_weights):
+        if weights != header.initial_weights[k]:
+            raise Mismatch(f"{path}: header initial weights_{k}_{k + 1} differ from the config's")
+    if header.schema_version != expected.schema_version:
+        raise Mismatch(f"{path}: the header says schema {header.schema_version}; a trace of its "
+                       f"config is schema {expected.schema_version}")
+    recorded, rules = header.fingerprint.rules, expected.fingerprint.rules
+    experiment = next((rule for rule in recorded if rule.startswith("experiment:")), None)
+    if experiment is not None:
+        name = experiment.partition(":")[2]
+        registered = registry.experiment(name).model_copy(
+            update={"arithmetic": header.config.arithmetic})
+        found = differences(header.config.model_dump(), registered.model_dump(), Tolerance())
+        if found is not None:
+            raise Mismatch(f"{path}: the header's config is not experiment {name!r} as "
+                           f"registered: {found.describe('recorded', 'registered')}")
+    if recorded.keys() != rules.keys():
+        missing = sorted(rules.keys() - recorded.keys())
+        extra = sorted(recorded.keys() - rules.keys())
+        raise Mismatch(f"{path}: the header's rules are not those of its config:"
+                       + (f" missing {missing}" if missing else "")
+                       + (f" not used {extra}" if extra else ""))
+    if experiment is None:
+        return "the header agrees with its config (its own, not a registered experiment's)"
+    return f"the header agrees with experiment {name!r} ({recorded[experiment]})"
+
+
 def replay(
     path: Path,
     registry: Registry,
@@ -84,7 +121,7 @@ def replay(
 
     ``progress(epochs_done, epochs, steps_per_epoch)`` is called after every pass.
     """
-    with open_trace(path) as trace:
+    with open_trace(path, check_order=False) as trace:  # each event is compared instead
         header = trace.header
         config = header.config
         warnings = check_rules(header, registry, path, ignore_versions)
@@ -93,9 +130,9 @@ def replay(
         except ConfigError as error:
             raise ConfigError(f"{path}: the trace's config: {error}") from None
         tolerance = tolerance or DEFAULT_TOLERANCE[config.arithmetic]
-        for k, weights in enumerate(initial_weights(config)):
-            if Matrix(weights) != header.initial_weights[k]:
-                raise Mismatch(f"{path}: header initial weights_{k}_{k + 1} differ from the config's")
+        network = network_for(config, plan, header.detail)
+        expected = header_for(config, registry, network, header.detail)
+        header_checked = check_header(path, header, expected, registry)
         count = 0
 
         def check(record: Record) -> None:
@@ -117,7 +154,6 @@ def replay(
                                    + found.describe("recorded", "recomputed"))
             count += 1
 
-        network = network_for(config, plan, header.detail)
         try:
             train_at_detail(network, config, header.detail, check, progress)
         except _RecordedPartChecked:
@@ -131,4 +167,4 @@ def replay(
                 f"{path}: the replay ends after {count} events; the trace goes on with "
                 f"{summary(extra)}"
             )
-    return ReplayResult(count, tolerance, warnings)
+    return ReplayResult(count, tolerance, header_checked, warnings)

@@ -37,6 +37,8 @@ def test_following_the_guide_gives_a_plugin_that_record_and_replay_use(tmp_path)
     assert "  nonlinearities: softsign" in outputs[0]
     assert outputs[2].startswith("recorded softsign: 1740 events, 60 epoch(s), final error ")
     assert "layer_1 = softsign(layer_0 · weights_0_1) = softsign([" in outputs[3]
-    assert outputs[4] == "softsign.jsonl: all 1740 events match (bit for bit)\n"
+    assert outputs[4] == ("softsign.jsonl: all 1740 events match (bit for bit)\n"
+                          "softsign.jsonl: the header agrees with its config (its own, not a "
+                          "registered experiment's)\n")
     assert "2 passed" in outputs[6]
     assert (tmp_path / "golden" / "softsign.jsonl").exists()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from steptrace import __version__
+
 BACKPROP = "ch06-streetlights-backprop"  # 60 passes x (4 samples x 7 steps + epoch_end)
 BACKPROP_EVENTS = 1740
 SMALL = "ch06-streetlight-single-sample"  # 20 passes x 5 events
@@ -65,7 +67,9 @@ def changed(request, good: Path, tmp_path: Path) -> tuple[Path, int, str, str, f
 def test_replay_of_a_good_trace(run_cli, good: Path) -> None:
     result = run_cli("replay", good)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"{good}: all {BACKPROP_EVENTS} events match (bit for bit)\n"
+    assert result.stdout == (f"{good}: all {BACKPROP_EVENTS} events match (bit for bit)\n"
+                             f"{good}: the header agrees with experiment {BACKPROP!r} "
+                             f"(steptrace_builtins.book {__version__})\n")
     assert result.stderr == ""
 
 
@@ -86,7 +90,8 @@ def test_replay_within_a_tolerance(run_cli, changed) -> None:
     bad = changed[0]
     loose = run_cli("replay", bad, "--rtol", "1e-6")
     assert loose.exit_code == 0, loose.stderr
-    assert loose.stdout == f"{bad}: all {BACKPROP_EVENTS} events match (within rtol 1e-06, atol 0)\n"
+    assert loose.stdout.splitlines()[0] == (
+        f"{bad}: all {BACKPROP_EVENTS} events match (within rtol 1e-06, atol 0)")
     tight = run_cli("replay", bad, "--rtol", "1e-10")
     assert tight.exit_code == 1
     assert f"event {changed[1]}" in tight.stderr
@@ -144,7 +149,8 @@ def test_diff_of_traces_of_different_lengths(run_cli, tmp_path: Path) -> None:
     result = run_cli("diff", short, long)
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        "configs differ in: iterations",
+        "the headers differ in what ran:",
+        f"  config field iterations: {short} 10, {long} 20",
         f"{short} ends after 50 events; {long} goes on with event 50 (forward, epoch 10, "
         "samples [0], layer 1)",
     ]
@@ -162,9 +168,11 @@ def test_diff_of_two_experiments(run_cli, good: Path, tmp_path: Path) -> None:
     result = run_cli("diff", good, other)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("configs differ in: name, ")
-    assert lines[1] == "first divergence at event 0 (forward, epoch 0, samples [0], layer 1):"
-    assert lines[2] == f"  field nonlinearity: {good} 'relu', {other} 'linear'"
+    assert lines[0] == "the headers differ in what ran:"
+    assert lines[1] == f"  config field name: {good} {BACKPROP!r}, {other} {SMALL!r}"
+    at = lines.index("first divergence at event 0 (forward, epoch 0, samples [0], layer 1):")
+    assert all(line.startswith(("  config field ", "  initial weights")) for line in lines[2:at])
+    assert lines[at + 1] == f"  field nonlinearity: {good} 'relu', {other} 'linear'"
 
 
 def test_replay_of_a_header_promising_more_passes(run_cli, tmp_path: Path) -> None:
@@ -173,6 +181,15 @@ def test_replay_of_a_header_promising_more_passes(run_cli, tmp_path: Path) -> No
     lines = trace.read_bytes().splitlines(keepends=True)
     header = json.loads(lines[0])
     header["config"]["iterations"] = 21
+    lines[0] = json.dumps(header).encode() + b"\n"
+    trace.write_bytes(b"".join(lines))
+    result = run_cli("replay", trace)
+    assert result.exit_code == 1  # the header says it is the built-in's, which runs 20
+    assert result.stderr == (
+        f"Error: {trace}: the header's config is not experiment {SMALL!r} as registered: "
+        "field iterations: recorded 21, registered 20\n")
+    # a config of its own (no claim to be the built-in's): the replay runs on past the end
+    del header["fingerprint"]["rules"][f"experiment:{SMALL}"]
     lines[0] = json.dumps(header).encode() + b"\n"
     trace.write_bytes(b"".join(lines))
     result = run_cli("replay", trace)
@@ -209,19 +226,29 @@ def test_blas_recording_replays(run_cli, tmp_path: Path) -> None:
     assert json.loads(blas.read_bytes().splitlines()[0])["config"]["arithmetic"] == "blas"
     result = run_cli("replay", blas)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == (
-        f"{blas}: all {BACKPROP_EVENTS} events match (within rtol 1e-12, atol 1e-15)\n"
-    )
+    assert result.stdout.splitlines() == [
+        f"{blas}: all {BACKPROP_EVENTS} events match (within rtol 1e-12, atol 1e-15)",
+        f"{blas}: the header agrees with experiment {BACKPROP!r} (steptrace_builtins.book "
+        f"{__version__})",
+    ]
 
 
 def test_exact_and_blas_agree_within_tolerance(run_cli, good: Path, tmp_path: Path) -> None:
     blas = tmp_path / "blas.jsonl"
     assert run_cli("record", BACKPROP, "--arithmetic", "blas", "-o", blas).exit_code == 0
-    result = run_cli("diff", good, blas, "--rtol", "1e-12", "--atol", "1e-15")
+    result = run_cli("diff", good, blas, "--rtol", "1e-12", "--atol", "1e-15", "--events-only")
     assert result.exit_code == 0, result.stdout
     assert result.stdout.splitlines() == [
-        "configs differ in: arithmetic",
+        "the headers differ in what ran (ignored: --events-only):",
+        f"  config field arithmetic: {good} 'exact', {blas} 'blas'",
         f"{BACKPROP_EVENTS} events agree (within rtol 1e-12, atol 1e-15)",
+    ]
+    # without --events-only, configs that differ are a difference
+    result = run_cli("diff", good, blas, "--rtol", "1e-12", "--atol", "1e-15")
+    assert result.exit_code == 1, result.stdout
+    assert result.stdout.splitlines()[:2] == [
+        "the headers differ in what ran:",
+        f"  config field arithmetic: {good} 'exact', {blas} 'blas'",
     ]
 
 
@@ -229,6 +256,7 @@ def test_replay_and_diff_read_gzip(run_cli, good: Path, tmp_path: Path) -> None:
     gz = tmp_path / "good.jsonl.gz"
     assert run_cli("record", BACKPROP, "-o", gz).exit_code == 0
     assert gz.read_bytes()[:2] == b"\x1f\x8b"
-    assert run_cli("replay", gz).stdout == f"{gz}: all {BACKPROP_EVENTS} events match (bit for bit)\n"
+    assert run_cli("replay", gz).stdout.splitlines()[0] == (
+        f"{gz}: all {BACKPROP_EVENTS} events match (bit for bit)")
     result = run_cli("diff", good, gz)
     assert (result.exit_code, result.stdout) == (0, f"{BACKPROP_EVENTS} events agree (bit for bit)\n")

@@ -87,7 +87,9 @@ def test_record_and_replay_from_the_command_line(tmp_path):
     recorded = runner.invoke(cli, ["record", "streetlights-momentum", "-o", str(trace)])
     assert recorded.exit_code == 0, recorded.stderr
     replayed = runner.invoke(cli, ["replay", str(trace)])
-    assert replayed.stdout == f"{trace}: all 1740 events match (bit for bit)\n"
+    assert replayed.stdout == (f"{trace}: all 1740 events match (bit for bit)\n"
+                               f"{trace}: the header agrees with experiment "
+                               "'streetlights-momentum' (extras 0.1.0)\n")
     assert '"strategy:momentum":"extras 0.1.0"' in trace.read_text().splitlines()[0]
 
 
