@@ -9,6 +9,7 @@ checked against the loaded plugins by :func:`steptrace.registry.Registry.resolve
 from __future__ import annotations
 
 import json
+import os
 import re
 import string
 import tomllib
@@ -272,6 +273,9 @@ def load_config(path: Path) -> ExperimentConfig:
     ``MAX_EXPERIMENT_FILE`` bytes (before reading more than that)."""
     try:
         with path.open("rb") as file:
+            if os.fstat(file.fileno()).st_size > MAX_EXPERIMENT_FILE:  # (a device says 0)
+                raise ConfigError(f"{path}: larger than {size(MAX_EXPERIMENT_FILE)}, the most "
+                                  "an experiment file may be (is this an experiment?)")
             raw = file.read(MAX_EXPERIMENT_FILE + 1)
         text = raw.decode("utf-8")
     except IsADirectoryError:
