@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from steptrace.compare import Tolerance
 from steptrace.config import ExperimentConfig, load_config
 from steptrace.diff import DiffReport, diff
 from steptrace.engine import run
+from steptrace.outputs import atomic_write
 from steptrace.plugin_loader import load_plugins
 from steptrace.registry import Plan, Registry
 from steptrace.rules import Nonlinearity, Strategy
@@ -153,10 +153,10 @@ def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None
 
 
 def _write_atomically(source: Path, target: Path) -> None:
+    """A golden trace is never half-written (steptrace.outputs: a random temporary name)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, target)  # a golden trace is never half-written
+    with source.open("rb") as data, atomic_write(target) as file:
+        shutil.copyfileobj(data, file)
 
 
 GoldenCheck = Callable[..., DiffReport | None]
