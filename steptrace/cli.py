@@ -291,7 +291,6 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
     EXPERIMENT is a built-in id (see `steptrace experiments`) or a .toml/.json file.
     """
     from steptrace.recording import record as run_record
-    from steptrace.recording import sigterm_stops_recording
     from steptrace.tracefile import Detail
 
     registry = _registry()
@@ -299,7 +298,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
     if arithmetic is not None:
         config = config.model_copy(update={"arithmetic": arithmetic})
     output = output or Path(f"{config.name}.jsonl")  # a plain file name (NAME_PATTERN)
-    with sigterm_stops_recording(), _Progress(f"recording {config.name}") as progress:
+    with _Progress(f"recording {config.name}") as progress:
         done = run_record(config, registry, output, progress, cast(Detail, detail),
                           inputs=[source] if source is not None else [])
     final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"

@@ -109,7 +109,7 @@ def record(
     observer = registry.observer()
     writer = TraceWriter(path, header_for(config, registry, network, detail), inputs)
     try:
-        with writer:
+        with signals_stop_between_lines(writer), writer:
             emit: Emit = writer.write
             if observer is not None:
                 def emit(record: Record) -> None:
@@ -134,18 +134,22 @@ def record(
 
 
 @contextmanager
-def sigterm_stops_recording() -> Iterator[None]:
-    """While recording, SIGTERM (``kill PID``) stops the run the way Ctrl-C does: what was
-    recorded is kept, marked incomplete. Only in the main thread (where signals go)."""
+def signals_stop_between_lines(writer: TraceWriter) -> Iterator[None]:
+    """While ``writer`` records, Ctrl-C and SIGTERM (``kill PID``) stop the run at the next
+    line, never in the middle of one: the handler only asks, and the writer stops before
+    its next event line (:meth:`TraceWriter.write`), so the kept trace's end line counts
+    exactly the lines it holds. Only in the main thread (where signals go)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def terminate(signum: int, frame: object) -> None:
-        raise Terminated()
+    def ask(signum: int, frame: object) -> None:
+        writer.stop_requested = signum
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {number: signal.signal(number, ask)
+                for number in (signal.SIGINT.value, signal.SIGTERM.value)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import signal
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -248,6 +249,9 @@ class TraceWriter:
         self.saved_incomplete: Path | None = None
         self._header = header
         self._header_written = False
+        #: A signal that asked the recording to stop (steptrace.recording sets it): the
+        #: next ``write`` raises instead of writing, so no line is ever half-counted.
+        self.stop_requested: int | None = None
         self._flush_at = time.monotonic() + FLUSH_SECONDS
         check_output(path, inputs)
         self._raw, self._tmp = create_temporary(path)
@@ -259,6 +263,8 @@ class TraceWriter:
     def write(self, record: Record) -> None:
         """One event's line (see :data:`steptrace.events.Record`): :func:`record_json`,
         inlined (this runs for every event of a recording)."""
+        if self.stop_requested is not None:
+            raise KeyboardInterrupt() if self.stop_requested == signal.SIGINT else Terminated()
         try:
             self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
         except OSError as error:

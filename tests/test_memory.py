@@ -13,14 +13,16 @@ import pytest
 from tests.conftest import ROOT
 
 ENV = {**os.environ, "STEPTRACE_PLUGINS": ""}
+# VmHWM (this process's own peak), not ru_maxrss, which Linux keeps across exec: a child
+# forked from a big test process would report the parent's peak.
 MEASURE = """
-import resource, sys
+import re, sys
 from steptrace.cli import cli
 try:
     cli.main(sys.argv[1:], prog_name="steptrace")
 except SystemExit as done:
     assert done.code in (0, None), done.code
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s*(\\d+)", open("/proc/self/status").read()).group(1))
 """
 
 
