@@ -33,6 +33,7 @@ import numpy as np
 
 from steptrace.arithmetic import ARITHMETIC, Arithmetic
 from steptrace.config import ExperimentConfig
+from steptrace.errors import PluginError
 from steptrace.events import Event, Record, typed
 from steptrace.matrices import json_ones, json_rows
 from steptrace.registry import Plan
@@ -217,11 +218,34 @@ class Network:
             predict=lambda other: self.forward(layer_0, other)[-1],
             error_of=lambda guess: total((guess - goal) ** 2),
             gradient=weight_deltas, state=self.state))
+        details = self.check_learned(rule, learned)
         for k in range(last, 0, -1):
             weight_delta = np.array(learned.weight_deltas[k - 1], dtype=np.float64)
             seq = self.update(k, weight_delta, epoch, samples, seq, emit,
-                              rule=self.plan.strategy.name, details=dict(learned.details))
+                              rule=self.plan.strategy.name, details=details)
         return seq
+
+    def check_learned(self, rule: Callable[[LearningStep], Learned], learned: Learned
+                      ) -> dict[str, float]:
+        """A learning rule's answer must fit the network: one weight_delta of each weight
+        matrix's shape, numbers for details (as floats). PluginError naming the plugin if not."""
+        problem = None
+        try:
+            deltas = [np.asarray(d, dtype=np.float64) for d in learned.weight_deltas]
+            details = {str(name): float(value) for name, value in dict(learned.details).items()}
+        except (TypeError, ValueError) as error:
+            problem, deltas, details = f"numbers that are not numbers ({error})", [], {}
+        if problem is None and len(deltas) != len(self.weights):
+            problem = f"{len(deltas)} weight_delta(s) for {len(self.weights)} weight matrices"
+        for k, (delta, weights) in enumerate(zip(deltas, self.weights, strict=False)):
+            if problem is None and delta.shape != weights.shape:
+                problem = (f"a weight_delta of shape {delta.shape} for weights_{k}_{k + 1} "
+                           f"{weights.shape}")
+        if problem is not None:
+            plugin = self.plan.authors.get(getattr(rule, "__module__", ""), "of the strategy")
+            raise PluginError(f"plugin {plugin}: strategy {self.plan.strategy.name!r} learning "
+                              f"rule returned {problem}")
+        return details
 
     def backpropagate(
         self,

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from steptrace.derive import complete_events
 from steptrace.errors import BadInput
 from steptrace.events import EpochEndEvent, UpdateEvent
-from steptrace.outputs import atomic_write, cannot_write
+from steptrace.outputs import atomic_write, cannot_write, check_output
 from steptrace.tracefile import open_trace
 
 T = TypeVar("T")
@@ -30,6 +30,7 @@ def plot(trace: Path, output: Path) -> int:
     """Draw ``trace`` into ``output`` (.png or .svg); returns the number of panels."""
     if output.suffix not in FORMATS:
         raise BadInput(f"{output}: give a .png or .svg file name")
+    check_output(output, [trace])  # now, not after reading the whole trace
     try:
         import matplotlib
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 from steptrace.derive import complete_events
 from steptrace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.narrate import Literate
-from steptrace.outputs import atomic_write, cannot_write
+from steptrace.outputs import atomic_write, cannot_write, check_output
 from steptrace.registry import Registry
 from steptrace.tracefile import TraceReader, open_trace
 
@@ -54,6 +54,7 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
     snapshots and the errors are made while the events stream, but go after them, so they
     wait in two temporary files (not in memory) until the events are written.
     """
+    check_output(output, [trace])  # now, not after reading the whole trace
     head, rest = PAGE.split("/*EVENTS*/")
     middle, tail = rest.split("/*DATA*/")
     try:

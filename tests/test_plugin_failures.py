@@ -82,6 +82,31 @@ PLUGINS = {
         def register_strategies(register):
             register(Strategy("scribbler", one_at_a_time, learn=learn))
     """,
+    # rules whose answers do not fit the network
+    "too_few": """
+        def learn(step):
+            return Learned([np.zeros_like(step.weights[0])])
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("too_few", one_at_a_time, learn=learn))
+    """,
+    "misshapen": """
+        def learn(step):
+            return Learned([np.zeros((2, 2)) for w in step.weights])
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("misshapen", one_at_a_time, learn=learn))
+    """,
+    "wordy": """
+        def learn(step):
+            return Learned([np.zeros_like(w) for w in step.weights], {"why": "because"})
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("wordy", one_at_a_time, learn=learn))
+    """,
     # a working rule that calls the book's gradient (which emits events) from inside itself
     "gentle": """
         def learn(step):
@@ -368,3 +393,19 @@ def test_debug_shows_the_traceback_of_an_observer_that_raises(run_cli, tmp_path)
     assert f'File "{path}", line' in result.stderr
     assert result.stderr.endswith("warning: plugin nosy failed in observe_event at event 0: "
                                   "ValueError: cannot look; it observes no more events\n")
+
+
+@pytest.mark.parametrize(("plugin", "returned"), [
+    ("too_few", "1 weight_delta(s) for 2 weight matrices"),
+    ("misshapen", "a weight_delta of shape (2, 2) for weights_0_1 (3, 4)"),
+    ("wordy", "numbers that are not numbers (could not convert string to float: 'because')"),
+])
+def test_a_rule_whose_answer_does_not_fit_is_the_plugins_failure(run_cli, tmp_path, experiment,
+                                                                 plugin, returned):
+    folder = tmp_path / "plugins"
+    path = write_plugin(folder, plugin)
+    result = run_cli("--plugins-dir", folder, "record", experiment(strategy=plugin), "-o",
+                     tmp_path / "t.jsonl", env=only(plugin))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: plugin {plugin} ({path}): strategy {plugin!r} "
+                                    f"learning rule returned {returned}; the 3 events recorded ")
