@@ -68,13 +68,16 @@ def atomic_write(target: Path, inputs: Sequence[Path] = ()) -> Iterator[IO[bytes
     """A binary file to write ``target``'s bytes to; it becomes ``target`` when the block
     ends normally, and is removed, leaving ``target`` as it was, when it does not."""
     check_output(target, inputs)
-    file, temporary = create_temporary(target)
+    temporary: Path | None = None
     try:
+        with signals_deferred():  # a signal now would leave a temporary file: it waits
+            file, temporary = create_temporary(target)
         with file:
             yield file
             finish(file, temporary, target)
     except BaseException:
-        discard(temporary)
+        if temporary is not None:
+            discard(temporary)
         raise
 
 

@@ -254,10 +254,14 @@ class TraceWriter:
         self.stop_requested: int | None = None
         self._flush_at = time.monotonic() + FLUSH_SECONDS
         check_output(path, inputs)
-        self._raw, self._tmp = create_temporary(path)
+        self._tmp: Path | None = None  # the temporary file, made on entering the block
+
+    def _create(self) -> None:
+        self._raw, self._tmp = create_temporary(self.path)
         # gzip by the final name (the temporary one ends in .tmp)
-        self._file: gzip.GzipFile | IO[bytes] = (gzip.GzipFile(filename="", mode="wb", fileobj=self._raw)
-                                 if path.suffix == ".gz" else self._raw)
+        self._file: gzip.GzipFile | IO[bytes] = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw)
+            if self.path.suffix == ".gz" else self._raw)
         self._write = self._file.write
 
     def write(self, record: Record) -> None:
@@ -285,10 +289,13 @@ class TraceWriter:
                     self._file.close()  # the gzip trailer
             except OSError as error:
                 raise cannot_write(target, error) from None
+            assert self._tmp is not None  # (the header was written)
             finish(self._raw, self._tmp, target)
             self._raw.close()
 
     def _discard(self) -> None:
+        if self._tmp is None:
+            return
         with signals_deferred():
             for file in (self._file, self._raw):
                 with suppress(OSError):  # the disk is full: its buffer is lost with the file
@@ -297,13 +304,17 @@ class TraceWriter:
 
     def __enter__(self) -> TraceWriter:
         try:
-            with signals_deferred():  # the header whole, or not at all
+            with signals_deferred():  # the file and its header whole, or not at all
+                self._create()
                 self._file.write(self._header.__pydantic_serializer__.to_json(self._header))
                 self._file.write(b"\n")  # (not + b"\n": a header may be megabytes)
                 self._header_written = True
         except OSError as error:
             self._discard()
             raise cannot_write(self.path, error) from None
+        except CannotWrite:
+            self._discard()
+            raise
         except BaseException as stop:  # a signal that waited for the header
             self.__exit__(type(stop), stop, stop.__traceback__)
             raise

@@ -169,8 +169,9 @@ def test_an_empty_run_is_a_complete_trace(tmp_path: Path, header: Header) -> Non
 
 def test_cannot_write_into_a_missing_directory(tmp_path: Path, header: Header) -> None:
     path = tmp_path / "missing" / "trace.jsonl"
-    with pytest.raises(CannotWrite, match=r"trace\.jsonl: cannot write: No such file"):
-        TraceWriter(path, header)
+    with pytest.raises(CannotWrite, match=r"trace\.jsonl: cannot write: No such file"), \
+            TraceWriter(path, header):
+        pass
 
 
 # -- numbers, bit for bit ------------------------------------------------------------------------
