@@ -113,10 +113,53 @@ class BadTrace:
     fragments: tuple[str, ...]
     line: int | None  # the line the message must name, as "FILE:LINE:" (None: just "FILE:")
     in_header: bool = True  # found before any event is read (show prints nothing first)
+    #: replay compares each event with the one it recomputes instead of checking the order:
+    #: an event out of place is a divergence there (exit 1), naming the field
+    replay_diverges: str | None = None
 
 
 def _set(**fields: object) -> Callable[[dict], object]:
     return lambda data: data.update(fields)
+
+
+def _reorder(i: int, j: int) -> Builder:
+    """Swap events i and j (line numbers) and renumber every seq: only the order is wrong."""
+
+    def build(good: Path, directory: Path) -> Path:
+        lines = [json.loads(line) for line in _lines(good)]
+        lines[i], lines[j] = lines[j], lines[i]
+        for seq, line in enumerate(lines[1:-1]):
+            line["seq"] = seq
+        return _write(directory, "bad.jsonl", b"".join(
+            json.dumps(line, separators=(",", ":")).encode() + b"\n" for line in lines))
+
+    return build
+
+
+def _two_rows(event: dict) -> None:
+    """A batch of two samples in a run of one-sample steps (each matrix with its two rows)."""
+    event["samples"] = [0, 0]
+    for name in ("derivative", "delta", "weighted_sum", "layer_out"):
+        if name in event:
+            event[name] = event[name] * 2
+
+
+def _bad_crc(data: bytes) -> bytes:
+    packed = bytearray(gzip.compress(data))
+    packed[-8] ^= 0xFF  # the trailer's CRC-32
+    return bytes(packed)
+
+
+def _line_replaced(index: int, raw: bytes) -> Callable[[bytes], bytes]:
+    def make(data: bytes) -> bytes:
+        lines = data.splitlines(keepends=True)
+        lines[index] = raw
+        return b"".join(lines)
+
+    return make
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000 + b"\n"
 
 
 BAD_TRACES = {
@@ -210,6 +253,33 @@ BAD_TRACES = {
     "gzip cut short": BadTrace(
         _raw("cut.jsonl.gz", lambda data: gzip.compress(data)[: len(gzip.compress(data)) // 2]),
         ("cannot read", "compressed stream is truncated", "re-record"), SOME_LINE, in_header=False),
+    "events reordered, seq renumbered": BadTrace(
+        _reorder(1, 2), ("event 0 is out of order", "error of layer 1 where forward of layer 1 "
+                         "comes next", "re-record"), 2, in_header=False,
+        replay_diverges="field kind: recorded 'error', recomputed 'forward'"),
+    "an update before its delta, seq renumbered": BadTrace(
+        _reorder(3, 4), ("event 2 is out of order", "a gradient-descent update without its "
+                         "deltas"), 4, in_header=False,
+        replay_diverges="field kind: recorded 'update', recomputed 'delta'"),
+    "a batch's events disagree on its samples": BadTrace(
+        _edit_line(3, _two_rows), ("event 2 is out of order", "delta of samples [0, 0] in the "
+                                   "step of samples [0]"), 4, in_header=False,
+        replay_diverges="field samples (length): recorded 2, recomputed 1"),
+    "a nonlinearity not the config's": BadTrace(
+        _edit_line(1, _set(nonlinearity="relu")),
+        ("bad event", "forward of layer 1 by nonlinearity 'relu'; the config's is 'linear'"), 2,
+        in_header=False),
+    "an alpha not the config's": BadTrace(
+        _edit_line(4, _set(alpha=0.5)), ("bad event", "update with alpha 0.5; the config's is 0.1"),
+        5, in_header=False),
+    "an event line nested 100,000 deep": BadTrace(
+        _raw("deep-event.jsonl", _line_replaced(3, DEEP)), ("bad event",), 4, in_header=False),
+    "a header line nested 100,000 deep": BadTrace(
+        _raw("deep-header.jsonl", _line_replaced(0, DEEP)), ("not a steptrace trace",), 1),
+    "gzip with a bad CRC": BadTrace(
+        _raw("bad-crc.jsonl.gz", _bad_crc),
+        ("cannot read", "the compressed data is damaged (CRC check failed"), SOME_LINE,
+        in_header=False),
     "gzip cut inside the header": BadTrace(
         _raw("cut-header.jsonl.gz", lambda data: gzip.compress(data)[:200]),
         ("compressed stream is truncated",), None),
@@ -233,6 +303,10 @@ def test_bad_trace(run_cli, good: Path, tmp_path: Path, case: BadTrace, command:
     bad_dir.mkdir()
     bad = case.build(good, bad_dir)
     result = _run_on(run_cli, command, good, bad)
+    if command == "replay" and case.replay_diverges is not None:
+        assert result.exit_code == 1, result.stderr
+        assert case.replay_diverges in result.stderr and "Traceback" not in result.stderr
+        return
     line = assert_one_line_error(result, *case.fragments)
     if case.line == SOME_LINE:
         assert re.match(rf"Error: {re.escape(str(bad))}:[1-9][0-9]*: ", line), line
@@ -509,6 +583,28 @@ BAD_EXPERIMENTS = {
     "invalid JSON syntax": BadExperiment(
         raw_file("broken.json", '{\n  "name": "x",\n  "layers": [3, 1\n}\n'),
         ("broken.json:4: not valid JSON", "Expecting ',' delimiter", "name TOML files *.toml")),
+    "JSON nested 100,000 deep": BadExperiment(
+        raw_file("deep.json", "[" * 100_000 + "]" * 100_000), ("nested too deeply",)),
+    "TOML nested 100,000 deep": BadExperiment(
+        raw_file("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000), ("nested too deeply",)),
+    "a field nested 100,000 deep": BadExperiment(
+        raw_file("deep-field.json", '{"name": "x", "layers": ' + "[" * 100_000 + "]" * 100_000
+                 + "}"), ("nested too deeply",)),
+    "a name that is a path": BadExperiment(
+        toml_edit((f'name = "{BASE}"', 'name = "../elsewhere"')),
+        ("name: String should match pattern",)),
+    "a name that is absolute": BadExperiment(
+        toml_edit((f'name = "{BASE}"', 'name = "/tmp/elsewhere"')),
+        ("name: String should match pattern",)),
+    "a title with a terminal escape": BadExperiment(
+        json_edit(lambda c: c.update(title="\x1b[2Jgone")),
+        ("title: holds the control character '\\x1b'",)),
+    "a template with a terminal escape": BadExperiment(
+        json_edit(lambda c: c["book_view"].update(epoch="\x1b]0;owned\x07{error}")),
+        ("book_view.epoch: holds the control character '\\x1b'",)),
+    "a nonlinearity name with a terminal escape": BadExperiment(
+        json_edit(lambda c: c.update(nonlinearities=["relu\x1b[31m", "linear"])),
+        ("nonlinearities: holds the control character '\\x1b'",)),
     "JSON that is a list": BadExperiment(
         raw_file("list.json", "[1, 2]\n"), ("an experiment must be a table/object, not list",)),
     "not text": BadExperiment(
