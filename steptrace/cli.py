@@ -1,8 +1,9 @@
 """The ``steptrace`` command line.
 
-Exit codes: 0 ok · 1 mismatch (replay or diff found a divergent event) · 2 bad input
-(a file, a config, a name or an option is wrong; one line says what) · 3 internal
-error (a steptrace bug) · 130 interrupted.
+Exit codes: 0 ok · 1 mismatch (replay or diff found a divergent event or header) · 2 bad
+input (a file, a config, a name or an option is wrong; one line says what), an output that
+cannot be written, or a plugin that failed · 3 internal error (a steptrace bug) ·
+130 interrupted · 143 terminated. Output to a closed pipe is dropped; the exit code stays.
 """
 
 from __future__ import annotations
@@ -237,8 +238,9 @@ def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | Non
       steptrace replay backprop.jsonl               # re-execute and check every event
       steptrace diff a.jsonl b.jsonl                # first divergent event
 
-    Exit codes: 0 ok, 1 mismatch or divergence, 2 bad input, 3 internal error,
-    130 interrupted.
+    Exit codes: 0 ok, 1 mismatch or divergence, 2 bad input (or an output that cannot
+    be written, or a plugin that failed), 3 internal error, 130 interrupted (Ctrl-C),
+    143 terminated (SIGTERM).
 
     Plugins: installed ones (entry-point group `steptrace`) and --plugins-dir load
     unless $STEPTRACE_PLUGINS lists the ones allowed (empty: built-ins only);
