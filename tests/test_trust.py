@@ -119,6 +119,14 @@ def test_replay_says_what_it_held_the_header_to(run_cli, hot_cold: Path, tmp_pat
     assert run_cli("replay", hot_cold).stdout.splitlines()[1] == (
         f"{hot_cold}: the header agrees with experiment {HOT_COLD!r} "
         f"(steptrace_builtins.book {__version__})")
+    # a trace that names no experiment (as before fingerprints named them) is its own config
+    lines = lines_of(hot_cold)
+    del lines[0]["fingerprint"]["rules"][f"experiment:{HOT_COLD}"]
+    older = write_lines(tmp_path / "older.jsonl", lines)
+    replayed = run_cli("replay", older)
+    assert replayed.exit_code == 0, replayed.stderr
+    assert replayed.stdout.splitlines()[1] == (
+        f"{older}: the header agrees with its config (its own, not a registered experiment's)")
     own = tmp_path / "own.toml"
     own.write_text(run_cli("experiments", "--show", HOT_COLD).stdout.replace(
         f'name = "{HOT_COLD}"', 'name = "mine"'))
