@@ -8,6 +8,7 @@ cannot be written, or a plugin that failed · 3 internal error (a steptrace bug)
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -29,15 +30,16 @@ from steptrace.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    CannotWrite,
     ConfigError,
     Mismatch,
     SteptraceError,
+    Terminated,
     one_line,
 )
 from steptrace.events import EVENT_KINDS
 from steptrace.plugin_loader import load_plugins
 from steptrace.registry import Registry
-from steptrace.tracefile import Terminated
 
 #: Runs with more update steps than this show a progress bar on stderr (a terminal only:
 #: logs and pipes get no bar).
@@ -61,39 +63,58 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     click.echo(f"warning: {one_line(str(message).removeprefix('steptrace: '))}", err=True)
 
 
-class _ClosedPipeProof:
-    """Standard output, except that when its reader goes away (``steptrace diff a b | head
-    -1``) the rest of the output is dropped instead of stopping the command: the command
-    runs to its end and exits with its own code, so a closed pipe never hides a mismatch
-    (under ``set -o pipefail``) nor turns a failure into a success."""
+class _Guarded:
+    """Standard output or error as the command line writes them.
 
-    def __init__(self, stream: Any) -> None:
+    When the reader goes away (``steptrace diff a b | head -1``, ``2>&1 | true``), the
+    rest of the output is dropped instead of stopping the command: it runs to its end and
+    exits with its own code, so a closed pipe never hides a mismatch (under
+    ``set -o pipefail``) nor turns one exit code into another. Standard output that cannot
+    be written otherwise (``>/dev/full``, closed with ``>&-``) is dropped the same way and
+    remembered (``error``): the command then ends with one line saying so, exit 2. (A write
+    never raises: click probes streams with writes whose errors it swallows.)"""
+
+    def __init__(self, stream: Any, name: str, must_write: bool) -> None:
         self._stream = stream
-        self.closed_by_reader = False
+        self._name = name
+        self._must_write = must_write
+        self.dropping = False
+        self.error: OSError | None = None  # why output that had to be written was not
 
     def write(self, text: str) -> int:
-        if not self.closed_by_reader:
+        if not self.dropping:
             try:
+                if self._stream is None:
+                    raise OSError(errno.EBADF, "it is closed")
                 return int(self._stream.write(text))
-            except BrokenPipeError:
-                self._reader_gone()
+            except OSError as error:
+                self._failed(error)
         return len(text)
 
     def flush(self) -> None:
-        if not self.closed_by_reader:
+        if not self.dropping and self._stream is not None:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
-                self._reader_gone()
+            except OSError as error:
+                self._failed(error)
 
-    def _reader_gone(self) -> None:
-        self.closed_by_reader = True
+    def _failed(self, error: OSError) -> None:
+        self.dropping = True
         try:  # so that Python's own flush at exit finds nothing to complain about
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self._stream.fileno())
             os.close(devnull)
-        except (OSError, ValueError, io.UnsupportedOperation):
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
             pass
+        if self._must_write and not isinstance(error, BrokenPipeError):
+            self.error = error
+
+    def check(self) -> None:
+        """CannotWrite if output that had to be written could not be (all of it flushed)."""
+        self.flush()
+        if self.error is not None:
+            raise CannotWrite(f"{self._name}: cannot write: {self.error.strerror or self.error}"
+                              "; what it should have shown was lost")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -111,8 +132,10 @@ class SteptraceGroup(click.Group):
         """Click's main, but a usage error is one line (what is wrong, and where help is)."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
-        if not isinstance(sys.stdout, _ClosedPipeProof):
-            sys.stdout = _ClosedPipeProof(sys.stdout)
+        if not isinstance(sys.stdout, _Guarded):
+            sys.stdout = _Guarded(sys.stdout, "standard output", must_write=True)
+        if not isinstance(sys.stderr, _Guarded):
+            sys.stderr = _Guarded(sys.stderr, "standard error", must_write=False)
         try:
             with warnings.catch_warnings():  # a Python warning is one "warning:" line too
                 warnings.showwarning = _one_line_warning
@@ -153,7 +176,10 @@ class SteptraceGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             with np.errstate(all="ignore"):  # overflow to inf/NaN is recorded, not warned about
-                return super().invoke(ctx)
+                result = super().invoke(ctx)
+            if isinstance(sys.stdout, _Guarded):
+                sys.stdout.check()  # a full disk or a closed stdout lost the output: exit 2
+            return result
         except SteptraceError as error:
             if os.environ.get("STEPTRACE_DEBUG") and error.__cause__ is not None:
                 import traceback  # what raised it (a plugin's code): its traceback first
@@ -262,11 +288,17 @@ def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path |
                        "file)", err=True)
         return registry.experiment(name), None
     if is_path or path.exists():
+        from steptrace.recording import unlike_registered
+
         config = load_config(path)
         try:
             registry.resolve(config)  # unknown rules and bad options, named with the file
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
+        if (unlike := unlike_registered(config, registry)) is not None:
+            click.echo(one_line(f"warning: {path} is named {config.name!r} like a registered "
+                                f"experiment, but is not it ({unlike}): its trace is a config "
+                                "of its own; give it a name of its own"), err=True)
         return config, path
     try:
         registry.experiment(name)
@@ -348,9 +380,9 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
         for line in lines:
             click.echo(line)
         if reader.incomplete:
-            click.echo(f"warning: {trace} is incomplete: {reader.incomplete} after "
-                       f"{reader.end.events if reader.end else 0} events; the rest of the run "
-                       "was never recorded", err=True)
+            click.echo(one_line(f"warning: {trace} is incomplete: {reader.incomplete} after "
+                                f"{reader.end.events if reader.end else 0} events; the rest of "
+                                "the run was never recorded"), err=True)
 
 
 class _Progress:
@@ -411,7 +443,7 @@ def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions:
         result = run_replay(trace, _registry(), _tolerance(rtol, atol), progress,
                             ignore_versions)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {one_line(warning)}", err=True)
     click.echo(result.describe(trace))
 
 
@@ -434,7 +466,7 @@ def diff(a: Path, b: Path, rtol: float | None, atol: float | None, events_only: 
 
     report = run_diff(a, b, _tolerance(rtol, atol) or Tolerance(), events_only=events_only)
     for line in report.lines():
-        click.echo(line)
+        click.echo(one_line(line))  # (values from the files, escaped and cut short)
     if not report.same:
         sys.exit(Mismatch.exit_code)
 

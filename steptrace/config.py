@@ -44,10 +44,12 @@ EPOCH_FIELDS = frozenset({"error", "epoch", "iteration"})
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
 #: Characters no text of a config may hold: terminal control codes (ESC, ...) that
 #: would act on the terminal of whoever prints it. (Templates may break lines: \n, \t.)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _printable(text: str | None) -> str | None:
+def printable(text: str | None) -> str | None:
+    """``text``, if it holds no control character (nor a bidirectional override, which
+    would reorder what a terminal shows); ValueError naming the first one if it does."""
     if text is not None and (found := _CONTROL.search(text)):
         raise ValueError(f"holds the control character {found.group()!r}: only printable "
                          "text (and line breaks) may be printed")
@@ -101,7 +103,7 @@ class BookView(BaseModel):
     @field_validator("step")
     @classmethod
     def _check_step(cls, template: str | None) -> str | None:
-        _printable(template)
+        printable(template)
         if template is not None and (bad := _template_fields(template) - STEP_FIELDS):
             raise ValueError(f"unknown field(s) {sorted(bad)}; use {sorted(STEP_FIELDS)}")
         return template
@@ -109,7 +111,7 @@ class BookView(BaseModel):
     @field_validator("epoch")
     @classmethod
     def _check_epoch(cls, template: str | None) -> str | None:
-        _printable(template)
+        printable(template)
         if template is not None and (bad := _template_fields(template) - EPOCH_FIELDS):
             raise ValueError(f"unknown field(s) {sorted(bad)}; use {sorted(EPOCH_FIELDS)}")
         return template
@@ -125,7 +127,7 @@ class StrategySpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, name: str) -> str:
-        _printable(name)
+        printable(name)
         return name
 
     @model_validator(mode="before")
@@ -151,7 +153,7 @@ class ExperimentConfig(BaseModel):
     @field_validator("title", "source")
     @classmethod
     def _check_text(cls, text: str) -> str:
-        _printable(text)
+        printable(text)
         return text
     layers: tuple[StrictInt, ...] = Field(
         description="layer sizes, input first: [3, 4, 1] is 3 inputs, 4 hidden, 1 output"
@@ -162,7 +164,7 @@ class ExperimentConfig(BaseModel):
     @classmethod
     def _check_names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         for name in names:
-            _printable(name)
+            printable(name)
         return names
     weights: tuple[Matrix, ...] | None = Field(
         default=None, description="initial weights_0_1, weights_1_2, ... (or give seed)"

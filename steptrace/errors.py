@@ -51,6 +51,11 @@ class Mismatch(SteptraceError):
     exit_code = EXIT_MISMATCH
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill PID``), raised where steptrace stops on it the way Ctrl-C stops: a
+    recording keeps what it recorded, a file being written is removed."""
+
+
 class Stopped(SteptraceError):
     """A recording stopped early (Ctrl-C, SIGTERM); what it recorded was kept."""
 
@@ -61,7 +66,7 @@ class Stopped(SteptraceError):
 
 #: The longest message steptrace prints: a file may hold a string of any length.
 MAX_MESSAGE = 1000
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(message: str) -> str:

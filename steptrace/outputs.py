@@ -28,17 +28,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from steptrace.errors import BadInput, CannotWrite
+from steptrace.errors import BadInput, CannotWrite, Terminated
 
 
 def check_output(target: Path, inputs: Sequence[Path] = ()) -> None:
-    """Refuse an output that is not a (new or existing) regular file, or is an input."""
+    """Refuse an output that is not a (new or existing) regular file, or is an input. A
+    symbolic link is refused too, whatever it points to: renaming over it would replace
+    the link (``-o /dev/stdout`` would replace the system's /dev/stdout with a file)."""
     try:
-        info = target.stat()
+        info = target.lstat()
     except FileNotFoundError:
         info = None
     except OSError as error:
         raise BadInput(f"{target}: cannot write there: {error.strerror or error}") from None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise BadInput(f"{target}: is a symbolic link (to {os.readlink(target)}): give the "
+                       "name of the file itself to write, or a new one")
     if info is not None and not stat.S_ISREG(info.st_mode):
         what = ("a directory" if stat.S_ISDIR(info.st_mode)
                 else "not a regular file (a device, a pipe or a socket)")
@@ -69,16 +74,17 @@ def atomic_write(target: Path, inputs: Sequence[Path] = ()) -> Iterator[IO[bytes
     ends normally, and is removed, leaving ``target`` as it was, when it does not."""
     check_output(target, inputs)
     temporary: Path | None = None
-    try:
-        with signals_deferred():  # a signal now would leave a temporary file: it waits
-            file, temporary = create_temporary(target)
-        with file:
-            yield file
-            finish(file, temporary, target)
-    except BaseException:
-        if temporary is not None:
-            discard(temporary)
-        raise
+    with sigterm_raises():
+        try:
+            with signals_deferred():  # a signal now would leave a temporary file: it waits
+                file, temporary = create_temporary(target)
+            with file:
+                yield file
+                finish(file, temporary, target)
+        except BaseException:
+            if temporary is not None:
+                discard(temporary)
+            raise
 
 
 def create_temporary(target: Path) -> tuple[IO[bytes], Path]:
@@ -115,6 +121,26 @@ def cannot_write(target: Path, error: OSError) -> CannotWrite:
     if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         reason += " (free some space, or write elsewhere with -o; nothing was left behind)"
     return CannotWrite(f"{target}: cannot write: {reason}")
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`~steptrace.errors.Terminated` in the block, as Ctrl-C raises
+    KeyboardInterrupt, so that a file being written is removed rather than left behind
+    (main thread only; an ignored SIGTERM stays ignored)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @contextmanager

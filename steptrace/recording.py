@@ -9,13 +9,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from steptrace.compare import Tolerance, differences
 from steptrace.config import ExperimentConfig
 from steptrace.engine import Emit, Network, training_data
-from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped
+from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
 from steptrace.events import Record, typed
 from steptrace.matrices import Matrix
 from steptrace.registry import Plan, Registry
-from steptrace.tracefile import Detail, Header, Terminated, TraceWriter, fingerprint
+from steptrace.tracefile import Detail, Header, TraceWriter, fingerprint
 
 #: Told after every pass: (passes done, passes, update steps per pass).
 Progress = Callable[[int, int, int], None]
@@ -45,10 +46,21 @@ def provenance(config: ExperimentConfig, registry: Registry) -> dict[str, str]:
     can hold the header to it."""
     rules = registry.provenance(config)
     registered = registry.experiments.get(config.name)
-    if registered is not None and config == registered.rule.model_copy(
-            update={"arithmetic": config.arithmetic}):
+    if registered is not None and unlike_registered(config, registry) is None:
         rules[f"experiment:{config.name}"] = registered.label
     return rules
+
+
+def unlike_registered(config: ExperimentConfig, registry: Registry) -> str | None:
+    """How ``config`` differs from the registered experiment of its name (the arithmetic
+    aside), as ``field: ours X, registered Y``; None when it does not, or none is
+    registered under that name."""
+    registered = registry.experiments.get(config.name)
+    if registered is None:
+        return None
+    found = differences(config.model_dump(), registered.rule.model_copy(
+        update={"arithmetic": config.arithmetic}).model_dump(), Tolerance())
+    return None if found is None else found.describe("ours", "registered")
 
 
 def network_for(config: ExperimentConfig, plan: Plan, detail: Detail) -> Network:
@@ -147,7 +159,8 @@ def signals_stop_between_lines(writer: TraceWriter) -> Iterator[None]:
         writer.stop_requested = signum
 
     previous = {number: signal.signal(number, ask)
-                for number in (signal.SIGINT.value, signal.SIGTERM.value)}
+                for number in (signal.SIGINT.value, signal.SIGTERM.value)
+                if signal.getsignal(number) is not signal.SIG_IGN}  # ignored stays ignored
     try:
         yield
     finally:

@@ -15,7 +15,13 @@ from typing import Any
 from steptrace.compare import Tolerance, difference, differences, summary
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Record, record_json, typed
-from steptrace.recording import Progress, header_for, network_for, train_at_detail
+from steptrace.recording import (
+    Progress,
+    header_for,
+    network_for,
+    train_at_detail,
+    unlike_registered,
+)
 from steptrace.registry import Provided, Registry
 from steptrace.tracefile import End, Header, open_trace
 
@@ -109,6 +115,10 @@ def check_header(path: Path, header: Header, expected: Header, registry: Registr
                        + (f" missing {missing}" if missing else "")
                        + (f" not used {extra}" if extra else ""))
     if experiment is None:
+        unlike = unlike_registered(header.config, registry)
+        if unlike is not None:
+            return ("the header agrees with its config (its own: named like the registered "
+                    f"experiment {header.config.name!r}, but not it: {unlike})")
         return "the header agrees with its config (its own, not a registered experiment's)"
     return f"the header agrees with experiment {name!r} ({recorded[experiment]})"
 
@@ -170,4 +180,9 @@ def replay(
                 f"{path}: the replay ends after {count} events; the trace goes on with "
                 f"{summary(extra)}"
             )
+        if not extra.complete:
+            raise Mismatch(
+                f"{path}: its {count} events match ({tolerance.describe()}), the whole run, "
+                f"but its end line says the recording was incomplete ({trace.incomplete}): "
+                "the trace was edited; re-record it")
     return ReplayResult(count, tolerance, header_checked, warnings)

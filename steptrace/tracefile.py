@@ -40,13 +40,14 @@ from pydantic import (
     StrictInt,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import to_json as to_json_value
 
 from steptrace import __version__
-from steptrace.config import ExperimentConfig, check_weights, describe
-from steptrace.errors import CannotWrite, TraceFormatError
+from steptrace.config import ExperimentConfig, check_weights, describe, printable
+from steptrace.errors import MAX_MESSAGE, CannotWrite, Terminated, TraceFormatError, one_line
 from steptrace.events import (
     DeltaEvent,
     EpochEndEvent,
@@ -137,7 +138,13 @@ class End(BaseModel):
     kind: Literal["end"] = "end"
     events: StrictInt = Field(ge=0, description="how many events the trace holds")
     complete: bool = Field(default=True, description="false: the recording stopped early")
-    reason: str | None = Field(default=None, description="why an incomplete recording stopped")
+    reason: str | None = Field(default=None, max_length=2 * MAX_MESSAGE,
+                               description="why an incomplete recording stopped")
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, reason: str | None) -> str | None:
+        return printable(reason)
 
 
 def incomplete_path(path: Path) -> Path:
@@ -382,16 +389,12 @@ def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
     return None
 
 
-class Terminated(BaseException):
-    """Raised by the SIGTERM handler of a recording, so it stops like Ctrl-C does."""
-
-
 def stop_reason(error: BaseException | None) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (Ctrl-C)"
     if isinstance(error, Terminated):
         return "terminated (SIGTERM)"
-    return f"stopped by an error: {type(error).__name__}: {error}"
+    return one_line(f"stopped by an error: {type(error).__name__}: {error}")
 
 
 def _decode_line(raw: bytes) -> Any:
@@ -449,7 +452,11 @@ class TraceReader:
             return self._file.readline()
         except (OSError, EOFError, zlib.error, ValueError) as error:
             where = f"{self.path}:{self._line}" if self._line > 1 else str(self.path)
-            raise TraceFormatError(f"{where}: cannot read: {_reason(error)}") from None
+            reason = _reason(error)
+            if self._line > 1 and "Not a gzipped file" in str(error):  # after a good start
+                reason = ("bytes that are not gzip follow the compressed trace: the file is "
+                          "damaged; copy or record it again")
+            raise TraceFormatError(f"{where}: cannot read: {reason}") from None
 
     def _fail(self, message: str) -> TraceFormatError:
         return TraceFormatError(f"{self.path}:{self._line}: {message}")

@@ -138,8 +138,8 @@ def experiment(run_cli, tmp_path):
     def make(strategy: str = "stochastic", nonlinearity: str = "relu") -> Path:
         config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
                                     "--format", "json").stdout)
-        config.update(strategy={"name": strategy}, nonlinearities=[nonlinearity, "linear"],
-                      iterations=2)
+        config.update(name=f"{strategy}-{nonlinearity}", strategy={"name": strategy},
+                      nonlinearities=[nonlinearity, "linear"], iterations=2)
         path = tmp_path / f"{strategy}-{nonlinearity}.json"
         path.write_text(json.dumps(config))
         return path

@@ -538,10 +538,34 @@ def test_a_command_never_replaces_its_own_input(run_cli, tmp_path: Path) -> None
     kept = trace.read_bytes()
     html_link, png_link = tmp_path / "link.html", tmp_path / "link.png"
     for link in (html_link, png_link):
-        link.symlink_to(trace)  # the same file by another name
-    for command, output in (("html", trace), ("html", html_link), ("plot", png_link)):
+        os.link(trace, link)  # the same file by another name
+    for command, output in (("html", trace), ("html", html_link), ("plot", png_link),
+                            ("html", tmp_path / "sub" / ".." / "t.jsonl")):
+        (tmp_path / "sub").mkdir(exist_ok=True)
         assert "is also the input" in one_error_line(run_cli(command, trace, "-o", output))
     assert trace.read_bytes() == kept
+
+
+def test_an_output_that_is_a_link_is_refused(run_cli, tmp_path: Path) -> None:
+    """Renaming over a link replaces the link: -o /dev/stdout would replace the system's
+    /dev/stdout (a link to /proc/self/fd/1) with a file. Links are refused, whatever they
+    point to."""
+    trace = tmp_path / "t.jsonl"
+    assert run_cli("record", SMALL, "-o", trace).exit_code == 0
+    kept = trace.read_bytes()
+    stdout_like, to_file, dangling = (tmp_path / "stdout", tmp_path / "to-file.html",
+                                      tmp_path / "dangling.png")
+    stdout_like.symlink_to("/proc/self/fd/1")
+    to_file.symlink_to(trace)
+    dangling.symlink_to(tmp_path / "nowhere.png")
+    for command, link in (("record", stdout_like), ("html", stdout_like), ("html", to_file),
+                          ("plot", dangling), ("record", to_file)):
+        args = (command, SMALL if command == "record" else trace, "-o", link)
+        line = one_error_line(run_cli(*args))
+        assert f"{link}: is a symbolic link (to " in line
+        assert link.is_symlink()
+    assert trace.read_bytes() == kept
+    assert not (tmp_path / "nowhere.png").exists()
 
 
 @pytest.mark.parametrize("name", ["../x", "/abs/x", ".hidden", "a b", "sub/x", "x\x1b[2J"])
@@ -566,8 +590,18 @@ def test_a_file_named_like_a_builtin_does_not_replace_it(run_cli, tmp_path: Path
                               "file)\n")
     assert lines_of(Path("a.jsonl"))[0]["config"]["alpha"] == config["alpha"]
     from_file = run_cli("record", "./ch04-alpha", "-o", "b.jsonl")
-    assert (from_file.exit_code, from_file.stderr) == (0, "")
+    assert from_file.exit_code == 0
+    assert from_file.stderr == (
+        "warning: ch04-alpha is named 'ch04-alpha' like a registered experiment, but is not it "
+        f"(field alpha: ours 0.5, registered {config['alpha']!r} (|Δ| 0.4, relative 0.8)): its "
+        "trace is a config of its own; give it a name of its own\n")
     assert lines_of(Path("b.jsonl"))[0]["config"]["alpha"] == 0.5
+    replayed = run_cli("replay", "b.jsonl")  # it replays, saying it is not the built-in
+    assert replayed.exit_code == 0
+    assert replayed.stdout.splitlines()[1] == (
+        "b.jsonl: the header agrees with its config (its own: named like the registered "
+        f"experiment 'ch04-alpha', but not it: field alpha: ours 0.5, registered "
+        f"{config['alpha']!r} (|Δ| 0.4, relative 0.8))")
 
 
 def test_limits_are_what_the_readme_says() -> None:
@@ -578,3 +612,140 @@ def test_limits_are_what_the_readme_says() -> None:
     assert f"an experiment file: at most {size(MAX_EXPERIMENT_FILE)}" in readme
     assert f"expands more than {MAX_GZIP_RATIO}-fold" in readme
     assert resource.RLIMIT_FSIZE  # (the limits tests above use it)
+
+
+# -- found by attacking the first version of the above --------------------------------------------
+
+
+def _long_experiment(run_cli, tmp_path: Path, iterations: int) -> Path:
+    config = json.loads(run_cli("experiments", "--show", BACKPROP, "--format", "json").stdout)
+    config.update(name="long", iterations=iterations)
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_sigterm_while_a_page_is_written_leaves_no_temporary_file(run_cli, tmp_path: Path):
+    trace = tmp_path / "long.jsonl"
+    assert run_cli("record", _long_experiment(run_cli, tmp_path, 3000), "-o", trace).exit_code == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen([*STEPTRACE, "html", str(trace), "-o", str(out / "p.html")],
+                               env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(out.iterdir()) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the page was written before the signal came (a very fast machine)")
+    assert process.returncode == 143, stderr
+    assert stderr == "Error: terminated\n"
+    assert list(out.iterdir()) == []
+
+
+def test_an_ignored_sigint_stays_ignored_while_recording(run_cli, tmp_path: Path) -> None:
+    source = _long_experiment(run_cli, tmp_path, 6000)
+    trace = tmp_path / "long.jsonl"
+    process = subprocess.Popen([*STEPTRACE, "record", str(source), "-o", str(trace)], env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    time.sleep(0.8)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert lines_of(trace)[-1] == {"kind": "end", "events": 6000 * 29, "complete": True}
+
+
+def test_an_end_lines_reason_is_shown_escaped_and_cut(run_cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    assert run_cli("record", SMALL, "-o", good).exit_code == 0
+    lines = lines_of(good)
+    lines[-1].update(complete=False, reason="\x1b]0;pwned\x07")
+    line = one_error_line(run_cli("show", write_lines(tmp_path / "bad.jsonl", lines)))
+    assert "end.reason" in line and "control character" in line and "\x1b" not in line
+    lines[-1].update(reason="B" * 3000)
+    line = one_error_line(run_cli("show", write_lines(tmp_path / "long.jsonl", lines)))
+    assert "end.reason: String should have at most 2000 characters" in line
+    lines[-1]["reason"] = "stopped\nby a line break " + "B" * 1500
+    ended = write_lines(tmp_path / "ended.jsonl", lines)
+    shown = run_cli("show", ended, "--view", "book")
+    assert shown.exit_code == 0
+    warning = shown.stderr.splitlines()
+    assert len(warning) == 1 and "stopped\\nby a line break" in warning[0]
+    assert len(warning[0]) < 1100
+    compared = run_cli("diff", good, ended)
+    assert compared.exit_code == 1
+    assert all(len(line) < 1100 for line in compared.stdout.splitlines())
+
+
+def test_replay_of_a_whole_run_whose_end_line_says_incomplete_is_a_mismatch(run_cli, tmp_path):
+    good = tmp_path / "good.jsonl"
+    assert run_cli("record", SMALL, "-o", good).exit_code == 0
+    lines = lines_of(good)
+    lines[-1].update(complete=False, reason="interrupted (Ctrl-C)")
+    line = one_error_line(run_cli("replay", write_lines(tmp_path / "t.jsonl", lines)), code=1)
+    assert ("its 100 events match (bit for bit), the whole run, but its end line says the "
+            "recording was incomplete (interrupted (Ctrl-C)): the trace was edited") in line
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    ("{st} record nosuch 2>&1 | true", 2),  # the error line goes into a closed pipe
+    ("{st} show {cut} 2>&1 | head -1", 2),
+    ("{st} show {good} >/dev/full", 2),
+    ("{st} show {good} >&-", 2),
+    ("{st} show {good} 2>&-", 0),
+    ("{st} diff {good} {good} >/dev/full", 2),
+])
+def test_output_that_cannot_be_written_keeps_the_exit_code(tmp_path: Path, command: str,
+                                                           expected: int) -> None:
+    good, cut = tmp_path / "good.jsonl", tmp_path / "cut.jsonl"
+    subprocess.run([*STEPTRACE, "record", BACKPROP, "-o", str(good)], env=ENV, check=True,
+                   capture_output=True)
+    cut.write_bytes(good.read_bytes()[:-30])
+    st = f"{sys.executable} -m steptrace"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command.format(st=st, good=good, cut=cut)],
+        env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == expected, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    if command.endswith((" >/dev/full", " >&-")):
+        assert done.stderr.startswith("Error: standard output: cannot write: ")
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path: Path) -> None:
+    for delay in (0.06, 0.1, 0.15, 0.2, 0.3):
+        process = subprocess.Popen(["steptrace" if _on_path() else sys.executable, *(
+            [] if _on_path() else ["-m", "steptrace"]), "experiments"], env=ENV,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert "Traceback" not in stderr, (delay, stderr)
+        # -2: Python ends itself by SIGINT when it comes as it exits (a shell says 130)
+        assert process.returncode in (0, 130, -signal.SIGINT), (delay, process.returncode, stderr)
+        if process.returncode == 130:
+            assert stderr.strip().splitlines()[-1] in ("Error: interrupted", "Aborted!"), stderr
+
+
+def _on_path() -> bool:
+    import shutil
+
+    return shutil.which("steptrace") is not None
+
+
+def test_bytes_after_a_gzip_trace_are_damage(run_cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    assert run_cli("record", SMALL, "-o", good).exit_code == 0
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(good.read_bytes()) + b"garbage!")
+    line = one_error_line(run_cli("show", bad, "--view", "book"))
+    assert "bytes that are not gzip follow the compressed trace: the file is damaged" in line
+
+
+def test_a_bidirectional_override_in_a_title_is_refused(run_cli, tmp_path: Path) -> None:
+    config = json.loads(run_cli("experiments", "--show", SMALL, "--format", "json").stdout)
+    experiment = tmp_path / "e.json"
+    experiment.write_text(json.dumps({**config, "name": "bidi", "title": "safe\u202etxt.exe"}))
+    line = one_error_line(run_cli("record", experiment))
+    assert "title: holds the control character '\\u202e'" in line
