@@ -47,7 +47,14 @@ from pydantic_core import to_json as to_json_value
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, check_weights, describe, printable
-from steptrace.errors import MAX_MESSAGE, CannotWrite, Terminated, TraceFormatError, one_line
+from steptrace.errors import (
+    MAX_MESSAGE,
+    BadInput,
+    CannotWrite,
+    Terminated,
+    TraceFormatError,
+    one_line,
+)
 from steptrace.events import (
     DeltaEvent,
     EpochEndEvent,
@@ -345,9 +352,10 @@ class TraceWriter:
             return
         try:
             target = incomplete_path(self.path)
+            check_output(target)  # (not a link, a device or a directory planted there)
             self._finish(End(events=self.events, complete=False, reason=stop_reason(value)), target)
             self.saved_incomplete = target
-        except (OSError, ValueError, CannotWrite):  # the disk is the problem: nothing to save
+        except (OSError, ValueError, CannotWrite, BadInput):  # nowhere to keep it: nothing kept
             self._discard()
 
 

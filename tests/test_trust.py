@@ -749,3 +749,22 @@ def test_a_bidirectional_override_in_a_title_is_refused(run_cli, tmp_path: Path)
     experiment.write_text(json.dumps({**config, "name": "bidi", "title": "safe\u202etxt.exe"}))
     line = one_error_line(run_cli("record", experiment))
     assert "title: holds the control character '\\u202e'" in line
+
+
+def test_a_link_planted_at_the_incomplete_name_is_not_followed(tmp_path: Path) -> None:
+    from steptrace.tracefile import TraceWriter, open_trace
+
+    good = tmp_path / "good.jsonl"
+    subprocess.run([*STEPTRACE, "record", SMALL, "-o", str(good)], env=ENV, check=True,
+                   capture_output=True)
+    with open_trace(good) as reader:
+        header = reader.header
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "run.incomplete.jsonl").symlink_to(victim)
+    with pytest.raises(RuntimeError), TraceWriter(tmp_path / "run.jsonl", header):
+        raise RuntimeError("stop")
+    assert victim.read_text() == "precious"
+    assert (tmp_path / "run.incomplete.jsonl").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl", "run.incomplete.jsonl",
+                                                           "victim.txt"]
