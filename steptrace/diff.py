@@ -16,7 +16,7 @@ noted.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +77,17 @@ def version_notes(header_a: Header, header_b: Header) -> list[str]:
             for rule in rules_a if rule in rules_b and rules_a[rule] != rules_b[rule]]
 
 
+def _compared(header: Header, events: Iterable[Event], passes_only: bool) -> Iterator[Event]:
+    """The events to compare: completed; only the passes' ends, numbered by pass as an
+    epoch-detail trace numbers them, when ``passes_only``."""
+    for event in complete_events(header, events):
+        if not passes_only:
+            yield event
+        elif event.kind == "epoch_end":
+            yield event if event.seq == event.epoch else event.model_copy(
+                update={"seq": event.epoch})
+
+
 def _why(trace: TraceReader) -> str:
     return f" (incomplete: {trace.incomplete})" if trace.incomplete else ""
 
@@ -95,9 +106,14 @@ def diff(
         report.config_changes = header_changes(a, trace_a.header, b, trace_b.header)
         report.notes = version_notes(trace_a.header, trace_b.header)
         before: deque[Event] = deque(maxlen=CONTEXT)
-        # Completed events: traces of any detail compare on everything they determine.
-        events_b = complete_events(trace_b.header, trace_b)
-        for event_a in complete_events(trace_a.header, trace_a):
+        # Completed events: traces of any detail compare on everything they determine; when
+        # one holds the passes alone (epoch detail), the passes are what both determine.
+        passes_only = "epoch" in (trace_a.header.detail, trace_b.header.detail)
+        if passes_only and trace_a.header.detail != trace_b.header.detail:
+            report.notes.append("one trace holds the passes alone (epoch detail): the passes "
+                                "are compared")
+        events_b = _compared(trace_b.header, trace_b, passes_only)
+        for event_a in _compared(trace_a.header, trace_a, passes_only):
             event_b = next(events_b, None)
             if event_b is None:
                 report.divergence = [f"{b} ends after {report.events} events{_why(trace_b)}; "

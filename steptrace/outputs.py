@@ -61,11 +61,15 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _permissions() -> int:
-    """0o666 less the umask, as ``open()`` would have made the file (mkstemp makes 0o600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+def _permissions(target: Path) -> int:
+    """What ``open()`` would have left: an existing file's own permissions (a private
+    0o600 trace stays private), a new one's 0o666 less the umask (mkstemp makes 0o600)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 @contextmanager
@@ -104,7 +108,7 @@ def finish(file: IO[bytes], temporary: Path, target: Path) -> None:
         try:
             file.flush()
             os.fsync(file.fileno())
-            os.chmod(temporary, _permissions())
+            os.chmod(temporary, _permissions(target))
             os.replace(temporary, target)
         except OSError as error:
             raise cannot_write(target, error) from None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import operator
 import traceback
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -25,10 +26,11 @@ from types import CodeType
 from typing import Any, Generic, TypeVar
 
 import click
+import numpy as np
 import pluggy
 
 from steptrace.config import ExperimentConfig
-from steptrace.errors import ConfigError, PluginError, SteptraceError
+from steptrace.errors import ConfigError, PluginError, SteptraceError, one_line
 from steptrace.plugin_loader import (
     DEFAULT_PLUGINS,
     ENTRY_POINT_GROUP,
@@ -269,13 +271,13 @@ class Registry:
         except Exception as error:  # the plugin's failure, not steptrace's
             raise PluginError(f"plugin {plugin}: strategy {strategy.name!r} plan raised "
                               f"{type(error).__name__}: {error}") from error
-        if not batches or any(
-            not batch or any(not 0 <= i < n_samples for i in batch) for batch in batches
-        ):
-            raise PluginError(
-                f"plugin {plugin}: strategy {strategy.name} planned batches {batches!r} for "
-                f"{n_samples} samples: each batch must be a non-empty list of sample indices"
-            )
+        indices = _as_indices(batches, n_samples)
+        if indices is None:
+            raise PluginError(one_line(
+                f"plugin {plugin}: strategy {strategy.name} planned batches {batches!r:.200} "
+                f"for {n_samples} samples: each batch must be a non-empty list of sample "
+                "indices (integers from 0)"))
+        batches = indices
         # Where each rule's code lives, and whose it is, to blame a failure during training.
         authors: dict[str, str] = {}
         code: list[tuple[str, tuple[object, ...]]] = [
@@ -364,6 +366,25 @@ def _guard(command: click.Command, plugin: str) -> None:
                               f"{type(error).__name__}: {error}") from error
 
     command.callback = guarded
+
+
+def _as_indices(batches: list[list[Any]], n_samples: int) -> list[list[int]] | None:
+    """The batches as lists of Python ints (numpy's integers too: ``np.array_split`` gives
+    them), or None when one is empty or holds anything but an index of a sample (a bool,
+    a float, a string, a list)."""
+    if not batches:
+        return None
+    indices = []
+    for batch in batches:
+        try:
+            # operator.index: ints and numpy integers, nothing that only looks like one
+            rows = [operator.index(i) for i in batch if not isinstance(i, bool | np.bool_)]
+        except TypeError:
+            return None
+        if not rows or len(rows) != len(batch) or not all(0 <= i < n_samples for i in rows):
+            return None
+        indices.append(rows)
+    return indices
 
 
 def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[T]:

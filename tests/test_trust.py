@@ -768,3 +768,87 @@ def test_a_link_planted_at_the_incomplete_name_is_not_followed(tmp_path: Path) -
     assert (tmp_path / "run.incomplete.jsonl").is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl", "run.incomplete.jsonl",
                                                            "victim.txt"]
+
+
+# -- found by the second attack: legitimate runs that failed, and what a plan may say --------------
+
+INDEX_PLANS = '''
+import numpy as np
+from steptrace.hookspecs import hookimpl
+from steptrace.rules import Strategy
+
+def split(n, options):
+    return np.array_split(np.arange(n), 2)  # numpy integers
+
+def flags(n, options):
+    return [[True], [False], [2], [3]]  # bools are not sample indices
+
+def fractions(n, options):
+    return [[0.0], [1.0]]
+
+@hookimpl
+def register_strategies(register):
+    register(Strategy("split", split))
+    register(Strategy("flags", flags))
+    register(Strategy("fractions", fractions))
+'''
+
+
+def test_a_plan_of_numpy_integers_records_and_one_of_bools_is_the_plugins_failure(
+        run_cli, tmp_path: Path) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "plans.py").write_text(INDEX_PLANS)
+    config = json.loads(run_cli("experiments", "--show", BACKPROP, "--format", "json").stdout)
+    env = {"STEPTRACE_PLUGINS": "plans"}
+    for strategy in ("split", "flags", "fractions"):
+        experiment = tmp_path / f"{strategy}.json"
+        experiment.write_text(json.dumps({**config, "name": strategy, "strategy": strategy}))
+        trace = tmp_path / f"{strategy}.jsonl"
+        result = run_cli("--plugins-dir", folder, "record", experiment, "-o", trace, env=env)
+        if strategy == "split":
+            assert result.exit_code == 0, result.stderr
+            assert lines_of(trace)[1]["samples"] == [0, 1]
+            for command in ("replay", "show"):
+                assert run_cli("--plugins-dir", folder, command, trace, env=env).exit_code == 0
+        else:
+            line = one_error_line(result)
+            assert f"plugin plans ({folder / 'plans.py'}): strategy {strategy} planned batches" in line
+            assert "each batch must be a non-empty list of sample indices" in line
+            assert not trace.exists()
+
+
+def test_diff_of_a_step_and_an_epoch_trace_compares_the_passes(run_cli, tmp_path: Path) -> None:
+    step, epoch = tmp_path / "step.jsonl", tmp_path / "epoch.jsonl"
+    assert run_cli("record", "ch04-alpha", "-o", step).exit_code == 0
+    assert run_cli("record", "ch04-alpha", "-o", epoch, "--detail", "epoch").exit_code == 0
+    for a, b in ((step, epoch), (epoch, step)):
+        result = run_cli("diff", a, b)
+        assert result.exit_code == 0, result.stdout
+        assert result.stdout.splitlines() == [
+            "note: one trace holds the passes alone (epoch detail): the passes are compared",
+            "20 events agree (bit for bit)"]
+    lines = lines_of(epoch)
+    lines[5]["error"] *= 1.5
+    changed = write_lines(tmp_path / "changed.jsonl", lines)
+    result = run_cli("diff", step, changed)
+    assert result.exit_code == 1
+    assert "first divergence at event 4 (epoch_end, epoch 4" in result.stdout
+
+
+def test_writing_over_a_file_keeps_its_permissions(run_cli, tmp_path: Path) -> None:
+    private = tmp_path / "private.jsonl"
+    private.write_text("x")
+    private.chmod(0o600)
+    assert run_cli("record", SMALL, "-o", private).exit_code == 0
+    assert private.stat().st_mode & 0o777 == 0o600
+    page = tmp_path / "page.html"
+    page.write_text("x")
+    page.chmod(0o640)
+    assert run_cli("html", private, "-o", page).exit_code == 0
+    assert page.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "fresh.jsonl"
+    assert run_cli("record", SMALL, "-o", fresh).exit_code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~mask
