@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import string
 import tomllib
 from pathlib import Path
@@ -29,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from steptrace.errors import ConfigError
+from steptrace.errors import ConfigError, printable
 from steptrace.limits import MAX_EXPERIMENT_FILE, size
 from steptrace.matrices import PACKED_KEY, Matrix
 
@@ -42,18 +41,6 @@ EPOCH_FIELDS = frozenset({"error", "epoch", "iteration"})
 #: An experiment's name: an id, and the default name of its trace file (NAME.jsonl), so a
 #: plain file name: no path, no leading dot, no space or control character.
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
-#: Characters no text of a config may hold: terminal control codes (ESC, ...) that
-#: would act on the terminal of whoever prints it. (Templates may break lines: \n, \t.)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str | None) -> str | None:
-    """``text``, if it holds no control character (nor a bidirectional override, which
-    would reorder what a terminal shows); ValueError naming the first one if it does."""
-    if text is not None and (found := _CONTROL.search(text)):
-        raise ValueError(f"holds the control character {found.group()!r}: only printable "
-                         "text (and line breaks) may be printed")
-    return text
 
 
 def _template_fields(template: str) -> set[str]:

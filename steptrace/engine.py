@@ -33,7 +33,7 @@ import numpy as np
 
 from steptrace.arithmetic import ARITHMETIC, Arithmetic
 from steptrace.config import ExperimentConfig
-from steptrace.errors import PluginError
+from steptrace.errors import PluginError, printable
 from steptrace.events import Event, Record, typed
 from steptrace.matrices import json_ones, json_rows
 from steptrace.registry import Plan
@@ -235,6 +235,11 @@ class Network:
             details = {str(name): float(value) for name, value in dict(learned.details).items()}
         except (TypeError, ValueError) as error:
             problem, deltas, details = f"numbers that are not numbers ({error})", [], {}
+        for name in details:
+            try:
+                printable(name)
+            except ValueError as error:
+                problem = f"a detail whose name {error}"
         if problem is None and len(deltas) != len(self.weights):
             problem = f"{len(deltas)} weight_delta(s) for {len(self.weights)} weight matrices"
         for k, (delta, weights) in enumerate(zip(deltas, self.weights, strict=False)):

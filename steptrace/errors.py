@@ -77,3 +77,19 @@ def one_line(message: str) -> str:
     if len(message) > MAX_MESSAGE:
         text = f"{text[:MAX_MESSAGE]}… ({len(message) - MAX_MESSAGE} more characters)"
     return text
+
+
+#: Characters no text from a file may hold (a config's texts, an end line's reason, a
+#: rule's details): terminal control codes (ESC, ...) that would act on the terminal of
+#: whoever prints them, and bidirectional overrides, which reorder what it shows.
+#: (Templates may break lines: \n and \t are allowed.)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str | None) -> str | None:
+    """``text``, if it holds no control character (nor a bidirectional override);
+    ValueError naming the first one if it does."""
+    if text is not None and (found := _CONTROL.search(text)):
+        raise ValueError(f"holds the control character {found.group()!r}: only printable "
+                         "text (and line breaks) may be printed")
+    return text

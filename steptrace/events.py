@@ -35,9 +35,11 @@ from pydantic import (
     StrictInt,
     TypeAdapter,
     WithJsonSchema,
+    field_validator,
 )
 from pydantic_core import to_json as to_json_value
 
+from steptrace.errors import printable
 from steptrace.matrices import PACK_ABOVE, matrix_json_schema, pack, unpack
 
 
@@ -133,6 +135,13 @@ class UpdateEvent(_Step):
         "(absent: the book's gradient descent)")
     details: dict[str, StrictFloat] | None = Field(
         default=None, description="the numbers that rule's decision rested on, by name")
+
+    @field_validator("details")
+    @classmethod
+    def _check_names(cls, details: dict[str, float] | None) -> dict[str, float] | None:
+        for name in details or ():
+            printable(name)
+        return details
 
 
 class EpochEndEvent(_Step):

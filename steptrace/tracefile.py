@@ -46,7 +46,7 @@ from pydantic import (
 from pydantic_core import to_json as to_json_value
 
 from steptrace import __version__
-from steptrace.config import ExperimentConfig, check_weights, describe, printable
+from steptrace.config import ExperimentConfig, check_weights, describe
 from steptrace.errors import (
     MAX_MESSAGE,
     BadInput,
@@ -54,6 +54,7 @@ from steptrace.errors import (
     Terminated,
     TraceFormatError,
     one_line,
+    printable,
 )
 from steptrace.events import (
     DeltaEvent,

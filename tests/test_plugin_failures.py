@@ -107,6 +107,14 @@ PLUGINS = {
         def register_strategies(register):
             register(Strategy("wordy", one_at_a_time, learn=learn))
     """,
+    "shouty": """
+        def learn(step):
+            return Learned([np.zeros_like(w) for w in step.weights], {"\\x1b[31m": 2.0})
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy("shouty", one_at_a_time, learn=learn))
+    """,
     # a working rule that calls the book's gradient (which emits events) from inside itself
     "gentle": """
         def learn(step):
@@ -399,6 +407,8 @@ def test_debug_shows_the_traceback_of_an_observer_that_raises(run_cli, tmp_path)
     ("too_few", "1 weight_delta(s) for 2 weight matrices"),
     ("misshapen", "a weight_delta of shape (2, 2) for weights_0_1 (3, 4)"),
     ("wordy", "numbers that are not numbers (could not convert string to float: 'because')"),
+    ("shouty", "a detail whose name holds the control character '\\x1b': only printable text "
+               "(and line breaks) may be printed"),
 ])
 def test_a_rule_whose_answer_does_not_fit_is_the_plugins_failure(run_cli, tmp_path, experiment,
                                                                  plugin, returned):

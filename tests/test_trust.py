@@ -852,3 +852,15 @@ def test_writing_over_a_file_keeps_its_permissions(run_cli, tmp_path: Path) -> N
     mask = os.umask(0)
     os.umask(mask)
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+
+def test_a_details_name_with_a_terminal_code_is_refused_when_read(run_cli, hot_cold, tmp_path):
+    lines = lines_of(hot_cold)
+    update = next(line for line in lines if line.get("kind") == "update")
+    update["details"]["\x1b[31m"] = 1.0
+    bad = write_lines(tmp_path / "bad.jsonl", lines)
+    for command in ("show", "diff"):
+        args = (command, bad) if command == "show" else (command, hot_cold, bad)
+        line = one_error_line(run_cli(*args))
+        assert "control character" in line and "\x1b" not in line
