@@ -3,13 +3,14 @@
 Every file steptrace writes (a trace, a page, a picture) goes through :func:`atomic_write`:
 
 - the output is refused (exit 2) when it names something that is not a regular file
-  (``/dev/null``, a directory, a pipe) or one of the command's own inputs
-  (``record mine.toml -o mine.toml``): a command never replaces what it reads;
+  (``/dev/null``, a directory, a pipe), a symbolic link, or one of the command's own
+  inputs (``record mine.toml -o mine.toml``): a command never replaces what it reads;
 - the bytes go to a new hidden temporary file beside the target, created with
   ``O_EXCL | O_NOFOLLOW`` under a random name (:func:`tempfile.mkstemp`), so a link
   planted there is never followed;
-- on success the file is flushed, ``fsync``-ed and renamed over the target; on any error
-  or interruption the temporary file is removed. A full disk is one line
+- on success the file is flushed, ``fsync``-ed and renamed over the target (keeping an
+  existing file's permissions); on any error or interruption (SIGTERM included) the
+  temporary file is removed. A full disk is one line
   (:class:`~steptrace.errors.CannotWrite`, exit 2) and leaves nothing behind;
 - while the file is being finished (written out, renamed, or removed), Ctrl-C and SIGTERM
   wait (:func:`signals_deferred`), so no signal leaves a torn file or a stray temporary one.
