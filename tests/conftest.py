@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from dataclasses import dataclass
@@ -16,10 +17,20 @@ from steptrace.plugin_loader import load_plugins
 from steptrace.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests' subprocesses (python -m steptrace ...) import the checkout too, as pytest does
+# (pyproject's pythonpath): a bare clone runs them without being installed.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT), str(ROOT / "plugins"), *filter(None, [os.environ.get("PYTHONPATH")])])
 TRACES = ROOT / "traces"
 #: The book's printed outputs, kept in the repository (tests/book/README.md).
 BOOK = Path(os.environ.get("STEPTRACE_BOOK_DIR", ROOT / "tests" / "book"))
 
+
+#: Whether steptrace is installed (its pytest plugin, the kit, found by entry point; its
+#: command on the PATH). A bare clone is not: the kit is then loaded here, by name.
+INSTALLED = any(entry_point.value == "steptrace.testing"
+                for entry_point in importlib.metadata.entry_points(group="pytest11"))
+pytest_plugins = [] if INSTALLED else ["steptrace.testing"]
 
 #: Lines the tests want printed at the end of the run (e.g. how many book cells reproduce).
 BOOK_REPORT: list[str] = []

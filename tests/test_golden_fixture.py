@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from tests.conftest import INSTALLED
+
 pytest_plugins = ["pytester"]
 
 TEST = """
@@ -36,7 +38,8 @@ def author(pytester, monkeypatch):
 
 def run(author, extra="", *args):
     author.makepyfile(test_golden=TEST.format(extra=extra))
-    return author.runpytest_subprocess(*args)
+    kit = () if INSTALLED else ("-p", "steptrace.testing")  # (by entry point when installed)
+    return author.runpytest_subprocess(*kit, *args)
 
 
 def test_a_missing_golden_trace_is_written_and_the_test_fails(author):
