@@ -218,20 +218,20 @@ class Network:
             predict=lambda other: self.forward(layer_0, other)[-1],
             error_of=lambda guess: total((guess - goal) ** 2),
             gradient=weight_deltas, state=self.state))
-        details = self.check_learned(rule, learned)
+        deltas, details = self.check_learned(rule, learned)
         for k in range(last, 0, -1):
-            weight_delta = np.array(learned.weight_deltas[k - 1], dtype=np.float64)
-            seq = self.update(k, weight_delta, epoch, samples, seq, emit,
+            seq = self.update(k, deltas[k - 1], epoch, samples, seq, emit,
                               rule=self.plan.strategy.name, details=details)
         return seq
 
     def check_learned(self, rule: Callable[[LearningStep], Learned], learned: Learned
-                      ) -> dict[str, float]:
-        """A learning rule's answer must fit the network: one weight_delta of each weight
-        matrix's shape, numbers for details (as floats). PluginError naming the plugin if not."""
+                      ) -> tuple[list[Array], dict[str, float]]:
+        """A learning rule's answer, checked to fit the network (one weight_delta of each
+        weight matrix's shape, named numbers for details) and copied (float64 arrays the
+        update may change; floats). PluginError naming the plugin if it does not fit."""
         problem = None
         try:
-            deltas = [np.asarray(d, dtype=np.float64) for d in learned.weight_deltas]
+            deltas = [np.array(d, dtype=np.float64) for d in learned.weight_deltas]
             details = {str(name): float(value) for name, value in dict(learned.details).items()}
         except (TypeError, ValueError) as error:
             problem, deltas, details = f"numbers that are not numbers ({error})", [], {}
@@ -250,7 +250,7 @@ class Network:
             plugin = self.plan.authors.get(getattr(rule, "__module__", ""), "of the strategy")
             raise PluginError(f"plugin {plugin}: strategy {self.plan.strategy.name!r} learning "
                               f"rule returned {problem}")
-        return details
+        return deltas, details
 
     def backpropagate(
         self,
