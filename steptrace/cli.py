@@ -297,8 +297,9 @@ def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path |
             raise ConfigError(f"{path}: {error}") from None
         if (unlike := unlike_registered(config, registry)) is not None:
             click.echo(one_line(f"warning: {path} is named {config.name!r} like a registered "
-                                f"experiment, but is not it ({unlike}): its trace is a config "
-                                "of its own; give it a name of its own"), err=True)
+                                f"experiment, but is not it ({unlike.describe('ours', 'registered')})"
+                                ": its trace is a config of its own; give it a name of its own"),
+                       err=True)
         return config, path
     try:
         registry.experiment(name)

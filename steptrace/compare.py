@@ -95,7 +95,7 @@ def differences(
 ) -> Difference | None:
     """The first difference of two field dicts, nested ones included, every key of both
     sides compared (a key only one side has is a difference)."""
-    for key in _keys(a, b):
+    for key in keys_of_both(a, b):
         found = _walk(a.get(key, _ABSENT), b.get(key, _ABSENT), key,
                       (fields or {}).get(key, tolerance))
         if found:
@@ -113,7 +113,7 @@ class _Absent:
 _ABSENT: Any = _Absent()
 
 
-def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+def keys_of_both(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """Every key of either side: a's in its order, then those only b has."""
     return [*a, *(key for key in b if key not in a)]
 
@@ -121,7 +121,7 @@ def _keys(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 def _walk(a: Any, b: Any, path: str, tolerance: Tolerance) -> Difference | None:
     """The first difference of two values of any nesting, every key of both sides compared."""
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in _keys(a, b):
+        for key in keys_of_both(a, b):
             found = _walk(a.get(key, _ABSENT), b.get(key, _ABSENT),
                           f"{path}.{key}" if path else key, tolerance)
             if found:

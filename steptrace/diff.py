@@ -20,7 +20,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from steptrace.compare import Tolerance, difference, differences, same_json, summary
+from steptrace.compare import (
+    Tolerance,
+    difference,
+    differences,
+    keys_of_both,
+    same_json,
+    summary,
+)
 from steptrace.derive import complete_events
 from steptrace.events import Event
 from steptrace.tracefile import Header, TraceReader, open_trace
@@ -60,7 +67,7 @@ def header_changes(a: Path, header_a: Header, b: Path, header_b: Header) -> list
     naming its first differing value."""
     changes = []
     config_a, config_b = header_a.config.model_dump(), header_b.config.model_dump()
-    for key in [*config_a, *(key for key in config_b if key not in config_a)]:
+    for key in keys_of_both(config_a, config_b):
         found = differences({key: config_a.get(key)}, {key: config_b.get(key)}, Tolerance())
         if found is not None:
             changes.append(f"config {found.describe(str(a), str(b))}")

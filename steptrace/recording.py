@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from steptrace.compare import Tolerance, differences
+from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
 from steptrace.engine import Emit, Network, training_data
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
@@ -51,16 +51,16 @@ def provenance(config: ExperimentConfig, registry: Registry) -> dict[str, str]:
     return rules
 
 
-def unlike_registered(config: ExperimentConfig, registry: Registry) -> str | None:
-    """How ``config`` differs from the registered experiment of its name (the arithmetic
-    aside), as ``field: ours X, registered Y``; None when it does not, or none is
-    registered under that name."""
-    registered = registry.experiments.get(config.name)
+def unlike_registered(config: ExperimentConfig, registry: Registry,
+                      name: str | None = None) -> Difference | None:
+    """The first way ``config`` differs from the registered experiment ``name`` (default:
+    the config's own name), the arithmetic aside (``record --arithmetic`` may change it);
+    None when it does not, or nothing is registered under that name."""
+    registered = registry.experiments.get(config.name if name is None else name)
     if registered is None:
         return None
-    found = differences(config.model_dump(), registered.rule.model_copy(
+    return differences(config.model_dump(), registered.rule.model_copy(
         update={"arithmetic": config.arithmetic}).model_dump(), Tolerance())
-    return None if found is None else found.describe("ours", "registered")
 
 
 def network_for(config: ExperimentConfig, plan: Plan, detail: Detail) -> Network:

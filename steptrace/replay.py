@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from steptrace.compare import Tolerance, difference, differences, summary
+from steptrace.compare import Tolerance, difference, summary
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.events import Record, record_json, typed
 from steptrace.recording import (
@@ -99,9 +99,7 @@ def check_header(path: Path, header: Header, expected: Header, registry: Registr
     experiment = next((rule for rule in recorded if rule.startswith("experiment:")), None)
     if experiment is not None:
         name = experiment.partition(":")[2]
-        registered = registry.experiment(name).model_copy(
-            update={"arithmetic": header.config.arithmetic})
-        found = differences(header.config.model_dump(), registered.model_dump(), Tolerance())
+        found = unlike_registered(header.config, registry, name)  # (check_rules: installed)
         if found is not None:
             raise Mismatch(f"{path}: the header's config is not experiment {name!r} as "
                            f"registered: {found.describe('recorded', 'registered')}")
@@ -118,7 +116,8 @@ def check_header(path: Path, header: Header, expected: Header, registry: Registr
         unlike = unlike_registered(header.config, registry)
         if unlike is not None:
             return ("the header agrees with its config (its own: named like the registered "
-                    f"experiment {header.config.name!r}, but not it: {unlike})")
+                    f"experiment {header.config.name!r}, but not it: "
+                    f"{unlike.describe('ours', 'registered')})")
         return "the header agrees with its config (its own, not a registered experiment's)"
     return f"the header agrees with experiment {name!r} ({recorded[experiment]})"
 
