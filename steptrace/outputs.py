@@ -24,10 +24,10 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from steptrace.errors import BadInput, CannotWrite, Terminated
 
@@ -128,41 +128,47 @@ def cannot_write(target: Path, error: OSError) -> CannotWrite:
     return CannotWrite(f"{target}: cannot write: {reason}")
 
 
+#: The signals that stop steptrace: Ctrl-C and SIGTERM (``kill PID``).
+STOPPING = (signal.SIGINT.value, signal.SIGTERM.value)
+
+
 @contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """SIGTERM raises :class:`~steptrace.errors.Terminated` in the block, as Ctrl-C raises
-    KeyboardInterrupt, so that a file being written is removed rather than left behind
-    (main thread only; an ignored SIGTERM stays ignored)."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
+def handling(numbers: Iterable[int], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` for the signals ``numbers`` in the block, the previous handlers after it.
+    A signal that is ignored stays ignored; outside the main thread (where Python handles
+    no signal) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def terminate(signum: int, frame: object) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {number: signal.signal(number, handler) for number in numbers
+                if signal.getsignal(number) is not signal.SIG_IGN}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for number, handler_before in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler_before is None else handler_before)
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`~steptrace.errors.Terminated` in the block, as Ctrl-C raises
+    KeyboardInterrupt, so that a file being written is removed rather than left behind."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    with handling((signal.SIGTERM.value,), terminate):
+        yield
 
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Ctrl-C and SIGTERM that arrive in the block take effect after it (main thread only:
-    elsewhere signals are not delivered to Python code anyway)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    """Ctrl-C and SIGTERM that arrive in the block take effect after it, handled by the
+    handlers that were in place."""
     pending: list[int] = []
-    handlers = {}
-    for number in (signal.SIGINT.value, signal.SIGTERM.value):
-        handlers[number] = signal.signal(number, lambda signum, frame: pending.append(signum))
     try:
-        yield
+        with handling(STOPPING, lambda signum, frame: pending.append(signum)):
+            yield
     finally:
-        for number, handler in handlers.items():
-            signal.signal(number, signal.SIG_DFL if handler is None else handler)
         for number in dict.fromkeys(pending):
-            signal.raise_signal(number)  # handled now, by the handler that was in place
+            signal.raise_signal(number)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
@@ -15,6 +14,7 @@ from steptrace.engine import Emit, Network, training_data
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
 from steptrace.events import Record, typed
 from steptrace.matrices import Matrix
+from steptrace.outputs import STOPPING, handling
 from steptrace.registry import Plan, Registry
 from steptrace.tracefile import Detail, Header, TraceWriter, fingerprint
 
@@ -150,19 +150,10 @@ def signals_stop_between_lines(writer: TraceWriter) -> Iterator[None]:
     """While ``writer`` records, Ctrl-C and SIGTERM (``kill PID``) stop the run at the next
     line, never in the middle of one: the handler only asks, and the writer stops before
     its next event line (:meth:`TraceWriter.write`), so the kept trace's end line counts
-    exactly the lines it holds. Only in the main thread (where signals go)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    exactly the lines it holds."""
 
-    def ask(signum: int, frame: object) -> None:
+    def ask(signum: int, frame: Any) -> None:
         writer.stop_requested = signum
 
-    previous = {number: signal.signal(number, ask)
-                for number in (signal.SIGINT.value, signal.SIGTERM.value)
-                if signal.getsignal(number) is not signal.SIG_IGN}  # ignored stays ignored
-    try:
+    with handling(STOPPING, ask):
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, signal.SIG_DFL if handler is None else handler)
