@@ -382,6 +382,22 @@ def test_a_signal_while_the_header_is_written(tmp_path: Path, name: str, code: i
     assert end == {"kind": "end", "events": 0, "complete": False, "reason": reason}
 
 
+def signal_once_a_file_appears(args: list[str], folder: Path, sent: signal.Signals
+                               ) -> tuple[int, str]:
+    """Run ``steptrace ARGS`` and send it ``sent`` as soon as a file appears in ``folder``
+    (its temporary file): its exit code and standard error. Skips if it finished first."""
+    process = subprocess.Popen([*STEPTRACE, *args], env=ENV, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(folder.iterdir()) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.001)
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the command finished before the signal came (a very fast machine)")
+    return process.returncode, stderr
+
+
 def test_a_real_ctrl_c_while_a_big_header_is_written(run_cli, tmp_path: Path) -> None:
     """A dataset of 2 million numbers (a 33 MB header): Ctrl-C as soon as the file appears."""
     config = json.loads(run_cli("experiments", "--show", BACKPROP, "--format", "json").stdout)
@@ -393,16 +409,9 @@ def test_a_real_ctrl_c_while_a_big_header_is_written(run_cli, tmp_path: Path) ->
     source.write_text(json.dumps(config))
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen([*STEPTRACE, "record", str(source), "-o", str(out / "big.jsonl")],
-                               env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not any(out.iterdir()) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.001)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        pytest.skip("the recording finished before the signal came (a very fast machine)")
-    assert process.returncode == 130, stderr
+    code, stderr = signal_once_a_file_appears(
+        ["record", str(source), "-o", str(out / "big.jsonl")], out, signal.SIGINT)
+    assert code == 130, stderr
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == ["big.incomplete.jsonl"]
     assert lines_of(out / "big.incomplete.jsonl")[-1]["complete"] is False
@@ -630,16 +639,9 @@ def test_sigterm_while_a_page_is_written_leaves_no_temporary_file(run_cli, tmp_p
     assert run_cli("record", _long_experiment(run_cli, tmp_path, 3000), "-o", trace).exit_code == 0
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen([*STEPTRACE, "html", str(trace), "-o", str(out / "p.html")],
-                               env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not any(out.iterdir()) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.005)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        pytest.skip("the page was written before the signal came (a very fast machine)")
-    assert process.returncode == 143, stderr
+    code, stderr = signal_once_a_file_appears(
+        ["html", str(trace), "-o", str(out / "p.html")], out, signal.SIGTERM)
+    assert code == 143, stderr
     assert stderr == "Error: terminated\n"
     assert list(out.iterdir()) == []
 
