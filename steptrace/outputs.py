@@ -76,7 +76,8 @@ def _permissions(target: Path) -> int:
 @contextmanager
 def atomic_write(target: Path, inputs: Sequence[Path] = ()) -> Iterator[IO[bytes]]:
     """A binary file to write ``target``'s bytes to; it becomes ``target`` when the block
-    ends normally, and is removed, leaving ``target`` as it was, when it does not."""
+    ends normally, and is removed, leaving ``target`` as it was, when it does not (an
+    OSError in the block, a full disk say, becomes :class:`CannotWrite`)."""
     check_output(target, inputs)
     temporary: Path | None = None
     with sigterm_raises():
@@ -86,6 +87,10 @@ def atomic_write(target: Path, inputs: Sequence[Path] = ()) -> Iterator[IO[bytes
             with file:
                 yield file
                 finish(file, temporary, target)
+        except OSError as error:  # writing it failed (a full disk): one line, nothing left
+            if temporary is not None:
+                discard(temporary)
+            raise cannot_write(target, error) from None
         except BaseException:
             if temporary is not None:
                 discard(temporary)
@@ -98,7 +103,7 @@ def create_temporary(target: Path) -> tuple[IO[bytes], Path]:
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                     dir=target.parent if str(target.parent) else ".")
     except OSError as error:
-        raise CannotWrite(f"{target}: cannot write: {error.strerror or error}") from None
+        raise cannot_write(target, error) from None
     # 64 KiB, not the default 8: a trace's header holding a dataset is one line of megabytes.
     return os.fdopen(fd, "wb", buffering=1 << 16), Path(name)
 

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from steptrace.derive import complete_events
 from steptrace.errors import BadInput
 from steptrace.events import EpochEndEvent, UpdateEvent
-from steptrace.outputs import atomic_write, cannot_write, check_output
+from steptrace.outputs import atomic_write, check_output
 from steptrace.tracefile import open_trace
 
 T = TypeVar("T")
@@ -79,8 +79,6 @@ def plot(trace: Path, output: Path) -> int:
     try:
         with atomic_write(output, inputs=[trace]) as file:
             figure.savefig(file, format=output.suffix[1:])
-    except OSError as error:  # (a full disk): atomic_write has removed its temporary file
-        raise cannot_write(output, error) from None
     finally:
         plt.close(figure)
     return 1 + len(layers)

@@ -23,7 +23,7 @@ from typing import IO, Any
 from steptrace.derive import complete_events
 from steptrace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.narrate import Literate
-from steptrace.outputs import atomic_write, cannot_write, check_output
+from steptrace.outputs import atomic_write, check_output
 from steptrace.registry import Registry
 from steptrace.tracefile import TraceReader, open_trace
 
@@ -57,27 +57,24 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
     check_output(output, [trace])  # now, not after reading the whole trace
     head, rest = PAGE.split("/*EVENTS*/")
     middle, tail = rest.split("/*DATA*/")
-    try:
-        with (open_trace(trace) as reader,
-              atomic_write(output, inputs=[trace]) as page,
-              tempfile.TemporaryFile() as checkpoints,
-              tempfile.TemporaryFile() as errors):
-            page.write(head.encode())
-            count = _write_events(reader, registry, page, checkpoints, errors)
-            page.write(middle.encode())
-            config = reader.header.config
-            page.write(b'{"checkpoints":[')
-            _copy(checkpoints, page)
-            page.write(b'],"errors":[')
-            _copy(errors, page)
-            page.write(b"],")
-            page.write(_json({"name": config.name, "title": config.title,
-                              "layers": list(config.layers),
-                              "drawn": [min(size, MAX_NODES) for size in config.layers],
-                              "checkpoint": CHECKPOINT, "incomplete": reader.incomplete})[1:])
-            page.write(tail.encode())
-    except OSError as error:  # (a full disk): atomic_write has removed its temporary file
-        raise cannot_write(output, error) from None
+    with (open_trace(trace) as reader,
+          atomic_write(output, inputs=[trace]) as page,
+          tempfile.TemporaryFile() as checkpoints,
+          tempfile.TemporaryFile() as errors):
+        page.write(head.encode())
+        count = _write_events(reader, registry, page, checkpoints, errors)
+        page.write(middle.encode())
+        config = reader.header.config
+        page.write(b'{"checkpoints":[')
+        _copy(checkpoints, page)
+        page.write(b'],"errors":[')
+        _copy(errors, page)
+        page.write(b"],")
+        page.write(_json({"name": config.name, "title": config.title,
+                          "layers": list(config.layers),
+                          "drawn": [min(size, MAX_NODES) for size in config.layers],
+                          "checkpoint": CHECKPOINT, "incomplete": reader.incomplete})[1:])
+        page.write(tail.encode())
     return count
 
 
