@@ -433,7 +433,9 @@ def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions:
     """Re-execute a trace from its config and check every event.
 
     Exits 0 when every event matches; 1 naming the first divergent event (index, kind,
-    field, recorded vs recomputed). Exact-mode traces must match bit for bit; blas-mode
+    field, recorded vs recomputed). The header is held to its config, and to its
+    registered experiment when it names one; a second line says which. Exact-mode traces
+    must match bit for bit; blas-mode
     traces within rtol 1e-12, atol 1e-15 unless --rtol/--atol say otherwise. Every rule
     the trace used must be installed in the plugin version that recorded it (exit 2
     naming it otherwise; see --ignore-versions).
@@ -459,9 +461,9 @@ def diff(a: Path, b: Path, rtol: float | None, atol: float | None, events_only: 
     """Compare traces A and B: what ran (the configs, every field, and the initial
     weights), then every event, naming the first divergent one.
 
-    Numbers must agree bit for bit unless --rtol/--atol allow more. Exits 0 when the
-    configs and every event agree; 1 when a config field or an event differs (or one
-    trace is incomplete).
+    Numbers must agree bit for bit unless --rtol/--atol allow more. Against a trace of
+    epoch detail, the passes are compared. Exits 0 when the configs and every event
+    agree; 1 when a config field or an event differs (or one trace is incomplete).
     """
     from steptrace.diff import diff as run_diff
 
