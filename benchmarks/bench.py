@@ -1,4 +1,4 @@
-"""``python -m steptrace.bench``: steptrace against the bare loop, side by side, in one run.
+"""``python -m benchmarks.bench``: steptrace against the bare loop, side by side, in one run.
 
 Workloads:
 
@@ -37,13 +37,13 @@ import click
 import numpy as np
 
 from steptrace.config import ExperimentConfig, dump_json, load_config
-from steptrace.engine import Network, initial_weights, training_data
-from steptrace.plugin_loader import load_plugins
+from steptrace.engine.network import Network, initial_weights, training_data
+from steptrace.engine.rules import Array
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import Registry
 from steptrace.recording import header_for, network_for, record
-from steptrace.registry import Registry
 from steptrace.replay import replay
-from steptrace.rules import Array
-from steptrace.tracefile import TraceWriter
+from steptrace.trace.writer import TraceWriter
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def main(repeat: int, names: tuple[str, ...]) -> None:
     installed (STEPTRACE_NUMBA=0: numpy's paths); PyTorch rows appear where torch is."""
     registry = Registry.load(load_plugins(entry_points=False))
     workloads = [b1(registry), b2(1), b2(100)]
-    click.echo(f"python -m steptrace.bench --repeat {repeat} on {platform.machine()}, "
+    click.echo(f"python -m benchmarks.bench --repeat {repeat} on {platform.machine()}, "
                f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}")
     for workload in workloads:
         if names and workload.name not in names:

@@ -37,9 +37,9 @@ from steptrace.errors import (
     Terminated,
     one_line,
 )
-from steptrace.events import EVENT_KINDS
-from steptrace.plugin_loader import load_plugins
-from steptrace.registry import Registry
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import Registry
+from steptrace.trace.events import EVENT_KINDS
 
 #: Runs with more update steps than this show a progress bar on stderr (a terminal only:
 #: logs and pipes get no bar).
@@ -326,7 +326,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
     EXPERIMENT is a built-in id (see `steptrace experiments`) or a .toml/.json file.
     """
     from steptrace.recording import record as run_record
-    from steptrace.tracefile import Detail
+    from steptrace.trace.header import Detail
 
     registry = _registry()
     config, source = _experiment(registry, experiment)
@@ -362,8 +362,11 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
 def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None) -> None:
     """Narrate a trace, step by step."""
-    from steptrace.narrate import Filters, Literate, PressureView, book_lines
-    from steptrace.tracefile import open_trace
+    from steptrace.trace.reader import open_trace
+    from steptrace.views.book import book_lines
+    from steptrace.views.literate import Literate
+    from steptrace.views.pressure import PressureView
+    from steptrace.views.text import Filters
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
     if view == "book" and (epochs or samples or kinds or layers or digits):
@@ -532,7 +535,7 @@ def plugins(as_json: bool, show_all: bool) -> None:
 def plot(trace: Path, output: Path) -> None:
     """Draw the error per pass and each layer's weights over time (needs matplotlib:
     pip install 'steptrace[plot]')."""
-    from steptrace.plot import plot as draw
+    from steptrace.views.plot import plot as draw
 
     panels = draw(trace, output)
     click.echo(f"plotted {trace} ({panels} panels) -> {output}")
@@ -545,7 +548,7 @@ def plot(trace: Path, output: Path) -> None:
 def html(trace: Path, output: Path) -> None:
     """Write one self-contained HTML page that steps through TRACE: the network with its
     values and weights, each step's line, the error curve (buttons and arrow keys)."""
-    from steptrace.viewer import write_html
+    from steptrace.views.html import write_html
 
     events = write_html(trace, output, _registry())
     click.echo(f"wrote {output}: {events} events; open it in a browser (nothing is fetched)")
@@ -554,7 +557,7 @@ def html(trace: Path, output: Path) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of a trace line (header, event or end)."""
-    from steptrace.tracefile import trace_schema
+    from steptrace.trace.header import trace_schema
 
     click.echo(json.dumps(trace_schema(), indent=2))
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from steptrace.events import Event, to_json
+from steptrace.trace.events import Event, to_json
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 An :class:`ExperimentConfig` is plain data (JSON or TOML on disk, see
 ``steptrace experiments --show ID``). It is checked here for everything that does
 not depend on plugins (shapes, finite numbers, ranges); the rule names it uses are
-checked against the loaded plugins by :func:`steptrace.registry.Registry.resolve`.
+checked against the loaded plugins by :func:`steptrace.plugins.registry.Registry.resolve`.
 """
 
 from __future__ import annotations

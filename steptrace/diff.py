@@ -28,9 +28,10 @@ from steptrace.compare import (
     same_json,
     summary,
 )
-from steptrace.derive import complete_events
-from steptrace.events import Event
-from steptrace.tracefile import Header, TraceReader, open_trace
+from steptrace.trace.events import Event
+from steptrace.trace.header import Header
+from steptrace.trace.reader import TraceReader, open_trace
+from steptrace.trace.state import complete_events
 
 CONTEXT = 2  # events shown before the divergent one
 

@@ -2,7 +2,7 @@
 
 A :class:`Matrix` is a read-only float64 array that a Pydantic model holds as a field
 (an experiment's data and weights, a trace header's initial weights); it compares bit
-for bit. Events hold their matrices as nested tuples (:mod:`steptrace.events`), and the
+for bit. Events hold their matrices as nested tuples (:mod:`steptrace.trace.events`), and the
 engine's records as :func:`json_rows`. All are written to JSON in one of two forms:
 
 - **rows of numbers**, ``[[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]``, each float in its
@@ -16,7 +16,7 @@ engine's records as :func:`json_rows`. All are written to JSON in one of two for
   to write and 30-45 ms to read in base64, 100 ms to write and 110 ms to read as text).
 
 Both forms are read wherever a matrix is (experiment files, trace headers, events); the
-packed one is a feature of trace schema 2 (:mod:`steptrace.tracefile`). Rows of numbers are
+packed one is a feature of trace schema 2 (:mod:`steptrace.trace`). Rows of numbers are
 validated strictly (numbers only, no strings or booleans); every form must be
 rectangular.
 """
@@ -32,7 +32,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StrictFloat
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from steptrace.rules import Array
+from steptrace.engine.rules import Array
 
 #: Matrices of more numbers than this are written packed (nobody reads a thousand numbers
 #: by eye; every matrix of the book's networks has fewer than 100).

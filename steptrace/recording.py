@@ -10,13 +10,15 @@ from typing import Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
-from steptrace.engine import Emit, Network, training_data
+from steptrace.engine.network import Emit, Network, training_data
+from steptrace.engine.plan import Plan
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
-from steptrace.events import Record, typed
 from steptrace.matrices import Matrix
 from steptrace.outputs import STOPPING, handling
-from steptrace.registry import Plan, Registry
-from steptrace.tracefile import Detail, Header, TraceWriter, fingerprint
+from steptrace.plugins.registry import Registry
+from steptrace.trace.events import Record, typed
+from steptrace.trace.header import Detail, Header, fingerprint
+from steptrace.trace.writer import TraceWriter
 
 #: Told after every pass: (passes done, passes, update steps per pass).
 Progress = Callable[[int, int, int], None]

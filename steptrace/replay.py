@@ -14,7 +14,7 @@ from typing import Any
 
 from steptrace.compare import Tolerance, difference, summary
 from steptrace.errors import BadInput, ConfigError, Mismatch
-from steptrace.events import Record, record_json, typed
+from steptrace.plugins.registry import Provided, Registry
 from steptrace.recording import (
     Progress,
     header_for,
@@ -22,8 +22,9 @@ from steptrace.recording import (
     train_at_detail,
     unlike_registered,
 )
-from steptrace.registry import Provided, Registry
-from steptrace.tracefile import End, Header, open_trace
+from steptrace.trace.events import Record, record_json, typed
+from steptrace.trace.header import End, Header
+from steptrace.trace.reader import open_trace
 
 #: Tolerance used when none is given: exact traces must match bit for bit; blas traces
 #: may differ in the last digits between machines (summation order).

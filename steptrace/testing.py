@@ -24,12 +24,13 @@ import pytest
 from steptrace.compare import Tolerance
 from steptrace.config import ExperimentConfig, load_config
 from steptrace.diff import DiffReport, diff
-from steptrace.engine import run
+from steptrace.engine.network import run
+from steptrace.engine.plan import Plan
+from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.outputs import atomic_write
-from steptrace.plugin_loader import load_plugins
-from steptrace.registry import Plan, Registry
-from steptrace.rules import Nonlinearity, Strategy
-from steptrace.tracefile import open_trace
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import Registry
+from steptrace.trace.reader import open_trace
 
 __all__ = ["check_nonlinearity", "check_strategy", "golden_trace"]
 

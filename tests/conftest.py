@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from steptrace.cli import cli
-from steptrace.plugin_loader import load_plugins
-from steptrace.registry import Registry
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' subprocesses (python -m steptrace ...) import the checkout too, as pytest does

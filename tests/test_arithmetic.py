@@ -1,5 +1,5 @@
 """The exact mode's sums: left to right, term after term, whatever the shape, the layout
-and the path (numpy's, or the compiled kernel of steptrace.compiled where numba is)."""
+and the path (numpy's, or the compiled kernel of steptrace.engine.compiled where numba is)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from steptrace import compiled
-from steptrace.arithmetic import COMPILED_FROM, exact_dot, exact_total, reference_dot
+from steptrace.engine import compiled
+from steptrace.engine.arithmetic import COMPILED_FROM, exact_dot, exact_total, reference_dot
 
 #: The benchmark's products (B2, B2/100: 784-40-10) and shapes that reach every part of the
 #: kernel: its 4 × 8 tiles, the leftover columns, the leftover rows, K = 1, n = 1.
@@ -265,9 +265,9 @@ def test_the_book_networks_never_import_numba():
         import sys, tempfile
         from pathlib import Path
         import numpy as np
-        from steptrace.plugin_loader import load_plugins
+        from steptrace.plugins.loading import load_plugins
         from steptrace.recording import record
-        from steptrace.registry import Registry
+        from steptrace.plugins.registry import Registry
         registry = Registry.load(load_plugins(entry_points=False))
         with tempfile.TemporaryDirectory() as tmp:
             for name in ["ch03-multi-input-multi-output", "ch05-multi-input-multi-output-one-step",
@@ -277,7 +277,7 @@ def test_the_book_networks_never_import_numba():
                 record(config, registry, Path(tmp) / "trace.jsonl")
         print("numba" in sys.modules)
         from importlib.util import find_spec
-        from steptrace.arithmetic import exact_dot
+        from steptrace.engine.arithmetic import exact_dot
         exact_dot(np.ones((1, 784)), np.ones((784, 40)))
         print("numba" in sys.modules, find_spec("numba") is not None)
     """)

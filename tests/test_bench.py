@@ -7,8 +7,8 @@ import re
 import numpy as np
 from click.testing import CliRunner
 
-from steptrace.bench import BARE, ENGINE, EXACT, HEADER, RECORD, REPLAY, b2, bare_loop, main
-from steptrace.engine import Network, training_data
+from benchmarks.bench import BARE, ENGINE, EXACT, HEADER, RECORD, REPLAY, b2, bare_loop, main
+from steptrace.engine.network import Network, training_data
 from tests.conftest import builtin_registry
 
 

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from steptrace.rules import Nonlinearity, Strategy
+from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.testing import check_nonlinearity, check_strategy
 from tests.conftest import builtin_registry
 

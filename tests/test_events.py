@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from steptrace.engine import run
-from steptrace.events import ForwardEvent, UpdateEvent, event_adapter
+from steptrace.engine.network import run
+from steptrace.trace.events import ForwardEvent, UpdateEvent, event_adapter
 from tests.conftest import builtin_registry
 
 REGISTRY = builtin_registry()
@@ -77,7 +77,7 @@ def test_event_json_round_trip_is_bit_exact(value):
     event = events_of("ch06-streetlight-single-sample", iterations=1)[3]
     changed = event.model_copy(update={"weights": ((value,), (1.0,), (2.0,))})
     text = changed.model_dump_json()
-    from steptrace.tracefile import _decode_line
+    from steptrace.trace.reader import _decode_line
 
     back = _decode_line(text.encode())
     assert str(back.weights[0][0]) == str(value)
@@ -87,7 +87,7 @@ def test_event_json_round_trip_is_bit_exact(value):
 
 def records_of(name: str, lean: bool, **changes):
     """The engine's records for an experiment, as ``train`` hands them out."""
-    from steptrace.engine import Network, training_data
+    from steptrace.engine.network import Network, training_data
 
     config = REGISTRY.experiment(name).model_copy(update=changes)
     network = Network.from_config(config, REGISTRY.resolve(config))
@@ -110,7 +110,7 @@ def test_a_record_is_its_events_line_byte_for_byte(name: str, lean: bool):
     """The writer writes records without building events; replay compares those bytes with
     the recorded line. So a record's JSON must be exactly its typed event's, in the model's
     field order, without its absent fields, NaN and infinities included."""
-    from steptrace.events import record_json, to_json, typed
+    from steptrace.trace.events import record_json, to_json, typed
 
     changes = {"iterations": 800} if name == "ch04-breaking-gd-diverge" else {}  # on to NaN
     records = records_of(name, lean, **changes)

@@ -23,10 +23,12 @@ from steptrace.config import StrategySpec, dump_json, dump_toml, load_config, pa
 from steptrace.diff import diff
 from steptrace.errors import SteptraceError
 from steptrace.matrices import Matrix
-from steptrace.narrate import BookView, Filters, Literate
 from steptrace.recording import record
 from steptrace.replay import replay
-from steptrace.tracefile import open_trace
+from steptrace.trace.reader import open_trace
+from steptrace.views.book import BookPrintout
+from steptrace.views.literate import Literate
+from steptrace.views.text import Filters
 from tests.conftest import builtin_registry
 
 EXAMPLES = int(os.environ.get("STEPTRACE_FUZZ_EXAMPLES", "300"))
@@ -130,7 +132,7 @@ def read_everything(path: Path, good: Path = GOOD) -> None:
         for _ in Literate(reader.header, REGISTRY, None).lines(reader, Filters()):
             pass
     with open_trace(path) as reader:
-        for _ in BookView(reader.header).lines(reader):
+        for _ in BookPrintout(reader.header).lines(reader):
             pass
     diff(good, path, Tolerance())
     with open_trace(path) as reader:

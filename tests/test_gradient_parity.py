@@ -34,9 +34,9 @@ import numpy as np
 import pytest
 
 from steptrace.config import ExperimentConfig
-from steptrace.engine import initial_weights, run
-from steptrace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
-from steptrace.registry import Plan
+from steptrace.engine.network import initial_weights, run
+from steptrace.engine.plan import Plan
+from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from tests.conftest import BOOK_REPORT, builtin_registry
 
 REGISTRY = builtin_registry()

@@ -12,7 +12,7 @@ from steptrace.config import ExperimentConfig, dump_json, dump_toml, load_config
 from steptrace.matrices import PACK_ABOVE, PACKED_KEY, Matrix
 from steptrace.recording import record
 from steptrace.replay import replay
-from steptrace.tracefile import open_trace
+from steptrace.trace.reader import open_trace
 from tests.conftest import builtin_registry
 
 #: Numbers whose bits are easy to lose: signed zeros, subnormals, the extremes, 0.1.
@@ -122,8 +122,8 @@ def _wide_config(alpha: float = 0.01, iterations: int = 2) -> ExperimentConfig:
 def test_large_event_matrices_are_packed_and_their_events_read_back_bit_for_bit(lean, alpha):
     """A record's packed matrix is exactly its typed event's JSON, and reads back as the same
     numbers (NaN and infinities, which packed bytes hold as they are, included)."""
-    from steptrace.engine import Network, training_data
-    from steptrace.events import event_adapter, record_json, to_json, typed
+    from steptrace.engine.network import Network, training_data
+    from steptrace.trace.events import event_adapter, record_json, to_json, typed
 
     config = _wide_config(alpha, iterations=3)
     network = Network.from_config(config, builtin_registry().resolve(config))

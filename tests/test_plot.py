@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from steptrace import outputs
-from steptrace.plot import Thinned
+from steptrace.views.plot import Thinned
 from tests.conftest import TRACES
 
 BACKPROP = TRACES / "ch06-streetlights-backprop.jsonl"
@@ -88,7 +88,7 @@ def test_thinned_keeps_every_step_th_item_and_never_more_than_its_limit(n):
 
 def test_a_long_run_is_thinned_as_it_is_read(run_cli, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
-    monkeypatch.setattr("steptrace.plot.MAX_POINTS", 50)  # the trace's 240 updates a layer
+    monkeypatch.setattr("steptrace.views.plot.MAX_POINTS", 50)  # the trace's 240 updates a layer
     out = tmp_path / "backprop.svg"
     assert run_cli("plot", BACKPROP, "-o", out).exit_code == 0
     text = out.read_text()

@@ -11,18 +11,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from steptrace.engine import run
-from steptrace.hookspecs import hookimpl
-from steptrace.plugin_loader import load_plugins
-from steptrace.registry import Registry
-from steptrace.rules import Learned, Strategy
+from steptrace.engine.network import run
+from steptrace.engine.rules import Learned, Strategy
+from steptrace.plugins.hookspecs import hookimpl
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import Registry
 from steptrace.testing import check_strategy
 from tests.conftest import builtin_registry
 
 HEADER = """
     import numpy as np
-    from steptrace.hookspecs import hookimpl
-    from steptrace.rules import Learned, Nonlinearity, Strategy
+    from steptrace.plugins.hookspecs import hookimpl
+    from steptrace.engine.rules import Learned, Nonlinearity, Strategy
 
     def one_at_a_time(n_samples, options):
         return [[i] for i in range(n_samples)]
@@ -389,7 +389,7 @@ def test_debug_shows_the_traceback_of_an_observer_that_raises(run_cli, tmp_path)
     folder.mkdir()
     path = folder / "nosy.py"
     path.write_text(textwrap.dedent("""
-        from steptrace.hookspecs import hookimpl
+        from steptrace.plugins.hookspecs import hookimpl
 
         @hookimpl
         def observe_event(event):

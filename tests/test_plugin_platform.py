@@ -9,8 +9,8 @@ import pytest
 
 SOFTPLUS = """
     import numpy as np
-    from steptrace.hookspecs import hookimpl
-    from steptrace.rules import Nonlinearity
+    from steptrace.plugins.hookspecs import hookimpl
+    from steptrace.engine.rules import Nonlinearity
 
     @hookimpl
     def register_nonlinearities(register):
@@ -26,14 +26,14 @@ SOFTPLUS = """
 """
 BROKEN_IMPORT = "import a_module_that_does_not_exist\n"
 RAISES = """
-    from steptrace.hookspecs import hookimpl
+    from steptrace.plugins.hookspecs import hookimpl
 
     @hookimpl
     def register_strategies(register):
         raise RuntimeError("boom")
 """
 NOSY = """
-    from steptrace.hookspecs import hookimpl
+    from steptrace.plugins.hookspecs import hookimpl
 
     @hookimpl
     def observe_event(event):
@@ -41,14 +41,14 @@ NOSY = """
             raise ValueError("cannot look at event 3")
 """
 TYPO = """
-    from steptrace.hookspecs import hookimpl
+    from steptrace.plugins.hookspecs import hookimpl
 
     @hookimpl
     def register_nonlinearity(register):
         pass
 """
 COUNTER = """
-    from steptrace.hookspecs import hookimpl
+    from steptrace.plugins.hookspecs import hookimpl
     SEEN = []
 
     @hookimpl
@@ -170,9 +170,9 @@ def test_an_observer_sees_every_event(run_cli, tmp_path):
     folder = tmp_path / "counter"
     folder.mkdir()
     (folder / "counter.py").write_text(textwrap.dedent(COUNTER))
-    from steptrace.plugin_loader import load_plugins
+    from steptrace.plugins.loading import load_plugins
+    from steptrace.plugins.registry import Registry
     from steptrace.recording import record
-    from steptrace.registry import Registry
 
     registry = Registry.load(load_plugins(folder, entry_points=False))
     done = record(registry.experiment("ch06-streetlights-backprop"), registry,
@@ -205,8 +205,8 @@ def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli, tmp_path
     folder.mkdir()
     (folder / "myrelu.py").write_text(textwrap.dedent("""
         import numpy as np
-        from steptrace.hookspecs import hookimpl
-        from steptrace.rules import Nonlinearity
+        from steptrace.plugins.hookspecs import hookimpl
+        from steptrace.engine.rules import Nonlinearity
 
         @hookimpl
         def register_nonlinearities(register):

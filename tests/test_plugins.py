@@ -7,13 +7,13 @@ import inspect
 import numpy as np
 import pytest
 
-from steptrace import hookspecs
-from steptrace.engine import run
+from steptrace.engine.network import run
+from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import ConfigError, PluginError
-from steptrace.hookspecs import hookimpl
-from steptrace.plugin_loader import load_plugins
-from steptrace.registry import DEFAULT_PLUGINS, Registry, get_plugin_manager
-from steptrace.rules import Nonlinearity, Strategy
+from steptrace.plugins import hookspecs
+from steptrace.plugins.hookspecs import hookimpl
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import DEFAULT_PLUGINS, Registry, get_plugin_manager
 from steptrace.testing import check_strategy
 from tests.conftest import ROOT, builtin_registry
 

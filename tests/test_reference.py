@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from steptrace.config import ExperimentConfig
-from steptrace.engine import initial_weights, run
-from steptrace.events import EpochEndEvent, UpdateEvent
+from steptrace.engine.network import initial_weights, run
+from steptrace.trace.events import EpochEndEvent, UpdateEvent
 from tests import reference
 from tests.conftest import book_cells, builtin_registry
 

@@ -11,15 +11,10 @@ from pathlib import Path
 import pytest
 
 from steptrace.errors import CannotWrite
-from steptrace.events import EpochEndEvent, ErrorEvent, UpdateEvent
-from steptrace.tracefile import (
-    SCHEMA_VERSION,
-    Header,
-    TraceWriter,
-    fingerprint,
-    incomplete_path,
-    open_trace,
-)
+from steptrace.trace.events import EpochEndEvent, ErrorEvent, UpdateEvent
+from steptrace.trace.header import SCHEMA_VERSION, Header, fingerprint
+from steptrace.trace.reader import open_trace
+from steptrace.trace.writer import TraceWriter, incomplete_path
 from tests.conftest import builtin_registry
 
 SMALL = "ch06-streetlight-single-sample"  # layers [3, 1], explicit weights
@@ -76,7 +71,7 @@ def write(path: Path, header: Header, items: list) -> None:
 
 
 def read(path: Path) -> tuple[Header, list, int]:
-    """The events as written: these tests write numbers, not runs (steptrace.order is not
+    """The events as written: these tests write numbers, not runs (steptrace.trace.order is not
     checked)."""
     with open_trace(path, check_order=False) as reader:
         read_events = list(reader)

@@ -293,7 +293,7 @@ def test_a_full_disk_mid_recording_is_one_line_and_leaves_nothing(run_cli, tmp_p
         file, path = real(target)
         return Filling(file), path
 
-    monkeypatch.setattr("steptrace.tracefile.create_temporary", filling)
+    monkeypatch.setattr("steptrace.trace.writer.create_temporary", filling)
     trace = tmp_path / "run.jsonl"
     trace.write_text("an older trace")
     for name in (trace, tmp_path / "run.jsonl.gz"):
@@ -336,7 +336,7 @@ def test_a_file_too_large_for_its_limit(tmp_path: Path) -> None:
 
 SIGNAL_IN_HEADER = """
 import os, signal, sys
-import steptrace.tracefile as tracefile
+import steptrace.trace.writer as tracefile
 real = tracefile.create_temporary
 sent_signal = getattr(signal, sys.argv[1])
 class Signalling:
@@ -490,7 +490,7 @@ def test_a_huge_experiment_file_is_refused_before_it_is_read(tmp_path: Path) -> 
 
 
 def test_a_line_longer_than_the_limit(run_cli, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("steptrace.tracefile.MAX_LINE", 5000)
+    monkeypatch.setattr("steptrace.trace.reader.MAX_LINE", 5000)
     good = tmp_path / "good.jsonl"
     assert run_cli("record", BACKPROP, "-o", good).exit_code == 0  # a header of 1900 bytes
     lines = lines_of(good)
@@ -754,7 +754,8 @@ def test_a_bidirectional_override_in_a_title_is_refused(run_cli, tmp_path: Path)
 
 
 def test_a_link_planted_at_the_incomplete_name_is_not_followed(tmp_path: Path) -> None:
-    from steptrace.tracefile import TraceWriter, open_trace
+    from steptrace.trace.reader import open_trace
+    from steptrace.trace.writer import TraceWriter
 
     good = tmp_path / "good.jsonl"
     subprocess.run([*STEPTRACE, "record", SMALL, "-o", str(good)], env=ENV, check=True,
@@ -776,8 +777,8 @@ def test_a_link_planted_at_the_incomplete_name_is_not_followed(tmp_path: Path) -
 
 INDEX_PLANS = '''
 import numpy as np
-from steptrace.hookspecs import hookimpl
-from steptrace.rules import Strategy
+from steptrace.plugins.hookspecs import hookimpl
+from steptrace.engine.rules import Strategy
 
 def split(n, options):
     return np.array_split(np.arange(n), 2)  # numpy integers

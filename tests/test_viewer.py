@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from steptrace.derive import complete_events
-from steptrace.tracefile import open_trace
-from steptrace.viewer import CHECKPOINT
+from steptrace.trace.reader import open_trace
+from steptrace.trace.state import complete_events
+from steptrace.views.html import CHECKPOINT
 from tests.conftest import TRACES
 from tests.test_plot import fill_disk
 

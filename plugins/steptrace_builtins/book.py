@@ -8,7 +8,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from steptrace.config import ExperimentConfig, parse_config
-from steptrace.hookspecs import hookimpl
+from steptrace.plugins.hookspecs import hookimpl
 
 
 @hookimpl

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from steptrace.hookspecs import hookimpl
-from steptrace.rules import Batches, Learned, LearningStep, Strategy
+from steptrace.engine.rules import Batches, Learned, LearningStep, Strategy
+from steptrace.plugins.hookspecs import hookimpl
 
 
 def plan(n_samples: int, options: Mapping[str, Any]) -> Batches:

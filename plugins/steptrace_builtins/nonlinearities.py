@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from steptrace.hookspecs import hookimpl
-from steptrace.rules import Array, Nonlinearity
+from steptrace.engine.rules import Array, Nonlinearity
+from steptrace.plugins.hookspecs import hookimpl
 
 
 def linear(x: Array) -> Array:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from steptrace.hookspecs import hookimpl
-from steptrace.rules import Batches, Strategy
+from steptrace.engine.rules import Batches, Strategy
+from steptrace.plugins.hookspecs import hookimpl
 
 
 def stochastic(n_samples: int, options: Mapping[str, Any]) -> Batches:

@@ -21,7 +21,7 @@ Nothing else in a step is order-dependent: the book's deltas and weight_deltas a
 outer products (one product per entry) for a single sample.
 
 With numba installed (``pip install steptrace[fast]``), ``exact_dot`` runs the same order
-as compiled code (:mod:`steptrace.compiled`): the same bits, some 20 times faster on the
+as compiled code (:mod:`steptrace.engine.compiled`): the same bits, some 20 times faster on the
 benchmark's mini-batch products. numba is imported only by a product of at least
 ``COMPILED_FROM`` multiplications (the book's 3-4-1 networks never import it); once it is
 loaded, every product uses it. ``STEPTRACE_NUMBA=0`` turns it off.
@@ -35,8 +35,8 @@ from typing import Literal
 
 import numpy as np
 
-from steptrace import compiled as _compiled
-from steptrace.rules import Array
+from steptrace.engine import compiled as _compiled
+from steptrace.engine.rules import Array
 
 Mode = Literal["exact", "blas"]
 
@@ -53,7 +53,7 @@ COMPILED_FROM = 10_000
 def exact_dot(a: Array, b: Array, *, compiled: bool | None = None) -> Array:
     """``a · b`` for 2-D arrays, each entry summed over k = 0, 1, ... in that order.
 
-    ``compiled``: None (the default) uses numba's kernel (:mod:`steptrace.compiled`) where
+    ``compiled``: None (the default) uses numba's kernel (:mod:`steptrace.engine.compiled`) where
     it is installed and pays (see ``COMPILED_FROM``); False never does; True always does
     (for the tests; RuntimeError without numba). Every path gives the same bits."""
     m, depth = a.shape

@@ -1,6 +1,6 @@
 """``exact_dot``'s compiled kernel: the exact order as machine code, when numba is installed.
 
-One job: ``a · b`` in exactly the order :mod:`steptrace.arithmetic` defines (each entry
+One job: ``a · b`` in exactly the order :mod:`steptrace.engine.arithmetic` defines (each entry
 summed over k = 0, 1, 2, ... left to right in float64, every product rounded on its own,
 the sum starting from its first term), compiled by numba; its lazy import; and whether it
 is available. The same bits as numpy's paths, 12-25 times faster on the benchmark's
@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from steptrace.rules import Array
+from steptrace.engine.rules import Array
 
 
 def signature() -> Any:

@@ -17,7 +17,7 @@ Lay it beside the book's "Putting it all together" cell::
 Here ``layer[k]`` is the book's ``layer_k``, ``weights[k]`` its ``weights_k_{k+1}``
 and ``delta[k]`` its ``layer_k_delta``; a batch of samples (``full``, ``minibatch``)
 is a matrix with one row per sample, and its weight_delta is averaged over the
-batch. Every sum goes through :mod:`steptrace.arithmetic`, so ``exact`` mode gives the
+batch. Every sum goes through :mod:`steptrace.engine.arithmetic`, so ``exact`` mode gives the
 same bits on every machine.
 """
 
@@ -31,15 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from steptrace.arithmetic import ARITHMETIC, Arithmetic
 from steptrace.config import ExperimentConfig
+from steptrace.engine.arithmetic import ARITHMETIC, Arithmetic
+from steptrace.engine.plan import Plan
+from steptrace.engine.rules import Array, Learned, LearningStep
 from steptrace.errors import PluginError, printable
-from steptrace.events import Event, Record, typed
 from steptrace.matrices import json_ones, json_rows
-from steptrace.registry import Plan
-from steptrace.rules import Array, Learned, LearningStep
+from steptrace.trace.events import Event, Record, typed
 
-Emit = Callable[[Record], None]  # handed each step's record (see steptrace.events)
+Emit = Callable[[Record], None]  # handed each step's record (see steptrace.trace.events)
 
 
 def initial_weights(config: ExperimentConfig) -> list[Array]:
@@ -94,7 +94,7 @@ class Network:
     ) -> list[float | None]:
         """Run ``iterations`` passes over the data; return each pass's summed error (None
         without goals), also handed to ``after_pass`` as each pass ends. With ``emit``,
-        every step is also handed over as a record (:data:`steptrace.events.Record`)."""
+        every step is also handed over as a record (:data:`steptrace.trace.events.Record`)."""
         seq = 0
         batches = [tuple(batch) for batch in self.plan.batches]
         all_samples = tuple(chain.from_iterable(batches)) if emit is not None else ()

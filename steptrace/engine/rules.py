@@ -1,7 +1,7 @@
 """What a plugin contributes: a nonlinearity or a gradient-descent strategy.
 
 Both are plain frozen dataclasses. The core never names one: it looks rules up by
-the name a plugin registered them under (see :mod:`steptrace.registry`).
+the name a plugin registered them under (see :mod:`steptrace.plugins.registry`).
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import click
 
     from steptrace.config import ExperimentConfig
-    from steptrace.events import Event
-    from steptrace.rules import Nonlinearity, Strategy
+    from steptrace.engine.rules import Nonlinearity, Strategy
+    from steptrace.trace.events import Event
 
 hookspec = pluggy.HookspecMarker("steptrace")
 hookimpl = pluggy.HookimplMarker("steptrace")

@@ -34,8 +34,9 @@ from typing import Any
 
 import pluggy
 
-from steptrace import __version__, hookspecs
+from steptrace import __version__
 from steptrace.errors import PluginError
+from steptrace.plugins import hookspecs
 
 ENTRY_POINT_GROUP = "steptrace"
 DEFAULT_PLUGINS: tuple[str, ...] = (

@@ -3,7 +3,7 @@
 :class:`Registry` calls each plugin's ``register_*`` hooks one plugin at a time, so
 it knows which plugin (and version) provided each rule, and so a plugin that raises
 or registers something wrong is reported by name and left out while the rest keeps
-working (:mod:`steptrace.plugin_loader` says how plugins are found). It reports unknown
+working (:mod:`steptrace.plugins.loading` says how plugins are found). It reports unknown
 names and conflicts in one place; the built-ins register first, so an outside plugin
 cannot take a built-in's name.
 
@@ -19,10 +19,8 @@ from __future__ import annotations
 import difflib
 import functools
 import operator
-import traceback
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import CodeType
 from typing import Any, Generic, TypeVar
 
 import click
@@ -30,8 +28,10 @@ import numpy as np
 import pluggy
 
 from steptrace.config import ExperimentConfig
+from steptrace.engine.plan import Plan, module_of
+from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import ConfigError, PluginError, SteptraceError, one_line
-from steptrace.plugin_loader import (
+from steptrace.plugins.loading import (
     DEFAULT_PLUGINS,
     ENTRY_POINT_GROUP,
     Plugins,
@@ -39,7 +39,6 @@ from steptrace.plugin_loader import (
     trace,
     trace_hooks,
 )
-from steptrace.rules import Batches, Nonlinearity, Strategy
 
 __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "Plan", "Provided", "Registry",
            "get_plugin_manager"]
@@ -64,84 +63,6 @@ class Provided(Generic[T]):
     def label(self) -> str:
         """``plugin version``, as a trace's fingerprint names where a rule came from."""
         return f"{self.plugin} {self.version}"
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A config's rules, looked up: what the engine needs besides the numbers.
-
-    ``authors`` maps the module each rule's code comes from to its plugin, as messages
-    name it (``extras 0.1.0``): what :meth:`blame` needs to name a failing plugin.
-    """
-
-    nonlinearities: tuple[Nonlinearity, ...]
-    strategy: Strategy
-    batches: Batches
-    authors: Mapping[str, str] = field(default_factory=dict)
-
-    def blame(self, error: Exception, passed_through: Collection[object] = ()) -> PluginError | None:
-        """``error``, raised while this plan trained, as the failure of the plugin whose
-        code raised it: the innermost frame of its traceback that is a rule's plugin's
-        (a frame of one of ``passed_through``, the callbacks steptrace handed the engine,
-        starts the search afresh: what a callback raises is not the plugin's that called
-        it). None when no plugin's code was running: a steptrace bug, or a callback's."""
-        if isinstance(error, SteptraceError) or not self.authors:
-            return None
-        rules = {code: (module, what) for module, what, code in self._rules()}
-        stops = {code for code in map(_code_of, passed_through) if code is not None}
-        entered: tuple[str, str] | None = None  # the innermost rule called: module, what
-        culprit: tuple[str, str] | None = None  # the plugin to blame, and for what
-        for frame, _ in traceback.walk_tb(error.__traceback__):
-            if frame.f_code in stops:
-                entered = culprit = None
-                continue
-            entered = rules.get(frame.f_code, entered)
-            module = frame.f_globals.get("__name__")
-            if isinstance(module, str) and module in self.authors:
-                what = entered[1] if entered is not None and entered[0] == module else "a rule"
-                culprit = (self.authors[module], what)
-        if culprit is None:
-            return None
-        plugin, what = culprit
-        message = f"plugin {plugin}: {what} raised {type(error).__name__}: {error}"
-        if isinstance(error, ValueError) and "read-only" in str(error):
-            message += (" (a learning rule returns weight_deltas: it must not write into "
-                        "step.weights, nor into the step's other arrays)")
-        return PluginError(message)
-
-    def _rules(self) -> list[tuple[str, str, CodeType]]:
-        """Each rule callable of the plan: its module, what it is, its code."""
-        strategy = self.strategy
-        callables: list[tuple[str, object]] = [(f"strategy {strategy.name!r} plan", strategy.plan)]
-        if strategy.learn is not None:
-            callables.append((f"strategy {strategy.name!r} learning rule", strategy.learn))
-        for act in self.nonlinearities:
-            callables.append((f"nonlinearity {act.name!r} function", act.function))
-            callables.append((f"nonlinearity {act.name!r} derivative", act.derivative))
-        found = []
-        for what, rule in callables:
-            code = _code_of(rule)
-            if code is not None:
-                found.append((_module_of(rule), what, code))
-        return found
-
-
-def _unwrapped(rule: object) -> object:
-    while isinstance(rule, functools.partial):
-        rule = rule.func
-    return getattr(rule, "__func__", rule)  # a bound method: its function
-
-
-def _code_of(rule: object) -> CodeType | None:
-    """The code a Python function (or method, or partial of one) runs; None for others
-    (a numpy ufunc has no frames of its own to blame)."""
-    code = getattr(_unwrapped(rule), "__code__", None)
-    return code if isinstance(code, CodeType) else None
-
-
-def _module_of(rule: object) -> str:
-    module = getattr(_unwrapped(rule), "__module__", None)
-    return module if isinstance(module, str) else ""
 
 
 def _is_steptrace(module: str) -> bool:
@@ -284,7 +205,7 @@ class Registry:
             (provided.plugin, (strategy.plan, strategy.learn)),
             *((p.plugin, (p.rule.function, p.rule.derivative)) for p in used)]
         for owner, callables in code:
-            for module in map(_module_of, callables):
+            for module in map(module_of, callables):
                 if module and not _is_steptrace(module):
                     authors.setdefault(module, self.plugins.label(owner))
         return Plan(tuple(p.rule for p in used), strategy, batches, authors)

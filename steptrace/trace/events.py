@@ -15,7 +15,7 @@ strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 
 A trace of ``step`` detail (the default) leaves out what earlier lines determine —
 ``layer_in``, an error's ``prediction`` and ``goal``, a gradient-descent update's
-``weight_delta`` and every ``weights`` — and :mod:`steptrace.derive` puts them back
+``weight_delta`` and every ``weights`` — and :mod:`steptrace.trace.state` puts them back
 when it is read, with the same arithmetic. The engine's records carry everything unless
 the engine is asked for step detail.
 """
@@ -60,7 +60,7 @@ def _as_json(rows: tuple[tuple[float, ...], ...]) -> Any:
     return rows
 
 
-Matrix = Annotated[
+Rows = Annotated[
     tuple[tuple[StrictFloat, ...], ...],
     BeforeValidator(_as_nested),
     PlainSerializer(_as_json, when_used="json"),
@@ -84,21 +84,21 @@ class ForwardEvent(_Step):
 
     kind: Literal["forward"] = "forward"
     nonlinearity: str
-    layer_in: Matrix | None = Field(
+    layer_in: Rows | None = Field(
         default=None, description="layer_{k-1}, one row per sample (left out of step-detail "
         "traces: it is the data's rows, or the previous forward's layer_out)")
-    weighted_sum: Matrix = Field(description="layer_{k-1} · weights_{k-1}_k, before the nonlinearity")
-    layer_out: Matrix = Field(description="layer_k")
+    weighted_sum: Rows = Field(description="layer_{k-1} · weights_{k-1}_k, before the nonlinearity")
+    layer_out: Rows = Field(description="layer_k")
 
 
 class ErrorEvent(_Step):
     """``error = sum((prediction - goal) ** 2)`` over the batch and the outputs."""
 
     kind: Literal["error"] = "error"
-    prediction: Matrix | None = Field(
+    prediction: Rows | None = Field(
         default=None, description="the output layer (left out of step-detail traces: it is "
         "the last forward's layer_out)")
-    goal: Matrix | None = Field(
+    goal: Rows | None = Field(
         default=None, description="the goal rows (left out of step-detail traces: they are "
         "in the header's data)")
     error: StrictFloat
@@ -113,8 +113,8 @@ class DeltaEvent(_Step):
 
     kind: Literal["delta"] = "delta"
     nonlinearity: str
-    derivative: Matrix
-    delta: Matrix
+    derivative: Rows
+    delta: Rows
 
 
 class UpdateEvent(_Step):
@@ -124,10 +124,10 @@ class UpdateEvent(_Step):
 
     kind: Literal["update"] = "update"
     alpha: StrictFloat
-    weight_delta: Matrix | None = Field(
+    weight_delta: Rows | None = Field(
         default=None, description="left out of step-detail traces when gradient descent made "
         "it: it is layer_{k-1}ᵀ · layer_k_delta, from the forward and delta events")
-    weights: Matrix | None = Field(
+    weights: Rows | None = Field(
         default=None, description="weights_{k-1}_k after this update (left out of step-detail "
         "traces: the header's initial weights, minus alpha * each weight_delta)")
     rule: str | None = Field(
@@ -195,7 +195,7 @@ def _tuples(rows: Any) -> Any:
 
 
 def as_matrix(values: np.ndarray[Any, Any]) -> tuple[tuple[float, ...], ...]:
-    """A float64 array as an event's ``Matrix`` (nested tuples of floats)."""
+    """A float64 array as an event's ``Rows`` (nested tuples of floats)."""
     matrix: tuple[tuple[float, ...], ...] = _tuples(values.tolist())
     return matrix
 
@@ -219,7 +219,7 @@ EVENT_CLASSES: dict[str, type[_Step]] = {
     "epoch_end": EpochEndEvent,
 }
 EVENT_KINDS: tuple[str, ...] = tuple(EVENT_CLASSES)
-#: The fields that hold a ``Matrix`` (nested tuples in an event, nested lists in a record).
+#: The fields that hold a ``Rows`` (nested tuples in an event, nested lists in a record).
 MATRIX_FIELDS = frozenset({"layer_in", "weighted_sum", "layer_out", "prediction", "goal",
                            "derivative", "delta", "weight_delta", "weights"})
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

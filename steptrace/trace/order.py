@@ -20,7 +20,7 @@ spliced trace is refused with the line it went wrong at, not met as a crash late
 from __future__ import annotations
 
 from steptrace.config import ExperimentConfig
-from steptrace.events import Event, UpdateEvent
+from steptrace.trace.events import Event, UpdateEvent
 
 
 class EventOrder:

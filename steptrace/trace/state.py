@@ -1,10 +1,10 @@
 """Completing the events of a step-detail trace: what was left out, derived back.
 
 A trace of ``step`` detail leaves out what its earlier lines determine (see
-:mod:`steptrace.events`). :func:`complete_events` walks the events in order, keeping the
+:mod:`steptrace.trace.events`). :func:`complete_events` walks the events in order, keeping the
 network's state (the current weights, each layer's latest output, the latest deltas)
 and fills every missing field with the engine's own functions
-(:func:`steptrace.engine.gradient`, :func:`steptrace.engine.apply_update`) in the trace's
+(:func:`steptrace.engine.network.gradient`, :func:`steptrace.engine.network.apply_update`) in the trace's
 arithmetic mode, so an exact trace's derived numbers are the bits the run had. Events
 that already carry a field keep it.
 """
@@ -15,11 +15,11 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from steptrace.arithmetic import ARITHMETIC
-from steptrace.engine import apply_update, frozen_masks, gradient, training_data
-from steptrace.events import ErrorEvent, Event, ForwardEvent, UpdateEvent, as_matrix
-from steptrace.rules import Array
-from steptrace.tracefile import Header
+from steptrace.engine.arithmetic import ARITHMETIC
+from steptrace.engine.network import apply_update, frozen_masks, gradient, training_data
+from steptrace.engine.rules import Array
+from steptrace.trace.events import ErrorEvent, Event, ForwardEvent, UpdateEvent, as_matrix
+from steptrace.trace.header import Header
 
 
 class Completer:

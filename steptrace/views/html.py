@@ -20,12 +20,12 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from steptrace.derive import complete_events
-from steptrace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
-from steptrace.narrate import Literate
 from steptrace.outputs import atomic_write, check_output
-from steptrace.registry import Registry
-from steptrace.tracefile import TraceReader, open_trace
+from steptrace.plugins.registry import Registry
+from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
+from steptrace.trace.reader import TraceReader, open_trace
+from steptrace.trace.state import complete_events
+from steptrace.views.literate import Literate
 
 CHECKPOINT = 256
 MAX_NODES = 12

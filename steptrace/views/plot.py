@@ -13,11 +13,11 @@ import math
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from steptrace.derive import complete_events
 from steptrace.errors import BadInput
-from steptrace.events import EpochEndEvent, UpdateEvent
 from steptrace.outputs import atomic_write, check_output
-from steptrace.tracefile import open_trace
+from steptrace.trace.events import EpochEndEvent, UpdateEvent
+from steptrace.trace.reader import open_trace
+from steptrace.trace.state import complete_events
 
 T = TypeVar("T")
 

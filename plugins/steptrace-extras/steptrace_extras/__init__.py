@@ -2,7 +2,7 @@
 
 It adds the ``leaky_relu`` nonlinearity, a ``momentum`` strategy, and two experiments
 on the book's streetlights that use them. It imports only steptrace's public API:
-``steptrace.hookspecs.hookimpl`` and the types of ``steptrace.rules`` and
+``steptrace.plugins.hookspecs.hookimpl`` and the types of ``steptrace.engine.rules`` and
 ``steptrace.config``.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from steptrace.config import ExperimentConfig
-from steptrace.hookspecs import hookimpl
-from steptrace.rules import Array, Batches, Learned, LearningStep, Nonlinearity, Strategy
+from steptrace.engine.rules import Array, Batches, Learned, LearningStep, Nonlinearity, Strategy
+from steptrace.plugins.hookspecs import hookimpl
 
 SLOPE = 0.01  # leaky_relu's slope for negative inputs
 

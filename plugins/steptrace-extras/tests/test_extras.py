@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from steptrace.cli import cli
-from steptrace.registry import Registry
+from steptrace.plugins.registry import Registry
 from steptrace.testing import check_nonlinearity, check_strategy
 
 extras = pytest.importorskip("steptrace_extras", reason="pip install -e plugins/steptrace-extras")
@@ -43,7 +43,7 @@ def test_momentum_with_beta_0_is_plain_gradient_descent(tmp_path):
     base = REGISTRY.experiment("streetlights-momentum")
     plain = base.model_validate({**base.model_dump(), "strategy": {"name": "stochastic"}})
     zero = base.model_validate({**base.model_dump(), "strategy": {"name": "momentum", "beta": 0.0}})
-    from steptrace.engine import run
+    from steptrace.engine.network import run
 
     weights = []
     for config in (plain, zero):
@@ -55,7 +55,7 @@ def test_momentum_with_beta_0_is_plain_gradient_descent(tmp_path):
 def test_momentum_matches_a_plain_numpy_loop():
     """The same training written out by hand: velocity = beta*velocity + weight_delta."""
     config = REGISTRY.experiment("streetlights-momentum")
-    from steptrace.engine import initial_weights, run
+    from steptrace.engine.network import initial_weights, run
 
     w01, w12 = initial_weights(config)
     v01, v12 = np.zeros_like(w01), np.zeros_like(w12)
