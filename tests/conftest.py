@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from click.testing import CliRunner
@@ -48,14 +48,29 @@ class Result:
     stderr: str
 
 
+T = TypeVar("T")
+
+
+def present(value: T | None) -> T:
+    """``value``, which the test knows is there (an event's optional field, a match)."""
+    assert value is not None
+    return value
+
+
 def builtin_registry() -> Registry:
     """The built-in rules and experiments only: these tests do not depend on which outside
     plugins happen to be installed (plugins/steptrace-extras has tests of its own)."""
     return Registry.load(load_plugins(entry_points=False))
 
 
+class RunCli(Protocol):
+    """The type of the ``run_cli`` fixture."""
+
+    def __call__(self, *args: str | os.PathLike[str], env: dict[str, str] | None = None) -> Result: ...
+
+
 @pytest.fixture
-def run_cli():
+def run_cli() -> RunCli:
     """Run ``steptrace ARGS...`` in-process, with the built-in plugins only
     (``STEPTRACE_PLUGINS=""``); returns exit code, stdout and stderr apart."""
 

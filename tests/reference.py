@@ -77,8 +77,8 @@ def train(
                 # layer_inᵀ · delta, summed over the batch in sample order
                 for k in range(n_layers, 0, -1):
                     for a, x in enumerate(layers[k - 1]):
-                        for b, d in enumerate(deltas[k]):
-                            product = x * d
+                        for b, delta in enumerate(deltas[k]):
+                            product = x * delta
                             grads[k - 1][a][b] = product if first[k - 1] else grads[k - 1][a][b] + product
                     first[k - 1] = False
             for k, a, b in frozen:  # the book's weight_deltas[0] = 0
@@ -93,6 +93,7 @@ def train(
                             weights[k - 1][a][b] = weights[k - 1][a][b] + alpha * g
                         else:
                             weights[k - 1][a][b] = weights[k - 1][a][b] - alpha * g
+            assert batch_error is not None  # every batch has a sample
             pass_error = pass_error + batch_error
         errors.append(pass_error)
     return errors, weights

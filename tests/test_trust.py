@@ -12,12 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
 from steptrace import __version__
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Result, RunCli
 
 HOT_COLD = "ch04-hot-and-cold-learning"  # updates by a rule of its own, with details
 SMALL = "ch06-streetlight-single-sample"  # [3, 1], 20 passes x 5 events
@@ -26,17 +28,17 @@ STEPTRACE = [sys.executable, "-m", "steptrace"]
 ENV = {**os.environ, "STEPTRACE_PLUGINS": ""}
 
 
-def lines_of(path: Path) -> list[dict]:
+def lines_of(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().splitlines()]
 
 
-def write_lines(path: Path, lines: list[dict]) -> Path:
+def write_lines(path: Path, lines: list[dict[str, Any]]) -> Path:
     path.write_bytes(b"".join(json.dumps(line, separators=(",", ":")).encode() + b"\n"
                               for line in lines))
     return path
 
 
-def one_error_line(result, code: int = 2) -> str:
+def one_error_line(result: Result, code: int = 2) -> str:
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -45,7 +47,7 @@ def one_error_line(result, code: int = 2) -> str:
 
 
 @pytest.fixture
-def hot_cold(run_cli, tmp_path: Path) -> Path:
+def hot_cold(run_cli: RunCli, tmp_path: Path) -> Path:
     path = tmp_path / "hot-cold.jsonl"
     assert run_cli("record", HOT_COLD, "-o", path).exit_code == 0
     return path
@@ -54,8 +56,8 @@ def hot_cold(run_cli, tmp_path: Path) -> Path:
 # -- 1. replay and diff compare every recorded field ---------------------------------------------
 
 
-def _edit_details(edit):
-    def apply(line: dict) -> None:
+def _edit_details(edit: Callable[[dict[str, float]], object]) -> Callable[[dict[str, Any]], None]:
+    def apply(line: dict[str, Any]) -> None:
         if line.get("kind") == "update":
             edit(line["details"])
     return apply
@@ -67,7 +69,8 @@ def _edit_details(edit):
     ("one key added", _edit_details(lambda d: d.update(bonus=1.0)), "details.bonus"),
 ])
 def test_tampered_details_never_replay_or_diff_as_a_match(
-        run_cli, hot_cold: Path, tmp_path: Path, case: str, edit, field: str) -> None:
+        run_cli: RunCli, hot_cold: Path, tmp_path: Path, case: str,
+        edit: Callable[[dict[str, Any]], None], field: str) -> None:
     lines = lines_of(hot_cold)
     for line in lines:
         edit(line)
@@ -88,7 +91,8 @@ def test_tampered_details_never_replay_or_diff_as_a_match(
     (("title",), "Another title", "title"),
 ])
 def test_a_header_unlike_its_registered_experiment_does_not_replay(
-        run_cli, hot_cold: Path, tmp_path: Path, where: tuple[str, ...], value, field: str) -> None:
+        run_cli: RunCli, hot_cold: Path, tmp_path: Path, where: tuple[str, ...], value: object,
+        field: str) -> None:
     lines = lines_of(hot_cold)
     target = lines[0]["config"]
     for key in where[:-1]:
@@ -101,21 +105,23 @@ def test_a_header_unlike_its_registered_experiment_does_not_replay(
     assert result.stdout == ""
 
 
-def test_a_header_with_rules_it_did_not_use_does_not_replay(run_cli, hot_cold, tmp_path) -> None:
+def test_a_header_with_rules_it_did_not_use_does_not_replay(
+        run_cli: RunCli, hot_cold: Path, tmp_path: Path) -> None:
     lines = lines_of(hot_cold)
     lines[0]["fingerprint"]["rules"]["nonlinearity:relu"] = f"steptrace_builtins.nonlinearities {__version__}"
     line = one_error_line(run_cli("replay", write_lines(tmp_path / "t.jsonl", lines)), code=1)
     assert "the header's rules are not those of its config: not used ['nonlinearity:relu']" in line
 
 
-def test_a_header_with_another_schema_version_does_not_replay(run_cli, hot_cold, tmp_path) -> None:
+def test_a_header_with_another_schema_version_does_not_replay(
+        run_cli: RunCli, hot_cold: Path, tmp_path: Path) -> None:
     lines = lines_of(hot_cold)
     lines[0]["schema_version"] = 2
     line = one_error_line(run_cli("replay", write_lines(tmp_path / "t.jsonl", lines)), code=1)
     assert "the header says schema 2; a trace of its config is schema 1" in line
 
 
-def test_replay_says_what_it_held_the_header_to(run_cli, hot_cold: Path, tmp_path: Path) -> None:
+def test_replay_says_what_it_held_the_header_to(run_cli: RunCli, hot_cold: Path, tmp_path: Path) -> None:
     assert run_cli("replay", hot_cold).stdout.splitlines()[1] == (
         f"{hot_cold}: the header agrees with experiment {HOT_COLD!r} "
         f"(steptrace_builtins.book {__version__})")
@@ -136,7 +142,7 @@ def test_replay_says_what_it_held_the_header_to(run_cli, hot_cold: Path, tmp_pat
         f"{trace}: the header agrees with its config (its own, not a registered experiment's)")
 
 
-def test_diff_of_traces_whose_configs_differ_exits_1(run_cli, tmp_path: Path) -> None:
+def test_diff_of_traces_whose_configs_differ_exits_1(run_cli: RunCli, tmp_path: Path) -> None:
     base = tmp_path / "base.jsonl"
     assert run_cli("record", SMALL, "-o", base).exit_code == 0
     lines = lines_of(base)
@@ -161,7 +167,7 @@ def test_diff_of_traces_whose_configs_differ_exits_1(run_cli, tmp_path: Path) ->
     ("{st} show {cut} | true", 2),  # the damage is found after the reader left
     ("{st} show {a} | head -1", 0),
 ])
-def test_a_closed_pipe_does_not_hide_the_exit_code(tmp_path: Path, command: str, expected: int):
+def test_a_closed_pipe_does_not_hide_the_exit_code(tmp_path: Path, command: str, expected: int) -> None:
     a, b, cut = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "cut.jsonl"
     subprocess.run([*STEPTRACE, "record", BACKPROP, "-o", str(a)], env=ENV, check=True,
                    capture_output=True)
@@ -181,7 +187,7 @@ def test_a_closed_pipe_does_not_hide_the_exit_code(tmp_path: Path, command: str,
 # -- 2. hostile or broken input: one line, exit 2 ------------------------------------------------
 
 
-def test_deeply_nested_experiment_files_are_refused(run_cli, tmp_path: Path) -> None:
+def test_deeply_nested_experiment_files_are_refused(run_cli: RunCli, tmp_path: Path) -> None:
     for name, text in (("deep.json", "[" * 100_000 + "]" * 100_000),
                        ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000),
                        ("deep2.json", '{"name": "x", "layers": ' + "[" * 100_000 + "]" * 100_000 + "}")):
@@ -192,7 +198,7 @@ def test_deeply_nested_experiment_files_are_refused(run_cli, tmp_path: Path) -> 
         assert "nested too deeply" in line or "not valid" in line, line
 
 
-def test_a_deeply_nested_event_line_is_refused(run_cli, tmp_path: Path) -> None:
+def test_a_deeply_nested_event_line_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", SMALL, "-o", good).exit_code == 0
     raw = good.read_bytes().splitlines(keepends=True)
@@ -205,7 +211,7 @@ def test_a_deeply_nested_event_line_is_refused(run_cli, tmp_path: Path) -> None:
         assert f"{bad}:4: bad event" in line
 
 
-def _renumber(lines: list[dict]) -> list[dict]:
+def _renumber(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for seq, line in enumerate(lines[1:-1]):
         line["seq"] = seq
     return lines
@@ -214,7 +220,7 @@ def _renumber(lines: list[dict]) -> list[dict]:
 READERS = ["show", "show --view book", "show --view pressure", "html", "plot", "diff"]
 
 
-def _read(run_cli, tmp_path: Path, reader: str, good: Path, bad: Path):
+def _read(run_cli: RunCli, tmp_path: Path, reader: str, good: Path, bad: Path) -> Result:
     words = reader.split()
     if words[0] == "diff":
         return run_cli("diff", good, bad)
@@ -232,7 +238,8 @@ def _read(run_cli, tmp_path: Path, reader: str, good: Path, bad: Path):
     ("a pass's end inside a step", (4, 5), "the end of a pass in the middle of a step"),
 ])
 def test_events_reordered_with_seq_renumbered_are_refused(
-        run_cli, tmp_path: Path, reader: str, case: str, swap: tuple[int, int], fragment: str) -> None:
+        run_cli: RunCli, tmp_path: Path, reader: str, case: str, swap: tuple[int, int],
+        fragment: str) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", SMALL, "-o", good).exit_code == 0
     lines = lines_of(good)
@@ -245,7 +252,7 @@ def test_events_reordered_with_seq_renumbered_are_refused(
 
 
 @pytest.mark.parametrize("reader", READERS)
-def test_events_whose_batch_sizes_disagree_are_refused(run_cli, tmp_path: Path, reader: str) -> None:
+def test_events_whose_batch_sizes_disagree_are_refused(run_cli: RunCli, tmp_path: Path, reader: str) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", "streetlights-minibatch", "-o", good).exit_code == 0
     lines = lines_of(good)
@@ -258,7 +265,7 @@ def test_events_whose_batch_sizes_disagree_are_refused(run_cli, tmp_path: Path, 
     assert "in the step of samples [0, 1]" in line, line
 
 
-def test_a_gz_trace_with_a_bad_crc_is_refused(run_cli, tmp_path: Path) -> None:
+def test_a_gz_trace_with_a_bad_crc_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", SMALL, "-o", good).exit_code == 0
     data = bytearray(gzip.compress(good.read_bytes()))
@@ -270,26 +277,27 @@ def test_a_gz_trace_with_a_bad_crc_is_refused(run_cli, tmp_path: Path) -> None:
         assert "the compressed data is damaged (CRC check failed" in line, line
 
 
-def test_a_full_disk_mid_recording_is_one_line_and_leaves_nothing(run_cli, tmp_path, monkeypatch):
+def test_a_full_disk_mid_recording_is_one_line_and_leaves_nothing(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The disk fills after 20 kB (a real tmpfs below, when the machine lets us mount one)."""
     import steptrace.outputs as outputs
 
     real = outputs.create_temporary
 
     class Filling:
-        def __init__(self, file):
+        def __init__(self, file: IO[bytes]) -> None:
             self.file, self.written = file, 0
 
-        def write(self, data):
+        def write(self, data: bytes) -> int:
             self.written += len(data)
             if self.written > 20_000:
                 raise OSError(28, "No space left on device")
             return self.file.write(data)
 
-        def __getattr__(self, name):
+        def __getattr__(self, name: str) -> Any:  # the file's own, as they are
             return getattr(self.file, name)
 
-    def filling(target):
+    def filling(target: Path) -> tuple[Filling, Path]:
         file, path = real(target)
         return Filling(file), path
 
@@ -366,7 +374,7 @@ main()
     ("SIGINT", 130, "interrupted (Ctrl-C)"),
     ("SIGTERM", 143, "terminated (SIGTERM)"),
 ])
-def test_a_signal_while_the_header_is_written(tmp_path: Path, name: str, code: int, reason: str):
+def test_a_signal_while_the_header_is_written(tmp_path: Path, name: str, code: int, reason: str) -> None:
     trace = tmp_path / "run.jsonl"
     done = subprocess.run([sys.executable, "-c", SIGNAL_IN_HEADER, name, "record", BACKPROP,
                            "-o", str(trace)], env=ENV, capture_output=True, text=True,
@@ -398,7 +406,7 @@ def signal_once_a_file_appears(args: list[str], folder: Path, sent: signal.Signa
     return process.returncode, stderr
 
 
-def test_a_real_ctrl_c_while_a_big_header_is_written(run_cli, tmp_path: Path) -> None:
+def test_a_real_ctrl_c_while_a_big_header_is_written(run_cli: RunCli, tmp_path: Path) -> None:
     """A dataset of 2 million numbers (a 33 MB header): Ctrl-C as soon as the file appears."""
     config = json.loads(run_cli("experiments", "--show", BACKPROP, "--format", "json").stdout)
     rows = 2_000_000 // 100
@@ -417,7 +425,7 @@ def test_a_real_ctrl_c_while_a_big_header_is_written(run_cli, tmp_path: Path) ->
     assert lines_of(out / "big.incomplete.jsonl")[-1]["complete"] is False
 
 
-def test_messages_are_one_bounded_line_without_terminal_codes(run_cli, tmp_path: Path) -> None:
+def test_messages_are_one_bounded_line_without_terminal_codes(run_cli: RunCli, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", SMALL, "-o", good).exit_code == 0
     lines = lines_of(good)
@@ -489,7 +497,8 @@ def test_a_huge_experiment_file_is_refused_before_it_is_read(tmp_path: Path) -> 
     assert peak < 200, peak
 
 
-def test_a_line_longer_than_the_limit(run_cli, tmp_path: Path, monkeypatch) -> None:
+def test_a_line_longer_than_the_limit(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("steptrace.trace.reader.MAX_LINE", 5000)
     good = tmp_path / "good.jsonl"
     assert run_cli("record", BACKPROP, "-o", good).exit_code == 0  # a header of 1900 bytes
@@ -503,7 +512,7 @@ def test_a_line_longer_than_the_limit(run_cli, tmp_path: Path, monkeypatch) -> N
 # -- 4. writing never clobbers --------------------------------------------------------------------
 
 
-def test_a_planted_link_at_the_old_temporary_name_is_not_followed(run_cli, tmp_path: Path) -> None:
+def test_a_planted_link_at_the_old_temporary_name_is_not_followed(run_cli: RunCli, tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     out = tmp_path / "run.jsonl"
@@ -515,7 +524,7 @@ def test_a_planted_link_at_the_old_temporary_name_is_not_followed(run_cli, tmp_p
     assert all(p.is_symlink() for p in tmp_path.glob(".run.jsonl.*.tmp"))
 
 
-def test_an_output_that_is_not_a_regular_file_is_refused(run_cli, tmp_path: Path) -> None:
+def test_an_output_that_is_not_a_regular_file_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     specials = [fifo, tmp_path]
@@ -535,7 +544,7 @@ def test_an_output_that_is_not_a_regular_file_is_refused(run_cli, tmp_path: Path
         assert not special.is_file()
 
 
-def test_a_command_never_replaces_its_own_input(run_cli, tmp_path: Path) -> None:
+def test_a_command_never_replaces_its_own_input(run_cli: RunCli, tmp_path: Path) -> None:
     experiment = tmp_path / "mine.toml"
     experiment.write_text(run_cli("experiments", "--show", SMALL).stdout)
     before = experiment.read_bytes()
@@ -555,7 +564,7 @@ def test_a_command_never_replaces_its_own_input(run_cli, tmp_path: Path) -> None
     assert trace.read_bytes() == kept
 
 
-def test_an_output_that_is_a_link_is_refused(run_cli, tmp_path: Path) -> None:
+def test_an_output_that_is_a_link_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     """Renaming over a link replaces the link: -o /dev/stdout would replace the system's
     /dev/stdout (a link to /proc/self/fd/1) with a file. Links are refused, whatever they
     point to."""
@@ -578,7 +587,7 @@ def test_an_output_that_is_a_link_is_refused(run_cli, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["../x", "/abs/x", ".hidden", "a b", "sub/x", "x\x1b[2J"])
-def test_an_experiment_name_must_be_a_plain_file_name(run_cli, tmp_path: Path, name: str) -> None:
+def test_an_experiment_name_must_be_a_plain_file_name(run_cli: RunCli, tmp_path: Path, name: str) -> None:
     experiment = tmp_path / "mine.json"
     config = json.loads(run_cli("experiments", "--show", SMALL, "--format", "json").stdout)
     experiment.write_text(json.dumps({**config, "name": name}))
@@ -588,7 +597,8 @@ def test_an_experiment_name_must_be_a_plain_file_name(run_cli, tmp_path: Path, n
     assert not (tmp_path.parent / "x.jsonl").exists()
 
 
-def test_a_file_named_like_a_builtin_does_not_replace_it(run_cli, tmp_path: Path, monkeypatch):
+def test_a_file_named_like_a_builtin_does_not_replace_it(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     config = json.loads(run_cli("experiments", "--show", "ch04-alpha", "--format", "json").stdout)
     Path("ch04-alpha").write_text(json.dumps({**config, "alpha": 0.5}))
@@ -626,7 +636,7 @@ def test_limits_are_what_the_readme_says() -> None:
 # -- found by attacking the first version of the above --------------------------------------------
 
 
-def _long_experiment(run_cli, tmp_path: Path, iterations: int) -> Path:
+def _long_experiment(run_cli: RunCli, tmp_path: Path, iterations: int) -> Path:
     config = json.loads(run_cli("experiments", "--show", BACKPROP, "--format", "json").stdout)
     config.update(name="long", iterations=iterations)
     path = tmp_path / "long.json"
@@ -634,7 +644,7 @@ def _long_experiment(run_cli, tmp_path: Path, iterations: int) -> Path:
     return path
 
 
-def test_sigterm_while_a_page_is_written_leaves_no_temporary_file(run_cli, tmp_path: Path):
+def test_sigterm_while_a_page_is_written_leaves_no_temporary_file(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "long.jsonl"
     assert run_cli("record", _long_experiment(run_cli, tmp_path, 3000), "-o", trace).exit_code == 0
     out = tmp_path / "out"
@@ -646,7 +656,7 @@ def test_sigterm_while_a_page_is_written_leaves_no_temporary_file(run_cli, tmp_p
     assert list(out.iterdir()) == []
 
 
-def test_an_ignored_sigint_stays_ignored_while_recording(run_cli, tmp_path: Path) -> None:
+def test_an_ignored_sigint_stays_ignored_while_recording(run_cli: RunCli, tmp_path: Path) -> None:
     source = _long_experiment(run_cli, tmp_path, 6000)
     trace = tmp_path / "long.jsonl"
     process = subprocess.Popen([*STEPTRACE, "record", str(source), "-o", str(trace)], env=ENV,
@@ -659,7 +669,7 @@ def test_an_ignored_sigint_stays_ignored_while_recording(run_cli, tmp_path: Path
     assert lines_of(trace)[-1] == {"kind": "end", "events": 6000 * 29, "complete": True}
 
 
-def test_an_end_lines_reason_is_shown_escaped_and_cut(run_cli, tmp_path: Path) -> None:
+def test_an_end_lines_reason_is_shown_escaped_and_cut(run_cli: RunCli, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", SMALL, "-o", good).exit_code == 0
     lines = lines_of(good)
@@ -681,7 +691,8 @@ def test_an_end_lines_reason_is_shown_escaped_and_cut(run_cli, tmp_path: Path) -
     assert all(len(line) < 1100 for line in compared.stdout.splitlines())
 
 
-def test_replay_of_a_whole_run_whose_end_line_says_incomplete_is_a_mismatch(run_cli, tmp_path):
+def test_replay_of_a_whole_run_whose_end_line_says_incomplete_is_a_mismatch(
+        run_cli: RunCli, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", SMALL, "-o", good).exit_code == 0
     lines = lines_of(good)
@@ -736,7 +747,7 @@ def _on_path() -> bool:
     return shutil.which("steptrace") is not None
 
 
-def test_bytes_after_a_gzip_trace_are_damage(run_cli, tmp_path: Path) -> None:
+def test_bytes_after_a_gzip_trace_are_damage(run_cli: RunCli, tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     assert run_cli("record", SMALL, "-o", good).exit_code == 0
     bad = tmp_path / "bad.jsonl.gz"
@@ -745,7 +756,7 @@ def test_bytes_after_a_gzip_trace_are_damage(run_cli, tmp_path: Path) -> None:
     assert "bytes that are not gzip follow the compressed trace: the file is damaged" in line
 
 
-def test_a_bidirectional_override_in_a_title_is_refused(run_cli, tmp_path: Path) -> None:
+def test_a_bidirectional_override_in_a_title_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     config = json.loads(run_cli("experiments", "--show", SMALL, "--format", "json").stdout)
     experiment = tmp_path / "e.json"
     experiment.write_text(json.dumps({**config, "name": "bidi", "title": "safe\u202etxt.exe"}))
@@ -798,7 +809,7 @@ def register_strategies(register):
 
 
 def test_a_plan_of_numpy_integers_records_and_one_of_bools_is_the_plugins_failure(
-        run_cli, tmp_path: Path) -> None:
+        run_cli: RunCli, tmp_path: Path) -> None:
     folder = tmp_path / "plugins"
     folder.mkdir()
     (folder / "plans.py").write_text(INDEX_PLANS)
@@ -821,7 +832,7 @@ def test_a_plan_of_numpy_integers_records_and_one_of_bools_is_the_plugins_failur
             assert not trace.exists()
 
 
-def test_diff_of_a_step_and_an_epoch_trace_compares_the_passes(run_cli, tmp_path: Path) -> None:
+def test_diff_of_a_step_and_an_epoch_trace_compares_the_passes(run_cli: RunCli, tmp_path: Path) -> None:
     step, epoch = tmp_path / "step.jsonl", tmp_path / "epoch.jsonl"
     assert run_cli("record", "ch04-alpha", "-o", step).exit_code == 0
     assert run_cli("record", "ch04-alpha", "-o", epoch, "--detail", "epoch").exit_code == 0
@@ -839,7 +850,7 @@ def test_diff_of_a_step_and_an_epoch_trace_compares_the_passes(run_cli, tmp_path
     assert "first divergence at event 4 (epoch_end, epoch 4" in result.stdout
 
 
-def test_writing_over_a_file_keeps_its_permissions(run_cli, tmp_path: Path) -> None:
+def test_writing_over_a_file_keeps_its_permissions(run_cli: RunCli, tmp_path: Path) -> None:
     private = tmp_path / "private.jsonl"
     private.write_text("x")
     private.chmod(0o600)
@@ -858,7 +869,8 @@ def test_writing_over_a_file_keeps_its_permissions(run_cli, tmp_path: Path) -> N
 
 
 
-def test_a_details_name_with_a_terminal_code_is_refused_when_read(run_cli, hot_cold, tmp_path):
+def test_a_details_name_with_a_terminal_code_is_refused_when_read(
+        run_cli: RunCli, hot_cold: Path, tmp_path: Path) -> None:
     lines = lines_of(hot_cold)
     update = next(line for line in lines if line.get("kind") == "update")
     update["details"]["\x1b[31m"] = 1.0
