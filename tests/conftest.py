@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -64,9 +65,10 @@ def builtin_registry() -> Registry:
 
 
 class RunCli(Protocol):
-    """The type of the ``run_cli`` fixture."""
+    """The type of the ``run_cli`` fixture (``env``: variables to set; None unsets one)."""
 
-    def __call__(self, *args: str | os.PathLike[str], env: dict[str, str] | None = None) -> Result: ...
+    def __call__(self, *args: str | os.PathLike[str],
+                 env: Mapping[str, str | None] | None = None) -> Result: ...
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def run_cli() -> RunCli:
     """Run ``steptrace ARGS...`` in-process, with the built-in plugins only
     (``STEPTRACE_PLUGINS=""``); returns exit code, stdout and stderr apart."""
 
-    def run(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> Result:
+    def run(*args: str | os.PathLike[str], env: Mapping[str, str | None] | None = None) -> Result:
         result = CliRunner().invoke(cli, [str(a) for a in args], prog_name="steptrace",
                                     env={"STEPTRACE_PLUGINS": "", **(env or {})})
         if result.exception is not None and not isinstance(result.exception, SystemExit):

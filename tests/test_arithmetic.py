@@ -9,12 +9,16 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from steptrace.engine import compiled
 from steptrace.engine.arithmetic import COMPILED_FROM, exact_dot, exact_total, reference_dot
+from tests.conftest import RunCli
 
 #: The benchmark's products (B2, B2/100: 784-40-10) and shapes that reach every part of the
 #: kernel: its 4 × 8 tiles, the leftover columns, the leftover rows, K = 1, n = 1.
@@ -22,9 +26,11 @@ SHAPES = [(1, 784, 40), (100, 784, 40), (784, 100, 40), (100, 40, 10), (40, 100,
           (1, 40, 10), (1, 10, 40), (784, 1, 40), (4, 40, 1), (1, 1000, 1), (100, 784, 1), (1, 3, 4),
           (7, 1, 5), (3, 2, 2), (1, 1, 1), (4, 2, 8), (5, 9, 9), (9, 14, 19), (8, 5, 16), (3, 7, 2)]
 
+Array = NDArray[np.float64]
+
 
 @pytest.fixture
-def kernel():
+def kernel() -> None:
     """Skip where numba is not installed or turned off, saying so; fail where it is
     installed but the kernel would not load (it did not compile, or failed its check)."""
     pytest.importorskip("numba", reason="numba is not installed (pip install steptrace[fast])")
@@ -36,14 +42,15 @@ def kernel():
 
 
 @pytest.fixture(params=[False, True], ids=["numpy", "compiled"])
-def forced(request):
+def forced(request: pytest.FixtureRequest) -> bool:
     """exact_dot's ``compiled=``: each path in turn (the compiled one where it can run)."""
     if request.param:
         request.getfixturevalue("kernel")
-    return request.param
+    path: bool = request.param
+    return path
 
 
-def assert_same_bits(mine, definition, where=""):
+def assert_same_bits(mine: Array, definition: Array, where: object = "") -> None:
     """Bit for bit, except that a NaN is any NaN (traces write every NaN as "NaN")."""
     assert mine.shape == definition.shape and mine.dtype == definition.dtype, where
     nan = np.isnan(definition)
@@ -51,7 +58,7 @@ def assert_same_bits(mine, definition, where=""):
     assert mine[~nan].tobytes() == definition[~nan].tobytes(), where
 
 
-def layouts(a, b):
+def layouts(a: Array, b: Array) -> Iterator[tuple[str, Array, Array]]:
     """The same matrices laid out as the engine hands them over and otherwise: C, F
     (``layer_in.T``; ``weights.T``), strided views of bigger arrays, negative strides."""
     yield "C·C", a, b
@@ -66,7 +73,7 @@ def layouts(a, b):
     yield "reversed", np.ascontiguousarray(a[::-1, ::-1])[::-1, ::-1], np.ascontiguousarray(b[::-1])[::-1]
 
 
-def wide_operands(random, m, k, n):
+def wide_operands(random: np.random.RandomState, m: int, k: int, n: int) -> tuple[Array, Array]:
     """Magnitudes from 1e-16 to 1e16 (a reordered sum or a fused multiply-add shows in
     the last bits), zeros of both signs as relu makes them."""
     a = random.standard_normal((m, k)) * 10.0 ** random.randint(-16, 17, (m, k))
@@ -77,7 +84,7 @@ def wide_operands(random, m, k, n):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_exact_dot_is_the_running_sum_bit_for_bit(seed, forced):
+def test_exact_dot_is_the_running_sum_bit_for_bit(seed: int, forced: bool) -> None:
     """Each path against the definition (accumulate), on shapes from a single product to
     the MNIST-sized layers of the benchmark, in every layout."""
     random = np.random.RandomState(seed)
@@ -92,7 +99,7 @@ def test_exact_dot_is_the_running_sum_bit_for_bit(seed, forced):
             assert mine.flags.c_contiguous, ((m, k, n), layout)
 
 
-def test_exact_dot_with_weights_transposed_is_not_pairwise(forced):
+def test_exact_dot_with_weights_transposed_is_not_pairwise(forced: bool) -> None:
     """``delta · weights.T`` (the deltas' product) hands over b column-major: numpy summed
     such products pairwise along their contiguous axis before the products were laid out
     C-contiguous, from 8 terms on (B2's delta: 10 terms)."""
@@ -106,7 +113,7 @@ def test_exact_dot_with_weights_transposed_is_not_pairwise(forced):
         assert pairwise.tobytes() != definition.tobytes()  # the order this test guards against
 
 
-def test_exact_sums_are_left_to_right_not_pairwise(forced):
+def test_exact_sums_are_left_to_right_not_pairwise(forced: bool) -> None:
     """A sum whose value depends on the order: 1e16 + 1 + 1 + ... (left to right, every 1
     is lost), then -1e16; pairwise or BLAS orders keep some of the ones."""
     terms = np.array([1e16] + [1.0] * 15 + [-1e16])
@@ -120,7 +127,7 @@ def test_exact_sums_are_left_to_right_not_pairwise(forced):
     assert float(np.sum(terms)) != 0.0  # numpy's own pairwise sum keeps some of the ones
 
 
-def test_no_fused_multiply_add(forced):
+def test_no_fused_multiply_add(forced: bool) -> None:
     """s + x*y with the product rounded first: (1 + 2⁻³⁰)² = 1 + 2⁻²⁹ + 2⁻⁶⁰ rounds to
     1 + 2⁻²⁹, which cancels -(1 + 2⁻²⁹) exactly; a fused multiply-add keeps 2⁻⁶⁰. The last
     term of every sum at each position k % 4 of the unrolled loops, in tiles and leftovers."""
@@ -136,7 +143,7 @@ def test_no_fused_multiply_add(forced):
         assert_same_bits(mine, reference_dot(a, b), depth)
 
 
-def test_signed_zeros_inf_and_nan(forced):
+def test_signed_zeros_inf_and_nan(forced: bool) -> None:
     """A sum of -0.0s is -0.0 (a sum starts from its first term, not from 0.0); inf and
     NaN propagate as IEEE says (inf - inf and 0 * inf are NaN), wherever they fall."""
     random, seen = np.random.RandomState(3), []
@@ -159,7 +166,7 @@ def test_signed_zeros_inf_and_nan(forced):
     assert np.signbit(exact_dot(np.ones((1, 12)), -np.zeros((12, 40)), compiled=forced)).all()
 
 
-def test_the_kernel_and_numpy_give_the_same_bits(kernel):
+def test_the_kernel_and_numpy_give_the_same_bits(kernel: None) -> None:
     """exact_dot with the kernel forced on and forced off, on the benchmark's products
     in the layouts the engine makes (layer_in.T, weights.T)."""
     random = np.random.RandomState(11)
@@ -171,7 +178,7 @@ def test_the_kernel_and_numpy_give_the_same_bits(kernel):
             assert m * k * n < 50 or np.count_nonzero(on) > 0  # data, not zeros
 
 
-def test_the_kernel_takes_read_only_arrays_and_refuses_wrong_shapes(kernel):
+def test_the_kernel_takes_read_only_arrays_and_refuses_wrong_shapes(kernel: None) -> None:
     random = np.random.RandomState(5)
     a, b = random.standard_normal((6, 9)), random.standard_normal((9, 10))
     a.flags.writeable = b.flags.writeable = False
@@ -182,7 +189,7 @@ def test_the_kernel_takes_read_only_arrays_and_refuses_wrong_shapes(kernel):
         compiled.exact_dot(np.ones((3, 0)), np.ones((0, 4)))
 
 
-def test_the_compiled_code_has_no_fused_multiply_add(kernel):
+def test_the_compiled_code_has_no_fused_multiply_add(kernel: None) -> None:
     """The kernel as machine code (compiled afresh: numba shows no code it loaded from its
     cache) multiplies and adds apart; compiled with fused multiply-adds allowed (fastmath's
     ``contract``), its load-time check would refuse it."""
@@ -199,11 +206,11 @@ def test_the_compiled_code_has_no_fused_multiply_add(kernel):
     assert not compiled._self_test(contracted)
 
 
-def test_exact_dot_loads_the_kernel_only_for_big_products(monkeypatch):
+def test_exact_dot_loads_the_kernel_only_for_big_products(monkeypatch: pytest.MonkeyPatch) -> None:
     """Below COMPILED_FROM multiplications nothing is loaded; from there on it is, where
     numba is installed; once loaded it takes every product."""
     monkeypatch.delenv("STEPTRACE_NUMBA", raising=False)
-    tried = []
+    tried: list[int] = []
     monkeypatch.setattr(compiled, "_kernel", None)
     monkeypatch.setattr(compiled, "_loaded", False)
     monkeypatch.setattr(compiled, "load", lambda: tried.append(1))  # returns None: "no numba"
@@ -216,16 +223,21 @@ def test_exact_dot_loads_the_kernel_only_for_big_products(monkeypatch):
     big = random.standard_normal((1, COMPILED_FROM)), random.standard_normal((COMPILED_FROM, 1))
     assert_same_bits(exact_dot(*big), reference_dot(*big))  # numpy's path, after the attempt
     assert tried == [1]
-    calls = []
+    calls: list[tuple[int, ...]] = []
+
+    def counted(a: Array, b: Array) -> Array:
+        calls.append(a.shape)
+        return np.zeros(1)
+
     monkeypatch.setattr(compiled, "_kernel", object())  # "loaded"
-    monkeypatch.setattr(compiled, "exact_dot", lambda a, b: calls.append(a.shape) or np.zeros(1))
+    monkeypatch.setattr(compiled, "exact_dot", counted)
     exact_dot(*small)
     exact_dot(np.ones((2, 1)), np.ones((1, 2)))  # an outer product too
     exact_dot(np.ones((2, 3), dtype=np.float32), np.ones((3, 2)))  # but not float32: numpy's
     assert calls == [(4, 3), (2, 1)]
 
 
-def test_steptrace_numba_0_turns_the_kernel_off(monkeypatch):
+def test_steptrace_numba_0_turns_the_kernel_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """numba or not, STEPTRACE_NUMBA=0 leaves exact mode to numpy, with the same bits."""
     for name in ("_kernel", "_failure", "_tile"):
         monkeypatch.setattr(compiled, name, getattr(compiled, name))
@@ -241,7 +253,7 @@ def test_steptrace_numba_0_turns_the_kernel_off(monkeypatch):
         exact_dot(a, b, compiled=True)
 
 
-def test_without_numba_exact_mode_uses_numpy(monkeypatch):
+def test_without_numba_exact_mode_uses_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     """As where numba is not installed: the import fails, the reason says so, the bits
     are the same."""
     for name in ("_kernel", "_failure", "_tile"):
@@ -257,7 +269,7 @@ def test_without_numba_exact_mode_uses_numpy(monkeypatch):
     assert "numba is not installed" in (compiled.unavailable_reason() or "")
 
 
-def test_the_book_networks_never_import_numba():
+def test_the_book_networks_never_import_numba() -> None:
     """The CLI's small runs do not pay numba's import (~0.5-1 s): the book's networks,
     exact mode, in a fresh interpreter; then one MNIST-sized product does import it
     (where numba is installed)."""
@@ -291,7 +303,7 @@ def test_the_book_networks_never_import_numba():
 
 
 def test_a_kernel_that_fails_its_self_check_is_one_warning_line_and_numpy_runs(
-        monkeypatch, run_cli, tmp_path):
+        monkeypatch: pytest.MonkeyPatch, run_cli: RunCli, tmp_path: Path) -> None:
     """A numba whose machine code would not give the exact order's bits (here: a self-check
     made to fail) is not used: `record` says so in one line and still records exactly."""
     pytest.importorskip("numba", reason="numba is not installed (pip install steptrace[fast])")

@@ -13,17 +13,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from steptrace.matrices import PACKED_KEY, Matrix
+from tests.conftest import Result, RunCli
 
 SMALL = "ch06-streetlight-single-sample"  # 100 events: header, lines 2-101, end line 102
 SMALL_EVENTS = 100
 SOME_LINE = -1  # the message names a line, whichever it is (where zlib's stream was cut)
 
 
-def assert_one_line_error(result, *fragments: str) -> str:
+def assert_one_line_error(result: Result, *fragments: str) -> str:
     """Exit 2, nothing on stdout, exactly one ``Error: ...`` line on stderr with every fragment."""
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
@@ -41,7 +43,7 @@ def assert_one_line_error(result, *fragments: str) -> str:
 
 
 @pytest.fixture
-def good(run_cli, tmp_path: Path) -> Path:
+def good(run_cli: RunCli, tmp_path: Path) -> Path:
     path = tmp_path / "good.jsonl"
     result = run_cli("record", SMALL, "-o", path)
     assert result.exit_code == 0, result.stderr
@@ -62,7 +64,7 @@ def _lines(good: Path) -> list[bytes]:
     return good.read_bytes().splitlines(keepends=True)
 
 
-def _edit_line(index: int, edit: Callable[[dict], object]) -> Builder:
+def _edit_line(index: int, edit: Callable[[dict[str, Any]], object]) -> Builder:
     """Parse line ``index`` (0 = header), edit it, write it back compactly."""
 
     def build(good: Path, directory: Path) -> Path:
@@ -118,7 +120,7 @@ class BadTrace:
     replay_diverges: str | None = None
 
 
-def _set(**fields: object) -> Callable[[dict], object]:
+def _set(**fields: object) -> Callable[[dict[str, Any]], object]:
     return lambda data: data.update(fields)
 
 
@@ -136,7 +138,7 @@ def _reorder(i: int, j: int) -> Builder:
     return build
 
 
-def _two_rows(event: dict) -> None:
+def _two_rows(event: dict[str, Any]) -> None:
     """A batch of two samples in a run of one-sample steps (each matrix with its two rows)."""
     event["samples"] = [0, 0]
     for name in ("derivative", "delta", "weighted_sum", "layer_out"):
@@ -288,7 +290,7 @@ BAD_TRACES = {
 COMMANDS = ["replay", "show", "diff good BAD", "diff BAD good"]
 
 
-def _run_on(run_cli, command: str, good: Path, bad: Path):
+def _run_on(run_cli: RunCli, command: str, good: Path, bad: Path) -> Result:
     if command == "diff good BAD":
         return run_cli("diff", good, bad)
     if command == "diff BAD good":
@@ -298,7 +300,7 @@ def _run_on(run_cli, command: str, good: Path, bad: Path):
 
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("case", BAD_TRACES.values(), ids=BAD_TRACES.keys())
-def test_bad_trace(run_cli, good: Path, tmp_path: Path, case: BadTrace, command: str) -> None:
+def test_bad_trace(run_cli: RunCli, good: Path, tmp_path: Path, case: BadTrace, command: str) -> None:
     bad_dir = tmp_path / "bad"
     bad_dir.mkdir()
     bad = case.build(good, bad_dir)
@@ -322,7 +324,7 @@ MID_FILE = {name: case for name, case in BAD_TRACES.items() if not case.in_heade
 
 @pytest.mark.parametrize("case", MID_FILE.values(), ids=MID_FILE.keys())
 def test_show_streams_up_to_the_damage_then_fails(
-    run_cli, good: Path, tmp_path: Path, case: BadTrace
+    run_cli: RunCli, good: Path, tmp_path: Path, case: BadTrace
 ) -> None:
     """show narrates as it reads (a trace may be huge): what it printed before the damaged
     line is exactly the start of the good trace's narration, in whole lines, and the
@@ -335,7 +337,7 @@ def test_show_streams_up_to_the_damage_then_fails(
     assert result.stdout == "" or result.stdout.endswith("\n")
 
 
-def test_the_damaged_copies_start_from_a_good_trace(run_cli, good: Path) -> None:
+def test_the_damaged_copies_start_from_a_good_trace(run_cli: RunCli, good: Path) -> None:
     """The table above means something only if the undamaged trace is accepted."""
     for args in (("replay", good), ("show", good), ("diff", good, good)):
         result = run_cli(*args)
@@ -348,23 +350,24 @@ def test_the_damaged_copies_start_from_a_good_trace(run_cli, good: Path) -> None
 BASE = "ch06-streetlights-backprop"
 
 
-def _toml(run_cli) -> str:
+def _toml(run_cli: RunCli) -> str:
     result = run_cli("experiments", "--show", BASE)
     assert result.exit_code == 0
     return result.stdout
 
 
-def _json(run_cli) -> dict:
+def _json(run_cli: RunCli) -> dict[str, Any]:
     result = run_cli("experiments", "--show", BASE, "--format", "json")
     assert result.exit_code == 0
-    return json.loads(result.stdout)
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
 
 
-ExperimentBuilder = Callable[[object, Path], Path]  # (run_cli, directory) -> file to record
+ExperimentBuilder = Callable[[RunCli, Path], Path]  # (run_cli, directory) -> file to record
 
 
 def toml_edit(*replacements: tuple[str, str]) -> ExperimentBuilder:
-    def build(run_cli, directory: Path) -> Path:
+    def build(run_cli: RunCli, directory: Path) -> Path:
         text = _toml(run_cli)
         for old, new in replacements:
             assert text.count(old) == 1, f"{old!r} is not once in the TOML of {BASE}"
@@ -376,8 +379,8 @@ def toml_edit(*replacements: tuple[str, str]) -> ExperimentBuilder:
     return build
 
 
-def json_edit(edit: Callable[[dict], object]) -> ExperimentBuilder:
-    def build(run_cli, directory: Path) -> Path:
+def json_edit(edit: Callable[[dict[str, Any]], object]) -> ExperimentBuilder:
+    def build(run_cli: RunCli, directory: Path) -> Path:
         data = _json(run_cli)
         edit(data)
         path = directory / "experiment.json"
@@ -388,7 +391,7 @@ def json_edit(edit: Callable[[dict], object]) -> ExperimentBuilder:
 
 
 def raw_file(name: str, text: str) -> ExperimentBuilder:
-    def build(run_cli, directory: Path) -> Path:
+    def build(run_cli: RunCli, directory: Path) -> Path:
         path = directory / name
         path.write_text(text)
         return path
@@ -411,14 +414,16 @@ WEIGHTS_4x1 = [[0.1], [0.2], [0.3], [0.4]]
 WEIGHTS_3x4 = [[0.1] * 4, [0.2] * 4, [0.3] * 4]
 
 
-def _packed(rows: list, shape: list | None = None, data: str | None = None) -> dict:
+def _packed(rows: list[list[float]], shape: list[int] | None = None,
+            data: str | None = None) -> dict[str, Any]:
     """``rows`` in the packed form of steptrace.matrices (or a damaged one)."""
     packed = Matrix(rows).to_json_value(packed=True)
+    assert isinstance(packed, dict)  # packed=True: always the packed form
     return {"shape": packed["shape"] if shape is None else shape,
             PACKED_KEY: packed[PACKED_KEY] if data is None else data}
 
 
-def _weights(*matrices: list) -> Callable[[dict], object]:
+def _weights(*matrices: list[list[float]]) -> Callable[[dict[str, Any]], object]:
     return lambda c: c.update(seed=None, weights=list(matrices))
 
 
@@ -624,7 +629,7 @@ BAD_EXPERIMENTS = {
 
 @pytest.mark.parametrize("existing", [False, True], ids=["no output yet", "output exists"])
 @pytest.mark.parametrize("case", BAD_EXPERIMENTS.values(), ids=BAD_EXPERIMENTS.keys())
-def test_bad_experiment(run_cli, tmp_path: Path, case: BadExperiment, existing: bool) -> None:
+def test_bad_experiment(run_cli: RunCli, tmp_path: Path, case: BadExperiment, existing: bool) -> None:
     source_dir = tmp_path / "experiments"
     source_dir.mkdir()
     source = case.build(run_cli, source_dir)
@@ -652,14 +657,14 @@ RULE_ERRORS = {name: case for name, case in BAD_EXPERIMENTS.items()
 
 
 @pytest.mark.parametrize("case", RULE_ERRORS.values(), ids=RULE_ERRORS.keys())
-def test_rule_errors_name_the_experiment_file(run_cli, tmp_path: Path, case: BadExperiment) -> None:
+def test_rule_errors_name_the_experiment_file(run_cli: RunCli, tmp_path: Path, case: BadExperiment) -> None:
     source = case.build(run_cli, tmp_path)
     result = run_cli("record", source, "-o", tmp_path / "out.jsonl")
     assert_one_line_error(result, str(source), *case.fragments)
 
 
 @pytest.mark.parametrize("fmt", ["toml", "json"])
-def test_the_unedited_experiment_records(run_cli, tmp_path: Path, fmt: str) -> None:
+def test_the_unedited_experiment_records(run_cli: RunCli, tmp_path: Path, fmt: str) -> None:
     """The edits above are what makes each file bad: the file as shown records fine."""
     build = toml_edit() if fmt == "toml" else json_edit(lambda c: None)
     source = build(run_cli, tmp_path)
@@ -668,7 +673,7 @@ def test_the_unedited_experiment_records(run_cli, tmp_path: Path, fmt: str) -> N
     assert result.stdout.startswith(f"recorded {BASE}: 1740 events")
 
 
-def test_record_into_a_missing_directory(run_cli, tmp_path: Path) -> None:
+def test_record_into_a_missing_directory(run_cli: RunCli, tmp_path: Path) -> None:
     output = tmp_path / "no-such-dir" / "out.jsonl"
     assert_one_line_error(run_cli("record", SMALL, "-o", output),
                           f"Error: {output}: cannot write", "No such file or directory")
@@ -678,12 +683,12 @@ def test_record_into_a_missing_directory(run_cli, tmp_path: Path) -> None:
 # -- usage errors: one line too, pointing at the command's --help -----------------------------
 
 
-def assert_usage_error(result, fragment: str) -> None:
+def assert_usage_error(result: Result, fragment: str) -> None:
     line = assert_one_line_error(result, fragment)
     assert line.endswith("--help')"), line
 
 
-def test_unknown_arithmetic(run_cli, tmp_path: Path) -> None:
+def test_unknown_arithmetic(run_cli: RunCli, tmp_path: Path) -> None:
     output = tmp_path / "out.jsonl"
     output.write_text("keep me")
     result = run_cli("record", BASE, "--arithmetic", "nonsense", "-o", output)
@@ -691,19 +696,19 @@ def test_unknown_arithmetic(run_cli, tmp_path: Path) -> None:
     assert output.read_text() == "keep me"
 
 
-def test_show_unknown_kind(run_cli, good: Path) -> None:
+def test_show_unknown_kind(run_cli: RunCli, good: Path) -> None:
     assert_usage_error(run_cli("show", good, "--kind", "nonsense"),
                        "Invalid value for '--kind': 'nonsense' is not one of 'forward'")
 
 
-def test_show_book_view_with_a_filter(run_cli, good: Path) -> None:
+def test_show_book_view_with_a_filter(run_cli: RunCli, good: Path) -> None:
     assert_usage_error(run_cli("show", good, "--view", "book", "--epoch", "1"),
                        "--view book prints the whole run as the book did")
 
 
-def test_diff_negative_tolerance(run_cli, good: Path) -> None:
+def test_diff_negative_tolerance(run_cli: RunCli, good: Path) -> None:
     assert_usage_error(run_cli("diff", good, good, "--rtol", "-1"), "Invalid value for '--rtol'")
 
 
-def test_record_output_is_a_directory(run_cli, tmp_path: Path) -> None:
+def test_record_output_is_a_directory(run_cli: RunCli, tmp_path: Path) -> None:
     assert_usage_error(run_cli("record", SMALL, "-o", tmp_path), "is a directory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ def test_golden(golden_trace):
 """
 
 
-def nudge(path, seq, field, factor):
+def nudge(path: Path, seq: int, field: str, factor: float) -> None:
     """Change one number of event ``seq`` in a trace file, by a relative ``factor``."""
     lines = path.read_text().splitlines()
     event = json.loads(lines[seq + 1])
@@ -31,18 +32,18 @@ def nudge(path, seq, field, factor):
 
 
 @pytest.fixture
-def author(pytester, monkeypatch):
+def author(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
     return pytester
 
 
-def run(author, extra="", *args):
+def run(author: pytest.Pytester, extra: str = "", *args: str) -> pytest.RunResult:
     author.makepyfile(test_golden=TEST.format(extra=extra))
     kit = () if INSTALLED else ("-p", "steptrace.testing")  # (by entry point when installed)
     return author.runpytest_subprocess(*kit, *args)
 
 
-def test_a_missing_golden_trace_is_written_and_the_test_fails(author):
+def test_a_missing_golden_trace_is_written_and_the_test_fails(author: pytest.Pytester) -> None:
     result = run(author)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*golden trace golden.jsonl was missing: written now; look at "
@@ -51,7 +52,7 @@ def test_a_missing_golden_trace_is_written_and_the_test_fails(author):
     run(author).assert_outcomes(passed=1)
 
 
-def test_a_divergence_names_the_first_divergent_step_with_context(author):
+def test_a_divergence_names_the_first_divergent_step_with_context(author: pytest.Pytester) -> None:
     run(author)
     nudge(author.path / "golden.jsonl", 7, "delta", 1 + 1e-9)
     result = run(author)
@@ -68,7 +69,7 @@ def test_a_divergence_names_the_first_divergent_step_with_context(author):
     ]
 
 
-def test_a_tolerance_per_field(author):
+def test_a_tolerance_per_field(author: pytest.Pytester) -> None:
     run(author)
     nudge(author.path / "golden.jsonl", 7, "delta", 1 + 1e-9)
     # the delta moved, and with it the weight_delta and weights derived from it
@@ -80,7 +81,7 @@ def test_a_tolerance_per_field(author):
     run(author, elsewhere).assert_outcomes(failed=1)
 
 
-def test_update_rewrites_the_golden_trace(author):
+def test_update_rewrites_the_golden_trace(author: pytest.Pytester) -> None:
     run(author)
     nudge(author.path / "golden.jsonl", 7, "delta", 1 + 1e-9)
     run(author, "", "--steptrace-update").assert_outcomes(passed=1)

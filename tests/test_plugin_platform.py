@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import RunCli
 
 SOFTPLUS = """
     import numpy as np
@@ -64,7 +67,7 @@ COUNTER = """
 
 
 @pytest.fixture
-def plugins_dir(tmp_path):
+def plugins_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "plugins"
     folder.mkdir()
     for name, code in {"softplus": SOFTPLUS, "broken_import": BROKEN_IMPORT, "raises": RAISES,
@@ -73,11 +76,12 @@ def plugins_dir(tmp_path):
     return folder
 
 
-def only(*names):
+def only(*names: str) -> dict[str, str]:
     return {"STEPTRACE_PLUGINS": ",".join(names)}
 
 
-def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(run_cli, plugins_dir):
+def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(
+        run_cli: RunCli, plugins_dir: Path) -> None:
     result = run_cli("--plugins-dir", plugins_dir, "plugins", env={"STEPTRACE_PLUGINS": None})
     assert result.exit_code == 0
     warnings = result.stderr.splitlines()
@@ -92,7 +96,7 @@ def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(run_cli, p
     assert "softplus file (" in result.stdout and "  nonlinearities: softplus" in result.stdout
 
 
-def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli, plugins_dir):
+def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli: RunCli, plugins_dir: Path) -> None:
     for args, env in [(("--strict-plugins",), {}), ((), {"STEPTRACE_STRICT_PLUGINS": "1"})]:
         result = run_cli(*args, "--plugins-dir", plugins_dir, "experiments",
                          env={"STEPTRACE_PLUGINS": None, **env})
@@ -102,7 +106,7 @@ def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli, plugins_dir):
                                  "'a_module_that_does_not_exist' (strict plugin mode)\n")
 
 
-def test_the_allow_list_loads_only_the_named_plugins(run_cli, plugins_dir):
+def test_the_allow_list_loads_only_the_named_plugins(run_cli: RunCli, plugins_dir: Path) -> None:
     result = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only("softplus"))
     assert result.stderr == ""
     listing = json.loads(result.stdout)
@@ -116,7 +120,7 @@ def test_the_allow_list_loads_only_the_named_plugins(run_cli, plugins_dir):
     assert json.loads(builtins_only.stdout) == []
 
 
-def test_plugins_all_lists_the_builtins_too(run_cli):
+def test_plugins_all_lists_the_builtins_too(run_cli: RunCli) -> None:
     listing = json.loads(run_cli("plugins", "--json", "--all").stdout)
     assert [p["name"] for p in listing] == [
         "steptrace_builtins.nonlinearities", "steptrace_builtins.strategies",
@@ -127,7 +131,8 @@ def test_plugins_all_lists_the_builtins_too(run_cli):
                                          "built-ins too)\n")
 
 
-def test_a_plugin_command_and_a_plugin_rule_are_used(run_cli, plugins_dir, tmp_path):
+def test_a_plugin_command_and_a_plugin_rule_are_used(
+        run_cli: RunCli, plugins_dir: Path, tmp_path: Path) -> None:
     assert run_cli("--plugins-dir", plugins_dir, "hello", env=only("softplus")).stdout == (
         "hello from softplus\n")
     helped = run_cli("--plugins-dir", plugins_dir, "--help", env=only("softplus")).stdout
@@ -151,8 +156,8 @@ def test_a_plugin_command_and_a_plugin_rule_are_used(run_cli, plugins_dir, tmp_p
                               "replay it\n")
 
 
-def test_an_observer_that_raises_is_dropped_and_the_recording_completes(run_cli, plugins_dir,
-                                                                       tmp_path):
+def test_an_observer_that_raises_is_dropped_and_the_recording_completes(run_cli: RunCli, plugins_dir: Path,
+                                                                       tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
     result = run_cli("--plugins-dir", plugins_dir, "record", "ch06-streetlight-single-sample",
                      "-o", trace, env=only("nosy"))
@@ -166,7 +171,7 @@ def test_an_observer_that_raises_is_dropped_and_the_recording_completes(run_cli,
     assert not (tmp_path / "s.jsonl").exists()
 
 
-def test_an_observer_sees_every_event(run_cli, tmp_path):
+def test_an_observer_sees_every_event(run_cli: RunCli, tmp_path: Path) -> None:
     folder = tmp_path / "counter"
     folder.mkdir()
     (folder / "counter.py").write_text(textwrap.dedent(COUNTER))
@@ -178,11 +183,12 @@ def test_an_observer_sees_every_event(run_cli, tmp_path):
     done = record(registry.experiment("ch06-streetlights-backprop"), registry,
                   tmp_path / "t.jsonl")
     module = registry.pm.get_plugin("counter")
+    assert module is not None
     assert len(module.SEEN) == done.events == 1740
     assert module.SEEN[:7] == ["forward", "forward", "error", "delta", "delta", "update", "update"]
 
 
-def test_trace_hooks_prints_every_hook_call(run_cli, plugins_dir, tmp_path):
+def test_trace_hooks_prints_every_hook_call(run_cli: RunCli, plugins_dir: Path, tmp_path: Path) -> None:
     result = run_cli("--plugins-dir", plugins_dir, "record", "ch06-streetlight-single-sample",
                      "-o", tmp_path / "t.jsonl", env={**only("softplus", "nosy"),
                                                       "STEPTRACE_TRACE_HOOKS": "1"})
@@ -193,14 +199,14 @@ def test_trace_hooks_prints_every_hook_call(run_cli, plugins_dir, tmp_path):
     assert sum(line.startswith("steptrace hook: observe_event") for line in lines) == 4
 
 
-def test_a_missing_plugins_dir_is_a_one_line_error(run_cli, tmp_path):
+def test_a_missing_plugins_dir_is_a_one_line_error(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("--plugins-dir", tmp_path / "nope", "experiments")
     assert result.exit_code == 2
     assert result.stderr == (f"Error: plugins directory {tmp_path / 'nope'} does not exist "
                              "(--plugins-dir / $STEPTRACE_PLUGINS_DIR)\n")
 
 
-def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli, tmp_path):
+def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli: RunCli, tmp_path: Path) -> None:
     folder = tmp_path / "clash"
     folder.mkdir()
     (folder / "myrelu.py").write_text(textwrap.dedent("""
@@ -220,7 +226,7 @@ def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli, tmp_path
     assert run_cli("replay", tmp_path / "t.jsonl").exit_code == 0  # the built-in relu was used
 
 
-def test_replay_needs_the_plugin_version_that_recorded_the_trace(run_cli, tmp_path):
+def test_replay_needs_the_plugin_version_that_recorded_the_trace(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "t.jsonl"
     run_cli("record", "ch06-streetlights-backprop", "-o", trace)
     lines = trace.read_text().splitlines()

@@ -7,10 +7,12 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from steptrace import __version__
+from tests.conftest import RunCli
 
 BACKPROP = "ch06-streetlights-backprop"  # 60 passes x (4 samples x 7 steps + epoch_end)
 BACKPROP_EVENTS = 1740
@@ -18,14 +20,14 @@ SMALL = "ch06-streetlight-single-sample"  # 20 passes x 5 events
 
 
 @pytest.fixture
-def good(run_cli, tmp_path: Path) -> Path:
+def good(run_cli: RunCli, tmp_path: Path) -> Path:
     path = tmp_path / "good.jsonl"
     result = run_cli("record", BACKPROP, "-o", path)
     assert result.exit_code == 0, result.stderr
     return path
 
 
-def edit_event(trace: Path, out: Path, seq: int, edit: Callable[[dict], None]) -> None:
+def edit_event(trace: Path, out: Path, seq: int, edit: Callable[[dict[str, Any]], None]) -> None:
     """Copy ``trace`` to ``out`` with the event ``seq`` parsed, edited and re-dumped."""
     lines = trace.read_bytes().splitlines(keepends=True)
     event = json.loads(lines[seq + 1])  # line 1 is the header
@@ -43,14 +45,18 @@ CHANGES = [
 ]
 
 
+#: The changed trace, the event's seq and kind, the field as named, its old and new value.
+Changed = tuple[Path, int, str, str, float, float]
+
+
 @pytest.fixture(params=CHANGES, ids=[f"event {c[0]} {c[2]}" for c in CHANGES])
-def changed(request, good: Path, tmp_path: Path) -> tuple[Path, int, str, str, float, float]:
+def changed(request: pytest.FixtureRequest, good: Path, tmp_path: Path) -> Changed:
     """A copy of ``good`` with one number of one event multiplied by 1 + 1e-9."""
     seq, kind, field, row, column = request.param
     old: list[float] = []
     new: list[float] = []
 
-    def edit(event: dict) -> None:
+    def edit(event: dict[str, Any]) -> None:
         assert event["kind"] == kind
         value = event[field][row][column]
         assert isinstance(value, float) and value != 0.0
@@ -64,7 +70,7 @@ def changed(request, good: Path, tmp_path: Path) -> tuple[Path, int, str, str, f
     return bad, seq, kind, f"{field}[{row}][{column}]", old[0], new[0]
 
 
-def test_replay_of_a_good_trace(run_cli, good: Path) -> None:
+def test_replay_of_a_good_trace(run_cli: RunCli, good: Path) -> None:
     result = run_cli("replay", good)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (f"{good}: all {BACKPROP_EVENTS} events match (bit for bit)\n"
@@ -73,7 +79,7 @@ def test_replay_of_a_good_trace(run_cli, good: Path) -> None:
     assert result.stderr == ""
 
 
-def test_replay_finds_one_changed_number(run_cli, changed) -> None:
+def test_replay_finds_one_changed_number(run_cli: RunCli, changed: Changed) -> None:
     bad, seq, kind, field, old, new = changed
     result = run_cli("replay", bad)
     assert result.exit_code == 1, (result.stdout, result.stderr)
@@ -86,7 +92,7 @@ def test_replay_finds_one_changed_number(run_cli, changed) -> None:
     assert "relative 1e-09" in line
 
 
-def test_replay_within_a_tolerance(run_cli, changed) -> None:
+def test_replay_within_a_tolerance(run_cli: RunCli, changed: Changed) -> None:
     bad = changed[0]
     loose = run_cli("replay", bad, "--rtol", "1e-6")
     assert loose.exit_code == 0, loose.stderr
@@ -97,7 +103,7 @@ def test_replay_within_a_tolerance(run_cli, changed) -> None:
     assert f"event {changed[1]}" in tight.stderr
 
 
-def test_diff_finds_one_changed_number(run_cli, good: Path, changed) -> None:
+def test_diff_finds_one_changed_number(run_cli: RunCli, good: Path, changed: Changed) -> None:
     bad, seq, kind, field, old, new = changed
     result = run_cli("diff", good, bad)
     assert result.exit_code == 1, result.stderr
@@ -112,7 +118,7 @@ def test_diff_finds_one_changed_number(run_cli, good: Path, changed) -> None:
     assert "configs differ" not in result.stdout
 
 
-def test_diff_the_other_way_round(run_cli, good: Path, changed) -> None:
+def test_diff_the_other_way_round(run_cli: RunCli, good: Path, changed: Changed) -> None:
     bad, seq, _, field, old, new = changed
     result = run_cli("diff", bad, good)
     assert result.exit_code == 1
@@ -120,14 +126,14 @@ def test_diff_the_other_way_round(run_cli, good: Path, changed) -> None:
     assert result.stdout.splitlines()[1].startswith(f"  field {field}: {bad} {new!r}, {good} {old!r} (")
 
 
-def test_diff_of_a_trace_with_itself(run_cli, good: Path) -> None:
+def test_diff_of_a_trace_with_itself(run_cli: RunCli, good: Path) -> None:
     result = run_cli("diff", good, good)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"{BACKPROP_EVENTS} events agree (bit for bit)\n"
     assert result.stderr == ""
 
 
-def test_diff_within_a_tolerance(run_cli, good: Path, changed) -> None:
+def test_diff_within_a_tolerance(run_cli: RunCli, good: Path, changed: Changed) -> None:
     bad = changed[0]
     loose = run_cli("diff", good, bad, "--rtol", "1e-6")
     assert loose.exit_code == 0, loose.stdout
@@ -137,7 +143,7 @@ def test_diff_within_a_tolerance(run_cli, good: Path, changed) -> None:
     assert tight.stdout.startswith(f"first divergence at event {changed[1]} ")
 
 
-def test_diff_of_traces_of_different_lengths(run_cli, tmp_path: Path) -> None:
+def test_diff_of_traces_of_different_lengths(run_cli: RunCli, tmp_path: Path) -> None:
     experiment = run_cli("experiments", "--show", SMALL).stdout
     assert experiment.count("iterations = 20\n") == 1
     shorter = tmp_path / "ten.toml"
@@ -162,7 +168,7 @@ def test_diff_of_traces_of_different_lengths(run_cli, tmp_path: Path) -> None:
     )
 
 
-def test_diff_of_two_experiments(run_cli, good: Path, tmp_path: Path) -> None:
+def test_diff_of_two_experiments(run_cli: RunCli, good: Path, tmp_path: Path) -> None:
     other = tmp_path / "small.jsonl"
     assert run_cli("record", SMALL, "-o", other).exit_code == 0
     result = run_cli("diff", good, other)
@@ -175,7 +181,7 @@ def test_diff_of_two_experiments(run_cli, good: Path, tmp_path: Path) -> None:
     assert lines[at + 1] == f"  field nonlinearity: {good} 'relu', {other} 'linear'"
 
 
-def test_replay_of_a_header_promising_more_passes(run_cli, tmp_path: Path) -> None:
+def test_replay_of_a_header_promising_more_passes(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "small.jsonl"
     assert run_cli("record", SMALL, "-o", trace).exit_code == 0
     lines = trace.read_bytes().splitlines(keepends=True)
@@ -201,7 +207,7 @@ def test_replay_of_a_header_promising_more_passes(run_cli, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("experiment", [BACKPROP, SMALL])
-def test_changed_initial_weights_fail_replay(run_cli, tmp_path: Path, experiment: str) -> None:
+def test_changed_initial_weights_fail_replay(run_cli: RunCli, tmp_path: Path, experiment: str) -> None:
     """Seeded (backprop) or explicit (single sample): the header must hold the config's weights."""
     trace = tmp_path / "trace.jsonl"
     assert run_cli("record", experiment, "-o", trace).exit_code == 0
@@ -218,7 +224,7 @@ def test_changed_initial_weights_fail_replay(run_cli, tmp_path: Path, experiment
     assert result.stderr == f"Error: {trace}: header initial weights_0_1 differ from the config's\n"
 
 
-def test_blas_recording_replays(run_cli, tmp_path: Path) -> None:
+def test_blas_recording_replays(run_cli: RunCli, tmp_path: Path) -> None:
     blas = tmp_path / "blas.jsonl"
     recorded = run_cli("record", BACKPROP, "--arithmetic", "blas", "-o", blas)
     assert recorded.exit_code == 0, recorded.stderr
@@ -233,7 +239,7 @@ def test_blas_recording_replays(run_cli, tmp_path: Path) -> None:
     ]
 
 
-def test_exact_and_blas_agree_within_tolerance(run_cli, good: Path, tmp_path: Path) -> None:
+def test_exact_and_blas_agree_within_tolerance(run_cli: RunCli, good: Path, tmp_path: Path) -> None:
     blas = tmp_path / "blas.jsonl"
     assert run_cli("record", BACKPROP, "--arithmetic", "blas", "-o", blas).exit_code == 0
     result = run_cli("diff", good, blas, "--rtol", "1e-12", "--atol", "1e-15", "--events-only")
@@ -252,7 +258,7 @@ def test_exact_and_blas_agree_within_tolerance(run_cli, good: Path, tmp_path: Pa
     ]
 
 
-def test_replay_and_diff_read_gzip(run_cli, good: Path, tmp_path: Path) -> None:
+def test_replay_and_diff_read_gzip(run_cli: RunCli, good: Path, tmp_path: Path) -> None:
     gz = tmp_path / "good.jsonl.gz"
     assert run_cli("record", BACKPROP, "-o", gz).exit_code == 0
     assert gz.read_bytes()[:2] == b"\x1f\x8b"

@@ -12,16 +12,21 @@ import json
 import math
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from steptrace.trace.events import Event
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import complete_events
 from steptrace.views.html import CHECKPOINT
-from tests.conftest import TRACES
+from tests.conftest import TRACES, RunCli, present
 from tests.test_plot import fill_disk
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -29,7 +34,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser() -> Iterator[Browser]:
     try:
         sync_api = importlib.import_module("playwright.sync_api")
     except ImportError:
@@ -42,7 +47,7 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, html: Path):
+def open_page(browser: Browser, html: Path) -> tuple[Page, list[str], list[str]]:
     page = browser.new_page(viewport={"width": 960, "height": 760})
     errors: list[str] = []
     requests: list[str] = []
@@ -52,12 +57,12 @@ def open_page(browser, html: Path):
     return page, errors, requests
 
 
-def completed(trace: Path) -> list:
+def completed(trace: Path) -> list[Event]:
     with open_trace(trace) as reader:
         return list(complete_events(reader.header, reader))
 
 
-def test_step_forward_seven_times_and_back(run_cli, browser, tmp_path):
+def test_step_forward_seven_times_and_back(run_cli: RunCli, browser: Browser, tmp_path: Path) -> None:
     trace, html = tmp_path / "backprop.jsonl", tmp_path / "backprop.html"
     run_cli("record", "ch06-streetlights-backprop", "-o", trace)
     made = run_cli("html", trace, "-o", html)
@@ -68,23 +73,23 @@ def test_step_forward_seven_times_and_back(run_cli, browser, tmp_path):
     events = completed(trace)
     literate = run_cli("show", trace, "--epoch", "0").stdout.splitlines()
     assert page.text_content("#line") == next(line for line in literate if line.startswith("[7] "))
-    assert page.text_content("#where").startswith("event 7 of 1740 · epoch 0 · samples 1")
+    assert present(page.text_content("#where")).startswith("event 7 of 1740 · epoch 0 · samples 1")
     seventh = events[7]  # the forward pass of layer 1 for the second streetlight
     assert seventh.kind == "forward" and seventh.layer == 1
     for j, value in enumerate(seventh.layer_out[0]):
-        assert float(page.get_attribute(f'[data-node="1,{j}"]', "data-value")) == value
-    for j, value in enumerate(seventh.layer_in[0]):
-        assert float(page.get_attribute(f'[data-node="0,{j}"]', "data-value")) == value
+        assert float(present(page.get_attribute(f'[data-node="1,{j}"]', "data-value"))) == value
+    for j, value in enumerate(present(seventh.layer_in)[0]):
+        assert float(present(page.get_attribute(f'[data-node="0,{j}"]', "data-value"))) == value
     weights = next(e for e in reversed(events[:7]) if e.kind == "update" and e.layer == 2).weights
-    for a, row in enumerate(weights):
+    for a, row in enumerate(present(weights)):
         shown = page.get_attribute(f'[data-weight="1,{a},0"]', "data-value")
-        assert float(shown) == row[0]
+        assert float(present(shown)) == row[0]
     hot = page.eval_on_selector_all("g.node.hot text", "ts => ts.map(t => t.dataset.node)")
     assert hot == ["0,0", "0,1", "0,2", "1,0", "1,1", "1,2", "1,3"]  # forward 1: layers 0 and 1
     page.keyboard.press("ArrowLeft")
     assert page.text_content("#line") == next(line for line in literate if line.startswith("[6] "))
     page.click("#next")
-    assert page.text_content("#line").startswith("[7] ")
+    assert present(page.text_content("#line")).startswith("[7] ")
     shot = tmp_path / "viewer.png"
     page.screenshot(path=str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -92,7 +97,7 @@ def test_step_forward_seven_times_and_back(run_cli, browser, tmp_path):
     assert all(url.startswith("file://") for url in requests)  # nothing fetched
 
 
-def test_a_hundred_thousand_events_stay_usable(run_cli, browser, tmp_path):
+def test_a_hundred_thousand_events_stay_usable(run_cli: RunCli, browser: Browser, tmp_path: Path) -> None:
     config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
                                 "--format", "json").stdout)
     source = tmp_path / "long.json"
@@ -102,12 +107,12 @@ def test_a_hundred_thousand_events_stay_usable(run_cli, browser, tmp_path):
     assert run_cli("html", trace, "-o", html).stdout.startswith(f"wrote {html}: 100021 events")
     page, errors, _ = open_page(browser, html)
     page.keyboard.press("End")
-    assert page.text_content("#where").startswith("event 100020 of 100021 · epoch 3448")
+    assert present(page.text_content("#where")).startswith("event 100020 of 100021 · epoch 3448")
     for _ in range(3):
         page.keyboard.press("ArrowLeft")
-    assert page.text_content("#line").startswith("[100017] ")
+    assert present(page.text_content("#line")).startswith("[100017] ")
     page.keyboard.press("Home")
-    assert page.text_content("#line").startswith("[0] ")
+    assert present(page.text_content("#line")).startswith("[0] ")
     assert errors == []
 
 
@@ -118,12 +123,13 @@ def page_data(html: Path) -> dict[str, Any]:
     """What the page's script reads: the data block, with the events block as ``events``."""
     blocks = dict(re.findall(r'<script type="application/json" id="(\w+)">(.*?)</script>',
                              html.read_text(encoding="utf-8"), re.S))
-    data = json.loads(blocks["data"])
+    data: dict[str, Any] = json.loads(blocks["data"])
     data["events"] = json.loads(blocks["events"])
     return data
 
 
-def test_the_page_holds_every_event_a_snapshot_every_256_and_each_pass_error(run_cli, tmp_path):
+def test_the_page_holds_every_event_a_snapshot_every_256_and_each_pass_error(
+        run_cli: RunCli, tmp_path: Path) -> None:
     trace, html = TRACES / "streetlights-minibatch.jsonl", tmp_path / "minibatch.html"
     assert run_cli("html", trace, "-o", html).exit_code == 0
     data, events = page_data(html), completed(trace)
@@ -144,7 +150,7 @@ def test_the_page_holds_every_event_a_snapshot_every_256_and_each_pass_error(run
 NASTY_TITLE = '</script><script>alert("title")</script> <!--<script> & </SCRIPT'
 
 
-def nasty_page(run_cli, tmp_path) -> Path:
+def nasty_page(run_cli: RunCli, tmp_path: Path) -> Path:
     """A page whose title would close its data block, or open a comment in it."""
     config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
                                 "--format", "json").stdout)
@@ -157,7 +163,7 @@ def nasty_page(run_cli, tmp_path) -> Path:
     return html
 
 
-def test_nothing_from_the_trace_can_close_a_script_block(run_cli, tmp_path):
+def test_nothing_from_the_trace_can_close_a_script_block(run_cli: RunCli, tmp_path: Path) -> None:
     html = nasty_page(run_cli, tmp_path)
     text = html.read_text()
     assert text.lower().count("</script") == 3  # the two data blocks' and the script's own
@@ -165,15 +171,16 @@ def test_nothing_from_the_trace_can_close_a_script_block(run_cli, tmp_path):
     assert page_data(html)["title"] == NASTY_TITLE
 
 
-def test_a_title_that_looks_like_markup_is_shown_as_text(run_cli, browser, tmp_path):
+def test_a_title_that_looks_like_markup_is_shown_as_text(
+        run_cli: RunCli, browser: Browser, tmp_path: Path) -> None:
     page, errors, requests = open_page(browser, nasty_page(run_cli, tmp_path))
     assert page.text_content("#title") == f"nasty: {NASTY_TITLE}"
     page.keyboard.press("End")
-    assert page.text_content("#where").startswith("event 57 of 58 · epoch 1")
+    assert present(page.text_content("#where")).startswith("event 57 of 58 · epoch 1")
     assert errors == [] and all(url.startswith("file://") for url in requests)
 
 
-def test_an_incomplete_trace_makes_a_page_that_says_so(run_cli, tmp_path):
+def test_an_incomplete_trace_makes_a_page_that_says_so(run_cli: RunCli, tmp_path: Path) -> None:
     lines = (TRACES / "ch06-streetlights-backprop.jsonl").read_bytes().splitlines(keepends=True)
     trace = tmp_path / "cut.incomplete.jsonl"
     trace.write_bytes(b"".join(lines[:101]) + b'{"kind":"end","events":100,"complete":false,'
@@ -185,7 +192,7 @@ def test_an_incomplete_trace_makes_a_page_that_says_so(run_cli, tmp_path):
     assert len(data["events"]) == 100 and len(data["errors"]) == 3
 
 
-def test_a_damaged_trace_leaves_no_page_and_no_temporary(run_cli, tmp_path):
+def test_a_damaged_trace_leaves_no_page_and_no_temporary(run_cli: RunCli, tmp_path: Path) -> None:
     lines = (TRACES / "ch06-streetlights-backprop.jsonl").read_bytes().splitlines(keepends=True)
     trace = tmp_path / "damaged.jsonl"
     trace.write_bytes(b"".join(lines[:1000]) + lines[1000][:20])  # cut mid-line, far in
@@ -199,7 +206,8 @@ def test_a_damaged_trace_leaves_no_page_and_no_temporary(run_cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.html", "damaged.jsonl"]
 
 
-def test_a_full_disk_is_one_line_and_leaves_nothing(run_cli, tmp_path, monkeypatch):
+def test_a_full_disk_is_one_line_and_leaves_nothing(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     html = tmp_path / "full.html"
     fill_disk(monkeypatch, 100_000)  # past the page's head, in the events
     result = run_cli("html", TRACES / "ch06-streetlights-backprop.jsonl", "-o", html)
@@ -209,7 +217,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(run_cli, tmp_path, monkeypat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_page_never_replaces_its_trace(run_cli, tmp_path):
+def test_the_page_never_replaces_its_trace(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "run.html"
     trace.write_bytes((TRACES / "ch06-streetlights-backprop.jsonl").read_bytes())
     result = run_cli("html", trace, "-o", trace)
