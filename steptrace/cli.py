@@ -4,6 +4,13 @@ Exit codes: 0 ok · 1 mismatch (replay or diff found a divergent event or header
 input (a file, a config, a name or an option is wrong; one line says what), an output that
 cannot be written, or a plugin that failed · 3 internal error (a steptrace bug) ·
 130 interrupted · 143 terminated. Output to a closed pipe is dropped; the exit code stays.
+
+Starting is quick: this module imports click and the standard library only, and each
+command imports what it needs (numpy, pydantic, the plugins) when it runs. ``--help`` and
+``--version`` load no plugin: ``--help`` lists the built-in commands (``steptrace plugins``
+lists the plugins' commands); a command name that is not built in loads the plugins to
+look for it. The plugins' commands are collected here (:func:`_plugin_commands`, for the
+registry, which knows no click) and guarded (:func:`_guard`).
 """
 
 from __future__ import annotations
@@ -14,32 +21,24 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
-import numpy as np
 
 from steptrace import __version__
-from steptrace.compare import Tolerance
-from steptrace.config import ExperimentConfig, dump_json, dump_toml, load_config
-from steptrace.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
-    CannotWrite,
-    ConfigError,
-    Mismatch,
-    SteptraceError,
-    Terminated,
-    one_line,
-)
-from steptrace.plugins.loading import load_plugins
-from steptrace.plugins.registry import Registry
-from steptrace.trace.events import EVENT_KINDS
+
+if TYPE_CHECKING:
+    from steptrace.compare import Tolerance
+    from steptrace.config import ExperimentConfig
+    from steptrace.plugins.registry import Registry
+
+#: The kinds of event ``show --kind`` takes: :data:`steptrace.trace.events.EVENT_KINDS`,
+#: written out so that the command line starts without building the event models
+#: (tests/test_startup.py holds the two equal).
+EVENT_KINDS = ("forward", "error", "delta", "update", "epoch_end")
 
 #: Runs with more update steps than this show a progress bar on stderr (a terminal only:
 #: logs and pipes get no bar).
@@ -54,12 +53,16 @@ class Failure(click.ClickException):
     """A SteptraceError on its way out: one line on stderr, its exit code."""
 
     def __init__(self, message: str, exit_code: int) -> None:
+        from steptrace.errors import one_line
+
         super().__init__(one_line(message))
         self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # a ClassVar from click 8.5 on
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                       file: Any = None, line: str | None = None) -> None:
+    from steptrace.errors import one_line
+
     click.echo(f"warning: {one_line(str(message).removeprefix('steptrace: '))}", err=True)
 
 
@@ -113,6 +116,8 @@ class _Guarded:
         """CannotWrite if output that had to be written could not be (all of it flushed)."""
         self.flush()
         if self.error is not None:
+            from steptrace.errors import CannotWrite
+
             raise CannotWrite(f"{self._name}: cannot write: {self.error.strerror or self.error}"
                               "; what it should have shown was lost")
 
@@ -120,7 +125,20 @@ class _Guarded:
         return getattr(self._stream, name)
 
 
+class SteptraceCommand(click.Command):
+    """A built-in command: it runs with numpy's floating-point warnings off (overflow to
+    inf/NaN is recorded, not warned about); numpy is imported when it runs, not before."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return super().invoke(ctx)
+
+
 class SteptraceGroup(click.Group):
+    command_class = SteptraceCommand
+
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -144,6 +162,8 @@ class SteptraceGroup(click.Group):
             error.show()  # `steptrace` alone: the help text
             sys.exit(error.exit_code)
         except click.UsageError as error:
+            from steptrace.errors import one_line
+
             where = error.ctx.command_path if error.ctx is not None else "steptrace"
             click.echo(f"Error: {one_line(error.format_message())} (see '{where} --help')",
                        err=True)
@@ -152,31 +172,57 @@ class SteptraceGroup(click.Group):
             error.show()
             sys.exit(error.exit_code)
         except click.Abort:
+            from steptrace.errors import EXIT_INTERRUPTED
+
             click.echo("Error: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
-        except SteptraceError as error:  # raised while plugins load for --help
+        except Exception as error:  # raised while plugins load outside a command's run
+            from steptrace.errors import SteptraceError, one_line
+
+            if not isinstance(error, SteptraceError):
+                raise
             click.echo(f"Error: {one_line(str(error))}", err=True)
             sys.exit(error.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        """A built-in command, or one a plugin registered (plugins load only when needed)."""
+        """A built-in command, or one a plugin registered: a name that is not built in
+        loads the plugins to look for it (``--help`` lists the built-in commands only, so
+        that it loads no plugin; ``steptrace plugins`` lists the plugins' commands)."""
         command = super().get_command(ctx, name)
         if command is not None or ctx.resilient_parsing:
             return command
         provided = _session(ctx).registry().commands.get(name)
-        return provided.rule if provided is not None else None
+        return cast(click.Command, provided.rule) if provided is not None else None
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        names = super().list_commands(ctx)
-        if ctx.resilient_parsing:
-            return names
-        return names + sorted(set(_session(ctx).registry().commands) - set(names))
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Click's, but an unknown command's "did you mean" knows the plugins' commands too."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            session = ctx.find_root().obj
+            loaded = session._registry if isinstance(session, Session) else None
+            name = getattr(error, "command_name", None)  # click's NoSuchCommand (click >= 8.2)
+            if isinstance(name, str) and loaded is not None and loaded.commands:
+                import difflib
+
+                known = [*self.commands, *loaded.commands]
+                error.possibilities = difflib.get_close_matches(name, known)  # type: ignore[attr-defined]
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
+        from steptrace.errors import (
+            EXIT_BAD_INPUT,
+            EXIT_INTERNAL,
+            EXIT_INTERRUPTED,
+            EXIT_TERMINATED,
+            SteptraceError,
+            Terminated,
+        )
+
         try:
-            with np.errstate(all="ignore"):  # overflow to inf/NaN is recorded, not warned about
-                result = super().invoke(ctx)
+            result = super().invoke(ctx)
             if isinstance(sys.stdout, _Guarded):
                 sys.stdout.check()  # a full disk or a closed stdout lost the output: exit 2
             return result
@@ -220,13 +266,19 @@ class Session:
 
     def registry(self) -> Registry:
         if self._registry is None:
-            self._registry = Registry.load(load_plugins(self.plugins_dir, strict=self.strict))
+            from steptrace.plugins.loading import load_plugins
+            from steptrace.plugins.registry import Registry
+
+            self._registry = Registry.load(load_plugins(self.plugins_dir, strict=self.strict),
+                                           commands=_plugin_commands)
         self.report()
         return self._registry
 
     def report(self) -> None:
         """Print the plugin problems not yet printed, one line each, on stderr."""
         if self._registry is not None:
+            from steptrace.errors import one_line
+
             for problem in self._registry.problems[self._reported:]:
                 click.echo(f"warning: {one_line(problem)}", err=True)
             self._reported = len(self._registry.problems)
@@ -243,6 +295,49 @@ def _session(ctx: click.Context | None = None) -> Session:
 
 def _registry() -> Registry:
     return _session().registry()
+
+
+def _plugin_commands(register: Callable[[Any], None], plugin: str) -> dict[str, click.Command]:
+    """One plugin's commands, for the registry (a :data:`~steptrace.plugins.registry.CommandCollector`):
+    ``register`` calls the plugin's ``register_commands`` hook with a group of its own;
+    each command it adds is guarded (:func:`_guard`) with ``plugin``, its label."""
+    group = click.Group()
+    register(group)
+    for command in group.commands.values():
+        _guard(command, plugin)
+    return dict(group.commands)
+
+
+def _guard(command: click.Command, plugin: str) -> None:
+    """Make what a plugin's command raises (a steptrace error, click's own and a closed
+    pipe aside) a PluginError naming the plugin, raised from it; a group's commands too.
+    The command runs as a built-in one does, with numpy's floating-point warnings off."""
+    import functools
+
+    from steptrace.errors import PluginError, SteptraceError
+
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _guard(sub, plugin)
+    callback = command.callback
+    if callback is None:
+        return
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        import numpy as np
+
+        try:
+            with np.errstate(all="ignore"):
+                return callback(*args, **kwargs)
+        except (SteptraceError, click.ClickException, click.exceptions.Exit, click.Abort,
+                BrokenPipeError, MemoryError):
+            raise
+        except Exception as error:
+            raise PluginError(f"plugin {plugin}: command {command.name!r} raised "
+                              f"{type(error).__name__}: {error}") from error
+
+    command.callback = guarded
 
 
 @click.group(cls=SteptraceGroup, context_settings=CONTEXT)
@@ -270,7 +365,9 @@ def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | Non
 
     Plugins: installed ones (entry-point group `steptrace`) and --plugins-dir load
     unless $STEPTRACE_PLUGINS lists the ones allowed (empty: built-ins only);
-    STEPTRACE_TRACE_HOOKS=1 prints every hook call. `steptrace plugins` lists them.
+    STEPTRACE_TRACE_HOOKS=1 prints every hook call. Plugins may add commands, which
+    the list below leaves out (it loads no plugin): `steptrace plugins` lists the
+    plugins and their commands.
     """
     _session(ctx)
 
@@ -279,6 +376,9 @@ def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path |
     """A built-in experiment by id, or an experiment file by path (and the file). A bare
     name that is both a registered experiment and a file in the current directory is the
     experiment (say ./NAME for the file), with a warning saying so."""
+    from steptrace.config import load_config
+    from steptrace.errors import ConfigError, one_line
+
     path = Path(name)
     is_path = path.suffix in {".toml", ".json"} or os.sep in name or name.startswith(".")
     if name in registry.experiments and not is_path:
@@ -315,11 +415,11 @@ def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path |
 @click.option("--arithmetic", type=click.Choice(["exact", "blas"]),
               help="exact: fixed-order sums, the book's digits on any machine (the default "
                    "of the book's experiments). blas: np.dot, fast, last digits may vary.")
-@click.option("--detail", type=click.Choice(["step", "epoch", "full"]), default="step",
+@click.option("--detail", type=click.Choice(["step", "epoch", "all"]), default="step",
               show_default=True,
               help="step: every step, leaving out what earlier lines determine (weights, "
                    "weight_deltas, ...: derived again when read). epoch: the passes only. "
-                   "full: every field of every step.")
+                   "all: every field of every step.")
 def record(experiment: str, output: Path | None, arithmetic: str | None, detail: str) -> None:
     """Run an experiment and write its trace.
 
@@ -362,6 +462,7 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
 def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None) -> None:
     """Narrate a trace, step by step."""
+    from steptrace.errors import one_line
     from steptrace.trace.reader import open_trace
     from steptrace.views.book import book_lines
     from steptrace.views.literate import Literate
@@ -415,6 +516,8 @@ class _Progress:
 
 
 def _tolerance(rtol: float | None, atol: float | None) -> Tolerance | None:
+    from steptrace.compare import Tolerance
+
     if rtol is None and atol is None:
         return None
     return Tolerance(rtol or 0.0, atol or 0.0)
@@ -443,6 +546,7 @@ def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions:
     the trace used must be installed in the plugin version that recorded it (exit 2
     naming it otherwise; see --ignore-versions).
     """
+    from steptrace.errors import one_line
     from steptrace.replay import replay as run_replay
 
     with _Progress(f"replaying {trace.name}") as progress:
@@ -468,7 +572,9 @@ def diff(a: Path, b: Path, rtol: float | None, atol: float | None, events_only: 
     epoch detail, the passes are compared. Exits 0 when the configs and every event
     agree; 1 when a config field or an event differs (or one trace is incomplete).
     """
+    from steptrace.compare import Tolerance
     from steptrace.diff import diff as run_diff
+    from steptrace.errors import Mismatch, one_line
 
     report = run_diff(a, b, _tolerance(rtol, atol) or Tolerance(), events_only=events_only)
     for line in report.lines():
@@ -485,6 +591,8 @@ def diff(a: Path, b: Path, rtol: float | None, atol: float | None, events_only: 
               show_default=True, help="The file format for --show.")
 def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
     """List the experiments (the book's, and those plugins add)."""
+    from steptrace.config import dump_json, dump_toml
+
     registry = _registry()
     if show_id is not None:
         config = registry.experiment(show_id)

@@ -135,8 +135,17 @@ def test_a_plugin_command_and_a_plugin_rule_are_used(
         run_cli: RunCli, plugins_dir: Path, tmp_path: Path) -> None:
     assert run_cli("--plugins-dir", plugins_dir, "hello", env=only("softplus")).stdout == (
         "hello from softplus\n")
+    # --help loads no plugin: it lists the built-in commands and says where plugins'
+    # commands are listed; `steptrace plugins` lists them, and a close name is suggested.
     helped = run_cli("--plugins-dir", plugins_dir, "--help", env=only("softplus")).stdout
-    assert "  hello        Say hello." in helped
+    assert "hello" not in helped
+    assert "`steptrace plugins` lists the plugins and their commands" in " ".join(helped.split())
+    assert "  commands: hello\n" in run_cli("--plugins-dir", plugins_dir, "plugins",
+                                            env=only("softplus")).stdout
+    typo = run_cli("--plugins-dir", plugins_dir, "helo", env=only("softplus"))
+    assert typo.exit_code == 2
+    assert typo.stderr == ("Error: No such command 'helo'. Did you mean 'hello'? "
+                           "(see 'steptrace --help')\n")
     experiment = tmp_path / "softplus.json"
     config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
                                 "--format", "json").stdout)

@@ -8,22 +8,25 @@ names and conflicts in one place; the built-ins register first, so an outside pl
 cannot take a built-in's name.
 
 A rule that raises while it runs is its plugin's failure, not steptrace's: a plugin's
-command or a strategy's ``plan`` is wrapped where it is called, and a failure during
-training is traced back to the plugin by :meth:`Plan.blame` (the engine's inner loop
-is not wrapped call by call). Either becomes a :class:`PluginError` naming the plugin
-and its version, with the plugin's exception as its ``__cause__``.
+command (wrapped by the command line, :mod:`steptrace.cli`, which collects the commands)
+or a strategy's ``plan`` is wrapped where it is called, and a failure during training is
+traced back to the plugin by :meth:`Plan.blame` (the engine's inner loop is not wrapped
+call by call). Either becomes a :class:`PluginError` naming the plugin and its version,
+with the plugin's exception as its ``__cause__``.
+
+The registry knows no command-line framework: :meth:`Registry.load` is handed the
+command line's :data:`CommandCollector` (the command line passes one; the Python API
+collects no commands) and keeps which plugin registered which command.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import click
 import numpy as np
 import pluggy
 
@@ -40,10 +43,16 @@ from steptrace.plugins.loading import (
     trace_hooks,
 )
 
-__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "Plan", "Provided", "Registry",
-           "get_plugin_manager"]
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "CommandCollector", "Plan", "Provided",
+           "Registry", "get_plugin_manager"]
 
 T = TypeVar("T")
+
+CommandCollector = Callable[[Callable[[Any], None], str], Mapping[str, Any]]
+"""How the command line collects one plugin's commands: called with a function that calls
+the plugin's ``register_commands`` hook with the ``cli`` object it is given, and the
+plugin's label (``NAME VERSION``, for messages); returns the commands the plugin added, by
+name, ready to run. What it raises is the plugin's failure in ``register_commands``."""
 
 
 def get_plugin_manager(*, entry_points: bool = True) -> pluggy.PluginManager:
@@ -77,7 +86,9 @@ class Registry:
     nonlinearities: dict[str, Provided[Nonlinearity]] = field(default_factory=dict)
     strategies: dict[str, Provided[Strategy]] = field(default_factory=dict)
     experiments: dict[str, Provided[ExperimentConfig]] = field(default_factory=dict)
-    commands: dict[str, Provided[click.Command]] = field(default_factory=dict)
+    #: The plugins' commands (the command line's objects), collected only when
+    #: :meth:`load` is given a :data:`CommandCollector`.
+    commands: dict[str, Provided[Any]] = field(default_factory=dict)
 
     @property
     def pm(self) -> pluggy.PluginManager:
@@ -89,7 +100,10 @@ class Registry:
         return self.plugins.problems
 
     @classmethod
-    def load(cls, plugins: Plugins | pluggy.PluginManager | None = None) -> Registry:
+    def load(cls, plugins: Plugins | pluggy.PluginManager | None = None,
+             commands: CommandCollector | None = None) -> Registry:
+        """What ``plugins`` (default: :func:`load_plugins`) register; their commands too
+        when the command line hands over its ``commands`` collector."""
         if plugins is None:
             plugins = load_plugins()
         elif isinstance(plugins, pluggy.PluginManager):
@@ -98,7 +112,8 @@ class Registry:
         registry._collect("register_nonlinearities", Nonlinearity, registry.nonlinearities)
         registry._collect("register_strategies", Strategy, registry.strategies)
         registry._collect("register_experiments", ExperimentConfig, registry.experiments)
-        registry._collect_commands()
+        if commands is not None:
+            registry._collect_commands(commands)
         return registry
 
     def _plugin_version(self, name: str) -> str:
@@ -138,24 +153,27 @@ class Registry:
                     continue
                 into[name] = Provided(rule, plugin, version)
 
-    def _collect_commands(self) -> None:
+    def _collect_commands(self, collect: CommandCollector) -> None:
         for impl in self.pm.hook.register_commands.get_hookimpls():
             plugin = impl.plugin_name
-            group = click.Group()
+
+            def hook(cli: Any, function: Callable[..., Any] = impl.function,
+                     argnames: tuple[str, ...] = tuple(impl.argnames)) -> None:
+                function(**{name: {"cli": cli}[name] for name in argnames})
+
             if trace_hooks():
                 trace(f"register_commands(cli) -> {plugin}")
             try:
-                impl.function(**{name: {"cli": group}[name] for name in impl.argnames})
+                collected = dict(collect(hook, self.plugins.label(plugin)))
             except Exception as error:
                 self._failed(plugin, "register_commands", error)
                 continue
-            for name, command in group.commands.items():
+            for name, command in collected.items():
                 if name in self.commands:
                     self.plugins.problem(f"command {name!r} is registered by both "
                                          f"{self.commands[name].plugin} and {plugin}; {plugin}'s "
                                          "is ignored")
                     continue
-                _guard(command, self.plugins.label(plugin))
                 self.commands[name] = Provided(command, plugin, self._plugin_version(plugin))
 
     def _failed(self, plugin: str, hook_name: str, error: Exception) -> None:
@@ -263,30 +281,6 @@ class Registry:
                         f"{type(error).__name__}: {error}; it observes no more events", error)
 
         return observe
-
-
-def _guard(command: click.Command, plugin: str) -> None:
-    """Make what a plugin's command raises (a steptrace error, click's own and a closed
-    pipe aside) a PluginError naming the plugin, raised from it; a group's commands too."""
-    if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            _guard(sub, plugin)
-    callback = command.callback
-    if callback is None:
-        return
-
-    @functools.wraps(callback)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return callback(*args, **kwargs)
-        except (SteptraceError, click.ClickException, click.exceptions.Exit, click.Abort,
-                BrokenPipeError, MemoryError):
-            raise
-        except Exception as error:
-            raise PluginError(f"plugin {plugin}: command {command.name!r} raised "
-                              f"{type(error).__name__}: {error}") from error
-
-    command.callback = guarded
 
 
 def _as_indices(batches: list[list[Any]], n_samples: int) -> list[list[int]] | None:

@@ -1,0 +1,164 @@
+"""The lines around a trace's events: the header (line 1) and the end line (last).
+
+A trace is JSON Lines: the :class:`Header` (format name, schema version, the complete
+config, the initial weights, a :class:`Fingerprint`), one event per line
+(:mod:`steptrace.trace.events`), then an :class:`End` line with the event count.
+A name ending in ``.gz`` is gzip-compressed. Floats are written in their shortest
+round-tripping form, so they read back bit for bit; NaN and ±inf are the JSON strings
+``"NaN"``, ``"Infinity"``, ``"-Infinity"``. :func:`trace_schema` is the JSON Schema of a line.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+from itertools import pairwise
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, field_validator, model_validator
+
+from steptrace import __version__
+from steptrace.config import ExperimentConfig, check_weights
+from steptrace.errors import MAX_MESSAGE, printable
+from steptrace.matrices import PACK_ABOVE, Matrix
+
+FORMAT = "steptrace-trace"
+#: How much of a run a trace holds (:mod:`steptrace.trace.emitter` says what each keeps).
+#: ``all`` was called ``full`` before 0.2 (the strategy ``full`` is another thing); a header
+#: that says ``full`` is read as ``all``.
+Detail = Literal["step", "epoch", "all"]
+#: The newest trace schema this steptrace reads and writes. 2 added packed matrices
+#: (:mod:`steptrace.matrices`), in the header and in events; a trace that cannot hold
+#: one is written as schema 1, which older steptrace versions read.
+SCHEMA_VERSION = 2
+OLDEST_SCHEMA_VERSION = 1
+
+class Fingerprint(BaseModel):
+    """Where a trace was recorded: versions that can move the last digits, and the
+    plugin (and its version) behind every rule the run used."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steptrace: str
+    python: str
+    numpy: str
+    blas: str
+    machine: str
+    environment: dict[str, str] = Field(description="BLAS-related environment variables, if set")
+    rules: dict[str, str] = Field(description='{"nonlinearity:relu": "plugin version", ...}')
+
+
+class Header(BaseModel):
+    """The first line of a trace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["header"] = "header"
+    format: Literal["steptrace-trace"] = "steptrace-trace"
+    schema_version: int = SCHEMA_VERSION
+    detail: Detail = Field(
+        default="all", description="step: every step, derivable fields left out; epoch: "
+        "the passes only; all: every field of every step")
+    config: ExperimentConfig
+    initial_weights: tuple[Matrix, ...]
+    fingerprint: Fingerprint
+
+    def matrices(self) -> list[Matrix]:
+        config = self.config
+        return [*self.initial_weights, *(config.weights or ()), config.inputs,
+                *(() if config.goals is None else (config.goals,))]
+
+    def lowest_schema_version(self, largest_batch: int) -> int:
+        """The schema a reader needs for this trace: 2 if the header or an event may hold a
+        packed matrix (an event's is a batch's rows by a layer's width, or a weight matrix)."""
+        layers = self.config.layers
+        largest_event = max(largest_batch * max(layers), *(a * b for a, b in pairwise(layers)))
+        packed = largest_event > PACK_ABOVE or any(m.packed for m in self.matrices())
+        return SCHEMA_VERSION if packed else 1
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _read_old_detail(cls, detail: Any) -> Any:
+        return "all" if detail == "full" else detail
+
+    @model_validator(mode="after")
+    def _check_initial_weights(self) -> Header:
+        check_weights("initial_weights", self.initial_weights, self.config.layers, "initial ")
+        return self
+
+
+class End(BaseModel):
+    """The last line of a trace: how many events it holds, and whether the run is all
+    there (``complete: false`` when the recording was interrupted, with the reason)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["end"] = "end"
+    events: StrictInt = Field(ge=0, description="how many events the trace holds")
+    complete: bool = Field(default=True, description="false: the recording stopped early")
+    reason: str | None = Field(default=None, max_length=2 * MAX_MESSAGE,
+                               description="why an incomplete recording stopped")
+
+    @field_validator("reason")
+    @classmethod
+    def _check_reason(cls, reason: str | None) -> str | None:
+        return printable(reason)
+
+
+if TYPE_CHECKING:
+    from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
+
+    Line = Annotated[
+        ForwardEvent | ErrorEvent | DeltaEvent | UpdateEvent | EpochEndEvent | End,
+        Field(discriminator="kind"),
+    ]
+
+
+def _line() -> Any:
+    """:data:`Line`, a line after the header (an event or the end), made when first needed:
+    importing this module builds no event model and no adapter (the command line starts
+    sooner)."""
+    from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
+
+    return Annotated[
+        ForwardEvent | ErrorEvent | DeltaEvent | UpdateEvent | EpochEndEvent | End,
+        Field(discriminator="kind"),
+    ]
+
+
+@functools.cache
+def line_adapter() -> TypeAdapter[Line]:
+    """Validates a line after the header: built on first use, then kept."""
+    return TypeAdapter(_line())
+
+
+def trace_schema() -> dict[str, Any]:
+    """The JSON Schema of one line of a trace: a header, an event, or the end."""
+    union: Any = Annotated[Header | _line(), Field(discriminator="kind")]
+    schema = TypeAdapter(union).json_schema()
+    schema["title"] = f"{FORMAT} line, schema version {SCHEMA_VERSION}"
+    schema["description"] = (
+        "A steptrace trace is JSON Lines: one header line, one line per event in seq order, "
+        "one end line. NaN and infinities are the strings \"NaN\", \"Infinity\", \"-Infinity\"."
+    )
+    return schema
+
+
+def fingerprint(rules: dict[str, str]) -> Fingerprint:
+    try:
+        blas_info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{blas_info.get('name', '?')} {blas_info.get('version', '?')}"
+    except Exception:  # numpy's config report is informative only
+        blas = "unknown"
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    return Fingerprint(
+        steptrace=__version__,
+        python=platform.python_version(),
+        numpy=np.__version__,
+        blas=blas,
+        machine=platform.machine(),
+        environment={name: os.environ[name] for name in names if name in os.environ},
+        rules=rules,
+    )

@@ -1,0 +1,169 @@
+"""Writing a trace: a stream of lines to a hidden temporary file, renamed into place
+when the end line is written (see :class:`TraceWriter`)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Sequence
+from contextlib import suppress
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING
+
+from pydantic_core import to_json as to_json_value
+
+from steptrace.errors import BadInput, CannotWrite, Terminated, one_line
+from steptrace.outputs import (
+    cannot_write,
+    check_output,
+    create_temporary,
+    discard,
+    finish,
+    signals_deferred,
+)
+from steptrace.trace.header import End, Header
+
+if TYPE_CHECKING:
+    import gzip
+
+    from steptrace.trace.emitter import Record
+
+FLUSH_SECONDS = 0.5  # a killed recording loses at most about this much
+
+
+def incomplete_path(path: Path) -> Path:
+    """Where an interrupted recording of ``path`` is kept: ``run.jsonl`` ->
+    ``run.incomplete.jsonl`` (``run.jsonl.gz`` -> ``run.incomplete.jsonl.gz``)."""
+    suffixes = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    stem = path.name.removesuffix(suffixes) if suffixes else path.name
+    return path.with_name(f"{stem}.incomplete{suffixes}")
+
+
+
+class TraceWriter:
+    """Streams a trace to ``path``; use as a context manager.
+
+    The trace goes to a new hidden temporary file beside ``path``
+    (:func:`steptrace.outputs.create_temporary`: a random name, never a planted link).
+    Entering the block writes the header, whole: Ctrl-C and SIGTERM wait until it is
+    written. Leaving the block normally writes the end line and renames the file into
+    place. Leaving it by an exception (Ctrl-C, SIGTERM, an error) keeps what was
+    recorded: the end line says ``complete: false`` and why, and the file goes to
+    :func:`incomplete_path`, never over an existing trace at ``path``. When the disk is
+    full (:class:`~steptrace.errors.CannotWrite`), nothing is kept: the temporary file is
+    removed, to give the space back. Whole passes are flushed to disk at least every
+    ``FLUSH_SECONDS``, so even a killed run leaves its earlier passes behind (in the hidden
+    temporary file, without an end line).
+    """
+
+    def __init__(self, path: Path, header: Header, inputs: Sequence[Path] = ()) -> None:
+        self.path = path
+        self.events = 0
+        self.saved_incomplete: Path | None = None
+        self._header = header
+        self._header_written = False
+        #: A signal that asked the recording to stop (steptrace.recording sets it): the
+        #: next ``write`` raises instead of writing, so no line is ever half-counted.
+        self.stop_requested: int | None = None
+        self._flush_at = time.monotonic() + FLUSH_SECONDS
+        check_output(path, inputs)
+        self._tmp: Path | None = None  # the temporary file, made on entering the block
+
+    def _create(self) -> None:
+        self._raw, self._tmp = create_temporary(self.path)
+        # gzip by the final name (the temporary one ends in .tmp)
+        self._file: gzip.GzipFile | IO[bytes] = self._raw
+        if self.path.suffix == ".gz":
+            import gzip  # (only then: it is not free to import)
+
+            self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw)
+        self._write = self._file.write
+
+    def write(self, record: Record) -> None:
+        """One event's line (see :data:`steptrace.trace.emitter.Record`): :func:`record_json`,
+        inlined (this runs for every event of a recording)."""
+        if self.stop_requested is not None:
+            raise KeyboardInterrupt() if self.stop_requested == signal.SIGINT else Terminated()
+        try:
+            self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
+        except OSError as error:
+            raise cannot_write(self.path, error) from None
+        self.events += 1
+        if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
+            try:
+                self._file.flush()  # whole passes reach the disk, at most every FLUSH_SECONDS
+            except OSError as error:
+                raise cannot_write(self.path, error) from None
+            self._flush_at = time.monotonic() + FLUSH_SECONDS
+
+    def _finish(self, end: End, target: Path) -> None:
+        with signals_deferred():
+            try:
+                self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
+                if self._file is not self._raw:
+                    self._file.close()  # the gzip trailer
+            except OSError as error:
+                raise cannot_write(target, error) from None
+            assert self._tmp is not None  # (the header was written)
+            finish(self._raw, self._tmp, target)
+            self._raw.close()
+
+    def _discard(self) -> None:
+        if self._tmp is None:
+            return
+        with signals_deferred():
+            for file in (self._file, self._raw):
+                with suppress(OSError):  # the disk is full: its buffer is lost with the file
+                    file.close()
+            discard(self._tmp)
+
+    def __enter__(self) -> TraceWriter:
+        try:
+            with signals_deferred():  # the file and its header whole, or not at all
+                self._create()
+                self._file.write(self._header.__pydantic_serializer__.to_json(self._header))
+                self._file.write(b"\n")  # (not + b"\n": a header may be megabytes)
+                self._header_written = True
+        except OSError as error:
+            self._discard()
+            raise cannot_write(self.path, error) from None
+        except CannotWrite:
+            self._discard()
+            raise
+        except BaseException as stop:  # a signal that waited for the header
+            self.__exit__(type(stop), stop, stop.__traceback__)
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            try:
+                self._finish(End(events=self.events), self.path)
+            except BaseException:
+                self._discard()
+                raise
+            return
+        if not self._header_written or isinstance(value, CannotWrite):
+            self._discard()
+            return
+        try:
+            target = incomplete_path(self.path)
+            check_output(target)  # (not a link, a device or a directory planted there)
+            self._finish(End(events=self.events, complete=False, reason=stop_reason(value)), target)
+            self.saved_incomplete = target
+        except (OSError, ValueError, CannotWrite, BadInput):  # nowhere to keep it: nothing kept
+            self._discard()
+
+
+def stop_reason(error: BaseException | None) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    if isinstance(error, Terminated):
+        return "terminated (SIGTERM)"
+    return one_line(f"stopped by an error: {type(error).__name__}: {error}")

@@ -1,0 +1,117 @@
+"""The command line starts quickly: ``--version`` and ``--help`` import neither numpy nor
+pydantic and load no plugin, and only the command line imports click. (How long it takes
+is measured by ``python benchmarks/startup.py``, not asserted: the machines are noisy.)"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import ROOT
+
+#: What ``--version`` and ``--help`` must not import: the heavy libraries, the plugin
+#: machinery, and any plugin's code (built-in, installed or from a directory).
+HEAVY = ("numpy", "pydantic", "pydantic_core", "pluggy", "steptrace_builtins", "steptrace_extras",
+         "steptrace_plugins_dir", "steptrace.plugins.registry", "steptrace.plugins.loading")
+#: Runs the command line as the ``steptrace`` script does (the entry point, in a new
+#: Python), then prints the names of every module it imported.
+PROBE = textwrap.dedent("""
+    import json, sys
+    from steptrace.__main__ import main
+    sys.argv = ["steptrace", *json.loads(sys.argv[1])]
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+    sys.stdout.flush()
+    print("\\nmodules:", json.dumps(sorted(sys.modules)), "exit:", code)
+""")
+
+
+def imported_by(*args: str) -> tuple[list[str], str, str]:
+    """The modules ``steptrace ARGS...`` imported, what it printed (its words joined by
+    single spaces) and its exit code. Installed plugins are allowed, so that one loaded
+    would show."""
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True,
+                          text=True, check=True)
+    printed, _, tail = done.stdout.rpartition("\nmodules: ")
+    found = re.fullmatch(r"(\[.*\]) exit: (\S+)\n", tail)
+    assert found is not None, done.stdout + done.stderr
+    return json.loads(found[1]), " ".join((printed + done.stderr).split()), found[2]
+
+
+@pytest.mark.parametrize(("args", "says", "code"), [
+    (["--version"], "steptrace, version 0.1.0", "0"), (["-V"], "steptrace, version 0.1.0", "0"),
+    (["--help"], "`steptrace plugins` lists the plugins and their commands", "0"),
+    (["-h"], "Commands: diff", "0"),
+    ([], "Commands: diff", "2"),  # `steptrace` alone: the help, as a usage error
+])
+def test_version_and_help_import_no_numpy_no_pydantic_and_no_plugin(
+        args: list[str], says: str, code: str, tmp_path: Path) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "loud.py").write_text("raise SystemExit('a plugin was imported')\n")
+    plugins = ["--plugins-dir", str(folder)] if args else []  # (alone, it is the help)
+    modules, printed, exit_code = imported_by(*plugins, *args)
+    heavy = [name for name in modules if name.split(".")[0] in HEAVY or name in HEAVY]
+    assert heavy == []
+    assert "steptrace.cli" in modules
+    assert says in printed
+    assert exit_code == code
+
+
+def _imports(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every module a source imports when it runs (with its line): ``import`` and
+    ``from ... import`` anywhere, in functions too, but not under ``if TYPE_CHECKING:``."""
+    found: list[tuple[int, str]] = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in {"TYPE_CHECKING",
+                                                                   "typing.TYPE_CHECKING"}:
+            for orelse in node.orelse:
+                found += _imports(orelse)
+            continue
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+        found += _imports(node)
+    return found
+
+
+def test_no_module_of_the_package_but_the_command_line_imports_click() -> None:
+    package = ROOT / "steptrace"
+    allowed = {package / "cli.py"}
+    offenders = [f"{path.relative_to(ROOT)}:{line}: {module}"
+                 for path in sorted(package.rglob("*.py")) if path not in allowed
+                 for line, module in _imports(ast.parse(path.read_text(), str(path)))
+                 if module == "click" or module.startswith("click.")]
+    assert offenders == []
+    assert any(module == "click" for _, module in _imports(ast.parse(
+        (package / "cli.py").read_text())))  # (the walk finds what it looks for)
+
+
+def test_the_kinds_show_takes_are_the_events_kinds() -> None:
+    from steptrace.cli import EVENT_KINDS
+    from steptrace.trace import events
+
+    assert EVENT_KINDS == events.EVENT_KINDS
+
+
+def test_the_startup_benchmark_prints_every_command_with_its_ratio_to_import_numpy() -> None:
+    from benchmarks.startup import BASELINE, HELP, RECORD, VERSION, main
+
+    result = CliRunner().invoke(main, ["--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    rows = {name: (float(ratio), target) for name, ratio, target in re.findall(
+        r"^  (\S.*?)\s+[\d.]+\s+([\d.]+)\s*(≤ [\d.]+)?$", result.output, re.MULTILINE)}
+    assert set(rows) >= {BASELINE, VERSION, HELP, RECORD}
+    assert rows[BASELINE] == (1.0, "")
+    assert rows[VERSION][1] == rows[HELP][1] == "≤ 1.3" and rows[RECORD][1] == "≤ 2.0"
