@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import TRACES, book_cells
+from tests.conftest import TRACES, RunCli, book_cells
 
 CH06 = [
     "ch06-streetlight-single-sample",
@@ -21,7 +22,7 @@ CH06 = [
 
 
 @pytest.mark.parametrize("name", CH06)
-def test_book_view_equals_the_books_stdout(name, tmp_path, run_cli):
+def test_book_view_equals_the_books_stdout(name: str, tmp_path: Path, run_cli: RunCli) -> None:
     trace = tmp_path / "run.jsonl"
     assert run_cli("record", name, "-o", trace).exit_code == 0
     shown = run_cli("show", trace, "--view", "book")
@@ -30,7 +31,7 @@ def test_book_view_equals_the_books_stdout(name, tmp_path, run_cli):
 
 
 @pytest.mark.parametrize("name", CH06)
-def test_golden_trace_book_view_equals_the_books_stdout(name, run_cli):
+def test_golden_trace_book_view_equals_the_books_stdout(name: str, run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / f"{name}.jsonl", "--view", "book")
     assert shown.stdout == book_cells(6)[name]["stdout"]
 
@@ -40,7 +41,7 @@ def test_golden_trace_book_view_equals_the_books_stdout(name, run_cli):
     {"OPENBLAS_NUM_THREADS": "1"},
     {"OPENBLAS_NUM_THREADS": "2"},
 ])
-def test_exact_mode_is_independent_of_blas_settings(setting, tmp_path):
+def test_exact_mode_is_independent_of_blas_settings(setting: dict[str, str], tmp_path: Path) -> None:
     """Each setting needs a fresh process: OpenBLAS reads them when it loads."""
     env = {**os.environ, **setting}
     cells = book_cells(6)
@@ -55,7 +56,7 @@ def test_exact_mode_is_independent_of_blas_settings(setting, tmp_path):
 
 
 @pytest.mark.parametrize("name", CH06)
-def test_blas_mode_is_within_1e_12_of_the_book(name, tmp_path, run_cli):
+def test_blas_mode_is_within_1e_12_of_the_book(name: str, tmp_path: Path, run_cli: RunCli) -> None:
     trace = tmp_path / "blas.jsonl"
     assert run_cli("record", name, "-o", trace, "--arithmetic", "blas").exit_code == 0
     shown = run_cli("show", trace, "--view", "book").stdout

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from steptrace import __version__
-from tests.conftest import TRACES
+from tests.conftest import TRACES, RunCli
 
 
-def test_version_and_help(run_cli):
+def test_version_and_help(run_cli: RunCli) -> None:
     assert run_cli("--version").stdout == f"steptrace, version {__version__}\n"
     helped = run_cli("-h")
     assert helped.exit_code == 0
@@ -21,13 +22,13 @@ def test_version_and_help(run_cli):
     assert "Exit codes: 0 ok, 1 mismatch" in helped.stdout
 
 
-def test_python_dash_m():
+def test_python_dash_m() -> None:
     done = subprocess.run([sys.executable, "-m", "steptrace", "--version"],
                           capture_output=True, text=True, check=True)
     assert done.stdout == f"steptrace, version {__version__}\n"
 
 
-def test_record_says_where_it_wrote(run_cli, tmp_path, monkeypatch):
+def test_record_says_where_it_wrote(run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = run_cli("record", "ch06-streetlight-single-sample")
     assert result.exit_code == 0
@@ -38,7 +39,7 @@ def test_record_says_where_it_wrote(run_cli, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ch06-streetlight-single-sample.jsonl"]
 
 
-def test_experiments_list_and_json(run_cli):
+def test_experiments_list_and_json(run_cli: RunCli) -> None:
     listed = run_cli("experiments").stdout.splitlines()
     assert len(listed) == 31
     backprop = next(line for line in listed if line.startswith("ch06-streetlights-backprop "))
@@ -52,8 +53,8 @@ def test_experiments_list_and_json(run_cli):
 
 @pytest.mark.parametrize("file_format", ["toml", "json"])
 @pytest.mark.parametrize("name", ["ch06-streetlights-full-dataset", "streetlights-minibatch"])
-def test_an_experiment_shown_as_a_file_records_the_same_trace(run_cli, tmp_path, name,
-                                                               file_format):
+def test_an_experiment_shown_as_a_file_records_the_same_trace(run_cli: RunCli, tmp_path: Path, name: str,
+                                                               file_format: str) -> None:
     text = run_cli("experiments", "--show", name, "--format", file_format).stdout
     experiment = tmp_path / f"mine.{file_format}"
     experiment.write_text(text)
@@ -64,14 +65,14 @@ def test_an_experiment_shown_as_a_file_records_the_same_trace(run_cli, tmp_path,
     assert compared.stdout.endswith("events agree (bit for bit)\n")
 
 
-def test_record_arithmetic_option_overrides_the_file(run_cli, tmp_path):
+def test_record_arithmetic_option_overrides_the_file(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "blas.jsonl"
     assert run_cli("record", "ch06-streetlights-backprop", "-o", trace,
                    "--arithmetic", "blas").stdout.endswith("(blas) -> " + str(trace) + "\n")
     assert '"arithmetic":"blas"' in trace.read_text().splitlines()[0]
 
 
-def test_show_filters(run_cli):
+def test_show_filters(run_cli: RunCli) -> None:
     trace = TRACES / "ch06-streetlights-backprop.jsonl"
     updates = run_cli("show", trace, "--kind", "update", "--layer", "2", "--epoch", "3").stdout
     lines = updates.splitlines()
@@ -84,14 +85,14 @@ def test_show_filters(run_cli):
     assert rounded.stdout == "[1739] end of epoch 59: error summed over 4 sample(s) = 1.51e-05\n"
 
 
-def test_literate_view_of_the_ascent_form(run_cli):
+def test_literate_view_of_the_ascent_form(run_cli: RunCli) -> None:
     trace = TRACES / "ch06-streetlights-backprop-ascent-form.jsonl"
     lines = run_cli("show", trace, "--epoch", "0", "--sample", "0", "--digits", "4").stdout
     assert "[3] layer_2_delta = walk_vs_stop[0] − layer_2 = [0.6081]" in lines
     assert "[5] weights_1_2 += alpha · layer_1ᵀ · layer_2_delta" in lines
 
 
-def test_schema_describes_every_line_kind(run_cli):
+def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     schema = json.loads(run_cli("schema").stdout)
     text = json.dumps(schema)
     for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "end"):

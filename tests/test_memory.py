@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,14 +35,14 @@ def peak_kib(*args: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def traces(tmp_path_factory):
+def traces(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     """Step-detail traces of ch. 6's backprop (29 events a pass): ~10^4 and ~10^5 events."""
     folder = tmp_path_factory.mktemp("long")
     shown = subprocess.run([sys.executable, "-m", "steptrace", "experiments", "--show",
                             "ch06-streetlights-backprop", "--format", "json"], env=ENV,
                            capture_output=True, text=True, check=True)
     config = json.loads(shown.stdout)
-    made = {}
+    made: dict[int, Path] = {}
     for events, passes in ((10_005, 345), (100_021, 3449)):
         source, trace = folder / f"run{passes}.json", folder / f"run{passes}.jsonl"
         source.write_text(json.dumps({**config, "name": f"run{passes}", "iterations": passes}))
@@ -51,7 +52,8 @@ def traces(tmp_path_factory):
     return made
 
 
-def test_html_memory_stays_flat_from_ten_thousand_to_a_hundred_thousand_events(traces):
+def test_html_memory_stays_flat_from_ten_thousand_to_a_hundred_thousand_events(
+        traces: dict[int, Path]) -> None:
     """Before the page was streamed, 10^4 events took 80 MB and 10^5 took 350 MB."""
     peaks = {events: peak_kib("html", str(trace), "-o", str(trace.with_suffix(".html")))
              for events, trace in traces.items()}
@@ -60,7 +62,8 @@ def test_html_memory_stays_flat_from_ten_thousand_to_a_hundred_thousand_events(t
     assert traces[100_021].with_suffix(".html").stat().st_size > 30_000_000  # every event
 
 
-def test_plot_memory_stays_flat_from_ten_thousand_to_a_hundred_thousand_events(traces):
+def test_plot_memory_stays_flat_from_ten_thousand_to_a_hundred_thousand_events(
+        traces: dict[int, Path]) -> None:
     """Before the curves were thinned as they were read, 10^5 events took 12 MB more than
     10^4 (every update's weights were kept); now at most ``MAX_POINTS`` rows a layer are,
     which the 10^5-event run reaches (about 3.5 MB), so the margin is tight: 8 MB."""

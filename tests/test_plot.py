@@ -6,18 +6,20 @@ import builtins
 import errno
 import json
 import os
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
 
 import pytest
 
 from steptrace import outputs
 from steptrace.views.plot import Thinned
-from tests.conftest import TRACES
+from tests.conftest import TRACES, RunCli
 
 BACKPROP = TRACES / "ch06-streetlights-backprop.jsonl"
 
 
-def test_a_png_of_the_learning_curve_and_both_weight_layers(run_cli, tmp_path):
+def test_a_png_of_the_learning_curve_and_both_weight_layers(run_cli: RunCli, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
     out = tmp_path / "backprop.png"
     result = run_cli("plot", BACKPROP, "-o", out)
@@ -28,7 +30,7 @@ def test_a_png_of_the_learning_curve_and_both_weight_layers(run_cli, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["backprop.png"]  # no temporary left
 
 
-def test_an_svg_says_what_it_shows(run_cli, tmp_path):
+def test_an_svg_says_what_it_shows(run_cli: RunCli, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
     out = tmp_path / "full.svg"
     trace = TRACES / "ch06-streetlights-full-dataset.jsonl"
@@ -38,7 +40,7 @@ def test_an_svg_says_what_it_shows(run_cli, tmp_path):
     assert "ch06-streetlights-full-dataset: error per pass" in text  # matplotlib keeps each text as a comment
 
 
-def test_a_diverged_run_leaves_out_its_inf_passes(run_cli, tmp_path):
+def test_a_diverged_run_leaves_out_its_inf_passes(run_cli: RunCli, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
     config = json.loads(run_cli("experiments", "--show", "ch04-breaking-gd-diverge",
                                 "--format", "json").stdout)
@@ -52,10 +54,11 @@ def test_a_diverged_run_leaves_out_its_inf_passes(run_cli, tmp_path):
     assert "(inf/NaN passes left out)" in out.read_text()
 
 
-def test_without_matplotlib_the_command_says_how_to_get_it(run_cli, tmp_path, monkeypatch):
+def test_without_matplotlib_the_command_says_how_to_get_it(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
-    def no_matplotlib(name, *args, **kwargs):
+    def no_matplotlib(name: str, *args: Any, **kwargs: Any) -> ModuleType:  # as __import__ takes them
         if name.startswith("matplotlib"):
             raise ImportError("No module named 'matplotlib'")
         return real_import(name, *args, **kwargs)
@@ -67,15 +70,15 @@ def test_without_matplotlib_the_command_says_how_to_get_it(run_cli, tmp_path, mo
                              "'steptrace[plot]'\n")
 
 
-def test_only_png_and_svg(run_cli, tmp_path):
+def test_only_png_and_svg(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("plot", BACKPROP, "-o", tmp_path / "x.jpg")
     assert result.exit_code == 2
     assert result.stderr == f"Error: {tmp_path / 'x.jpg'}: give a .png or .svg file name\n"
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 10, 17, 100, 1000, 4321])
-def test_thinned_keeps_every_step_th_item_and_never_more_than_its_limit(n):
-    thinned = Thinned(8)
+def test_thinned_keeps_every_step_th_item_and_never_more_than_its_limit(n: int) -> None:
+    thinned: Thinned[int] = Thinned(8)
     for i in range(n):
         thinned.add(i)
     assert thinned.items == list(range(0, n, thinned.step))  # evenly spaced, the first kept
@@ -86,7 +89,8 @@ def test_thinned_keeps_every_step_th_item_and_never_more_than_its_limit(n):
         assert 4 < len(thinned.items) <= 8
 
 
-def test_a_long_run_is_thinned_as_it_is_read(run_cli, tmp_path, monkeypatch):
+def test_a_long_run_is_thinned_as_it_is_read(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
     monkeypatch.setattr("steptrace.views.plot.MAX_POINTS", 50)  # the trace's 240 updates a layer
     out = tmp_path / "backprop.svg"
@@ -98,7 +102,7 @@ def test_a_long_run_is_thinned_as_it_is_read(run_cli, tmp_path, monkeypatch):
 class FullDisk:
     """A file that takes ``room`` bytes, then fails as a full disk does."""
 
-    def __init__(self, file: Any, room: int) -> None:
+    def __init__(self, file: IO[bytes], room: int) -> None:
         self.file, self.room = file, room
 
     def write(self, data: bytes) -> int:
@@ -117,11 +121,11 @@ class FullDisk:
         self.file.close()
 
 
-def fill_disk(monkeypatch, room: int) -> None:
+def fill_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
     """Every file written with ``outputs.atomic_write`` fails after ``room`` bytes."""
     real = outputs.create_temporary
 
-    def create(target):
+    def create(target: Path) -> tuple[FullDisk, Path]:
         file, temporary = real(target)
         return FullDisk(file, room), temporary
 
@@ -129,7 +133,8 @@ def fill_disk(monkeypatch, room: int) -> None:
 
 
 @pytest.mark.parametrize("name", ["full.png", "full.svg"])
-def test_a_full_disk_is_one_line_and_leaves_nothing(run_cli, tmp_path, monkeypatch, name):
+def test_a_full_disk_is_one_line_and_leaves_nothing(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
     out = tmp_path / name
     fill_disk(monkeypatch, 1000)
@@ -140,7 +145,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(run_cli, tmp_path, monkeypat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_picture_never_replaces_its_trace(run_cli, tmp_path):
+def test_the_picture_never_replaces_its_trace(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "run.svg"  # a trace with a picture's name: refused before it is read
     trace.write_bytes(BACKPROP.read_bytes())
     result = run_cli("plot", trace, "-o", trace)

@@ -11,27 +11,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import INSTALLED, ROOT
+from tests.conftest import INSTALLED, ROOT, present
 
 README = (ROOT / "README.md").read_text()
 FILES = re.findall(r"<!-- guide-file: (\S+) -->\n```\w+\n(.*?)```", README, re.S)
 COMMANDS = re.search(r"<!-- guide-run -->\n```sh\n(.*?)```", README, re.S)
 
 
-def test_the_guide_has_its_files_and_commands():
+def test_the_guide_has_its_files_and_commands() -> None:
     assert [name for name, _ in FILES] == ["my_plugins/softsign.py", "test_softsign.py"]
     assert COMMANDS is not None
 
 
 @pytest.mark.skipif(not INSTALLED, reason="the guide runs the steptrace command: pip install -e .")
-def test_following_the_guide_gives_a_plugin_that_record_and_replay_use(tmp_path):
+def test_following_the_guide_gives_a_plugin_that_record_and_replay_use(tmp_path: Path) -> None:
     for name, text in FILES:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "STEPTRACE_PLUGINS": "softsign"}
     outputs = []
-    for command in COMMANDS.group(1).strip().splitlines():
+    for command in present(COMMANDS).group(1).strip().splitlines():
         done = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True,
                               text=True)
         assert done.returncode == 0, (command, done.stdout, done.stderr)

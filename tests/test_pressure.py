@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.conftest import TRACES
+from tests.conftest import TRACES, RunCli
 
 
-def test_the_middle_streetlight_is_pushed_up_three_times_in_the_first_pass(run_cli):
+def test_the_middle_streetlight_is_pushed_up_three_times_in_the_first_pass(run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / "ch06-streetlights-full-dataset.jsonl", "--view", "pressure",
                     "--epoch", "0")
     assert shown.exit_code == 0
@@ -24,7 +24,7 @@ def test_the_middle_streetlight_is_pushed_up_three_times_in_the_first_pass(run_c
     ]
 
 
-def test_a_two_layer_net_gets_a_table_per_weight_layer_and_pass(run_cli):
+def test_a_two_layer_net_gets_a_table_per_weight_layer_and_pass(run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / "streetlights-minibatch.jsonl", "--view", "pressure")
     lines = shown.stdout.splitlines()
     titles = [line for line in lines if ", epoch " in line]
@@ -34,7 +34,7 @@ def test_a_two_layer_net_gets_a_table_per_weight_layer_and_pass(run_cli):
     assert lines[lines.index(titles[1]) + 1] == "samples    w[0] w[1] w[2] w[3]"
 
 
-def test_pressure_takes_only_an_epoch_filter(run_cli):
+def test_pressure_takes_only_an_epoch_filter(run_cli: RunCli) -> None:
     result = run_cli("show", TRACES / "ch06-streetlights-backprop.jsonl", "--view", "pressure",
                      "--sample", "1")
     assert result.exit_code == 2

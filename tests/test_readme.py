@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from tests.conftest import ROOT
+from pathlib import Path
+
+from tests.conftest import ROOT, RunCli
 
 
-def test_ci_runs_the_readme_test_command():
+def test_ci_runs_the_readme_test_command() -> None:
     command = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert command.startswith(
         "python -m pip install -e '.[test,parity,plot,browser,fast]' -e plugins/steptrace-extras")
     assert f"```sh\n{command}\n```" in (ROOT / "README.md").read_text()
 
 
-def test_readme_book_view_example_is_real(run_cli, tmp_path):
+def test_readme_book_view_example_is_real(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "backprop.jsonl"
     run_cli("record", "ch06-streetlights-backprop", "-o", trace)
     readme = (ROOT / "README.md").read_text()
@@ -23,7 +25,7 @@ def test_readme_book_view_example_is_real(run_cli, tmp_path):
         assert line in readme
 
 
-def test_readme_chapter_4_narration_is_real(run_cli):
+def test_readme_chapter_4_narration_is_real(run_cli: RunCli) -> None:
     readme = (ROOT / "README.md").read_text()
     shown = run_cli("show", ROOT / "traces" / "ch04-watch-several-steps.jsonl", "--epoch", "1")
     assert f"$ steptrace show ch04-watch-several-steps.jsonl --epoch 1\n{shown.stdout}" in readme

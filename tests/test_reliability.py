@@ -9,16 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, RunCli
 
 STEPTRACE = [sys.executable, "-m", "steptrace"]
 ENV = {**os.environ, "STEPTRACE_PLUGINS": ""}
 
 
-def experiment(run_cli, tmp_path, base, name, **changes):
+def experiment(run_cli: RunCli, tmp_path: Path, base: str, name: str, **changes: object) -> Path:
     config = json.loads(run_cli("experiments", "--show", base, "--format", "json").stdout)
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps({**config, "name": name, **changes}))
@@ -28,7 +29,7 @@ def experiment(run_cli, tmp_path, base, name, **changes):
 # -- divergence ----------------------------------------------------------------------------------
 
 
-def test_a_run_that_overflows_is_recorded_replayed_and_flagged(run_cli, tmp_path):
+def test_a_run_that_overflows_is_recorded_replayed_and_flagged(run_cli: RunCli, tmp_path: Path) -> None:
     """ch. 4's input of 2 with alpha 1, for 700 passes instead of 20: inf, then NaN."""
     source = experiment(run_cli, tmp_path, "ch04-breaking-gd-diverge", "overflow", iterations=700)
     trace = tmp_path / "overflow.jsonl"
@@ -55,7 +56,7 @@ def test_a_run_that_overflows_is_recorded_replayed_and_flagged(run_cli, tmp_path
     (signal.SIGTERM, 143, "terminated (SIGTERM)"),
 ])
 def test_an_interrupted_recording_keeps_its_part_and_spares_the_old_trace(
-        run_cli, tmp_path, sig, code, reason):
+        run_cli: RunCli, tmp_path: Path, sig: signal.Signals, code: int, reason: str) -> None:
     source = experiment(run_cli, tmp_path, "ch06-streetlights-backprop", "long", iterations=200_000)
     trace = tmp_path / "long.jsonl"
     trace.write_text("an older trace of the same name\n")
@@ -109,7 +110,8 @@ def peak_kib(*args: str) -> int:
     return int(done.stdout.splitlines()[-1])
 
 
-def test_memory_stays_flat_from_ten_thousand_to_a_hundred_thousand_events(run_cli, tmp_path):
+def test_memory_stays_flat_from_ten_thousand_to_a_hundred_thousand_events(
+        run_cli: RunCli, tmp_path: Path) -> None:
     """Every command streams: 10x the events must not cost 10x the memory. (The note of
     the reliability issue gives the 10^4 vs 10^6 numbers, measured the same way.)"""
     peaks = {}

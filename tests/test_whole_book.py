@@ -11,10 +11,11 @@ byte for byte in exact mode. Two documented exceptions are asserted exactly:
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import BOOK_REPORT, TRACES, book_cells, builtin_registry
+from tests.conftest import BOOK_REPORT, TRACES, RunCli, book_cells, builtin_registry
 
 PRIMER = ("ch03-numpy-", "ch06-numpy-")  # numpy primer cells: not networks
 CELLS = {cell_id: cell for chapter in (3, 4, 5, 6) for cell_id, cell in book_cells(chapter).items()
@@ -23,7 +24,7 @@ HOT_AND_COLD = "ch04-hot-and-cold-learning"
 EXECUTE_RESULT = "ch05-multi-input-multi-output-one-step"
 
 
-def book_view(run_cli, tmp_path, name: str) -> str:
+def book_view(run_cli: RunCli, tmp_path: Path, name: str) -> str:
     trace = tmp_path / f"{name}.jsonl"
     assert run_cli("record", name, "-o", trace).exit_code == 0
     shown = run_cli("show", trace, "--view", "book")
@@ -31,18 +32,19 @@ def book_view(run_cli, tmp_path, name: str) -> str:
     return shown.stdout
 
 
-def test_the_29_cells_are_the_builtin_book_experiments():
+def test_the_29_cells_are_the_builtin_book_experiments() -> None:
     assert len(CELLS) == 29
     builtins = {name for name in builtin_registry().experiments if name.startswith("ch0")}
     assert builtins == set(CELLS)
 
 
 @pytest.mark.parametrize("name", sorted(set(CELLS) - {HOT_AND_COLD, EXECUTE_RESULT}))
-def test_book_view_is_the_books_stdout(run_cli, tmp_path, name):
+def test_book_view_is_the_books_stdout(run_cli: RunCli, tmp_path: Path, name: str) -> None:
     assert book_view(run_cli, tmp_path, name) == CELLS[name]["stdout"]
 
 
-def test_hot_and_cold_differs_from_the_stored_output_in_exactly_two_ulps(run_cli, tmp_path):
+def test_hot_and_cold_differs_from_the_stored_output_in_exactly_two_ulps(
+        run_cli: RunCli, tmp_path: Path) -> None:
     cell = CELLS[HOT_AND_COLD]
     shown = book_view(run_cli, tmp_path, HOT_AND_COLD)
     assert shown == cell["reproduced_stdout"]
@@ -59,13 +61,13 @@ def test_hot_and_cold_differs_from_the_stored_output_in_exactly_two_ulps(run_cli
         assert mine[n].split()[1] == stored[n].split()[1]  # the predictions agree
 
 
-def test_execute_result_cell_prints_the_stored_display(run_cli, tmp_path):
+def test_execute_result_cell_prints_the_stored_display(run_cli: RunCli, tmp_path: Path) -> None:
     cell = CELLS[EXECUTE_RESULT]
     assert cell["stdout"] == ""
     assert book_view(run_cli, tmp_path, EXECUTE_RESULT) == cell["stored_execute_result"] + "\n"
 
 
-def test_count_of_cells_reproduced_byte_for_byte(run_cli, tmp_path):
+def test_count_of_cells_reproduced_byte_for_byte(run_cli: RunCli, tmp_path: Path) -> None:
     exact = []
     for name, cell in sorted(CELLS.items()):
         expected = {HOT_AND_COLD: cell.get("reproduced_stdout"),
@@ -79,7 +81,7 @@ def test_count_of_cells_reproduced_byte_for_byte(run_cli, tmp_path):
     assert len(exact) == 29
 
 
-def test_a_diverging_run_is_recorded_and_replayed_exactly(run_cli, tmp_path):
+def test_a_diverging_run_is_recorded_and_replayed_exactly(run_cli: RunCli, tmp_path: Path) -> None:
     trace = tmp_path / "diverge.jsonl"
     recorded = run_cli("record", "ch04-breaking-gd-diverge", "-o", trace)
     assert recorded.stdout.startswith("recorded ch04-breaking-gd-diverge: 100 events, 20 epoch(s), "
@@ -87,7 +89,7 @@ def test_a_diverging_run_is_recorded_and_replayed_exactly(run_cli, tmp_path):
     assert run_cli("replay", trace).stdout.splitlines()[0].endswith("all 100 events match (bit for bit)")
 
 
-def test_chapter_5_narration_watches_the_steps_with_the_books_numbers(run_cli):
+def test_chapter_5_narration_watches_the_steps_with_the_books_numbers(run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / "ch05-multi-input-three-steps.jsonl", "--epoch", "0").stdout
     lines = shown.splitlines()
     assert lines[1] == ("[0] prediction = input · weights = [8.5, 0.65, 1.2] · "
@@ -101,7 +103,7 @@ def test_chapter_5_narration_watches_the_steps_with_the_books_numbers(run_cli):
         "alpha · weight_delta: weights = [[0.1], [0.2], [-0.1]] − 0.01 · ")
 
 
-def test_hot_and_cold_narration_names_its_rule(run_cli):
+def test_hot_and_cold_narration_names_its_rule(run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / "ch04-hot-and-cold-learning.jsonl", "--epoch", "0",
                     "--kind", "update").stdout
     assert shown == ("[2] hot_and_cold: up_prediction = 0.2505, up_error = 0.3019502500000001, "
