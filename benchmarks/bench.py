@@ -41,7 +41,7 @@ from steptrace.engine.network import Network, initial_weights, training_data
 from steptrace.engine.rules import Array
 from steptrace.plugins.loading import load_plugins
 from steptrace.plugins.registry import Registry
-from steptrace.recording import header_for, network_for, record
+from steptrace.recording import header_for, record
 from steptrace.replay import replay
 from steptrace.trace.writer import TraceWriter
 
@@ -184,7 +184,7 @@ def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str
     def header_alone() -> None:
         """What every trace of this config costs before its first event: the header (the
         dataset and the initial weights) and the end line, written and synced."""
-        network = network_for(config, plan, "step")
+        network = Network.from_config(config, plan)
         with TraceWriter(folder / "header-alone.trace", header_for(config, registry, network)):
             pass
 

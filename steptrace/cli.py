@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -255,14 +253,14 @@ class SteptraceGroup(click.Group):
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@dataclass
 class Session:
     """One invocation's plugin settings, and its registry, loaded once when first needed."""
 
-    plugins_dir: Path | None = None
-    strict: bool | None = None
-    _registry: Registry | None = None
-    _reported: int = 0
+    def __init__(self, plugins_dir: Path | None = None, strict: bool | None = None) -> None:
+        self.plugins_dir = plugins_dir
+        self.strict = strict
+        self._registry: Registry | None = None
+        self._reported = 0
 
     def registry(self) -> Registry:
         if self._registry is None:
@@ -600,6 +598,8 @@ def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
         return
     rows = [(name, p.rule, p.plugin) for name, p in sorted(registry.experiments.items())]
     if as_json:
+        import json
+
         click.echo(json.dumps([
             {"name": name, "title": c.title, "source": c.source, "plugin": plugin,
              "layers": list(c.layers), "nonlinearities": list(c.nonlinearities),
@@ -622,6 +622,8 @@ def plugins(as_json: bool, show_all: bool) -> None:
     """List the loaded plugins: name, version, where from, hooks, and what each contributes."""
     listing = _registry().describe_plugins(include_builtins=show_all)
     if as_json:
+        import json
+
         click.echo(json.dumps(listing, indent=2))
         return
     if not listing:
@@ -665,6 +667,8 @@ def html(trace: Path, output: Path) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of a trace line (header, event or end)."""
+    import json
+
     from steptrace.trace.header import trace_schema
 
     click.echo(json.dumps(trace_schema(), indent=2))

@@ -10,13 +10,14 @@ from typing import Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
-from steptrace.engine.network import Emit, Network, training_data
+from steptrace.engine.network import Network, training_data
 from steptrace.engine.plan import Plan
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
 from steptrace.matrices import Matrix
 from steptrace.outputs import STOPPING, handling
 from steptrace.plugins.registry import Registry
-from steptrace.trace.events import Record, typed
+from steptrace.trace.emitter import Emitter, Record, typed
+from steptrace.trace.events import Event
 from steptrace.trace.header import Detail, Header, fingerprint
 from steptrace.trace.writer import TraceWriter
 
@@ -65,47 +66,36 @@ def unlike_registered(config: ExperimentConfig, registry: Registry,
         update={"arithmetic": config.arithmetic}).model_dump(), Tolerance())
 
 
-def network_for(config: ExperimentConfig, plan: Plan, detail: Detail) -> Network:
-    """The network that records (or replays) ``config`` at ``detail``."""
-    network = Network.from_config(config, plan)
-    network.lean = detail != "full"
-    return network
-
-
 def train_at_detail(
     network: Network,
     config: ExperimentConfig,
     detail: Detail,
-    emit: Emit,
+    emit: Callable[[Record], None],
     progress: Progress | None = None,
 ) -> list[float | None]:
     """Run ``network`` on ``config``'s data, handing ``emit`` the records a trace of
     ``detail`` holds; returns each pass's summed error. Recording and replay both run
     this, so they cannot differ in what they produce."""
     inputs, goals = training_data(config)
+    emitter = Emitter(config, network.plan, detail, emit)
     steps = len(network.plan.batches)
-    passes = 0
 
-    def after_pass(error: float | None) -> None:
-        nonlocal passes
-        passes += 1
+    def pass_end(epoch: int, error: float | None) -> None:
+        emitter.pass_end(epoch, error)
         if progress is not None:
-            progress(passes, config.iterations, steps)
+            progress(epoch + 1, config.iterations, steps)
 
-    return network.train(inputs, goals, config.iterations, at_detail(detail, emit), after_pass)
+    return network.train(inputs, goals, config.iterations, emitter.step, pass_end)
 
 
-def at_detail(detail: Detail, emit: Emit) -> Emit:
-    """``emit``, handed only the records a trace of ``detail`` holds (``epoch``: the
-    passes, numbered from 0)."""
-    if detail != "epoch":
-        return emit
-
-    def passes_only(record: Record) -> None:
-        if record["kind"] == "epoch_end":
-            emit({**record, "seq": record["epoch"]})
-
-    return passes_only
+def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | None = None,
+        detail: Detail = "all") -> Network:
+    """Train a config's network to the end, handing every event, typed, to ``emit`` (at
+    ``detail``: by default every field of every event); returns the trained network."""
+    network = Network.from_config(config, plan)
+    train_at_detail(network, config, detail,
+                    (lambda record: None) if emit is None else (lambda record: emit(typed(record))))
+    return network
 
 
 def record(
@@ -119,12 +109,12 @@ def record(
     """Train ``config``'s network and write its trace to ``path`` (atomically) at
     ``detail``; every event written also goes to the plugins' observers. ``inputs`` are
     the files the config came from: ``path`` may not be one of them."""
-    network = network_for(config, registry.resolve(config), detail)
+    network = Network.from_config(config, registry.resolve(config))
     observer = registry.observer()
     writer = TraceWriter(path, header_for(config, registry, network, detail), inputs)
     try:
         with signals_stop_between_lines(writer), writer:
-            emit: Emit = writer.write
+            emit: Callable[[Record], None] = writer.write
             if observer is not None:
                 def emit(record: Record) -> None:
                     writer.write(record)

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from steptrace.compare import Tolerance, difference, summary
+from steptrace.engine.network import Network
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.plugins.registry import Provided, Registry
 from steptrace.recording import (
     Progress,
     header_for,
-    network_for,
     train_at_detail,
     unlike_registered,
 )
-from steptrace.trace.events import Record, record_json, typed
+from steptrace.trace.emitter import Record, record_json, typed
 from steptrace.trace.header import End, Header
 from steptrace.trace.reader import open_trace
 
@@ -143,7 +143,7 @@ def replay(
         except ConfigError as error:
             raise ConfigError(f"{path}: the trace's config: {error}") from None
         tolerance = tolerance or DEFAULT_TOLERANCE[config.arithmetic]
-        network = network_for(config, plan, header.detail)
+        network = Network.from_config(config, plan)
         expected = header_for(config, registry, network, header.detail)
         header_checked = check_header(path, header, expected, registry)
         count = 0

@@ -24,12 +24,12 @@ import pytest
 from steptrace.compare import Tolerance
 from steptrace.config import ExperimentConfig, load_config
 from steptrace.diff import DiffReport, diff
-from steptrace.engine.network import run
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.outputs import atomic_write
 from steptrace.plugins.loading import load_plugins
 from steptrace.plugins.registry import Registry
+from steptrace.recording import run
 from steptrace.trace.reader import open_trace
 
 __all__ = ["check_nonlinearity", "check_strategy", "golden_trace"]
@@ -117,7 +117,7 @@ def check_strategy(
             assert flat == list(range(n)), (
                 f"{strategy.name}: a pass over {n} samples must visit each once, not {batches}")
     assert accepted, f"{strategy.name}: plan accepted no dataset size of {list(sizes)}"
-    if strategy.learn is not None:
+    if strategy.own_rule:
         _check_learning_rule(strategy, options)
 
 

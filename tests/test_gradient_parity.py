@@ -27,19 +27,22 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from steptrace.config import ExperimentConfig
-from steptrace.engine.network import initial_weights, run
+from steptrace.engine.network import initial_weights
 from steptrace.engine.plan import Plan
+from steptrace.recording import run
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from tests.conftest import BOOK_REPORT, builtin_registry
 
 REGISTRY = builtin_registry()
+Array = NDArray[np.float64]
 
 NONLINEARITIES = ("linear", "relu", "sigmoid", "tanh")
 # Every gradient-descent built-in. Not hot_and_cold (see the module docstring).
@@ -58,7 +61,8 @@ FD_CASES = 64
 
 def strategy_label(strategy: dict[str, Any]) -> str:
     size = strategy.get("batch_size")
-    return strategy["name"] + (f"-{size}" if size else "")
+    name: str = strategy["name"]
+    return name + (f"-{size}" if size else "")
 
 
 def make_config(index: int, *, iterations: int | None = None, binary_inputs: bool = True,
@@ -255,8 +259,8 @@ def torch_parity(config: ExperimentConfig, plan: Plan, compare: Compare) -> int:
     return steps
 
 
-def test_torch_cases_cover_every_rule():
-    seen = set()
+def test_torch_cases_cover_every_rule() -> None:
+    seen: set[tuple[object, ...]] = set()
     for config in TORCH_CONFIGS:
         *hidden, output = config.nonlinearities
         label = strategy_label(config.strategy.model_dump())
@@ -281,7 +285,7 @@ def test_torch_cases_cover_every_rule():
     assert expected <= seen, sorted(expected - seen)
 
 
-def test_gradient_parity_with_torch():
+def test_gradient_parity_with_torch() -> None:
     """Every case, step by step, against torch autograd; the summary reports the largest
     relative difference over all of them."""
     torch = torch_module()
@@ -302,13 +306,16 @@ def wrong_by(nonlinearity: str, factor: float, plan: Plan) -> Plan:
     replaced = []
     for act in plan.nonlinearities:
         if act.name == nonlinearity:
-            act = dataclasses.replace(act, derivative=lambda out, d=act.derivative: d(out) * factor)
+            def wrong(out: Array, d: Callable[[Array], Array] = act.derivative) -> Array:
+                return d(out) * factor
+
+            act = dataclasses.replace(act, derivative=wrong)
         replaced.append(act)
     return dataclasses.replace(plan, nonlinearities=tuple(replaced))
 
 
 @pytest.mark.parametrize("nonlinearity", ["sigmoid", "tanh", "relu"])
-def test_the_torch_comparison_catches_a_slightly_wrong_rule(nonlinearity):
+def test_the_torch_comparison_catches_a_slightly_wrong_rule(nonlinearity: str) -> None:
     torch_module()
     config = next(c for c in TORCH_CONFIGS
                   if c.nonlinearities[0] == nonlinearity and len(c.nonlinearities) > 1)
@@ -388,7 +395,7 @@ def finite_differences(config: ExperimentConfig, plan: Plan, compare: Compare) -
     return steps, compared, skipped
 
 
-def test_gradients_match_finite_differences():
+def test_gradients_match_finite_differences() -> None:
     compare = Compare(FD_RTOL, FD_ATOL)
     steps = compared = skipped = 0
     for config in FD_CONFIGS:
@@ -406,7 +413,7 @@ def test_gradients_match_finite_differences():
 
 
 @pytest.mark.parametrize("nonlinearity", ["sigmoid", "tanh"])
-def test_finite_differences_catch_a_wrong_rule(nonlinearity):
+def test_finite_differences_catch_a_wrong_rule(nonlinearity: str) -> None:
     config = next(c for c in FD_CONFIGS
                   if c.nonlinearities[0] == nonlinearity and len(c.nonlinearities) > 1)
     plan = REGISTRY.resolve(config)
@@ -415,7 +422,7 @@ def test_finite_differences_catch_a_wrong_rule(nonlinearity):
         finite_differences(config, wrong_by(nonlinearity, 1 + 1e-4, plan), Compare(FD_RTOL, FD_ATOL))
 
 
-def test_finite_differences_skip_a_weight_whose_probe_crosses_the_relu_kink():
+def test_finite_differences_skip_a_weight_whose_probe_crosses_the_relu_kink() -> None:
     # relu(w * 1.0) with w = 3e-7: the probe w - h = -7e-7 switches the neuron off, so the
     # central difference would measure half the slope; that weight is skipped, the other
     # (whose probes leave the neuron on) is compared.

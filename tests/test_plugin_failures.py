@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Protocol
 
 import numpy as np
 import pytest
 
-from steptrace.engine.network import run
-from steptrace.engine.rules import Learned, Strategy
+from steptrace.engine.rules import Learned, LearningStep, Strategy
 from steptrace.plugins.hookspecs import hookimpl
 from steptrace.plugins.loading import load_plugins
 from steptrace.plugins.registry import Registry
+from steptrace.recording import run
 from steptrace.testing import check_strategy
-from tests.conftest import builtin_registry
+from steptrace.trace.events import Event
+from tests.conftest import RunCli, builtin_registry
 
 HEADER = """
     import numpy as np
@@ -138,8 +141,14 @@ def only(name: str, **more: str) -> dict[str, str]:
     return {"STEPTRACE_PLUGINS": name, **more}
 
 
+class MakeExperiment(Protocol):
+    """The type of the ``experiment`` fixture."""
+
+    def __call__(self, strategy: str = ..., nonlinearity: str = ...) -> Path: ...
+
+
 @pytest.fixture
-def experiment(run_cli, tmp_path):
+def experiment(run_cli: RunCli, tmp_path: Path) -> MakeExperiment:
     """``experiment(strategy=..., nonlinearity=...)``: the ch. 6 backprop network as a
     file, with the rule a plugin provides."""
 
@@ -163,8 +172,9 @@ def experiment(run_cli, tmp_path):
     ("raising_derivative", {"nonlinearity": "raising_derivative"},
      "nonlinearity 'raising_derivative' derivative", "KeyError: 'no derivative today'"),
 ])
-def test_a_rule_that_raises_while_recording_is_the_plugins_failure(run_cli, tmp_path, experiment,
-                                                                   plugin, rule, what, raised):
+def test_a_rule_that_raises_while_recording_is_the_plugins_failure(
+        run_cli: RunCli, tmp_path: Path, experiment: MakeExperiment, plugin: str, rule: dict[str, str],
+        what: str, raised: str) -> None:
     folder = tmp_path / "plugins"
     path = write_plugin(folder, plugin)
     trace = tmp_path / "t.jsonl"
@@ -184,11 +194,12 @@ def test_a_rule_that_raises_while_recording_is_the_plugins_failure(run_cli, tmp_
                                  f"{tmp_path / 't.incomplete.jsonl'} (marked incomplete)\n")
 
 
-def test_the_plugin_is_named_with_its_version(run_cli, tmp_path, monkeypatch):
+def test_the_plugin_is_named_with_its_version(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An installed plugin (the example, steptrace-extras) is named NAME VERSION."""
     extras = pytest.importorskip("steptrace_extras")
 
-    def learn(step):
+    def learn(step: LearningStep) -> Learned:
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(extras, "momentum_learn", learn)
@@ -199,11 +210,11 @@ def test_the_plugin_is_named_with_its_version(run_cli, tmp_path, monkeypatch):
                                     "rule raised ZeroDivisionError: division by zero; ")
 
 
-def test_a_hook_that_raises_is_named_with_its_plugins_version(monkeypatch):
+def test_a_hook_that_raises_is_named_with_its_plugins_version(monkeypatch: pytest.MonkeyPatch) -> None:
     extras = pytest.importorskip("steptrace_extras")
 
     @hookimpl
-    def register_strategies(register):
+    def register_strategies(register: Callable[[Strategy], None]) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setenv("STEPTRACE_PLUGINS", "extras")
@@ -214,7 +225,7 @@ def test_a_hook_that_raises_is_named_with_its_plugins_version(monkeypatch):
     assert "leaky_relu" in registry.nonlinearities  # its other hooks still count
 
 
-def test_a_plan_that_raises_is_exit_2(run_cli, tmp_path, experiment):
+def test_a_plan_that_raises_is_exit_2(run_cli: RunCli, tmp_path: Path, experiment: MakeExperiment) -> None:
     folder = tmp_path / "plugins"
     path = write_plugin(folder, "raising_plan")
     result = run_cli("--plugins-dir", folder, "record", experiment(strategy="raising_plan"),
@@ -225,7 +236,7 @@ def test_a_plan_that_raises_is_exit_2(run_cli, tmp_path, experiment):
     assert not (tmp_path / "t.jsonl").exists()
 
 
-def test_a_command_that_raises_is_exit_2_naming_the_plugin(run_cli, tmp_path):
+def test_a_command_that_raises_is_exit_2_naming_the_plugin(run_cli: RunCli, tmp_path: Path) -> None:
     folder = tmp_path / "plugins"
     path = write_plugin(folder, "raising_command")
     result = run_cli("--plugins-dir", folder, "explode", env=only("raising_command"))
@@ -239,7 +250,8 @@ def test_a_command_that_raises_is_exit_2_naming_the_plugin(run_cli, tmp_path):
     assert "RuntimeError: the command blew up\n" in debug.stderr
 
 
-def test_replaying_a_trace_whose_plugin_failed_to_import_says_so(run_cli, tmp_path, experiment):
+def test_replaying_a_trace_whose_plugin_failed_to_import_says_so(
+        run_cli: RunCli, tmp_path: Path, experiment: MakeExperiment) -> None:
     folder = tmp_path / "plugins"
     path = write_plugin(folder, "gentle")
     trace = tmp_path / "t.jsonl"
@@ -262,7 +274,8 @@ def test_replaying_a_trace_whose_plugin_failed_to_import_says_so(run_cli, tmp_pa
     assert f'File "{path}", line 1' in debug.stderr
 
 
-def test_a_rule_that_writes_into_the_weights_fails_at_once(run_cli, tmp_path, experiment):
+def test_a_rule_that_writes_into_the_weights_fails_at_once(
+        run_cli: RunCli, tmp_path: Path, experiment: MakeExperiment) -> None:
     folder = tmp_path / "plugins"
     path = write_plugin(folder, "scribbler")
     result = run_cli("--plugins-dir", folder, "record", experiment(strategy="scribbler"), "-o",
@@ -274,7 +287,7 @@ def test_a_rule_that_writes_into_the_weights_fails_at_once(run_cli, tmp_path, ex
         "not write into step.weights, nor into the step's other arrays); ")
 
 
-def test_check_strategy_catches_a_rule_that_writes_into_the_weights(tmp_path):
+def test_check_strategy_catches_a_rule_that_writes_into_the_weights(tmp_path: Path) -> None:
     folder = tmp_path / "plugins"
     write_plugin(folder, "scribbler")
     registry = Registry.load(load_plugins(folder, entry_points=False))
@@ -283,7 +296,7 @@ def test_check_strategy_catches_a_rule_that_writes_into_the_weights(tmp_path):
         check_strategy(registry.strategy("scribbler"))
 
 
-def test_what_a_callback_raises_inside_a_rule_is_not_the_plugins(tmp_path):
+def test_what_a_callback_raises_inside_a_rule_is_not_the_plugins(tmp_path: Path) -> None:
     """The engine's emit is called from inside a rule (step.gradient() emits the deltas):
     what it raises goes on as it is, neither blamed on the plugin nor wrapped."""
     folder = tmp_path / "plugins"
@@ -300,7 +313,7 @@ def test_what_a_callback_raises_inside_a_rule_is_not_the_plugins(tmp_path):
     class Full(Exception):
         pass
 
-    def emit(event):
+    def emit(event: Event) -> None:
         if event.kind == "delta":
             raise Full("the callback's own failure")
 
@@ -308,7 +321,8 @@ def test_what_a_callback_raises_inside_a_rule_is_not_the_plugins(tmp_path):
         run(config, plan, emit)
 
 
-def test_a_builtin_rule_is_a_plugin_too(run_cli, tmp_path, monkeypatch):
+def test_a_builtin_rule_is_a_plugin_too(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The built-ins are plugins: a failing one is named, with steptrace's version."""
     import steptrace_builtins.nonlinearities as builtins
 
@@ -324,14 +338,14 @@ def test_a_builtin_rule_is_a_plugin_too(run_cli, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def world_writable(tmp_path):
+def world_writable(tmp_path: Path) -> Path:
     folder = tmp_path / "plugins"
     write_plugin(folder, "gentle")
     os.chmod(folder, 0o1777)  # the sticky bit (as /tmp has) does not help
     return folder
 
 
-def test_a_world_writable_plugins_dir_is_warned_of(run_cli, world_writable):
+def test_a_world_writable_plugins_dir_is_warned_of(run_cli: RunCli, world_writable: Path) -> None:
     result = run_cli("--plugins-dir", world_writable, "plugins", env=only("gentle"))
     assert result.exit_code == 0
     assert result.stderr == (f"warning: plugins directory {world_writable} is writable by "
@@ -340,7 +354,8 @@ def test_a_world_writable_plugins_dir_is_warned_of(run_cli, world_writable):
     assert result.stdout.startswith("gentle file")
 
 
-def test_a_world_writable_plugins_dir_is_refused_in_strict_mode(run_cli, world_writable):
+def test_a_world_writable_plugins_dir_is_refused_in_strict_mode(
+        run_cli: RunCli, world_writable: Path) -> None:
     for args, env in [(("--strict-plugins",), {}), ((), {"STEPTRACE_STRICT_PLUGINS": "1"})]:
         result = run_cli(*args, "plugins", env=only("gentle", STEPTRACE_PLUGINS_DIR=str(
             world_writable), **env))
@@ -351,7 +366,7 @@ def test_a_world_writable_plugins_dir_is_refused_in_strict_mode(run_cli, world_w
                                  "mode)\n")
 
 
-def test_a_world_writable_plugin_file_is_warned_of(run_cli, tmp_path):
+def test_a_world_writable_plugin_file_is_warned_of(run_cli: RunCli, tmp_path: Path) -> None:
     folder = tmp_path / "plugins"
     path = write_plugin(folder, "gentle")
     os.chmod(folder, 0o755)
@@ -364,10 +379,10 @@ def test_a_world_writable_plugin_file_is_warned_of(run_cli, tmp_path):
     assert strict.exit_code == 2
 
 
-def test_the_engine_hands_a_rule_read_only_arrays(tmp_path):
-    seen = []
+def test_the_engine_hands_a_rule_read_only_arrays(tmp_path: Path) -> None:
+    seen: list[LearningStep] = []
 
-    def learn(step):
+    def learn(step: LearningStep) -> Learned:
         seen.append(step)
         return Learned([np.zeros_like(w) for w in step.weights])
 
@@ -384,7 +399,7 @@ def test_the_engine_hands_a_rule_read_only_arrays(tmp_path):
         step.options["x"] = 1  # type: ignore[index]
 
 
-def test_debug_shows_the_traceback_of_an_observer_that_raises(run_cli, tmp_path):
+def test_debug_shows_the_traceback_of_an_observer_that_raises(run_cli: RunCli, tmp_path: Path) -> None:
     folder = tmp_path / "plugins"
     folder.mkdir()
     path = folder / "nosy.py"
@@ -410,12 +425,13 @@ def test_debug_shows_the_traceback_of_an_observer_that_raises(run_cli, tmp_path)
     ("shouty", "a detail whose name holds the control character '\\x1b': only printable text "
                "(and line breaks) may be printed"),
 ])
-def test_a_rule_whose_answer_does_not_fit_is_the_plugins_failure(run_cli, tmp_path, experiment,
-                                                                 plugin, returned):
+def test_a_rule_whose_answer_does_not_fit_is_the_plugins_failure(
+        run_cli: RunCli, tmp_path: Path, experiment: MakeExperiment, plugin: str, returned: str) -> None:
     folder = tmp_path / "plugins"
     path = write_plugin(folder, plugin)
     result = run_cli("--plugins-dir", folder, "record", experiment(strategy=plugin), "-o",
                      tmp_path / "t.jsonl", env=only(plugin))
     assert result.exit_code == 2, result.stderr
+    # (a step's events are made when the step is done: the first step failed, so none)
     assert result.stderr.startswith(f"Error: plugin {plugin} ({path}): strategy {plugin!r} "
-                                    f"learning rule returned {returned}; the 3 events recorded ")
+                                    f"learning rule returned {returned}; the 0 events recorded ")

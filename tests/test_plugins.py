@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from steptrace.engine.network import run
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import ConfigError, PluginError
 from steptrace.plugins import hookspecs
 from steptrace.plugins.hookspecs import hookimpl
 from steptrace.plugins.loading import load_plugins
 from steptrace.plugins.registry import DEFAULT_PLUGINS, Registry, get_plugin_manager
+from steptrace.recording import run
 from steptrace.testing import check_strategy
+from steptrace.trace.events import Event, ForwardEvent
 from tests.conftest import ROOT, builtin_registry
 
 
-def test_builtins_register_through_the_public_hooks():
+def test_builtins_register_through_the_public_hooks() -> None:
     registry = Registry.load(get_plugin_manager(entry_points=False))
     assert sorted(registry.nonlinearities) == ["linear", "relu", "sigmoid", "tanh"]
     assert sorted(registry.strategies) == ["full", "hot_and_cold", "minibatch", "stochastic"]
@@ -27,7 +29,7 @@ def test_builtins_register_through_the_public_hooks():
     assert registry.strategies["hot_and_cold"].plugin == "steptrace_builtins.hot_and_cold"
 
 
-def test_the_core_names_no_rule():
+def test_the_core_names_no_rule() -> None:
     """No nonlinearity or strategy is named in steptrace/ outside docs and messages (the
     benchmark's workloads are experiments, data like the book's TOML files)."""
     for path in sorted(set((ROOT / "steptrace").glob("*.py")) - {ROOT / "steptrace" / "bench.py"}):
@@ -42,25 +44,25 @@ def test_the_core_names_no_rule():
 class Plugin:
     """A throw-away plugin: a scaled tanh, a reversed stochastic order, an observer."""
 
-    def __init__(self):
-        self.seen = []
+    def __init__(self) -> None:
+        self.seen: list[str] = []
 
     @hookimpl
-    def register_nonlinearities(self, register):
+    def register_nonlinearities(self, register: Callable[[Nonlinearity], None]) -> None:
         register(Nonlinearity("halftanh", lambda x: np.tanh(x) / 2,
                               lambda out: 0.5 * (1 - (2 * out) ** 2), "tanh(x) / 2",
                               "(1 - (2 * output) ** 2) / 2"))
 
     @hookimpl
-    def register_strategies(self, register):
+    def register_strategies(self, register: Callable[[Strategy], None]) -> None:
         register(Strategy("reversed", lambda n, options: [[i] for i in reversed(range(n))]))
 
     @hookimpl
-    def observe_event(self, event):
+    def observe_event(self, event: Event) -> None:
         self.seen.append(event.kind)
 
 
-def test_a_plugin_adds_rules_and_observes_every_event():
+def test_a_plugin_adds_rules_and_observes_every_event() -> None:
     pm = get_plugin_manager(entry_points=False)
     plugin = Plugin()
     pm.register(plugin, name="throwaway")
@@ -72,31 +74,32 @@ def test_a_plugin_adds_rules_and_observes_every_event():
             "strategy": {"name": "reversed"}, "iterations": 2})
         plan = registry.resolve(config)
         assert plan.batches == [[3], [2], [1], [0]]
-        events = []
+        events: list[Event] = []
         observer = registry.observer()
         assert observer is not None
 
-        def emit(event):
+        def emit(event: Event) -> None:
             events.append(event)
             observer(event)
 
         run(config, plan, emit)
         assert plugin.seen == [e.kind for e in events]
         assert len(events) == 2 * (4 * 7 + 1)
+        assert isinstance(events[0], ForwardEvent)
         assert events[0].samples == (3,) and events[0].nonlinearity == "halftanh"
         assert registry.provenance(config)["nonlinearity:halftanh"].startswith("throwaway ")
     finally:
         pm.unregister(name="throwaway")
 
 
-def test_no_observer_means_no_hook_call():
+def test_no_observer_means_no_hook_call() -> None:
     assert Registry.load(get_plugin_manager(entry_points=False)).observer() is None
 
 
-def test_conflicting_names_are_reported_with_both_plugins():
+def test_conflicting_names_are_reported_with_both_plugins() -> None:
     class Clash:
         @hookimpl
-        def register_nonlinearities(self, register):
+        def register_nonlinearities(self, register: Callable[[Nonlinearity], None]) -> None:
             register(Nonlinearity("relu", np.abs, np.sign, "|x|", "sign(output)"))
 
     pm = get_plugin_manager(entry_points=False)
@@ -113,10 +116,10 @@ def test_conflicting_names_are_reported_with_both_plugins():
         Registry.load(strict)
 
 
-def test_a_failing_plugin_is_named():
+def test_a_failing_plugin_is_named() -> None:
     class Broken:
         @hookimpl
-        def register_strategies(self, register):
+        def register_strategies(self, register: Callable[[Strategy], None]) -> None:
             raise RuntimeError("boom")
 
     pm = get_plugin_manager(entry_points=False)
@@ -127,13 +130,13 @@ def test_a_failing_plugin_is_named():
     assert "stochastic" in registry.strategies  # the rest keeps working
 
 
-def test_unknown_rule_names_suggest_the_closest():
+def test_unknown_rule_names_suggest_the_closest() -> None:
     registry = builtin_registry()
     with pytest.raises(ConfigError, match=r"unknown nonlinearity 'rleu': did you mean 'relu'\?"):
         registry.nonlinearity("rleu")
 
 
-def test_every_hook_is_documented_in_the_readme():
+def test_every_hook_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     specs = [name for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
              if hasattr(f, "steptrace_spec")]
@@ -146,12 +149,12 @@ def test_every_hook_is_documented_in_the_readme():
         assert call in readme, f"hook {call} is not documented in README.md"
 
 
-def test_default_plugins_are_importable_modules():
+def test_default_plugins_are_importable_modules() -> None:
     assert DEFAULT_PLUGINS == ("steptrace_builtins.nonlinearities",
                                "steptrace_builtins.strategies", "steptrace_builtins.hot_and_cold",
                                "steptrace_builtins.book")
 
 
-def test_the_builtin_learning_rule_keeps_the_contract():
+def test_the_builtin_learning_rule_keeps_the_contract() -> None:
     """hot_and_cold reads step.weights (read-only to a rule) and writes only its copies."""
     check_strategy(builtin_registry().strategy("hot_and_cold"), {"step_amount": 0.001})

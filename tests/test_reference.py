@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from steptrace.config import ExperimentConfig
-from steptrace.engine.network import initial_weights, run
+from steptrace.engine.network import initial_weights
 from steptrace.engine.plan import Plan
+from steptrace.recording import run
 from steptrace.trace.events import EpochEndEvent, Event, UpdateEvent
 from tests import reference
 from tests.conftest import book_cells, builtin_registry, present

@@ -1,6 +1,6 @@
-"""The training loop of *Grokking Deep Learning*, chapter 6, for any depth, with events.
+"""The network of *Grokking Deep Learning*, chapter 6, for any depth: the maths alone.
 
-Lay it beside the book's "Putting it all together" cell::
+Lay :meth:`Network.step` beside the book's "Putting it all together" cell::
 
     for iteration in range(60):
         layer_2_error = 0
@@ -15,19 +15,22 @@ Lay it beside the book's "Putting it all together" cell::
             weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
 
 Here ``layer[k]`` is the book's ``layer_k``, ``weights[k]`` its ``weights_k_{k+1}``
-and ``delta[k]`` its ``layer_k_delta``; a batch of samples (``full``, ``minibatch``)
-is a matrix with one row per sample, and its weight_delta is averaged over the
-batch. Every sum goes through :mod:`steptrace.engine.arithmetic`, so ``exact`` mode gives the
-same bits on every machine.
+and ``delta[k]`` its ``layer_k_delta``; a batch of samples (the ``full`` and
+``minibatch`` strategies) is a matrix with one row per sample, and its weight_delta is
+averaged over the batch. Every sum goes through :mod:`steptrace.engine.arithmetic`, so
+``exact`` mode gives the same bits on every machine.
+
+A step returns what it computed as a :class:`Step`; :meth:`Network.train` runs the
+passes and hands each step on. How a step is reported (events, traces, detail levels)
+is :mod:`steptrace.trace.emitter`'s business, not this module's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,10 +39,38 @@ from steptrace.engine.arithmetic import ARITHMETIC, Arithmetic
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Array, Learned, LearningStep
 from steptrace.errors import PluginError, printable
-from steptrace.matrices import json_ones, json_rows
-from steptrace.trace.events import Event, Record, typed
 
-Emit = Callable[[Record], None]  # handed each step's record (see steptrace.trace.events)
+NOTHING: Array = np.zeros((0, 0))  # index 0 of weighted_sum, derivative and delta: layer_0 has none
+NO_DETAILS: Mapping[str, float] = MappingProxyType({})
+
+
+class Step(NamedTuple):
+    """What one step computed on one batch, in the book's names; index ``k`` is layer k.
+
+    ``derivative[k]`` is None where the layer's derivative is 1 (a linear layer: the
+    engine does not multiply by it). ``delta`` is empty when the learning rule did not
+    back-propagate (hot and cold); ``weight_delta`` and ``weights`` (after the update)
+    are empty when nothing was learned: a forward pass, or a run that does not train.
+    """
+
+    layer: Sequence[Array]  # layer[0]: the batch's input rows; layer[-1]: the prediction
+    weighted_sum: Sequence[Array]  # weighted_sum[k] = layer[k-1] · weights[k-1], before act_k
+    goal: Array | None
+    error: float | None  # sum((prediction - goal) ** 2); None without a goal
+    derivative: Sequence[Array | None] = ()  # deriv_k(layer[k])
+    delta: Sequence[Array] = ()  # delta[k], the book's layer_k_delta
+    weight_delta: Sequence[Array] = ()  # weight_delta[k] moves weights[k]
+    weights: Sequence[Array] = ()  # weights[k] after the update
+    details: Mapping[str, float] = NO_DETAILS  # what a strategy's own rule decided on
+
+
+class Learning(NamedTuple):
+    """What a learning rule decided, and the back-propagation it asked for (if any)."""
+
+    weight_deltas: list[Array]
+    details: Mapping[str, float]
+    delta: Sequence[Array]
+    derivative: Sequence[Array | None]
 
 
 def initial_weights(config: ExperimentConfig) -> list[Array]:
@@ -67,12 +98,10 @@ class Network:
     learning: bool = True  # False: forward passes (and errors) only
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
     state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
-    lean: bool = False  # events without what earlier events determine (step-detail traces)
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
         weights = initial_weights(config)
-        frozen = frozen_masks(config, [w.shape for w in weights])
         return cls(
             weights=weights,
             plan=plan,
@@ -80,24 +109,103 @@ class Network:
             arithmetic=ARITHMETIC[config.arithmetic],
             ascent=config.delta == "goal - prediction",
             learning=config.train,
-            frozen=frozen,
+            frozen=frozen_masks(config, [w.shape for w in weights]),
             options=config.strategy.options,
         )
+
+    def step(self, layer_0: Array, goal: Array | None) -> Step:
+        """One step of the book's algorithm on one batch: forward, error, learn, update."""
+        dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
+        last = len(weights)  # the output layer's number
+
+        # forward: layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
+        layer, weighted_sum = [layer_0], [NOTHING]
+        for k in range(1, last + 1):
+            weighted_sum.append(dot(layer[k - 1], weights[k - 1]))
+            layer.append(act[k - 1].function(weighted_sum[k]))
+        if goal is None:  # a forward pass only: nothing to compare with
+            return Step(layer, weighted_sum, None, None)
+
+        # error = sum((prediction - goal) ** 2)
+        error = self.arithmetic.total((layer[last] - goal) ** 2)
+        if not self.learning:
+            return Step(layer, weighted_sum, goal, error)
+
+        # learn: by default the book's gradient descent (the deltas back from the output,
+        # then weight_delta = layer_{k-1}ᵀ · delta_k); a strategy may bring a rule of its own
+        weight_deltas, details, delta, derivative = self.learn(layer, goal, error)
+
+        # weights_{k-1}_k -= alpha * weight_delta
+        self.weights = [updated(w, d, self.alpha, self.ascent, frozen)
+                        for w, d, frozen in zip(weights, weight_deltas, self.frozen, strict=True)]
+        return Step(layer, weighted_sum, goal, error, derivative, delta, weight_deltas,
+                    self.weights, details)
+
+    def backpropagate(self, layer: list[Array], goal: Array) -> tuple[list[Array], list[Array | None]]:
+        """Each layer's delta (``delta[k]``, computed from the output back, through the
+        weights *before* this step's update) and the derivative it was multiplied by."""
+        dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
+        last = len(weights)  # the output layer's number
+        prediction = layer[last]
+        delta: list[Array] = [NOTHING] * (last + 1)
+        derivative: list[Array | None] = [None] * (last + 1)
+        for k in range(last, 0, -1):
+            # at the output, prediction - goal; below it, layer_{k+1}_delta · weights_k_{k+1}ᵀ
+            if k == last:
+                delta[k] = goal - prediction if self.ascent else prediction - goal
+            else:
+                delta[k] = dot(delta[k + 1], weights[k].T)
+            if not act[k - 1].derivative_is_one:  # (times 1 changes nothing)
+                deriv = derivative[k] = act[k - 1].derivative(layer[k])
+                delta[k] = delta[k] * deriv
+        return delta, derivative
+
+    def learn(self, layer: list[Array], goal: Array, error: float) -> Learning:
+        """This step's weight_deltas by the strategy's learning rule, what the rule decided
+        on, and the deltas and derivatives if it back-propagated (``step.gradient()``)."""
+        dot, weights, last = self.arithmetic.dot, self.weights, len(self.weights)
+        delta: Sequence[Array] = ()
+        derivative: Sequence[Array | None] = ()
+
+        def gradient() -> list[Array]:  # gradient descent's weight_deltas
+            nonlocal delta, derivative
+            delta, derivative = self.backpropagate(layer, goal)
+            return [weight_delta(dot, layer[k - 1], delta[k]) for k in range(1, last + 1)]
+
+        strategy = self.plan.strategy
+        if not strategy.own_rule:  # the book's rule, without building what only plugins read
+            return Learning(gradient(), NO_DETAILS, delta, derivative)
+        # The rule sees the step read-only (it returns weight_deltas; the engine applies
+        # them): a write into the weights, which a replay would not see, fails at once.
+        layer_0, total = layer[0], self.arithmetic.total
+        learned = strategy.learn(LearningStep(
+            layer_0=read_only(layer_0), goal=read_only(goal),
+            weights=tuple(map(read_only, weights)), prediction=read_only(layer[last]),
+            error=error, options=MappingProxyType(self.options),
+            predict=lambda other: self.forward(layer_0, other)[-1],
+            error_of=lambda guess: total((guess - goal) ** 2),
+            gradient=gradient, state=self.state))
+        return Learning(*self.check_learned(learned), delta, derivative)
+
+    def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
+        """``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``, every layer, with other weights."""
+        layer = [layer_0]
+        for k, act in enumerate(self.plan.nonlinearities):
+            layer.append(act.function(self.arithmetic.dot(layer[k], weights[k])))
+        return layer
 
     def train(
         self,
         inputs: Array,
         goals: Array | None,
         iterations: int,
-        emit: Emit | None = None,
-        after_pass: Callable[[float | None], None] | None = None,
+        each_step: Callable[[int, tuple[int, ...], Step], None] | None = None,
+        each_pass: Callable[[int, float | None], None] | None = None,
     ) -> list[float | None]:
-        """Run ``iterations`` passes over the data; return each pass's summed error (None
-        without goals), also handed to ``after_pass`` as each pass ends. With ``emit``,
-        every step is also handed over as a record (:data:`steptrace.trace.events.Record`)."""
-        seq = 0
+        """Run ``iterations`` passes over the data, batch by batch as the strategy planned;
+        hand each step to ``each_step(pass, samples, step)`` and each pass's summed error
+        (None without goals) to ``each_pass(pass, error)``. Returns those errors."""
         batches = [tuple(batch) for batch in self.plan.batches]
-        all_samples = tuple(chain.from_iterable(batches)) if emit is not None else ()
         # A contiguous batch is a slice (a view, no copy), as the book's streetlights[i:i+1].
         rows = [_rows(batch) for batch in batches]
         errors: list[float | None] = []
@@ -106,126 +214,22 @@ class Network:
                 for iteration in range(iterations):
                     error_for_pass: float | None = None if goals is None else 0.0
                     for samples, where in zip(batches, rows, strict=True):
-                        goal = None if goals is None else goals[where]
-                        error, seq = self.step(inputs[where], goal, iteration, samples, seq, emit)
-                        if error is not None and error_for_pass is not None:
-                            error_for_pass += error
-                    if emit is not None:
-                        record = {"seq": seq, "epoch": iteration, "samples": all_samples,
-                                  "layer": len(self.weights), "kind": "epoch_end"}
-                        if error_for_pass is not None:
-                            record["error"] = error_for_pass
-                        emit(record)
-                        seq += 1
+                        step = self.step(inputs[where], None if goals is None else goals[where])
+                        if error_for_pass is not None and step.error is not None:
+                            error_for_pass += step.error
+                        if each_step is not None:
+                            each_step(iteration, samples, step)
                     errors.append(error_for_pass)
-                    if after_pass is not None:
-                        after_pass(error_for_pass)
+                    if each_pass is not None:
+                        each_pass(iteration, error_for_pass)
         except Exception as error:  # a plugin's rule that raised is the plugin's failure
-            blamed = self.plan.blame(error, (emit, after_pass))
+            blamed = self.plan.blame(error, (each_step, each_pass))
             if blamed is None:
                 raise
             raise blamed from error
         return errors
 
-    def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
-        """``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``, every layer, no events."""
-        layer = [layer_0]
-        for k, act in enumerate(self.plan.nonlinearities):
-            layer.append(act.function(self.arithmetic.dot(layer[k], weights[k])))
-        return layer
-
-    def step(
-        self,
-        layer_0: Array,
-        goal: Array | None,
-        epoch: int,
-        samples: tuple[int, ...],
-        seq: int,
-        emit: Emit | None,
-    ) -> tuple[float | None, int]:
-        """One step on one batch (the rows of ``samples``): forward, error, deltas,
-        updates. Returns the batch's error (None without a goal) and the next seq."""
-        dot, weights, act = self.arithmetic.dot, self.weights, self.plan.nonlinearities
-        last = len(weights)  # the output layer's number
-
-        # forward: layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
-        layer = [layer_0]
-        for k in range(1, last + 1):
-            weighted_sum = dot(layer[k - 1], weights[k - 1])
-            layer.append(act[k - 1].function(weighted_sum))
-            if emit is not None:
-                record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k,
-                          "kind": "forward", "nonlinearity": act[k - 1].name}
-                if not self.lean:
-                    record["layer_in"] = json_rows(layer[k - 1])
-                record["weighted_sum"] = json_rows(weighted_sum)
-                record["layer_out"] = json_rows(layer[k])
-                emit(record)
-                seq += 1
-        if goal is None:  # a forward pass only: nothing to compare with
-            return None, seq
-
-        # error = sum((prediction - goal) ** 2)
-        prediction = layer[last]
-        error = self.arithmetic.total((prediction - goal) ** 2)
-        if emit is not None:
-            record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": last, "kind": "error"}
-            if not self.lean:
-                record["prediction"] = json_rows(prediction)
-                record["goal"] = json_rows(goal)
-            record["error"] = error
-            emit(record)
-            seq += 1
-        if not self.learning:
-            return error, seq
-        rule = self.plan.strategy.learn
-        if rule is not None:
-            return error, self.learn_by_rule(rule, layer, goal, error, epoch, samples, seq, emit)
-
-        # the book's gradient descent: the deltas, back from the output; then
-        # weights_{k-1}_k -= alpha * layer_{k-1}ᵀ · delta_k, the last weights first
-        delta, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
-        for k in range(last, 0, -1):
-            seq = self.update(k, gradient(dot, layer[k - 1], delta[k]), epoch, samples, seq, emit)
-        return error, seq
-
-    def learn_by_rule(
-        self,
-        rule: Callable[[LearningStep], Learned],
-        layer: list[Array],
-        goal: Array,
-        error: float,
-        epoch: int,
-        samples: tuple[int, ...],
-        seq: int,
-        emit: Emit | None,
-    ) -> int:
-        """The strategy's own learning rule decides how the weights move."""
-        dot, total, weights = self.arithmetic.dot, self.arithmetic.total, self.weights
-        layer_0, last = layer[0], len(weights)
-
-        def weight_deltas() -> list[Array]:  # gradient descent's, with its delta events
-            nonlocal seq
-            delta, seq = self.backpropagate(layer, goal, epoch, samples, seq, emit)
-            return [gradient(dot, layer[k - 1], delta[k]) for k in range(1, last + 1)]
-
-        # The rule sees the step read-only (it returns weight_deltas; the engine applies
-        # them): a write into the weights, which a replay would not see, fails at once.
-        learned = rule(LearningStep(
-            layer_0=read_only(layer_0), goal=read_only(goal),
-            weights=tuple(map(read_only, weights)), prediction=read_only(layer[last]),
-            error=error, options=MappingProxyType(self.options),
-            predict=lambda other: self.forward(layer_0, other)[-1],
-            error_of=lambda guess: total((guess - goal) ** 2),
-            gradient=weight_deltas, state=self.state))
-        deltas, details = self.check_learned(rule, learned)
-        for k in range(last, 0, -1):
-            seq = self.update(k, deltas[k - 1], epoch, samples, seq, emit,
-                              rule=self.plan.strategy.name, details=details)
-        return seq
-
-    def check_learned(self, rule: Callable[[LearningStep], Learned], learned: Learned
-                      ) -> tuple[list[Array], dict[str, float]]:
+    def check_learned(self, learned: Learned) -> tuple[list[Array], dict[str, float]]:
         """A learning rule's answer, checked to fit the network (one weight_delta of each
         weight matrix's shape, named numbers for details) and copied (float64 arrays the
         update may change; floats). PluginError naming the plugin if it does not fit."""
@@ -247,75 +251,27 @@ class Network:
                 problem = (f"a weight_delta of shape {delta.shape} for weights_{k}_{k + 1} "
                            f"{weights.shape}")
         if problem is not None:
-            plugin = self.plan.authors.get(getattr(rule, "__module__", ""), "of the strategy")
-            raise PluginError(f"plugin {plugin}: strategy {self.plan.strategy.name!r} learning "
+            strategy = self.plan.strategy
+            plugin = self.plan.authors.get(getattr(strategy.learn, "__module__", ""), "of the strategy")
+            raise PluginError(f"plugin {plugin}: strategy {strategy.name!r} learning "
                               f"rule returned {problem}")
         return deltas, details
 
-    def backpropagate(
-        self,
-        layer: list[Array],
-        goal: Array,
-        epoch: int,
-        samples: tuple[int, ...],
-        seq: int,
-        emit: Emit | None,
-    ) -> tuple[list[Array], int]:
-        """Each layer's delta (``delta[k]`` for layer k), computed from the output back."""
-        dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
-        last = len(weights)
-        prediction = layer[last]
 
-        # delta: at the output, prediction - goal (times the output's derivative, 1 when
-        # linear); then back through the weights *before* this step's update.
-        delta: list[Array] = [prediction] * (last + 1)
-        for k in range(last, 0, -1):
-            rule = act[k - 1]
-            if k == last:
-                delta[k] = goal - prediction if self.ascent else prediction - goal
-            else:
-                delta[k] = dot(delta[k + 1], weights[k].T)
-            if rule.derivative_is_one:  # times 1: nothing to do (the derivative is for the events)
-                derivative = None
-            else:
-                derivative = rule.derivative(layer[k])
-                delta[k] = delta[k] * derivative
-            if emit is not None:
-                emit({"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "delta",
-                      "nonlinearity": rule.name,
-                      "derivative": (json_ones(layer[k].shape) if derivative is None
-                                     else json_rows(derivative)),
-                      "delta": json_rows(delta[k])})
-                seq += 1
+def weight_delta(dot: Callable[[Array, Array], Array], layer_in: Array, delta: Array) -> Array:
+    """Gradient descent's ``weight_delta = layer_inᵀ · delta``, averaged over the batch."""
+    product = dot(layer_in.T, delta)
+    return product / len(layer_in) if len(layer_in) > 1 else product
 
-        return delta, seq
 
-    def update(
-        self,
-        k: int,
-        weight_delta: Array,
-        epoch: int,
-        samples: tuple[int, ...],
-        seq: int,
-        emit: Emit | None,
-        rule: str | None = None,
-        details: dict[str, float] | None = None,
-    ) -> int:
-        """``weights_{k-1}_k -= alpha * weight_delta`` (``+=`` in the ascent form)."""
-        apply_update(self.weights[k - 1], weight_delta, self.alpha, self.ascent, self.frozen[k - 1])
-        if emit is not None:
-            record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k, "kind": "update",
-                      "alpha": self.alpha}
-            if not (self.lean and rule is None):  # gradient descent's is derived from the deltas
-                record["weight_delta"] = json_rows(weight_delta)
-            if not self.lean:
-                record["weights"] = json_rows(self.weights[k - 1])
-            if rule is not None:
-                record["rule"] = rule
-                record["details"] = details
-            emit(record)
-            seq += 1
-        return seq
+def updated(weights: Array, weight_delta: Array, alpha: float, ascent: bool,
+            frozen: Array | None) -> Array:
+    """``weights - alpha * weight_delta`` (``+`` in the ascent form), as a new array. A
+    frozen weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
+    if frozen is not None:
+        weight_delta[frozen] = 0.0
+    change = alpha * weight_delta  # alpha times the product, in the book's order
+    return weights + change if ascent else weights - change
 
 
 def read_only(array: Array) -> Array:
@@ -336,27 +292,6 @@ def frozen_masks(config: ExperimentConfig, shapes: Sequence[tuple[int, ...]]) ->
     return masks
 
 
-def gradient(dot: Callable[[Array, Array], Array], layer_in: Array, delta: Array) -> Array:
-    """Gradient descent's ``weight_delta = layer_inᵀ · delta``, averaged over the batch."""
-    weight_delta = dot(layer_in.T, delta)
-    if len(layer_in) > 1:
-        weight_delta = weight_delta / len(layer_in)
-    return weight_delta
-
-
-def apply_update(weights: Array, weight_delta: Array, alpha: float, ascent: bool,
-                 frozen: Array | None) -> None:
-    """``weights -= alpha * weight_delta`` in place (``+=`` in the ascent form). A frozen
-    weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
-    if frozen is not None:
-        weight_delta[frozen] = 0.0
-    change = alpha * weight_delta  # alpha times the product, in the book's order
-    if ascent:
-        weights += change
-    else:
-        weights -= change
-
-
 def _rows(batch: tuple[int, ...]) -> slice | list[int]:
     start, size = batch[0], len(batch)
     if size == 1 or (batch[-1] - start == size - 1 and batch == tuple(range(start, start + size))):
@@ -367,12 +302,3 @@ def _rows(batch: tuple[int, ...]) -> slice | list[int]:
 def training_data(config: ExperimentConfig) -> tuple[Array, Array | None]:
     """A config's inputs and goals (None without goals) as float64 arrays (read-only)."""
     return config.inputs.array, None if config.goals is None else config.goals.array
-
-
-def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | None = None) -> Network:
-    """Train a config's network to the end, handing every event, typed, to ``emit``."""
-    network = Network.from_config(config, plan)
-    inputs, goals = training_data(config)
-    network.train(inputs, goals, config.iterations,
-                  None if emit is None else lambda record: emit(typed(record)))
-    return network

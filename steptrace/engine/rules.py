@@ -1,7 +1,8 @@
-"""What a plugin contributes: a nonlinearity or a gradient-descent strategy.
+"""What a plugin contributes to the engine: a nonlinearity, a strategy, a learning rule.
 
-Both are plain frozen dataclasses. The core never names one: it looks rules up by
-the name a plugin registered them under (see :mod:`steptrace.plugins.registry`).
+All are plain frozen dataclasses and functions. The core never names one: it looks
+rules up by the name a plugin registered them under (see :mod:`steptrace.plugins.registry`).
+The book's gradient descent is the default learning rule (:func:`gradient_descent`).
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ class LearningStep:
     ``predict(weights)`` runs a forward pass of this step's inputs with other weights
     (same arithmetic, no events); ``error_of(prediction)`` is the book's summed squared
     error against this step's goal; ``gradient()`` runs the book's backpropagation for
-    this step (emitting its ``delta`` events) and returns gradient descent's
-    weight_deltas, averaged over the batch. ``state`` is the rule's own dict, kept from
-    step to step for the whole run (momentum keeps its velocity there) and empty at
-    the start of every run, so a replay sees the same. Nothing else may be mutated.
+    this step (its deltas are then part of the step, and traced as ``delta`` events) and
+    returns gradient descent's weight_deltas, averaged over the batch. ``state`` is the
+    rule's own dict, kept from step to step for the whole run (momentum keeps its velocity
+    there) and empty at the start of every run, so a replay sees the same. Nothing else
+    may be mutated.
     """
 
     layer_0: Array
@@ -88,15 +90,27 @@ class Strategy:
     one-line message when an option is wrong; ``options`` names the options it accepts
     and their types (checked before ``plan`` is called).
 
-    Without ``learn``, weights move by the book's gradient descent: deltas backwards,
-    then ``weights -= alpha * layer_inᵀ · delta`` averaged over the batch. A strategy
-    with ``learn(step) -> Learned`` replaces that with a rule of its own (the book's
-    hot and cold learning is one): the engine then emits no ``delta`` events, and each
-    ``update`` carries the rule's ``details``.
+    ``learn(step) -> Learned`` decides how the weights move; by default it is the book's
+    :func:`gradient_descent`: deltas backwards, then ``weights -= alpha * layer_inᵀ ·
+    delta`` averaged over the batch. A strategy with a rule of its own (the book's hot and
+    cold learning, momentum) gives its ``learn``: each ``update`` event then names the
+    strategy and carries the rule's ``details``; ``delta`` events are traced when (and
+    only when) the rule calls ``step.gradient()``.
     """
 
     name: str
     plan: Callable[[int, Mapping[str, Any]], Batches]
     options: Mapping[str, type] = field(default_factory=dict)
     description: str = ""
-    learn: Callable[[LearningStep], Learned] | None = None
+    learn: Callable[[LearningStep], Learned] = field(default_factory=lambda: gradient_descent)
+
+    @property
+    def own_rule(self) -> bool:
+        """Whether weights move by a rule of the strategy's own, not gradient descent."""
+        return self.learn is not gradient_descent
+
+
+def gradient_descent(step: LearningStep) -> Learned:
+    """The book's learning rule: each weight_delta is ``layer_{k-1}ᵀ · layer_k_delta``,
+    averaged over the batch (the engine then does ``weights -= alpha * weight_delta``)."""
+    return Learned(step.gradient())

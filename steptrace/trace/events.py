@@ -16,8 +16,8 @@ strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 A trace of ``step`` detail (the default) leaves out what earlier lines determine —
 ``layer_in``, an error's ``prediction`` and ``goal``, a gradient-descent update's
 ``weight_delta`` and every ``weights`` — and :mod:`steptrace.trace.state` puts them back
-when it is read, with the same arithmetic. The engine's records carry everything unless
-the engine is asked for step detail.
+when it is read, with the same arithmetic. :mod:`steptrace.trace.emitter` makes the events
+of a run from the engine's steps, at a trace's detail.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
-from pydantic_core import to_json as to_json_value
 
 from steptrace.errors import printable
 from steptrace.matrices import PACK_ABOVE, matrix_json_schema, pack, unpack
@@ -153,14 +152,6 @@ class EpochEndEvent(_Step):
     error: StrictFloat | None = None
 
 
-Record = dict[str, Any]
-"""An event as plain data, as its trace line holds it: the fields in the model's order
-(``seq``, ``epoch``, ``samples``, ``layer``, ``kind``, then the kind's own), absent ones
-left out, matrices as nested lists of floats (packed when large:
-:func:`steptrace.matrices.json_rows`). The engine hands out records: building a
-model per event would cost more than the step it describes. :func:`typed` makes the
-event; :func:`record_json` is its trace line, the same bytes as :func:`to_json` of it."""
-
 _FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
 E = TypeVar("E", bound=BaseModel)
 
@@ -181,14 +172,8 @@ def build(cls: type[E], values: dict[str, Any]) -> E:
     return event
 
 
-def typed(record: Record) -> Event:
-    """The typed event of a record (its matrices become tuples)."""
-    values = {name: _tuples(value) if name in MATRIX_FIELDS else value for name, value in record.items()}
-    values["samples"] = tuple(record["samples"])
-    return build(EVENT_CLASSES[record["kind"]], values)  # type: ignore[return-value]
-
-
-def _tuples(rows: Any) -> Any:
+def tuples(rows: Any) -> Any:
+    """Rows of numbers (lists, or packed) as an event holds them: nested tuples of floats."""
     if isinstance(rows, dict):  # packed (a large matrix)
         rows = unpack(rows).tolist()
     return tuple(map(tuple, rows))
@@ -196,13 +181,8 @@ def _tuples(rows: Any) -> Any:
 
 def as_matrix(values: np.ndarray[Any, Any]) -> tuple[tuple[float, ...], ...]:
     """A float64 array as an event's ``Rows`` (nested tuples of floats)."""
-    matrix: tuple[tuple[float, ...], ...] = _tuples(values.tolist())
+    matrix: tuple[tuple[float, ...], ...] = tuples(values.tolist())
     return matrix
-
-
-def record_json(record: Record) -> bytes:
-    """A record as one line of JSON: byte for byte what :func:`to_json` makes of its event."""
-    return to_json_value(record, inf_nan_mode="strings")
 
 
 def to_json(event: BaseModel) -> bytes:
@@ -219,7 +199,7 @@ EVENT_CLASSES: dict[str, type[_Step]] = {
     "epoch_end": EpochEndEvent,
 }
 EVENT_KINDS: tuple[str, ...] = tuple(EVENT_CLASSES)
-#: The fields that hold a ``Rows`` (nested tuples in an event, nested lists in a record).
+#: The fields that hold ``Rows``.
 MATRIX_FIELDS = frozenset({"layer_in", "weighted_sum", "layer_out", "prediction", "goal",
                            "derivative", "delta", "weight_delta", "weights"})
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

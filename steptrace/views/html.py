@@ -24,7 +24,6 @@ from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.trace.reader import TraceReader, open_trace
-from steptrace.trace.state import complete_events
 from steptrace.views.literate import Literate
 
 CHECKPOINT = 256
@@ -84,26 +83,29 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     snapshots' and errors' arrays to their files; returns the event count."""
     header = reader.header
     narrator = Literate(header, registry, None)
-    nodes: list[list[float | str]] = [[] for _ in header.config.layers]
-    weights = [_block(w.tolist()) for w in header.initial_weights]
+    state, layers = narrator.state, range(len(header.config.layers))
     count = passes = 0
     page.write(b"[")
-    for event in complete_events(header, reader):
-        if count % CHECKPOINT == 0:
-            checkpoints.write((b"," if count else b"") + _json({"nodes": nodes, "weights": weights}))
+    for event in reader:
+        if count % CHECKPOINT == 0:  # the drawn state before this event
+            drawn = {"nodes": [_row(state.layer[k].tolist()) if k in state.layer else []
+                               for k in layers],
+                     "weights": [_block(w.tolist()) for w in state.weights]}
+            checkpoints.write((b"," if count else b"") + _json(drawn))
+        event = state.complete(event)
         entry: dict[str, Any] = {"kind": event.kind, "epoch": event.epoch,
                                  "samples": list(event.samples), "layer": event.layer,
                                  "line": f"[{event.seq}] {narrator.narrate(event)}"}
         if isinstance(event, ForwardEvent):
             if event.layer == 1 and event.layer_in is not None:
-                entry["input"] = nodes[0] = _row(event.layer_in)
-            entry["values"] = nodes[event.layer] = _row(event.layer_out)
+                entry["input"] = _row(event.layer_in)
+            entry["values"] = _row(event.layer_out)
         elif isinstance(event, ErrorEvent):
             entry["error"] = _number(event.error)
         elif isinstance(event, DeltaEvent):
             entry["delta"] = _row(event.delta)
         elif isinstance(event, UpdateEvent) and event.weights is not None:
-            entry["weights"] = weights[event.layer - 1] = _block(event.weights)
+            entry["weights"] = _block(event.weights)
         elif isinstance(event, EpochEndEvent) and event.error is not None:
             errors.write((b"," if passes else b"") + _json(_number(event.error)))
             passes += 1

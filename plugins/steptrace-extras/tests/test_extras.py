@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 
 from steptrace.cli import cli
 from steptrace.plugins.registry import Registry
-from steptrace.testing import check_nonlinearity, check_strategy
+from steptrace.testing import GoldenCheck, check_nonlinearity, check_strategy
 
 extras = pytest.importorskip("steptrace_extras", reason="pip install -e plugins/steptrace-extras")
 
@@ -18,7 +19,7 @@ GOLDEN = Path(__file__).parent / "golden"
 REGISTRY = Registry.load()
 
 
-def test_the_plugin_is_discovered_through_its_entry_point():
+def test_the_plugin_is_discovered_through_its_entry_point() -> None:
     listing = {p["name"]: p for p in REGISTRY.describe_plugins()}
     assert listing["extras"]["source"] == "entry point of steptrace-extras"
     assert listing["extras"]["version"] == "0.1.0"
@@ -27,23 +28,23 @@ def test_the_plugin_is_discovered_through_its_entry_point():
     assert REGISTRY.nonlinearities["leaky_relu"].plugin == "extras"
 
 
-def test_leaky_relu_passes_the_derivative_check():
+def test_leaky_relu_passes_the_derivative_check() -> None:
     assert check_nonlinearity(REGISTRY.nonlinearity("leaky_relu")) == 80  # the kink at 0 skipped
     x = np.array([[-2.0, 0.0, 3.0]])
     assert extras.leaky_relu(x).tolist() == [[-0.02, 0.0, 3.0]]
 
 
 @pytest.mark.parametrize("options", [{}, {"beta": 0.5}, {"beta": 0.9, "batch_size": 2}])
-def test_momentum_passes_the_strategy_contract(options):
+def test_momentum_passes_the_strategy_contract(options: dict[str, Any]) -> None:
     check_strategy(REGISTRY.strategy("momentum"), options)
 
 
-def test_momentum_with_beta_0_is_plain_gradient_descent(tmp_path):
+def test_momentum_with_beta_0_is_plain_gradient_descent(tmp_path: Path) -> None:
     """With beta = 0 the velocity is the weight_delta: the same weights as stochastic."""
     base = REGISTRY.experiment("streetlights-momentum")
     plain = base.model_validate({**base.model_dump(), "strategy": {"name": "stochastic"}})
     zero = base.model_validate({**base.model_dump(), "strategy": {"name": "momentum", "beta": 0.0}})
-    from steptrace.engine.network import run
+    from steptrace.recording import run
 
     weights = []
     for config in (plain, zero):
@@ -52,10 +53,11 @@ def test_momentum_with_beta_0_is_plain_gradient_descent(tmp_path):
     assert weights[0] == weights[1]
 
 
-def test_momentum_matches_a_plain_numpy_loop():
+def test_momentum_matches_a_plain_numpy_loop() -> None:
     """The same training written out by hand: velocity = beta*velocity + weight_delta."""
     config = REGISTRY.experiment("streetlights-momentum")
-    from steptrace.engine.network import initial_weights, run
+    from steptrace.engine.network import initial_weights
+    from steptrace.recording import run
 
     w01, w12 = initial_weights(config)
     v01, v12 = np.zeros_like(w01), np.zeros_like(w12)
@@ -77,11 +79,11 @@ def test_momentum_matches_a_plain_numpy_loop():
 
 
 @pytest.mark.parametrize("name", ["streetlights-momentum", "streetlights-leaky-relu"])
-def test_golden_trace(name, golden_trace):
+def test_golden_trace(name: str, golden_trace: GoldenCheck) -> None:
     golden_trace(name, GOLDEN / f"{name}.jsonl")
 
 
-def test_record_and_replay_from_the_command_line(tmp_path):
+def test_record_and_replay_from_the_command_line(tmp_path: Path) -> None:
     runner = CliRunner()
     trace = tmp_path / "momentum.jsonl"
     recorded = runner.invoke(cli, ["record", "streetlights-momentum", "-o", str(trace)])
@@ -93,7 +95,7 @@ def test_record_and_replay_from_the_command_line(tmp_path):
     assert '"strategy:momentum":"extras 0.1.0"' in trace.read_text().splitlines()[0]
 
 
-def test_bad_options_are_one_line_errors(tmp_path):
+def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
     experiment = tmp_path / "bad.json"
     config = REGISTRY.experiment("streetlights-momentum").model_dump()
     config["strategy"] = {"name": "momentum", "beta": 1.5}

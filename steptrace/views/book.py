@@ -1,0 +1,112 @@
+"""The book view: what the book's program printed, from a trace."""
+
+from __future__ import annotations
+
+import pprint
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from steptrace.errors import ConfigError
+from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent
+from steptrace.trace.header import Header
+from steptrace.trace.state import walk
+
+
+class BookPrintout:
+    """What the book's program printed: the experiment's ``book_view`` templates, filled
+    in step by step (see :class:`steptrace.config.BookView`)."""
+
+    def __init__(self, header: Header) -> None:
+        self.header = header
+        self.config = header.config
+        self.view = header.config.book_view
+        self.last = len(header.initial_weights)
+        self.frozen = {(i, j) for k, i, j in self.config.frozen if k == self.last - 1}
+
+    def lines(self, events: Iterable[Event]) -> Iterator[str]:
+        step: dict[str, Any] | None = None
+        for event, state in walk(self.header, events):
+            if isinstance(event, ForwardEvent) and event.layer == 1:
+                if step is not None:
+                    yield from self.step_lines(step)
+                step = {"epoch": event.epoch, "iteration": event.epoch + 1,
+                        "samples": list(event.samples), "weights": state.weights[-1]}
+            if step is None:
+                step = {}
+            if isinstance(event, ForwardEvent) and event.layer == self.last:
+                step["prediction"] = np.array(event.layer_out)
+            elif isinstance(event, ErrorEvent):
+                step["error"] = event.error
+                if event.goal is not None:
+                    step["goal"] = np.array(event.goal)
+            elif isinstance(event, DeltaEvent) and event.layer == self.last:
+                step["delta"] = np.array(event.delta)
+            elif isinstance(event, UpdateEvent) and event.weights is not None:
+                if event.layer == self.last and event.weight_delta is not None:
+                    step["weight_delta"] = np.array(event.weight_delta)
+                    step["new_weights"] = state.weights[-1]
+            elif isinstance(event, EpochEndEvent):
+                if step:
+                    yield from self.step_lines(step)
+                step = None
+                if self.view.epoch is not None and (event.epoch + 1) % self.view.every == 0:
+                    yield self.fill(self.view.epoch, {
+                        "error": event.error, "epoch": event.epoch, "iteration": event.epoch + 1})
+        if step:
+            yield from self.step_lines(step)
+
+    def step_lines(self, step: dict[str, Any]) -> Iterator[str]:
+        if self.view.step is not None:
+            yield self.fill(self.view.step, step)
+
+    def fill(self, template: str, values: dict[str, Any]) -> str:
+        rendered = {}
+        for key, value in values.items():
+            if isinstance(value, np.ndarray):
+                is_weights = key in {"weights", "new_weights", "weight_delta"}
+                rendered[key] = self.render(value, is_weights, key == "weight_delta")
+            else:
+                rendered[key] = str(value)
+        try:
+            return template.format(**rendered)
+        except KeyError as missing:
+            raise ConfigError(
+                f"book_view uses {{{missing.args[0]}}}, which this run does not have "
+                "(a forward-only run has no delta or weights update)") from None
+
+    def render(self, value: np.ndarray, is_weights: bool, is_weight_delta: bool) -> str:
+        """A matrix as the book printed it: a 1×1 as a number, a row or a column as a flat
+        list, anything else as a list of rows."""
+        items: list[list[Any]] = value.tolist()
+        if is_weight_delta and self.view.numbers == "python":
+            for i, j in self.frozen:  # the book assigned the integer 0
+                items[i][j] = 0
+        if is_weights and self.view.weights_layout == "outputs x inputs":
+            items = [list(column) for column in zip(*items, strict=True)]
+        shaped: Any = items
+        if len(items) == 1 and len(items[0]) == 1:
+            shaped = items[0][0]
+        elif len(items) == 1:
+            shaped = items[0]
+        elif all(len(row) == 1 for row in items):
+            shaped = [row[0] for row in items]
+        if self.view.numbers == "numpy":
+            return str(np.array(shaped))
+        if self.view.numbers == "ipython-numpy-1.13":
+            with np.printoptions(legacy="1.13"):
+                return pprint.pformat(_as_numpy_floats(shaped))
+        return str(shaped)
+
+
+
+def _as_numpy_floats(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_as_numpy_floats(item) for item in value]
+    return np.float64(value)
+
+
+def book_lines(header: Header, events: Iterable[Event]) -> Iterator[str]:
+    """What the book's program printed, line by line (``print`` adds each newline)."""
+    return BookPrintout(header).lines(events)

@@ -1,0 +1,57 @@
+"""The pressure view: the book's up and down pressure, from what the run did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from steptrace.trace.events import EpochEndEvent, Event, UpdateEvent
+from steptrace.trace.header import Header
+from steptrace.trace.state import complete_events
+
+
+class PressureView:
+    """The book's "up and down pressure" table, from what the run did: for each update and
+    each weight, the direction the weight moved (``+`` up, ``−`` down, ``0`` no move: its
+    input was 0, so it had no say, or its delta was), and each weight's net pressure over
+    the pass (ups minus downs), one table per weight layer and pass."""
+
+    def __init__(self, header: Header) -> None:
+        self.header = header
+        self.config = header.config
+        self.ascent = header.config.delta == "goal - prediction"
+        self.single = len(header.config.layers) == 2
+
+    def lines(self, events: Iterable[Event], epochs: set[int]) -> Iterator[str]:
+        rows: dict[int, list[tuple[tuple[int, ...], list[str]]]] = {}
+        for event in complete_events(self.header, events):
+            if epochs and event.epoch not in epochs:
+                continue
+            if isinstance(event, UpdateEvent) and event.weight_delta is not None:
+                signs = [self.sign(x) for row in event.weight_delta for x in row]
+                rows.setdefault(event.layer, []).append((event.samples, signs))
+            elif isinstance(event, EpochEndEvent):
+                for layer in sorted(rows):
+                    yield from self.table(layer, event.epoch, rows[layer])
+                rows = {}
+
+    def sign(self, weight_delta: float) -> str:
+        moves = -weight_delta if not self.ascent else weight_delta  # weights -= alpha * wd
+        return "+" if moves > 0 else "−" if moves < 0 else "0"
+
+    def table(self, k: int, epoch: int, rows: list[tuple[tuple[int, ...], list[str]]]
+              ) -> Iterator[str]:
+        n_in, n_out = self.config.layers[k - 1], self.config.layers[k]
+        names = [f"w[{i}]" if n_out == 1 else f"w[{i}][{j}]"
+                 for i in range(n_in) for j in range(n_out)]
+        width = max(len(name) for name in names) + 1
+        label = "weights" if self.single else f"weights_{k - 1}_{k}"
+        yield (f"{label}, epoch {epoch}: how each update moved each weight "
+               "(+ up, − down, 0 no move: its input or its delta was 0)")
+        yield "samples".ljust(10) + "".join(name.rjust(width) for name in names)
+        for samples, signs in rows:
+            where = ", ".join(map(str, samples))
+            yield where.ljust(10) + "".join(sign.rjust(width) for sign in signs)
+        net = [sum((s == "+") - (s == "−") for s in column) for column in zip(
+            *(signs for _, signs in rows), strict=True)]
+        yield "net".ljust(10) + "".join((f"{n:+d}" if n else "0").rjust(width) for n in net)
+        yield ""
