@@ -15,7 +15,7 @@ from steptrace.matrices import PACK_ABOVE, PACKED_KEY, Matrix
 from steptrace.recording import record
 from steptrace.replay import replay
 from steptrace.trace.reader import open_trace
-from tests.conftest import RunCli, builtin_registry
+from tests.conftest import RunCli, builtin_registry, present
 
 #: Numbers whose bits are easy to lose: signed zeros, subnormals, the extremes, 0.1.
 AWKWARD = [0.0, -0.0, 5e-324, -2.2250738585072014e-308, 1.7976931308623157e308, 0.1,
@@ -78,7 +78,7 @@ def _big_config(rows: int = 300, width: int = 20) -> ExperimentConfig:
 
 def test_an_experiment_file_with_a_large_dataset_round_trips_packed(tmp_path: Path) -> None:
     config = _big_config()
-    assert config.inputs.packed and not config.goals.packed  # type: ignore[union-attr]
+    assert config.inputs.packed and not present(config.goals).packed
     for name, text in (("big.json", dump_json(config)), ("big.toml", dump_toml(config))):
         path = tmp_path / name
         path.write_text(text)
