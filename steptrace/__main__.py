@@ -1,5 +1,6 @@
 """The ``steptrace`` command and ``python -m steptrace``: the command line, started so
-that a Ctrl-C while it loads (numpy, pydantic, click take a moment) is an ordinary
+that a Ctrl-C while it loads (click takes a moment; numpy, pydantic and the plugins load
+later, when a command runs, where the command line handles it) is an ordinary
 interruption, one line and exit 130, not a traceback."""
 
 from __future__ import annotations

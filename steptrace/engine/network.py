@@ -64,13 +64,9 @@ class Step(NamedTuple):
     details: Mapping[str, float] = NO_DETAILS  # what a strategy's own rule decided on
 
 
-class Learning(NamedTuple):
-    """What a learning rule decided, and the back-propagation it asked for (if any)."""
-
-    weight_deltas: list[Array]
-    details: Mapping[str, float]
-    delta: Sequence[Array]
-    derivative: Sequence[Array | None]
+#: What a learning rule decided (weight_deltas, details), and the back-propagation it
+#: asked for, if any (delta, derivative).
+Learning = tuple[Sequence[Array], Mapping[str, float], Sequence[Array], Sequence[Array | None]]
 
 
 def initial_weights(config: ExperimentConfig) -> list[Array]:
@@ -98,6 +94,11 @@ class Network:
     learning: bool = True  # False: forward passes (and errors) only
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
     state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
+    #: How weights learn: gradient_descent, or the strategy's own rule (learn_by_rule).
+    learn: Callable[[list[Array], Array, float], Learning] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.learn = self.learn_by_rule if self.plan.strategy.own_rule else self.gradient_descent
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
@@ -131,24 +132,25 @@ class Network:
         if not self.learning:
             return Step(layer, weighted_sum, goal, error)
 
-        # learn: by default the book's gradient descent (the deltas back from the output,
-        # then weight_delta = layer_{k-1}ᵀ · delta_k); a strategy may bring a rule of its own
+        # learn: the strategy's rule; by default the book's gradient descent (the deltas
+        # back from the output, then weight_delta = layer_{k-1}ᵀ · delta_k)
         weight_deltas, details, delta, derivative = self.learn(layer, goal, error)
 
         # weights_{k-1}_k -= alpha * weight_delta
-        self.weights = [updated(w, d, self.alpha, self.ascent, frozen)
-                        for w, d, frozen in zip(weights, weight_deltas, self.frozen, strict=True)]
+        self.weights = [updated(w, d, frozen, alpha=self.alpha, ascent=self.ascent)
+                        for w, d, frozen in zip(weights, weight_deltas, self.frozen)]  # noqa: B905
         return Step(layer, weighted_sum, goal, error, derivative, delta, weight_deltas,
                     self.weights, details)
 
-    def backpropagate(self, layer: list[Array], goal: Array) -> tuple[list[Array], list[Array | None]]:
-        """Each layer's delta (``delta[k]``, computed from the output back, through the
-        weights *before* this step's update) and the derivative it was multiplied by."""
+    def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0) -> Learning:
+        """The book's learning rule: each layer's delta, from the output back (through the
+        weights *before* this step's update), and each weight_delta (:func:`weight_delta`)."""
         dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
         last = len(weights)  # the output layer's number
         prediction = layer[last]
         delta: list[Array] = [NOTHING] * (last + 1)
         derivative: list[Array | None] = [None] * (last + 1)
+        weight_deltas: list[Array] = [NOTHING] * last
         for k in range(last, 0, -1):
             # at the output, prediction - goal; below it, layer_{k+1}_delta · weights_k_{k+1}ᵀ
             if k == last:
@@ -158,34 +160,31 @@ class Network:
             if not act[k - 1].derivative_is_one:  # (times 1 changes nothing)
                 deriv = derivative[k] = act[k - 1].derivative(layer[k])
                 delta[k] = delta[k] * deriv
-        return delta, derivative
+            weight_deltas[k - 1] = weight_delta(dot, layer[k - 1], delta[k])
+        return weight_deltas, NO_DETAILS, delta, derivative
 
-    def learn(self, layer: list[Array], goal: Array, error: float) -> Learning:
-        """This step's weight_deltas by the strategy's learning rule, what the rule decided
-        on, and the deltas and derivatives if it back-propagated (``step.gradient()``)."""
-        dot, weights, last = self.arithmetic.dot, self.weights, len(self.weights)
-        delta: Sequence[Array] = ()
-        derivative: Sequence[Array | None] = ()
+    def learn_by_rule(self, layer: list[Array], goal: Array, error: float) -> Learning:
+        """The strategy's own learning rule: its weight_deltas and what it decided on, and
+        the deltas and derivatives if it asked for gradient descent's (``step.gradient()``)."""
+        backpropagated: list[Learning] = []
 
         def gradient() -> list[Array]:  # gradient descent's weight_deltas
-            nonlocal delta, derivative
-            delta, derivative = self.backpropagate(layer, goal)
-            return [weight_delta(dot, layer[k - 1], delta[k]) for k in range(1, last + 1)]
+            backpropagated.append(self.gradient_descent(layer, goal))
+            return list(backpropagated[-1][0])
 
-        strategy = self.plan.strategy
-        if not strategy.own_rule:  # the book's rule, without building what only plugins read
-            return Learning(gradient(), NO_DETAILS, delta, derivative)
         # The rule sees the step read-only (it returns weight_deltas; the engine applies
         # them): a write into the weights, which a replay would not see, fails at once.
-        layer_0, total = layer[0], self.arithmetic.total
-        learned = strategy.learn(LearningStep(
+        layer_0, total, last = layer[0], self.arithmetic.total, len(self.weights)
+        learned = self.plan.strategy.learn(LearningStep(
             layer_0=read_only(layer_0), goal=read_only(goal),
-            weights=tuple(map(read_only, weights)), prediction=read_only(layer[last]),
+            weights=tuple(map(read_only, self.weights)), prediction=read_only(layer[last]),
             error=error, options=MappingProxyType(self.options),
             predict=lambda other: self.forward(layer_0, other)[-1],
             error_of=lambda guess: total((guess - goal) ** 2),
             gradient=gradient, state=self.state))
-        return Learning(*self.check_learned(learned), delta, derivative)
+        weight_deltas, details = self.check_learned(learned)
+        _, _, delta, derivative = backpropagated[-1] if backpropagated else (None, None, [], [])
+        return weight_deltas, details, delta, derivative
 
     def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
         """``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``, every layer, with other weights."""
@@ -260,12 +259,12 @@ class Network:
 
 def weight_delta(dot: Callable[[Array, Array], Array], layer_in: Array, delta: Array) -> Array:
     """Gradient descent's ``weight_delta = layer_inᵀ · delta``, averaged over the batch."""
-    product = dot(layer_in.T, delta)
-    return product / len(layer_in) if len(layer_in) > 1 else product
+    batch = len(layer_in)
+    return dot(layer_in.T, delta) / batch if batch > 1 else dot(layer_in.T, delta)
 
 
-def updated(weights: Array, weight_delta: Array, alpha: float, ascent: bool,
-            frozen: Array | None) -> Array:
+def updated(weights: Array, weight_delta: Array, frozen: Array | None, *, alpha: float,
+            ascent: bool) -> Array:
     """``weights - alpha * weight_delta`` (``+`` in the ascent form), as a new array. A
     frozen weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
     if frozen is not None:

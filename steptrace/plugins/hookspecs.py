@@ -42,7 +42,9 @@ def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
 
 @hookspec
 def register_commands(cli: click.Group) -> None:
-    """Called when the command line starts: add click commands with ``@cli.command()``."""
+    """Called when the command line loads the plugins (for any command; ``--help`` and
+    ``--version`` load none): add click commands with ``@cli.command()``. ``steptrace
+    plugins`` lists them; ``steptrace --help`` lists the built-in commands only."""
 
 
 @hookspec

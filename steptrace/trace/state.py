@@ -84,8 +84,8 @@ class NetworkState:
             change = weight_delta(self.dot, self.layer[k - 1], self.delta[k])
         else:  # nothing to derive it from (a damaged or partial trace): leave it out
             return event
-        self.weights[k - 1] = updated(self.weights[k - 1], change, event.alpha, self.ascent,
-                                      self.frozen[k - 1])
+        self.weights[k - 1] = updated(self.weights[k - 1], change, self.frozen[k - 1],
+                                      alpha=event.alpha, ascent=self.ascent)
         return event.model_copy(update={"weight_delta": as_matrix(change),
                                         "weights": as_matrix(self.weights[k - 1])})
 
