@@ -6,7 +6,10 @@ ch06-streetlights-backprop -o TMP/x.jsonl`` (the book's 3-4-1 backprop, 1,740 ev
 each a new process, as a user starts them (the ``steptrace`` script beside this Python,
 else ``python -m steptrace``), in this environment (installed plugins load, as for a user;
 ``$STEPTRACE_PLUGINS`` and the rest are passed on). The baseline is a new Python that
-imports numpy and exits: the floor of anything that computes with numpy.
+imports numpy and exits: the floor of anything that computes with numpy. One more row,
+``python -c "import numpy, click; from pydantic import BaseModel"``, is the floor of
+``record``: the libraries it cannot run without (its config, header and events are
+Pydantic models), imported and nothing done.
 
 After one untimed round (the disk cache; the bytecode cache with ``--bytecode-cache``),
 each command runs once per round, ``--repeat`` rounds, in an order shuffled every round,
@@ -40,6 +43,7 @@ from pathlib import Path
 import click
 
 BASELINE = 'python -c "import numpy"'
+FLOOR = "floor of record: numpy, click, pydantic"
 VERSION = "steptrace --version"
 HELP = "steptrace --help"
 RECORD = "steptrace record ch06-streetlights-backprop -o TMP"
@@ -61,6 +65,7 @@ def commands(folder: Path) -> dict[str, list[str]]:
     steptrace = steptrace_command()
     return {
         BASELINE: [sys.executable, "-c", "import numpy"],
+        FLOOR: [sys.executable, "-c", "import numpy, click; from pydantic import BaseModel"],
         VERSION: [*steptrace, "--version"],
         HELP: [*steptrace, "--help"],
         RECORD: [*steptrace, "record", "ch06-streetlights-backprop", "-o", str(folder / "x.jsonl")],
