@@ -2,8 +2,9 @@
 
 A :class:`Matrix` is a read-only float64 array that a Pydantic model holds as a field
 (an experiment's data and weights, a trace header's initial weights); it compares bit
-for bit. Events hold their matrices as nested tuples (:mod:`steptrace.trace.events`), and the
-engine's records as :func:`json_rows`. All are written to JSON in one of two forms:
+for bit. Events hold their matrices as nested tuples (:mod:`steptrace.trace.events`), and
+the emitter's records (:mod:`steptrace.trace.emitter`) as :func:`json_rows`. All are
+written to JSON in one of two forms:
 
 - **rows of numbers**, ``[[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]``, each float in its
   shortest round-tripping form: what a person writes and reads (the book's data);
@@ -175,7 +176,7 @@ def matrix_json_schema() -> JsonSchemaValue:
 
 def json_rows(array: Array) -> list[list[float]] | dict[str, Any]:
     """A 2-D float64 array as JSON: rows of numbers, or packed when it holds more than
-    :data:`PACK_ABOVE` numbers (what the engine puts in an event's record)."""
+    :data:`PACK_ABOVE` numbers (what the emitter puts in an event's record)."""
     if array.size > PACK_ABOVE:
         return pack(array)
     rows: list[list[float]] = array.tolist()

@@ -137,8 +137,9 @@ class Network:
         weight_deltas, details, delta, derivative = self.learn(layer, goal, error)
 
         # weights_{k-1}_k -= alpha * weight_delta
-        self.weights = [updated(w, d, frozen, alpha=self.alpha, ascent=self.ascent)
-                        for w, d, frozen in zip(weights, weight_deltas, self.frozen)]  # noqa: B905
+        alpha, ascent, frozen = self.alpha, self.ascent, self.frozen
+        self.weights = [updated(weights[k], weight_deltas[k], frozen[k], alpha, ascent)
+                        for k in range(last)]
         return Step(layer, weighted_sum, goal, error, derivative, delta, weight_deltas,
                     self.weights, details)
 
@@ -263,7 +264,7 @@ def weight_delta(dot: Callable[[Array, Array], Array], layer_in: Array, delta: A
     return dot(layer_in.T, delta) / batch if batch > 1 else dot(layer_in.T, delta)
 
 
-def updated(weights: Array, weight_delta: Array, frozen: Array | None, *, alpha: float,
+def updated(weights: Array, weight_delta: Array, frozen: Array | None, alpha: float,
             ascent: bool) -> Array:
     """``weights - alpha * weight_delta`` (``+`` in the ascent form), as a new array. A
     frozen weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""

@@ -21,15 +21,17 @@ everyone else gets the typed event (:func:`typed`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import chain
-from typing import Any
+from itertools import chain, pairwise
+from typing import Any, cast
 
+import numpy as np
 from pydantic_core import to_json as to_json_value
 
 from steptrace.config import ExperimentConfig
 from steptrace.engine.network import Step
 from steptrace.engine.plan import Plan
-from steptrace.matrices import json_ones, json_rows
+from steptrace.engine.rules import Array
+from steptrace.matrices import PACK_ABOVE, json_ones, json_rows
 from steptrace.trace.events import EVENT_CLASSES, MATRIX_FIELDS, Event, build, tuples
 from steptrace.trace.header import Detail
 
@@ -56,13 +58,19 @@ class Emitter:
         self.every_sample = tuple(chain.from_iterable(plan.batches))
         # update events name a strategy whose own rule moved the weights, with its details
         self.rule = plan.strategy.name if plan.strategy.own_rule else None
+        # a matrix as its record holds it: rows of numbers, or packed when large (when no
+        # matrix of this run can be, tolist straight away: it runs for every matrix)
+        layers, batch = config.layers, max(map(len, plan.batches))
+        largest = max(batch * max(layers), *(a * b for a, b in pairwise(layers)))
+        self.rows: Callable[[Array], Any] = (
+            json_rows if largest > PACK_ABOVE else cast(Callable[[Array], Any], np.ndarray.tolist))
 
     def step(self, epoch: int, samples: tuple[int, ...], step: Step) -> None:
         """The events of one step: forward layer by layer, the error, the deltas and the
         updates from the output back."""
         if self.passes_only:
             return
-        emit, seq, lean, output = self.emit, self.seq, self.lean, self.output
+        emit, seq, lean, output, json_rows = self.emit, self.seq, self.lean, self.output, self.rows
         for k in range(1, output + 1):
             record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k,
                       "kind": "forward", "nonlinearity": self.nonlinearity[k]}

@@ -85,7 +85,7 @@ class NetworkState:
         else:  # nothing to derive it from (a damaged or partial trace): leave it out
             return event
         self.weights[k - 1] = updated(self.weights[k - 1], change, self.frozen[k - 1],
-                                      alpha=event.alpha, ascent=self.ascent)
+                                      event.alpha, self.ascent)
         return event.model_copy(update={"weight_delta": as_matrix(change),
                                         "weights": as_matrix(self.weights[k - 1])})
 
