@@ -115,3 +115,23 @@ def test_the_startup_benchmark_prints_every_command_with_its_ratio_to_import_num
     assert set(rows) >= {BASELINE, VERSION, HELP, RECORD}
     assert rows[BASELINE] == (1.0, "")
     assert rows[VERSION][1] == rows[HELP][1] == "≤ 1.3" and rows[RECORD][1] == "≤ 2.0"
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["--version"], 0, "steptrace, version 0.1.0"),
+    (["record", "no-such-experiment"], 2, "Error: unknown experiment 'no-such-experiment'"),
+    (["show", "--epoch", "x", "t.jsonl"], 2, "Error: Invalid value for '--epoch'"),
+])
+def test_the_script_exits_fast_with_the_commands_code_after_the_exit_handlers(
+        args: list[str], code: int, says: str) -> None:
+    """The ``steptrace`` script leaves without unwinding the interpreter, but only after what
+    a normal exit does that matters: the atexit handlers (a plugin's, say) and the streams
+    flushed; its exit code is the command's."""
+    probe = ("import atexit, json, sys; atexit.register(print, 'atexit ran'); "
+             "from steptrace.__main__ import script; "
+             "sys.argv = ['steptrace', *json.loads(sys.argv[1])]; script()")
+    done = subprocess.run([sys.executable, "-c", probe, json.dumps(args)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert says in done.stdout + done.stderr
+    assert done.stdout.endswith("atexit ran\n")

@@ -138,8 +138,9 @@ class Network:
 
         # weights_{k-1}_k -= alpha * weight_delta
         alpha, ascent, frozen = self.alpha, self.ascent, self.frozen
-        self.weights = [updated(weights[k], weight_deltas[k], frozen[k], alpha, ascent)
-                        for k in range(last)]
+        self.weights = after = []
+        for k in range(last):
+            after.append(updated(weights[k], weight_deltas[k], frozen[k], alpha, ascent))
         return Step(layer, weighted_sum, goal, error, derivative, delta, weight_deltas,
                     self.weights, details)
 

@@ -70,7 +70,10 @@ Rows = Annotated[
 class _Step(BaseModel):
     # Not strict=True: a strict tuple would refuse the lists the BeforeValidator passes on;
     # the numbers themselves are strict (no "1.5" strings, no booleans).
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+    # defer_build: the models' validators and serializers are built when first used, not on
+    # import (the command line starts faster; ``--version`` never builds them).
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings",
+                              defer_build=True)
 
     seq: StrictInt = Field(ge=0, description="position in the run, from 0, without gaps")
     epoch: StrictInt = Field(ge=0, description="the pass over the data, from 0 (the book's iteration)")
@@ -202,4 +205,4 @@ EVENT_KINDS: tuple[str, ...] = tuple(EVENT_CLASSES)
 #: The fields that hold ``Rows``.
 MATRIX_FIELDS = frozenset({"layer_in", "weighted_sum", "layer_out", "prediction", "goal",
                            "derivative", "delta", "weight_delta", "weights"})
-event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))
