@@ -37,10 +37,11 @@ import numpy as np
 from steptrace.config import ExperimentConfig
 from steptrace.engine.arithmetic import ARITHMETIC, Arithmetic
 from steptrace.engine.plan import Plan
-from steptrace.engine.rules import Array, Learned, LearningStep
+from steptrace.engine.rules import Array, Learned, LearningStep, Nonlinearity
 from steptrace.errors import PluginError, printable
 
-NOTHING: Array = np.zeros((0, 0))  # index 0 of weighted_sum, derivative and delta: layer_0 has none
+NOTHING: Array = np.zeros((0, 0))  # index 0 of weighted_sum and delta: layer_0 has none
+NOTHING.flags.writeable = False
 NO_DETAILS: Mapping[str, float] = MappingProxyType({})
 
 
@@ -51,6 +52,9 @@ class Step(NamedTuple):
     engine does not multiply by it). ``delta`` is empty when the learning rule did not
     back-propagate (hot and cold); ``weight_delta`` and ``weights`` (after the update)
     are empty when nothing was learned: a forward pass, or a run that does not train.
+    Every array is the step's own, except ``weights``: those are the network's, which the
+    next step updates in place, as the book's loop does (a new 784 × 40 matrix every step
+    would cost B2 a fifth of its time): read or copy them before the next step.
     """
 
     layer: Sequence[Array]  # layer[0]: the batch's input rows; layer[-1]: the prediction
@@ -60,7 +64,7 @@ class Step(NamedTuple):
     derivative: Sequence[Array | None] = ()  # deriv_k(layer[k])
     delta: Sequence[Array] = ()  # delta[k], the book's layer_k_delta
     weight_delta: Sequence[Array] = ()  # weight_delta[k] moves weights[k]
-    weights: Sequence[Array] = ()  # weights[k] after the update
+    weights: Sequence[Array] = ()  # weights[k] after the update (see below)
     details: Mapping[str, float] = NO_DETAILS  # what a strategy's own rule decided on
 
 
@@ -96,9 +100,16 @@ class Network:
     state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
     #: How weights learn: gradient_descent, or the strategy's own rule (learn_by_rule).
     learn: Callable[[list[Array], Array, float], Learning] = field(init=False)
+    #: The arithmetic's dot and total, and each layer's nonlinearity (act[k - 1] is layer
+    #: k's), at hand: the step runs thousands of times a second.
+    dot: Callable[[Array, Array], Array] = field(init=False)
+    total: Callable[[Array], float] = field(init=False)
+    act: Sequence[Nonlinearity] = field(init=False)
 
     def __post_init__(self) -> None:
         self.learn = self.learn_by_rule if self.plan.strategy.own_rule else self.gradient_descent
+        self.dot, self.total = self.arithmetic.dot, self.arithmetic.total
+        self.act = self.plan.nonlinearities
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
@@ -116,7 +127,7 @@ class Network:
 
     def step(self, layer_0: Array, goal: Array | None) -> Step:
         """One step of the book's algorithm on one batch: forward, error, learn, update."""
-        dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
+        dot, act, weights = self.dot, self.act, self.weights
         last = len(weights)  # the output layer's number
 
         # forward: layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
@@ -128,7 +139,7 @@ class Network:
             return Step(layer, weighted_sum, None, None)
 
         # error = sum((prediction - goal) ** 2)
-        error = self.arithmetic.total((layer[last] - goal) ** 2)
+        error = self.total((layer[last] - goal) ** 2)
         if not self.learning:
             return Step(layer, weighted_sum, goal, error)
 
@@ -137,17 +148,15 @@ class Network:
         weight_deltas, details, delta, derivative = self.learn(layer, goal, error)
 
         # weights_{k-1}_k -= alpha * weight_delta
-        alpha, ascent, frozen = self.alpha, self.ascent, self.frozen
-        self.weights = after = []
         for k in range(last):
-            after.append(updated(weights[k], weight_deltas[k], frozen[k], alpha, ascent))
+            update(weights[k], weight_deltas[k], self.alpha, self.ascent, self.frozen[k])
         return Step(layer, weighted_sum, goal, error, derivative, delta, weight_deltas,
-                    self.weights, details)
+                    tuple(weights), details)
 
     def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0) -> Learning:
         """The book's learning rule: each layer's delta, from the output back (through the
         weights *before* this step's update), and each weight_delta (:func:`weight_delta`)."""
-        dot, act, weights = self.arithmetic.dot, self.plan.nonlinearities, self.weights
+        dot, act, weights = self.dot, self.act, self.weights
         last = len(weights)  # the output layer's number
         prediction = layer[last]
         delta: list[Array] = [NOTHING] * (last + 1)
@@ -176,7 +185,7 @@ class Network:
 
         # The rule sees the step read-only (it returns weight_deltas; the engine applies
         # them): a write into the weights, which a replay would not see, fails at once.
-        layer_0, total, last = layer[0], self.arithmetic.total, len(self.weights)
+        layer_0, total, last = layer[0], self.total, len(self.weights)
         learned = self.plan.strategy.learn(LearningStep(
             layer_0=read_only(layer_0), goal=read_only(goal),
             weights=tuple(map(read_only, self.weights)), prediction=read_only(layer[last]),
@@ -191,8 +200,8 @@ class Network:
     def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
         """``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``, every layer, with other weights."""
         layer = [layer_0]
-        for k, act in enumerate(self.plan.nonlinearities):
-            layer.append(act.function(self.arithmetic.dot(layer[k], weights[k])))
+        for k, act in enumerate(self.act):
+            layer.append(act.function(self.dot(layer[k], weights[k])))
         return layer
 
     def train(
@@ -265,14 +274,17 @@ def weight_delta(dot: Callable[[Array, Array], Array], layer_in: Array, delta: A
     return dot(layer_in.T, delta) / batch if batch > 1 else dot(layer_in.T, delta)
 
 
-def updated(weights: Array, weight_delta: Array, frozen: Array | None, alpha: float,
-            ascent: bool) -> Array:
-    """``weights - alpha * weight_delta`` (``+`` in the ascent form), as a new array. A
-    frozen weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
+def update(weights: Array, weight_delta: Array, alpha: float, ascent: bool,
+           frozen: Array | None) -> None:
+    """``weights -= alpha * weight_delta`` in place, as the book does (``+=`` in the ascent
+    form). A frozen weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
     if frozen is not None:
         weight_delta[frozen] = 0.0
     change = alpha * weight_delta  # alpha times the product, in the book's order
-    return weights + change if ascent else weights - change
+    if ascent:
+        weights += change
+    else:
+        weights -= change
 
 
 def read_only(array: Array) -> Array:

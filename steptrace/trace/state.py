@@ -5,7 +5,7 @@ keeps what the run had at each event: the weights (and, at an update, the weight
 before it), each layer's latest output, each layer's latest delta. With it, each event
 is made complete: the fields a ``step``-detail trace leaves out (see
 :mod:`steptrace.trace.emitter`) are derived back with the engine's own functions
-(:func:`~steptrace.engine.network.weight_delta`, :func:`~steptrace.engine.network.updated`)
+(:func:`~steptrace.engine.network.weight_delta`, :func:`~steptrace.engine.network.update`)
 in the trace's arithmetic, so an exact trace's derived numbers are the bits the run had.
 Events that already carry a field keep it. ``show`` (every view), ``diff``, ``plot`` and
 ``html`` read traces through it; none of them keeps weights of its own.
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from steptrace.engine.arithmetic import ARITHMETIC
-from steptrace.engine.network import frozen_masks, training_data, updated, weight_delta
+from steptrace.engine.network import frozen_masks, training_data, update, weight_delta
 from steptrace.engine.rules import Array
 from steptrace.trace.events import DeltaEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent, as_matrix
 from steptrace.trace.header import Header
@@ -84,8 +84,8 @@ class NetworkState:
             change = weight_delta(self.dot, self.layer[k - 1], self.delta[k])
         else:  # nothing to derive it from (a damaged or partial trace): leave it out
             return event
-        self.weights[k - 1] = updated(self.weights[k - 1], change, self.frozen[k - 1],
-                                      event.alpha, self.ascent)
+        self.weights[k - 1] = self.weights[k - 1].copy()  # (``before`` keeps the old one)
+        update(self.weights[k - 1], change, event.alpha, self.ascent, self.frozen[k - 1])
         return event.model_copy(update={"weight_delta": as_matrix(change),
                                         "weights": as_matrix(self.weights[k - 1])})
 
