@@ -28,6 +28,7 @@ from steptrace.compare import (
     same_json,
     summary,
 )
+from steptrace.trace.emitter import passes_only
 from steptrace.trace.events import Event
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
@@ -116,12 +117,12 @@ def diff(
         before: deque[Event] = deque(maxlen=CONTEXT)
         # Completed events: traces of any detail compare on everything they determine; when
         # one holds the passes alone (epoch detail), the passes are what both determine.
-        passes_only = "epoch" in (trace_a.header.detail, trace_b.header.detail)
-        if passes_only and trace_a.header.detail != trace_b.header.detail:
+        only_passes = passes_only(trace_a.header.detail) or passes_only(trace_b.header.detail)
+        if only_passes and trace_a.header.detail != trace_b.header.detail:
             report.notes.append("one trace holds the passes alone (epoch detail): the passes "
                                 "are compared")
-        events_b = _compared(trace_b.header, trace_b, passes_only)
-        for event_a in _compared(trace_a.header, trace_a, passes_only):
+        events_b = _compared(trace_b.header, trace_b, only_passes)
+        for event_a in _compared(trace_a.header, trace_a, only_passes):
             event_b = next(events_b, None)
             if event_b is None:
                 report.divergence = [f"{b} ends after {report.events} events{_why(trace_b)}; "

@@ -42,6 +42,11 @@ left out, matrices as nested lists of floats (packed when large:
 :func:`steptrace.matrices.json_rows`)."""
 
 
+def passes_only(detail: Detail) -> bool:
+    """Whether a trace of ``detail`` holds the passes' ends alone (no step's events)."""
+    return detail == "epoch"
+
+
 class Emitter:
     """Hands ``emit`` the record of every event a trace of ``detail`` holds, in order, as
     the network's steps (:meth:`step`) and passes (:meth:`pass_end`) come in."""
@@ -51,7 +56,7 @@ class Emitter:
         self.emit = emit
         self.seq = 0
         self.lean = detail != "all"  # leave out what earlier lines determine
-        self.passes_only = detail == "epoch"
+        self.passes_only = passes_only(detail)
         self.alpha = config.alpha
         self.output = len(config.layers) - 1  # the output layer's number
         self.nonlinearity = [""] + [act.name for act in plan.nonlinearities]  # by layer

@@ -23,6 +23,7 @@ from steptrace import __version__
 from steptrace.config import ExperimentConfig, describe
 from steptrace.errors import TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
+from steptrace.trace.emitter import passes_only
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent
 from steptrace.trace.header import FORMAT, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, End, Header, line_adapter
 from steptrace.trace.order import EventOrder
@@ -157,7 +158,7 @@ class TraceReader:
         except BaseException:
             self._file.close()
             raise
-        self._order = EventOrder(self.header.config, self.header.detail == "epoch") \
+        self._order = EventOrder(self.header.config, passes_only(self.header.detail)) \
             if check_order else None
 
     def _readline(self) -> bytes:
