@@ -6,6 +6,7 @@ interruption, one line and exit 130, not a traceback."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from typing import NoReturn
 
@@ -31,6 +32,7 @@ def script() -> NoReturn:
     try:
         main()
     except SystemExit as done:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is done: its code stands
         code = done.code
     import atexit
     import os

@@ -413,11 +413,12 @@ def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path |
 @click.option("--arithmetic", type=click.Choice(["exact", "blas"]),
               help="exact: fixed-order sums, the book's digits on any machine (the default "
                    "of the book's experiments). blas: np.dot, fast, last digits may vary.")
-@click.option("--detail", type=click.Choice(["step", "epoch", "all"]), default="step",
+@click.option("--detail", type=click.Choice(["step", "epoch", "all", "full"]), default="step",
               show_default=True,
               help="step: every step, leaving out what earlier lines determine (weights, "
                    "weight_deltas, ...: derived again when read). epoch: the passes only. "
-                   "all: every field of every step.")
+                   "all: every field of every step. full: all under its old name (trace "
+                   "schema 2, for steptrace versions before this one).")
 def record(experiment: str, output: Path | None, arithmetic: str | None, detail: str) -> None:
     """Run an experiment and write its trace.
 

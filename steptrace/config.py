@@ -180,6 +180,11 @@ class ExperimentConfig(BaseModel):
     goals: Matrix | None = Field(default=None, description="one row per input row")
     book_view: BookView = BookView(epoch="Error:{error}")
 
+    @property
+    def ascent(self) -> bool:
+        """The book's ascent form: ``delta = goal - prediction`` and ``weights +=``."""
+        return self.delta == "goal - prediction"
+
     @model_validator(mode="after")
     def _check_shapes(self) -> ExperimentConfig:
         layers = self.layers

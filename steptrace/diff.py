@@ -28,9 +28,8 @@ from steptrace.compare import (
     same_json,
     summary,
 )
-from steptrace.trace.emitter import passes_only
 from steptrace.trace.events import Event
-from steptrace.trace.header import Header
+from steptrace.trace.header import Header, holds_passes_only
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.trace.state import complete_events
 
@@ -117,7 +116,7 @@ def diff(
         before: deque[Event] = deque(maxlen=CONTEXT)
         # Completed events: traces of any detail compare on everything they determine; when
         # one holds the passes alone (epoch detail), the passes are what both determine.
-        only_passes = passes_only(trace_a.header.detail) or passes_only(trace_b.header.detail)
+        only_passes = holds_passes_only(trace_a.header.detail) or holds_passes_only(trace_b.header.detail)
         if only_passes and trace_a.header.detail != trace_b.header.detail:
             report.notes.append("one trace holds the passes alone (epoch detail): the passes "
                                 "are compared")

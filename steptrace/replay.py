@@ -1,9 +1,9 @@
 """Replay: re-execute a trace from its header's config and check every event.
 
-The recorded events are read as a stream and compared, in lockstep, with the events
-the engine produces now; the first divergence stops the run with
-:class:`~steptrace.errors.Mismatch` naming the event and the field. Memory does not
-grow with the trace.
+The recorded events are read as a stream and compared, in lockstep, with the events of
+the same run made again (the engine's steps, through :mod:`steptrace.trace.emitter`); the
+first divergence stops the run with :class:`~steptrace.errors.Mismatch` naming the event
+and the field. Memory does not grow with the trace.
 """
 
 from __future__ import annotations

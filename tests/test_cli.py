@@ -97,4 +97,6 @@ def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     text = json.dumps(schema)
     for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "end"):
         assert f'"const": "{kind}"' in text
-    assert "schema version 2" in schema["title"]
+    assert "schema version 3" in schema["title"]
+    # the detail levels, all's old name full included (traces of schema 1 and 2 say it)
+    assert schema["$defs"]["Header"]["properties"]["detail"]["enum"] == ["step", "epoch", "all", "full"]

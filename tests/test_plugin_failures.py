@@ -118,7 +118,7 @@ PLUGINS = {
         def register_strategies(register):
             register(Strategy("shouty", one_at_a_time, learn=learn))
     """,
-    # a working rule that calls the book's gradient (which emits events) from inside itself
+    # a working rule that calls the book's gradient from inside itself
     "gentle": """
         def learn(step):
             return Learned(step.gradient())
@@ -296,9 +296,10 @@ def test_check_strategy_catches_a_rule_that_writes_into_the_weights(tmp_path: Pa
         check_strategy(registry.strategy("scribbler"))
 
 
-def test_what_a_callback_raises_inside_a_rule_is_not_the_plugins(tmp_path: Path) -> None:
-    """The engine's emit is called from inside a rule (step.gradient() emits the deltas):
-    what it raises goes on as it is, neither blamed on the plugin nor wrapped."""
+def test_what_a_callback_raises_is_not_the_plugins(tmp_path: Path) -> None:
+    """A callback handed the events of a run whose rule is a plugin's (here at the deltas
+    the rule's step.gradient() worked out): what it raises goes on as it is, neither
+    blamed on the plugin nor wrapped."""
     folder = tmp_path / "plugins"
     write_plugin(folder, "gentle")
     registry = Registry.load(load_plugins(folder, entry_points=False))

@@ -253,3 +253,16 @@ def test_replay_needs_the_plugin_version_that_recorded_the_trace(run_cli: RunCli
     assert allowed.stderr == ("warning: nonlinearity 'relu' was recorded with "
                               "steptrace_builtins.nonlinearities 0.0.9; installed is "
                               "steptrace_builtins.nonlinearities 0.1.0\n")
+
+
+def test_a_plugin_importing_a_module_that_moved_is_told_where_it_went(
+        run_cli: RunCli, tmp_path: Path) -> None:
+    """A plugin written for the first layout (steptrace.hookspecs, steptrace.rules) fails to
+    import, in one line that names the module's new place."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "old.py").write_text("from steptrace.hookspecs import hookimpl\n")
+    result = run_cli("--plugins-dir", folder, "plugins", env=only("old"))
+    assert result.exit_code == 0
+    assert ("plugin old (" in result.stderr and "No module named 'steptrace.hookspecs' (it moved: "
+            "import from steptrace.plugins.hookspecs; the plugin needs updating)" in result.stderr)

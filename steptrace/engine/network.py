@@ -52,9 +52,10 @@ class Step(NamedTuple):
     engine does not multiply by it). ``delta`` is empty when the learning rule did not
     back-propagate (hot and cold); ``weight_delta`` and ``weights`` (after the update)
     are empty when nothing was learned: a forward pass, or a run that does not train.
-    Every array is the step's own, except ``weights``: those are the network's, which the
-    next step updates in place, as the book's loop does (a new 784 × 40 matrix every step
-    would cost B2 a fifth of its time): read or copy them before the next step.
+    A Step describes the step just taken, for whoever :meth:`Network.train` hands it to:
+    every array is the step's own, except ``weights``, which are the network's, and the
+    next step updates them in place, as the book's loop does (a new 784 × 40 matrix every
+    step cost B2 a fifth of its time): read or copy them before the next step.
     """
 
     layer: Sequence[Array]  # layer[0]: the batch's input rows; layer[-1]: the prediction
@@ -97,7 +98,7 @@ class Network:
     frozen: list[Array | None]  # per weights: True where a weight never moves (None: none)
     learning: bool = True  # False: forward passes (and errors) only
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
-    state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
+    rule_state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
     #: How weights learn: gradient_descent, or the strategy's own rule (learn_by_rule).
     learn: Callable[[list[Array], Array, float], Learning] = field(init=False)
     #: The arithmetic's dot and total, and each layer's nonlinearity (act[k - 1] is layer
@@ -119,7 +120,7 @@ class Network:
             plan=plan,
             alpha=config.alpha,
             arithmetic=ARITHMETIC[config.arithmetic],
-            ascent=config.delta == "goal - prediction",
+            ascent=config.ascent,
             learning=config.train,
             frozen=frozen_masks(config, [w.shape for w in weights]),
             options=config.strategy.options,
@@ -179,9 +180,10 @@ class Network:
         the deltas and derivatives if it asked for gradient descent's (``step.gradient()``)."""
         backpropagated: list[Learning] = []
 
-        def gradient() -> list[Array]:  # gradient descent's weight_deltas
-            backpropagated.append(self.gradient_descent(layer, goal))
-            return list(backpropagated[-1][0])
+        def gradient() -> list[Array]:  # gradient descent's weight_deltas, worked out once
+            if not backpropagated:
+                backpropagated.append(self.gradient_descent(layer, goal))
+            return [weight_delta.copy() for weight_delta in backpropagated[0][0]]
 
         # The rule sees the step read-only (it returns weight_deltas; the engine applies
         # them): a write into the weights, which a replay would not see, fails at once.
@@ -192,9 +194,9 @@ class Network:
             error=error, options=MappingProxyType(self.options),
             predict=lambda other: self.forward(layer_0, other)[-1],
             error_of=lambda guess: total((guess - goal) ** 2),
-            gradient=gradient, state=self.state))
+            gradient=gradient, state=self.rule_state))
         weight_deltas, details = self.check_learned(learned)
-        _, _, delta, derivative = backpropagated[-1] if backpropagated else (None, None, [], [])
+        _, _, delta, derivative = backpropagated[0] if backpropagated else (None, None, [], [])
         return weight_deltas, details, delta, derivative
 
     def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
@@ -233,7 +235,7 @@ class Network:
                     if each_pass is not None:
                         each_pass(iteration, error_for_pass)
         except Exception as error:  # a plugin's rule that raised is the plugin's failure
-            blamed = self.plan.blame(error, (each_step, each_pass))
+            blamed = self.plan.blame(error)
             if blamed is None:
                 raise
             raise blamed from error

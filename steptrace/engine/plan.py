@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import traceback
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import CodeType
 
@@ -31,22 +31,18 @@ class Plan:
     batches: Batches
     authors: Mapping[str, str] = field(default_factory=dict)
 
-    def blame(self, error: Exception, passed_through: Collection[object] = ()) -> PluginError | None:
+    def blame(self, error: Exception) -> PluginError | None:
         """``error``, raised while this plan trained, as the failure of the plugin whose
-        code raised it: the innermost frame of its traceback that is a rule's plugin's
-        (a frame of one of ``passed_through``, the callbacks steptrace handed the engine,
-        starts the search afresh: what a callback raises is not the plugin's that called
-        it). None when no plugin's code was running: a steptrace bug, or a callback's."""
+        code raised it: the innermost frame of its traceback that is a rule's plugin's.
+        None when no plugin's code was running: a steptrace bug, or the failure of a
+        callback handed to the engine (the engine calls those between steps, never from
+        inside a rule)."""
         if isinstance(error, SteptraceError) or not self.authors:
             return None
         rules = {code: (module, what) for module, what, code in self._rules()}
-        stops = {code for code in map(code_of, passed_through) if code is not None}
         entered: tuple[str, str] | None = None  # the innermost rule called: module, what
         culprit: tuple[str, str] | None = None  # the plugin to blame, and for what
         for frame, _ in traceback.walk_tb(error.__traceback__):
-            if frame.f_code in stops:
-                entered = culprit = None
-                continue
             entered = rules.get(frame.f_code, entered)
             module = frame.f_globals.get("__name__")
             if isinstance(module, str) and module in self.authors:

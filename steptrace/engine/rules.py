@@ -52,8 +52,9 @@ class LearningStep:
     ``predict(weights)`` runs a forward pass of this step's inputs with other weights
     (same arithmetic, no events); ``error_of(prediction)`` is the book's summed squared
     error against this step's goal; ``gradient()`` runs the book's backpropagation for
-    this step (its deltas are then part of the step, and traced as ``delta`` events) and
-    returns gradient descent's weight_deltas, averaged over the batch. ``state`` is the
+    this step and returns gradient descent's weight_deltas, averaged over the batch (its
+    deltas are then part of the step: a trace holds them as ``delta`` events; it is worked
+    out once a step, and a second call returns the same numbers). ``state`` is the
     rule's own dict, kept from step to step for the whole run (momentum keeps its velocity
     there) and empty at the start of every run, so a replay sees the same. Nothing else
     may be mutated.

@@ -45,6 +45,19 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "steptrace_builtins.hot_and_cold",
     "steptrace_builtins.book",
 )
+#: Modules a plugin written for the first layout imported, and where they are now
+#: (the core was grouped into packages: engine, trace, views, plugins).
+MOVED = {
+    "steptrace.hookspecs": "steptrace.plugins.hookspecs",
+    "steptrace.rules": "steptrace.engine.rules",
+    "steptrace.arithmetic": "steptrace.engine.arithmetic",
+    "steptrace.events": "steptrace.trace.events",
+    "steptrace.tracefile": "steptrace.trace.reader, .writer or .header",
+    "steptrace.derive": "steptrace.trace.state",
+    "steptrace.registry": "steptrace.plugins.registry (Plan: steptrace.engine.plan)",
+    "steptrace.plugin_loader": "steptrace.plugins.loading",
+    "steptrace.narrate": "steptrace.views",
+}
 ENV_ONLY = "STEPTRACE_PLUGINS"
 ENV_DIR = "STEPTRACE_PLUGINS_DIR"
 ENV_STRICT = "STEPTRACE_STRICT_PLUGINS"
@@ -196,6 +209,9 @@ def _load(plugins: Plugins, name: str, source: str, version: str,
         module = load()
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
+        moved = MOVED.get(getattr(error, "name", None) or "")
+        if isinstance(error, ModuleNotFoundError) and moved is not None:
+            reason += f" (it moved: import from {moved}; the plugin needs updating)"
         plugins.failed.setdefault(name, f"failed to import: {reason}")
         plugins.problem(f"plugin {name} ({source}) failed to import: {reason}", error)
         return

@@ -43,8 +43,8 @@ from steptrace.plugins.loading import (
     trace_hooks,
 )
 
-__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "CommandCollector", "Plan", "Provided",
-           "Registry", "get_plugin_manager"]
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "CommandCollector", "Provided", "Registry",
+           "get_plugin_manager"]
 
 T = TypeVar("T")
 

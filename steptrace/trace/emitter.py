@@ -8,20 +8,23 @@ of its :data:`~steptrace.trace.header.Detail` holds, numbered in order:
   ``layer_in``, an error's ``prediction`` and ``goal``, a gradient-descent update's
   ``weight_delta``, every update's ``weights``; :mod:`steptrace.trace.state` derives them
   back when the trace is read);
-- ``all``: every field of every event;
+- ``all`` (``full``, its name before trace schema 3): every field of every event;
 - ``epoch``: the passes' ``epoch_end`` events only, numbered from 0.
 
-This is the only module that spells the events' fields out or knows the detail levels.
+This is the only module that makes events from a run (:mod:`steptrace.trace.state`
+derives back, when a trace is read, the fields a ``step`` trace leaves out); what each
+detail level holds is :mod:`steptrace.trace.header`'s to say, beside the header's field.
 It makes each event as a :data:`Record`, the plain dict its trace line is written from:
 building a Pydantic model per event would cost more than the step it describes. Records
-stay between this module, the trace writer and replay (which compares their bytes);
-everyone else gets the typed event (:func:`typed`).
+go from here to the trace writer, or to replay (which compares their bytes with the
+recorded lines), through :mod:`steptrace.recording`, which hands them on; everyone else
+(observers, :func:`steptrace.recording.run`) gets the typed event (:func:`typed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import chain, pairwise
+from itertools import chain
 from typing import Any, cast
 
 import numpy as np
@@ -33,18 +36,13 @@ from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Array
 from steptrace.matrices import PACK_ABOVE, json_ones, json_rows
 from steptrace.trace.events import EVENT_CLASSES, MATRIX_FIELDS, Event, build, tuples
-from steptrace.trace.header import Detail
+from steptrace.trace.header import Detail, holds_every_field, holds_passes_only, largest_event_matrix
 
 Record = dict[str, Any]
 """An event as plain data, as its trace line holds it: the fields in the model's order
 (``seq``, ``epoch``, ``samples``, ``layer``, ``kind``, then the kind's own), absent ones
 left out, matrices as nested lists of floats (packed when large:
 :func:`steptrace.matrices.json_rows`)."""
-
-
-def passes_only(detail: Detail) -> bool:
-    """Whether a trace of ``detail`` holds the passes' ends alone (no step's events)."""
-    return detail == "epoch"
 
 
 class Emitter:
@@ -55,8 +53,8 @@ class Emitter:
                  emit: Callable[[Record], None]) -> None:
         self.emit = emit
         self.seq = 0
-        self.lean = detail != "all"  # leave out what earlier lines determine
-        self.passes_only = passes_only(detail)
+        self.derived_left_out = not holds_every_field(detail)  # what earlier lines determine
+        self.passes_only = holds_passes_only(detail)
         self.alpha = config.alpha
         self.output = len(config.layers) - 1  # the output layer's number
         self.nonlinearity = [""] + [act.name for act in plan.nonlinearities]  # by layer
@@ -65,8 +63,7 @@ class Emitter:
         self.rule = plan.strategy.name if plan.strategy.own_rule else None
         # a matrix as its record holds it: rows of numbers, or packed when large (when no
         # matrix of this run can be, tolist straight away: it runs for every matrix)
-        layers, batch = config.layers, max(map(len, plan.batches))
-        largest = max(batch * max(layers), *(a * b for a, b in pairwise(layers)))
+        largest = largest_event_matrix(config.layers, max(map(len, plan.batches)))
         self.rows: Callable[[Array], Any] = (
             json_rows if largest > PACK_ABOVE else cast(Callable[[Array], Any], np.ndarray.tolist))
 
@@ -75,7 +72,8 @@ class Emitter:
         updates from the output back."""
         if self.passes_only:
             return
-        emit, seq, lean, output, json_rows = self.emit, self.seq, self.lean, self.output, self.rows
+        emit, seq, output, json_rows = self.emit, self.seq, self.output, self.rows
+        lean = self.derived_left_out
         for k in range(1, output + 1):
             record = {"seq": seq, "epoch": epoch, "samples": samples, "layer": k,
                       "kind": "forward", "nonlinearity": self.nonlinearity[k]}

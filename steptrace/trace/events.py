@@ -67,7 +67,7 @@ Rows = Annotated[
 ]
 
 
-class _Step(BaseModel):
+class _EventBase(BaseModel):
     # Not strict=True: a strict tuple would refuse the lists the BeforeValidator passes on;
     # the numbers themselves are strict (no "1.5" strings, no booleans).
     # defer_build: the models' validators and serializers are built when first used, not on
@@ -81,7 +81,7 @@ class _Step(BaseModel):
     layer: StrictInt = Field(ge=1, description="the layer this step concerns (layer_1 is the first hidden)")
 
 
-class ForwardEvent(_Step):
+class ForwardEvent(_EventBase):
     """``layer_k = nonlinearity(layer_{k-1} · weights_{k-1}_k)``."""
 
     kind: Literal["forward"] = "forward"
@@ -93,7 +93,7 @@ class ForwardEvent(_Step):
     layer_out: Rows = Field(description="layer_k")
 
 
-class ErrorEvent(_Step):
+class ErrorEvent(_EventBase):
     """``error = sum((prediction - goal) ** 2)`` over the batch and the outputs."""
 
     kind: Literal["error"] = "error"
@@ -106,7 +106,7 @@ class ErrorEvent(_Step):
     error: StrictFloat
 
 
-class DeltaEvent(_Step):
+class DeltaEvent(_EventBase):
     """The output layer: ``(prediction - goal) * deriv(layer)``;
     a hidden layer: ``layer_{k+1}_delta · weights_k_{k+1}ᵀ * deriv(layer_k)``.
 
@@ -119,7 +119,7 @@ class DeltaEvent(_Step):
     delta: Rows
 
 
-class UpdateEvent(_Step):
+class UpdateEvent(_EventBase):
     """``weights -= alpha * weight_delta`` with ``weight_delta = layer_{k-1}ᵀ · layer_k_delta``
     averaged over the batch (``+=`` in the ascent form, whose delta has the other sign).
     """
@@ -146,7 +146,7 @@ class UpdateEvent(_Step):
         return details
 
 
-class EpochEndEvent(_Step):
+class EpochEndEvent(_EventBase):
     """The end of a pass: ``error`` is the pass's errors summed in order (the book's
     ``layer_2_error``; absent for forward passes without goals); ``samples`` lists
     every sample of the pass."""
@@ -182,7 +182,7 @@ def tuples(rows: Any) -> Any:
     return tuple(map(tuple, rows))
 
 
-def as_matrix(values: np.ndarray[Any, Any]) -> tuple[tuple[float, ...], ...]:
+def as_rows(values: np.ndarray[Any, Any]) -> tuple[tuple[float, ...], ...]:
     """A float64 array as an event's ``Rows`` (nested tuples of floats)."""
     matrix: tuple[tuple[float, ...], ...] = tuples(values.tolist())
     return matrix
@@ -197,7 +197,7 @@ Event = Annotated[
     ForwardEvent | ErrorEvent | DeltaEvent | UpdateEvent | EpochEndEvent,
     Field(discriminator="kind"),
 ]
-EVENT_CLASSES: dict[str, type[_Step]] = {
+EVENT_CLASSES: dict[str, type[_EventBase]] = {
     "forward": ForwardEvent, "error": ErrorEvent, "delta": DeltaEvent, "update": UpdateEvent,
     "epoch_end": EpochEndEvent,
 }

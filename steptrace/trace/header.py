@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -25,14 +26,36 @@ from steptrace.errors import MAX_MESSAGE, printable
 from steptrace.matrices import PACK_ABOVE, Matrix
 
 FORMAT = "steptrace-trace"
-#: How much of a run a trace holds (:mod:`steptrace.trace.emitter` says what each keeps).
-#: ``all`` was called ``full`` before 0.2 (the strategy ``full`` is another thing); a header
-#: that says ``full`` is read as ``all``.
-Detail = Literal["step", "epoch", "all"]
+#: How much of a run a trace holds: ``step``, every event, without what earlier lines
+#: determine; ``epoch``, the passes' ends alone; ``all``, every field of every event.
+#: ``full`` is ``all``'s name before trace schema 3 (the strategy ``full`` is another
+#: thing): read as ``all``, and written when asked for, for steptrace versions that read
+#: schemas 1 and 2 only. :mod:`steptrace.trace.emitter` makes the events of each.
+Detail = Literal["step", "epoch", "all", "full"]
+DETAILS: tuple[Detail, ...] = ("step", "epoch", "all")  # (full: all's old name)
+
+
+def holds_passes_only(detail: Detail) -> bool:
+    """Whether a trace of ``detail`` holds the passes' ends alone (no step's events)."""
+    return detail == "epoch"
+
+
+def holds_every_field(detail: Detail) -> bool:
+    """Whether a trace of ``detail`` holds every field of its events (none derived)."""
+    return detail in ("all", "full")
+
+
+def largest_event_matrix(layers: Sequence[int], largest_batch: int) -> int:
+    """How many numbers an event's largest matrix may hold: a batch's rows by a layer's
+    width, or a weight matrix (more than PACK_ABOVE: written packed)."""
+    return max(largest_batch * max(layers), *(a * b for a, b in pairwise(layers)))
+
+
 #: The newest trace schema this steptrace reads and writes. 2 added packed matrices
-#: (:mod:`steptrace.matrices`), in the header and in events; a trace that cannot hold
-#: one is written as schema 1, which older steptrace versions read.
-SCHEMA_VERSION = 2
+#: (:mod:`steptrace.matrices`), in the header and in events; 3 named the detail level
+#: ``all`` (``full`` before). A trace is written with the lowest schema that can hold it
+#: (:meth:`Header.lowest_schema_version`), so older steptrace versions read what they can.
+SCHEMA_VERSION = 3
 OLDEST_SCHEMA_VERSION = 1
 
 class Fingerprint(BaseModel):
@@ -59,8 +82,8 @@ class Header(BaseModel):
     format: Literal["steptrace-trace"] = "steptrace-trace"
     schema_version: int = SCHEMA_VERSION
     detail: Detail = Field(
-        default="all", description="step: every step, derivable fields left out; epoch: "
-        "the passes only; all: every field of every step")
+        default="full", description="step: every step, derivable fields left out; epoch: "
+        "the passes only; all: every field of every step (full: its name before schema 3)")
     config: ExperimentConfig
     initial_weights: tuple[Matrix, ...]
     fingerprint: Fingerprint
@@ -71,17 +94,13 @@ class Header(BaseModel):
                 *(() if config.goals is None else (config.goals,))]
 
     def lowest_schema_version(self, largest_batch: int) -> int:
-        """The schema a reader needs for this trace: 2 if the header or an event may hold a
-        packed matrix (an event's is a batch's rows by a layer's width, or a weight matrix)."""
-        layers = self.config.layers
-        largest_event = max(largest_batch * max(layers), *(a * b for a, b in pairwise(layers)))
-        packed = largest_event > PACK_ABOVE or any(m.packed for m in self.matrices())
-        return SCHEMA_VERSION if packed else 1
-
-    @field_validator("detail", mode="before")
-    @classmethod
-    def _read_old_detail(cls, detail: Any) -> Any:
-        return "all" if detail == "full" else detail
+        """The schema a reader needs for this trace: 3 if its detail is named ``all``; else 2
+        if the header or an event may hold a packed matrix; else 1."""
+        if self.detail == "all":
+            return SCHEMA_VERSION
+        largest = largest_event_matrix(self.config.layers, largest_batch)
+        packed = largest > PACK_ABOVE or any(m.packed for m in self.matrices())
+        return 2 if packed else 1
 
     @model_validator(mode="after")
     def _check_initial_weights(self) -> Header:

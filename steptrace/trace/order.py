@@ -1,11 +1,12 @@
 """The order of a run's events: which event may follow which.
 
-The engine emits each step (one batch) in the order the book computes it::
+A run's events come, step by step (one batch each), in the order the book computes it::
 
     forward 1 … forward L        every layer, input to output
     error L                      when the run has goals
     delta L … delta 1            gradient descent (a learning rule may ask for them, or not;
-                                 or more than once)
+                                 steptrace before trace schema 3 wrote them once for every
+                                 time a rule asked, so a round may repeat)
     update L … update 1          when the run trains: the last weights first
 
 and ends every pass with ``epoch_end``, whose ``samples`` are the pass's batches one
@@ -13,7 +14,7 @@ after the other. Every event of a step has the step's epoch and samples. An ``ep
 detail trace holds the ``epoch_end`` events alone, one per pass.
 
 :class:`EventOrder` checks a trace's events against this as they are read, so that every
-reader (show, html, plot, diff) meets only sequences the engine can make: a reordered or
+reader (show, html, plot, diff) meets only sequences a run can make: a reordered or
 spliced trace is refused with the line it went wrong at, not met as a crash later.
 """
 

@@ -23,9 +23,16 @@ from steptrace import __version__
 from steptrace.config import ExperimentConfig, describe
 from steptrace.errors import TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
-from steptrace.trace.emitter import passes_only
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent
-from steptrace.trace.header import FORMAT, OLDEST_SCHEMA_VERSION, SCHEMA_VERSION, End, Header, line_adapter
+from steptrace.trace.header import (
+    FORMAT,
+    OLDEST_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    End,
+    Header,
+    holds_passes_only,
+    line_adapter,
+)
 from steptrace.trace.order import EventOrder
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -158,7 +165,7 @@ class TraceReader:
         except BaseException:
             self._file.close()
             raise
-        self._order = EventOrder(self.header.config, passes_only(self.header.detail)) \
+        self._order = EventOrder(self.header.config, holds_passes_only(self.header.detail)) \
             if check_order else None
 
     def _readline(self) -> bytes:

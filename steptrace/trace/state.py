@@ -20,7 +20,7 @@ import numpy as np
 from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.network import frozen_masks, training_data, update, weight_delta
 from steptrace.engine.rules import Array
-from steptrace.trace.events import DeltaEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent, as_matrix
+from steptrace.trace.events import DeltaEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent, as_rows
 from steptrace.trace.header import Header
 
 
@@ -39,7 +39,7 @@ class NetworkState:
         #: delta[k]: layer_k_delta, the latest
         self.delta: dict[int, Array] = {}
         self.dot = ARITHMETIC[config.arithmetic].dot
-        self.ascent = config.delta == "goal - prediction"
+        self.ascent = config.ascent
         self.frozen = frozen_masks(config, [w.shape for w in self.weights])
         self.output = len(self.weights)
 
@@ -58,13 +58,13 @@ class NetworkState:
                                  else np.array(event.layer_in, dtype=np.float64))
             self.layer[k] = np.array(event.layer_out, dtype=np.float64)
             if event.layer_in is None and k - 1 in self.layer:
-                return event.model_copy(update={"layer_in": as_matrix(self.layer[k - 1])})
+                return event.model_copy(update={"layer_in": as_rows(self.layer[k - 1])})
         elif isinstance(event, ErrorEvent):
             update = {}
             if event.prediction is None and self.output in self.layer:
-                update["prediction"] = as_matrix(self.layer[self.output])
+                update["prediction"] = as_rows(self.layer[self.output])
             if event.goal is None and self.goals is not None:
-                update["goal"] = as_matrix(self.goals[rows])
+                update["goal"] = as_rows(self.goals[rows])
             return event.model_copy(update=update) if update else event
         elif isinstance(event, DeltaEvent):
             self.delta[event.layer] = np.array(event.delta, dtype=np.float64)
@@ -86,8 +86,8 @@ class NetworkState:
             return event
         self.weights[k - 1] = self.weights[k - 1].copy()  # (``before`` keeps the old one)
         update(self.weights[k - 1], change, event.alpha, self.ascent, self.frozen[k - 1])
-        return event.model_copy(update={"weight_delta": as_matrix(change),
-                                        "weights": as_matrix(self.weights[k - 1])})
+        return event.model_copy(update={"weight_delta": as_rows(change),
+                                        "weights": as_rows(self.weights[k - 1])})
 
 
 def complete_events(header: Header, events: Iterable[Event]) -> Iterator[Event]:

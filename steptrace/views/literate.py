@@ -39,7 +39,7 @@ class Literate:
         self.state = NetworkState(header)
         self.last = len(config.layers) - 1
         self.single = self.last == 1  # one weight layer: the names of chapters 4 and 5
-        self.update_op = "+=" if config.delta == "goal - prediction" else "-="
+        self.update_op = "+=" if config.ascent else "-="
         self.frozen = {(k + 1, i, j) for k, i, j in config.frozen}
         self.formulas: dict[str, tuple[str, str, str]] = {}
         if registry is not None:

@@ -18,7 +18,7 @@ class PressureView:
     def __init__(self, header: Header) -> None:
         self.header = header
         self.config = header.config
-        self.ascent = header.config.delta == "goal - prediction"
+        self.ascent = header.config.ascent
         self.single = len(header.config.layers) == 2
 
     def lines(self, events: Iterable[Event], epochs: set[int]) -> Iterator[str]:

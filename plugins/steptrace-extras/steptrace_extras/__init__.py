@@ -45,7 +45,7 @@ def momentum_learn(step: LearningStep) -> Learned:
     """velocity = beta * velocity + weight_delta; the engine then does
     weights -= alpha * velocity. The velocity starts at 0 and lives in ``step.state``."""
     beta = step.options.get("beta", 0.9)
-    gradients = step.gradient()  # the book's backprop: emits this step's delta events
+    gradients = step.gradient()  # the book's backprop (its deltas are traced as delta events)
     velocity = step.state.get("velocity") or [np.zeros_like(g) for g in gradients]
     velocity = [beta * v + g for v, g in zip(velocity, gradients, strict=True)]
     step.state["velocity"] = velocity
