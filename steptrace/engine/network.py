@@ -148,15 +148,16 @@ class Network:
         # back from the output, then weight_delta = layer_{k-1}ᵀ · delta_k)
         weight_deltas, details, delta, derivative = self.learn(layer, goal, error)
 
-        # weights_{k-1}_k -= alpha * weight_delta
-        for k in range(last):
-            update(weights[k], weight_deltas[k], self.alpha, self.ascent, self.frozen[k])
+        # weights_{k-1}_k -= alpha * weight_delta, the last weights first
+        for k in range(last, 0, -1):
+            update(weights[k - 1], weight_deltas[k - 1], self.alpha, self.ascent, self.frozen[k - 1])
         return Step(layer, weighted_sum, goal, error, derivative, delta, weight_deltas,
                     tuple(weights), details)
 
     def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0) -> Learning:
         """The book's learning rule: each layer's delta, from the output back (through the
-        weights *before* this step's update), and each weight_delta (:func:`weight_delta`)."""
+        weights *before* this step's update), and each weight_delta (:func:`weight_delta`).
+        (The error is not needed: it is taken as every learning rule is handed it.)"""
         dot, act, weights = self.dot, self.act, self.weights
         last = len(weights)  # the output layer's number
         prediction = layer[last]
