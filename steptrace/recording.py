@@ -93,8 +93,10 @@ def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | No
     """Train a config's network to the end, handing every event, typed, to ``emit`` (at
     ``detail``: by default every field of every event); returns the trained network."""
     network = Network.from_config(config, plan)
-    train_at_detail(network, config, detail,
-                    (lambda record: None) if emit is None else (lambda record: emit(typed(record))))
+    if emit is None:  # no events wanted: none made
+        network.train(*training_data(config), config.iterations)
+    else:
+        train_at_detail(network, config, detail, lambda record: emit(typed(record)))
     return network
 
 
