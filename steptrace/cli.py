@@ -371,39 +371,11 @@ def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | Non
 
 
 def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path | None]:
-    """A built-in experiment by id, or an experiment file by path (and the file). A bare
-    name that is both a registered experiment and a file in the current directory is the
-    experiment (say ./NAME for the file), with a warning saying so."""
-    from steptrace.config import load_config
-    from steptrace.errors import ConfigError, one_line
+    """A built-in experiment by id, or an experiment file by path (and the file):
+    :func:`steptrace.api.resolve_experiment`, whose warnings print as warning lines."""
+    from steptrace.api import resolve_experiment
 
-    path = Path(name)
-    is_path = path.suffix in {".toml", ".json"} or os.sep in name or name.startswith(".")
-    if name in registry.experiments and not is_path:
-        if path.exists():
-            click.echo(f"warning: {one_line(name)} is both a registered experiment and a file "
-                       f"here: recording the experiment (give ./{one_line(name)} to record the "
-                       "file)", err=True)
-        return registry.experiment(name), None
-    if is_path or path.exists():
-        from steptrace.recording import unlike_registered
-
-        config = load_config(path)
-        try:
-            registry.resolve(config)  # unknown rules and bad options, named with the file
-        except ConfigError as error:
-            raise ConfigError(f"{path}: {error}") from None
-        if (unlike := unlike_registered(config, registry)) is not None:
-            click.echo(one_line(f"warning: {path} is named {config.name!r} like a registered "
-                                f"experiment, but is not it ({unlike.describe('ours', 'registered')})"
-                                ": its trace is a config of its own; give it a name of its own"),
-                       err=True)
-        return config, path
-    try:
-        registry.experiment(name)
-    except ConfigError as error:
-        raise ConfigError(f"{error}; or give the path of a .toml/.json experiment file") from None
-    raise AssertionError("unreachable")
+    return resolve_experiment(registry, name)
 
 
 @cli.command()
@@ -461,11 +433,9 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
 def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None) -> None:
     """Narrate a trace, step by step."""
+    from steptrace.api import view_lines
     from steptrace.errors import one_line
     from steptrace.trace.reader import open_trace
-    from steptrace.views.book import book_lines
-    from steptrace.views.literate import Literate
-    from steptrace.views.pressure import PressureView
     from steptrace.views.text import Filters
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
@@ -475,12 +445,7 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
     if view == "pressure" and (samples or kinds or layers or digits):
         raise click.UsageError("--view pressure takes --epoch only (one table per pass)")
     with open_trace(trace) as reader:
-        if view == "book":
-            lines = book_lines(reader.header, reader)
-        elif view == "pressure":
-            lines = PressureView(reader.header).lines(reader, set(epochs))
-        else:
-            lines = Literate(reader.header, _registry(), digits).lines(reader, filters)
+        lines = view_lines(reader.header, iter(reader), view, filters, digits, _registry())
         for line in lines:
             click.echo(line)
         if reader.incomplete:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
@@ -31,11 +31,18 @@ def plot(trace: Path, output: Path) -> int:
     if output.suffix not in FORMATS:
         raise BadInput(f"{output}: give a .png or .svg file name")
     check_output(output, [trace])  # now, not after reading the whole trace
-    try:
-        import matplotlib
+    drawn = figure(trace)
+    with atomic_write(output, inputs=[trace]) as file:
+        drawn.savefig(file, format=output.suffix[1:])
+    return len(drawn.axes)
 
-        matplotlib.use("Agg")  # files only: no window, no display needed
-        import matplotlib.pyplot as plt
+
+def figure(trace: Path) -> Any:
+    """The picture of ``trace``, a matplotlib ``Figure`` (made without pyplot: no window,
+    no display needed, nothing for pyplot to keep): the error per pass, then each layer's
+    weights after each update. A notebook shows it as a cell's last expression."""
+    try:
+        from matplotlib.figure import Figure
     except ImportError:
         raise BadInput("steptrace plot needs matplotlib: pip install 'steptrace[plot]'") from None
 
@@ -54,8 +61,8 @@ def plot(trace: Path, output: Path) -> int:
                 flat = [x for row in event.weights for x in row][:MAX_WEIGHTS]
                 weights.setdefault(event.layer, Thinned(MAX_POINTS)).add(flat)
     layers = sorted(weights)
-    figure, axes = plt.subplots(1 + len(layers), 1, figsize=(8, 3 + 2.5 * len(layers)),
-                                squeeze=False)
+    drawn = Figure(figsize=(8, 3 + 2.5 * len(layers)))
+    axes = drawn.subplots(1 + len(layers), 1, squeeze=False)
     curve = axes[0][0]
     finite = errors.items
     if finite:
@@ -75,13 +82,8 @@ def plot(trace: Path, output: Path) -> int:
         shown = "" if total <= MAX_WEIGHTS else f" (the first {MAX_WEIGHTS} of {total})"
         ax.set_title(f"weights_{k - 1}_{k} after each update{shown}")
         ax.set_xlabel("update" if series.step == 1 else "update (thinned)")
-    figure.tight_layout()
-    try:
-        with atomic_write(output, inputs=[trace]) as file:
-            figure.savefig(file, format=output.suffix[1:])
-    finally:
-        plt.close(figure)
-    return 1 + len(layers)
+    drawn.tight_layout()
+    return drawn
 
 
 class Thinned(Generic[T]):

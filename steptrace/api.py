@@ -1,0 +1,420 @@
+"""steptrace from Python: record an experiment, load a trace, and look at it.
+
+::
+
+    import steptrace
+
+    trace = steptrace.record("ch06-streetlights-backprop")   # in memory
+    trace.errors[-1]                 # the last pass's summed error
+    print(trace.show(epoch=0))       # the first pass, step by step, in the book's terms
+    trace.events.filter(kind="update", layer=2)[0].weights
+    trace                            # in Jupyter: the step-through viewer, inline
+
+    config = steptrace.experiment("ch06-streetlights-backprop")
+    config.alpha = 0.5               # checked as it is set
+    steptrace.record(config).errors[-1]
+
+These are the names the package exports (``steptrace.record``, ``steptrace.load``,
+``steptrace.experiments``, ``steptrace.experiment``, ``Trace``, ``Experiment``, ``Check``);
+the command line is a thin layer over the same functions. Errors are steptrace's own
+exceptions (:mod:`steptrace.errors`), with the command line's one-line messages.
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, overload
+
+from pydantic import ConfigDict, ValidationError
+
+from steptrace.compare import Tolerance
+from steptrace.config import ExperimentConfig, describe, load_config
+from steptrace.engine.rules import Array
+from steptrace.errors import BadInput, ConfigError, Mismatch
+from steptrace.outputs import atomic_write, check_output
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import Registry
+from steptrace.trace.events import Event
+from steptrace.trace.header import Detail, Header
+from steptrace.trace.reader import open_trace
+from steptrace.trace.state import NetworkState
+
+__all__ = ["Check", "Events", "Experiment", "Trace", "experiment", "experiments", "load", "record"]
+
+_REGISTRIES: dict[Path | None, Registry] = {}
+
+
+def registry(plugins_dir: Path | str | None = None) -> Registry:
+    """The rules the plugins registered (loaded once per ``plugins_dir``); each plugin that
+    failed to load is a Python warning, once."""
+    key = None if plugins_dir is None else Path(plugins_dir)
+    found = _REGISTRIES.get(key)
+    if found is None:
+        found = _REGISTRIES[key] = Registry.load(load_plugins(key))
+        for problem in found.problems:
+            warnings.warn(problem, stacklevel=3)
+    return found
+
+
+def experiments(*, plugins_dir: Path | str | None = None) -> list[str]:
+    """The ids of the experiments: the book's, and those plugins add."""
+    return sorted(registry(plugins_dir).experiments)
+
+
+def experiment(name: str, *, plugins_dir: Path | str | None = None) -> Experiment:
+    """A built-in experiment by id, or an experiment file by path, as an :class:`Experiment`
+    to change and record (``config.alpha = 0.5``; ``steptrace.record(config)``)."""
+    config, _ = resolve_experiment(registry(plugins_dir), name)
+    return Experiment.model_validate(config.model_dump())
+
+
+class Experiment(ExperimentConfig):
+    """An experiment's config that can be changed: each assignment is checked with the
+    whole config (``config.alpha = 0.5``, ``config.iterations = 100``), and a bad one raises
+    :class:`~steptrace.errors.ConfigError` and changes nothing."""
+
+    model_config = ConfigDict(frozen=False, extra="forbid")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in type(self).model_fields:
+            raise ConfigError(f"an experiment has no setting {name!r} (its settings: "
+                              f"{', '.join(type(self).model_fields)})")
+        try:
+            checked = ExperimentConfig.model_validate({**self.model_dump(), name: value})
+        except ValidationError as error:
+            raise ConfigError(describe(error)) from None
+        self.__dict__.update(checked.__dict__)
+
+
+def resolve_experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path | None]:
+    """A built-in experiment by id, or an experiment file by path (and the file, which a
+    recording may not overwrite). A bare name that is both a registered experiment and a
+    file in the current directory is the experiment (``./NAME`` is the file): a warning
+    says so, as does a file named like a registered experiment that is not it."""
+    from steptrace.errors import one_line
+    from steptrace.recording import unlike_registered
+
+    path = Path(name)
+    is_path = path.suffix in {".toml", ".json"} or "/" in name or name.startswith(".")
+    if name in registry.experiments and not is_path:
+        if path.exists():
+            warnings.warn(f"{one_line(name)} is both a registered experiment and a file here: "
+                          f"recording the experiment (give ./{one_line(name)} to record the file)",
+                          stacklevel=3)
+        return registry.experiment(name), None
+    if is_path or path.exists():
+        config = load_config(path)
+        try:
+            registry.resolve(config)  # unknown rules and bad options, named with the file
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+        if (unlike := unlike_registered(config, registry)) is not None:
+            warnings.warn(one_line(
+                f"{path} is named {config.name!r} like a registered experiment, but is not it "
+                f"({unlike.describe('ours', 'registered')}): its trace is a config of its own; "
+                "give it a name of its own"), stacklevel=3)
+        return config, path
+    try:
+        registry.experiment(name)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; or give the path of a .toml/.json experiment file") from None
+    raise AssertionError("unreachable")
+
+
+def record(
+    experiment: str | Path | ExperimentConfig,
+    *,
+    arithmetic: str | None = None,
+    detail: Detail = "step",
+    output: Path | str | None = None,
+    plugins_dir: Path | str | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> Trace:
+    """Train an experiment and trace it: ``experiment`` is an id, the path of an experiment
+    file, or a config (an :class:`Experiment`); ``arithmetic`` overrides its ``exact`` or
+    ``blas``; ``detail`` is what the trace holds (``step``, ``epoch`` or ``all``). The
+    trace is kept in memory, or written to ``output`` (atomically; ``.gz`` compresses).
+    ``progress(passes_done, passes, steps_per_pass)`` is told after every pass."""
+    from steptrace.recording import record as record_to
+
+    rules = registry(plugins_dir)
+    source: Path | None = None
+    if isinstance(experiment, ExperimentConfig):
+        config = ExperimentConfig.model_validate(experiment.model_dump())  # (an Experiment's)
+    else:
+        config, source = resolve_experiment(rules, str(experiment))
+    if arithmetic is not None:
+        if arithmetic not in ("exact", "blas"):
+            raise ConfigError(f"arithmetic {arithmetic!r}: give 'exact' or 'blas'")
+        config = config.model_copy(update={"arithmetic": arithmetic})
+    if detail not in ("step", "epoch", "all", "full"):
+        raise ConfigError(f"detail {detail!r}: give 'step', 'epoch' or 'all'")
+    inputs = [source] if source is not None else []
+    if output is not None:
+        record_to(config, rules, Path(output), progress, detail, inputs)
+        return load(output, plugins_dir=plugins_dir)
+    with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
+        path = Path(folder) / f"{config.name}.jsonl"
+        record_to(config, rules, path, progress, detail, inputs)
+        trace = load(path, plugins_dir=plugins_dir)
+        trace._in_memory(path.read_bytes())
+    return trace
+
+
+def load(path: Path | str, *, plugins_dir: Path | str | None = None) -> Trace:
+    """Read a trace (every line checked) into memory, every event complete, whatever the
+    trace's detail: what a ``step`` trace leaves out is derived back."""
+    path = Path(path)
+    with open_trace(path) as reader:
+        state = NetworkState(reader.header)
+        events = tuple(map(state.complete, reader))
+        incomplete = reader.incomplete
+    weights = [w.copy() for w in state.weights]
+    return Trace(reader.header, Events(events), weights, incomplete, path, plugins_dir)
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a replay or a diff found: truthy when everything compared matches; ``lines``
+    say what was compared, and where it diverged if it did."""
+
+    matched: bool
+    lines: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return self.matched
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+class Events(Sequence[Event]):
+    """A trace's events, in order: index them, slice them, or :meth:`filter` them."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self._events = tuple(events)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> Events: ...
+
+    def __getitem__(self, index: int | slice) -> Event | Events:
+        if isinstance(index, slice):
+            return Events(self._events[index])
+        return self._events[index]
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._events)
+
+    def filter(self, *, epoch: int | Iterable[int] | None = None,
+               sample: int | Iterable[int] | None = None,
+               kind: str | Iterable[str] | None = None,
+               layer: int | Iterable[int] | None = None) -> Events:
+        """The events of these passes (``epoch``), steps with these samples, kinds and layers
+        (each one value or several; None: any)."""
+        epochs, samples, kinds, layers = map(_one_or_many, (epoch, sample, kind, layer))
+        return Events([e for e in self._events
+                       if (epochs is None or e.epoch in epochs)
+                       and (samples is None or not samples.isdisjoint(e.samples))
+                       and (kinds is None or e.kind in kinds)
+                       and (layers is None or e.layer in layers)])
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for event in self._events:
+            kinds[event.kind] = kinds.get(event.kind, 0) + 1
+        return f"Events({len(self)}: {', '.join(f'{n} {k}' for k, n in kinds.items()) or 'none'})"
+
+
+def _one_or_many(value: Any) -> set[Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int):
+        return {value}
+    return set(value)
+
+
+class Trace:
+    """A recorded run: its header (the config and initial weights), every event, complete,
+    and what the run ended with. Made by :func:`record` and :func:`load`."""
+
+    def __init__(self, header: Header, events: Events, weights: list[Array],
+                 incomplete: str | None, path: Path | None, plugins_dir: Path | str | None) -> None:
+        self.header = header
+        self.events = events
+        #: the weights at the end of the run (weights[k] is weights_k_{k+1})
+        self.weights = weights
+        #: why the recording stopped early, or None when the run is all there
+        self.incomplete = incomplete
+        #: the trace's file, or None for a trace kept in memory
+        self.path: Path | None = path
+        self._raw: bytes | None = None
+        self._plugins_dir = plugins_dir
+
+    def _in_memory(self, raw: bytes) -> None:
+        self._raw, self.path = raw, None
+
+    @property
+    def config(self) -> ExperimentConfig:
+        """The experiment that ran (the header's config)."""
+        return self.header.config
+
+    @property
+    def errors(self) -> list[float | None]:
+        """Each pass's summed error, in order (None for a pass without goals)."""
+        return [event.error for event in self.events if event.kind == "epoch_end"]
+
+    @property
+    def _label(self) -> str:
+        return str(self.path) if self.path is not None else f"{self.config.name} (in memory)"
+
+    def _said(self, lines: Iterable[str], path: Path, label: str | None = None) -> tuple[str, ...]:
+        """Lines about this trace's file, a temporary file's path said as ``label`` (by
+        default, the trace's name, in memory)."""
+        if self.path is not None:
+            return tuple(lines)
+        return tuple(line.replace(str(path), label or self._label) for line in lines)
+
+    @contextmanager
+    def _file(self) -> Iterator[Path]:
+        """The trace as a file (its own, or its bytes in a temporary one)."""
+        if self.path is not None:
+            yield self.path
+            return
+        assert self._raw is not None
+        with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
+            path = Path(folder) / f"{self.config.name}.jsonl"
+            path.write_bytes(self._raw)
+            yield path
+
+    def show(self, view: str = "literate", *, epoch: int | Iterable[int] | None = None,
+             sample: int | Iterable[int] | None = None, kind: str | Iterable[str] | None = None,
+             layer: int | Iterable[int] | None = None, digits: int | None = None) -> str:
+        """The run as text: ``literate`` (every step in the book's terms, numbers plugged
+        in; filtered by epoch, sample, kind, layer; ``digits`` rounds), ``book`` (what the
+        book's program printed) or ``pressure`` (the up and down pressure, by ``epoch``)."""
+        from steptrace.views.text import Filters
+
+        filters = Filters(*(_one_or_many(v) or set() for v in (epoch, sample, kind, layer)))
+        return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
+                                    registry(self._plugins_dir)))
+
+    def save(self, path: Path | str) -> Path:
+        """Write the trace to ``path`` (atomically: a file there is replaced only when the
+        new one is whole); it is the trace as recorded, byte for byte."""
+        path = Path(path)
+        with self._file() as source:
+            check_output(path, [source])
+            with atomic_write(path, inputs=[source]) as out, source.open("rb") as file:
+                while chunk := file.read(1 << 20):
+                    out.write(chunk)
+        return path
+
+    def replay(self, *, rtol: float = 0.0, atol: float = 0.0, ignore_versions: bool = False) -> Check:
+        """Run the trace's config again and compare every event (exact traces bit for bit,
+        blas ones within rtol 1e-12, atol 1e-15 unless told): a :class:`Check`, truthy on a
+        match, saying where it diverged otherwise."""
+        from steptrace.replay import replay as replay_file
+
+        tolerance = Tolerance(rtol, atol) if rtol or atol else None
+        with self._file() as path:
+            try:
+                result = replay_file(path, registry(self._plugins_dir), tolerance,
+                                     ignore_versions=ignore_versions)
+            except Mismatch as mismatch:
+                return Check(False, self._said([str(mismatch)], path))
+            return Check(True, self._said([*result.warnings, *result.describe(path).splitlines()], path))
+
+    def diff(self, other: Trace | Path | str, *, rtol: float = 0.0, atol: float = 0.0,
+             events_only: bool = False) -> Check:
+        """Compare with another trace: the configs, then every event (bit for bit unless
+        ``rtol``/``atol``): a :class:`Check`, truthy when they agree."""
+        from steptrace.diff import diff as diff_files
+
+        with self._file() as mine:
+            if isinstance(other, Trace):
+                with other._file() as theirs:
+                    report = diff_files(mine, theirs, Tolerance(rtol, atol), events_only=events_only)
+                    lines = other._said(self._said(report.lines(), mine, "this trace"), theirs,
+                                        "the other trace")
+            else:
+                report = diff_files(mine, Path(other), Tolerance(rtol, atol), events_only=events_only)
+                lines = self._said(report.lines(), mine, "this trace")
+        return Check(report.same, lines)
+
+    def html(self) -> str:
+        """The step-through page (one self-contained HTML document, nothing fetched)."""
+        from steptrace.views.html import write_html
+
+        with self._file() as path, tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
+            page = Path(folder) / "trace.html"
+            write_html(path, page, registry(self._plugins_dir))
+            return page.read_text(encoding="utf-8")
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the step-through page inline, in a frame of its own (its script and
+        styles cannot meet another trace's, or the notebook's)."""
+        return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" title="steptrace: '
+                f'{html.escape(self.config.name)}" style="width: 100%; height: 680px; border: 1px '
+                'solid #ddd" sandbox="allow-scripts"></iframe>')
+
+    def plot(self) -> Any:
+        """The error per pass and each layer's weights over time, a matplotlib ``Figure``
+        (``pip install 'steptrace[plot]'``)."""
+        from steptrace.views.plot import figure
+
+        with self._file() as path:
+            return figure(path)
+
+    def to_pandas(self) -> Any:
+        """One row per event (``seq``, ``epoch``, ``samples``, ``layer``, ``kind``, then its
+        fields; matrices as numpy arrays), a pandas ``DataFrame`` (with pandas installed)."""
+        try:
+            import pandas
+        except ImportError:
+            raise BadInput("Trace.to_pandas needs pandas: pip install pandas") from None
+        import numpy as np
+
+        rows = [{name: np.array(value) if isinstance(value, tuple) and value
+                 and isinstance(value[0], tuple) else value for name, value in event}
+                for event in self.events]
+        return pandas.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        errors = [e for e in self.errors if e is not None]
+        final = f", final error {errors[-1]!r}" if errors else ""
+        where = f" in {self.path}" if self.path is not None else ""
+        return (f"<Trace {self.config.name}: {len(self.events)} events, "
+                f"{len(self.errors)} pass(es){final} ({self.config.arithmetic}){where}>")
+
+
+def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
+               digits: int | None, rules: Registry) -> Iterator[str]:
+    """The lines of a view of a trace's events (``literate``, ``book``, ``pressure``)."""
+    from steptrace.views.book import book_lines
+    from steptrace.views.literate import Literate
+    from steptrace.views.pressure import PressureView
+
+    filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
+    if view == "book":
+        if filtered or digits:
+            raise BadInput("the book view prints the whole run as the book did: the filters "
+                           "and digits apply to the literate view")
+        return book_lines(header, events)
+    if view == "pressure":
+        if filters.samples or filters.kinds or filters.layers or digits:
+            raise BadInput("the pressure view takes epochs only (one table per pass)")
+        return PressureView(header).lines(events, filters.epochs)
+    if view != "literate":
+        raise BadInput(f"view {view!r}: give 'literate', 'book' or 'pressure'")
+    return Literate(header, rules, digits).lines(events, filters)
