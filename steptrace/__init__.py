@@ -6,33 +6,56 @@ From Python (:mod:`steptrace.api`)::
     trace = steptrace.record("ch06-streetlights-backprop")
     print(trace.show(epoch=0))
 
-``record``, ``load``, ``experiments``, ``experiment``, ``Trace``, ``Experiment``, ``Check``
-and ``Events`` are imported when first used, so that ``import steptrace`` (and the
-command line's ``--help``) stays quick. Plugin authors: :mod:`steptrace.plugins.hookspecs`
-(``hookimpl``) and :mod:`steptrace.engine.rules` (``Nonlinearity``, ``Strategy``).
+The package's names are imported when first used, so that ``import steptrace`` (and the
+command line's ``--help``) stays quick:
+
+- to run and read: ``record``, ``load``, ``experiments``, ``experiment``, ``Trace``,
+  ``Events``, ``Experiment``, ``Check`` (:mod:`steptrace.api`);
+- to write a plugin: ``hookimpl`` (:mod:`steptrace.plugins.hookspecs`), ``Nonlinearity``,
+  ``Strategy``, ``LearningStep``, ``Learned``, ``gradient_descent``, ``Array``, ``Batches``
+  (:mod:`steptrace.engine.rules`) and ``ExperimentConfig`` (:mod:`steptrace.config`).
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from steptrace.api import Check, Events, Experiment, Trace, experiment, experiments, load, record
+    from steptrace.config import ExperimentConfig
+    from steptrace.engine.rules import (
+        Array,
+        Batches,
+        Learned,
+        LearningStep,
+        Nonlinearity,
+        Strategy,
+        gradient_descent,
+    )
+    from steptrace.plugins.hookspecs import hookimpl
 
-__all__ = ["Check", "Events", "Experiment", "Trace", "__version__", "experiment", "experiments",
-           "load", "record"]
-_API = frozenset(__all__) - {"__version__"}
+_WHERE = {
+    **dict.fromkeys(["Check", "Events", "Experiment", "Trace", "experiment", "experiments", "load",
+                     "record"], "steptrace.api"),
+    **dict.fromkeys(["Array", "Batches", "Learned", "LearningStep", "Nonlinearity", "Strategy",
+                     "gradient_descent"], "steptrace.engine.rules"),
+    "ExperimentConfig": "steptrace.config",
+    "hookimpl": "steptrace.plugins.hookspecs",
+}
+__all__ = ["Array", "Batches", "Check", "Events", "Experiment", "ExperimentConfig", "Learned",
+           "LearningStep", "Nonlinearity", "Strategy", "Trace", "__version__", "experiment",
+           "experiments", "gradient_descent", "hookimpl", "load", "record"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        from steptrace import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'steptrace' has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'steptrace' has no attribute {name!r}")
+    return getattr(import_module(module), name)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_API})
+    return sorted({*globals(), *_WHERE})

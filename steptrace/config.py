@@ -180,6 +180,29 @@ class ExperimentConfig(BaseModel):
     goals: Matrix | None = Field(default=None, description="one row per input row")
     book_view: BookView = BookView(epoch="Error:{error}")
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the experiment as a table of its network and settings."""
+        import html
+
+        def row(name: str, value: object) -> str:
+            return f"<tr><th style='text-align:left'>{name}</th><td>{html.escape(str(value))}</td></tr>"
+
+        goals = "none (forward passes only)" if self.goals is None else f"{len(self.goals)} rows"
+        rows = [row("experiment", f"{self.name}: {self.title}"), row("source", self.source),
+                row("layers", " → ".join(map(str, self.layers))),
+                row("nonlinearities", ", ".join(self.nonlinearities)),
+                row("strategy", " ".join([self.strategy.name, *(
+                    f"{k}={v}" for k, v in self.strategy.options.items())])),
+                row("alpha", self.alpha), row("iterations", self.iterations),
+                row("arithmetic", self.arithmetic),
+                row("weights", "given" if self.weights is not None else f"drawn with seed {self.seed}"),
+                row(self.input_name, f"{len(self.inputs)} rows of {self.layers[0]}"),
+                row(self.goal_name, goals)]
+        if self.frozen:
+            rows.append(row("frozen", ", ".join(f"weights_{k}_{k + 1}[{i}][{j}]"
+                                                for k, i, j in self.frozen)))
+        return f"<table>{''.join(rows)}</table>"
+
     @property
     def ascent(self) -> bool:
         """The book's ascent form: ``delta = goal - prediction`` and ``weights +=``."""

@@ -7,8 +7,8 @@ import tomllib
 from collections.abc import Callable
 from importlib import resources
 
+from steptrace import hookimpl
 from steptrace.config import ExperimentConfig, parse_config
-from steptrace.plugins.hookspecs import hookimpl
 
 
 @hookimpl

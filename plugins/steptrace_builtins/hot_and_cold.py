@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from steptrace.engine.rules import Batches, Learned, LearningStep, Strategy
-from steptrace.plugins.hookspecs import hookimpl
+from steptrace import Batches, Learned, LearningStep, Strategy, hookimpl
 
 
 def plan(n_samples: int, options: Mapping[str, Any]) -> Batches:

@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from steptrace.engine.rules import Array, Nonlinearity
-from steptrace.plugins.hookspecs import hookimpl
+from steptrace import Array, Nonlinearity, hookimpl
 
 
 def linear(x: Array) -> Array:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from steptrace.engine.rules import Batches, Strategy
-from steptrace.plugins.hookspecs import hookimpl
+from steptrace import Batches, Strategy, hookimpl
 
 
 def stochastic(n_samples: int, options: Mapping[str, Any]) -> Batches:

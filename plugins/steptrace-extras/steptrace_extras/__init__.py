@@ -1,22 +1,32 @@
 """steptrace-extras: a plugin in its own distribution, as an outside author writes one.
 
-It adds the ``leaky_relu`` nonlinearity, a ``momentum`` strategy, and two experiments
-on the book's streetlights that use them. It imports only steptrace's public API:
-``steptrace.plugins.hookspecs.hookimpl`` and the types of ``steptrace.engine.rules`` and
-``steptrace.config``.
+It adds the ``leaky_relu`` nonlinearity, a ``momentum`` strategy, two experiments on the
+book's streetlights that use them, and a command, ``steptrace summary TRACE``, that reads a
+trace through steptrace's Python API. It imports only what the ``steptrace`` package
+exports (``hookimpl``, the rule types, ``ExperimentConfig``, ``load``) and click.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
-from steptrace.config import ExperimentConfig
-from steptrace.engine.rules import Array, Batches, Learned, LearningStep, Nonlinearity, Strategy
-from steptrace.plugins.hookspecs import hookimpl
+import steptrace
+from steptrace import (
+    Array,
+    Batches,
+    ExperimentConfig,
+    Learned,
+    LearningStep,
+    Nonlinearity,
+    Strategy,
+    hookimpl,
+)
 
 SLOPE = 0.01  # leaky_relu's slope for negative inputs
 
@@ -85,3 +95,18 @@ def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
         **STREETLIGHTS, "name": "streetlights-leaky-relu",
         "title": "The ch. 6 network with leaky_relu in its hidden layer",
         "nonlinearities": ["leaky_relu", "linear"], "alpha": 0.2}))
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("trace", type=click.Path(path_type=Path))
+    def summary(trace: Path) -> None:
+        """Each pass's error and the final weights of TRACE (from steptrace-extras)."""
+        loaded = steptrace.load(trace)
+        click.echo(f"{loaded.config.name}: {len(loaded.events)} events, "
+                   f"{len(loaded.errors)} pass(es)")
+        for epoch, error in enumerate(loaded.errors):
+            click.echo(f"  pass {epoch}: error {error!r}")
+        for k, weights in enumerate(loaded.weights):
+            click.echo(f"  final weights_{k}_{k + 1}: {weights.tolist()!r}")

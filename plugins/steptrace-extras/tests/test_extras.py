@@ -106,3 +106,21 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {experiment}: strategy momentum: beta must be at least 0 "
                              "and below 1, not 1.5\n")
+
+
+def test_a_plugin_command_reads_a_trace_through_the_public_api(tmp_path: Path) -> None:
+    """`steptrace summary` (the plugin's command) loads a step-detail trace with
+    steptrace.load: every pass's error, and final weights that the trace leaves out
+    (derived back) equal those of an `all`-detail trace of the same run."""
+    runner = CliRunner()
+    step, every = tmp_path / "step.jsonl", tmp_path / "all.jsonl"
+    for path, detail in ((step, "step"), (every, "all")):
+        done = runner.invoke(cli, ["record", "streetlights-momentum", "-o", str(path), "--detail", detail])
+        assert done.exit_code == 0, done.output
+    shown = [runner.invoke(cli, ["summary", str(path)]) for path in (step, every)]
+    assert shown[0].exit_code == 0, shown[0].output
+    assert shown[0].output == shown[1].output
+    lines = shown[0].output.splitlines()
+    assert lines[0] == "streetlights-momentum: 1740 events, 60 pass(es)"
+    assert len([line for line in lines if line.startswith("  pass ")]) == 60
+    assert lines[-2].startswith("  final weights_0_1: [[") and lines[-1].startswith("  final weights_1_2: [[")

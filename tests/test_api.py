@@ -1,0 +1,160 @@
+"""The Python API (``import steptrace``): what the README's Python section shows works, with
+real numbers, and errors are steptrace's own one-line exceptions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import steptrace
+from steptrace.errors import BadInput, ConfigError, TraceFormatError
+from tests.conftest import ROOT
+
+BACKPROP = "ch06-streetlights-backprop"
+FINAL_ERROR = 1.5055622665134859e-05  # the book's last printed error of this run
+
+
+def test_the_package_exports_its_api_and_imports_it_only_when_used() -> None:
+    assert {"record", "load", "experiments", "experiment", "Trace", "Experiment", "Check",
+            "Events", "hookimpl", "Nonlinearity", "Strategy"} <= set(dir(steptrace))
+    code = "import sys, steptrace; print('numpy' in sys.modules, 'steptrace.api' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=ROOT)
+    assert done.stdout.split() == ["False", "False"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        steptrace.nothing  # noqa: B018  (deliberately not there)
+
+
+def test_record_in_memory_gives_the_books_run() -> None:
+    trace = steptrace.record(BACKPROP)
+    assert trace.path is None and trace.incomplete is None
+    assert len(trace.events) == 1740 and len(trace.errors) == 60
+    assert trace.errors[-1] == FINAL_ERROR
+    assert trace.config.name == BACKPROP and trace.header.detail == "step"
+    assert repr(trace) == (f"<Trace {BACKPROP}: 1740 events, 60 pass(es), final error "
+                           f"{FINAL_ERROR!r} (exact)>")
+    assert [w.shape for w in trace.weights] == [(3, 4), (4, 1)]
+    last_update = trace.events.filter(kind="update", layer=2)[-1]
+    assert last_update.kind == "update" and last_update.weights is not None  # derived back
+    assert np.array_equal(np.array(last_update.weights), trace.weights[1])
+
+
+def test_events_filter_like_the_command_lines_show() -> None:
+    events = steptrace.record(BACKPROP).events
+    assert len(events.filter(epoch=0)) == 29  # 4 steps of 7 events, and the pass's end
+    assert len(events.filter(epoch=[0, 1], kind="forward")) == 16
+    assert {e.samples for e in events.filter(sample=2, kind="delta")} == {(2,)}
+    assert len(events[:7]) == 7 and events[0].seq == 0
+    assert repr(events.filter(epoch=0)) == "Events(29: 8 forward, 4 error, 8 delta, 8 update, 1 epoch_end)"
+
+
+def test_show_views_are_the_command_lines(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from steptrace.cli import cli
+
+    path = tmp_path / "b.jsonl"
+    trace = steptrace.record(BACKPROP, output=path)
+    assert trace.path == path and path.exists()
+    runner = CliRunner()
+    for args, kwargs in [((), {"epoch": 0}), (("--view", "book"), {"view": "book"}),
+                         (("--view", "pressure", "--epoch", "1"), {"view": "pressure", "epoch": 1}),
+                         (("--epoch", "2", "--digits", "4"), {"epoch": 2, "digits": 4})]:
+        cli_args = ["show", str(path), *args] + (["--epoch", "0"] if kwargs == {"epoch": 0} else [])
+        assert trace.show(**kwargs) + "\n" == runner.invoke(cli, cli_args).output  # type: ignore[arg-type]
+    assert trace.show("book").splitlines()[0] == "Error:0.6342311598444467"
+    with pytest.raises(BadInput, match="the filters and digits apply to the literate view"):
+        trace.show("book", epoch=0)
+    with pytest.raises(BadInput, match="view 'nope'"):
+        trace.show("nope")
+
+
+def test_an_experiment_is_changed_by_assignment_and_checked_whole() -> None:
+    config = steptrace.experiment(BACKPROP)
+    config.alpha = 0.5
+    config.iterations = 10
+    trace = steptrace.record(config)
+    assert trace.config.alpha == 0.5 and len(trace.errors) == 10
+    assert trace.errors[-1] != steptrace.record(BACKPROP).errors[9]
+    with pytest.raises(ConfigError, match="alpha: Input should be greater than or equal to 0"):
+        config.alpha = -1
+    with pytest.raises(ConfigError, match="nonlinearities has 1 name"):
+        config.nonlinearities = ("relu",)
+    assert config.alpha == 0.5 and config.nonlinearities == ("relu", "linear")  # unchanged
+    with pytest.raises(ConfigError, match="no setting 'alfa'"):
+        config.alfa = 1  # (deliberately misspelled)
+    config.strategy = {"name": "minibatch", "batch_size": 2}  # type: ignore[assignment]
+    assert len(steptrace.record(config).events.filter(kind="epoch_end", epoch=0)[0].samples) == 4
+    assert "<table" in config._repr_html_() and "alpha" in config._repr_html_()
+
+
+def test_replay_and_diff_are_truthy_on_a_match_and_say_where_not(tmp_path: Path) -> None:
+    trace = steptrace.record(BACKPROP)
+    check = trace.replay()
+    assert check and str(check).startswith(f"{BACKPROP} (in memory): all 1740 events match")
+    faster = steptrace.experiment(BACKPROP)
+    faster.alpha = 0.3
+    other = steptrace.record(faster)
+    found = trace.diff(other)
+    assert not found
+    assert "config field alpha: this trace 0.2, the other trace 0.3" in str(found)
+    assert "first divergence at event 5 (update" in str(found)
+    assert trace.diff(steptrace.record(BACKPROP, detail="all"))
+    saved = trace.save(tmp_path / "saved.jsonl")
+    assert steptrace.load(saved).replay()
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text(saved.read_text().replace('"error":0.3697329913497495', '"error":0.37', 1))
+    broken = steptrace.load(tampered).replay()
+    assert not broken and "replay diverges at event 2 (error" in str(broken)
+
+
+def test_load_completes_every_detail_and_refuses_what_is_not_a_trace(tmp_path: Path) -> None:
+    step = steptrace.record(BACKPROP, output=tmp_path / "s.jsonl")
+    every = steptrace.record(BACKPROP, output=tmp_path / "a.jsonl", detail="all")
+    assert [e.model_dump() for e in step.events] == [e.model_dump() for e in every.events]
+    passes = steptrace.record(BACKPROP, detail="epoch")
+    assert len(passes.events) == 60 and passes.errors == step.errors
+    (tmp_path / "x.jsonl").write_text("hello\n")
+    with pytest.raises(TraceFormatError, match="not a steptrace trace"):
+        steptrace.load(tmp_path / "x.jsonl")
+    with pytest.raises(ConfigError, match="unknown experiment 'nope'"):
+        steptrace.record("nope")
+    with pytest.raises(ConfigError, match="detail 'most'"):
+        steptrace.record(BACKPROP, detail="most")  # type: ignore[arg-type]  # (deliberately wrong)
+
+
+def test_a_trace_draws_itself_inline_and_in_pictures() -> None:
+    trace = steptrace.record(BACKPROP)
+    page = trace.html()
+    assert page.startswith("<!DOCTYPE html>") and "ch06-streetlights-backprop" in page
+    inline = trace._repr_html_()
+    assert inline.startswith('<iframe srcdoc="&lt;!DOCTYPE html&gt;')
+    assert 'sandbox="allow-scripts"' in inline and "<script" not in inline  # all of it escaped
+    pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
+    figure = trace.plot()
+    assert type(figure).__name__ == "Figure" and len(figure.axes) == 3
+
+
+def test_to_pandas_is_one_row_per_event_or_says_what_to_install() -> None:
+    trace = steptrace.record(BACKPROP)
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.raises(BadInput, match="needs pandas: pip install pandas"):
+            trace.to_pandas()
+        return
+    frame = trace.to_pandas()
+    assert len(frame) == 1740 and list(frame.columns[:5]) == ["seq", "epoch", "samples", "layer", "kind"]
+    assert frame[frame.kind == "epoch_end"].error.iloc[-1] == FINAL_ERROR
+
+
+def test_experiments_lists_the_ids() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the built-ins load without a problem
+        names = steptrace.experiments()
+    assert BACKPROP in names and names == sorted(names) and len(names) >= 31
