@@ -41,7 +41,7 @@ def test_record_says_where_it_wrote(run_cli: RunCli, tmp_path: Path, monkeypatch
 
 def test_experiments_list_and_json(run_cli: RunCli) -> None:
     listed = run_cli("experiments").stdout.splitlines()
-    assert len(listed) == 31
+    assert len(listed) == 33
     backprop = next(line for line in listed if line.startswith("ch06-streetlights-backprop "))
     assert backprop.split()[:4] == ["ch06-streetlights-backprop", "3-4-1", "relu/linear",
                                     "stochastic"]
