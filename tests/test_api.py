@@ -158,3 +158,18 @@ def test_experiments_lists_the_ids() -> None:
         warnings.simplefilter("error")  # the built-ins load without a problem
         names = steptrace.experiments()
     assert BACKPROP in names and names == sorted(names) and len(names) >= 31
+
+
+def test_the_readmes_python_section_runs_as_written(tmp_path: Path) -> None:
+    """The README's Python example, verbatim, in a new Python in an empty directory."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Python\n"):]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start:section.index("\n```", start)]
+    code += "\nprint(repr(trace.errors[-1]), bool(trace.diff(other)), other.path)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"{FINAL_ERROR!r} False sigmoid.jsonl"
+    assert "── epoch 0 · sample 0: layer_0 = streetlights[0]" in done.stdout
+    assert (tmp_path / "sigmoid.jsonl").exists()
