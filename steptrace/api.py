@@ -48,6 +48,8 @@ from steptrace.trace.state import NetworkState
 __all__ = ["Check", "Events", "Experiment", "Trace", "experiment", "experiments", "load", "record"]
 
 _REGISTRIES: dict[Path | None, Registry] = {}
+#: The most events a trace shows inline in Jupyter (its page embedded in the notebook).
+INLINE_EVENTS = 100_000
 
 
 def registry(plugins_dir: Path | str | None = None) -> Registry:
@@ -363,7 +365,14 @@ class Trace:
 
     def _repr_html_(self) -> str:
         """Jupyter: the step-through page inline, in a frame of its own (its script and
-        styles cannot meet another trace's, or the notebook's)."""
+        styles cannot meet another trace's, or the notebook's). A run of more than
+        ``INLINE_EVENTS`` events shows its summary instead (the page would weigh some 400
+        bytes an event): ``trace.save(...)`` and ``steptrace html`` make its page."""
+        if len(self.events) > INLINE_EVENTS:
+            return (f"<p>{html.escape(repr(self))}: too many events to step through inline "
+                    f"(more than {INLINE_EVENTS:,}); save it and write its page with "
+                    "<code>steptrace html</code>, or look at a part with <code>trace.show(epoch=...)"
+                    "</code>.</p>")
         return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" title="steptrace: '
                 f'{html.escape(self.config.name)}" style="width: 100%; height: 680px; border: 1px '
                 'solid #ddd" sandbox="allow-scripts"></iframe>')

@@ -128,13 +128,15 @@ def test_load_completes_every_detail_and_refuses_what_is_not_a_trace(tmp_path: P
         steptrace.record(BACKPROP, detail="most")  # type: ignore[arg-type]  # (deliberately wrong)
 
 
-def test_a_trace_draws_itself_inline_and_in_pictures() -> None:
+def test_a_trace_draws_itself_inline_and_in_pictures(monkeypatch: pytest.MonkeyPatch) -> None:
     trace = steptrace.record(BACKPROP)
     page = trace.html()
     assert page.startswith("<!DOCTYPE html>") and "ch06-streetlights-backprop" in page
     inline = trace._repr_html_()
     assert inline.startswith('<iframe srcdoc="&lt;!DOCTYPE html&gt;')
     assert 'sandbox="allow-scripts"' in inline and "<script" not in inline  # all of it escaped
+    monkeypatch.setattr("steptrace.api.INLINE_EVENTS", 1000)  # a long run: its summary
+    assert trace._repr_html_().startswith(f"<p>&lt;Trace {BACKPROP}: 1740 events")
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
     figure = trace.plot()
     assert type(figure).__name__ == "Figure" and len(figure.axes) == 3
