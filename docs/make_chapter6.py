@@ -1,0 +1,170 @@
+"""Write docs/chapter6.ipynb, chapter 6 of Grokking Deep Learning as runs (no outputs).
+
+    python docs/make_chapter6.py
+
+The notebook is generated, so edit it here: tests/test_notebook.py checks that the
+committed notebook is what this script writes, executes it with a real kernel and checks
+its outputs. Each cell has a fixed id (the test finds cells by it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+NOTEBOOK = Path(__file__).resolve().parent / "chapter6.ipynb"
+
+CELLS: list[tuple[str, str, str]] = [
+    ("md", "title", """\
+# Chapter 6: your first deep neural network, run
+
+*Grokking Deep Learning*'s chapter 6, step by step: every number below comes from a run
+that steptrace recorded (in exact arithmetic, so the book's printed numbers come out to
+the last digit)."""),
+    ("code", "imports", """\
+import numpy as np
+
+import steptrace"""),
+
+    ("md", "streetlights-md", """\
+## The streetlight problem as matrices
+
+Each row of `streetlights` is one pattern of lights; `walk_vs_stop` says whether people
+walked (1) or stopped (0) at it."""),
+    ("code", "streetlights", """\
+config = steptrace.experiment("ch06-streetlights-backprop")
+streetlights = np.asarray(config.inputs)
+walk_vs_stop = np.asarray(config.goals)
+print("streetlights =", streetlights, "walk_vs_stop =", walk_vs_stop, sep="\\n")"""),
+    ("code", "config", """\
+config"""),
+
+    ("md", "single-sample-md", """\
+## Learning one sample
+
+One pattern, one weight per light: every iteration the error falls, as the book printed."""),
+    ("code", "single-sample", """\
+single = steptrace.record("ch06-streetlight-single-sample")
+print(single.show("book"))"""),
+
+    ("md", "whole-dataset-md", """\
+## Learning the whole dataset
+
+Six patterns, the weights updated after each (stochastic gradient descent): the last of
+40 passes, and the error of each pass falling."""),
+    ("code", "whole-dataset", """\
+whole = steptrace.record("ch06-streetlights-full-dataset")
+print(whole.show("book").split("\\n\\n")[-1])
+print(f"error of pass 1: {whole.errors[0]}, of pass {len(whole.errors)}: {whole.errors[-1]}")"""),
+    ("md", "whole-viewer-md", """\
+A trace as a cell's value is the step-through viewer: ◀ and ▶ (or the arrow keys) walk
+through every forward pass, error, delta and update."""),
+    ("code", "whole-viewer", """\
+whole"""),
+
+    ("md", "gradient-descent-md", """\
+## Stochastic, full and mini-batch gradient descent
+
+The same network, data and starting weights: stochastic updates after every sample, full
+gradient descent once a pass (the average weight_delta), mini-batch after every 2 samples."""),
+    ("code", "gradient-descent", """\
+stochastic = steptrace.experiment("ch06-streetlights-backprop")
+stochastic.iterations = 300  # the book's cell runs 60 passes; the others run 300
+runs = {"stochastic": steptrace.record(stochastic),
+        "full": steptrace.record("streetlights-full-gd"),
+        "mini-batch": steptrace.record("streetlights-minibatch")}
+for name, run in runs.items():
+    errors = run.errors
+    print(f"{name:10}  pass 1: {errors[0]:.6g}  pass 60: {errors[59]:.6g}  pass 300: {errors[299]:.6g}")"""),
+
+    ("md", "middle-light-md", """\
+## The network finds the middle light
+
+After the whole dataset, the weight on the middle light is near 1 and the others near 0:
+the middle light is the one that correlates with walking. (The last light is always on:
+it never varies, so it has no correlation, `nan`.)"""),
+    ("code", "middle-light", """\
+lights = np.asarray(whole.config.inputs)
+walk = np.asarray(whole.config.goals)[:, 0]
+with np.errstate(invalid="ignore", divide="ignore"):  # the always-on light has no variance
+    correlation = [np.corrcoef(lights[:, i], walk)[0, 1] for i in range(lights.shape[1])]
+for i, (weight, r) in enumerate(zip(whole.weights[0][:, 0], correlation, strict=True)):
+    print(f"light {i}: weight {weight:+.4f}   correlation with walk_vs_stop {r:+.4f}")"""),
+
+    ("md", "pressure-md", """\
+## Up and down pressure
+
+Each sample pushes each weight up (+) or down (−), or not at all (0) where its light is off;
+the net is what the pass did to each weight (the first pass of the whole dataset)."""),
+    ("code", "pressure", """\
+print(whole.show("pressure", epoch=0))"""),
+
+    ("md", "no-correlation-md", """\
+## No direct correlation
+
+In the backprop cell's four patterns no light correlates with walk_vs_stop on its own:
+the correlation is indirect, in combinations of lights."""),
+    ("code", "no-correlation", """\
+with np.errstate(invalid="ignore", divide="ignore"):
+    for i in range(streetlights.shape[1]):
+        r = np.corrcoef(streetlights[:, i], walk_vs_stop[:, 0])[0, 1]
+        print(f"light {i}: correlation with walk_vs_stop {r:+.4f}")"""),
+    ("md", "plateaus-md", """\
+So one weight layer cannot learn it: its error stops falling. A hidden layer without a
+nonlinearity is still one linear layer, and does not converge either; with relu, the
+book's network, it does."""),
+    ("code", "plateaus", """\
+no_hidden = steptrace.record("streetlights-no-hidden-layer")  # 3-1
+linear = steptrace.record("streetlights-linear-hidden-layer")  # 3-4-1, linear hidden layer
+relu_300 = runs["stochastic"]  # 3-4-1, relu hidden layer: the book's network, 300 passes
+for name, run in [("no hidden layer", no_hidden), ("linear hidden layer", linear),
+                  ("relu hidden layer", relu_300)]:
+    errors = run.errors
+    print(f"{name:20} pass 1: {errors[0]:.6g}  pass 60: {errors[59]:.6g}  pass 300: {errors[299]:.6g}")"""),
+
+    ("md", "backprop-md", """\
+## One iteration of backpropagation
+
+The first sample through the relu network: forward, error, layer_2_delta, then
+layer_1_delta (layer_2_delta sent back through weights_1_2, zero where relu was off), then
+both weight updates."""),
+    ("code", "backprop", """\
+relu = steptrace.record("ch06-streetlights-backprop")  # the book's cell: 60 passes
+print(relu.show(epoch=0, sample=0))"""),
+    ("md", "book-md", """\
+## Putting it all together
+
+What the book's program printed, every 10 passes, to the last digit:"""),
+    ("code", "book", """\
+print(relu.show("book"))"""),
+    ("code", "relu-viewer", """\
+relu"""),
+    ("md", "pandas-md", """\
+Every step is a typed event, to filter (`relu.events.filter(epoch=0, kind="update")`) or
+to read as a table:"""),
+    ("code", "pandas", """\
+relu.to_pandas().head()"""),
+]
+
+
+def notebook() -> NotebookNode:
+    """The notebook, without outputs."""
+    cells = [nbformat.v4.new_markdown_cell(source, id=cell_id) if kind == "md"
+             else nbformat.v4.new_code_cell(source, id=cell_id)
+             for kind, cell_id, source in CELLS]
+    return nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    })
+
+
+def text() -> str:
+    """The notebook's file as written."""
+    return nbformat.writes(notebook()) + "\n"
+
+
+if __name__ == "__main__":
+    NOTEBOOK.write_text(text(), encoding="utf-8")
+    print(f"wrote {NOTEBOOK}")
