@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from steptrace.trace.events import Event
+from steptrace.plugins.registry import Registry
+from steptrace.trace.events import Event, ForwardEvent
 from steptrace.trace.reader import open_trace
-from steptrace.trace.state import complete_events
-from steptrace.views.html import CHECKPOINT
+from steptrace.trace.state import complete_events, walk
+from steptrace.views.html import CHECKPOINT, DIGITS, write_html
+from steptrace.views.literate import Literate
 from tests.conftest import TRACES, RunCli, present
 from tests.test_plot import fill_disk
 
@@ -62,6 +64,13 @@ def completed(trace: Path) -> list[Event]:
         return list(complete_events(reader.header, reader))
 
 
+def page_lines(trace: Path) -> list[str]:
+    """The literate lines the page shows: 4 significant digits, numbered by event."""
+    with open_trace(trace) as reader:
+        narrator = Literate(reader.header, Registry.load(), DIGITS)
+        return [f"[{e.seq}] {narrator.narrate(narrator.state.complete(e))}" for e in reader]
+
+
 def test_step_forward_seven_times_and_back(run_cli: RunCli, browser: Browser, tmp_path: Path) -> None:
     trace, html = tmp_path / "backprop.jsonl", tmp_path / "backprop.html"
     run_cli("record", "ch06-streetlights-backprop", "-o", trace)
@@ -71,8 +80,8 @@ def test_step_forward_seven_times_and_back(run_cli: RunCli, browser: Browser, tm
     for _ in range(7):
         page.keyboard.press("ArrowRight")
     events = completed(trace)
-    literate = run_cli("show", trace, "--epoch", "0").stdout.splitlines()
-    assert page.text_content("#line") == next(line for line in literate if line.startswith("[7] "))
+    literate = page_lines(trace)
+    assert page.text_content("#line") == literate[7]
     assert present(page.text_content("#where")).startswith("event 7 of 1740 · epoch 0 · samples 1")
     seventh = events[7]  # the forward pass of layer 1 for the second streetlight
     assert seventh.kind == "forward" and seventh.layer == 1
@@ -84,10 +93,11 @@ def test_step_forward_seven_times_and_back(run_cli: RunCli, browser: Browser, tm
     for a, row in enumerate(present(weights)):
         shown = page.get_attribute(f'[data-weight="1,{a},0"]', "data-value")
         assert float(present(shown)) == row[0]
-    hot = page.eval_on_selector_all("g.node.hot text", "ts => ts.map(t => t.dataset.node)")
+    hot = page.eval_on_selector_all("g.node.hot text.value", "ts => ts.map(t => t.dataset.node)")
     assert hot == ["0,0", "0,1", "0,2", "1,0", "1,1", "1,2", "1,3"]  # forward 1: layers 0 and 1
+    assert page.get_attribute('[data-node="2,0"]', "data-value") == ""  # not computed yet
     page.keyboard.press("ArrowLeft")
-    assert page.text_content("#line") == next(line for line in literate if line.startswith("[6] "))
+    assert page.text_content("#line") == literate[6]
     page.click("#next")
     assert present(page.text_content("#line")).startswith("[7] ")
     shot = tmp_path / "viewer.png"
@@ -223,3 +233,167 @@ def test_the_page_never_replaces_its_trace(run_cli: RunCli, tmp_path: Path) -> N
     result = run_cli("html", trace, "-o", trace)
     assert result.exit_code == 2 and "is also the input" in result.stderr
     assert trace.read_bytes() == (TRACES / "ch06-streetlights-backprop.jsonl").read_bytes()
+
+
+# -- every kind of step drawn, readably, and the ways to move ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def backprop(browser: Browser,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Page, list[Event]]]:
+    trace = TRACES / "ch06-streetlights-backprop.jsonl"
+    html = tmp_path_factory.mktemp("backprop") / "backprop.html"
+    write_html(trace, html, Registry.load())
+    page, errors, requests = open_page(browser, html)
+    yield page, completed(trace)
+    assert errors == [] and all(url.startswith("file://") for url in requests)
+    page.close()
+
+
+def shown(page: Page, selector: str) -> float:
+    return float(present(page.get_attribute(selector, "data-value")))
+
+
+def overlaps(page: Page) -> list[tuple[str, str]]:
+    """Pairs of visible labels in the network whose boxes overlap (by more than half a pixel)."""
+    result: list[tuple[str, str]] = page.evaluate("""() => {
+      const boxes = [...document.querySelectorAll("#net text")].filter(t => t.textContent.trim())
+        .map(t => [t.textContent, t.getBoundingClientRect()]);
+      const out = [];
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const [s, a] = boxes[i], [u, b] = boxes[j];
+        if (a.left < b.right - .5 && b.left < a.right - .5 && a.top < b.bottom - .5 && b.top < a.bottom - .5)
+          out.push([s, u]);
+      }
+      return out;
+    }""")
+    return result
+
+
+def test_every_kind_of_step_shows_the_traces_numbers(backprop: tuple[Page, list[Event]]) -> None:
+    page, events = backprop
+    with open_trace(TRACES / "ch06-streetlights-backprop.jsonl") as reader:
+        before = {e.seq: state.before[e.layer - 1].tolist() for e, state in walk(reader.header, reader)
+                  if e.kind == "update"}
+    chosen = [i for i in range(len(events)) if i < 30 or i % 97 == 0]
+    kinds = {events[i].kind for i in chosen}
+    assert kinds == {"forward", "error", "delta", "update", "epoch_end"} and len(chosen) >= 20
+    for i in chosen:
+        page.evaluate(f"go({i})")
+        e = events[i]
+        assert present(page.text_content("#where")).startswith(f"event {i} of {len(events)} ")
+        if e.kind == "forward":
+            for j, v in enumerate(e.layer_out[0]):
+                assert shown(page, f'[data-node="{e.layer},{j}"]') == v
+            for later in range(e.layer + 1, 3):  # not computed yet in this step: blank
+                assert page.get_attribute(f'[data-node="{later},0"]', "data-value") == ""
+        elif e.kind == "error":
+            assert shown(page, "#error") == e.error
+            assert shown(page, '[data-goal="0"]') == present(e.goal)[0][0]
+            assert shown(page, '[data-node="2,0"]') == present(e.prediction)[0][0]
+        elif e.kind == "delta":
+            for j, (d, der) in enumerate(zip(e.delta[0], e.derivative[0], strict=True)):
+                label = f'[data-delta="{e.layer},{j}"]'
+                assert shown(page, label) == d
+                off = page.eval_on_selector(label, "t => t.closest('g').classList.contains('off')")
+                assert off == (der == 0)
+                if der == 0:  # relu switched the node off: its delta is 0, and the page says why
+                    assert "relu'=0" in present(page.text_content(label))
+        elif e.kind == "update":
+            after, old = present(e.weights), before[i]
+            changed = sorted(page.eval_on_selector_all(
+                "g.edge.changed", "gs => gs.map(g => g.dataset.weight)"))
+            assert changed == sorted(f"{e.layer - 1},{a},{b}" for a, row in enumerate(after)
+                                     for b, v in enumerate(row) if v != old[a][b])
+            for a, row in enumerate(after):
+                for b, v in enumerate(row):
+                    assert shown(page, f'g[data-weight="{e.layer - 1},{a},{b}"]') == v
+
+
+def test_the_first_update_of_weights_0_1_lights_only_the_weights_that_moved(
+        backprop: tuple[Page, list[Event]]) -> None:
+    page, events = backprop
+    assert events[6].kind == "update" and events[6].layer == 1
+    page.evaluate("go(6)")
+    changed = page.eval_on_selector_all("g.edge.changed", "gs => gs.map(g => g.dataset.weight)")
+    assert sorted(changed) == ["0,0,1", "0,2,1"]  # inputs 0 and 2 lit, only hidden node 1 alive
+    with open_trace(TRACES / "ch06-streetlights-backprop.jsonl") as reader:
+        initial = reader.header.initial_weights[0][0][1]
+    assert page.get_attribute('g[data-weight="0,0,1"]', "data-before") == repr(initial)
+    assert present(page.text_content('text[data-label="0,0,1"]')).startswith("▲")
+
+
+def test_no_two_labels_overlap(backprop: tuple[Page, list[Event]]) -> None:
+    page, _ = backprop
+    for i in (0, 1, 2, 3, 4, 5, 6, 7, 700, 1739):  # forward, error, delta, update, ...
+        page.evaluate(f"go({i})")
+        assert overlaps(page) == [], i
+
+
+def test_numbers_are_rounded_with_the_exact_value_in_a_tooltip(backprop: tuple[Page, list[Event]]) -> None:
+    page, events = backprop
+    page.evaluate("go(1)")
+    first = events[1]
+    assert isinstance(first, ForwardEvent)
+    value = first.layer_out[0][0]
+    text = page.locator('[data-node="2,0"]')
+    assert text.evaluate("t => t.firstChild.nodeValue") == f"{value:.4g}"  # then its <title>
+    assert text.locator("title").text_content() == f"layer_2[0] = {value!r}"
+    css = page.evaluate("getComputedStyle(document.getElementById('line')).wordBreak")
+    assert css != "break-all"
+    keys = present(page.text_content("#keys"))
+    assert all(key in keys for key in ("←", "→", "Home", "End", "Space"))
+
+
+def test_the_slider_the_pass_jump_and_the_curve_go_where_they_say(
+        backprop: tuple[Page, list[Event]]) -> None:
+    page, events = backprop
+    page.eval_on_selector("#slider", "s => { s.value = '500'; s.dispatchEvent(new Event('input')); }")
+    assert present(page.text_content("#where")).startswith(f"event 500 of {len(events)} ")
+    page.fill("#pass", "3")
+    page.fill("#sample", "2")
+    page.click("#jump")
+    target = next(i for i, e in enumerate(events) if e.epoch == 3 and 2 in e.samples)
+    assert present(page.text_content("#where")).startswith(f"event {target} of ")
+    passes = sum(e.kind == "epoch_end" for e in events)
+    for p in (0, 17, passes - 1):
+        x = 60 + p * 820 / (passes - 1)
+        page.click("#curve", position={"x": x, "y": 80})
+        first = next(i for i, e in enumerate(events) if e.epoch == p)
+        assert present(page.text_content("#where")).startswith(f"event {first} of "), p
+        assert present(page.text_content("#readout")).startswith(f"pass {p}: error ")
+
+
+def test_the_keys_step_jump_and_play(backprop: tuple[Page, list[Event]]) -> None:
+    page, events = backprop
+    page.evaluate("go(0)")
+    page.focus("body")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert present(page.text_content("#where")).startswith("event 2 of ")
+    page.keyboard.press("End")
+    assert present(page.text_content("#where")).startswith(f"event {len(events) - 1} of ")
+    page.keyboard.press("Home")
+    page.select_option("#speed", "250")
+    page.focus("body")
+    page.keyboard.press(" ")
+    assert page.text_content("#play") == "❚❚ pause"
+    page.wait_for_function("document.getElementById('slider').value > 10")
+    page.keyboard.press(" ")
+    assert page.text_content("#play") == "▶ play"
+    stopped = page.eval_on_selector("#slider", "s => s.value")
+    page.wait_for_timeout(100)
+    assert page.eval_on_selector("#slider", "s => s.value") == stopped
+
+
+def test_a_one_weight_layer_network_is_drawn_in_chapter_4s_names(run_cli: RunCli, tmp_path: Path) -> None:
+    html = tmp_path / "alpha.html"
+    assert run_cli("html", TRACES / "ch04-alpha.jsonl", "-o", html).exit_code == 0
+    names = page_data(html)["names"]
+    assert names == {"layers": ["input", "prediction"], "weights": ["", "weight"],
+                     "deltas": ["", "delta"]}
+    deep = tmp_path / "deep.html"
+    assert run_cli("html", TRACES / "ch06-streetlights-backprop.jsonl", "-o", deep).exit_code == 0
+    assert page_data(deep)["names"] == {"layers": ["layer_0", "layer_1", "layer_2"],
+                                        "weights": ["", "weights_0_1", "weights_1_2"],
+                                        "deltas": ["", "layer_1_delta", "layer_2_delta"]}

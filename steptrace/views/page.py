@@ -1,0 +1,383 @@
+"""The step-through page's template: its styles and script, with two holes that
+:func:`steptrace.views.html.write_html` fills while it streams the trace: ``/*EVENTS*/``
+(each event's entry) and ``/*DATA*/`` (the network, its names, the checkpoints and the
+error per pass). Nothing is fetched; every number drawn is rounded to 4 significant digits
+and carries its exact value in a tooltip (``<title>``) and a ``data-value`` attribute.
+"""
+
+PAGE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>steptrace</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: .8em 1.5em; color: #222; }
+h1 { font-size: 1.15em; margin: 0 0 .3em; }
+#controls button, #nav button { font-size: .95em; margin-right: .2em; }
+#controls select, #nav input { font-size: .95em; }
+#nav input[type=number] { width: 5em; }
+#slider { width: 420px; vertical-align: middle; }
+#keys { color: #666; font-size: .85em; margin: .2em 0; }
+kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 .3em; background: #fafafa; font-size: .9em; }
+#line { font-family: ui-monospace, monospace; font-size: 13px; background: #f5f5f0; padding: .5em .6em;
+        margin: .4em 0; white-space: pre-wrap; overflow-wrap: normal; min-height: 4.2em; }
+#where { color: #555; margin-left: .8em; }
+svg text { font: 11px ui-monospace, monospace; paint-order: stroke; stroke: #fff; stroke-width: 3px;
+           stroke-linejoin: round; }
+.node circle { fill: #fff; stroke: #777; stroke-width: 1.5; }
+.node.hot circle { stroke: #c60; stroke-width: 3; }
+.node.blank circle { fill: #f4f4f4; stroke: #ccc; stroke-dasharray: 3 3; }
+.node.off circle { fill: #ddd; stroke: #999; }
+.node.off text.value { fill: #888; }
+text.pos { fill: #1f6fb2; } text.neg { fill: #d9480f; } text.zero { fill: #888; }
+text.off { fill: #777; font-style: italic; }
+text.caption { fill: #444; font-size: 12px; }
+text.goal { fill: #2b8a3e; font-weight: bold; } text.err { fill: #c92a2a; font-weight: bold; }
+.edge line { stroke-linecap: round; }
+.edge line.pos { stroke: #1f6fb2; } .edge line.neg { stroke: #d9480f; } .edge line.zero { stroke: #bbb; }
+.edge line.halo { stroke: #ffd43b; }
+.edges.dim .edge line { opacity: .18; }
+.edges.dim .edge.changed line { opacity: 1; }
+text.label { fill: #555; }
+text.label.changed { fill: #000; font-weight: bold; }
+#curve polyline { fill: none; stroke: #c33; stroke-width: 1.5; }
+#curve .axis line, #curve .axis path { stroke: #888; }
+#curve text { font-size: 10px; fill: #555; }
+#curve #now { fill: #06c; }
+#curve #guide { stroke: #06c; stroke-dasharray: 2 2; }
+</style></head>
+<body>
+<h1 id="title"></h1>
+<div id="controls">
+  <button id="first" title="Home">|◀ first</button><button id="prev" title="←">◀ back</button><button
+   id="play" title="Space">▶ play</button><button id="next" title="→">forward ▶</button><button
+   id="last" title="End">last ▶|</button>
+  <label>speed <select id="speed"><option value="2">2 events/s</option><option value="10"
+   selected>10 events/s</option><option value="50">50 events/s</option><option
+   value="250">250 events/s</option></select></label>
+  <span id="where"></span>
+</div>
+<div id="nav">
+  <input type="range" id="slider" min="0" max="0" value="0" aria-label="event">
+  <label>pass <input type="number" id="pass" min="0" value="0"></label>
+  <label>sample <input type="number" id="sample" min="0" value="0"></label>
+  <button id="jump">go to pass, sample</button>
+</div>
+<div id="keys">keys: <kbd>←</kbd> <kbd>→</kbd> step · <kbd>Home</kbd> <kbd>End</kbd> first, last ·
+  <kbd>Space</kbd> play/pause · hover a number for its exact value ·
+  click the curve to go to that pass</div>
+<div id="line"></div>
+<svg id="net" width="900" height="440"></svg>
+<svg id="curve" width="900" height="190"></svg>
+<script type="application/json" id="events">/*EVENTS*/</script>
+<script type="application/json" id="data">/*DATA*/</script>
+<script>
+"use strict";
+const D = JSON.parse(document.getElementById("data").textContent);
+D.events = JSON.parse(document.getElementById("events").textContent);
+const N = D.events.length, L = D.drawn.length - 1, NS = "http://www.w3.org/2000/svg";
+const $ = id => document.getElementById(id);
+const val = v => typeof v === "string" ? Number(v) : v;  // "NaN", "Infinity" as the trace writes them
+function fmt(v) {  // 4 significant digits; the exact value goes in a tooltip
+  if (typeof v === "string") return v;
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e-3 && a < 1e5) return String(Number(v.toPrecision(4)));
+  return v.toExponential(3).replace("e+", "e");
+}
+const exact = v => typeof v === "string" ? v : (Object.is(v, -0) ? "-0" : String(v));
+const sign = v => { v = val(v); return v > 0 ? "pos" : v < 0 ? "neg" : "zero"; };
+let state = null, at = -1, timer = null;
+// where each pass starts: the curve's clicks and the pass/sample jump go there
+const passStart = [];
+D.events.forEach((e, i) => { if (passStart[e.epoch] === undefined) passStart[e.epoch] = i; });
+
+function el(name, attrs, parent, text) {
+  const e = document.createElementNS(NS, name);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+function tip(parent, text) { el("title", {}, parent, text); }
+function snapshot(i) {  // the drawn state after event i, from the nearest checkpoint
+  const c = Math.floor(Math.max(i, 0) / D.checkpoint);
+  const s = JSON.parse(JSON.stringify(D.checkpoints[c]));
+  for (let j = c * D.checkpoint; j <= i; j++) apply(s, D.events[j]);
+  return s;
+}
+function apply(s, e) {
+  s.before = null;
+  if (e.input) s.nodes[0] = e.input;
+  if (e.values) s.nodes[e.layer] = e.values;
+  if (e.delta) { s.deltas[e.layer] = e.delta; s.derivs = s.derivs || []; s.derivs[e.layer] = e.derivative; }
+  if (e.weights) { s.before = s.weights[e.layer - 1]; s.weights[e.layer - 1] = e.weights; }
+}
+const X = k => 90 + k * (660 / Math.max(1, L));
+const Y = (j, n) => 40 + (j + 0.5) * (360 / n);
+const R = n => Math.max(9, Math.min(27, 360 / n / 2 - 4));
+
+// labels are placed one by one, each at the first of its candidate spots where it overlaps
+// nothing placed before it; a label with no free spot is left out (its edge keeps the tooltip)
+let boxes = [];
+const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width &&
+  a.y < b.y + b.height && b.y < a.y + a.height;
+function place(t, spots) {
+  for (const [x, y] of spots) {
+    t.setAttribute("x", x); t.setAttribute("y", y);
+    const b = t.getBBox(), box = {x: b.x - 1, y: b.y - 1, width: b.width + 2, height: b.height + 2};
+    if (!boxes.some(o => hit(o, box))) { boxes.push(box); return true; }
+  }
+  t.remove();
+  return false;
+}
+function block(x, y, w, h) { boxes.push({x, y, width: w, height: h}); }
+
+function draw(i) {
+  const e = D.events[i], s = state, net = $("net"), names = D.names;
+  net.textContent = "";
+  boxes = [];
+  // what this step has computed so far: a forward step has filled layers 0..its layer
+  const known = e.kind === "forward" ? e.layer : L;
+  const deltasFrom = e.kind === "delta" ? e.layer : (e.kind === "update" ? 1 : L + 1);
+  let big = 1e-12;
+  s.weights.forEach(w => w.forEach(r => r.forEach(v => {
+    if (isFinite(val(v))) big = Math.max(big, Math.abs(val(v)));
+  })));
+  const edgeLayer = el("g", {class: "edges" + (e.kind === "update" ? " dim" : "")}, net);
+  const labels = [];
+  D.drawn.forEach((n, k) => {
+    if (k === L) return;
+    const m = D.drawn[k + 1], w = s.weights[k], upd = e.kind === "update" && e.layer === k + 1;
+    for (let a = 0; a < n; a++) for (let b = 0; b < m; b++) {
+      const v = w && w[a] ? w[a][b] : undefined;
+      const before = upd && s.before && s.before[a] ? s.before[a][b] : undefined;
+      const changed = upd && before !== undefined && exact(before) !== exact(v);
+      const g = el("g", {class: "edge" + (changed ? " changed" : ""), "data-weight": `${k},${a},${b}`,
+                         "data-value": v === undefined ? "" : exact(v)}, edgeLayer);
+      if (changed) g.setAttribute("data-before", exact(before));
+      const x1 = X(k), y1 = Y(a, n), x2 = X(k + 1), y2 = Y(b, m);
+      const width = v === undefined || !isFinite(val(v)) ? 1 : 0.7 + 5 * Math.abs(val(v)) / big;
+      if (changed) el("line", {x1, y1, x2, y2, class: "halo", "stroke-width": width + 6}, g);
+      el("line", {x1, y1, x2, y2, class: v === undefined ? "zero" : sign(v), "stroke-width": width}, g);
+      const name = `${names.weights[k + 1]}[${a}][${b}]`;
+      const says = changed ? `${name}: ${exact(before)} → ${exact(v)}` : `${name} = ${exact(v)}`;
+      tip(g, v === undefined ? name : says);
+      if (v !== undefined && (n * m <= 16 || changed)) {
+        const t = el("text", {class: "label" + (changed ? " changed" : ""), "text-anchor": "middle",
+                              "data-label": `${k},${a},${b}`}, g,
+                     changed ? `${val(v) > val(before) ? "▲" : "▼"}${fmt(v)}` : fmt(v));
+        tip(t, says);
+        // spots along the edge, staggered by the target so that a fan's labels part
+        const spots = [];
+        for (const f of [0.22, 0.32, 0.42, 0.52, 0.62, 0.72]) {
+          const t0 = Math.min(0.8, f + 0.05 * (b % 3));
+          spots.push([x1 + (x2 - x1) * t0, y1 + (y2 - y1) * t0 - 3]);
+        }
+        labels.push([t, spots, changed]);
+      }
+    }
+    const caption = el("text", {class: "caption", x: (X(k) + X(k + 1)) / 2, "text-anchor": "middle"}, net,
+                       names.weights[k + 1]);
+    place(caption, [[(X(k) + X(k + 1)) / 2, 16]]);
+  });
+  D.drawn.forEach((n, k) => {
+    const r = R(n);
+    for (let j = 0; j < n; j++) {
+      const cx = X(k), cy = Y(j, n);
+      const v = k <= known && s.nodes[k] ? s.nodes[k][j] : undefined;
+      const d = k >= deltasFrom && s.deltas[k] && s.deltas[k].length ? s.deltas[k][j] : undefined;
+      const der = d !== undefined && s.derivs && s.derivs[k] ? s.derivs[k][j] : undefined;
+      const off = der !== undefined && val(der) === 0;
+      const touched = (e.kind === "forward" && (e.layer === k || (e.layer === 1 && k === 0))) ||
+        (e.kind === "error" && k === L) || (e.kind === "delta" && e.layer === k);
+      const g = el("g", {class: "node" + (touched ? " hot" : "") + (v === undefined ? " blank" : "") +
+                                (off ? " off" : "")}, net);
+      el("circle", {cx, cy, r}, g);
+      block(cx - r, cy - r, 2 * r, 2 * r);
+      const name = `${names.layers[k]}[${j}]`;
+      tip(g, v === undefined ? `${name}: not computed yet in this step` : `${name} = ${exact(v)}`);
+      const t = el("text", {class: "value", "text-anchor": "middle", "data-node": `${k},${j}`,
+                            "data-value": v === undefined ? "" : exact(v),
+                            "font-size": r < 20 ? 9 : 11}, g, v === undefined ? "" : fmt(v));
+      if (v !== undefined) {  // inside its circle (the circle's box is set aside for it)
+        tip(t, `${name} = ${exact(v)}`);
+        boxes.pop(); place(t, [[cx, cy + 4]]); block(cx - r, cy - r, 2 * r, 2 * r);
+      }
+      if (d !== undefined) {
+        const dn = `${names.deltas[k]}[${j}]`;
+        const dt = el("text", {class: off ? "off" : sign(d), "data-delta": `${k},${j}`,
+                               "data-value": exact(d),
+                               "text-anchor": "middle"}, g, off ? `δ 0 (${D_nl(k)}'=0)` : `δ ${fmt(d)}`);
+        tip(dt, off ? `${dn} = ${exact(d)}: ${D_nl(k)}'(${names.layers[k]}[${j}]) = 0, ` +
+                      "so no error flows back through this node"
+                    : `${dn} = ${exact(d)}`);
+        place(dt, [[cx, cy + r + 12], [cx + r + 4, cy + r + 4], [cx, cy - r - 4]]);
+      }
+    }
+    const caption = el("text", {class: "caption", "text-anchor": "middle"}, net,
+                       names.layers[k] + (D.layers[k] > n ? ` (${n} of ${D.layers[k]})` : ""));
+    place(caption, [[X(k), 430]]);
+  });
+  if (e.kind === "error" || (e.kind === "delta" && e.layer === L)) {  // goal and error beside the prediction
+    const n = D.drawn[L], x = X(L) + R(n) + 8;
+    if (e.goal || (D.events[i].kind === "delta")) {
+      const goal = e.goal || goalOf(i);
+      if (goal) goal.forEach((g, j) => {
+        const t = el("text", {class: "goal", "data-goal": `${j}`, "data-value": exact(g)}, net,
+                     `goal ${fmt(g)}`);
+        tip(t, `goal = ${exact(g)}`);
+        place(t, [[x, Y(j, n) - 2], [x, Y(j, n) - 16]]);
+      });
+    }
+    const err = e.kind === "error" ? e.error : errorOf(i);
+    if (err !== undefined) {
+      const t = el("text", {class: "err", id: "error", "data-value": exact(err)}, net, `error ${fmt(err)}`);
+      tip(t, `error = ${exact(err)}`);
+      place(t, [[x, Y(0, n) + 14], [x, Y(0, n) + 28], [x, 40]]);
+    }
+  }
+  labels.sort((p, q) => (q[2] ? 1 : 0) - (p[2] ? 1 : 0));  // the moved weights first
+  const top = el("g", {class: "labels"}, net);  // above every line
+  for (const [t, spots] of labels) { top.appendChild(t); place(t, spots); }
+}
+function D_nl(k) {  // the nonlinearity of layer k's delta in this step
+  for (let j = at; j >= 0 && j > at - 4 * (L + 2); j--) {
+    const e = D.events[j];
+    if (e.kind === "delta" && e.layer === k) return e.nonlinearity;
+  }
+  return "f";
+}
+function goalOf(i) {
+  for (let j = i; j >= 0 && j > i - 8; j--) if (D.events[j].goal) return D.events[j].goal;
+}
+function errorOf(i) {
+  for (let j = i; j >= 0 && j > i - 8; j--) if (D.events[j].kind === "error") return D.events[j].error;
+}
+
+// the error curve: drawn once, a marker moves with the step
+const C = {x0: 60, x1: 880, y0: 18, y1: 150};
+let cpx = null, cpy = null;
+function curveSetup() {
+  const svg = $("curve"), errs = D.errors.map(val);
+  const ok = errs.filter(v => isFinite(v) && v > 0);
+  if (!ok.length) { el("text", {x: C.x0, y: 40}, svg, "no error per pass in this trace"); return; }
+  let lo = Math.floor(Math.log10(Math.min(...ok))), hi = Math.ceil(Math.log10(Math.max(...ok)));
+  if (hi === lo) hi = lo + 1;
+  cpx = p => C.x0 + p * (C.x1 - C.x0) / Math.max(1, errs.length - 1);
+  cpy = v => C.y1 - (Math.log10(v) - lo) / (hi - lo) * (C.y1 - C.y0);
+  const axis = el("g", {class: "axis"}, svg);
+  el("line", {x1: C.x0, y1: C.y0, x2: C.x0, y2: C.y1}, axis);
+  el("line", {x1: C.x0, y1: C.y1, x2: C.x1, y2: C.y1}, axis);
+  const stepY = Math.max(1, Math.ceil((hi - lo) / 6));
+  for (let p = lo; p <= hi; p += stepY) {
+    el("line", {x1: C.x0 - 4, y1: cpy(10 ** p), x2: C.x0, y2: cpy(10 ** p)}, axis);
+    el("text", {x: C.x0 - 6, y: cpy(10 ** p) + 3, "text-anchor": "end"}, svg, `1e${p}`);
+  }
+  const passes = errs.length, raw = Math.max(1, (passes - 1) / 8), mag = 10 ** Math.floor(Math.log10(raw));
+  const stepX = [1, 2, 5, 10].map(f => f * mag).find(s => s >= raw);
+  for (let p = 0; p < passes; p += stepX) {
+    el("line", {x1: cpx(p), y1: C.y1, x2: cpx(p), y2: C.y1 + 4}, axis);
+    el("text", {x: cpx(p), y: C.y1 + 15, "text-anchor": "middle"}, svg, String(p));
+  }
+  el("text", {x: (C.x0 + C.x1) / 2, y: C.y1 + 30, "text-anchor": "middle"}, svg, "pass (epoch)");
+  el("text", {x: 12, y: (C.y0 + C.y1) / 2, transform: `rotate(-90 12 ${(C.y0 + C.y1) / 2})`,
+              "text-anchor": "middle"}, svg, "error (log)");
+  // at most two points a pixel column (its least and its greatest), so a long run draws fast
+  const cols = new Map();
+  errs.forEach((v, p) => {
+    if (!(isFinite(v) && v > 0)) return;
+    const c = Math.round(cpx(p)), m = cols.get(c);
+    if (!m) cols.set(c, [v, v]); else { m[0] = Math.min(m[0], v); m[1] = Math.max(m[1], v); }
+  });
+  const pts = [];
+  for (const [c, [a, b]] of cols) {
+    pts.push(`${c},${cpy(b).toFixed(1)}`);
+    if (a !== b) pts.push(`${c},${cpy(a).toFixed(1)}`);
+  }
+  el("polyline", {points: pts.join(" ")}, svg);
+  el("line", {id: "guide", x1: -10, x2: -10, y1: C.y0, y2: C.y1}, svg);
+  el("circle", {id: "now", cx: -10, cy: -10, r: 5}, svg);
+  el("text", {id: "readout", x: C.x1, y: 12, "text-anchor": "end"}, svg, "");
+  const passAt = ev => {
+    const box = svg.getBoundingClientRect();
+    const p = Math.round((ev.clientX - box.left - C.x0) / (C.x1 - C.x0) * Math.max(1, passes - 1));
+    return Math.max(0, Math.min(passes - 1, p));
+  };
+  svg.addEventListener("mousemove", ev => {
+    const p = passAt(ev);
+    $("guide").setAttribute("x1", cpx(p)); $("guide").setAttribute("x2", cpx(p));
+    $("readout").textContent =
+      `pass ${p}: error ${fmt(D.errors[p])} (${exact(D.errors[p])}) · click to go there`;
+  });
+  svg.addEventListener("mouseleave", () => {
+    $("guide").setAttribute("x1", -10); $("guide").setAttribute("x2", -10); $("readout").textContent = "";
+  });
+  svg.addEventListener("click", ev => {
+    const p = passAt(ev);
+    if (passStart[p] !== undefined) go(passStart[p]);
+  });
+}
+function curve(i) {
+  if (!cpx) return;
+  const p = D.events[i].epoch, v = val(D.errors[p]), now = $("now");
+  if (isFinite(v) && v > 0) { now.setAttribute("cx", cpx(p)); now.setAttribute("cy", cpy(v)); }
+  else { now.setAttribute("cx", -10); now.setAttribute("cy", -10); }
+}
+function go(i) {
+  i = Math.max(0, Math.min(N - 1, i));
+  state = (i === at + 1 && state) ? (apply(state, D.events[i]), state) : snapshot(i);
+  at = i;
+  const e = D.events[i];
+  $("line").textContent = e.line;
+  $("where").textContent =
+    `event ${i} of ${N} · epoch ${e.epoch} · samples ${e.samples.join(", ")} · ${e.kind}` +
+    (D.incomplete ? ` · incomplete trace: ${D.incomplete}` : "");
+  $("slider").value = String(i);
+  if (document.activeElement !== $("pass")) $("pass").value = String(e.epoch);
+  if (document.activeElement !== $("sample")) $("sample").value = String(e.samples[0]);
+  draw(i); curve(i);
+}
+function jump(p, sample) {  // the first event of pass p with sample in its batch
+  p = Math.max(0, Math.min(passStart.length - 1, p));
+  let i = passStart[p];
+  if (i === undefined) return;
+  for (let j = i; j < N && D.events[j].epoch === p; j++) {
+    if (D.events[j].samples.includes(sample)) { i = j; break; }
+  }
+  go(i);
+}
+function play(on) {
+  if (timer) { clearInterval(timer); timer = null; }
+  if (on) timer = setInterval(() => { if (at >= N - 1) play(false); else go(at + 1); },
+                              1000 / Number($("speed").value));
+  $("play").textContent = timer ? "❚❚ pause" : "▶ play";
+}
+document.title = `${D.name}: ${D.title} · steptrace`;
+$("title").textContent = `${D.name}: ${D.title}`;
+$("first").onclick = () => go(0);
+$("prev").onclick = () => go(at - 1);
+$("next").onclick = () => go(at + 1);
+$("last").onclick = () => go(N - 1);
+$("play").onclick = () => play(!timer);
+$("speed").onchange = () => { if (timer) play(true); };
+$("slider").max = String(Math.max(0, N - 1));
+$("slider").oninput = () => go(Number($("slider").value));
+$("jump").onclick = () => jump(Number($("pass").value), Number($("sample").value));
+for (const id of ["pass", "sample"]) {
+  $(id).addEventListener("keydown", k => { if (k.key === "Enter") $("jump").click(); });
+}
+document.addEventListener("keydown", k => {
+  const t = k.target;
+  if (t && (t.tagName === "INPUT" || t.tagName === "SELECT")) return;  // their own keys
+  if (k.key === "ArrowRight") go(at + 1);
+  else if (k.key === "ArrowLeft") go(at - 1);
+  else if (k.key === "Home") go(0);
+  else if (k.key === "End") go(N - 1);
+  else if (k.key === " ") play(!timer);
+  else return;
+  k.preventDefault();
+});
+curveSetup();
+if (N) go(0);
+</script>
+</body></html>
+"""
