@@ -131,10 +131,11 @@ def test_a_hundred_thousand_events_stay_usable(run_cli: RunCli, browser: Browser
 
 def page_data(html: Path) -> dict[str, Any]:
     """What the page's script reads: the data block, with the events block as ``events``."""
-    blocks = dict(re.findall(r'<script type="application/json" id="(\w+)">(.*?)</script>',
-                             html.read_text(encoding="utf-8"), re.S))
-    data: dict[str, Any] = json.loads(blocks["data"])
-    data["events"] = json.loads(blocks["events"])
+    text = html.read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(
+        present(re.search(r'<script type="application/json" id="data">(.*?)</script>', text, re.S))[1])
+    blocks = re.findall(r'<script type="application/json" class="events">(.*?)</script>', text, re.S)
+    data["events"] = [entry for block in blocks for entry in json.loads(block)]
     return data
 
 
@@ -147,6 +148,8 @@ def test_the_page_holds_every_event_a_snapshot_every_256_and_each_pass_error(
     assert len(data["checkpoints"]) == math.ceil(len(events) / CHECKPOINT)
     passes = [e.error for e in events if e.kind == "epoch_end"]
     assert data["errors"] == passes and len(passes) == 300
+    assert data["starts"] == [next(i for i, e in enumerate(events) if e.epoch == p) for p in range(300)]
+    assert data["count"] == len(events) == len(data["events"])
     assert data["incomplete"] is None and data["checkpoint"] == CHECKPOINT
     assert data["name"] == "streetlights-minibatch" and data["layers"] == [3, 4, 1]
     for i in (0, 1, 5 * CHECKPOINT):  # a snapshot is the state before its event
@@ -176,7 +179,7 @@ def nasty_page(run_cli: RunCli, tmp_path: Path) -> Path:
 def test_nothing_from_the_trace_can_close_a_script_block(run_cli: RunCli, tmp_path: Path) -> None:
     html = nasty_page(run_cli, tmp_path)
     text = html.read_text()
-    assert text.lower().count("</script") == 3  # the two data blocks' and the script's own
+    assert text.lower().count("</script") == 3  # the events' block (58 events), data's, the script's
     assert "<!--" not in text
     assert page_data(html)["title"] == NASTY_TITLE
 

@@ -68,15 +68,18 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
     with (open_trace(trace) as reader,
           atomic_write(output, inputs=[trace]) as page,
           tempfile.TemporaryFile() as checkpoints,
-          tempfile.TemporaryFile() as errors):
+          tempfile.TemporaryFile() as errors,
+          tempfile.TemporaryFile() as starts):
         page.write(head.encode())
-        count = _write_events(reader, registry, page, checkpoints, errors)
+        count = _write_events(reader, registry, page, checkpoints, errors, starts)
         page.write(middle.encode())
         config = reader.header.config
         page.write(b'{"checkpoints":[')
         _copy(checkpoints, page)
         page.write(b'],"errors":[')
         _copy(errors, page)
+        page.write(b'],"starts":[')
+        _copy(starts, page)
         page.write(b"],")
         narrator = Literate(reader.header, registry, DIGITS)
         last = len(config.layers) - 1
@@ -86,20 +89,24 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
         page.write(_json({"name": config.name, "title": config.title, "names": names,
                           "layers": list(config.layers),
                           "drawn": [min(size, MAX_NODES) for size in config.layers],
-                          "checkpoint": CHECKPOINT, "incomplete": reader.incomplete})[1:])
+                          "checkpoint": CHECKPOINT, "count": count,
+                          "incomplete": reader.incomplete})[1:])
         page.write(tail.encode())
     return count
 
 
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
-                  checkpoints: IO[bytes], errors: IO[bytes]) -> int:
-    """Write the events' array to ``page``, one entry at a time, and the elements of the
-    snapshots' and errors' arrays to their files; returns the event count."""
+                  checkpoints: IO[bytes], errors: IO[bytes], starts: IO[bytes]) -> int:
+    """Write the events to ``page``, one entry at a time, ``CHECKPOINT`` entries a block
+    (``<script type="application/json" class="events">[...]</script>``: the page parses a
+    block only when it goes there, so a long run opens as fast as a short one), and the
+    elements of the snapshots', errors' and pass starts' arrays to their files; returns
+    the event count."""
     header = reader.header
     narrator = Literate(header, registry, DIGITS)
     state, layers = narrator.state, range(len(header.config.layers))
     count = passes = 0
-    page.write(b"[")
+    epoch = -1
     for event in reader:
         if count % CHECKPOINT == 0:  # the drawn state before this event
             drawn = {"nodes": [_row(state.layer[k].tolist()) if k in state.layer else []
@@ -129,10 +136,21 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
         elif isinstance(event, EpochEndEvent) and event.error is not None:
             errors.write((b"," if passes else b"") + _json(_number(event.error)))
             passes += 1
-        page.write((b"," if count else b"") + _json(entry))
+        if event.epoch != epoch:  # where each pass starts: the page jumps there
+            starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
+            epoch = event.epoch
+        opening = count % CHECKPOINT == 0
+        page.write((BLOCK if opening else b",") + _json(entry))
         count += 1
-    page.write(b"]")
+        if count % CHECKPOINT == 0:
+            page.write(b"]</script>\n")
+    if count % CHECKPOINT:
+        page.write(b"]</script>\n")
     return count
+
+
+BLOCK = b'<script type="application/json" class="events">['
+
 
 
 def _json(value: Any) -> bytes:

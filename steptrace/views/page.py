@@ -67,13 +67,23 @@ text.label.changed { fill: #000; font-weight: bold; }
 <div id="line"></div>
 <svg id="net" width="900" height="440"></svg>
 <svg id="curve" width="900" height="190"></svg>
-<script type="application/json" id="events">/*EVENTS*/</script>
+/*EVENTS*/
 <script type="application/json" id="data">/*DATA*/</script>
 <script>
 "use strict";
 const D = JSON.parse(document.getElementById("data").textContent);
-D.events = JSON.parse(document.getElementById("events").textContent);
-const N = D.events.length, L = D.drawn.length - 1, NS = "http://www.w3.org/2000/svg";
+const blocks = document.querySelectorAll("script.events"), parsed = new Map();
+function E(i) {  // event i's entry; its block is parsed the first time it is needed
+  const c = Math.floor(i / D.checkpoint);
+  let block = parsed.get(c);
+  if (!block) {
+    block = JSON.parse(blocks[c].textContent);
+    parsed.set(c, block);
+    if (parsed.size > 64) parsed.delete(parsed.keys().next().value);
+  }
+  return block[i - c * D.checkpoint];
+}
+const N = D.count, L = D.drawn.length - 1, NS = "http://www.w3.org/2000/svg";
 const $ = id => document.getElementById(id);
 const val = v => typeof v === "string" ? Number(v) : v;  // "NaN", "Infinity" as the trace writes them
 function fmt(v) {  // 4 significant digits; the exact value goes in a tooltip
@@ -87,8 +97,7 @@ const exact = v => typeof v === "string" ? v : (Object.is(v, -0) ? "-0" : String
 const sign = v => { v = val(v); return v > 0 ? "pos" : v < 0 ? "neg" : "zero"; };
 let state = null, at = -1, timer = null;
 // where each pass starts: the curve's clicks and the pass/sample jump go there
-const passStart = [];
-D.events.forEach((e, i) => { if (passStart[e.epoch] === undefined) passStart[e.epoch] = i; });
+const passStart = D.starts;
 
 function el(name, attrs, parent, text) {
   const e = document.createElementNS(NS, name);
@@ -101,7 +110,7 @@ function tip(parent, text) { el("title", {}, parent, text); }
 function snapshot(i) {  // the drawn state after event i, from the nearest checkpoint
   const c = Math.floor(Math.max(i, 0) / D.checkpoint);
   const s = JSON.parse(JSON.stringify(D.checkpoints[c]));
-  for (let j = c * D.checkpoint; j <= i; j++) apply(s, D.events[j]);
+  for (let j = c * D.checkpoint; j <= i; j++) apply(s, E(j));
   return s;
 }
 function apply(s, e) {
@@ -132,7 +141,7 @@ function place(t, spots) {
 function block(x, y, w, h) { boxes.push({x, y, width: w, height: h}); }
 
 function draw(i) {
-  const e = D.events[i], s = state, net = $("net"), names = D.names;
+  const e = E(i), s = state, net = $("net"), names = D.names;
   net.textContent = "";
   boxes = [];
   // what this step has computed so far: a forward step has filled layers 0..its layer
@@ -219,7 +228,7 @@ function draw(i) {
   });
   if (e.kind === "error" || (e.kind === "delta" && e.layer === L)) {  // goal and error beside the prediction
     const n = D.drawn[L], x = X(L) + R(n) + 8;
-    if (e.goal || (D.events[i].kind === "delta")) {
+    if (e.goal || (E(i).kind === "delta")) {
       const goal = e.goal || goalOf(i);
       if (goal) goal.forEach((g, j) => {
         const t = el("text", {class: "goal", "data-goal": `${j}`, "data-value": exact(g)}, net,
@@ -241,16 +250,16 @@ function draw(i) {
 }
 function D_nl(k) {  // the nonlinearity of layer k's delta in this step
   for (let j = at; j >= 0 && j > at - 4 * (L + 2); j--) {
-    const e = D.events[j];
+    const e = E(j);
     if (e.kind === "delta" && e.layer === k) return e.nonlinearity;
   }
   return "f";
 }
 function goalOf(i) {
-  for (let j = i; j >= 0 && j > i - 8; j--) if (D.events[j].goal) return D.events[j].goal;
+  for (let j = i; j >= 0 && j > i - 8; j--) if (E(j).goal) return E(j).goal;
 }
 function errorOf(i) {
-  for (let j = i; j >= 0 && j > i - 8; j--) if (D.events[j].kind === "error") return D.events[j].error;
+  for (let j = i; j >= 0 && j > i - 8; j--) if (E(j).kind === "error") return E(j).error;
 }
 
 // the error curve: drawn once, a marker moves with the step
@@ -318,15 +327,15 @@ function curveSetup() {
 }
 function curve(i) {
   if (!cpx) return;
-  const p = D.events[i].epoch, v = val(D.errors[p]), now = $("now");
+  const p = E(i).epoch, v = val(D.errors[p]), now = $("now");
   if (isFinite(v) && v > 0) { now.setAttribute("cx", cpx(p)); now.setAttribute("cy", cpy(v)); }
   else { now.setAttribute("cx", -10); now.setAttribute("cy", -10); }
 }
 function go(i) {
   i = Math.max(0, Math.min(N - 1, i));
-  state = (i === at + 1 && state) ? (apply(state, D.events[i]), state) : snapshot(i);
+  state = (i === at + 1 && state) ? (apply(state, E(i)), state) : snapshot(i);
   at = i;
-  const e = D.events[i];
+  const e = E(i);
   $("line").textContent = e.line;
   $("where").textContent =
     `event ${i} of ${N} · epoch ${e.epoch} · samples ${e.samples.join(", ")} · ${e.kind}` +
@@ -340,8 +349,8 @@ function jump(p, sample) {  // the first event of pass p with sample in its batc
   p = Math.max(0, Math.min(passStart.length - 1, p));
   let i = passStart[p];
   if (i === undefined) return;
-  for (let j = i; j < N && D.events[j].epoch === p; j++) {
-    if (D.events[j].samples.includes(sample)) { i = j; break; }
+  for (let j = i; j < N && E(j).epoch === p; j++) {
+    if (E(j).samples.includes(sample)) { i = j; break; }
   }
   go(i);
 }
