@@ -301,15 +301,17 @@ class Trace:
 
     def show(self, view: str = "literate", *, epoch: int | Iterable[int] | None = None,
              sample: int | Iterable[int] | None = None, kind: str | Iterable[str] | None = None,
-             layer: int | Iterable[int] | None = None, digits: int | None = None) -> str:
+             layer: int | Iterable[int] | None = None, digits: int | None = None,
+             exact: bool = False) -> str:
         """The run as text: ``literate`` (every step in the book's terms, numbers plugged
-        in; filtered by epoch, sample, kind, layer; ``digits`` rounds), ``book`` (what the
-        book's program printed) or ``pressure`` (the up and down pressure, by ``epoch``)."""
+        in, rounded to 4 significant digits, or ``digits``, or every digit when ``exact``;
+        filtered by epoch, sample, kind, layer), ``book`` (what the book's program printed)
+        or ``pressure`` (the up and down pressure, by ``epoch``)."""
         from steptrace.views.text import Filters
 
         filters = Filters(*(_one_or_many(v) or set() for v in (epoch, sample, kind, layer)))
         return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
-                                    registry(self._plugins_dir)))
+                                    registry(self._plugins_dir), exact=exact))
 
     def save(self, path: Path | str) -> Path:
         """Write the trace to ``path`` (atomically: a file there is replaced only when the
@@ -408,22 +410,66 @@ class Trace:
 
 
 def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
-               digits: int | None, rules: Registry) -> Iterator[str]:
-    """The lines of a view of a trace's events (``literate``, ``book``, ``pressure``)."""
+               digits: int | None = None, rules: Registry | None = None, *,
+               exact: bool = False) -> Iterator[str]:
+    """The lines of a view of a trace's events (``literate``, ``book``, ``pressure``). The
+    literate view rounds to ``digits`` significant digits (default
+    :data:`~steptrace.views.text.DIGITS`), or prints every digit when ``exact``. Filters that
+    match no event raise :class:`~steptrace.errors.BadInput` saying what the trace holds."""
     from steptrace.views.book import book_lines
     from steptrace.views.literate import Literate
     from steptrace.views.pressure import PressureView
+    from steptrace.views.text import DIGITS
 
     filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
     if view == "book":
-        if filtered or digits:
+        if filtered or digits or exact:
             raise BadInput("the book view prints the whole run as the book did: the filters "
                            "and digits apply to the literate view")
-        return book_lines(header, events)
+        yield from book_lines(header, events)
+        return
+    held = _Held()
     if view == "pressure":
-        if filters.samples or filters.kinds or filters.layers or digits:
+        if filters.samples or filters.kinds or filters.layers or digits or exact:
             raise BadInput("the pressure view takes epochs only (one table per pass)")
-        return PressureView(header).lines(events, filters.epochs)
-    if view != "literate":
+        yield from PressureView(header).lines(held.watch(events, filters), filters.epochs)
+    elif view == "literate":
+        if digits is not None and exact:
+            raise BadInput("give digits or exact, not both")
+        rounding = None if exact else (digits or DIGITS)
+        yield from Literate(header, rules, rounding).lines(held.watch(events, filters), filters)
+    else:
         raise BadInput(f"view {view!r}: give 'literate', 'book' or 'pressure'")
-    return Literate(header, rules, digits).lines(events, filters)
+    if filtered and not held.kept:
+        raise BadInput(f"no event matches {filters.describe()}: {held.describe()}")
+
+
+class _Held:
+    """What a trace's events covered (passes, samples, layers), and how many a filter kept."""
+
+    def __init__(self) -> None:
+        self.kept = 0
+        self.passes: tuple[int, int] | None = None
+        self.samples: set[int] = set()
+        self.layers: set[int] = set()
+
+    def watch(self, events: Iterable[Event], filters: Any) -> Iterator[Event]:
+        for event in events:
+            self.kept += filters.keep(event)
+            low, high = self.passes or (event.epoch, event.epoch)
+            self.passes = (min(low, event.epoch), max(high, event.epoch))
+            self.samples.update(event.samples)
+            self.layers.add(event.layer)
+            yield event
+
+    def describe(self) -> str:
+        if self.passes is None:
+            return "the trace holds no events"
+        def span(values: Iterable[int]) -> str:
+            found = sorted(values)
+            return (f"{found[0]}" if len(found) == 1 else
+                    f"{found[0]}–{found[-1]}" if found == list(range(found[0], found[-1] + 1))
+                    else ", ".join(map(str, found)))
+        low, high = self.passes
+        return (f"the trace holds passes (--epoch) {low}–{high}, samples {span(self.samples)}, "
+                f"layers {span(self.layers)}")

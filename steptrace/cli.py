@@ -429,9 +429,12 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
 @click.option("--layer", "layers", type=click.IntRange(min=1), multiple=True,
               help="Only events of this layer (repeatable; layer_1 is the first after the input).")
 @click.option("--digits", type=click.IntRange(1, 17),
-              help="Round numbers to this many significant digits (default: every digit).")
+              help="Round numbers to this many significant digits (default: 4).")
+@click.option("--exact", is_flag=True,
+              help="Every digit of every number, as the run computed it (Python's shortest "
+                   "round-tripping form).")
 def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
-         kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None) -> None:
+         kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None, exact: bool) -> None:
     """Narrate a trace, step by step."""
     from steptrace.api import view_lines
     from steptrace.errors import one_line
@@ -439,13 +442,16 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
     from steptrace.views.text import Filters
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
-    if view == "book" and (epochs or samples or kinds or layers or digits):
+    if view == "book" and (epochs or samples or kinds or layers or digits or exact):
         raise click.UsageError("--view book prints the whole run as the book did: "
-                               "the filters and --digits apply to --view literate")
-    if view == "pressure" and (samples or kinds or layers or digits):
+                               "the filters, --digits and --exact apply to --view literate")
+    if view == "pressure" and (samples or kinds or layers or digits or exact):
         raise click.UsageError("--view pressure takes --epoch only (one table per pass)")
+    if digits is not None and exact:
+        raise click.UsageError("give --digits or --exact, not both")
     with open_trace(trace) as reader:
-        lines = view_lines(reader.header, iter(reader), view, filters, digits, _registry())
+        lines = view_lines(reader.header, iter(reader), view, filters, digits, _registry(),
+                           exact=exact)
         for line in lines:
             click.echo(line)
         if reader.incomplete:

@@ -100,3 +100,31 @@ def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     assert "schema version 3" in schema["title"]
     # the detail levels, all's old name full included (traces of schema 1 and 2 say it)
     assert schema["$defs"]["Header"]["properties"]["detail"]["enum"] == ["step", "epoch", "all", "full"]
+
+
+def test_show_rounds_by_default_and_exact_prints_every_digit(run_cli: RunCli) -> None:
+    """A learner reads one step on one screen: 4 significant digits by default, a batch's
+    rows aligned; --exact is every digit the run computed; --digits N rounds to N."""
+    trace = TRACES / "ch06-streetlights-backprop.jsonl"
+    rounded = run_cli("show", trace, "--epoch", "0", "--sample", "0", "--kind", "error").stdout
+    assert rounded == ("[2] error = sum((layer_2 − walk_vs_stop[0])²) = sum(([0.3919] − [1])²) "
+                       "= 0.3697\n")
+    exact = run_cli("show", trace, "--epoch", "0", "--sample", "0", "--kind", "error", "--exact")
+    assert exact.stdout.endswith("= 0.3697329913497495\n")
+    two = run_cli("show", trace, "--epoch", "0", "--sample", "0", "--kind", "error", "--digits", "2")
+    assert two.stdout.endswith("= 0.37\n")
+    both = run_cli("show", trace, "--digits", "3", "--exact")
+    assert both.exit_code == 2 and "give --digits or --exact, not both" in both.stderr
+    batch = run_cli("show", TRACES / "streetlights-minibatch.jsonl", "--epoch", "0", "--sample", "2",
+                    "--kind", "forward", "--layer", "2").stdout
+    assert "[[0.2375], [     0]]" in batch  # the rows' numbers in one column
+
+
+def test_a_filter_that_matches_nothing_says_what_the_trace_holds(run_cli: RunCli) -> None:
+    trace = TRACES / "ch06-streetlights-backprop.jsonl"
+    result = run_cli("show", trace, "--epoch", "99", "--kind", "delta")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("Error: no event matches --epoch 99 --kind delta: the trace holds passes "
+                             "(--epoch) 0–59, samples 0–3, layers 1–2\n")
+    pressure = run_cli("show", trace, "--view", "pressure", "--epoch", "60")
+    assert pressure.exit_code == 2 and "no event matches --epoch 60" in pressure.stderr

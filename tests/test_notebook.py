@@ -188,7 +188,11 @@ def test_the_middle_light_has_the_weight_and_the_correlation(executed: Executed)
 
 
 def test_up_and_down_pressure(executed: Executed) -> None:
-    assert executed.stdout("pressure").splitlines()[1:] == [
+    assert executed.stdout("pressure").splitlines() == [
+        "How each update moved each weight: + up, − down, 0 no move (its input or its delta was 0).",
+        "w[i] is the weight from input i.",
+        "",
+        "weights, pass (epoch) 0:",
         "samples    w[0] w[1] w[2]",
         "0             +    0    +",
         "1             0    +    +",
@@ -218,20 +222,19 @@ def test_no_correlation_plateaus_and_relu_converges(executed: Executed) -> None:
 
 def test_one_iteration_of_backpropagation_narrated(executed: Executed) -> None:
     lines = executed.stdout("backprop").splitlines()
-    assert lines[:6] == [
-        "── epoch 0 · sample 0: layer_0 = streetlights[0] = [1, 0, 1], goal walk_vs_stop[0] = [1]",
-        "[0] layer_1 = relu(layer_0 · weights_0_1) = relu([-0.3724210421335121, 0.5182824548910301, "
-        "-1.1613822215587206, -0.02489585394280147]) = [-0, 0.5182824548910301, -0, -0]",
-        "[1] layer_2 = layer_1 · weights_1_2 = [0.3919432663396042]",
-        "[2] error = sum((layer_2 − walk_vs_stop[0])²) = sum(([0.3919432663396042] − [1])²) "
-        "= 0.3697329913497495",
-        "[3] layer_2_delta = layer_2 − walk_vs_stop[0] = [-0.6080567336603958]",
-        "[4] layer_1_delta = layer_2_delta · weights_1_2ᵀ * relu2deriv(layer_1) = [0.35941959933786377, "
-        "-0.4598337066238415, 0.5747503127348945, -0.20730783486859908] * [0, 1, 0, 0] "
-        "= [0, -0.4598337066238415, 0, -0]"]
+    assert lines[:6] == [  # rounded to 4 significant digits, show's default
+        '── epoch 0 · sample 0: layer_0 = streetlights[0] = [1, 0, 1], goal walk_vs_stop[0] = [1]',
+        '[0] layer_1 = relu(layer_0 · weights_0_1) = relu([-0.3724, 0.5183, -1.161, -0.0249]) = '
+        '[-0, 0.5183, -0, -0]',
+        '[1] layer_2 = layer_1 · weights_1_2 = [0.3919]',
+        '[2] error = sum((layer_2 − walk_vs_stop[0])²) = sum(([0.3919] − [1])²) = 0.3697',
+        '[3] layer_2_delta = layer_2 − walk_vs_stop[0] = [-0.6081]',
+        '[4] layer_1_delta = layer_2_delta · weights_1_2ᵀ * relu2deriv(layer_1) = [0.3594, -0.4598, '
+        '0.5748, -0.2073] * [0, 1, 0, 0] = [0, -0.4598, 0, -0]',
+    ]
     assert lines[6].startswith("[5] weights_1_2 -= alpha · layer_1ᵀ · layer_2_delta")
     assert lines[7].startswith("[6] weights_0_1 -= alpha · layer_0ᵀ · layer_1_delta")
-    assert lines[8] == "[28] end of epoch 0: error summed over 4 sample(s) = 1.4142058374213209"
+    assert lines[8] == "[28] end of epoch 0: error summed over 4 sample(s) = 1.414"
     assert len(lines) == 9
 
 

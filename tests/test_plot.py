@@ -152,3 +152,19 @@ def test_the_picture_never_replaces_its_trace(run_cli: RunCli, tmp_path: Path) -
     assert result.exit_code == 2
     assert "is also the input" in result.stderr
     assert trace.read_bytes() == BACKPROP.read_bytes()
+
+
+def test_the_figure_names_each_weight_and_counts_in_integers() -> None:
+    """Each weight's line is labelled w[i][j] (input i to output j), passes are passes, and
+    a one-weight run is named as the book names it."""
+    from steptrace.views.plot import figure
+
+    drawn = figure(TRACES / "ch06-streetlights-backprop.jsonl")
+    curve, first, second = drawn.axes
+    assert curve.get_xlabel() == "pass (epoch)"
+    assert first.get_title() == "weights_0_1 after each update — w[i][j]: from input i to output j"
+    assert [t.get_text() for t in first.get_legend().get_texts()][:3] == ["w[0][0]", "w[0][1]", "w[0][2]"]
+    assert second.get_title() == "weights_1_2 after each update — w[i]: from input i"
+    assert all(float(tick).is_integer() for tick in curve.get_xticks())
+    one = figure(TRACES / "ch04-alpha.jsonl")
+    assert one.axes[1].get_title() == "weight after each update" and one.axes[1].get_legend() is None

@@ -10,8 +10,10 @@ def test_the_middle_streetlight_is_pushed_up_three_times_in_the_first_pass(run_c
                     "--epoch", "0")
     assert shown.exit_code == 0
     assert shown.stdout.splitlines() == [
-        "weights, epoch 0: how each update moved each weight (+ up, − down, 0 no move: its "
-        "input or its delta was 0)",
+        "How each update moved each weight: + up, − down, 0 no move (its input or its delta was 0).",
+        "w[i] is the weight from input i.",
+        "",
+        "weights, pass (epoch) 0:",
         "samples    w[0] w[1] w[2]",
         "0             +    0    +",
         "1             0    +    +",
@@ -27,10 +29,13 @@ def test_the_middle_streetlight_is_pushed_up_three_times_in_the_first_pass(run_c
 def test_a_two_layer_net_gets_a_table_per_weight_layer_and_pass(run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / "streetlights-minibatch.jsonl", "--view", "pressure")
     lines = shown.stdout.splitlines()
-    titles = [line for line in lines if ", epoch " in line]
+    titles = [line for line in lines if ", pass (epoch) " in line]
     assert len(titles) == 2 * 300
-    assert titles[0].startswith("weights_0_1, epoch 0:")
-    assert titles[1].startswith("weights_1_2, epoch 0:")
+    assert lines[0].startswith("How each update moved each weight")  # the legend, once
+    assert sum(line.startswith("How each update") for line in lines) == 1
+    assert lines[1] == "w[i][j] is the weight from input i (a node of the layer below) to output j."
+    assert titles[0] == "weights_0_1, pass (epoch) 0:"
+    assert titles[1] == "weights_1_2, pass (epoch) 0:"
     assert lines[lines.index(titles[1]) + 1] == "samples    w[0] w[1] w[2] w[3]"
 
 

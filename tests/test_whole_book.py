@@ -90,7 +90,8 @@ def test_a_diverging_run_is_recorded_and_replayed_exactly(run_cli: RunCli, tmp_p
 
 
 def test_chapter_5_narration_watches_the_steps_with_the_books_numbers(run_cli: RunCli) -> None:
-    shown = run_cli("show", TRACES / "ch05-multi-input-three-steps.jsonl", "--epoch", "0").stdout
+    shown = run_cli("show", TRACES / "ch05-multi-input-three-steps.jsonl", "--epoch", "0",
+                    "--exact").stdout
     lines = shown.splitlines()
     assert lines[1] == ("[0] prediction = input · weights = [8.5, 0.65, 1.2] · "
                         "[[0.1], [0.2], [-0.1]] = 0.8600000000000001")
@@ -105,7 +106,7 @@ def test_chapter_5_narration_watches_the_steps_with_the_books_numbers(run_cli: R
 
 def test_hot_and_cold_narration_names_its_rule(run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / "ch04-hot-and-cold-learning.jsonl", "--epoch", "0",
-                    "--kind", "update").stdout
+                    "--kind", "update", "--exact").stdout
     assert shown == ("[2] hot_and_cold: up_prediction = 0.2505, up_error = 0.3019502500000001, "
                      "down_prediction = 0.2495, down_error = 0.30305024999999997 → weight_delta = "
                      "-0.001; weight -= alpha · weight_delta: weight = 0.5 − 1 · -0.001 = 0.501\n")

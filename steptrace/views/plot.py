@@ -42,7 +42,9 @@ def figure(trace: Path) -> Any:
     no display needed, nothing for pyplot to keep): the error per pass, then each layer's
     weights after each update. A notebook shows it as a cell's last expression."""
     try:
+        from matplotlib import colormaps
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise BadInput("steptrace plot needs matplotlib: pip install 'steptrace[plot]'") from None
 
@@ -61,7 +63,7 @@ def figure(trace: Path) -> Any:
                 flat = [x for row in event.weights for x in row][:MAX_WEIGHTS]
                 weights.setdefault(event.layer, Thinned(MAX_POINTS)).add(flat)
     layers = sorted(weights)
-    drawn = Figure(figsize=(8, 3 + 2.5 * len(layers)))
+    drawn = Figure(figsize=(10, 3 + 2.5 * len(layers)))
     axes = drawn.subplots(1 + len(layers), 1, squeeze=False)
     curve = axes[0][0]
     finite = errors.items
@@ -71,17 +73,30 @@ def figure(trace: Path) -> Any:
             curve.set_yscale("log")
     curve.set_title(f"{config.name}: error per pass" + (
         " (inf/NaN passes left out)" if left_out else ""))
-    curve.set_xlabel("epoch")
-    curve.set_ylabel("error")
+    curve.set_xlabel("pass (epoch)")
+    curve.set_ylabel("error, summed over the pass")
+    curve.xaxis.set_major_locator(MaxNLocator(integer=True))
+    single = len(config.layers) == 2  # one weight layer: the names of chapters 4 and 5
     for panel, k in zip(axes[1:], layers, strict=True):
         series = weights[k]
         ax = panel[0]
-        for column in zip(*series.items, strict=True):
-            ax.plot(series.positions(), column, linewidth=0.8)
-        total = config.layers[k - 1] * config.layers[k]
+        n_out = config.layers[k]
+        names = [f"w[{i}]" if n_out == 1 else f"w[{i}][{j}]"
+                 for i in range(config.layers[k - 1]) for j in range(n_out)][:MAX_WEIGHTS]
+        ax.set_prop_cycle(color=[colormaps["tab20"](i) for i in range(20)])  # 20 apart, not 10
+        for column, name in zip(zip(*series.items, strict=True), names, strict=False):
+            ax.plot(series.positions(), column, linewidth=0.8, label=name)
+        total = config.layers[k - 1] * n_out
         shown = "" if total <= MAX_WEIGHTS else f" (the first {MAX_WEIGHTS} of {total})"
-        ax.set_title(f"weights_{k - 1}_{k} after each update{shown}")
+        name = ("weight" if total == 1 else "weights") if single else f"weights_{k - 1}_{k}"
+        which = "" if total == 1 else (" — w[i]: from input i" if n_out == 1 else
+                                       " — w[i][j]: from input i to output j")
+        ax.set_title(f"{name} after each update{shown}{which}")
         ax.set_xlabel("update" if series.step == 1 else "update (thinned)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if total > 1:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7,
+                      ncol=1 + (min(total, MAX_WEIGHTS) - 1) // 12, frameon=False)
     drawn.tight_layout()
     return drawn
 

@@ -23,6 +23,7 @@ class PressureView:
 
     def lines(self, events: Iterable[Event], epochs: set[int]) -> Iterator[str]:
         rows: dict[int, list[tuple[tuple[int, ...], list[str]]]] = {}
+        legend = True
         for event in complete_events(self.header, events):
             if epochs and event.epoch not in epochs:
                 continue
@@ -30,9 +31,20 @@ class PressureView:
                 signs = [self.sign(x) for row in event.weight_delta for x in row]
                 rows.setdefault(event.layer, []).append((event.samples, signs))
             elif isinstance(event, EpochEndEvent):
+                if rows and legend:
+                    yield from self.legend()
+                    legend = False
                 for layer in sorted(rows):
                     yield from self.table(layer, event.epoch, rows[layer])
                 rows = {}
+
+    def legend(self) -> Iterator[str]:
+        """Said once, above the tables: what the signs mean and which index is which."""
+        yield "How each update moved each weight: + up, − down, 0 no move (its input or its delta was 0)."
+        one_output = all(n == 1 for n in self.config.layers[1:])
+        yield ("w[i] is the weight from input i." if one_output else
+               "w[i][j] is the weight from input i (a node of the layer below) to output j.")
+        yield ""
 
     def sign(self, weight_delta: float) -> str:
         moves = -weight_delta if not self.ascent else weight_delta  # weights -= alpha * wd
@@ -45,8 +57,7 @@ class PressureView:
                  for i in range(n_in) for j in range(n_out)]
         width = max(len(name) for name in names) + 1
         label = "weights" if self.single else f"weights_{k - 1}_{k}"
-        yield (f"{label}, epoch {epoch}: how each update moved each weight "
-               "(+ up, − down, 0 no move: its input or its delta was 0)")
+        yield f"{label}, pass (epoch) {epoch}:"
         yield "samples".ljust(10) + "".join(name.rjust(width) for name in names)
         for samples, signs in rows:
             where = ", ".join(map(str, samples))

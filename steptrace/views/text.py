@@ -21,9 +21,18 @@ def number(x: float, digits: int | None = None) -> str:
     return repr(x)
 
 
+#: The significant digits ``show`` rounds to unless told otherwise (``--exact``: every digit).
+DIGITS = 4
+
+
 def matrix(m: Rows, digits: int | None = None) -> str:
-    """One sample's row as ``[a, b]``; several rows (or a column) as ``[[a], [b]]``."""
-    rows = ["[" + ", ".join(number(x, digits) for x in row) + "]" for row in m]
+    """One sample's row as ``[a, b]``; several rows (or a column) as ``[[a], [b]]``. Rounded,
+    the numbers of several rows are aligned in columns (each padded to the widest)."""
+    cells = [[number(x, digits) for x in row] for row in m]
+    if digits is not None and len(cells) > 1:
+        width = max((len(cell) for row in cells for cell in row), default=0)
+        cells = [[cell.rjust(width) for cell in row] for row in cells]
+    rows = ["[" + ", ".join(row) + "]" for row in cells]
     return rows[0] if len(rows) == 1 else "[" + ", ".join(rows) + "]"
 
 
@@ -43,6 +52,13 @@ class Filters:
             and (not self.kinds or event.kind in self.kinds)
             and (not self.layers or event.layer in self.layers)
         )
+
+    def describe(self) -> str:
+        """The filters as the command line's options: ``--epoch 99 --kind delta``."""
+        parts = [f"--{name} {value}" for name, values in (
+            ("epoch", self.epochs), ("sample", self.samples), ("kind", self.kinds),
+            ("layer", self.layers)) for value in sorted(values, key=str)]
+        return " ".join(parts)
 
 
 
