@@ -15,10 +15,12 @@ h1 { font-size: 1.15em; margin: 0 0 .3em; }
 #controls select, #nav input { font-size: .95em; }
 #nav input[type=number] { width: 5em; }
 #slider { width: 420px; vertical-align: middle; }
-#keys { color: #666; font-size: .85em; margin: .2em 0; }
+#keys, #legend { color: #666; font-size: .85em; margin: .2em 0; }
+#legend .pos { color: #1f6fb2; } #legend .neg { color: #d9480f; }
+#legend .moved { background: #ffd43b; color: #222; }
 kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 .3em; background: #fafafa; font-size: .9em; }
 #line { font-family: ui-monospace, monospace; font-size: 13px; background: #f5f5f0; padding: .5em .6em;
-        margin: .4em 0; white-space: pre-wrap; overflow-wrap: normal; min-height: 4.2em; }
+        margin: .4em 0; white-space: pre-wrap; overflow-wrap: normal; min-height: 5.7em; }
 #where { color: #555; margin-left: .8em; }
 svg text { font: 11px ui-monospace, monospace; paint-order: stroke; stroke: #fff; stroke-width: 3px;
            stroke-linejoin: round; }
@@ -36,6 +38,8 @@ text.goal { fill: #2b8a3e; font-weight: bold; } text.err { fill: #c92a2a; font-w
 .edge line.halo { stroke: #ffd43b; }
 .edges.dim .edge line { opacity: .18; }
 .edges.dim .edge.changed line { opacity: 1; }
+.labels.dim text.label { opacity: .45; }
+.labels.dim text.label.changed { opacity: 1; }
 text.label { fill: #555; }
 text.label.changed { fill: #000; font-weight: bold; }
 #curve polyline { fill: none; stroke: #c33; stroke-width: 1.5; }
@@ -64,6 +68,10 @@ text.label.changed { fill: #000; font-weight: bold; }
 <div id="keys">keys: <kbd>←</kbd> <kbd>→</kbd> step · <kbd>Home</kbd> <kbd>End</kbd> first, last ·
   <kbd>Space</kbd> play/pause · hover a number for its exact value ·
   click the curve to go to that pass</div>
+<div id="legend">edges: <span class="pos">blue +</span>, <span class="neg">orange −</span>,
+  thicker for a bigger
+  |weight|; <span class="moved">yellow</span>: moved by this update (▲ up, ▼ down) · δ: a node's delta ·
+  grey node: its derivative is 0 (relu switched it off), so its delta is 0<span id="batch"></span></div>
 <div id="line"></div>
 <svg id="net" width="900" height="440"></svg>
 <svg id="curve" width="900" height="190"></svg>
@@ -245,7 +253,7 @@ function draw(i) {
     }
   }
   labels.sort((p, q) => (q[2] ? 1 : 0) - (p[2] ? 1 : 0));  // the moved weights first
-  const top = el("g", {class: "labels"}, net);  // above every line
+  const top = el("g", {class: "labels" + (e.kind === "update" ? " dim" : "")}, net);  // above every line
   for (const [t, spots] of labels) { top.appendChild(t); place(t, spots); }
 }
 function D_nl(k) {  // the nonlinearity of layer k's delta in this step
@@ -340,6 +348,8 @@ function go(i) {
   $("where").textContent =
     `event ${i} of ${N} · epoch ${e.epoch} · samples ${e.samples.join(", ")} · ${e.kind}` +
     (D.incomplete ? ` · incomplete trace: ${D.incomplete}` : "");
+  $("batch").textContent = e.samples.length > 1 ?
+    ` · a batch of ${e.samples.length}: the nodes show its first sample (${e.samples[0]})` : "";
   $("slider").value = String(i);
   if (document.activeElement !== $("pass")) $("pass").value = String(e.epoch);
   if (document.activeElement !== $("sample")) $("sample").value = String(e.samples[0]);
