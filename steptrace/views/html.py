@@ -19,10 +19,12 @@ with the run).
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -98,8 +100,8 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                   checkpoints: IO[bytes], errors: IO[bytes], starts: IO[bytes]) -> int:
     """Write the events to ``page``, one entry at a time, ``CHECKPOINT`` entries a block
-    (``<script type="application/json" class="events">[...]</script>``: the page parses a
-    block only when it goes there, so a long run opens as fast as a short one), and the
+    (see :func:`_write_block`: the page inflates and parses a block only when it goes
+    there, so a long run opens about as fast as a short one), and the
     elements of the snapshots', errors' and pass starts' arrays to their files; returns
     the event count."""
     header = reader.header
@@ -107,6 +109,7 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     state, layers = narrator.state, range(len(header.config.layers))
     count = passes = 0
     epoch = -1
+    block: list[bytes] = []
     for event in reader:
         if count % CHECKPOINT == 0:  # the drawn state before this event
             drawn = {"nodes": [_row(state.layer[k].tolist()) if k in state.layer else []
@@ -139,17 +142,23 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
         if event.epoch != epoch:  # where each pass starts: the page jumps there
             starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
             epoch = event.epoch
-        opening = count % CHECKPOINT == 0
-        page.write((BLOCK if opening else b",") + _json(entry))
+        block.append(_json(entry))
         count += 1
         if count % CHECKPOINT == 0:
-            page.write(b"]</script>\n")
-    if count % CHECKPOINT:
-        page.write(b"]</script>\n")
+            _write_block(page, block)
+    if block:
+        _write_block(page, block)
     return count
 
 
-BLOCK = b'<script type="application/json" class="events">['
+def _write_block(page: IO[bytes], entries: list[bytes]) -> None:
+    """One block of entries: their JSON array, zlib-compressed (a run repeats itself, so
+    some 15 times smaller) and base64-encoded; the page inflates it with the browser's
+    ``DecompressionStream("deflate")`` when it first goes there."""
+    packed = base64.b64encode(zlib.compress(b"[" + b",".join(entries) + b"]", 9))
+    page.write(b'<script type="application/x-steptrace-events" class="events">' + packed
+               + b"</script>\n")
+    entries.clear()
 
 
 

@@ -80,16 +80,31 @@ text.label.changed { fill: #000; font-weight: bold; }
 <script>
 "use strict";
 const D = JSON.parse(document.getElementById("data").textContent);
-const blocks = document.querySelectorAll("script.events"), parsed = new Map();
-function E(i) {  // event i's entry; its block is parsed the first time it is needed
-  const c = Math.floor(i / D.checkpoint);
-  let block = parsed.get(c);
-  if (!block) {
-    block = JSON.parse(blocks[c].textContent);
-    parsed.set(c, block);
-    if (parsed.size > 64) parsed.delete(parsed.keys().next().value);
+// the events come in blocks of D.checkpoint, each deflated and base64-encoded; a block is
+// inflated and parsed when the page first goes there (the latest 64 are kept)
+const blocks = document.querySelectorAll("script.events"), parsed = new Map(), pending = new Map();
+async function inflate(c) {
+  const bytes = Uint8Array.from(atob(blocks[c].textContent), ch => ch.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return JSON.parse(await new Response(stream).text());
+}
+function load(c) {
+  if (!pending.has(c)) {
+    pending.set(c, inflate(c).then(block => {
+      parsed.set(c, block); pending.delete(c);
+      while (parsed.size > 64) parsed.delete(parsed.keys().next().value);
+    }));
   }
-  return block[i - c * D.checkpoint];
+  return pending.get(c);
+}
+function E(i) {  // event i's entry, if its block is in (undefined if not)
+  const c = Math.floor(i / D.checkpoint), block = parsed.get(c);
+  return block ? block[i - c * D.checkpoint] : undefined;
+}
+async function entry(i) {  // event i's entry, its block brought in if need be
+  const c = Math.floor(i / D.checkpoint);
+  if (!parsed.has(c)) await load(c);
+  return E(i);
 }
 const N = D.count, L = D.drawn.length - 1, NS = "http://www.w3.org/2000/svg";
 const $ = id => document.getElementById(id);
@@ -259,15 +274,16 @@ function draw(i) {
 function D_nl(k) {  // the nonlinearity of layer k's delta in this step
   for (let j = at; j >= 0 && j > at - 4 * (L + 2); j--) {
     const e = E(j);
+    if (!e) break;
     if (e.kind === "delta" && e.layer === k) return e.nonlinearity;
   }
   return "f";
 }
 function goalOf(i) {
-  for (let j = i; j >= 0 && j > i - 8; j--) if (E(j).goal) return E(j).goal;
+  for (let j = i; j >= 0 && j > i - 8 && E(j); j--) if (E(j).goal) return E(j).goal;
 }
 function errorOf(i) {
-  for (let j = i; j >= 0 && j > i - 8; j--) if (E(j).kind === "error") return E(j).error;
+  for (let j = i; j >= 0 && j > i - 8 && E(j); j--) if (E(j).kind === "error") return E(j).error;
 }
 
 // the error curve: drawn once, a marker moves with the step
@@ -339,8 +355,15 @@ function curve(i) {
   if (isFinite(v) && v > 0) { now.setAttribute("cx", cpx(p)); now.setAttribute("cy", cpy(v)); }
   else { now.setAttribute("cx", -10); now.setAttribute("cy", -10); }
 }
-function go(i) {
+let ticket = 0;
+function go(i) {  // show event i; its block (and the one before) first brought in if need be
   i = Math.max(0, Math.min(N - 1, i));
+  const mine = ++ticket, c = Math.floor(i / D.checkpoint);
+  const need = [c - 1, c].filter(b => b >= 0 && !parsed.has(b));
+  if (!need.length) { show(i); return Promise.resolve(); }
+  return Promise.all(need.map(load)).then(() => { if (mine === ticket) show(i); });
+}
+function show(i) {
   state = (i === at + 1 && state) ? (apply(state, E(i)), state) : snapshot(i);
   at = i;
   const e = E(i);
@@ -355,14 +378,16 @@ function go(i) {
   if (document.activeElement !== $("sample")) $("sample").value = String(e.samples[0]);
   draw(i); curve(i);
 }
-function jump(p, sample) {  // the first event of pass p with sample in its batch
+async function jump(p, sample) {  // the first event of pass p with sample in its batch
   p = Math.max(0, Math.min(passStart.length - 1, p));
   let i = passStart[p];
   if (i === undefined) return;
-  for (let j = i; j < N && E(j).epoch === p; j++) {
-    if (E(j).samples.includes(sample)) { i = j; break; }
+  for (let j = i; j < N; j++) {
+    const e = await entry(j);
+    if (e.epoch !== p) break;
+    if (e.samples.includes(sample)) { i = j; break; }
   }
-  go(i);
+  return go(i);
 }
 function play(on) {
   if (timer) { clearInterval(timer); timer = null; }
