@@ -58,6 +58,8 @@ def open_page(browser: Browser, html: Path) -> tuple[Page, list[str], list[str]]
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("request", lambda request: requests.append(request.url))
     page.goto(html.as_uri())
+    # a viewer's first frame (its first block of events inflated); a notebook's frames wait on their own
+    page.wait_for_function("!document.getElementById('net') || document.querySelector('svg#net circle')")
     return page, errors, requests
 
 

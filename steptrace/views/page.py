@@ -355,9 +355,10 @@ function curve(i) {
   if (isFinite(v) && v > 0) { now.setAttribute("cx", cpx(p)); now.setAttribute("cy", cpy(v)); }
   else { now.setAttribute("cx", -10); now.setAttribute("cy", -10); }
 }
-let ticket = 0;
+let ticket = 0, want = -1;  // want: the event asked for last (shown once its block is in)
 function go(i) {  // show event i; its block (and the one before) first brought in if need be
   i = Math.max(0, Math.min(N - 1, i));
+  want = i;
   const mine = ++ticket, c = Math.floor(i / D.checkpoint);
   const need = [c - 1, c].filter(b => b >= 0 && !parsed.has(b));
   if (!need.length) { show(i); return Promise.resolve(); }
@@ -398,8 +399,8 @@ function play(on) {
 document.title = `${D.name}: ${D.title} · steptrace`;
 $("title").textContent = `${D.name}: ${D.title}`;
 $("first").onclick = () => go(0);
-$("prev").onclick = () => go(at - 1);
-$("next").onclick = () => go(at + 1);
+$("prev").onclick = () => go(want - 1);
+$("next").onclick = () => go(want + 1);
 $("last").onclick = () => go(N - 1);
 $("play").onclick = () => play(!timer);
 $("speed").onchange = () => { if (timer) play(true); };
@@ -412,8 +413,8 @@ for (const id of ["pass", "sample"]) {
 document.addEventListener("keydown", k => {
   const t = k.target;
   if (t && (t.tagName === "INPUT" || t.tagName === "SELECT")) return;  // their own keys
-  if (k.key === "ArrowRight") go(at + 1);
-  else if (k.key === "ArrowLeft") go(at - 1);
+  if (k.key === "ArrowRight") go(want + 1);
+  else if (k.key === "ArrowLeft") go(want - 1);
   else if (k.key === "Home") go(0);
   else if (k.key === "End") go(N - 1);
   else if (k.key === " ") play(!timer);
