@@ -419,3 +419,21 @@ def test_a_one_weight_layer_network_is_drawn_in_chapter_4s_names(run_cli: RunCli
     assert page_data(deep)["names"] == {"layers": ["layer_0", "layer_1", "layer_2"],
                                         "weights": ["", "weights_0_1", "weights_1_2"],
                                         "deltas": ["", "layer_1_delta", "layer_2_delta"]}
+
+
+def test_no_two_labels_overlap_in_a_deeper_wider_network(
+        run_cli: RunCli, browser: Browser, tmp_path: Path) -> None:
+    config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
+                                "--format", "json").stdout)
+    source = tmp_path / "deep.json"
+    source.write_text(json.dumps({**config, "name": "deep", "layers": [3, 6, 16, 1], "iterations": 2,
+                                  "nonlinearities": ["relu", "relu", "linear"]}))
+    trace, html = tmp_path / "deep.jsonl", tmp_path / "deep.html"
+    run_cli("record", source, "-o", trace)
+    assert run_cli("html", trace, "-o", html).exit_code == 0
+    page, errors, _ = open_page(browser, html)
+    kinds = [e.kind for e in completed(trace)]
+    for i in range(kinds.index("epoch_end") + 1):  # every step of the first sample's pass
+        page.evaluate(f"go({i})")
+        assert overlaps(page) == [], (i, kinds[i])
+    assert errors == []

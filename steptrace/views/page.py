@@ -20,7 +20,8 @@ h1 { font-size: 1.15em; margin: 0 0 .3em; }
 #legend .moved { background: #ffd43b; color: #222; }
 kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 .3em; background: #fafafa; font-size: .9em; }
 #line { font-family: ui-monospace, monospace; font-size: 13px; background: #f5f5f0; padding: .5em .6em;
-        margin: .4em 0; white-space: pre-wrap; overflow-wrap: normal; min-height: 5.7em; }
+        margin: .4em 0; white-space: pre-wrap; overflow-wrap: normal; min-height: 5.7em;
+        max-height: 9.5em; overflow-y: auto; }
 #where { color: #555; margin-left: .8em; }
 svg text { font: 11px ui-monospace, monospace; paint-order: stroke; stroke: #fff; stroke-width: 3px;
            stroke-linejoin: round; }
@@ -29,6 +30,7 @@ svg text { font: 11px ui-monospace, monospace; paint-order: stroke; stroke: #fff
 .node.blank circle { fill: #f4f4f4; stroke: #ccc; stroke-dasharray: 3 3; }
 .node.off circle { fill: #ddd; stroke: #999; }
 .node.off text.value { fill: #888; }
+.node.dpos circle { fill: #e3eef9; } .node.dneg circle { fill: #fde8dc; }
 text.pos { fill: #1f6fb2; } text.neg { fill: #d9480f; } text.zero { fill: #888; }
 text.off { fill: #777; font-style: italic; }
 text.caption { fill: #444; font-size: 12px; }
@@ -152,16 +154,16 @@ const R = n => Math.max(9, Math.min(27, 360 / n / 2 - 4));
 let boxes = [];
 const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width &&
   a.y < b.y + b.height && b.y < a.y + a.height;
-function place(t, spots) {
+function place(t, spots, inside) {  // inside: the one box (its own circle) it may overlap
   for (const [x, y] of spots) {
     t.setAttribute("x", x); t.setAttribute("y", y);
     const b = t.getBBox(), box = {x: b.x - 1, y: b.y - 1, width: b.width + 2, height: b.height + 2};
-    if (!boxes.some(o => hit(o, box))) { boxes.push(box); return true; }
+    if (!boxes.some(o => o !== inside && hit(o, box))) { boxes.push(box); return true; }
   }
   t.remove();
   return false;
 }
-function block(x, y, w, h) { boxes.push({x, y, width: w, height: h}); }
+function block(x, y, w, h) { const box = {x, y, width: w, height: h}; boxes.push(box); return box; }
 
 function draw(i) {
   const e = E(i), s = state, net = $("net"), names = D.names;
@@ -211,6 +213,9 @@ function draw(i) {
                        names.weights[k + 1]);
     place(caption, [[(X(k) + X(k + 1)) / 2, 16]]);
   });
+  // every circle first, so that no label lands on a node drawn after it
+  const circles = D.drawn.map((n, k) => Array.from({length: n}, (_, j) =>
+    block(X(k) - R(n), Y(j, n) - R(n), 2 * R(n), 2 * R(n))));
   D.drawn.forEach((n, k) => {
     const r = R(n);
     for (let j = 0; j < n; j++) {
@@ -222,17 +227,17 @@ function draw(i) {
       const touched = (e.kind === "forward" && (e.layer === k || (e.layer === 1 && k === 0))) ||
         (e.kind === "error" && k === L) || (e.kind === "delta" && e.layer === k);
       const g = el("g", {class: "node" + (touched ? " hot" : "") + (v === undefined ? " blank" : "") +
-                                (off ? " off" : "")}, net);
+                                (off ? " off" : d !== undefined ? " d" + sign(d) : "")}, net);
       el("circle", {cx, cy, r}, g);
-      block(cx - r, cy - r, 2 * r, 2 * r);
       const name = `${names.layers[k]}[${j}]`;
-      tip(g, v === undefined ? `${name}: not computed yet in this step` : `${name} = ${exact(v)}`);
+      tip(g, (v === undefined ? `${name}: not computed yet in this step` : `${name} = ${exact(v)}`) +
+             (d === undefined ? "" : `\n${names.deltas[k]}[${j}] = ${exact(d)}`));
       const t = el("text", {class: "value", "text-anchor": "middle", "data-node": `${k},${j}`,
                             "data-value": v === undefined ? "" : exact(v),
                             "font-size": r < 20 ? 9 : 11}, g, v === undefined ? "" : fmt(v));
-      if (v !== undefined) {  // inside its circle (the circle's box is set aside for it)
+      if (v !== undefined) {  // inside its own circle
         tip(t, `${name} = ${exact(v)}`);
-        boxes.pop(); place(t, [[cx, cy + 4]]); block(cx - r, cy - r, 2 * r, 2 * r);
+        place(t, [[cx, cy + 4]], circles[k][j]);
       }
       if (d !== undefined) {
         const dn = `${names.deltas[k]}[${j}]`;
