@@ -437,3 +437,16 @@ def test_no_two_labels_overlap_in_a_deeper_wider_network(
         page.evaluate(f"go({i})")
         assert overlaps(page) == [], (i, kinds[i])
     assert errors == []
+
+
+def test_hovering_an_edge_shows_its_exact_weight_at_once(backprop: tuple[Page, list[Event]]) -> None:
+    page, _ = backprop
+    page.evaluate("go(13)")  # the update of weights_0_1 for the second streetlight
+    label = page.locator('text[data-label="0,2,3"]')  # a weight that moved
+    label.hover()
+    before = page.get_attribute('g[data-weight="0,2,3"]', "data-before")
+    after = page.get_attribute('g[data-weight="0,2,3"]', "data-value")
+    assert page.text_content("#tip") == f"weights_0_1[2][3]: {before} → {after}"
+    assert page.is_visible("#tip")
+    page.mouse.move(5, 5)
+    assert not page.is_visible("#tip")

@@ -23,6 +23,8 @@ kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 .3em; background: #
         margin: .4em 0; white-space: pre-wrap; overflow-wrap: normal; min-height: 5.7em;
         max-height: 9.5em; overflow-y: auto; }
 #where { color: #555; margin-left: .8em; }
+#tip { position: fixed; display: none; pointer-events: none; background: #222; color: #fff;
+       font: 12px ui-monospace, monospace; padding: .25em .5em; border-radius: 3px; white-space: pre; }
 svg text { font: 11px ui-monospace, monospace; paint-order: stroke; stroke: #fff; stroke-width: 3px;
            stroke-linejoin: round; }
 .node circle { fill: #fff; stroke: #777; stroke-width: 1.5; }
@@ -75,6 +77,7 @@ text.label.changed { fill: #000; font-weight: bold; }
   |weight|; <span class="moved">yellow</span>: moved by this update (▲ up, ▼ down) · δ: a node's delta ·
   grey node: its derivative is 0 (relu switched it off), so its delta is 0<span id="batch"></span></div>
 <div id="line"></div>
+<div id="tip" role="tooltip"></div>
 <svg id="net" width="900" height="440"></svg>
 <svg id="curve" width="900" height="190"></svg>
 /*EVENTS*/
@@ -426,6 +429,20 @@ document.addEventListener("keydown", k => {
   else return;
   k.preventDefault();
 });
+// hovering a node, an edge or a number shows its exact value at once (the <title> is
+// kept for screen readers and for a browser's own tooltip)
+$("net").addEventListener("mousemove", ev => {
+  let t = ev.target;
+  while (t && t !== ev.currentTarget && !(t.querySelector && t.querySelector(":scope > title"))) {
+    t = t.parentNode;
+  }
+  const title = t && t !== ev.currentTarget ? t.querySelector(":scope > title") : null, tipBox = $("tip");
+  if (!title) { tipBox.style.display = "none"; return; }
+  tipBox.textContent = title.textContent;
+  tipBox.style.left = `${ev.clientX + 14}px`; tipBox.style.top = `${ev.clientY + 14}px`;
+  tipBox.style.display = "block";
+});
+$("net").addEventListener("mouseleave", () => { $("tip").style.display = "none"; });
 curveSetup();
 if (N) go(0);
 </script>
