@@ -444,7 +444,10 @@ $("net").addEventListener("mousemove", ev => {
 });
 $("net").addEventListener("mouseleave", () => { $("tip").style.display = "none"; });
 curveSetup();
-if (N) go(0);
+if (typeof DecompressionStream === "undefined") {
+  $("line").textContent = "This browser cannot inflate the page's events (it has no DecompressionStream): " +
+    "open the page in a current Chrome, Edge, Firefox (113+) or Safari (16.4+).";
+} else if (N) go(0);
 </script>
 </body></html>
 """
