@@ -368,8 +368,8 @@ class Trace:
     def _repr_html_(self) -> str:
         """Jupyter: the step-through page inline, in a frame of its own (its script and
         styles cannot meet another trace's, or the notebook's). A run of more than
-        ``INLINE_EVENTS`` events shows its summary instead (the page would weigh some 400
-        bytes an event): ``trace.save(...)`` and ``steptrace html`` make its page."""
+        ``INLINE_EVENTS`` events shows its summary instead (the page, some 20 bytes an event,
+        would be kept in the notebook): ``trace.save(...)`` and ``steptrace html`` make it."""
         if len(self.events) > INLINE_EVENTS:
             return (f"<p>{html.escape(repr(self))}: too many events to step through inline "
                     f"(more than {INLINE_EVENTS:,}); save it and write its page with "
