@@ -21,15 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
-from nbformat.notebooknode import NotebookNode
 
-from tests.conftest import BOOK, ROOT, present
-from tests.test_viewer import browser, open_page
+# The notebook runs in a Jupyter kernel: without the test extra's nbclient and ipykernel (a
+# bare clone, say), these tests skip, saying so, as the browser tests do without Chromium.
+for _needed in ("nbformat", "nbclient", "jupyter_client", "ipykernel"):
+    pytest.importorskip(_needed, reason="pip install -e '.[test]' (the notebook's kernel)")
+
+import nbformat  # noqa: E402
+from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
+from jupyter_client.manager import KernelManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbformat.notebooknode import NotebookNode  # noqa: E402
+
+from tests.conftest import BOOK, ROOT, present  # noqa: E402
+from tests.test_viewer import browser, open_page  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Frame
