@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import platform
-import random
 import statistics
 import tempfile
 import time
@@ -36,6 +35,7 @@ from typing import Any
 import click
 import numpy as np
 
+from benchmarks.rounds import interleaved, same_round_ratio
 from steptrace.config import ExperimentConfig, dump_json, load_config
 from steptrace.engine.network import Network, initial_weights, training_data
 from steptrace.engine.rules import Array
@@ -214,25 +214,24 @@ class Timings:
         return statistics.median(self.times[name]) * 1e3
 
     def ratio(self, name: str, to: str) -> float:
-        return statistics.median(a / b for a, b in zip(self.times[name], self.times[to], strict=True))
+        return same_round_ratio(self.times, name, to)
 
 
 def measure(workload: Workload, registry: Registry, repeat: int) -> Timings:
     with tempfile.TemporaryDirectory() as tmp:
         runs = contenders(workload, registry, Path(tmp))
-        for go in runs.values():  # a round not timed: imports, caches, compiled kernels
-            go()
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        order = list(runs)
-        shuffle = random.Random(0).shuffle
-        for _ in range(repeat):
-            shuffle(order)  # no contender always runs right after the same other one
-            for name in order:
-                start = time.perf_counter()
-                runs[name]()
-                times[name].append(time.perf_counter() - start)
+        times = interleaved({name: timed(go) for name, go in runs.items()}, repeat)
         size = sum(p.stat().st_size for p in Path(tmp).glob("*.jsonl"))
     return Timings(times, size)
+
+
+def timed(go: Callable[[], object]) -> Callable[[], float]:
+    """``go``, returning the seconds it took."""
+    def run() -> float:
+        start = time.perf_counter()
+        go()
+        return time.perf_counter() - start
+    return run
 
 
 @click.command()

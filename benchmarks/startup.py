@@ -1,4 +1,4 @@
-"""``python benchmarks/startup.py``: how long the ``steptrace`` command takes to start, as
+"""``python -m benchmarks.startup``: how long the ``steptrace`` command takes to start, as
 whole processes, against ``python -c "import numpy"`` in the same run.
 
 Commands: ``steptrace --version``, ``steptrace --help`` and ``steptrace record
@@ -28,9 +28,9 @@ an installed steptrace runs.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
-import random
 import shutil
 import statistics
 import subprocess
@@ -41,6 +41,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+
+from benchmarks.rounds import interleaved, same_round_ratio
 
 BASELINE = 'python -c "import numpy"'
 FLOOR = "floor of record: numpy, click, pydantic"
@@ -93,21 +95,13 @@ def measure(repeat: int, bytecode_cache: bool) -> dict[str, list[float]]:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
         runs = commands(folder)
-        for name, command in runs.items():  # a round not timed: the disk (and bytecode) cache
-            run(name, command, env)
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        order = list(runs)
-        shuffle = random.Random(0).shuffle
-        for _ in range(repeat):
-            shuffle(order)  # no command always runs right after the same other one
-            for name in order:
-                times[name].append(run(name, runs[name], env))
-    return times
+        return interleaved({name: functools.partial(run, name, command, env)
+                            for name, command in runs.items()}, repeat)
 
 
 def ratio(times: dict[str, list[float]], name: str) -> float:
     """The median over the rounds of ``name``'s time ÷ the baseline's in the same round."""
-    return statistics.median(a / b for a, b in zip(times[name], times[BASELINE], strict=True))
+    return same_round_ratio(times, name, BASELINE)
 
 
 @click.command()
@@ -126,7 +120,7 @@ def main(repeat: int, bytecode_cache: bool) -> None:
     cache = ("bytecode cached (--bytecode-cache)" if bytecode_cache else
              "PYTHONDONTWRITEBYTECODE=1: steptrace compiled at every start"
              if os.environ.get("PYTHONDONTWRITEBYTECODE") else "bytecode as Python caches it")
-    click.echo(f"python benchmarks/startup.py --repeat {repeat}{' --bytecode-cache' * bytecode_cache}"
+    click.echo(f"python -m benchmarks.startup --repeat {repeat}{' --bytecode-cache' * bytecode_cache}"
                f" on {platform.machine()}, {os.cpu_count()} cores, Python "
                f"{platform.python_version()}; {cache}")
     click.echo(f"{repeat} rounds after one untimed round; steptrace is "

@@ -1,6 +1,6 @@
 """The command line starts quickly: ``--version`` and ``--help`` import neither numpy nor
 pydantic and load no plugin, and only the command line imports click. (How long it takes
-is measured by ``python benchmarks/startup.py``, not asserted: the machines are noisy.)"""
+is measured by ``python -m benchmarks.startup``, not asserted: the machines are noisy.)"""
 
 from __future__ import annotations
 

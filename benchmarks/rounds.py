@@ -1,0 +1,29 @@
+"""How the benchmarks time their contenders: side by side, in rounds, and ratios of times
+measured in the same round (machine noise hits both alike; nothing here is asserted)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable, Mapping
+
+
+def interleaved(runs: Mapping[str, Callable[[], float]], repeat: int) -> dict[str, list[float]]:
+    """Each of ``runs`` (a callable returning the seconds it took) once, untimed (imports,
+    caches, compiled kernels), then ``repeat`` rounds in an order shuffled every round (seeded),
+    so that no contender always runs right after the same other one: every time, by name."""
+    for go in runs.values():
+        go()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    order = list(runs)
+    shuffle = random.Random(0).shuffle
+    for _ in range(repeat):
+        shuffle(order)
+        for name in order:
+            times[name].append(runs[name]())
+    return times
+
+
+def same_round_ratio(times: Mapping[str, list[float]], name: str, to: str) -> float:
+    """The median over the rounds of ``name``'s time ÷ ``to``'s in the same round."""
+    return statistics.median(a / b for a, b in zip(times[name], times[to], strict=True))
