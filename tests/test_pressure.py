@@ -4,26 +4,30 @@ from __future__ import annotations
 
 from tests.conftest import TRACES, RunCli
 
+#: ch06-streetlights-full-dataset's first pass (the middle light pushed up three times), as
+#: `show --view pressure --epoch 0` prints it; the notebook's pressure cell prints the same.
+FIRST_PASS = [
+    "How each update moved each weight: + up, − down, 0 no move (its input or its delta was 0).",
+    "w[i] is the weight from input i.",
+    "",
+    "weights, pass (epoch) 0:",
+    "samples    w[0] w[1] w[2]",
+    "0             +    0    +",
+    "1             0    +    +",
+    "2             0    0    +",
+    "3             +    +    +",
+    "4             0    +    +",
+    "5             −    0    −",
+    "net          +1   +3   +4",
+    "",
+]
+
 
 def test_the_middle_streetlight_is_pushed_up_three_times_in_the_first_pass(run_cli: RunCli) -> None:
     shown = run_cli("show", TRACES / "ch06-streetlights-full-dataset.jsonl", "--view", "pressure",
                     "--epoch", "0")
     assert shown.exit_code == 0
-    assert shown.stdout.splitlines() == [
-        "How each update moved each weight: + up, − down, 0 no move (its input or its delta was 0).",
-        "w[i] is the weight from input i.",
-        "",
-        "weights, pass (epoch) 0:",
-        "samples    w[0] w[1] w[2]",
-        "0             +    0    +",
-        "1             0    +    +",
-        "2             0    0    +",
-        "3             +    +    +",
-        "4             0    +    +",
-        "5             −    0    −",
-        "net          +1   +3   +4",
-        "",
-    ]
+    assert shown.stdout.splitlines() == FIRST_PASS
 
 
 def test_a_two_layer_net_gets_a_table_per_weight_layer_and_pass(run_cli: RunCli) -> None:
