@@ -16,6 +16,13 @@ from steptrace.errors import BadInput, ConfigError, TraceFormatError
 from tests.conftest import ROOT
 
 BACKPROP = "ch06-streetlights-backprop"
+
+
+@pytest.fixture(autouse=True)
+def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in plugins alone, as the command line's tests run (STEPTRACE_PLUGINS="")."""
+    monkeypatch.setenv("STEPTRACE_PLUGINS", "")
+    monkeypatch.setattr("steptrace.api._REGISTRIES", {})
 FINAL_ERROR = 1.5055622665134859e-05  # the book's last printed error of this run
 
 
@@ -61,12 +68,12 @@ def test_show_views_are_the_command_lines(tmp_path: Path) -> None:
     path = tmp_path / "b.jsonl"
     trace = steptrace.record(BACKPROP, output=path)
     assert trace.path == path and path.exists()
-    runner = CliRunner()
-    for args, kwargs in [((), {"epoch": 0}), (("--view", "book"), {"view": "book"}),
-                         (("--view", "pressure", "--epoch", "1"), {"view": "pressure", "epoch": 1}),
-                         (("--epoch", "2", "--digits", "4"), {"epoch": 2, "digits": 4})]:
-        cli_args = ["show", str(path), *args] + (["--epoch", "0"] if kwargs == {"epoch": 0} else [])
-        assert trace.show(**kwargs) + "\n" == runner.invoke(cli, cli_args).output  # type: ignore[arg-type]
+    runner = CliRunner(env={"STEPTRACE_PLUGINS": ""})
+    for args, shown in [(("--epoch", "0"), trace.show(epoch=0)),
+                        (("--view", "book"), trace.show("book")),
+                        (("--view", "pressure", "--epoch", "1"), trace.show("pressure", epoch=1)),
+                        (("--epoch", "2", "--digits", "4"), trace.show(epoch=2, digits=4))]:
+        assert shown + "\n" == runner.invoke(cli, ["show", str(path), *args]).stdout
     assert trace.show("book").splitlines()[0] == "Error:0.6342311598444467"
     with pytest.raises(BadInput, match="the filters and digits apply to the literate view"):
         trace.show("book", epoch=0)
