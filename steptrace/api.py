@@ -421,27 +421,36 @@ def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
     from steptrace.views.pressure import PressureView
     from steptrace.views.text import DIGITS
 
-    filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
+    check_view(view, filters, digits, exact)
     if view == "book":
-        if filtered or digits or exact:
-            raise BadInput("the book view prints the whole run as the book did: the filters "
-                           "and digits apply to the literate view")
         yield from book_lines(header, events)
         return
+    filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
     held = _Held()
+    if filtered:  # (what the trace holds is noted only where a filter may match nothing)
+        events = held.watch(events, filters)
     if view == "pressure":
-        if filters.samples or filters.kinds or filters.layers or digits or exact:
-            raise BadInput("the pressure view takes epochs only (one table per pass)")
-        yield from PressureView(header).lines(held.watch(events, filters), filters.epochs)
-    elif view == "literate":
-        if digits is not None and exact:
-            raise BadInput("give digits or exact, not both")
-        rounding = None if exact else (digits or DIGITS)
-        yield from Literate(header, rules, rounding).lines(held.watch(events, filters), filters)
+        yield from PressureView(header).lines(events, filters.epochs)
     else:
-        raise BadInput(f"view {view!r}: give 'literate', 'book' or 'pressure'")
+        rounding = None if exact else (digits or DIGITS)
+        yield from Literate(header, rules, rounding).lines(events, filters)
     if filtered and not held.kept:
         raise BadInput(f"no event matches {filters.describe()}: {held.describe()}")
+
+
+def check_view(view: str, filters: Any, digits: int | None, exact: bool) -> None:
+    """BadInput when the filters or the rounding do not go with ``view``: the book view
+    prints the whole run, the pressure view takes passes only, and digits or exact."""
+    if view == "book" and (filters.epochs or filters.samples or filters.kinds or filters.layers
+                           or digits or exact):
+        raise BadInput("--view book prints the whole run as the book did: the filters and "
+                       "digits apply to the literate view (--digits, --exact)")
+    if view == "pressure" and (filters.samples or filters.kinds or filters.layers or digits or exact):
+        raise BadInput("--view pressure takes --epoch only (one table per pass)")
+    if view not in ("literate", "book", "pressure"):
+        raise BadInput(f"view {view!r}: give 'literate', 'book' or 'pressure'")
+    if digits is not None and exact:
+        raise BadInput("give --digits or --exact, not both")
 
 
 class _Held:

@@ -436,19 +436,16 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
 def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None, exact: bool) -> None:
     """Narrate a trace, step by step."""
-    from steptrace.api import view_lines
-    from steptrace.errors import one_line
+    from steptrace.api import check_view, view_lines
+    from steptrace.errors import BadInput, one_line
     from steptrace.trace.reader import open_trace
     from steptrace.views.text import Filters
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
-    if view == "book" and (epochs or samples or kinds or layers or digits or exact):
-        raise click.UsageError("--view book prints the whole run as the book did: "
-                               "the filters, --digits and --exact apply to --view literate")
-    if view == "pressure" and (samples or kinds or layers or digits or exact):
-        raise click.UsageError("--view pressure takes --epoch only (one table per pass)")
-    if digits is not None and exact:
-        raise click.UsageError("give --digits or --exact, not both")
+    try:  # (a usage error: the options do not go together)
+        check_view(view, filters, digits, exact)
+    except BadInput as error:
+        raise click.UsageError(str(error)) from None
     with open_trace(trace) as reader:
         lines = view_lines(reader.header, iter(reader), view, filters, digits, _registry(),
                            exact=exact)
