@@ -3,11 +3,19 @@
 A network with one weight layer is narrated in the names of chapters 4 and 5
 (``input``, ``weight``, ``prediction``, ``delta``, ``weight_delta``); a deeper one in
 those of chapter 6 (``layer_0``, ``weights_0_1``, ``layer_1_delta``, ...).
+
+Each step is first put together as :class:`Clause` objects (:meth:`Literate.clauses`): a
+formula in names only, then its operands (each a name and a number or a matrix) with the
+operators between them. ``show`` writes them as one line (:meth:`Literate.narrate`); the
+HTML page lays the same operands out as tables (:mod:`steptrace.views.html`), so the two
+can never disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -24,6 +32,79 @@ from steptrace.trace.events import (
 from steptrace.trace.header import Header
 from steptrace.trace.state import NetworkState
 from steptrace.views.text import Filters, first_nonfinite, matrix, number
+
+#: an operand's value: a number (the book's scalars, alpha, an error), a matrix (one row
+#: per sample, or a weight layer's rows), or None where the trace holds it nowhere ("?")
+Value = float | Rows | np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A number or matrix a step plugs into its formula, and the name the page writes
+    above it. ``page`` marks an operand only the page shows: the line leaves out what an
+    earlier line printed (``show`` keeps its lines short; the page shows every step whole)."""
+
+    name: str
+    value: Value
+    page: bool = False
+
+
+@dataclass(frozen=True)
+class Sign:
+    """What stands between operands: an operator (``" − "``, ``" · "``, ``" = "``) or a
+    bracket (``"relu("``, ``")²"``). The line writes ``text`` as it is, spaces included; the
+    page writes it stripped. ``only`` keeps it to the ``"line"`` (the names a line writes
+    before its numbers, ``"(…)"`` for what it left out) or to the ``"page"``."""
+
+    text: str
+    only: Literal["line", "page"] | None = None
+
+
+Part = Operand | Sign
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One equation of a step: its ``formula`` in names only (``weights_0_1 -= alpha ·
+    layer_0ᵀ · layer_1_delta``), its ``parts`` (the operands and what stands between them,
+    in reading order) and a ``note`` after them (which weights were frozen)."""
+
+    formula: str
+    parts: tuple[Part, ...] = ()
+    note: str = ""
+
+    def line(self, digits: int | None) -> str:
+        """The clause as ``show`` writes it: the formula, the line's parts, the note."""
+        text = [self.formula]
+        for part in self.parts:
+            if isinstance(part, Sign):
+                if part.only != "page":
+                    text.append(part.text)
+            elif not part.page:
+                text.append(show(part.value, digits))
+        return "".join(text) + self.note
+
+    def on_page(self) -> Iterator[Part]:
+        """The parts the page shows, in order."""
+        return (part for part in self.parts
+                if (part.only != "line" if isinstance(part, Sign) else True))
+
+
+def show(value: Value, digits: int | None) -> str:
+    """An operand's value as the line writes it."""
+    if value is None:  # not in the trace, and nothing to derive it from
+        return "?"
+    if isinstance(value, float):
+        return number(value, digits)
+    if isinstance(value, np.ndarray):
+        return matrix(value.tolist(), digits)
+    return matrix(value, digits)
+
+
+def _is_one_number(values: Rows | np.ndarray) -> bool:
+    if isinstance(values, np.ndarray):
+        return values.shape == (1, 1)
+    return len(values) == 1 and len(values[0]) == 1
 
 
 class Literate:
@@ -62,14 +143,16 @@ class Literate:
     def delta_name(self, k: int) -> str:
         return "delta" if self.single else f"layer_{k}_delta"
 
+    def operand(self, name: str, values: Rows | np.ndarray | None, page: bool = False) -> Operand:
+        """``values`` as an operand: a 1×1 matrix of a one-weight-layer network is the
+        book's scalar (a plain number), anything else stays a matrix."""
+        if values is not None and self.single and _is_one_number(values):
+            return Operand(name, float(values[0][0]), page)
+        return Operand(name, values, page)
+
     def m(self, values: Rows | np.ndarray | None) -> str:
-        if values is None:  # not in the trace, and nothing to derive it from
-            return "?"
-        if isinstance(values, np.ndarray):
-            values = tuple(map(tuple, values.tolist()))
-        if self.single and len(values) == 1 and len(values[0]) == 1:
-            return number(values[0][0], self.digits)  # the book's scalars
-        return matrix(values, self.digits)
+        """``values`` as the line writes them (a one-weight-layer network's 1×1 as a number)."""
+        return show(self.operand("", values).value, self.digits)
 
     def rows(self, name: str, samples: tuple[int, ...]) -> str:
         if len(samples) == 1:
@@ -96,103 +179,147 @@ class Literate:
             yield f"[{event.seq}] {self.narrate(event)}"
 
     def banner(self, event: ForwardEvent) -> str:
-        config = self.config
+        """The line before a sample's (or batch's) first forward step: which samples, and
+        their input and goal rows (:meth:`given`)."""
         which = "sample" if len(event.samples) == 1 else "samples"
         where = ", ".join(map(str, event.samples))
-        text = (f"── epoch {event.epoch} · {which} {where}: {self.layer(0)} = "
-                f"{self.rows(config.input_name, event.samples)} = {self.m(event.layer_in)}")
+        return (f"── epoch {event.epoch} · {which} {where}: "
+                + ", ".join(clause.line(self.digits) for clause in self.given(event)))
+
+    def given(self, event: ForwardEvent) -> tuple[Clause, ...]:
+        """What a sample's first forward step starts from: ``layer_0 = streetlights[1]`` and,
+        when the run has goals, ``goal walk_vs_stop[1]``."""
+        config = self.config
+        clauses = [Clause(f"{self.layer(0)} = {self.rows(config.input_name, event.samples)}",
+                          (Sign(" = ", "line"), self.operand(self.layer(0), event.layer_in)))]
         if config.goals is not None:
-            text += (f", goal {self.rows(config.goal_name, event.samples)} = "
-                     f"{self.m(tuple(config.goals[i] for i in event.samples))}")
-        return text
+            goals = tuple(config.goals[i] for i in event.samples)
+            clauses.append(Clause(f"goal {self.rows(config.goal_name, event.samples)}",
+                                  (Sign(" = ", "line"), self.operand("goal", goals))))
+        return tuple(clauses)
 
     def narrate(self, event: Event) -> str:
         """One event's line; ``event`` is the one :attr:`state` was last moved past
-        (``state.complete(event)``), complete."""
+        (``state.complete(event)``), complete. It is :meth:`clauses`, written out."""
+        return "; ".join(clause.line(self.digits) for clause in self.clauses(event))
+
+    def clauses(self, event: Event) -> tuple[Clause, ...]:
+        """One event's step as equations, formula and operands (see :class:`Clause`);
+        ``event`` as for :meth:`narrate`."""
         if isinstance(event, ForwardEvent):
-            return self.forward(event)
+            return (self.forward(event),)
         if isinstance(event, ErrorEvent):
-            return self.error(event)
+            return (self.error(event),)
         if isinstance(event, DeltaEvent):
-            return self.delta(event)
+            return (self.delta(event),)
         if isinstance(event, UpdateEvent):
             return self.update(event)
         if isinstance(event, EpochEndEvent):
             if event.error is None:
-                return f"end of epoch {event.epoch}"
-            return (f"end of epoch {event.epoch}: error summed over {len(event.samples)} "
-                    f"sample(s) = {number(event.error, self.digits)}")
+                return (Clause(f"end of epoch {event.epoch}"),)
+            return (Clause(f"end of epoch {event.epoch}: error summed over {len(event.samples)} "
+                           "sample(s)", (Sign(" = ", "line"), Operand("error", event.error))),)
         raise TypeError(event)
 
-    def forward(self, event: ForwardEvent) -> str:
+    def forward(self, event: ForwardEvent) -> Clause:
         k = event.layer
-        product = f"{self.layer(k - 1)} · {self.weights_name(k)}"
-        if self.single:  # the operands too, as chapters 3-5 walk them
-            operands = f"{self.m(event.layer_in)} · {self.m(self.state.weights[k - 1])}"
+        before, weights = self.layer(k - 1), self.weights_name(k)
+        product = f"{before} · {weights}"
         formula = self.formulas.get(event.nonlinearity, ("", "", ""))[0]
+        out = self.operand(self.layer(k), event.layer_out)
         if formula == "x":  # no nonlinearity: the weighted sum is the layer
-            if self.single:
-                return f"{self.layer(k)} = {product} = {operands} = {self.m(event.layer_out)}"
-            return f"{self.layer(k)} = {product} = {self.m(event.layer_out)}"
+            # the operands too where the network has one weight layer, as chapters 3-5 walk them
+            hide = not self.single
+            return Clause(f"{self.layer(k)} = {product}", (
+                Sign(" = ", "line"),
+                self.operand(before, event.layer_in, hide), Sign(" · ", "page" if hide else None),
+                self.operand(weights, self.state.weights[k - 1], hide),
+                Sign(" = ", "page" if hide else None), out))
         name = event.nonlinearity
-        return (f"{self.layer(k)} = {name}({product}) = {name}({self.m(event.weighted_sum)}) = "
-                f"{self.m(event.layer_out)}")
+        return Clause(f"{self.layer(k)} = {name}({product})", (
+            Sign(" = ", "line"),
+            Sign(f"{name}(", "page"), self.operand(before, event.layer_in, True), Sign(" · ", "page"),
+            self.operand(weights, self.state.weights[k - 1], True), Sign(")", "page"),
+            Sign(" = ", "page"),
+            Sign(f"{name}("), self.operand(product, event.weighted_sum), Sign(")"), Sign(" = "), out))
 
-    def error(self, event: ErrorEvent) -> str:
+    def error(self, event: ErrorEvent) -> Clause:
         goal = self.rows(self.config.goal_name, event.samples)
-        prediction, target = self.m(event.prediction), self.m(event.goal)
+        prediction = self.operand(self.layer(event.layer), event.prediction)
+        target = self.operand(goal, event.goal)
         scalar = event.prediction is not None and len(event.prediction) == 1 == len(event.prediction[0])
-        if self.single and scalar:
-            return (f"error = ({self.layer(event.layer)} − {goal})² = ({prediction} − {target})² = "
-                    f"{number(event.error, self.digits)}")
-        return (f"error = sum(({self.layer(event.layer)} − {goal})²) = "
-                f"sum(({prediction} − {target})²) = {number(event.error, self.digits)}")
+        opening, closing = ("(", ")²") if self.single and scalar else ("sum((", ")²)")
+        return Clause(f"error = {opening}{self.layer(event.layer)} − {goal}{closing}", (
+            Sign(" = ", "line"), Sign(opening), prediction, Sign(" − "), target, Sign(closing),
+            Sign(" = "), Operand("error", event.error)))
 
-    def delta(self, event: DeltaEvent) -> str:
+    def delta(self, event: DeltaEvent) -> Clause:
         k = event.layer
         _, deriv_formula, deriv_name = self.formulas.get(
             event.nonlinearity, ("", "", f"{event.nonlinearity}2deriv"))
         times_deriv = deriv_formula != "1"
         name = self.delta_name(k)
-        if k == self.last:
+        delta = self.operand(name, event.delta)
+        derivative = self.operand(f"{deriv_name}({self.layer(k)})", event.derivative)
+        if k == self.last:  # the output: how far the prediction missed its goal
             goal = self.rows(self.config.goal_name, event.samples)
-            miss = (f"{goal} − {self.layer(k)}" if self.update_op == "+="
-                    else f"{self.layer(k)} − {goal}")
+            layer = self.operand(self.layer(k), self.state.layer.get(k), True)
+            target = self.operand(goal, None if self.state.goals is None
+                                  else self.state.goals[list(event.samples)], True)
+            ascent = self.update_op == "+="
+            first, second = (target, layer) if ascent else (layer, target)
+            miss = f"{first.name} − {second.name}"
             if not times_deriv:
-                return f"{name} = {miss} = {self.m(event.delta)}"
-            return (f"{name} = ({miss}) * {deriv_name}({self.layer(k)}) = "
-                    f"(…) * {self.m(event.derivative)} = {self.m(event.delta)}")
-        back = self.state.back(k)
-        text = f"{name} = {self.delta_name(k + 1)} · weights_{k}_{k + 1}ᵀ"
+                return Clause(f"{name} = {miss}", (
+                    Sign(" = ", "line"), first, Sign(" − ", "page"), second, Sign(" = ", "page"),
+                    delta))
+            return Clause(f"{name} = ({miss}) * {derivative.name}", (
+                Sign(" = ", "line"), Sign("("), first, Sign(" − ", "page"), second,
+                Sign("…", "line"), Sign(")"), Sign(" * "), derivative, Sign(" = "), delta))
+        # a hidden layer: the next layer's delta, back through the weights it came by
+        back = f"{self.delta_name(k + 1)} · weights_{k}_{k + 1}ᵀ"
         if not times_deriv:
-            return f"{text} = {self.m(event.delta)}"
-        return (f"{text} * {deriv_name}({self.layer(k)}) = {self.m(back)} * "
-                f"{self.m(event.derivative)} = {self.m(event.delta)}")
+            return Clause(f"{name} = {back}", (
+                Sign(" = ", "line"),
+                self.operand(self.delta_name(k + 1), self.state.delta.get(k + 1), True),
+                Sign(" · ", "page"), self.operand(f"weights_{k}_{k + 1}ᵀ", self.state.weights[k].T, True),
+                Sign(" = ", "page"), delta))
+        return Clause(f"{name} = {back} * {derivative.name}", (
+            Sign(" = ", "line"), self.operand(back, self.state.back(k)), Sign(" * "), derivative,
+            Sign(" = "), delta))
 
-    def update(self, event: UpdateEvent) -> str:
+    def update(self, event: UpdateEvent) -> tuple[Clause, ...]:
         k = event.layer
         name = self.weights_name(k)
-        before = self.state.before[k - 1]
-        sign = "+" if self.update_op == "+=" else "−"
-        change = (f"{name} {self.update_op} alpha · weight_delta: {name} = {self.m(before)} "
-                  f"{sign} {number(event.alpha, self.digits)} · {self.m(event.weight_delta)} = "
-                  f"{self.m(event.weights)}")
+        before = self.operand(f"{name} (before)", self.state.before[k - 1])
+        after = self.operand(f"{name} (after)", event.weights)
+        alpha = Operand("alpha", event.alpha)
+        weight_delta = self.operand("weight_delta", event.weight_delta)
+        sign = Sign(" + " if self.update_op == "+=" else " − ")
         frozen = [f"[{i}][{j}]" for (layer, i, j) in sorted(self.frozen) if layer == k]
-        if frozen:
-            change += f" ({name}{', '.join(frozen)} frozen: its weight_delta is 0)"
-        if event.rule is not None:
-            details = ", ".join(f"{key} = {number(value, self.digits)}"
-                                for key, value in (event.details or {}).items())
-            return f"{event.rule}: {details} → weight_delta = {self.m(event.weight_delta)}; {change}"
+        change = Clause(f"{name} {self.update_op} alpha · weight_delta", (
+            Sign(f": {name} = ", "line"), before, sign, alpha, Sign(" · "), weight_delta, Sign(" = "),
+            after), f" ({name}{', '.join(frozen)} frozen: its weight_delta is 0)" if frozen else "")
+        if event.rule is not None:  # a strategy's own rule, and the numbers it decided by
+            details: list[Part] = [Sign(": ", "line")]
+            for i, (key, value) in enumerate((event.details or {}).items()):
+                details += [Sign(", ")] if i else []
+                details += [Sign(f"{key} = ", "line"), Operand(key, value)]
+            details += [Sign(" → "), Sign("weight_delta = ", "line"), weight_delta]
+            return Clause(event.rule, tuple(details)), change
         term = f"{self.layer(k - 1)}ᵀ · {self.delta_name(k)}"
-        if len(event.samples) > 1:
+        batch = len(event.samples) > 1
+        if batch:
             term = f"mean over {len(event.samples)} samples of ({term})"
         if self.single and 0 in self.state.layer and k in self.state.delta:
-            operands = f"{self.m(self.state.layer[0].T)} · {self.m(self.state.delta[k])}"
-            if len(event.samples) > 1:
-                operands = f"mean({operands})"
-            return f"weight_delta = {term} = {operands} = {self.m(event.weight_delta)}; {change}"
-        return (f"{name} {self.update_op} alpha · {term}: {name} = {self.m(before)} {sign} "
-                f"{number(event.alpha, self.digits)} · {self.m(event.weight_delta)} = "
-                f"{self.m(event.weights)}"
-                + (f" ({name}{', '.join(frozen)} frozen)" if frozen else ""))
+            product: tuple[Part, ...] = (
+                self.operand(f"{self.layer(k - 1)}ᵀ", self.state.layer[0].T), Sign(" · "),
+                self.operand(self.delta_name(k), self.state.delta[k]))
+            if batch:
+                product = (Sign("mean("), *product, Sign(")"))
+            return (Clause(f"weight_delta = {term}", (Sign(" = ", "line"), *product, Sign(" = "),
+                                                       weight_delta)), change)
+        return (Clause(f"{name} {self.update_op} alpha · {term}", (
+            Sign(f": {name} = ", "line"), before, sign, alpha, Sign(" · "),
+            self.operand(term, event.weight_delta), Sign(" = "), after),
+            f" ({name}{', '.join(frozen)} frozen)" if frozen else ""),)
