@@ -5,7 +5,8 @@ Workloads:
 - **B1**: the book's ch. 6 backprop: 3-4-1, relu, 4 samples, 60 passes, stochastic.
 - **B2**: an MNIST-shaped net: 784-40-10, relu, 1000 synthetic samples (seeded, in
   [0, 1), one-hot goals), alpha 0.005, stochastic, 1 pass; **B2/100**: the same in
-  mini-batches of 100.
+  mini-batches of 100; **B2-tanh**: B2 with a tanh hidden layer (exact mode computes it
+  with :mod:`steptrace.portable`, blas mode and the bare loop with ``np.tanh``).
 
 Contenders: the book's bare numpy loop (the baseline); PyTorch float64 with no tracing
 (one thread; when torch is installed); the engine without events; recording every event
@@ -59,9 +60,10 @@ def b1(registry: Registry) -> Workload:
     return Workload("B1", config.model_copy(update={"arithmetic": "blas"}), 1, 4)
 
 
-def b2(batch_size: int) -> Workload:
+def b2(batch_size: int, hidden: str = "relu") -> Workload:
     """784-40-10 on 1000 seeded samples in [0, 1) with one-hot goals; the weights drawn as
-    the book's chapter 8 draws them (0.2 * random - 0.1), so that relu stays in range."""
+    the book's chapter 8 draws them (0.2 * random - 0.1), so that relu stays in range;
+    ``hidden``: the hidden layer's nonlinearity (relu or tanh)."""
     random = np.random.RandomState(0)
     inputs = random.random_sample((1000, 784))
     goals = np.eye(10)[random.randint(0, 10, 1000)]
@@ -70,19 +72,20 @@ def b2(batch_size: int) -> Workload:
     strategy: Any = ("stochastic" if batch_size == 1
                      else {"name": "minibatch", "batch_size": batch_size})
     config = ExperimentConfig.model_validate({
-        "name": "b2" if batch_size == 1 else f"b2-minibatch-{batch_size}",
-        "layers": [784, 40, 10], "nonlinearities": ["relu", "linear"],
+        "name": ("b2" if batch_size == 1 else f"b2-minibatch-{batch_size}")
+                + ("" if hidden == "relu" else f"-{hidden}"),
+        "layers": [784, 40, 10], "nonlinearities": [hidden, "linear"],
         "weights": weights, "alpha": 0.005, "iterations": 1,
         "strategy": strategy, "arithmetic": "blas",
         "inputs": inputs, "goals": goals, "book_view": {}})
-    name = "B2" if batch_size == 1 else f"B2/{batch_size}"
+    name = ("B2" if batch_size == 1 else f"B2/{batch_size}") + ("" if hidden == "relu" else f"-{hidden}")
     return Workload(name, config, batch_size, 1000)
 
 
 def bare_loop(workload: Workload) -> Callable[[], object]:
     """The book's loop as it prints it (its relu and relu2deriv functions, np.dot, in-place
     updates), batched when asked (the weight_delta averaged over the batch, as the engine
-    does)."""
+    does); with a tanh hidden layer, the book's tanh and tanh2deriv (ch. 9)."""
     config = workload.config
     inputs, goals = training_data(config)
     assert goals is not None  # the workloads train
@@ -95,6 +98,14 @@ def bare_loop(workload: Workload) -> Callable[[], object]:
     def relu2deriv(output: Array) -> np.ndarray[Any, np.dtype[np.bool_]]:
         return output > 0
 
+    def tanh(x: Array) -> Array:
+        return np.tanh(x)
+
+    def tanh2deriv(output: Array) -> Array:
+        return 1 - (output ** 2)
+
+    act, act2deriv = (tanh, tanh2deriv) if config.nonlinearities[0] == "tanh" else (relu, relu2deriv)
+
     def go() -> float:
         weights_0_1, weights_1_2 = start[0].copy(), start[1].copy()
         layer_2_error = 0.0
@@ -102,11 +113,11 @@ def bare_loop(workload: Workload) -> Callable[[], object]:
             layer_2_error = 0.0
             for i in range(0, len(inputs), size):
                 layer_0 = inputs[i:i + size]
-                layer_1 = relu(np.dot(layer_0, weights_0_1))
+                layer_1 = act(np.dot(layer_0, weights_0_1))
                 layer_2 = np.dot(layer_1, weights_1_2)
                 layer_2_error += np.sum((layer_2 - goals[i:i + size]) ** 2)
                 layer_2_delta = layer_2 - goals[i:i + size]
-                layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)
+                layer_1_delta = layer_2_delta.dot(weights_1_2.T) * act2deriv(layer_1)
                 if size == 1:
                     weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
                     weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
@@ -133,6 +144,7 @@ def torch_loop(workload: Workload) -> Callable[[], object] | None:
     inputs, goals = (torch.tensor(data, dtype=torch.float64) for data in training_data(config))
     start = [torch.tensor(w) for w in initial_weights(config)]
     alpha, size, iterations = config.alpha, workload.batch_size, config.iterations
+    act = torch.tanh if config.nonlinearities[0] == "tanh" else torch.relu
 
     def go() -> float:
         w01: Any = start[0].clone().requires_grad_()
@@ -140,7 +152,7 @@ def torch_loop(workload: Workload) -> Callable[[], object] | None:
         total = 0.0
         for _ in range(iterations):
             for i in range(0, len(inputs), size):
-                layer_2 = torch.relu(inputs[i:i + size] @ w01) @ w12
+                layer_2 = act(inputs[i:i + size] @ w01) @ w12
                 loss: Any = 0.5 * ((layer_2 - goals[i:i + size]) ** 2).sum() / len(layer_2)
                 loss.backward()
                 with torch.no_grad():
@@ -237,18 +249,19 @@ def timed(go: Callable[[], object]) -> Callable[[], float]:
 @click.command()
 @click.option("--repeat", default=7, show_default=True, type=click.IntRange(min=1),
               help="Timed rounds, after one untimed round (ratios are their medians).")
-@click.option("--workload", "names", multiple=True, type=click.Choice(["B1", "B2", "B2/100"]),
+@click.option("--workload", "names", multiple=True, type=click.Choice(["B1", "B2", "B2/100", "B2-tanh"]),
               help="Only these workloads (repeatable; default: all).")
 def main(repeat: int, names: tuple[str, ...]) -> None:
     """Time steptrace against the book's bare numpy loop and PyTorch, side by side.
 
     For each workload (B1: the book's 3-4-1 backprop; B2: a 784-40-10 net on 1000
-    samples, stochastic; B2/100: the same in mini-batches of 100) it prints every
+    samples, stochastic; B2/100: the same in mini-batches of 100; B2-tanh: B2 with a tanh
+    hidden layer) it prints every
     contender's median time and its ratio to the bare loop, then exact ÷ blas and
     replay ÷ record. Nothing is asserted. Exact mode uses numba's kernel where numba is
     installed (STEPTRACE_NUMBA=0: numpy's paths); PyTorch rows appear where torch is."""
     registry = Registry.load(load_plugins(entry_points=False))
-    workloads = [b1(registry), b2(1), b2(100)]
+    workloads = [b1(registry), b2(1), b2(100), b2(1, "tanh")]
     click.echo(f"python -m benchmarks.bench --repeat {repeat} on {platform.machine()}, "
                f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}")
     for workload in workloads:

@@ -13,7 +13,9 @@ command line's ``--help``) stays quick:
   ``Events``, ``Experiment``, ``Check`` (:mod:`steptrace.api`);
 - to write a plugin: ``hookimpl`` (:mod:`steptrace.plugins.hookspecs`), ``Nonlinearity``,
   ``Strategy``, ``LearningStep``, ``Learned``, ``gradient_descent``, ``Array``, ``Batches``
-  (:mod:`steptrace.engine.rules`) and ``ExperimentConfig`` (:mod:`steptrace.config`).
+  (:mod:`steptrace.engine.rules`), ``ExperimentConfig`` (:mod:`steptrace.config`) and
+  ``portable`` (:mod:`steptrace.portable`: exp, expm1, log1p, tanh and sigmoid that give
+  the same bits on every machine, for exact mode).
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ _WHERE = {
 }
 __all__ = ["Array", "Batches", "Check", "Events", "Experiment", "ExperimentConfig", "Learned",
            "LearningStep", "Nonlinearity", "Strategy", "Trace", "__version__", "experiment",
-           "experiments", "gradient_descent", "hookimpl", "load", "record"]
+           "experiments", "gradient_descent", "hookimpl", "load", "portable", "record"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "portable":  # a module of its own: steptrace.portable.tanh(x)
+        return import_module("steptrace.portable")
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'steptrace' has no attribute {name!r}")
@@ -58,4 +62,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+    return sorted({*globals(), *_WHERE, "portable"})

@@ -1,5 +1,8 @@
 """The book's nonlinearities. Each derivative takes the layer's *output*, as the book's
-``relu2deriv(output)`` does, and sits right beside its function."""
+``relu2deriv(output)`` does, and sits right beside its function.
+
+sigmoid and tanh compute with :mod:`steptrace.portable` (the same bits on every machine,
+as exact mode promises); blas mode uses numpy's ``np.exp``/``np.tanh`` (``fast=``)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from steptrace import Array, Nonlinearity, hookimpl
+from steptrace import Array, Nonlinearity, hookimpl, portable
 
 
 def linear(x: Array) -> Array:
@@ -30,6 +33,10 @@ def relu2deriv(output: Array) -> Array:
 
 
 def sigmoid(x: Array) -> Array:
+    return portable.sigmoid(x)
+
+
+def fast_sigmoid(x: Array) -> Array:
     return 1 / (1 + np.exp(-x))
 
 
@@ -39,6 +46,10 @@ def sigmoid2deriv(output: Array) -> Array:
 
 
 def tanh(x: Array) -> Array:
+    return portable.tanh(x)
+
+
+def fast_tanh(x: Array) -> Array:
     return np.tanh(x)
 
 
@@ -55,6 +66,7 @@ def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
     register(Nonlinearity("relu", relu, relu2deriv, "(x > 0) * x", "output > 0",
                           description="rectified linear unit: negatives become 0"))
     register(Nonlinearity("sigmoid", sigmoid, sigmoid2deriv, "1 / (1 + exp(-x))",
-                          "output * (1 - output)", description="logistic sigmoid, into (0, 1)"))
+                          "output * (1 - output)", description="logistic sigmoid, into (0, 1)",
+                          fast=fast_sigmoid))
     register(Nonlinearity("tanh", tanh, tanh2deriv, "tanh(x)", "1 - output ** 2",
-                          description="hyperbolic tangent, into (-1, 1)"))
+                          description="hyperbolic tangent, into (-1, 1)", fast=fast_tanh))

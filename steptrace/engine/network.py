@@ -28,7 +28,7 @@ is :mod:`steptrace.trace.emitter`'s business, not this module's.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -110,7 +110,9 @@ class Network:
     def __post_init__(self) -> None:
         self.learn = self.learn_by_rule if self.plan.strategy.own_rule else self.gradient_descent
         self.dot, self.total = self.arithmetic.dot, self.arithmetic.total
-        self.act = self.plan.nonlinearities
+        # exact mode computes with the portable functions, blas mode with the fast ones
+        self.act = [act if self.arithmetic.mode == "exact" or act.fast is None
+                    else replace(act, function=act.fast) for act in self.plan.nonlinearities]
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:

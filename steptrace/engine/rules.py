@@ -26,6 +26,14 @@ class Nonlinearity:
     book's ``relu2deriv(output)`` does: ``output > 0`` for relu, ``output*(1-output)``
     for sigmoid, ``1-output**2`` for tanh. Both work elementwise on float64 arrays.
     The formulas are shown in the narration.
+
+    Exact mode promises the same bits on every machine, so ``function`` and
+    ``derivative`` must be portable: basic arithmetic (``+ - * /``, comparisons), and for
+    anything transcendental the functions of :mod:`steptrace.portable` (``exp``,
+    ``expm1``, ``log1p``, ``tanh``, ``sigmoid``), never ``np.exp``/``np.tanh``/``np.log``,
+    whose last bits depend on the CPU. ``fast``, if given, is the same function written
+    with numpy's own (faster, machine-dependent) functions: blas mode uses it, exact mode
+    never does.
     """
 
     name: str
@@ -38,6 +46,8 @@ class Nonlinearity:
     #: The derivative is 1 everywhere (a linear layer): the engine skips multiplying by it
     #: (``x * 1.0 == x`` bit for bit, so this changes speed, never numbers).
     derivative_is_one: bool = False
+    #: ``function`` with numpy's machine-tuned functions (``np.tanh``), for blas mode
+    fast: Callable[[Array], Array] | None = None
 
     @property
     def deriv_name(self) -> str:
