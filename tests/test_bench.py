@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from benchmarks.bench import BARE, ENGINE, EXACT, HEADER, RECORD, REPLAY, b2, bare_loop, main
@@ -23,10 +24,13 @@ def test_the_benchmark_prints_every_contender_with_its_ratio_to_the_bare_loop() 
                      r"memory\), [\d.]+ \(both from a file\)", result.output)
 
 
-def test_the_bare_loop_and_the_engine_train_the_same_network() -> None:
-    """The baseline is the same training: B2/100's bare loop and the engine (blas) end with
-    the same summed error, within blas's last digits."""
-    workload = b2(100)
+@pytest.mark.parametrize(("batch_size", "hidden"), [(100, "relu"), (1, "tanh")])
+def test_the_bare_loop_and_the_engine_train_the_same_network(batch_size: int, hidden: str) -> None:
+    """The baseline is the same training: B2/100's and B2-tanh's bare loops and the engine
+    (blas) end with the same summed error, within blas's last digits; in exact mode, with
+    the portable tanh, within its last digits too."""
+    workload = b2(batch_size, hidden)
+    assert workload.config.nonlinearities[0] == hidden
     registry = builtin_registry()
     network = Network.from_config(workload.config, registry.resolve(workload.config))
     inputs, goals = training_data(workload.config)
@@ -34,3 +38,6 @@ def test_the_bare_loop_and_the_engine_train_the_same_network() -> None:
     engine, bare = errors[-1], bare_loop(workload)()
     assert engine is not None and isinstance(bare, float)  # a training run; the loop's summed error
     assert np.isclose(engine, bare, rtol=1e-12)
+    exact = workload.config.model_copy(update={"arithmetic": "exact"})
+    errors = Network.from_config(exact, registry.resolve(exact)).train(inputs, goals, 1)
+    assert errors[-1] is not None and np.isclose(errors[-1], bare, rtol=1e-12)

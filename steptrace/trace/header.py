@@ -69,7 +69,8 @@ class Fingerprint(BaseModel):
     numpy: str
     blas: str
     machine: str
-    environment: dict[str, str] = Field(description="BLAS-related environment variables, if set")
+    environment: dict[str, str] = Field(
+        description="BLAS- and CPU-feature-related environment variables, if set")
     rules: dict[str, str] = Field(description='{"nonlinearity:relu": "plugin version", ...}')
 
 
@@ -171,7 +172,8 @@ def fingerprint(rules: dict[str, str]) -> Fingerprint:
         blas = f"{blas_info.get('name', '?')} {blas_info.get('version', '?')}"
     except Exception:  # numpy's config report is informative only
         blas = "unknown"
-    names = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+             "NPY_DISABLE_CPU_FEATURES")
     return Fingerprint(
         steptrace=__version__,
         python=platform.python_version(),

@@ -1,0 +1,76 @@
+"""One run of tests/test_cross_cpu.py, in a process of its own (the CPU features numpy uses
+and OpenBLAS's kernel are fixed when numpy is imported): record every built-in experiment
+and the tanh and sigmoid networks in exact mode at ``--detail all``, run the portable
+functions on a probe, and print the SHA-256 of each as JSON. ``python -m
+tests.cross_cpu_run FOLDER``; with ``--compiled``, numba's kernels are loaded first, so the
+compiled versions run (where numba is installed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from steptrace.config import ExperimentConfig
+from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.registry import Registry
+from steptrace.recording import record
+
+
+def networks(registry: Registry) -> list[ExperimentConfig]:
+    """Every built-in experiment, and chapter 6's network with a tanh and with a sigmoid
+    hidden layer, and a deeper one of both in mini-batches, all in exact mode."""
+    configs = [registry.experiment(name) for name in sorted(registry.experiments)]
+    ch6 = registry.experiment("ch06-streetlights-backprop")
+    for hidden in ("tanh", "sigmoid"):
+        configs.append(ExperimentConfig.model_validate({
+            **ch6.model_dump(), "name": f"ch06-{hidden}", "nonlinearities": [hidden, "linear"]}))
+    configs.append(ExperimentConfig.model_validate({
+        **ch6.model_dump(), "name": "deep-tanh-sigmoid", "layers": [3, 8, 8, 1], "seed": 7,
+        "nonlinearities": ["tanh", "sigmoid", "linear"], "alpha": 0.5, "iterations": 30,
+        "strategy": {"name": "minibatch", "batch_size": 2}, "weights": None}))
+    return [config.model_copy(update={"arithmetic": "exact"}) for config in configs]
+
+
+def probe() -> np.ndarray[Any, np.dtype[np.float64]]:
+    random = np.random.RandomState(3)
+    return np.concatenate([random.uniform(-30, 30, 50_000),
+                           random.uniform(-1, 1, 50_000) * 2.0 ** random.randint(-60, 10, 50_000)])
+
+
+def digest(trace: Path) -> str:
+    """The trace's SHA-256, but for the header's note of the environment it was recorded in
+    (which names the very settings compared)."""
+    first, rest = trace.read_bytes().split(b"\n", 1)
+    header = json.loads(first)
+    assert set(header["fingerprint"].pop("environment")) <= {
+        "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "NPY_DISABLE_CPU_FEATURES"}
+    return hashlib.sha256(json.dumps(header).encode() + b"\n" + rest).hexdigest()
+
+
+def main(folder: Path, compiled: bool) -> dict[str, str]:
+    if compiled:
+        from steptrace.engine import compiled as kernel
+        kernel.load()
+    from steptrace import portable
+
+    registry = Registry.load(load_plugins(entry_points=False))
+    digests = {}
+    for config in networks(registry):
+        path = folder / f"{config.name}.jsonl"
+        record(config, registry, path, detail="all")
+        digests[config.name] = digest(path)
+    x = probe()
+    for name in portable.__all__:
+        digests[f"portable.{name}"] = hashlib.sha256(getattr(portable, name)(x).tobytes()).hexdigest()
+    digests["np.tanh (numpy's, machine-dependent)"] = hashlib.sha256(np.tanh(x).tobytes()).hexdigest()
+    return digests
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(Path(sys.argv[1]), "--compiled" in sys.argv[2:])))
