@@ -242,6 +242,10 @@ class SteptraceGroup(click.Group):
         except Exception as error:
             if os.environ.get("STEPTRACE_DEBUG"):
                 raise
+            if isinstance(error, RuntimeError) and "NPY_DISABLE_CPU_FEATURES" in str(error):
+                # numpy refused to start (told to turn off a feature it cannot do without)
+                raise Failure(f"numpy cannot start: {' '.join(str(error).split())} Fix or unset "
+                              "NPY_DISABLE_CPU_FEATURES.", EXIT_BAD_INPUT) from None
             notes = "".join(f"; {note}" for note in getattr(error, "__notes__", []))
             raise Failure(
                 f"internal error: {type(error).__name__}: {error}{notes} (a steptrace bug: "

@@ -80,3 +80,19 @@ def test_exact_traces_and_the_portable_functions_are_the_same_bits_on_every_sett
     if "X86_V3" in found_features():
         assert any("X86_V3" in env.get("NPY_DISABLE_CPU_FEATURES", "") for env in numpy_tanh_moved)
     assert np.tanh(0.5) == pytest.approx(0.46211715726000974)
+
+
+def test_a_setting_numpy_refuses_is_a_one_line_error() -> None:
+    """Turning off a feature numpy cannot do without stops numpy itself from starting: the
+    command says so in a line and exits 2 (not "internal error")."""
+    baseline = np.show_config(mode="dicts")["SIMD Extensions"].get("baseline", [])
+    if not baseline:
+        pytest.skip("numpy has no baseline CPU features here to refuse turning off")
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": baseline[0], "PYTHONPATH": str(ROOT)}
+    env.pop("STEPTRACE_DEBUG", None)
+    done = subprocess.run([sys.executable, "-m", "steptrace", "experiments"], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("Error: numpy cannot start: ")
+    assert done.stderr.endswith(" Fix or unset NPY_DISABLE_CPU_FEATURES.\n")
+    assert done.stderr.count("\n") == 1
