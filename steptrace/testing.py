@@ -54,7 +54,8 @@ def check_nonlinearity(
     ``(function(x + h) - function(x - h)) / 2h`` at every input (default: -4 to 4 in steps
     of 0.1), the book's convention of a derivative taken from the layer's output. Points
     at a kink (where the one-sided differences disagree, as relu's at 0) are skipped.
-    Also checks shapes and dtypes on a batch. Returns how many points were compared.
+    Also checks shapes and dtypes on a batch, and that ``fast`` (if given: blas mode's
+    version) agrees with ``function`` to 1e-14. Returns how many points were compared.
     """
     name = nonlinearity.name
     x = np.asarray(list(inputs) if inputs is not None else DEFAULT_INPUTS, dtype=np.float64)
@@ -84,6 +85,14 @@ def check_nonlinearity(
             f"{float(numeric[0, worst])!r}")
     checked = int(smooth.sum())
     assert checked >= x.size // 2, f"{name}: too few points are smooth enough to check"
+    if nonlinearity.fast is not None:  # blas mode's version: the same function, to a few ulps
+        fast, portable = nonlinearity.fast(row), f(row)
+        agree = np.isclose(fast, portable, rtol=1e-14, atol=0) | (fast == portable)
+        if not agree.all():
+            worst = int(np.argmin(agree[0]))
+            raise AssertionError(
+                f"{name}: fast (blas mode's) and function (exact mode's) disagree at x = "
+                f"{float(x[worst])!r}: {float(fast[0, worst])!r} vs {float(portable[0, worst])!r}")
     return checked
 
 

@@ -10,14 +10,14 @@ import pytest
 
 from tests.conftest import RunCli
 
-SOFTPLUS = """
+SMOOTH_RELU = """
     import numpy as np
     from steptrace.plugins.hookspecs import hookimpl
     from steptrace.engine.rules import Nonlinearity
 
     @hookimpl
     def register_nonlinearities(register):
-        register(Nonlinearity("softplus", lambda x: np.log1p(np.exp(x)),
+        register(Nonlinearity("smooth_relu", lambda x: np.log1p(np.exp(x)),
                               lambda out: 1 - np.exp(-out), "log(1 + exp(x))", "1 - exp(-output)"))
 
     @hookimpl
@@ -25,7 +25,7 @@ SOFTPLUS = """
         @cli.command()
         def hello():
             \"\"\"Say hello.\"\"\"
-            print("hello from softplus")
+            print("hello from smooth_relu")
 """
 BROKEN_IMPORT = "import a_module_that_does_not_exist\n"
 RAISES = """
@@ -70,7 +70,7 @@ COUNTER = """
 def plugins_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "plugins"
     folder.mkdir()
-    for name, code in {"softplus": SOFTPLUS, "broken_import": BROKEN_IMPORT, "raises": RAISES,
+    for name, code in {"smooth_relu": SMOOTH_RELU, "broken_import": BROKEN_IMPORT, "raises": RAISES,
                        "nosy": NOSY, "typo": TYPO}.items():
         (folder / f"{name}.py").write_text(textwrap.dedent(code))
     return folder
@@ -93,7 +93,7 @@ def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(
     assert warnings[2] == (f"warning: plugin raises ({plugins_dir / 'raises.py'}) failed in "
                            "register_strategies: RuntimeError: boom")
     assert len(warnings) == 3
-    assert "softplus file (" in result.stdout and "  nonlinearities: softplus" in result.stdout
+    assert "smooth_relu file (" in result.stdout and "  nonlinearities: smooth_relu" in result.stdout
 
 
 def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli: RunCli, plugins_dir: Path) -> None:
@@ -107,14 +107,14 @@ def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli: RunCli, plugins_
 
 
 def test_the_allow_list_loads_only_the_named_plugins(run_cli: RunCli, plugins_dir: Path) -> None:
-    result = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only("softplus"))
+    result = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only("smooth_relu"))
     assert result.stderr == ""
     listing = json.loads(result.stdout)
-    assert [p["name"] for p in listing] == ["softplus"]
+    assert [p["name"] for p in listing] == ["smooth_relu"]
     assert listing[0] == {
-        "name": "softplus", "version": "file", "source": str(plugins_dir / "softplus.py"),
+        "name": "smooth_relu", "version": "file", "source": str(plugins_dir / "smooth_relu.py"),
         "hooks": ["register_commands", "register_nonlinearities"],
-        "nonlinearities": ["softplus"], "strategies": [], "experiments": [],
+        "nonlinearities": ["smooth_relu"], "strategies": [], "experiments": [],
         "commands": ["hello"], "observes_events": False}
     builtins_only = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only())
     assert json.loads(builtins_only.stdout) == []
@@ -133,35 +133,35 @@ def test_plugins_all_lists_the_builtins_too(run_cli: RunCli) -> None:
 
 def test_a_plugin_command_and_a_plugin_rule_are_used(
         run_cli: RunCli, plugins_dir: Path, tmp_path: Path) -> None:
-    assert run_cli("--plugins-dir", plugins_dir, "hello", env=only("softplus")).stdout == (
-        "hello from softplus\n")
+    assert run_cli("--plugins-dir", plugins_dir, "hello", env=only("smooth_relu")).stdout == (
+        "hello from smooth_relu\n")
     # --help loads no plugin: it lists the built-in commands and says where plugins'
     # commands are listed; `steptrace plugins` lists them, and a close name is suggested.
-    helped = run_cli("--plugins-dir", plugins_dir, "--help", env=only("softplus")).stdout
+    helped = run_cli("--plugins-dir", plugins_dir, "--help", env=only("smooth_relu")).stdout
     assert "hello" not in helped
     assert "`steptrace plugins` lists the plugins and their commands" in " ".join(helped.split())
     assert "  commands: hello\n" in run_cli("--plugins-dir", plugins_dir, "plugins",
-                                            env=only("softplus")).stdout
-    typo = run_cli("--plugins-dir", plugins_dir, "helo", env=only("softplus"))
+                                            env=only("smooth_relu")).stdout
+    typo = run_cli("--plugins-dir", plugins_dir, "helo", env=only("smooth_relu"))
     assert typo.exit_code == 2
     assert typo.stderr == ("Error: No such command 'helo'. Did you mean 'hello'? "
                            "(see 'steptrace --help')\n")
-    experiment = tmp_path / "softplus.json"
+    experiment = tmp_path / "smooth_relu.json"
     config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
                                 "--format", "json").stdout)
-    experiment.write_text(json.dumps({**config, "nonlinearities": ["softplus", "linear"]}))
-    trace = tmp_path / "softplus.jsonl"
+    experiment.write_text(json.dumps({**config, "nonlinearities": ["smooth_relu", "linear"]}))
+    trace = tmp_path / "smooth_relu.jsonl"
     recorded = run_cli("--plugins-dir", plugins_dir, "record", experiment, "-o", trace,
-                       env=only("softplus"))
+                       env=only("smooth_relu"))
     assert recorded.exit_code == 0, recorded.stderr
     header = json.loads(trace.read_text().splitlines()[0])
-    assert header["fingerprint"]["rules"]["nonlinearity:softplus"] == "softplus file"
-    replayed = run_cli("--plugins-dir", plugins_dir, "replay", trace, env=only("softplus"))
+    assert header["fingerprint"]["rules"]["nonlinearity:smooth_relu"] == "smooth_relu file"
+    replayed = run_cli("--plugins-dir", plugins_dir, "replay", trace, env=only("smooth_relu"))
     assert replayed.stdout.splitlines()[0].endswith("all 1740 events match (bit for bit)")
     missing = run_cli("replay", trace)
     assert missing.exit_code == 2
-    assert missing.stderr == (f"Error: {trace}: the trace uses nonlinearity 'softplus' from "
-                              "softplus file, which is not installed: install that plugin to "
+    assert missing.stderr == (f"Error: {trace}: the trace uses nonlinearity 'smooth_relu' from "
+                              "smooth_relu file, which is not installed: install that plugin to "
                               "replay it\n")
 
 
@@ -199,11 +199,11 @@ def test_an_observer_sees_every_event(run_cli: RunCli, tmp_path: Path) -> None:
 
 def test_trace_hooks_prints_every_hook_call(run_cli: RunCli, plugins_dir: Path, tmp_path: Path) -> None:
     result = run_cli("--plugins-dir", plugins_dir, "record", "ch06-streetlight-single-sample",
-                     "-o", tmp_path / "t.jsonl", env={**only("softplus", "nosy"),
+                     "-o", tmp_path / "t.jsonl", env={**only("smooth_relu", "nosy"),
                                                       "STEPTRACE_TRACE_HOOKS": "1"})
     lines = result.stderr.splitlines()
-    assert "steptrace hook: register_nonlinearities(register) -> softplus" in lines
-    assert "steptrace hook: register_commands(cli) -> softplus" in lines
+    assert "steptrace hook: register_nonlinearities(register) -> smooth_relu" in lines
+    assert "steptrace hook: register_commands(cli) -> smooth_relu" in lines
     assert "steptrace hook: observe_event(event 0 forward) -> nosy" in lines
     assert sum(line.startswith("steptrace hook: observe_event") for line in lines) == 4
 

@@ -1,9 +1,13 @@
 """steptrace-extras: a plugin in its own distribution, as an outside author writes one.
 
-It adds the ``leaky_relu`` nonlinearity, a ``momentum`` strategy, two experiments on the
-book's streetlights that use them, and a command, ``steptrace summary TRACE``, that reads a
-trace through steptrace's Python API. It imports only what the ``steptrace`` package
-exports (``hookimpl``, the rule types, ``ExperimentConfig``, ``load``) and click.
+It adds the ``leaky_relu`` and ``softplus`` nonlinearities, a ``momentum`` strategy, three
+experiments on the book's streetlights that use them, and a command, ``steptrace summary
+TRACE``, that reads a trace through steptrace's Python API. It imports only what the
+``steptrace`` package exports (``hookimpl``, the rule types, ``ExperimentConfig``, ``load``,
+``portable``) and click.
+
+softplus needs exp and log: it computes them with ``steptrace.portable`` (the same bits on
+every machine, which exact mode promises) and gives numpy's own as ``fast=`` for blas mode.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from steptrace import (
     Nonlinearity,
     Strategy,
     hookimpl,
+    portable,
 )
 
 SLOPE = 0.01  # leaky_relu's slope for negative inputs
@@ -38,6 +43,20 @@ def leaky_relu(x: Array) -> Array:
 def leaky_relu2deriv(output: Array) -> Array:
     # From the output, the book's way: a positive output came from a positive input.
     return np.where(output > 0, 1.0, SLOPE)
+
+
+def softplus(x: Array) -> Array:
+    # log(1 + e**x), written so that e**x never overflows: max(x, 0) + log(1 + e**-|x|)
+    return np.maximum(x, 0.0) + portable.log1p(portable.exp(-np.abs(x)))
+
+
+def softplus2deriv(output: Array) -> Array:
+    # d/dx softplus(x) = sigmoid(x) = 1 - e**-output, from the output: -expm1(-output)
+    return -portable.expm1(-output)
+
+
+def fast_softplus(x: Array) -> Array:
+    return np.logaddexp(0.0, x)
 
 
 def momentum_plan(n_samples: int, options: Mapping[str, Any]) -> Batches:
@@ -67,6 +86,9 @@ def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
     register(Nonlinearity("leaky_relu", leaky_relu, leaky_relu2deriv,
                           f"x if x > 0 else {SLOPE} * x", f"1 if output > 0 else {SLOPE}",
                           description="relu that lets a little through below 0"))
+    register(Nonlinearity("softplus", softplus, softplus2deriv, "log(1 + exp(x))",
+                          "1 - exp(-output)", description="a smooth relu: log(1 + e**x)",
+                          fast=fast_softplus))
 
 
 @hookimpl
@@ -95,6 +117,10 @@ def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
         **STREETLIGHTS, "name": "streetlights-leaky-relu",
         "title": "The ch. 6 network with leaky_relu in its hidden layer",
         "nonlinearities": ["leaky_relu", "linear"], "alpha": 0.2}))
+    register(ExperimentConfig.model_validate({
+        **STREETLIGHTS, "name": "streetlights-softplus",
+        "title": "The ch. 6 network with softplus in its hidden layer",
+        "nonlinearities": ["softplus", "linear"], "alpha": 0.5}))
 
 
 @hookimpl

@@ -23,7 +23,7 @@ def test_the_plugin_is_discovered_through_its_entry_point() -> None:
     listing = {p["name"]: p for p in REGISTRY.describe_plugins()}
     assert listing["extras"]["source"] == "entry point of steptrace-extras"
     assert listing["extras"]["version"] == "0.1.0"
-    assert listing["extras"]["nonlinearities"] == ["leaky_relu"]
+    assert listing["extras"]["nonlinearities"] == ["leaky_relu", "softplus"]
     assert listing["extras"]["strategies"] == ["momentum"]
     assert REGISTRY.nonlinearities["leaky_relu"].plugin == "extras"
 
@@ -32,6 +32,15 @@ def test_leaky_relu_passes_the_derivative_check() -> None:
     assert check_nonlinearity(REGISTRY.nonlinearity("leaky_relu")) == 80  # the kink at 0 skipped
     x = np.array([[-2.0, 0.0, 3.0]])
     assert extras.leaky_relu(x).tolist() == [[-0.02, 0.0, 3.0]]
+
+
+def test_softplus_passes_the_derivative_check_and_agrees_with_numpys() -> None:
+    """Its derivative from the output; its portable arithmetic within a few ulps of
+    numpy's logaddexp (which blas mode uses), far out on both sides too."""
+    assert check_nonlinearity(REGISTRY.nonlinearity("softplus")) == 81
+    x = np.array([-800.0, -40.0, -1.0, -0.0, 1e-300, 0.5, 30.0, 800.0, np.inf])
+    assert np.allclose(extras.softplus(x), np.logaddexp(0.0, x), rtol=4e-16, atol=0)
+    assert extras.softplus(np.array([-np.inf]))[0] == 0.0
 
 
 @pytest.mark.parametrize("options", [{}, {"beta": 0.5}, {"beta": 0.9, "batch_size": 2}])
@@ -78,7 +87,8 @@ def test_momentum_matches_a_plain_numpy_loop() -> None:
     np.testing.assert_allclose(network.weights[1], w12, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("name", ["streetlights-momentum", "streetlights-leaky-relu"])
+@pytest.mark.parametrize("name", ["streetlights-momentum", "streetlights-leaky-relu",
+                                  "streetlights-softplus"])
 def test_golden_trace(name: str, golden_trace: GoldenCheck) -> None:
     golden_trace(name, GOLDEN / f"{name}.jsonl")
 
