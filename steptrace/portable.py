@@ -24,8 +24,8 @@ is the same whatever its neighbours.
 
 - ``exp(x)``: ``x = (64·k + j)·ln2/64 + r`` with ``|r| <= ln2/128`` (ln2/64 in two parts,
   the first product and difference exact), ``e**x = 2^k · 2^(j/64) · e**r``; ``2^(j/64)``
-  from a table of 64 entries to 106 bits (hi + lo, built from integer square roots when
-  the module loads), ``e**r - 1`` by its Taylor series to ``r^6`` (the rest is under
+  from a table of 64 entries to 106 bits (hi + lo, built in integers, from square roots,
+  when the module loads), ``e**r - 1`` by its Taylor series to ``r^6`` (the rest is under
   2^-65); the sum ``2^(j/64)·(1 + p)`` as a rounded float and its exact remainder
   (``_exp_parts``, within about 2^-59 of the true value before the last rounding); scaled
   by ``2^k`` in two exact halves, so that a subnormal result is rounded once.
@@ -240,17 +240,27 @@ def _sigmoid(x: Array) -> Array:
 
 
 def _exp2_table() -> tuple[Array, Array]:
-    """2^(j/64), j = 0..63, as hi + lo to 106 bits, from integers alone (six integer square
-    roots of 2^(j + 64·120)) and Python's correctly rounded int division: the same on
-    every machine, and checked against mpmath in the tests."""
+    """2^(j/64), j = 0..63, as hi + lo to 106 bits, from integers alone and Python's
+    correctly rounded int division: the same on every machine (and checked against mpmath
+    in the tests). In fixed point with 200 fractional bits: 2^(1/2), 2^(1/4), ... 2^(1/64)
+    by integer square roots, each entry the product of those its j's bits name (a few
+    units of 2^-200 off at most)."""
+    bits = 200
+    one = 1 << bits
+    roots = []  # 2^(32/64), 2^(16/64), ..., 2^(1/64)
+    root = 2 * one
+    for _ in range(6):
+        root = math.isqrt(root << bits)
+        roots.append(root)
     hi, lo = [], []
     for j in range(64):
-        root = 1 << (j + 64 * 120)
-        for _ in range(6):
-            root = math.isqrt(root)  # ends as floor(2^(j/64) · 2^120), within a few units
-        high = root / (1 << 120)
+        value = one
+        for place, factor in enumerate(reversed(roots)):  # 2^(1/64), 2^(2/64), ...
+            if j >> place & 1:
+                value = value * factor >> bits
+        high = value / one  # correctly rounded
         hi.append(high)
-        lo.append((root - (int(high * 2**52) << (120 - 52))) / (1 << 120))
+        lo.append((value - (int(high * 2**52) << (bits - 52))) / one)
     return np.array(hi), np.array(lo)
 
 

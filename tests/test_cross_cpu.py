@@ -75,6 +75,15 @@ def test_exact_traces_and_the_portable_functions_are_the_same_bits_on_every_sett
         assert not differ, f"under {env}, exact mode gave other bits for: {', '.join(differ)}"
         if digests[NUMPY_TANH] != baseline[NUMPY_TANH]:
             numpy_tanh_moved.append(env)
+    # The reproducer: a tanh network's exact trace, recorded with every feature,
+    # replays with the fewest (with AVX2 off, numpy's own tanh moved ~30% of its values).
+    fewest = cpu_settings()[0] if cpu_settings() else {}
+    replayed = subprocess.run([sys.executable, "-m", "steptrace", "replay",
+                               str(tmp_path / "default" / "ch06-tanh.jsonl")],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT,
+                              env={**os.environ, **fewest, "PYTHONPATH": str(ROOT)})
+    assert replayed.returncode == 0, f"under {fewest}: {replayed.stdout}{replayed.stderr}"
+    assert "all 1740 events match (bit for bit)" in replayed.stdout
     # The settings bite: without AVX2, numpy's own tanh gives other bits (the reason for
     # steptrace.portable), so a trace made with it would have differed above.
     if "X86_V3" in found_features():
