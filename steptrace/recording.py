@@ -10,7 +10,7 @@ from typing import Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
-from steptrace.engine.network import Network, training_data
+from steptrace.engine.network import Network, Step, training_data
 from steptrace.engine.plan import Plan
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
 from steptrace.matrices import Matrix
@@ -18,7 +18,7 @@ from steptrace.outputs import STOPPING, handling
 from steptrace.plugins.registry import Registry
 from steptrace.trace.emitter import Emitter, Record, typed
 from steptrace.trace.events import Event
-from steptrace.trace.header import Detail, Header, fingerprint
+from steptrace.trace.header import Detail, Header, fingerprint, holds_every_field
 from steptrace.trace.writer import TraceWriter
 
 #: Told after every pass: (passes done, passes, update steps per pass).
@@ -72,20 +72,41 @@ def train_at_detail(
     detail: Detail,
     emit: Callable[[Record], None],
     progress: Progress | None = None,
+    observe: Callable[[Event], None] | None = None,
 ) -> list[float | None]:
     """Run ``network`` on ``config``'s data, handing ``emit`` the records a trace of
-    ``detail`` holds; returns each pass's summed error. Recording and replay both run
-    this, so they cannot differ in what they produce."""
+    ``detail`` holds, and ``observe`` (if given) every event complete, typed, after
+    ``emit`` has its record; returns each pass's summed error. Recording and replay both
+    run this, so they cannot differ in what they produce."""
     inputs, goals = training_data(config)
-    emitter = Emitter(config, network.plan, detail, emit)
+    emitters = []
+    if observe is not None and holds_every_field(detail):  # the same records serve both
+        def emit_and_observe(record: Record, write: Callable[[Record], None] = emit,
+                             see: Callable[[Event], None] = observe) -> None:
+            write(record)
+            see(typed(record))
+        emitters.append(Emitter(config, network.plan, detail, emit_and_observe))
+    else:
+        emitters.append(Emitter(config, network.plan, detail, emit))
+        if observe is not None:  # a second stream, complete, for the observers
+            def observe_complete(record: Record, see: Callable[[Event], None] = observe) -> None:
+                see(typed(record))
+            emitters.append(Emitter(config, network.plan, "all", observe_complete))
+    emitter = emitters[0]
     steps = len(network.plan.batches)
 
+    def each_step(epoch: int, samples: tuple[int, ...], step: Step) -> None:
+        for each in emitters:
+            each.step(epoch, samples, step)
+
     def pass_end(epoch: int, error: float | None) -> None:
-        emitter.pass_end(epoch, error)
+        for each in emitters:
+            each.pass_end(epoch, error)
         if progress is not None:
             progress(epoch + 1, config.iterations, steps)
 
-    return network.train(inputs, goals, config.iterations, emitter.step, pass_end)
+    return network.train(inputs, goals, config.iterations,
+                         emitter.step if len(emitters) == 1 else each_step, pass_end)
 
 
 def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | None = None,
@@ -109,19 +130,18 @@ def record(
     inputs: Sequence[Path] = (),
 ) -> Recorded:
     """Train ``config``'s network and write its trace to ``path`` (atomically) at
-    ``detail``; every event written also goes to the plugins' observers. ``inputs`` are
-    the files the config came from: ``path`` may not be one of them."""
+    ``detail``; the plugins' observers are told the run starts, see every event
+    (complete, whatever ``detail``) and are told it finished (:class:`RunObservers`).
+    ``inputs`` are the files the config came from: ``path`` may not be one of them."""
     network = Network.from_config(config, registry.resolve(config))
-    observer = registry.observer()
+    observers = registry.observers()
     writer = TraceWriter(path, header_for(config, registry, network, detail), inputs)
     try:
         with signals_stop_between_lines(writer), writer:
-            emit: Callable[[Record], None] = writer.write
-            if observer is not None:
-                def emit(record: Record) -> None:
-                    writer.write(record)
-                    observer(typed(record))
-            errors = train_at_detail(network, config, detail, emit, progress)
+            if observers is not None:
+                observers.started(config)
+            observe = observers.event if observers is not None and observers.watching else None
+            errors = train_at_detail(network, config, detail, writer.write, progress, observe)
     except BaseException as stop:
         if writer.saved_incomplete is None:
             raise
@@ -136,6 +156,8 @@ def record(
             raise
         stop.add_note(kept)
         raise
+    if observers is not None:
+        observers.finished(config, errors, writer.events)
     return Recorded(path, writer.events, errors)
 
 

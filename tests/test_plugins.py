@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
 
+from steptrace.config import ExperimentConfig
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import ConfigError, PluginError
 from steptrace.plugins import hookspecs
 from steptrace.plugins.hookspecs import hookimpl
 from steptrace.plugins.loading import load_plugins
 from steptrace.plugins.registry import DEFAULT_PLUGINS, Registry, get_plugin_manager
-from steptrace.recording import run
+from steptrace.recording import record, run
 from steptrace.testing import check_strategy
-from steptrace.trace.events import Event, ForwardEvent
+from steptrace.trace.events import Event, ForwardEvent, UpdateEvent
+from steptrace.trace.header import Detail
 from tests.conftest import ROOT, builtin_registry
 
 
@@ -94,6 +98,77 @@ def test_a_plugin_adds_rules_and_observes_every_event() -> None:
         pm.unregister(name="throwaway")
 
 
+class Summary:
+    """An observer that summarises each run without a global: state set up at the start."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+
+    @hookimpl
+    def run_started(self, config: ExperimentConfig) -> None:
+        self.runs.append({"name": config.name, "kinds": [], "weights_seen": 0})
+
+    @hookimpl
+    def observe_event(self, event: Event) -> None:
+        run = self.runs[-1]
+        run["kinds"].append(event.kind)
+        if isinstance(event, UpdateEvent) and event.weights is not None:
+            run["weights_seen"] += 1
+
+    @hookimpl
+    def run_finished(self, errors: list[float | None], events: int) -> None:
+        self.runs[-1].update(errors=errors, events=events)
+
+
+@pytest.mark.parametrize("detail", ["step", "epoch", "all"])
+def test_observers_see_each_run_start_complete_and_finish_whatever_the_detail(
+        detail: str, tmp_path: Path) -> None:
+    """At every detail the observer sees the run's every event with every field (the
+    weights after each update included), started and finished once per run; ``events``
+    is what the trace holds."""
+    pm = get_plugin_manager(entry_points=False)
+    summary = Summary()
+    pm.register(summary, name="summary")
+    try:
+        registry = Registry.load(pm)
+        config = registry.experiment("ch06-streetlights-backprop")
+        for number in range(2):  # two runs: nothing carried from the first to the second
+            recorded = record(config, registry, tmp_path / f"{detail}-{number}.jsonl",
+                              detail=cast(Detail, detail))
+            run = summary.runs[number]
+            assert run["name"] == "ch06-streetlights-backprop"
+            assert len(run["kinds"]) == 60 * (4 * 7 + 1) == 1740
+            assert run["kinds"][:7] == ["forward", "forward", "error", "delta", "delta",
+                                        "update", "update"]
+            assert run["weights_seen"] == 60 * 4 * 2
+            assert run["errors"] == recorded.errors and len(run["errors"]) == 60
+            assert run["events"] == recorded.events == (60 if detail == "epoch" else 1740)
+        assert len(summary.runs) == 2
+    finally:
+        pm.unregister(name="summary")
+
+
+def test_an_observer_that_fails_to_start_is_reported_once_and_not_called_again(
+        tmp_path: Path) -> None:
+    pm = get_plugin_manager(entry_points=False)
+
+    class Failing(Summary):
+        @hookimpl
+        def run_started(self, config: ExperimentConfig) -> None:
+            raise RuntimeError("no room")
+
+    failing = Failing()
+    pm.register(failing, name="failing")
+    try:
+        registry = Registry.load(pm)
+        record(registry.experiment("ch06-streetlights-backprop"), registry, tmp_path / "t.jsonl")
+        assert failing.runs == []
+        assert registry.problems == ["plugin failing failed in run_started: RuntimeError: no "
+                                     "room; it observes no more events"]
+    finally:
+        pm.unregister(name="failing")
+
+
 def test_no_observer_means_no_hook_call() -> None:
     assert Registry.load(get_plugin_manager(entry_points=False)).observer() is None
 
@@ -143,7 +218,8 @@ def test_every_hook_is_documented_in_the_readme() -> None:
     specs = [name for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
              if hasattr(f, "steptrace_spec")]
     assert sorted(specs) == ["observe_event", "register_commands", "register_experiments",
-                             "register_nonlinearities", "register_strategies"]
+                             "register_nonlinearities", "register_strategies", "run_finished",
+                             "run_started"]
     for name in specs:
         spec = getattr(hookspecs, name)
         assert spec.__doc__ and spec.__doc__.startswith("Called ")

@@ -48,5 +48,21 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
+def run_started(config: ExperimentConfig) -> None:
+    """Called when a ``record`` starts (``steptrace record``, :func:`steptrace.record`), before
+    its first event, with the experiment's config: set up what the run's observation needs
+    (an observer keeps its state on itself, started afresh here, not in module globals)."""
+
+
+@hookspec
 def observe_event(event: Event) -> None:
-    """Called for every event of a ``record``, in order. Must not mutate the event or raise."""
+    """Called for every event of a ``record``, in order, complete (every field filled in,
+    whatever the trace's ``--detail``: at ``epoch`` detail the trace holds only the
+    ``epoch_end`` events, an observer still sees every step's). Must not mutate the event."""
+
+
+@hookspec
+def run_finished(config: ExperimentConfig, errors: list[float | None], events: int) -> None:
+    """Called when a ``record`` has run to its end and its trace is written: ``errors`` is
+    each pass's summed error (None without goals), ``events`` how many events the trace
+    holds. Not called for a run that failed or was interrupted."""

@@ -44,7 +44,7 @@ from steptrace.plugins.loading import (
 )
 
 __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "CommandCollector", "Provided", "Registry",
-           "get_plugin_manager"]
+           "RunObservers", "get_plugin_manager"]
 
 T = TypeVar("T")
 
@@ -258,29 +258,58 @@ class Registry:
             })
         return listing
 
-    def observer(self) -> Callable[[Any], None] | None:
-        """Every plugin's ``observe_event``, in order, or None when no plugin observes (saves a
-        call per event). An observer that raises is reported once and dropped."""
-        impls = self.pm.hook.observe_event.get_hookimpls()
-        if not impls:
+    def observers(self) -> RunObservers | None:
+        """The plugins' ``run_started``, ``observe_event`` and ``run_finished`` as one
+        object, or None when no plugin implements any of them (no call per event then)."""
+        names = ("run_started", "observe_event", "run_finished")
+        impls = {name: getattr(self.pm.hook, name).get_hookimpls() for name in names}
+        if not any(impls.values()):
             return None
-        observers = [(impl.plugin_name, impl.function, "event" in impl.argnames) for impl in impls]
-        tracing = trace_hooks()
+        return RunObservers(self.plugins, impls)
 
-        def observe(event: Any) -> None:
-            for entry in list(observers):
-                plugin, function, wants_event = entry
-                if tracing:
-                    trace(f"observe_event(event {event.seq} {event.kind}) -> {plugin}")
-                try:
-                    function(event=event) if wants_event else function()
-                except Exception as error:
-                    observers.remove(entry)
-                    self.plugins.problem(
-                        f"plugin {plugin} failed in observe_event at event {event.seq}: "
-                        f"{type(error).__name__}: {error}; it observes no more events", error)
+    def observer(self) -> Callable[[Any], None] | None:
+        """Every plugin's ``observe_event``, in order, or None when no plugin observes."""
+        observers = self.observers()
+        return None if observers is None or not observers.watching else observers.event
 
-        return observe
+
+class RunObservers:
+    """The plugins that watch a run, called one plugin at a time: one that raises is
+    reported once (in one line, with its plugin's name) and called no more in this run
+    (no more events, no ``run_finished``); the others go on."""
+
+    def __init__(self, plugins: Plugins, impls: Mapping[str, list[Any]]) -> None:
+        self.plugins = plugins
+        self.impls = {name: [(impl.plugin_name, impl.function, tuple(impl.argnames))
+                             for impl in found] for name, found in impls.items()}
+        self.dropped: set[str] = set()
+        self.tracing = trace_hooks()
+        #: whether any plugin observes events (else none need making for it)
+        self.watching = bool(self.impls["observe_event"])
+
+    def _call(self, hook: str, where: str, **arguments: Any) -> None:
+        for plugin, function, argnames in self.impls[hook]:
+            if plugin in self.dropped:
+                continue
+            if self.tracing:
+                trace(f"{hook}({where}) -> {plugin}")
+            try:
+                function(**{name: arguments[name] for name in argnames})
+            except Exception as error:
+                self.dropped.add(plugin)
+                at = f" at event {arguments['event'].seq}" if hook == "observe_event" else ""
+                self.plugins.problem(
+                    f"plugin {plugin} failed in {hook}{at}: {type(error).__name__}: {error}; "
+                    "it observes no more events", error)
+
+    def started(self, config: ExperimentConfig) -> None:
+        self._call("run_started", config.name, config=config)
+
+    def event(self, event: Any) -> None:
+        self._call("observe_event", f"event {event.seq} {event.kind}", event=event)
+
+    def finished(self, config: ExperimentConfig, errors: list[float | None], events: int) -> None:
+        self._call("run_finished", config.name, config=config, errors=errors, events=events)
 
 
 def _as_indices(batches: list[list[Any]], n_samples: int) -> list[list[int]] | None:
