@@ -99,6 +99,7 @@ def test_an_update_is_four_operands_the_trace_holds() -> None:
             event = narrator.state.complete(event)
             if isinstance(event, UpdateEvent) and event.layer == 1:
                 break
+        assert isinstance(event, UpdateEvent)
         before = narrator.state.before[0]
         (clause,) = narrator.clauses(event)
         line = narrator.narrate(event)

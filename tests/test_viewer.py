@@ -18,14 +18,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 
+import steptrace
 from steptrace.plugins.registry import Registry
-from steptrace.trace.events import Event, ForwardEvent
+from steptrace.trace.events import (
+    DeltaEvent,
+    EpochEndEvent,
+    ErrorEvent,
+    Event,
+    ForwardEvent,
+    UpdateEvent,
+)
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import complete_events, walk
-from steptrace.views.html import CHECKPOINT, DIGITS, write_html
-from steptrace.views.literate import Literate
+from steptrace.views.html import CHECKPOINT, DIGITS, MAX_NODES, write_html
+from steptrace.views.literate import Literate, Sign
 from tests.conftest import TRACES, RunCli, present
 from tests.test_plot import fill_disk
 
@@ -78,11 +87,14 @@ def completed(trace: Path) -> list[Event]:
         return list(complete_events(reader.header, reader))
 
 
-def page_lines(trace: Path) -> list[str]:
-    """The literate lines the page shows: 4 significant digits, numbered by event."""
+def page_formulas(trace: Path) -> list[str]:
+    """The formula line the page shows above each event's operands: its clauses' formulas
+    (names only), numbered by event."""
     with open_trace(trace) as reader:
         narrator = Literate(reader.header, Registry.load(), DIGITS)
-        return [f"[{e.seq}] {narrator.narrate(narrator.state.complete(e))}" for e in reader]
+        return [f"[{e.seq}] " + "; ".join(c.formula + (f" {c.note.strip()}" if c.note else "")
+                                         for c in narrator.clauses(narrator.state.complete(e)))
+                for e in reader]
 
 
 def test_step_forward_seven_times_and_back(run_cli: RunCli, browser: Browser, tmp_path: Path) -> None:
@@ -94,8 +106,8 @@ def test_step_forward_seven_times_and_back(run_cli: RunCli, browser: Browser, tm
     for _ in range(7):
         page.keyboard.press("ArrowRight")
     events = completed(trace)
-    literate = page_lines(trace)
-    assert page.text_content("#line") == literate[7]
+    formulas = page_formulas(trace)
+    assert page.text_content("#formula") == formulas[7] == "[7] layer_1 = relu(layer_0 · weights_0_1)"
     assert present(page.text_content("#where")).startswith("event 7 of 1740 · epoch 0 · samples 1")
     seventh = events[7]  # the forward pass of layer 1 for the second streetlight
     assert seventh.kind == "forward" and seventh.layer == 1
@@ -111,9 +123,9 @@ def test_step_forward_seven_times_and_back(run_cli: RunCli, browser: Browser, tm
     assert hot == ["0,0", "0,1", "0,2", "1,0", "1,1", "1,2", "1,3"]  # forward 1: layers 0 and 1
     assert page.get_attribute('[data-node="2,0"]', "data-value") == ""  # not computed yet
     page.keyboard.press("ArrowLeft")
-    assert page.text_content("#line") == literate[6]
+    assert page.text_content("#formula") == formulas[6]
     page.click("#next")
-    assert present(page.text_content("#line")).startswith("[7] ")
+    assert present(page.text_content("#formula")).startswith("[7] ")
     shot = tmp_path / "viewer.png"
     page.screenshot(path=str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -135,10 +147,10 @@ def test_a_hundred_thousand_events_stay_usable(run_cli: RunCli, browser: Browser
     for _ in range(3):
         page.keyboard.press("ArrowLeft")
     where(page, "event 100017 of")
-    assert present(page.text_content("#line")).startswith("[100017] ")
+    assert present(page.text_content("#formula")).startswith("[100017] ")
     page.keyboard.press("Home")
     where(page, "event 0 of")
-    assert present(page.text_content("#line")).startswith("[0] ")
+    assert present(page.text_content("#formula")).startswith("[0] ")
     assert errors == []
 
 
@@ -152,8 +164,11 @@ def page_data(html: Path) -> dict[str, Any]:
         present(re.search(r'<script type="application/json" id="data">(.*?)</script>', text, re.S))[1])
     blocks = re.findall(r'<script type="application/x-steptrace-events" class="events">(.*?)</script>',
                         text, re.S)
-    data["events"] = [entry for block in blocks
-                      for entry in json.loads(zlib.decompress(base64.b64decode(block)))]
+    data["events"] = []
+    for block in blocks:  # each entry's shape from its block's table
+        inflated = json.loads(zlib.decompress(base64.b64decode(block)))
+        data["events"] += [{**entry, "shape": inflated["shapes"][entry["shape"]]}
+                           for entry in inflated["events"]]
     return data
 
 
@@ -162,7 +177,9 @@ def test_the_page_holds_every_event_a_snapshot_every_256_and_each_pass_error(
     trace, html = TRACES / "streetlights-minibatch.jsonl", tmp_path / "minibatch.html"
     assert run_cli("html", trace, "-o", html).exit_code == 0
     data, events = page_data(html), completed(trace)
-    assert [e["line"].split(" ")[0] for e in data["events"]] == [f"[{e.seq}]" for e in events]
+    formulas = [" ".join(line.split(" ")[1:]) for line in page_formulas(trace)]
+    assert ["; ".join(formula + note for given, formula, note, _ in e["shape"] if not given)
+            for e in data["events"]] == formulas
     assert len(data["checkpoints"]) == math.ceil(len(events) / CHECKPOINT)
     passes = [e.error for e in events if e.kind == "epoch_end"]
     assert data["errors"] == passes and len(passes) == 300
@@ -360,7 +377,7 @@ def test_numbers_are_rounded_with_the_exact_value_in_a_tooltip(backprop: tuple[P
     text = page.locator('[data-node="2,0"]')
     assert text.evaluate("t => t.firstChild.nodeValue") == f"{value:.4g}"  # then its <title>
     assert text.locator("title").text_content() == f"layer_2[0] = {value!r}"
-    css = page.evaluate("getComputedStyle(document.getElementById('line')).wordBreak")
+    css = page.evaluate("getComputedStyle(document.getElementById('formula')).wordBreak")
     assert css != "break-all"
     keys = present(page.text_content("#keys"))
     assert all(key in keys for key in ("←", "→", "Home", "End", "Space"))
@@ -450,3 +467,276 @@ def test_hovering_an_edge_shows_its_exact_weight_at_once(backprop: tuple[Page, l
     assert page.is_visible("#tip")
     page.mouse.move(5, 5)
     assert not page.is_visible("#tip")
+    cell = page.locator("#operands .operand").last.locator("td").nth(11)  # (after)[2][3]
+    cell.hover()
+    assert cell.get_attribute("title") == after
+    assert page.text_content("#tip") == f"weights_0_1 (after): {after}"
+    page.mouse.move(5, 5)
+    assert not page.is_visible("#tip")
+
+
+# -- the literate line: the formula, then its operands laid out as matrices ----------------------
+
+
+def shown_operands(page: Page) -> list[list[Any]]:
+    """The operands as the page lays them out, clause by clause: each sign's text, and each
+    operand's name, its cells row by row (text and tooltip), or its number's, and what it
+    says of a cut matrix."""
+    result: list[list[Any]] = page.evaluate("""() =>
+      [...document.querySelectorAll('#operands .clause')].map(c => [...c.children].map(x => {
+        if (x.classList.contains('sign')) return x.textContent;
+        const num = x.querySelector('.num'), cut = x.querySelector('.cut');
+        return {name: x.querySelector('.name').textContent,
+                rows: [...x.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('td:not(.more)')]
+                        .map(td => [td.textContent, td.title])).filter(r => r.length),
+                num: num ? [num.textContent, num.title] : null, cut: cut ? cut.textContent : ''};
+      }))""")
+    return result
+
+
+def expected_operands(narrator: Literate, event: Event) -> list[list[Any]]:
+    """What the page should lay out for ``event``: the clauses Literate makes of it (the
+    banner's input and goal first, named by their formula, where the step starts a sample)."""
+    clauses = [(c, True) for c in narrator.given(event)] if isinstance(event, ForwardEvent) \
+        and event.layer == 1 else []
+    clauses += [(c, False) for c in narrator.clauses(event)]
+    expected: list[list[Any]] = []
+    for clause, given in clauses:
+        expected.append([part.text.strip() if isinstance(part, Sign) else
+                         {"name": clause.formula if given else part.name,
+                          "value": part.value.tolist() if isinstance(part.value, np.ndarray) else part.value}
+                         for part in clause.on_page()])
+    return expected
+
+
+def same_float(shown: str, value: float) -> bool:
+    """The page's exact value (JavaScript's shortest form) is the trace's float, sign of a
+    zero included."""
+    x = float(shown)
+    return (x == value and math.copysign(1, x) == math.copysign(1, value)) or (x != x and value != value)
+
+
+def check_operands(page: Page, narrator: Literate, event: Event, result: Any) -> int:
+    """The operands on the page are the clauses' (names, signs, every cell: the rounded
+    number the page's fmt gives, its exact value in the tooltip); the last of them is the
+    step's ``result`` as the trace holds it. Returns how many numbers it checked."""
+    shown, expected = shown_operands(page), expected_operands(narrator, event)
+    assert len(shown) == len(expected), (event.seq, shown)
+    checked: list[tuple[str, str, float]] = []  # text, tooltip, the trace's number
+    for shown_clause, expected_clause in zip(shown, expected, strict=True):
+        assert len(shown_clause) == len(expected_clause), (event.seq, shown_clause)
+        for got, want in zip(shown_clause, expected_clause, strict=True):
+            if isinstance(want, str):
+                assert got == want, event.seq
+                continue
+            assert got["name"] == want["name"], event.seq
+            value = want["value"]
+            if value is None:
+                assert got["num"][0] == "?"
+            elif isinstance(value, float):
+                checked.append((*got["num"], value))
+            else:
+                rows = [row[:MAX_NODES] for row in value[:MAX_NODES]]
+                assert [len(row) for row in got["rows"]] == [len(row) for row in rows], event.seq
+                checked += [(text, title, v) for got_row, row in zip(got["rows"], rows, strict=True)
+                            for (text, title), v in zip(got_row, row, strict=True)]
+                cut = len(value) > MAX_NODES or len(value[0]) > MAX_NODES
+                assert bool(got["cut"]) == cut and (not cut or f"of {len(value[0])} columns" in got["cut"]
+                                                    or f"of {len(value)} rows" in got["cut"])
+    rounded = page.evaluate("vs => vs.map(fmt)", [v for _, _, v in checked])
+    for (text, title, value), want in zip(checked, rounded, strict=True):
+        assert same_float(title, value), (event.seq, title, value)
+        assert text == want, (event.seq, text, value)
+        if math.isfinite(value):
+            assert abs(float(text) - value) <= 5e-4 * abs(value), (event.seq, text, value)
+    last = shown[-1][-1]  # what the step computed, as the page shows it, and as the trace holds it
+    if isinstance(result, float):
+        assert same_float(last["num"][1], result), event.seq
+    elif last["num"] is not None:  # a one-weight-layer network's 1×1: the book's scalar
+        assert len(result) == 1 == len(result[0]) and same_float(last["num"][1], result[0][0]), event.seq
+    else:
+        assert len(last["rows"]) == min(len(result), MAX_NODES), event.seq
+        for got_row, row in zip(last["rows"], result, strict=False):
+            assert all(same_float(title, v) for (_, title), v in zip(got_row, row, strict=False)), event.seq
+    return len(checked)
+
+
+def result_of(event: Event) -> Any:
+    """What a step computes, as the trace holds it: the last operand the page shows."""
+    if isinstance(event, ForwardEvent):
+        return event.layer_out
+    if event.kind == "update":
+        return getattr(event, "weights")  # noqa: B009 (any update)
+    return getattr(event, event.kind if event.kind == "delta" else "error")
+
+
+def wide_trace(run_cli: RunCli, folder: Path) -> Path:
+    """A 3-14-13-1 network: its layers are wider than the page draws (MAX_NODES)."""
+    config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
+                                "--format", "json").stdout)
+    source = folder / "wide.json"
+    source.write_text(json.dumps({**config, "name": "wide", "layers": [3, 14, 13, 1], "iterations": 1,
+                                  "nonlinearities": ["relu", "tanh", "linear"]}))
+    trace = folder / "wide.jsonl"
+    run_cli("record", source, "-o", trace)
+    return trace
+
+
+EVERY_KIND = {"forward", "error", "delta", "update", "epoch_end"}
+
+
+@pytest.mark.parametrize(("name", "chosen", "kinds"), [
+    ("ch06-streetlights-backprop", [i for i in range(1740) if i < 30 or i % 97 == 0], EVERY_KIND),
+    # one weight layer: ch. 5's names, a frozen weight
+    ("ch05-freeze-one-weight", list(range(15)), EVERY_KIND),
+    # a strategy's own rule and its details (no delta: it tries the weight up and down)
+    ("ch04-hot-and-cold-learning", list(range(12)), EVERY_KIND - {"delta"}),
+    ("streetlights-minibatch", list(range(30)), EVERY_KIND),  # a batch: a row per sample
+    ("wide", list(range(41)), EVERY_KIND),  # layers wider than the page draws: "… of N"
+])
+def test_every_operand_on_the_page_is_the_traces_number(
+        run_cli: RunCli, browser: Browser, tmp_path: Path, name: str, chosen: list[int],
+        kinds: set[str]) -> None:
+    trace = wide_trace(run_cli, tmp_path) if name == "wide" else TRACES / f"{name}.jsonl"
+    html = tmp_path / f"{name}.html"
+    write_html(trace, html, Registry.load())
+    page, errors, _ = open_page(browser, html)
+    events = steptrace.load(trace).events
+    seen, numbers = set(), 0
+    with open_trace(trace) as reader:
+        narrator = Literate(reader.header, Registry.load(), DIGITS)
+        for i, event in enumerate(reader):
+            event = narrator.state.complete(event)
+            if i not in chosen:
+                continue
+            page.evaluate(f"go({i})")
+            where(page, f"event {i} of ")
+            assert page.text_content("#formula") == f"[{i}] " + "; ".join(
+                c.formula + (f" {c.note.strip()}" if c.note else "") for c in narrator.clauses(event))
+            numbers += check_operands(page, narrator, event, result_of(events[i]))
+            seen.add(event.kind)
+    assert len(chosen) >= 12 and numbers >= 4 * len(chosen) and seen == kinds
+    assert errors == []
+
+
+def boxes(page: Page, selector: str) -> list[dict[str, float]]:
+    found: list[dict[str, float]] = page.eval_on_selector_all(selector, """xs => xs.map(x => {
+      const b = x.getBoundingClientRect();
+      return {left: b.left, right: b.right, top: b.top, bottom: b.bottom};
+    })""")
+    return found
+
+
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (a["left"] < b["right"] - .5 and b["left"] < a["right"] - .5
+            and a["top"] < b["bottom"] - .5 and b["top"] < a["bottom"] - .5)
+
+
+@pytest.mark.parametrize("name", ["ch06-streetlights-backprop", "wide"])
+def test_operand_tables_never_overlap_each_other_or_the_drawing(
+        run_cli: RunCli, browser: Browser, tmp_path: Path, name: str) -> None:
+    trace = wide_trace(run_cli, tmp_path) if name == "wide" else TRACES / f"{name}.jsonl"
+    html = tmp_path / f"{name}.html"
+    write_html(trace, html, Registry.load())
+    page, errors, _ = open_page(browser, html)
+    for i in range(15):  # every kind of step of the first samples
+        page.evaluate(f"go({i})")
+        where(page, f"event {i} of ")
+        parts = boxes(page, "#operands .operand") + boxes(page, "#operands .sign")
+        assert len(parts) >= 1
+        for j, a in enumerate(parts):
+            assert not any(overlap(a, b) for b in parts[j + 1:]), (i, a)
+        line, net = boxes(page, "#line")[0], boxes(page, "#net")[0]
+        assert all(a["bottom"] <= line["bottom"] and a["right"] <= line["right"] for a in parts), i
+        assert line["bottom"] <= net["top"] and not overlap(line, net), i
+    assert errors == []
+
+
+def test_an_update_of_3x4_weights_fits_a_1000_pixel_window_and_wraps_in_a_narrow_one(
+        browser: Browser, tmp_path: Path) -> None:
+    html = tmp_path / "backprop.html"
+    write_html(TRACES / "ch06-streetlights-backprop.jsonl", html, Registry.load())
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(html.as_uri())
+    page.wait_for_function("document.querySelector('svg#net circle')")
+    page.evaluate("go(13)")  # weights_0_1 (before) − alpha · weight_delta = weights_0_1 (after)
+    where(page, "event 13 of 1740 · epoch 0 · samples 1 · update")
+    names = page.eval_on_selector_all("#operands .operand .name", "ns => ns.map(n => n.textContent)")
+    assert names == ["weights_0_1 (before)", "alpha", "layer_0ᵀ · layer_1_delta", "weights_0_1 (after)"]
+    rows = page.eval_on_selector_all("#operands .operand table", "ts => ts.map(t => t.rows.length)")
+    assert rows == [3, 3, 3]
+    parts = boxes(page, "#operands .operand")
+    assert max(b["right"] for b in parts) <= 1000
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+    assert page.evaluate("(l => l.scrollWidth <= l.clientWidth)(document.getElementById('line'))")
+    middles = [(b["top"] + b["bottom"]) / 2 for b in parts]
+    assert max(middles) - min(middles) < 2  # side by side, on one row
+    page.set_viewport_size({"width": 520, "height": 800})  # narrow: they wrap, inside the box
+    page.wait_for_function("document.getElementById('operands').getBoundingClientRect().right <= 520")
+    parts, line = boxes(page, "#operands .operand"), boxes(page, "#line")[0]
+    assert len({round(b["top"]) for b in parts}) > 1
+    assert all(line["left"] <= b["left"] and b["right"] <= line["right"] for b in parts)
+    for j, a in enumerate(parts):
+        assert not any(overlap(a, b) for b in parts[j + 1:])
+    page.close()
+
+
+@pytest.mark.slow
+def test_a_million_events_open_and_step(browser: Browser, tmp_path: Path) -> None:
+    """The 10⁶-event page (ch. 4's one weight, 200,000 passes of 5 events: the fastest run
+    to that length) opens at event 0, steps, goes to the last event by the slider and to a
+    late pass by the jump, each showing the trace's numbers (read by steptrace.load)."""
+    config = steptrace.experiment("ch04-alpha")
+    config.iterations = 200_000
+    trace_file, html = tmp_path / "million.jsonl", tmp_path / "million.html"
+    trace = steptrace.record(config, output=trace_file)
+    last, start = len(trace.events) - 1, 5 * 150_000  # the last event; pass 150,000's first
+    events = {i: trace.events[i] for i in (0, 1, last, start - 2, start - 1, start, start + 2)}
+    del trace  # (some 1.4 GB: the rest of the test needs only these)
+    assert last == 999_999
+    assert write_html(trace_file, html, Registry.load()) == 1_000_000
+    page, errors, requests = open_page(browser, html)
+
+    def same(selector: str, value: float) -> None:
+        assert same_float(present(page.get_attribute(selector, "data-value")), value), selector
+
+    def result(value: float) -> None:  # the step's last operand, its exact value
+        title = page.eval_on_selector_all("#operands .operand", "os => os.at(-1).querySelector('.num').title")
+        assert same_float(title, value)
+
+    first, error, end = events[0], events[1], events[last]
+    late, update, delta = events[start], events[start - 2], events[start + 2]
+    assert isinstance(first, ForwardEvent) and first.layer_in is not None
+    assert isinstance(error, ErrorEvent) and isinstance(end, EpochEndEvent) and end.error is not None
+    assert isinstance(late, ForwardEvent) and isinstance(update, UpdateEvent)
+    assert isinstance(delta, DeltaEvent)
+    assert end.epoch == 199_999 and late.epoch == 150_000 and events[start - 1].epoch == 149_999
+
+    where(page, "event 0 of 1000000 · epoch 0 · samples 0 · forward")
+    assert page.text_content("#formula") == "[0] prediction = input · weight"
+    same('[data-node="0,0"]', first.layer_in[0][0])
+    same('[data-node="1,0"]', first.layer_out[0][0])
+    result(first.layer_out[0][0])
+    page.keyboard.press("ArrowRight")  # the error of the first pass
+    where(page, "event 1 of 1000000 · epoch 0 · samples 0 · error")
+    same("#error", error.error)
+    result(error.error)
+
+    # the slider, to the last event: the end of pass 199,999
+    page.eval_on_selector("#slider", f"s => {{ s.value = '{last}'; s.dispatchEvent(new Event('input')); }}")
+    where(page, f"event {last} of 1000000 · epoch 199999 · samples 0 · epoch_end")
+    result(end.error)
+
+    page.fill("#pass", "150000")  # the jump, to a late pass: its forward step, then on
+    page.fill("#sample", "0")
+    page.click("#jump")
+    where(page, f"event {start} of 1000000 · epoch 150000 · samples 0 · forward")
+    same('[data-node="1,0"]', late.layer_out[0][0])
+    same('g[data-weight="0,0,0"]', present(update.weights)[0][0])  # as the last update left it
+    page.focus("body")
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    where(page, f"event {start + 2} of 1000000 · epoch 150000 · samples 0 · delta")
+    same('[data-delta="1,0"]', delta.delta[0][0])
+    result(delta.delta[0][0])
+    assert errors == [] and all(url.startswith("file://") for url in requests)

@@ -5,52 +5,87 @@ by the weight's sign and thickened by its size) and draws every kind of step: a 
 step fills its layer (later layers stay blank until computed), an error step puts the
 goal and the error beside the prediction, a delta step signs each node's delta by colour
 and greys a node whose derivative was 0, an update step lights only the weights that
-moved (before → after on hover). It shows each event's literate line (4 significant
-digits; exact values in tooltips) and the error curve with axes; buttons, keys, a slider,
-a jump to a pass and sample, and play/pause move through the run (the page itself is
-:data:`steptrace.views.page.PAGE`). Everything is inline (no script, style or font is
-fetched). The events go in as JSON, in deflated blocks of ``CHECKPOINT`` (the page inflates
-a block when it first goes there), with a snapshot of the network every ``CHECKPOINT``
-events, so the page reaches any event by replaying at most that many: a 10^6-event trace
-makes a page of some 20 MB that opens in half a second. Big layers are drawn by their
-first ``MAX_NODES`` nodes. The page is written while the trace is read, event by event,
-so making it takes the same memory for any length of run.
+moved (before → after on hover). Above the network it shows each step's literate line:
+its formula in names, then its operands laid out as the matrices they are, with the
+operators between them (:meth:`~steptrace.views.literate.Literate.clauses`, the same
+clauses ``show`` writes out; 4 significant digits, exact values in tooltips); below, the
+error curve with axes. Buttons, keys, a slider, a jump to a pass and sample, and
+play/pause move through the run (the page itself is :data:`steptrace.views.page.PAGE`).
+Everything is inline (no script, style or font is fetched). The events go in as JSON, in
+deflated blocks of ``CHECKPOINT`` (the page inflates a block when it first goes there),
+with a snapshot of the network every ``CHECKPOINT`` events, so the page reaches any event
+by replaying at most that many: a 10^6-event trace makes a page of some 20 MB that opens
+in half a second. Big layers are drawn, and their matrices shown, by their first
+``MAX_NODES`` rows and columns. The page is written while the trace is read, event by
+event, so making it takes the same memory for any length of run.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import math
 import shutil
 import tempfile
 import zlib
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+import pydantic_core
+
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.trace.reader import TraceReader, open_trace
-from steptrace.views.literate import Literate
+from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
 
 CHECKPOINT = 256
 MAX_NODES = 12
-#: significant digits of the numbers in the page's literate lines (exact ones in tooltips)
+#: significant digits of the numbers the page shows (its script's fmt; exact ones in tooltips)
 DIGITS = 4
 
 
-def _number(x: float) -> float | str:
-    return x if math.isfinite(x) else ("NaN" if x != x else ("Infinity" if x > 0 else "-Infinity"))
+def _row(matrix: Any) -> Any:
+    return matrix[0][:MAX_NODES]
 
 
-def _row(matrix: Any) -> list[float | str]:
-    return [_number(x) for x in matrix[0][:MAX_NODES]]
+def _block(matrix: Any) -> Any:
+    if len(matrix) <= MAX_NODES and len(matrix[0]) <= MAX_NODES:
+        return matrix
+    return [row[:MAX_NODES] for row in matrix[:MAX_NODES]]
 
 
-def _block(matrix: Any) -> list[list[float | str]]:
-    return [[_number(x) for x in row[:MAX_NODES]] for row in matrix[:MAX_NODES]]
+def _value(value: Value) -> Any:
+    """An operand's value for the page: a number, ``None`` (not in the trace: "?") or a
+    matrix's rows; a matrix of more than ``MAX_NODES`` rows or columns is cut to its first
+    ones, as ``{"rows": ..., "of": [row count, column count]}``."""
+    if value is None or isinstance(value, float):
+        return value
+    rows = value.tolist() if isinstance(value, np.ndarray) else value
+    if len(rows) <= MAX_NODES and len(rows[0]) <= MAX_NODES:
+        return rows
+    return {"rows": _block(rows), "of": [len(rows), len(rows[0])]}
+
+
+def _shape(groups: tuple[tuple[bool, tuple[Clause, ...]], ...], values: list[Any]) -> tuple[Any, ...]:
+    """A step's clauses without their numbers: for each clause ``(given, formula, note,
+    parts)``, each part a sign's text or an operand's ``(name,)`` (a given clause's, the
+    banner's ``layer_0 = streetlights[1]``, is named by its formula); the operands' values
+    are appended to ``values``, in order. Steps of the same kind, layer and samples have
+    the same shape, so a block of events writes each shape once."""
+    shape = []
+    for given, clauses in groups:
+        for clause in clauses:
+            parts: list[Any] = []
+            for part in clause.parts:  # those on the page (Clause.on_page), inline: it is the hot loop
+                if isinstance(part, Sign):
+                    if part.only != "line":
+                        parts.append(part.text)
+                else:
+                    parts.append((clause.formula if given else part.name,))
+                    values.append(_value(part.value))
+            shape.append((given, clause.formula, clause.note, tuple(parts)))
+    return tuple(shape)
 
 
 def write_html(trace: Path, output: Path, registry: Registry) -> int:
@@ -58,8 +93,9 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
     :func:`steptrace.outputs.atomic_write`); returns the event count.
 
     The trace is read once, as a stream, and the page written as it is read, so memory
-    stays flat however long the run: the page's head, then each event's entry (its line
-    and what it changes) in blocks of ``CHECKPOINT``, then the ``data`` block: the network
+    stays flat however long the run: the page's head, then each event's entry (its step's
+    shape and operands, see :func:`_shape`, and what it changes in the drawing) in blocks
+    of ``CHECKPOINT``, then the ``data`` block: the network
     and its names, the error per pass, where each pass starts and a snapshot of the drawn
     state every ``CHECKPOINT`` events. The snapshots, errors and starts are made while the
     events stream, but go after them, so they wait in temporary files (not in memory)
@@ -111,6 +147,7 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     count = passes = 0
     epoch = -1
     block: list[bytes] = []
+    shapes: dict[tuple[Any, ...], int] = {}  # this block's
     for event in reader:
         if count % CHECKPOINT == 0:  # the drawn state before this event
             drawn = {"nodes": [_row(state.layer[k].tolist()) if k in state.layer else []
@@ -120,15 +157,18 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                                 for k in layers]}
             checkpoints.write((b"," if count else b"") + _json(drawn))
         event = state.complete(event)
+        values: list[Any] = []
+        given = narrator.given(event) if isinstance(event, ForwardEvent) and event.layer == 1 else ()
+        shape = _shape(((True, given), (False, narrator.clauses(event))), values)
         entry: dict[str, Any] = {"kind": event.kind, "epoch": event.epoch,
-                                 "samples": list(event.samples), "layer": event.layer,
-                                 "line": f"[{event.seq}] {narrator.narrate(event)}"}
+                                 "samples": event.samples, "layer": event.layer,
+                                 "shape": shapes.setdefault(shape, len(shapes)), "operands": values}
         if isinstance(event, ForwardEvent):
             if event.layer == 1 and event.layer_in is not None:
                 entry["input"] = _row(event.layer_in)
             entry["values"] = _row(event.layer_out)
         elif isinstance(event, ErrorEvent):
-            entry["error"] = _number(event.error)
+            entry["error"] = event.error
             if event.goal is not None:
                 entry["goal"] = _row(event.goal)
         elif isinstance(event, DeltaEvent):
@@ -138,7 +178,7 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
         elif isinstance(event, UpdateEvent) and event.weights is not None:
             entry["weights"] = _block(event.weights)
         elif isinstance(event, EpochEndEvent) and event.error is not None:
-            errors.write((b"," if passes else b"") + _json(_number(event.error)))
+            errors.write((b"," if passes else b"") + _json(event.error))
             passes += 1
         if event.epoch != epoch:  # where each pass starts: the page jumps there
             starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
@@ -146,29 +186,34 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
         block.append(_json(entry))
         count += 1
         if count % CHECKPOINT == 0:
-            _write_block(page, block)
+            _write_block(page, block, shapes)
     if block:
-        _write_block(page, block)
+        _write_block(page, block, shapes)
     return count
 
 
-def _write_block(page: IO[bytes], entries: list[bytes]) -> None:
-    """One block of entries: their JSON array, zlib-compressed (a run repeats itself, so
-    some 15 times smaller) and base64-encoded; the page inflates it with the browser's
-    ``DecompressionStream("deflate")`` when it first goes there."""
-    packed = base64.b64encode(zlib.compress(b"[" + b",".join(entries) + b"]", 9))
+def _write_block(page: IO[bytes], entries: list[bytes], shapes: dict[tuple[Any, ...], int]) -> None:
+    """One block of entries, ``{"shapes": [...], "events": [...]}`` (each entry's
+    ``shape`` is its index in the block's shapes), as JSON, zlib-compressed (a run repeats
+    itself, so some 15 times smaller) and base64-encoded; the page inflates it with the
+    browser's ``DecompressionStream("deflate")`` when it first goes there. Empties
+    ``entries`` and ``shapes`` for the next block."""
+    data = (b'{"shapes":' + _json(list(shapes)) + b',"events":[' + b",".join(entries) + b"]}")
+    packed = base64.b64encode(zlib.compress(data, 9))
     page.write(b'<script type="application/x-steptrace-events" class="events">' + packed
                + b"</script>\n")
     entries.clear()
-
+    shapes.clear()
 
 
 def _json(value: Any) -> bytes:
-    """Compact JSON to go inside a script block: ``</`` is written ``<\\/`` and ``<!--``
-    ``<\\u0021--`` (the same strings to JSON), so no name or line from the trace can close
-    the block (``</script``) or make the browser read past its end (``<!--<script``)."""
-    text = json.dumps(value, separators=(",", ":"))
-    return text.replace("</", "<\\/").replace("<!--", "<\\u0021--").encode()
+    """Compact JSON to go inside a script block, by pydantic-core's writer (fast): NaN and
+    the infinities as the strings the trace writes (JSON has no literal for them); ``</``
+    is written ``<\\/`` and ``<!--`` ``<\\u0021--`` (the same strings to JSON), so no name
+    from the trace can close the block (``</script``) or make the browser read past its end
+    (``<!--<script``)."""
+    text = pydantic_core.to_json(value, inf_nan_mode="strings")
+    return text.replace(b"</", b"<\\/").replace(b"<!--", b"<\\u0021--")
 
 
 def _copy(source: IO[bytes], target: IO[bytes]) -> None:

@@ -14,8 +14,7 @@ can never disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -38,8 +37,7 @@ from steptrace.views.text import Filters, first_nonfinite, matrix, number
 Value = float | Rows | np.ndarray | None
 
 
-@dataclass(frozen=True)
-class Operand:
+class Operand(NamedTuple):
     """A number or matrix a step plugs into its formula, and the name the page writes
     above it. ``page`` marks an operand only the page shows: the line leaves out what an
     earlier line printed (``show`` keeps its lines short; the page shows every step whole)."""
@@ -49,8 +47,7 @@ class Operand:
     page: bool = False
 
 
-@dataclass(frozen=True)
-class Sign:
+class Sign(NamedTuple):
     """What stands between operands: an operator (``" − "``, ``" · "``, ``" = "``) or a
     bracket (``"relu("``, ``")²"``). The line writes ``text`` as it is, spaces included; the
     page writes it stripped. ``only`` keeps it to the ``"line"`` (the names a line writes
@@ -63,8 +60,7 @@ class Sign:
 Part = Operand | Sign
 
 
-@dataclass(frozen=True)
-class Clause:
+class Clause(NamedTuple):
     """One equation of a step: its ``formula`` in names only (``weights_0_1 -= alpha ·
     layer_0ᵀ · layer_1_delta``), its ``parts`` (the operands and what stands between them,
     in reading order) and a ``note`` after them (which weights were frozen)."""
@@ -86,8 +82,7 @@ class Clause:
 
     def on_page(self) -> Iterator[Part]:
         """The parts the page shows, in order."""
-        return (part for part in self.parts
-                if (part.only != "line" if isinstance(part, Sign) else True))
+        return (part for part in self.parts if not isinstance(part, Sign) or part.only != "line")
 
 
 def show(value: Value, digits: int | None) -> str:
@@ -102,9 +97,9 @@ def show(value: Value, digits: int | None) -> str:
 
 
 def _is_one_number(values: Rows | np.ndarray) -> bool:
-    if isinstance(values, np.ndarray):
-        return values.shape == (1, 1)
-    return len(values) == 1 and len(values[0]) == 1
+    if type(values) is tuple:  # (the usual case first: this runs for every operand)
+        return len(values) == 1 and len(values[0]) == 1
+    return isinstance(values, np.ndarray) and values.shape == (1, 1)
 
 
 class Literate:
@@ -121,7 +116,11 @@ class Literate:
         self.last = len(config.layers) - 1
         self.single = self.last == 1  # one weight layer: the names of chapters 4 and 5
         self.update_op = "+=" if config.ascent else "-="
-        self.frozen = {(k + 1, i, j) for k, i, j in config.frozen}
+        #: per weight layer k (from 1), its frozen weights as the line writes them: "[0][1]"
+        self.frozen: dict[int, list[str]] = {}
+        for k, i, j in sorted(config.frozen):
+            self.frozen.setdefault(k + 1, []).append(f"[{i}][{j}]")
+        self.one_weight = self.single and self.state.weights[0].size == 1
         self.formulas: dict[str, tuple[str, str, str]] = {}
         if registry is not None:
             for name, provided in registry.nonlinearities.items():
@@ -137,7 +136,7 @@ class Literate:
 
     def weights_name(self, k: int) -> str:
         if self.single:
-            return "weight" if self.state.weights[0].size == 1 else "weights"
+            return "weight" if self.one_weight else "weights"
         return f"weights_{k - 1}_{k}"
 
     def delta_name(self, k: int) -> str:
@@ -146,7 +145,7 @@ class Literate:
     def operand(self, name: str, values: Rows | np.ndarray | None, page: bool = False) -> Operand:
         """``values`` as an operand: a 1×1 matrix of a one-weight-layer network is the
         book's scalar (a plain number), anything else stays a matrix."""
-        if values is not None and self.single and _is_one_number(values):
+        if self.single and values is not None and _is_one_number(values):
             return Operand(name, float(values[0][0]), page)
         return Operand(name, values, page)
 
@@ -296,14 +295,14 @@ class Literate:
         alpha = Operand("alpha", event.alpha)
         weight_delta = self.operand("weight_delta", event.weight_delta)
         sign = Sign(" + " if self.update_op == "+=" else " − ")
-        frozen = [f"[{i}][{j}]" for (layer, i, j) in sorted(self.frozen) if layer == k]
+        frozen = self.frozen.get(k, [])
         change = Clause(f"{name} {self.update_op} alpha · weight_delta", (
             Sign(f": {name} = ", "line"), before, sign, alpha, Sign(" · "), weight_delta, Sign(" = "),
             after), f" ({name}{', '.join(frozen)} frozen: its weight_delta is 0)" if frozen else "")
         if event.rule is not None:  # a strategy's own rule, and the numbers it decided by
             details: list[Part] = [Sign(": ", "line")]
             for i, (key, value) in enumerate((event.details or {}).items()):
-                details += [Sign(", ")] if i else []
+                details += [Sign(", ", "line")] if i else []  # (the page sets them apart)
                 details += [Sign(f"{key} = ", "line"), Operand(key, value)]
             details += [Sign(" → "), Sign("weight_delta = ", "line"), weight_delta]
             return Clause(event.rule, tuple(details)), change

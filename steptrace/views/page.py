@@ -1,8 +1,10 @@
 """The step-through page's template: its styles and script, with two holes that
 :func:`steptrace.views.html.write_html` fills while it streams the trace: ``/*EVENTS*/``
-(each event's entry) and ``/*DATA*/`` (the network, its names, the checkpoints and the
-error per pass). Nothing is fetched; every number drawn is rounded to 4 significant digits
-and carries its exact value in a tooltip (``<title>``) and a ``data-value`` attribute.
+(each event's entry: its step's shape and operands, and what it changes in the drawing)
+and ``/*DATA*/`` (the network, its names, the checkpoints and the error per pass). Nothing
+is fetched; every number is rounded to 4 significant digits (``fmt``) and carries its
+exact value in a tooltip: a ``<title>`` and a ``data-value`` attribute in the drawing, a
+``title`` attribute in the operands' tables.
 """
 
 PAGE = r"""<!DOCTYPE html>
@@ -19,9 +21,23 @@ h1 { font-size: 1.15em; margin: 0 0 .3em; }
 #legend .pos { color: #1f6fb2; } #legend .neg { color: #d9480f; }
 #legend .moved { background: #ffd43b; color: #222; }
 kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 .3em; background: #fafafa; font-size: .9em; }
-#line { font-family: ui-monospace, monospace; font-size: 13px; background: #f5f5f0; padding: .5em .6em;
-        margin: .4em 0; white-space: pre-wrap; overflow-wrap: normal; min-height: 5.7em;
-        max-height: 9.5em; overflow-y: auto; }
+#line { background: #f5f5f0; padding: .45em .6em .55em; margin: .4em 0; max-width: 100%;
+        box-sizing: border-box; overflow-x: auto; }
+#formula { font: 13px ui-monospace, monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
+#formula .note { color: #666; }
+#operands { display: flex; flex-wrap: wrap; align-items: center; gap: .5em 1.8em; margin-top: .35em; }
+.clause { display: flex; flex-wrap: wrap; align-items: center; gap: .35em .45em; }
+.clause + .clause { border-left: 1px solid #d8d8d0; padding-left: 1.2em; }
+.operand { display: flex; flex-direction: column; align-items: center; max-width: 100%; }
+.operand .name { font: 11px ui-monospace, monospace; color: #555; white-space: nowrap; margin-bottom: 1px; }
+.operand .cut { font: 10px ui-monospace, monospace; color: #777; }
+.operand .num { font: 12.5px ui-monospace, monospace; padding: 1px 3px; }
+.sign { font: 15px ui-monospace, monospace; color: #333; white-space: nowrap; }
+table.m { border-collapse: collapse; font: 12px ui-monospace, monospace; border-left: 1.5px solid #666;
+          border-right: 1.5px solid #666; border-radius: 3px; background: #fff; }
+table.m td { text-align: right; padding: 0 .45em; line-height: 1.35; }
+table.m td.more { color: #999; text-align: center; }
+table.m td.pos { color: #1f4f82; } table.m td.neg { color: #a5380b; } table.m td.zero { color: #999; }
 #where { color: #555; margin-left: .8em; }
 #tip { position: fixed; display: none; pointer-events: none; background: #222; color: #fff;
        font: 12px ui-monospace, monospace; padding: .25em .5em; border-radius: 3px; white-space: pre; }
@@ -88,10 +104,12 @@ const D = JSON.parse(document.getElementById("data").textContent);
 // the events come in blocks of D.checkpoint, each deflated and base64-encoded; a block is
 // inflated and parsed when the page first goes there (the latest 64 are kept)
 const blocks = document.querySelectorAll("script.events"), parsed = new Map(), pending = new Map();
-async function inflate(c) {
+async function inflate(c) {  // the block's events, each with its step's shape (the block's own table)
   const bytes = Uint8Array.from(atob(blocks[c].textContent), ch => ch.charCodeAt(0));
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-  return JSON.parse(await new Response(stream).text());
+  const block = JSON.parse(await new Response(stream).text());
+  for (const e of block.events) e.shape = block.shapes[e.shape];
+  return block.events;
 }
 function load(c) {
   if (!pending.has(c)) {
@@ -301,7 +319,9 @@ function curveSetup() {
   const svg = $("curve"), errs = D.errors.map(val);
   const ok = errs.filter(v => isFinite(v) && v > 0);
   if (!ok.length) { el("text", {x: C.x0, y: 40}, svg, "no error per pass in this trace"); return; }
-  let lo = Math.floor(Math.log10(Math.min(...ok))), hi = Math.ceil(Math.log10(Math.max(...ok)));
+  // (a loop, not Math.min(...ok): hundreds of thousands of passes overflow the call's arguments)
+  const least = ok.reduce((a, b) => Math.min(a, b)), most = ok.reduce((a, b) => Math.max(a, b));
+  let lo = Math.floor(Math.log10(least)), hi = Math.ceil(Math.log10(most));
   if (hi === lo) hi = lo + 1;
   cpx = p => C.x0 + p * (C.x1 - C.x0) / Math.max(1, errs.length - 1);
   cpy = v => C.y1 - (Math.log10(v) - lo) / (hi - lo) * (C.y1 - C.y0);
@@ -363,6 +383,69 @@ function curve(i) {
   if (isFinite(v) && v > 0) { now.setAttribute("cx", cpx(p)); now.setAttribute("cy", cpy(v)); }
   else { now.setAttribute("cx", -10); now.setAttribute("cy", -10); }
 }
+// the step's literate line: its formula in names, then its operands laid out as the
+// matrices they are (4 significant digits, the exact value in each cell's tooltip)
+function h(name, cls, parent, text) {
+  const e = document.createElement(name);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+function operand(name, value, parent) {  // a number, null ("?"), rows, or {rows, of: [rows, columns]}
+  const box = h("div", "operand", parent);
+  h("div", "name", box, name);
+  if (value === null) {
+    h("span", "num", box, "?").title = "not in the trace, and nothing to derive it from";
+  } else if (!Array.isArray(value) && typeof value !== "object") {  // alpha, an error, the book's scalars
+    h("span", "num " + sign(value), box, fmt(value)).title = exact(value);
+  } else {
+    // a big layer's first rows and columns, as the network is drawn: "… of N" says so
+    const rows = value.rows || value, [nRows, nCols] = value.of || [rows.length, rows[0].length];
+    const table = h("table", "m", box), shown = rows[0].length;
+    for (const row of rows) {
+      const tr = h("tr", "", table);
+      for (const v of row) h("td", sign(v), tr, fmt(v)).title = exact(v);
+      if (nCols > shown) h("td", "more", tr, "…");
+    }
+    if (nRows > rows.length) {
+      const tr = h("tr", "", table);
+      for (let j = 0; j < shown + (nCols > shown ? 1 : 0); j++) h("td", "more", tr, "⋮");
+    }
+    const cut = [nRows > rows.length ? `${rows.length} of ${nRows} rows` : "",
+                 nCols > shown ? `${shown} of ${nCols} columns` : ""].filter(Boolean);
+    if (cut.length) h("div", "cut", box, cut.join(", "));
+  }
+}
+let lineHeight = 0;
+function literate(i, e) {
+  // e.shape: per clause [given, formula, note, parts], each part a sign's text or an
+  // operand's [name]; e.operands: the operands' values, in order
+  const line = $("line"), values = e.operands[Symbol.iterator]();
+  line.textContent = "";
+  const formula = h("div", "", line);
+  formula.id = "formula";
+  formula.append(`[${i}] `);
+  e.shape.filter(c => !c[0]).forEach(([, text, note], j) => {
+    formula.append((j ? "; " : "") + text);
+    if (note) h("span", "note", formula, " " + note.trim());
+  });
+  const row = h("div", "", line);
+  row.id = "operands";
+  for (const [, , , parts] of e.shape) {
+    const box = h("div", "clause", row);
+    for (const part of parts) {
+      if (typeof part === "string") h("span", "sign", box, part.trim());
+      else operand(part[0], values.next().value, box);
+    }
+  }
+  // the box only grows (until the window is resized), so the network below it stays put
+  const height = line.getBoundingClientRect().height;
+  if (height > lineHeight) { lineHeight = height; line.style.minHeight = `${height}px`; }
+}
+window.addEventListener("resize", () => {
+  lineHeight = 0; $("line").style.minHeight = ""; if (at >= 0) literate(at, E(at));
+});
 let ticket = 0, want = -1;  // want: the event asked for last (shown once its block is in)
 function go(i) {  // show event i; its block (and the one before) first brought in if need be
   i = Math.max(0, Math.min(N - 1, i));
@@ -376,7 +459,7 @@ function show(i) {
   state = (i === at + 1 && state) ? (apply(state, E(i)), state) : snapshot(i);
   at = i;
   const e = E(i);
-  $("line").textContent = e.line;
+  literate(i, e);
   $("where").textContent =
     `event ${i} of ${N} · epoch ${e.epoch} · samples ${e.samples.join(", ")} · ${e.kind}` +
     (D.incomplete ? ` · incomplete trace: ${D.incomplete}` : "");
@@ -431,18 +514,29 @@ document.addEventListener("keydown", k => {
 });
 // hovering a node, an edge or a number shows its exact value at once (the <title> is
 // kept for screen readers and for a browser's own tooltip)
+function tipAt(ev, text) {
+  const tipBox = $("tip");
+  if (!text) { tipBox.style.display = "none"; return; }
+  tipBox.textContent = text;
+  tipBox.style.left = `${ev.clientX + 14}px`; tipBox.style.top = `${ev.clientY + 14}px`;
+  tipBox.style.display = "block";
+}
 $("net").addEventListener("mousemove", ev => {
   let t = ev.target;
   while (t && t !== ev.currentTarget && !(t.querySelector && t.querySelector(":scope > title"))) {
     t = t.parentNode;
   }
-  const title = t && t !== ev.currentTarget ? t.querySelector(":scope > title") : null, tipBox = $("tip");
-  if (!title) { tipBox.style.display = "none"; return; }
-  tipBox.textContent = title.textContent;
-  tipBox.style.left = `${ev.clientX + 14}px`; tipBox.style.top = `${ev.clientY + 14}px`;
-  tipBox.style.display = "block";
+  const title = t && t !== ev.currentTarget ? t.querySelector(":scope > title") : null;
+  tipAt(ev, title ? title.textContent : "");
 });
-$("net").addEventListener("mouseleave", () => { $("tip").style.display = "none"; });
+$("line").addEventListener("mousemove", ev => {  // a cell of an operand: its name and exact value
+  const t = ev.target.closest ? ev.target.closest("td, .num") : null;
+  const name = t ? t.closest(".operand").querySelector(".name").textContent : "";
+  tipAt(ev, t ? `${name}: ${t.title}` : "");
+});
+for (const id of ["net", "line"]) {
+  $(id).addEventListener("mouseleave", () => { $("tip").style.display = "none"; });
+}
 curveSetup();
 if (typeof DecompressionStream === "undefined") {
   $("line").textContent = "This browser cannot inflate the page's events (it has no DecompressionStream): " +
