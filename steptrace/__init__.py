@@ -12,7 +12,7 @@ command line's ``--help``) stays quick:
 - to run and read: ``record``, ``load``, ``experiments``, ``experiment``, ``Trace``,
   ``Events``, ``Experiment``, ``Check`` (:mod:`steptrace.api`);
 - to write a plugin: ``hookimpl`` (:mod:`steptrace.plugins.hookspecs`), ``Nonlinearity``,
-  ``Strategy``, ``LearningStep``, ``Learned``, ``gradient_descent``, ``Array``, ``Batches``
+  ``Strategy``, ``Option``, ``LearningStep``, ``Learned``, ``gradient_descent``, ``Array``, ``Batches``
   (:mod:`steptrace.engine.rules`), ``ExperimentConfig`` (:mod:`steptrace.config`) and
   ``portable`` (:mod:`steptrace.portable`: exp, expm1, log1p, tanh and sigmoid that give
   the same bits on every machine, for exact mode).
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Learned,
         LearningStep,
         Nonlinearity,
+        Option,
         Strategy,
         gradient_descent,
     )
@@ -42,13 +43,13 @@ if TYPE_CHECKING:
 _WHERE = {
     **dict.fromkeys(["Check", "Events", "Experiment", "Trace", "experiment", "experiments", "load",
                      "record"], "steptrace.api"),
-    **dict.fromkeys(["Array", "Batches", "Learned", "LearningStep", "Nonlinearity", "Strategy",
-                     "gradient_descent"], "steptrace.engine.rules"),
+    **dict.fromkeys(["Array", "Batches", "Learned", "LearningStep", "Nonlinearity", "Option",
+                     "Strategy", "gradient_descent"], "steptrace.engine.rules"),
     "ExperimentConfig": "steptrace.config",
     "hookimpl": "steptrace.plugins.hookspecs",
 }
 __all__ = ["Array", "Batches", "Check", "Events", "Experiment", "ExperimentConfig", "Learned",
-           "LearningStep", "Nonlinearity", "Strategy", "Trace", "__version__", "experiment",
+           "LearningStep", "Nonlinearity", "Option", "Strategy", "Trace", "__version__", "experiment",
            "experiments", "gradient_descent", "hookimpl", "load", "portable", "record"]
 
 

@@ -567,7 +567,13 @@ def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
     registry = _registry()
     if show_id is not None:
         config = registry.experiment(show_id)
-        click.echo(dump_toml(config) if file_format == "toml" else dump_json(config), nl=False)
+        if file_format == "json":
+            click.echo(dump_json(config), nl=False)
+            return
+        strategy = registry.strategies.get(config.strategy.name)
+        declared = strategy.rule.declared if strategy is not None else {}
+        notes = [f"option {name}: {option.describe()}" for name, option in declared.items()]
+        click.echo(dump_toml(config, {"strategy": notes}), nl=False)
         return
     rows = [(name, p.rule, p.plugin) for name, p in sorted(registry.experiments.items())]
     if as_json:
@@ -607,6 +613,10 @@ def plugins(as_json: bool, show_all: bool) -> None:
         for key in ("nonlinearities", "strategies", "experiments", "commands"):
             if entry[key]:
                 click.echo(f"  {key}: {', '.join(entry[key])}")
+            if key == "strategies":
+                for strategy, options in entry["options"].items():
+                    for name, option in options.items():
+                        click.echo(f"    {strategy} option {name}: {option['described']}")
         if entry["observes_events"]:
             click.echo("  observes every event")
 

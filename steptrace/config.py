@@ -12,6 +12,7 @@ import json
 import os
 import string
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -329,8 +330,9 @@ def dump_json(config: ExperimentConfig) -> str:
     return config.model_dump_json(indent=2, exclude_defaults=False) + "\n"
 
 
-def dump_toml(config: ExperimentConfig) -> str:
-    """The config as TOML, in the order a reader wants: the network, then the data."""
+def dump_toml(config: ExperimentConfig, notes: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The config as TOML, in the order a reader wants: the network, then the data;
+    ``notes`` are comment lines to write at the end of a table (by the table's name)."""
     data = config.model_dump(mode="json")
 
     def is_table(value: Any) -> bool:  # a packed matrix is a value (an inline table)
@@ -342,6 +344,7 @@ def dump_toml(config: ExperimentConfig) -> str:
     for key, table in tables.items():
         lines += ["", f"[{key}]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+        lines += [f"# {note}" for note in (notes or {}).get(key, ())]
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,7 @@ from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.outputs import atomic_write
 from steptrace.plugins.loading import load_plugins
-from steptrace.plugins.registry import Registry
+from steptrace.plugins.registry import Registry, checked_options
 from steptrace.recording import run
 from steptrace.trace.reader import open_trace
 
@@ -107,8 +107,9 @@ def check_strategy(
     False — every sample exactly once per pass. Sizes for which ``plan`` refuses the
     options (``ValueError``) are skipped; at least one must be accepted. A strategy with
     a learning rule is also run on the book's streetlights: twice, with the same events,
-    and without writing into ``step.weights`` or the step's other arrays."""
-    options = dict(options or {})
+    and without writing into ``step.weights`` or the step's other arrays. ``options`` are
+    checked against what the strategy declares, its defaults filled in, as a run does."""
+    options = checked_options(strategy, options or {})
     accepted = 0
     for n in sizes:
         try:
@@ -138,7 +139,8 @@ def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None
         "strategy": {"name": strategy.name, **options},
         "inputs": [[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]], "goals": [[1], [1], [0], [0]]})
     nonlinearities = tuple(builtins.nonlinearity(name) for name in config.nonlinearities)
-    plan = Plan(nonlinearities, strategy, strategy.plan(len(config.inputs), options))
+    plan = Plan(nonlinearities, strategy, strategy.plan(len(config.inputs), options),
+                options=options)
     runs = []
     for _ in range(2):
         events: list[Any] = []

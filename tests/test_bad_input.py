@@ -507,7 +507,7 @@ BAD_EXPERIMENTS = {
         names_file=False),
     "minibatch batch_size a string": BadExperiment(
         toml_edit((STRATEGY, f'{MINIBATCH}\nbatch_size = "2"')),
-        ("option batch_size must be int", "'2'"), names_file=False),
+        ("option batch_size takes a whole number, not '2'",), names_file=False),
     "unknown strategy option": BadExperiment(
         toml_edit((STRATEGY, f"{STRATEGY}\nshuffle = true")),
         ("strategy stochastic has no option 'shuffle'", "its options: none"), names_file=False),
@@ -533,9 +533,16 @@ BAD_EXPERIMENTS = {
         toml_edit((STRATEGY, 'name = "hot_and_cold"\nstep_amount = -0.1')),
         ("strategy hot_and_cold: step_amount must be a positive number, not -0.1",),
         names_file=False),
-    "hot_and_cold with an integer step": BadExperiment(
-        toml_edit((STRATEGY, 'name = "hot_and_cold"\nstep_amount = 1')),
-        ("option step_amount must be float, not 1",), names_file=False),
+    "hot_and_cold with a step that is not a number": BadExperiment(
+        toml_edit((STRATEGY, 'name = "hot_and_cold"\nstep_amount = true')),
+        ("option step_amount takes a number, not True",), names_file=False),
+    "minibatch batch_size a float": BadExperiment(
+        toml_edit((STRATEGY, f"{MINIBATCH}\nbatch_size = 2.0")),
+        ("option batch_size takes a whole number, not 2.0",), names_file=False),
+    "misspelled strategy option": BadExperiment(
+        toml_edit((STRATEGY, f"{MINIBATCH}\nbatch_sise = 2")),
+        ("strategy minibatch has no option 'batch_sise': did you mean 'batch_size'? its options: "
+         "batch_size (int: how many samples make one update)",), names_file=False),
     "book_view numbers unknown": BadExperiment(
         toml_edit(('numbers = "python"', 'numbers = "latex"')),
         ("book_view.numbers: Input should be 'python', 'numpy' or 'ipython-numpy-1.13'",)),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 from steptrace.config import ExperimentConfig
-from steptrace.engine.rules import Nonlinearity, Strategy
+from steptrace.engine.rules import Learned, Nonlinearity, Option, Strategy
 from steptrace.errors import ConfigError, PluginError
 from steptrace.plugins import hookspecs
 from steptrace.plugins.hookspecs import hookimpl
@@ -21,7 +23,7 @@ from steptrace.recording import record, run
 from steptrace.testing import check_strategy
 from steptrace.trace.events import Event, ForwardEvent, UpdateEvent
 from steptrace.trace.header import Detail
-from tests.conftest import ROOT, builtin_registry
+from tests.conftest import ROOT, RunCli, builtin_registry
 
 
 def test_builtins_register_through_the_public_hooks() -> None:
@@ -236,3 +238,66 @@ def test_default_plugins_are_importable_modules() -> None:
 def test_the_builtin_learning_rule_keeps_the_contract() -> None:
     """hot_and_cold reads step.weights (read-only to a rule) and writes only its copies."""
     check_strategy(builtin_registry().strategy("hot_and_cold"), {"step_amount": 0.001})
+
+
+def declaring(options: dict[str, Any]) -> Registry:
+    """The built-ins and a strategy ``declared`` that takes ``options`` and records what its
+    plan and learning rule were given."""
+    pm = get_plugin_manager(entry_points=False)
+
+    class Declares:
+        def __init__(self) -> None:
+            self.seen: list[dict[str, Any]] = []
+
+        @hookimpl
+        def register_strategies(self, register: Callable[[Strategy], None]) -> None:
+            def plan(n: int, given: Any) -> list[list[int]]:
+                self.seen.append(dict(given))
+                return [[i] for i in range(n)]
+
+            def learn(step: Any) -> Any:
+                self.seen.append(dict(step.options))
+                return Learned(step.gradient())
+
+            register(Strategy("declared", plan, options, learn=learn))
+
+    pm.register(Declares(), name="declares")
+    return Registry.load(pm)
+
+
+def test_declared_options_get_their_defaults_and_ints_where_floats_are_declared() -> None:
+    registry = declaring({"rate": Option(float, 0.5, "how fast"), "size": Option(int, 2),
+                          "label": Option(str), "on": bool})
+    base = registry.experiment("ch06-streetlights-backprop").model_dump()
+    config = ExperimentConfig.model_validate({**base, "iterations": 1,
+                                              "strategy": {"name": "declared", "rate": 0, "on": True}})
+    plan = registry.resolve(config)
+    assert plan.options == {"rate": 0.0, "on": True, "size": 2}  # no default for label: absent
+    assert isinstance(plan.options["rate"], float)
+    run(config, plan)
+    declares: Any = registry.pm.get_plugin("declares")
+    assert declares.seen == [plan.options] * 5  # plan once, then learn at each of 4 steps
+    cases: list[tuple[dict[str, Any], str]] = [({"rate": "fast"}, "option rate takes a number, not 'fast'"),
+                         ({"size": 2.0}, "option size takes a whole number, not 2.0"),
+                         ({"on": 1}, "option on takes true or false, not 1"),
+                         ({"label": 3}, "option label takes a string, not 3"),
+                         ({"rat": 1.0}, "has no option 'rat': did you mean 'rate'? its options: rate "
+                                        "(float, default 0.5: how fast); size (int, default 2); "
+                                        "label (str); on (bool)")]
+    for bad, message in cases:
+        wrong = ExperimentConfig.model_validate({**base, "strategy": {"name": "declared", **bad}})
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            registry.resolve(wrong)
+
+
+def test_plugins_and_experiments_show_list_a_strategys_options(run_cli: RunCli) -> None:
+    listing = run_cli("plugins", "--all", "--json")
+    strategies = {entry["name"]: entry["options"] for entry in json.loads(listing.stdout)}
+    assert strategies["steptrace_builtins.strategies"] == {"minibatch": {"batch_size": {
+        "type": "int", "default": None, "doc": "how many samples make one update",
+        "described": "int: how many samples make one update"}}}
+    text = run_cli("plugins", "--all").stdout
+    assert "    minibatch option batch_size: int: how many samples make one update\n" in text
+    shown = run_cli("experiments", "--show", "streetlights-minibatch").stdout
+    assert '[strategy]\nname = "minibatch"\nbatch_size = 2\n# option batch_size: int: how many ' \
+           "samples make one update\n" in shown

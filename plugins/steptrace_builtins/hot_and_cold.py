@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from steptrace import Batches, Learned, LearningStep, Strategy, hookimpl
+from steptrace import Batches, Learned, LearningStep, Option, Strategy, hookimpl
 
 
 def plan(n_samples: int, options: Mapping[str, Any]) -> Batches:
@@ -64,6 +64,8 @@ def learn(step: LearningStep) -> Learned:
 @hookimpl
 def register_strategies(register: Callable[[Strategy], None]) -> None:
     register(Strategy(
-        "hot_and_cold", plan, {"step_amount": float}, learn=learn,
+        "hot_and_cold", plan,
+        {"step_amount": Option(float, doc="how far each weight is tried up and down (no default)")},
+        learn=learn,
         description="ch. 4 hot and cold learning: try each weight step_amount up and down, "
                     "keep the direction with the smaller error"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from steptrace import Batches, Strategy, hookimpl
+from steptrace import Batches, Option, Strategy, hookimpl
 
 
 def stochastic(n_samples: int, options: Mapping[str, Any]) -> Batches:
@@ -36,5 +36,6 @@ def register_strategies(register: Callable[[Strategy], None]) -> None:
                       description="update after every sample (the book's ch. 6 loops)"))
     register(Strategy("full", full,
                       description="one update per pass, weight_delta averaged over the dataset"))
-    register(Strategy("minibatch", minibatch, {"batch_size": int},
+    register(Strategy("minibatch", minibatch,
+                      {"batch_size": Option(int, doc="how many samples make one update")},
                       description="one update per batch_size samples, averaged per batch"))

@@ -125,7 +125,7 @@ class Network:
             ascent=config.ascent,
             learning=config.train,
             frozen=frozen_masks(config, [w.shape for w in weights]),
-            options=config.strategy.options,
+            options=dict(plan.options),
         )
 
     def step(self, layer_0: Array, goal: Array | None) -> Step:

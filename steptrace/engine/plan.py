@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import CodeType
+from typing import Any
 
 from steptrace.engine.rules import Batches, Nonlinearity, Strategy
 from steptrace.errors import PluginError, SteptraceError
@@ -30,6 +31,8 @@ class Plan:
     strategy: Strategy
     batches: Batches
     authors: Mapping[str, str] = field(default_factory=dict)
+    #: the strategy's options as the config gives them, checked, the defaults filled in
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def blame(self, error: Exception) -> PluginError | None:
         """``error``, raised while this plan trained, as the failure of the plugin whose

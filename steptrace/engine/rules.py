@@ -92,14 +92,33 @@ class Learned:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One option a strategy takes: its type (``float``, ``int``, ``bool`` or ``str``; an
+    int is taken where a float is declared, and becomes one), its default (``None``: the
+    option has none, and a rule that needs it says so from ``plan``), and one line of doc.
+    ``steptrace plugins`` and ``experiments --show`` list them."""
+
+    type: type
+    default: Any = None
+    doc: str = ""
+
+    def describe(self) -> str:
+        """``float, default 0.9: how much of the last velocity is kept``."""
+        text = self.type.__name__ + ("" if self.default is None else f", default {self.default!r}")
+        return f"{text}: {self.doc}" if self.doc else text
+
+
+@dataclass(frozen=True)
 class Strategy:
     """A strategy: which samples form each weight update, and (optionally) how weights move.
 
     ``plan(n_samples, options)`` returns, for one pass over the data, the list of
     batches (lists of sample indices, in order). The engine runs forward and error on
     each batch and makes one update per batch. ``plan`` raises ``ValueError`` with a
-    one-line message when an option is wrong; ``options`` names the options it accepts
-    and their types (checked before ``plan`` is called).
+    one-line message when an option's value is wrong. ``options`` declares the options
+    the strategy takes, each an :class:`Option` (type, default, doc; a bare type is an
+    option without default or doc): they are checked before ``plan`` is called, and
+    ``plan`` and ``learn`` get them with the defaults filled in.
 
     ``learn(step) -> Learned`` decides how the weights move; by default it is the book's
     :func:`gradient_descent`: deltas backwards, then ``weights -= alpha * layer_inᵀ ·
@@ -111,9 +130,15 @@ class Strategy:
 
     name: str
     plan: Callable[[int, Mapping[str, Any]], Batches]
-    options: Mapping[str, type] = field(default_factory=dict)
+    options: Mapping[str, Option | type] = field(default_factory=dict)
     description: str = ""
     learn: Callable[[LearningStep], Learned] = field(default_factory=lambda: gradient_descent)
+
+    @property
+    def declared(self) -> dict[str, Option]:
+        """Each option as an :class:`Option` (a bare type made one)."""
+        return {name: option if isinstance(option, Option) else Option(option)
+                for name, option in self.options.items()}
 
     @property
     def own_rule(self) -> bool:

@@ -44,7 +44,7 @@ from steptrace.plugins.loading import (
 )
 
 __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "CommandCollector", "Provided", "Registry",
-           "RunObservers", "get_plugin_manager"]
+           "RunObservers", "checked_options", "get_plugin_manager"]
 
 T = TypeVar("T")
 
@@ -198,7 +198,7 @@ class Registry:
                 for name in config.nonlinearities]
         provided = _lookup("strategy", config.strategy.name, self.strategies)
         strategy = provided.rule
-        options = _check_options(strategy, config.strategy.options)
+        options = checked_options(strategy, config.strategy.options)
         n_samples = len(config.inputs)
         plugin = self.plugins.label(provided.plugin)
         try:
@@ -226,7 +226,7 @@ class Registry:
             for module in map(module_of, callables):
                 if module and not _is_steptrace(module):
                     authors.setdefault(module, self.plugins.label(owner))
-        return Plan(tuple(p.rule for p in used), strategy, batches, authors)
+        return Plan(tuple(p.rule for p in used), strategy, batches, authors, options)
 
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""
@@ -239,7 +239,8 @@ class Registry:
         return {rule: provided.label for rule, provided in used}
 
     def describe_plugins(self, include_builtins: bool = False) -> list[dict[str, Any]]:
-        """Each loaded plugin: name, version, source, hooks, and what it contributes."""
+        """Each loaded plugin: name, version, source, hooks, what it contributes, and the
+        options its strategies declare (type, default, doc)."""
         listing = []
         for name, info in self.plugins.info.items():
             if info.builtin and not include_builtins:
@@ -254,6 +255,11 @@ class Registry:
                 "name": name, "version": info.version, "source": info.source, "hooks": hooks,
                 "nonlinearities": mine(self.nonlinearities), "strategies": mine(self.strategies),
                 "experiments": mine(self.experiments), "commands": mine(self.commands),
+                "options": {strategy: {
+                    option_name: {"type": option.type.__name__, "default": option.default,
+                                  "doc": option.doc, "described": option.describe()}
+                    for option_name, option in self.strategies[strategy].rule.declared.items()}
+                    for strategy in mine(self.strategies) if self.strategies[strategy].rule.options},
                 "observes_events": "observe_event" in hooks,
             })
         return listing
@@ -342,19 +348,32 @@ def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[
     raise ConfigError(f"unknown {noun} {name!r}: {hint}known: {known}")
 
 
-def _check_options(strategy: Strategy, options: Mapping[str, Any]) -> dict[str, Any]:
+def checked_options(strategy: Strategy, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options a config gives, checked against what the strategy declares (an int
+    taken as a float where a float is declared), with the declared defaults filled in."""
+    declared = strategy.declared
     checked = {}
     for key, value in options.items():
-        if key not in strategy.options:
-            accepted = ", ".join(strategy.options) or "none"
-            raise ConfigError(
-                f"strategy {strategy.name} has no option {key!r} (its options: {accepted})"
-            )
-        expected = strategy.options[key]
-        if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
-            raise ConfigError(
-                f"strategy {strategy.name}: option {key} must be {expected.__name__}, "
-                f"not {value!r}"
-            )
+        if key not in declared:
+            close = difflib.get_close_matches(key, declared, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            takes = "; ".join(f"{name} ({option.describe()})" for name, option in declared.items())
+            raise ConfigError(f"strategy {strategy.name} has no option {key!r}: {hint}"
+                              f"its options: {takes or 'none'}")
+        option = declared[key]
+        if option.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # beta = 0 in TOML is an int
+        if isinstance(value, bool) != (option.type is bool) or not isinstance(value, option.type):
+            raise ConfigError(f"strategy {strategy.name}: option {key} takes "
+                              f"{_a(option.type)}, not {value!r}")
         checked[key] = value
+    for key, option in declared.items():
+        if key not in checked and option.default is not None:
+            checked[key] = option.default
     return checked
+
+
+def _a(kind: type) -> str:
+    """How a message names what an option takes."""
+    return {float: "a number", int: "a whole number", bool: "true or false",
+            str: "a string"}.get(kind, f"a {kind.__name__}")

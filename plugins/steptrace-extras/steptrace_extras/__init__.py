@@ -28,6 +28,7 @@ from steptrace import (
     Learned,
     LearningStep,
     Nonlinearity,
+    Option,
     Strategy,
     hookimpl,
     portable,
@@ -60,10 +61,9 @@ def fast_softplus(x: Array) -> Array:
 
 
 def momentum_plan(n_samples: int, options: Mapping[str, Any]) -> Batches:
-    beta = options.get("beta", 0.9)
+    beta, size = options["beta"], options["batch_size"]  # (declared with defaults, below)
     if not (math.isfinite(beta) and 0 <= beta < 1):
         raise ValueError(f"beta must be at least 0 and below 1, not {beta}")
-    size = options.get("batch_size", 1)
     if not 1 <= size <= n_samples:
         raise ValueError(f"batch_size must be between 1 and the {n_samples} samples, not {size}")
     return [list(range(start, min(start + size, n_samples)))
@@ -73,7 +73,7 @@ def momentum_plan(n_samples: int, options: Mapping[str, Any]) -> Batches:
 def momentum_learn(step: LearningStep) -> Learned:
     """velocity = beta * velocity + weight_delta; the engine then does
     weights -= alpha * velocity. The velocity starts at 0 and lives in ``step.state``."""
-    beta = step.options.get("beta", 0.9)
+    beta = step.options["beta"]
     gradients = step.gradient()  # the book's backprop (its deltas are traced as delta events)
     velocity = step.state.get("velocity") or [np.zeros_like(g) for g in gradients]
     velocity = [beta * v + g for v, g in zip(velocity, gradients, strict=True)]
@@ -93,7 +93,9 @@ def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
 
 @hookimpl
 def register_strategies(register: Callable[[Strategy], None]) -> None:
-    register(Strategy("momentum", momentum_plan, {"beta": float, "batch_size": int},
+    register(Strategy("momentum", momentum_plan,
+                      {"beta": Option(float, 0.9, "how much of the last velocity each step keeps"),
+                       "batch_size": Option(int, 1, "how many samples make one update")},
                       learn=momentum_learn,
                       description="gradient descent with momentum: weights move by a running "
                                   "sum of past weight_deltas, decayed by beta (default 0.9)"))
