@@ -34,7 +34,7 @@ from steptrace.trace.events import (
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import complete_events, walk
 from steptrace.views.html import CHECKPOINT, DIGITS, MAX_NODES, write_html
-from steptrace.views.literate import Literate, Sign
+from steptrace.views.literate import Clause, Literate, Sign
 from tests.conftest import TRACES, RunCli, present
 from tests.test_plot import fill_disk
 
@@ -495,18 +495,19 @@ def shown_operands(page: Page) -> list[list[Any]]:
 
 
 def expected_operands(narrator: Literate, event: Event) -> list[list[Any]]:
-    """What the page should lay out for ``event``: the clauses Literate makes of it (the
-    banner's input and goal first, named by their formula, where the step starts a sample)."""
-    clauses = [(c, True) for c in narrator.given(event)] if isinstance(event, ForwardEvent) \
-        and event.layer == 1 else []
-    clauses += [(c, False) for c in narrator.clauses(event)]
-    expected: list[list[Any]] = []
-    for clause, given in clauses:
-        expected.append([part.text.strip() if isinstance(part, Sign) else
-                         {"name": clause.formula if given else part.name,
-                          "value": part.value.tolist() if isinstance(part.value, np.ndarray) else part.value}
-                         for part in clause.on_page()])
-    return expected
+    """What the page should lay out for ``event``: the clauses Literate makes of it (where
+    the step starts a sample, the banner's input and goal first, in one group, each named
+    by its formula)."""
+    given = narrator.given(event) if isinstance(event, ForwardEvent) and event.layer == 1 else ()
+
+    def parts(clause: Clause, name: str | None = None) -> list[Any]:
+        return [part.text.strip() if isinstance(part, Sign) else
+                {"name": name or part.name,
+                 "value": part.value.tolist() if isinstance(part.value, np.ndarray) else part.value}
+                for part in clause.on_page()]
+
+    expected = [[part for clause in given for part in parts(clause, clause.formula)]] if given else []
+    return expected + [parts(clause) for clause in narrator.clauses(event)]
 
 
 def same_float(shown: str, value: float) -> bool:
@@ -665,6 +666,10 @@ def test_an_update_of_3x4_weights_fits_a_1000_pixel_window_and_wraps_in_a_narrow
     assert names == ["weights_0_1 (before)", "alpha", "layer_0ᵀ · layer_1_delta", "weights_0_1 (after)"]
     rows = page.eval_on_selector_all("#operands .operand table", "ts => ts.map(t => t.rows.length)")
     assert rows == [3, 3, 3]
+    moved = page.eval_on_selector_all("#operands .operand:last-child td", """tds => tds.flatMap((td, n) =>
+      td.classList.contains("moved") ? [`0,${Math.floor(n / 4)},${n % 4}`] : [])""")
+    lit = page.eval_on_selector_all("g.edge.changed", "gs => gs.map(g => g.dataset.weight)")
+    assert moved == sorted(lit) == ["0,1,3", "0,2,3"]  # the after table lights what the drawing lights
     parts = boxes(page, "#operands .operand")
     assert max(b["right"] for b in parts) <= 1000
     assert page.evaluate("document.documentElement.scrollWidth") <= 1000

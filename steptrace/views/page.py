@@ -25,9 +25,9 @@ kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 .3em; background: #
         box-sizing: border-box; overflow-x: auto; }
 #formula { font: 13px ui-monospace, monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
 #formula .note { color: #666; }
-#operands { display: flex; flex-wrap: wrap; align-items: center; gap: .5em 1.8em; margin-top: .35em; }
+#operands { display: flex; flex-wrap: wrap; align-items: center; gap: .5em 2.4em; margin-top: .35em; }
 .clause { display: flex; flex-wrap: wrap; align-items: center; gap: .35em .45em; }
-.clause + .clause { border-left: 1px solid #d8d8d0; padding-left: 1.2em; }
+.clause.given { gap: .35em 1.2em; }
 .operand { display: flex; flex-direction: column; align-items: center; max-width: 100%; }
 .operand .name { font: 11px ui-monospace, monospace; color: #555; white-space: nowrap; margin-bottom: 1px; }
 .operand .cut { font: 10px ui-monospace, monospace; color: #777; }
@@ -37,6 +37,7 @@ table.m { border-collapse: collapse; font: 12px ui-monospace, monospace; border-
           border-right: 1.5px solid #666; border-radius: 3px; background: #fff; }
 table.m td { text-align: right; padding: 0 .45em; line-height: 1.35; }
 table.m td.more { color: #999; text-align: center; }
+table.m td.moved, .operand .num.moved { background: #ffd43b; color: #222; font-weight: bold; }
 table.m td.pos { color: #1f4f82; } table.m td.neg { color: #a5380b; } table.m td.zero { color: #999; }
 #where { color: #555; margin-left: .8em; }
 #tip { position: fixed; display: none; pointer-events: none; background: #222; color: #fff;
@@ -392,6 +393,22 @@ function h(name, cls, parent, text) {
   if (parent) parent.appendChild(e);
   return e;
 }
+function moved(shown) {  // an update's weights (after): the cells it moved lit, as in the drawing
+  if (shown.length < 2) return;
+  const [[before], [after, box]] = [shown[0], shown[shown.length - 1]];
+  if (typeof before === "number" && typeof after === "number") {  // the book's one weight
+    if (exact(before) !== exact(after)) box.querySelector(".num").classList.add("moved");
+    return;
+  }
+  const rows = v => v && typeof v === "object" ? (v.rows || v) : null, a = rows(before), b = rows(after);
+  if (!a || !b || a.length !== b.length) return;
+  box.querySelectorAll("tr").forEach((tr, i) => {
+    if (!b[i]) return;
+    tr.querySelectorAll("td:not(.more)").forEach((td, j) => {
+      if (a[i][j] !== undefined && exact(a[i][j]) !== exact(b[i][j])) td.classList.add("moved");
+    });
+  });
+}
 function operand(name, value, parent) {  // a number, null ("?"), rows, or {rows, of: [rows, columns]}
   const box = h("div", "operand", parent);
   h("div", "name", box, name);
@@ -416,6 +433,7 @@ function operand(name, value, parent) {  // a number, null ("?"), rows, or {rows
                  nCols > shown ? `${shown} of ${nCols} columns` : ""].filter(Boolean);
     if (cut.length) h("div", "cut", box, cut.join(", "));
   }
+  return box;
 }
 let lineHeight = 0;
 function literate(i, e) {
@@ -432,13 +450,16 @@ function literate(i, e) {
   });
   const row = h("div", "", line);
   row.id = "operands";
-  for (const [, , , parts] of e.shape) {
-    const box = h("div", "clause", row);
+  let given = null;  // the banner's clauses (layer_0 = streetlights[1], its goal): one group
+  e.shape.forEach(([isGiven, , , parts], c) => {
+    const box = isGiven ? (given = given || h("div", "clause given", row)) : h("div", "clause", row);
+    const shown = [];  // this clause's operands: [value, its box]
     for (const part of parts) {
       if (typeof part === "string") h("span", "sign", box, part.trim());
-      else operand(part[0], values.next().value, box);
+      else { const value = values.next().value; shown.push([value, operand(part[0], value, box)]); }
     }
-  }
+    if (e.kind === "update" && c === e.shape.length - 1) moved(shown);  // (before) − … = (after)
+  });
   // the box only grows (until the window is resized), so the network below it stays put
   const height = line.getBoundingClientRect().height;
   if (height > lineHeight) { lineHeight = height; line.style.minHeight = `${height}px`; }
