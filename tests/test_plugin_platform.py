@@ -115,7 +115,7 @@ def test_the_allow_list_loads_only_the_named_plugins(run_cli: RunCli, plugins_di
         "name": "smooth_relu", "version": "file", "source": str(plugins_dir / "smooth_relu.py"),
         "hooks": ["register_commands", "register_nonlinearities"],
         "nonlinearities": ["smooth_relu"], "strategies": [], "experiments": [],
-        "commands": ["hello"], "observes_events": False}
+        "commands": ["hello"], "observes_events": False, "options": {}}
     builtins_only = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only())
     assert json.loads(builtins_only.stdout) == []
 
@@ -230,8 +230,8 @@ def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli: RunCli, 
     result = run_cli("--plugins-dir", folder, "record", "ch06-streetlights-backprop", "-o",
                      tmp_path / "t.jsonl", env=only("myrelu"))
     assert result.stderr == ("warning: nonlinearity 'relu' is registered by both "
-                             "steptrace_builtins.nonlinearities and myrelu; myrelu's is ignored: "
-                             "uninstall or rename one of them\n")
+                             "steptrace_builtins.nonlinearities and myrelu; myrelu's is ignored "
+                             "(a built-in's name cannot be taken: rename yours)\n")
     assert run_cli("replay", tmp_path / "t.jsonl").exit_code == 0  # the built-in relu was used
 
 

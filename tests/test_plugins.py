@@ -186,7 +186,7 @@ def test_conflicting_names_are_reported_with_both_plugins() -> None:
     registry = Registry.load(pm)
     assert registry.problems == [
         "nonlinearity 'relu' is registered by both steptrace_builtins.nonlinearities and clash; "
-        "clash's is ignored: uninstall or rename one of them"]
+        "clash's is ignored (a built-in's name cannot be taken: rename yours)"]
     assert registry.nonlinearities["relu"].plugin == "steptrace_builtins.nonlinearities"
     strict = load_plugins(entry_points=False, strict=True)
     strict.pm.register(Clash(), name="clash")
@@ -227,6 +227,46 @@ def test_every_hook_is_documented_in_the_readme() -> None:
         assert spec.__doc__ and spec.__doc__.startswith("Called ")
         call = f"`{name}({', '.join(inspect.signature(spec).parameters)})`"
         assert call in readme, f"hook {call} is not documented in README.md"
+
+
+def test_of_two_outside_plugins_with_one_name_the_first_loaded_keeps_it() -> None:
+    class First:
+        @hookimpl
+        def register_nonlinearities(self, register: Callable[[Nonlinearity], None]) -> None:
+            register(Nonlinearity("bent", np.abs, np.sign, "|x|", "sign(output)"))
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(First(), name="first")
+    pm.register(First(), name="second")
+    registry = Registry.load(pm)
+    assert registry.nonlinearities["bent"].plugin == "first"
+    assert registry.problems == ["nonlinearity 'bent' is registered by both first and second; "
+                                 "second's is ignored (first loaded first: rename one, or "
+                                 "uninstall one of them)"]
+
+
+def test_a_hook_without_hookimpl_or_misspelled_is_said_not_silent(tmp_path: Path) -> None:
+    """A function named like a hook but not marked, one close to a hook's name, and a marked
+    one with a misspelled name: each one line (an error in strict mode)."""
+    (tmp_path / "unmarked.py").write_text(
+        "def register_strategies(register):\n    pass\n"
+        "def register_experiment(register):\n    pass\n"
+        "def helper():\n    pass\n")
+    (tmp_path / "typo.py").write_text(
+        "from steptrace import hookimpl\n@hookimpl\ndef observe_events(event):\n    pass\n")
+    plugins = load_plugins(tmp_path, entry_points=False)
+    assert plugins.problems == [
+        f"plugin typo ({tmp_path / 'typo.py'}) was not loaded: unknown hook 'observe_events' "
+        "(marked @hookimpl): did you mean 'observe_event'?",
+        f"plugin unmarked ({tmp_path / 'unmarked.py'}): register_experiment looks like the hook "
+        "'register_experiments' but is neither that name nor marked @hookimpl: steptrace never "
+        "calls it",
+        f"plugin unmarked ({tmp_path / 'unmarked.py'}): register_strategies is not marked "
+        "@hookimpl, so steptrace never calls it (decorate it: from steptrace import hookimpl; "
+        "@hookimpl)"]
+    (tmp_path / "typo.py").unlink()
+    with pytest.raises(PluginError, match="register_experiment looks like the hook"):
+        load_plugins(tmp_path, entry_points=False, strict=True)
 
 
 def test_default_plugins_are_importable_modules() -> None:

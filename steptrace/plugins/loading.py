@@ -18,6 +18,7 @@ Nothing is loaded at import time: :func:`load_plugins` builds a fresh manager.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import importlib.metadata
@@ -135,9 +136,48 @@ class Plugins:
         except (ValueError, pluggy.PluginValidationError) as error:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
-            self.problem(f"plugin {info.name} ({info.source}) was not loaded: {error}")
+            self.problem(f"plugin {info.name} ({info.source}) was not loaded: "
+                         f"{_explained(error, plugin)}")
             return
         self.info[info.name] = info
+        for unmarked in _unmarked_hooks(plugin):
+            self.problem(f"plugin {info.name} ({info.source}): {unmarked}")
+
+
+HOOKS = tuple(sorted(name for name in dir(hookspecs)
+                     if hasattr(getattr(hookspecs, name), "steptrace_spec")))
+
+
+def _explained(error: Exception, plugin: object) -> str:
+    """pluggy's reason a plugin was refused, with the hook the author likely meant."""
+    text = str(error)
+    if isinstance(error, pluggy.PluginValidationError) and text.startswith("unknown hook "):
+        name = text.split("'")[1] if text.count("'") >= 2 else ""
+        close = difflib.get_close_matches(name, HOOKS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"the hooks are {', '.join(HOOKS)}"
+        return f"unknown hook {name!r} (marked @hookimpl): {hint}"
+    return text
+
+
+def _unmarked_hooks(plugin: object) -> list[str]:
+    """The plugin's own functions that look like hooks but are not marked ``@hookimpl``:
+    steptrace never calls them, which would otherwise pass in silence."""
+    found = []
+    module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+    for name in dir(plugin):
+        if name.startswith("_"):
+            continue
+        function = getattr(plugin, name, None)
+        if (not callable(function) or hasattr(function, "steptrace_impl")
+                or getattr(function, "__module__", None) != module):
+            continue
+        if name in HOOKS:
+            found.append(f"{name} is not marked @hookimpl, so steptrace never calls it "
+                         "(decorate it: from steptrace import hookimpl; @hookimpl)")
+        elif close := difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.85):
+            found.append(f"{name} looks like the hook {close[0]!r} but is neither that name "
+                         "nor marked @hookimpl: steptrace never calls it")
+    return found
 
 
 def _allowed() -> set[str] | None:
@@ -165,7 +205,9 @@ def load_plugins(
                          PluginInfo(module_name, __version__, "built-in", builtin=True))
     allowed = _allowed()
     if entry_points:
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        # in name order, so that of two plugins registering one name the same one wins
+        found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for entry_point in sorted(found, key=lambda point: point.name):
             if allowed is not None and entry_point.name not in allowed:
                 continue
             dist = entry_point.dist

@@ -146,10 +146,13 @@ class Registry:
                 self._failed(plugin, hook_name, error)
                 continue
             for name, rule in offered.items():
-                if name in into:
-                    self.plugins.problem(
-                        f"{noun} {name!r} is registered by both {into[name].plugin} and {plugin}; "
-                        f"{plugin}'s is ignored: uninstall or rename one of them")
+                if name in into:  # the first loaded keeps it (see loading's order)
+                    first = into[name].plugin
+                    what = ("a built-in's name cannot be taken: rename yours"
+                            if first in DEFAULT_PLUGINS
+                            else f"{first} loaded first: rename one, or uninstall one of them")
+                    self.plugins.problem(f"{noun} {name!r} is registered by both {first} and "
+                                         f"{plugin}; {plugin}'s is ignored ({what})")
                     continue
                 into[name] = Provided(rule, plugin, version)
 
