@@ -11,6 +11,9 @@ command line's ``--help``) stays quick:
 
 - to run and read: ``record``, ``load``, ``experiments``, ``experiment``, ``Trace``,
   ``Events``, ``Experiment``, ``Check`` (:mod:`steptrace.api`);
+- to check a learner's own script against the book: ``check_script``, ``trace_script``
+  (:mod:`steptrace.api`); in Jupyter, ``%load_ext steptrace`` and ``%%steptrace_check``
+  (:mod:`steptrace.learner.magic`);
 - to write a plugin: ``hookimpl`` (:mod:`steptrace.plugins.hookspecs`), ``Nonlinearity``,
   ``Strategy``, ``Option``, ``LearningStep``, ``Learned``, ``gradient_descent``, ``Array``, ``Batches``
   (:mod:`steptrace.engine.rules`), ``ExperimentConfig`` (:mod:`steptrace.config`) and
@@ -26,7 +29,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from steptrace.api import Check, Events, Experiment, Trace, experiment, experiments, load, record
+    from steptrace.api import (
+        Check,
+        Events,
+        Experiment,
+        Trace,
+        check_script,
+        experiment,
+        experiments,
+        load,
+        record,
+        trace_script,
+    )
     from steptrace.config import ExperimentConfig
     from steptrace.engine.rules import (
         Array,
@@ -41,16 +55,18 @@ if TYPE_CHECKING:
     from steptrace.plugins.hookspecs import hookimpl
 
 _WHERE = {
-    **dict.fromkeys(["Check", "Events", "Experiment", "Trace", "experiment", "experiments", "load",
-                     "record"], "steptrace.api"),
+    **dict.fromkeys(["Check", "Events", "Experiment", "Trace", "check_script", "experiment",
+                     "experiments", "load", "record", "trace_script"], "steptrace.api"),
+    "load_ipython_extension": "steptrace.learner.magic",
     **dict.fromkeys(["Array", "Batches", "Learned", "LearningStep", "Nonlinearity", "Option",
                      "Strategy", "gradient_descent"], "steptrace.engine.rules"),
     "ExperimentConfig": "steptrace.config",
     "hookimpl": "steptrace.plugins.hookspecs",
 }
 __all__ = ["Array", "Batches", "Check", "Events", "Experiment", "ExperimentConfig", "Learned",
-           "LearningStep", "Nonlinearity", "Option", "Strategy", "Trace", "__version__", "experiment",
-           "experiments", "gradient_descent", "hookimpl", "load", "portable", "record"]
+           "LearningStep", "Nonlinearity", "Option", "Strategy", "Trace", "__version__", "check_script",
+           "experiment", "experiments", "gradient_descent", "hookimpl", "load", "portable", "record",
+           "trace_script"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,8 +14,14 @@
     config.alpha = 0.5               # checked as it is set
     steptrace.record(config).errors[-1]
 
+A learner's own script, traced and checked against the book::
+
+    steptrace.check_script("my_backprop.py")            # a report: truthy when it agrees
+    steptrace.trace_script("my_backprop.py")            # their run as a Trace
+
 These are the names the package exports (``steptrace.record``, ``steptrace.load``,
-``steptrace.experiments``, ``steptrace.experiment``, ``Trace``, ``Experiment``, ``Check``);
+``steptrace.experiments``, ``steptrace.experiment``, ``steptrace.trace_script``,
+``steptrace.check_script``, ``Trace``, ``Experiment``, ``Check``);
 the command line is a thin layer over the same functions. Errors are steptrace's own
 exceptions (:mod:`steptrace.errors`), with the command line's one-line messages.
 """
@@ -29,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import ConfigDict, ValidationError
 
@@ -45,7 +51,11 @@ from steptrace.trace.header import Detail, Header
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import NetworkState
 
-__all__ = ["Check", "Events", "Experiment", "Trace", "experiment", "experiments", "load", "record"]
+if TYPE_CHECKING:
+    from steptrace.learner.report import CheckReport
+
+__all__ = ["Check", "Events", "Experiment", "Trace", "check_script", "experiment", "experiments", "load",
+           "record", "trace_script"]
 
 _REGISTRIES: dict[Path | None, Registry] = {}
 #: The most events a trace shows inline in Jupyter (its page embedded in the notebook).
@@ -179,6 +189,43 @@ def load(path: Path | str, *, plugins_dir: Path | str | None = None) -> Trace:
         incomplete = reader.incomplete
     weights = [w.copy() for w in state.weights]
     return Trace(reader.header, Events(events), weights, incomplete, path, plugins_dir)
+
+
+def trace_script(script: Path | str, output: Path | str | None = None, *,
+                 timeout: float = 60.0, plugins_dir: Path | str | None = None) -> Trace:
+    """Run a learner's own numpy script (it *is run*, in a process of its own, for at most
+    ``timeout`` seconds) and trace what it computed under the book's names as an ordinary
+    trace: kept in memory, or written to ``output``. Raises
+    :class:`~steptrace.learner.runner.ScriptError` (a :class:`BadInput`) when the script
+    fails or is not one steptrace can follow."""
+    from steptrace.learner.commands import trace_file
+
+    rules, script = registry(plugins_dir), Path(script)
+    if output is not None:
+        trace_file(script, Path(output), rules, timeout)
+        return load(output, plugins_dir=plugins_dir)
+    with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
+        path = Path(folder) / "script.jsonl"
+        trace_file(script, path, rules, timeout)
+        trace = load(path, plugins_dir=plugins_dir)
+        trace._in_memory(path.read_bytes())
+    return trace
+
+
+def check_script(script: Path | str, against: str | None = None, *, rtol: float = 1e-9,
+                 atol: float = 1e-12, timeout: float = 60.0,
+                 plugins_dir: Path | str | None = None) -> CheckReport:
+    """Run a learner's own numpy script (it *is run*, in a process of its own) and check
+    each of its steps against the book's rules, recomputed from the learner's own values
+    before it; with ``against`` (an experiment's id or file), also compare its data,
+    initial weights, alpha, network and printed output with that experiment's. The
+    :class:`~steptrace.learner.report.CheckReport` is truthy when everything agrees; its
+    ``status`` is ``match``, ``diverged`` or ``failed`` (the script raised, ran past
+    ``timeout``, or is not one steptrace can follow: ``report.error`` says why)."""
+    from steptrace.learner.commands import check_file
+
+    return check_file(Path(script), registry(plugins_dir), against, rtol=rtol, atol=atol,
+                      timeout=timeout)
 
 
 @dataclass(frozen=True)

@@ -360,6 +360,7 @@ def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | Non
       steptrace show backprop.jsonl --view book     # what the book's program printed
       steptrace replay backprop.jsonl               # re-execute and check every event
       steptrace diff a.jsonl b.jsonl                # first divergent event
+      steptrace check my_backprop.py                # your own loop, step by step
 
     Exit codes: 0 ok, 1 mismatch or divergence, 2 bad input (or an output that cannot
     be written, or a plugin that failed), 3 internal error, 130 interrupted (Ctrl-C),
@@ -415,6 +416,83 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
     _session().report()  # an observer that failed during the run
     click.echo(f"recorded {config.name}: {done.events} events, {config.iterations} epoch(s)"
                f"{final} ({config.arithmetic}) -> {output}")
+
+
+_timeout = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0,
+                        show_default=True, metavar="SECONDS",
+                        help="Stop the script after this long (an endless loop): exit 2.")
+
+
+@cli.command("trace")
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the trace (default: SCRIPT's name.jsonl; .gz compresses).")
+@_timeout
+def trace_command(script: Path, output: Path | None, timeout: float) -> None:
+    """Run your own numpy script and write what it computed as a trace.
+
+    SCRIPT is your code, and it is run (as `python SCRIPT` would run it, in a process of
+    its own; what it prints is kept apart). Every assignment to the names the book uses
+    (layer_0, layer_1, layer_2, layer_2_delta, layer_1_delta, weights_0_1, weights_1_2,
+    alpha, streetlights, walk_vs_stop, layer_2_error; input, prediction/pred, error,
+    delta, weights/weight, weight_delta(s), goal_pred) is recorded with its line; the
+    network is inferred from them, and the run written as an ordinary trace, your numbers
+    in every field: show, html, diff and replay read it (replay matches only where your
+    code computes what the book's does). Exit 2 when the script fails, runs past
+    --timeout, or uses none of the book's names.
+    """
+    from steptrace.learner.commands import trace_file
+    from steptrace.learner.mapping import trace_name
+
+    output = output or Path(f"{trace_name(script.stem)}.jsonl")
+    run = trace_file(script, output, _registry(), timeout)
+    steps = len(run.timeline.steps)
+    click.echo(f"traced {script}: {steps:,} steps in {run.timeline.passes:,} pass(es), network "
+               f"{'-'.join(map(str, run.shape.sizes))} "
+               f"{'/'.join(n.name for n in run.nonlinearities)}, alpha {run.alpha:g}, "
+               f"{run.strategy} -> {output}")
+
+
+@cli.command()
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option("--against", metavar="ID|FILE",
+              help="Also compare the data, the initial weights, alpha, the network, the passes "
+                   "and the printed output with this built-in experiment (or experiment file).")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-9, show_default=True,
+              help="Relative tolerance: numbers agree when |a-b| <= atol + rtol*|b|.")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-12, show_default=True,
+              help="Absolute tolerance.")
+@_timeout
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report as JSON (documented in the README), for teachers' tools.")
+def check(script: Path, against: str | None, rtol: float, atol: float, timeout: float,
+          as_json: bool) -> None:
+    """Check your own numpy script step by step against the book's rules.
+
+    SCRIPT is your code, and it is run (as `python SCRIPT` would run it, in a process of
+    its own). Each forward layer, error, delta and weight update it assigns under the
+    book's names is recomputed with the book's formula from your own values just before
+    it; the first that disagrees is named: its variable and line, your value, the formula
+    with your numbers plugged in, the value it gives, and the likely mistake (the
+    derivative of the wrong layer, the weights after their update, a missing transpose,
+    the sign, alpha twice or not at all, a batch summed, ...).
+
+    Exit codes: 0 every step agrees (and, with --against, everything compared);
+    1 a step departs from the book (or the run differs from the experiment);
+    2 the script failed (raised, sys.exit, past --timeout) or uses none of the book's names.
+    """
+    from steptrace.learner.commands import check_file
+
+    report = check_file(script, _registry(), against, rtol=rtol, atol=atol, timeout=timeout)
+    if as_json:
+        click.echo(report.to_json())
+    elif report.error is None:
+        click.echo(str(report))
+    if report.error is not None:
+        from steptrace.errors import one_line
+
+        click.echo(f"Error: {one_line(report.error)}", err=True)
+    sys.exit(report.exit_code)
 
 
 @cli.command()

@@ -1,0 +1,22 @@
+"""A learner's own numpy script, traced and checked step by step against the book.
+
+- :mod:`~steptrace.learner.names` — the variable names the book uses, and the role each plays;
+- :mod:`~steptrace.learner.capture` — the child process's side: run the script under
+  Python's tracing and record each assignment to those names (stdlib and numpy only);
+- :mod:`~steptrace.learner.runner` — the parent's side: start that child (timeout, limits),
+  read its records back, and say in one line why a script failed;
+- :mod:`~steptrace.learner.timeline` — the assignments grouped into steps and passes;
+- :mod:`~steptrace.learner.mapping` — the network they describe (sizes, nonlinearities,
+  alpha, strategy), as an experiment config and the trace's steps;
+- :mod:`~steptrace.learner.check` — each step recomputed from the learner's own values
+  before it, in lockstep, to the first disagreement;
+- :mod:`~steptrace.learner.mistakes` — the common mistakes, each a way to recompute a step
+  wrongly, tried on a disagreement to name it;
+- :mod:`~steptrace.learner.against` — the run beside a built-in experiment (data, weights,
+  alpha, printed output);
+- :mod:`~steptrace.learner.report` — what ``check`` says, as text and as JSON;
+- :mod:`~steptrace.learner.magic` — Jupyter's ``%%steptrace_check`` cell magic.
+
+``steptrace.trace_script`` and ``steptrace.check_script`` (:mod:`steptrace.api`) and the
+commands ``steptrace trace`` and ``steptrace check`` are the way in.
+"""

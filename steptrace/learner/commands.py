@@ -1,0 +1,63 @@
+"""What ``steptrace trace`` and ``steptrace check`` do, given the loaded rules: the one
+place both the command line (:mod:`steptrace.cli`) and the Python API
+(:func:`steptrace.api.trace_script`, :func:`steptrace.api.check_script`) go through.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from steptrace.config import ExperimentConfig
+from steptrace.learner.against import compare
+from steptrace.learner.check import check
+from steptrace.learner.mapping import LearnerRun, trace_name, understand
+from steptrace.learner.recording import write
+from steptrace.learner.report import CheckReport
+from steptrace.learner.runner import ScriptError, capture
+from steptrace.plugins.registry import Registry
+
+
+def trace_file(script: Path, output: Path, registry: Registry, timeout: float) -> LearnerRun:
+    """Run ``script`` and write its run to ``output`` as a trace (ScriptError when it fails
+    or cannot be followed, or its run is not one a trace can hold)."""
+    run = understand(capture(script, timeout), registry)
+    write(run, trace_name(script.stem), registry, output)
+    return run
+
+
+def check_file(script: Path, registry: Registry, against: str | None = None, *,
+               rtol: float = 1e-9, atol: float = 1e-12, timeout: float = 60.0,
+               label: str | None = None) -> CheckReport:
+    """Run ``script`` and check it step by step against the book's rules (and, with
+    ``against``, an experiment's id or file, against that experiment); a script that fails
+    or cannot be followed is a report whose status is ``failed``. A wrong ``against``
+    raises (ConfigError)."""
+    from steptrace.api import resolve_experiment
+
+    label = str(script) if label is None else label
+    experiment = None if against is None else resolve_experiment(registry, against)[0]
+    try:
+        captured = capture(script, timeout, label=label)
+        run = understand(captured, registry)
+    except ScriptError as error:
+        return CheckReport(label, rtol, atol, error=str(error))
+    lockstep = check(run, rtol, atol)
+    comparison = None
+    if experiment is not None:
+        book = book_printout(experiment, registry)
+        comparison = compare(run, experiment, captured.stdout, book, rtol, atol)
+    return CheckReport(label, rtol, atol, run, lockstep, comparison)
+
+
+def book_printout(config: ExperimentConfig, registry: Registry) -> str:
+    """What the experiment's program printed (its book view), from a run of it."""
+    from steptrace.recording import record
+    from steptrace.trace.reader import open_trace
+    from steptrace.views.book import book_lines
+
+    with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
+        path = Path(folder) / "experiment.jsonl"
+        record(config, registry, path)
+        with open_trace(path) as reader:
+            return "\n".join(book_lines(reader.header, iter(reader)))

@@ -1,0 +1,68 @@
+"""Jupyter: ``%%steptrace_check``, a cell magic that checks the cell it heads.
+
+::
+
+    %load_ext steptrace          # (or: %load_ext steptrace.learner.magic)
+
+    %%steptrace_check --against ch06-streetlights-backprop
+    import numpy as np
+    ...the chapter 6 loop...
+
+The cell runs as a script of its own (as ``steptrace check`` runs a file: in a process of
+its own, so it sees nothing the notebook defined before it; the book's cells define all
+they use), and the cell's output is the report (a
+:class:`~steptrace.learner.report.CheckReport`, which is also the cell's value). Options:
+``--against ID``, ``--rtol R``, ``--atol A``, ``--timeout SECONDS``, ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from steptrace.errors import SteptraceError
+from steptrace.learner.report import CheckReport
+
+
+def _options() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="%%steptrace_check", add_help=False, exit_on_error=False)
+    parser.add_argument("--against")
+    parser.add_argument("--rtol", type=float, default=1e-9)
+    parser.add_argument("--atol", type=float, default=1e-12)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def steptrace_check(line: str, cell: str) -> CheckReport | None:
+    """Check the cell's code against the book's rules (see the module)."""
+    from steptrace.api import registry
+    from steptrace.learner.commands import check_file
+
+    try:
+        options = _options().parse_args(shlex.split(line))
+    except (argparse.ArgumentError, ValueError) as error:
+        print(f"%%steptrace_check: {error} (options: --against ID, --rtol R, --atol A, "
+              "--timeout SECONDS, --json)")
+        return None
+    with tempfile.TemporaryDirectory(prefix="steptrace-cell-") as folder:
+        script = Path(folder) / "cell.py"
+        script.write_text(cell, encoding="utf-8")
+        try:
+            report = check_file(script, registry(), options.against, rtol=options.rtol,
+                                atol=options.atol, timeout=options.timeout, label="the cell")
+        except SteptraceError as error:  # a wrong --against, say: one line, as the CLI says it
+            print(f"%%steptrace_check: {error}")
+            return None
+    if options.json:
+        print(report.to_json())
+        return None
+    return report
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext steptrace`` / ``%load_ext steptrace.learner.magic``: registers the magic."""
+    ipython.register_magic_function(steptrace_check, magic_kind="cell", magic_name="steptrace_check")

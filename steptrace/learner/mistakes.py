@@ -1,0 +1,376 @@
+"""The common mistakes of a learner's backprop loop, each a way to compute a step wrongly.
+
+When the learner's value disagrees with the book's rule (:mod:`steptrace.learner.check`),
+each mistake of :data:`CATALOGUE` recomputes that step its wrong way, from the same
+values, and the first whose result is the learner's names the likely mistake. A mistake
+is a name, a one-line title, the kinds of assignment it can explain and a function that
+yields its wrong values, each with the sentence that says what was done.
+
+Where a mistake gives the right value it cannot be seen, and is not one: relu's
+derivative of the weighted sum equals relu's derivative of the layer's output (both are 1
+exactly where the sum is positive), so ``relu2deriv(np.dot(layer_0, weights_0_1))`` is as
+right as the book's ``relu2deriv(layer_1)``; for sigmoid and tanh they differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from steptrace.engine.rules import Array
+from steptrace.learner.mapping import DOT, TOTAL, close
+from steptrace.learner.operands import Operands
+
+Candidates = Iterator[tuple[Array, str]]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    title: str
+    kinds: tuple[str, ...]  # the roles whose assignment it can explain
+    candidates: Callable[[Operands], Candidates]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A mistake that reproduces the learner's value, what exactly was done, and the other
+    mistakes that give the same numbers here (which one it is, the numbers cannot tell)."""
+
+    mistake: Mistake
+    detail: str
+    also: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.mistake.name
+
+    @property
+    def title(self) -> str:
+        return self.mistake.title
+
+
+def _layer_here(op: Operands) -> int:
+    return op.moment.role.layer
+
+
+def _broadcasts(a: Array, to: Array) -> bool:
+    """Whether ``a * to`` has ``to``'s shape."""
+    try:
+        return np.broadcast_shapes(a.shape, to.shape) == to.shape
+    except ValueError:
+        return False
+
+
+def _layers(op: Operands) -> Iterator[int]:
+    return iter(range(op.output + 1))
+
+
+# -- the deltas ----------------------------------------------------------------------
+
+def _hidden_back(op: Operands, k: int, weights: Array | None) -> Array | None:
+    back = op.delta(k + 1)
+    if back is None or weights is None:
+        return None
+    return DOT(back, weights.T)
+
+
+def weights_after_update(op: Operands) -> Candidates:
+    k = _layer_here(op)
+    now, before = op.weights(k + 1), op.weights_at_start(k + 1)
+    if k == op.output or now is None or before is None or np.array_equal(now, before):
+        return
+    back, layer = _hidden_back(op, k, now), op.layer(k)
+    if back is None or layer is None:
+        return
+    deriv = op.derivative(k, layer)
+    updated = op.moment.earlier.get(("weights", k + 1))
+    where = f" (line {updated.line})" if updated is not None else ""
+    yield (back if deriv is None else back * deriv,
+           f"{op.name('weights', k + 1)} was already updated{where} when this line used it; the "
+           "hidden delta takes the weights before this sample's update: compute "
+           f"{op.name('delta', k)} before updating {op.name('weights', k + 1)}")
+
+
+def _delta_without_derivative(op: Operands, k: int) -> Array | None:
+    if k == op.output:
+        prediction = op.layer(k)
+        if prediction is None:
+            return None
+        return op.goal - prediction if op.run.ascent else prediction - op.goal
+    return _hidden_back(op, k, op.weights_at_start(k + 1))
+
+
+def derivative_of_wrong_layer(op: Operands) -> Candidates:
+    k = _layer_here(op)
+    plain = _delta_without_derivative(op, k)
+    if plain is None:
+        return
+    act = op.act(k)
+    for j in _layers(op):
+        other = op.layer(j)
+        if j == k or other is None or not _broadcasts(other, plain):
+            continue
+        yield (plain * act.derivative(other),
+               f"{act.deriv_name}({op.layer_name(j)}) where the book has {act.deriv_name}("
+               f"{op.layer_name(k)}): the derivative of this layer's own output")
+
+
+def derivative_of_weighted_sum(op: Operands) -> Candidates:
+    k = _layer_here(op)
+    plain, x, w = _delta_without_derivative(op, k), op.layer(k - 1), op.weights_at_start(k)
+    if plain is None or x is None or w is None:
+        return
+    act = op.act(k)
+    yield (plain * act.derivative(DOT(x, w)),
+           f"{act.deriv_name} was given the weighted sum {op.layer_name(k - 1)} · "
+           f"{op.name('weights', k)} instead of the layer's output {op.layer_name(k)}: the "
+           f"book's derivative takes the output ({act.deriv_name}(output) = "
+           f"{act.derivative_formula}); for relu the two are the same")
+
+
+def derivative_in_terms_of_input(op: Operands) -> Candidates:
+    k = _layer_here(op)
+    plain, layer = _delta_without_derivative(op, k), op.layer(k)
+    if plain is None or layer is None:
+        return
+    act = op.act(k)
+    function = act.fast or act.function
+    yield (plain * act.derivative(function(layer)),
+           f"the derivative was written for the weighted sum ({act.name}'(x) = "
+           f"{act.derivative_formula} with output = {act.name}(x)) and given the output "
+           f"{op.layer_name(k)}: {act.deriv_name} takes the output itself")
+
+
+def missing_derivative(op: Operands) -> Candidates:
+    k = _layer_here(op)
+    plain = _delta_without_derivative(op, k)
+    if plain is not None:
+        yield (plain, f"{op.name('delta', k)} is not multiplied by "
+                      f"{op.act(k).deriv_name}({op.layer_name(k)})")
+
+
+def missing_transpose_in_delta(op: Operands) -> Candidates:
+    k = _layer_here(op)
+    back, weights, layer = op.delta(k + 1), op.weights_at_start(k + 1), op.layer(k)
+    if k == op.output or back is None or weights is None or layer is None:
+        return
+    deriv = op.derivative(k, layer)
+    plain = DOT(back, weights)
+    yield (plain if deriv is None else plain * deriv,
+           f"{op.name('delta', k + 1)}.dot({op.name('weights', k + 1)}) where the book has "
+           f"{op.name('delta', k + 1)}.dot({op.name('weights', k + 1)}.T)")
+
+
+def opposite_sign(op: Operands) -> Candidates:
+    role = op.moment.role
+    k = role.layer
+    ascent = op.run.ascent
+    if role.kind == "weights":
+        w, change = op.weights(k), op.weight_delta(k)
+        if w is None or change is None:
+            return
+        if ascent:
+            yield (w - op.alpha * change,
+                   f"{op.name('delta', op.output)} = goal − prediction (the book's ascent form) "
+                   "goes with +=; -= moves the weights up the error: flip one of the two")
+        else:
+            yield (w + op.alpha * change,
+                   f"{op.name('delta', op.output)} = prediction − goal goes with -=; += moves the "
+                   "weights up the error (+= is for the ascent form, delta = goal − prediction)")
+        return
+    from steptrace.learner.check import book  # (the book's value, negated)
+
+    expected = book(op)
+    if expected is not None:
+        yield (-expected.value, f"{op.moment.assignment.name} has the opposite sign of the book's")
+
+
+# -- the updates -----------------------------------------------------------------------
+
+def _update(op: Operands, k: int, change: Array, alpha: float | None = None) -> Array | None:
+    w = op.weights(k)
+    if w is None:
+        return None
+    alpha = op.alpha if alpha is None else alpha
+    return w + alpha * change if op.run.ascent else w - alpha * change
+
+
+def alpha_not_applied(op: Operands) -> Candidates:
+    k = op.moment.role.layer
+    change = op.weight_delta(k)
+    if change is not None and op.alpha != 1 and (value := _update(op, k, change, 1.0)) is not None:
+        yield value, f"the weight_delta was not multiplied by alpha ({op.alpha:g})"
+
+
+def alpha_twice(op: Operands) -> Candidates:
+    k = op.moment.role.layer
+    change = op.weight_delta(k)
+    if change is not None and op.alpha != 1 and (value := _update(op, k, change, op.alpha ** 2)) is not None:
+        yield value, f"alpha ({op.alpha:g}) multiplies the weight_delta twice"
+
+
+def batch_summed(op: Operands) -> Candidates:
+    k, role = op.moment.role.layer, op.moment.role
+    x, d = op.layer(k - 1), op.delta(k)
+    if op.rows == 1 or x is None or d is None:
+        return
+    summed = DOT(x.T, d)
+    detail = (f"the batch's weight_delta is summed over its {op.rows} rows, not averaged (the book's "
+              f"full and mini-batch gradient descent divide {op.layer_name(k - 1)}ᵀ · "
+              f"{op.name('delta', k)} by the batch size)")
+    if role.kind == "weights" and (value := _update(op, k, summed)) is not None:
+        yield value, detail
+
+
+def missing_transpose_in_update(op: Operands) -> Candidates:
+    k, role = op.moment.role.layer, op.moment.role
+    x, d = op.layer(k - 1), op.delta(k)
+    if x is None or d is None:
+        return
+    wrong = op.averaged(DOT(x, d))
+    detail = (f"{op.layer_name(k - 1)}.dot({op.name('delta', k)}) where the book has "
+              f"{op.layer_name(k - 1)}.T.dot({op.name('delta', k)})")
+    if role.kind == "weight_delta":
+        yield wrong, detail
+    elif (value := _update(op, k, wrong)) is not None:
+        yield value, detail
+
+
+def other_layer_in_update(op: Operands) -> Candidates:
+    k, role = op.moment.role.layer, op.moment.role
+    for j in _layers(op):
+        for i in range(1, op.output + 1):
+            x, d = op.layer(j), op.delta(i)
+            if (j, i) == (k - 1, k) or x is None or d is None:
+                continue
+            try:
+                change = op.averaged(DOT(x.T, d))
+            except ValueError:
+                continue
+            detail = (f"{op.layer_name(j)}ᵀ · {op.name('delta', i)} where the book has "
+                      f"{op.layer_name(k - 1)}ᵀ · {op.name('delta', k)}: the weights between "
+                      f"{op.layer_name(k - 1)} and {op.layer_name(k)} move with what they connect")
+            if role.kind == "weight_delta":
+                yield change, detail
+            elif (value := _update(op, k, change)) is not None:
+                yield value, detail
+
+
+# -- errors, goals and inputs --------------------------------------------------------------
+
+def stale_input(op: Operands) -> Candidates:
+    """The goal moved on to this sample and the input did not: the learner's goal is the
+    dataset's goal for this place in the pass, not the one for the input it has."""
+    given = op.moment.given
+    in_order = given.in_order
+    if in_order is None or in_order.shape != op.goal.shape or np.array_equal(in_order, op.goal):
+        return
+    from steptrace.learner.check import book
+
+    held = op.moment.given
+    original = held.goal
+    held.goal = in_order  # the same step, held to the goal of its place in the pass
+    try:
+        expected = book(op)
+    finally:
+        held.goal = original
+    if expected is not None:
+        name = op.layer_name(0)
+        yield (expected.value,
+               f"{name} is not updated for sample {given.offset}: it is {_shown(op.layer(0))} (the "
+               f"row of {given.goal_label.split('[')[0] or 'the data'} that {given.goal_label} is), "
+               f"while the goal is that of sample {given.offset}; set {name} from the sample's "
+               "index inside the loop")
+
+
+def _shown(value: Array | None) -> str:
+    from steptrace.learner.check import shown
+
+    return "?" if value is None else shown(value)
+
+
+def error_not_squared(op: Operands) -> Candidates:
+    prediction = op.layer(op.output)
+    if prediction is None:
+        return
+    plain = prediction - op.goal
+    role = op.moment.role
+    detail = "the error is (prediction − goal)², squared"
+    if role.kind == "error":
+        yield np.array(TOTAL(plain)), detail
+        yield np.array(TOTAL(np.abs(plain))), detail
+    elif role.kind == "accumulator" and (old := op.value(("accumulator", op.output))) is not None:
+        yield np.array(old.reshape(()) + TOTAL(plain)), detail
+
+
+def sum_replaced(op: Operands) -> Candidates:
+    error = op.step_error()
+    if error is not None:
+        name = op.name("accumulator", op.output)
+        yield error, f"{name} = ... replaced the sum over the pass: {name} += adds each sample's error"
+
+
+def other_nonlinearity(op: Operands) -> Candidates:
+    k = op.moment.role.layer
+    x, w = op.layer(k - 1), op.weights(k)
+    if x is None or w is None:
+        return
+    used = op.act(k)
+    weighted = DOT(x, w)
+    for act in {a.name: a for a in op.run.nonlinearities}.values():
+        if act.name != used.name:
+            yield ((act.fast or act.function)(weighted),
+                   f"{act.name}(...) where the rest of the run applies {used.name} to "
+                   f"{op.layer_name(k)}")
+    yield weighted, f"no nonlinearity where the rest of the run applies {used.name} to {op.layer_name(k)}"
+
+
+CATALOGUE: tuple[Mistake, ...] = (
+    Mistake("weights-after-update", "weights after their update", ("delta",), weights_after_update),
+    Mistake("derivative-of-wrong-layer", "the derivative of the wrong layer", ("delta",),
+            derivative_of_wrong_layer),
+    Mistake("derivative-of-weighted-sum", "the derivative of the weighted sum, not of the output",
+            ("delta",), derivative_of_weighted_sum),
+    Mistake("derivative-in-terms-of-input", "a derivative written for the weighted sum, given the "
+            "output", ("delta",), derivative_in_terms_of_input),
+    Mistake("missing-derivative", "the derivative left out", ("delta",), missing_derivative),
+    Mistake("missing-transpose", "a missing transpose", ("delta",), missing_transpose_in_delta),
+    Mistake("missing-transpose", "a missing transpose", ("weight_delta", "weights"),
+            missing_transpose_in_update),
+    Mistake("sign", "the sign", ("delta", "weight_delta", "weights"), opposite_sign),
+    Mistake("alpha-missing", "alpha not applied", ("weights",), alpha_not_applied),
+    Mistake("alpha-twice", "alpha applied twice", ("weights",), alpha_twice),
+    Mistake("batch-summed", "a batch summed instead of averaged", ("weights",), batch_summed),
+    Mistake("wrong-layer-in-update", "the wrong layer or delta in an update",
+            ("weight_delta", "weights"), other_layer_in_update),
+    Mistake("stale-input", "the input not updated per sample", ("error", "accumulator", "delta"),
+            stale_input),
+    Mistake("error-not-squared", "the error not squared", ("error", "accumulator"), error_not_squared),
+    Mistake("sum-replaced", "the pass's error replaced, not summed", ("accumulator",), sum_replaced),
+    Mistake("other-nonlinearity", "another nonlinearity", ("layer",), other_nonlinearity),
+)
+
+
+def diagnose(op: Operands, value: Array, rtol: float, atol: float) -> Found | None:
+    """The first mistake of the catalogue that reproduces the learner's ``value`` (and the
+    titles of the others that do too)."""
+    kind = op.moment.role.kind
+    found: list[tuple[Mistake, str]] = []
+    for mistake in CATALOGUE:
+        if kind not in mistake.kinds:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                for wrong, detail in mistake.candidates(op):
+                    if wrong.size == value.size and close(np.reshape(wrong, value.shape), value, rtol, atol):
+                        found.append((mistake, detail))
+                        break
+        except ValueError:  # shapes that do not fit: not this mistake
+            continue
+    if not found:
+        return None
+    (mistake, detail), others = found[0], found[1:]
+    return Found(mistake, detail, tuple(dict.fromkeys(m.title for m, _ in others if m is not mistake)))

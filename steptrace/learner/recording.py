@@ -1,0 +1,125 @@
+"""A learner's run written as an ordinary steptrace trace: their own numbers, every field.
+
+The header holds the run as an experiment (:meth:`steptrace.learner.mapping.LearnerRun.config`:
+the learner's data and initial weights, the inferred network, alpha and strategy, ``blas``
+arithmetic). The events hold what the learner's code computed — each layer, delta and
+updated weight matrix as their script had it — at ``all`` detail, so that nothing is
+derived back from the book's rules when the trace is read: where their code is wrong,
+``show`` prints their wrong number beside the operands that should have made another.
+What the script did not compute under a book name (a weighted sum, a delta written inline,
+a weight_delta) is the book's, from their values. A pass's error is their summed error
+(``layer_2_error``) where they sum one.
+
+``replay`` of such a trace re-runs its config with the engine and compares every event:
+it matches only where the learner's code does what the book's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from steptrace.engine.network import NOTHING, Network, Step
+from steptrace.engine.rules import Array
+from steptrace.learner.mapping import DOT, TOTAL, Key, LearnerRun, Moment, output_delta, walk
+from steptrace.learner.operands import Operands
+from steptrace.plugins.registry import Registry
+from steptrace.recording import header_for
+from steptrace.trace.emitter import Emitter
+from steptrace.trace.writer import TraceWriter
+
+
+def write(run: LearnerRun, name: str, registry: Registry, path: Path) -> int:
+    """Write the learner's run to ``path`` (atomically) as a trace named ``name``; returns
+    how many events it holds."""
+    config = run.config(name)
+    plan = registry.resolve(config)
+    network = Network.from_config(config, plan)
+    writer = TraceWriter(path, header_for(config, registry, network, "all"),
+                         [run.captured.script.path])
+    with writer:
+        emitter = Emitter(config, plan, "all", writer.write)
+        epoch: int | None = None
+        error, summed = 0.0, None  # the pass's errors added up; the learner's own sum
+        for pass_, samples, step, accumulated in steps(run):
+            if pass_ != epoch:
+                if epoch is not None:
+                    emitter.pass_end(epoch, error if summed is None else summed)
+                epoch, error, summed = pass_, 0.0, None
+            error += step.error or 0.0
+            summed = accumulated if accumulated is not None else summed
+            emitter.step(pass_, samples, step)
+        if epoch is not None:
+            emitter.pass_end(epoch, error if summed is None else summed)
+    return writer.events
+
+
+def steps(run: LearnerRun) -> Iterator[tuple[int, tuple[int, ...], Step, float | None]]:
+    """Each step of the run as the engine's :class:`Step` of the learner's values, with its
+    pass, samples, and the learner's summed error after it (None if they sum none)."""
+    values: dict[Key, Array] = {}
+    first: Moment | None = None
+    accumulated: float | None = None
+    for moment in walk(run):
+        if first is not None and moment.step is not first.step:
+            yield _step(run, first, values, accumulated)
+            values, accumulated = {}, None
+        if first is None or moment.step is not first.step:
+            first = moment
+        role = moment.role
+        op = Operands(run, moment)
+        if role.kind == "weights":
+            change = op.weight_delta(role.layer)
+            if change is not None:
+                values[("change", role.layer)] = change
+        if role.kind == "accumulator" and moment.value.size == 1:
+            accumulated = float(moment.value.reshape(()))
+        values[(role.kind, role.layer)] = moment.value
+    if first is not None:
+        yield _step(run, first, values, accumulated)
+
+
+def _step(run: LearnerRun, first: Moment, values: dict[Key, Array],
+          accumulated: float | None) -> tuple[int, tuple[int, ...], Step, float | None]:
+    """One step from what the learner assigned in it, the rest computed the book's way."""
+    given, out = first.given, run.output
+    start = {k: first.at_start.get(k) for k in range(1, out + 1)}
+    layer: list[Array] = [given.input]
+    weighted: list[Array] = [NOTHING]
+    for k in range(1, out + 1):
+        w = start[k]
+        assert w is not None  # (mapping found every weight matrix's first value)
+        weighted.append(DOT(layer[k - 1], w))
+        act = run.nonlinearities[k - 1]
+        layer.append(values.get(("layer", k), (act.fast or act.function)(weighted[k])))
+    goal = given.goal
+    assert goal is not None
+    error = values.get(("error", out))
+    total = float(TOTAL(error)) if error is not None else float(TOTAL((layer[out] - goal) ** 2))
+    derivative: list[Array | None] = [None] * (out + 1)
+    delta: list[Array] = [NOTHING] * (out + 1)
+    for k in range(out, 0, -1):
+        act = run.nonlinearities[k - 1]
+        derivative[k] = None if act.derivative_is_one else act.derivative(layer[k])
+        if ("delta", k) in values:
+            delta[k] = values[("delta", k)]
+        elif k == out:
+            delta[k] = output_delta(run, {("layer", out): layer[out]}, goal, run.ascent)
+        else:
+            back = DOT(delta[k + 1], start[k + 1].T)  # type: ignore[union-attr]
+            deriv = derivative[k]
+            delta[k] = back if deriv is None else back * deriv
+    changes: list[Array] = []
+    weights: list[Array] = []
+    for k in range(1, out + 1):
+        change = values.get(("change", k))
+        if change is None:
+            change = DOT(layer[k - 1].T, delta[k])
+            change = change / given.rows if given.rows > 1 else change
+        changes.append(np.asarray(change, dtype=np.float64))
+        weights.append(values[("weights", k)])
+    samples = tuple(range(given.offset, given.offset + given.rows))
+    step = Step(layer, weighted, goal, total, derivative, delta, changes, tuple(weights))
+    return first.step.epoch, samples, step, accumulated

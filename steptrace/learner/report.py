@@ -1,0 +1,164 @@
+"""What ``steptrace check`` says about a learner's script: as text, and as JSON.
+
+A :class:`CheckReport` is truthy when the script follows the book's rules at every step
+(and, with ``against``, agrees with the experiment in everything compared). Its text
+names the first step that departs from the book — the variable, the script's line, the
+learner's value, the book's formula with their operands plugged in and the value it gives,
+and the likely mistake; its JSON (:meth:`CheckReport.to_dict`, ``"format":
+"steptrace-check"``, ``"version": 1``) holds the same, for teachers' tools. The README's
+"Check your own code" documents every key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from steptrace.engine.rules import Array
+from steptrace.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK
+from steptrace.learner.against import Comparison
+from steptrace.learner.check import Lockstep, shown
+from steptrace.learner.mapping import LearnerRun
+
+FORMAT, VERSION = "steptrace-check", 1
+
+
+def _json_numbers(value: Array) -> Any:
+    """A value as JSON numbers (a number, or nested lists), NaN and infinities as the
+    strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (as a trace writes them)."""
+    def one(x: float) -> Any:
+        if math.isfinite(x):
+            return x
+        return "NaN" if math.isnan(x) else "Infinity" if x > 0 else "-Infinity"
+
+    listed = value.tolist()
+    if not isinstance(listed, list):
+        return one(listed)
+    return [[one(x) for x in row] if isinstance(row, list) else one(row) for row in listed]
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """A checked script: what it is, what was found, how it compares with an experiment."""
+
+    script: str
+    rtol: float
+    atol: float
+    run: LearnerRun | None = None
+    lockstep: Lockstep | None = None
+    against: Comparison | None = None
+    error: str | None = None  # why the script could not be checked (it failed, ...)
+
+    @property
+    def status(self) -> str:
+        """``match``, ``diverged`` (or differs from the experiment), or ``failed``."""
+        if self.error is not None or self.lockstep is None:
+            return "failed"
+        if self.lockstep.divergence is not None or (self.against is not None and not self.against.same):
+            return "diverged"
+        return "match"
+
+    @property
+    def exit_code(self) -> int:
+        """The command line's: 0 match, 1 a divergence or a difference, 2 failed."""
+        return {"match": EXIT_OK, "diverged": EXIT_MISMATCH, "failed": EXIT_BAD_INPUT}[self.status]
+
+    def __bool__(self) -> bool:
+        return self.status == "match"
+
+    @property
+    def tolerance(self) -> str:
+        return f"within rtol {self.rtol:g}, atol {self.atol:g}"
+
+    def network(self) -> str:
+        """``3-4-1, relu then linear, alpha 0.2, stochastic, 60 passes of 4 samples``."""
+        run = self.run
+        assert run is not None
+        strategy = run.strategy if run.strategy != "minibatch" else f"minibatch of {run.batch_size}"
+        form = ", delta = goal − prediction with +=" if run.ascent else ""
+        return (f"{'-'.join(map(str, run.shape.sizes))}, "
+                f"{' then '.join(n.name for n in run.nonlinearities)}, alpha {run.alpha:g}, "
+                f"{strategy}{form}, {run.timeline.passes} pass(es) of {len(run.inputs)} sample(s)")
+
+    def lines(self) -> list[str]:
+        if self.error is not None:
+            return [self.error]
+        assert self.lockstep is not None and self.run is not None
+        lockstep, steps = self.lockstep, len(self.run.timeline.steps)
+        found = lockstep.divergence
+        if found is None:
+            lines = [f"{self.script} follows the book's rules: all {lockstep.checked:,} assignments "
+                     f"of its {steps:,} steps agree ({self.tolerance})",
+                     f"  network: {self.network()}"]
+        else:
+            where = (f"sample {found.samples[0]}" if len(found.samples) == 1
+                     else f"samples {found.samples[0]}-{found.samples[-1]}")
+            head = f"{self.script} departs from the book at pass {found.epoch}, {where} (step " \
+                   f"{found.step + 1} of {steps:,}), line {found.line}:"
+            expected = found.expected
+            indent = " " * (len(f"  the book:  {found.variable} ") + 0)
+            lines = [head, f"    {found.statement}",
+                     f"  yours:     {found.variable} = {shown(found.value)}",
+                     f"  the book:  {expected.formula}",
+                     f"{indent}= {expected.plugged}",
+                     f"{indent}= {shown(expected.value)}"]
+            if found.mistake is not None:
+                also = (f" (the same numbers come from: {'; '.join(found.mistake.also)})"
+                        if found.mistake.also else "")
+                lines.append(f"  likely mistake: {found.mistake.title}: {found.mistake.detail}{also}")
+            else:
+                lines.append("  likely mistake: none of the common ones gives your value (see "
+                             "`steptrace trace` to look at every step)")
+            lines.append(f"  before it: {found.step:,} step(s) and {lockstep.checked - 1:,} "
+                         f"assignment(s) agree ({self.tolerance}); network: {self.network()}")
+        if self.against is not None:
+            verdict = "the same" if self.against.same else "differs"
+            lines.append(f"against {self.against.experiment}: {verdict}")
+            lines += [f"  {item.line()}" for item in self.against.items]
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython shows the text
+        printer.text(str(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON data (see the README's "Check your own code")."""
+        data: dict[str, Any] = {
+            "format": FORMAT, "version": VERSION, "script": self.script, "status": self.status,
+            "tolerance": {"rtol": self.rtol, "atol": self.atol}, "error": self.error,
+            "network": None, "checked": None, "divergence": None, "against": None}
+        if self.run is not None:
+            run = self.run
+            data["network"] = {
+                "layers": list(run.shape.sizes), "nonlinearities": [n.name for n in run.nonlinearities],
+                "alpha": run.alpha, "strategy": run.strategy, "batch_size": run.batch_size,
+                "delta": "goal - prediction" if run.ascent else "prediction - goal",
+                "passes": run.timeline.passes, "samples": len(run.inputs),
+                "steps": len(run.timeline.steps)}
+        if self.lockstep is not None:
+            data["checked"] = {"assignments": self.lockstep.checked, "steps": self.lockstep.steps}
+            found = self.lockstep.divergence
+            if found is not None:
+                mistake = found.mistake
+                data["divergence"] = {
+                    "pass": found.epoch, "samples": list(found.samples), "step": found.step,
+                    "kind": found.kind, "layer": found.layer, "variable": found.variable,
+                    "line": found.line, "statement": found.statement,
+                    "value": _json_numbers(found.value), "formula": found.expected.formula,
+                    "plugged_in": found.expected.plugged,
+                    "expected": _json_numbers(found.expected.value),
+                    "mistake": None if mistake is None else {
+                        "name": mistake.name, "title": mistake.title, "detail": mistake.detail,
+                        "also": list(mistake.also)}}
+        if self.against is not None:
+            data["against"] = {"experiment": self.against.experiment, "same": self.against.same,
+                               "items": [{"what": i.what, "same": i.same, "detail": i.detail}
+                                         for i in self.against.items]}
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)

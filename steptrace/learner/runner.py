@@ -1,0 +1,252 @@
+"""The parent's side of tracing a learner's script: run it in a child process, read back
+what it assigned, and say in one line why a script could not be followed.
+
+The script is the user's own code and it is run, as ``python SCRIPT`` would run it, but in
+a child process of its own (:mod:`steptrace.learner.capture`): a ``sys.exit``, a crash, an
+endless loop or a ``timeout`` cannot take steptrace down, and what is recorded is capped
+(:data:`LIMITS`), so memory and disk stay bounded. The child's standard output (what the
+script printed) is kept apart from steptrace's own. Every way a script can fail is a
+:class:`ScriptError` (exit 2) with one line: the script's exception with its type, message
+and line; ``sys.exit`` with a status other than 0; a timeout; a limit; not Python.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from steptrace.engine.rules import Array
+from steptrace.errors import BadInput
+from steptrace.learner.capture import LIMIT_NAMES, statement_lines
+from steptrace.learner.names import LOOKED_FOR, role_of
+from steptrace.limits import MiB
+
+#: How much a run may record before it is stopped (see :mod:`steptrace.learner.capture`):
+#: 10^7 numbers in all (80 MB), 10^6 in one variable, 10^6 assignments, 8 MiB printed.
+LIMITS = {"max_numbers": 10_000_000, "max_value": 1_000_000, "max_assignments": 1_000_000,
+          "max_output": 8 * MiB}
+#: The largest script steptrace runs.
+MAX_SCRIPT = MiB
+#: Seconds a script may run (``--timeout``).
+DEFAULT_TIMEOUT = 60.0
+#: What starts the child: the checkout or installation of this steptrace comes first on
+#: ``sys.path`` only while capture is imported; the script then sees the path ``python
+#: SCRIPT`` would give it.
+BOOT = ("import sys; sys.path.insert(0, {root!r}); from steptrace.learner.capture import main; "
+        "del sys.path[0]; main(sys.argv[1:])")
+
+
+class ScriptError(BadInput):
+    """The learner's script failed (raised, exited, ran too long, too much), or is not one
+    steptrace can follow (not Python, none of the book's names): exit 2."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One change of a book-named variable: its new value, and the statement that made it."""
+
+    index: int  # its place in the run, from 0
+    name: str
+    line: int  # the first line of the statement that made it
+    value: Array  # float64, in the script's own shape (a number: 0-d)
+    inplace: bool  # the same object as before, changed (weights -= ..., weights[i] -= ...)
+
+
+@dataclass(frozen=True)
+class Script:
+    """A learner's script: where it is, and its statements (to quote a line)."""
+
+    path: Path
+    label: str  # as the user named it
+    lines: tuple[str, ...]
+    statements: dict[int, int]  # line -> the first line of the statement holding it
+    #: (line, name): the statement at line assigns name from its own value (``x += ...``,
+    #: ``x = x + ...``), as a sum over a pass is made; ``x = 0`` sets it back
+    accumulating: frozenset[tuple[int, str]]
+
+    def statement(self, line: int) -> str:
+        """The statement starting at ``line``, as written (its first line, stripped; ``…`` if
+        it goes on)."""
+        text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+        following = [n for n, first in self.statements.items() if first == line and n > line]
+        return text + (" …" if following else "")
+
+
+@dataclass(frozen=True)
+class Captured:
+    """What a run of the script assigned to the book's names, in order, and printed."""
+
+    script: Script
+    assignments: tuple[Assignment, ...]
+    stdout: str
+
+
+def read_script(path: Path, label: str | None = None) -> Script:
+    """The script's source, checked to be Python (ScriptError saying why not); ``label``
+    names it in messages (default: its path)."""
+    label = str(path) if label is None else label
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_SCRIPT + 1)
+    except IsADirectoryError:
+        raise ScriptError(f"{label}: is a directory, not a Python script") from None
+    except OSError as error:
+        raise ScriptError(f"{label}: cannot read: {error.strerror or error}") from None
+    if len(raw) > MAX_SCRIPT:
+        raise ScriptError(f"{label}: larger than 1 MiB, the most steptrace runs (is this a "
+                          "learner's script?)")
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScriptError(f"{label}: not a Python script (not UTF-8 text)") from None
+    try:
+        tree = ast.parse(source, filename=label)
+    except SyntaxError as error:
+        raise ScriptError(f"{label}:{error.lineno}: not Python: {error.msg}") from None
+    except ValueError as error:  # a NUL byte
+        raise ScriptError(f"{label}: not Python: {error}") from None
+    return Script(path, label, tuple(source.splitlines()), statement_lines(tree),
+                  self_assignments(tree))
+
+
+def self_assignments(tree: ast.Module) -> frozenset[tuple[int, str]]:
+    """(line, name) of each statement that assigns a name from its own value."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            found.add((node.lineno, node.target.id))
+        elif isinstance(node, ast.Assign):
+            used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            found.update((node.lineno, t.id) for t in node.targets
+                         if isinstance(t, ast.Name) and t.id in used)
+    return frozenset(found)
+
+
+def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
+            limits: dict[str, int] | None = None, label: str | None = None) -> Captured:
+    """Run the script at ``path`` in a child process (at most ``timeout`` seconds) and
+    return what it assigned to the book's names and printed; ScriptError if it failed or
+    assigned none of them. ``label`` names it in messages (default: its path)."""
+    path = Path(path)
+    script = read_script(path, label)
+    limits = {**LIMITS, **(limits or {})}
+    root = str(Path(__file__).resolve().parents[2])  # where this steptrace is
+    target = str(path.resolve())
+    with tempfile.TemporaryDirectory(prefix="steptrace-script-") as folder:
+        records, out, err = (Path(folder) / name for name in ("records", "stdout", "stderr"))
+        command = [sys.executable, "-c", BOOT.format(root=root), target, str(records),
+                   *(str(limits[name]) for name in LIMIT_NAMES)]
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            status = _run(command, stdout, stderr, timeout, script)
+        printed = out.read_bytes().decode("utf-8", errors="replace")
+        assignments, end = read_records(records, script)
+        if end is None:
+            raise ScriptError(f"{script.label}: the script's process ended before the script "
+                              f"did ({_status(status)}){_last_line(err)}")
+    _raise_for(end, script)
+    if not assignments:
+        raise ScriptError(f"{script.label}: the script assigns none of the names steptrace "
+                          f"follows ({LOOKED_FOR}): name the variables as the book does")
+    return Captured(script, tuple(assignments), printed)
+
+
+def _run(command: list[str], stdout: Any, stderr: Any, timeout: float, script: Script) -> int:
+    """Run the child in a process group of its own (so a timeout, or Ctrl-C here, stops
+    whatever it started too); its exit status."""
+    environment = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                               env=environment, start_new_session=True)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ScriptError(f"{script.label}: still running after {timeout:g} s (--timeout): an "
+                          "endless loop? steptrace stopped it") from None
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # (it ended meanwhile)
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _status(status: int) -> str:
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"exit status {status}"
+
+
+def _last_line(path: Path) -> str:
+    """The last line the child wrote on stderr, if any, to end a message with."""
+    lines = path.read_bytes()[-4000:].decode("utf-8", errors="replace").strip().splitlines()
+    return f": {lines[-1].strip()}" if lines else ""
+
+
+def read_records(path: Path, script: Script) -> tuple[list[Assignment], dict[str, Any] | None]:
+    """The child's records, and its end line (None if it ended without one)."""
+    assignments: list[Assignment] = []
+    if not path.exists():
+        return assignments, None
+    with path.open("rb") as file:
+        while head := file.readline(1 << 16):
+            record = json.loads(head)
+            if "end" in record:
+                return assignments, record
+            shape = tuple(record["shape"])
+            size = int(np.prod(shape)) if shape else 1
+            data = file.read(8 * size)
+            if len(data) < 8 * size:
+                break
+            value = np.frombuffer(data, dtype="<f8").astype(np.float64).reshape(shape)
+            line = int(record["line"])
+            assignments.append(Assignment(len(assignments), str(record["name"]),
+                                          script.statements.get(line, line), value,
+                                          bool(record["inplace"])))
+    return assignments, None
+
+
+def _raise_for(end: dict[str, Any], script: Script) -> None:
+    """ScriptError for an end line that is not ``ok``."""
+    kind, label = end["end"], script.label
+    line = end.get("line")
+    where = f"{label}:{line}" if line else label
+    if kind == "raised":
+        raise ScriptError(f"{where}: the script raised {end['type']}: {end['message']}"
+                          + _hint(end, script))
+    if kind == "exit":
+        raise ScriptError(f"{where}: the script stopped with sys.exit({end['code']!r})")
+    if kind == "limit":
+        raise ScriptError(f"{label}: {end['message']}")
+    if kind != "ok":
+        raise ScriptError(f"{label}: {end.get('message', kind)}")
+
+
+def _hint(end: dict[str, Any], script: Script) -> str:
+    """For a shape error on a line that computes a book name: which one, and what to look at."""
+    message, line = str(end.get("message", "")), end.get("line")
+    if not line or not any(word in message for word in ("aligned", "broadcast", "shapes", "mismatch")):
+        return ""
+    try:
+        tree = ast.parse("\n".join(script.lines))
+    except SyntaxError:
+        return ""
+    names = [target.id for node in ast.walk(tree) if isinstance(node, ast.Assign | ast.AugAssign)
+             and node.lineno == line
+             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+             if isinstance(target, ast.Name) and role_of(target.id) is not None]
+    if not names:
+        return ""
+    return (f" (line {line} computes {names[0]}: the shapes of its matrices do not fit; a "
+            "transpose (.T) missing, or one too many?)")
