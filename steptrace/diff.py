@@ -80,9 +80,14 @@ def header_changes(a: Path, header_a: Header, b: Path, header_b: Header) -> list
 
 
 def version_notes(header_a: Header, header_b: Header) -> list[str]:
-    rules_a, rules_b = header_a.fingerprint.rules, header_b.fingerprint.rules
-    return [f"{rule} was recorded with {rules_a[rule]} in one, {rules_b[rule]} in the other"
-            for rule in rules_a if rule in rules_b and rules_a[rule] != rules_b[rule]]
+    a, b = header_a.fingerprint, header_b.fingerprint
+    notes = [f"{rule} was recorded with {a.rules[rule]} in one, {b.rules[rule]} in the other"
+             for rule in a.rules if rule in b.rules and a.rules[rule] != b.rules[rule]]
+    return notes + [
+        f"{rule} was recorded with revision {a.revisions.get(rule, 1)} in one, "
+        f"{b.revisions.get(rule, 1)} in the other (its numbers changed)"
+        for rule in a.rules if rule in b.rules and not rule.startswith("experiment:")
+        and a.revisions.get(rule, 1) != b.revisions.get(rule, 1)]
 
 
 def _compared(header: Header, events: Iterable[Event], passes_only: bool) -> Iterator[Event]:

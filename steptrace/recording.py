@@ -38,7 +38,8 @@ def header_for(config: ExperimentConfig, registry: Registry, network: Network,
     # config's checks: for a dataset of 10^6 numbers that is most of a short recording).
     header = Header.model_construct(
         config=config, detail=detail, initial_weights=tuple(Matrix(w) for w in network.weights),
-        fingerprint=fingerprint(provenance(config, registry)))
+        fingerprint=fingerprint(provenance(config, registry), registry.revisions(config),
+                                registry.distributions(config)))
     largest_batch = max(map(len, network.plan.batches))
     return header.model_copy(update={"schema_version": header.lowest_schema_version(largest_batch)})
 

@@ -50,37 +50,55 @@ class ReplayResult:
 def check_rules(
     header: Header, registry: Registry, path: Path, ignore_versions: bool = False
 ) -> list[str]:
-    """Every rule the trace used must be installed, in the version that recorded it (a
-    different version is an error, or with ``ignore_versions`` a warning). A rule whose
-    plugin is installed but failed to load is said to be so, with why."""
+    """Every rule the trace used must be installed, and compute the same numbers: the same
+    revision (a rule's plugin bumps it when its numbers change). Another revision is an
+    error (with ``ignore_versions``, a warning); another release of the plugin with the
+    same revision is only noted. A rule whose plugin is installed but failed to load is
+    said to be so, with why. Messages name the distribution to install, where the trace
+    says which it was."""
+    fingerprint = header.fingerprint
     warnings = []
     tables: dict[str, dict[str, Provided[Any]]] = {
         "nonlinearity": registry.nonlinearities,
         "strategy": registry.strategies,
         "experiment": registry.experiments,
     }
-    for rule, provider in header.fingerprint.rules.items():
+    for rule, provider in fingerprint.rules.items():
         noun, _, name = rule.partition(":")
         provided = tables.get(noun, {}).get(name)
+        plugin, _, version = provider.rpartition(" ")
+        dist = fingerprint.distributions.get(plugin)
+        install = (f"pip install '{dist}=={version}'" if dist is not None
+                   else f"replay with --plugins-dir the folder of {plugin}.py" if version == "file"
+                   else f"install the plugin {provider}")
         if provided is None:
-            failed = registry.plugins.failed.get(provider.rpartition(" ")[0])
+            failed = registry.plugins.failed.get(plugin)
             if failed is not None:
                 raise BadInput(
                     f"{path}: the trace uses {noun} {name!r} from {provider}, which is "
                     f"installed but {failed} (see the warning above; STEPTRACE_DEBUG=1 shows "
                     "the traceback)"
                 )
-            raise BadInput(
-                f"{path}: the trace uses {noun} {name!r} from {provider}, which is not "
-                "installed: install that plugin to replay it"
-            )
-        if provided.label != provider:
-            message = (f"{noun} {name!r} was recorded with {provider}; installed is "
-                       f"{provided.label}")
+            raise BadInput(f"{path}: the trace uses {noun} {name!r} from {provider}, which is not "
+                           f"installed: {install}, then replay it")
+        if noun == "experiment":  # its config is held to the header's (check_header)
+            if provided.label != provider:
+                warnings.append(f"experiment {name!r} was recorded with {provider}; installed "
+                                f"is {provided.label}")
+            continue
+        recorded, installed = fingerprint.revisions.get(rule, 1), provided.rule.revision
+        if recorded != installed:
+            message = (f"{noun} {name!r} was recorded with revision {recorded} ({provider}); "
+                       f"installed is revision {installed} ({provided.label}): its numbers "
+                       "changed")
             if not ignore_versions:
-                raise BadInput(f"{path}: {message}: install that version to replay the trace, "
-                               "or replay with --ignore-versions")
+                raise BadInput(f"{path}: {message}; to replay the trace, {install}, or replay "
+                               "with --ignore-versions (it will differ)")
             warnings.append(message)
+        elif provided.label != provider:
+            warnings.append(f"{noun} {name!r} was recorded with {provider}; installed is "
+                            f"{provided.label}, the same revision {installed} (its numbers "
+                            "did not change)")
     return warnings
 
 

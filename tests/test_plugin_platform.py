@@ -161,8 +161,8 @@ def test_a_plugin_command_and_a_plugin_rule_are_used(
     missing = run_cli("replay", trace)
     assert missing.exit_code == 2
     assert missing.stderr == (f"Error: {trace}: the trace uses nonlinearity 'smooth_relu' from "
-                              "smooth_relu file, which is not installed: install that plugin to "
-                              "replay it\n")
+                              "smooth_relu file, which is not installed: replay with "
+                              "--plugins-dir the folder of smooth_relu.py, then replay it\n")
 
 
 def test_an_observer_that_raises_is_dropped_and_the_recording_completes(run_cli: RunCli, plugins_dir: Path,
@@ -235,24 +235,73 @@ def test_a_name_clash_with_a_builtin_is_ignored_with_a_warning(run_cli: RunCli, 
     assert run_cli("replay", tmp_path / "t.jsonl").exit_code == 0  # the built-in relu was used
 
 
-def test_replay_needs_the_plugin_version_that_recorded_the_trace(run_cli: RunCli, tmp_path: Path) -> None:
+def test_replay_refuses_another_revision_and_notes_another_release(run_cli: RunCli,
+                                                                    tmp_path: Path) -> None:
+    """A rule's revision says whether its numbers changed: another revision is refused
+    (naming what to install), another release of the same revision only noted."""
     trace = tmp_path / "t.jsonl"
     run_cli("record", "ch06-streetlights-backprop", "-o", trace)
     lines = trace.read_text().splitlines()
     header = json.loads(lines[0])
-    header["fingerprint"]["rules"]["nonlinearity:relu"] = "steptrace_builtins.nonlinearities 0.0.9"
-    trace.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
-    result = run_cli("replay", trace)
-    assert result.exit_code == 2
-    assert result.stderr == (
-        f"Error: {trace}: nonlinearity 'relu' was recorded with steptrace_builtins.nonlinearities "
-        "0.0.9; installed is steptrace_builtins.nonlinearities 0.1.0: install that version to "
-        "replay the trace, or replay with --ignore-versions\n")
-    allowed = run_cli("replay", trace, "--ignore-versions")
-    assert allowed.exit_code == 0
-    assert allowed.stderr == ("warning: nonlinearity 'relu' was recorded with "
+    assert header["fingerprint"]["revisions"] == {"nonlinearity:relu": 1, "nonlinearity:linear": 1,
+                                                  "strategy:stochastic": 1}
+    assert header["fingerprint"]["distributions"] == {
+        "steptrace_builtins.book": "steptrace", "steptrace_builtins.nonlinearities": "steptrace",
+        "steptrace_builtins.strategies": "steptrace"}
+
+    def edited(rule: str, revision: int) -> Path:
+        changed = json.loads(lines[0])
+        changed["fingerprint"]["rules"][rule] = "steptrace_builtins.nonlinearities 0.0.9"
+        changed["fingerprint"]["revisions"][rule] = revision
+        path = tmp_path / f"r{revision}.jsonl"
+        path.write_text("\n".join([json.dumps(changed), *lines[1:]]) + "\n")
+        return path
+
+    release = run_cli("replay", edited("nonlinearity:relu", 1))
+    assert release.exit_code == 0, release.stderr
+    assert release.stderr == ("warning: nonlinearity 'relu' was recorded with "
                               "steptrace_builtins.nonlinearities 0.0.9; installed is "
-                              "steptrace_builtins.nonlinearities 0.1.0\n")
+                              "steptrace_builtins.nonlinearities 0.1.0, the same revision 1 (its "
+                              "numbers did not change)\n")
+    assert "all 1740 events match (bit for bit)" in release.stdout
+    revised = edited("nonlinearity:relu", 0)
+    refused = run_cli("replay", revised)
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        f"Error: {revised}: nonlinearity 'relu' was recorded with revision 0 "
+        "(steptrace_builtins.nonlinearities 0.0.9); installed is revision 1 "
+        "(steptrace_builtins.nonlinearities 0.1.0): its numbers changed; to replay the trace, "
+        "pip install 'steptrace==0.0.9', or replay with --ignore-versions (it will differ)\n")
+    allowed = run_cli("replay", revised, "--ignore-versions")
+    assert allowed.exit_code == 0
+    assert allowed.stderr.startswith("warning: nonlinearity 'relu' was recorded with revision 0 ")
+    compared = run_cli("diff", trace, revised)
+    assert compared.stdout.splitlines()[:2] == [
+        "note: nonlinearity:relu was recorded with steptrace_builtins.nonlinearities 0.1.0 in one, "
+        "steptrace_builtins.nonlinearities 0.0.9 in the other",
+        "note: nonlinearity:relu was recorded with revision 1 in one, 0 in the other (its numbers "
+        "changed)"]
+
+
+def test_a_trace_from_before_revisions_is_revision_1(run_cli: RunCli, tmp_path: Path) -> None:
+    """Traces recorded before rules had revisions hold none: each rule was revision 1. The
+    golden traces are such; tanh and sigmoid are revision 2 now (portable arithmetic)."""
+    trace = tmp_path / "old.jsonl"
+    run_cli("record", "ch06-streetlights-backprop", "-o", trace)
+    lines = trace.read_text().splitlines()
+    header = json.loads(lines[0])
+    del header["fingerprint"]["revisions"], header["fingerprint"]["distributions"]
+    trace.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    assert run_cli("replay", trace).exit_code == 0
+    header["config"]["nonlinearities"] = ["tanh", "linear"]
+    header["fingerprint"]["rules"] = {**{k: v for k, v in header["fingerprint"]["rules"].items()
+                                         if k != "nonlinearity:relu"},
+                                      "nonlinearity:tanh": "steptrace_builtins.nonlinearities 0.1.0"}
+    trace.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    refused = run_cli("replay", trace)
+    assert refused.exit_code == 2
+    assert "nonlinearity 'tanh' was recorded with revision 1" in refused.stderr
+    assert "installed is revision 2" in refused.stderr
 
 
 def test_a_plugin_importing_a_module_that_moved_is_told_where_it_went(

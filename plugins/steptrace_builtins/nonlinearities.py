@@ -2,7 +2,9 @@
 ``relu2deriv(output)`` does, and sits right beside its function.
 
 sigmoid and tanh compute with :mod:`steptrace.portable` (the same bits on every machine,
-as exact mode promises); blas mode uses numpy's ``np.exp``/``np.tanh`` (``fast=``)."""
+as exact mode promises); blas mode uses numpy's ``np.exp``/``np.tanh`` (``fast=``). They
+are revision 2: revision 1 computed with ``np.exp``/``np.tanh`` in exact mode too, whose
+last bits depend on the CPU."""
 
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
                           description="rectified linear unit: negatives become 0"))
     register(Nonlinearity("sigmoid", sigmoid, sigmoid2deriv, "1 / (1 + exp(-x))",
                           "output * (1 - output)", description="logistic sigmoid, into (0, 1)",
-                          fast=fast_sigmoid))
+                          fast=fast_sigmoid, revision=2))
     register(Nonlinearity("tanh", tanh, tanh2deriv, "tanh(x)", "1 - output ** 2",
-                          description="hyperbolic tangent, into (-1, 1)", fast=fast_tanh))
+                          description="hyperbolic tangent, into (-1, 1)", fast=fast_tanh,
+                          revision=2))

@@ -48,6 +48,9 @@ class Nonlinearity:
     derivative_is_one: bool = False
     #: ``function`` with numpy's machine-tuned functions (``np.tanh``), for blas mode
     fast: Callable[[Array], Array] | None = None
+    #: bumped by its plugin whenever the numbers it computes change (not for a release
+    #: that leaves them alone): replay refuses a trace of another revision
+    revision: int = 1
 
     @property
     def deriv_name(self) -> str:
@@ -133,6 +136,9 @@ class Strategy:
     options: Mapping[str, Option | type] = field(default_factory=dict)
     description: str = ""
     learn: Callable[[LearningStep], Learned] = field(default_factory=lambda: gradient_descent)
+    #: bumped by its plugin whenever the batches or the weights it makes change (not for a
+    #: release that leaves them alone): replay refuses a trace of another revision
+    revision: int = 1
 
     @property
     def declared(self) -> dict[str, Option]:

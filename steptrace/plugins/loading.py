@@ -93,6 +93,7 @@ class PluginInfo:
     version: str
     source: str  # "built-in", "entry point of DIST", or the file's path
     builtin: bool
+    distribution: str | None = None  # what to pip install: "steptrace", "steptrace-extras"
 
 
 @dataclass
@@ -202,7 +203,8 @@ def load_plugins(
         pm.enable_tracing()
     for module_name in DEFAULT_PLUGINS:
         plugins.register(importlib.import_module(module_name),
-                         PluginInfo(module_name, __version__, "built-in", builtin=True))
+                         PluginInfo(module_name, __version__, "built-in", builtin=True,
+                                    distribution="steptrace"))
     allowed = _allowed()
     if entry_points:
         # in name order, so that of two plugins registering one name the same one wins
@@ -213,7 +215,8 @@ def load_plugins(
             dist = entry_point.dist
             source = f"entry point of {dist.name}" if dist is not None else "entry point"
             version = dist.version if dist is not None else "unknown"
-            _load(plugins, entry_point.name, source, version, entry_point.load)
+            _load(plugins, entry_point.name, source, version, entry_point.load,
+                  dist.name if dist is not None else None)
     directory = plugins_dir or (Path(os.environ[ENV_DIR]) if os.environ.get(ENV_DIR) else None)
     if directory is not None:
         if not directory.is_dir():
@@ -243,7 +246,7 @@ def _check_not_world_writable(plugins: Plugins, directory: Path, paths: list[Pat
 
 
 def _load(plugins: Plugins, name: str, source: str, version: str,
-          load: Callable[[], Any]) -> None:
+          load: Callable[[], Any], distribution: str | None = None) -> None:
     if plugins.pm.has_plugin(name):
         plugins.problem(f"plugin {name} ({source}) was not loaded: the name {name!r} is taken")
         return
@@ -257,7 +260,8 @@ def _load(plugins: Plugins, name: str, source: str, version: str,
         plugins.failed.setdefault(name, f"failed to import: {reason}")
         plugins.problem(f"plugin {name} ({source}) failed to import: {reason}", error)
         return
-    plugins.register(module, PluginInfo(name, version, source, builtin=False))
+    plugins.register(module, PluginInfo(name, version, source, builtin=False,
+                                        distribution=distribution))
 
 
 def _import_file(path: Path) -> ModuleType:

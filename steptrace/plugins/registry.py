@@ -233,13 +233,29 @@ class Registry:
 
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""
+        return {rule: provided.label for rule, provided in self._used(config)}
+
+    def _used(self, config: ExperimentConfig) -> list[tuple[str, Provided[Any]]]:
         used: list[tuple[str, Provided[Any]]] = [
             (f"nonlinearity:{name}", _lookup("nonlinearity", name, self.nonlinearities))
-            for name in config.nonlinearities
-        ]
+            for name in config.nonlinearities]
         name = config.strategy.name
         used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies)))
-        return {rule: provided.label for rule, provided in used}
+        return used
+
+    def revisions(self, config: ExperimentConfig) -> dict[str, int]:
+        """``{"nonlinearity:tanh": 2, ...}``: the revision of every rule a config uses."""
+        return {rule: provided.rule.revision for rule, provided in self._used(config)}
+
+    def distributions(self, config: ExperimentConfig) -> dict[str, str]:
+        """``{"extras": "steptrace-extras"}``: the distribution of each plugin behind the
+        config's rules (and its experiment), where it came from one."""
+        plugins = {provided.plugin for _, provided in self._used(config)}
+        if config.name in self.experiments:
+            plugins.add(self.experiments[config.name].plugin)
+        found = {name: self.plugins.info[name].distribution for name in sorted(plugins)
+                 if name in self.plugins.info}
+        return {name: dist for name, dist in found.items() if dist is not None}
 
     def describe_plugins(self, include_builtins: bool = False) -> list[dict[str, Any]]:
         """Each loaded plugin: name, version, source, hooks, what it contributes, and the

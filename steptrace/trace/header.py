@@ -72,6 +72,14 @@ class Fingerprint(BaseModel):
     environment: dict[str, str] = Field(
         description="BLAS- and CPU-feature-related environment variables, if set")
     rules: dict[str, str] = Field(description='{"nonlinearity:relu": "plugin version", ...}')
+    revisions: dict[str, int] = Field(
+        default_factory=dict,
+        description='{"nonlinearity:tanh": 2, ...}: the revision of each rule\'s numbers (its '
+                    "plugin bumps it when they change); a rule not listed is revision 1")
+    distributions: dict[str, str] = Field(
+        default_factory=dict,
+        description='{"extras": "steptrace-extras", ...}: the distribution each plugin of the '
+                    "rules came from (to name what to install)")
 
 
 class Header(BaseModel):
@@ -166,7 +174,8 @@ def trace_schema() -> dict[str, Any]:
     return schema
 
 
-def fingerprint(rules: dict[str, str]) -> Fingerprint:
+def fingerprint(rules: dict[str, str], revisions: dict[str, int] | None = None,
+                distributions: dict[str, str] | None = None) -> Fingerprint:
     try:
         blas_info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         blas = f"{blas_info.get('name', '?')} {blas_info.get('version', '?')}"
@@ -182,4 +191,6 @@ def fingerprint(rules: dict[str, str]) -> Fingerprint:
         machine=platform.machine(),
         environment={name: os.environ[name] for name in names if name in os.environ},
         rules=rules,
+        revisions=revisions or {},
+        distributions=distributions or {},
     )
