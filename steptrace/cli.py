@@ -718,7 +718,8 @@ def plot(trace: Path, output: Path) -> None:
               help="The page to write, e.g. trace.html.")
 def html(trace: Path, output: Path) -> None:
     """Write one self-contained HTML page that steps through TRACE: the network with its
-    values and weights, each step's line, the error curve (buttons and arrow keys)."""
+    values and weights, each step's formula with its operands as matrices, the error curve
+    (buttons, arrow keys, a slider, a jump to a pass)."""
     from steptrace.views.html import write_html
 
     events = write_html(trace, output, _registry())
