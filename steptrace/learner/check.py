@@ -107,8 +107,10 @@ def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
 def _fit(value: Array, like: Array) -> Array:
     """``value`` in ``like``'s shape when it holds as many numbers in one row or column (a
     number, a row, a column: the same thing written three ways); as it is otherwise."""
-    if value.shape != like.shape and value.size == like.size and (
-            min(value.shape, default=1) <= 1 and min(like.shape, default=1) <= 1):
+    def vector(a: Array) -> bool:
+        return sum(int(n) > 1 for n in a.shape) <= 1
+
+    if value.shape != like.shape and value.size == like.size and vector(value) and vector(like):
         return value.reshape(like.shape)
     return value
 
@@ -170,15 +172,22 @@ def error(op: Operands) -> Expected | None:
 
 
 def accumulated(op: Operands) -> Expected | None:
+    """A pass's summed error: ``layer_2_error += ...`` (or ``x = x + ...``) adds this step's
+    error to it; a plain ``layer_2_error = ...`` sets it, which is the sum only in a pass of
+    one step (full gradient descent)."""
     old, error_ = op.value(("accumulator", op.output)), op.step_error()
-    if old is None or error_ is None:
+    if error_ is None:
         return None
+    assignment = op.moment.assignment
     acc = op.name("accumulator", op.output)
-    if op.assigned("error", op.output):
-        formula = f"{acc} += {op.name('error', op.output)}"
-    else:
-        formula = (f"{acc} += sum(({op.layer_name(op.output)} − {_goal_label(op)})²)")
-    return Expected(formula, f"{shown(old)} + {shown(error_)}",
+    term = (op.name("error", op.output) if op.assigned("error", op.output)
+            else f"sum(({op.layer_name(op.output)} − {_goal_label(op)})²)")
+    adds = (assignment.line, assignment.name) in op.run.captured.script.accumulating
+    if not adds and op.run.pass_length(op.moment.step.epoch) == 1:
+        return Expected(f"{acc} = {term}", shown(error_), error_.reshape(()))
+    if old is None:
+        return None
+    return Expected(f"{acc} += {term}", f"{shown(old)} + {shown(error_)}",
                     np.array(old.reshape(()) + error_.reshape(())))
 
 

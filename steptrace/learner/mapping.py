@@ -121,6 +121,7 @@ class LearnerRun:
     #: why the run is not one an experiment config can describe (None: it is)
     unlike_a_run: str | None = None
     names: dict[Key, str] = field(default_factory=dict)
+    _pass_lengths: dict[int, int] = field(default_factory=dict, repr=False)
 
     @property
     def captured(self) -> Captured:
@@ -129,6 +130,13 @@ class LearnerRun:
     @property
     def output(self) -> int:
         return self.timeline.output
+
+    def pass_length(self, epoch: int) -> int:
+        """How many steps the pass ``epoch`` holds."""
+        if not self._pass_lengths:
+            for step in self.timeline.steps:
+                self._pass_lengths[step.epoch] = self._pass_lengths.get(step.epoch, 0) + 1
+        return self._pass_lengths.get(epoch, 0)
 
     def name(self, kind: str, layer: int = 0) -> str:
         """The learner's name for a role, or the book's where the script has none."""
@@ -221,6 +229,11 @@ def _walk(timeline: Timeline, shape: Shape, given: dict[int, Given]) -> Iterator
 def understand(captured: Captured, registry: Registry) -> LearnerRun:
     """The network and data of a captured run (ScriptError when it makes no step the book
     would recognise)."""
+    with np.errstate(all="ignore"):  # a run that diverged holds inf and NaN: no warnings
+        return _understand(captured, registry)
+
+
+def _understand(captured: Captured, registry: Registry) -> LearnerRun:
     timeline = build(captured)
     label = captured.script.label
     if not timeline.steps:
@@ -427,11 +440,10 @@ def _nonlinearities(timeline: Timeline, shape: Shape, given: dict[int, Given],
         except ValueError:
             continue
         seen[k - 1] += 1
-        with np.errstate(all="ignore"):
-            for provided in candidates:
-                act = provided.rule
-                if close((act.fast or act.function)(weighted_sum), moment.value):
-                    counts[k - 1][act.name] += 1
+        for provided in candidates:
+            act = provided.rule
+            if close((act.fast or act.function)(weighted_sum), moment.value):
+                counts[k - 1][act.name] += 1
     chosen = []
     for k, count in enumerate(counts, start=1):
         best = max(count.values(), default=0)

@@ -14,6 +14,7 @@ right as the book's ``relu2deriv(layer_1)``; for sigmoid and tanh they differ.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -23,7 +24,9 @@ from steptrace.engine.rules import Array
 from steptrace.learner.mapping import DOT, TOTAL, close
 from steptrace.learner.operands import Operands
 
-Candidates = Iterator[tuple[Array, str]]
+#: A mistake's wrong values: each with the sentence saying what was done, and, where it
+#: has some, the names a statement making it would mention (its evidence).
+Candidates = Iterator[tuple[Array, str] | tuple[Array, str, tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ def derivative_of_wrong_layer(op: Operands) -> Candidates:
             continue
         yield (plain * act.derivative(other),
                f"{act.deriv_name}({op.layer_name(j)}) where the book has {act.deriv_name}("
-               f"{op.layer_name(k)}): the derivative of this layer's own output")
+               f"{op.layer_name(k)}): the derivative of this layer's own output",
+               (op.layer_name(j),))
 
 
 def derivative_of_weighted_sum(op: Operands) -> Candidates:
@@ -253,10 +257,11 @@ def other_layer_in_update(op: Operands) -> Candidates:
             detail = (f"{op.layer_name(j)}ᵀ · {op.name('delta', i)} where the book has "
                       f"{op.layer_name(k - 1)}ᵀ · {op.name('delta', k)}: the weights between "
                       f"{op.layer_name(k - 1)} and {op.layer_name(k)} move with what they connect")
+            evidence = (op.layer_name(j), op.name("delta", i))
             if role.kind == "weight_delta":
-                yield change, detail
+                yield change, detail, evidence
             elif (value := _update(op, k, change)) is not None:
-                yield value, detail
+                yield value, detail, evidence
 
 
 # -- errors, goals and inputs --------------------------------------------------------------
@@ -355,22 +360,31 @@ CATALOGUE: tuple[Mistake, ...] = (
 
 
 def diagnose(op: Operands, value: Array, rtol: float, atol: float) -> Found | None:
-    """The first mistake of the catalogue that reproduces the learner's ``value`` (and the
-    titles of the others that do too)."""
+    """The mistake of the catalogue that reproduces the learner's ``value`` (and the titles
+    of the others that do too). Where several do, the numbers cannot tell them apart, and
+    the statement is asked: a mistake whose evidence (the names it would mention) is in it
+    comes first, then one that has no evidence to look for, then the rest, each group in
+    the catalogue's order."""
     kind = op.moment.role.kind
-    found: list[tuple[Mistake, str]] = []
-    for mistake in CATALOGUE:
+    statement = op.run.captured.script.source_of(op.moment.assignment.line)
+    words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", statement))
+    found: list[tuple[int, int, Mistake, str]] = []
+    for order, mistake in enumerate(CATALOGUE):
         if kind not in mistake.kinds:
             continue
         try:
             with np.errstate(all="ignore"):
-                for wrong, detail in mistake.candidates(op):
+                for wrong, detail, *evidence in mistake.candidates(op):
                     if wrong.size == value.size and close(np.reshape(wrong, value.shape), value, rtol, atol):
-                        found.append((mistake, detail))
+                        names = evidence[0] if evidence else ()
+                        tier = 1 if not names else 0 if words.issuperset(names) else 2
+                        found.append((tier, order, mistake, detail))
                         break
         except ValueError:  # shapes that do not fit: not this mistake
             continue
     if not found:
         return None
-    (mistake, detail), others = found[0], found[1:]
-    return Found(mistake, detail, tuple(dict.fromkeys(m.title for m, _ in others if m is not mistake)))
+    found.sort(key=lambda each: each[:2])
+    (_, _, mistake, detail), others = found[0], found[1:]
+    return Found(mistake, detail, tuple(dict.fromkeys(m.title for _, _, m, _ in others
+                                                      if m.title != mistake.title)))

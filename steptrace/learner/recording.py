@@ -39,7 +39,7 @@ def write(run: LearnerRun, name: str, registry: Registry, path: Path) -> int:
     network = Network.from_config(config, plan)
     writer = TraceWriter(path, header_for(config, registry, network, "all"),
                          [run.captured.script.path])
-    with writer:
+    with writer, np.errstate(all="ignore"):
         emitter = Emitter(config, plan, "all", writer.write)
         epoch: int | None = None
         error, summed = 0.0, None  # the pass's errors added up; the learner's own sum

@@ -39,6 +39,11 @@ def _json_numbers(value: Array) -> Any:
     return [[one(x) for x in row] if isinstance(row, list) else one(row) for row in listed]
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 step``, ``240 steps``, ``1,680 assignments``."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """A checked script: what it is, what was found, how it compares with an experiment."""
@@ -80,7 +85,8 @@ class CheckReport:
         form = ", delta = goal − prediction with +=" if run.ascent else ""
         return (f"{'-'.join(map(str, run.shape.sizes))}, "
                 f"{' then '.join(n.name for n in run.nonlinearities)}, alpha {run.alpha:g}, "
-                f"{strategy}{form}, {run.timeline.passes} pass(es) of {len(run.inputs)} sample(s)")
+                f"{strategy}{form}, {plural(run.timeline.passes, 'pass', 'passes')} of "
+                f"{plural(len(run.inputs), 'sample')}")
 
     def lines(self) -> list[str]:
         if self.error is not None:
@@ -89,8 +95,8 @@ class CheckReport:
         lockstep, steps = self.lockstep, len(self.run.timeline.steps)
         found = lockstep.divergence
         if found is None:
-            lines = [f"{self.script} follows the book's rules: all {lockstep.checked:,} assignments "
-                     f"of its {steps:,} steps agree ({self.tolerance})",
+            lines = [f"{self.script} follows the book's rules: all {plural(lockstep.checked, 'assignment')} "
+                     f"of its {plural(steps, 'step')} agree ({self.tolerance})",
                      f"  network: {self.network()}"]
         else:
             where = (f"sample {found.samples[0]}" if len(found.samples) == 1
@@ -111,8 +117,9 @@ class CheckReport:
             else:
                 lines.append("  likely mistake: none of the common ones gives your value (see "
                              "`steptrace trace` to look at every step)")
-            lines.append(f"  before it: {found.step:,} step(s) and {lockstep.checked - 1:,} "
-                         f"assignment(s) agree ({self.tolerance}); network: {self.network()}")
+            lines.append(f"  before it: {plural(found.step, 'step')} and "
+                         f"{plural(lockstep.checked - 1, 'assignment')} agree ({self.tolerance}); "
+                         f"network: {self.network()}")
         if self.against is not None:
             verdict = "the same" if self.against.same else "differs"
             lines.append(f"against {self.against.experiment}: {verdict}")

@@ -75,6 +75,11 @@ class Script:
     #: ``x = x + ...``), as a sum over a pass is made; ``x = 0`` sets it back
     accumulating: frozenset[tuple[int, str]]
 
+    def source_of(self, line: int) -> str:
+        """The whole statement starting at ``line``, as written."""
+        end = max((n for n, first in self.statements.items() if first == line), default=line)
+        return "\n".join(self.lines[line - 1:end])
+
     def statement(self, line: int) -> str:
         """The statement starting at ``line``, as written (its first line, stripped; ``…`` if
         it goes on)."""

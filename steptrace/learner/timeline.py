@@ -8,7 +8,8 @@ next one opens. Assignments before the first step are the setup (the data, alpha
 initial weights).
 
 A **pass** over the data ends where the error summed over it is set back to 0
-(``layer_2_error = 0``, ``error_for_all_lights = 0``); without such a sum, the passes are the
+(``layer_2_error = 0``, ``error_for_all_lights = 0``: a plain assignment of 0, where the
+sum is made by ``+=`` or ``x = x + ...``); without such a sum, the passes are the
 shortest repeating run of the steps' inputs (and goals): a program that learns one sample
 (chapter 4) makes every step a pass.
 
@@ -148,7 +149,8 @@ def build(captured: Captured) -> Timeline:
         if role is None or role.kind in ("goal", "alpha", "inputs", "goals"):
             continue
         kind = role.kind
-        if kind == "accumulator" and (assignment.line, assignment.name) not in accumulating:
+        if (kind == "accumulator" and (assignment.line, assignment.name) not in accumulating
+                and not np.any(assignment.value)):
             # the summed error set back to 0: a pass begins with the next step
             boundaries.append(len(steps) + (current is not None))
             continue

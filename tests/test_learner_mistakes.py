@@ -1,0 +1,165 @@
+"""Each common mistake of a chapter-6 loop, made in a variant of the book's program: caught
+at the step where it first shows, on the variable and line that make it, and named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import steptrace
+from steptrace.learner.report import CheckReport
+from tests.book_programs import CH06_STREETLIGHTS_BACKPROP as BACKPROP
+from tests.book_programs import STREETLIGHTS_FULL_GD, STREETLIGHTS_MINIBATCH
+
+
+def variant(source: str, *changes: tuple[str, str]) -> str:
+    """``source`` with each (old, new) replaced; each old must be there, once."""
+    for old, new in changes:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    return source
+
+
+def line_of(source: str, text: str) -> int:
+    """The number of the line holding ``text`` (once)."""
+    found = [n for n, line in enumerate(source.splitlines(), start=1) if text in line]
+    assert len(found) == 1, (text, found)
+    return found[0]
+
+
+def check(tmp_path: Path, source: str, name: str = "mine.py") -> CheckReport:
+    script = tmp_path / name
+    script.write_text(source)
+    report = steptrace.check_script(script)
+    assert report.error is None, report.error
+    return report
+
+
+def divergence(report: CheckReport) -> tuple[int, tuple[int, ...], str, int, str | None]:
+    assert report.lockstep is not None and report.lockstep.divergence is not None, str(report)
+    found = report.lockstep.divergence
+    return (found.epoch, found.samples, found.variable, found.line,
+            None if found.mistake is None else found.mistake.name)
+
+
+HIDDEN_DELTA = "      layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)\n"
+UPDATE_2 = "      weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)\n"
+
+# (id, changes, (pass, samples, variable, line's text, mistake))
+STOCHASTIC = [
+    ("weights-after-update",
+     [(HIDDEN_DELTA + "\n" + UPDATE_2, UPDATE_2 + HIDDEN_DELTA + "\n")],
+     (0, (0,), "layer_1_delta", "layer_1_delta=", "weights-after-update")),
+    ("derivative-of-layer_2",
+     [("relu2deriv(layer_1)", "relu2deriv(layer_2)")],
+     (0, (0,), "layer_1_delta", "layer_1_delta=", "derivative-of-wrong-layer")),
+    ("derivative-left-out",
+     [("*relu2deriv(layer_1)", "")],
+     (0, (0,), "layer_1_delta", "layer_1_delta=", "missing-derivative")),
+    ("update-sign",
+     [("weights_1_2 -= alpha", "weights_1_2 += alpha")],
+     (0, (0,), "weights_1_2", "weights_1_2 +=", "sign")),
+    ("delta-goal-minus-prediction-with-minus",
+     [("layer_2_delta = (layer_2 - walk_vs_stop[i:i+1])",
+       "layer_2_delta = (walk_vs_stop[i:i+1] - layer_2)")],
+     (0, (0,), "weights_1_2", "weights_1_2 -=", "sign")),
+    ("alpha-missing",
+     [("weights_0_1 -= alpha * layer_0", "weights_0_1 -= layer_0")],
+     (0, (0,), "weights_0_1", "weights_0_1 -=", "alpha-missing")),
+    ("alpha-twice",
+     [("weights_1_2 -= alpha * layer_1", "weights_1_2 -= alpha * alpha * layer_1")],
+     (0, (0,), "weights_1_2", "weights_1_2 -=", "alpha-twice")),
+    ("wrong-delta-in-update",
+     [("layer_0.T.dot(layer_1_delta)", "layer_0.T.dot(layer_2_delta)")],
+     (0, (0,), "weights_0_1", "weights_0_1 -=", "wrong-layer-in-update")),
+    ("layer_0-not-updated",
+     [("layer_0 = streetlights[i:i+1]", "layer_0 = streetlights[0:1]")],
+     (0, (2,), "layer_2_error", "layer_2_error +=", "stale-input")),
+    ("error-not-squared",
+     [("np.sum((layer_2 - walk_vs_stop[i:i+1]) ** 2)", "np.sum(layer_2 - walk_vs_stop[i:i+1])")],
+     (0, (0,), "layer_2_error", "layer_2_error +=", "error-not-squared")),
+    ("error-replaced",
+     [("layer_2_error += np.sum", "layer_2_error = np.sum")],
+     (0, (1,), "layer_2_error", "layer_2_error = np", "sum-replaced")),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [case[1:] for case in STOCHASTIC],
+                         ids=[case[0] for case in STOCHASTIC])
+def test_each_mistake_is_caught_where_it_first_shows_and_named(
+        tmp_path: Path, changes: list[tuple[str, str]],
+        expected: tuple[int, tuple[int, ...], str, str, str]) -> None:
+    source = variant(BACKPROP, *changes)
+    epoch, samples, variable, text, mistake = expected
+    report = check(tmp_path, source)
+    assert divergence(report) == (epoch, samples, variable, line_of(source, text), mistake)
+    assert not report and report.exit_code == 1
+
+
+SIGMOID = variant(
+    BACKPROP,
+    ("def relu2deriv(output):", "def sigmoid(x):\n    return 1/(1+np.exp(-x))\n\n"
+                                "def sigmoid2deriv(output):\n    return output*(1-output)\n\n"
+                                "def relu2deriv(output):"),
+    ("layer_1 = relu(np.dot(layer_0,weights_0_1))", "layer_1 = sigmoid(np.dot(layer_0,weights_0_1))"),
+    ("*relu2deriv(layer_1)", "*sigmoid2deriv(layer_1)"))
+
+
+def test_a_sigmoid_hidden_layer_written_right_checks_clean(tmp_path: Path) -> None:
+    report = check(tmp_path, SIGMOID)
+    assert report and report.run is not None
+    assert [n.name for n in report.run.nonlinearities] == ["sigmoid", "linear"]
+
+
+def test_relus_derivative_of_the_weighted_sum_is_the_same_as_of_the_output(tmp_path: Path) -> None:
+    """relu2deriv(weighted sum) == relu2deriv(relu(weighted sum)): not a mistake for relu."""
+    source = variant(BACKPROP, ("*relu2deriv(layer_1)", "*relu2deriv(np.dot(layer_0,weights_0_1))"))
+    assert check(tmp_path, source)
+
+
+DERIVATIVES = [
+    ("sigmoid-derivative-of-the-weighted-sum",
+     variant(SIGMOID, ("*sigmoid2deriv(layer_1)", "*sigmoid2deriv(np.dot(layer_0,weights_0_1))")),
+     "derivative-of-weighted-sum"),
+    ("sigmoid-derivative-written-for-the-input",
+     variant(SIGMOID, ("def sigmoid2deriv(output):\n    return output*(1-output)",
+                       "def sigmoid2deriv(x):\n    return sigmoid(x)*(1-sigmoid(x))")),
+     "derivative-in-terms-of-input"),
+    ("derivative-of-layer_0",
+     variant(BACKPROP, ("hidden_size = 4", "hidden_size = 3"),
+             ("relu2deriv(layer_1)", "relu2deriv(layer_0)")),
+     "derivative-of-wrong-layer"),
+]
+
+
+@pytest.mark.parametrize(("source", "mistake"), [case[1:] for case in DERIVATIVES],
+                         ids=[case[0] for case in DERIVATIVES])
+def test_a_derivative_of_the_wrong_thing_is_named(tmp_path: Path, source: str, mistake: str) -> None:
+    report = check(tmp_path, source)
+    assert divergence(report) == (0, (0,), "layer_1_delta", line_of(source, "layer_1_delta="), mistake)
+
+
+FULL = STREETLIGHTS_FULL_GD
+MINIBATCH = STREETLIGHTS_MINIBATCH
+BATCHES = [
+    ("full-missing-transpose",
+     variant(FULL, ("alpha * layer_1.T.dot(layer_2_delta)", "alpha * layer_1.dot(layer_2_delta)")),
+     (0, (0, 1, 2, 3), "weights_1_2", "weights_1_2 -=", "missing-transpose")),
+    ("full-summed",
+     variant(FULL, ("weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta) / len(layer_0)",
+                    "weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)")),
+     (0, (0, 1, 2, 3), "weights_0_1", "weights_0_1 -=", "batch-summed")),
+    ("minibatch-summed",
+     variant(MINIBATCH, ("layer_1.T.dot(layer_2_delta) / batch_size", "layer_1.T.dot(layer_2_delta)")),
+     (0, (0, 1), "weights_1_2", "weights_1_2 -=", "batch-summed")),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), [case[1:] for case in BATCHES],
+                         ids=[case[0] for case in BATCHES])
+def test_batch_mistakes_are_named(tmp_path: Path, source: str,
+                                  expected: tuple[int, tuple[int, ...], str, str, str]) -> None:
+    epoch, samples, variable, text, mistake = expected
+    report = check(tmp_path, source)
+    assert divergence(report) == (epoch, samples, variable, line_of(source, text), mistake)
