@@ -18,7 +18,8 @@ command line's ``--help``) stays quick:
   ``Strategy``, ``Option``, ``LearningStep``, ``Learned``, ``gradient_descent``, ``Array``, ``Batches``
   (:mod:`steptrace.engine.rules`), ``ExperimentConfig`` (:mod:`steptrace.config`) and
   ``portable`` (:mod:`steptrace.portable`: exp, expm1, log1p, tanh and sigmoid that give
-  the same bits on every machine, for exact mode).
+  the same bits on every machine, for exact mode); ``new_plugin(name, directory)``
+  (:mod:`steptrace.starter`) writes a plugin package to start from.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
         gradient_descent,
     )
     from steptrace.plugins.hookspecs import hookimpl
+    from steptrace.starter import new_plugin
 
 _WHERE = {
     **dict.fromkeys(["Check", "Events", "Experiment", "Trace", "check_script", "experiment",
@@ -62,10 +64,12 @@ _WHERE = {
                      "Strategy", "gradient_descent"], "steptrace.engine.rules"),
     "ExperimentConfig": "steptrace.config",
     "hookimpl": "steptrace.plugins.hookspecs",
+    "new_plugin": "steptrace.starter",
 }
 __all__ = ["Array", "Batches", "Check", "Events", "Experiment", "ExperimentConfig", "Learned",
            "LearningStep", "Nonlinearity", "Option", "Strategy", "Trace", "__version__", "check_script",
-           "experiment", "experiments", "gradient_descent", "hookimpl", "load", "portable", "record",
+           "experiment", "experiments", "gradient_descent", "hookimpl", "load", "new_plugin", "portable",
+           "record",
            "trace_script"]
 
 

@@ -446,8 +446,9 @@ def trace_command(script: Path, output: Path | None, timeout: float) -> None:
 
     output = output or Path(f"{trace_name(script.stem)}.jsonl")
     run = trace_file(script, output, _registry(), timeout)
-    steps = len(run.timeline.steps)
-    click.echo(f"traced {script}: {steps:,} steps in {run.timeline.passes:,} pass(es), network "
+    steps, passes = len(run.timeline.steps), run.timeline.passes
+    click.echo(f"traced {script}: {steps:,} step{'s' * (steps != 1)} in {passes:,} "
+               f"pass{'es' * (passes != 1)}, network "
                f"{'-'.join(map(str, run.shape.sizes))} "
                f"{'/'.join(n.name for n in run.nonlinearities)}, alpha {run.alpha:g}, "
                f"{run.strategy} -> {output}")
@@ -670,6 +671,25 @@ def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
                    + "  " + row[4])
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("-d", "--directory", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Where to write the steptrace-NAME folder.")
+def new_plugin(name: str, directory: Path) -> None:
+    """Start a plugin: write steptrace-NAME/, a package ready to install and test.
+
+    It holds a pyproject.toml with the entry point, a module with a nonlinearity, a
+    strategy with a declared option, an observer and an experiment, tests written with
+    steptrace's kit (the experiment's golden trace recorded by the new plugin), and a
+    README. Then: pip install -e steptrace-NAME; steptrace plugins; python -m pytest
+    steptrace-NAME. The hooks and types: docs/plugin-reference.md."""
+    from steptrace.starter import new_plugin as write
+
+    root = write(name, directory)
+    click.echo(f"wrote {root}: pip install -e {root}, then steptrace plugins, and "
+               f"python -m pytest {root}")
 
 
 @cli.command()

@@ -82,11 +82,17 @@ class BookView(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    step: str | None = None
-    epoch: str | None = None
-    every: StrictInt = Field(default=1, ge=1)
-    numbers: Literal["python", "numpy", "ipython-numpy-1.13"] = "python"
-    weights_layout: Literal["inputs x outputs", "outputs x inputs"] = "inputs x outputs"
+    step: str | None = Field(default=None, description="a line printed after every update "
+                             "step: \"Error:{error} Prediction:{prediction}\"")
+    epoch: str | None = Field(default=None, description="a line printed at the end of every "
+                              "every-th pass: \"Error:{error}\"")
+    every: StrictInt = Field(default=1, ge=1, description="epoch's line every this many passes")
+    numbers: Literal["python", "numpy", "ipython-numpy-1.13"] = Field(
+        default="python", description="how values print: as plain Python, numpy, or IPython "
+        "under numpy < 1.14 did")
+    weights_layout: Literal["inputs x outputs", "outputs x inputs"] = Field(
+        default="inputs x outputs", description="how {weights} print: numpy's layout or the "
+        "plain-Python one of chapters 3 and 5")
 
     @field_validator("step")
     @classmethod
@@ -110,7 +116,7 @@ class StrategySpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    name: str
+    name: str = Field(description="a registered strategy (its options sit beside it)")
 
     @field_validator("name")
     @classmethod
@@ -135,8 +141,8 @@ class ExperimentConfig(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN, description="an id, and its trace's default file "
                       "name: letters, digits, _ . + - (no path), at most 100")
-    title: str = ""
-    source: str = ""
+    title: str = Field(default="", description="one line for listings and page titles")
+    source: str = Field(default="", description="where in the book (or elsewhere) it is from")
 
     @field_validator("title", "source")
     @classmethod
@@ -161,7 +167,7 @@ class ExperimentConfig(BaseModel):
         default=None, ge=0, le=2**32 - 1,  # numpy's RandomState accepts no more
         description="np.random.seed(seed), then 2*random(shape)-1 per layer",
     )
-    alpha: StrictFloat = Field(ge=0, allow_inf_nan=False)
+    alpha: StrictFloat = Field(ge=0, allow_inf_nan=False, description="the learning rate")
     iterations: StrictInt = Field(ge=1, description="passes over the data")
     train: bool = Field(
         default=True, description="false: forward passes only (and errors, if goals are given)"
@@ -169,17 +175,22 @@ class ExperimentConfig(BaseModel):
     frozen: tuple[tuple[StrictInt, StrictInt, StrictInt], ...] = Field(
         default=(), description="[k, i, j]: weights_k_{k+1}[i][j] never moves (its delta is 0)"
     )
-    strategy: StrategySpec = StrategySpec(name="stochastic")
-    arithmetic: Literal["exact", "blas"] = "exact"
+    strategy: StrategySpec = Field(default=StrategySpec(name="stochastic"),
+                                   description="which samples make each update: name and options")
+    arithmetic: Literal["exact", "blas"] = Field(
+        default="exact", description="exact: the same bits on every machine; blas: np.dot's")
     delta: Literal["prediction - goal", "goal - prediction"] = Field(
         default="prediction - goal",
         description="the book's descent form (weights -= ...) or its ascent form (weights += ...)",
     )
-    input_name: str = Field(default="inputs", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    goal_name: str = Field(default="goals", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    inputs: Matrix
+    input_name: str = Field(default="inputs", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                            description="the dataset's name in the narration: streetlights")
+    goal_name: str = Field(default="goals", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                           description="the goals' name in the narration: walk_vs_stop")
+    inputs: Matrix = Field(description="the dataset: one row per sample")
     goals: Matrix | None = Field(default=None, description="one row per input row")
-    book_view: BookView = BookView(epoch="Error:{error}")
+    book_view: BookView = Field(default=BookView(epoch="Error:{error}"),
+                                description="what the book's program printed, for show --view book")
 
     def _repr_html_(self) -> str:
         """Jupyter: the experiment as a table of its network and settings."""

@@ -8,15 +8,21 @@
 - the ``golden_trace`` fixture: record a run and compare it, event by event, with a
   golden trace file, with a tolerance per field if asked; the first divergent step is
   shown with the steps before it. ``pytest --steptrace-update`` rewrites golden traces;
-  a missing one is written and its test fails, so it is looked at before it is committed.
+  a missing one is written and its test fails, so it is looked at before it is committed;
+- the ``steptrace_cli`` fixture: the command line run in-process with the built-ins and
+  exactly the plugins a test names (for testing a plugin's commands);
+- :func:`check_script`, for a course: a learner's own script checked step by step
+  against the book's rules (and an experiment), failing with the report's text.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -27,12 +33,16 @@ from steptrace.diff import DiffReport, diff
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.outputs import atomic_write
-from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.loading import added_plugins, load_plugins
 from steptrace.plugins.registry import Registry, checked_options
 from steptrace.recording import run
 from steptrace.trace.reader import open_trace
 
-__all__ = ["check_nonlinearity", "check_strategy", "golden_trace"]
+if TYPE_CHECKING:
+    from steptrace.learner.report import CheckReport
+
+__all__ = ["CliResult", "check_nonlinearity", "check_script", "check_strategy", "golden_trace",
+           "steptrace_cli"]
 
 DEFAULT_INPUTS = np.linspace(-4.0, 4.0, 81)
 
@@ -164,6 +174,27 @@ def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None
     assert runs[0] == runs[1], f"{strategy.name}: two runs of the same config differ"
 
 
+def check_script(path: str | Path, against: str | None = None, *, rtol: float = 1e-9,
+                 atol: float = 1e-12, timeout: float = 60.0) -> CheckReport:
+    """Assert that a learner's own numpy script (it is run, in a process of its own) follows
+    the book's rules at every step — and, with ``against`` (an experiment's id or file),
+    uses its data, initial weights, alpha, network and passes and prints what it printed.
+    Raises AssertionError with the report's text (the first step that departs, the likely
+    mistake; or why the script could not be checked); returns the report when it agrees.
+    A course grades a folder of submissions with one parametrized test::
+
+        @pytest.mark.parametrize("script", sorted(Path("submissions").glob("*.py")))
+        def test_backprop(script):
+            check_script(script, against="ch06-streetlights-backprop")
+    """
+    from steptrace.api import check_script as check
+
+    report = check(path, against, rtol=rtol, atol=atol, timeout=timeout)
+    if not report:
+        raise AssertionError(str(report))
+    return report
+
+
 def _write_atomically(source: Path, target: Path) -> None:
     """A golden trace is never half-written (steptrace.outputs: a random temporary name)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -229,3 +260,51 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
         return report
 
     return check
+
+
+class CliResult(NamedTuple):
+    """What a ``steptrace`` command did: its exit code, and its stdout and stderr apart."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def steptrace_cli() -> Callable[..., CliResult]:
+    """``steptrace_cli(*args, plugins=(...), env=None) -> CliResult``
+
+    Runs ``steptrace ARGS...`` in-process with the built-ins and exactly the plugins the
+    test names: modules or objects with ``@hookimpl`` functions (each under its module's
+    name, or give ``(name, plugin)`` pairs), none of the installed ones
+    (``STEPTRACE_PLUGINS=""``). For testing a plugin's commands::
+
+        import my_plugin
+
+        def test_passes(steptrace_cli, tmp_path):
+            steptrace_cli("record", "ch06-streetlights-backprop", "-o", tmp_path / "t.jsonl")
+            result = steptrace_cli("passes", tmp_path / "t.jsonl", plugins=[my_plugin])
+            assert result.exit_code == 0 and result.stdout == "60\\n"
+    """
+    from click.testing import CliRunner
+
+    from steptrace.cli import cli
+
+    def run(*args: str | os.PathLike[str], plugins: Sequence[object] = (),
+            env: Mapping[str, str | None] | None = None) -> CliResult:
+        named = [plugin if isinstance(plugin, tuple) else (_plugin_name(plugin), plugin)
+                 for plugin in plugins]
+        with added_plugins(named):
+            result = CliRunner().invoke(cli, [str(arg) for arg in args], prog_name="steptrace",
+                                        env={"STEPTRACE_PLUGINS": "", **(env or {})})
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+def _plugin_name(plugin: object) -> str:
+    if isinstance(plugin, ModuleType):
+        return plugin.__name__
+    return type(plugin).__name__

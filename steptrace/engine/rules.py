@@ -18,6 +18,12 @@ Array = NDArray[np.float64]
 Batches = Sequence[Sequence[int]]
 
 
+def doc(text: str, **default: Any) -> Any:
+    """A dataclass field with its documentation (and ``default=`` or
+    ``default_factory=``): docs/plugin-reference.md lists every field with it."""
+    return field(metadata={"doc": text}, **default)
+
+
 @dataclass(frozen=True)
 class Nonlinearity:
     """An activation and its derivative, the book's way.
@@ -36,21 +42,26 @@ class Nonlinearity:
     never does.
     """
 
-    name: str
-    function: Callable[[Array], Array]
-    derivative: Callable[[Array], Array]
-    formula: str
-    derivative_formula: str
-    derivative_name: str = ""
-    description: str = ""
-    #: The derivative is 1 everywhere (a linear layer): the engine skips multiplying by it
-    #: (``x * 1.0 == x`` bit for bit, so this changes speed, never numbers).
-    derivative_is_one: bool = False
-    #: ``function`` with numpy's machine-tuned functions (``np.tanh``), for blas mode
-    fast: Callable[[Array], Array] | None = None
-    #: bumped by its plugin whenever the numbers it computes change (not for a release
-    #: that leaves them alone): replay refuses a trace of another revision
-    revision: int = 1
+    name: str = doc("what configs call it: nonlinearities = [\"relu\", \"linear\"]")
+    function: Callable[[Array], Array] = doc(
+        "the activation, elementwise on a float64 array (a batch's rows): portable in exact "
+        "mode (basic arithmetic and steptrace.portable)")
+    derivative: Callable[[Array], Array] = doc(
+        "its derivative, from the layer's output (what function returned), elementwise")
+    formula: str = doc("the activation as the narration writes it: \"(x > 0) * x\"")
+    derivative_formula: str = doc("the derivative as the narration writes it: \"output > 0\"")
+    derivative_name: str = doc("the derivative's name in the narration (default NAME2deriv)",
+                               default="")
+    description: str = doc("one line for listings", default="")
+    derivative_is_one: bool = doc(
+        "the derivative is 1 everywhere (a linear layer): the engine skips multiplying by it "
+        "(x * 1.0 == x bit for bit: speed, never numbers)", default=False)
+    fast: Callable[[Array], Array] | None = doc(
+        "function with numpy's machine-tuned functions (np.tanh): blas mode uses it, exact "
+        "mode never", default=None)
+    revision: int = doc(
+        "bumped by its plugin whenever the numbers it computes change (not for a release that "
+        "leaves them alone): replay refuses a trace of another revision", default=1)
 
     @property
     def deriv_name(self) -> str:
@@ -73,16 +84,22 @@ class LearningStep:
     may be mutated.
     """
 
-    layer_0: Array
-    goal: Array
-    weights: Sequence[Array]
-    prediction: Array
-    error: float
-    options: Mapping[str, Any]
-    predict: Callable[[Sequence[Array]], Array]
-    error_of: Callable[[Array], float]
-    gradient: Callable[[], list[Array]]
-    state: dict[str, Any]
+    layer_0: Array = doc("this step's inputs: one row per sample of the batch (read-only)")
+    goal: Array = doc("this step's goals, one row per sample (read-only)")
+    weights: Sequence[Array] = doc("weights_0_1, weights_1_2, ... before the update (read-only)")
+    prediction: Array = doc("the output layer of this step's forward pass")
+    error: float = doc("the book's error of this step: sum((prediction - goal) ** 2)")
+    options: Mapping[str, Any] = doc("the strategy's options, checked, defaults filled in")
+    predict: Callable[[Sequence[Array]], Array] = doc(
+        "predict(weights): a forward pass of this step's inputs with other weights (no events)")
+    error_of: Callable[[Array], float] = doc(
+        "error_of(prediction): the book's summed squared error against this step's goal")
+    gradient: Callable[[], list[Array]] = doc(
+        "gradient(): the book's backpropagation: gradient descent's weight_deltas, averaged "
+        "over the batch; its deltas become the step's delta events (worked out once a step)")
+    state: dict[str, Any] = doc(
+        "the rule's own dict for the run: kept from step to step, empty at the start of every "
+        "run (and of its replay)")
 
 
 @dataclass(frozen=True)
@@ -90,8 +107,11 @@ class Learned:
     """A learning rule's answer: one weight_delta per weight matrix (the engine applies
     ``weights -= alpha * weight_delta``), and the numbers that decided it, by name."""
 
-    weight_deltas: Sequence[Array]
-    details: Mapping[str, float] = field(default_factory=dict)
+    weight_deltas: Sequence[Array] = doc(
+        "one per weight matrix, its shape: the engine does weights -= alpha * weight_delta")
+    details: Mapping[str, float] = doc(
+        "the numbers that decided it, by name: update events carry them",
+        default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,9 +121,9 @@ class Option:
     option has none, and a rule that needs it says so from ``plan``), and one line of doc.
     ``steptrace plugins`` and ``experiments --show`` list them."""
 
-    type: type
-    default: Any = None
-    doc: str = ""
+    type: type = doc("float, int, bool or str (an int is taken where a float is declared)")
+    default: Any = doc("the value when a config gives none (None: no default)", default=None)
+    doc: str = doc("one line: what the option does", default="")
 
     def describe(self) -> str:
         """``float, default 0.9: how much of the last velocity is kept``."""
@@ -131,14 +151,21 @@ class Strategy:
     only when) the rule calls ``step.gradient()``.
     """
 
-    name: str
-    plan: Callable[[int, Mapping[str, Any]], Batches]
-    options: Mapping[str, Option | type] = field(default_factory=dict)
-    description: str = ""
-    learn: Callable[[LearningStep], Learned] = field(default_factory=lambda: gradient_descent)
-    #: bumped by its plugin whenever the batches or the weights it makes change (not for a
-    #: release that leaves them alone): replay refuses a trace of another revision
-    revision: int = 1
+    name: str = doc("what configs call it: [strategy] name = \"minibatch\"")
+    plan: Callable[[int, Mapping[str, Any]], Batches] = doc(
+        "plan(n_samples, options): one pass's batches, lists of sample indices in order "
+        "(ValueError with one line when an option's value is wrong)")
+    options: Mapping[str, Option | type] = doc(
+        "the options it takes, by name: an Option(type, default, doc), or a bare type",
+        default_factory=dict)
+    description: str = doc("one line for listings", default="")
+    learn: Callable[[LearningStep], Learned] = doc(
+        "learn(step) -> Learned: how weights move (default: the book's gradient_descent)",
+        default_factory=lambda: gradient_descent)
+    revision: int = doc(
+        "bumped by its plugin whenever the batches or the weights it makes change (not for a "
+        "release that leaves them alone): replay refuses a trace of another revision",
+        default=1)
 
     @property
     def declared(self) -> dict[str, Option]:

@@ -27,7 +27,9 @@ import os
 import stat
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -181,6 +183,24 @@ def _unmarked_hooks(plugin: object) -> list[str]:
     return found
 
 
+#: Plugin objects registered after the built-ins by :func:`added_plugins` (the authoring
+#: kit's ``steptrace_cli`` fixture), by name.
+_added: ContextVar[tuple[tuple[str, object], ...]] = ContextVar("steptrace_added_plugins",
+                                                                 default=())
+
+
+@contextmanager
+def added_plugins(plugins: Sequence[tuple[str, object]]) -> Iterator[None]:
+    """Within the block, every :func:`load_plugins` also registers these (name, module or
+    object) pairs, right after the built-ins, whatever ``$STEPTRACE_PLUGINS`` allows: how
+    a plugin's tests run the command line with it and nothing else installed."""
+    token = _added.set(tuple(plugins))
+    try:
+        yield
+    finally:
+        _added.reset(token)
+
+
 def _allowed() -> set[str] | None:
     """The outside plugins ``$STEPTRACE_PLUGINS`` allows (None: all of them)."""
     if ENV_ONLY not in os.environ:
@@ -205,6 +225,8 @@ def load_plugins(
         plugins.register(importlib.import_module(module_name),
                          PluginInfo(module_name, __version__, "built-in", builtin=True,
                                     distribution="steptrace"))
+    for name, plugin in _added.get():
+        plugins.register(plugin, PluginInfo(name, "test", "added by the test", builtin=False))
     allowed = _allowed()
     if entry_points:
         # in name order, so that of two plugins registering one name the same one wins

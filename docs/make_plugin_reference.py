@@ -1,0 +1,177 @@
+"""Write docs/plugin-reference.md from the code it documents: every hook's signature, when
+it is called, what it may return and an example (steptrace/plugins/hookspecs.py); every
+field of the types a plugin builds (steptrace/engine/rules.py) and of an experiment
+(steptrace/config.py); the portable functions and the authoring kit.
+
+    python docs/make_plugin_reference.py          # rewrite it
+    python docs/make_plugin_reference.py --check  # exit 1 if it is not current
+
+tests/test_plugin_reference.py runs the check, and fails when a hook or a field has no
+documentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from steptrace import portable, testing
+from steptrace.config import BookView, ExperimentConfig, StrategySpec
+from steptrace.engine.rules import Learned, LearningStep, Nonlinearity, Option, Strategy
+from steptrace.plugins import hookspecs
+
+REFERENCE = Path(__file__).resolve().parent / "plugin-reference.md"
+TYPES = (Nonlinearity, Strategy, Option, LearningStep, Learned)
+MODELS = (ExperimentConfig, StrategySpec, BookView)
+
+
+def hooks() -> list[Any]:
+    """The hook specifications, in the order the module defines them."""
+    found = [f for f in vars(hookspecs).values() if inspect.isfunction(f) and hasattr(f, "steptrace_spec")]
+    return sorted(found, key=lambda f: f.__code__.co_firstlineno)
+
+
+def docstring(text: str | None) -> list[str]:
+    """A docstring as Markdown: its ``Example::`` blocks fenced as Python, ``x`` as `x`."""
+    lines = inspect.cleandoc(text or "").splitlines()
+    out: list[str] = []
+    block: list[str] | None = None
+    for line in lines:
+        if block is not None:
+            if line.strip() and not line.startswith("    "):
+                out += ["```python", *textwrap.dedent("\n".join(block)).strip("\n").splitlines(),
+                        "```", ""]
+                block = None
+            else:
+                block.append(line)
+                continue
+        if line.rstrip().endswith("::"):
+            out.append(line.rstrip()[:-1])
+            block = []
+            continue
+        out.append(line.replace("``", "`").replace(":func:", "").replace(":mod:", "")
+                   .replace(":class:", ""))
+    if block is not None:
+        out += ["```python", *textwrap.dedent("\n".join(block)).strip("\n").splitlines(), "```"]
+    return out
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def default_of(field: Any) -> str:
+    if field.default is not dataclasses.MISSING:
+        return f"`{field.default!r}`"
+    if field.default_factory is not dataclasses.MISSING:
+        made = field.default_factory()
+        return f"`{getattr(made, '__name__', repr(made))}`"
+    return "required"
+
+
+def model_default(field: Any) -> str:
+    if field.is_required():
+        return "required"
+    value = field.default
+    if isinstance(value, BaseModel):
+        value = value.model_dump(exclude_defaults=True)
+    return f"`{value!r}`"
+
+
+def reference() -> str:
+    lines = [
+        "# steptrace plugin reference",
+        "",
+        "Generated from the code by `python docs/make_plugin_reference.py`;",
+        "`tests/test_plugin_reference.py` fails when it is not current, or when a hook or a",
+        "field has no documentation. The guide that walks through writing a plugin is the",
+        "README's [Plugins](../README.md#plugins) section; `steptrace new-plugin NAME` writes a",
+        "ready package to start from.",
+        "",
+        "A plugin imports what it needs from `steptrace`: `hookimpl`, `Nonlinearity`,",
+        "`Strategy`, `Option`, `LearningStep`, `Learned`, `gradient_descent`, `Array`,",
+        "`Batches`, `ExperimentConfig`, `portable`, and for a command `load`.",
+        "",
+        "## Hooks",
+        "",
+        "Each is called with keywords, one plugin at a time; an implementation may take",
+        "fewer arguments than the hook names, and must be marked `@hookimpl`.",
+        "",
+    ]
+    for hook in hooks():
+        signature = inspect.signature(hook)
+        arguments = ", ".join(f"{name}: {parameter.annotation}"
+                              for name, parameter in signature.parameters.items())
+        lines += [f"### `{hook.__name__}`", "", "```python",
+                  f"@hookimpl\ndef {hook.__name__}({arguments}) -> None", "```", "",
+                  *docstring(hook.__doc__), ""]
+    lines += ["## Types a plugin builds", ""]
+    for kind in TYPES:
+        lines += [f"### `{kind.__name__}`", "", *docstring(kind.__doc__), "",
+                  "| field | type | default | what it is |", "|---|---|---|---|"]
+        for field in dataclasses.fields(kind):
+            lines.append(f"| `{field.name}` | `{cell(str(field.type))}` | {default_of(field)} | "
+                         f"{cell(field.metadata.get('doc', ''))} |")
+        lines.append("")
+    lines += ["## Experiments", "",
+              "An experiment file (TOML or JSON), and what `register_experiments` registers:",
+              "`ExperimentConfig.model_validate({...})` with these fields. `[strategy]` takes",
+              "the strategy's declared options beside its name.", ""]
+    for model in MODELS:
+        lines += [f"### `{model.__name__}`", "", *docstring(model.__doc__), "",
+                  "| field | type | default | what it is |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
+            lines.append(f"| `{name}` | `{cell(annotation.replace('typing.', ''))}` | "
+                         f"{cell(model_default(field))} | {cell(field.description or '')} |")
+        lines.append("")
+    lines += ["## `steptrace.portable`", "",
+              *docstring(portable.__doc__.split("\n\n")[0] if portable.__doc__ else ""), "",
+              "Use them in a nonlinearity that needs an exponential, a logarithm or a",
+              "hyperbolic function, so that exact mode gives the same bits on every machine.",
+              ""]
+    for name in portable.__all__:
+        function = getattr(portable, name)
+        lines.append(f"- `portable.{name}(x)`: {cell(inspect.getdoc(function) or '')}")
+    lines += ["", "## The authoring kit (`steptrace.testing`, a pytest plugin)", ""]
+    for name in ("check_nonlinearity", "check_strategy", "golden_trace", "steptrace_cli"):
+        function = getattr(testing, name, None)
+        if function is None:
+            continue
+        lines += [f"### `{name}`", "", *docstring(function.__doc__), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def undocumented() -> list[str]:
+    """Every hook or field without documentation."""
+    missing = [f"hook {hook.__name__}: no Example" for hook in hooks()
+               if "Example::" not in (hook.__doc__ or "")]
+    missing += [f"hook {hook.__name__}: no Returns" for hook in hooks()
+                if "Returns:" not in (hook.__doc__ or "")]
+    missing += [f"{kind.__name__}.{field.name}" for kind in TYPES
+                for field in dataclasses.fields(kind) if not field.metadata.get("doc")]
+    missing += [f"{model.__name__}.{name}" for model in MODELS
+                for name, field in model.model_fields.items() if not field.description]
+    return missing
+
+
+def main(argv: list[str]) -> int:
+    text = reference()
+    if "--check" in argv:
+        if REFERENCE.read_text(encoding="utf-8") != text:
+            print(f"{REFERENCE} is not current: python docs/make_plugin_reference.py")
+            return 1
+        return 0
+    REFERENCE.write_text(text, encoding="utf-8")
+    print(f"wrote {REFERENCE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

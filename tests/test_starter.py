@@ -1,0 +1,100 @@
+"""``steptrace new-plugin NAME``: the package it writes installs, passes its own tests and
+shows up in ``steptrace plugins``, untouched."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from steptrace.testing import CliResult
+from tests.conftest import ROOT, RunCli
+
+
+def test_a_new_plugin_installs_passes_its_tests_and_is_listed(run_cli: RunCli, tmp_path: Path) -> None:
+    made = run_cli("new-plugin", "my_rules", "-d", tmp_path)
+    assert made.exit_code == 0, made.stderr
+    root = tmp_path / "steptrace-my-rules"
+    assert made.stdout == (f"wrote {root}: pip install -e {root}, then steptrace plugins, and "
+                           f"python -m pytest {root}\n")
+    assert made.stderr == ""
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        "README.md", "pyproject.toml", "steptrace_my_rules/__init__.py",
+        "tests/golden/my_rules-streetlights.jsonl", "tests/test_my_rules.py"]
+    site = tmp_path / "site"
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                                *isolation, "--target", str(site), str(root)],
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stderr
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), str(ROOT / "plugins")])}
+    env.pop("STEPTRACE_PLUGINS", None)
+    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                            capture_output=True, text=True, cwd=root, env=env, timeout=600)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "4 passed" in tested.stdout
+    listed = subprocess.run([sys.executable, "-m", "steptrace", "plugins", "--json"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    plugin = {entry["name"]: entry for entry in json.loads(listed.stdout)}["my_rules"]
+    assert plugin["source"] == "entry point of steptrace-my-rules"
+    assert plugin["version"] == "0.1.0"
+    assert plugin["nonlinearities"] == ["my_rules_softsign"]
+    assert plugin["strategies"] == ["my_rules_reversed"]
+    assert plugin["experiments"] == ["my_rules-streetlights"]
+    assert plugin["commands"] == ["my-rules-errors"]
+    assert plugin["options"]["my_rules_reversed"]["batch_size"]["default"] == 1
+    assert {"run_started", "observe_event", "run_finished"} <= set(plugin["hooks"])
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("My-Rules", "plugin name 'My-Rules': use lowercase letters, digits and _, starting with a "
+                 "letter (at most 40), e.g. my_rules"),
+    ("1rules", "plugin name '1rules': use lowercase letters"),
+    ("../evil", "plugin name '../evil': use lowercase letters"),
+])
+def test_a_name_that_cannot_be_a_module_is_refused(run_cli: RunCli, tmp_path: Path, name: str,
+                                                   message: str) -> None:
+    result = run_cli("new-plugin", name, "-d", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {message}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_folder_is_never_overwritten(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "steptrace-mine").mkdir()
+    (tmp_path / "steptrace-mine" / "keep.txt").write_text("mine")
+    result = run_cli("new-plugin", "mine", "-d", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {tmp_path / 'steptrace-mine'} exists already: choose "
+                             "another name or folder (-d DIR)\n")
+    assert [p.name for p in (tmp_path / "steptrace-mine").iterdir()] == ["keep.txt"]
+
+
+def test_the_harness_runs_the_cli_with_exactly_the_plugins_named(
+        steptrace_cli: object, tmp_path: Path) -> None:
+    """The kit's steptrace_cli fixture: a plugin given in-process is loaded (its command
+    runs), nothing installed is (the extras' command is unknown)."""
+    import steptrace_builtins.nonlinearities as builtin_module
+
+    from steptrace.plugins.hookspecs import hookimpl
+
+    class Hello:
+        @hookimpl
+        def register_commands(self, cli: object) -> None:
+            import click
+
+            @cli.command()  # type: ignore[attr-defined,untyped-decorator]
+            def hello() -> None:
+                click.echo("hello from a test plugin")
+
+    run = steptrace_cli
+    assert callable(run)
+    result: CliResult = run("hello", plugins=[("hello", Hello())])
+    assert result == CliResult(0, "hello from a test plugin\n", "")
+    assert run("summary", "x.jsonl").exit_code == 2  # the extras plugin is installed, not loaded
+    assert builtin_module.__name__ in run("plugins", "--all").stdout
