@@ -1,0 +1,82 @@
+"""``%%steptrace_check`` in a real Jupyter kernel (ipykernel under this Python, driven by
+nbclient): the cell it heads is checked as a script, and its report is the cell's output.
+Skips, saying so, where the kernel's packages (the test extra) are missing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+for _needed in ("nbformat", "nbclient", "jupyter_client", "ipykernel"):
+    pytest.importorskip(_needed, reason="pip install -e '.[test]' (the notebook's kernel)")
+
+import nbformat  # noqa: E402
+from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
+from jupyter_client.manager import KernelManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbformat.notebooknode import NotebookNode  # noqa: E402
+
+from tests.book_programs import CH06_STREETLIGHTS_BACKPROP  # noqa: E402
+from tests.test_learner import AFTER_UPDATE  # noqa: E402
+
+
+def run_notebook(folder: Path, cells: list[str]) -> list[NotebookNode]:
+    """Run ``cells`` in a fresh kernel (a kernelspec of this Python, IPython's profile in
+    ``folder``); the executed code cells."""
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (steptrace's tests)", "language": "python"}))
+    notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]  # type: ignore[no-untyped-call]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("IPYTHONDIR", str(folder / "ipython"))
+        env.setenv("JUPYTER_RUNTIME_DIR", str(folder / "runtime"))
+        env.setenv("STEPTRACE_PLUGINS", "")
+        manager = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(
+            kernel_dirs=[str(folder / "kernels")]))
+        client = NotebookClient(notebook, km=manager, kernel_name="python3", timeout=120,
+                                startup_timeout=60, resources={"metadata": {"path": str(folder)}})
+        client.execute()
+    return list(notebook.cells)
+
+
+def text_of(cell: NotebookNode) -> str:
+    """What a cell showed: its printed text and its value's text."""
+    parts = []
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type == "execute_result":
+            parts.append(output.data["text/plain"])
+    return "".join(parts)
+
+
+def test_the_cell_magic_checks_the_cell_it_heads(tmp_path: Path) -> None:
+    cells = run_notebook(tmp_path, [
+        "%load_ext steptrace",
+        "%%steptrace_check --against ch06-streetlights-backprop\n" + CH06_STREETLIGHTS_BACKPROP,
+        "%%steptrace_check\n" + AFTER_UPDATE,
+        "%%steptrace_check --json\n" + AFTER_UPDATE,
+        "report = _\nprint(type(report).__name__)",
+        "%%steptrace_check --against no-such-experiment\nlayer_0 = 1\n",
+    ])
+    for cell in cells:
+        assert all(output.output_type != "error" for output in cell.outputs), cell.source
+    clean = text_of(cells[1])
+    assert clean.startswith("the cell follows the book's rules: all 1,680 assignments of its 240 steps")
+    assert "against ch06-streetlights-backprop: the same" in clean
+    wrong = text_of(cells[2])
+    line = AFTER_UPDATE.splitlines().index(  # the cell's own lines (after the magic's)
+        "      layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)") + 1
+    assert wrong.startswith(f"the cell departs from the book at pass 0, sample 0 (step 1 of 240), "
+                            f"line {line}:")
+    assert "likely mistake: weights after their update" in wrong
+    data = json.loads(text_of(cells[3]))
+    assert data["status"] == "diverged" and data["divergence"]["mistake"]["name"] == "weights-after-update"
+    assert text_of(cells[4]) == "CheckReport\n"  # the cell's value is the report
+    assert text_of(cells[5]).startswith("%%steptrace_check: unknown experiment 'no-such-experiment'")
