@@ -63,6 +63,7 @@ class Divergence:
     value: Array  # the learner's
     expected: Expected
     mistake: Found | None
+    note: str | None = None  # what else the reader should know (what was not the book's)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,20 @@ def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
             step.epoch, samples, step.number, KIND[role.kind], role.layer, assignment.name,
             assignment.line, run.captured.script.statement(assignment.line),
             _fit(moment.value, expected.value), expected,
-            diagnose(operands, _fit(moment.value, expected.value), rtol, atol)))
+            diagnose(operands, _fit(moment.value, expected.value), rtol, atol), _note(operands)))
     return Lockstep(checked, steps_done + (current >= 0), None)
+
+
+def _note(op: Operands) -> str | None:
+    """An update made with no delta or weight_delta in its step is not gradient descent."""
+    role = op.moment.role
+    if role.kind == "weights" and not (op.assigned("delta", role.layer)
+                                        or op.assigned("weight_delta", role.layer)):
+        return (f"this step assigns no delta or weight_delta for {op.name('weights', role.layer)}: "
+                "steptrace checks gradient descent (weights move by alpha · inputᵀ · delta); "
+                "chapter 4's hot and cold learning, which moves them by a fixed step_amount, is "
+                "another rule")
+    return None
 
 
 def _fit(value: Array, like: Array) -> Array:

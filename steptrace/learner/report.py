@@ -117,6 +117,8 @@ class CheckReport:
             else:
                 lines.append("  likely mistake: none of the common ones gives your value (see "
                              "`steptrace trace` to look at every step)")
+            if found.note is not None:
+                lines.append(f"  note: {found.note}")
             lines.append(f"  before it: {plural(found.step, 'step')} and "
                          f"{plural(lockstep.checked - 1, 'assignment')} agree ({self.tolerance}); "
                          f"network: {self.network()}")
@@ -157,7 +159,7 @@ class CheckReport:
                     "line": found.line, "statement": found.statement,
                     "value": _json_numbers(found.value), "formula": found.expected.formula,
                     "plugged_in": found.expected.plugged,
-                    "expected": _json_numbers(found.expected.value),
+                    "expected": _json_numbers(found.expected.value), "note": found.note,
                     "mistake": None if mistake is None else {
                         "name": mistake.name, "title": mistake.title, "detail": mistake.detail,
                         "also": list(mistake.also)}}
