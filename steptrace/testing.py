@@ -54,19 +54,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def check_nonlinearity(
-    nonlinearity: Nonlinearity,
+    nonlinearity: Nonlinearity | str,
     inputs: Iterable[float] | None = None,
     step: float = 1e-6,
     rtol: float = 1e-6,
     atol: float = 1e-8,
+    *,
+    plugins_dir: Path | str | None = None,
 ) -> int:
-    """Assert that ``derivative(function(x))`` equals the central finite difference
-    ``(function(x + h) - function(x - h)) / 2h`` at every input (default: -4 to 4 in steps
-    of 0.1), the book's convention of a derivative taken from the layer's output. Points
-    at a kink (where the one-sided differences disagree, as relu's at 0) are skipped.
-    Also checks shapes and dtypes on a batch, and that ``fast`` (if given: blas mode's
-    version) agrees with ``function`` to 1e-14. Returns how many points were compared.
-    """
+    """``nonlinearity``: the object, or its name as the plugins register it (installed
+    ones, and those of ``plugins_dir``). Assert that ``derivative(function(x))`` equals
+    the central finite difference ``(function(x + h) - function(x - h)) / 2h`` at every
+    input (default: -4 to 4 in steps of 0.1), the book's convention of a derivative
+    taken from the layer's output. Points at a kink (where the one-sided differences
+    disagree, as relu's at 0) are skipped. Also checks shapes and dtypes on a batch, and
+    that ``fast`` (if given: blas mode's version) agrees with ``function`` to 1e-14.
+    Returns how many points were compared."""
+    if isinstance(nonlinearity, str):
+        nonlinearity = _rules(plugins_dir).nonlinearity(nonlinearity)
     name = nonlinearity.name
     x = np.asarray(list(inputs) if inputs is not None else DEFAULT_INPUTS, dtype=np.float64)
     batch = x[: 12].reshape(3, -1) if x.size >= 12 else x.reshape(1, -1)
@@ -107,18 +112,24 @@ def check_nonlinearity(
 
 
 def check_strategy(
-    strategy: Strategy,
+    strategy: Strategy | str,
     options: Mapping[str, Any] | None = None,
     sizes: Iterable[int] = (1, 2, 3, 5, 8),
     each_sample_once: bool = True,
+    *,
+    plugins_dir: Path | str | None = None,
 ) -> None:
-    """Assert that ``strategy.plan`` gives non-empty batches of valid sample indices, the
-    same ones every time (a replay depends on it), and — unless ``each_sample_once`` is
-    False — every sample exactly once per pass. Sizes for which ``plan`` refuses the
-    options (``ValueError``) are skipped; at least one must be accepted. A strategy with
-    a learning rule is also run on the book's streetlights: twice, with the same events,
-    and without writing into ``step.weights`` or the step's other arrays. ``options`` are
-    checked against what the strategy declares, its defaults filled in, as a run does."""
+    """``strategy``: the object, or its name as the plugins register it (installed ones,
+    and those of ``plugins_dir``). Assert that ``strategy.plan`` gives non-empty batches
+    of valid sample indices, the same ones every time (a replay depends on it), and —
+    unless ``each_sample_once`` is False — every sample exactly once per pass. Sizes for
+    which ``plan`` refuses the options (``ValueError``) are skipped; at least one must
+    be accepted. A strategy with a learning rule is also run on the book's streetlights:
+    twice, with the same events, and without writing into ``step.weights`` or the step's
+    other arrays. ``options`` are checked against what the strategy declares, its
+    defaults filled in, as a run does."""
+    if isinstance(strategy, str):
+        strategy = _rules(plugins_dir).strategy(strategy)
     options = checked_options(strategy, options or {})
     accepted = 0
     for n in sizes:
@@ -139,6 +150,11 @@ def check_strategy(
     assert accepted, f"{strategy.name}: plan accepted no dataset size of {list(sizes)}"
     if strategy.own_rule:
         _check_learning_rule(strategy, options)
+
+
+def _rules(plugins_dir: Path | str | None) -> Registry:
+    """The rules the installed plugins (and ``plugins_dir``'s) register."""
+    return Registry.load(load_plugins(Path(plugins_dir) if plugins_dir is not None else None))
 
 
 def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None:

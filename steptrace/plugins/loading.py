@@ -201,6 +201,13 @@ def added_plugins(plugins: Sequence[tuple[str, object]]) -> Iterator[None]:
         _added.reset(token)
 
 
+def _distribution_of(plugin: object) -> str | None:
+    """The installed distribution a plugin's code comes from, if any (for its version)."""
+    module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+    found = importlib.metadata.packages_distributions().get(module.partition(".")[0])
+    return found[0] if found else None
+
+
 def _allowed() -> set[str] | None:
     """The outside plugins ``$STEPTRACE_PLUGINS`` allows (None: all of them)."""
     if ENV_ONLY not in os.environ:
@@ -226,7 +233,10 @@ def load_plugins(
                          PluginInfo(module_name, __version__, "built-in", builtin=True,
                                     distribution="steptrace"))
     for name, plugin in _added.get():
-        plugins.register(plugin, PluginInfo(name, "test", "added by the test", builtin=False))
+        distribution = _distribution_of(plugin)
+        plugins.register(plugin, PluginInfo(
+            name, importlib.metadata.version(distribution) if distribution else "test",
+            "added by the test", builtin=False, distribution=distribution))
     allowed = _allowed()
     if entry_points:
         # in name order, so that of two plugins registering one name the same one wins

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from steptrace.cli import cli
 from steptrace.plugins.registry import Registry
-from steptrace.testing import GoldenCheck, check_nonlinearity, check_strategy
+from steptrace.testing import CliResult, GoldenCheck, check_nonlinearity, check_strategy
 
 extras = pytest.importorskip("steptrace_extras", reason="pip install -e plugins/steptrace-extras")
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def steptrace_cli(steptrace_cli: Cli) -> Cli:
+    """The command line with the built-ins and this plugin only (the kit's fixture)."""
+    return functools.partial(steptrace_cli, plugins=[("extras", extras)])
 
 GOLDEN = Path(__file__).parent / "golden"
 REGISTRY = Registry.load()
@@ -93,44 +100,43 @@ def test_golden_trace(name: str, golden_trace: GoldenCheck) -> None:
     golden_trace(name, GOLDEN / f"{name}.jsonl")
 
 
-def test_record_and_replay_from_the_command_line(tmp_path: Path) -> None:
-    runner = CliRunner()
+def test_record_and_replay_from_the_command_line(steptrace_cli: Cli, tmp_path: Path) -> None:
     trace = tmp_path / "momentum.jsonl"
-    recorded = runner.invoke(cli, ["record", "streetlights-momentum", "-o", str(trace)])
+    recorded = steptrace_cli("record", "streetlights-momentum", "-o", trace)
     assert recorded.exit_code == 0, recorded.stderr
-    replayed = runner.invoke(cli, ["replay", str(trace)])
+    replayed = steptrace_cli("replay", trace)
     assert replayed.stdout == (f"{trace}: all 1740 events match (bit for bit)\n"
                                f"{trace}: the header agrees with experiment "
                                "'streetlights-momentum' (extras 0.1.0)\n")
     assert '"strategy:momentum":"extras 0.1.0"' in trace.read_text().splitlines()[0]
 
 
-def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
+def test_bad_options_are_one_line_errors(steptrace_cli: Cli, tmp_path: Path) -> None:
     experiment = tmp_path / "bad.json"
     config = REGISTRY.experiment("streetlights-momentum").model_dump()
     config["strategy"] = {"name": "momentum", "beta": 1.5}
     import json
 
     experiment.write_text(json.dumps(config))
-    result = CliRunner().invoke(cli, ["record", str(experiment), "-o", str(tmp_path / "t.jsonl")])
+    result = steptrace_cli("record", experiment, "-o", tmp_path / "t.jsonl")
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {experiment}: strategy momentum: beta must be at least 0 "
                              "and below 1, not 1.5\n")
 
 
-def test_a_plugin_command_reads_a_trace_through_the_public_api(tmp_path: Path) -> None:
+def test_a_plugin_command_reads_a_trace_through_the_public_api(steptrace_cli: Cli,
+                                                               tmp_path: Path) -> None:
     """`steptrace summary` (the plugin's command) loads a step-detail trace with
     steptrace.load: every pass's error, and final weights that the trace leaves out
     (derived back) equal those of an `all`-detail trace of the same run."""
-    runner = CliRunner()
     step, every = tmp_path / "step.jsonl", tmp_path / "all.jsonl"
     for path, detail in ((step, "step"), (every, "all")):
-        done = runner.invoke(cli, ["record", "streetlights-momentum", "-o", str(path), "--detail", detail])
-        assert done.exit_code == 0, done.output
-    shown = [runner.invoke(cli, ["summary", str(path)]) for path in (step, every)]
-    assert shown[0].exit_code == 0, shown[0].output
-    assert shown[0].output == shown[1].output
-    lines = shown[0].output.splitlines()
+        done = steptrace_cli("record", "streetlights-momentum", "-o", path, "--detail", detail)
+        assert done.exit_code == 0, done.stderr
+    shown = [steptrace_cli("summary", path) for path in (step, every)]
+    assert shown[0].exit_code == 0, shown[0].stderr
+    assert shown[0].stdout == shown[1].stdout
+    lines = shown[0].stdout.splitlines()
     assert lines[0] == "streetlights-momentum: 1740 events, 60 pass(es)"
     assert len([line for line in lines if line.startswith("  pass ")]) == 60
     assert lines[-2].startswith("  final weights_0_1: [[") and lines[-1].startswith("  final weights_1_2: [[")
