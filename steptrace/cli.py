@@ -20,7 +20,7 @@ import io
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -252,6 +252,18 @@ class SteptraceGroup(click.Group):
                 "please report it; STEPTRACE_DEBUG=1 shows the traceback)",
                 EXIT_INTERNAL,
             ) from None
+
+
+def run_in_process(args: Sequence[str], env: Mapping[str, str | None]) -> tuple[int, str, str]:
+    """``steptrace ARGS...`` run in this process, with ``env`` set for the run (None
+    unsets): exit code, stdout and stderr (the authoring kit's ``steptrace_cli``). An
+    exception that is not the command's exit is raised, with its traceback."""
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, list(args), prog_name="steptrace", env=dict(env))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

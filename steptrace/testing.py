@@ -302,20 +302,15 @@ def steptrace_cli() -> Callable[..., CliResult]:
             result = steptrace_cli("passes", tmp_path / "t.jsonl", plugins=[my_plugin])
             assert result.exit_code == 0 and result.stdout == "60\\n"
     """
-    from click.testing import CliRunner
-
-    from steptrace.cli import cli
+    from steptrace.cli import run_in_process
 
     def run(*args: str | os.PathLike[str], plugins: Sequence[object] = (),
             env: Mapping[str, str | None] | None = None) -> CliResult:
         named = [plugin if isinstance(plugin, tuple) else (_plugin_name(plugin), plugin)
                  for plugin in plugins]
         with added_plugins(named):
-            result = CliRunner().invoke(cli, [str(arg) for arg in args], prog_name="steptrace",
-                                        env={"STEPTRACE_PLUGINS": "", **(env or {})})
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return CliResult(result.exit_code, result.stdout, result.stderr)
+            return CliResult(*run_in_process([str(arg) for arg in args],
+                                             {"STEPTRACE_PLUGINS": "", **(env or {})}))
 
     return run
 

@@ -51,8 +51,8 @@ def imported_by(*args: str) -> tuple[list[str], str, str]:
 @pytest.mark.parametrize(("args", "says", "code"), [
     (["--version"], "steptrace, version 0.1.0", "0"), (["-V"], "steptrace, version 0.1.0", "0"),
     (["--help"], "`steptrace plugins` lists the plugins and their commands", "0"),
-    (["-h"], "Commands: diff", "0"),
-    ([], "Commands: diff", "2"),  # `steptrace` alone: the help, as a usage error
+    (["-h"], "Commands: check", "0"),
+    ([], "Commands: check", "2"),  # `steptrace` alone: the help, as a usage error
 ])
 def test_version_and_help_import_no_numpy_no_pydantic_and_no_plugin(
         args: list[str], says: str, code: str, tmp_path: Path) -> None:
