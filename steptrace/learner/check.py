@@ -14,6 +14,7 @@ formula, the learner's operands plugged in, the value they give, and the likely 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,11 +42,16 @@ def shown(value: Array | float, digits: int | None = DIGITS) -> str:
 @dataclass(frozen=True)
 class Expected:
     """What the book's rule gives for an assignment: the formula in the learner's names,
-    the same with their numbers plugged in, and its value."""
+    the same with their numbers plugged in (written when asked for: a 784 × 40 matrix takes
+    a while to print, and agreeing steps never print theirs), and its value."""
 
     formula: str
-    plugged: str
+    numbers: Callable[[], str]
     value: Array
+
+    @property
+    def plugged(self) -> str:
+        return self.numbers()
 
 
 @dataclass(frozen=True)
@@ -159,10 +165,13 @@ def forward(op: Operands, k: int) -> Expected | None:
     weighted = DOT(x, w)
     value = (act.fast or act.function)(weighted)
     names = f"{op.layer_name(k - 1)} · {op.name('weights', k)}"
-    numbers = f"{shown(x)} · {shown(w)}"
+    def numbers() -> str:
+        return f"{shown(x)} · {shown(w)}"
+
     if act.derivative_is_one:
         return Expected(f"{op.layer_name(k)} = {names}", numbers, value)
-    return Expected(f"{op.layer_name(k)} = {act.name}({names})", f"{act.name}({numbers})", value)
+    return Expected(f"{op.layer_name(k)} = {act.name}({names})", lambda: f"{act.name}({numbers()})",
+                    value)
 
 
 def _goal_label(op: Operands) -> str:
@@ -175,13 +184,16 @@ def error(op: Operands) -> Expected | None:
         return None
     squares = (prediction - op.goal) ** 2
     pred, goal = op.layer_name(op.output), _goal_label(op)
-    plugged = f"({shown(prediction)} − {shown(op.goal)})²"
+    def plugged() -> str:
+        return f"({shown(prediction)} − {shown(op.goal)})²"
+
+    name = op.name("error", op.output)
     if op.moment.value.size > 1 and op.moment.value.size == squares.size:  # one per output
-        return Expected(f"{op.name('error', op.output)} = ({pred} − {goal})²", plugged, squares)
+        return Expected(f"{name} = ({pred} − {goal})²", plugged, squares)
     total = np.array(np.sum(squares))
     if squares.size == 1:
-        return Expected(f"{op.name('error', op.output)} = ({pred} − {goal})²", plugged, total)
-    return Expected(f"{op.name('error', op.output)} = sum(({pred} − {goal})²)", f"sum({plugged})", total)
+        return Expected(f"{name} = ({pred} − {goal})²", plugged, total)
+    return Expected(f"{name} = sum(({pred} − {goal})²)", lambda: f"sum({plugged()})", total)
 
 
 def accumulated(op: Operands) -> Expected | None:
@@ -197,10 +209,10 @@ def accumulated(op: Operands) -> Expected | None:
             else f"sum(({op.layer_name(op.output)} − {_goal_label(op)})²)")
     adds = (assignment.line, assignment.name) in op.run.captured.script.accumulating
     if not adds and op.run.pass_length(op.moment.step.epoch) == 1:
-        return Expected(f"{acc} = {term}", shown(error_), error_.reshape(()))
+        return Expected(f"{acc} = {term}", lambda: shown(error_), error_.reshape(()))
     if old is None:
         return None
-    return Expected(f"{acc} += {term}", f"{shown(old)} + {shown(error_)}",
+    return Expected(f"{acc} += {term}", lambda: f"{shown(old)} + {shown(error_)}",
                     np.array(old.reshape(()) + error_.reshape(())))
 
 
@@ -212,27 +224,33 @@ def delta(op: Operands, k: int) -> Expected | None:
             return None
         pred, goal = op.layer_name(k), _goal_label(op)
         terms = f"{goal} − {pred}" if op.run.ascent else f"{pred} − {goal}"
-        numbers = (f"{shown(op.goal)} − {shown(prediction)}" if op.run.ascent
-                   else f"{shown(prediction)} − {shown(op.goal)}")
+        goal_value, ascent = op.goal, op.run.ascent
+
+        def numbers() -> str:
+            return (f"{shown(goal_value)} − {shown(prediction)}" if ascent
+                    else f"{shown(prediction)} − {shown(goal_value)}")
+
         value = op.goal - prediction if op.run.ascent else prediction - op.goal
         deriv = op.derivative(k, prediction)
         if deriv is None:
             return Expected(f"{name} = {terms}", numbers, value)
         act = op.act(k)
         return Expected(f"{name} = ({terms}) * {act.deriv_name}({pred})",
-                        f"({numbers}) * {act.deriv_name}({shown(prediction)})", value * deriv)
+                        lambda: f"({numbers()}) * {act.deriv_name}({shown(prediction)})", value * deriv)
     back, weights, layer = op.delta(k + 1), op.weights_at_start(k + 1), op.layer(k)
     if back is None or weights is None or layer is None:
         return None
     formula = f"{name} = {op.name('delta', k + 1)} · {op.name('weights', k + 1)}ᵀ"
-    numbers = f"{shown(back)} · {shown(weights)}ᵀ"
+    def through() -> str:
+        return f"{shown(back)} · {shown(weights)}ᵀ"
+
     value = DOT(back, weights.T)
     deriv = op.derivative(k, layer)
     if deriv is None:
-        return Expected(formula, numbers, value)
+        return Expected(formula, through, value)
     act = op.act(k)
     return Expected(f"{formula} * {act.deriv_name}({op.layer_name(k)})",
-                    f"{numbers} * {act.deriv_name}({shown(layer)})", value * deriv)
+                    lambda: f"{through()} * {act.deriv_name}({shown(layer)})", value * deriv)
 
 
 def weight_delta(op: Operands, k: int) -> Expected | None:
@@ -251,7 +269,7 @@ def weight_delta(op: Operands, k: int) -> Expected | None:
     else:
         value = op.averaged(product)
     return Expected(f"{op.name('weight_delta', k)} = {op.layer_name(k - 1)}ᵀ · {op.name('delta', k)}{batch}",
-                    f"{shown(x)}ᵀ · {shown(d)}{batch}", value)
+                    lambda: f"{shown(x)}ᵀ · {shown(d)}{batch}", value)
 
 
 def update(op: Operands, k: int) -> Expected | None:
@@ -264,13 +282,13 @@ def update(op: Operands, k: int) -> Expected | None:
     alpha_name = op.name("alpha") if op.value(("alpha", 0)) is not None else "1"
     if op.assigned("weight_delta", k):
         return Expected(f"{weights} {operator} {alpha_name} · {op.name('weight_delta', k)}",
-                        f"{shown(w)} {sign} {shown(alpha)} · {shown(change)}", value)
+                        lambda: f"{shown(w)} {sign} {shown(alpha)} · {shown(change)}", value)
     x, d = op.layer(k - 1), op.delta(k)
     assert x is not None and d is not None  # (weight_delta found them)
     batch = f" / {op.rows}" if op.rows > 1 else ""
     return Expected(f"{weights} {operator} {alpha_name} · {op.layer_name(k - 1)}ᵀ · "
                     f"{op.name('delta', k)}{batch}",
-                    f"{shown(w)} {sign} {shown(alpha)} · {shown(x)}ᵀ · {shown(d)}{batch}", value)
+                    lambda: f"{shown(w)} {sign} {shown(alpha)} · {shown(x)}ᵀ · {shown(d)}{batch}", value)
 
 
 def describe_moment(moment: Moment) -> str:
