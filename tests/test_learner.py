@@ -292,3 +292,17 @@ def test_hot_and_cold_learning_is_said_not_to_be_gradient_descent(tmp_path: Path
     assert (found.variable, found.line, found.mistake) == ("weight", 24, None)
     assert found.note is not None and "hot and cold learning" in found.note
     assert json.loads(report.to_json())["divergence"]["note"] == found.note
+
+
+def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli: RunCli,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Check your own code\n"):]
+    start = section.index("```python\n") + len("```python\n")
+    loop = section[start:section.index("```", start)]
+    assert AFTER_UPDATE.endswith(loop)  # the loop shown is the script's, its setup the book's
+    monkeypatch.chdir(tmp_path)
+    script(tmp_path, AFTER_UPDATE, "my_backprop.py")
+    shown = run_cli("check", "my_backprop.py")
+    assert shown.exit_code == 1
+    assert f"$ steptrace check my_backprop.py\n{shown.stdout}```" in section
