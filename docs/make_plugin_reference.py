@@ -16,6 +16,8 @@ import dataclasses
 import inspect
 import sys
 import textwrap
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,12 @@ from steptrace import portable, testing
 from steptrace.config import BookView, ExperimentConfig, StrategySpec
 from steptrace.engine.rules import Learned, LearningStep, Nonlinearity, Option, Strategy
 from steptrace.plugins import hookspecs
+from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 
 REFERENCE = Path(__file__).resolve().parent / "plugin-reference.md"
 TYPES = (Nonlinearity, Strategy, Option, LearningStep, Learned)
 MODELS = (ExperimentConfig, StrategySpec, BookView)
+EVENTS = (ForwardEvent, ErrorEvent, DeltaEvent, UpdateEvent, EpochEndEvent)
 
 
 def hooks() -> list[Any]:
@@ -60,6 +64,25 @@ def docstring(text: str | None) -> list[str]:
     if block is not None:
         out += ["```python", *textwrap.dedent("\n".join(block)).strip("\n").splitlines(), "```"]
     return out
+
+
+def type_name(annotation: Any) -> str:
+    """A field's type as a reader wants it: ``float``, ``tuple[tuple[float, ...], ...] |
+    None`` (validators, serializers and strictness left out)."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return type_name(arguments[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(argument) for argument in arguments)
+    if origin is typing.Literal:
+        return "Literal[" + ", ".join(map(repr, arguments)) + "]"
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[" + ", ".join("..." if argument is Ellipsis else type_name(argument)
+                                      for argument in arguments) + "]"
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def cell(text: str) -> str:
@@ -96,7 +119,7 @@ def reference() -> str:
         "",
         "A plugin imports what it needs from `steptrace`: `hookimpl`, `Nonlinearity`,",
         "`Strategy`, `Option`, `LearningStep`, `Learned`, `gradient_descent`, `Array`,",
-        "`Batches`, `ExperimentConfig`, `portable`, and for a command `load`.",
+        "`Batches`, `ExperimentConfig`, `Event`, `portable`, and for a command `load`.",
         "",
         "## Hooks",
         "",
@@ -127,8 +150,20 @@ def reference() -> str:
         lines += [f"### `{model.__name__}`", "", *docstring(model.__doc__), "",
                   "| field | type | default | what it is |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
-            annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
-            lines.append(f"| `{name}` | `{cell(annotation.replace('typing.', ''))}` | "
+            lines.append(f"| `{name}` | `{cell(type_name(field.annotation))}` | "
+                         f"{cell(model_default(field))} | {cell(field.description or '')} |")
+        lines.append("")
+    lines += ["## Events", "",
+              "What `observe_event` receives (complete: every field filled in), and what",
+              "`steptrace.load(path).events` holds: one typed, frozen model per kind of step",
+              "(`from steptrace import Event`, their union). A matrix is a tuple of rows, one",
+              "row per sample of the batch: `np.asarray(event.weights)` makes an array of it.",
+              ""]
+    for model in EVENTS:
+        lines += [f"### `{model.__name__}`", "", *docstring(model.__doc__), "",
+                  "| field | type | default | what it is |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            lines.append(f"| `{name}` | `{cell(type_name(field.annotation))}` | "
                          f"{cell(model_default(field))} | {cell(field.description or '')} |")
         lines.append("")
     lines += ["## `steptrace.portable`", "",
@@ -156,7 +191,7 @@ def undocumented() -> list[str]:
                 if "Returns:" not in (hook.__doc__ or "")]
     missing += [f"{kind.__name__}.{field.name}" for kind in TYPES
                 for field in dataclasses.fields(kind) if not field.metadata.get("doc")]
-    missing += [f"{model.__name__}.{name}" for model in MODELS
+    missing += [f"{model.__name__}.{name}" for model in (*MODELS, *EVENTS)
                 for name, field in model.model_fields.items() if not field.description]
     return missing
 

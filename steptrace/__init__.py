@@ -16,7 +16,8 @@ command line's ``--help``) stays quick:
   (:mod:`steptrace.learner.magic`);
 - to write a plugin: ``hookimpl`` (:mod:`steptrace.plugins.hookspecs`), ``Nonlinearity``,
   ``Strategy``, ``Option``, ``LearningStep``, ``Learned``, ``gradient_descent``, ``Array``, ``Batches``
-  (:mod:`steptrace.engine.rules`), ``ExperimentConfig`` (:mod:`steptrace.config`) and
+  (:mod:`steptrace.engine.rules`), ``ExperimentConfig`` (:mod:`steptrace.config`), ``Event``
+  (:mod:`steptrace.trace.events`: what an observer sees) and
   ``portable`` (:mod:`steptrace.portable`: exp, expm1, log1p, tanh and sigmoid that give
   the same bits on every machine, for exact mode); ``new_plugin(name, directory)``
   (:mod:`steptrace.starter`) writes a plugin package to start from.
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     )
     from steptrace.plugins.hookspecs import hookimpl
     from steptrace.starter import new_plugin
+    from steptrace.trace.events import Event
 
 _WHERE = {
     **dict.fromkeys(["Check", "Events", "Experiment", "Trace", "check_script", "experiment",
@@ -63,10 +65,11 @@ _WHERE = {
     **dict.fromkeys(["Array", "Batches", "Learned", "LearningStep", "Nonlinearity", "Option",
                      "Strategy", "gradient_descent"], "steptrace.engine.rules"),
     "ExperimentConfig": "steptrace.config",
+    "Event": "steptrace.trace.events",
     "hookimpl": "steptrace.plugins.hookspecs",
     "new_plugin": "steptrace.starter",
 }
-__all__ = ["Array", "Batches", "Check", "Events", "Experiment", "ExperimentConfig", "Learned",
+__all__ = ["Array", "Batches", "Check", "Event", "Events", "Experiment", "ExperimentConfig", "Learned",
            "LearningStep", "Nonlinearity", "Option", "Strategy", "Trace", "__version__", "check_script",
            "experiment", "experiments", "gradient_descent", "hookimpl", "load", "new_plugin", "portable",
            "record",

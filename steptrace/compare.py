@@ -1,7 +1,9 @@
 """Comparing events: exactly (bit for bit) or within a tolerance, naming the first
 field that differs.
 
-Exact comparison is bitwise: ``-0.0`` differs from ``0.0`` and NaN equals NaN.
+Exact comparison is bitwise: ``-0.0`` differs from ``0.0`` and NaN equals NaN; an int
+where the other side has a float (an option written ``0`` or ``0.0``) is compared as
+that float.
 With a tolerance, two numbers agree when ``|a - b| <= atol + rtol * |b|`` (numpy's
 ``isclose``), NaN agrees only with NaN and an infinity only with itself.
 """
@@ -49,7 +51,7 @@ class Difference:
 
     def describe(self, a_name: str, b_name: str) -> str:
         text = f"field {self.field}: {a_name} {_show(self.a)}, {b_name} {_show(self.b)}"
-        if _is_number(self.a) and _is_number(self.b) and self.a == 0 == self.b:
+        if isinstance(self.a, float) and isinstance(self.b, float) and self.a == 0 == self.b:
             text += " (signed zeros: equal in value, different in bits)"
         elif isinstance(self.a, float) and isinstance(self.b, float) and math.isfinite(self.a - self.b):
             gap = abs(self.a - self.b)
@@ -137,6 +139,10 @@ def _walk(a: Any, b: Any, path: str, tolerance: Tolerance) -> Difference | None:
         return None
     if isinstance(a, float) and isinstance(b, float):
         return None if tolerance.agree(a, b) else Difference(path, a, b)
+    if _is_number(a) and _is_number(b) and float in (type(a), type(b)):
+        # an int where the other side has a float (beta = 0 and beta = 0.0 in an
+        # experiment file: a float option takes an int as that float) is that float
+        return None if tolerance.agree(float(a), float(b)) else Difference(path, a, b)
     if a is _ABSENT or b is _ABSENT:
         return Difference(path, a, b)
     return None if a == b and type(a) is type(b) else Difference(path, a, b)

@@ -15,6 +15,7 @@ from typing import Any
 from steptrace.compare import Tolerance, difference, summary
 from steptrace.engine.network import Network
 from steptrace.errors import BadInput, ConfigError, Mismatch
+from steptrace.plugins.loading import allowed_plugins, installed_plugin
 from steptrace.plugins.registry import Provided, Registry
 from steptrace.recording import (
     Progress,
@@ -79,6 +80,11 @@ def check_rules(
                     f"installed but {failed} (see the warning above; STEPTRACE_DEBUG=1 shows "
                     "the traceback)"
                 )
+            allowed = allowed_plugins()
+            if allowed is not None and plugin not in allowed and installed_plugin(plugin):
+                raise BadInput(f"{path}: the trace uses {noun} {name!r} from {provider}, which "
+                               f"STEPTRACE_PLUGINS={','.join(sorted(allowed))} leaves out: add "
+                               f"{plugin} to it (or unset it) to replay the trace")
             raise BadInput(f"{path}: the trace uses {noun} {name!r} from {provider}, which is not "
                            f"installed: {install}, then replay it")
         if noun == "experiment":  # its config is held to the header's (check_header)
@@ -91,8 +97,13 @@ def check_rules(
             message = (f"{noun} {name!r} was recorded with revision {recorded} ({provider}); "
                        f"installed is revision {installed} ({provided.label}): its numbers "
                        "changed")
+            if provided.label == provider:  # the same release, its code changed since
+                how = (f"{provider} is installed but not the code that recorded it (was the "
+                       "rule revised without a new release?): re-record the trace")
+            else:
+                how = install
             if not ignore_versions:
-                raise BadInput(f"{path}: {message}; to replay the trace, {install}, or replay "
+                raise BadInput(f"{path}: {message}; to replay the trace, {how}, or replay "
                                "with --ignore-versions (it will differ)")
             warnings.append(message)
         elif provided.label != provider:

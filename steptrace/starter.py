@@ -25,13 +25,14 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 PYPROJECT = '''\
 [build-system]
-requires = ["setuptools>=61"]
+requires = ["setuptools>=61", "wheel"]
 build-backend = "setuptools.build_meta"
 
 [project]
 name = "steptrace-{dist}"
 version = "0.1.0"
 description = "A steptrace plugin: {name}"
+readme = "README.md"
 requires-python = ">=3.11"
 dependencies = ["steptrace"]
 
@@ -70,13 +71,13 @@ import steptrace
 from steptrace import (
     Array,
     Batches,
+    Event,
     ExperimentConfig,
     Nonlinearity,
     Option,
     Strategy,
     hookimpl,
 )
-from steptrace.trace.events import Event
 
 
 def softsign(x: Array) -> Array:
@@ -134,7 +135,10 @@ def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
 
 class Summary:
     """An observer's state: the largest weight_delta of a run. It lives on this object and
-    starts afresh with every run (run_started), so nothing carries over between runs."""
+    starts afresh with every run (run_started), so nothing carries over between runs. (The
+    hooks below are the module's, so that the entry point names just the module; hooks
+    may also be an object's methods, the entry point then naming the object:
+    "steptrace_NAME:plugin".)"""
 
     def __init__(self) -> None:
         self.largest = 0.0
@@ -186,31 +190,36 @@ import steptrace_{name} as plugin
 GOLDEN = Path(__file__).parent / "golden"
 
 
+# The plugin as these tests load it, whether it is installed or not (and whatever
+# STEPTRACE_PLUGINS says): the module, under the plugin's name.
+PLUGIN = [("{name}", plugin)]
+
+
 def test_softsign_derivative_matches_finite_differences() -> None:
-    assert check_nonlinearity(plugin.SOFTSIGN) == 81
+    assert check_nonlinearity("{name}_softsign", plugins=PLUGIN) == 81
 
 
 def test_reversed_batches_keep_the_contract() -> None:
-    check_strategy(plugin.REVERSED)
+    check_strategy("{name}_reversed", plugins=PLUGIN)
     check_strategy(plugin.REVERSED, {{"batch_size": 2}})
     assert plugin.reversed_batches(4, {{"batch_size": 3}}) == [[3, 2, 1], [0]]
 
 
 def test_the_experiment_reproduces_its_golden_trace(golden_trace) -> None:  # type: ignore[no-untyped-def]
-    golden_trace(plugin.EXPERIMENT, GOLDEN / "{name}-streetlights.jsonl")
+    golden_trace("{name}-streetlights", GOLDEN / "{name}-streetlights.jsonl", plugins=PLUGIN)
 
 
 def test_recording_it_the_observer_sums_up_and_the_command_reads_it(  # type: ignore[no-untyped-def]
         steptrace_cli, tmp_path) -> None:
-    listed = steptrace_cli("experiments", plugins=[plugin])
+    listed = steptrace_cli("experiments", plugins=PLUGIN)
     assert "{name}-streetlights" in listed.stdout
     trace = tmp_path / "t.jsonl"
-    recorded = steptrace_cli("record", "{name}-streetlights", "-o", trace, plugins=[plugin])
+    recorded = steptrace_cli("record", "{name}-streetlights", "-o", trace, plugins=PLUGIN)
     assert recorded.exit_code == 0, recorded.stderr
     assert recorded.stderr.startswith("{name}: {name}-streetlights: 1740 events, largest "
                                       "|weight_delta| ")
-    assert steptrace_cli("replay", trace, plugins=[plugin]).exit_code == 0
-    errors = steptrace_cli("{dist}-errors", trace, plugins=[plugin])
+    assert steptrace_cli("replay", trace, plugins=PLUGIN).exit_code == 0
+    errors = steptrace_cli("{dist}-errors", trace, plugins=PLUGIN)
     assert errors.exit_code == 0, errors.stderr
     assert len(errors.stdout.splitlines()) == 60 and errors.stdout.startswith("pass 0: ")
 '''

@@ -61,6 +61,7 @@ def check_nonlinearity(
     atol: float = 1e-8,
     *,
     plugins_dir: Path | str | None = None,
+    plugins: Sequence[object] = (),
 ) -> int:
     """``nonlinearity``: the object, or its name as the plugins register it (installed
     ones, and those of ``plugins_dir``). Assert that ``derivative(function(x))`` equals
@@ -71,7 +72,7 @@ def check_nonlinearity(
     that ``fast`` (if given: blas mode's version) agrees with ``function`` to 1e-14.
     Returns how many points were compared."""
     if isinstance(nonlinearity, str):
-        nonlinearity = _rules(plugins_dir).nonlinearity(nonlinearity)
+        nonlinearity = _rules(plugins_dir, plugins).nonlinearity(nonlinearity)
     name = nonlinearity.name
     x = np.asarray(list(inputs) if inputs is not None else DEFAULT_INPUTS, dtype=np.float64)
     batch = x[: 12].reshape(3, -1) if x.size >= 12 else x.reshape(1, -1)
@@ -118,6 +119,7 @@ def check_strategy(
     each_sample_once: bool = True,
     *,
     plugins_dir: Path | str | None = None,
+    plugins: Sequence[object] = (),
 ) -> None:
     """``strategy``: the object, or its name as the plugins register it (installed ones,
     and those of ``plugins_dir``). Assert that ``strategy.plan`` gives non-empty batches
@@ -129,7 +131,7 @@ def check_strategy(
     other arrays. ``options`` are checked against what the strategy declares, its
     defaults filled in, as a run does."""
     if isinstance(strategy, str):
-        strategy = _rules(plugins_dir).strategy(strategy)
+        strategy = _rules(plugins_dir, plugins).strategy(strategy)
     options = checked_options(strategy, options or {})
     accepted = 0
     for n in sizes:
@@ -152,9 +154,17 @@ def check_strategy(
         _check_learning_rule(strategy, options)
 
 
-def _rules(plugins_dir: Path | str | None) -> Registry:
-    """The rules the installed plugins (and ``plugins_dir``'s) register."""
-    return Registry.load(load_plugins(Path(plugins_dir) if plugins_dir is not None else None))
+def _rules(plugins_dir: Path | str | None, plugins: Sequence[object] = ()) -> Registry:
+    """The rules the installed plugins, ``plugins_dir``'s and ``plugins`` (modules or
+    objects, or (name, plugin) pairs, loaded in this process) register."""
+    with added_plugins(_named(plugins)):
+        return Registry.load(load_plugins(Path(plugins_dir) if plugins_dir is not None else None))
+
+
+def _named(plugins: Sequence[object]) -> list[tuple[str, object]]:
+    """Plugins as (name, plugin): a module under its name, an object under its class's."""
+    return [plugin if isinstance(plugin, tuple) else (_plugin_name(plugin), plugin)
+            for plugin in plugins]
 
 
 def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None:
@@ -223,15 +233,20 @@ GoldenCheck = Callable[..., DiffReport | None]
 
 @pytest.fixture
 def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
-    """``golden_trace(experiment, golden_path, *, tolerance=None, fields=None, plugins_dir=None)``
+    """``golden_trace(experiment, golden_path, *, tolerance=None, fields=None,
+    plugins_dir=None, plugins=())``
 
     Records ``experiment`` (a built-in or plugin id, an experiment file's path, or an
-    :class:`ExperimentConfig`) and compares it with the trace at ``golden_path``, event by
-    event: bit for bit, or within ``tolerance`` (a :class:`~steptrace.compare.Tolerance`),
-    with ``fields`` giving some fields their own, e.g. ``{"weights": Tolerance(rtol=1e-12)}``.
-    Fails with the first divergent event and the events before it. With
-    ``--steptrace-update`` it rewrites the golden trace instead; a missing golden trace is
-    written and the test fails.
+    :class:`ExperimentConfig`) and compares it with the trace at ``golden_path`` (``.gz``
+    too), event by event: bit for bit, or within ``tolerance`` (a
+    :class:`~steptrace.compare.Tolerance`), with ``fields`` giving some fields their own,
+    e.g. ``{"weights": Tolerance(rtol=1e-12)}``. It compares the header's config (data,
+    network, initial weights) and every event; not the fingerprint (versions, revisions,
+    machine). The rules come from the installed plugins, ``plugins_dir``'s, and
+    ``plugins`` (modules or objects loaded in this process: a plugin's own tests pass
+    whether it is installed or not). Fails with the first divergent event and the events
+    before it. With ``--steptrace-update`` it rewrites the golden trace instead; a missing
+    golden trace is written and the test fails.
     """
     update = bool(request.config.getoption("--steptrace-update", default=False))
 
@@ -242,10 +257,11 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
         tolerance: Tolerance | None = None,
         fields: Mapping[str, Tolerance] | None = None,
         plugins_dir: Path | None = None,
+        plugins: Sequence[object] = (),
     ) -> DiffReport | None:
         from steptrace.recording import record
 
-        registry = Registry.load(load_plugins(plugins_dir))
+        registry = _rules(plugins_dir, plugins)
         golden = Path(golden)
         if isinstance(experiment, ExperimentConfig):
             config = experiment
@@ -291,8 +307,9 @@ def steptrace_cli() -> Callable[..., CliResult]:
     """``steptrace_cli(*args, plugins=(...), env=None) -> CliResult``
 
     Runs ``steptrace ARGS...`` in-process with the built-ins and exactly the plugins the
-    test names: modules or objects with ``@hookimpl`` functions (each under its module's
-    name, or give ``(name, plugin)`` pairs), none of the installed ones
+    test names: modules or objects with ``@hookimpl`` functions (a module under its name,
+    an object under its class's name; or give ``(name, plugin)`` pairs), none of the
+    installed ones
     (``STEPTRACE_PLUGINS=""``). For testing a plugin's commands::
 
         import my_plugin
@@ -306,9 +323,7 @@ def steptrace_cli() -> Callable[..., CliResult]:
 
     def run(*args: str | os.PathLike[str], plugins: Sequence[object] = (),
             env: Mapping[str, str | None] | None = None) -> CliResult:
-        named = [plugin if isinstance(plugin, tuple) else (_plugin_name(plugin), plugin)
-                 for plugin in plugins]
-        with added_plugins(named):
+        with added_plugins(_named(plugins)):
             return CliResult(*run_in_process([str(arg) for arg in args],
                                              {"STEPTRACE_PLUGINS": "", **(env or {})}))
 

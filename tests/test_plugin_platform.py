@@ -283,6 +283,36 @@ def test_replay_refuses_another_revision_and_notes_another_release(run_cli: RunC
         "changed)"]
 
 
+def test_a_revised_rule_of_the_same_release_asks_for_a_new_recording(run_cli: RunCli,
+                                                                     tmp_path: Path) -> None:
+    """The release that recorded the trace is installed, but its rule's revision moved (code
+    changed without a release): installing that release would not help; re-recording does."""
+    trace = tmp_path / "t.jsonl"
+    run_cli("record", "ch06-streetlights-backprop", "-o", trace)
+    lines = trace.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["fingerprint"]["revisions"]["strategy:stochastic"] = 3
+    trace.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    refused = run_cli("replay", trace)
+    assert refused.exit_code == 2
+    assert refused.stderr.endswith(
+        "its numbers changed; to replay the trace, steptrace_builtins.strategies 0.1.0 is "
+        "installed but not the code that recorded it (was the rule revised without a new "
+        "release?): re-record the trace, or replay with --ignore-versions (it will differ)\n")
+
+
+def test_a_plugin_left_out_by_steptrace_plugins_is_said_so(run_cli: RunCli, tmp_path: Path) -> None:
+    pytest.importorskip("steptrace_extras", reason="pip install -e plugins/steptrace-extras")
+    trace = tmp_path / "t.jsonl"
+    assert run_cli("record", "streetlights-momentum", "-o", trace, env={"STEPTRACE_PLUGINS": None}
+                   ).exit_code == 0
+    refused = run_cli("replay", trace, env={"STEPTRACE_PLUGINS": "nosuch"})
+    assert refused.exit_code == 2
+    assert refused.stderr == (f"Error: {trace}: the trace uses strategy 'momentum' from extras "
+                              "0.1.0, which STEPTRACE_PLUGINS=nosuch leaves out: add extras to it "
+                              "(or unset it) to replay the trace\n")
+
+
 def test_a_trace_from_before_revisions_is_revision_1(run_cli: RunCli, tmp_path: Path) -> None:
     """Traces recorded before rules had revisions hold none: each rule was revision 1. The
     golden traces are such; tanh and sigmoid are revision 2 now (portable arithmetic)."""

@@ -263,7 +263,10 @@ def test_a_hook_without_hookimpl_or_misspelled_is_said_not_silent(tmp_path: Path
         "calls it",
         f"plugin unmarked ({tmp_path / 'unmarked.py'}): register_strategies is not marked "
         "@hookimpl, so steptrace never calls it (decorate it: from steptrace import hookimpl; "
-        "@hookimpl)"]
+        "@hookimpl)",
+        f"plugin unmarked ({tmp_path / 'unmarked.py'}) implements no steptrace hook: mark its "
+        "hook functions @hookimpl; if they are an object's methods, point the entry point at "
+        "the object (module:attribute)"]
     (tmp_path / "typo.py").unlink()
     with pytest.raises(PluginError, match="register_experiment looks like the hook"):
         load_plugins(tmp_path, entry_points=False, strict=True)

@@ -266,3 +266,23 @@ def test_replay_and_diff_read_gzip(run_cli: RunCli, good: Path, tmp_path: Path) 
         f"{gz}: all {BACKPROP_EVENTS} events match (bit for bit)")
     result = run_cli("diff", good, gz)
     assert (result.exit_code, result.stdout) == (0, f"{BACKPROP_EVENTS} events agree (bit for bit)\n")
+
+
+def test_an_option_written_as_an_int_or_a_float_is_the_same_run(run_cli: RunCli, tmp_path: Path) -> None:
+    """step_amount = 1 and 1.0 in an experiment file (a float option takes the int as that
+    float): the same numbers, and diff says so; 1 and 2 differ, in the config and events."""
+    config = json.loads(run_cli("experiments", "--show", "ch04-hot-and-cold-learning",
+                                "--format", "json").stdout)
+    traces = {}
+    for name, step in (("int", 1), ("float", 1.0), ("two", 2)):
+        experiment = tmp_path / f"{name}.json"
+        experiment.write_text(json.dumps({**config, "strategy": {**config["strategy"],
+                                                                 "step_amount": step}}))
+        traces[name] = tmp_path / f"{name}.jsonl"
+        assert run_cli("record", experiment, "-o", traces[name]).exit_code == 0
+    same = run_cli("diff", traces["int"], traces["float"])
+    assert same.exit_code == 0, same.stdout
+    assert same.stdout.endswith("events agree (bit for bit)\n")
+    other = run_cli("diff", traces["int"], traces["two"])
+    assert other.exit_code == 1
+    assert "config field strategy.step_amount: " in other.stdout

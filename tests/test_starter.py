@@ -26,6 +26,12 @@ def test_a_new_plugin_installs_passes_its_tests_and_is_listed(run_cli: RunCli, t
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "README.md", "pyproject.toml", "steptrace_my_rules/__init__.py",
         "tests/golden/my_rules-streetlights.jsonl", "tests/test_my_rules.py"]
+    # its tests pass before it is installed, whatever STEPTRACE_PLUGINS says (they load it)
+    uninstalled = {**os.environ, "STEPTRACE_PLUGINS": "",
+                   "PYTHONPATH": os.pathsep.join([str(root), str(ROOT), str(ROOT / "plugins")])}
+    early = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                           capture_output=True, text=True, cwd=root, env=uninstalled, timeout=600)
+    assert early.returncode == 0, early.stdout + early.stderr
     site = tmp_path / "site"
     isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",

@@ -145,6 +145,10 @@ class Plugins:
         self.info[info.name] = info
         for unmarked in _unmarked_hooks(plugin):
             self.problem(f"plugin {info.name} ({info.source}): {unmarked}")
+        if not self.pm.get_hookcallers(plugin):
+            self.problem(f"plugin {info.name} ({info.source}) implements no steptrace hook: mark "
+                         "its hook functions @hookimpl; if they are an object's methods, point "
+                         "the entry point at the object (module:attribute)")
 
 
 HOOKS = tuple(sorted(name for name in dir(hookspecs)
@@ -208,7 +212,12 @@ def _distribution_of(plugin: object) -> str | None:
     return found[0] if found else None
 
 
-def _allowed() -> set[str] | None:
+def installed_plugin(name: str) -> bool:
+    """Whether an installed distribution offers a plugin of that name (an entry point)."""
+    return bool(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name))
+
+
+def allowed_plugins() -> set[str] | None:
     """The outside plugins ``$STEPTRACE_PLUGINS`` allows (None: all of them)."""
     if ENV_ONLY not in os.environ:
         return None
@@ -237,12 +246,13 @@ def load_plugins(
         plugins.register(plugin, PluginInfo(
             name, importlib.metadata.version(distribution) if distribution else "test",
             "added by the test", builtin=False, distribution=distribution))
-    allowed = _allowed()
+    allowed = allowed_plugins()
+    added = {name for name, _ in _added.get()}  # (an added plugin stands for its installed self)
     if entry_points:
         # in name order, so that of two plugins registering one name the same one wins
         found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         for entry_point in sorted(found, key=lambda point: point.name):
-            if allowed is not None and entry_point.name not in allowed:
+            if (allowed is not None and entry_point.name not in allowed) or entry_point.name in added:
                 continue
             dist = entry_point.dist
             source = f"entry point of {dist.name}" if dist is not None else "entry point"

@@ -84,8 +84,8 @@ class _EventBase(BaseModel):
 class ForwardEvent(_EventBase):
     """``layer_k = nonlinearity(layer_{k-1} · weights_{k-1}_k)``."""
 
-    kind: Literal["forward"] = "forward"
-    nonlinearity: str
+    kind: Literal["forward"] = Field(default="forward", description="what step this is")
+    nonlinearity: str = Field(description="the layer's nonlinearity, by name")
     layer_in: Rows | None = Field(
         default=None, description="layer_{k-1}, one row per sample (left out of step-detail "
         "traces: it is the data's rows, or the previous forward's layer_out)")
@@ -96,14 +96,14 @@ class ForwardEvent(_EventBase):
 class ErrorEvent(_EventBase):
     """``error = sum((prediction - goal) ** 2)`` over the batch and the outputs."""
 
-    kind: Literal["error"] = "error"
+    kind: Literal["error"] = Field(default="error", description="what step this is")
     prediction: Rows | None = Field(
         default=None, description="the output layer (left out of step-detail traces: it is "
         "the last forward's layer_out)")
     goal: Rows | None = Field(
         default=None, description="the goal rows (left out of step-detail traces: they are "
         "in the header's data)")
-    error: StrictFloat
+    error: StrictFloat = Field(description="sum((prediction - goal) ** 2) over the batch")
 
 
 class DeltaEvent(_EventBase):
@@ -113,10 +113,11 @@ class DeltaEvent(_EventBase):
     ``derivative`` holds ``deriv(layer_k)``, computed from the layer's output.
     """
 
-    kind: Literal["delta"] = "delta"
-    nonlinearity: str
-    derivative: Rows
-    delta: Rows
+    kind: Literal["delta"] = Field(default="delta", description="what step this is")
+    nonlinearity: str = Field(description="the layer's nonlinearity, by name")
+    derivative: Rows = Field(description="deriv(layer_k), from the layer's output: 0 where "
+                             "relu switched a node off")
+    delta: Rows = Field(description="layer_k_delta, one row per sample")
 
 
 class UpdateEvent(_EventBase):
@@ -124,8 +125,8 @@ class UpdateEvent(_EventBase):
     averaged over the batch (``+=`` in the ascent form, whose delta has the other sign).
     """
 
-    kind: Literal["update"] = "update"
-    alpha: StrictFloat
+    kind: Literal["update"] = Field(default="update", description="what step this is")
+    alpha: StrictFloat = Field(description="the learning rate of this update")
     weight_delta: Rows | None = Field(
         default=None, description="left out of step-detail traces when gradient descent made "
         "it: it is layer_{k-1}ᵀ · layer_k_delta, from the forward and delta events")
@@ -151,8 +152,9 @@ class EpochEndEvent(_EventBase):
     ``layer_2_error``; absent for forward passes without goals); ``samples`` lists
     every sample of the pass."""
 
-    kind: Literal["epoch_end"] = "epoch_end"
-    error: StrictFloat | None = None
+    kind: Literal["epoch_end"] = Field(default="epoch_end", description="what step this is")
+    error: StrictFloat | None = Field(default=None, description="the pass's errors summed in "
+                                      "order (absent without goals)")
 
 
 _FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}
