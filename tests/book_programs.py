@@ -11,6 +11,35 @@ finds every step of it clean.
 
 from __future__ import annotations
 
+#: Hot and cold learning, chapter 4's first learning rule: not gradient descent (it moves
+#: the weight by a fixed step), so not in PROGRAMS: steptrace check says where they part.
+CH04_HOT_AND_COLD_LEARNING = """\
+weight = 0.5
+input = 0.5
+goal_prediction = 0.8
+
+step_amount = 0.001
+
+for iteration in range(1101):
+
+    prediction = input * weight
+    error = (prediction - goal_prediction) ** 2
+
+    print("Error:" + str(error) + " Prediction:" + str(prediction))
+
+    up_prediction = input * (weight + step_amount)
+    up_error = (goal_prediction - up_prediction) ** 2
+
+    down_prediction = input * (weight - step_amount)
+    down_error = (goal_prediction - down_prediction) ** 2
+
+    if(down_error < up_error):
+        weight = weight - step_amount
+
+    if(down_error > up_error):
+        weight = weight + step_amount
+"""
+
 CH04_DIRECTION_AND_AMOUNT = """\
 weight = 0.5
 goal_pred = 0.8
@@ -448,26 +477,13 @@ PROGRAMS = {
     "ch06-streetlights-backprop-ascent-form": CH06_STREETLIGHTS_BACKPROP_ASCENT_FORM,
 }
 
+#: The loop of "Putting it all together", which the batched versions below write otherwise.
+_LOOP = CH06_STREETLIGHTS_BACKPROP[CH06_STREETLIGHTS_BACKPROP.index("for iteration in range(60):"):
+                                   CH06_STREETLIGHTS_BACKPROP.index('      print("Error:"')]
+
 #: The chapter 6 network under full gradient descent, the whole dataset one batch, its
 #: weight_delta averaged over it (the book describes it; its chapter 8 codes it so).
-STREETLIGHTS_FULL_GD = CH06_STREETLIGHTS_BACKPROP.replace("""\
-for iteration in range(60):
-   layer_2_error = 0
-   for i in range(len(streetlights)):
-      layer_0 = streetlights[i:i+1]
-      layer_1 = relu(np.dot(layer_0,weights_0_1))
-      layer_2 = np.dot(layer_1,weights_1_2)
-
-      layer_2_error += np.sum((layer_2 - walk_vs_stop[i:i+1]) ** 2)
-
-      layer_2_delta = (layer_2 - walk_vs_stop[i:i+1])
-      layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)
-
-      weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
-      weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
-
-   if(iteration % 10 == 9):
-""", """\
+STREETLIGHTS_FULL_GD = CH06_STREETLIGHTS_BACKPROP.replace(_LOOP, """\
 for iteration in range(300):
    layer_0 = streetlights
    layer_1 = relu(np.dot(layer_0,weights_0_1))
@@ -485,24 +501,7 @@ for iteration in range(300):
 """)
 
 #: The same in mini-batches of 2 (chapter 8's loop over batch_start, batch_end).
-STREETLIGHTS_MINIBATCH = CH06_STREETLIGHTS_BACKPROP.replace("""\
-for iteration in range(60):
-   layer_2_error = 0
-   for i in range(len(streetlights)):
-      layer_0 = streetlights[i:i+1]
-      layer_1 = relu(np.dot(layer_0,weights_0_1))
-      layer_2 = np.dot(layer_1,weights_1_2)
-
-      layer_2_error += np.sum((layer_2 - walk_vs_stop[i:i+1]) ** 2)
-
-      layer_2_delta = (layer_2 - walk_vs_stop[i:i+1])
-      layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)
-
-      weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
-      weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
-
-   if(iteration % 10 == 9):
-""", """\
+STREETLIGHTS_MINIBATCH = CH06_STREETLIGHTS_BACKPROP.replace(_LOOP, """\
 batch_size = 2
 for iteration in range(300):
    layer_2_error = 0

@@ -15,7 +15,7 @@ import pytest
 import steptrace
 from steptrace.learner.runner import LIMITS, ScriptError, capture
 from steptrace.testing import check_script
-from tests.book_programs import BATCHED, CH06_STREETLIGHTS_BACKPROP, PROGRAMS
+from tests.book_programs import BATCHED, CH04_HOT_AND_COLD_LEARNING, CH06_STREETLIGHTS_BACKPROP, PROGRAMS
 from tests.conftest import TRACES, RunCli, book_cells
 from tests.test_learner_mistakes import variant
 
@@ -255,38 +255,12 @@ def test_help_says_the_script_is_run(run_cli: RunCli) -> None:
         assert "SCRIPT is your code, and it is run" in " ".join(helped.split())
 
 
-HOT_AND_COLD = """\
-weight = 0.5
-input = 0.5
-goal_prediction = 0.8
-
-step_amount = 0.001
-
-for iteration in range(1101):
-
-    prediction = input * weight
-    error = (prediction - goal_prediction) ** 2
-
-    print("Error:" + str(error) + " Prediction:" + str(prediction))
-
-    up_prediction = input * (weight + step_amount)
-    up_error = (goal_prediction - up_prediction) ** 2
-
-    down_prediction = input * (weight - step_amount)
-    down_error = (goal_prediction - down_prediction) ** 2
-
-    if(down_error < up_error):
-        weight = weight - step_amount
-
-    if(down_error > up_error):
-        weight = weight + step_amount
-"""
 
 
 def test_hot_and_cold_learning_is_said_not_to_be_gradient_descent(tmp_path: Path) -> None:
     """Chapter 4's first learning rule moves the weight by a fixed step: the check, which
     knows gradient descent, says where the two part and why."""
-    report = steptrace.check_script(script(tmp_path, HOT_AND_COLD))
+    report = steptrace.check_script(script(tmp_path, CH04_HOT_AND_COLD_LEARNING))
     assert report.lockstep is not None and report.lockstep.divergence is not None
     found = report.lockstep.divergence
     assert (found.variable, found.line, found.mistake) == ("weight", 24, None)
