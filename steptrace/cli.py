@@ -163,8 +163,10 @@ class SteptraceGroup(click.Group):
             from steptrace.errors import one_line
 
             where = error.ctx.command_path if error.ctx is not None else "steptrace"
-            click.echo(f"Error: {one_line(error.format_message())} (see '{where} --help')",
-                       err=True)
+            see = f"'{where} --help'"
+            if isinstance(getattr(error, "command_name", None), str):  # no such command
+                see += ", and 'steptrace plugins' for the plugins' commands"
+            click.echo(f"Error: {one_line(error.format_message())} (see {see})", err=True)
             sys.exit(error.exit_code)
         except click.ClickException as error:
             error.show()

@@ -145,7 +145,8 @@ def test_a_plugin_command_and_a_plugin_rule_are_used(
     typo = run_cli("--plugins-dir", plugins_dir, "helo", env=only("smooth_relu"))
     assert typo.exit_code == 2
     assert typo.stderr == ("Error: No such command 'helo'. Did you mean 'hello'? "
-                           "(see 'steptrace --help')\n")
+                           "(see 'steptrace --help', and 'steptrace plugins' for the plugins' "
+                           "commands)\n")
     experiment = tmp_path / "smooth_relu.json"
     config = json.loads(run_cli("experiments", "--show", "ch06-streetlights-backprop",
                                 "--format", "json").stdout)
