@@ -280,3 +280,30 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
     shown = run_cli("check", "my_backprop.py")
     assert shown.exit_code == 1
     assert f"$ steptrace check my_backprop.py\n{shown.stdout}```" in section
+
+
+def test_stopping_steptrace_stops_the_script(tmp_path: Path) -> None:
+    """SIGTERM (or Ctrl-C) while a script runs: steptrace says so, exit 143 (130), and the
+    script's process, in a session of its own, goes too."""
+    import os
+    import signal
+    import time
+
+    pid_file = tmp_path / "pid"
+    path = script(tmp_path, f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+                            "alpha = 0.1\nwhile True:\n    pass\n")
+    for sent, code, said in ((signal.SIGTERM, 143, "Error: terminated"),
+                             (signal.SIGINT, 130, "Error: interrupted")):
+        pid_file.unlink(missing_ok=True)
+        steptrace_ = subprocess.Popen([sys.executable, "-m", "steptrace", "check", str(path)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(300):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        steptrace_.send_signal(sent)
+        _, stderr = steptrace_.communicate(timeout=30)
+        assert (steptrace_.returncode, stderr.strip()) == (code, said)
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from steptrace.engine.rules import Array
-from steptrace.errors import BadInput
+from steptrace.errors import BadInput, Terminated
 from steptrace.learner.capture import LIMIT_NAMES, statement_lines
 from steptrace.learner.names import LOOKED_FOR, role_of
 from steptrace.limits import MiB
+from steptrace.outputs import handling
 
 #: How much a run may record before it is stopped (see :mod:`steptrace.learner.capture`):
 #: 10^7 numbers in all (80 MB), 10^6 in one variable, 2·10^5 assignments (the book's
@@ -169,13 +170,18 @@ def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
 
 
 def _run(command: list[str], stdout: Any, stderr: Any, timeout: float, script: Script) -> int:
-    """Run the child in a process group of its own (so a timeout, or Ctrl-C here, stops
-    whatever it started too); its exit status."""
+    """Run the child in a process group of its own (so a timeout, Ctrl-C or SIGTERM here
+    stops it and whatever it started too); its exit status."""
     environment = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                                env=environment, start_new_session=True)
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated()  # (SIGTERM here: the child, in its own session, goes too)
+
     try:
-        return process.wait(timeout=timeout)
+        with handling((signal.SIGTERM.value,), terminated):
+            return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ScriptError(f"{script.label}: still running after {timeout:g} s (--timeout): an "
                           "endless loop? steptrace stopped it") from None
