@@ -501,8 +501,8 @@ def check(script: Path, against: str | None, rtol: float, atol: float, timeout: 
     report = check_file(script, _registry(), against, rtol=rtol, atol=atol, timeout=timeout)
     if as_json:
         click.echo(report.to_json())
-    elif report.error is None:
-        click.echo(str(report))
+    elif report.lockstep is not None:  # (a script that failed may have departed before)
+        click.echo("\n".join(report.lines(with_error=False)))
     if report.error is not None:
         from steptrace.errors import one_line
 

@@ -11,6 +11,7 @@ import steptrace
 from steptrace.learner.report import CheckReport
 from tests.book_programs import CH06_STREETLIGHTS_BACKPROP as BACKPROP
 from tests.book_programs import STREETLIGHTS_FULL_GD, STREETLIGHTS_MINIBATCH
+from tests.conftest import RunCli
 
 
 def variant(source: str, *changes: tuple[str, str]) -> str:
@@ -163,3 +164,26 @@ def test_batch_mistakes_are_named(tmp_path: Path, source: str,
     epoch, samples, variable, text, mistake = expected
     report = check(tmp_path, source)
     assert divergence(report) == (epoch, samples, variable, line_of(source, text), mistake)
+
+
+def test_a_step_that_departs_before_the_script_raises_is_named_too(tmp_path: Path,
+                                                                   run_cli: RunCli) -> None:
+    """A transpose too many runs on one line and raises two lines later: exit 2 with numpy's
+    message on stderr, and the report names the line that went wrong first."""
+    source = variant(BACKPROP, ("layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)",
+                                "layer_1_delta=(layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)).T"))
+    path = tmp_path / "mine.py"
+    path.write_text(source)
+    result = run_cli("check", path)
+    raised = line_of(source, "weights_0_1 -= alpha")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {path}:{raised}: the script raised ValueError: shapes (3,1) "
+                                    "and (4,1) not aligned")
+    assert result.stdout.splitlines()[0] == (
+        f"{path} had departed from the book at pass 0, sample 0 (step 1 of 1), line "
+        f"{line_of(source, 'layer_1_delta=')}:")
+    assert "likely mistake: a transpose too many: layer_1_delta is the book's value transposed (4, 1)" \
+        in result.stdout
+    report = steptrace.check_script(path)
+    assert report.status == "failed" and report.error is not None
+    assert divergence(report) == (0, (0,), "layer_1_delta", line_of(source, "layer_1_delta="), "transposed")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from steptrace.engine.rules import Array
-from steptrace.learner.mapping import DOT, LearnerRun, Moment, close, walk
+from steptrace.learner.mapping import DOT, LearnerRun, Moment, close, fit, walk
 from steptrace.learner.mistakes import Found, diagnose
 from steptrace.learner.operands import Operands
 from steptrace.views.text import matrix, number
@@ -99,15 +99,15 @@ def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
         if expected is None:
             continue
         checked += 1
-        if close(_fit(moment.value, expected.value), expected.value, rtol, atol):
+        if close(fit(moment.value, expected.value), expected.value, rtol, atol):
             continue
         step, assignment, role = moment.step, moment.assignment, moment.role
         samples = tuple(range(moment.given.offset, moment.given.offset + moment.given.rows))
         return Lockstep(checked, steps_done, Divergence(
             step.epoch, samples, step.number, KIND[role.kind], role.layer, assignment.name,
             assignment.line, run.captured.script.statement(assignment.line),
-            _fit(moment.value, expected.value), expected,
-            diagnose(operands, _fit(moment.value, expected.value), rtol, atol), _note(operands)))
+            fit(moment.value, expected.value), expected,
+            diagnose(operands, fit(moment.value, expected.value), rtol, atol), _note(operands)))
     return Lockstep(checked, steps_done + (current >= 0), None)
 
 
@@ -121,17 +121,6 @@ def _note(op: Operands) -> str | None:
                 "chapter 4's hot and cold learning, which moves them by a fixed step_amount, is "
                 "another rule")
     return None
-
-
-def _fit(value: Array, like: Array) -> Array:
-    """``value`` in ``like``'s shape when it holds as many numbers in one row or column (a
-    number, a row, a column: the same thing written three ways); as it is otherwise."""
-    def vector(a: Array) -> bool:
-        return sum(int(n) > 1 for n in a.shape) <= 1
-
-    if value.shape != like.shape and value.size == like.size and vector(value) and vector(like):
-        return value.reshape(like.shape)
-    return value
 
 
 def book(op: Operands) -> Expected | None:
@@ -264,7 +253,7 @@ def weight_delta(op: Operands, k: int) -> Expected | None:
             return None
     product = DOT(x.T, d)
     batch = f" / {op.rows}" if op.rows > 1 else ""
-    if op.rows > 1 and close(_fit(op.moment.value, product), product):
+    if op.rows > 1 and close(fit(op.moment.value, product), product):
         batch, value = "", product  # summed over the batch: the update may divide it later
     else:
         value = op.averaged(product)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from steptrace.config import ExperimentConfig
 from steptrace.learner.against import compare
@@ -41,13 +42,29 @@ def check_file(script: Path, registry: Registry, against: str | None = None, *,
         captured = capture(script, timeout, label=label)
         run = understand(captured, registry)
     except ScriptError as error:
-        return CheckReport(label, rtol, atol, error=str(error))
+        return CheckReport(label, rtol, atol, error=str(error),
+                           **_before_it_failed(error, registry, rtol, atol))
     lockstep = check(run, rtol, atol)
     comparison = None
     if experiment is not None:
         book = book_printout(experiment, registry)
         comparison = compare(run, experiment, captured.stdout, book, rtol, atol)
     return CheckReport(label, rtol, atol, run, lockstep, comparison)
+
+
+def _before_it_failed(error: ScriptError, registry: Registry, rtol: float,
+                      atol: float) -> dict[str, Any]:
+    """A failed script's steps before it failed, checked: where one departs from the book,
+    the report says so (an extra or missing transpose makes numpy raise a line or two after
+    the step that went wrong)."""
+    if error.captured is None:
+        return {}
+    try:
+        run = understand(error.captured, registry)
+    except ScriptError:
+        return {}
+    lockstep = check(run, rtol, atol)
+    return {"run": run, "lockstep": lockstep} if lockstep.divergence is not None else {}
 
 
 def book_printout(config: ExperimentConfig, registry: Registry) -> str:

@@ -59,6 +59,19 @@ def close(a: Array, b: Array, rtol: float = INFER["rtol"], atol: float = INFER["
     return a.shape == b.shape and bool(np.all(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)))
 
 
+def fit(value: Array, like: Array) -> Array:
+    """``value`` in ``like``'s shape when it is a number or a list (0-d or 1-D) holding as
+    many numbers as ``like``'s row or column (the same thing written another way); as it is
+    otherwise (a 2-D column where the book has a row is a transpose too many)."""
+    def vector(a: Array) -> bool:
+        return sum(int(n) > 1 for n in a.shape) <= 1
+
+    if (value.shape != like.shape and value.size == like.size and vector(value) and vector(like)
+            and min(value.ndim, like.ndim) < 2):  # (a column for a row is numpy's mistake too)
+        return value.reshape(like.shape)
+    return value
+
+
 @dataclass(frozen=True)
 class Shape:
     """The network's layer sizes, and which weight matrices the script holds transposed."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from steptrace.engine.rules import Array
-from steptrace.learner.mapping import DOT, TOTAL, close
+from steptrace.learner.mapping import DOT, TOTAL, close, fit
 from steptrace.learner.operands import Operands
 
 #: A mistake's wrong values: each with the sentence saying what was done, and, where it
@@ -192,6 +192,16 @@ def opposite_sign(op: Operands) -> Candidates:
         yield (-expected.value, f"{op.moment.assignment.name} has the opposite sign of the book's")
 
 
+def extra_transpose(op: Operands) -> Candidates:
+    from steptrace.learner.check import book
+
+    expected = book(op)
+    if expected is None or expected.value.ndim != 2 or len(set(expected.value.shape)) == 1:
+        return
+    yield (expected.value.T, f"{op.moment.assignment.name} is the book's value transposed "
+                             f"{expected.value.T.shape}: a transpose (.T) too many, or one missing")
+
+
 # -- the updates -----------------------------------------------------------------------
 
 def _update(op: Operands, k: int, change: Array, alpha: float | None = None) -> Array | None:
@@ -346,6 +356,7 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("missing-transpose", "a missing transpose", ("weight_delta", "weights"),
             missing_transpose_in_update),
     Mistake("sign", "the sign", ("delta", "weight_delta", "weights"), opposite_sign),
+    Mistake("transposed", "a transpose too many", ("layer", "delta", "weight_delta"), extra_transpose),
     Mistake("alpha-missing", "alpha not applied", ("weights",), alpha_not_applied),
     Mistake("alpha-twice", "alpha applied twice", ("weights",), alpha_twice),
     Mistake("batch-summed", "a batch summed instead of averaged", ("weights",), batch_summed),
@@ -375,7 +386,7 @@ def diagnose(op: Operands, value: Array, rtol: float, atol: float) -> Found | No
         try:
             with np.errstate(all="ignore"):
                 for wrong, detail, *evidence in mistake.candidates(op):
-                    if wrong.size == value.size and close(np.reshape(wrong, value.shape), value, rtol, atol):
+                    if close(fit(wrong, value), value, rtol, atol):
                         names = evidence[0] if evidence else ()
                         tier = 1 if not names else 0 if words.issuperset(names) else 2
                         found.append((tier, order, mistake, detail))

@@ -88,9 +88,11 @@ class CheckReport:
                 f"{strategy}{form}, {plural(run.timeline.passes, 'pass', 'passes')} of "
                 f"{plural(len(run.inputs), 'sample')}")
 
-    def lines(self) -> list[str]:
-        if self.error is not None:
-            return [self.error]
+    def lines(self, with_error: bool = True) -> list[str]:
+        """The report's text, line by line (``with_error``: the line saying why a failed script
+        failed first, which the command line prints on stderr instead)."""
+        if self.error is not None and self.lockstep is None:
+            return [self.error] if with_error else []
         assert self.lockstep is not None and self.run is not None
         lockstep, steps = self.lockstep, len(self.run.timeline.steps)
         found = lockstep.divergence
@@ -122,6 +124,10 @@ class CheckReport:
             lines.append(f"  before it: {plural(found.step, 'step')} and "
                          f"{plural(lockstep.checked - 1, 'assignment')} agree ({self.tolerance}); "
                          f"network: {self.network()}")
+        if self.error is not None:  # it failed, and had departed from the book before
+            lines[0] = lines[0].replace(" departs from the book", " had departed from the book", 1)
+            if with_error:
+                lines.insert(0, self.error)
         if self.against is not None:
             verdict = "the same" if self.against.same else "differs"
             lines.append(f"against {self.against.experiment}: {verdict}")

@@ -52,7 +52,11 @@ BOOT = ("import sys; sys.path.insert(0, {root!r}); from steptrace.learner.captur
 
 class ScriptError(BadInput):
     """The learner's script failed (raised, exited, ran too long, too much), or is not one
-    steptrace can follow (not Python, none of the book's names): exit 2."""
+    steptrace can follow (not Python, none of the book's names): exit 2. ``captured`` holds
+    what a script that failed had assigned before it did (the check looks at it: a step
+    that departs from the book often comes before the line that raises)."""
+
+    captured: Captured | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,11 @@ def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
         if end is None:
             raise ScriptError(f"{script.label}: the script's process ended before the script "
                               f"did ({_status(status)}){_last_line(err)}")
-    _raise_for(end, script)
+    try:
+        _raise_for(end, script)
+    except ScriptError as failed:
+        failed.captured = Captured(script, tuple(assignments), printed) if assignments else None
+        raise
     if not assignments:
         raise ScriptError(f"{script.label}: the script assigns none of the names steptrace "
                           f"follows ({LOOKED_FOR}): name the variables as the book does")
