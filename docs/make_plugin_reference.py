@@ -107,6 +107,16 @@ def model_default(field: Any) -> str:
     return f"`{value!r}`"
 
 
+def model_section(model: type[BaseModel]) -> list[str]:
+    """A pydantic model's heading, docstring and table of fields."""
+    lines = [f"### `{model.__name__}`", "", *docstring(model.__doc__), "",
+             "| field | type | default | what it is |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        lines.append(f"| `{name}` | `{cell(type_name(field.annotation))}` | "
+                     f"{cell(model_default(field))} | {cell(field.description or '')} |")
+    return [*lines, ""]
+
+
 def reference() -> str:
     lines = [
         "# steptrace plugin reference",
@@ -147,12 +157,7 @@ def reference() -> str:
               "`ExperimentConfig.model_validate({...})` with these fields. `[strategy]` takes",
               "the strategy's declared options beside its name.", ""]
     for model in MODELS:
-        lines += [f"### `{model.__name__}`", "", *docstring(model.__doc__), "",
-                  "| field | type | default | what it is |", "|---|---|---|---|"]
-        for name, field in model.model_fields.items():
-            lines.append(f"| `{name}` | `{cell(type_name(field.annotation))}` | "
-                         f"{cell(model_default(field))} | {cell(field.description or '')} |")
-        lines.append("")
+        lines += model_section(model)
     lines += ["## Events", "",
               "What `observe_event` receives (complete: every field filled in), and what",
               "`steptrace.load(path).events` holds: one typed, frozen model per kind of step",
@@ -160,12 +165,7 @@ def reference() -> str:
               "row per sample of the batch: `np.asarray(event.weights)` makes an array of it.",
               ""]
     for model in EVENTS:
-        lines += [f"### `{model.__name__}`", "", *docstring(model.__doc__), "",
-                  "| field | type | default | what it is |", "|---|---|---|---|"]
-        for name, field in model.model_fields.items():
-            lines.append(f"| `{name}` | `{cell(type_name(field.annotation))}` | "
-                         f"{cell(model_default(field))} | {cell(field.description or '')} |")
-        lines.append("")
+        lines += model_section(model)
     lines += ["## `steptrace.portable`", "",
               *docstring(portable.__doc__.split("\n\n")[0] if portable.__doc__ else ""), "",
               "Use them in a nonlinearity that needs an exponential, a logarithm or a",

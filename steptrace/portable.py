@@ -349,16 +349,9 @@ def _compile(function: Callable[[Array], Array]) -> Callable[[Array], Array]:
     or its compiled version gives other bits."""
     import types
 
-    import numba
-
     def jit(f: Any, namespace: dict[str, Any]) -> Any:
         rebound = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__)
-        try:
-            return numba.njit(cache=True, nogil=True)(rebound)
-        except RuntimeError as error:  # "cannot cache": nowhere writable to keep it
-            if "cache" not in str(error):
-                raise
-            return numba.njit(nogil=True)(rebound)
+        return _compiled.compile_cached(rebound)
 
     try:
         namespace = dict(globals())  # the helpers the function calls, compiled too

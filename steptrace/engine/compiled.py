@@ -248,6 +248,18 @@ def _self_test(kernel: Callable[[Array, Array, Array], None]) -> bool:
     return bool(out.tobytes() == np.add.accumulate(products, axis=1)[:, -1, :].tobytes())
 
 
+def compile_cached(function: Any, *signature: Any) -> Any:
+    """``function`` compiled by numba (imported already), nogil, never fastmath, its machine
+    code cached on disk where anywhere is writable (else compiled in every process)."""
+    njit: Any = importlib.import_module("numba").njit
+    try:
+        return njit(*signature, cache=True, nogil=True)(function)
+    except RuntimeError as error:  # "cannot cache": nowhere writable to keep it
+        if "cache" not in str(error):
+            raise
+        return njit(*signature, nogil=True)(function)
+
+
 def load() -> Callable[[Array, Array, Array], None] | None:
     """The compiled kernel, or None where numba is missing or ``STEPTRACE_NUMBA=0``.
     The first call imports numba and compiles (or loads from the cache); later calls
@@ -267,25 +279,19 @@ def _compile() -> Callable[[Array, Array, Array], None] | None:
         _failure = f"turned off by STEPTRACE_NUMBA={setting}"
         return None
     try:
-        import numba
+        import numba  # noqa: F401 (imported here to know it can be: compile_cached uses it)
     except ModuleNotFoundError:
         _failure = "numba is not installed"
         return None
     except ImportError as error:  # installed, but not for this numpy, say
         _failure = f"numba cannot be imported ({error})"
         return None
-    njit: Any = numba.njit
     kernel: Callable[[Array, Array, Array], None]
     try:
         _tile = _make_tile()
         # nogil: nothing here needs the interpreter; never fastmath (it would reorder the
         # sums and fuse multiply-adds), never parallel (see the module's docstring).
-        try:
-            kernel = njit(signature(), cache=True, nogil=True)(_ordered_dot)
-        except RuntimeError as error:  # "cannot cache": nowhere writable to keep it
-            if "cache" not in str(error):
-                raise
-            kernel = njit(signature(), nogil=True)(_ordered_dot)  # compiled in every process
+        kernel = compile_cached(_ordered_dot, signature())
         works = _self_test(kernel)
     except Exception as error:  # a numba or LLVM this code does not suit: numpy still works
         _failure = f"numba could not compile it: {type(error).__name__}: {error}"
