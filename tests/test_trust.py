@@ -727,7 +727,8 @@ def test_output_that_cannot_be_written_keeps_the_exit_code(tmp_path: Path, comma
 
 
 def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path: Path) -> None:
-    for delay in (0.06, 0.1, 0.15, 0.2, 0.3):
+    checked = 0
+    for delay in (0.06, 0.1, 0.15, 0.2, 0.3, 0.5):
         process = subprocess.Popen(["steptrace" if _on_path() else sys.executable, *(
             [] if _on_path() else ["-m", "steptrace"]), "experiments"], env=ENV,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
@@ -741,6 +742,8 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path: Path) -> None
         assert process.returncode in (0, 130, -signal.SIGINT), (delay, process.returncode, stderr)
         if process.returncode == 130:
             assert stderr.strip().splitlines()[-1] in ("Error: interrupted", "Aborted!"), stderr
+        checked += 1
+    assert checked >= 2, "every Ctrl-C came before Python had started: nothing was checked"
 
 
 def _on_path() -> bool:
