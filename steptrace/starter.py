@@ -15,13 +15,17 @@ import contextlib
 import importlib.util
 import io
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
 from steptrace.errors import BadInput
 
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+#: a module name that is also a valid distribution name once "_" becomes "-": lowercase
+#: letters and digits, single underscores between them, at most 40 characters
+NAME = re.compile(r"[a-z](?:_?[a-z0-9]){0,38}")
 
 PYPROJECT = '''\
 [build-system]
@@ -252,18 +256,47 @@ def new_plugin(name: str, directory: Path | str = ".") -> Path:
     """Write the starter for plugin ``name`` into ``directory/steptrace-NAME`` (which must
     not exist); returns that folder. The golden trace of its experiment is recorded with
     the new plugin itself. BadInput for a name that is not a Python identifier of
-    lowercase letters, digits and _ (at most 40), or a folder that exists."""
+    lowercase letters and digits with single underscores between them (at most 40), or a
+    folder that exists. The package is built in a temporary folder beside it and renamed
+    into place: a failure or an interrupt leaves nothing behind."""
     from steptrace.plugins.loading import added_plugins, load_plugins
     from steptrace.plugins.registry import Registry
     from steptrace.recording import record
 
-    if not NAME.match(name):
-        raise BadInput(f"plugin name {name!r}: use lowercase letters, digits and _, starting "
-                       "with a letter (at most 40), e.g. my_rules")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise BadInput(f"plugin name {name!r}: use lowercase letters and digits, starting with "
+                       "a letter, single underscores between them (at most 40), e.g. my_rules")
     dist = name.replace("_", "-")
     root = Path(directory) / f"steptrace-{dist}"
-    if root.exists():
+    if root.exists() or root.is_symlink():
         raise BadInput(f"{root} exists already: choose another name or folder (-d DIR)")
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
+    except OSError as error:
+        raise BadInput(f"cannot write the plugin into {root}: {error.strerror or error}") from None
+    try:
+        _write(building, name, dist)
+        module = _import(building / f"steptrace_{name}" / "__init__.py", f"steptrace_{name}")
+        with added_plugins([(name, module)]):
+            registry = Registry.load(load_plugins(entry_points=False))
+        golden = building / "tests" / "golden" / f"{name}-streetlights.jsonl"
+        golden.parent.mkdir()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            record(registry.experiment(f"{name}-streetlights"), registry, golden)  # (its observer)
+        if root.exists() or root.is_symlink():  # made meanwhile: never replaced
+            raise BadInput(f"{root} exists already: choose another name or folder (-d DIR)")
+        building.rename(root)
+    except OSError as error:
+        shutil.rmtree(building, ignore_errors=True)
+        raise BadInput(f"cannot write the plugin into {root}: {error.strerror or error}") from None
+    except BaseException:  # a failure, Ctrl-C, SIGTERM: nothing half-written stays
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return root
+
+
+def _write(root: Path, name: str, dist: str) -> None:
     values = {"name": name, "dist": dist}
     files = {
         root / "pyproject.toml": PYPROJECT,
@@ -271,20 +304,9 @@ def new_plugin(name: str, directory: Path | str = ".") -> Path:
         root / f"steptrace_{name}" / "__init__.py": MODULE,
         root / "tests" / f"test_{name}.py": TESTS,
     }
-    try:
-        for path, template in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(template.format(**values), encoding="utf-8")
-        module = _import(root / f"steptrace_{name}" / "__init__.py", f"steptrace_{name}")
-        with added_plugins([(name, module)]):
-            registry = Registry.load(load_plugins(entry_points=False))
-        golden = root / "tests" / "golden" / f"{name}-streetlights.jsonl"
-        golden.parent.mkdir()
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            record(registry.experiment(f"{name}-streetlights"), registry, golden)  # (its observer)
-    except OSError as error:
-        raise BadInput(f"cannot write the plugin into {root}: {error.strerror or error}") from None
-    return root
+    for path, template in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template.format(**values), encoding="utf-8")
 
 
 def _import(path: Path, module_name: str) -> ModuleType:

@@ -58,10 +58,13 @@ def test_a_new_plugin_installs_passes_its_tests_and_is_listed(run_cli: RunCli, t
 
 
 @pytest.mark.parametrize(("name", "message"), [
-    ("My-Rules", "plugin name 'My-Rules': use lowercase letters, digits and _, starting with a "
-                 "letter (at most 40), e.g. my_rules"),
+    ("My-Rules", "plugin name 'My-Rules': use lowercase letters and digits, starting with a "
+                 "letter, single underscores between them (at most 40), e.g. my_rules"),
     ("1rules", "plugin name '1rules': use lowercase letters"),
     ("../evil", "plugin name '../evil': use lowercase letters"),
+    ("nl\n", "plugin name 'nl\\n': use lowercase letters"),
+    ("a_", "plugin name 'a_': use lowercase letters"),  # steptrace-a- is no distribution name
+    ("a__b", "plugin name 'a__b': use lowercase letters"),  # the same distribution as a_b
 ])
 def test_a_name_that_cannot_be_a_module_is_refused(run_cli: RunCli, tmp_path: Path, name: str,
                                                    message: str) -> None:
@@ -104,3 +107,19 @@ def test_the_harness_runs_the_cli_with_exactly_the_plugins_named(
     assert result == CliResult(0, "hello from a test plugin\n", "")
     assert run("summary", "x.jsonl").exit_code == 2  # the extras plugin is installed, not loaded
     assert builtin_module.__name__ in run("plugins", "--all").stdout
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError(28, "No space left on device")])
+def test_an_interrupted_or_failed_start_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: BaseException | type) -> None:
+    import steptrace.recording
+    from steptrace.errors import BadInput
+    from steptrace.starter import new_plugin
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise stop
+
+    monkeypatch.setattr(steptrace.recording, "record", fail)
+    with pytest.raises(KeyboardInterrupt if stop is KeyboardInterrupt else BadInput):
+        new_plugin("halfway", tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -360,6 +360,11 @@ def _given(timeline: Timeline, shape: Shape, names: dict[Key, str], label: str) 
             x = latest.get(("input", 0))
             assert x is not None  # (a step has an input: _shape checked one is assigned)
             rows = x.shape[0] if x.ndim == 2 else 1
+            if rows == 0:  # a batch sliced past the data's end: the book never makes one
+                first = timeline.assignments[step.first]
+                raise ScriptError(f"{label}:{first.line}: this step's {names.get(('input', 0), 'input')}"
+                                  " has no rows (an empty batch: does the loop run past the end "
+                                  "of the data?)")
             fitted = shape.fit(Role("input", 0, False), x, rows)
             start = offset["next"]
             offset["next"] += rows
