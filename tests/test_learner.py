@@ -15,7 +15,13 @@ import pytest
 import steptrace
 from steptrace.learner.runner import LIMITS, ScriptError, capture
 from steptrace.testing import check_script
-from tests.book_programs import BATCHED, CH04_HOT_AND_COLD_LEARNING, CH06_STREETLIGHTS_BACKPROP, PROGRAMS
+from tests.book_programs import (
+    BATCHED,
+    CH04_HOT_AND_COLD_LEARNING,
+    CH06_STREETLIGHTS_BACKPROP,
+    PROGRAMS,
+    STREETLIGHTS_MINIBATCH,
+)
 from tests.conftest import TRACES, RunCli, book_cells
 from tests.test_learner_mistakes import variant
 
@@ -224,6 +230,10 @@ HOSTILE = [
      "(dim 0) (line 4 computes layer_1_delta: the shapes of its matrices do not fit; a transpose "
      "(.T) missing, or one too many?)"),
     ("no-step", "alpha = 0.2\n", "{path}: the script assigns alpha, but makes no step of the book's"),
+    ("empty-batch", STREETLIGHTS_MINIBATCH.replace(
+        "range(int(len(streetlights) / batch_size))", "range(3)").replace("range(300)", "range(1)"),
+     "{path}:31: this step's layer_0 has no rows (an empty batch: does the loop run past the end "
+     "of the data?)"),
 ]
 
 
