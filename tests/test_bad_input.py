@@ -536,6 +536,9 @@ BAD_EXPERIMENTS = {
     "hot_and_cold with a step that is not a number": BadExperiment(
         toml_edit((STRATEGY, 'name = "hot_and_cold"\nstep_amount = true')),
         ("option step_amount takes a number, not True",), names_file=False),
+    "hot_and_cold with a step of 401 digits": BadExperiment(
+        toml_edit((STRATEGY, 'name = "hot_and_cold"\nstep_amount = 1' + "0" * 400)),
+        ("option step_amount takes a number, not an integer of 401 digits",), names_file=False),
     "minibatch batch_size a float": BadExperiment(
         toml_edit((STRATEGY, f"{MINIBATCH}\nbatch_size = 2.0")),
         ("option batch_size takes a whole number, not 2.0",), names_file=False),

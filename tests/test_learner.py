@@ -317,3 +317,17 @@ def test_stopping_steptrace_stops_the_script(tmp_path: Path) -> None:
         assert (steptrace_.returncode, stderr.strip()) == (code, said)
         with pytest.raises(ProcessLookupError):
             os.kill(child, 0)
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--rtol", "inf", "--rtol inf: give a finite number at least 0"),
+    ("--atol", "nan", "--atol nan: give a finite number at least 0"),
+    ("--timeout", "nan", "--timeout nan: give a finite number above 0"),
+    ("--timeout", "inf", "--timeout inf: give a finite number above 0"),
+])
+def test_a_tolerance_or_timeout_that_is_not_finite_is_refused(
+        tmp_path: Path, run_cli: RunCli, option: str, value: str, message: str) -> None:
+    """--rtol inf would let every departure pass, --timeout nan would never stop."""
+    path = script(tmp_path, CH06_STREETLIGHTS_BACKPROP)
+    result = run_cli("check", path, option, value)
+    assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")

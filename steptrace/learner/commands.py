@@ -5,11 +5,13 @@ place both the command line (:mod:`steptrace.cli`) and the Python API
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from steptrace.config import ExperimentConfig
+from steptrace.errors import ConfigError
 from steptrace.learner.against import compare
 from steptrace.learner.check import check
 from steptrace.learner.mapping import LearnerRun, trace_name, understand
@@ -22,9 +24,20 @@ from steptrace.plugins.registry import Registry
 def trace_file(script: Path, output: Path, registry: Registry, timeout: float) -> LearnerRun:
     """Run ``script`` and write its run to ``output`` as a trace (ScriptError when it fails
     or cannot be followed, or its run is not one a trace can hold)."""
+    check_limits(timeout=timeout)
     run = understand(capture(script, timeout), registry)
     write(run, trace_name(script.stem), registry, output)
     return run
+
+
+def check_limits(**limits: float) -> None:
+    """A tolerance or a timeout must be a finite number, not negative (a timeout above
+    0): ``inf`` would let every departure pass, ``nan`` mean something else than it says.
+    ConfigError otherwise."""
+    for name, value in limits.items():
+        if not (math.isfinite(value) and value >= 0 and (name != "timeout" or value > 0)):
+            what = "above 0" if name == "timeout" else "at least 0"
+            raise ConfigError(f"--{name} {value!r}: give a finite number {what}")
 
 
 def check_file(script: Path, registry: Registry, against: str | None = None, *,
@@ -36,6 +49,7 @@ def check_file(script: Path, registry: Registry, against: str | None = None, *,
     raises (ConfigError)."""
     from steptrace.api import resolve_experiment
 
+    check_limits(rtol=rtol, atol=atol, timeout=timeout)
     label = str(script) if label is None else label
     experiment = None if against is None else resolve_experiment(registry, against)[0]
     try:

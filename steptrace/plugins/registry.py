@@ -381,7 +381,11 @@ def checked_options(strategy: Strategy, options: Mapping[str, Any]) -> dict[str,
                               f"its options: {takes or 'none'}")
         option = declared[key]
         if option.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)  # beta = 0 in TOML is an int
+            try:
+                value = float(value)  # beta = 0 in TOML is an int
+            except OverflowError:
+                raise ConfigError(f"strategy {strategy.name}: option {key} takes a number, not "
+                                  f"an integer of {len(str(value))} digits") from None
         if isinstance(value, bool) != (option.type is bool) or not isinstance(value, option.type):
             raise ConfigError(f"strategy {strategy.name}: option {key} takes "
                               f"{_a(option.type)}, not {value!r}")
