@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,11 @@ HOSTILE = [
      "(dim 0) (line 4 computes layer_1_delta: the shapes of its matrices do not fit; a transpose "
      "(.T) missing, or one too many?)"),
     ("no-step", "alpha = 0.2\n", "{path}: the script assigns alpha, but makes no step of the book's"),
+    ("list-of-one-list", "layer_0 = [[0.5] * 1000] * 300000\n",
+     "{path}: line 1 assigns layer_0 a value of 300,000,000 numbers: steptrace follows at most "
+     "1,000,000 in one variable"),
+    ("prints-around-print", "import os\nfor _ in range(1000):\n    os.write(1, b'x' * 10000)\n",
+     "{path}: the script printed more than 8,388,608 characters to its output (steptrace stopped it)"),
     ("empty-batch", STREETLIGHTS_MINIBATCH.replace(
         "range(int(len(streetlights) / batch_size))", "range(3)").replace("range(300)", "range(1)"),
      "{path}:31: this step's layer_0 has no rows (an empty batch: does the loop run past the end "
@@ -331,3 +337,14 @@ def test_a_tolerance_or_timeout_that_is_not_finite_is_refused(
     path = script(tmp_path, CH06_STREETLIGHTS_BACKPROP)
     result = run_cli("check", path, option, value)
     assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
+
+
+
+def test_what_a_script_starts_ends_with_it(tmp_path: Path, run_cli: RunCli) -> None:
+    """A process the script starts (in its process group) does not outlive the check."""
+    marker = tmp_path / "still-here"
+    path = script(tmp_path, "import subprocess, sys\nlayer_0 = 1.0\nsubprocess.Popen([sys.executable, "
+                  f"'-c', 'import time; time.sleep(3); open({str(marker)!r}, \"w\")'])\n")
+    assert run_cli("check", path).exit_code == 2
+    time.sleep(4)
+    assert not marker.exists()

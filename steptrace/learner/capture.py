@@ -73,6 +73,11 @@ def numbers_of(value: object, max_value: int) -> np.ndarray[Any, Any] | int | No
     if isinstance(value, list | tuple):
         if len(value) > max_value:
             return len(value)
+        # its size before numpy makes an array of it (rows of a list may be one list many
+        # times over: [[0.5] * 1000] * 300000 is small in memory, not as numbers)
+        size = sum(len(row) if isinstance(row, list | tuple) else 1 for row in value)
+        if size > max_value:
+            return size
         try:
             array = np.array(value, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):

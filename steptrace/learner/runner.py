@@ -46,8 +46,12 @@ DEFAULT_TIMEOUT = 60.0
 #: What starts the child: the checkout or installation of this steptrace comes first on
 #: ``sys.path`` only while capture is imported; the script then sees the path ``python
 #: SCRIPT`` would give it.
-BOOT = ("import sys; sys.path.insert(0, {root!r}); from steptrace.learner.capture import main; "
+#: The child's first lines: no file it writes (its output, the records of its run, anything
+#: else) may grow past MAX_FILE, so that a script cannot fill the disk; then the capture.
+BOOT = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({max_file}, {max_file})); "
+        "sys.path.insert(0, {root!r}); from steptrace.learner.capture import main; "
         "del sys.path[0]; main(sys.argv[1:])")
+MAX_FILE = 256 * MiB  # the records of 10^7 numbers and 2·10^5 assignments fit well within
 
 
 class ScriptError(BadInput):
@@ -157,17 +161,32 @@ def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
     target = str(path.resolve())
     with tempfile.TemporaryDirectory(prefix="steptrace-script-") as folder:
         records, out, err = (Path(folder) / name for name in ("records", "stdout", "stderr"))
-        command = [sys.executable, "-c", BOOT.format(root=root), target, str(records),
+        command = [sys.executable, "-c", BOOT.format(root=root, max_file=MAX_FILE), target,
+                   str(records),
                    *(str(limits[name]) for name in LIMIT_NAMES)]
         with out.open("wb") as stdout, err.open("wb") as stderr:
             status = _run(command, stdout, stderr, timeout, script)
-        printed = out.read_bytes().decode("utf-8", errors="replace")
-        assignments, end = read_records(records, script)
+        with out.open("rb") as file:  # (the child caps print; os.write goes around it)
+            printed_bytes = file.read(limits["max_output"] + 1)
+        if len(printed_bytes) > limits["max_output"]:
+            raise ScriptError(f"{script.label}: the script printed more than "
+                              f"{limits['max_output']:,} characters to its output (steptrace "
+                              "stopped it)")
+        printed = printed_bytes.decode("utf-8", errors="replace")
+        try:
+            assignments, end = read_records(records, script)
+        except (ValueError, KeyError, TypeError, OverflowError):  # json's errors are ValueErrors
+            raise ScriptError(f"{script.label}: steptrace's record of the script's run is "
+                              "damaged (did the script write into it?)") from None
         if end is None:
             raise ScriptError(f"{script.label}: the script's process ended before the script "
                               f"did ({_status(status)}){_last_line(err)}")
     try:
-        _raise_for(end, script)
+        try:
+            _raise_for(end, script)
+        except (KeyError, TypeError, AttributeError):  # an end line the script forged
+            raise ScriptError(f"{script.label}: steptrace's record of the script's run is "
+                              "damaged (did the script write into it?)") from None
     except ScriptError as failed:
         failed.captured = Captured(script, tuple(assignments), printed) if assignments else None
         raise
@@ -194,13 +213,17 @@ def _run(command: list[str], stdout: Any, stderr: Any, timeout: float, script: S
         raise ScriptError(f"{script.label}: still running after {timeout:g} s (--timeout): an "
                           "endless loop? steptrace stopped it") from None
     finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):  # (it ended meanwhile)
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        # the script's process, and whatever it started that is still in its group (a
+        # process it started in a session of its own escapes this)
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # (all ended)
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
 
 
 def _status(status: int) -> str:
+    if status == -signal.SIGXFSZ:
+        return f"it wrote past {MAX_FILE // MiB} MiB into a file, the most steptrace lets it"
     if status < 0:
         try:
             return f"killed by {signal.Signals(-status).name}"
