@@ -187,3 +187,36 @@ def test_a_step_that_departs_before_the_script_raises_is_named_too(tmp_path: Pat
     report = steptrace.check_script(path)
     assert report.status == "failed" and report.error is not None
     assert divergence(report) == (0, (0,), "layer_1_delta", line_of(source, "layer_1_delta="), "transposed")
+
+
+def test_a_step_without_its_update_departs(tmp_path: Path) -> None:
+    """An update inside an `if` (every other sample): each update agrees, but the steps
+    between make none, where the book updates after every step."""
+    source = variant(BACKPROP, (
+        "      weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)\n"
+        "      weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)\n",
+        "      if i % 2 == 0:\n"
+        "         weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)\n"
+        "         weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)\n"))
+    report = check(tmp_path, source)
+    divergence = report.lockstep.divergence if report.lockstep is not None else None
+    assert divergence is not None and divergence.mistake is not None
+    assert divergence.mistake.name == "missing-update"
+    assert (divergence.epoch, divergence.samples, divergence.variable) == (0, (1,), "weights_0_1")
+
+
+def test_an_alpha_changed_on_the_way_differs_from_the_experiment(tmp_path: Path) -> None:
+    """Every update agrees with the alpha it used; against the experiment, the run
+    throughout differs, whatever the script prints."""
+    import steptrace
+
+    source = variant(BACKPROP, ("   layer_2_error = 0\n",
+                                "   layer_2_error = 0\n   if iteration == 1:\n      alpha = 0.3\n"))
+    path = tmp_path / "mine.py"
+    path.write_text(source)
+    report = steptrace.check_script(path, against="ch06-streetlights-backprop")
+    assert report.lockstep is not None and report.lockstep.divergence is None
+    assert "alpha 0.2, stochastic, 60 passes of 4 samples at first (alpha changes during the run)" \
+        in str(report)
+    assert "the run throughout: not as the experiment's: alpha changes during the run" in str(report)
+    assert not report

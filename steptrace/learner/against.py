@@ -64,6 +64,7 @@ def compare(run: LearnerRun, config: ExperimentConfig, printed: str, book: str,
                           len(config.inputs))),
         _delta_form(run, config),
         _values("passes", run.timeline.passes, config.iterations),
+        _whole_run(run),
         printout(printed, book, rtol, atol),
     ]
     return Comparison(config.name, tuple(items))
@@ -83,6 +84,15 @@ def _strategy(name: str, batch_size: int, samples: int) -> str:
     if name == "full" or (name != "stochastic" and batch_size == samples > 1):
         return "full"
     return name
+
+
+def _whole_run(run: LearnerRun) -> Item:
+    """Whether the run is one of the experiment's kind throughout: the alpha of its first
+    update kept, every pass given the same rows, every step updating every layer (the items
+    above compare what the run began with)."""
+    if run.unlike_a_run is None:
+        return Item("the run throughout", True, "the same rule at every step and pass")
+    return Item("the run throughout", False, f"not as the experiment's: {run.unlike_a_run}")
 
 
 def _values(what: str, yours: object, theirs: object) -> Item:

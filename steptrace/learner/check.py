@@ -14,6 +14,7 @@ formula, the learner's operands plugged in, the value they give, and the likely 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import DOT, LearnerRun, Moment, close, fit, walk
-from steptrace.learner.mistakes import Found, diagnose
+from steptrace.learner.mistakes import MISSING_UPDATE, Found, diagnose
 from steptrace.learner.operands import Operands
 from steptrace.views.text import matrix, number
 
@@ -87,13 +88,25 @@ KIND = {"layer": "forward", "error": "error", "accumulator": "error", "delta": "
 
 
 def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
-    """Recompute every assignment of every step from the learner's values before it."""
+    """Recompute every assignment of every step from the learner's values before it; and
+    every step must update each weight layer the run updates at all (the book updates after
+    every step: one that skips some, an ``if i % 2 == 0:`` around the update, departs)."""
     checked = steps_done = 0
     current = -1
+    trained = {role.layer for role in run.timeline.roles
+               if role is not None and role.kind == "weights" and _updates(run, role.layer)}
+    updated: set[int] = set()
+    last: Moment | None = None
     for moment in walk(run):
         if moment.step.number != current:
+            if last is not None and (missing := trained - updated):
+                return Lockstep(checked, steps_done, _no_update(run, last, min(missing)))
             steps_done += current >= 0
             current = moment.step.number
+            updated = set()
+        last = moment
+        if moment.role.kind == "weights":
+            updated.add(moment.role.layer)
         operands = Operands(run, moment)
         expected = book(operands)
         if expected is None:
@@ -108,7 +121,38 @@ def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
             assignment.line, run.captured.script.statement(assignment.line),
             fit(moment.value, expected.value), expected,
             diagnose(operands, fit(moment.value, expected.value), rtol, atol), _note(operands)))
+    if last is not None and (missing := trained - updated):
+        return Lockstep(checked, steps_done, _no_update(run, last, min(missing)))
     return Lockstep(checked, steps_done + (current >= 0), None)
+
+
+def _updates(run: LearnerRun, k: int) -> bool:
+    """Whether the run changes weight layer k after its first assignment (an update)."""
+    seen = [a for a, role in zip(run.timeline.assignments, run.timeline.roles, strict=True)
+            if role is not None and role.kind == "weights" and role.layer == k]
+    return len(seen) > 1
+
+
+def _no_update(run: LearnerRun, last: Moment, k: int) -> Divergence:
+    """A step that leaves weight layer k as it was, where the book updates it."""
+    operands = Operands(run, last)
+    weights = operands.weights(k)
+    value = weights if weights is not None else np.zeros((0, 0))
+    expected = None
+    with np.errstate(all="ignore"), contextlib.suppress(ValueError, AssertionError):
+        expected = update(operands, k)
+    name = operands.name("weights", k)
+    if expected is None:
+        expected = Expected(f"{name} {'+=' if run.ascent else '-='} alpha · …",
+                            lambda: "(its operands are not in this step)", value)
+    given = last.given
+    samples = tuple(range(given.offset, given.offset + given.rows))
+    found = Found(MISSING_UPDATE, f"this step ({describe_moment(last)}) leaves {name} as it "
+                  "was; the book updates the weights after every step (an update inside an if, "
+                  "or a loop that skips samples?)")
+    return Divergence(last.step.epoch, samples, last.step.number, "update", k, name,
+                      last.assignment.line, run.captured.script.statement(last.assignment.line),
+                      value, expected, found)
 
 
 def _note(op: Operands) -> str | None:

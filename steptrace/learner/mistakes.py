@@ -37,6 +37,12 @@ class Mistake:
     candidates: Callable[[Operands], Candidates]
 
 
+#: A step without the update the book makes (found by the check itself, not by trying
+#: candidates: there is no value of the learner's to reproduce).
+MISSING_UPDATE = Mistake("missing-update", "no update in this step", ("weights",),
+                         lambda op: iter(()))
+
+
 @dataclass(frozen=True)
 class Found:
     """A mistake that reproduces the learner's value, what exactly was done, and the other

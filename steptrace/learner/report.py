@@ -83,10 +83,12 @@ class CheckReport:
         assert run is not None
         strategy = run.strategy if run.strategy != "minibatch" else f"minibatch of {run.batch_size}"
         form = ", delta = goal − prediction with +=" if run.ascent else ""
-        return (f"{'-'.join(map(str, run.shape.sizes))}, "
+        text = (f"{'-'.join(map(str, run.shape.sizes))}, "
                 f"{' then '.join(n.name for n in run.nonlinearities)}, alpha {run.alpha:g}, "
                 f"{strategy}{form}, {plural(run.timeline.passes, 'pass', 'passes')} of "
                 f"{plural(len(run.inputs), 'sample')}")
+        # (what the run began with; where it changes course, say so)
+        return text if run.unlike_a_run is None else f"{text} at first ({run.unlike_a_run})"
 
     def lines(self, with_error: bool = True) -> list[str]:
         """The report's text, line by line (``with_error``: the line saying why a failed script
