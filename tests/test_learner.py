@@ -348,3 +348,21 @@ def test_what_a_script_starts_ends_with_it(tmp_path: Path, run_cli: RunCli) -> N
     assert run_cli("check", path).exit_code == 2
     time.sleep(4)
     assert not marker.exists()
+
+
+def test_a_loop_run_by_an_import_or_exec_is_not_checked_as_followed(tmp_path: Path,
+                                                                    run_cli: RunCli) -> None:
+    """The loop in an imported module (or exec'd) runs unseen: what it leaves in the
+    script's variables is refused, not checked as a one-step run that "follows the book"."""
+    (tmp_path / "mynet.py").write_text(CH06_STREETLIGHTS_BACKPROP.replace(
+        "weights_0_1 -= alpha *", "weights_0_1 -= 5 * alpha *"))  # (wrong: unseen either way)
+    main = script(tmp_path, "from mynet import *\n", "main.py")
+    result = run_cli("check", main)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {main}:1: ")
+    assert "is set by code steptrace does not follow (from mynet import *…): it follows this " \
+           "script's own statements only; put the training loop in the script" in result.stderr
+    loop = tmp_path / "mynet.py"
+    run = script(tmp_path, f"import pathlib\nexec(pathlib.Path({str(loop)!r}).read_text())\n", "run.py")
+    assert run_cli("check", run).stderr.startswith(f"Error: {run}:2: weights_0_1 is set by code "
+                                                    "steptrace does not follow (exec(")

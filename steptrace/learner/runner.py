@@ -85,6 +85,8 @@ class Script:
     #: (line, name): the statement at line assigns name from its own value (``x += ...``,
     #: ``x = x + ...``), as a sum over a pass is made; ``x = 0`` sets it back
     accumulating: frozenset[tuple[int, str]]
+    #: lines of statements that run code steptrace does not follow: an import, exec, eval
+    untraced: frozenset[int] = frozenset()
 
     def source_of(self, line: int) -> str:
         """The whole statement starting at ``line``, as written."""
@@ -133,7 +135,28 @@ def read_script(path: Path, label: str | None = None) -> Script:
     except ValueError as error:  # a NUL byte
         raise ScriptError(f"{label}: not Python: {error}") from None
     return Script(path, label, tuple(source.splitlines()), statement_lines(tree),
-                  self_assignments(tree))
+                  self_assignments(tree), untraced_lines(tree))
+
+
+#: Calls that run code from elsewhere, which the tracing (of the script's own code) misses
+RUNS_OTHER_CODE = {"exec", "eval", "__import__", "run_path", "run_module", "import_module"}
+
+
+def untraced_lines(tree: ast.Module) -> frozenset[int]:
+    """The lines of statements that import a module or exec/eval code: what such code
+    computes appears in the script's variables with no step of it followed."""
+    found: set[int] = set()
+    for statement in ast.walk(tree):
+        if not isinstance(statement, ast.stmt):
+            continue
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            found.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+        elif isinstance(statement, ast.Expr | ast.Assign | ast.AugAssign):
+            calls = [node.func for node in ast.walk(statement) if isinstance(node, ast.Call)]
+            if any((isinstance(f, ast.Name) and f.id in RUNS_OTHER_CODE)
+                   or (isinstance(f, ast.Attribute) and f.attr in RUNS_OTHER_CODE) for f in calls):
+                found.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+    return frozenset(found)
 
 
 def self_assignments(tree: ast.Module) -> frozenset[tuple[int, str]]:
@@ -193,7 +216,22 @@ def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
     if not assignments:
         raise ScriptError(f"{script.label}: the script assigns none of the names steptrace "
                           f"follows ({LOOKED_FOR}): name the variables as the book does")
+    _followed(assignments, script)
     return Captured(script, tuple(assignments), printed)
+
+
+def _followed(assignments: list[Assignment], script: Script) -> None:
+    """ScriptError where a layer, delta or weight matrix was set by code steptrace does not
+    follow (an import, exec, eval): its steps were never seen, and checking what they left
+    would check nothing. (A dataset imported from a module is fine.)"""
+    for assignment in assignments:
+        role = role_of(assignment.name)
+        if (assignment.line in script.untraced and role is not None
+                and role.kind not in ("inputs", "goals", "alpha")):
+            raise ScriptError(
+                f"{script.label}:{assignment.line}: {assignment.name} is set by code steptrace "
+                f"does not follow ({script.statement(assignment.line)[:60]}…): it follows this "
+                "script's own statements only; put the training loop in the script")
 
 
 def _run(command: list[str], stdout: Any, stderr: Any, timeout: float, script: Script) -> int:
