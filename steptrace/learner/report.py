@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from steptrace.engine.rules import Array
 from steptrace.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK
 from steptrace.learner.against import Comparison
@@ -121,6 +123,11 @@ class CheckReport:
             else:
                 lines.append("  likely mistake: none of the common ones gives your value (see "
                              "`steptrace trace` to look at every step)")
+                if (gap := _relative_gap(found.value, expected.value)) is not None and gap < 1e-4:
+                    lines.append(f"  note: yours and the book's differ by {gap:.1e} of their size "
+                                 "at most, past the digits shown: float32 numbers (the book's "
+                                 "are float64)? If that is meant, loosen the check: --rtol "
+                                 f"{max(10 ** (math.ceil(math.log10(gap)) + 1), 1e-9):g}")
             if found.note is not None:
                 lines.append(f"  note: {found.note}")
             lines.append(f"  before it: {plural(found.step, 'step')} and "
@@ -179,3 +186,16 @@ class CheckReport:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+
+def _relative_gap(value: Array, expected: Array) -> float | None:
+    """The largest |yours - the book's| / |the book's| over the entries, when every entry is
+    finite and the book's non-zero (else None)."""
+    with np.errstate(all="ignore"):
+        a, b = np.asarray(value, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return None
+        scale = np.abs(b)
+        if (scale == 0).any():
+            return None
+        return float(np.max(np.abs(a - b) / scale)) if a.size else None
