@@ -237,3 +237,19 @@ def test_float32_numbers_are_said_to_be_float32s_likely(tmp_path: Path) -> None:
     import steptrace
 
     assert steptrace.check_script(path, rtol=1e-6)
+
+
+def test_the_loop_in_a_function_with_globals_is_followed(tmp_path: Path) -> None:
+    """`def train(): global weights_0_1, weights_1_2` and the book's loop in it: the globals it
+    changes are followed in the function's frame (clean), and a slip there is named at its line."""
+    loop = BACKPROP[BACKPROP.index("for iteration in range(60):"):]
+    body = "".join(f"    {line}\n" if line else "\n" for line in loop.splitlines())
+    wrapped = BACKPROP.replace(loop, "def train():\n    global weights_0_1, weights_1_2\n"
+                               + body + "\ntrain()\n")
+    report = check(tmp_path, wrapped)
+    assert report, str(report)
+    wrong = variant(wrapped, ("weights_0_1 -= alpha * layer_0", "weights_0_1 -= alpha * alpha * layer_0"))
+    found = check(tmp_path, wrong, "wrong.py").lockstep
+    assert found is not None and found.divergence is not None
+    assert found.divergence.variable == "weights_0_1"
+    assert found.divergence.line == line_of(wrong, "weights_0_1 -= alpha * alpha")

@@ -88,6 +88,18 @@ def numbers_of(value: object, max_value: int) -> np.ndarray[Any, Any] | int | No
     return None
 
 
+def scope_of(frame: types.FrameType) -> dict[str, Any]:
+    """The names a frame can change: its locals, and in a function the module's names its
+    code names (``global weights_0_1`` and ``weights_0_1 -= ...`` in a ``def train():``, or
+    an in-place change of a module's array)."""
+    names = frame.f_locals
+    if frame.f_code.co_name == "<module>" or frame.f_globals is names:
+        return names
+    found = {name: frame.f_globals[name] for name in frame.f_code.co_names
+             if name not in names and name in frame.f_globals}
+    return {**found, **names} if found else names
+
+
 def same_bits(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
 
@@ -117,7 +129,7 @@ class Recorder:
         (and assigned: a statement left for another assigns its names, changed or not)."""
         watched = self.frames.get(id(frame))
         if watched is None:  # the frame's first line: what it holds already is no change
-            self.frames[id(frame)] = ([line], self.snapshot(frame.f_locals))
+            self.frames[id(frame)] = ([line], self.snapshot(scope_of(frame)))
             return
         at, seen = watched
         statement = self.statements.get(at[0])
@@ -146,7 +158,7 @@ class Recorder:
                 assigned: Collection[str]) -> None:
         """Record each watched name of ``frame`` that the statement at ``line`` changed, or
         assigned (``assigned``: an in-place update that changed nothing is an update too)."""
-        for name, value in list(frame.f_locals.items()):
+        for name, value in list(scope_of(frame).items()):
             if not is_watched(name):
                 continue
             old = seen.get(name)
