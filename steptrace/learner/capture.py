@@ -35,6 +35,7 @@ import json
 import os
 import sys
 import types
+import warnings
 from collections.abc import Callable, Collection, Iterator
 from typing import IO, Any, NoReturn
 
@@ -63,7 +64,10 @@ def numbers_of(value: object, max_value: int) -> np.ndarray[Any, Any] | int | No
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float | np.integer | np.floating):
-        return np.array(float(value))
+        try:  # (10**400, or a float subclass of the script's whose __float__ raises: no number
+            return np.array(float(value))  # steptrace follows, and never the script's error)
+        except Exception:
+            return None
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             return None
@@ -79,8 +83,10 @@ def numbers_of(value: object, max_value: int) -> np.ndarray[Any, Any] | int | No
         if size > max_value:
             return size
         try:
-            array = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
+            with warnings.catch_warnings():  # (complex numbers: the script never sees numpy's
+                warnings.simplefilter("ignore")  # warning of steptrace's conversion)
+                array = np.array(value, dtype=np.float64)
+        except Exception:  # not numbers, ragged, or an object of the script's that raises
             return None
         if array.ndim > 2:
             return None
