@@ -679,6 +679,10 @@ def test_an_update_of_3x4_weights_fits_a_1000_pixel_window_and_wraps_in_a_narrow
     assert max(middles) - min(middles) < 2  # side by side, on one row
     page.set_viewport_size({"width": 520, "height": 800})  # narrow: they wrap, inside the box
     page.wait_for_function("document.getElementById('operands').getBoundingClientRect().right <= 520")
+    # (the page lays the line out again after a resize: wait for the rows to wrap, at most 5 s)
+    page.wait_for_function("new Set([...document.querySelectorAll('#operands .operand')]"
+                           ".map(o => Math.round(o.getBoundingClientRect().top))).size > 1",
+                           timeout=5000)
     parts, line = boxes(page, "#operands .operand"), boxes(page, "#line")[0]
     assert len({round(b["top"]) for b in parts}) > 1
     assert all(line["left"] <= b["left"] and b["right"] <= line["right"] for b in parts)
