@@ -353,20 +353,23 @@ def _compile(function: Callable[[Array], Array]) -> Callable[[Array], Array]:
         rebound = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__)
         return _compiled.compile_cached(rebound)
 
-    try:
+    def make() -> Callable[[Array], Array]:
         namespace = dict(globals())  # the helpers the function calls, compiled too
         for helper in _HELPERS:
             namespace[helper] = jit(globals()[helper], namespace)
-        version: Callable[[Array], Array] = jit(function, namespace)
+        made: Callable[[Array], Array] = jit(function, namespace)
+        return made
+
+    def same_bits(version: Callable[[Array], Array]) -> bool:
         probe = _probe()
         with np.errstate(all="ignore"):
-            same = version(probe).tobytes() == function(probe).tobytes()
-    except Exception as error:  # a numba or LLVM this code does not suit: numpy still works
-        reason = f"numba could not compile it: {type(error).__name__}: {error}"
-    else:
-        if same:
-            return version
-        reason = "its bits differed from numpy's (a fused multiply-add?)"
+            return version(probe).tobytes() == function(probe).tobytes()
+
+    checked = _compiled.verified(make, same_bits, "its bits differed from numpy's (a fused "
+                                 "multiply-add?)")
+    version, reason = checked
+    if version is not None:
+        return version
     warnings.warn(f"steptrace: the compiled {function.__name__[1:]} is off ({reason}); "
                   "numpy computes it instead (the same bits, slower)", RuntimeWarning, stacklevel=3)
     return function

@@ -42,11 +42,13 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from steptrace.engine.rules import Array
+
+T = TypeVar("T")
 
 
 def signature() -> Any:
@@ -248,6 +250,20 @@ def _self_test(kernel: Callable[[Array, Array, Array], None]) -> bool:
     return bool(out.tobytes() == np.add.accumulate(products, axis=1)[:, -1, :].tobytes())
 
 
+def verified(make: Callable[[], T], works: Callable[[T], bool],
+             differs: str) -> tuple[T | None, str | None]:
+    """What ``make`` compiles, if it compiles and ``works`` (gives the definition's bits);
+    else None and why not (``differs`` when it compiled but gave other bits). A numba or
+    LLVM this code does not suit is no error: numpy still computes it."""
+    try:
+        made = make()
+        if works(made):
+            return made, None
+    except Exception as error:
+        return None, f"numba could not compile it: {type(error).__name__}: {error}"
+    return None, differs
+
+
 def compile_cached(function: Any, *signature: Any) -> Any:
     """``function`` compiled by numba (imported already), nogil, never fastmath, its machine
     code cached on disk where anywhere is writable (else compiled in every process)."""
@@ -273,7 +289,7 @@ def load() -> Callable[[Array, Array, Array], None] | None:
 
 
 def _compile() -> Callable[[Array, Array, Array], None] | None:
-    global _tile, _failure
+    global _failure
     setting = os.environ.get("STEPTRACE_NUMBA", "")
     if setting.strip().lower() in ("0", "false", "no", "off"):
         _failure = f"turned off by STEPTRACE_NUMBA={setting}"
@@ -286,19 +302,19 @@ def _compile() -> Callable[[Array, Array, Array], None] | None:
     except ImportError as error:  # installed, but not for this numpy, say
         _failure = f"numba cannot be imported ({error})"
         return None
-    kernel: Callable[[Array, Array, Array], None]
-    try:
+    def make() -> Callable[[Array, Array, Array], None]:
+        global _tile
         _tile = _make_tile()
         # nogil: nothing here needs the interpreter; never fastmath (it would reorder the
         # sums and fuse multiply-adds), never parallel (see the module's docstring).
-        kernel = compile_cached(_ordered_dot, signature())
-        works = _self_test(kernel)
-    except Exception as error:  # a numba or LLVM this code does not suit: numpy still works
-        _failure = f"numba could not compile it: {type(error).__name__}: {error}"
-    else:
-        if works:
-            return kernel
-        _failure = "its result differed from the exact order's (a fused multiply-add?)"
+        made: Callable[[Array, Array, Array], None] = compile_cached(_ordered_dot, signature())
+        return made
+
+    checked = verified(make, _self_test, "its result differed from the exact order's (a "
+                       "fused multiply-add?)")
+    kernel, _failure = checked
+    if kernel is not None:
+        return kernel
     warnings.warn(f"steptrace: the compiled exact kernel is off ({_failure}); exact mode "
                   "uses numpy instead (the same bits, slower)", RuntimeWarning, stacklevel=2)
     return None

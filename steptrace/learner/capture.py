@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import io
 import json
 import os
@@ -101,9 +102,17 @@ def scope_of(frame: types.FrameType) -> dict[str, Any]:
     names = frame.f_locals
     if frame.f_code.co_name == "<module>" or frame.f_globals is names:
         return names
-    found = {name: frame.f_globals[name] for name in frame.f_code.co_names
-             if name not in names and name in frame.f_globals}
+    module = frame.f_globals
+    found = {name: module[name] for name in _watched_names(frame.f_code)
+             if name not in names and name in module}
     return {**found, **names} if found else names
+
+
+@functools.cache
+def _watched_names(code: types.CodeType) -> tuple[str, ...]:
+    """The book's names among those a function's code names (once per code object: this
+    runs on every traced line of a function)."""
+    return tuple(name for name in code.co_names if is_watched(name))
 
 
 def same_bits(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> bool:
