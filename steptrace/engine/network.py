@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -36,9 +37,10 @@ import numpy as np
 
 from steptrace.config import ExperimentConfig
 from steptrace.engine.arithmetic import ARITHMETIC, Arithmetic
+from steptrace.engine.formulas import error, forward, hidden_delta, output_delta, update, weight_delta
+from steptrace.engine.own_rule import learn_by_rule
 from steptrace.engine.plan import Plan
-from steptrace.engine.rules import Array, Learned, LearningStep, Nonlinearity
-from steptrace.errors import PluginError, printable
+from steptrace.engine.rules import Array, Nonlinearity
 
 NOTHING: Array = np.zeros((0, 0))  # index 0 of weighted_sum and delta: layer_0 has none
 NOTHING.flags.writeable = False
@@ -99,7 +101,7 @@ class Network:
     learning: bool = True  # False: forward passes (and errors) only
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
     rule_state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
-    #: How weights learn: gradient_descent, or the strategy's own rule (learn_by_rule).
+    #: How weights learn: gradient_descent, or the strategy's own rule (own_rule.learn_by_rule).
     learn: Callable[[list[Array], Array, float], Learning] = field(init=False)
     #: The arithmetic's dot and total, and each layer's nonlinearity (act[k - 1] is layer
     #: k's), at hand: the step runs thousands of times a second.
@@ -108,7 +110,8 @@ class Network:
     act: Sequence[Nonlinearity] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.learn = self.learn_by_rule if self.plan.strategy.own_rule else self.gradient_descent
+        self.learn = (partial(learn_by_rule, self) if self.plan.strategy.own_rule
+                      else self.gradient_descent)
         self.dot, self.total = self.arithmetic.dot, self.arithmetic.total
         # exact mode computes with the portable functions, blas mode with the fast ones
         self.act = [act if self.arithmetic.mode == "exact" or act.fast is None
@@ -133,80 +136,54 @@ class Network:
         dot, act, weights = self.dot, self.act, self.weights
         last = len(weights)  # the output layer's number
 
-        # forward: layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
+        # layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
         layer, weighted_sum = [layer_0], [NOTHING]
         for k in range(1, last + 1):
-            weighted_sum.append(dot(layer[k - 1], weights[k - 1]))
-            layer.append(act[k - 1].function(weighted_sum[k]))
+            weighted, layer_k = forward(dot, act[k - 1].function, layer[k - 1], weights[k - 1])
+            weighted_sum.append(weighted)
+            layer.append(layer_k)
         if goal is None:  # a forward pass only: nothing to compare with
             return Step(layer, weighted_sum, None, None)
 
         # error = sum((prediction - goal) ** 2)
-        error = self.total((layer[last] - goal) ** 2)
+        layer_error = error(self.total, layer[last], goal)
         if not self.learning:
-            return Step(layer, weighted_sum, goal, error)
+            return Step(layer, weighted_sum, goal, layer_error)
 
-        # learn: the strategy's rule; by default the book's gradient descent (the deltas
-        # back from the output, then weight_delta = layer_{k-1}ᵀ · delta_k)
-        weight_deltas, details, delta, derivative = self.learn(layer, goal, error)
+        # the strategy's learning rule; by default the book's gradient descent
+        weight_deltas, details, delta, derivative = self.learn(layer, goal, layer_error)
 
         # weights_{k-1}_k -= alpha * weight_delta, the last weights first
         for k in range(last, 0, -1):
             update(weights[k - 1], weight_deltas[k - 1], self.alpha, self.ascent, self.frozen[k - 1])
-        return Step(layer, weighted_sum, goal, error, derivative, delta, weight_deltas,
+        return Step(layer, weighted_sum, goal, layer_error, derivative, delta, weight_deltas,
                     tuple(weights), details)
 
     def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0) -> Learning:
         """The book's learning rule: each layer's delta, from the output back (through the
-        weights *before* this step's update), and each weight_delta (:func:`weight_delta`).
-        (The error is not needed: it is taken as every learning rule is handed it.)"""
+        weights *before* this step's update), and each weight_delta, averaged over the
+        batch. (The error is not needed: it is taken as every learning rule is handed it.)"""
         dot, act, weights = self.dot, self.act, self.weights
         last = len(weights)  # the output layer's number
-        prediction = layer[last]
         delta: list[Array] = [NOTHING] * (last + 1)
         derivative: list[Array | None] = [None] * (last + 1)
         weight_deltas: list[Array] = [NOTHING] * last
         for k in range(last, 0, -1):
-            # at the output, prediction - goal; below it, layer_{k+1}_delta · weights_k_{k+1}ᵀ
-            if k == last:
-                delta[k] = goal - prediction if self.ascent else prediction - goal
-            else:
-                delta[k] = dot(delta[k + 1], weights[k].T)
-            if not act[k - 1].derivative_is_one:  # (times 1 changes nothing)
-                deriv = derivative[k] = act[k - 1].derivative(layer[k])
-                delta[k] = delta[k] * deriv
+            # relu2deriv(layer_k); None where it is 1 (times 1 changes nothing)
+            deriv = derivative[k] = None if act[k - 1].derivative_is_one else act[k - 1].derivative(layer[k])
+            if k == last:  # layer_2_delta = layer_2 - goal
+                delta[k] = output_delta(layer[k], goal, self.ascent, deriv)
+            else:  # layer_1_delta = layer_2_delta · weights_1_2ᵀ * relu2deriv(layer_1)
+                delta[k] = hidden_delta(dot, delta[k + 1], weights[k], deriv)
+            # weight_delta = layer_{k-1}ᵀ · layer_k_delta
             weight_deltas[k - 1] = weight_delta(dot, layer[k - 1], delta[k])
         return weight_deltas, NO_DETAILS, delta, derivative
-
-    def learn_by_rule(self, layer: list[Array], goal: Array, error: float) -> Learning:
-        """The strategy's own learning rule: its weight_deltas and what it decided on, and
-        the deltas and derivatives if it asked for gradient descent's (``step.gradient()``)."""
-        backpropagated: list[Learning] = []
-
-        def gradient() -> list[Array]:  # gradient descent's weight_deltas, worked out once
-            if not backpropagated:
-                backpropagated.append(self.gradient_descent(layer, goal))
-            return [weight_delta.copy() for weight_delta in backpropagated[0][0]]
-
-        # The rule sees the step read-only (it returns weight_deltas; the engine applies
-        # them): a write into the weights, which a replay would not see, fails at once.
-        layer_0, total, last = layer[0], self.total, len(self.weights)
-        learned = self.plan.strategy.learn(LearningStep(
-            layer_0=read_only(layer_0), goal=read_only(goal),
-            weights=tuple(map(read_only, self.weights)), prediction=read_only(layer[last]),
-            error=error, options=MappingProxyType(self.options),
-            predict=lambda other: self.forward(layer_0, other)[-1],
-            error_of=lambda guess: total((guess - goal) ** 2),
-            gradient=gradient, state=self.rule_state))
-        weight_deltas, details = self.check_learned(learned)
-        _, _, delta, derivative = backpropagated[0] if backpropagated else (None, None, [], [])
-        return weight_deltas, details, delta, derivative
 
     def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:
         """``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``, every layer, with other weights."""
         layer = [layer_0]
         for k, act in enumerate(self.act):
-            layer.append(act.function(self.dot(layer[k], weights[k])))
+            layer.append(forward(self.dot, act.function, layer[k], weights[k])[1])
         return layer
 
     def train(
@@ -237,66 +214,12 @@ class Network:
                     errors.append(error_for_pass)
                     if each_pass is not None:
                         each_pass(iteration, error_for_pass)
-        except Exception as error:  # a plugin's rule that raised is the plugin's failure
-            blamed = self.plan.blame(error)
+        except Exception as failure:  # a plugin's rule that raised is the plugin's failure
+            blamed = self.plan.blame(failure)
             if blamed is None:
                 raise
-            raise blamed from error
+            raise blamed from failure
         return errors
-
-    def check_learned(self, learned: Learned) -> tuple[list[Array], dict[str, float]]:
-        """A learning rule's answer, checked to fit the network (one weight_delta of each
-        weight matrix's shape, named numbers for details) and copied (float64 arrays the
-        update may change; floats). PluginError naming the plugin if it does not fit."""
-        problem = None
-        try:
-            deltas = [np.array(d, dtype=np.float64) for d in learned.weight_deltas]
-            details = {str(name): float(value) for name, value in dict(learned.details).items()}
-        except (TypeError, ValueError) as error:
-            problem, deltas, details = f"numbers that are not numbers ({error})", [], {}
-        for name in details:
-            try:
-                printable(name)
-            except ValueError as error:
-                problem = f"a detail whose name {error}"
-        if problem is None and len(deltas) != len(self.weights):
-            problem = f"{len(deltas)} weight_delta(s) for {len(self.weights)} weight matrices"
-        for k, (delta, weights) in enumerate(zip(deltas, self.weights, strict=False)):
-            if problem is None and delta.shape != weights.shape:
-                problem = (f"a weight_delta of shape {delta.shape} for weights_{k}_{k + 1} "
-                           f"{weights.shape}")
-        if problem is not None:
-            strategy = self.plan.strategy
-            plugin = self.plan.authors.get(getattr(strategy.learn, "__module__", ""), "of the strategy")
-            raise PluginError(f"plugin {plugin}: strategy {strategy.name!r} learning "
-                              f"rule returned {problem}")
-        return deltas, details
-
-
-def weight_delta(dot: Callable[[Array, Array], Array], layer_in: Array, delta: Array) -> Array:
-    """Gradient descent's ``weight_delta = layer_inᵀ · delta``, averaged over the batch."""
-    batch = len(layer_in)
-    return dot(layer_in.T, delta) / batch if batch > 1 else dot(layer_in.T, delta)
-
-
-def update(weights: Array, weight_delta: Array, alpha: float, ascent: bool,
-           frozen: Array | None) -> None:
-    """``weights -= alpha * weight_delta`` in place, as the book does (``+=`` in the ascent
-    form). A frozen weight's delta is set to 0 first, as the book's ``weight_deltas[0] = 0``."""
-    if frozen is not None:
-        weight_delta[frozen] = 0.0
-    change = alpha * weight_delta  # alpha times the product, in the book's order
-    if ascent:
-        weights += change
-    else:
-        weights -= change
-
-
-def read_only(array: Array) -> Array:
-    """A view of ``array`` that cannot be written to (writing raises ValueError)."""
-    view = array.view()
-    view.flags.writeable = False
-    return view
 
 
 def frozen_masks(config: ExperimentConfig, shapes: Sequence[tuple[int, ...]]) -> list[Array | None]:

@@ -5,7 +5,7 @@ keeps what the run had at each event: the weights (and, at an update, the weight
 before it), each layer's latest output, each layer's latest delta. With it, each event
 is made complete: the fields a ``step``-detail trace leaves out (see
 :mod:`steptrace.trace.emitter`) are derived back with the engine's own functions
-(:func:`~steptrace.engine.network.weight_delta`, :func:`~steptrace.engine.network.update`)
+(:mod:`steptrace.engine.formulas`: ``weight_delta``, ``update``, ``back``)
 in the trace's arithmetic, so an exact trace's derived numbers are the bits the run had.
 Events that already carry a field keep it. ``show`` (every view), ``diff``, ``plot`` and
 ``html`` read traces through it; none of them keeps weights of its own.
@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from steptrace.engine.arithmetic import ARITHMETIC
-from steptrace.engine.network import frozen_masks, training_data, update, weight_delta
+from steptrace.engine.formulas import back, update, weight_delta
+from steptrace.engine.network import frozen_masks, training_data
 from steptrace.engine.rules import Array
 from steptrace.trace.events import DeltaEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent, as_rows
 from steptrace.trace.header import Header
@@ -46,7 +47,7 @@ class NetworkState:
     def back(self, k: int) -> Array:
         """What layer k's delta comes back through: ``layer_{k+1}_delta · weights_k_{k+1}ᵀ``
         (before the derivative), with the weights the step had (its updates come later)."""
-        return self.dot(self.delta[k + 1], self.weights[k].T)
+        return back(self.dot, self.delta[k + 1], self.weights[k])
 
     def complete(self, event: Event) -> Event:
         """``event`` with every derivable field filled in; the state moves past it."""
