@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from steptrace.config import NAME_PATTERN, ExperimentConfig
+from steptrace.engine import formulas
 from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.rules import Array, Nonlinearity
 from steptrace.learner.names import Role
@@ -103,7 +104,7 @@ class Shape:
         return value
 
 
-@dataclass
+@dataclass(frozen=True)
 class Given:
     """What a step was given: its rows (how many, and where in the pass) and its goal."""
 
@@ -115,15 +116,17 @@ class Given:
     in_order: Array | None = None  # the dataset's goal rows for this place of the pass
 
 
-@dataclass
+@dataclass(frozen=True)
 class LearnerRun:
-    """A captured run, understood: the network, each step's rows and goals, the data."""
+    """A captured run, understood: the network, each step's rows and goals, the data.
+    Built once (:func:`understand`), never changed after."""
 
     timeline: Timeline
     shape: Shape
     nonlinearities: tuple[Nonlinearity, ...]
     alpha: float
-    ascent: bool
+    ascent: bool  # the book's ascent form: delta = goal - prediction, weights +=
+    delta_mean: bool  # chapter 8's batch mean taken in the output delta (the update sums)
     strategy: str  # stochastic, full or minibatch
     batch_size: int
     initial_weights: list[Array]
@@ -134,7 +137,8 @@ class LearnerRun:
     #: why the run is not one an experiment config can describe (None: it is)
     unlike_a_run: str | None = None
     names: dict[Key, str] = field(default_factory=dict)
-    _pass_lengths: dict[int, int] = field(default_factory=dict, repr=False)
+    #: how many steps each pass holds
+    pass_lengths: dict[int, int] = field(default_factory=dict, repr=False)
 
     @property
     def captured(self) -> Captured:
@@ -146,10 +150,7 @@ class LearnerRun:
 
     def pass_length(self, epoch: int) -> int:
         """How many steps the pass ``epoch`` holds."""
-        if not self._pass_lengths:
-            for step in self.timeline.steps:
-                self._pass_lengths[step.epoch] = self._pass_lengths.get(step.epoch, 0) + 1
-        return self._pass_lengths.get(epoch, 0)
+        return self.pass_lengths.get(epoch, 0)
 
     def name(self, kind: str, layer: int = 0) -> str:
         """The learner's name for a role, or the book's where the script has none."""
@@ -260,15 +261,16 @@ def _understand(captured: Captured, registry: Registry) -> LearnerRun:
     shape, initial = _shape(timeline, names, label)
     given = _given(timeline, shape, names, label)
     nonlinearities = _nonlinearities(timeline, shape, given, registry)
-    run = LearnerRun(timeline, shape, nonlinearities, 1.0, False, "stochastic", 1, initial, given,
-                     np.zeros((0, 0)), np.zeros((0, 0)), names=names)
-    run.alpha = _alpha(timeline)
-    run.ascent = _ascent(run)
-    run.strategy, run.batch_size = _strategy(timeline, given)
-    run.inputs, run.goals = _data(timeline, given)
-    run.frozen = _frozen(run)
-    run.unlike_a_run = _unlike_a_run(run)
-    return run
+    ascent, delta_mean = _delta_form(timeline, shape, given, nonlinearities)
+    strategy, batch_size = _strategy(timeline, given)
+    inputs, goals = _data(timeline, given)
+    lengths: dict[int, int] = {}
+    for step in timeline.steps:
+        lengths[step.epoch] = lengths.get(step.epoch, 0) + 1
+    run = LearnerRun(timeline, shape, nonlinearities, _alpha(timeline), ascent, delta_mean,
+                     strategy, batch_size, initial, given, inputs, goals,
+                     _frozen(timeline, shape), names=names, pass_lengths=lengths)
+    return replace(run, unlike_a_run=_unlike_a_run(run))
 
 
 def _shape(timeline: Timeline, names: dict[Key, str], label: str) -> tuple[Shape, list[Array]]:
@@ -484,41 +486,41 @@ def _alpha(timeline: Timeline) -> float:
     return alpha
 
 
-def output_delta(run: LearnerRun, before: dict[Key, Array], goal: Array, ascent: bool) -> Array:
-    """The book's output delta from the learner's prediction: ``prediction - goal`` (``goal
-    - prediction`` in the ascent form), times the output nonlinearity's derivative."""
-    prediction = before[("layer", run.output)]
-    delta = goal - prediction if ascent else prediction - goal
-    act = run.nonlinearities[-1]
-    return delta if act.derivative_is_one else delta * act.derivative(prediction)
-
-
-def _ascent(run: LearnerRun) -> bool:
-    """Whether the learner writes the book's ascent form: their first output delta is
-    ``goal - prediction`` (and not ``prediction - goal``); without a delta, whether their
-    first update of the output weights adds."""
-    for moment in walk(run):
+def _delta_form(timeline: Timeline, shape: Shape, given: dict[int, Given],
+                nonlinearities: tuple[Nonlinearity, ...]) -> tuple[bool, bool]:
+    """The run's output delta: whether it is the book's ascent form (``goal - prediction``,
+    with ``+=``), and whether a batch's mean is taken in it (chapter 8's ``(layer_2 -
+    goal) / batch_size``, the update then summing). From the first output delta of the run
+    (and of a batch step); without a delta, whether the first update of the output weights
+    adds."""
+    output, act = timeline.output, nonlinearities[-1]
+    for moment in _walk(timeline, shape, given):
         role, goal = moment.role, moment.given.goal
-        if goal is None or ("layer", run.output) not in moment.before:
+        prediction = moment.before.get(("layer", output))
+        if goal is None or prediction is None or role.layer != output:
             continue
-        if role.kind == "delta" and role.layer == run.output:
-            try:
-                descent = close(output_delta(run, moment.before, goal, False), moment.value)
-                return not descent and close(output_delta(run, moment.before, goal, True), moment.value)
-            except ValueError:
-                return False
-        if role.kind == "weights" and role.layer == run.output:
-            w = moment.before.get(("weights", run.output))
-            x = moment.before.get(("layer", run.output - 1) if run.output > 1 else ("input", 0))
-            if w is None or x is None:
-                return False
-            try:
-                change = moment.value - w
-                step = DOT(x.T, output_delta(run, moment.before, goal, False))
-            except ValueError:
-                return False
-            return bool(np.sum(change * step) > 0)  # moved with the descent delta: it adds
-    return False
+        deriv = None if act.derivative_is_one else act.derivative(prediction)
+        try:
+            if role.kind == "delta":
+                rows = moment.given.rows
+                for ascent in (False, True):
+                    value = formulas.output_delta(prediction, goal, ascent, deriv)
+                    if close(value, moment.value):
+                        return ascent, False
+                    if rows > 1 and close(formulas.batch_mean(value, rows), moment.value):
+                        return ascent, True
+                return False, False
+            if role.kind == "weights":
+                w = moment.before.get(("weights", output))
+                x = moment.before.get(("layer", output - 1) if output > 1 else ("input", 0))
+                if w is None or x is None:
+                    return False, False
+                descent = formulas.summed_weight_delta(
+                    DOT, x, formulas.output_delta(prediction, goal, False, deriv))
+                return bool(np.sum((moment.value - w) * descent) > 0), False  # moved with it: adds
+        except ValueError:  # shapes that do not fit: the check will say where
+            return False, False
+    return False, False
 
 
 def _strategy(timeline: Timeline, given: dict[int, Given]) -> tuple[str, int]:
@@ -538,18 +540,18 @@ def _data(timeline: Timeline, given: dict[int, Given]) -> tuple[Array, Array]:
     return np.vstack([g.input for g in first_pass]), np.vstack(goals)
 
 
-def _frozen(run: LearnerRun) -> tuple[tuple[int, int, int], ...]:
+def _frozen(timeline: Timeline, shape: Shape) -> tuple[tuple[int, int, int], ...]:
     """The weights whose weight_delta the learner sets to 0 after computing it (the book's
     ``weight_deltas[0] = 0``), in every step."""
     frozen: set[tuple[int, int, int]] | None = None
-    for step in run.timeline.steps:
+    for step in timeline.steps:
         zeroed: set[tuple[int, int, int]] = set()
         seen: dict[int, Array] = {}
         for i in step.members:
-            role = run.timeline.roles[i]
+            role = timeline.roles[i]
             if role is None or role.kind != "weight_delta":
                 continue
-            value = run.shape.fit(role, run.timeline.assignments[i].value, 1)
+            value = shape.fit(role, timeline.assignments[i].value, 1)
             old = seen.get(role.layer)
             if old is not None and old.shape == value.shape:
                 changed = (old != value) & (value == 0)

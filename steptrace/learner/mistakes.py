@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import DOT, TOTAL, close, fit
 from steptrace.learner.operands import Operands
+from steptrace.learner.rules import book, shown
 
 #: A mistake's wrong values: each with the sentence saying what was done, and, where it
 #: has some, the names a statement making it would mention (its evidence).
@@ -191,16 +192,12 @@ def opposite_sign(op: Operands) -> Candidates:
                    f"{op.name('delta', op.output)} = prediction − goal goes with -=; += moves the "
                    "weights up the error (+= is for the ascent form, delta = goal − prediction)")
         return
-    from steptrace.learner.check import book  # (the book's value, negated)
-
     expected = book(op)
     if expected is not None:
         yield (-expected.value, f"{op.moment.assignment.name} has the opposite sign of the book's")
 
 
 def extra_transpose(op: Operands) -> Candidates:
-    from steptrace.learner.check import book
-
     expected = book(op)
     if expected is None or expected.value.ndim != 2 or len(set(expected.value.shape)) == 1:
         return
@@ -289,15 +286,8 @@ def stale_input(op: Operands) -> Candidates:
     in_order = given.in_order
     if in_order is None or in_order.shape != op.goal.shape or np.array_equal(in_order, op.goal):
         return
-    from steptrace.learner.check import book
-
-    held = op.moment.given
-    original = held.goal
-    held.goal = in_order  # the same step, held to the goal of its place in the pass
-    try:
-        expected = book(op)
-    finally:
-        held.goal = original
+    # the same step, held to the goal of its place in the pass
+    expected = book(Operands(op.run, replace(op.moment, given=replace(given, goal=in_order))))
     if expected is not None:
         name = op.layer_name(0)
         yield (expected.value,
@@ -308,8 +298,6 @@ def stale_input(op: Operands) -> Candidates:
 
 
 def _shown(value: Array | None) -> str:
-    from steptrace.learner.check import shown
-
     return "?" if value is None else shown(value)
 
 

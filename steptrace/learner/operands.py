@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from steptrace.engine import formulas
 from steptrace.engine.rules import Array, Nonlinearity
-from steptrace.learner.mapping import DOT, TOTAL, Key, LearnerRun, Moment, close, output_delta
+from steptrace.learner.mapping import DOT, TOTAL, Key, LearnerRun, Moment, close
 
 
 @dataclass
@@ -81,23 +82,32 @@ class Operands:
     def delta(self, k: int) -> Array | None:
         """``layer_k_delta``: the learner's from this step, or else the book's from the
         learner's values (None where there is nothing to compute it from)."""
+        if not 0 < k <= self.output:  # (no layer has it)
+            return None
         if self.assigned("delta", k):
             return self.value(("delta", k))
         prediction = self.layer(self.output)
         if prediction is None:
             return None
         if k == self.output:
-            return output_delta(self.run, self.moment.before, self.goal, self.run.ascent)
+            return self.output_delta(prediction)
         back, weights, layer = self.delta(k + 1), self.weights_at_start(k + 1), self.layer(k)
         if back is None or weights is None or layer is None:
             return None
-        deriv = self.derivative(k, layer)
-        value = DOT(back, weights.T)
-        return value if deriv is None else value * deriv
+        return formulas.hidden_delta(DOT, back, weights, self.derivative(k, layer))
+
+    def output_delta(self, prediction: Array, goal: Array | None = None) -> Array:
+        """The book's output delta from ``prediction`` (against this step's goal, or
+        ``goal``), in the run's form: the ascent form's sign, chapter 8's batch mean."""
+        goal = self.goal if goal is None else goal
+        value = formulas.output_delta(prediction, goal, self.run.ascent,
+                                      self.derivative(self.output, prediction))
+        return formulas.batch_mean(value, self.rows) if self.run.delta_mean else value
 
     def averaged(self, product: Array) -> Array:
-        """A batch's summed weight_delta, averaged over its rows (as the engine does)."""
-        return product / self.rows if self.rows > 1 else product
+        """A batch's summed weight_delta, averaged over its rows (as the engine does),
+        unless the run took the mean in the delta already (chapter 8)."""
+        return product if self.run.delta_mean else formulas.batch_mean(product, self.rows)
 
     def weight_delta(self, k: int) -> Array | None:
         """What moves ``weights_{k-1}_k``: the learner's weight_delta from this step (if
@@ -109,14 +119,15 @@ class Operands:
             assert theirs is not None
             if self.rows > 1 and x is not None and delta is not None:
                 try:
-                    if close(theirs, DOT(x.T, delta)):
-                        return theirs / self.rows
+                    if not self.run.delta_mean and close(
+                            theirs, formulas.summed_weight_delta(DOT, x, delta)):
+                        return formulas.batch_mean(theirs, self.rows)
                 except ValueError:
                     pass
             return theirs
         if x is None or delta is None:
             return None
-        return self.averaged(DOT(x.T, delta))
+        return self.averaged(formulas.summed_weight_delta(DOT, x, delta))
 
     def step_error(self) -> Array | None:
         """This step's error: the learner's, if they assigned one in this step, else
@@ -128,4 +139,4 @@ class Operands:
         prediction = self.layer(self.output)
         if prediction is None:
             return None
-        return np.array(TOTAL((prediction - self.goal) ** 2))
+        return np.array(formulas.error(TOTAL, prediction, self.goal))

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from steptrace.engine import formulas
 from steptrace.engine.network import NOTHING, Network, Step
 from steptrace.engine.rules import Array
-from steptrace.learner.mapping import DOT, TOTAL, Key, LearnerRun, Moment, output_delta, walk
+from steptrace.learner.mapping import DOT, TOTAL, Key, LearnerRun, Moment, walk
 from steptrace.learner.operands import Operands
 from steptrace.plugins.registry import Registry
 from steptrace.recording import header_for
@@ -85,19 +86,23 @@ def _step(run: LearnerRun, first: Moment, values: dict[Key, Array],
           accumulated: float | None) -> tuple[int, tuple[int, ...], Step, float | None]:
     """One step from what the learner assigned in it, the rest computed the book's way."""
     given, out = first.given, run.output
-    start = {k: first.at_start.get(k) for k in range(1, out + 1)}
+    start: dict[int, Array] = {}
+    for k in range(1, out + 1):
+        weights_k = first.at_start.get(k)
+        assert weights_k is not None  # (mapping found every weight matrix's first value)
+        start[k] = weights_k
     layer: list[Array] = [given.input]
     weighted: list[Array] = [NOTHING]
     for k in range(1, out + 1):
-        w = start[k]
-        assert w is not None  # (mapping found every weight matrix's first value)
-        weighted.append(DOT(layer[k - 1], w))
         act = run.nonlinearities[k - 1]
-        layer.append(values.get(("layer", k), (act.fast or act.function)(weighted[k])))
+        weighted_sum, book_layer = formulas.forward(DOT, act.fast or act.function, layer[k - 1],
+                                                    start[k])
+        weighted.append(weighted_sum)
+        layer.append(values.get(("layer", k), book_layer))
     goal = given.goal
     assert goal is not None
     error = values.get(("error", out))
-    total = float(TOTAL(error)) if error is not None else float(TOTAL((layer[out] - goal) ** 2))
+    total = float(TOTAL(error)) if error is not None else formulas.error(TOTAL, layer[out], goal)
     derivative: list[Array | None] = [None] * (out + 1)
     delta: list[Array] = [NOTHING] * (out + 1)
     for k in range(out, 0, -1):
@@ -106,18 +111,19 @@ def _step(run: LearnerRun, first: Moment, values: dict[Key, Array],
         if ("delta", k) in values:
             delta[k] = values[("delta", k)]
         elif k == out:
-            delta[k] = output_delta(run, {("layer", out): layer[out]}, goal, run.ascent)
+            delta[k] = formulas.output_delta(layer[out], goal, run.ascent, derivative[k])
+            if run.delta_mean:
+                delta[k] = formulas.batch_mean(delta[k], given.rows)
         else:
-            back = DOT(delta[k + 1], start[k + 1].T)  # type: ignore[union-attr]
-            deriv = derivative[k]
-            delta[k] = back if deriv is None else back * deriv
+            delta[k] = formulas.hidden_delta(DOT, delta[k + 1], start[k + 1], derivative[k])
     changes: list[Array] = []
     weights: list[Array] = []
     for k in range(1, out + 1):
         change = values.get(("change", k))
         if change is None:
-            change = DOT(layer[k - 1].T, delta[k])
-            change = change / given.rows if given.rows > 1 else change
+            change = formulas.summed_weight_delta(DOT, layer[k - 1], delta[k])
+            if not run.delta_mean:
+                change = formulas.batch_mean(change, given.rows)
         changes.append(np.asarray(change, dtype=np.float64))
         weights.append(values[("weights", k)])
     samples = tuple(range(given.offset, given.offset + given.rows))

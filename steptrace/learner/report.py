@@ -21,8 +21,9 @@ import numpy as np
 from steptrace.engine.rules import Array
 from steptrace.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK
 from steptrace.learner.against import Comparison
-from steptrace.learner.check import Lockstep, shown
+from steptrace.learner.check import Lockstep
 from steptrace.learner.mapping import LearnerRun
+from steptrace.learner.rules import shown
 
 FORMAT, VERSION = "steptrace-check", 1
 
