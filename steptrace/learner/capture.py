@@ -152,12 +152,15 @@ class Recorder:
         self.compare(frame, seen, at[0], self.assigned.get(statement, ()) if left else ())
         at[0] = line
 
-    def leave(self, frame: types.FrameType) -> None:
-        """``frame`` returns (or raises, or yields): what its last line changed."""
+    def leave(self, frame: types.FrameType, raised: bool = False) -> None:
+        """``frame`` returns (or yields, or ``raised``): what its last line changed. A line
+        that raised assigned nothing (``weights -= ...`` that numpy refused), so only what
+        it did change is recorded."""
         watched = self.frames.pop(id(frame), None)
         if watched is not None:
             at = watched[0][0]
-            self.compare(frame, watched[1], at, self.assigned.get(self.statements.get(at), ()))
+            assigned = () if raised else self.assigned.get(self.statements.get(at), ())
+            self.compare(frame, watched[1], at, assigned)
 
     # -- comparing ------------------------------------------------------------------
 
@@ -274,11 +277,17 @@ def trace_with_settrace(recorder: Recorder, script: str) -> Callable[[], None]:
     """Python ≤ 3.11: ``sys.settrace``, whose global function traces the script's frames
     only. Returns what turns it off."""
 
+    raising: set[int] = set()  # frames whose current line raised (and did not catch it yet)
+
     def local(frame: types.FrameType, event: str, arg: object) -> Any:
         if event == "line":
+            raising.discard(id(frame))
             recorder.line(frame, frame.f_lineno)
+        elif event == "exception":
+            raising.add(id(frame))
         elif event == "return":
-            recorder.leave(frame)
+            recorder.leave(frame, raised=id(frame) in raising)
+            raising.discard(id(frame))
         return local
 
     def global_(frame: types.FrameType, event: str, arg: object) -> Any:
@@ -307,7 +316,7 @@ def trace_with_monitoring(recorder: Recorder, code: types.CodeType) -> Callable[
 
     def on_unwind(code: types.CodeType, offset: int, error: BaseException) -> None:
         if code in ours:
-            recorder.leave(sys._getframe(1))
+            recorder.leave(sys._getframe(1), raised=True)
 
     monitoring.register_callback(tool, events.LINE, on_line)
     monitoring.register_callback(tool, events.PY_RETURN, on_leave)

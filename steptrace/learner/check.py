@@ -20,10 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from steptrace.engine.rules import Array
+from steptrace.learner.differences import how_it_differs
 from steptrace.learner.mapping import LearnerRun, Moment, close, fit, walk
-from steptrace.learner.mistakes import MISSING_UPDATE, Found, diagnose
+from steptrace.learner.mistakes import MISSING_UPDATE, Found, Mistake, diagnose
 from steptrace.learner.operands import Operands
 from steptrace.learner.rules import Expected, book, update
+from steptrace.learner.whole_run import departure
 
 #: The default tolerance: numbers agree when |a - b| <= atol + rtol * |b|.
 RTOL, ATOL = 1e-9, 1e-12
@@ -45,6 +47,10 @@ class Divergence:
     expected: Expected
     mistake: Found | None
     note: str | None = None  # what else the reader should know (what was not the book's)
+    #: how the value differs from the book's, where no known mistake explains it
+    difference: str | None = None
+    #: what the run did, in words, where the departure is the run's as a whole (kind "run")
+    told: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,34 @@ KIND = {"layer": "forward", "error": "error", "accumulator": "error", "delta": "
         "weight_delta": "update", "weights": "update"}
 
 
-def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
+def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL, cut_short: bool = False) -> Lockstep:
+    """The run against the book's, to the first departure: each assignment recomputed from
+    the learner's values before it (:func:`lockstep`), and the run as a whole
+    (:mod:`steptrace.learner.whole_run`: every sample once a pass, the pass's error summed
+    from 0), whichever departs first. ``cut_short``: the script failed during its last step,
+    which is not held to make every update (nor its run to be whole)."""
+    stepwise, counted = lockstep(run, rtol, atol, cut_short)
+    whole = None if cut_short else departure(run)
+    if whole is None or (stepwise.divergence is not None
+                         and stepwise.divergence.step <= whole.step.number):
+        return stepwise
+    step = whole.step
+    found = Found(Mistake(whole.name, whole.title, ("run",), lambda op: iter(())), whole.detail)
+    return Lockstep(counted.get(step.number, stepwise.checked), step.number, Divergence(
+        step.epoch, whole.samples, step.number, "run", 0,
+        whole.variable, whole.line, run.captured.script.statement(whole.line), np.zeros(0),
+        Expected(whole.book, None, np.zeros(0)), found, told=whole.yours))
+
+
+def lockstep(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL,
+             cut_short: bool = False) -> tuple[Lockstep, dict[int, int]]:
     """Recompute every assignment of every step from the learner's values before it; and
     every step must update each weight layer the run updates at all (the book updates after
-    every step: one that skips some, an ``if i % 2 == 0:`` around the update, departs)."""
+    every step: one that skips some, an ``if i % 2 == 0:`` around the update, departs).
+    Also returns how many assignments had agreed before each step began."""
     checked = steps_done = 0
     current = -1
+    counted: dict[int, int] = {}
     trained = {role.layer for role in run.timeline.roles
                if role is not None and role.kind == "weights" and _updates(run, role.layer)}
     updated: set[int] = set()
@@ -74,9 +102,10 @@ def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
     for moment in walk(run):
         if moment.step.number != current:
             if last is not None and (missing := trained - updated):
-                return Lockstep(checked, steps_done, _no_update(run, last, min(missing)))
+                return Lockstep(checked, steps_done, _no_update(run, last, min(missing))), counted
             steps_done += current >= 0
             current = moment.step.number
+            counted[current] = checked
             updated = set()
         last = moment
         if moment.role.kind == "weights":
@@ -86,18 +115,21 @@ def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL) -> Lockstep:
         if expected is None:
             continue
         checked += 1
-        if close(fit(moment.value, expected.value), expected.value, rtol, atol):
+        value = fit(moment.value, expected.value)
+        if close(value, expected.value, rtol, atol):
             continue
         step, assignment, role = moment.step, moment.assignment, moment.role
         samples = tuple(range(moment.given.offset, moment.given.offset + moment.given.rows))
+        mistake = diagnose(operands, value, rtol, atol)
         return Lockstep(checked, steps_done, Divergence(
             step.epoch, samples, step.number, KIND[role.kind], role.layer, assignment.name,
-            assignment.line, run.captured.script.statement(assignment.line),
-            fit(moment.value, expected.value), expected,
-            diagnose(operands, fit(moment.value, expected.value), rtol, atol), _note(operands)))
-    if last is not None and (missing := trained - updated):
-        return Lockstep(checked, steps_done, _no_update(run, last, min(missing)))
-    return Lockstep(checked, steps_done + (current >= 0), None)
+            assignment.line, run.captured.script.statement(assignment.line), value, expected,
+            mistake, _note(operands),
+            difference=None if mistake is not None else how_it_differs(
+                value, expected.value, rtol, atol))), counted
+    if last is not None and not cut_short and (missing := trained - updated):
+        return Lockstep(checked, steps_done, _no_update(run, last, min(missing))), counted
+    return Lockstep(checked, steps_done + (current >= 0), None), counted
 
 
 def _updates(run: LearnerRun, k: int) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from steptrace.config import ExperimentConfig
 from steptrace.errors import ConfigError
@@ -18,6 +17,8 @@ from steptrace.learner.mapping import LearnerRun, trace_name, understand
 from steptrace.learner.recording import write
 from steptrace.learner.report import CheckReport
 from steptrace.learner.runner import ScriptError, capture
+from steptrace.learner.shapes import first_unlike_the_books, is_shape_error
+from steptrace.learner.timeline import build
 from steptrace.plugins.registry import Registry
 
 
@@ -56,8 +57,7 @@ def check_file(script: Path, registry: Registry, against: str | None = None, *,
         captured = capture(script, timeout, label=label)
         run = understand(captured, registry)
     except ScriptError as error:
-        return CheckReport(label, rtol, atol, error=str(error),
-                           **_before_it_failed(error, registry, rtol, atol))
+        return _failed(error, registry, label, rtol, atol)
     lockstep = check(run, rtol, atol)
     comparison = None
     if experiment is not None:
@@ -66,19 +66,31 @@ def check_file(script: Path, registry: Registry, against: str | None = None, *,
     return CheckReport(label, rtol, atol, run, lockstep, comparison)
 
 
-def _before_it_failed(error: ScriptError, registry: Registry, rtol: float,
-                      atol: float) -> dict[str, Any]:
-    """A failed script's steps before it failed, checked: where one departs from the book,
-    the report says so (an extra or missing transpose makes numpy raise a line or two after
-    the step that went wrong)."""
-    if error.captured is None:
-        return {}
+def _failed(error: ScriptError, registry: Registry, label: str, rtol: float,
+            atol: float) -> CheckReport:
+    """The report of a script that failed or could not be followed. The steps before it
+    failed are checked, and where one departs from the book, the report says so (an extra
+    transpose makes numpy raise a line or two after the step that went wrong); else, where
+    numpy raised on shapes, the first assignment whose shape is not the book's is named as
+    the line to fix (a 1-D row, goals not transposed: often lines before the raise)."""
+    captured = error.captured
+    if captured is None:
+        return CheckReport(label, rtol, atol, error=str(error))
     try:
-        run = understand(error.captured, registry)
+        run = understand(captured, registry)
+        lockstep = check(run, rtol, atol, cut_short=True)
+        if lockstep.divergence is not None:
+            return CheckReport(label, rtol, atol, run, lockstep, error=str(error))
     except ScriptError:
-        return {}
-    lockstep = check(run, rtol, atol)
-    return {"run": run, "lockstep": lockstep} if lockstep.divergence is not None else {}
+        pass
+    if error.raised is not None and is_shape_error(error.raised[1]):
+        cause = first_unlike_the_books(build(captured))
+        if cause is not None:
+            where = f" at line {error.raised[0]}" if error.raised[0] is not None else ""
+            return CheckReport(label, rtol, atol, error=(
+                f"{label}:{cause.line}: {cause.detail} (numpy then raised{where}: "
+                f"{error.raised[1]})"))
+    return CheckReport(label, rtol, atol, error=str(error))
 
 
 def book_printout(config: ExperimentConfig, registry: Registry) -> str:

@@ -137,6 +137,8 @@ class LearnerRun:
     #: why the run is not one an experiment config can describe (None: it is)
     unlike_a_run: str | None = None
     names: dict[Key, str] = field(default_factory=dict)
+    #: every nonlinearity the loaded plugins offer (a mistake may use another's derivative)
+    registered: tuple[Nonlinearity, ...] = ()
     #: how many steps each pass holds
     pass_lengths: dict[int, int] = field(default_factory=dict, repr=False)
 
@@ -269,7 +271,8 @@ def _understand(captured: Captured, registry: Registry) -> LearnerRun:
         lengths[step.epoch] = lengths.get(step.epoch, 0) + 1
     run = LearnerRun(timeline, shape, nonlinearities, _alpha(timeline), ascent, delta_mean,
                      strategy, batch_size, initial, given, inputs, goals,
-                     _frozen(timeline, shape), names=names, pass_lengths=lengths)
+                     _frozen(timeline, shape), names=names, pass_lengths=lengths,
+                     registered=tuple(p.rule for p in registry.nonlinearities.values()))
     return replace(run, unlike_a_run=_unlike_a_run(run))
 
 
@@ -381,7 +384,7 @@ def _given(timeline: Timeline, shape: Shape, names: dict[Key, str], label: str) 
                 goal = shape.fit(Role("goal", 0, False), latest[("goal", 0)], rows)
                 goal_label = names[("goal", 0)]
             elif data_goal is not None:
-                where = _rows_in(fitted, data_in, start) if data_in is not None else None
+                where = rows_in(fitted, data_in, start) if data_in is not None else None
                 if where is None and data_in is None and len(data_goal) == rows:
                     where = list(range(rows))  # no inputs dataset: the goals for every row
                 if where is not None:
@@ -419,7 +422,7 @@ def _as_rows(value: Array, units: int) -> Array:
     return value.reshape(-1, units) if value.size % units == 0 else value.reshape(1, -1)
 
 
-def _rows_in(rows: Array, data: Array, start: int) -> list[int] | None:
+def rows_in(rows: Array, data: Array, start: int) -> list[int] | None:
     """Where ``rows`` are in ``data``: at ``start`` if they are there, else the first place
     that holds them (each row on its own if no run of rows does); None if a row is not."""
     n = len(rows)

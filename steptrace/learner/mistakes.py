@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from steptrace.engine import formulas
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import DOT, TOTAL, close, fit
 from steptrace.learner.operands import Operands
@@ -109,7 +110,8 @@ def _delta_without_derivative(op: Operands, k: int) -> Array | None:
         prediction = op.layer(k)
         if prediction is None:
             return None
-        return op.goal - prediction if op.run.ascent else prediction - op.goal
+        plain = formulas.miss(prediction, op.goal, op.run.ascent)
+        return formulas.batch_mean(plain, op.rows) if op.run.delta_mean else plain
     return _hidden_back(op, k, op.weights_at_start(k + 1))
 
 
@@ -163,6 +165,42 @@ def missing_derivative(op: Operands) -> Candidates:
                       f"{op.act(k).deriv_name}({op.layer_name(k)})")
 
 
+def derivative_of_other_nonlinearity(op: Operands) -> Candidates:
+    k = _layer_here(op)
+    plain, layer = _delta_without_derivative(op, k), op.layer(k)
+    if plain is None or layer is None:
+        return
+    used = op.act(k)
+    for act in op.run.registered:
+        if act.name != used.name and not act.derivative_is_one:
+            yield (plain * act.derivative(layer),
+                   f"{act.deriv_name}({op.layer_name(k)}) is {act.name}'s derivative, but "
+                   f"{op.layer_name(k)} is a {used.name} layer: its derivative is "
+                   + ("1 (multiply by nothing)" if used.derivative_is_one else
+                      f"{used.deriv_name}(output) = {used.derivative_formula}"),
+                   (act.deriv_name,))
+
+
+def calculus_factor(op: Operands) -> Candidates:
+    """``2 * (prediction - goal)``: the derivative of the squared error by calculus."""
+    if _layer_here(op) != op.output or (expected := book(op)) is None:
+        return
+    yield (2 * expected.value,
+           f"{op.moment.assignment.name} is twice the book's: 2 · (prediction − goal) is the "
+           "calculus derivative of (prediction − goal)²; the book's delta is prediction − goal, "
+           "without the 2 (a constant factor that alpha absorbs)")
+
+
+def sign_of_miss(op: Operands) -> Candidates:
+    """``np.sign(prediction - goal)``: the direction of the miss without its size."""
+    if _layer_here(op) != op.output or (expected := book(op)) is None:
+        return
+    yield (np.sign(expected.value),
+           f"{op.moment.assignment.name} keeps only the sign of the miss (np.sign): the book's "
+           "delta is the miss itself, prediction − goal, so a big miss moves the weights more "
+           "than a small one")
+
+
 def missing_transpose_in_delta(op: Operands) -> Candidates:
     k = _layer_here(op)
     back, weights, layer = op.delta(k + 1), op.weights_at_start(k + 1), op.layer(k)
@@ -213,6 +251,74 @@ def _update(op: Operands, k: int, change: Array, alpha: float | None = None) -> 
         return None
     alpha = op.alpha if alpha is None else alpha
     return w + alpha * change if op.run.ascent else w - alpha * change
+
+
+def wrong_batch_size(op: Operands) -> Candidates:
+    """A batch's weight_delta (or chapter 8's delta) divided by another number than the
+    batch's rows: the dataset's size, or the batch size where the batch is shorter."""
+    role, k, rows = op.moment.role, op.moment.role.layer, op.rows
+    sizes = {len(op.run.inputs), op.run.batch_size} - {rows}
+    if role.kind == "delta":
+        prediction = op.layer(k)
+        if k != op.output or prediction is None or not op.run.delta_mean:
+            return
+        plain = formulas.output_delta(prediction, op.goal, op.run.ascent, op.derivative(k, prediction))
+        for size in sorted(sizes):
+            yield plain / size, _divided(op, size)
+        return
+    x, d = op.layer(k - 1), op.delta(k)
+    if x is None or d is None or op.run.delta_mean:
+        return
+    summed = formulas.summed_weight_delta(DOT, x, d)
+    for size in sorted(sizes):
+        if role.kind == "weight_delta":
+            yield summed / size, _divided(op, size)
+        elif (value := _update(op, k, summed / size)) is not None:
+            yield value, _divided(op, size)
+
+
+def _divided(op: Operands, size: int) -> str:
+    what = "the dataset's rows" if size == len(op.run.inputs) else "the batch size"
+    return (f"it is divided by {size} ({what}), but this step's batch has {op.rows} row"
+            f"{'s' if op.rows > 1 else ''}: the book averages a batch's weight_delta over the "
+            f"batch's own rows (÷ {op.rows})")
+
+
+def weights_not_written_back(op: Operands) -> Candidates:
+    """A function that rebinds its weights parameter (``weights_1_2 = weights_1_2 - ...``)
+    makes a new local matrix: the caller's weights never change."""
+    rebound = op.run.captured.script.rebound
+    if not rebound:
+        return
+    timeline, shape = op.run.timeline, op.run.shape
+    caller: dict[int, Array] = {}  # each weight matrix as the code outside those functions has it
+    where: dict[int, tuple[int, str]] = {}
+    for assignment, role in zip(timeline.assignments[:op.moment.assignment.index], timeline.roles,
+                                strict=False):
+        if role is None or role.kind != "weights":
+            continue
+        key = (assignment.line, assignment.name)
+        if key in rebound:
+            where[role.layer] = key
+        else:
+            caller[role.layer] = shape.fit(role, assignment.value, 1)
+    now = op.moment.before
+    stale = {k: w for k, w in caller.items() if k in where
+             and not np.array_equal(w, now.get(("weights", k), w))}
+    if not stale:
+        return
+    before = {**op.moment.before, **{("weights", k): w for k, w in stale.items()}}
+    at_start = {**op.moment.at_start, **stale}
+    expected = book(Operands(op.run, replace(op.moment, before=before, at_start=at_start)))
+    if expected is None:
+        return
+    line, name = where[op.moment.role.layer if op.moment.role.layer in stale else min(stale)]
+    function = rebound[(line, name)]
+    yield (expected.value,
+           f"line {line} ({name} = ...) inside {function}() makes a new, local {name}: the "
+           f"{name} outside {function}() never changes, so every step starts from the weights "
+           f"it began with; update it in place ({name} -= ...) or return it and assign the "
+           f"result where {function}() is called")
 
 
 def alpha_not_applied(op: Operands) -> Candidates:
@@ -345,7 +451,11 @@ CATALOGUE: tuple[Mistake, ...] = (
             ("delta",), derivative_of_weighted_sum),
     Mistake("derivative-in-terms-of-input", "a derivative written for the weighted sum, given the "
             "output", ("delta",), derivative_in_terms_of_input),
+    Mistake("derivative-of-other-nonlinearity", "the derivative of another nonlinearity",
+            ("delta",), derivative_of_other_nonlinearity),
     Mistake("missing-derivative", "the derivative left out", ("delta",), missing_derivative),
+    Mistake("calculus-factor", "the calculus derivative's 2", ("delta",), calculus_factor),
+    Mistake("sign-only", "the sign of the miss, not the miss", ("delta",), sign_of_miss),
     Mistake("missing-transpose", "a missing transpose", ("delta",), missing_transpose_in_delta),
     Mistake("missing-transpose", "a missing transpose", ("weight_delta", "weights"),
             missing_transpose_in_update),
@@ -354,6 +464,8 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("alpha-missing", "alpha not applied", ("weights",), alpha_not_applied),
     Mistake("alpha-twice", "alpha applied twice", ("weights",), alpha_twice),
     Mistake("batch-summed", "a batch summed instead of averaged", ("weights",), batch_summed),
+    Mistake("wrong-batch-size", "divided by the wrong batch size", ("delta", "weight_delta", "weights"),
+            wrong_batch_size),
     Mistake("wrong-layer-in-update", "the wrong layer or delta in an update",
             ("weight_delta", "weights"), other_layer_in_update),
     Mistake("stale-input", "the input not updated per sample", ("error", "accumulator", "delta"),
@@ -361,6 +473,9 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("error-not-squared", "the error not squared", ("error", "accumulator"), error_not_squared),
     Mistake("sum-replaced", "the pass's error replaced, not summed", ("accumulator",), sum_replaced),
     Mistake("other-nonlinearity", "another nonlinearity", ("layer",), other_nonlinearity),
+    Mistake("weights-not-written-back", "weights changed in a function, never written back",
+            ("layer", "error", "accumulator", "delta", "weight_delta", "weights"),
+            weights_not_written_back),
 )
 
 

@@ -111,12 +111,15 @@ class CheckReport:
             head = f"{self.script} departs from the book at pass {found.epoch}, {where} (step " \
                    f"{found.step + 1} of {steps:,}), line {found.line}:"
             expected = found.expected
-            indent = " " * (len(f"  the book:  {found.variable} ") + 0)
-            lines = [head, f"    {found.statement}",
-                     f"  yours:     {found.variable} = {shown(found.value)}",
-                     f"  the book:  {expected.formula}",
-                     f"{indent}= {expected.plugged}",
-                     f"{indent}= {shown(expected.value)}"]
+            indent = " " * len(f"  the book:  {found.variable} ")
+            lines = [head, f"    {found.statement}"]
+            if found.told is not None:  # the run as a whole: what it did, what the book's does
+                lines += [f"  yours:     {found.told}", f"  the book:  {expected.formula}"]
+            else:
+                lines += [f"  yours:     {found.variable} = {shown(found.value)}",
+                          f"  the book:  {expected.formula}",
+                          f"{indent}= {expected.plugged}",
+                          f"{indent}= {shown(expected.value)}"]
             if found.mistake is not None:
                 also = (f" (the same numbers come from: {'; '.join(found.mistake.also)})"
                         if found.mistake.also else "")
@@ -124,6 +127,8 @@ class CheckReport:
             else:
                 lines.append("  likely mistake: none of the common ones gives your value (see "
                              "`steptrace trace` to look at every step)")
+                if found.difference is not None:
+                    lines.append(f"  how it differs: {found.difference}")
                 if (gap := _relative_gap(found.value, expected.value)) is not None and gap < 1e-4:
                     lines.append(f"  note: yours and the book's differ by {gap:.1e} of their size "
                                  "at most, past the digits shown: float32 numbers (the book's "
@@ -173,9 +178,10 @@ class CheckReport:
                     "pass": found.epoch, "samples": list(found.samples), "step": found.step,
                     "kind": found.kind, "layer": found.layer, "variable": found.variable,
                     "line": found.line, "statement": found.statement,
-                    "value": _json_numbers(found.value), "formula": found.expected.formula,
-                    "plugged_in": found.expected.plugged,
-                    "expected": _json_numbers(found.expected.value), "note": found.note,
+                    "value": None if found.told is not None else _json_numbers(found.value),
+                    "formula": found.expected.formula, "plugged_in": found.expected.plugged,
+                    "expected": None if found.told is not None else _json_numbers(found.expected.value),
+                    "yours": found.told, "difference": found.difference, "note": found.note,
                     "mistake": None if mistake is None else {
                         "name": mistake.name, "title": mistake.title, "detail": mistake.detail,
                         "also": list(mistake.also)}}

@@ -38,15 +38,16 @@ def shown(value: Array | float, digits: int | None = DIGITS) -> str:
 class Expected:
     """What the book's rule gives for an assignment: the formula in the learner's names,
     the same with their numbers plugged in (written when asked for: a 784 × 40 matrix takes
-    a while to print, and agreeing steps never print theirs), and its value."""
+    a while to print, and agreeing steps never print theirs), and its value. ``numbers``
+    is None where there is nothing to plug in (what the book's run does as a whole)."""
 
     formula: str
-    numbers: Callable[[], str]
+    numbers: Callable[[], str] | None
     value: Array
 
     @property
-    def plugged(self) -> str:
-        return self.numbers()
+    def plugged(self) -> str | None:
+        return None if self.numbers is None else self.numbers()
 
 
 def book(op: Operands) -> Expected | None:

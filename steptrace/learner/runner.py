@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class ScriptError(BadInput):
     that departs from the book often comes before the line that raises)."""
 
     captured: Captured | None = None
+    #: where the script raised, and what: (line, "ValueError: shapes (4,) and ...")
+    raised: tuple[int | None, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class Script:
     accumulating: frozenset[tuple[int, str]]
     #: lines of statements that run code steptrace does not follow: an import, exec, eval
     untraced: frozenset[int] = frozenset()
+    #: (line, name) -> function: a function rebinds its parameter ``name`` there
+    #: (``weights = weights - ...``): a new local value, the caller's unchanged
+    rebound: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def source_of(self, line: int) -> str:
         """The whole statement starting at ``line``, as written."""
@@ -135,7 +140,7 @@ def read_script(path: Path, label: str | None = None) -> Script:
     except ValueError as error:  # a NUL byte
         raise ScriptError(f"{label}: not Python: {error}") from None
     return Script(path, label, tuple(source.splitlines()), statement_lines(tree),
-                  self_assignments(tree), untraced_lines(tree))
+                  self_assignments(tree), untraced_lines(tree), rebound_parameters(tree))
 
 
 #: Calls that run code from elsewhere, which the tracing (of the script's own code) misses
@@ -157,6 +162,27 @@ def untraced_lines(tree: ast.Module) -> frozenset[int]:
                    or (isinstance(f, ast.Attribute) and f.attr in RUNS_OTHER_CODE) for f in calls):
                 found.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
     return frozenset(found)
+
+
+def rebound_parameters(tree: ast.Module) -> dict[tuple[int, str], str]:
+    """(line, name) -> function, for each plain assignment to one of the book's names that
+    is a parameter of the function it is in (not declared global there)."""
+    found: dict[tuple[int, str], str] = {}
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = function.args
+        parameters = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+        declared = {name for node in ast.walk(function) if isinstance(node, ast.Global | ast.Nonlocal)
+                    for name in node.names}
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if (isinstance(target, ast.Name) and target.id in parameters - declared
+                            and role_of(target.id) is not None):
+                        found[(node.lineno, target.id)] = function.name
+    return found
 
 
 def self_assignments(tree: ast.Module) -> frozenset[tuple[int, str]]:
@@ -305,8 +331,10 @@ def _raise_for(end: dict[str, Any], script: Script) -> None:
     line = end.get("line")
     where = f"{label}:{line}" if line else label
     if kind == "raised":
-        raise ScriptError(f"{where}: the script raised {end['type']}: {end['message']}"
-                          + _hint(end, script))
+        failed = ScriptError(f"{where}: the script raised {end['type']}: {end['message']}"
+                             + _hint(end, script))
+        failed.raised = (line if isinstance(line, int) else None, f"{end['type']}: {end['message']}")
+        raise failed
     if kind == "exit":
         raise ScriptError(f"{where}: the script stopped with sys.exit({end['code']!r})")
     if kind == "limit":

@@ -1,0 +1,89 @@
+"""A shape error traced to its cause: the first value whose shape is not the book's.
+
+numpy raises where shapes finally fail to fit (``shapes (4,) and (1,1) not aligned`` at an
+update), often lines after the assignment that made the wrong shape: a 1-D ``layer_0 =
+streetlights[i]`` where the book slices a row matrix ``streetlights[i:i+1]``, or goals
+``np.array([[1, 1, 0, 0]])`` left as one row where the book transposes them to one goal per
+row. Chapter 6's numbered names (``layer_0``, ``layer_1_delta``, ``weights_0_1``) are always
+matrices in the book: a batch's rows by a layer's units, the dataset's rows by the input's
+width, one goal row per sample. :func:`first_unlike_the_books` finds the first assignment of
+a run that is not so. (Chapters 4 and 5 compute with numbers and 1-D lists: nothing is
+said of theirs.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from steptrace.engine.rules import Array
+from steptrace.learner.timeline import Timeline
+
+#: What numpy says when shapes do not fit.
+SHAPE_WORDS = ("aligned", "broadcast", "shapes", "mismatch", "dimension")
+
+
+def is_shape_error(message: str) -> bool:
+    return any(word in message for word in SHAPE_WORDS)
+
+
+@dataclass(frozen=True)
+class ShapeCause:
+    """An assignment whose shape is not the book's, and what the book's is."""
+
+    line: int
+    name: str
+    detail: str
+
+
+def _shape(value: Array) -> str:
+    if value.ndim == 2:
+        return f"{value.shape[0]} row{'s' if value.shape[0] != 1 else ''} of {value.shape[1]} " \
+               f"(shape {value.shape})"
+    return f"a {value.ndim}-D array (shape {value.shape})"
+
+
+def first_unlike_the_books(timeline: Timeline) -> ShapeCause | None:
+    """The first assignment of a chapter-6 run whose shape the book's would not have."""
+    if not timeline.numbered:
+        return None
+    sizes = _sizes(timeline)
+    if sizes is None:
+        return None
+    samples: int | None = None
+    for assignment, role in zip(timeline.assignments, timeline.roles, strict=True):
+        if role is None:
+            continue
+        value, name, kind = assignment.value, assignment.name, role.kind
+        if kind == "inputs" and value.ndim == 2 and value.shape[1] == sizes[0]:
+            samples = value.shape[0]
+        elif kind == "goals" and samples is not None and samples != sizes[-1] \
+                and value.shape == (sizes[-1], samples):
+            return ShapeCause(assignment.line, name, (
+                f"{name} is {_shape(value)}; the book's has one goal row per sample, "
+                f"{samples} rows of {sizes[-1]} (shape ({samples}, {sizes[-1]})): transpose it "
+                f"({name} = np.array(...).T)"))
+        elif kind in ("input", "layer", "delta"):
+            units = sizes[0] if kind == "input" else sizes[role.layer] if role.layer < len(sizes) else None
+            if units is None or (value.ndim == 2 and value.shape[1] == units):
+                continue
+            book = f"a matrix of one row per sample, shape (1, {units}) for one sample"
+            hint = (" (a row sliced as streetlights[i:i+1] stays a matrix; streetlights[i] is "
+                    "1-D)") if kind == "input" and value.ndim == 1 else ""
+            return ShapeCause(assignment.line, name,
+                              f"{name} is {_shape(value)}; the book's is {book}{hint}")
+    return None
+
+
+def _sizes(timeline: Timeline) -> list[int] | None:
+    """The layer sizes the weight matrices give (inputs × outputs), if they chain."""
+    sizes: list[int] = []
+    for k in range(1, timeline.output + 1):
+        first = timeline.first("weights", k)
+        if first is None or first.value.ndim != 2:
+            return None
+        n_in, n_out = first.value.shape
+        if sizes and sizes[-1] != n_in:
+            return None
+        sizes = sizes or [n_in]
+        sizes.append(n_out)
+    return sizes
