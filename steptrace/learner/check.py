@@ -14,6 +14,7 @@ formula, the learner's operands plugged in, the value they give, and the likely 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 from dataclasses import dataclass
 
@@ -22,9 +23,10 @@ import numpy as np
 from steptrace.engine.rules import Array
 from steptrace.learner.differences import how_it_differs
 from steptrace.learner.mapping import LearnerRun, Moment, close, fit, walk
-from steptrace.learner.mistakes import MISSING_UPDATE, Found, Mistake, diagnose
+from steptrace.learner.mistakes import MISSING_UPDATE, NOT_WRITTEN_BACK, Found, Mistake, diagnose
 from steptrace.learner.operands import Operands
 from steptrace.learner.rules import Expected, book, update
+from steptrace.learner.runner import Script
 from steptrace.learner.whole_run import departure
 
 #: The default tolerance: numbers agree when |a - b| <= atol + rtol * |b|.
@@ -51,6 +53,8 @@ class Divergence:
     difference: str | None = None
     #: what the run did, in words, where the departure is the run's as a whole (kind "run")
     told: str | None = None
+    #: the line of the assignment that departs, where ``line`` (the line to fix) is another
+    shows_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,13 @@ def lockstep(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL,
     checked = steps_done = 0
     current = -1
     counted: dict[int, int] = {}
-    trained = {role.layer for role in run.timeline.roles
-               if role is not None and role.kind == "weights" and _updates(run, role.layer)}
+    trained = _trained(run)
     updated: set[int] = set()
     last: Moment | None = None
     for moment in walk(run):
         if moment.step.number != current:
-            if last is not None and (missing := trained - updated):
+            if (last is not None and (missing := trained - updated)
+                    and run.timeline.learns(last.step)):
                 return Lockstep(checked, steps_done, _no_update(run, last, min(missing))), counted
             steps_done += current >= 0
             current = moment.step.number
@@ -121,15 +125,27 @@ def lockstep(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL,
         step, assignment, role = moment.step, moment.assignment, moment.role
         samples = tuple(range(moment.given.offset, moment.given.offset + moment.given.rows))
         mistake = diagnose(operands, value, rtol, atol)
+        line = assignment.line if mistake is None or mistake.line is None else mistake.line
         return Lockstep(checked, steps_done, Divergence(
             step.epoch, samples, step.number, KIND[role.kind], role.layer, assignment.name,
-            assignment.line, run.captured.script.statement(assignment.line), value, expected,
-            mistake, _note(operands),
+            line, run.captured.script.statement(line), value, expected, mistake, _note(operands),
             difference=None if mistake is not None else how_it_differs(
-                value, expected.value, rtol, atol))), counted
-    if last is not None and not cut_short and (missing := trained - updated):
+                value, expected.value, rtol, atol),
+            shows_at=None if line == assignment.line else assignment.line)), counted
+    if (last is not None and not cut_short and (missing := trained - updated)
+            and run.timeline.learns(last.step)):
         return Lockstep(checked, steps_done, _no_update(run, last, min(missing))), counted
     return Lockstep(checked, steps_done + (current >= 0), None), counted
+
+
+def _trained(run: LearnerRun) -> set[int]:
+    """The weight layers every learning step must update: those the run updates at all;
+    every layer where the run learns (makes deltas) but never updates one."""
+    roles = [role for role in run.timeline.roles if role is not None]
+    trained = {role.layer for role in roles if role.kind == "weights" and _updates(run, role.layer)}
+    if not trained and any(role.kind in ("delta", "weight_delta") for role in roles):
+        trained = set(range(1, run.output + 1))
+    return trained
 
 
 def _updates(run: LearnerRun, k: int) -> bool:
@@ -140,7 +156,9 @@ def _updates(run: LearnerRun, k: int) -> bool:
 
 
 def _no_update(run: LearnerRun, last: Moment, k: int) -> Divergence:
-    """A step that leaves weight layer k as it was, where the book updates it."""
+    """A step that leaves weight layer k as it was, where the book updates it: named at the
+    line that updates it in other steps (and the ``if`` around it), or, where a function
+    rebinds its weights parameter, at that line."""
     operands = Operands(run, last)
     weights = operands.weights(k)
     value = weights if weights is not None else np.zeros((0, 0))
@@ -151,14 +169,38 @@ def _no_update(run: LearnerRun, last: Moment, k: int) -> Divergence:
     if expected is None:
         expected = Expected(f"{name} {'+=' if run.ascent else '-='} alpha · …",
                             lambda: "(its operands are not in this step)", value)
-    given = last.given
+    given, script = last.given, run.captured.script
     samples = tuple(range(given.offset, given.offset + given.rows))
+    elsewhere = next((a.line for a, role in zip(run.timeline.assignments, run.timeline.roles, strict=True)
+                      if role is not None and role.kind == "weights" and role.layer == k
+                      and a.index in run.timeline.step_of), None)
+    line = last.assignment.line if elsewhere is None else elsewhere
     found = Found(MISSING_UPDATE, f"this step ({describe_moment(last)}) leaves {name} as it "
                   "was; the book updates the weights after every step (an update inside an if, "
                   "or a loop that skips samples?)")
+    if elsewhere is not None and (guard := enclosing_if(script, elsewhere)) is not None:
+        found = Found(MISSING_UPDATE, f"this step ({describe_moment(last)}) leaves {name} as it "
+                      f"was: its update at line {elsewhere} is inside the `if` at line {guard}; "
+                      "the book updates the weights after every step")
+    elif elsewhere is None and script.rebound:
+        (line, rebound), function = next(iter(script.rebound.items()))
+        found = Found(NOT_WRITTEN_BACK, f"{name} never changes: line {line} ({rebound} = ...) "
+                      f"inside {function}() makes a new, local {rebound}, and the caller's "
+                      f"weights stay as they were; update it in place ({rebound} -= ...) or "
+                      f"return it and assign the result where {function}() is called")
     return Divergence(last.step.epoch, samples, last.step.number, "update", k, name,
-                      last.assignment.line, run.captured.script.statement(last.assignment.line),
-                      value, expected, found)
+                      line, script.statement(line), value, expected, found)
+
+
+def enclosing_if(script: Script, line: int) -> int | None:
+    """The line of the innermost ``if`` whose body holds ``line``, if any."""
+    try:
+        tree = ast.parse("\n".join(script.lines))
+    except SyntaxError:
+        return None
+    guards = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.If)
+              and node.lineno < line <= (node.end_lineno or node.lineno)]
+    return max(guards, default=None)
 
 
 def _note(op: Operands) -> str | None:

@@ -12,12 +12,12 @@ from pathlib import Path
 from steptrace.config import ExperimentConfig
 from steptrace.errors import ConfigError
 from steptrace.learner.against import compare
+from steptrace.learner.causes import first_unlike_the_books, integer_weights, is_cast_error, is_shape_error
 from steptrace.learner.check import check
 from steptrace.learner.mapping import LearnerRun, trace_name, understand
 from steptrace.learner.recording import write
 from steptrace.learner.report import CheckReport
 from steptrace.learner.runner import ScriptError, capture
-from steptrace.learner.shapes import first_unlike_the_books, is_shape_error
 from steptrace.learner.timeline import build
 from steptrace.plugins.registry import Registry
 
@@ -83,8 +83,11 @@ def _failed(error: ScriptError, registry: Registry, label: str, rtol: float,
             return CheckReport(label, rtol, atol, run, lockstep, error=str(error))
     except ScriptError:
         pass
-    if error.raised is not None and is_shape_error(error.raised[1]):
-        cause = first_unlike_the_books(build(captured))
+    if error.raised is not None:
+        line, raised = error.raised
+        cause = (first_unlike_the_books(build(captured)) if is_shape_error(raised)
+                 else integer_weights(build(captured), line) if is_cast_error(raised) and line
+                 else None)
         if cause is not None:
             where = f" at line {error.raised[0]}" if error.raised[0] is not None else ""
             return CheckReport(label, rtol, atol, error=(

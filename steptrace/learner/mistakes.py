@@ -37,6 +37,8 @@ class Mistake:
     title: str
     kinds: tuple[str, ...]  # the roles whose assignment it can explain
     candidates: Callable[[Operands], Candidates]
+    #: the line to fix, where it is not the one that departs (None: that one)
+    cause: Callable[[Operands], int | None] = lambda op: None
 
 
 #: A step without the update the book makes (found by the check itself, not by trying
@@ -53,6 +55,7 @@ class Found:
     mistake: Mistake
     detail: str
     also: tuple[str, ...] = ()
+    line: int | None = None  # the line to fix, where it is not the line that departs
 
     @property
     def name(self) -> str:
@@ -201,6 +204,32 @@ def sign_of_miss(op: Operands) -> Candidates:
            "than a small one")
 
 
+def alpha_in_delta(op: Operands) -> Candidates:
+    """``layer_2_delta = alpha * (layer_2 - goal)``: alpha taken twice, once here."""
+    if _layer_here(op) != op.output or op.alpha == 1 or (expected := book(op)) is None:
+        return
+    yield (op.alpha * expected.value,
+           f"alpha ({op.alpha:g}) multiplies {op.moment.assignment.name}; the book applies alpha "
+           "once, in the update (weights -= alpha · layer_inᵀ · delta)", ("alpha",))
+
+
+def layer_for_delta(op: Operands) -> Candidates:
+    """A hidden delta carried back from a layer's output (``layer_2``) instead of its delta."""
+    k = _layer_here(op)
+    weights, layer = op.weights_at_start(k + 1), op.layer(k)
+    if k == op.output or weights is None or layer is None:
+        return
+    deriv = op.derivative(k, layer)
+    for j in range(1, op.output + 1):
+        other = op.layer(j)
+        if other is None or other.shape[-1:] != weights.shape[-1:]:
+            continue
+        yield (formulas.hidden_delta(DOT, other, weights, deriv),
+               f"{op.name('delta', k)} is carried back from {op.layer_name(j)}, the layer's "
+               f"output, where the book carries back {op.name('delta', k + 1)}, how much it "
+               "missed by", (op.layer_name(j),))
+
+
 def missing_transpose_in_delta(op: Operands) -> Candidates:
     k = _layer_here(op)
     back, weights, layer = op.delta(k + 1), op.weights_at_start(k + 1), op.layer(k)
@@ -321,6 +350,18 @@ def weights_not_written_back(op: Operands) -> Candidates:
            f"result where {function}() is called")
 
 
+def replaced_not_moved(op: Operands) -> Candidates:
+    """``weights = alpha * ...`` where ``weights -= alpha * ...`` was meant."""
+    k = op.moment.role.layer
+    change = op.weight_delta(k)
+    if change is None:
+        return
+    name = op.name("weights", k)
+    for value in (op.alpha * change, -op.alpha * change, change):
+        yield (value, f"{name} is set to the change itself: {name} = ... replaces the weights, "
+                      f"where {name} {'+=' if op.run.ascent else '-='} ... moves them by it")
+
+
 def alpha_not_applied(op: Operands) -> Candidates:
     k = op.moment.role.layer
     change = op.weight_delta(k)
@@ -395,12 +436,22 @@ def stale_input(op: Operands) -> Candidates:
     # the same step, held to the goal of its place in the pass
     expected = book(Operands(op.run, replace(op.moment, given=replace(given, goal=in_order))))
     if expected is not None:
-        name = op.layer_name(0)
+        name, line = op.layer_name(0), _last_input_line(op)
+        where = f" (set at line {line})" if line is not None else ""
         yield (expected.value,
-               f"{name} is not updated for sample {given.offset}: it is {_shown(op.layer(0))} (the "
-               f"row of {given.goal_label.split('[')[0] or 'the data'} that {given.goal_label} is), "
-               f"while the goal is that of sample {given.offset}; set {name} from the sample's "
-               "index inside the loop")
+               f"{name} is {_shown(op.layer(0))}{where}, not sample {given.offset}'s row, while "
+               f"the goal is sample {given.offset}'s: set {name} from the sample's index inside "
+               "the loop, as the goal is")
+
+
+def _last_input_line(op: Operands) -> int | None:
+    """The line of the learner's latest assignment of the input before this moment."""
+    timeline = op.run.timeline
+    for assignment in reversed(timeline.assignments[:op.moment.assignment.index]):
+        role = timeline.roles[assignment.index]
+        if role is not None and role.kind == "input":
+            return assignment.line
+    return None
 
 
 def _shown(value: Array | None) -> str:
@@ -419,6 +470,7 @@ def error_not_squared(op: Operands) -> Candidates:
         yield np.array(TOTAL(np.abs(plain))), detail
     elif role.kind == "accumulator" and (old := op.value(("accumulator", op.output))) is not None:
         yield np.array(old.reshape(()) + TOTAL(plain)), detail
+        yield np.array(old.reshape(()) + TOTAL(np.abs(plain))), detail
 
 
 def sum_replaced(op: Operands) -> Candidates:
@@ -441,7 +493,16 @@ def other_nonlinearity(op: Operands) -> Candidates:
                    f"{act.name}(...) where the rest of the run applies {used.name} to "
                    f"{op.layer_name(k)}")
     yield weighted, f"no nonlinearity where the rest of the run applies {used.name} to {op.layer_name(k)}"
+    if used.name == "relu":
+        yield ((weighted > 0).astype(np.float64),
+               f"{op.layer_name(k)} is 1 where the weighted sum is positive and 0 elsewhere: "
+               "relu(x) returns x > 0, a mask, where the book's returns (x > 0) * x")
 
+
+#: A function that rebinds its weights parameter: the caller's never change.
+NOT_WRITTEN_BACK = Mistake("weights-not-written-back", "weights changed in a function, never written back",
+                           ("layer", "error", "accumulator", "delta", "weight_delta", "weights"),
+                           weights_not_written_back)
 
 CATALOGUE: tuple[Mistake, ...] = (
     Mistake("weights-after-update", "weights after their update", ("delta",), weights_after_update),
@@ -455,6 +516,8 @@ CATALOGUE: tuple[Mistake, ...] = (
             ("delta",), derivative_of_other_nonlinearity),
     Mistake("missing-derivative", "the derivative left out", ("delta",), missing_derivative),
     Mistake("calculus-factor", "the calculus derivative's 2", ("delta",), calculus_factor),
+    Mistake("alpha-in-delta", "alpha in the delta", ("delta",), alpha_in_delta),
+    Mistake("layer-for-delta", "a layer's output where its delta belongs", ("delta",), layer_for_delta),
     Mistake("sign-only", "the sign of the miss, not the miss", ("delta",), sign_of_miss),
     Mistake("missing-transpose", "a missing transpose", ("delta",), missing_transpose_in_delta),
     Mistake("missing-transpose", "a missing transpose", ("weight_delta", "weights"),
@@ -462,6 +525,8 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("sign", "the sign", ("delta", "weight_delta", "weights"), opposite_sign),
     Mistake("transposed", "a transpose too many", ("layer", "delta", "weight_delta"), extra_transpose),
     Mistake("alpha-missing", "alpha not applied", ("weights",), alpha_not_applied),
+    Mistake("replaced-not-moved", "the weights replaced by the change, not moved by it", ("weights",),
+            replaced_not_moved),
     Mistake("alpha-twice", "alpha applied twice", ("weights",), alpha_twice),
     Mistake("batch-summed", "a batch summed instead of averaged", ("weights",), batch_summed),
     Mistake("wrong-batch-size", "divided by the wrong batch size", ("delta", "weight_delta", "weights"),
@@ -469,13 +534,11 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("wrong-layer-in-update", "the wrong layer or delta in an update",
             ("weight_delta", "weights"), other_layer_in_update),
     Mistake("stale-input", "the input not updated per sample", ("error", "accumulator", "delta"),
-            stale_input),
+            stale_input, lambda op: _last_input_line(op)),
     Mistake("error-not-squared", "the error not squared", ("error", "accumulator"), error_not_squared),
     Mistake("sum-replaced", "the pass's error replaced, not summed", ("accumulator",), sum_replaced),
     Mistake("other-nonlinearity", "another nonlinearity", ("layer",), other_nonlinearity),
-    Mistake("weights-not-written-back", "weights changed in a function, never written back",
-            ("layer", "error", "accumulator", "delta", "weight_delta", "weights"),
-            weights_not_written_back),
+    NOT_WRITTEN_BACK,
 )
 
 
@@ -507,4 +570,5 @@ def diagnose(op: Operands, value: Array, rtol: float, atol: float) -> Found | No
     found.sort(key=lambda each: each[:2])
     (_, _, mistake, detail), others = found[0], found[1:]
     return Found(mistake, detail, tuple(dict.fromkeys(m.title for _, _, m, _ in others
-                                                      if m.title != mistake.title)))
+                                                      if m.title != mistake.title)),
+                 mistake.cause(op))

@@ -113,6 +113,9 @@ class CheckReport:
             expected = found.expected
             indent = " " * len(f"  the book:  {found.variable} ")
             lines = [head, f"    {found.statement}"]
+            if found.shows_at is not None and self.run is not None:
+                shows = self.run.captured.script.statement(found.shows_at)
+                lines.append(f"  it shows at line {found.shows_at}: {shows}")
             if found.told is not None:  # the run as a whole: what it did, what the book's does
                 lines += [f"  yours:     {found.told}", f"  the book:  {expected.formula}"]
             else:
@@ -137,7 +140,8 @@ class CheckReport:
             if found.note is not None:
                 lines.append(f"  note: {found.note}")
             lines.append(f"  before it: {plural(found.step, 'step')} and "
-                         f"{plural(lockstep.checked - 1, 'assignment')} agree ({self.tolerance}); "
+                         f"{plural(lockstep.checked - (found.told is None), 'assignment')} agree "
+                         f"({self.tolerance}); "
                          f"network: {self.network()}")
         if self.error is not None:  # it failed, and had departed from the book before
             lines[0] = lines[0].replace(" departs from the book", " had departed from the book", 1)
@@ -182,6 +186,7 @@ class CheckReport:
                     "formula": found.expected.formula, "plugged_in": found.expected.plugged,
                     "expected": None if found.told is not None else _json_numbers(found.expected.value),
                     "yours": found.told, "difference": found.difference, "note": found.note,
+                    "shows_at": found.shows_at,
                     "mistake": None if mistake is None else {
                         "name": mistake.name, "title": mistake.title, "detail": mistake.detail,
                         "also": list(mistake.also)}}

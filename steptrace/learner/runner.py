@@ -348,15 +348,20 @@ def _hint(end: dict[str, Any], script: Script) -> str:
     message, line = str(end.get("message", "")), end.get("line")
     if not line or not any(word in message for word in ("aligned", "broadcast", "shapes", "mismatch")):
         return ""
-    try:
-        tree = ast.parse("\n".join(script.lines))
-    except SyntaxError:
-        return ""
-    names = [target.id for node in ast.walk(tree) if isinstance(node, ast.Assign | ast.AugAssign)
-             and node.lineno == line
-             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-             if isinstance(target, ast.Name) and role_of(target.id) is not None]
+    names = assigned_at(script, line)
     if not names:
         return ""
     return (f" (line {line} computes {names[0]}: the shapes of its matrices do not fit; a "
             "transpose (.T) missing, or one too many?)")
+
+
+def assigned_at(script: Script, line: int) -> list[str]:
+    """The book's names the statement at ``line`` assigns (``x = ...``, ``x -= ...``)."""
+    try:
+        tree = ast.parse("\n".join(script.lines))
+    except SyntaxError:
+        return []
+    return [target.id for node in ast.walk(tree) if isinstance(node, ast.Assign | ast.AugAssign)
+            and node.lineno == line
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name) and role_of(target.id) is not None]

@@ -64,6 +64,12 @@ class Timeline:
                 return assignment.name
         return None
 
+    def learns(self, step: Step) -> bool:
+        """Whether a step learns (makes a delta, a weight_delta or an update): one that only
+        predicts (a forward pass to print the trained network's outputs) does not."""
+        return any((role := self.roles[i]) is not None
+                   and role.kind in ("delta", "weight_delta", "weights") for i in step.members)
+
     def first(self, kind: str, layer: int = 0) -> Assignment | None:
         """The first assignment of a role, if any."""
         for assignment, role in zip(self.assignments, self.roles, strict=True):

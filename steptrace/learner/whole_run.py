@@ -86,6 +86,8 @@ def _samples(run: LearnerRun) -> Departure | None:
     everything = list(range(len(data)))
     passes: dict[int, list[tuple[Step, list[int]]]] = {}
     for step in run.timeline.steps:
+        if not run.timeline.learns(step):  # a prediction (the trained network's outputs)
+            continue
         given = run.given[step.number]
         rows = rows_in(given.input, data, given.offset)
         if rows is None:  # a row that is not the dataset's: the lockstep says what it is
@@ -107,7 +109,9 @@ def _samples(run: LearnerRun) -> Departure | None:
                                 "the samples out of the book's order",
                                 f"pass {epoch} gives sample {seen[-1]} where the book's gives "
                                 f"sample {everything[len(seen) - 1]}: the book's loop goes "
-                                "through the samples in order")
+                                "through the samples in order (each step's own rule may agree; "
+                                "a shuffled order is another run, whose numbers are not the "
+                                "book's)")
         if seen != everything:
             last_step, last_rows = steps[-1]
             if (misplaced := _reset_in_sample_loop(run, last_step)) is not None:

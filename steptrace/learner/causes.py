@@ -1,4 +1,5 @@
-"""A shape error traced to its cause: the first value whose shape is not the book's.
+"""A script's failure traced to its cause: the first value whose shape (or kind of number)
+is not the book's.
 
 numpy raises where shapes finally fail to fit (``shapes (4,) and (1,1) not aligned`` at an
 update), often lines after the assignment that made the wrong shape: a 1-D ``layer_0 =
@@ -8,14 +9,19 @@ row. Chapter 6's numbered names (``layer_0``, ``layer_1_delta``, ``weights_0_1``
 matrices in the book: a batch's rows by a layer's units, the dataset's rows by the input's
 width, one goal row per sample. :func:`first_unlike_the_books` finds the first assignment of
 a run that is not so. (Chapters 4 and 5 compute with numbers and 1-D lists: nothing is
-said of theirs.)
+said of theirs.) Likewise an in-place update that numpy refuses to cast (``Cannot cast
+ufunc 'subtract' output from dtype('float64') to dtype('int64')``) comes from weights made
+as integers (``np.random.randint``): :func:`integer_weights` names where.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from steptrace.engine.rules import Array
+from steptrace.learner.runner import assigned_at
 from steptrace.learner.timeline import Timeline
 
 #: What numpy says when shapes do not fit.
@@ -87,3 +93,23 @@ def _sizes(timeline: Timeline) -> list[int] | None:
         sizes = sizes or [n_in]
         sizes.append(n_out)
     return sizes
+
+
+def is_cast_error(message: str) -> bool:
+    return "Cannot cast ufunc" in message and "int" in message
+
+
+def integer_weights(timeline: Timeline, line: int) -> ShapeCause | None:
+    """The book name updated at ``line`` (where numpy refused to cast), if it was first
+    made of whole numbers: an integer array, which an in-place float update cannot hold."""
+    script = timeline.captured.script
+    for name in assigned_at(script, line):
+        first = next((a for a in timeline.assignments if a.name == name), None)
+        whole = first is not None and bool(np.all(np.isfinite(first.value))
+                                           and np.all(first.value == np.round(first.value)))
+        if first is not None and whole:
+            return ShapeCause(first.line, name, (
+                f"{name} holds whole numbers (an integer array, made at line {first.line}): "
+                f"numpy cannot write a float update into it in place; the book's weights are "
+                "floats, 2*np.random.random(shape) - 1"))
+    return None
