@@ -76,7 +76,7 @@ STOCHASTIC = [
      (0, (0,), "weights_0_1", "weights_0_1 -=", "wrong-layer-in-update")),
     ("layer_0-not-updated",
      [("layer_0 = streetlights[i:i+1]", "layer_0 = streetlights[0:1]")],
-     (0, (2,), "layer_2_error", "layer_2_error +=", "stale-input")),
+     (0, (2,), "layer_2_error", "layer_0 = streetlights[0:1]", "stale-input")),
     ("error-not-squared",
      [("np.sum((layer_2 - walk_vs_stop[i:i+1]) ** 2)", "np.sum(layer_2 - walk_vs_stop[i:i+1])")],
      (0, (0,), "layer_2_error", "layer_2_error +=", "error-not-squared")),
