@@ -1,0 +1,35 @@
+# expect: clean
+# zip over the rows, reshape each one into a 1x3 matrix; goals kept as plain numbers
+import numpy as np
+
+np.random.seed(6)
+
+
+def relu(x):
+    return (x > 0) * x
+
+
+def relu2deriv(output):
+    return output > 0
+
+
+streetlights = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]])
+walk_vs_stop = np.array([1, 1, 0, 0])
+
+alpha = 0.2
+weights_0_1 = 2 * np.random.random((3, 4)) - 1
+weights_1_2 = 2 * np.random.random((4, 1)) - 1
+
+for iteration in range(50):
+    layer_2_error = 0
+    for layer_0, goal in zip(streetlights, walk_vs_stop):
+        layer_0 = layer_0.reshape(1, 3)
+        layer_1 = relu(np.dot(layer_0, weights_0_1))
+        layer_2 = np.dot(layer_1, weights_1_2)
+        layer_2_error += np.sum((layer_2 - goal) ** 2)
+        layer_2_delta = layer_2 - goal
+        layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)
+        weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
+        weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
+    if (iteration + 1) % 10 == 0:
+        print("Error:" + str(layer_2_error))
