@@ -307,6 +307,20 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
     assert f"$ steptrace check my_backprop.py\n{shown.stdout}```" in section
 
 
+def test_the_readmes_1d_row_and_its_cause_are_real(tmp_path: Path, run_cli: RunCli,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1-D layer_0 makes numpy raise four lines later; the check names its line."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    script(tmp_path, variant(CH06_STREETLIGHTS_BACKPROP, ("layer_0 = streetlights[i:i+1]",
+                                                          "layer_0 = streetlights[i]")),
+           "my_backprop.py")
+    shown = run_cli("check", "my_backprop.py")
+    assert shown.exit_code == 2 and shown.stdout == ""
+    assert shown.stderr.startswith("Error: my_backprop.py:29: layer_0 is a 1-D array (shape (3,))")
+    assert f"$ steptrace check my_backprop.py\n{shown.stderr}```" in readme
+
+
 def test_stopping_steptrace_stops_the_script(tmp_path: Path) -> None:
     """SIGTERM (or Ctrl-C) while a script runs: steptrace says so, exit 143 (130), and the
     script's process, in a session of its own, goes too."""

@@ -60,6 +60,13 @@ def output_delta(prediction: Array, goal: Array, ascent: bool, derivative: Array
     return delta if derivative is None else delta * derivative
 
 
+def transposed(matrix: Array) -> Array:
+    """The ``ᵀ`` of the book's formulas: ``weights_k_{k+1}ᵀ`` in a hidden delta,
+    ``layer_{k-1}ᵀ`` in a weight_delta (a narration shows these operands as they are
+    multiplied)."""
+    return matrix.T
+
+
 def back(dot: Dot, delta_above: Array, weights: Array) -> Array:
     """``layer_{k+1}_delta · weights_k_{k+1}ᵀ``: a delta carried back through the weights
     it came by (the weights *before* this step's update), before the derivative."""

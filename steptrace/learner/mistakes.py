@@ -389,6 +389,13 @@ def batch_summed(op: Operands) -> Candidates:
         yield value, detail
 
 
+def _weight_delta_line(op: Operands) -> int | None:
+    """The line of this step's weight_delta for the weights being updated, if it assigns one
+    (a batch summed there, where the update does not divide either, is fixed there)."""
+    made = op.moment.earlier.get(("weight_delta", op.moment.role.layer))
+    return None if made is None else made.line
+
+
 def missing_transpose_in_update(op: Operands) -> Candidates:
     k, role = op.moment.role.layer, op.moment.role
     x, d = op.layer(k - 1), op.delta(k)
@@ -528,7 +535,8 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("replaced-not-moved", "the weights replaced by the change, not moved by it", ("weights",),
             replaced_not_moved),
     Mistake("alpha-twice", "alpha applied twice", ("weights",), alpha_twice),
-    Mistake("batch-summed", "a batch summed instead of averaged", ("weights",), batch_summed),
+    Mistake("batch-summed", "a batch summed instead of averaged", ("weights",), batch_summed,
+            lambda op: _weight_delta_line(op)),
     Mistake("wrong-batch-size", "divided by the wrong batch size", ("delta", "weight_delta", "weights"),
             wrong_batch_size),
     Mistake("wrong-layer-in-update", "the wrong layer or delta in an update",

@@ -86,6 +86,8 @@ class CheckReport:
         assert run is not None
         strategy = run.strategy if run.strategy != "minibatch" else f"minibatch of {run.batch_size}"
         form = ", delta = goal − prediction with +=" if run.ascent else ""
+        if run.delta_mean:
+            form += ", the batch's mean taken in the delta (chapter 8)"
         text = (f"{'-'.join(map(str, run.shape.sizes))}, "
                 f"{' then '.join(n.name for n in run.nonlinearities)}, alpha {run.alpha:g}, "
                 f"{strategy}{form}, {plural(run.timeline.passes, 'pass', 'passes')} of "
@@ -171,7 +173,7 @@ class CheckReport:
                 "layers": list(run.shape.sizes), "nonlinearities": [n.name for n in run.nonlinearities],
                 "alpha": run.alpha, "strategy": run.strategy, "batch_size": run.batch_size,
                 "delta": "goal - prediction" if run.ascent else "prediction - goal",
-                "passes": run.timeline.passes, "samples": len(run.inputs),
+                "delta_mean": run.delta_mean, "passes": run.timeline.passes, "samples": len(run.inputs),
                 "steps": len(run.timeline.steps)}
         if self.lockstep is not None:
             data["checked"] = {"assignments": self.lockstep.checked, "steps": self.lockstep.steps}

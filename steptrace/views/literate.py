@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from steptrace.engine.formulas import transposed
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import (
     DeltaEvent,
@@ -281,7 +282,8 @@ class Literate:
             return Clause(f"{name} = {back}", (
                 Sign(" = ", "line"),
                 self.operand(self.delta_name(k + 1), self.state.delta.get(k + 1), True),
-                Sign(" · ", "page"), self.operand(f"weights_{k}_{k + 1}ᵀ", self.state.weights[k].T, True),
+                Sign(" · ", "page"),
+                self.operand(f"weights_{k}_{k + 1}ᵀ", transposed(self.state.weights[k]), True),
                 Sign(" = ", "page"), delta))
         return Clause(f"{name} = {back} * {derivative.name}", (
             Sign(" = ", "line"), self.operand(back, self.state.back(k)), Sign(" * "), derivative,
@@ -312,7 +314,7 @@ class Literate:
             term = f"mean over {len(event.samples)} samples of ({term})"
         if self.single and 0 in self.state.layer and k in self.state.delta:
             product: tuple[Part, ...] = (
-                self.operand(f"{self.layer(k - 1)}ᵀ", self.state.layer[0].T), Sign(" · "),
+                self.operand(f"{self.layer(k - 1)}ᵀ", transposed(self.state.layer[0])), Sign(" · "),
                 self.operand(self.delta_name(k), self.state.delta[k]))
             if batch:
                 product = (Sign("mean("), *product, Sign(")"))
