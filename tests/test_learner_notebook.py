@@ -64,6 +64,9 @@ def test_the_cell_magic_checks_the_cell_it_heads(tmp_path: Path) -> None:
         "%%steptrace_check --json\n" + AFTER_UPDATE,
         "report = _\nprint(type(report).__name__)",
         "%%steptrace_check --against no-such-experiment\nlayer_0 = 1\n",
+        "%%steptrace_check\nimport numpy as np\nlayer_0 = np.ones((1, 3))\n"
+        "weights_0_1 = np.ones((4, 3))\nlayer_1 = layer_0.dot(weights_0_1)\n",
+        "%%steptrace_check\nlayer_0 = 1\nlayer_1 = (\n",
     ])
     for cell in cells:
         assert all(output.output_type != "error" for output in cell.outputs), cell.source
@@ -71,8 +74,8 @@ def test_the_cell_magic_checks_the_cell_it_heads(tmp_path: Path) -> None:
     assert clean.startswith("the cell follows the book's rules: all 1,680 assignments of its 240 steps")
     assert "against ch06-streetlights-backprop: the same" in clean
     wrong = text_of(cells[2])
-    line = AFTER_UPDATE.splitlines().index(  # the cell's own lines (after the magic's)
-        "      layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)") + 1
+    line = AFTER_UPDATE.splitlines().index(  # the cell's line 1 is the magic's
+        "      layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)") + 2
     assert wrong.startswith(f"the cell departs from the book at pass 0, sample 0 (step 1 of 240), "
                             f"line {line}:")
     assert "likely mistake: weights after their update" in wrong
@@ -80,3 +83,9 @@ def test_the_cell_magic_checks_the_cell_it_heads(tmp_path: Path) -> None:
     assert data["status"] == "diverged" and data["divergence"]["mistake"]["name"] == "weights-after-update"
     assert text_of(cells[4]) == "CheckReport\n"  # the cell's value is the report
     assert text_of(cells[5]).startswith("%%steptrace_check: unknown experiment 'no-such-experiment'")
+    assert data["divergence"]["line"] == line
+    assert data["divergence"]["statement"] == "layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)"
+    raised = text_of(cells[6])  # the cell's line 5: layer_1 = layer_0.dot(weights_0_1)
+    assert raised.startswith("the cell:5: the script raised ValueError: shapes (1,3) and (4,3) not aligned")
+    assert "(line 5 computes layer_1:" in raised
+    assert text_of(cells[7]).startswith("the cell:3: not Python: '(' was never closed")

@@ -50,7 +50,10 @@ def steptrace_check(line: str, cell: str) -> CheckReport | None:
         return None
     with tempfile.TemporaryDirectory(prefix="steptrace-cell-") as folder:
         script = Path(folder) / "cell.py"
-        script.write_text(cell, encoding="utf-8")
+        # Line 1 of the cell is the %%steptrace_check line, which IPython keeps from the body:
+        # an empty line in its place makes every line the script names (a departure, a
+        # traceback, a syntax error, the statement quoted) the cell's own line.
+        script.write_text("\n" + cell, encoding="utf-8")
         try:
             report = check_file(script, registry(), options.against, rtol=options.rtol,
                                 atol=options.atol, timeout=options.timeout, label="the cell")
