@@ -1,13 +1,16 @@
 """``%%steptrace_check`` in a real Jupyter kernel (ipykernel under this Python, driven by
 nbclient): the cell it heads is checked as a script, and its report is the cell's output.
-Skips, saying so, where the kernel's packages (the test extra) are missing."""
+Then a prelude (what earlier cells hand a cell) without a kernel: values arrive bit for
+bit. Skips, saying so, where the kernel's packages (the test extra) are missing."""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 for _needed in ("nbformat", "nbclient", "jupyter_client", "ipykernel"):
@@ -19,6 +22,8 @@ from jupyter_client.manager import KernelManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbformat.notebooknode import NotebookNode  # noqa: E402
 
+from steptrace.learner.prelude import PRELUDE_LINE, Prelude  # noqa: E402
+from steptrace.learner.runner import ScriptError, capture  # noqa: E402
 from tests.book_programs import CH06_STREETLIGHTS_BACKPROP  # noqa: E402
 from tests.test_learner import AFTER_UPDATE  # noqa: E402
 
@@ -84,8 +89,53 @@ def test_the_cell_magic_checks_the_cell_it_heads(tmp_path: Path) -> None:
     assert text_of(cells[4]) == "CheckReport\n"  # the cell's value is the report
     assert text_of(cells[5]).startswith("%%steptrace_check: unknown experiment 'no-such-experiment'")
     assert data["divergence"]["line"] == line
-    assert data["divergence"]["statement"] == "layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)"
+    assert data["divergence"]["statement"] == (
+        "layer_1_delta=layer_2_delta.dot(weights_1_2.T)*relu2deriv(layer_1)")
     raised = text_of(cells[6])  # the cell's line 5: layer_1 = layer_0.dot(weights_0_1)
     assert raised.startswith("the cell:5: the script raised ValueError: shapes (1,3) and (4,3) not aligned")
     assert "(line 5 computes layer_1:" in raised
     assert text_of(cells[7]).startswith("the cell:3: not Python: '(' was never closed")
+
+
+def test_values_arrive_bit_for_bit_and_are_the_runs_setup(tmp_path: Path) -> None:
+    """Each value as the notebook held it (dtype, shape, type, every bit), and the book's
+    names among them assignments before the script's first line."""
+    values: dict[str, object] = {
+        "weights": np.array([[0.1, -0.7], [1 / 3, np.nextafter(1.0, 2.0)]], dtype=np.float32),
+        "alpha": 0.1 + 0.2, "goal_pred": np.float16(0.8), "input": -0.0, "steps": 10**30,
+        "streetlights": ((1, 0, 1), [0, 1, 1]), "walk_vs_stop": np.array([True, False]),
+        "label": "Error:", "flag": None, "nan": math.nan}
+    script = tmp_path / "cell.py"
+    script.write_text(
+        "for name, value in sorted(dict(globals()).items()):\n"
+        "    if not name.startswith('__'):\n"
+        "        print(name, type(value).__name__, getattr(value, 'dtype', ''),\n"
+        "              value.tobytes().hex() if hasattr(value, 'tobytes') else repr(value))\n"
+        "pred = input * weights[0, 0]\n")
+    captured = capture(script, prelude=Prelude(values=values))
+    expected = "".join(
+        f"{name} {type(value).__name__} {getattr(value, 'dtype', '')} "
+        f"{value.tobytes().hex() if isinstance(value, np.ndarray | np.generic) else repr(value)}\n"
+        for name, value in sorted(values.items()))
+    assert captured.stdout == expected
+    assert captured.from_earlier_cells == tuple(values)
+    setup = [(a.name, a.line) for a in captured.assignments if a.line == PRELUDE_LINE]
+    assert setup == [(name, PRELUDE_LINE) for name in
+                     ("weights", "alpha", "goal_pred", "input", "streetlights", "walk_vs_stop")]
+    weights = values["weights"]
+    assert isinstance(weights, np.ndarray)
+    assert captured.assignments[0].value.tobytes() == weights.astype(np.float64).tobytes()
+    assert captured.assignments[-1].name == "pred" and captured.assignments[-1].line == 5
+
+
+def test_a_name_that_does_not_import_is_named_if_needed(tmp_path: Path) -> None:
+    script = tmp_path / "cell.py"
+    script.write_text("pred = 1\nprint(gone)\n")
+    prelude = Prelude(imported={"gone": ("no_such_module_of_steptrace", "")})
+    with pytest.raises(ScriptError) as raised:
+        capture(script, label="the cell", prelude=prelude)
+    assert str(raised.value).startswith(
+        "the cell:2: the script raised NameError: name 'gone' is not defined (gone came from an "
+        "earlier cell and could not be handed over: no_such_module_of_steptrace does not import "
+        "in the check's process (ModuleNotFoundError: ")
+    assert raised.value.from_earlier_cells == ()

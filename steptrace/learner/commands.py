@@ -15,6 +15,7 @@ from steptrace.errors import ConfigError
 from steptrace.learner.against import compare
 from steptrace.learner.check import check
 from steptrace.learner.mapping import LearnerRun, trace_name, understand
+from steptrace.learner.prelude import Prelude
 from steptrace.learner.recording import write
 from steptrace.learner.report import CheckReport
 from steptrace.learner.runner import ScriptError, capture
@@ -42,28 +43,31 @@ def check_limits(**limits: float) -> None:
 
 def check_file(script: Path, registry: Registry, against: str | None = None, *,
                rtol: float = 1e-9, atol: float = 1e-12, timeout: float = 60.0,
-               label: str | None = None) -> CheckReport:
+               label: str | None = None, prelude: Prelude | None = None) -> CheckReport:
     """Run ``script`` and check it step by step against the book's rules (and, with
     ``against``, an experiment's id or file, against that experiment); a script that fails
     or cannot be followed is a report whose status is ``failed``. A wrong ``against``
-    raises (ConfigError)."""
+    raises (ConfigError). ``prelude``: what a notebook cell takes from earlier cells."""
     from steptrace.api import resolve_experiment
 
     check_limits(rtol=rtol, atol=atol, timeout=timeout)
     label = str(script) if label is None else label
     experiment = None if against is None else resolve_experiment(registry, against)[0]
+    captured = None
     try:
-        captured = capture(script, timeout, label=label)
+        captured = capture(script, timeout, label=label, prelude=prelude)
         run = understand(captured, registry)
     except ScriptError as error:
-        return CheckReport(label, rtol, atol, error=str(error),
+        taken = captured.from_earlier_cells if captured is not None else error.from_earlier_cells
+        return CheckReport(label, rtol, atol, error=str(error), from_earlier_cells=taken,
                            **_before_it_failed(error, registry, rtol, atol))
     lockstep = check(run, rtol, atol)
     comparison = None
     if experiment is not None:
         book = book_printout(experiment, registry)
         comparison = compare(run, experiment, captured.stdout, book, rtol, atol)
-    return CheckReport(label, rtol, atol, run, lockstep, comparison)
+    return CheckReport(label, rtol, atol, run, lockstep, comparison,
+                       from_earlier_cells=captured.from_earlier_cells)
 
 
 def _before_it_failed(error: ScriptError, registry: Registry, rtol: float,

@@ -96,7 +96,7 @@ def weights_after_update(op: Operands) -> Candidates:
         return
     deriv = op.derivative(k, layer)
     updated = op.moment.earlier.get(("weights", k + 1))
-    where = f" (line {updated.line})" if updated is not None else ""
+    where = f" ({op.run.captured.script.place(updated.line)})" if updated is not None else ""
     yield (back if deriv is None else back * deriv,
            f"{op.name('weights', k + 1)} was already updated{where} when this line used it; the "
            "hidden delta takes the weights before this sample's update: compute "
