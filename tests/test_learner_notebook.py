@@ -50,6 +50,7 @@ CELLS = {
     "wrong json": "%%steptrace_check --json\n" + AFTER_UPDATE,
     "value": "report = _\nprint(type(report).__name__)",
     "no such experiment": "%%steptrace_check --against no-such-experiment\nlayer_0 = 1\n",
+    "no such option": "%%steptrace_check --jsno\nlayer_0 = 1\n",
     "raises": ("%%steptrace_check\nimport numpy as np\nlayer_0 = np.ones((1, 3))\n"
                "weights_0_1 = np.ones((4, 3))\nlayer_1 = layer_0.dot(weights_0_1)\n"),
     "not python": "%%steptrace_check\nlayer_0 = 1\nlayer_1 = (\n",
@@ -127,6 +128,8 @@ def test_the_cell_magic_checks_the_cell_it_heads(shown: dict[str, str]) -> None:
     assert shown["value"] == "CheckReport\n"  # the cell's value is the report
     assert shown["no such experiment"].startswith(
         "%%steptrace_check: unknown experiment 'no-such-experiment'")
+    assert shown["no such option"] == ("%%steptrace_check: unrecognized arguments: --jsno (options: "
+                                       "--against ID, --rtol R, --atol A, --timeout SECONDS, --json)\n")
 
 
 def test_an_error_names_the_cells_line(shown: dict[str, str]) -> None:

@@ -30,14 +30,22 @@ import shlex
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from steptrace.errors import SteptraceError
 from steptrace.learner.report import CheckReport
 
 
+class _Options(argparse.ArgumentParser):
+    """The magic's options; a mistake in them is an ArgumentError, never a SystemExit
+    (argparse exits on an unrecognized argument even with ``exit_on_error=False``)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
+
+
 def _options() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="%%steptrace_check", add_help=False, exit_on_error=False)
+    parser = _Options(prog="%%steptrace_check", add_help=False, exit_on_error=False)
     parser.add_argument("--against")
     parser.add_argument("--rtol", type=float, default=1e-9)
     parser.add_argument("--atol", type=float, default=1e-12)
