@@ -153,8 +153,8 @@ def test_the_command_lines_exit_codes_and_json(tmp_path: Path, run_cli: RunCli) 
     assert data["status"] == "match" and data["error"] is None and data["divergence"] is None
     assert data["network"] == {"layers": [3, 4, 1], "nonlinearities": ["relu", "linear"],
                                "alpha": 0.2, "strategy": "stochastic", "batch_size": 1,
-                               "delta": "prediction - goal", "passes": 60, "samples": 4,
-                               "steps": 240}
+                               "delta": "prediction - goal", "delta_mean": False, "passes": 60,
+                               "samples": 4, "steps": 240}
     assert data["checked"] == {"assignments": 1680, "steps": 240}
     assert data["tolerance"] == {"rtol": 1e-9, "atol": 1e-12}
 

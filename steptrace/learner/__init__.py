@@ -15,7 +15,11 @@
 - :mod:`~steptrace.learner.against` — the run beside a built-in experiment (data, weights,
   alpha, printed output);
 - :mod:`~steptrace.learner.report` — what ``check`` says, as text and as JSON;
-- :mod:`~steptrace.learner.magic` — Jupyter's ``%%steptrace_check`` cell magic.
+- :mod:`~steptrace.learner.magic` — Jupyter's ``%%steptrace_check`` cell magic, which hands
+  the cell what it takes from earlier cells: :mod:`~steptrace.learner.reads` (the names a
+  cell reads before it binds them), :mod:`~steptrace.learner.handover` (which of the
+  kernel's values can be handed over), :mod:`~steptrace.learner.prelude` (those values,
+  written for the child process and set up there before the cell's first line).
 
 ``steptrace.trace_script`` and ``steptrace.check_script`` (:mod:`steptrace.api`) and the
 commands ``steptrace trace`` and ``steptrace check`` are the way in.

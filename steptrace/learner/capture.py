@@ -21,8 +21,15 @@ characters, or past ``max_numbers`` recorded numbers, ``max_value`` numbers in o
 ``max_assignments`` records, the run stops with an ``end: "limit"`` line saying which, and
 this process exits at once (``os._exit``: nothing the script does can catch it).
 
+A notebook cell may be handed what earlier cells defined (a
+:mod:`~steptrace.learner.prelude` folder, after the limits): it is set up in the script's
+module before its first line, under the same limits and tracing off, and the book's names
+among it are recorded as assignments at line 0 (``PRELUDE_LINE``); the end line then says
+which names were set (``"handed"``) and which could not be (``"not_handed"``, with why).
+
 Standard library and numpy only, and quick to import: it runs before the learner's script.
-Started by :mod:`steptrace.learner.runner` as ``python -c BOOT SCRIPT RECORDS LIMITS``.
+Started by :mod:`steptrace.learner.runner` as ``python -c BOOT SCRIPT RECORDS LIMITS
+[PRELUDE]``.
 """
 
 from __future__ import annotations
@@ -136,6 +143,8 @@ class Recorder:
         #: line -> the first line of its statement; statement -> the names it assigns
         self.statements: dict[int, int] = {}
         self.assigned: dict[int | None, frozenset[str]] = {}
+        #: what the end line says of a prelude: the names set, and those that could not be
+        self.handed: dict[str, Any] = {}
 
     # -- what the tracing backends call --------------------------------------------
 
@@ -161,6 +170,20 @@ class Recorder:
             at = watched[0][0]
             assigned = () if raised else self.assigned.get(self.statements.get(at), ())
             self.compare(frame, watched[1], at, assigned)
+
+    def preset(self, scope: dict[str, Any], names: list[str], line: int) -> None:
+        """Record the book's names among ``names``, set in ``scope`` before the script's
+        first line (a prelude), as assignments at ``line``: the data, alpha and the initial
+        weights the script starts from."""
+        for name in names:
+            if not is_watched(name):
+                continue
+            copy = numbers_of(scope[name], self.limits["max_value"])
+            if isinstance(copy, int):
+                self.limit(f"{name}, from an earlier cell, holds {copy:,} numbers: steptrace "
+                           f"follows at most {self.limits['max_value']:,} in one variable")
+            if copy is not None:
+                self.record(name, line, copy, False)
 
     # -- comparing ------------------------------------------------------------------
 
@@ -229,7 +252,7 @@ class Recorder:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # (the script may have closed or replaced it)
                 stream.flush()
-        self.out.write(json.dumps(end).encode() + b"\n")
+        self.out.write(json.dumps({**end, **self.handed}).encode() + b"\n")
         self.out.flush()
 
 
@@ -357,9 +380,10 @@ def failing_line(error: BaseException, script: str) -> int | None:
     return line
 
 
-def run(script: str, records: str, limits: dict[str, int]) -> None:
-    """Run ``script`` with its assignments recorded to ``records``; always ends by writing
-    the end line (or by ``os._exit`` at a limit)."""
+def run(script: str, records: str, limits: dict[str, int], prelude: str | None = None) -> None:
+    """Run ``script`` with its assignments recorded to ``records`` (after setting up the
+    ``prelude`` folder's names, if given); always ends by writing the end line (or by
+    ``os._exit`` at a limit)."""
     out = open(records, "wb")  # noqa: SIM115 (it stays open until os._exit or the end)
     recorder = Recorder(script, out, limits)
 
@@ -383,6 +407,12 @@ def run(script: str, records: str, limits: dict[str, int]) -> None:
     sys.modules["__main__"] = module
     sys.argv = [script]
     sys.path[0] = os.path.dirname(script)
+    if prelude is not None:  # (before the tracing: none of it is the script's own code)
+        from steptrace.learner.prelude import PRELUDE_LINE, load  # (a script's run has none)
+
+        handed, not_handed = load(prelude, module.__dict__)
+        recorder.handed = {"handed": handed, "not_handed": not_handed}
+        recorder.preset(module.__dict__, handed, PRELUDE_LINE)
     off = (trace_with_monitoring(recorder, code) if backend() == "monitoring"
            else trace_with_settrace(recorder, script))
     end: dict[str, Any] = {"end": "ok"}
@@ -396,6 +426,8 @@ def run(script: str, records: str, limits: dict[str, int]) -> None:
     except BaseException as error:  # the script's own failure, reported by the parent
         end = {"end": "raised", "type": type(error).__name__, "message": str(error),
                "line": failing_line(error, script)}
+        if isinstance(error, NameError) and error.name:  # (a name an earlier cell had?)
+            end["name"] = str(error.name)
     finally:
         off()
     recorder.end(end)
@@ -440,5 +472,7 @@ def _target_names(target: ast.expr) -> Iterator[str]:
 
 
 def main(argv: list[str]) -> None:
-    script, records, *numbers = argv
-    run(script, records, dict(zip(LIMIT_NAMES, map(int, numbers), strict=True)))
+    script, records, *rest = argv
+    numbers, prelude = rest[:len(LIMIT_NAMES)], rest[len(LIMIT_NAMES):]
+    run(script, records, dict(zip(LIMIT_NAMES, map(int, numbers), strict=True)),
+        prelude[0] if prelude else None)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from steptrace.engine.rules import Array
+from steptrace.learner.prelude import PRELUDE_LINE
 from steptrace.learner.runner import assigned_at
 from steptrace.learner.timeline import Timeline
 
@@ -55,6 +56,10 @@ def first_unlike_the_books(timeline: Timeline) -> ShapeCause | None:
     sizes = _sizes(timeline)
     if sizes is None:
         return None
+    data = timeline.first("inputs")
+    # widths are only held against the weights' where the dataset agrees with them (else
+    # which of the two is wrong, there is no telling); a 1-D layer is never the book's
+    trusted = data is not None and data.value.ndim == 2 and data.value.shape[1] == sizes[0]
     samples: int | None = None
     for assignment, role in zip(timeline.assignments, timeline.roles, strict=True):
         if role is None:
@@ -70,7 +75,7 @@ def first_unlike_the_books(timeline: Timeline) -> ShapeCause | None:
                 f"({name} = np.array(...).T)"))
         elif kind in ("input", "layer", "delta"):
             units = sizes[0] if kind == "input" else sizes[role.layer] if role.layer < len(sizes) else None
-            if units is None or (value.ndim == 2 and value.shape[1] == units):
+            if units is None or (value.ndim == 2 and (value.shape[1] == units or not trusted)):
                 continue
             book = f"a matrix of one row per sample, shape (1, {units}) for one sample"
             hint = (" (a row sliced as streetlights[i:i+1] stays a matrix; streetlights[i] is "
@@ -109,7 +114,8 @@ def integer_weights(timeline: Timeline, line: int) -> ShapeCause | None:
                                            and np.all(first.value == np.round(first.value)))
         if first is not None and whole:
             return ShapeCause(first.line, name, (
-                f"{name} holds whole numbers (an integer array, made at line {first.line}): "
+                f"{name} holds whole numbers (an integer array, made "
+                f"{'in an earlier cell' if first.line == PRELUDE_LINE else f'at line {first.line}'}): "
                 f"numpy cannot write a float update into it in place; the book's weights are "
                 "floats, 2*np.random.random(shape) - 1"))
     return None

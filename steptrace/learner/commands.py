@@ -15,6 +15,7 @@ from steptrace.learner.against import compare
 from steptrace.learner.causes import first_unlike_the_books, integer_weights, is_cast_error, is_shape_error
 from steptrace.learner.check import check
 from steptrace.learner.mapping import LearnerRun, trace_name, understand
+from steptrace.learner.prelude import Prelude
 from steptrace.learner.recording import write
 from steptrace.learner.report import CheckReport
 from steptrace.learner.runner import ScriptError, capture
@@ -43,18 +44,19 @@ def check_limits(**limits: float) -> None:
 
 def check_file(script: Path, registry: Registry, against: str | None = None, *,
                rtol: float = 1e-9, atol: float = 1e-12, timeout: float = 60.0,
-               label: str | None = None) -> CheckReport:
+               label: str | None = None, prelude: Prelude | None = None) -> CheckReport:
     """Run ``script`` and check it step by step against the book's rules (and, with
     ``against``, an experiment's id or file, against that experiment); a script that fails
     or cannot be followed is a report whose status is ``failed``. A wrong ``against``
-    raises (ConfigError)."""
+    raises (ConfigError). ``prelude``: what a notebook cell takes from earlier cells."""
     from steptrace.api import resolve_experiment
 
     check_limits(rtol=rtol, atol=atol, timeout=timeout)
     label = str(script) if label is None else label
     experiment = None if against is None else resolve_experiment(registry, against)[0]
+    captured = None
     try:
-        captured = capture(script, timeout, label=label)
+        captured = capture(script, timeout, label=label, prelude=prelude)
         run = understand(captured, registry)
     except ScriptError as error:
         return _failed(error, registry, label, rtol, atol)
@@ -63,7 +65,8 @@ def check_file(script: Path, registry: Registry, against: str | None = None, *,
     if experiment is not None:
         book = book_printout(experiment, registry)
         comparison = compare(run, experiment, captured.stdout, book, rtol, atol)
-    return CheckReport(label, rtol, atol, run, lockstep, comparison)
+    return CheckReport(label, rtol, atol, run, lockstep, comparison,
+                       from_earlier_cells=captured.from_earlier_cells)
 
 
 def _failed(error: ScriptError, registry: Registry, label: str, rtol: float,
@@ -74,13 +77,15 @@ def _failed(error: ScriptError, registry: Registry, label: str, rtol: float,
     numpy raised on shapes, the first assignment whose shape is not the book's is named as
     the line to fix (a 1-D row, goals not transposed: often lines before the raise)."""
     captured = error.captured
+    taken = captured.from_earlier_cells if captured is not None else error.from_earlier_cells
     if captured is None:
-        return CheckReport(label, rtol, atol, error=str(error))
+        return CheckReport(label, rtol, atol, error=str(error), from_earlier_cells=taken)
     try:
         run = understand(captured, registry)
         lockstep = check(run, rtol, atol, cut_short=True)
         if lockstep.divergence is not None:
-            return CheckReport(label, rtol, atol, run, lockstep, error=str(error))
+            return CheckReport(label, rtol, atol, run, lockstep, error=str(error),
+                               from_earlier_cells=taken)
     except ScriptError:
         pass
     if error.raised is not None:
@@ -89,11 +94,11 @@ def _failed(error: ScriptError, registry: Registry, label: str, rtol: float,
                  else integer_weights(build(captured), line) if is_cast_error(raised) and line
                  else None)
         if cause is not None:
-            where = f" at line {error.raised[0]}" if error.raised[0] is not None else ""
+            where = f" at line {line}" if line is not None else ""
             return CheckReport(label, rtol, atol, error=(
-                f"{label}:{cause.line}: {cause.detail} (numpy then raised{where}: "
-                f"{error.raised[1]})"))
-    return CheckReport(label, rtol, atol, error=str(error))
+                f"{captured.script.at(cause.line)}: {cause.detail} (numpy then raised{where}: "
+                f"{raised})"), from_earlier_cells=taken)
+    return CheckReport(label, rtol, atol, error=str(error), from_earlier_cells=taken)
 
 
 def book_printout(config: ExperimentConfig, registry: Registry) -> str:

@@ -8,11 +8,19 @@
     import numpy as np
     ...the chapter 6 loop...
 
-The cell runs as a script of its own (as ``steptrace check`` runs a file: in a process of
-its own, so it sees nothing the notebook defined before it; the book's cells define all
-they use), and the cell's output is the report (a
+The cell runs as a script of its own, as ``steptrace check`` runs a file: in a process of
+its own (its limits and timeout), and the cell's output is the report (a
 :class:`~steptrace.learner.report.CheckReport`, which is also the cell's value). Options:
 ``--against ID``, ``--rtol R``, ``--atol A``, ``--timeout SECONDS``, ``--json``.
+
+Every line the report names is the cell's own (line 1 is the ``%%steptrace_check`` line).
+What the cell reads before it sets it and an earlier cell defined — the data, the weights,
+alpha, ``relu``, ``np`` — is handed over from the kernel where it can be made again exactly
+(modules, numbers, plain data, functions the notebook defined:
+:mod:`steptrace.learner.handover`); the book's names among it are the run's setup, as if
+assigned before the cell's first line (the report says "from an earlier cell"), and the
+report lists what it took. A name that could not be handed over (a DataFrame, a lambda)
+is no error unless the cell needs it: then the one line says which and why.
 """
 
 from __future__ import annotations
@@ -20,15 +28,24 @@ from __future__ import annotations
 import argparse
 import shlex
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from steptrace.errors import SteptraceError
 from steptrace.learner.report import CheckReport
 
 
+class _Options(argparse.ArgumentParser):
+    """The magic's options; a mistake in them is an ArgumentError, never a SystemExit
+    (argparse exits on an unrecognized argument even with ``exit_on_error=False``)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
+
+
 def _options() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="%%steptrace_check", add_help=False, exit_on_error=False)
+    parser = _Options(prog="%%steptrace_check", add_help=False, exit_on_error=False)
     parser.add_argument("--against")
     parser.add_argument("--rtol", type=float, default=1e-9)
     parser.add_argument("--atol", type=float, default=1e-12)
@@ -37,10 +54,13 @@ def _options() -> argparse.ArgumentParser:
     return parser
 
 
-def steptrace_check(line: str, cell: str) -> CheckReport | None:
-    """Check the cell's code against the book's rules (see the module)."""
+def steptrace_check(line: str, cell: str, notebook: Mapping[str, object] | None = None
+                    ) -> CheckReport | None:
+    """Check the cell's code against the book's rules (see the module), handed what it
+    takes from ``notebook`` (the kernel's ``user_ns``)."""
     from steptrace.api import registry
     from steptrace.learner.commands import check_file
+    from steptrace.learner.handover import prelude_for
 
     try:
         options = _options().parse_args(shlex.split(line))
@@ -50,10 +70,14 @@ def steptrace_check(line: str, cell: str) -> CheckReport | None:
         return None
     with tempfile.TemporaryDirectory(prefix="steptrace-cell-") as folder:
         script = Path(folder) / "cell.py"
-        script.write_text(cell, encoding="utf-8")
+        # Line 1 of the cell is the %%steptrace_check line, which IPython keeps from the body:
+        # an empty line in its place makes every line the script names (a departure, a
+        # traceback, a syntax error, the statement quoted) the cell's own line.
+        script.write_text("\n" + cell, encoding="utf-8")
         try:
             report = check_file(script, registry(), options.against, rtol=options.rtol,
-                                atol=options.atol, timeout=options.timeout, label="the cell")
+                                atol=options.atol, timeout=options.timeout, label="the cell",
+                                prelude=prelude_for(cell, notebook or {}))
         except SteptraceError as error:  # a wrong --against, say: one line, as the CLI says it
             print(f"%%steptrace_check: {error}")
             return None
@@ -65,4 +89,7 @@ def steptrace_check(line: str, cell: str) -> CheckReport | None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext steptrace`` / ``%load_ext steptrace.learner.magic``: registers the magic."""
-    ipython.register_magic_function(steptrace_check, magic_kind="cell", magic_name="steptrace_check")
+    def magic(line: str, cell: str) -> CheckReport | None:
+        return steptrace_check(line, cell, ipython.user_ns)
+
+    ipython.register_magic_function(magic, magic_kind="cell", magic_name="steptrace_check")

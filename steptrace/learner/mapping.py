@@ -301,7 +301,8 @@ def _shape(timeline: Timeline, names: dict[Key, str], label: str) -> tuple[Shape
         elif w.ndim < 2 and w.size % n_in == 0:
             n_out, flip = w.size // n_in, False
         else:
-            raise ScriptError(f"{label}:{weights.line}: {weights.name} has shape {w.shape}, which "
+            at = timeline.captured.script.at(weights.line)
+            raise ScriptError(f"{at}: {weights.name} has shape {w.shape}, which "
                               f"does not take the {n_in} number(s) of "
                               f"{names.get(('input', 0)) if k == 1 else names.get(('layer', k - 1))}")
         sizes.append(n_out)
@@ -366,8 +367,8 @@ def _given(timeline: Timeline, shape: Shape, names: dict[Key, str], label: str) 
             assert x is not None  # (a step has an input: _shape checked one is assigned)
             rows = x.shape[0] if x.ndim == 2 else 1
             if rows == 0:  # a batch sliced past the data's end: the book never makes one
-                first = timeline.assignments[step.first]
-                raise ScriptError(f"{label}:{first.line}: this step's {names.get(('input', 0), 'input')}"
+                at = timeline.captured.script.at(timeline.assignments[step.first].line)
+                raise ScriptError(f"{at}: this step's {names.get(('input', 0), 'input')}"
                                   " has no rows (an empty batch: does the loop run past the end "
                                   "of the data?)")
             fitted = shape.fit(Role("input", 0, False), x, rows)
@@ -398,7 +399,8 @@ def _given(timeline: Timeline, shape: Shape, names: dict[Key, str], label: str) 
     missing = [s for s in timeline.steps if given[s.number].goal is None]
     if missing:
         first = timeline.assignments[missing[0].first]
-        raise ScriptError(f"{label}:{first.line}: no goal for this step: steptrace looks for "
+        at = timeline.captured.script.at(first.line)
+        raise ScriptError(f"{at}: no goal for this step: steptrace looks for "
                           "goal_pred / goal_prediction / true, or the rows of walk_vs_stop that go "
                           f"with the rows of streetlights the step's {first.name} is")
     return given

@@ -101,7 +101,7 @@ def weights_after_update(op: Operands) -> Candidates:
         return
     deriv = op.derivative(k, layer)
     updated = op.moment.earlier.get(("weights", k + 1))
-    where = f" (line {updated.line})" if updated is not None else ""
+    where = f" ({op.run.captured.script.place(updated.line)})" if updated is not None else ""
     yield (back if deriv is None else back * deriv,
            f"{op.name('weights', k + 1)} was already updated{where} when this line used it; the "
            "hidden delta takes the weights before this sample's update: compute "
@@ -444,7 +444,7 @@ def stale_input(op: Operands) -> Candidates:
     expected = book(Operands(op.run, replace(op.moment, given=replace(given, goal=in_order))))
     if expected is not None:
         name, line = op.layer_name(0), _last_input_line(op)
-        where = f" (set at line {line})" if line is not None else ""
+        where = f" (set {op.run.captured.script.place(line)})" if line is not None else ""
         yield (expected.value,
                f"{name} is {_shown(op.layer(0))}{where}, not sample {given.offset}'s row, while "
                f"the goal is sample {given.offset}'s: set {name} from the sample's index inside "

@@ -6,7 +6,8 @@ names the first step that departs from the book — the variable, the script's l
 learner's value, the book's formula with their operands plugged in and the value it gives,
 and the likely mistake; its JSON (:meth:`CheckReport.to_dict`, ``"format":
 "steptrace-check"``, ``"version": 1``) holds the same, for teachers' tools. The README's
-"Check your own code" documents every key.
+"Check your own code" documents every key. A notebook cell's report also names what it
+took from earlier cells (``%%steptrace_check``: :mod:`steptrace.learner.handover`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from steptrace.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK
 from steptrace.learner.against import Comparison
 from steptrace.learner.check import Lockstep
 from steptrace.learner.mapping import LearnerRun
+from steptrace.learner.prelude import PRELUDE_LINE
 from steptrace.learner.rules import shown
 
 FORMAT, VERSION = "steptrace-check", 1
@@ -58,6 +60,8 @@ class CheckReport:
     lockstep: Lockstep | None = None
     against: Comparison | None = None
     error: str | None = None  # why the script could not be checked (it failed, ...)
+    #: the names a notebook cell was handed from earlier cells (a script: none)
+    from_earlier_cells: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -99,7 +103,7 @@ class CheckReport:
         """The report's text, line by line (``with_error``: the line saying why a failed script
         failed first, which the command line prints on stderr instead)."""
         if self.error is not None and self.lockstep is None:
-            return [self.error] if with_error else []
+            return ([self.error] if with_error else []) + self._taken()
         assert self.lockstep is not None and self.run is not None
         lockstep, steps = self.lockstep, len(self.run.timeline.steps)
         found = lockstep.divergence
@@ -111,7 +115,7 @@ class CheckReport:
             where = (f"sample {found.samples[0]}" if len(found.samples) == 1
                      else f"samples {found.samples[0]}-{found.samples[-1]}")
             head = f"{self.script} departs from the book at pass {found.epoch}, {where} (step " \
-                   f"{found.step + 1} of {steps:,}), line {found.line}:"
+                   f"{found.step + 1} of {steps:,}), {self.run.captured.script.place(found.line)}:"
             expected = found.expected
             indent = " " * len(f"  the book:  {found.variable} ")
             lines = [head, f"    {found.statement}"]
@@ -145,6 +149,7 @@ class CheckReport:
                          f"{plural(lockstep.checked - (found.told is None), 'assignment')} agree "
                          f"({self.tolerance}); "
                          f"network: {self.network()}")
+        lines += self._taken()
         if self.error is not None:  # it failed, and had departed from the book before
             lines[0] = lines[0].replace(" departs from the book", " had departed from the book", 1)
             if with_error:
@@ -154,6 +159,12 @@ class CheckReport:
             lines.append(f"against {self.against.experiment}: {verdict}")
             lines += [f"  {item.line()}" for item in self.against.items]
         return lines
+
+    def _taken(self) -> list[str]:
+        """The line naming what a notebook cell took from earlier cells (if anything)."""
+        if not self.from_earlier_cells:
+            return []
+        return [f"  taken from earlier cells: {', '.join(self.from_earlier_cells)}"]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -166,7 +177,8 @@ class CheckReport:
         data: dict[str, Any] = {
             "format": FORMAT, "version": VERSION, "script": self.script, "status": self.status,
             "tolerance": {"rtol": self.rtol, "atol": self.atol}, "error": self.error,
-            "network": None, "checked": None, "divergence": None, "against": None}
+            "network": None, "checked": None, "divergence": None, "against": None,
+            "from_earlier_cells": list(self.from_earlier_cells)}
         if self.run is not None:
             run = self.run
             data["network"] = {
@@ -183,7 +195,7 @@ class CheckReport:
                 data["divergence"] = {
                     "pass": found.epoch, "samples": list(found.samples), "step": found.step,
                     "kind": found.kind, "layer": found.layer, "variable": found.variable,
-                    "line": found.line, "statement": found.statement,
+                    "line": None if found.line == PRELUDE_LINE else found.line, "statement": found.statement,
                     "value": None if found.told is not None else _json_numbers(found.value),
                     "formula": found.expected.formula, "plugged_in": found.expected.plugged,
                     "expected": None if found.told is not None else _json_numbers(found.expected.value),

@@ -8,6 +8,12 @@ endless loop or a ``timeout`` cannot take steptrace down, and what is recorded i
 script printed) is kept apart from steptrace's own. Every way a script can fail is a
 :class:`ScriptError` (exit 2) with one line: the script's exception with its type, message
 and line; ``sys.exit`` with a status other than 0; a timeout; a limit; not Python.
+
+A notebook cell may start from what earlier cells defined (a
+:class:`~steptrace.learner.prelude.Prelude`): written into the run's folder for the child,
+which sets it up before the script's first line, inside the same process, limits and
+timeout. Its values of the book's names are assignments at line 0, which messages call
+"from an earlier cell"; a NameError for a name that could not be handed over says why.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, Terminated
 from steptrace.learner.capture import LIMIT_NAMES, statement_lines
 from steptrace.learner.names import LOOKED_FOR, role_of
+from steptrace.learner.prelude import PRELUDE_LINE, Prelude
+from steptrace.learner.prelude import write as write_prelude
 from steptrace.limits import MiB
 from steptrace.outputs import handling
 
@@ -63,6 +71,7 @@ class ScriptError(BadInput):
     captured: Captured | None = None
     #: where the script raised, and what: (line, "ValueError: shapes (4,) and ...")
     raised: tuple[int | None, str] | None = None
+    from_earlier_cells: tuple[str, ...] = ()  # what the run was handed before it failed
 
 
 @dataclass(frozen=True)
@@ -93,14 +102,27 @@ class Script:
     #: (``weights = weights - ...``): a new local value, the caller's unchanged
     rebound: dict[tuple[int, str], str] = field(default_factory=dict)
 
+    def place(self, line: int) -> str:
+        """``line 5``, or ``from an earlier cell`` for a value set before the script's first
+        line (:data:`~steptrace.learner.prelude.PRELUDE_LINE`)."""
+        return "from an earlier cell" if line == PRELUDE_LINE else f"line {line}"
+
+    def at(self, line: int) -> str:
+        """Where a message points: ``the cell:5``, or ``the cell (from an earlier cell)``."""
+        return f"{self.label} (from an earlier cell)" if line == PRELUDE_LINE else f"{self.label}:{line}"
+
     def source_of(self, line: int) -> str:
         """The whole statement starting at ``line``, as written."""
+        if line == PRELUDE_LINE:
+            return ""
         end = max((n for n, first in self.statements.items() if first == line), default=line)
         return "\n".join(self.lines[line - 1:end])
 
     def statement(self, line: int) -> str:
         """The statement starting at ``line``, as written (its first line, stripped; ``…`` if
-        it goes on)."""
+        it goes on; a value from an earlier cell says so)."""
+        if line == PRELUDE_LINE:
+            return "(set by an earlier cell, not by a line of this one)"
         text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
         following = [n for n, first in self.statements.items() if first == line and n > line]
         return text + (" …" if following else "")
@@ -113,6 +135,8 @@ class Captured:
     script: Script
     assignments: tuple[Assignment, ...]
     stdout: str
+    #: the names an earlier cell's values were handed to it under (a prelude), in order
+    from_earlier_cells: tuple[str, ...] = ()
 
 
 def read_script(path: Path, label: str | None = None) -> Script:
@@ -199,10 +223,12 @@ def self_assignments(tree: ast.Module) -> frozenset[tuple[int, str]]:
 
 
 def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
-            limits: dict[str, int] | None = None, label: str | None = None) -> Captured:
+            limits: dict[str, int] | None = None, label: str | None = None,
+            prelude: Prelude | None = None) -> Captured:
     """Run the script at ``path`` in a child process (at most ``timeout`` seconds) and
     return what it assigned to the book's names and printed; ScriptError if it failed or
-    assigned none of them. ``label`` names it in messages (default: its path)."""
+    assigned none of them. ``label`` names it in messages (default: its path);
+    ``prelude``, what a notebook's earlier cells hand it (set up before its first line)."""
     path = Path(path)
     script = read_script(path, label)
     limits = {**LIMITS, **(limits or {})}
@@ -213,6 +239,9 @@ def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
         command = [sys.executable, "-c", BOOT.format(root=root, max_file=MAX_FILE), target,
                    str(records),
                    *(str(limits[name]) for name in LIMIT_NAMES)]
+        if prelude is not None:  # (the child is another process: a folder is how it hears)
+            write_prelude(prelude, Path(folder) / "prelude")
+            command.append(str(Path(folder) / "prelude"))
         with out.open("wb") as stdout, err.open("wb") as stderr:
             status = _run(command, stdout, stderr, timeout, script)
         with out.open("rb") as file:  # (the child caps print; os.write goes around it)
@@ -230,20 +259,25 @@ def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
         if end is None:
             raise ScriptError(f"{script.label}: the script's process ended before the script "
                               f"did ({_status(status)}){_last_line(err)}")
+    handed: tuple[str, ...] = ()
     try:
         try:
-            _raise_for(end, script)
+            handed = tuple(map(str, end.get("handed", ())))
+            unavailable = {**(prelude.refused if prelude else {}), **end.get("not_handed", {})}
+            _raise_for(end, script, unavailable)
         except (KeyError, TypeError, AttributeError):  # an end line the script forged
             raise ScriptError(f"{script.label}: steptrace's record of the script's run is "
                               "damaged (did the script write into it?)") from None
     except ScriptError as failed:
-        failed.captured = Captured(script, tuple(assignments), printed) if assignments else None
+        failed.captured = (Captured(script, tuple(assignments), printed, handed)
+                           if assignments else None)
+        failed.from_earlier_cells = handed
         raise
     if not assignments:
         raise ScriptError(f"{script.label}: the script assigns none of the names steptrace "
                           f"follows ({LOOKED_FOR}): name the variables as the book does")
     _followed(assignments, script)
-    return Captured(script, tuple(assignments), printed)
+    return Captured(script, tuple(assignments), printed, handed)
 
 
 def _followed(assignments: list[Assignment], script: Script) -> None:
@@ -255,7 +289,7 @@ def _followed(assignments: list[Assignment], script: Script) -> None:
         if (assignment.line in script.untraced and role is not None
                 and role.kind not in ("inputs", "goals", "alpha")):
             raise ScriptError(
-                f"{script.label}:{assignment.line}: {assignment.name} is set by code steptrace "
+                f"{script.at(assignment.line)}: {assignment.name} is set by code steptrace "
                 f"does not follow ({script.statement(assignment.line)[:60]}…): it follows this "
                 "script's own statements only; put the training loop in the script")
 
@@ -325,14 +359,15 @@ def read_records(path: Path, script: Script) -> tuple[list[Assignment], dict[str
     return assignments, None
 
 
-def _raise_for(end: dict[str, Any], script: Script) -> None:
-    """ScriptError for an end line that is not ``ok``."""
+def _raise_for(end: dict[str, Any], script: Script, unavailable: dict[str, str]) -> None:
+    """ScriptError for an end line that is not ``ok`` (``unavailable``: the names an
+    earlier cell had that could not be handed over, and why)."""
     kind, label = end["end"], script.label
     line = end.get("line")
     where = f"{label}:{line}" if line else label
     if kind == "raised":
         failed = ScriptError(f"{where}: the script raised {end['type']}: {end['message']}"
-                             + _hint(end, script))
+                             + _hint(end, script) + _not_handed(end.get("name"), unavailable))
         failed.raised = (line if isinstance(line, int) else None, f"{end['type']}: {end['message']}")
         raise failed
     if kind == "exit":
@@ -341,6 +376,13 @@ def _raise_for(end: dict[str, Any], script: Script) -> None:
         raise ScriptError(f"{label}: {end['message']}")
     if kind != "ok":
         raise ScriptError(f"{label}: {end.get('message', kind)}")
+
+
+def _not_handed(name: object, unavailable: dict[str, str]) -> str:
+    """For a NameError: the name came from an earlier cell, and why it was not handed over."""
+    if not isinstance(name, str) or name not in unavailable:
+        return ""
+    return f" ({name} came from an earlier cell and could not be handed over: {unavailable[name]})"
 
 
 def _hint(end: dict[str, Any], script: Script) -> str:

@@ -169,7 +169,7 @@ def _reset_in_sample_loop(run: LearnerRun, step: Step) -> Departure | None:
     return Departure(step, _places(run, step), line, name, f"{name} = 0 before every sample",
                      f"{name} = 0 once at the start of every pass",
                      "error-reset-per-sample", "the pass's error set to 0 for every sample",
-                     f"{name} is set to 0 inside the loop over the samples (line {line}): it "
+                     f"{name} is set to 0 inside the loop over the samples ({script.place(line)}): it "
                      "holds one sample's error, not the pass's; the book sets it to 0 once, at "
                      "the start of each pass, before the loop over the samples")
 
@@ -197,7 +197,8 @@ def _error_resets(run: LearnerRun) -> Departure | None:
         before_loop = [line for index, line in resets if index < run.timeline.steps[0].first]
         if resets and len(resets) == len(before_loop):
             line = before_loop[-1]
-            detail = (f"{name} is set to 0 once, before the loop (line {line}); the book sets it "
+            detail = (f"{name} is set to 0 once, before the loop "
+                      f"({run.captured.script.place(line)}); the book sets it "
                       "to 0 at the start of every pass, so each pass's error is its own: here "
                       f"pass {step.epoch}'s sum starts from pass {step.epoch - 1}'s "
                       f"({float(old.reshape(())):.6g})")
