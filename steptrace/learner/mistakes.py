@@ -174,14 +174,20 @@ def derivative_of_other_nonlinearity(op: Operands) -> Candidates:
     if plain is None or layer is None:
         return
     used = op.act(k)
+    made = op.run.timeline.first("layer", k)
     for act in op.run.registered:
-        if act.name != used.name and not act.derivative_is_one:
-            yield (plain * act.derivative(layer),
-                   f"{act.deriv_name}({op.layer_name(k)}) is {act.name}'s derivative, but "
-                   f"{op.layer_name(k)} is a {used.name} layer: its derivative is "
-                   + ("1 (multiply by nothing)" if used.derivative_is_one else
-                      f"{used.deriv_name}(output) = {used.derivative_formula}"),
-                   (act.deriv_name,))
+        if act.name == used.name or act.derivative_is_one:
+            continue
+        if used.derivative_is_one:  # a layer made without a nonlinearity: which line is wrong?
+            at = f" ({op.run.captured.script.place(made.line)} applies none)" if made is not None else ""
+            why = (f"{op.layer_name(k)} is a linear layer{at}: either apply {act.name} where it is "
+                   f"made, or multiply by nothing (its derivative is 1)")
+        else:
+            why = (f"{op.layer_name(k)} is a {used.name} layer: its derivative is "
+                   f"{used.deriv_name}(output) = {used.derivative_formula}")
+        yield (plain * act.derivative(layer),
+               f"{act.deriv_name}({op.layer_name(k)}) is {act.name}'s derivative, but {why}",
+               (act.deriv_name,))
 
 
 def calculus_factor(op: Operands) -> Candidates:
