@@ -41,7 +41,7 @@ from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.rules import Array, Nonlinearity
 from steptrace.learner.names import Role
 from steptrace.learner.runner import Assignment, Captured, ScriptError
-from steptrace.learner.timeline import Step, Timeline, build
+from steptrace.learner.timeline import ScriptStep, Timeline, build
 from steptrace.matrices import Matrix
 from steptrace.plugins.registry import Registry
 
@@ -207,7 +207,7 @@ class Moment:
 
     assignment: Assignment
     role: Role
-    step: Step
+    step: ScriptStep
     given: Given
     value: Array  # the assignment's value, fitted
     before: dict[Key, Array]  # each role's latest value, before this assignment
@@ -224,7 +224,7 @@ def _walk(timeline: Timeline, shape: Shape, given: dict[int, Given]) -> Iterator
     latest: dict[Key, Array] = {}
     at_start: dict[int, Array] = {}
     earlier: dict[Key, Assignment] = {}
-    current: Step | None = None
+    current: ScriptStep | None = None
     for assignment, role in zip(timeline.assignments, timeline.roles, strict=True):
         if role is None:
             continue
@@ -406,7 +406,7 @@ def _given(timeline: Timeline, shape: Shape, names: dict[Key, str], label: str) 
     return given
 
 
-def _decided(timeline: Timeline, step: Step) -> int:
+def _decided(timeline: Timeline, step: ScriptStep) -> int:
     """The index by which a step's input and goal are set: its first error, delta or update
     (the goal may be assigned after the prediction), else its last assignment."""
     for i in step.members:

@@ -31,18 +31,29 @@ from steptrace.learner.names import OUTPUT, Role, role_of
 from steptrace.learner.runner import Assignment, Captured
 
 
-@dataclass
-class Step:
-    """One step of the learner's run: which assignments it holds, and where it falls."""
+@dataclass(frozen=True)
+class ScriptStep:
+    """One step of the learner's run: which assignments it holds, and where it falls (the
+    engine's :class:`~steptrace.engine.network.Step` is what a step computed; this is where
+    a script's step is among its assignments)."""
 
     number: int  # from 0, over the run
     first: int  # the index of its first assignment
-    members: list[int] = field(default_factory=list)  # indices of its assignments, in order
-    epoch: int = 0  # its pass
-    position: int = 0  # its place in the pass, from 0
+    members: tuple[int, ...]  # indices of its assignments, in order
+    epoch: int  # its pass
+    position: int  # its place in the pass, from 0
 
 
 @dataclass
+class _Opened:
+    """A step while the timeline is built: its number, first assignment, members so far."""
+
+    number: int
+    first: int
+    members: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Timeline:
     """The learner's assignments (merged as the module says), each with its role, and the
     steps and passes they make."""
@@ -52,9 +63,9 @@ class Timeline:
     roles: list[Role | None]  # per assignment; None: a name of the other naming, ignored
     numbered: bool  # chapter 6's names (layer_1, weights_0_1), or chapters 4-5's
     output: int  # the output layer's number (the network's weight layers)
-    steps: list[Step]
+    steps: list[ScriptStep]
     passes: int
-    step_of: dict[int, Step]  # assignment index -> its step
+    step_of: dict[int, ScriptStep]  # assignment index -> its step
     resets: int  # how many times the summed error was set back to 0 between steps
 
     def name(self, kind: str, layer: int = 0) -> str | None:
@@ -64,7 +75,7 @@ class Timeline:
                 return assignment.name
         return None
 
-    def learns(self, step: Step) -> bool:
+    def learns(self, step: ScriptStep) -> bool:
         """Whether a step learns (makes a delta, a weight_delta or an update): one that only
         predicts (a forward pass to print the trained network's outputs) does not."""
         return any((role := self.roles[i]) is not None
@@ -139,16 +150,15 @@ def build(captured: Captured) -> Timeline:
     forward_layers = [r.layer for r in roles if r is not None and r.kind == "layer"]
     opening = min(forward_layers) if forward_layers else None  # the first forward a step makes
     accumulating = captured.script.accumulating
-    steps: list[Step] = []
-    step_of: dict[int, Step] = {}
-    current: Step | None = None
+    opened: list[_Opened] = []
+    current: _Opened | None = None
     pending_input: int | None = None  # an input set before its step's first forward
     boundaries: list[int] = []  # step numbers at which a pass begins (a reset before them)
 
     def close() -> None:
         nonlocal current
         if current is not None:
-            steps.append(current)
+            opened.append(current)
         current = None
 
     for i, (assignment, role) in enumerate(zip(assignments, roles, strict=True)):
@@ -158,7 +168,7 @@ def build(captured: Captured) -> Timeline:
         if (kind == "accumulator" and (assignment.line, assignment.name) not in accumulating
                 and not np.any(assignment.value)):
             # the summed error set back to 0: a pass begins with the next step
-            boundaries.append(len(steps) + (current is not None))
+            boundaries.append(len(opened) + (current is not None))
             continue
         if kind == "input":
             if current is not None and len(current.members) > 0 and any(
@@ -173,7 +183,7 @@ def build(captured: Captured) -> Timeline:
             if current is not None and any(roles[j] == role for j in current.members):
                 close()
             if current is None:
-                current = Step(len(steps), pending_input if pending_input is not None else i)
+                current = _Opened(len(opened), pending_input if pending_input is not None else i)
                 if pending_input is not None:
                     current.members.append(pending_input)
                 pending_input = None
@@ -181,16 +191,15 @@ def build(captured: Captured) -> Timeline:
             continue  # setup: the initial weights, a summed error's first 0
         current.members.append(i)
     close()
-    for step in steps:
-        for i in step.members:
-            step_of[i] = step
+    steps = _passes(opened, boundaries, _keys(opened, assignments, roles)) if opened else []
+    step_of = {i: step for step in steps for i in step.members}
     resets = sum(1 for b in boundaries if 0 < b < len(steps))
-    passes = _passes(steps, boundaries, _keys(steps, assignments, roles)) if steps else 0
+    passes = steps[-1].epoch + 1 if steps else 0
     return Timeline(captured, assignments, roles, numbered, output, steps, passes, step_of, resets)
 
 
-def _passes(steps: list[Step], boundaries: list[int], keys: list[bytes]) -> int:
-    """Number each step's pass and place in it; return how many passes there are."""
+def _passes(steps: list[_Opened], boundaries: list[int], keys: list[bytes]) -> list[ScriptStep]:
+    """The steps, each with its pass and its place in it."""
     starts = sorted({b for b in boundaries if 0 < b < len(steps)})
     if starts:  # the summed error set back to 0 between steps: that is where passes begin
         edges = [0, *starts, len(steps)]
@@ -199,13 +208,12 @@ def _passes(steps: list[Step], boundaries: list[int], keys: list[bytes]) -> int:
         edges = list(range(0, len(steps) + 1, period))
         if edges[-1] != len(steps):
             edges.append(len(steps))
-    for epoch, (start, end) in enumerate(pairwise(edges)):
-        for position, step in enumerate(steps[start:end]):
-            step.epoch, step.position = epoch, position
-    return len(edges) - 1
+    return [ScriptStep(step.number, step.first, tuple(step.members), epoch, position)
+            for epoch, (start, end) in enumerate(pairwise(edges))
+            for position, step in enumerate(steps[start:end])]
 
 
-def _keys(steps: list[Step], assignments: Sequence[Assignment],
+def _keys(steps: list[_Opened], assignments: Sequence[Assignment],
           roles: Sequence[Role | None]) -> list[bytes]:
     """What each step was given: the bits of the input and the goal it had when it ended."""
     latest: dict[str, bytes] = {"input": b"", "goal": b""}

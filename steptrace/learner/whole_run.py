@@ -27,7 +27,7 @@ import numpy as np
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import LearnerRun, rows_in, walk
 from steptrace.learner.runner import Script
-from steptrace.learner.timeline import Step
+from steptrace.learner.timeline import ScriptStep
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Departure:
     """Where the run as a whole parts from the book's: at which step it shows, the line to
     fix (and the name it assigns), what the run did, what the book's does, and why."""
 
-    step: Step
+    step: ScriptStep
     samples: tuple[int, ...]  # the samples the step was given (the dataset's rows)
     line: int
     variable: str
@@ -84,7 +84,7 @@ def _samples(run: LearnerRun) -> Departure | None:
         return None
     name = run.names.get(("inputs", 0), "streetlights")
     everything = list(range(len(data)))
-    passes: dict[int, list[tuple[Step, list[int]]]] = {}
+    passes: dict[int, list[tuple[ScriptStep, list[int]]]] = {}
     for step in run.timeline.steps:
         if not run.timeline.learns(step):  # a prediction (the trained network's outputs)
             continue
@@ -129,7 +129,7 @@ def _listed(samples: list[int]) -> str:
     return ", ".join(map(str, samples[:12])) + (", …" if len(samples) > 12 else "")
 
 
-def _departs(run: LearnerRun, step: Step, rows: list[int], epoch: int, name: str, seen: list[int],
+def _departs(run: LearnerRun, step: ScriptStep, rows: list[int], epoch: int, name: str, seen: list[int],
              mistake: str, title: str, detail: str) -> Departure:
     """A departure in the samples a pass gives, at the loop that gives them."""
     first = run.timeline.assignments[step.first]
@@ -141,7 +141,7 @@ def _departs(run: LearnerRun, step: Step, rows: list[int], epoch: int, name: str
                      f"{_listed(list(range(samples)))}", mistake, title, detail)
 
 
-def _places(run: LearnerRun, step: Step) -> tuple[int, ...]:
+def _places(run: LearnerRun, step: ScriptStep) -> tuple[int, ...]:
     """The places in its pass of a step's samples."""
     given = run.given[step.number]
     return tuple(range(given.offset, given.offset + given.rows))
@@ -155,7 +155,7 @@ def _resets(run: LearnerRun) -> list[tuple[int, int]]:
             and (a.line, a.name) not in adding and not np.any(a.value)]
 
 
-def _reset_in_sample_loop(run: LearnerRun, step: Step) -> Departure | None:
+def _reset_in_sample_loop(run: LearnerRun, step: ScriptStep) -> Departure | None:
     """A pass cut short by the summed error set to 0 inside the loop over the samples."""
     script, first = run.captured.script, run.timeline.assignments[step.first]
     earlier = [line for index, line in _resets(run) if index < step.first]
