@@ -1,10 +1,13 @@
-"""65 learners' scripts that nobody who wrote the check wrote: ``steptrace check`` is right
+"""108 learners' scripts that nobody who wrote the check wrote: ``steptrace check`` is right
 on every one.
 
 ``tests/learners/*.py`` are chapter 4-6 programs written the way learners write them (their
-own layouts, helper functions, seeds, batch styles): 26 correct (among them ``@``,
-``np.maximum``, a ``train()`` with globals, ``zip`` over rows, chapter 8's batch mean taken
-in the delta, a forward pass after training), 39 with a mistake. Line 1 of each says what
+own layouts, helper functions, seeds, batch styles), by two testers working apart: the
+first's 65 (26 correct — among them ``@``, ``np.maximum``, a ``train()`` with globals, ``zip``
+over rows, chapter 8's batch mean taken in the delta, a forward pass after training — and
+39 with a mistake), and 43 of the second's 50 (``x...``: 14 correct, 29 wrong; the 7 left
+out keep their weights or layers on a class's ``self``, or shuffle the inputs alone, which
+the check does not follow yet). Line 1 of each says what
 the check must find: ``# expect: clean``, or ``# expect: wrong LINE[|LINE] name: why`` (the
 line to fix: where either of two is fair, both). A correct script exits 0; a wrong one
 exits 1 (a departure) or 2 (it failed) at that line — never 3 — and, where the catalogue
@@ -37,6 +40,15 @@ NAMED = {
     "w15": "sign", "w16": "alpha-missing", "w17": "error-not-squared",
     "w18": "wrong-layer-in-update", "w19b": "missing-transpose", "w20": "stale-input",
     "c22": "sample-order",
+    # the second tester's (x...)
+    "xw01": "derivative-of-wrong-layer", "xw03": "weights-after-update", "xw04": "sign",
+    "xw05": "alpha-missing", "xw06": "error-not-reset", "xw07": "goal-of-another-sample",
+    "xw08": "sample-skipped", "xw09": "sum-replaced", "xw10": "alpha-twice",
+    "xw12": "weights-after-update", "xw13": "changed-by-call", "xw14": "wrong-batch-size",
+    "xw19": "missing-derivative", "xw20": "missing-derivative", "xw23": "sample-skipped",
+    "xw24": "wrong-batch-size", "xw26": "derivative-in-terms-of-input",
+    "xw28": "goal-of-another-sample", "xw29": "error-not-squared", "xw30": "missing-transpose",
+    "xw31": "missing-derivative", "xw32": "missing-update", "xw33": "prediction-as-delta",
 }
 
 
@@ -47,7 +59,7 @@ def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_corpus_is_all_here() -> None:
-    assert len(SCRIPTS) == 65
+    assert len(SCRIPTS) == 65 + 43
     assert all(EXPECT.match(path.read_text().splitlines()[0]) for path in SCRIPTS)
 
 

@@ -104,10 +104,13 @@ class Network:
     #: How weights learn: gradient_descent, or the strategy's own rule (own_rule.learn_by_rule).
     learn: Callable[[list[Array], Array, float], Learning] = field(init=False)
     #: The arithmetic's dot and total, and each layer's nonlinearity (act[k - 1] is layer
-    #: k's), at hand: the step runs thousands of times a second.
+    #: k's) with its function and derivative (None where it is 1: times 1 changes nothing)
+    #: at hand: the step runs thousands of times a second.
     dot: Callable[[Array, Array], Array] = field(init=False)
     total: Callable[[Array], float] = field(init=False)
     act: Sequence[Nonlinearity] = field(init=False)
+    function: Sequence[Callable[[Array], Array]] = field(init=False)
+    derivative: Sequence[Callable[[Array], Array] | None] = field(init=False)
 
     def __post_init__(self) -> None:
         self.learn = (partial(learn_by_rule, self) if self.plan.strategy.own_rule
@@ -116,6 +119,8 @@ class Network:
         # exact mode computes with the portable functions, blas mode with the fast ones
         self.act = [act if self.arithmetic.mode == "exact" or act.fast is None
                     else replace(act, function=act.fast) for act in self.plan.nonlinearities]
+        self.function = [act.function for act in self.act]
+        self.derivative = [None if act.derivative_is_one else act.derivative for act in self.act]
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
@@ -133,13 +138,13 @@ class Network:
 
     def step(self, layer_0: Array, goal: Array | None) -> Step:
         """One step of the book's algorithm on one batch: forward, error, learn, update."""
-        dot, act, weights = self.dot, self.act, self.weights
+        dot, function, weights = self.dot, self.function, self.weights
         last = len(weights)  # the output layer's number
 
         # layer_k = act_k(layer_{k-1} · weights_{k-1}_k)
         layer, weighted_sum = [layer_0], [NOTHING]
         for k in range(1, last + 1):
-            weighted, layer_k = forward(dot, act[k - 1].function, layer[k - 1], weights[k - 1])
+            weighted, layer_k = forward(dot, function[k - 1], layer[k - 1], weights[k - 1])
             weighted_sum.append(weighted)
             layer.append(layer_k)
         if goal is None:  # a forward pass only: nothing to compare with
@@ -154,8 +159,9 @@ class Network:
         weight_deltas, details, delta, derivative = self.learn(layer, goal, layer_error)
 
         # weights_{k-1}_k -= alpha * weight_delta, the last weights first
+        alpha, ascent, frozen = self.alpha, self.ascent, self.frozen
         for k in range(last, 0, -1):
-            update(weights[k - 1], weight_deltas[k - 1], self.alpha, self.ascent, self.frozen[k - 1])
+            update(weights[k - 1], weight_deltas[k - 1], alpha, ascent, frozen[k - 1])
         return Step(layer, weighted_sum, goal, layer_error, derivative, delta, weight_deltas,
                     tuple(weights), details)
 
@@ -163,14 +169,15 @@ class Network:
         """The book's learning rule: each layer's delta, from the output back (through the
         weights *before* this step's update), and each weight_delta, averaged over the
         batch. (The error is not needed: it is taken as every learning rule is handed it.)"""
-        dot, act, weights = self.dot, self.act, self.weights
+        dot, derivative_of, weights = self.dot, self.derivative, self.weights
         last = len(weights)  # the output layer's number
         delta: list[Array] = [NOTHING] * (last + 1)
         derivative: list[Array | None] = [None] * (last + 1)
         weight_deltas: list[Array] = [NOTHING] * last
         for k in range(last, 0, -1):
             # relu2deriv(layer_k); None where it is 1 (times 1 changes nothing)
-            deriv = derivative[k] = None if act[k - 1].derivative_is_one else act[k - 1].derivative(layer[k])
+            relu2deriv = derivative_of[k - 1]
+            deriv = derivative[k] = None if relu2deriv is None else relu2deriv(layer[k])
             if k == last:  # layer_2_delta = layer_2 - goal
                 delta[k] = output_delta(layer[k], goal, self.ascent, deriv)
             else:  # layer_1_delta = layer_2_delta · weights_1_2ᵀ * relu2deriv(layer_1)

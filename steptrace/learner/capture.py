@@ -152,14 +152,32 @@ class Recorder:
         """A line of the script is about to run in ``frame``: what the previous one changed
         (and assigned: a statement left for another assigns its names, changed or not)."""
         watched = self.frames.get(id(frame))
-        if watched is None:  # the frame's first line: what it holds already is no change
-            self.frames[id(frame)] = ([line], self.snapshot(scope_of(frame)))
+        if watched is None:  # the frame's first line: what it holds already is no change,
+            seen = self.snapshot(scope_of(frame))  # but what a function was handed may be
+            self.frames[id(frame)] = ([line], seen)
+            if frame.f_code.co_name != "<module>":
+                self.parameters(frame.f_code, seen, id(frame))
             return
         at, seen = watched
         statement = self.statements.get(at[0])
         left = statement != self.statements.get(line)
         self.compare(frame, seen, at[0], self.assigned.get(statement, ()) if left else ())
         at[0] = line
+
+    def parameters(self, code: types.CodeType, seen: dict[str, _Seen], frame: int) -> None:
+        """A function handed a book name as a parameter (``def train(..., alpha)``, ``def
+        step(self, layer_0)``): recorded, at its ``def`` line, where the value is not the
+        one last recorded under that name (the caller's own, passed on, is no change)."""
+        for name in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+            value = seen.get(name)
+            if value is None or value.copy is None:
+                continue
+            last = self.last.get(name)
+            if (last is not None and last[0].value is value.value and last[0].copy is not None
+                    and same_bits(last[0].copy, value.copy)):
+                continue
+            self.last[name] = (value, frame)
+            self.record(name, code.co_firstlineno, value.copy, False)
 
     def leave(self, frame: types.FrameType, raised: bool = False) -> None:
         """``frame`` returns (or yields, or ``raised``): what its last line changed. A line

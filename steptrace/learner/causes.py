@@ -53,6 +53,8 @@ def first_unlike_the_books(timeline: Timeline) -> ShapeCause | None:
     """The first assignment of a chapter-6 run whose shape the book's would not have."""
     if not timeline.numbered:
         return None
+    if (misfit := _weights_that_do_not_chain(timeline)) is not None:
+        return misfit
     sizes = _sizes(timeline)
     if sizes is None:
         return None
@@ -82,6 +84,27 @@ def first_unlike_the_books(timeline: Timeline) -> ShapeCause | None:
                     "1-D)") if kind == "input" and value.ndim == 1 else ""
             return ShapeCause(assignment.line, name,
                               f"{name} is {_shape(value)}; the book's is {book}{hint}")
+    return None
+
+
+def _weights_that_do_not_chain(timeline: Timeline) -> ShapeCause | None:
+    """The first weight matrix whose rows do not take the numbers of the layer before it:
+    the dataset's width for ``weights_0_1``, the columns of the matrix before for the rest."""
+    data = timeline.first("inputs")
+    if data is None or data.value.ndim != 2:
+        return None
+    width, before = data.value.shape[1], data.name
+    for k in range(1, timeline.output + 1):
+        first = timeline.first("weights", k)
+        if first is None or first.value.ndim != 2:
+            return None
+        rows, columns = first.value.shape
+        if rows != width:
+            return ShapeCause(first.line, first.name, (
+                f"{first.name} is {_shape(first.value)}; it weighs the {width} numbers of each "
+                f"row of {before}, so the book's has {width} rows: shape ({width}, n), one row "
+                "per input, one column per unit it feeds"))
+        width, before = columns, first.name
     return None
 
 

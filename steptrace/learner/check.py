@@ -55,6 +55,8 @@ class Divergence:
     told: str | None = None
     #: the line of the assignment that departs, where ``line`` (the line to fix) is another
     shows_at: int | None = None
+    #: the departing assignment's place in the run (-1: a step's or the run's as a whole)
+    index: int = -1
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def check(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL, cut_short: bo
     stepwise, counted = lockstep(run, rtol, atol, cut_short)
     whole = None if cut_short else departure(run)
     if whole is None or (stepwise.divergence is not None
-                         and stepwise.divergence.step <= whole.step.number):
+                         and (stepwise.divergence.step, stepwise.divergence.index)
+                         <= (whole.step.number, whole.at)):
         return stepwise
     step = whole.step
     found = Found(Mistake(whole.name, whole.title, ("run",), lambda op: iter(())), whole.detail)
@@ -131,7 +134,8 @@ def lockstep(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL,
             line, run.captured.script.statement(line), value, expected, mistake, _note(operands),
             difference=None if mistake is not None else how_it_differs(
                 value, expected.value, rtol, atol),
-            shows_at=None if line == assignment.line else assignment.line)), counted
+            shows_at=None if line == assignment.line else assignment.line,
+            index=assignment.index)), counted
     if (last is not None and not cut_short and (missing := trained - updated)
             and run.timeline.learns(last.step)):
         return Lockstep(checked, steps_done, _no_update(run, last, min(missing))), counted

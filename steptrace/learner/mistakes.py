@@ -14,6 +14,7 @@ right as the book's ``relu2deriv(layer_1)``; for sigmoid and tanh they differ.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -163,9 +164,34 @@ def derivative_in_terms_of_input(op: Operands) -> Candidates:
 def missing_derivative(op: Operands) -> Candidates:
     k = _layer_here(op)
     plain = _delta_without_derivative(op, k)
-    if plain is not None:
+    if plain is None:
+        return
+    act = op.act(k)
+    statement = op.run.captured.script.source_of(op.moment.assignment.line)
+    if act.deriv_name in statement:  # it multiplies by it: the function must give all ones
+        yield (plain, f"{act.deriv_name}({op.layer_name(k)}) gives 1 at every unit here, where "
+                      f"the book's {act.derivative_formula} is 0 for a unit that was off: what "
+                      f"does your {act.deriv_name} return (output >= 0 for output > 0?)")
+    else:
         yield (plain, f"{op.name('delta', k)} is not multiplied by "
-                      f"{op.act(k).deriv_name}({op.layer_name(k)})")
+                      f"{act.deriv_name}({op.layer_name(k)})")
+
+
+def _derivative_line(op: Operands) -> int | None:
+    """Where the script's own derivative function returns, when the statement calls it."""
+    act = op.act(_layer_here(op))
+    script = op.run.captured.script
+    if act.deriv_name not in script.source_of(op.moment.assignment.line):
+        return None
+    try:
+        tree = ast.parse("\n".join(script.lines))
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == act.deriv_name:
+            returns = [n.lineno for n in ast.walk(node) if isinstance(n, ast.Return)]
+            return min(returns, default=node.lineno)
+    return None
 
 
 def derivative_of_other_nonlinearity(op: Operands) -> Candidates:
@@ -188,6 +214,17 @@ def derivative_of_other_nonlinearity(op: Operands) -> Candidates:
         yield (plain * act.derivative(layer),
                f"{act.deriv_name}({op.layer_name(k)}) is {act.name}'s derivative, but {why}",
                (act.deriv_name,))
+
+
+def prediction_as_delta(op: Operands) -> Candidates:
+    """``layer_2_delta = layer_2``: the prediction itself, the goal not subtracted."""
+    k = _layer_here(op)
+    prediction = op.layer(k)
+    if k != op.output or prediction is None:
+        return
+    yield (prediction, f"{op.moment.assignment.name} is {op.layer_name(k)} itself, the goal not "
+                       f"subtracted (and the same array: a -= on it changes {op.layer_name(k)} "
+                       f"too): the book's delta is {op.layer_name(k)} − goal, a new array")
 
 
 def calculus_factor(op: Operands) -> Candidates:
@@ -289,13 +326,13 @@ def _update(op: Operands, k: int, change: Array, alpha: float | None = None) -> 
 
 
 def wrong_batch_size(op: Operands) -> Candidates:
-    """A batch's weight_delta (or chapter 8's delta) divided by another number than the
-    batch's rows: the dataset's size, or the batch size where the batch is shorter."""
+    """A batch's weight_delta (or a delta) divided by another number than the batch's rows:
+    the dataset's size, the batch size where the batch is shorter, a layer's width."""
     role, k, rows = op.moment.role, op.moment.role.layer, op.rows
-    sizes = {len(op.run.inputs), op.run.batch_size} - {rows}
+    sizes = ({len(op.run.inputs), op.run.batch_size, *op.run.shape.sizes} - {rows, 1})
     if role.kind == "delta":
         prediction = op.layer(k)
-        if k != op.output or prediction is None or not op.run.delta_mean:
+        if k != op.output or prediction is None:
             return
         plain = formulas.output_delta(prediction, op.goal, op.run.ascent, op.derivative(k, prediction))
         for size in sorted(sizes):
@@ -313,10 +350,15 @@ def wrong_batch_size(op: Operands) -> Candidates:
 
 
 def _divided(op: Operands, size: int) -> str:
-    what = "the dataset's rows" if size == len(op.run.inputs) else "the batch size"
-    return (f"it is divided by {size} ({what}), but this step's batch has {op.rows} row"
-            f"{'s' if op.rows > 1 else ''}: the book averages a batch's weight_delta over the "
-            f"batch's own rows (÷ {op.rows})")
+    what = ("the dataset's rows" if size == len(op.run.inputs) else "the batch size"
+            if size == op.run.batch_size else "a layer's width")
+    rows = f"{op.rows} row{'s' if op.rows > 1 else ''}"
+    if op.moment.role.kind == "delta":
+        return (f"it is divided by {size} ({what}); this step's batch has {rows}: the book's "
+                + ("chapter 8 form divides the delta by the batch's own rows"
+                   if op.run.delta_mean or op.rows > 1 else "delta is prediction − goal, undivided"))
+    return (f"it is divided by {size} ({what}), but this step's batch has {rows}: the book "
+            f"averages a batch's weight_delta over the batch's own rows (÷ {op.rows})")
 
 
 def weights_not_written_back(op: Operands) -> Candidates:
@@ -467,6 +509,44 @@ def _last_input_line(op: Operands) -> int | None:
     return None
 
 
+def goal_of_another_sample(op: Operands) -> Candidates:
+    """The step held to another sample's goal (a goal row sliced with another index)."""
+    goals, rows = op.run.goals, op.rows
+    words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*",
+                           op.run.captured.script.source_of(op.moment.assignment.line)))
+    named = {op.run.names.get(("goals", 0)), op.run.names.get(("goal", 0))} & words
+    if goals.ndim != 2 or len(goals) < 2 or not (named or _goal_line(op) is not None):
+        return  # (a statement that names no goal at all holds none to another sample's)
+    for j in range(0, len(goals) - rows + 1):
+        other = goals[j:j + rows]
+        if other.shape != op.goal.shape or np.array_equal(other, op.goal):
+            continue
+        expected = book(Operands(op.run, replace(op.moment, given=replace(op.moment.given, goal=other))))
+        if expected is not None:
+            yield (expected.value,
+                   f"the goal used is sample {j}'s ({_shown(other)}), not the goal of this step's "
+                   f"sample {op.moment.given.offset}: take the goal row with the same index as the "
+                   "input")
+
+
+def _goal_line(op: Operands) -> int | None:
+    """Where the goal this statement uses was taken from the goals dataset, if in a variable
+    of the script's own (``target = walk_vs_stop[j:j+1]``): the line that took it."""
+    script, line = op.run.captured.script, op.moment.assignment.line
+    dataset = op.run.names.get(("goals", 0))
+    if dataset is None:
+        return None
+    try:
+        tree = ast.parse("\n".join(script.lines))
+    except SyntaxError:
+        return None
+    used = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", script.source_of(line)))
+    taken = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assign)
+             and node.lineno < line and any(isinstance(t, ast.Name) and t.id in used for t in node.targets)
+             and any(isinstance(n, ast.Name) and n.id == dataset for n in ast.walk(node.value))]
+    return max(taken, default=None)
+
+
 def _shown(value: Array | None) -> str:
     return "?" if value is None else shown(value)
 
@@ -527,8 +607,11 @@ CATALOGUE: tuple[Mistake, ...] = (
             "output", ("delta",), derivative_in_terms_of_input),
     Mistake("derivative-of-other-nonlinearity", "the derivative of another nonlinearity",
             ("delta",), derivative_of_other_nonlinearity),
-    Mistake("missing-derivative", "the derivative left out", ("delta",), missing_derivative),
+    Mistake("missing-derivative", "the derivative left out", ("delta",), missing_derivative,
+            lambda op: _derivative_line(op)),
     Mistake("calculus-factor", "the calculus derivative's 2", ("delta",), calculus_factor),
+    Mistake("prediction-as-delta", "the prediction where the delta belongs", ("delta",),
+            prediction_as_delta),
     Mistake("alpha-in-delta", "alpha in the delta", ("delta",), alpha_in_delta),
     Mistake("layer-for-delta", "a layer's output where its delta belongs", ("delta",), layer_for_delta),
     Mistake("sign-only", "the sign of the miss, not the miss", ("delta",), sign_of_miss),
@@ -549,6 +632,8 @@ CATALOGUE: tuple[Mistake, ...] = (
             ("weight_delta", "weights"), other_layer_in_update),
     Mistake("stale-input", "the input not updated per sample", ("error", "accumulator", "delta"),
             stale_input, lambda op: _last_input_line(op)),
+    Mistake("goal-of-another-sample", "the goal of another sample", ("error", "accumulator", "delta"),
+            goal_of_another_sample, lambda op: _goal_line(op)),
     Mistake("error-not-squared", "the error not squared", ("error", "accumulator"), error_not_squared),
     Mistake("sum-replaced", "the pass's error replaced, not summed", ("accumulator",), sum_replaced),
     Mistake("other-nonlinearity", "another nonlinearity", ("layer",), other_nonlinearity),

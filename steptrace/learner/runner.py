@@ -34,7 +34,7 @@ import numpy as np
 
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, Terminated
-from steptrace.learner.capture import LIMIT_NAMES, statement_lines
+from steptrace.learner.capture import LIMIT_NAMES, assigned_names, statement_lines
 from steptrace.learner.names import LOOKED_FOR, role_of
 from steptrace.learner.prelude import PRELUDE_LINE, Prelude
 from steptrace.learner.prelude import write as write_prelude
@@ -101,6 +101,12 @@ class Script:
     #: (line, name) -> function: a function rebinds its parameter ``name`` there
     #: (``weights = weights - ...``): a new local value, the caller's unchanged
     rebound: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: line -> the names the statement starting there assigns (``x = ...``, ``x -= ...``,
+    #: ``x[i] = ...``, a ``for`` target)
+    assigns: dict[int, frozenset[str]] = field(default_factory=dict)
+    #: function -> the first line where it writes into an array it was handed
+    #: (``output[output > 0] = 1`` in ``def relu2deriv(output)``)
+    writes_into: dict[str, int] = field(default_factory=dict)
 
     def place(self, line: int) -> str:
         """``line 5``, or ``from an earlier cell`` for a value set before the script's first
@@ -163,8 +169,10 @@ def read_script(path: Path, label: str | None = None) -> Script:
         raise ScriptError(f"{label}:{error.lineno}: not Python: {error.msg}") from None
     except ValueError as error:  # a NUL byte
         raise ScriptError(f"{label}: not Python: {error}") from None
+    assigns = {line: frozenset(names) for line, names in assigned_names(tree).items() if line is not None}
     return Script(path, label, tuple(source.splitlines()), statement_lines(tree),
-                  self_assignments(tree), untraced_lines(tree), rebound_parameters(tree))
+                  self_assignments(tree), untraced_lines(tree), rebound_parameters(tree), assigns,
+                  parameters_written(tree))
 
 
 #: Calls that run code from elsewhere, which the tracing (of the script's own code) misses
@@ -206,6 +214,27 @@ def rebound_parameters(tree: ast.Module) -> dict[tuple[int, str], str]:
                     if (isinstance(target, ast.Name) and target.id in parameters - declared
                             and role_of(target.id) is not None):
                         found[(node.lineno, target.id)] = function.name
+    return found
+
+
+def parameters_written(tree: ast.Module) -> dict[str, int]:
+    """function -> the first line where it writes into a parameter in place (an element,
+    ``x[...] = ...``, or ``x += ...`` on an array): the caller's array changes."""
+    found: dict[str, int] = {}
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = function.args
+        parameters = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+        lines = [node.lineno for node in ast.walk(function)
+                 if (isinstance(node, ast.Assign) and any(
+                     isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
+                     and t.value.id in parameters for t in node.targets))
+                 or (isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name | ast.Subscript)
+                     and getattr(node.target, "id", getattr(getattr(node.target, "value", None), "id", None))
+                     in parameters)]
+        if lines:
+            found[function.name] = min(lines)
     return found
 
 

@@ -21,6 +21,7 @@ value; a list of zeros made only to be filled so (``delta = [0, 0, 0]``) is not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -28,7 +29,7 @@ from itertools import pairwise
 import numpy as np
 
 from steptrace.learner.names import OUTPUT, Role, role_of
-from steptrace.learner.runner import Assignment, Captured
+from steptrace.learner.runner import Assignment, Captured, Script
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class Timeline:
     passes: int
     step_of: dict[int, ScriptStep]  # assignment index -> its step
     resets: int  # how many times the summed error was set back to 0 between steps
+    #: a layer (or input) changed in place by a statement that does not assign it: a
+    #: function it was passed to wrote into it (``output[output > 0] = 1``); not a step's
+    side_effects: tuple[Assignment, ...] = ()
 
     def name(self, kind: str, layer: int = 0) -> str | None:
         """The learner's name for a role (the first assigned), if any."""
@@ -143,10 +147,25 @@ def replace_index(assignment: Assignment, index: int) -> Assignment:
     return Assignment(index, assignment.name, assignment.line, assignment.value, assignment.inplace)
 
 
+def called_writers(script: Script, line: int) -> list[str]:
+    """The script's own functions the statement at ``line`` calls that write into an array
+    they are handed."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", script.source_of(line)))
+    return sorted(name for name in script.writes_into if name in words)
+
+
 def build(captured: Captured) -> Timeline:
     """The timeline of a captured run: roles, steps and passes."""
     assignments = merged(captured.assignments)
     roles, numbered, output = resolved_roles(assignments)
+    script = captured.script
+    side_effects = []
+    for i, (assignment, role) in enumerate(zip(assignments, roles, strict=True)):
+        if (role is not None and role.kind in ("layer", "input") and assignment.inplace
+                and assignment.name not in script.assigns.get(assignment.line, ())
+                and called_writers(script, assignment.line)):
+            side_effects.append(assignment)
+            roles[i] = None
     forward_layers = [r.layer for r in roles if r is not None and r.kind == "layer"]
     opening = min(forward_layers) if forward_layers else None  # the first forward a step makes
     accumulating = captured.script.accumulating
@@ -195,7 +214,8 @@ def build(captured: Captured) -> Timeline:
     step_of = {i: step for step in steps for i in step.members}
     resets = sum(1 for b in boundaries if 0 < b < len(steps))
     passes = steps[-1].epoch + 1 if steps else 0
-    return Timeline(captured, assignments, roles, numbered, output, steps, passes, step_of, resets)
+    return Timeline(captured, assignments, roles, numbered, output, steps, passes, step_of, resets,
+                    tuple(side_effects))
 
 
 def _passes(steps: list[_Opened], boundaries: list[int], keys: list[bytes]) -> list[ScriptStep]:

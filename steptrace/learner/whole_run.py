@@ -9,6 +9,12 @@ its own, checked here:
   dataset the script names), sample 0 to the last, each once per pass (a loop that stops
   early skips one; an index list may repeat one), where the script loops over the samples
   at all (chapter 6 first learns one sample, again and again);
+- **each step's goal is its own samples' goal**, where the script holds it in a variable
+  (``goal_prediction = walk_vs_stop[row_index]``): set once, outside the loop, every
+  sample is held to the first one's goal;
+- **a layer stays as it was made**: a function of the script's that writes into the array it
+  is handed (``output[output > 0] = 1`` in a ``relu2deriv``) changes the layer under the
+  step that uses it next;
 - **the pass's summed error starts from 0 every pass** (``layer_2_error = 0`` at the start
   of each pass): set to 0 once, before the loop, each pass's error adds onto the last's;
   set to 0 inside the loop over samples, it holds one sample's error, not the pass's.
@@ -27,7 +33,7 @@ import numpy as np
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import LearnerRun, rows_in, walk
 from steptrace.learner.runner import Script
-from steptrace.learner.timeline import ScriptStep
+from steptrace.learner.timeline import ScriptStep, called_writers
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,14 @@ class Departure:
     name: str  # the mistake's name (as the catalogue's: error-not-reset, sample-skipped, ...)
     title: str
     detail: str
+    at: int = -1  # the assignment where it shows (-1: as the step begins)
 
 
 def departure(run: LearnerRun) -> Departure | None:
     """The earliest place where the run as a whole departs from the book's, if any."""
-    found = [d for d in (_samples(run), _error_resets(run)) if d is not None]
-    return min(found, key=lambda d: d.step.number) if found else None
+    found = [d for d in (_samples(run), _error_resets(run), _goals(run), _side_effects(run))
+             if d is not None]
+    return min(found, key=lambda d: (d.step.number, d.at)) if found else None
 
 
 def enclosing_loops(script: Script, line: int) -> list[ast.For | ast.While]:
@@ -210,4 +218,66 @@ def _error_resets(run: LearnerRun) -> Departure | None:
                          f"{name} = {float(old.reshape(())):.4g} at the start "
                          f"of pass {step.epoch}", f"{name} = 0 at the start of every pass",
                          "error-not-reset", "the pass's error not set to 0 every pass", detail)
+    return None
+
+
+def _goals(run: LearnerRun) -> Departure | None:
+    """A goal variable holds the goal of the step's own samples (the rows of the goals
+    dataset that go with the rows of the inputs dataset the step was given)."""
+    timeline = run.timeline
+    data, goals = _dataset(run), timeline.first("goals")
+    if data is None or goals is None or ("goal", 0) not in run.names:
+        return None
+    wanted = goals.value.reshape(len(data), -1) if goals.value.size % max(len(data), 1) == 0 else None
+    if wanted is None:
+        return None
+    for step in timeline.steps:
+        given = run.given[step.number]
+        rows = rows_in(given.input, data, given.offset)
+        if not timeline.learns(step) or rows is None or given.goal is None:
+            continue
+        book = wanted[rows].reshape(given.goal.shape) if wanted[rows].size == given.goal.size else None
+        if book is None or np.allclose(book, given.goal, rtol=1e-9, atol=1e-12):
+            continue
+        made = [a for a in timeline.assignments[:step.members[-1] + 1]
+                if (role := timeline.roles[a.index]) is not None and role.kind == "goal"]
+        line = made[-1].line if made else timeline.assignments[step.first].line
+        name = run.names[("goal", 0)]
+        samples = ", ".join(map(str, rows))
+        where = run.captured.script.place(line)
+        return Departure(step, tuple(rows), line, name,
+                         f"{name} = {_values(given.goal)} for sample {samples}",
+                         f"{name} = {_values(book)}, sample {samples}'s goal",
+                         "goal-of-another-sample", "the goal of another sample",
+                         f"{name} (set {where}) is not sample {samples}'s goal: set it inside the "
+                         "loop, from the same index as the input, so that each sample is held "
+                         "to its own goal")
+    return None
+
+
+def _values(value: Array) -> str:
+    flat = [f"{x:g}" for x in value.ravel().tolist()]
+    return flat[0] if len(flat) == 1 else "[" + ", ".join(flat) + "]"
+
+
+def _side_effects(run: LearnerRun) -> Departure | None:
+    """A layer changed in place by a function it was passed to, named at the line inside
+    that function which writes into it."""
+    timeline, script = run.timeline, run.captured.script
+    for changed in timeline.side_effects:
+        steps = [step for step in timeline.steps if step.first <= changed.index]
+        if not steps:
+            continue
+        step = steps[-1]
+        writers = called_writers(script, changed.line)
+        function = writers[0]
+        line = script.writes_into[function]
+        return Departure(step, _places(run, step), line, changed.name,
+                         f"{changed.name} changed at line {changed.line} by {function}(), which "
+                         "writes into it", f"{changed.name} as its line made it, until it is made again",
+                         "changed-by-call", "a layer changed by a function it was passed to",
+                         f"{function}() writes into the array it is handed ({script.statement(line)}), "
+                         f"so the call at line {changed.line} changes {changed.name} itself, and what "
+                         f"uses {changed.name} after it gets other numbers: return a new array "
+                         "instead (the book's relu2deriv returns output > 0)", changed.index)
     return None

@@ -1,0 +1,26 @@
+# expect: wrong 20 sum-replaced: layer_2_error = overwrites the pass's summed error each sample instead of +=.
+import numpy as np
+
+np.random.seed(2)
+relu = lambda x: np.maximum(0, x)
+relu2deriv = lambda output: output > 0
+
+streetlights = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]])
+walk_vs_stop = np.array([[1], [1], [0], [0]])
+alpha = 0.2
+weights_0_1 = 2 * np.random.random((3, 4)) - 1
+weights_1_2 = 2 * np.random.random((4, 1)) - 1
+
+for iteration in range(60):
+    layer_2_error = 0
+    for i in range(len(streetlights)):
+        layer_0 = streetlights[i:i+1]
+        layer_1 = relu(layer_0.dot(weights_0_1))
+        layer_2 = layer_1.dot(weights_1_2)
+        layer_2_error = np.sum((layer_2 - walk_vs_stop[i:i+1]) ** 2)
+        layer_2_delta = layer_2 - walk_vs_stop[i:i+1]
+        layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)
+        weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
+        weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
+    if iteration % 10 == 9:
+        print(f"Error: {layer_2_error}")

@@ -1,0 +1,41 @@
+# expect: wrong 36 missing-transpose-square: in the 3-4-4-1 net weights_1_2 is square, so layer_2_delta.dot(weights_1_2) runs without .T and silently back-propagates through the wrong weights.
+import numpy as np
+
+np.random.seed(0)
+
+
+def relu(x):
+    return (x > 0) * x
+
+
+def relu2deriv(output):
+    return output > 0
+
+
+streetlights = np.array([[1, 0, 1],
+                         [0, 1, 1],
+                         [0, 0, 1],
+                         [1, 1, 1]])
+walk_vs_stop = np.array([[1, 1, 0, 0]]).T
+
+alpha = 0.05
+weights_0_1 = 2 * np.random.random((3, 4)) - 1
+weights_1_2 = 2 * np.random.random((4, 4)) - 1
+weights_2_3 = 2 * np.random.random((4, 1)) - 1
+
+for iteration in range(200):
+    layer_3_error = 0
+    for i in range(len(streetlights)):
+        layer_0 = streetlights[i:i+1]
+        layer_1 = relu(layer_0.dot(weights_0_1))
+        layer_2 = relu(layer_1.dot(weights_1_2))
+        layer_3 = layer_2.dot(weights_2_3)
+        layer_3_error += np.sum((layer_3 - walk_vs_stop[i:i+1]) ** 2)
+        layer_3_delta = layer_3 - walk_vs_stop[i:i+1]
+        layer_2_delta = layer_3_delta.dot(weights_2_3.T) * relu2deriv(layer_2)
+        layer_1_delta = layer_2_delta.dot(weights_1_2) * relu2deriv(layer_1)
+        weights_2_3 -= alpha * layer_2.T.dot(layer_3_delta)
+        weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
+        weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
+    if iteration % 40 == 39:
+        print("Error:" + str(layer_3_error))
