@@ -93,3 +93,9 @@ def printable(text: str | None) -> str | None:
         raise ValueError(f"holds the control character {found.group()!r}: only printable "
                          "text (and line breaks) may be printed")
     return text
+
+
+def escaped(text: str) -> str:
+    """``text`` with each character :func:`printable` refuses shown escaped (ESC as
+    ``\\x1b``, a carriage return as ``\\r``): what it holds, made safe to keep and print."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
