@@ -25,7 +25,7 @@ GZIP_GRACE = 16 * MiB
 #: The most of what a traced script printed that its trace keeps (``steptrace trace``: the
 #: header's ``printed``, its book view): 1 MiB of characters, each line's newline counted,
 #: in whole lines (the script may print up to 8 MiB; the lines past this are counted, not
-#: kept). The book's programs print 6 to 1,101 lines, some 50 KB at most.
+#: kept). The book's programs print up to 1,101 lines, 60 KB.
 MAX_PRINTED = MiB
 
 
