@@ -89,10 +89,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 def printable(text: str | None) -> str | None:
     """``text``, if it holds no control character (nor a bidirectional override);
     ValueError naming the first one if it does."""
-    if text is not None and (found := _CONTROL.search(text)):
-        raise ValueError(f"holds the control character {found.group()!r}: only printable "
+    if text is not None and (found := control_character(text)) is not None:
+        raise ValueError(f"holds the control character {found!r}: only printable "
                          "text (and line breaks) may be printed")
     return text
+
+
+def control_character(text: str) -> str | None:
+    """The first character of ``text`` that :func:`printable` refuses, if any."""
+    found = _CONTROL.search(text)
+    return None if found is None else found.group()
 
 
 def escaped(text: str) -> str:

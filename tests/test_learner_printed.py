@@ -150,6 +150,10 @@ def test_what_a_trace_keeps_of_a_printout() -> None:
     assert Printed.of("z" * MAX_PRINTED + "\nshort\n") == Printed(lines=(), left_out=2)
     escaping = "\x1b" * (MAX_PRINTED // 4)  # escaped, 4 times as long: counted as kept
     assert Printed.of(escaping + "\n") == Printed(lines=(), left_out=1)
+    assert Printed.of("x" * (MAX_PRINTED - 1)) == Printed(lines=("x" * (MAX_PRINTED - 1),))
+    assert Printed.of("x" * MAX_PRINTED) == Printed(lines=(), left_out=1)  # its newline too
+    empty = Printed.of("\n" * (MAX_PRINTED + 5))  # a newline each: the most lines there are
+    assert empty.lines == ("",) * MAX_PRINTED and empty.left_out == 5
     assert Printed.of("ok\n").cut() is None
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 import os
 import platform
+from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,7 +32,7 @@ from pydantic import (
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, check_weights
-from steptrace.errors import MAX_MESSAGE, escaped, printable
+from steptrace.errors import MAX_MESSAGE, control_character, escaped, printable
 from steptrace.limits import MAX_PRINTED
 from steptrace.matrices import PACK_ABOVE, Matrix
 
@@ -74,14 +74,6 @@ OLDEST_SCHEMA_VERSION = 1
 PRINTED_SCHEMA_VERSION = 4
 
 
-def _one_printed_line(line: str) -> str:
-    """A line of :class:`Printed`: one line (no line break), with no control character."""
-    if "\n" in line:
-        raise ValueError("holds a line break: each item is one line of what was printed")
-    printable(line)
-    return line
-
-
 class Printed(BaseModel):
     """What a traced script printed (its standard output, captured as it ran), line by line:
     the book view of its trace (``steptrace trace``; absent from a recorded experiment's
@@ -93,7 +85,7 @@ class Printed(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lines: tuple[Annotated[str, AfterValidator(_one_printed_line)], ...] = Field(
+    lines: tuple[str, ...] = Field(
         max_length=MAX_PRINTED, description="each line the script printed, without its newline "
         f"(no control characters; at most {MAX_PRINTED:,} characters in all, newlines counted)")
     left_out: StrictInt = Field(
@@ -102,10 +94,22 @@ class Printed(BaseModel):
 
     @field_validator("lines")
     @classmethod
-    def _check_size(cls, lines: tuple[str, ...]) -> tuple[str, ...]:
-        if sum(map(len, lines)) + len(lines) > MAX_PRINTED:
+    def _check_lines(cls, lines: tuple[str, ...]) -> tuple[str, ...]:
+        """One line each (no line break), no control character, at most MAX_PRINTED
+        characters in all: checked on the lines joined (a million lines in 20 ms), the line
+        at fault found only when one is."""
+        text = "\n".join(lines)
+        if len(text) + 1 > MAX_PRINTED and lines:
             raise ValueError(f"more than {MAX_PRINTED:,} characters, the most a trace keeps of "
                              "what a script printed")
+        if text.count("\n") > max(len(lines) - 1, 0):
+            at = next(i for i, line in enumerate(lines) if "\n" in line)
+            raise ValueError(f"line {at} holds a line break: each item is one line of what was "
+                             "printed")
+        if (found := control_character(text)) is not None:
+            at = next(i for i, line in enumerate(lines) if control_character(line) is not None)
+            raise ValueError(f"line {at} holds the control character {found!r}, which a trace "
+                             "never holds (tracing escapes those a script prints: \\x1b)")
         return lines
 
     @classmethod
@@ -113,17 +117,14 @@ class Printed(BaseModel):
         """What a script printed (``text``), as its trace keeps it: split at each newline
         (the last line need not end with one), each control character escaped, whole lines
         while they fit in ``MAX_PRINTED`` characters, and how many lines were left out."""
-        lines = text.split("\n")
-        if lines[-1] == "":
-            lines.pop()
-        kept: list[str] = []
-        total = 0
-        for line in map(escaped, lines):
-            total += len(line) + 1
-            if total > MAX_PRINTED:
-                break
-            kept.append(line)
-        return cls(lines=tuple(kept), left_out=len(lines) - len(kept))
+        # A line kept lies within the first MAX_PRINTED characters (escaping only lengthens
+        # a line): the rest is counted, not split (8 MiB of short lines would weigh 300 MB).
+        lines = escaped(text[:MAX_PRINTED]).split("\n")
+        if len(text) > MAX_PRINTED or not lines[-1]:
+            lines.pop()  # a line the cut went through (or the nothing after the last newline)
+        fits = bisect_right(list(accumulate(len(line) + 1 for line in lines)), MAX_PRINTED)
+        printed = text.count("\n") + (bool(text) and not text.endswith("\n"))
+        return cls(lines=tuple(lines[:fits]), left_out=printed - fits)
 
     def cut(self) -> str | None:
         """What a view of these lines leaves out, said in one line (None: nothing)."""
