@@ -20,15 +20,7 @@ from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    TypeAdapter,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, field_validator, model_validator
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, check_weights
@@ -198,6 +190,10 @@ class Header(BaseModel):
     @model_validator(mode="after")
     def _check_initial_weights(self) -> Header:
         check_weights("initial_weights", self.initial_weights, self.config.layers, "initial ")
+        return self
+
+    @model_validator(mode="after")
+    def _check_printed_schema(self) -> Header:
         if self.printed is not None and self.schema_version < PRINTED_SCHEMA_VERSION:
             raise ValueError(f"printed belongs to trace schema {PRINTED_SCHEMA_VERSION} and "
                              f"later; this header says schema {self.schema_version}")
