@@ -195,7 +195,8 @@ def trace_script(script: Path | str, output: Path | str | None = None, *,
                  timeout: float = 60.0, plugins_dir: Path | str | None = None) -> Trace:
     """Run a learner's own numpy script (it *is run*, in a process of its own, for at most
     ``timeout`` seconds) and trace what it computed under the book's names as an ordinary
-    trace: kept in memory, or written to ``output``. Raises
+    trace, with what it printed (``show("book")``; ``header.printed``): kept in memory, or
+    written to ``output``. Raises
     :class:`~steptrace.learner.runner.ScriptError` (a :class:`BadInput`) when the script
     fails or is not one steptrace can follow."""
     from steptrace.learner.commands import trace_file
@@ -352,8 +353,9 @@ class Trace:
              exact: bool = False) -> str:
         """The run as text: ``literate`` (every step in the book's terms, numbers plugged
         in, rounded to 4 significant digits, or ``digits``, or every digit when ``exact``;
-        filtered by epoch, sample, kind, layer), ``book`` (what the book's program printed)
-        or ``pressure`` (the up and down pressure, by ``epoch``)."""
+        filtered by epoch, sample, kind, layer), ``book`` (what the book's program printed;
+        for a traced script, :func:`trace_script`, what the script printed) or ``pressure``
+        (the up and down pressure, by ``epoch``)."""
         from steptrace.views.text import Filters
 
         filters = Filters(*(_one_or_many(v) or set() for v in (epoch, sample, kind, layer)))
@@ -462,7 +464,10 @@ def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
     """The lines of a view of a trace's events (``literate``, ``book``, ``pressure``). The
     literate view rounds to ``digits`` significant digits (default
     :data:`~steptrace.views.text.DIGITS`), or prints every digit when ``exact``. Filters that
-    match no event raise :class:`~steptrace.errors.BadInput` saying what the trace holds."""
+    match no event raise :class:`~steptrace.errors.BadInput` saying what the trace holds.
+    The book view of a traced script whose trace could not keep all it printed ends with a
+    Python warning saying how many lines it left out (on the command line, a ``warning:``
+    line on stderr)."""
     from steptrace.views.book import book_lines
     from steptrace.views.literate import Literate
     from steptrace.views.pressure import PressureView
@@ -471,6 +476,8 @@ def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
     check_view(view, filters, digits, exact)
     if view == "book":
         yield from book_lines(header, events)
+        if header.printed is not None and (cut := header.printed.cut()) is not None:
+            warnings.warn(f"the book view stops early: {cut}", stacklevel=2)
         return
     filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
     held = _Held()

@@ -451,9 +451,10 @@ def trace_command(script: Path, output: Path | None, timeout: float) -> None:
     alpha, streetlights, walk_vs_stop, layer_2_error; input, prediction/pred, error,
     delta, weights/weight, weight_delta(s), goal_pred) is recorded with its line; the
     network is inferred from them, and the run written as an ordinary trace, your numbers
-    in every field: show, html, diff and replay read it (replay matches only where your
-    code computes what the book's does). Exit 2 when the script fails, runs past
-    --timeout, or uses none of the book's names.
+    in every field, with what the script printed (`show --view book` prints it; a trace
+    keeps the first 1 MiB of it): show, html, diff and replay read it (replay matches only
+    where your code computes what the book's does). Exit 2 when the script fails, runs
+    past --timeout, or uses none of the book's names.
     """
     from steptrace.learner.commands import trace_file
     from steptrace.learner.mapping import trace_name
@@ -515,8 +516,9 @@ def check(script: Path, against: str | None, rtol: float, atol: float, timeout: 
 @click.option("--view", type=click.Choice(["literate", "book", "pressure"]), default="literate",
               show_default=True,
               help="literate: every step in the book's terms with its numbers. book: exactly "
-                   "what the book's program printed. pressure: the book's up/down pressure "
-                   "table, which way each update moved each weight, per pass (--epoch).")
+                   "what the book's program printed (a trace of your own script, from "
+                   "`steptrace trace`: what your script printed). pressure: the book's up/down "
+                   "pressure table, which way each update moved each weight, per pass (--epoch).")
 @click.option("--epoch", "epochs", type=click.IntRange(min=0), multiple=True,
               help="Only this epoch (repeatable).")
 @click.option("--sample", "samples", type=click.IntRange(min=0), multiple=True,

@@ -89,7 +89,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 def printable(text: str | None) -> str | None:
     """``text``, if it holds no control character (nor a bidirectional override);
     ValueError naming the first one if it does."""
-    if text is not None and (found := _CONTROL.search(text)):
-        raise ValueError(f"holds the control character {found.group()!r}: only printable "
+    if text is not None and (found := control_character(text)) is not None:
+        raise ValueError(f"holds the control character {found!r}: only printable "
                          "text (and line breaks) may be printed")
     return text
+
+
+def control_character(text: str) -> str | None:
+    """The first character of ``text`` that :func:`printable` refuses, if any."""
+    found = _CONTROL.search(text)
+    return None if found is None else found.group()
+
+
+def escaped(text: str) -> str:
+    """``text`` with each character :func:`printable` refuses shown escaped (ESC as
+    ``\\x1b``, a carriage return as ``\\r``): what it holds, made safe to keep and print."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)

@@ -22,6 +22,11 @@ MAX_EXPERIMENT_FILE = 128 * MiB
 #: after ``gunzip``, which the message says.
 MAX_GZIP_RATIO = 200
 GZIP_GRACE = 16 * MiB
+#: The most of what a traced script printed that its trace keeps (``steptrace trace``: the
+#: header's ``printed``, its book view): 1 MiB of characters, each line's newline counted,
+#: in whole lines (the script may print up to 8 MiB; the lines past this are counted, not
+#: kept). The book's programs print up to 1,101 lines, 60 KB.
+MAX_PRINTED = MiB
 
 
 def size(limit: int) -> str:

@@ -18,7 +18,7 @@ from steptrace.outputs import STOPPING, handling
 from steptrace.plugins.registry import Registry
 from steptrace.trace.emitter import Emitter, Record, typed
 from steptrace.trace.events import Event
-from steptrace.trace.header import Detail, Header, fingerprint, holds_every_field
+from steptrace.trace.header import Detail, Header, Printed, fingerprint, holds_every_field
 from steptrace.trace.writer import TraceWriter
 
 #: Told after every pass: (passes done, passes, update steps per pass).
@@ -33,13 +33,15 @@ class Recorded:
 
 
 def header_for(config: ExperimentConfig, registry: Registry, network: Network,
-               detail: Detail = "step") -> Header:
+               detail: Detail = "step", printed: Printed | None = None) -> Header:
+    """The header of a trace of ``network`` running ``config`` at ``detail``; ``printed``:
+    what a traced script printed (a learner's trace: its book view), if it is one."""
     # Built without validating again what is valid already (pydantic would re-run the
     # config's checks: for a dataset of 10^6 numbers that is most of a short recording).
     header = Header.model_construct(
         config=config, detail=detail, initial_weights=tuple(Matrix(w) for w in network.weights),
         fingerprint=fingerprint(provenance(config, registry), registry.revisions(config),
-                                registry.distributions(config)))
+                                registry.distributions(config)), printed=printed)
     largest_batch = max(map(len, network.plan.batches))
     return header.model_copy(update={"schema_version": header.lowest_schema_version(largest_batch)})
 

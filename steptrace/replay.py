@@ -173,7 +173,8 @@ def replay(
             raise ConfigError(f"{path}: the trace's config: {error}") from None
         tolerance = tolerance or DEFAULT_TOLERANCE[config.arithmetic]
         network = Network.from_config(config, plan)
-        expected = header_for(config, registry, network, header.detail)
+        # (what a traced script printed is the script's, not the config's: taken as it is)
+        expected = header_for(config, registry, network, header.detail, header.printed)
         header_checked = check_header(path, header, expected, registry)
         count = 0
 

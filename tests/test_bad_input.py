@@ -164,7 +164,50 @@ def _line_replaced(index: int, raw: bytes) -> Callable[[bytes], bytes]:
 DEEP = b"[" * 100_000 + b"]" * 100_000 + b"\n"
 
 
+#: Damaged values of the header's ``printed`` (what a traced script printed: its book view,
+#: trace schema 4), each with what its one line must say: wrong types, terminal control
+#: characters, more characters than a trace keeps (1 MiB), more lines than that.
+HOSTILE_PRINTED: dict[str, tuple[object, tuple[str, ...]]] = {
+    "a string": ("Error:0.63", ("printed: Input should be a valid dictionary or instance of "
+                                "Printed", "'Error:0.63'")),
+    "null lines": ({"lines": None}, ("printed.lines: Input should be a valid tuple",)),
+    "lines a number": ({"lines": 5, "left_out": 0}, ("printed.lines: Input should be a valid "
+                                                     "tuple", "(got 5)")),
+    "a line a number": ({"lines": ["ok", 1.5]}, ("printed.lines.1: Input should be a valid string",)),
+    "an escape sequence": ({"lines": ["ok", "\x1b[2J\x1b]0;owned\x07"]},
+                           ("printed.lines: line 1 holds the control character '\\x1b'",)),
+    "a carriage return": ({"lines": ["100%\rdone"]},
+                          ("printed.lines: line 0 holds the control character '\\r'",)),
+    "a bidirectional override": ({"lines": ["\u202eError:0.63"]},
+                                 ("printed.lines: line 0 holds the control character '\\u202e'",)),
+    "a line break in a line": ({"lines": ["Error:1\nError:2"]},
+                               ("printed.lines: line 0 holds a line break",)),
+    "too long": ({"lines": ["x" * (1 << 20), "y" * 9]},
+                 ("printed.lines: more than 1,048,576 characters",)),
+    "too many lines": ({"lines": [""] * ((1 << 20) + 1)},
+                       ("printed.lines: Tuple should have at most 1048576 items",)),
+    "left_out negative": ({"lines": [], "left_out": -1},
+                          ("printed.left_out: Input should be greater than or equal to 0",)),
+    "left_out a string": ({"lines": [], "left_out": "7"},
+                          ("printed.left_out: Input should be a valid integer", "'7'")),
+    "left_out huge": ({"lines": [], "left_out": 10**30},
+                      ("printed.left_out: Input should be less than or equal to",)),
+    "an unknown key": ({"lines": [], "stderr": ["boom"]},
+                       ("printed.stderr: Extra inputs are not permitted",)),
+}
+
+
+def _printed(value: object, schema_version: int = 4) -> Callable[[dict[str, Any]], object]:
+    return _set(printed=value, schema_version=schema_version)
+
+
 BAD_TRACES = {
+    **{f"header printed, {name}": BadTrace(_edit_line(0, _printed(value)),
+                                           ("bad header", *fragments, "re-record"), 1)
+       for name, (value, fragments) in HOSTILE_PRINTED.items()},
+    "header printed under schema 3": BadTrace(
+        _edit_line(0, _printed({"lines": ["Error:0.63"]}, schema_version=3)),
+        ("bad header", "printed belongs to trace schema 4 and later; this header says schema 3"), 1),
     "missing file": BadTrace(_missing, ("no such file",), None),
     "a directory": BadTrace(_directory, ("is a directory, not a trace",), None),
     "empty file": BadTrace(_raw("empty.jsonl", lambda _: b""),
@@ -176,7 +219,7 @@ BAD_TRACES = {
     "json array, not a trace": BadTrace(_raw("array.jsonl", lambda _: b"[1,2]\n"),
                                         ('no "format": "steptrace-trace"',), 1),
     "future schema_version": BadTrace(_edit_line(0, _set(schema_version=99)),
-                                      ("trace schema 99", "reads schemas 1 to 3", "upgrade steptrace"), 1),
+                                      ("trace schema 99", "reads schemas 1 to 4", "upgrade steptrace"), 1),
     "older schema_version": BadTrace(_edit_line(0, _set(schema_version=0)),
                                      ("trace schema 0 is not supported", "re-record"), 1),
     "schema_version a string": BadTrace(_edit_line(0, _set(schema_version="1")),

@@ -97,7 +97,10 @@ def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     text = json.dumps(schema)
     for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "end"):
         assert f'"const": "{kind}"' in text
-    assert "schema version 3" in schema["title"]
+    assert "schema version 4" in schema["title"]
+    # what a traced script printed (schema 4): optional, its lines and how many it left out
+    assert "printed" not in schema["$defs"]["Header"].get("required", [])
+    assert schema["$defs"]["Printed"]["required"] == ["lines"]
     # the detail levels, all's old name full included (traces of schema 1 and 2 say it)
     assert schema["$defs"]["Header"]["properties"]["detail"]["enum"] == ["step", "epoch", "all", "full"]
 

@@ -2,16 +2,19 @@
 
 The header holds the run as an experiment (:meth:`steptrace.learner.mapping.LearnerRun.config`:
 the learner's data and initial weights, the inferred network, alpha and strategy, ``blas``
-arithmetic). The events hold what the learner's code computed — each layer, delta and
-updated weight matrix as their script had it — at ``all`` detail, so that nothing is
-derived back from the book's rules when the trace is read: where their code is wrong,
-``show`` prints their wrong number beside the operands that should have made another.
+arithmetic), and what the script printed as it ran (:class:`~steptrace.trace.header.Printed`:
+the trace's book view, where an experiment's trace has its config's templates). The events
+hold what the learner's code computed — each layer, delta and updated weight matrix as their
+script had it — at ``all`` detail, so that nothing is derived back from the book's rules
+when the trace is read: where their code is wrong, ``show`` prints their wrong number beside
+the operands that should have made another.
 What the script did not compute under a book name (a weighted sum, a delta written inline,
 a weight_delta) is the book's, from their values. A pass's error is their summed error
 (``layer_2_error``) where they sum one.
 
 ``replay`` of such a trace re-runs its config with the engine and compares every event:
-it matches only where the learner's code does what the book's does.
+it matches only where the learner's code does what the book's does. What the script
+printed is taken as recorded: replay runs the config again, not the script.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from steptrace.learner.operands import Operands
 from steptrace.plugins.registry import Registry
 from steptrace.recording import header_for
 from steptrace.trace.emitter import Emitter
+from steptrace.trace.header import Printed
 from steptrace.trace.writer import TraceWriter
 
 
@@ -38,8 +42,8 @@ def write(run: LearnerRun, name: str, registry: Registry, path: Path) -> int:
     config = run.config(name)
     plan = registry.resolve(config)
     network = Network.from_config(config, plan)
-    writer = TraceWriter(path, header_for(config, registry, network, "all"),
-                         [run.captured.script.path])
+    header = header_for(config, registry, network, "all", Printed.of(run.captured.stdout))
+    writer = TraceWriter(path, header, [run.captured.script.path])
     with writer, np.errstate(all="ignore"):
         emitter = Emitter(config, plan, "all", writer.write)
         epoch: int | None = None

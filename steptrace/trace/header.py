@@ -1,7 +1,8 @@
 """The lines around a trace's events: the header (line 1) and the end line (last).
 
 A trace is JSON Lines: the :class:`Header` (format name, schema version, the complete
-config, the initial weights, a :class:`Fingerprint`), one event per line
+config, the initial weights, a :class:`Fingerprint`; in the trace of a learner's script,
+what the script printed, :class:`Printed`), one event per line
 (:mod:`steptrace.trace.events`), then an :class:`End` line with the event count.
 A name ending in ``.gz`` is gzip-compressed. Floats are written in their shortest
 round-tripping form, so they read back bit for bit; NaN and ±inf are the JSON strings
@@ -13,8 +14,9 @@ from __future__ import annotations
 import functools
 import os
 import platform
+from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -22,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, field
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, check_weights
-from steptrace.errors import MAX_MESSAGE, printable
+from steptrace.errors import MAX_MESSAGE, control_character, escaped, printable
+from steptrace.limits import MAX_PRINTED
 from steptrace.matrices import PACK_ABOVE, Matrix
 
 FORMAT = "steptrace-trace"
@@ -53,10 +56,76 @@ def largest_event_matrix(layers: Sequence[int], largest_batch: int) -> int:
 
 #: The newest trace schema this steptrace reads and writes. 2 added packed matrices
 #: (:mod:`steptrace.matrices`), in the header and in events; 3 named the detail level
-#: ``all`` (``full`` before). A trace is written with the lowest schema that can hold it
+#: ``all`` (``full`` before); 4 added the header's ``printed`` (:class:`Printed`: what a
+#: traced script printed). A trace is written with the lowest schema that can hold it
 #: (:meth:`Header.lowest_schema_version`), so older steptrace versions read what they can.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 OLDEST_SCHEMA_VERSION = 1
+#: The schema that added :attr:`Header.printed`. A header that holds it says at least this,
+#: so that a steptrace from before it says to upgrade (not that the header is damaged).
+PRINTED_SCHEMA_VERSION = 4
+
+
+class Printed(BaseModel):
+    """What a traced script printed (its standard output, captured as it ran), line by line:
+    the book view of its trace (``steptrace trace``; absent from a recorded experiment's
+    trace, whose book view its config's ``book_view`` templates make). The trace keeps whole
+    lines, at most :data:`~steptrace.limits.MAX_PRINTED` characters with their newlines
+    (:meth:`of`); ``left_out`` counts the lines the script printed after those. Each control
+    character the script printed (ESC, a carriage return) is kept escaped (``\\x1b``), so
+    that printing the lines cannot act on a terminal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lines: tuple[str, ...] = Field(
+        max_length=MAX_PRINTED, description="each line the script printed, without its newline "
+        f"(no control characters; at most {MAX_PRINTED:,} characters in all, newlines counted)")
+    left_out: StrictInt = Field(
+        default=0, ge=0, le=2**53, description="how many lines the script printed after these, "
+        "which the trace does not keep (0: it keeps all it printed)")
+
+    @field_validator("lines")
+    @classmethod
+    def _check_lines(cls, lines: tuple[str, ...]) -> tuple[str, ...]:
+        """One line each (no line break), no control character, at most MAX_PRINTED
+        characters in all: checked on the lines joined (a million lines in 20 ms), the line
+        at fault found only when one is."""
+        text = "\n".join(lines)
+        if len(text) + 1 > MAX_PRINTED and lines:
+            raise ValueError(f"more than {MAX_PRINTED:,} characters, the most a trace keeps of "
+                             "what a script printed")
+        if text.count("\n") > max(len(lines) - 1, 0):
+            at = next(i for i, line in enumerate(lines) if "\n" in line)
+            raise ValueError(f"line {at} holds a line break: each item is one line of what was "
+                             "printed")
+        if (found := control_character(text)) is not None:
+            at = next(i for i, line in enumerate(lines) if control_character(line) is not None)
+            raise ValueError(f"line {at} holds the control character {found!r}, which a trace "
+                             "never holds (tracing escapes those a script prints: \\x1b)")
+        return lines
+
+    @classmethod
+    def of(cls, text: str) -> Printed:
+        """What a script printed (``text``), as its trace keeps it: split at each newline
+        (the last line need not end with one), each control character escaped, whole lines
+        while they fit in ``MAX_PRINTED`` characters, and how many lines were left out."""
+        # A line kept lies within the first MAX_PRINTED characters (escaping only lengthens
+        # a line): the rest is counted, not split (8 MiB of short lines would weigh 300 MB).
+        lines = escaped(text[:MAX_PRINTED]).split("\n")
+        if len(text) > MAX_PRINTED or not lines[-1]:
+            lines.pop()  # a line the cut went through (or the nothing after the last newline)
+        fits = bisect_right(list(accumulate(len(line) + 1 for line in lines)), MAX_PRINTED)
+        printed = text.count("\n") + (bool(text) and not text.endswith("\n"))
+        return cls(lines=tuple(lines[:fits]), left_out=printed - fits)
+
+    def cut(self) -> str | None:
+        """What a view of these lines leaves out, said in one line (None: nothing)."""
+        if not self.left_out:
+            return None
+        return (f"the script printed {self.left_out:,} more line(s) after these, which its "
+                f"trace does not keep (a trace keeps the first {MAX_PRINTED:,} characters a "
+                "script printed, in whole lines)")
+
 
 class Fingerprint(BaseModel):
     """Where a trace was recorded: versions that can move the last digits, and the
@@ -96,6 +165,10 @@ class Header(BaseModel):
     config: ExperimentConfig
     initial_weights: tuple[Matrix, ...]
     fingerprint: Fingerprint
+    printed: Printed | None = Field(
+        default=None, description="what a traced script printed (steptrace trace), shown as "
+        "its book view; absent (not null) from a recorded experiment's trace, whose book view "
+        f"is its config's book_view. Schema {PRINTED_SCHEMA_VERSION} and later")
 
     def matrices(self) -> list[Matrix]:
         config = self.config
@@ -103,10 +176,13 @@ class Header(BaseModel):
                 *(() if config.goals is None else (config.goals,))]
 
     def lowest_schema_version(self, largest_batch: int) -> int:
-        """The schema a reader needs for this trace: 3 if its detail is named ``all``; else 2
-        if the header or an event may hold a packed matrix; else 1."""
+        """The schema a reader needs for this trace: 4 if it holds what a traced script
+        printed; else 3 if its detail is named ``all``; else 2 if the header or an event may
+        hold a packed matrix; else 1."""
+        if self.printed is not None:
+            return PRINTED_SCHEMA_VERSION
         if self.detail == "all":
-            return SCHEMA_VERSION
+            return 3
         largest = largest_event_matrix(self.config.layers, largest_batch)
         packed = largest > PACK_ABOVE or any(m.packed for m in self.matrices())
         return 2 if packed else 1
@@ -115,6 +191,19 @@ class Header(BaseModel):
     def _check_initial_weights(self) -> Header:
         check_weights("initial_weights", self.initial_weights, self.config.layers, "initial ")
         return self
+
+    @model_validator(mode="after")
+    def _check_printed_schema(self) -> Header:
+        if self.printed is not None and self.schema_version < PRINTED_SCHEMA_VERSION:
+            raise ValueError(f"printed belongs to trace schema {PRINTED_SCHEMA_VERSION} and "
+                             f"later; this header says schema {self.schema_version}")
+        return self
+
+    def to_json(self) -> bytes:
+        """The header's line (without its newline). ``printed`` is left out when absent, so
+        a trace without it is byte for byte what steptrace wrote before it existed."""
+        return self.__pydantic_serializer__.to_json(
+            self, exclude=None if self.printed is not None else {"printed"})
 
 
 class End(BaseModel):

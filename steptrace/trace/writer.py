@@ -122,7 +122,7 @@ class TraceWriter:
         try:
             with signals_deferred():  # the file and its header whole, or not at all
                 self._create()
-                self._file.write(self._header.__pydantic_serializer__.to_json(self._header))
+                self._file.write(self._header.to_json())
                 self._file.write(b"\n")  # (not + b"\n": a header may be megabytes)
                 self._header_written = True
         except OSError as error:

@@ -1,8 +1,13 @@
-"""The book view: what the book's program printed, from a trace."""
+"""The book view: what the book's program printed, from a trace.
+
+A recorded experiment's trace prints its config's ``book_view`` templates, filled in with
+the run's numbers. A traced script's trace (``steptrace trace``) prints what the script
+itself printed, kept in its header (:class:`~steptrace.trace.header.Printed`)."""
 
 from __future__ import annotations
 
 import pprint
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -16,7 +21,8 @@ from steptrace.trace.state import walk
 
 class BookPrintout:
     """What the book's program printed: the experiment's ``book_view`` templates, filled
-    in step by step (see :class:`steptrace.config.BookView`)."""
+    in step by step (see :class:`steptrace.config.BookView`); or, in the trace of a
+    learner's script, the lines it printed (the header's ``printed``)."""
 
     def __init__(self, header: Header) -> None:
         self.header = header
@@ -26,6 +32,11 @@ class BookPrintout:
         self.frozen = {(i, j) for k, i, j in self.config.frozen if k == self.last - 1}
 
     def lines(self, events: Iterable[Event]) -> Iterator[str]:
+        printed = self.header.printed
+        if printed is not None:  # the script's own lines, once every event is read (checked)
+            deque(events, maxlen=0)
+            yield from printed.lines
+            return
         step: dict[str, Any] | None = None
         for event, state in walk(self.header, events):
             if isinstance(event, ForwardEvent) and event.layer == 1:
@@ -108,5 +119,6 @@ def _as_numpy_floats(value: Any) -> Any:
 
 
 def book_lines(header: Header, events: Iterable[Event]) -> Iterator[str]:
-    """What the book's program printed, line by line (``print`` adds each newline)."""
+    """What the book's program printed, line by line (``print`` adds each newline); for a
+    traced script, what it printed (``header.printed.cut()`` says what a trace left out)."""
     return BookPrintout(header).lines(events)
