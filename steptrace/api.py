@@ -199,7 +199,7 @@ def trace_script(script: Path | str, output: Path | str | None = None, *,
     written to ``output``. Raises
     :class:`~steptrace.learner.runner.ScriptError` (a :class:`BadInput`) when the script
     fails or is not one steptrace can follow."""
-    from steptrace.learner.commands import trace_file
+    from steptrace.learner.services import trace_file
 
     rules, script = registry(plugins_dir), Path(script)
     if output is not None:
@@ -223,7 +223,7 @@ def check_script(script: Path | str, against: str | None = None, *, rtol: float 
     :class:`~steptrace.learner.report.CheckReport` is truthy when everything agrees; its
     ``status`` is ``match``, ``diverged`` or ``failed`` (the script raised, ran past
     ``timeout``, or is not one steptrace can follow: ``report.error`` says why)."""
-    from steptrace.learner.commands import check_file
+    from steptrace.learner.services import check_file
 
     return check_file(Path(script), registry(plugins_dir), against, rtol=rtol, atol=atol,
                       timeout=timeout)

@@ -456,8 +456,8 @@ def trace_command(script: Path, output: Path | None, timeout: float) -> None:
     where your code computes what the book's does). Exit 2 when the script fails, runs
     past --timeout, or uses none of the book's names.
     """
-    from steptrace.learner.commands import trace_file
     from steptrace.learner.mapping import trace_name
+    from steptrace.learner.services import trace_file
 
     output = output or Path(f"{trace_name(script.stem)}.jsonl")
     run = trace_file(script, output, _registry(), timeout)
@@ -497,7 +497,7 @@ def check(script: Path, against: str | None, rtol: float, atol: float, timeout: 
     1 a step departs from the book (or the run differs from the experiment);
     2 the script failed (raised, sys.exit, past --timeout) or uses none of the book's names.
     """
-    from steptrace.learner.commands import check_file
+    from steptrace.learner.services import check_file
 
     report = check_file(script, _registry(), against, rtol=rtol, atol=atol, timeout=timeout)
     if as_json:

@@ -24,7 +24,7 @@ From the :mod:`~steptrace.learner.timeline` of a captured run:
 
 :func:`walk` goes through the run assignment by assignment with the learner's own values
 just before each, fitted to the network's shapes: what the lockstep check
-(:mod:`steptrace.learner.check`) and the trace (:mod:`steptrace.learner.recording`) read.
+(:mod:`steptrace.learner.check`) and the trace (:mod:`steptrace.learner.as_trace`) read.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ from pathlib import Path
 from steptrace.config import ExperimentConfig
 from steptrace.errors import ConfigError
 from steptrace.learner.against import compare
+from steptrace.learner.as_trace import write
 from steptrace.learner.causes import first_unlike_the_books, integer_weights, is_cast_error, is_shape_error
 from steptrace.learner.check import check
 from steptrace.learner.mapping import LearnerRun, trace_name, understand
 from steptrace.learner.prelude import Prelude
-from steptrace.learner.recording import write
 from steptrace.learner.report import CheckReport
 from steptrace.learner.runner import ScriptError, capture
 from steptrace.learner.timeline import build
