@@ -162,8 +162,9 @@ class Network:
         alpha, ascent, frozen = self.alpha, self.ascent, self.frozen
         for k in range(last, 0, -1):
             update(weights[k - 1], weight_deltas[k - 1], alpha, ascent, frozen[k - 1])
-        return Step(layer, weighted_sum, goal, layer_error, derivative, delta, weight_deltas,
-                    tuple(weights), details)
+        # (a NamedTuple's own constructor is a Python function: made as the tuple it is)
+        return tuple.__new__(Step, (layer, weighted_sum, goal, layer_error, derivative, delta,
+                                    weight_deltas, tuple(weights), details))
 
     def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0) -> Learning:
         """The book's learning rule: each layer's delta, from the output back (through the

@@ -198,10 +198,7 @@ def _no_update(run: LearnerRun, last: Moment, k: int) -> Divergence:
 
 def enclosing_if(script: Script, line: int) -> int | None:
     """The line of the innermost ``if`` whose body holds ``line``, if any."""
-    try:
-        tree = ast.parse("\n".join(script.lines))
-    except SyntaxError:
-        return None
+    tree = script.tree
     guards = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.If)
               and node.lineno < line <= (node.end_lineno or node.lineno)]
     return max(guards, default=None)

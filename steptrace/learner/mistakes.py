@@ -183,10 +183,7 @@ def _derivative_line(op: Operands) -> int | None:
     script = op.run.captured.script
     if act.deriv_name not in script.source_of(op.moment.assignment.line):
         return None
-    try:
-        tree = ast.parse("\n".join(script.lines))
-    except SyntaxError:
-        return None
+    tree = script.tree
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == act.deriv_name:
             returns = [n.lineno for n in ast.walk(node) if isinstance(n, ast.Return)]
@@ -536,10 +533,7 @@ def _goal_line(op: Operands) -> int | None:
     dataset = op.run.names.get(("goals", 0))
     if dataset is None:
         return None
-    try:
-        tree = ast.parse("\n".join(script.lines))
-    except SyntaxError:
-        return None
+    tree = script.tree
     used = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", script.source_of(line)))
     taken = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assign)
              and node.lineno < line and any(isinstance(t, ast.Name) and t.id in used for t in node.targets)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -107,6 +108,11 @@ class Script:
     #: function -> the first line where it writes into an array it was handed
     #: (``output[output > 0] = 1`` in ``def relu2deriv(output)``)
     writes_into: dict[str, int] = field(default_factory=dict)
+
+    @functools.cached_property
+    def tree(self) -> ast.Module:
+        """The script parsed (it parsed when it was read), for what asks about its code."""
+        return ast.parse("\n".join(self.lines))
 
     def place(self, line: int) -> str:
         """``line 5``, or ``from an earlier cell`` for a value set before the script's first
@@ -428,11 +434,7 @@ def _hint(end: dict[str, Any], script: Script) -> str:
 
 def assigned_at(script: Script, line: int) -> list[str]:
     """The book's names the statement at ``line`` assigns (``x = ...``, ``x -= ...``)."""
-    try:
-        tree = ast.parse("\n".join(script.lines))
-    except SyntaxError:
-        return []
-    return [target.id for node in ast.walk(tree) if isinstance(node, ast.Assign | ast.AugAssign)
+    return [target.id for node in ast.walk(script.tree) if isinstance(node, ast.Assign | ast.AugAssign)
             and node.lineno == line
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
             if isinstance(target, ast.Name) and role_of(target.id) is not None]

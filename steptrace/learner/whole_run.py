@@ -62,10 +62,7 @@ def departure(run: LearnerRun) -> Departure | None:
 
 def enclosing_loops(script: Script, line: int) -> list[ast.For | ast.While]:
     """The loops around ``line``, outermost first."""
-    try:
-        tree = ast.parse("\n".join(script.lines))
-    except SyntaxError:
-        return []
+    tree = script.tree
     loops = [node for node in ast.walk(tree) if isinstance(node, ast.For | ast.While)
              and node.lineno < line <= (node.end_lineno or node.lineno)]
     return sorted(loops, key=lambda node: node.lineno)
