@@ -1,13 +1,15 @@
-"""108 learners' scripts that nobody who wrote the check wrote: ``steptrace check`` is right
+"""110 learners' scripts that nobody who wrote the check wrote: ``steptrace check`` is right
 on every one.
 
 ``tests/learners/*.py`` are chapter 4-6 programs written the way learners write them (their
 own layouts, helper functions, seeds, batch styles), by two testers working apart: the
 first's 65 (26 correct — among them ``@``, ``np.maximum``, a ``train()`` with globals, ``zip``
 over rows, chapter 8's batch mean taken in the delta, a forward pass after training — and
-39 with a mistake), and 43 of the second's 50 (``x...``: 14 correct, 29 wrong; the 7 left
-out keep their weights or layers on a class's ``self``, or shuffle the inputs alone, which
-the check does not follow yet). Line 1 of each says what
+39 with a mistake), and 45 of the second's 50 (``x...``: 16 correct, two of them a class
+keeping its weights on ``self``, 29 wrong; the 5 left out are named at another line than
+the one to fix: a method's local copy of ``self``'s weights rebound and never stored back
+(twice), gradient sums never set back to 0, the inputs shuffled without their goals, and a
+chapter 5 update loop one weight short). Line 1 of each says what
 the check must find: ``# expect: clean``, or ``# expect: wrong LINE[|LINE] name: why`` (the
 line to fix: where either of two is fair, both). A correct script exits 0; a wrong one
 exits 1 (a departure) or 2 (it failed) at that line — never 3 — and, where the catalogue
@@ -59,7 +61,7 @@ def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_corpus_is_all_here() -> None:
-    assert len(SCRIPTS) == 65 + 43
+    assert len(SCRIPTS) == 65 + 45
     assert all(EXPECT.match(path.read_text().splitlines()[0]) for path in SCRIPTS)
 
 

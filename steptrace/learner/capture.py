@@ -103,15 +103,25 @@ def numbers_of(value: object, max_value: int) -> np.ndarray[Any, Any] | int | No
 
 
 def scope_of(frame: types.FrameType) -> dict[str, Any]:
-    """The names a frame can change: its locals, and in a function the module's names its
-    code names (``global weights_0_1`` and ``weights_0_1 -= ...`` in a ``def train():``, or
-    an in-place change of a module's array)."""
+    """The names a frame can change: its locals; in a function, the module's names its code
+    names (``global weights_0_1`` and ``weights_0_1 -= ...`` in a ``def train():``, or an
+    in-place change of a module's array); in a method, the book's names its object holds
+    (``self.weights_0_1``, followed as ``weights_0_1``)."""
     names = frame.f_locals
     if frame.f_code.co_name == "<module>" or frame.f_globals is names:
         return names
     module = frame.f_globals
     found = {name: module[name] for name in _watched_names(frame.f_code)
              if name not in names and name in module}
+    owner = names.get("self")
+    if owner is not None:
+        try:  # (an object of the script's may make even its __dict__ raise: nothing to follow)
+            attributes = object.__getattribute__(owner, "__dict__")
+        except Exception:
+            attributes = None
+        if isinstance(attributes, dict):
+            found.update((name, value) for name, value in list(attributes.items())
+                         if isinstance(name, str) and is_watched(name) and name not in names)
     return {**found, **names} if found else names
 
 
