@@ -15,7 +15,6 @@ right as the book's ``relu2deriv(layer_1)``; for sigmoid and tanh they differ.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
@@ -509,8 +508,7 @@ def _last_input_line(op: Operands) -> int | None:
 def goal_of_another_sample(op: Operands) -> Candidates:
     """The step held to another sample's goal (a goal row sliced with another index)."""
     goals, rows = op.run.goals, op.rows
-    words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*",
-                           op.run.captured.script.source_of(op.moment.assignment.line)))
+    words = op.run.captured.script.names_in(op.moment.assignment.line)
     named = {op.run.names.get(("goals", 0)), op.run.names.get(("goal", 0))} & words
     if goals.ndim != 2 or len(goals) < 2 or not (named or _goal_line(op) is not None):
         return  # (a statement that names no goal at all holds none to another sample's)
@@ -534,7 +532,7 @@ def _goal_line(op: Operands) -> int | None:
     if dataset is None:
         return None
     tree = script.tree
-    used = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", script.source_of(line)))
+    used = script.names_in(line)
     taken = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assign)
              and node.lineno < line and any(isinstance(t, ast.Name) and t.id in used for t in node.targets)
              and any(isinstance(n, ast.Name) and n.id == dataset for n in ast.walk(node.value))]
@@ -642,8 +640,7 @@ def diagnose(op: Operands, value: Array, rtol: float, atol: float) -> Found | No
     comes first, then one that has no evidence to look for, then the rest, each group in
     the catalogue's order."""
     kind = op.moment.role.kind
-    statement = op.run.captured.script.source_of(op.moment.assignment.line)
-    words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", statement))
+    words = op.run.captured.script.names_in(op.moment.assignment.line)
     found: list[tuple[int, int, Mistake, str]] = []
     for order, mistake in enumerate(CATALOGUE):
         if kind not in mistake.kinds:

@@ -23,6 +23,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,6 +130,11 @@ class Script:
             return ""
         end = max((n for n, first in self.statements.items() if first == line), default=line)
         return "\n".join(self.lines[line - 1:end])
+
+    def names_in(self, line: int) -> set[str]:
+        """The names the statement starting at ``line`` mentions (its words that could be
+        names: what a mistake looks for as evidence)."""
+        return set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", self.source_of(line)))
 
     def statement(self, line: int) -> str:
         """The statement starting at ``line``, as written (its first line, stripped; ``…`` if

@@ -21,7 +21,6 @@ value; a list of zeros made only to be filled so (``delta = [0, 0, 0]``) is not 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -150,7 +149,7 @@ def replace_index(assignment: Assignment, index: int) -> Assignment:
 def called_writers(script: Script, line: int) -> list[str]:
     """The script's own functions the statement at ``line`` calls that write into an array
     they are handed."""
-    words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", script.source_of(line)))
+    words = script.names_in(line)
     return sorted(name for name in script.writes_into if name in words)
 
 
