@@ -491,7 +491,10 @@ def check(script: Path, against: str | None, rtol: float, atol: float, timeout: 
     it; the first that disagrees is named: its variable and line, your value, the formula
     with your numbers plugged in, the value it gives, and the likely mistake (the
     derivative of the wrong layer, the weights after their update, a missing transpose,
-    the sign, alpha twice or not at all, a batch summed, ...).
+    the sign, alpha twice or not at all, a batch summed, ...). The run as a whole is
+    checked too: every sample once a pass, in order; the pass's error summed from 0;
+    each step held to its own sample's goal. Where numpy raises, the line that made
+    the value of the wrong shape (a 1-D layer_0, goals not transposed) is named.
 
     Exit codes: 0 every step agrees (and, with --against, everything compared);
     1 a step departs from the book (or the run differs from the experiment);
