@@ -60,6 +60,13 @@ class Difference:
         return text
 
 
+#: The tolerance a comparison of a trace with a fresh run of its config uses when none is
+#: given (``replay``, and the ``golden_trace`` fixture), by the config's arithmetic: an
+#: exact trace must match bit for bit; a blas one may differ in its last digits between
+#: machines (BLAS picks its summation order by the CPU).
+DEFAULT_TOLERANCE = {"exact": Tolerance(), "blas": Tolerance(rtol=1e-12, atol=1e-15)}
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, float | int) and not isinstance(value, bool)
 

@@ -111,11 +111,16 @@ def diff(
     tolerance: Tolerance,
     fields: Mapping[str, Tolerance] | None = None,
     events_only: bool = False,
+    names: tuple[str, str] | None = None,
 ) -> DiffReport:
     """Compare two traces, their headers' configs and then event by event; ``fields`` gives
-    some fields their own tolerance; ``events_only``: configs that differ do not count."""
+    some fields their own tolerance; ``events_only``: configs that differ do not count.
+    ``names``: what the report calls the two (default: their paths), e.g. where a file
+    read from a temporary directory is kept afterwards."""
     report = DiffReport(a, b, tolerance, events_only)
-    with open_trace(a) as trace_a, open_trace(b) as trace_b:
+    path_a, path_b = a, b
+    a, b = (Path(name) for name in names) if names else (path_a, path_b)
+    with open_trace(path_a) as trace_a, open_trace(path_b) as trace_b:
         report.config_changes = header_changes(a, trace_a.header, b, trace_b.header)
         report.notes = version_notes(trace_a.header, trace_b.header)
         before: deque[Event] = deque(maxlen=CONTEXT)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from steptrace.compare import Tolerance, difference, summary
+from steptrace.compare import DEFAULT_TOLERANCE, Tolerance, difference, summary
 from steptrace.engine.network import Network
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.plugins.loading import allowed_plugins, installed_plugin
@@ -26,10 +26,6 @@ from steptrace.recording import (
 from steptrace.trace.emitter import Record, record_json, typed
 from steptrace.trace.header import End, Header
 from steptrace.trace.reader import open_trace
-
-#: Tolerance used when none is given: exact traces must match bit for bit; blas traces
-#: may differ in the last digits between machines (summation order).
-DEFAULT_TOLERANCE = {"exact": Tolerance(), "blas": Tolerance(rtol=1e-12, atol=1e-15)}
 
 
 class _RecordedPartChecked(Exception):

@@ -18,25 +18,30 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn
 
 import numpy as np
 import pytest
 
 from steptrace.compare import Tolerance
 from steptrace.config import ExperimentConfig, load_config
-from steptrace.diff import DiffReport, diff
+from steptrace.diff import DiffReport
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
+from steptrace.errors import SteptraceError
+from steptrace.golden_book import Claims, GoldenBook
+from steptrace.goldens import comparison, judge, kept_name
 from steptrace.outputs import atomic_write
 from steptrace.plugins.loading import added_plugins, load_plugins
 from steptrace.plugins.registry import Registry, checked_options
 from steptrace.recording import run
-from steptrace.trace.reader import open_trace
+from steptrace.trace.header import DETAILS, Detail
 
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
@@ -48,9 +53,26 @@ DEFAULT_INPUTS = np.linspace(-4.0, 4.0, 81)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("steptrace").addoption(
+    group = parser.getgroup("steptrace", "steptrace's golden traces (the golden_trace fixture)")
+    group.addoption(
         "--steptrace-update", action="store_true",
-        help="Rewrite the golden traces checked by steptrace's golden_trace fixture.")
+        help="Rewrite the golden traces that fail their comparison (missing, unreadable or "
+             "differing; those that agree are left byte for byte), list what was written, and "
+             "remove the goldens no test used (after a whole run).")
+    group.addoption(
+        "--steptrace-ci", action="store_true",
+        help="CI mode (also on when the CI variable is set): a missing golden trace fails "
+             "and nothing is written.")
+    group.addoption(
+        "--steptrace-keep", metavar="DIR",
+        help="Keep the fresh trace of a failing golden under DIR, at the golden's path "
+             "(default: beside the golden, as NAME.new.jsonl).")
+    group.addoption(
+        "--steptrace-keep-unused", action="store_true",
+        help="With --steptrace-update: keep the golden traces no test used.")
+    group.addoption(
+        "--steptrace-fail-unused", action="store_true",
+        help="Golden traces no test used (after a whole run) fail the run.")
 
 
 def check_nonlinearity(
@@ -229,26 +251,184 @@ def _write_atomically(source: Path, target: Path) -> None:
 
 
 GoldenCheck = Callable[..., DiffReport | None]
+_BOOK = pytest.StashKey[GoldenBook]()
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _ci_mode(config: pytest.Config) -> str:
+    """Why nothing is written (a missing golden fails): ``--steptrace-ci``, or the
+    ``CI`` variable that CI services set; "" when neither."""
+    if config.getoption("--steptrace-ci", default=False):
+        return "--steptrace-ci"
+    value = os.environ.get("CI", "")
+    return f"CI={value}" if value.strip().lower() not in _FALSE else ""
+
+
+def _book(config: pytest.Config) -> GoldenBook:
+    if _BOOK not in config.stash:
+        workerinput = getattr(config, "workerinput", None)
+        shared = workerinput.get("steptrace_claims") if workerinput else None
+        config.stash[_BOOK] = GoldenBook(Claims(Path(shared) if shared else None))
+    return config.stash[_BOOK]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _book(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's controller, for each worker: the directory the claims share."""
+    book = _book(node.config)
+    if book.claims.directory is None:
+        book.claims.directory = Path(tempfile.mkdtemp(prefix="steptrace-claims-"))
+    node.workerinput["steptrace_claims"] = str(book.claims.directory)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: a worker's goldens join the session's."""
+    data = getattr(node, "workeroutput", {}).get("steptrace_goldens")
+    if data:
+        _book(node.config).absorb(data)
+
+
+def pytest_deselected(items: Sequence[pytest.Item]) -> None:
+    if items:
+        _book(items[0].config).deselected += len(items)
+
+
+def _partial(session: pytest.Session) -> str:
+    """Why this session did not run the whole suite ("" if it did): the unused goldens
+    are looked for only after a whole run."""
+    config, book = session.config, _book(session.config)
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return "only the tests named on the command line ran"
+    if config.option.keyword or config.option.markexpr:
+        return "-k or -m chose the tests"
+    if config.getoption("lf", default=False):
+        return "--lf ran the last failures"
+    if book.deselected:
+        return f"{book.deselected} tests were deselected"
+    if session.shouldfail or session.shouldstop:
+        return "the run stopped early"
+    if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return "the run did not finish (collection errors, or interrupted)"
+    return ""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config, book = session.config, _book(session.config)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller sums up
+        workeroutput["steptrace_goldens"] = book.exported()
+        return
+    if not book.uses:
+        return
+    book.not_looked_for = _partial(session)
+    if book.not_looked_for:
+        return
+    keep = config.getoption("--steptrace-keep", default=None)
+    unused = book.find_unused(Path(keep) if keep else None)
+    if config.getoption("--steptrace-update", default=False):
+        if not config.getoption("--steptrace-keep-unused", default=False):
+            for path in unused:
+                path.unlink(missing_ok=True)
+                book.removed.append(path)
+    elif unused and config.getoption("--steptrace-fail-unused", default=False) \
+            and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    book = config.stash.get(_BOOK, None)
+    if book is not None and book.claims.directory is not None and not hasattr(config, "workerinput"):
+        shutil.rmtree(book.claims.directory, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    book = _book(config)
+    lines = book.summary(bool(config.getoption("--steptrace-update", default=False)),
+                         lambda path: _shown(config, path))
+    if book.unused and not book.removed and config.getoption("--steptrace-fail-unused",
+                                                             default=False):
+        lines.append("the run fails: golden traces no test used (--steptrace-fail-unused)")
+    if lines:
+        terminalreporter.write_sep("=", "steptrace golden traces")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def _shown(config: pytest.Config, path: Path | str | ExperimentConfig) -> str:
+    """``path`` as printed: relative to the project's root when it is inside it (an
+    experiment given as an id or a config: its id)."""
+    if isinstance(path, ExperimentConfig):
+        return path.name
+    if isinstance(path, str) and not Path(path).suffix:
+        return path
+    try:
+        return str(Path(os.path.abspath(path)).relative_to(config.rootpath))
+    except ValueError:
+        return str(path)
+
+
+def _kept(config: pytest.Config, golden: Path) -> Path:
+    """Where the fresh trace of a failing golden is kept: beside it as ``NAME.new.jsonl``,
+    or under ``--steptrace-keep DIR`` at the golden's own path (relative to the root)."""
+    keep = config.getoption("--steptrace-keep", default=None)
+    if not keep:
+        return golden.parent / kept_name(golden)
+    absolute = Path(os.path.abspath(golden))
+    try:
+        relative = absolute.relative_to(config.rootpath)
+    except ValueError:
+        relative = absolute.relative_to(absolute.anchor)
+    return Path(keep) / relative
+
+
+def _experiment(experiment: str | Path | ExperimentConfig, registry: Registry) -> ExperimentConfig:
+    if isinstance(experiment, ExperimentConfig):
+        return experiment
+    if Path(experiment).suffix in {".toml", ".json"}:
+        return load_config(Path(experiment))
+    return registry.experiment(str(experiment))
 
 
 @pytest.fixture
 def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
     """``golden_trace(experiment, golden_path, *, tolerance=None, fields=None,
-    plugins_dir=None, plugins=())``
+    detail=None, plugins_dir=None, plugins=())``
 
     Records ``experiment`` (a built-in or plugin id, an experiment file's path, or an
-    :class:`ExperimentConfig`) and compares it with the trace at ``golden_path`` (``.gz``
-    too), event by event: bit for bit, or within ``tolerance`` (a
-    :class:`~steptrace.compare.Tolerance`), with ``fields`` giving some fields their own,
-    e.g. ``{"weights": Tolerance(rtol=1e-12)}``. It compares the header's config (data,
-    network, initial weights) and every event; not the fingerprint (versions, revisions,
-    machine). The rules come from the installed plugins, ``plugins_dir``'s, and
-    ``plugins`` (modules or objects loaded in this process: a plugin's own tests pass
-    whether it is installed or not). Fails with the first divergent event and the events
-    before it. With ``--steptrace-update`` it rewrites the golden trace instead; a missing
-    golden trace is written and the test fails.
+    :class:`ExperimentConfig` — :class:`steptrace.Experiment` is one) and compares it with
+    the golden trace at ``golden_path`` (``.gz`` too): the header's config (data, network,
+    initial weights; each differing field is named) and every event; not the fingerprint
+    (versions, revisions, machine). Bit for bit for an exact experiment and within rtol
+    1e-12, atol 1e-15 for a blas one (``steptrace replay``'s defaults), unless
+    ``tolerance`` (a :class:`~steptrace.compare.Tolerance`) says otherwise; ``fields``
+    gives some fields their own, e.g. ``{"weights": Tolerance(rtol=1e-12)}``. ``detail``:
+    what is compared, every event (None, the default: a golden holding the passes alone
+    fails) or ``"epoch"``, the passes' ends alone. The rules come from the installed
+    plugins, ``plugins_dir``'s, and ``plugins`` (modules or objects loaded in this process).
+
+    Returns the comparison's :class:`~steptrace.diff.DiffReport` (None for a golden
+    written new). A failure names the comparison made, what differs (the first divergent
+    event with those before it), where the fresh trace is kept (beside the golden as
+    ``NAME.new.jsonl``, or under ``--steptrace-keep DIR``) and the command to look at it.
+
+    - A missing golden is written and the test fails, so it is looked at before it is
+      committed; in CI (``CI`` set, or ``--steptrace-ci``) nothing is written.
+    - ``pytest --steptrace-update`` rewrites the goldens that fail (missing, unreadable,
+      or differing) and leaves those that agree byte for byte.
+    - Two tests may not share a golden (under pytest-xdist too): the second fails.
     """
-    update = bool(request.config.getoption("--steptrace-update", default=False))
+    config = request.config
+    book = _book(config)
+    update = bool(config.getoption("--steptrace-update", default=False))
+    ci = _ci_mode(config)
 
     def check(
         experiment: str | Path | ExperimentConfig,
@@ -256,42 +436,96 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
         *,
         tolerance: Tolerance | None = None,
         fields: Mapping[str, Tolerance] | None = None,
+        detail: Detail | None = None,
         plugins_dir: Path | None = None,
         plugins: Sequence[object] = (),
     ) -> DiffReport | None:
         from steptrace.recording import record
 
-        registry = _rules(plugins_dir, plugins)
-        golden = Path(golden)
-        if isinstance(experiment, ExperimentConfig):
-            config = experiment
-        elif Path(experiment).suffix in {".toml", ".json"}:
-            config = load_config(Path(experiment))
+        golden, test = Path(golden), request.node.nodeid
+        name = _shown(config, golden)
+        rewrite = f"pytest --steptrace-update {shlex.quote(test)}"
+
+        def failed(lines: Sequence[str], note: str) -> NoReturn:
+            book.note(golden, test, "failed", note)
+            pytest.fail("\n".join(lines), pytrace=False)
+
+        if detail is not None and detail not in DETAILS:
+            raise pytest.UsageError(f"golden_trace: detail={detail!r}: give one of "
+                                    f"{', '.join(map(repr, DETAILS))}, or None (every event)")
+        other = book.claims.claim(golden, test)
+        if other is not None:
+            failed([f"{name} is the golden trace of two tests, {other} and {test}: give "
+                    "each test a golden file of its own"], f"also the golden of {other}")
+        fresh = tmp_path / f"fresh-{kept_name(golden)}"
+        try:
+            registry = _rules(plugins_dir, plugins)
+            run_config = _experiment(experiment, registry)
+            record(run_config, registry, fresh, detail=detail or "step")
+        except SteptraceError as error:
+            problem = str(error)  # (failed outside the except: one line, no chained error)
         else:
-            config = registry.experiment(str(experiment))
-        fresh = tmp_path / f"fresh-{golden.name}"
-        record(config, registry, fresh)
+            problem = ""
+        if problem:
+            failed([f"golden_trace({_shown(config, experiment)!r}, {name!r}): {problem}"],
+                   "its experiment did not run")
+        kept = _kept(config, golden)
+        kept_as = _shown(config, kept)
+        how = comparison(run_config, tolerance, fields)
+        verdict = judge(golden, fresh, how, detail=detail,
+                        names=(name, "the run" if update else kept_as))
+
+        def write(outcome: Literal["new", "changed"], note: str = "") -> None:
+            problem = _keep(fresh, golden)
+            if problem is not None:
+                failed([f"the golden trace could not be written: {problem}"], "not written")
+            book.note(golden, test, outcome, note)
+            _discard(kept)
+
+        if verdict.agrees:
+            book.note(golden, test, "agree", how.describe())
+            _discard(kept)
+            return verdict.report
         if update:
-            _write_atomically(fresh, golden)
-            return None
-        if not golden.exists():
-            _write_atomically(fresh, golden)
-            pytest.fail(f"golden trace {golden} was missing: written now; look at it, then "
-                        "commit it", pytrace=False)
-        with open_trace(golden) as old, open_trace(fresh) as new:
-            if old.header.config != new.header.config:
-                pytest.fail(f"{golden}: the golden trace was recorded from another config; "
-                            "rewrite it with --steptrace-update if that is intended",
-                            pytrace=False)
-        report = diff(golden, fresh, tolerance or Tolerance(), fields)
-        if not report.same:
-            pytest.fail("\n".join([f"{golden}: the run diverges from its golden trace",
-                                   *report.lines(),
-                                   "(rewrite it with pytest --steptrace-update if the change "
-                                   "is intended)"]), pytrace=False)
-        return report
+            write("new" if verdict.status == "missing" else "changed", verdict.first)
+            return verdict.report
+        if verdict.status == "missing":
+            if ci:
+                failed([f"golden trace {name} is missing, and nothing is written in CI mode "
+                        f"({ci}): record it where you work with {rewrite}, look at it, and "
+                        "commit it"], "missing")
+            write("new")
+            pytest.fail(f"golden trace {name} was missing: written now; look at it "
+                        f"(steptrace show {shlex.quote(name)}), then commit it", pytrace=False)
+        why_not = _keep(fresh, kept)
+        if why_not is not None:
+            look = f"(the fresh trace could not be kept: {why_not})"
+        elif verdict.status == "differ":
+            look = f"look: steptrace diff {shlex.quote(name)} {shlex.quote(kept_as)}"
+        else:
+            look = f"look: steptrace show {shlex.quote(kept_as)}"
+        failed([*verdict.lines, *([f"the fresh trace is kept at {kept_as}"] if why_not is None
+                                  else []),
+                look, f"if the change is intended: {rewrite} rewrites it"], verdict.first)
 
     return check
+
+
+def _keep(fresh: Path, kept: Path) -> str | None:
+    """Copy the fresh trace to ``kept`` (where it is kept, or the golden); None, or why it
+    could not be."""
+    try:
+        _write_atomically(fresh, kept)
+    except (SteptraceError, OSError) as error:
+        return str(error)
+    return None
+
+
+def _discard(kept: Path) -> None:
+    """A fresh trace kept by an earlier failing run goes once its golden agrees (or is
+    rewritten): what is left beside the goldens is only what still fails."""
+    if kept.is_file() and not kept.is_symlink():
+        kept.unlink(missing_ok=True)
 
 
 class CliResult(NamedTuple):

@@ -35,6 +35,7 @@ from steptrace.trace.header import (
 )
 from steptrace.trace.order import EventOrder
 
+GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip file
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -188,6 +189,10 @@ class TraceReader:
         try:
             data = pydantic_core.from_json(first)  # Rust: a header holds the whole dataset
         except (ValueError, UnicodeDecodeError, RecursionError):
+            if first.startswith(GZIP_MAGIC):
+                raise self._fail(
+                    "gzip-compressed, but its name does not end in .gz: rename it "
+                    f"{self.path.name}.gz, or decompress it (gunzip -c)") from None
             raise self._fail(
                 "not a steptrace trace: the first line is not JSON (give a trace written by "
                 "steptrace record)"
