@@ -63,13 +63,15 @@ def test_second(golden_trace):
 class Project:
     """A project with golden traces, its suite run as its CI would run it."""
 
-    def __init__(self, pytester: pytest.Pytester, xdist: bool) -> None:
+    def __init__(self, pytester: pytest.Pytester, xdist: bool, source: str | None = PROJECT) -> None:
         self.pytester = pytester
         self.xdist = xdist
         self.path = pytester.path
         self.golden = pytester.path / "golden"
-        self.write()
-        shutil.copy(EXPERIMENTS / "ch06-streetlight-single-sample.toml", self.path / "mine.toml")
+        if source is not None:
+            self.write(source=source)
+            shutil.copy(EXPERIMENTS / "ch06-streetlight-single-sample.toml",
+                        self.path / "mine.toml")
 
     def write(self, single: str = "", mine: str = "", source: str = PROJECT) -> None:
         self.pytester.makepyfile(test_goldens=source.format(single=single, mine=mine))
@@ -512,3 +514,29 @@ def test_every_case_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.M
     assert sorted(p.name for p in golden.iterdir()) == sorted(
         ["agrees.jsonl", "blas.jsonl", "damaged.jsonl", "epoch.jsonl", "mine.jsonl",
          "missing.jsonl", "shared.jsonl"])  # (no fresh trace is left beside an agreeing one)
+
+
+def test_the_guides_first_golden_test_runs_as_it_says(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/golden-traces.md's example, as written: an experiment file, a built-in, and a
+    variant made with steptrace.experiment (an Experiment, where ExperimentConfig goes)."""
+    monkeypatch.setenv("STEPTRACE_PLUGINS", "")
+    monkeypatch.delenv("CI", raising=False)
+    guide = (ROOT / "docs" / "golden-traces.md").read_text()
+    [example] = re.findall(r"```python\n# tests/test_golden.py\n(.*?)```", guide, re.S)
+    tests = pytester.mkdir("tests")
+    (tests / "test_golden.py").write_text(example)
+    shutil.copy(EXPERIMENTS / "ch06-streetlights-backprop.toml", tests / "backprop.toml")
+    project = Project(pytester, xdist=False, source=None)
+    first = project.run()
+    first.assert_outcomes(failed=3)
+    assert failure(first, "test_my_backprop") == [
+        "golden trace tests/golden/backprop.jsonl was missing: written now; look at it "
+        "(steptrace show tests/golden/backprop.jsonl), then commit it"]
+    second = project.run()
+    second.assert_outcomes(passed=3)
+    assert summary(second) == [
+        "agree: 3",
+        "  3 compared bit for bit (the default for exact arithmetic, as steptrace replay's)"]
+    header = json.loads((tests / "golden" / "backprop-alpha-0.1.jsonl").read_text().split("\n")[0])
+    assert header["config"]["alpha"] == 0.1 and header["config"]["name"] == "backprop-alpha-0.1"
