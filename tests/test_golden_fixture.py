@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -355,7 +356,7 @@ def test_unused_goldens_are_reported_removed_on_update_and_can_fail_the_run(
 
 # 8. Damage is one failure line, and an update repairs it.
 
-DAMAGE = {
+DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "empty": (lambda data: b"", "1: empty file: not a steptrace trace (record one with "
               "steptrace record)"),
     "truncated": (lambda data: data[: data.index(b"\n") + 40],  # in the first event
