@@ -70,6 +70,7 @@ class GoldenBook:
     claims: Claims = field(default_factory=Claims)
     uses: list[GoldenUse] = field(default_factory=list)
     deselected: int = 0
+    uncollected: int = 0  # files or modules that failed to collect
     #: Filled in at the session's end: goldens no test used, and those removed.
     unused: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
@@ -80,11 +81,13 @@ class GoldenBook:
 
     def exported(self) -> dict[str, Any]:
         """This (worker's) book as plain data, for the controller's."""
-        return {"uses": [asdict(use) for use in self.uses], "deselected": self.deselected}
+        return {"uses": [asdict(use) for use in self.uses], "deselected": self.deselected,
+                "uncollected": self.uncollected}
 
     def absorb(self, data: dict[str, Any]) -> None:
         self.uses += [GoldenUse(**use) for use in data.get("uses", ())]
         self.deselected += int(data.get("deselected", 0))
+        self.uncollected = max(self.uncollected, int(data.get("uncollected", 0)))
 
     def find_unused(self, kept: Path | None = None) -> list[Path]:
         """The golden traces, in the directories of those this session used, that no test

@@ -36,7 +36,7 @@ from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import SteptraceError
 from steptrace.golden_book import Claims, GoldenBook
-from steptrace.goldens import comparison, judge, kept_name
+from steptrace.goldens import TRACE_SUFFIXES, comparison, is_golden_name, judge, kept_name
 from steptrace.outputs import atomic_write
 from steptrace.plugins.loading import added_plugins, load_plugins
 from steptrace.plugins.registry import Registry, checked_options
@@ -298,6 +298,11 @@ def pytest_deselected(items: Sequence[pytest.Item]) -> None:
         _book(items[0].config).deselected += len(items)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # (a session counts the modules that failed to collect as failures, before any test ran)
+    _book(session.config).uncollected = session.testsfailed
+
+
 def _partial(session: pytest.Session) -> str:
     """Why this session did not run the whole suite ("" if it did): the unused goldens
     are looked for only after a whole run."""
@@ -309,12 +314,18 @@ def _partial(session: pytest.Session) -> str:
     if config.getoption("lf", default=False):
         return "--lf ran the last failures"
     if book.deselected:
-        return f"{book.deselected} tests were deselected"
+        return f"{_count(book.deselected, 'test was', 'tests were')} deselected"
+    if book.uncollected:
+        return f"{_count(book.uncollected, 'test file', 'test files')} could not be collected"
     if session.shouldfail or session.shouldstop:
         return "the run stopped early"
     if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return "the run did not finish (collection errors, or interrupted)"
     return ""
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 @pytest.hookimpl(trylast=True)
@@ -451,8 +462,12 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
             pytest.fail("\n".join(lines), pytrace=False)
 
         if detail is not None and detail not in DETAILS:
-            raise pytest.UsageError(f"golden_trace: detail={detail!r}: give one of "
-                                    f"{', '.join(map(repr, DETAILS))}, or None (every event)")
+            pytest.fail(f"golden_trace: detail={detail!r}: give \"epoch\" (the passes' ends "
+                        "alone), or None (every event)", pytrace=False)
+        if not is_golden_name(golden.name) and golden.name.endswith(TRACE_SUFFIXES):
+            pytest.fail(f"golden_trace: {name}: a name ending in .new.jsonl is a fresh trace "
+                        "kept beside its golden (it is removed once the golden agrees): name the "
+                        "golden otherwise", pytrace=False)
         other = book.claims.claim(golden, test)
         if other is not None:
             failed([f"{name} is the golden trace of two tests, {other} and {test}: give "

@@ -407,6 +407,33 @@ def test_an_experiment_that_does_not_run_is_one_failure_line(project: Project) -
         "$STEPTRACE_PLUGINS_DIR)"]
 
 
+def test_a_misused_fixture_is_one_failure_line(project: Project) -> None:
+    project.write(single=', detail="passes"')
+    (project.path / "mine.toml").unlink()
+    project.pytester.makepyfile(test_goldens=PROJECT.format(single=', detail="passes"', mine="")
+                                .replace('GOLDEN / "step.jsonl"', 'GOLDEN / "step.new.jsonl"'))
+    result = project.run()
+    result.assert_outcomes(failed=3)
+    assert failure(result, "test_single") == [
+        "golden_trace: detail='passes': give \"epoch\" (the passes' ends alone), or None (every "
+        "event)"]
+    assert failure(result, "test_step") == [
+        "golden_trace: golden/step.new.jsonl: a name ending in .new.jsonl is a fresh trace kept "
+        "beside its golden (it is removed once the golden agrees): name the golden otherwise"]
+    assert not project.golden.exists()
+
+
+def test_a_run_with_collection_errors_does_not_look_for_unused_goldens(project: Project) -> None:
+    project.recorded()
+    shutil.copy(project.golden / "step.jsonl", project.golden / "old.jsonl")
+    project.pytester.makepyfile(test_broken="import a_module_that_is_not_there")
+    result = project.run("--continue-on-collection-errors", "--steptrace-update")
+    result.assert_outcomes(passed=3, errors=1)
+    assert summary(result)[-1] == ("unused goldens were not looked for: 1 test file could not "
+                                   "be collected")
+    assert (project.golden / "old.jsonl").exists()
+
+
 @pytest.mark.skipif(not INSTALLED, reason="the plugin is registered by its entry point "
                     "only when steptrace is installed")
 def test_the_plugin_is_named_steptrace(pytester: pytest.Pytester) -> None:
