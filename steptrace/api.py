@@ -29,6 +29,7 @@ exceptions (:mod:`steptrace.errors`), with the command line's one-line messages.
 from __future__ import annotations
 
 import html
+import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -44,7 +45,7 @@ from steptrace.config import ExperimentConfig, describe, load_config
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.outputs import atomic_write, check_output
-from steptrace.plugins.loading import load_plugins
+from steptrace.plugins.loading import ENV_DIR, ENV_ONLY, load_plugins
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import Event
 from steptrace.trace.header import Detail, Header
@@ -57,18 +58,20 @@ if TYPE_CHECKING:
 __all__ = ["Check", "Events", "Experiment", "Trace", "check_script", "experiment", "experiments", "load",
            "record", "trace_script"]
 
-_REGISTRIES: dict[Path | None, Registry] = {}
+_REGISTRIES: dict[tuple[Path | None, str | None, str | None], Registry] = {}
 #: The most events a trace shows inline in Jupyter (its page embedded in the notebook).
 INLINE_EVENTS = 100_000
 
 
 def registry(plugins_dir: Path | str | None = None) -> Registry:
-    """The rules the plugins registered (loaded once per ``plugins_dir``); each plugin that
-    failed to load is a Python warning, once."""
-    key = None if plugins_dir is None else Path(plugins_dir)
+    """The rules the plugins registered (loaded once per ``plugins_dir`` and per setting of
+    the variables that choose plugins); each plugin that failed to load is a Python
+    warning, once."""
+    key = (None if plugins_dir is None else Path(plugins_dir),
+           os.environ.get(ENV_ONLY), os.environ.get(ENV_DIR))
     found = _REGISTRIES.get(key)
     if found is None:
-        found = _REGISTRIES[key] = Registry.load(load_plugins(key))
+        found = _REGISTRIES[key] = Registry.load(load_plugins(key[0]))
         for problem in found.problems:
             warnings.warn(problem, stacklevel=3)
     return found

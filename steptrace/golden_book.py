@@ -71,6 +71,7 @@ class GoldenBook:
     uses: list[GoldenUse] = field(default_factory=list)
     deselected: int = 0
     uncollected: int = 0  # files or modules that failed to collect
+    unfinished: int = 0  # tests of goldens that did not pass
     #: Filled in at the session's end: goldens no test used, and those removed.
     unused: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
@@ -82,12 +83,13 @@ class GoldenBook:
     def exported(self) -> dict[str, Any]:
         """This (worker's) book as plain data, for the controller's."""
         return {"uses": [asdict(use) for use in self.uses], "deselected": self.deselected,
-                "uncollected": self.uncollected}
+                "uncollected": self.uncollected, "unfinished": self.unfinished}
 
     def absorb(self, data: dict[str, Any]) -> None:
         self.uses += [GoldenUse(**use) for use in data.get("uses", ())]
         self.deselected += int(data.get("deselected", 0))
         self.uncollected = max(self.uncollected, int(data.get("uncollected", 0)))
+        self.unfinished += int(data.get("unfinished", 0))
 
     def find_unused(self, kept: Path | None = None) -> list[Path]:
         """The golden traces, in the directories of those this session used, that no test
@@ -114,9 +116,11 @@ class GoldenBook:
         self.unused = found
         return found
 
-    def summary(self, updating: bool, shown: Any = str) -> list[str]:
+    def summary(self, asked: bool, shown: Any = str, updating: bool = False) -> list[str]:
         """The lines printed at the session's end (none if no golden was used).
-        ``shown(path)``: how a path is printed (relative to the project's root)."""
+        ``asked``: the unused goldens were asked about (an update, or failing on them): a
+        run that could not look for them says why. ``shown(path)``: how a path is
+        printed."""
         if not self.uses and not self.unused:
             return []
         by: dict[Outcome, list[GoldenUse]] = {"agree": [], "new": [], "changed": [], "failed": []}
@@ -143,6 +147,6 @@ class GoldenBook:
             lines.append("  pytest --steptrace-update removes unused goldens "
                          "(--steptrace-keep-unused keeps them); --steptrace-fail-unused makes "
                          "them fail the run")
-        if self.not_looked_for and updating:
+        if self.not_looked_for and asked:
             lines.append(f"unused goldens were not looked for: {self.not_looked_for}")
         return lines

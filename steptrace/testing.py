@@ -36,11 +36,12 @@ from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import SteptraceError
 from steptrace.golden_book import Claims, GoldenBook
-from steptrace.goldens import TRACE_SUFFIXES, comparison, is_golden_name, judge, kept_name
+from steptrace.goldens import TRACE_SUFFIXES, Comparison, comparison, is_golden_name, judge, kept_name
 from steptrace.outputs import atomic_write
 from steptrace.plugins.loading import added_plugins, load_plugins
 from steptrace.plugins.registry import Registry, checked_options
 from steptrace.recording import run
+from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.trace.header import DETAILS, Detail
 
 if TYPE_CHECKING:
@@ -253,6 +254,9 @@ def _write_atomically(source: Path, target: Path) -> None:
 GoldenCheck = Callable[..., DiffReport | None]
 _BOOK = pytest.StashKey[GoldenBook]()
 _FALSE = {"", "0", "false", "no", "off"}
+#: The fields of the events, the names ``fields=`` may give a tolerance of their own.
+EVENT_FIELDS = frozenset(name for kind in (ForwardEvent, ErrorEvent, DeltaEvent, UpdateEvent,
+                                           EpochEndEvent) for name in kind.model_fields)
 
 
 def _ci_mode(config: pytest.Config) -> str:
@@ -273,6 +277,12 @@ def _book(config: pytest.Config) -> GoldenBook:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    ci = _ci_mode(config)
+    if ci and config.getoption("--steptrace-update", default=False):
+        raise pytest.UsageError(
+            f"--steptrace-update writes golden traces, and CI mode ({ci}) writes none: update "
+            "them where you work, or, for a job meant to refresh them, run it with CI unset "
+            "(CI= pytest --steptrace-update)")
     _book(config)
 
 
@@ -303,11 +313,37 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _book(session.config).uncollected = session.testsfailed
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test of goldens that did not pass (failed, skipped, errored) may not have reached
+    every golden it checks: the unused goldens cannot be told apart then."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.passed and "golden_trace" in getattr(item, "fixturenames", ()):
+        _book(item.config).unfinished += 1
+
+
+def _whole_suite_args(config: pytest.Config) -> bool:
+    """Whether the paths given on the command line hold every test: each of the
+    ``testpaths`` (or the root, without them) lies in a directory given."""
+    given = []
+    for arg in config.args:
+        if "::" in arg:
+            return False
+        path = Path(os.path.abspath(config.invocation_params.dir / arg))
+        if not path.is_dir():
+            return False
+        given.append(path)
+    wanted = [config.rootpath / p for p in config.getini("testpaths")] or [config.rootpath]
+    return all(any(want.resolve().is_relative_to(path.resolve()) for path in given)
+               for want in wanted)
+
+
 def _partial(session: pytest.Session) -> str:
-    """Why this session did not run the whole suite ("" if it did): the unused goldens
-    are looked for only after a whole run."""
+    """Why this session cannot tell which goldens are unused ("" if it can): it did not
+    run the whole suite, or a test of goldens did not pass."""
     config, book = session.config, _book(session.config)
-    if config.args_source == pytest.Config.ArgsSource.ARGS:
+    if config.args_source == pytest.Config.ArgsSource.ARGS and not _whole_suite_args(config):
         return "only the tests named on the command line ran"
     if config.option.keyword or config.option.markexpr:
         return "-k or -m chose the tests"
@@ -321,6 +357,9 @@ def _partial(session: pytest.Session) -> str:
         return "the run stopped early"
     if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return "the run did not finish (collection errors, or interrupted)"
+    if book.unfinished:
+        return (f"{_count(book.unfinished, 'test', 'tests')} of golden traces did not pass "
+                "(failed, skipped or errored), so may not have reached every golden")
     return ""
 
 
@@ -362,8 +401,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if hasattr(config, "workerinput"):
         return
     book = _book(config)
-    lines = book.summary(bool(config.getoption("--steptrace-update", default=False)),
-                         lambda path: _shown(config, path))
+    asked = bool(config.getoption("--steptrace-update", default=False)
+                 or config.getoption("--steptrace-fail-unused", default=False))
+    lines = book.summary(asked, lambda path: _shown(config, path),
+                         bool(config.getoption("--steptrace-update", default=False)))
     if book.unused and not book.removed and config.getoption("--steptrace-fail-unused",
                                                              default=False):
         lines.append("the run fails: golden traces no test used (--steptrace-fail-unused)")
@@ -374,30 +415,37 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def _shown(config: pytest.Config, path: Path | str | ExperimentConfig) -> str:
-    """``path`` as printed: relative to the project's root when it is inside it (an
-    experiment given as an id or a config: its id)."""
+    """A path as printed, and as the commands a message suggests take it: relative to the
+    directory pytest was started in (an experiment given as an id or a config: its id)."""
     if isinstance(path, ExperimentConfig):
         return path.name
     if isinstance(path, str) and not Path(path).suffix:
         return path
     try:
-        return str(Path(os.path.abspath(path)).relative_to(config.rootpath))
-    except ValueError:
+        return os.path.relpath(os.path.abspath(path), config.invocation_params.dir)
+    except ValueError:  # (another drive)
         return str(path)
 
 
+def _test_arg(config: pytest.Config, item: pytest.Item) -> str:
+    """The test as a command line started where pytest was names it."""
+    nodeid = item.nodeid
+    inside = nodeid[nodeid.index("::"):] if "::" in nodeid else ""
+    return shlex.quote(_shown(config, item.path) + inside)
+
+
 def _kept(config: pytest.Config, golden: Path) -> Path:
-    """Where the fresh trace of a failing golden is kept: beside it as ``NAME.new.jsonl``,
-    or under ``--steptrace-keep DIR`` at the golden's own path (relative to the root)."""
+    """Where the fresh trace of a failing golden is kept, as ``NAME.new.jsonl``: beside
+    the golden, or under ``--steptrace-keep DIR`` at the golden's path from the root."""
     keep = config.getoption("--steptrace-keep", default=None)
-    if not keep:
-        return golden.parent / kept_name(golden)
     absolute = Path(os.path.abspath(golden))
+    if not keep:
+        return absolute.parent / kept_name(golden)
     try:
         relative = absolute.relative_to(config.rootpath)
     except ValueError:
         relative = absolute.relative_to(absolute.anchor)
-    return Path(keep) / relative
+    return Path(os.path.abspath(keep)) / relative.parent / kept_name(golden)
 
 
 def _experiment(experiment: str | Path | ExperimentConfig, registry: Registry) -> ExperimentConfig:
@@ -408,6 +456,38 @@ def _experiment(experiment: str | Path | ExperimentConfig, registry: Registry) -
     return registry.experiment(str(experiment))
 
 
+def _misuse(golden: Path, name: str, fields: Mapping[str, Tolerance] | None,
+            detail: Detail | None) -> str:
+    """What is wrong with the fixture's arguments, in one line ("" if nothing)."""
+    if not golden.name.endswith(TRACE_SUFFIXES) or golden.name in TRACE_SUFFIXES:
+        return (f"golden_trace: {name}: a golden trace's name ends in .jsonl (or .jsonl.gz, "
+                "compressed)")
+    if not is_golden_name(golden.name):
+        return (f"golden_trace: {name}: a name ending in .new.jsonl is a fresh trace kept "
+                "beside its golden (it is removed once the golden agrees): name the golden "
+                "otherwise")
+    if detail is not None and detail not in DETAILS:
+        return (f"golden_trace: detail={detail!r}: give \"epoch\" (the passes' ends alone), "
+                "\"all\" (every field of every event, none derived), or None (every event)")
+    unknown = sorted(set(fields or {}) - EVENT_FIELDS)
+    if unknown:
+        return (f"golden_trace: fields={{{', '.join(map(repr, unknown))}: ...}}: not a field of "
+                f"any event; the fields are {', '.join(sorted(EVENT_FIELDS))}")
+    return ""
+
+
+def _unwritable(golden: Path, name: str) -> str:
+    """Why a golden cannot be (re)written in place ("" if it can): it is a symbolic link
+    or a directory, which a rewrite would replace."""
+    if golden.is_symlink():
+        return (f"{name} is a symbolic link (to {os.readlink(golden)}): a golden trace is "
+                "not rewritten through a link; make it a file of its own, or give the test the "
+                "path it points to")
+    if os.path.lexists(golden) and not golden.is_file():
+        return f"{name} is not a file (a directory?): remove it, or name another golden"
+    return ""
+
+
 @pytest.fixture
 def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
     """``golden_trace(experiment, golden_path, *, tolerance=None, fields=None,
@@ -415,15 +495,17 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
 
     Records ``experiment`` (a built-in or plugin id, an experiment file's path, or an
     :class:`ExperimentConfig` — :class:`steptrace.Experiment` is one) and compares it with
-    the golden trace at ``golden_path`` (``.gz`` too): the header's config (data, network,
-    initial weights; each differing field is named) and every event; not the fingerprint
+    the golden trace at ``golden_path`` (``NAME.jsonl``, or ``NAME.jsonl.gz``; a relative
+    path is from the current directory): the header's config (data, network, initial
+    weights; each differing field is named) and every event; not the fingerprint
     (versions, revisions, machine). Bit for bit for an exact experiment and within rtol
     1e-12, atol 1e-15 for a blas one (``steptrace replay``'s defaults), unless
     ``tolerance`` (a :class:`~steptrace.compare.Tolerance`) says otherwise; ``fields``
-    gives some fields their own, e.g. ``{"weights": Tolerance(rtol=1e-12)}``. ``detail``:
-    what is compared, every event (None, the default: a golden holding the passes alone
-    fails) or ``"epoch"``, the passes' ends alone. The rules come from the installed
-    plugins, ``plugins_dir``'s, and ``plugins`` (modules or objects loaded in this process).
+    gives some of the events' fields their own, e.g. ``{"weights": Tolerance(rtol=1e-12)}``.
+    ``detail``: what is compared, every event (None, the default: a golden holding the
+    passes alone fails), ``"epoch"``, the passes' ends alone, or ``"all"``, every event
+    with every field written (none derived). The rules come from the installed plugins,
+    ``plugins_dir``'s, and ``plugins`` (modules or objects loaded in this process).
 
     Returns the comparison's :class:`~steptrace.diff.DiffReport` (None for a golden
     written new). A failure names the comparison made, what differs (the first divergent
@@ -433,13 +515,14 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
     - A missing golden is written and the test fails, so it is looked at before it is
       committed; in CI (``CI`` set, or ``--steptrace-ci``) nothing is written.
     - ``pytest --steptrace-update`` rewrites the goldens that fail (missing, unreadable,
-      or differing) and leaves those that agree byte for byte.
+      or differing; their tests pass) and leaves those that agree byte for byte.
     - Two tests may not share a golden (under pytest-xdist too): the second fails.
     """
     config = request.config
     book = _book(config)
     update = bool(config.getoption("--steptrace-update", default=False))
     ci = _ci_mode(config)
+    keep_dir = bool(config.getoption("--steptrace-keep", default=None))
 
     def check(
         experiment: str | Path | ExperimentConfig,
@@ -453,21 +536,17 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
     ) -> DiffReport | None:
         from steptrace.recording import record
 
-        golden, test = Path(golden), request.node.nodeid
+        golden, test = Path(os.path.abspath(golden)), request.node.nodeid
         name = _shown(config, golden)
-        rewrite = f"pytest --steptrace-update {shlex.quote(test)}"
+        rewrite = f"pytest --steptrace-update {_test_arg(config, request.node)}"
 
         def failed(lines: Sequence[str], note: str) -> NoReturn:
             book.note(golden, test, "failed", note)
             pytest.fail("\n".join(lines), pytrace=False)
 
-        if detail is not None and detail not in DETAILS:
-            pytest.fail(f"golden_trace: detail={detail!r}: give \"epoch\" (the passes' ends "
-                        "alone), or None (every event)", pytrace=False)
-        if not is_golden_name(golden.name) and golden.name.endswith(TRACE_SUFFIXES):
-            pytest.fail(f"golden_trace: {name}: a name ending in .new.jsonl is a fresh trace "
-                        "kept beside its golden (it is removed once the golden agrees): name the "
-                        "golden otherwise", pytrace=False)
+        misuse = _misuse(golden, name, fields, detail)
+        if misuse:
+            pytest.fail(misuse, pytrace=False)
         other = book.claims.claim(golden, test)
         if other is not None:
             failed([f"{name} is the golden trace of two tests, {other} and {test}: give "
@@ -491,9 +570,10 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
                         names=(name, "the run" if update else kept_as))
 
         def write(outcome: Literal["new", "changed"], note: str = "") -> None:
-            problem = _keep(fresh, golden)
-            if problem is not None:
-                failed([f"the golden trace could not be written: {problem}"], "not written")
+            problem = _unwritable(golden, name) or _keep(fresh, golden) or ""
+            if problem:
+                failed([*verdict.lines[:1], f"the golden trace is not rewritten: {problem}"],
+                       "not rewritten")
             book.note(golden, test, outcome, note)
             _discard(kept)
 
@@ -506,9 +586,11 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
             return verdict.report
         if verdict.status == "missing":
             if ci:
+                kept_too = (f"; the fresh trace is kept at {kept_as}"
+                            if keep_dir and _keep(fresh, kept) is None else "")
                 failed([f"golden trace {name} is missing, and nothing is written in CI mode "
                         f"({ci}): record it where you work with {rewrite}, look at it, and "
-                        "commit it"], "missing")
+                        f"commit it{kept_too}"], "missing")
             write("new")
             pytest.fail(f"golden trace {name} was missing: written now; look at it "
                         f"(steptrace show {shlex.quote(name)}), then commit it", pytrace=False)
@@ -516,7 +598,7 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
         if why_not is not None:
             look = f"(the fresh trace could not be kept: {why_not})"
         elif verdict.status == "differ":
-            look = f"look: steptrace diff {shlex.quote(name)} {shlex.quote(kept_as)}"
+            look = f"look: {_diff_command(how, name, kept_as)}"
         else:
             look = f"look: steptrace show {shlex.quote(kept_as)}"
         failed([*verdict.lines, *([f"the fresh trace is kept at {kept_as}"] if why_not is None
@@ -524,6 +606,18 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
                 look, f"if the change is intended: {rewrite} rewrites it"], verdict.first)
 
     return check
+
+
+def _diff_command(how: Comparison, golden: str, fresh: str) -> str:
+    """The ``steptrace diff`` that compares as the test did (it has no tolerance per
+    field: those the test gives are said)."""
+    tolerance = how.tolerance
+    flags = "" if tolerance.exact else f" --rtol {tolerance.rtol:g} --atol {tolerance.atol:g}"
+    command = f"steptrace diff{flags} {shlex.quote(golden)} {shlex.quote(fresh)}"
+    if how.fields:
+        command += (" (it compares every field so; the test gave "
+                    f"{', '.join(sorted(how.fields))} tolerances of their own)")
+    return command
 
 
 def _keep(fresh: Path, kept: Path) -> str | None:

@@ -77,9 +77,12 @@ class Project:
     def write(self, single: str = "", mine: str = "", source: str = PROJECT) -> None:
         self.pytester.makepyfile(test_goldens=source.format(single=single, mine=mine))
 
-    def run(self, *args: str) -> pytest.RunResult:
-        """The suite run: in this process (quick), or in pytest-xdist's two workers."""
+    def run(self, *args: str, apart: bool = False) -> pytest.RunResult:
+        """The suite run: in this process (quick), in a process of its own (``apart``: what
+        pytest prints to the terminal itself), or in pytest-xdist's two workers."""
         kit = () if INSTALLED else ("-p", "steptrace.testing")  # (by entry point when installed)
+        if apart:
+            return self.pytester.runpytest_subprocess(*kit, "-p", "no:xdist", *args)
         if self.xdist:
             return self.pytester.runpytest_subprocess(*kit, "-n", "2", "-p", "no:benchmark",
                                                       *args)
@@ -175,6 +178,30 @@ def test_ci_false_is_not_ci(project: Project, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("CI", "false")
     project.run().assert_outcomes(failed=3)
     assert (project.golden / "step.jsonl").exists()
+
+
+def test_an_update_in_ci_mode_is_refused(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ``addopts = --steptrace-update`` would make every CI run green: CI mode wins."""
+    monkeypatch.setenv("CI", "true")
+    result = project.run("--steptrace-update", apart=True)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line] == [
+        "ERROR: --steptrace-update writes golden traces, and CI mode (CI=true) writes none: "
+        "update them where you work, or, for a job meant to refresh them, run it with CI unset "
+        "(CI= pytest --steptrace-update)"]
+    assert not project.golden.exists()
+
+
+def test_in_ci_a_missing_goldens_fresh_trace_is_kept_where_asked(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = project.run("--steptrace-keep", "fresh")
+    result.assert_outcomes(failed=3)
+    assert failure(result, "test_step")[0].endswith(
+        "look at it, and commit it; the fresh trace is kept at fresh/golden/step.new.jsonl")
+    assert not project.golden.exists()
+    assert sorted(p.name for p in (project.path / "fresh" / "golden").iterdir()) == [
+        "mine.new.jsonl", "single.new.jsonl", "step.new.jsonl"]
 
 
 # 2. An update rewrites only what fails, and says what it wrote.
@@ -290,8 +317,8 @@ def test_a_config_change_names_the_field_and_keeps_the_fresh_trace(
         "(|Δ| 0.2, relative 0.667)" in look.stdout.splitlines()
     # kept elsewhere when asked (a CI keeps that directory)
     kept = project.run("--steptrace-keep", "fresh")
-    kept.stdout.fnmatch_lines(["look: steptrace diff golden/mine.jsonl fresh/golden/mine.jsonl"])
-    assert (project.path / "fresh" / "golden" / "mine.jsonl").is_file()
+    kept.stdout.fnmatch_lines(["look: steptrace diff golden/mine.jsonl fresh/golden/mine.new.jsonl"])
+    assert (project.path / "fresh" / "golden" / "mine.new.jsonl").is_file()
     # once it agrees again, the fresh trace beside it goes
     project.set_alpha(0.1)
     project.run().assert_outcomes(passed=3)
@@ -415,8 +442,8 @@ def test_a_misused_fixture_is_one_failure_line(project: Project) -> None:
     result = project.run()
     result.assert_outcomes(failed=3)
     assert failure(result, "test_single") == [
-        "golden_trace: detail='passes': give \"epoch\" (the passes' ends alone), or None (every "
-        "event)"]
+        "golden_trace: detail='passes': give \"epoch\" (the passes' ends alone), \"all\" (every "
+        "field of every event, none derived), or None (every event)"]
     assert failure(result, "test_step") == [
         "golden_trace: golden/step.new.jsonl: a name ending in .new.jsonl is a fresh trace kept "
         "beside its golden (it is removed once the golden agrees): name the golden otherwise"]
@@ -432,6 +459,134 @@ def test_a_run_with_collection_errors_does_not_look_for_unused_goldens(project: 
     assert summary(result)[-1] == ("unused goldens were not looked for: 1 test file could not "
                                    "be collected")
     assert (project.golden / "old.jsonl").exists()
+
+
+# What a maintainer trying it found (each once a way to lose or misread a golden).
+
+def test_keeping_fresh_traces_at_the_root_never_touches_a_golden(project: Project) -> None:
+    project.recorded()
+    before = {path: path.read_bytes() for path in project.golden.iterdir()}
+    project.run("--steptrace-keep", ".").assert_outcomes(passed=3)
+    assert {path: path.read_bytes() for path in project.golden.iterdir()} == before
+    project.set_alpha(0.3)
+    result = project.run("--steptrace-keep", ".")
+    result.assert_outcomes(passed=2, failed=1)
+    assert "the fresh trace is kept at golden/mine.new.jsonl" in failure(result, "test_mine")
+    assert {path: path.read_bytes() for path in before} == before
+
+
+def test_an_update_keeps_the_golden_of_a_test_that_failed_before_reaching_it(
+        project: Project) -> None:
+    project.recorded()
+    project.pytester.makepyfile(test_goldens=PROJECT.format(single="", mine="").replace(
+        "def test_step(golden_trace):\n", "def test_step(golden_trace):\n    assert False\n"))
+    result = project.run("--steptrace-update")
+    result.assert_outcomes(passed=2, failed=1)
+    assert summary(result)[-1] == (
+        "unused goldens were not looked for: 1 test of golden traces did not pass (failed, "
+        "skipped or errored), so may not have reached every golden")
+    assert (project.golden / "step.jsonl").exists()
+
+
+@pytest.mark.parametrize("args", [(".",), ("test_goldens.py",)], ids=["root", "file"])
+def test_a_path_that_holds_the_whole_suite_is_a_whole_run(project: Project,
+                                                          args: tuple[str, ...]) -> None:
+    project.recorded()
+    shutil.copy(project.golden / "step.jsonl", project.golden / "old.jsonl")
+    result = project.run("--steptrace-fail-unused", *args)
+    if args == (".",):
+        assert result.ret == 1 and "unused (no test of this run used it): golden/old.jsonl" in \
+            summary(result)
+    else:  # a file names some tests, whatever it holds
+        assert result.ret == 0 and summary(result)[-1] == (
+            "unused goldens were not looked for: only the tests named on the command line ran")
+
+
+def test_the_commands_work_from_where_pytest_was_started(
+        project: Project, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.pytester.makeini("[pytest]\n")  # the project's root, above where pytest starts
+    tests = project.path / "tests"
+    tests.mkdir()
+    (project.path / "test_goldens.py").rename(tests / "test_goldens.py")
+    (project.path / "mine.toml").rename(tests / "mine.toml")
+    monkeypatch.chdir(tests)
+    project.recorded()
+    toml = tests / "mine.toml"
+    toml.write_text(toml.read_text().replace("alpha = 0.1", "alpha = 0.3"))
+    result = project.run()
+    assert any(line.startswith("failed: golden/mine.jsonl in tests/test_goldens.py::test_mine")
+               for line in summary(result))  # (its node id: from the root, a level up)
+    lines = failure(result, "test_mine")
+    assert lines[-2:] == [
+        "look: steptrace diff golden/mine.jsonl golden/mine.new.jsonl",
+        "if the change is intended: pytest --steptrace-update test_goldens.py::test_mine "
+        "rewrites it"]
+    assert run_cli("diff", "golden/mine.jsonl", "golden/mine.new.jsonl").exit_code == 1
+    project.run("--steptrace-update", "test_goldens.py::test_mine").assert_outcomes(passed=1)
+    project.run().assert_outcomes(passed=3)
+
+
+def test_a_blas_goldens_look_command_compares_as_the_test_did(project: Project) -> None:
+    toml = project.path / "mine.toml"
+    toml.write_text(toml.read_text().replace('arithmetic = "exact"', 'arithmetic = "blas"'))
+    project.recorded()
+    nudge(project.golden / "mine.jsonl", "delta", "delta", 1 + 1e-9)
+    project.write(mine=', fields={"weights": Tolerance(rtol=1e-6)}')
+    lines = failure(project.run(), "test_mine")
+    assert lines[-2] == (
+        "look: steptrace diff --rtol 1e-12 --atol 1e-15 golden/mine.jsonl golden/mine.new.jsonl "
+        "(it compares every field so; the test gave weights tolerances of their own)")
+
+
+@pytest.mark.parametrize("what", ["link", "directory"])
+def test_a_golden_that_is_a_link_or_a_directory_is_not_rewritten(project: Project,
+                                                                  what: str) -> None:
+    project.recorded()
+    step = project.golden / "step.jsonl"
+    if what == "link":
+        step.rename(project.path / "elsewhere.jsonl")
+        step.symlink_to(project.path / "elsewhere.jsonl")
+        project.run().assert_outcomes(passed=3)  # (read through the link)
+        nudge(project.path / "elsewhere.jsonl", "delta", "delta", 2.0)
+        reason = ("golden/step.jsonl is a symbolic link (to "
+                  f"{project.path / 'elsewhere.jsonl'}): a golden trace is not rewritten through "
+                  "a link; make it a file of its own, or give the test the path it points to")
+    else:
+        step.unlink()
+        step.mkdir()
+        reason = "golden/step.jsonl is not a file (a directory?): remove it, or name another golden"
+    result = project.run("--steptrace-update")
+    result.assert_outcomes(passed=2, failed=1)
+    assert failure(result, "test_step")[-1] == f"the golden trace is not rewritten: {reason}"
+
+
+@pytest.mark.parametrize("mistake", ["fields", "name"])
+def test_a_misnamed_field_or_golden_is_refused(project: Project, mistake: str) -> None:
+    if mistake == "fields":
+        project.write(single=', fields={"wieghts": Tolerance(rtol=1e-9)}')
+        expected = ("golden_trace: fields={'wieghts': ...}: not a field of any event; the fields "
+                    "are alpha, delta, derivative, details, epoch, error, goal, kind, layer, "
+                    "layer_in, layer_out, nonlinearity, prediction, rule, samples, seq, "
+                    "weight_delta, weighted_sum, weights")
+    else:
+        project.pytester.makepyfile(test_goldens=PROJECT.format(single="", mine="").replace(
+            '"single.jsonl"', '"single.json"'))
+        expected = ("golden_trace: golden/single.json: a golden trace's name ends in .jsonl (or "
+                    ".jsonl.gz, compressed)")
+    result = project.run()
+    assert failure(result, "test_single") == [expected]
+    assert not (project.golden / "single.json").exists()
+
+
+def test_a_compressed_golden_rewritten_is_the_same_bytes(project: Project) -> None:
+    project.pytester.makepyfile(test_goldens=PROJECT.format(single="", mine="").replace(
+        '"single.jsonl"', '"single.jsonl.gz"'))
+    project.recorded()
+    single = project.golden / "single.jsonl.gz"
+    recorded = single.read_bytes()
+    single.unlink()
+    project.run("--steptrace-update").assert_outcomes(passed=3)
+    assert single.read_bytes() == recorded  # (gzip's header holds no time)
 
 
 @pytest.mark.skipif(not INSTALLED, reason="the plugin is registered by its entry point "
@@ -520,14 +675,14 @@ def test_every_case_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.M
     lines = summary(result)
     assert "  1 compared within rtol 1e-12, atol 1e-15 (the default for blas arithmetic, as " \
         "steptrace replay's)" in lines
-    assert "unused (no test of this run used it): golden/unused.jsonl" in lines
 
     monkeypatch.delenv("CI")
     result = parallel.run("--steptrace-update")
     result.assert_outcomes(passed=7, failed=1)
     lines = summary(result)
     assert sorted(line for line in lines if line.startswith(("written", "unused"))) == [
-        "unused, removed: golden/unused.jsonl",
+        "unused goldens were not looked for: 1 test of golden traces did not pass (failed, "
+        "skipped or errored), so may not have reached every golden",
         "written, changed: golden/damaged.jsonl: could not be read: "
         f"{damaged}:2: truncated in the middle of a line; re-record the trace",
         "written, changed: golden/epoch.jsonl: held the passes alone (detail epoch)",
@@ -537,34 +692,11 @@ def test_every_case_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.M
     ]
     assert "left as they were (they agree): 3" in lines  # agrees, blas, and the shared one's first
     assert {name: (golden / name).read_bytes() for name in untouched} == untouched
-    again = parallel.run()
-    again.assert_outcomes(passed=7, failed=1)
+
+    parallel.write(source=EVERY_CASE.replace("def test_second", "def second"))  # one test each
+    result = parallel.run("--steptrace-update")
+    result.assert_outcomes(passed=7)
+    assert summary(result)[-1] == "unused, removed: golden/unused.jsonl"
     assert sorted(p.name for p in golden.iterdir()) == sorted(
         ["agrees.jsonl", "blas.jsonl", "damaged.jsonl", "epoch.jsonl", "mine.jsonl",
          "missing.jsonl", "shared.jsonl"])  # (no fresh trace is left beside an agreeing one)
-
-
-def test_the_guides_first_golden_test_runs_as_it_says(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """docs/golden-traces.md's example, as written: an experiment file, a built-in, and a
-    variant made with steptrace.experiment (an Experiment, where ExperimentConfig goes)."""
-    monkeypatch.setenv("STEPTRACE_PLUGINS", "")
-    monkeypatch.delenv("CI", raising=False)
-    guide = (ROOT / "docs" / "golden-traces.md").read_text()
-    [example] = re.findall(r"```python\n# tests/test_golden.py\n(.*?)```", guide, re.S)
-    tests = pytester.mkdir("tests")
-    (tests / "test_golden.py").write_text(example)
-    shutil.copy(EXPERIMENTS / "ch06-streetlights-backprop.toml", tests / "backprop.toml")
-    project = Project(pytester, xdist=False, source=None)
-    first = project.run()
-    first.assert_outcomes(failed=3)
-    assert failure(first, "test_my_backprop") == [
-        "golden trace tests/golden/backprop.jsonl was missing: written now; look at it "
-        "(steptrace show tests/golden/backprop.jsonl), then commit it"]
-    second = project.run()
-    second.assert_outcomes(passed=3)
-    assert summary(second) == [
-        "agree: 3",
-        "  3 compared bit for bit (the default for exact arithmetic, as steptrace replay's)"]
-    header = json.loads((tests / "golden" / "backprop-alpha-0.1.jsonl").read_text().split("\n")[0])
-    assert header["config"]["alpha"] == 0.1 and header["config"]["name"] == "backprop-alpha-0.1"

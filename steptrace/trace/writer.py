@@ -77,7 +77,8 @@ class TraceWriter:
         if self.path.suffix == ".gz":
             import gzip  # (only then: it is not free to import)
 
-            self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw)
+            # mtime 0: the same run gives the same bytes (a golden re-recorded is unchanged)
+            self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
         self._write = self._file.write
 
     def write(self, record: Record) -> None:
