@@ -408,8 +408,8 @@ def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path |
               show_default=True,
               help="step: every step, leaving out what earlier lines determine (weights, "
                    "weight_deltas, ...: derived again when read). epoch: the passes only. "
-                   "all: every field of every step. full: all under its old name (trace "
-                   "schema 2, for steptrace versions before this one).")
+                   "all: every field of every step. full: all under its old name (for "
+                   "steptrace versions that read trace schemas 1 and 2 only).")
 def record(experiment: str, output: Path | None, arithmetic: str | None, detail: str) -> None:
     """Run an experiment and write its trace.
 
