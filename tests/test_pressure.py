@@ -9,19 +9,19 @@ from itertools import pairwise
 import pytest
 
 import steptrace
-from steptrace.engine.pressure import Tally, pressure, pushes, tallies
-from tests.conftest import TRACES, RunCli
+from steptrace.engine.pressure import Sign, Tally, pressure, pushes, tallies
+from tests.conftest import TRACES, RunCli, present
 
 SIX_LIGHTS = TRACES / "ch06-streetlights-full-dataset.jsonl"
 FOUR_LIGHTS = TRACES / "streetlights-no-hidden-layer.jsonl"
 
 #: The book's table for the six-light data (walk_vs_stop = [0, 1, 0, 1, 1, 0]), as the
 #: chapter prints it: left two down one up, middle three up, right three down three up.
-BOOK_SIX = [["−", "0", "−"], ["0", "+", "+"], ["0", "0", "−"], ["+", "+", "+"], ["0", "+", "+"],
+BOOK_SIX: list[list[Sign]] = [["−", "0", "−"], ["0", "+", "+"], ["0", "0", "−"], ["+", "+", "+"], ["0", "+", "+"],
             ["−", "0", "−"]]
 #: The same rule by hand on the four-light data of the backprop cell (walk_vs_stop =
 #: [1, 1, 0, 0]): every column balanced, the chapter's "no correlation".
-BOOK_FOUR = [["+", "0", "+"], ["0", "+", "+"], ["0", "0", "−"], ["−", "−", "−"]]
+BOOK_FOUR: list[list[Sign]] = [["+", "0", "+"], ["0", "+", "+"], ["0", "0", "−"], ["−", "−", "−"]]
 
 #: `show --view pressure` of the six-light run: the book's six rows and readings, and the
 #: weights after the last of its 40 passes.
@@ -74,8 +74,8 @@ def test_the_rule_is_the_books() -> None:
     assert [pushes(1, 1), pushes(1, 0), pushes(0, 1), pushes(0, 0)] == ["+", "−", "0", "0"]
     six = steptrace.experiment("ch06-streetlights-full-dataset")
     four = steptrace.experiment("ch06-streetlights-backprop")
-    assert pressure(six.inputs.tolist(), six.goals.tolist()) == BOOK_SIX
-    assert pressure(four.inputs.tolist(), four.goals.tolist()) == BOOK_FOUR
+    assert pressure(six.inputs.tolist(), present(six.goals).tolist()) == BOOK_SIX
+    assert pressure(four.inputs.tolist(), present(four.goals).tolist()) == BOOK_FOUR
     assert tallies(BOOK_SIX) == [Tally(1, 2, 3), Tally(3, 0, 3), Tally(3, 3, 0)]
     assert [t.reading for t in tallies(BOOK_SIX)] == ["toward 0", "toward 1", "conflicting"]
     assert [t.reading for t in tallies(BOOK_FOUR)] == ["conflicting"] * 3
@@ -113,9 +113,9 @@ def test_conflicting_pressure_is_settled_by_the_weight_that_correlates(run_cli: 
     # the claim, from the run: |w[2]| shrinks every pass, while w[1] climbs toward 1
     trace = steptrace.load(SIX_LIGHTS)
     ends = [e for e in trace.events if e.kind == "update" and e.samples == (5,)]
-    right = [-0.7] + [e.weights[2][0] for e in ends]
+    right = [-0.7] + [present(e.weights)[2][0] for e in ends]
     assert all(abs(b) < abs(a) for a, b in pairwise(right))
-    assert ends[-1].weights[1][0] > 0.99
+    assert present(ends[-1].weights)[1][0] > 0.99
 
 
 def test_no_correlation_every_column_balanced(run_cli: RunCli) -> None:
