@@ -4,7 +4,10 @@ run's own moves (the moves view)."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +20,8 @@ FOUR_LIGHTS = TRACES / "streetlights-no-hidden-layer.jsonl"
 
 #: The book's table for the six-light data (walk_vs_stop = [0, 1, 0, 1, 1, 0]), as the
 #: chapter prints it: left two down one up, middle three up, right three down three up.
-BOOK_SIX: list[list[Sign]] = [["−", "0", "−"], ["0", "+", "+"], ["0", "0", "−"], ["+", "+", "+"], ["0", "+", "+"],
-            ["−", "0", "−"]]
+BOOK_SIX: list[list[Sign]] = [["−", "0", "−"], ["0", "+", "+"], ["0", "0", "−"],
+                              ["+", "+", "+"], ["0", "+", "+"], ["−", "0", "−"]]
 #: The same rule by hand on the four-light data of the backprop cell (walk_vs_stop =
 #: [1, 1, 0, 0]): every column balanced, the chapter's "no correlation".
 BOOK_FOUR: list[list[Sign]] = [["+", "0", "+"], ["0", "+", "+"], ["0", "0", "−"], ["−", "−", "−"]]
@@ -195,3 +198,16 @@ def test_pressure_and_moves_take_only_an_epoch_filter(run_cli: RunCli, view: str
                      "--sample", "1")
     assert result.exit_code == 2
     assert f"--view {view} takes --epoch only" in result.stderr
+
+
+def test_the_page_shows_the_same_table(run_cli: RunCli, tmp_path: Path) -> None:
+    def data(trace: Path) -> Any:
+        page = tmp_path / f"{trace.stem}.html"
+        assert run_cli("html", trace, "-o", page).exit_code == 0
+        text = page.read_text()
+        start = text.index('<script type="application/json" id="data">') + len(
+            '<script type="application/json" id="data">')
+        return json.loads(text[start:text.index("</script>", start)].replace("<\\/", "</"))
+
+    assert data(SIX_LIGHTS)["pressure"] == shown(run_cli, SIX_LIGHTS, "--view", "pressure")
+    assert data(TRACES / "ch04-hot-cold-up.jsonl")["pressure"] is None  # (not 0s and 1s)

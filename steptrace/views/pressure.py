@@ -31,28 +31,42 @@ SHOWN_PASSES = 6  # the first passes a conflicting weight's table shows before i
 
 @dataclass
 class _Run:
-    """What the view needs of the run: the first weight layer after each pass, and each
-    update's move of it (new weights minus old), in order, by pass."""
+    """What the view needs of the run, pass by pass: the first weight layer after each pass
+    (every pass for a network of one weight layer, whose conflicting weights are followed;
+    else only the passes shown), each weight's moves up and down in the pass, its error."""
 
+    every_pass: bool
+    shown: set[int]
     weights: dict[int, list[list[float]]] = field(default_factory=dict)  # pass -> after it
+    ups: dict[int, list[list[int]]] = field(default_factory=dict)  # pass -> per weight
+    downs: dict[int, list[list[int]]] = field(default_factory=dict)
     errors: dict[int, float | None] = field(default_factory=dict)  # pass -> its error
-    moves: dict[int, list[list[list[float]]]] = field(default_factory=dict)  # pass -> moves
+    last: int | None = None
+    updates: int = 0
 
-    @classmethod
-    def read(cls, header: Header, events: Iterable[Event]) -> _Run:
-        run = cls()
+    def read(self, header: Header, events: Iterable[Event]) -> _Run:
         current = [list(row) for row in header.initial_weights[0]]
+        shape = (len(current), len(current[0]))
         for event in complete_events(header, events):
             if isinstance(event, UpdateEvent) and event.layer == 1 and event.weights is not None:
                 after = [list(row) for row in event.weights]
-                run.moves.setdefault(event.epoch, []).append(
-                    [[b - a for a, b in zip(old, new, strict=True)]
-                     for old, new in zip(current, after, strict=True)])
+                ups = self.ups.setdefault(event.epoch, [[0] * shape[1] for _ in range(shape[0])])
+                downs = self.downs.setdefault(event.epoch,
+                                              [[0] * shape[1] for _ in range(shape[0])])
+                for i, (old, new) in enumerate(zip(current, after, strict=True)):
+                    for j, (a, b) in enumerate(zip(old, new, strict=True)):
+                        ups[i][j] += b > a
+                        downs[i][j] += b < a
                 current = after
+                self.updates += 1
             elif isinstance(event, EpochEndEvent):
-                run.weights[event.epoch] = current
-                run.errors[event.epoch] = event.error
-        return run
+                if self.every_pass or event.epoch in self.shown:
+                    self.weights[event.epoch] = current
+                self.errors[event.epoch] = event.error
+                self.last = event.epoch
+        if self.last is not None:
+            self.weights[self.last] = current
+        return self
 
 
 class PressureView:
@@ -81,8 +95,8 @@ class PressureView:
                 for i in range(self.config.layers[0])]
 
     def lines(self, events: Iterable[Event], epochs: set[int]) -> Iterator[str]:
-        run = _Run.read(self.header, events)
-        shown = sorted(epochs) if epochs else sorted(run.weights)[-1:]
+        run = _Run(self.single, set(epochs)).read(self.header, events)
+        shown = sorted(epochs) if epochs else [] if run.last is None else [run.last]
         yield from _wrapped(LEGEND)
         for output in range(self.outputs):
             table = pressure(self.inputs, self.goals, output)
@@ -92,7 +106,7 @@ class PressureView:
                 yield f"goal {output} ({self.config.goal_name}[{output}]):"
             yield from self.table(output, table, columns, run, shown)
             correlated = any(t.reading in ("toward 1", "toward 0") for t in columns)
-            if self.single and run.moves and any(t.reading == "toward 1" for t in columns):
+            if self.single and run.updates and any(t.reading == "toward 1" for t in columns):
                 for i, tally in enumerate(columns):
                     if tally.reading == "conflicting":
                         yield ""
@@ -152,7 +166,6 @@ class PressureView:
             f"{_times(tally.downs)} a pass, yet the run took it from {number(start, DIGITS)} to "
             f"{number(end, DIGITS)}"
             + (" (toward 0)." if abs(end) < abs(start) else " (not toward 0)."))
-        moves = [[_sign(m[i][output]) for m in run.moves.get(p, [])] for p in passes]
         before = [start, *(after[p] for p in passes[:-1])]
         inward = [abs(after[p]) < abs(b) for p, b in zip(passes, before, strict=True)]
         settled = next((k for k in range(len(passes)) if all(inward[k:])), None)
@@ -163,7 +176,8 @@ class PressureView:
                 yield "…".rjust(10)
                 continue
             p = passes[k]
-            cells = [str(p), str(moves[k].count("+")), str(moves[k].count("−")),
+            cells = [str(p), str(run.ups[p][i][output] if p in run.ups else 0),
+                     str(run.downs[p][i][output] if p in run.downs else 0),
                      number(after[p], DIGITS),
                      *(number(run.weights[p][j][output], DIGITS) for j in carriers)]
             yield "".join(cell.rjust(10) for cell in cells)
@@ -195,7 +209,7 @@ class PressureView:
                 f"{self.config.goal_name} on its own (no correlation).")
         hidden = self.config.nonlinearities[0]
         if self.single:
-            last = sorted(run.weights)[-1] if run.weights else None
+            last = run.last
             if last is not None:
                 weights = [row[output] for row in run.weights[last]]
                 error = run.errors.get(last)
@@ -232,10 +246,6 @@ class PressureView:
 
 def _times(n: int) -> str:
     return f"{n} time" if n == 1 else f"{n} times"
-
-
-def _sign(move: float) -> str:
-    return "+" if move > 0 else "−" if move < 0 else "0"
 
 
 def _rows_to_show(count: int, settled: int | None) -> list[int | None]:
