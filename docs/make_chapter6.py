@@ -96,10 +96,22 @@ for i, (weight, r) in enumerate(zip(whole.weights[0][:, 0], correlation, strict=
     ("md", "pressure-md", """\
 ## Up and down pressure
 
-Each sample pushes each weight up (+) or down (−), or not at all (0) where its light is off;
-the net is what the pass did to each weight (the first pass of the whole dataset)."""),
+The book's argument: the pressure on each weight comes from the data. For each example and
+each weight, + where the light is on and the goal is 1 (pushed toward 1), − where the light
+is on and the goal is 0 (toward 0), 0 where the light is off (that weight is not to blame).
+Read down a column: the left weight gets two − and one + (toward 0), the middle three +
+(toward 1), the right three + and three − (conflicting). Beside the table, where the run
+took each weight: the conflicting one went to 0 too, once the middle weight carried the
+correlation."""),
     ("code", "pressure", """\
-print(whole.show("pressure", epoch=0))"""),
+print(whole.show("pressure"))"""),
+    ("md", "moves-md", """\
+The run's own moves are another table: which way each update moved each weight. In the
+first pass, the first example, [1, 0, 1] → 0, moves the left and right weights *up* (its
+prediction, −0.2, was below its goal) where the book's table has − 0 −: a move follows
+prediction − goal; the pressure follows the data."""),
+    ("code", "moves", """\
+print(whole.show("moves", epoch=0))"""),
 
     ("md", "no-correlation-md", """\
 ## No direct correlation
@@ -123,6 +135,12 @@ for name, run in [("no hidden layer", no_hidden), ("linear hidden layer", linear
                   ("relu hidden layer", relu_300)]:
     errors = run.errors
     print(f"{name:20} pass 1: {errors[0]:.6g}  pass 60: {errors[59]:.6g}  pass 300: {errors[299]:.6g}")"""),
+    ("md", "no-correlation-pressure-md", """\
+The book's pressure table of the same data says why: every column is balanced, so no
+weight is pushed toward 1 or toward 0, and one weight layer settles where the pressures
+cancel."""),
+    ("code", "no-correlation-pressure", """\
+print(no_hidden.show("pressure"))"""),
 
     ("md", "backprop-md", """\
 ## One iteration of backpropagation

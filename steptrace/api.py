@@ -51,6 +51,7 @@ from steptrace.trace.events import Event
 from steptrace.trace.header import Detail, Header
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import NetworkState
+from steptrace.views import VIEWS
 
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
@@ -357,8 +358,10 @@ class Trace:
         """The run as text: ``literate`` (every step in the book's terms, numbers plugged
         in, rounded to 4 significant digits, or ``digits``, or every digit when ``exact``;
         filtered by epoch, sample, kind, layer), ``book`` (what the book's program printed;
-        for a traced script, :func:`trace_script`, what the script printed) or ``pressure``
-        (the up and down pressure, by ``epoch``)."""
+        for a traced script, :func:`trace_script`, what the script printed), ``pressure``
+        (the book's up and down pressure table, from the data, beside the weights after the
+        last pass or each ``epoch``; how the run settled each conflicting weight) or
+        ``moves`` (which way each update moved each weight, a table per ``epoch``)."""
         from steptrace.views.text import Filters
 
         filters = Filters(*(_one_or_many(v) or set() for v in (epoch, sample, kind, layer)))
@@ -464,7 +467,7 @@ class Trace:
 def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
                digits: int | None = None, rules: Registry | None = None, *,
                exact: bool = False) -> Iterator[str]:
-    """The lines of a view of a trace's events (``literate``, ``book``, ``pressure``). The
+    """The lines of a view of a trace's events (one of :data:`VIEWS`). The
     literate view rounds to ``digits`` significant digits (default
     :data:`~steptrace.views.text.DIGITS`), or prints every digit when ``exact``. Filters that
     match no event raise :class:`~steptrace.errors.BadInput` saying what the trace holds.
@@ -473,6 +476,7 @@ def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
     line on stderr)."""
     from steptrace.views.book import book_lines
     from steptrace.views.literate import Literate
+    from steptrace.views.moves import MovesView
     from steptrace.views.pressure import PressureView
     from steptrace.views.text import DIGITS
 
@@ -486,8 +490,14 @@ def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
     held = _Held()
     if filtered:  # (what the trace holds is noted only where a filter may match nothing)
         events = held.watch(events, filters)
-    if view == "pressure":
-        yield from PressureView(header).lines(events, filters.epochs)
+    if view == "pressure":  # (the whole run is read first: a filter's mistake comes first)
+        lines = list(PressureView(header).lines(events, filters.epochs))
+        if filtered and not held.kept:
+            raise BadInput(f"no event matches {filters.describe()}: {held.describe()}")
+        yield from lines
+        return
+    if view == "moves":
+        yield from MovesView(header).lines(events, filters.epochs)
     else:
         rounding = None if exact else (digits or DIGITS)
         yield from Literate(header, rules, rounding).lines(events, filters)
@@ -503,9 +513,11 @@ def check_view(view: str, filters: Any, digits: int | None, exact: bool) -> None
         raise BadInput("--view book prints the whole run as the book did: the filters and "
                        "digits apply to the literate view (--digits, --exact)")
     if view == "pressure" and (filters.samples or filters.kinds or filters.layers or digits or exact):
-        raise BadInput("--view pressure takes --epoch only (one table per pass)")
-    if view not in ("literate", "book", "pressure"):
-        raise BadInput(f"view {view!r}: give 'literate', 'book' or 'pressure'")
+        raise BadInput("--view pressure takes --epoch only (the weights after that pass)")
+    if view == "moves" and (filters.samples or filters.kinds or filters.layers or digits or exact):
+        raise BadInput("--view moves takes --epoch only (one table per pass)")
+    if view not in VIEWS:
+        raise BadInput(f"view {view!r}: give {', '.join(map(repr, VIEWS))}")
     if digits is not None and exact:
         raise BadInput("give --digits or --exact, not both")
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from steptrace import __version__
+from steptrace.views import VIEWS
 
 if TYPE_CHECKING:
     from steptrace.compare import Tolerance
@@ -516,12 +517,15 @@ def check(script: Path, against: str | None, rtol: float, atol: float, timeout: 
 
 @cli.command()
 @click.argument("trace", type=click.Path(path_type=Path))
-@click.option("--view", type=click.Choice(["literate", "book", "pressure"]), default="literate",
+@click.option("--view", type=click.Choice(VIEWS), default="literate",
               show_default=True,
               help="literate: every step in the book's terms with its numbers. book: exactly "
                    "what the book's program printed (a trace of your own script, from "
                    "`steptrace trace`: what your script printed). pressure: the book's up/down "
-                   "pressure table, which way each update moved each weight, per pass (--epoch).")
+                   "pressure table from the data (0/1 inputs and goals), each column's reading, "
+                   "the weights after the last pass (or each --epoch), and how the run settled "
+                   "each conflicting weight. moves: which way each update moved each weight, "
+                   "a table per pass (--epoch).")
 @click.option("--epoch", "epochs", type=click.IntRange(min=0), multiple=True,
               help="Only this epoch (repeatable).")
 @click.option("--sample", "samples", type=click.IntRange(min=0), multiple=True,

@@ -35,7 +35,7 @@ from nbclient import NotebookClient  # noqa: E402
 from nbformat.notebooknode import NotebookNode  # noqa: E402
 
 from tests.conftest import BOOK, ROOT, present  # noqa: E402
-from tests.test_pressure import FIRST_PASS  # noqa: E402
+from tests.test_pressure import FIRST_PASS_MOVES, SIX_TABLE  # noqa: E402
 from tests.test_viewer import browser, open_page  # noqa: E402
 
 if TYPE_CHECKING:
@@ -195,7 +195,18 @@ def test_the_middle_light_has_the_weight_and_the_correlation(executed: Executed)
 
 
 def test_up_and_down_pressure(executed: Executed) -> None:
-    assert executed.stdout("pressure").splitlines() == FIRST_PASS
+    """The book's table from the data, its readings, and where the run took each weight;
+    then the run's own moves, which differ from it."""
+    lines = executed.stdout("pressure").splitlines()
+    start = lines.index(SIX_TABLE[0])
+    assert lines[start:start + len(SIX_TABLE)] == SIX_TABLE
+    assert "Conflicting pressure on w[2]: the data pushes it up 3 times and down 3 times a " \
+        "pass, yet the" in lines
+    assert executed.stdout("moves").splitlines() == FIRST_PASS_MOVES
+    balanced = " ".join(executed.stdout("no-correlation-pressure").splitlines())
+    assert "reading conflicting conflicting conflicting" in " ".join(balanced.split())
+    assert "Every column is conflicting: no input correlates with walk_vs_stop on its own" \
+        in balanced
 
 
 def test_no_correlation_plateaus_and_relu_converges(executed: Executed) -> None:

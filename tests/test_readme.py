@@ -29,3 +29,10 @@ def test_readme_chapter_4_narration_is_real(run_cli: RunCli) -> None:
     readme = (ROOT / "README.md").read_text()
     shown = run_cli("show", ROOT / "traces" / "ch04-watch-several-steps.jsonl", "--epoch", "1")
     assert f"$ steptrace show ch04-watch-several-steps.jsonl --epoch 1\n{shown.stdout}" in readme
+
+
+def test_readme_pressure_table_is_real(run_cli: RunCli) -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = run_cli("show", ROOT / "traces" / "ch06-streetlights-full-dataset.jsonl", "--view",
+                    "pressure")
+    assert f"```text\n{shown.stdout}```" in readme

@@ -32,12 +32,14 @@ from typing import IO, Any
 import numpy as np
 import pydantic_core
 
+from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
+from steptrace.views.pressure import PressureView
 
 CHECKPOINT = 256
 MAX_NODES = 12
@@ -129,9 +131,21 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
                           "layers": list(config.layers),
                           "drawn": [min(size, MAX_NODES) for size in config.layers],
                           "checkpoint": CHECKPOINT, "count": count,
-                          "incomplete": reader.incomplete})[1:])
+                          "incomplete": reader.incomplete,
+                          "pressure": _pressure(trace)})[1:])
         page.write(tail.encode())
     return count
+
+
+def _pressure(trace: Path) -> list[str] | None:
+    """The pressure view's lines (``show --view pressure``), for a run on data of 0s and 1s
+    with goals; None for others. The trace is read again: the view needs the run's end."""
+    with open_trace(trace) as reader:
+        try:
+            view = PressureView(reader.header)
+        except BadInput:  # (no such table for this data)
+            return None
+        return list(view.lines(reader, set()))
 
 
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],

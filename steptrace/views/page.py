@@ -68,6 +68,8 @@ text.label.changed { fill: #000; font-weight: bold; }
 #curve text { font-size: 10px; fill: #555; }
 #curve #now { fill: #06c; }
 #curve #guide { stroke: #06c; stroke-dasharray: 2 2; }
+#pressure { margin: .5em 0; max-width: 900px; } #pressure summary { cursor: pointer; color: #333; }
+#pressure pre { font-size: .8em; overflow-x: auto; }
 </style></head>
 <body>
 <h1 id="title"></h1>
@@ -97,6 +99,8 @@ text.label.changed { fill: #000; font-weight: bold; }
 <div id="tip" role="tooltip"></div>
 <svg id="net" width="900" height="440"></svg>
 <svg id="curve" width="900" height="190"></svg>
+<details id="pressure" hidden><summary>Up and down pressure, from the data (the book's table)</summary>
+<pre></pre></details>
 /*EVENTS*/
 <script type="application/json" id="data">/*DATA*/</script>
 <script>
@@ -510,6 +514,10 @@ function play(on) {
 }
 document.title = `${D.name}: ${D.title} · steptrace`;
 $("title").textContent = `${D.name}: ${D.title}`;
+if (D.pressure) {  // steptrace show --view pressure, made in Python: the data's table, the run beside it
+  $("pressure").querySelector("pre").textContent = D.pressure.join("\n");
+  $("pressure").hidden = false;
+}
 $("first").onclick = () => go(0);
 $("prev").onclick = () => go(want - 1);
 $("next").onclick = () => go(want + 1);
