@@ -10,7 +10,7 @@ from typing import Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
-from steptrace.engine.network import Network, Step, training_data
+from steptrace.engine.network import Network, Step, held_out_data, training_data
 from steptrace.engine.plan import Plan
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
 from steptrace.matrices import Matrix
@@ -79,7 +79,8 @@ def train_at_detail(
 ) -> list[float | None]:
     """Run ``network`` on ``config``'s data, handing ``emit`` the records a trace of
     ``detail`` holds, and ``observe`` (if given) every event complete, typed, after
-    ``emit`` has its record; returns each pass's summed error. Recording and replay both
+    ``emit`` has its record; each pass ends with the error on the held-out rows, when the
+    config has them; returns each pass's summed error. Recording and replay both
     run this, so they cannot differ in what they produce."""
     inputs, goals = training_data(config)
     emitters = []
@@ -102,14 +103,15 @@ def train_at_detail(
         for each in emitters:
             each.step(epoch, samples, step)
 
-    def pass_end(epoch: int, error: float | None) -> None:
+    def pass_end(epoch: int, error: float | None, test_error: float | None) -> None:
         for each in emitters:
-            each.pass_end(epoch, error)
+            each.pass_end(epoch, error, test_error)
         if progress is not None:
             progress(epoch + 1, config.iterations, steps)
 
     return network.train(inputs, goals, config.iterations,
-                         emitter.step if len(emitters) == 1 else each_step, pass_end)
+                         emitter.step if len(emitters) == 1 else each_step, pass_end,
+                         held_out_data(config))
 
 
 def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | None = None,
