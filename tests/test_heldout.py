@@ -223,6 +223,14 @@ def test_every_detail_holds_the_held_out_error_in_schema_5(
     assert run_cli("diff", out, GOLDEN).exit_code == 0
 
 
+def test_record_says_the_last_held_out_error(run_cli: RunCli, tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    assert run_cli("record", OVERFITTING, "-o", out).stdout == (
+        f"recorded {OVERFITTING}: {EVENTS} events, 400 epoch(s), final error "
+        f"3.110034090849328e-23, held-out error 1.0404 (exact) -> {out}\n")
+    assert "held-out" not in run_cli("record", PLAIN, "-o", out).stdout
+
+
 def test_traces_without_held_out_rows_keep_their_schema(run_cli: RunCli, tmp_path: Path) -> None:
     """The lowest schema that holds a trace: a held-out trace says 5, the golden traces
     of the other experiments what they always said (1 to 3), and a fresh recording of one
