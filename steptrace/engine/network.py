@@ -199,9 +199,10 @@ class Network:
 
     def held_out_error(self, inputs: Array, goals: Array) -> float:
         """The error on held-out rows with the weights as they are, learning nothing: the
-        rows forward (``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``; a row's numbers do
-        not depend on the rows beside it), then each row's ``sum((prediction - goal) ** 2)``
-        added in order from 0, as the book's loop adds up a pass's ``layer_2_error``."""
+        rows forward together (``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``; in exact
+        arithmetic a row's numbers are those it has alone), then each row's
+        ``sum((prediction - goal) ** 2)`` added in order from 0, as the book's loop adds up
+        a pass's ``layer_2_error``."""
         prediction = self.forward(inputs, self.weights)[-1]
         total = self.total
         summed = 0.0
