@@ -329,6 +329,14 @@ class Trace:
         return [event.error for event in self.events if event.kind == "epoch_end"]
 
     @property
+    def test_errors(self) -> list[float]:
+        """Each pass's error on the held-out rows (the config's ``test_inputs`` and
+        ``test_goals``) with the weights the pass ended with, in order; empty when the
+        experiment has none."""
+        return [event.test_error for event in self.events
+                if event.kind == "epoch_end" and event.test_error is not None]
+
+    @property
     def _label(self) -> str:
         return str(self.path) if self.path is not None else f"{self.config.name} (in memory)"
 
@@ -444,21 +452,26 @@ class Trace:
 
     def to_pandas(self) -> Any:
         """One row per event (``seq``, ``epoch``, ``samples``, ``layer``, ``kind``, then its
-        fields; matrices as numpy arrays), a pandas ``DataFrame`` (with pandas installed)."""
+        fields; matrices as numpy arrays; ``test_error`` only where the experiment has
+        held-out rows), a pandas ``DataFrame`` (with pandas installed)."""
         try:
             import pandas
         except ImportError:
             raise BadInput("Trace.to_pandas needs pandas: pip install pandas") from None
         import numpy as np
 
+        left_out = () if self.config.held_out else ("test_error",)  # (as before it existed)
         rows = [{name: np.array(value) if isinstance(value, tuple) and value
-                 and isinstance(value[0], tuple) else value for name, value in event}
+                 and isinstance(value[0], tuple) else value for name, value in event
+                 if name not in left_out}
                 for event in self.events]
         return pandas.DataFrame(rows)
 
     def __repr__(self) -> str:
         errors = [e for e in self.errors if e is not None]
         final = f", final error {errors[-1]!r}" if errors else ""
+        if self.test_errors:
+            final += f", held-out {self.test_errors[-1]!r}"
         where = f" in {self.path}" if self.path is not None else ""
         return (f"<Trace {self.config.name}: {len(self.events)} events, "
                 f"{len(self.errors)} pass(es){final} ({self.config.arithmetic}){where}>")

@@ -428,6 +428,8 @@ def record(experiment: str, output: Path | None, arithmetic: str | None, detail:
         done = run_record(config, registry, output, progress, cast(Detail, detail),
                           inputs=[source] if source is not None else [])
     final = "" if done.errors[-1] is None else f", final error {done.errors[-1]!r}"
+    if done.test_errors:
+        final += f", held-out error {done.test_errors[-1]!r}"
     _session().report()  # an observer that failed during the run
     click.echo(f"recorded {config.name}: {done.events} events, {config.iterations} epoch(s)"
                f"{final} ({config.arithmetic}) -> {output}")

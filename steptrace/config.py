@@ -22,10 +22,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictFloat,
     StrictInt,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -42,6 +44,10 @@ EPOCH_FIELDS = frozenset({"error", "epoch", "iteration"})
 #: An experiment's name: an id, and the default name of its trace file (NAME.jsonl), so a
 #: plain file name: no path, no leading dot, no space or control character.
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
+#: The held-out rows' fields: left out of the config's JSON, TOML and dump when absent (not
+#: written as null), so that an experiment without them is written byte for byte as before
+#: they existed (every trace's header holds its config).
+HELD_OUT_FIELDS = ("test_inputs", "test_goals")
 
 
 def _template_fields(template: str) -> set[str]:
@@ -189,6 +195,11 @@ class ExperimentConfig(BaseModel):
                            description="the goals' name in the narration: walk_vs_stop")
     inputs: Matrix = Field(description="the dataset: one row per sample")
     goals: Matrix | None = Field(default=None, description="one row per input row")
+    test_inputs: Matrix | None = Field(
+        default=None, description="held-out rows, never trained on: after every pass the "
+        "network is run forward on them and their error recorded (the pass's test_error)")
+    test_goals: Matrix | None = Field(
+        default=None, description="one goal row per test_inputs row (give both or neither)")
     book_view: BookView = Field(default=BookView(epoch="Error:{error}"),
                                 description="what the book's program printed, for show --view book")
 
@@ -210,10 +221,27 @@ class ExperimentConfig(BaseModel):
                 row("weights", "given" if self.weights is not None else f"drawn with seed {self.seed}"),
                 row(self.input_name, f"{len(self.inputs)} rows of {self.layers[0]}"),
                 row(self.goal_name, goals)]
+        if self.test_inputs is not None:
+            rows.append(row("held-out rows", f"{len(self.test_inputs)} (test_inputs, test_goals)"))
         if self.frozen:
             rows.append(row("frozen", ", ".join(f"weights_{k}_{k + 1}[{i}][{j}]"
                                                 for k, i, j in self.frozen)))
         return f"<table>{''.join(rows)}</table>"
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_held_out_rows(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The config's fields, without ``test_inputs`` and ``test_goals`` when absent."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in HELD_OUT_FIELDS:
+                if name in data and data[name] is None:
+                    del data[name]
+        return data
+
+    @property
+    def held_out(self) -> bool:
+        """Whether the experiment has held-out rows (``test_inputs``, ``test_goals``)."""
+        return self.test_inputs is not None
 
     @property
     def ascent(self) -> bool:
@@ -238,6 +266,15 @@ class ExperimentConfig(BaseModel):
         elif self.train:
             raise ValueError("goals are missing: training needs one goal row per input row "
                              "(or set train = false for forward passes only)")
+        if self.test_inputs is not None and self.test_goals is None:
+            raise ValueError("test_goals are missing: the held-out rows test_inputs need one "
+                             "goal row each (or leave test_inputs out)")
+        if self.test_goals is not None and self.test_inputs is None:
+            raise ValueError("test_inputs are missing: test_goals are the goals of held-out "
+                             "rows, one per test_inputs row (or leave test_goals out)")
+        if self.test_inputs is not None and self.test_goals is not None:
+            _check_matrix("test_inputs", self.test_inputs, None, layers[0])
+            _check_matrix("test_goals", self.test_goals, len(self.test_inputs), layers[-1])
         for k, i, j in self.frozen:
             if not (0 <= k < len(layers) - 1 and 0 <= i < layers[k] and 0 <= j < layers[k + 1]):
                 raise ValueError(f"frozen weight [{k}, {i}, {j}] is not in the network {list(layers)}")

@@ -10,7 +10,7 @@ from typing import Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
-from steptrace.engine.network import Network, Step, training_data
+from steptrace.engine.network import Network, Step, held_out_data, training_data
 from steptrace.engine.plan import Plan
 from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
 from steptrace.matrices import Matrix
@@ -30,6 +30,7 @@ class Recorded:
     path: Path
     events: int
     errors: list[float | None]  # each pass's summed error
+    test_errors: list[float]  # each pass's held-out error (none without held-out rows)
 
 
 def header_for(config: ExperimentConfig, registry: Registry, network: Network,
@@ -76,10 +77,13 @@ def train_at_detail(
     emit: Callable[[Record], None],
     progress: Progress | None = None,
     observe: Callable[[Event], None] | None = None,
+    test_errors: list[float] | None = None,
 ) -> list[float | None]:
     """Run ``network`` on ``config``'s data, handing ``emit`` the records a trace of
     ``detail`` holds, and ``observe`` (if given) every event complete, typed, after
-    ``emit`` has its record; returns each pass's summed error. Recording and replay both
+    ``emit`` has its record; each pass ends with the error on the held-out rows, when the
+    config has them (appended to ``test_errors``, if given); returns each pass's summed
+    error. Recording and replay both
     run this, so they cannot differ in what they produce."""
     inputs, goals = training_data(config)
     emitters = []
@@ -102,14 +106,17 @@ def train_at_detail(
         for each in emitters:
             each.step(epoch, samples, step)
 
-    def pass_end(epoch: int, error: float | None) -> None:
+    def pass_end(epoch: int, error: float | None, test_error: float | None) -> None:
         for each in emitters:
-            each.pass_end(epoch, error)
+            each.pass_end(epoch, error, test_error)
+        if test_errors is not None and test_error is not None:
+            test_errors.append(test_error)
         if progress is not None:
             progress(epoch + 1, config.iterations, steps)
 
     return network.train(inputs, goals, config.iterations,
-                         emitter.step if len(emitters) == 1 else each_step, pass_end)
+                         emitter.step if len(emitters) == 1 else each_step, pass_end,
+                         held_out_data(config))
 
 
 def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | None = None,
@@ -138,13 +145,15 @@ def record(
     ``inputs`` are the files the config came from: ``path`` may not be one of them."""
     network = Network.from_config(config, registry.resolve(config))
     observers = registry.observers()
+    test_errors: list[float] = []
     writer = TraceWriter(path, header_for(config, registry, network, detail), inputs)
     try:
         with signals_stop_between_lines(writer), writer:
             if observers is not None:
                 observers.started(config)
             observe = observers.event if observers is not None and observers.watching else None
-            errors = train_at_detail(network, config, detail, writer.write, progress, observe)
+            errors = train_at_detail(network, config, detail, writer.write, progress, observe,
+                                     test_errors)
     except BaseException as stop:
         if writer.saved_incomplete is None:
             raise
@@ -161,7 +170,7 @@ def record(
         raise
     if observers is not None:
         observers.finished(config, errors, writer.events)
-    return Recorded(path, writer.events, errors)
+    return Recorded(path, writer.events, errors, test_errors)
 
 
 @contextmanager

@@ -41,7 +41,7 @@ def test_record_says_where_it_wrote(run_cli: RunCli, tmp_path: Path, monkeypatch
 
 def test_experiments_list_and_json(run_cli: RunCli) -> None:
     listed = run_cli("experiments").stdout.splitlines()
-    assert len(listed) == 33
+    assert len(listed) == 34
     backprop = next(line for line in listed if line.startswith("ch06-streetlights-backprop "))
     assert backprop.split()[:4] == ["ch06-streetlights-backprop", "3-4-1", "relu/linear",
                                     "stochastic"]
@@ -97,7 +97,7 @@ def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     text = json.dumps(schema)
     for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "end"):
         assert f'"const": "{kind}"' in text
-    assert "schema version 4" in schema["title"]
+    assert "schema version 5" in schema["title"]
     # what a traced script printed (schema 4): optional, its lines and how many it left out
     assert "printed" not in schema["$defs"]["Header"].get("required", [])
     assert schema["$defs"]["Printed"]["required"] == ["lines"]

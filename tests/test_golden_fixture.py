@@ -567,7 +567,7 @@ def test_a_misnamed_field_or_golden_is_refused(project: Project, mistake: str) -
         expected = ("golden_trace: fields={'wieghts': ...}: not a field of any event; the fields "
                     "are alpha, delta, derivative, details, epoch, error, goal, kind, layer, "
                     "layer_in, layer_out, nonlinearity, prediction, rule, samples, seq, "
-                    "weight_delta, weighted_sum, weights")
+                    "test_error, weight_delta, weighted_sum, weights")
     else:
         project.pytester.makepyfile(test_goldens=PROJECT.format(single="", mine="").replace(
             '"single.jsonl"', '"single.json"'))

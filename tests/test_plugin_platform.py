@@ -126,7 +126,7 @@ def test_plugins_all_lists_the_builtins_too(run_cli: RunCli) -> None:
         "steptrace_builtins.nonlinearities", "steptrace_builtins.strategies",
         "steptrace_builtins.hot_and_cold", "steptrace_builtins.book"]
     assert listing[2]["strategies"] == ["hot_and_cold"]
-    assert len(listing[3]["experiments"]) == 33
+    assert len(listing[3]["experiments"]) == 34
     assert run_cli("plugins").stdout == ("no outside plugins are loaded (--all lists the "
                                          "built-ins too)\n")
 

@@ -21,8 +21,11 @@ averaged over the batch. Every sum goes through :mod:`steptrace.engine.arithmeti
 ``exact`` mode gives the same bits on every machine.
 
 A step returns what it computed as a :class:`Step`; :meth:`Network.train` runs the
-passes and hands each step on. How a step is reported (events, traces, detail levels)
-is :mod:`steptrace.trace.emitter`'s business, not this module's.
+passes and hands each step on. When the experiment has held-out rows (``test_inputs``,
+``test_goals``), each pass ends with a forward pass over them that learns nothing
+(:meth:`Network.held_out_error`): they are never trained on. How a step
+is reported (events, traces, detail levels) is :mod:`steptrace.trace.emitter`'s business,
+not this module's.
 """
 
 from __future__ import annotations
@@ -194,17 +197,33 @@ class Network:
             layer.append(forward(self.dot, act.function, layer[k], weights[k])[1])
         return layer
 
+    def held_out_error(self, inputs: Array, goals: Array) -> float:
+        """The error on held-out rows with the weights as they are, learning nothing: the
+        rows forward together (``layer_k = act_k(layer_{k-1} · weights_{k-1}_k)``; in exact
+        arithmetic a row's numbers are those it has alone), then each row's
+        ``sum((prediction - goal) ** 2)`` added in order from 0, as the book's loop adds up
+        a pass's ``layer_2_error``."""
+        prediction = self.forward(inputs, self.weights)[-1]
+        total = self.total
+        summed = 0.0
+        for row in range(len(inputs)):
+            summed += error(total, prediction[row:row + 1], goals[row:row + 1])
+        return summed
+
     def train(
         self,
         inputs: Array,
         goals: Array | None,
         iterations: int,
         each_step: Callable[[int, tuple[int, ...], Step], None] | None = None,
-        each_pass: Callable[[int, float | None], None] | None = None,
+        each_pass: Callable[[int, float | None, float | None], None] | None = None,
+        held_out: tuple[Array, Array] | None = None,
     ) -> list[float | None]:
         """Run ``iterations`` passes over the data, batch by batch as the strategy planned;
         hand each step to ``each_step(pass, samples, step)`` and each pass's summed error
-        (None without goals) to ``each_pass(pass, error)``. Returns those errors."""
+        (None without goals) to ``each_pass(pass, error, test_error)``, where ``test_error``
+        is the error on the ``held_out`` rows (inputs, goals) with the weights at the end of
+        the pass (:meth:`held_out_error`; None without them). Returns the passes' errors."""
         batches = [tuple(batch) for batch in self.plan.batches]
         # A contiguous batch is a slice (a view, no copy), as the book's streetlights[i:i+1].
         rows = [_rows(batch) for batch in batches]
@@ -221,7 +240,8 @@ class Network:
                             each_step(iteration, samples, step)
                     errors.append(error_for_pass)
                     if each_pass is not None:
-                        each_pass(iteration, error_for_pass)
+                        each_pass(iteration, error_for_pass,
+                                  None if held_out is None else self.held_out_error(*held_out))
         except Exception as failure:  # a plugin's rule that raised is the plugin's failure
             blamed = self.plan.blame(failure)
             if blamed is None:
@@ -251,3 +271,10 @@ def _rows(batch: tuple[int, ...]) -> slice | list[int]:
 def training_data(config: ExperimentConfig) -> tuple[Array, Array | None]:
     """A config's inputs and goals (None without goals) as float64 arrays (read-only)."""
     return config.inputs.array, None if config.goals is None else config.goals.array
+
+
+def held_out_data(config: ExperimentConfig) -> tuple[Array, Array] | None:
+    """A config's held-out rows and their goals as float64 arrays (read-only), or None."""
+    if config.test_inputs is None or config.test_goals is None:
+        return None
+    return config.test_inputs.array, config.test_goals.array

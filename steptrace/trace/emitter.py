@@ -115,12 +115,16 @@ class Emitter:
             seq += 1
         self.seq = seq
 
-    def pass_end(self, epoch: int, error: float | None) -> None:
-        """The ``epoch_end`` event of a pass: every sample, and the summed error."""
+    def pass_end(self, epoch: int, error: float | None, test_error: float | None = None) -> None:
+        """The ``epoch_end`` event of a pass: every sample, the summed error and, when the
+        experiment has held-out rows, the error on them (at every detail: a held-out error
+        is not derived from earlier lines)."""
         record: Record = {"seq": epoch if self.passes_only else self.seq, "epoch": epoch,
                           "samples": self.every_sample, "layer": self.output, "kind": "epoch_end"}
         if error is not None:
             record["error"] = error
+        if test_error is not None:
+            record["test_error"] = test_error
         self.emit(record)
         self.seq += 1
 

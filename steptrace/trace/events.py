@@ -150,11 +150,17 @@ class UpdateEvent(_EventBase):
 class EpochEndEvent(_EventBase):
     """The end of a pass: ``error`` is the pass's errors summed in order (the book's
     ``layer_2_error``; absent for forward passes without goals); ``samples`` lists
-    every sample of the pass."""
+    every sample of the pass. ``test_error``, when the experiment has held-out rows
+    (``test_inputs``, ``test_goals``; trace schema 5 and later): their error with the
+    weights at the end of the pass, learning nothing, each row's
+    ``sum((prediction - goal) ** 2)`` added in order, as ``error`` adds the samples'."""
 
     kind: Literal["epoch_end"] = Field(default="epoch_end", description="what step this is")
     error: StrictFloat | None = Field(default=None, description="the pass's errors summed in "
                                       "order (absent without goals)")
+    test_error: StrictFloat | None = Field(
+        default=None, description="the held-out rows' errors summed in order, with the weights "
+        "at the end of the pass (absent without held-out rows; trace schema 5 and later)")
 
 
 _FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}

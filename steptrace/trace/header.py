@@ -57,13 +57,19 @@ def largest_event_matrix(layers: Sequence[int], largest_batch: int) -> int:
 #: The newest trace schema this steptrace reads and writes. 2 added packed matrices
 #: (:mod:`steptrace.matrices`), in the header and in events; 3 named the detail level
 #: ``all`` (``full`` before); 4 added the header's ``printed`` (:class:`Printed`: what a
-#: traced script printed). A trace is written with the lowest schema that can hold it
-#: (:meth:`Header.lowest_schema_version`), so older steptrace versions read what they can.
-SCHEMA_VERSION = 4
+#: traced script printed); 5 added held-out rows: the config's ``test_inputs`` and
+#: ``test_goals``, and each ``epoch_end``'s ``test_error``. A trace is written with the
+#: lowest schema that can hold it (:meth:`Header.lowest_schema_version`), so older
+#: steptrace versions read what they can.
+SCHEMA_VERSION = 5
 OLDEST_SCHEMA_VERSION = 1
 #: The schema that added :attr:`Header.printed`. A header that holds it says at least this,
 #: so that a steptrace from before it says to upgrade (not that the header is damaged).
 PRINTED_SCHEMA_VERSION = 4
+#: The schema that added held-out rows (the config's ``test_inputs`` and ``test_goals``, the
+#: ``epoch_end`` events' ``test_error``). A header whose config holds them says at least
+#: this, so that a steptrace from before it says to upgrade.
+HELD_OUT_SCHEMA_VERSION = 5
 
 
 class Printed(BaseModel):
@@ -173,12 +179,17 @@ class Header(BaseModel):
     def matrices(self) -> list[Matrix]:
         config = self.config
         return [*self.initial_weights, *(config.weights or ()), config.inputs,
-                *(() if config.goals is None else (config.goals,))]
+                *(() if config.goals is None else (config.goals,)),
+                *(() if config.test_inputs is None else (config.test_inputs,)),
+                *(() if config.test_goals is None else (config.test_goals,))]
 
     def lowest_schema_version(self, largest_batch: int) -> int:
-        """The schema a reader needs for this trace: 4 if it holds what a traced script
+        """The schema a reader needs for this trace: 5 if its config has held-out rows
+        (and its passes' ends their error); else 4 if it holds what a traced script
         printed; else 3 if its detail is named ``all``; else 2 if the header or an event may
         hold a packed matrix; else 1."""
+        if self.config.held_out:
+            return HELD_OUT_SCHEMA_VERSION
         if self.printed is not None:
             return PRINTED_SCHEMA_VERSION
         if self.detail == "all":
@@ -197,6 +208,14 @@ class Header(BaseModel):
         if self.printed is not None and self.schema_version < PRINTED_SCHEMA_VERSION:
             raise ValueError(f"printed belongs to trace schema {PRINTED_SCHEMA_VERSION} and "
                              f"later; this header says schema {self.schema_version}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_held_out_schema(self) -> Header:
+        if self.config.held_out and self.schema_version < HELD_OUT_SCHEMA_VERSION:
+            raise ValueError(f"held-out rows (config.test_inputs, config.test_goals) belong to "
+                             f"trace schema {HELD_OUT_SCHEMA_VERSION} and later; this header "
+                             f"says schema {self.schema_version}")
         return self
 
     def to_json(self) -> bytes:

@@ -10,7 +10,10 @@ A run's events come, step by step (one batch each), in the order the book comput
     update L … update 1          when the run trains: the last weights first
 
 and ends every pass with ``epoch_end``, whose ``samples`` are the pass's batches one
-after the other. Every event of a step has the step's epoch and samples. An ``epoch``
+after the other (its ``error`` there exactly when the run has goals; its ``test_error``
+exactly when the config has held-out rows, which the reader checks with the event's
+shapes, :func:`steptrace.trace.reader.consistency_problem`, for every reader, replay too).
+Every event of a step has the step's epoch and samples. An ``epoch``
 detail trace holds the ``epoch_end`` events alone, one per pass.
 
 :class:`EventOrder` checks a trace's events against this as they are read, so that every

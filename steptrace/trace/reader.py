@@ -83,7 +83,8 @@ class _Lines:
 
 def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
     """What makes a well-formed event impossible for the header's network, if anything:
-    its epoch, samples and layer must exist, and its matrices must have their shapes."""
+    its epoch, samples and layer must exist, its matrices must have their shapes, and a
+    pass's end holds a held-out error exactly when the config has held-out rows."""
     layers, last = config.layers, len(config.layers) - 1
     if event.epoch >= config.iterations:
         return f"epoch {event.epoch}, but the config runs {config.iterations} epoch(s)"
@@ -99,6 +100,11 @@ def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
         return f"update with alpha {event.alpha!r}; the config's is {config.alpha!r}"
     if isinstance(event, ErrorEvent | EpochEndEvent) and k != last:
         return f"{event.kind} of layer {k}: it belongs to the output layer, {last}"
+    if isinstance(event, EpochEndEvent) and (event.test_error is None) == config.held_out:
+        return ("epoch_end without a held-out error (test_error), though the config has "
+                "held-out rows (test_inputs)" if config.held_out else
+                "epoch_end with a held-out error (test_error), though the config has no "
+                "held-out rows (test_inputs)")
     shapes: dict[str, tuple[int, int]] = {}
     if isinstance(event, ForwardEvent):
         shapes = {"layer_in": (rows, layers[k - 1]), "weighted_sum": (rows, layers[k]),

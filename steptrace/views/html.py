@@ -9,7 +9,8 @@ moved (before → after on hover). Above the network it shows each step's litera
 its formula in names, then its operands laid out as the matrices they are, with the
 operators between them (:meth:`~steptrace.views.literate.Literate.clauses`, the same
 clauses ``show`` writes out; 4 significant digits, exact values in tooltips); below, the
-error curve with axes. Buttons, keys, a slider, a jump to a pass and sample, and
+error curve with axes (and the held-out rows' error, a second curve, when the experiment
+has them). Buttons, keys, a slider, a jump to a pass and sample, and
 play/pause move through the run (the page itself is :data:`steptrace.views.page.PAGE`).
 Everything is inline (no script, style or font is fetched). The events go in as JSON, in
 deflated blocks of ``CHECKPOINT`` (the page inflates a block when it first goes there),
@@ -98,10 +99,11 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
     stays flat however long the run: the page's head, then each event's entry (its step's
     shape and operands, see :func:`_shape`, and what it changes in the drawing) in blocks
     of ``CHECKPOINT``, then the ``data`` block: the network
-    and its names, the error per pass, where each pass starts and a snapshot of the drawn
-    state every ``CHECKPOINT`` events. The snapshots, errors and starts are made while the
-    events stream, but go after them, so they wait in temporary files (not in memory)
-    until the events are written.
+    and its names, the error per pass (and, with held-out rows, their error per pass,
+    ``test_errors``), where each pass starts and a snapshot of the drawn state every
+    ``CHECKPOINT`` events. The snapshots, errors and starts are made while the events
+    stream, but go after them, so they wait in temporary files (not in memory) until the
+    events are written.
     """
     check_output(output, [trace])  # now, not after reading the whole trace
     head, rest = PAGE.split("/*EVENTS*/")
@@ -110,15 +112,19 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
           atomic_write(output, inputs=[trace]) as page,
           tempfile.TemporaryFile() as checkpoints,
           tempfile.TemporaryFile() as errors,
+          tempfile.TemporaryFile() as test_errors,
           tempfile.TemporaryFile() as starts):
         page.write(head.encode())
-        count = _write_events(reader, registry, page, checkpoints, errors, starts)
+        count = _write_events(reader, registry, page, checkpoints, errors, test_errors, starts)
         page.write(middle.encode())
         config = reader.header.config
         page.write(b'{"checkpoints":[')
         _copy(checkpoints, page)
         page.write(b'],"errors":[')
         _copy(errors, page)
+        if config.held_out:  # (absent without held-out rows: such a page is as it was)
+            page.write(b'],"test_errors":[')
+            _copy(test_errors, page)
         page.write(b'],"starts":[')
         _copy(starts, page)
         page.write(b"],")
@@ -149,16 +155,17 @@ def _pressure(trace: Path) -> list[str] | None:
 
 
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
-                  checkpoints: IO[bytes], errors: IO[bytes], starts: IO[bytes]) -> int:
+                  checkpoints: IO[bytes], errors: IO[bytes], test_errors: IO[bytes],
+                  starts: IO[bytes]) -> int:
     """Write the events to ``page``, one entry at a time, ``CHECKPOINT`` entries a block
     (see :func:`_write_block`: the page inflates and parses a block only when it goes
     there, so a long run opens about as fast as a short one), and the
-    elements of the snapshots', errors' and pass starts' arrays to their files; returns
-    the event count."""
+    elements of the snapshots', errors', held-out errors' and pass starts' arrays to their
+    files; returns the event count."""
     header = reader.header
     narrator = Literate(header, registry, DIGITS)
     state, layers = narrator.state, range(len(header.config.layers))
-    count = passes = 0
+    count = passes = tested = 0
     epoch = -1
     block: list[bytes] = []
     shapes: dict[tuple[Any, ...], int] = {}  # this block's
@@ -191,9 +198,13 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
             entry["nonlinearity"] = event.nonlinearity
         elif isinstance(event, UpdateEvent) and event.weights is not None:
             entry["weights"] = _block(event.weights)
-        elif isinstance(event, EpochEndEvent) and event.error is not None:
-            errors.write((b"," if passes else b"") + _json(event.error))
-            passes += 1
+        elif isinstance(event, EpochEndEvent):
+            if event.error is not None:
+                errors.write((b"," if passes else b"") + _json(event.error))
+                passes += 1
+            if event.test_error is not None:
+                test_errors.write((b"," if tested else b"") + _json(event.test_error))
+                tested += 1
         if event.epoch != epoch:  # where each pass starts: the page jumps there
             starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
             epoch = event.epoch

@@ -215,11 +215,24 @@ class Literate:
         if isinstance(event, UpdateEvent):
             return self.update(event)
         if isinstance(event, EpochEndEvent):
-            if event.error is None:
-                return (Clause(f"end of epoch {event.epoch}"),)
-            return (Clause(f"end of epoch {event.epoch}: error summed over {len(event.samples)} "
-                           "sample(s)", (Sign(" = ", "line"), Operand("error", event.error))),)
+            return self.pass_end(event)
         raise TypeError(event)
+
+    def pass_end(self, event: EpochEndEvent) -> tuple[Clause, ...]:
+        """The end of a pass: the error summed over its samples and, when the experiment has
+        held-out rows, their error with the weights the pass ended with."""
+        if event.error is None:
+            clauses = [Clause(f"end of epoch {event.epoch}")]
+        else:
+            clauses = [Clause(f"end of epoch {event.epoch}: error summed over "
+                              f"{len(event.samples)} sample(s)",
+                              (Sign(" = ", "line"), Operand("error", event.error)))]
+        if event.test_error is not None:
+            rows = len(self.config.test_inputs or ())
+            clauses.append(Clause(f"held-out error summed over {rows} row(s)",
+                                  (Sign(" = ", "line"), Operand("held-out error",
+                                                                event.test_error))))
+        return tuple(clauses)
 
     def forward(self, event: ForwardEvent) -> Clause:
         k = event.layer

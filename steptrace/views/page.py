@@ -64,6 +64,8 @@ text.goal { fill: #2b8a3e; font-weight: bold; } text.err { fill: #c92a2a; font-w
 text.label { fill: #555; }
 text.label.changed { fill: #000; font-weight: bold; }
 #curve polyline { fill: none; stroke: #c33; stroke-width: 1.5; }
+#curve polyline.heldout { stroke: #1f6fb2; stroke-dasharray: 6 3; }
+#curve text.key { font-size: 11px; fill: #c33; } #curve text.key.heldout { fill: #1f6fb2; }
 #curve .axis line, #curve .axis path { stroke: #888; }
 #curve text { font-size: 10px; fill: #555; }
 #curve #now { fill: #06c; }
@@ -321,14 +323,16 @@ function errorOf(i) {
 const C = {x0: 60, x1: 880, y0: 18, y1: 150};
 let cpx = null, cpy = null;
 function curveSetup() {
-  const svg = $("curve"), errs = D.errors.map(val);
-  const ok = errs.filter(v => isFinite(v) && v > 0);
+  // the error per pass; with held-out rows, their error per pass too (a second, dashed curve)
+  const svg = $("curve"), errs = D.errors.map(val), tests = (D.test_errors || []).map(val);
+  const ok = errs.concat(tests).filter(v => isFinite(v) && v > 0);
   if (!ok.length) { el("text", {x: C.x0, y: 40}, svg, "no error per pass in this trace"); return; }
   // (a loop, not Math.min(...ok): hundreds of thousands of passes overflow the call's arguments)
   const least = ok.reduce((a, b) => Math.min(a, b)), most = ok.reduce((a, b) => Math.max(a, b));
   let lo = Math.floor(Math.log10(least)), hi = Math.ceil(Math.log10(most));
   if (hi === lo) hi = lo + 1;
-  cpx = p => C.x0 + p * (C.x1 - C.x0) / Math.max(1, errs.length - 1);
+  const passes = Math.max(errs.length, tests.length);
+  cpx = p => C.x0 + p * (C.x1 - C.x0) / Math.max(1, passes - 1);
   cpy = v => C.y1 - (Math.log10(v) - lo) / (hi - lo) * (C.y1 - C.y0);
   const axis = el("g", {class: "axis"}, svg);
   el("line", {x1: C.x0, y1: C.y0, x2: C.x0, y2: C.y1}, axis);
@@ -338,7 +342,7 @@ function curveSetup() {
     el("line", {x1: C.x0 - 4, y1: cpy(10 ** p), x2: C.x0, y2: cpy(10 ** p)}, axis);
     el("text", {x: C.x0 - 6, y: cpy(10 ** p) + 3, "text-anchor": "end"}, svg, `1e${p}`);
   }
-  const passes = errs.length, raw = Math.max(1, (passes - 1) / 8), mag = 10 ** Math.floor(Math.log10(raw));
+  const raw = Math.max(1, (passes - 1) / 8), mag = 10 ** Math.floor(Math.log10(raw));
   const stepX = [1, 2, 5, 10].map(f => f * mag).find(s => s >= raw);
   for (let p = 0; p < passes; p += stepX) {
     el("line", {x1: cpx(p), y1: C.y1, x2: cpx(p), y2: C.y1 + 4}, axis);
@@ -348,18 +352,27 @@ function curveSetup() {
   el("text", {x: 12, y: (C.y0 + C.y1) / 2, transform: `rotate(-90 12 ${(C.y0 + C.y1) / 2})`,
               "text-anchor": "middle"}, svg, "error (log)");
   // at most two points a pixel column (its least and its greatest), so a long run draws fast
-  const cols = new Map();
-  errs.forEach((v, p) => {
-    if (!(isFinite(v) && v > 0)) return;
-    const c = Math.round(cpx(p)), m = cols.get(c);
-    if (!m) cols.set(c, [v, v]); else { m[0] = Math.min(m[0], v); m[1] = Math.max(m[1], v); }
-  });
-  const pts = [];
-  for (const [c, [a, b]] of cols) {
-    pts.push(`${c},${cpy(b).toFixed(1)}`);
-    if (a !== b) pts.push(`${c},${cpy(a).toFixed(1)}`);
+  function line(values, attrs) {
+    const cols = new Map();
+    values.forEach((v, p) => {
+      if (!(isFinite(v) && v > 0)) return;
+      const c = Math.round(cpx(p)), m = cols.get(c);
+      if (!m) cols.set(c, [v, v]); else { m[0] = Math.min(m[0], v); m[1] = Math.max(m[1], v); }
+    });
+    const pts = [];
+    for (const [c, [a, b]] of cols) {
+      pts.push(`${c},${cpy(b).toFixed(1)}`);
+      if (a !== b) pts.push(`${c},${cpy(a).toFixed(1)}`);
+    }
+    el("polyline", {...attrs, points: pts.join(" ")}, svg);
   }
-  el("polyline", {points: pts.join(" ")}, svg);
+  line(errs, {class: "training"});
+  if (tests.length) {
+    line(tests, {class: "heldout"});
+    // the key under the axis, left of its label (the readout takes the top line)
+    el("text", {x: C.x0, y: C.y1 + 30, class: "key"}, svg, "── training error");
+    el("text", {x: C.x0 + 150, y: C.y1 + 30, class: "key heldout"}, svg, "- - held-out error");
+  }
   el("line", {id: "guide", x1: -10, x2: -10, y1: C.y0, y2: C.y1}, svg);
   el("circle", {id: "now", cx: -10, cy: -10, r: 5}, svg);
   el("text", {id: "readout", x: C.x1, y: 12, "text-anchor": "end"}, svg, "");
@@ -371,8 +384,10 @@ function curveSetup() {
   svg.addEventListener("mousemove", ev => {
     const p = passAt(ev);
     $("guide").setAttribute("x1", cpx(p)); $("guide").setAttribute("x2", cpx(p));
-    $("readout").textContent =
-      `pass ${p}: error ${fmt(D.errors[p])} (${exact(D.errors[p])}) · click to go there`;
+    const said = [];
+    if (errs.length) said.push(`error ${fmt(D.errors[p])} (${exact(D.errors[p])})`);
+    if (tests.length) said.push(`held-out ${fmt(D.test_errors[p])} (${exact(D.test_errors[p])})`);
+    $("readout").textContent = `pass ${p}: ${said.join(" · ")} · click to go there`;
   });
   svg.addEventListener("mouseleave", () => {
     $("guide").setAttribute("x1", -10); $("guide").setAttribute("x2", -10); $("readout").textContent = "";

@@ -1,4 +1,5 @@
-"""``steptrace plot``: the learning curve and each layer's weights over time, as a picture.
+"""``steptrace plot``: the learning curve (and the held-out rows' error) and each layer's
+weights over time, as a picture.
 
 matplotlib is an optional extra (``pip install 'steptrace[plot]'``); without it the
 command says so and exits 2. The trace is read as a stream; a layer with many weights
@@ -39,8 +40,10 @@ def plot(trace: Path, output: Path) -> int:
 
 def figure(trace: Path) -> Any:
     """The picture of ``trace``, a matplotlib ``Figure`` (made without pyplot: no window,
-    no display needed, nothing for pyplot to keep): the error per pass, then each layer's
-    weights after each update. A notebook shows it as a cell's last expression."""
+    no display needed, nothing for pyplot to keep): the error per pass (and, when the
+    experiment has held-out rows, their error after each pass, a second curve, with a
+    legend), then each layer's weights after each update. A notebook shows it as a cell's
+    last expression."""
     try:
         from matplotlib import colormaps
         from matplotlib.figure import Figure
@@ -49,16 +52,20 @@ def figure(trace: Path) -> Any:
         raise BadInput("steptrace plot needs matplotlib: pip install 'steptrace[plot]'") from None
 
     errors: Thinned[tuple[int, float]] = Thinned(MAX_POINTS)  # (epoch, error)
-    left_out = 0  # passes whose error is inf or NaN
+    held_out: Thinned[tuple[int, float]] = Thinned(MAX_POINTS)  # (epoch, test_error)
+    left_out = 0  # passes whose error (or held-out error) is inf or NaN
     weights: dict[int, Thinned[list[float]]] = {}  # layer -> one row of weights per update
     with open_trace(trace) as reader:
         config = reader.header.config
         for event in complete_events(reader.header, reader):
-            if isinstance(event, EpochEndEvent) and event.error is not None:
-                if math.isfinite(event.error):
-                    errors.add((event.epoch, event.error))
-                else:
-                    left_out += 1
+            if isinstance(event, EpochEndEvent):
+                for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
+                    if value is None:
+                        continue
+                    if math.isfinite(value):
+                        curve_of.add((event.epoch, value))
+                    else:
+                        left_out += 1
             elif isinstance(event, UpdateEvent) and event.weights is not None:
                 flat = [x for row in event.weights for x in row][:MAX_WEIGHTS]
                 weights.setdefault(event.layer, Thinned(MAX_POINTS)).add(flat)
@@ -66,15 +73,21 @@ def figure(trace: Path) -> Any:
     drawn = Figure(figsize=(10, 3 + 2.5 * len(layers)))
     axes = drawn.subplots(1 + len(layers), 1, squeeze=False)
     curve = axes[0][0]
-    finite = errors.items
+    finite, tested = errors.items, held_out.items
     if finite:
-        curve.plot([e for e, _ in finite], [x for _, x in finite], color="tab:red")
-        if all(x > 0 for _, x in finite):
-            curve.set_yscale("log")
-    curve.set_title(f"{config.name}: error per pass" + (
-        " (inf/NaN passes left out)" if left_out else ""))
+        curve.plot([e for e, _ in finite], [x for _, x in finite], color="tab:red",
+                   label="training error (summed over the pass's samples)")
+    if tested:
+        rows = len(config.test_inputs or ())
+        curve.plot([e for e, _ in tested], [x for _, x in tested], color="tab:blue",
+                   label=f"held-out error (summed over the {rows} held-out rows, after the pass)")
+        curve.legend(loc="best", fontsize=8)
+    if (finite or tested) and all(x > 0 for _, x in finite + tested):
+        curve.set_yscale("log")
+    curve.set_title(f"{config.name}: error per pass" + (" — training and held-out" if tested else "")
+                    + (" (inf/NaN passes left out)" if left_out else ""))
     curve.set_xlabel("pass (epoch)")
-    curve.set_ylabel("error, summed over the pass")
+    curve.set_ylabel("error, summed over the pass" if not tested else "error, summed")
     curve.xaxis.set_major_locator(MaxNLocator(integer=True))
     single = len(config.layers) == 2  # one weight layer: the names of chapters 4 and 5
     for panel, k in zip(axes[1:], layers, strict=True):
