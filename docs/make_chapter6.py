@@ -141,6 +141,27 @@ weight is pushed toward 1 or toward 0, and one weight layer settles where the pr
 cancel."""),
     ("code", "no-correlation-pressure", """\
 print(no_hidden.show("pressure"))"""),
+    ("md", "overfitting-md", """\
+## Overfitting
+
+The book's last edge case: a weight configuration that fits the training rows exactly
+without the weights that correlate stops learning — it memorised. `streetlights-overfitting`
+trains on two of the six-light rows, [1, 1, 1] → 1 and [0, 0, 1] → 0, from the book's
+starting weights, and holds the other four out: after each pass the network is run forward
+on them and their error recorded (`Trace.test_errors`). The training error goes to 0; the
+held-out error does not, and the left weight stays near 0.5 where the whole data would take
+it to 0."""),
+    ("code", "overfitting", """\
+overfit = steptrace.record("streetlights-overfitting")
+last = len(overfit.errors) - 1
+print(f"training error: pass 0 {overfit.errors[0]:.6g}, pass {last} {overfit.errors[-1]:.3g}")
+print(f"held-out error: pass 0 {overfit.test_errors[0]:.6g}, pass {last} {overfit.test_errors[-1]:.6g}")
+print("weights:", [round(float(w), 4) for w in overfit.weights[0][:, 0]])"""),
+    ("md", "overfitting-pressure-md", """\
+The pressure tables say why: the two training rows press the left weight toward 1, the four
+held-out rows press it toward 0."""),
+    ("code", "overfitting-pressure", """\
+print(overfit.show("pressure"))"""),
 
     ("md", "backprop-md", """\
 ## One iteration of backpropagation

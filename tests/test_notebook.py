@@ -209,6 +209,16 @@ def test_up_and_down_pressure(executed: Executed) -> None:
         in balanced
 
 
+def test_overfitting_fits_the_training_rows_and_not_the_held_out_ones(executed: Executed) -> None:
+    assert executed.stdout("overfitting") == (
+        "training error: pass 0 0.912784, pass 399 3.11e-23\n"
+        "held-out error: pass 0 2.05324, pass 399 1.0404\n"
+        "weights: [0.51, 0.49, -0.0]\n")
+    said = " ".join(executed.stdout("overfitting-pressure").split())
+    assert "They read w[0] (toward 1 in training, toward 0 held out; it ended at 0.51) " \
+        "otherwise." in said
+
+
 def test_no_correlation_plateaus_and_relu_converges(executed: Executed) -> None:
     assert executed.stdout("no-correlation") == (
         "light 0: correlation with walk_vs_stop +0.0000\n"

@@ -211,3 +211,39 @@ def test_the_page_shows_the_same_table(run_cli: RunCli, tmp_path: Path) -> None:
 
     assert data(SIX_LIGHTS)["pressure"] == shown(run_cli, SIX_LIGHTS, "--view", "pressure")
     assert data(TRACES / "ch04-hot-cold-up.jsonl")["pressure"] is None  # (not 0s and 1s)
+
+
+def test_overfitting_the_held_out_rows_read_a_weight_otherwise(run_cli: RunCli) -> None:
+    """streetlights-overfitting trains on [1, 1, 1] → 1 and [0, 0, 1] → 0: the training rows
+    press the left weight toward 1; the four held out press it toward 0 (the six-light
+    data's reading), and the run, which saw only the first two, left it at 0.51."""
+    lines = shown(run_cli, TRACES / "streetlights-overfitting.jsonl", "--view", "pressure")
+    start = lines.index("streetlights    walk_vs_stop           w[0]         w[1]         w[2]")
+    assert lines[start + 1:start + 9] == [
+        "[1, 1, 1]       1                         +            +            +",
+        "[0, 0, 1]       0                         0            0            −",
+        "ups                                       1            1            1",
+        "downs                                     0            0            1",
+        "zeros                                     1            1            0",
+        "reading                            toward 1     toward 1  conflicting",
+        "after pass 399                         0.51         0.49   -4.631e-12",
+        "",
+    ]
+    held = lines.index("Held-out rows (test_inputs, test_goals: the run never trained on them), "
+                       "the same rule:")
+    assert lines[held + 1:held + 10] == [
+        "streetlights  walk_vs_stop           w[0]         w[1]         w[2]",
+        "[1, 0, 1]     0                         −            0            −",
+        "[0, 1, 1]     1                         0            +            +",
+        "[0, 1, 1]     1                         0            +            +",
+        "[1, 0, 1]     0                         −            0            −",
+        "ups                                     0            2            2",
+        "downs                                   2            0            2",
+        "zeros                                   2            2            0",
+        "reading                          toward 0     toward 1  conflicting",
+    ]
+    assert " ".join(lines[held + 10:]) == (
+        "They read w[0] (toward 1 in training, toward 0 held out; it ended at 0.51) otherwise. "
+        "The run follows the pressure of the rows it trains on: it fitted them without the "
+        "weights that correlate in all the data, so it stops learning there — it memorised (the "
+        "book's overfitting); its held-out error after pass 399 is 1.04.")

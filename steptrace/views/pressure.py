@@ -41,6 +41,7 @@ class _Run:
     ups: dict[int, list[list[int]]] = field(default_factory=dict)  # pass -> per weight
     downs: dict[int, list[list[int]]] = field(default_factory=dict)
     errors: dict[int, float | None] = field(default_factory=dict)  # pass -> its error
+    test_errors: dict[int, float | None] = field(default_factory=dict)  # on held-out rows
     last: int | None = None
     updates: int = 0
 
@@ -63,6 +64,7 @@ class _Run:
                 if self.every_pass or event.epoch in self.shown:
                     self.weights[event.epoch] = current
                 self.errors[event.epoch] = event.error
+                self.test_errors[event.epoch] = event.test_error
                 self.last = event.epoch
         if self.last is not None:
             self.weights[self.last] = current
@@ -89,6 +91,12 @@ class PressureView:
                     "--view moves shows which way each update moved each weight")
         self.single = len(config.layers) == 2
         self.outputs = config.layers[-1]
+        held_in, held_goals = config.test_inputs, config.test_goals
+        self.held_out = None if held_in is None or held_goals is None else (
+            held_in.tolist(), held_goals.tolist())
+        if self.held_out is not None and any(not_binary(rows) is not None
+                                             for rows in self.held_out):
+            self.held_out = None  # (the book's rule reads 0s and 1s only)
 
     def names(self, output: int) -> list[str]:
         return [f"w[{i}]" if self.outputs == 1 else f"w[{i}][{output}]"
@@ -104,7 +112,8 @@ class PressureView:
             yield ""
             if self.outputs > 1:
                 yield f"goal {output} ({self.config.goal_name}[{output}]):"
-            yield from self.table(output, table, columns, run, shown)
+            yield from self.table(output, self.inputs, self.goals, table, columns,
+                                  self.ended(output, run, shown))
             correlated = any(t.reading in ("toward 1", "toward 0") for t in columns)
             if self.single and run.updates and any(t.reading == "toward 1" for t in columns):
                 for i, tally in enumerate(columns):
@@ -114,23 +123,31 @@ class PressureView:
             if not correlated:
                 yield ""
                 yield from _wrapped(self.no_correlation(output, run))
+            if self.held_out is not None:
+                yield ""
+                yield from self.overfitting(output, columns, run)
         if not self.single:
             yield ""
             yield from self.hidden(run, shown)
 
-    def table(self, output: int, table: Sequence[Sequence[str]], columns: list[Tally], run: _Run,
-              shown: Sequence[int]) -> Iterator[str]:
-        config = self.config
-        rows = [matrix((tuple(row),)) for row in self.inputs]
-        goals = [number(row[output]) for row in self.goals]
-        left = max(len(config.input_name), *(len(r) for r in rows)) + 2
-        middle = max(len(config.goal_name), *(len(g) for g in goals)) + 2
+    def ended(self, output: int, run: _Run, shown: Sequence[int]) -> dict[str, list[str]]:
+        """The rows under a table: each weight after each pass shown (one weight layer)."""
         ended: dict[str, list[str]] = {}
         if self.single:
             for epoch in shown:
                 weights = run.weights.get(epoch)
                 if weights is not None:
                     ended[f"after pass {epoch}"] = [number(row[output], DIGITS) for row in weights]
+        return ended
+
+    def table(self, output: int, inputs: Sequence[Sequence[float]],
+              goals_rows: Sequence[Sequence[float]], table: Sequence[Sequence[str]],
+              columns: list[Tally], ended: dict[str, list[str]]) -> Iterator[str]:
+        config = self.config
+        rows = [matrix((tuple(row),)) for row in inputs]
+        goals = [number(row[output]) for row in goals_rows]
+        left = max(len(config.input_name), *(len(r) for r in rows)) + 2
+        middle = max(len(config.goal_name), *(len(g) for g in goals)) + 2
         labels = ["ups", "downs", "zeros", "reading", *ended]
         left = max(left, *(len(label) + 2 for label in labels))
         cells = [*self.names(output), *(t.reading for t in columns),
@@ -142,14 +159,45 @@ class PressureView:
                     + "".join(cell.rjust(width) for cell in cells)).rstrip()
 
         yield line(config.input_name, config.goal_name, self.names(output))
-        for inputs, goal, signs in zip(rows, goals, table, strict=True):
-            yield line(inputs, goal, signs)
+        for row, goal, signs in zip(rows, goals, table, strict=True):
+            yield line(row, goal, signs)
         yield line("ups", "", [str(t.ups) for t in columns])
         yield line("downs", "", [str(t.downs) for t in columns])
         yield line("zeros", "", [str(t.zeros) for t in columns])
         yield line("reading", "", [t.reading for t in columns])
         for label, values in ended.items():
             yield line(label, "", values)
+
+    def overfitting(self, output: int, columns: list[Tally], run: _Run) -> Iterator[str]:
+        """The held-out rows' own table: where it reads a column otherwise than the rows the
+        run trained on, the run fitted those rows, not the correlation (the book's
+        overfitting)."""
+        assert self.held_out is not None
+        inputs, goals = self.held_out
+        held = pressure(inputs, goals, output)
+        theirs = tallies(held)
+        yield ("Held-out rows (test_inputs, test_goals: the run never trained on them), the "
+               "same rule:")
+        yield from self.table(output, inputs, goals, held, theirs, {})
+        names = self.names(output)
+        differ = [i for i, (a, b) in enumerate(zip(columns, theirs, strict=True))
+                  if a.reading != b.reading]
+        if not differ:
+            yield from _wrapped("They read every column as the training rows do.")
+            return
+        last = run.last
+        weights = run.weights.get(last) if last is not None and self.single else None
+        which = ", ".join(
+            f"{names[i]} ({columns[i].reading} in training, {theirs[i].reading} held out"
+            + (f"; it ended at {number(weights[i][output], DIGITS)}" if weights else "") + ")"
+            for i in differ)
+        error = run.test_errors.get(last) if last is not None else None
+        yield from _wrapped(
+            f"They read {which} otherwise. The run follows the pressure of the rows it trains "
+            "on: it fitted them without the weights that correlate in all the data, so it "
+            "stops learning there — it memorised (the book's overfitting)"
+            + (f"; its held-out error after pass {last} is {number(error, DIGITS)}."
+               if error is not None else "."))
 
     def conflicting(self, output: int, i: int, tally: Tally, columns: list[Tally], run: _Run
                     ) -> Iterator[str]:
@@ -170,17 +218,19 @@ class PressureView:
         inward = [abs(after[p]) < abs(b) for p, b in zip(passes, before, strict=True)]
         settled = next((k for k in range(len(passes)) if all(inward[k:])), None)
         heads = ["pass", "up", "down", name, *(names[j] for j in carriers)]
-        yield "".join(head.rjust(10) for head in heads)
+        width = max(10, *(len(number(v, DIGITS)) + 2 for p in passes
+                          for v in (after[p], *(run.weights[p][j][output] for j in carriers))))
+        yield "".join(head.rjust(width) for head in heads)
         for k in _rows_to_show(len(passes), settled):
             if k is None:
-                yield "…".rjust(10)
+                yield "…".rjust(width)
                 continue
             p = passes[k]
             cells = [str(p), str(run.ups[p][i][output] if p in run.ups else 0),
                      str(run.downs[p][i][output] if p in run.downs else 0),
                      number(after[p], DIGITS),
                      *(number(run.weights[p][j][output], DIGITS) for j in carriers)]
-            yield "".join(cell.rjust(10) for cell in cells)
+            yield "".join(cell.rjust(width) for cell in cells)
         if settled is None:
             yield from _wrapped(f"No pass from some point on moved {name} toward 0 every time: "
                                 f"it ended at {number(end, DIGITS)}.")
