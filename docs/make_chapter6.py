@@ -101,8 +101,9 @@ each weight, + where the light is on and the goal is 1 (pushed toward 1), − wh
 is on and the goal is 0 (toward 0), 0 where the light is off (that weight is not to blame).
 Read down a column: the left weight gets two − and one + (toward 0), the middle three +
 (toward 1), the right three + and three − (conflicting). Beside the table, where the run
-took each weight: the conflicting one went to 0 too, once the middle weight carried the
-correlation."""),
+took each weight: the conflicting one went to 0 too, because the data is fitted exactly by
+[0, 1, 0] alone — once the middle weight does its job, whatever the right one adds is
+error."""),
     ("code", "pressure", """\
 print(whole.show("pressure"))"""),
     ("md", "moves-md", """\
@@ -149,8 +150,8 @@ without the weights that correlate stops learning — it memorised. `streetlight
 trains on two of the six-light rows, [1, 1, 1] → 1 and [0, 0, 1] → 0, from the book's
 starting weights, and holds the other four out: after each pass the network is run forward
 on them and their error recorded (`Trace.test_errors`). The training error goes to 0; the
-held-out error does not, and the left weight stays near 0.5 where the whole data would take
-it to 0."""),
+held-out error does not: the left weight stays near 0.5 where the whole data would take it
+to 0, and the middle one at 0.49 where the whole data would take it to 1."""),
     ("code", "overfitting", """\
 overfit = steptrace.record("streetlights-overfitting")
 last = len(overfit.errors) - 1

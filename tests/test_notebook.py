@@ -215,8 +215,9 @@ def test_overfitting_fits_the_training_rows_and_not_the_held_out_ones(executed: 
         "held-out error: pass 0 2.05324, pass 399 1.0404\n"
         "weights: [0.51, 0.49, -0.0]\n")
     said = " ".join(executed.stdout("overfitting-pressure").split())
-    assert "They read w[0] (toward 1 in training, toward 0 held out; it ended at 0.51) " \
-        "otherwise." in said
+    assert "The held-out rows disagree about w[0]: the training rows read it toward 1, the " \
+        "held-out rows toward 0; it ended at 0.51." in said
+    assert said.endswith("it memorised (the book's overfitting).")
 
 
 def test_no_correlation_plateaus_and_relu_converges(executed: Executed) -> None:

@@ -49,9 +49,9 @@ SIX_TABLE = [
 FIRST_PASS_MOVES = [
     "How each update of the run moved each weight: + up, − down, 0 no move (its input or its "
     "delta was 0).",
-    "Not the book's pressure table (--view pressure, from the data alone): a move follows "
-    "prediction − goal, so an example whose goal is 0 moves a weight up while its prediction "
-    "is below 0.",
+    "Not the book's pressure table (--view pressure, from the data alone): a move follows the "
+    "update's delta (at the output, prediction − goal), so an example whose goal is 0 moves a "
+    "weight up while its prediction is below 0.",
     "w[i] is the weight from input i.",
     "",
     "weights, pass (epoch) 0:",
@@ -62,7 +62,7 @@ FIRST_PASS_MOVES = [
     "3             +    +    +",
     "4             0    +    +",
     "5             −    0    −",
-    "net          +1   +3   +4",
+    "ups−downs    +1   +3   +4",
     "",
 ]
 
@@ -100,20 +100,23 @@ def test_conflicting_pressure_is_settled_by_the_weight_that_correlates(run_cli: 
     lines = shown(run_cli, SIX_LIGHTS, "--view", "pressure")
     start = lines.index("Conflicting pressure on w[2]: the data pushes it up 3 times and down 3 "
                         "times a pass, yet the")
-    assert lines[start + 1] == "run took it from -0.7 to -0.01599 (toward 0)."
-    start += 1
-    assert lines[start + 1:start + 6] == [
-        "      pass        up      down      w[2]      w[1]",
-        "         0         5         1   -0.4004    0.7211",
-        "         1         3         3   -0.2858    0.8419",
-        "         2         3         3    -0.236    0.9125",
-        "         3         3         3   -0.2092    0.9589",
+    assert lines[start + 3:start + 8] == [
+        "      pass       ups     up by     downs   down by      w[2]      w[1]",
+        "         0         5    0.3171         1   0.01755   -0.4004    0.7211",
+        "         1         3     0.156         3   0.04141   -0.2858    0.8419",
+        "         2         3    0.1098         3   0.05999    -0.236    0.9125",
+        "         3         3   0.08519         3   0.05844   -0.2092    0.9589",
     ]
-    assert "        39         5         1  -0.01599     1.014" in lines
-    said = " ".join(lines[lines.index("        39         5         1  -0.01599     1.014") + 1:])
-    assert said.startswith("From pass 0 on, every pass moved w[2] toward 0. After pass 0, w[1] "
-                           "was 0.7211 (the data pushes it toward 1): it carries the correlation.")
-    # the claim, from the run: |w[2]| shrinks every pass, while w[1] climbs toward 1
+    last = "        39         5  0.002676         1  0.001511  -0.01599     1.014"
+    said = " ".join(lines[lines.index(last) + 1:])
+    assert said == (
+        "From pass 0 on, every pass moved w[2] toward 0. The data is fitted exactly by w = "
+        "[0, 1, 0], and only by it: once w[1] does the job of its input, anything w[2] adds to a "
+        "prediction is error on every row where its input is on, so each pass takes some of it "
+        "away, and it goes to 0 (from below here, so its moves up outweigh its moves down). "
+        "(The book: conflicting pressure is settled by the weights that do correlate.)")
+    # the claims, from the run: |w[2]| shrinks every pass, its moves up outweigh its moves
+    # down even in the passes of 3 and 3, and w[1] climbs to 1
     trace = steptrace.load(SIX_LIGHTS)
     ends = [e for e in trace.events if e.kind == "update" and e.samples == (5,)]
     right = [-0.7] + [present(e.weights)[2][0] for e in ends]
@@ -135,22 +138,22 @@ def test_no_correlation_every_column_balanced(run_cli: RunCli) -> None:
     said = " ".join(lines[start + 11:])
     assert said.startswith(
         "Every column is conflicting: no input correlates with walk_vs_stop on its own (no "
-        "correlation). With nothing to correlate, the weights settle where the pressures cancel: "
-        "after pass 299 they are [1.11e-16, -0.125, 0.375], and the error stays at 1.563.")
+        "correlation). No linear network does better than an error of 1 on this data (the "
+        "least-squares fit, w = [0, 0, 0.5]). After pass 299 the run's error is 1.563.")
     assert not any(line.startswith("Conflicting pressure on") for line in lines)
     # the plateau experiments say what their hidden layer does about it
     linear = " ".join(shown(run_cli, TRACES / "streetlights-linear-hidden-layer.jsonl",
                             "--view", "pressure"))
-    assert "This network's hidden layer is linear, so it adds nothing a single layer could " \
-        "not do" in linear
+    assert "After pass 299 the run's error is 1.325. This network's hidden layer is linear, so " \
+        "it can do no better than one layer" in linear
     relu = shown(run_cli, TRACES / "ch06-streetlights-backprop.jsonl", "--view", "pressure")
     assert "This network's hidden layer (relu) is the book's answer: it makes correlation out " \
         "of combinations of inputs." in " ".join(relu)
     assert ("The data feeds weights_0_1 (3 inputs → a hidden layer of 4): no weight joins an "
             "input to") in " ".join(relu)
-    assert relu[-4:] == ["after pass 59:", "  w[0][·] [-0.166, 0.9106, -0.9998, -0.9002]",
-                         "  w[1][·] [-0.7065, -0.9279, -0.6275, 0.897]",
-                         "  w[2][·] [-0.2065, -0.03308, -0.1616, 0.00237]"]
+    assert relu[-4:] == ["after pass 59:", "  weights_0_1[0] [-0.166, 0.9106, -0.9998, -0.9002]",
+                         "  weights_0_1[1] [-0.7065, -0.9279, -0.6275, 0.897]",
+                         "  weights_0_1[2] [-0.2065, -0.03308, -0.1616, 0.00237]"]
 
 
 def test_the_weights_after_the_passes_asked_for(run_cli: RunCli) -> None:
@@ -243,7 +246,65 @@ def test_overfitting_the_held_out_rows_read_a_weight_otherwise(run_cli: RunCli) 
         "reading                          toward 0     toward 1  conflicting",
     ]
     assert " ".join(lines[held + 10:]) == (
-        "They read w[0] (toward 1 in training, toward 0 held out; it ended at 0.51) otherwise. "
-        "The run follows the pressure of the rows it trains on: it fitted them without the "
-        "weights that correlate in all the data, so it stops learning there — it memorised (the "
-        "book's overfitting); its held-out error after pass 399 is 1.04.")
+        "The held-out rows disagree about w[0]: the training rows read it toward 1, the held-out "
+        "rows toward 0; it ended at 0.51. All the rows together are fitted exactly by w = [0, 1, "
+        "0]; the run, which saw only the training rows, ended at [0.51, 0.49, 0]. In the "
+        "training rows inputs 0 and 1 are the same in every row, so every update moves w[0] and "
+        "w[1] by the same amount: they keep their starting difference (0.02) and end at 0.51 and "
+        "0.49. It fits the rows it trained on and not the others (after pass 399 the training "
+        "error is 3.11e-23, the held-out error 1.04): it memorised (the book's overfitting).")
+
+
+def test_held_out_rows_the_run_does_well_on_are_not_called_overfitting(
+        run_cli: RunCli, tmp_path: Path) -> None:
+    toml = tmp_path / "mine.toml"
+    text = run_cli("experiments", "--show", "ch06-streetlights-full-dataset").stdout
+    toml.write_text(text.replace('goal_name = "walk_vs_stop"\n', 'goal_name = "walk_vs_stop"\n'
+                                 "test_inputs = [[0, 1, 1], [1, 0, 1], [0, 0, 1]]\n"
+                                 "test_goals = [[1], [0], [0]]\n"))
+    assert run_cli("record", toml, "-o", tmp_path / "t.jsonl").exit_code == 0
+    said = " ".join(shown(run_cli, tmp_path / "t.jsonl", "--view", "pressure"))
+    assert "memorised" not in said
+    assert said.endswith("It does well on the rows it never saw (after pass 39 the training "
+                         "error is 0.0005337, the held-out error 0.0002649).")
+    # (the same run's training error as the six-light golden's: held-out rows learn nothing)
+    assert steptrace.load(SIX_LIGHTS).errors[-1] == steptrace.load(tmp_path / "t.jsonl").errors[-1]
+
+
+def test_a_weight_the_run_took_away_from_its_reading_is_said(run_cli: RunCli) -> None:
+    said = " ".join(shown(run_cli, TRACES / "ch06-streetlight-single-sample.jsonl", "--view",
+                          "pressure"))
+    assert said.endswith(
+        "The run took w[0] away from its reading (toward 0, yet 0.5 → 0.5988). The table says how "
+        "each example presses a weight on its own; the run moves all the weights together, and "
+        "stops where the data is fitted as a whole (many weights fit this data exactly, and the "
+        "run stops at the first it reaches).")
+
+
+def test_twin_inputs_move_together_whatever_the_pressure(run_cli: RunCli, tmp_path: Path) -> None:
+    """The left light always on with the right one: their weights keep their difference."""
+    config = steptrace.experiment("ch06-streetlights-full-dataset").model_dump(mode="json")
+    config.update(name="twins", inputs=[[1, 0, 1], [1, 1, 1], [1, 0, 1], [1, 1, 1], [1, 1, 1],
+                                        [1, 0, 1]])
+    (tmp_path / "twins.json").write_text(json.dumps(config))
+    assert run_cli("record", tmp_path / "twins.json", "-o", tmp_path / "t.jsonl").exit_code == 0
+    said = " ".join(shown(run_cli, tmp_path / "t.jsonl", "--view", "pressure"))
+    assert "It did not go to 0 in this run: it ended at 0.6003. Its input is the same as input " \
+        "2's in every row, so every update moves w[0] and w[2] by the same amount: their " \
+        "difference stays 1.2 (they ended at 0.6003 and -0.5997), whatever the pressure." in said
+
+
+@pytest.mark.parametrize("view", ["pressure", "moves"])
+def test_a_trace_of_the_passes_alone_is_refused(run_cli: RunCli, tmp_path: Path, view: str) -> None:
+    run_cli("record", "streetlights-overfitting", "--detail", "epoch", "-o", tmp_path / "e.jsonl")
+    result = run_cli("show", tmp_path / "e.jsonl", "--view", view)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.endswith("and this trace holds the passes' ends alone (recorded with "
+                                  "--detail epoch): record it with --detail step\n")
+
+
+def test_moves_of_a_run_without_updates_says_so(run_cli: RunCli) -> None:
+    result = run_cli("show", TRACES / "ch03-multi-input-numpy.jsonl", "--view", "moves")
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: --view moves shows the run's updates, and this run made none "
+                             "(a forward pass only): nothing moved\n")

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 Sign = Literal["+", "−", "0"]
 Reading = Literal["toward 1", "toward 0", "conflicting", "no pressure"]
 
@@ -62,3 +64,39 @@ class Tally:
 def tallies(table: Sequence[Sequence[Sign]]) -> list[Tally]:
     """Each column's tally."""
     return [Tally.of(column) for column in zip(*table, strict=True)]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The best one weight layer can do on some data (linear, least squares): its weights,
+    the error they leave (summed over the rows, as a pass's error is), and whether they are
+    the only weights that do so (the inputs' columns independent)."""
+
+    weights: tuple[float, ...]
+    error: float
+    unique: bool
+
+    @property
+    def exact(self) -> bool:
+        """Whether the data is fitted exactly (its error is 0, to rounding)."""
+        return self.error < 1e-20
+
+
+def least_squares(inputs: Sequence[Sequence[float]], goals: Sequence[Sequence[float]],
+                  output: int = 0) -> Fit:
+    """The least-squares fit of one goal column by one linear layer: what the book's
+    gradient descent on a single layer approaches when it converges (a yardstick for the
+    run, not a step of it)."""
+    x = np.asarray(inputs, dtype=np.float64)
+    y = np.asarray([row[output] for row in goals], dtype=np.float64)
+    weights, _, rank, _ = np.linalg.lstsq(x, y, rcond=None)
+    left = y - x @ weights
+    return Fit(tuple(float(w) for w in weights), float(left @ left), int(rank) == x.shape[1])
+
+
+def twins(inputs: Sequence[Sequence[float]]) -> list[tuple[int, int]]:
+    """Pairs of inputs whose columns are the same in every row: every update moves their
+    weights by the same amount, so their difference never changes."""
+    columns = list(zip(*inputs, strict=True))
+    return [(i, j) for i in range(len(columns)) for j in range(i + 1, len(columns))
+            if columns[i] == columns[j]]

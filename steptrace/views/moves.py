@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from steptrace.errors import BadInput
 from steptrace.trace.events import EpochEndEvent, Event, UpdateEvent
-from steptrace.trace.header import Header
+from steptrace.trace.header import Header, holds_passes_only
 from steptrace.trace.state import complete_events
 
 
@@ -25,6 +26,10 @@ class MovesView:
         self.config = header.config
         self.ascent = header.config.ascent
         self.single = len(header.config.layers) == 2
+        if holds_passes_only(header.detail):
+            raise BadInput("--view moves shows the run's updates, and this trace holds the "
+                           "passes' ends alone (recorded with --detail epoch): record it with "
+                           "--detail step")
 
     def lines(self, events: Iterable[Event], epochs: set[int]) -> Iterator[str]:
         rows: dict[int, list[tuple[tuple[int, ...], list[str]]]] = {}
@@ -42,14 +47,17 @@ class MovesView:
                 for layer in sorted(rows):
                     yield from self.table(layer, event.epoch, rows[layer])
                 rows = {}
+        if legend and not epochs:  # (nothing shown: say why)
+            raise BadInput("--view moves shows the run's updates, and this run made none "
+                           "(a forward pass only): nothing moved")
 
     def legend(self) -> Iterator[str]:
         """Said once, above the tables: what the signs mean and which index is which."""
         yield ("How each update of the run moved each weight: + up, − down, 0 no move (its "
                "input or its delta was 0).")
         yield ("Not the book's pressure table (--view pressure, from the data alone): a move "
-               "follows prediction − goal, so an example whose goal is 0 moves a weight up while "
-               "its prediction is below 0.")
+               "follows the update's delta (at the output, prediction − goal), so an example "
+               "whose goal is 0 moves a weight up while its prediction is below 0.")
         one_output = all(n == 1 for n in self.config.layers[1:])
         yield ("w[i] is the weight from input i." if one_output else
                "w[i][j] is the weight from input i (a node of the layer below) to output j.")
@@ -73,5 +81,5 @@ class MovesView:
             yield where.ljust(10) + "".join(sign.rjust(width) for sign in signs)
         net = [sum((s == "+") - (s == "−") for s in column) for column in zip(
             *(signs for _, signs in rows), strict=True)]
-        yield "net".ljust(10) + "".join((f"{n:+d}" if n else "0").rjust(width) for n in net)
+        yield "ups−downs".ljust(10) + "".join((f"{n:+d}" if n else "0").rjust(width) for n in net)
         yield ""

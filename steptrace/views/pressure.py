@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from steptrace.engine.pressure import Tally, not_binary, pressure, tallies
+from steptrace.engine.pressure import Fit, Tally, least_squares, not_binary, pressure, tallies, twins
 from steptrace.errors import BadInput
 from steptrace.trace.events import EpochEndEvent, Event, UpdateEvent
-from steptrace.trace.header import Header
+from steptrace.trace.header import Header, holds_passes_only
 from steptrace.trace.state import complete_events
 from steptrace.views.text import DIGITS, matrix, number
 
@@ -26,6 +27,7 @@ LEGEND = (
     "and the goal is 0 (pushed toward 0), 0 when the input is 0 (that weight is not to blame). "
     "Read down a column: mostly + → toward 1, mostly − → toward 0, as many of each → "
     "conflicting.")
+_N = TypeVar("_N", int, float)
 SHOWN_PASSES = 6  # the first passes a conflicting weight's table shows before it skips
 
 
@@ -40,6 +42,8 @@ class _Run:
     weights: dict[int, list[list[float]]] = field(default_factory=dict)  # pass -> after it
     ups: dict[int, list[list[int]]] = field(default_factory=dict)  # pass -> per weight
     downs: dict[int, list[list[int]]] = field(default_factory=dict)
+    up_by: dict[int, list[list[float]]] = field(default_factory=dict)  # summed moves up
+    down_by: dict[int, list[list[float]]] = field(default_factory=dict)  # summed moves down
     errors: dict[int, float | None] = field(default_factory=dict)  # pass -> its error
     test_errors: dict[int, float | None] = field(default_factory=dict)  # on held-out rows
     last: int | None = None
@@ -51,13 +55,16 @@ class _Run:
         for event in complete_events(header, events):
             if isinstance(event, UpdateEvent) and event.layer == 1 and event.weights is not None:
                 after = [list(row) for row in event.weights]
-                ups = self.ups.setdefault(event.epoch, [[0] * shape[1] for _ in range(shape[0])])
-                downs = self.downs.setdefault(event.epoch,
-                                              [[0] * shape[1] for _ in range(shape[0])])
+                ups = self.ups.setdefault(event.epoch, _zeros(shape, 0))
+                downs = self.downs.setdefault(event.epoch, _zeros(shape, 0))
+                up_by = self.up_by.setdefault(event.epoch, _zeros(shape, 0.0))
+                down_by = self.down_by.setdefault(event.epoch, _zeros(shape, 0.0))
                 for i, (old, new) in enumerate(zip(current, after, strict=True)):
                     for j, (a, b) in enumerate(zip(old, new, strict=True)):
                         ups[i][j] += b > a
                         downs[i][j] += b < a
+                        up_by[i][j] += max(b - a, 0.0)
+                        down_by[i][j] += max(a - b, 0.0)
                 current = after
                 self.updates += 1
             elif isinstance(event, EpochEndEvent):
@@ -69,6 +76,10 @@ class _Run:
         if self.last is not None:
             self.weights[self.last] = current
         return self
+
+
+def _zeros(shape: tuple[int, int], zero: _N) -> list[list[_N]]:
+    return [[zero] * shape[1] for _ in range(shape[0])]
 
 
 class PressureView:
@@ -89,6 +100,10 @@ class PressureView:
                     f"--view pressure is the book's table of data of 0s and 1s (lights on or "
                     f"off, walk or stop); {config.name}'s {what} are not (e.g. {number(odd)}): "
                     "--view moves shows which way each update moved each weight")
+        if holds_passes_only(header.detail):
+            raise BadInput("--view pressure follows the run's updates, and this trace holds the "
+                           "passes' ends alone (recorded with --detail epoch): record it with "
+                           "--detail step")
         self.single = len(config.layers) == 2
         self.outputs = config.layers[-1]
         held_in, held_goals = config.test_inputs, config.test_goals
@@ -111,18 +126,21 @@ class PressureView:
             columns = tallies(table)
             yield ""
             if self.outputs > 1:
-                yield f"goal {output} ({self.config.goal_name}[{output}]):"
+                yield f"goal column {output} of {self.config.goal_name}:"
             yield from self.table(output, self.inputs, self.goals, table, columns,
                                   self.ended(output, run, shown))
+            fit = least_squares(self.inputs, self.goals, output)
+            if self.single and run.last is not None:
+                yield from self.against_the_reading(output, columns, run, fit)
             correlated = any(t.reading in ("toward 1", "toward 0") for t in columns)
             if self.single and run.updates and any(t.reading == "toward 1" for t in columns):
                 for i, tally in enumerate(columns):
                     if tally.reading == "conflicting":
                         yield ""
-                        yield from self.conflicting(output, i, tally, columns, run)
+                        yield from self.conflicting(output, i, tally, columns, run, fit)
             if not correlated:
                 yield ""
-                yield from _wrapped(self.no_correlation(output, run))
+                yield from _wrapped(self.no_correlation(output, run, fit))
             if self.held_out is not None:
                 yield ""
                 yield from self.overfitting(output, columns, run)
@@ -168,39 +186,33 @@ class PressureView:
         for label, values in ended.items():
             yield line(label, "", values)
 
-    def overfitting(self, output: int, columns: list[Tally], run: _Run) -> Iterator[str]:
-        """The held-out rows' own table: where it reads a column otherwise than the rows the
-        run trained on, the run fitted those rows, not the correlation (the book's
-        overfitting)."""
-        assert self.held_out is not None
-        inputs, goals = self.held_out
-        held = pressure(inputs, goals, output)
-        theirs = tallies(held)
-        yield ("Held-out rows (test_inputs, test_goals: the run never trained on them), the "
-               "same rule:")
-        yield from self.table(output, inputs, goals, held, theirs, {})
-        names = self.names(output)
-        differ = [i for i, (a, b) in enumerate(zip(columns, theirs, strict=True))
-                  if a.reading != b.reading]
-        if not differ:
-            yield from _wrapped("They read every column as the training rows do.")
+    def against_the_reading(self, output: int, columns: list[Tally], run: _Run, fit: Fit
+                            ) -> Iterator[str]:
+        """A weight the run took away from its column's reading, and why that can be."""
+        assert run.last is not None
+        names, end = self.names(output), run.weights[run.last]
+        away = []
+        for i, tally in enumerate(columns):
+            start, ended = self.header.initial_weights[0][i][output], end[i][output]
+            if (tally.reading == "toward 0" and abs(ended) > abs(start)) or (
+                    tally.reading == "toward 1" and abs(ended - 1) > abs(start - 1)):
+                away.append(f"{names[i]} away from its reading ({tally.reading}, yet "
+                            f"{number(start, DIGITS)} → {number(ended, DIGITS)})")
+        if not away:
             return
-        last = run.last
-        weights = run.weights.get(last) if last is not None and self.single else None
-        which = ", ".join(
-            f"{names[i]} ({columns[i].reading} in training, {theirs[i].reading} held out"
-            + (f"; it ended at {number(weights[i][output], DIGITS)}" if weights else "") + ")"
-            for i in differ)
-        error = run.test_errors.get(last) if last is not None else None
+        yield ""
+        why = ("many weights fit this data exactly, and the run stops at the first it reaches"
+               if fit.exact and not fit.unique else
+               f"the data is fitted exactly by w = {_weights(fit)}" if fit.exact else
+               f"no weights fit this data exactly; the best one layer can do is w = "
+               f"{_weights(fit)}")
         yield from _wrapped(
-            f"They read {which} otherwise. The run follows the pressure of the rows it trains "
-            "on: it fitted them without the weights that correlate in all the data, so it "
-            "stops learning there — it memorised (the book's overfitting)"
-            + (f"; its held-out error after pass {last} is {number(error, DIGITS)}."
-               if error is not None else "."))
+            f"The run took {' and '.join(away)}. The table says how each example presses a weight "
+            "on its own; the run moves all the weights together, and stops where the data is "
+            f"fitted as a whole ({why}).")
 
-    def conflicting(self, output: int, i: int, tally: Tally, columns: list[Tally], run: _Run
-                    ) -> Iterator[str]:
+    def conflicting(self, output: int, i: int, tally: Tally, columns: list[Tally], run: _Run,
+                    fit: Fit) -> Iterator[str]:
         """How the run settled a weight the data leaves balanced."""
         names = self.names(output)
         name = names[i]
@@ -212,70 +224,139 @@ class PressureView:
         yield from _wrapped(
             f"Conflicting pressure on {name}: the data pushes it up {_times(tally.ups)} and down "
             f"{_times(tally.downs)} a pass, yet the run took it from {number(start, DIGITS)} to "
-            f"{number(end, DIGITS)}"
-            + (" (toward 0)." if abs(end) < abs(start) else " (not toward 0)."))
+            f"{number(end, DIGITS)}. How the run moved it, pass by pass (its updates, as "
+            "--view moves counts them, and by how much in all):")
         before = [start, *(after[p] for p in passes[:-1])]
         inward = [abs(after[p]) < abs(b) for p, b in zip(passes, before, strict=True)]
         settled = next((k for k in range(len(passes)) if all(inward[k:])), None)
-        heads = ["pass", "up", "down", name, *(names[j] for j in carriers)]
-        width = max(10, *(len(number(v, DIGITS)) + 2 for p in passes
-                          for v in (after[p], *(run.weights[p][j][output] for j in carriers))))
+
+        def moved(table: dict[int, list[list[_N]]], p: int) -> _N | int:
+            return table[p][i][output] if p in table else 0
+
+        heads = ["pass", "ups", "up by", "downs", "down by", name, *(names[j] for j in carriers)]
+        rows = [[str(p), str(moved(run.ups, p)), number(float(moved(run.up_by, p)), DIGITS),
+                 str(moved(run.downs, p)), number(float(moved(run.down_by, p)), DIGITS),
+                 number(after[p], DIGITS),
+                 *(number(run.weights[p][j][output], DIGITS) for j in carriers)] for p in passes]
+        width = max(10, *(len(cell) + 2 for row in rows for cell in row))
         yield "".join(head.rjust(width) for head in heads)
         for k in _rows_to_show(len(passes), settled):
-            if k is None:
-                yield "…".rjust(width)
-                continue
-            p = passes[k]
-            cells = [str(p), str(run.ups[p][i][output] if p in run.ups else 0),
-                     str(run.downs[p][i][output] if p in run.downs else 0),
-                     number(after[p], DIGITS),
-                     *(number(run.weights[p][j][output], DIGITS) for j in carriers)]
-            yield "".join(cell.rjust(width) for cell in cells)
-        if settled is None:
-            yield from _wrapped(f"No pass from some point on moved {name} toward 0 every time: "
-                                f"it ended at {number(end, DIGITS)}.")
+            yield "…".rjust(width) if k is None else "".join(c.rjust(width) for c in rows[k])
+        went_to_zero = abs(end) <= 0.1 * abs(start) or abs(end) < 1e-3
+        if settled is None or not went_to_zero:
+            yield from _wrapped(f"It did not go to 0 in this run: it ended at {number(end, DIGITS)}."
+                                + self.twin_note(output, i, run))
             return
-        when = passes[settled]
-        if not carriers:
-            yield from _wrapped(
-                f"From pass {when} on, every pass moved {name} toward 0, though no weight "
-                "carries a correlation here: the examples' pressures on it cancel, and what it "
-                "adds to a prediction is error.")
-            return
-        carried = ", ".join(f"{names[j]} was {number(run.weights[when][j][output], DIGITS)}"
-                            for j in carriers)
-        yield from _wrapped(
-            f"From pass {when} on, every pass moved {name} toward 0. After pass {when}, "
-            f"{carried} (the data pushes {'them' if len(carriers) > 1 else 'it'} toward 1): "
-            f"{'they carry' if len(carriers) > 1 else 'it carries'} the correlation. Once the "
-            f"examples whose goal is 1 are answered by {'them' if len(carriers) > 1 else 'it'}, "
-            f"what {name} adds to a prediction is error, so each pass takes some of it away: "
-            f"the pressure on {name} no longer balances, and the side toward 0 wins (the book: "
-            "conflicting pressure is settled by the weights that do correlate).")
+        side = (" (from below here, so its moves up outweigh its moves down)" if start < 0 else
+                " (from above here, so its moves down outweigh its moves up)")
+        carried = " and ".join(names[j] for j in carriers)
+        if fit.exact and fit.unique and abs(fit.weights[i]) < 1e-9:
+            reason = (f"The data is fitted exactly by w = {_weights(fit)}, and only by it: once "
+                      f"{carried} {'do' if len(carriers) > 1 else 'does'} the job of "
+                      f"{'their inputs' if len(carriers) > 1 else 'its input'}, anything {name} "
+                      "adds to a prediction is error on every row where its input is on, so "
+                      f"each pass takes some of it away, and it goes to 0{side}.")
+        else:
+            reason = (f"Once {carried} (pushed toward 1) answer the rows whose goal is 1, what "
+                      f"{name} adds to a prediction is error, and the run takes it to 0{side}.")
+        yield from _wrapped(f"From pass {passes[settled]} on, every pass moved {name} toward 0. "
+                            + reason + " (The book: conflicting pressure is settled by the "
+                            "weights that do correlate.)")
 
-    def no_correlation(self, output: int, run: _Run) -> str:
+    def twin_note(self, output: int, i: int, run: _Run) -> str:
+        """Why a weight could not go where its pressure points: an input that is always the
+        same as another's, so the two weights move together."""
+        names = self.names(output)
+        assert run.last is not None
+        end = run.weights[run.last]
+        for a, b in twins(self.inputs):
+            if i in (a, b):
+                j = b if i == a else a
+                gap = self.header.initial_weights[0][i][output] - \
+                    self.header.initial_weights[0][j][output]
+                return (f" Its input is the same as input {j}'s in every row, so every update "
+                        f"moves {names[i]} and {names[j]} by the same amount: their difference "
+                        f"stays {number(gap, DIGITS)} (they ended at "
+                        f"{number(end[i][output], DIGITS)} and {number(end[j][output], DIGITS)}),"
+                        " whatever the pressure.")
+        return ""
+
+    def no_correlation(self, output: int, run: _Run, fit: Fit) -> str:
         """The book's third edge case: every column balanced."""
         said = (f"Every column is conflicting: no input correlates with "
                 f"{self.config.goal_name} on its own (no correlation).")
+        last = run.last
+        error = run.errors.get(last) if last is not None else None
+        now = (f" After pass {last} the run's error is {number(error, DIGITS)}."
+               if error is not None else "")
+        best = ("" if fit.exact else
+                f" No linear network does better than an error of {number(fit.error, DIGITS)} "
+                f"on this data (the least-squares fit, w = {_weights(fit)}).")
         hidden = self.config.nonlinearities[0]
         if self.single:
-            last = run.last
-            if last is not None:
-                weights = [row[output] for row in run.weights[last]]
-                error = run.errors.get(last)
-                said += (f" With nothing to correlate, the weights settle where the pressures "
-                         f"cancel: after pass {last} they are {matrix((tuple(weights),), DIGITS)}"
-                         + (f", and the error stays at {number(error, DIGITS)}"
-                            if error is not None else "") + ".")
-            return (said + " The book's answer is an intermediate layer that makes correlation "
-                    "out of combinations of inputs: with relu (ch06-streetlights-backprop); a "
-                    "linear one adds nothing (streetlights-linear-hidden-layer).")
+            return (said + best + now + " The book's answer is an intermediate layer that makes "
+                    "correlation out of combinations of inputs: with relu "
+                    "(ch06-streetlights-backprop); a linear one adds nothing "
+                    "(streetlights-linear-hidden-layer).")
         if hidden == "linear":
-            return (said + " This network's hidden layer is linear, so it adds nothing a single "
-                    "layer could not do (the book: a linear intermediate layer does not help); "
-                    "with relu it would (ch06-streetlights-backprop).")
-        return (said + f" This network's hidden layer ({hidden}) is the book's answer: it makes "
-                "correlation out of combinations of inputs.")
+            return (said + best + now + " This network's hidden layer is linear, so it can do no "
+                    "better than one layer (the book: a linear intermediate layer does not "
+                    "help); with relu it can (ch06-streetlights-backprop).")
+        return (said + best + now + f" This network's hidden layer ({hidden}) is the book's "
+                "answer: it makes correlation out of combinations of inputs.")
+
+    def overfitting(self, output: int, columns: list[Tally], run: _Run) -> Iterator[str]:
+        """The held-out rows' own table, the columns it reads otherwise than the training
+        rows, and whether the run fitted the rows it saw and not the others (the book's
+        overfitting)."""
+        assert self.held_out is not None
+        inputs, goals = self.held_out
+        held = pressure(inputs, goals, output)
+        theirs = tallies(held)
+        yield ("Held-out rows (test_inputs, test_goals: the run never trained on them), the "
+               "same rule:")
+        yield from self.table(output, inputs, goals, held, theirs, {})
+        names = self.names(output)
+        last = run.last
+        end = run.weights.get(last) if last is not None and self.single else None
+        said = []
+        differ = [i for i, (a, b) in enumerate(zip(columns, theirs, strict=True))
+                  if a.reading != b.reading]
+        for i in differ:
+            said.append(f"The held-out rows disagree about {names[i]}: the training rows read it "
+                        f"{columns[i].reading}, the held-out rows {theirs[i].reading}"
+                        + (f"; it ended at {number(end[i][output], DIGITS)}." if end else "."))
+        every = least_squares([*self.inputs, *inputs], [*self.goals, *goals], output)
+        if end and every.exact and every.unique:
+            said.append(f"All the rows together are fitted exactly by w = {_weights(every)}; "
+                        "the run, which saw only the training rows, ended at "
+                        f"{_weights_of([row[output] for row in end])}.")
+        for a, b in twins(self.inputs):
+            if end and (a, b) not in twins([*self.inputs, *inputs]):
+                gap = (self.header.initial_weights[0][a][output]
+                       - self.header.initial_weights[0][b][output])
+                said.append(f"In the training rows inputs {a} and {b} are the same in every "
+                            f"row, so every update moves {names[a]} and {names[b]} by the same "
+                            f"amount: they keep their starting difference "
+                            f"({number(gap, DIGITS)}) and end at "
+                            f"{number(end[a][output], DIGITS)} and "
+                            f"{number(end[b][output], DIGITS)}.")
+        trained = run.errors.get(last) if last is not None else None
+        tested = run.test_errors.get(last) if last is not None else None
+        if trained is not None and tested is not None:
+            per_row_trained = trained / len(self.inputs)
+            per_row_tested = tested / len(inputs)
+            numbers = (f"after pass {last} the training error is {number(trained, DIGITS)}, "
+                       f"the held-out error {number(tested, DIGITS)}")
+            if per_row_trained <= 1e-6 and per_row_tested >= 0.01:
+                said.append(f"It fits the rows it trained on and not the others ({numbers}): "
+                            "it memorised (the book's overfitting).")
+            elif per_row_tested < 0.01:
+                said.append(f"It does well on the rows it never saw ({numbers}).")
+            else:
+                said.append(numbers[0].upper() + numbers[1:] + ".")
+        if said:
+            yield from _wrapped(" ".join(said))
 
     def hidden(self, run: _Run, shown: Sequence[int]) -> Iterator[str]:
         """A network with a hidden layer: no weight joins an input to the goal."""
@@ -291,7 +372,16 @@ class PressureView:
                 continue
             yield f"after pass {epoch}:"
             for i, row in enumerate(weights):
-                yield f"  w[{i}][·] {matrix((tuple(row),), DIGITS)}"
+                yield f"  weights_0_1[{i}] {matrix((tuple(row),), DIGITS)}"
+
+
+def _weights(fit: Fit) -> str:
+    return _weights_of(list(fit.weights))
+
+
+def _weights_of(weights: Sequence[float]) -> str:
+    """Weights as the view prints them: 4 significant digits, rounding's dust shown as 0."""
+    return matrix((tuple(round(w, 9) + 0.0 for w in weights),), DIGITS)
 
 
 def _times(n: int) -> str:
