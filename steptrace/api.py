@@ -48,7 +48,7 @@ from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.loading import ENV_DIR, ENV_ONLY, load_plugins
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import Event
-from steptrace.trace.header import Detail, Header
+from steptrace.trace.header import Detail, Header, holds_passes_only
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import NetworkState
 from steptrace.views import VIEWS
@@ -306,14 +306,25 @@ class Trace:
                  incomplete: str | None, path: Path | None, plugins_dir: Path | str | None) -> None:
         self.header = header
         self.events = events
-        #: the weights at the end of the run (weights[k] is weights_k_{k+1})
-        self.weights = weights
+        self._weights = weights
         #: why the recording stopped early, or None when the run is all there
         self.incomplete = incomplete
         #: the trace's file, or None for a trace kept in memory
         self.path: Path | None = path
         self._raw: bytes | None = None
         self._plugins_dir = plugins_dir
+
+    @property
+    def weights(self) -> list[Array]:
+        """The weights at the end of the run (``weights[k]`` is ``weights_k_{k+1}``). A
+        trace of the passes alone (``--detail epoch``) of a run that learned does not hold
+        them: BadInput, saying so."""
+        if holds_passes_only(self.header.detail) and self.header.config.train \
+                and self.header.config.iterations > 0:
+            raise BadInput("this trace holds the passes' ends alone (recorded with --detail "
+                           "epoch): the weights the run ended with are not in it; record it with "
+                           "detail=\"step\"")
+        return self._weights
 
     def _in_memory(self, raw: bytes) -> None:
         self._raw, self.path = raw, None

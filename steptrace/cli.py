@@ -754,7 +754,7 @@ def plot(trace: Path, output: Path) -> None:
     from steptrace.views.plot import plot as draw
 
     panels = draw(trace, output)
-    click.echo(f"plotted {trace} ({panels} panels) -> {output}")
+    click.echo(f"plotted {trace} ({panels} panel{'' if panels == 1 else 's'}) -> {output}")
 
 
 @cli.command()

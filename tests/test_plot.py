@@ -50,7 +50,7 @@ def test_a_diverged_run_leaves_out_its_inf_passes(run_cli: RunCli, tmp_path: Pat
     run_cli("record", source, "-o", trace, "--detail", "epoch")
     out = tmp_path / "overflow.svg"
     result = run_cli("plot", trace, "-o", out)
-    assert result.stdout.endswith("(1 panels) -> " + str(out) + "\n")  # epoch detail: no weights
+    assert result.stdout.endswith("(1 panel) -> " + str(out) + "\n")  # epoch detail: no weights
     assert "(inf/NaN passes left out)" in out.read_text()
 
 

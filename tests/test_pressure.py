@@ -13,6 +13,7 @@ import pytest
 
 import steptrace
 from steptrace.engine.pressure import Sign, Tally, pressure, pushes, tallies
+from steptrace.errors import BadInput
 from tests.conftest import TRACES, RunCli, present
 
 SIX_LIGHTS = TRACES / "ch06-streetlights-full-dataset.jsonl"
@@ -308,3 +309,15 @@ def test_moves_of_a_run_without_updates_says_so(run_cli: RunCli) -> None:
     assert result.exit_code == 2
     assert result.stderr == ("Error: --view moves shows the run's updates, and this run made none "
                              "(a forward pass only): nothing moved\n")
+
+
+def test_a_trace_of_the_passes_alone_does_not_pretend_to_hold_the_final_weights(
+        tmp_path: Path) -> None:
+    steptrace.record("streetlights-overfitting", output=tmp_path / "e.jsonl", detail="epoch")
+    trace = steptrace.load(tmp_path / "e.jsonl")
+    with pytest.raises(BadInput, match=r"holds the passes' ends alone \(recorded with --detail "
+                       r"epoch\): the weights the run ended with are not in it"):
+        trace.weights  # noqa: B018
+    assert len(trace.errors) == 400
+    assert steptrace.load(TRACES / "streetlights-overfitting.jsonl").weights[0][0][0] == \
+        0.5100000000033255  # (a step trace holds them)
