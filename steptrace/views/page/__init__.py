@@ -1,0 +1,23 @@
+"""The step-through page's template, kept as the files it is made of: ``page.html`` (the
+document), ``page.css`` (its styles) and ``page.js`` (its script), read with
+:mod:`importlib.resources` and put together into one self-contained page, so nothing is
+fetched when it is opened.
+
+The template has two holes that :func:`steptrace.views.html.write_html` fills while it
+streams the trace: ``/*EVENTS*/`` (each event's entry: its step's shape and operands, and
+what it changes in the drawing) and ``/*DATA*/`` (the network, its names, the checkpoints
+and the error per pass). Every number is rounded to 4 significant digits (``fmt``) and
+carries its exact value in a tooltip: a ``<title>`` and a ``data-value`` attribute in the
+drawing, a ``title`` attribute in the operands' tables.
+"""
+
+from importlib.resources import files
+
+
+def _read(name: str) -> str:
+    return files(__name__).joinpath(name).read_text(encoding="utf-8")
+
+
+#: The page with its styles and script inlined; ``/*EVENTS*/`` and ``/*DATA*/`` to fill.
+PAGE = (_read("page.html").replace("/*STYLE*/\n", _read("page.css"))
+        .replace("/*SCRIPT*/\n", _read("page.js")))
