@@ -37,10 +37,11 @@ from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
+from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
-from steptrace.views.pressure import PressureView
+from steptrace.views.pressure import PressureRun, PressureView
 
 CHECKPOINT = 256
 MAX_NODES = 12
@@ -115,7 +116,10 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
           tempfile.TemporaryFile() as test_errors,
           tempfile.TemporaryFile() as starts):
         page.write(head.encode())
-        count = _write_events(reader, registry, page, checkpoints, errors, test_errors, starts)
+        view = _pressure_view(reader.header)
+        run = view.follow() if view is not None else None  # (handed the events as they go)
+        count = _write_events(reader, registry, page, checkpoints, errors, test_errors, starts,
+                              run)
         page.write(middle.encode())
         config = reader.header.config
         page.write(b'{"checkpoints":[')
@@ -138,30 +142,30 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
                           "drawn": [min(size, MAX_NODES) for size in config.layers],
                           "checkpoint": CHECKPOINT, "count": count,
                           "incomplete": reader.incomplete,
-                          "pressure": _pressure(trace)})[1:])
+                          "pressure": None if view is None or run is None else
+                          list(view.report(run, set()))})[1:])
         page.write(tail.encode())
     return count
 
 
-def _pressure(trace: Path) -> list[str] | None:
-    """The pressure view's lines (``show --view pressure``), for a run on data of 0s and 1s
-    with goals; None for others. The trace is read again: the view needs the run's end."""
-    with open_trace(trace) as reader:
-        try:
-            view = PressureView(reader.header)
-        except BadInput:  # (no such table for this data)
-            return None
-        return list(view.lines(reader, set()))
+def _pressure_view(header: Header) -> PressureView | None:
+    """The pressure view (``show --view pressure``) of a run on data of 0s and 1s with
+    goals; None for others."""
+    try:
+        return PressureView(header)
+    except BadInput:  # (no such table for this data)
+        return None
 
 
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                   checkpoints: IO[bytes], errors: IO[bytes], test_errors: IO[bytes],
-                  starts: IO[bytes]) -> int:
+                  starts: IO[bytes], pressure: PressureRun | None = None) -> int:
     """Write the events to ``page``, one entry at a time, ``CHECKPOINT`` entries a block
     (see :func:`_write_block`: the page inflates and parses a block only when it goes
     there, so a long run opens about as fast as a short one), and the
     elements of the snapshots', errors', held-out errors' and pass starts' arrays to their
-    files; returns the event count."""
+    files, handing each event, complete, to ``pressure`` (the pressure view's run); returns
+    the event count."""
     header = reader.header
     narrator = Literate(header, registry, DIGITS)
     state, layers = narrator.state, range(len(header.config.layers))
@@ -178,6 +182,8 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                                 for k in layers]}
             checkpoints.write((b"," if count else b"") + _json(drawn))
         event = state.complete(event)
+        if pressure is not None:
+            pressure.add(event)
         values: list[Any] = []
         given = narrator.given(event) if isinstance(event, ForwardEvent) and event.layer == 1 else ()
         shape = _shape(((True, given), (False, narrator.clauses(event))), values)

@@ -32,7 +32,7 @@ SHOWN_PASSES = 6  # the first passes a conflicting weight's table shows before i
 
 
 @dataclass
-class _Run:
+class PressureRun:
     """What the view needs of the run, pass by pass: the first weight layer after each pass
     (every pass for a network of one weight layer, whose conflicting weights are followed;
     else only the passes shown), each weight's moves up and down in the pass, its error."""
@@ -49,33 +49,34 @@ class _Run:
     last: int | None = None
     updates: int = 0
 
-    def read(self, header: Header, events: Iterable[Event]) -> _Run:
-        current = [list(row) for row in header.initial_weights[0]]
-        shape = (len(current), len(current[0]))
-        for event in complete_events(header, events):
-            if isinstance(event, UpdateEvent) and event.layer == 1 and event.weights is not None:
-                after = [list(row) for row in event.weights]
+    current: list[list[float]] = field(default_factory=list)  # the weights so far
+
+    def add(self, event: Event) -> None:
+        """Take in one event of the run, complete (:mod:`steptrace.trace.state`): the page
+        hands in those it already completed, so the trace is read once."""
+        if isinstance(event, UpdateEvent) and event.layer == 1 and event.weights is not None:
+            after = [list(row) for row in event.weights]
+            if self.every_pass:  # (the moves are followed for one weight layer only)
+                shape = (len(after), len(after[0]))
                 ups = self.ups.setdefault(event.epoch, _zeros(shape, 0))
                 downs = self.downs.setdefault(event.epoch, _zeros(shape, 0))
                 up_by = self.up_by.setdefault(event.epoch, _zeros(shape, 0.0))
                 down_by = self.down_by.setdefault(event.epoch, _zeros(shape, 0.0))
-                for i, (old, new) in enumerate(zip(current, after, strict=True)):
+                for i, (old, new) in enumerate(zip(self.current, after, strict=True)):
                     for j, (a, b) in enumerate(zip(old, new, strict=True)):
                         ups[i][j] += b > a
                         downs[i][j] += b < a
                         up_by[i][j] += max(b - a, 0.0)
                         down_by[i][j] += max(a - b, 0.0)
-                current = after
-                self.updates += 1
-            elif isinstance(event, EpochEndEvent):
-                if self.every_pass or event.epoch in self.shown:
-                    self.weights[event.epoch] = current
-                self.errors[event.epoch] = event.error
-                self.test_errors[event.epoch] = event.test_error
-                self.last = event.epoch
-        if self.last is not None:
-            self.weights[self.last] = current
-        return self
+            self.current = after
+            self.updates += 1
+        elif isinstance(event, EpochEndEvent):
+            self.weights[event.epoch] = self.current
+            self.errors[event.epoch] = event.error
+            self.test_errors[event.epoch] = event.test_error
+            self.last = event.epoch
+            if not self.every_pass and event.epoch - 1 not in self.shown:
+                self.weights.pop(event.epoch - 1, None)  # (kept: the last pass's, those shown)
 
 
 def _zeros(shape: tuple[int, int], zero: _N) -> list[list[_N]]:
@@ -117,8 +118,19 @@ class PressureView:
         return [f"w[{i}]" if self.outputs == 1 else f"w[{i}][{output}]"
                 for i in range(self.config.layers[0])]
 
+    def follow(self, epochs: set[int] | None = None) -> PressureRun:
+        """What the view keeps of a run, to be handed its events (complete) one by one."""
+        return PressureRun(self.single, set(epochs or ()),
+                    current=[list(row) for row in self.header.initial_weights[0]])
+
     def lines(self, events: Iterable[Event], epochs: set[int]) -> Iterator[str]:
-        run = _Run(self.single, set(epochs)).read(self.header, events)
+        run = self.follow(epochs)
+        for event in complete_events(self.header, events):
+            run.add(event)
+        yield from self.report(run, epochs)
+
+    def report(self, run: PressureRun, epochs: set[int]) -> Iterator[str]:
+        """The view's lines, once ``run`` has been handed every event."""
         shown = sorted(epochs) if epochs else [] if run.last is None else [run.last]
         yield from _wrapped(LEGEND)
         for output in range(self.outputs):
@@ -148,7 +160,7 @@ class PressureView:
             yield ""
             yield from self.hidden(run, shown)
 
-    def ended(self, output: int, run: _Run, shown: Sequence[int]) -> dict[str, list[str]]:
+    def ended(self, output: int, run: PressureRun, shown: Sequence[int]) -> dict[str, list[str]]:
         """The rows under a table: each weight after each pass shown (one weight layer)."""
         ended: dict[str, list[str]] = {}
         if self.single:
@@ -186,7 +198,7 @@ class PressureView:
         for label, values in ended.items():
             yield line(label, "", values)
 
-    def against_the_reading(self, output: int, columns: list[Tally], run: _Run, fit: Fit
+    def against_the_reading(self, output: int, columns: list[Tally], run: PressureRun, fit: Fit
                             ) -> Iterator[str]:
         """A weight the run took away from its column's reading, and why that can be."""
         assert run.last is not None
@@ -211,7 +223,7 @@ class PressureView:
             "on its own; the run moves all the weights together, and stops where the data is "
             f"fitted as a whole ({why}).")
 
-    def conflicting(self, output: int, i: int, tally: Tally, columns: list[Tally], run: _Run,
+    def conflicting(self, output: int, i: int, tally: Tally, columns: list[Tally], run: PressureRun,
                     fit: Fit) -> Iterator[str]:
         """How the run settled a weight the data leaves balanced."""
         names = self.names(output)
@@ -263,7 +275,7 @@ class PressureView:
                             + reason + " (The book: conflicting pressure is settled by the "
                             "weights that do correlate.)")
 
-    def twin_note(self, output: int, i: int, run: _Run) -> str:
+    def twin_note(self, output: int, i: int, run: PressureRun) -> str:
         """Why a weight could not go where its pressure points: an input that is always the
         same as another's, so the two weights move together."""
         names = self.names(output)
@@ -281,7 +293,7 @@ class PressureView:
                         " whatever the pressure.")
         return ""
 
-    def no_correlation(self, output: int, run: _Run, fit: Fit) -> str:
+    def no_correlation(self, output: int, run: PressureRun, fit: Fit) -> str:
         """The book's third edge case: every column balanced."""
         said = (f"Every column is conflicting: no input correlates with "
                 f"{self.config.goal_name} on its own (no correlation).")
@@ -305,7 +317,7 @@ class PressureView:
         return (said + best + now + f" This network's hidden layer ({hidden}) is the book's "
                 "answer: it makes correlation out of combinations of inputs.")
 
-    def overfitting(self, output: int, columns: list[Tally], run: _Run) -> Iterator[str]:
+    def overfitting(self, output: int, columns: list[Tally], run: PressureRun) -> Iterator[str]:
         """The held-out rows' own table, the columns it reads otherwise than the training
         rows, and whether the run fitted the rows it saw and not the others (the book's
         overfitting)."""
@@ -358,7 +370,7 @@ class PressureView:
         if said:
             yield from _wrapped(" ".join(said))
 
-    def hidden(self, run: _Run, shown: Sequence[int]) -> Iterator[str]:
+    def hidden(self, run: PressureRun, shown: Sequence[int]) -> Iterator[str]:
         """A network with a hidden layer: no weight joins an input to the goal."""
         hidden = self.config.layers[1]
         yield from _wrapped(
