@@ -10,7 +10,8 @@ The package's names are imported when first used, so that ``import steptrace`` (
 command line's ``--help``) stays quick:
 
 - to run and read: ``record``, ``load``, ``experiments``, ``experiment``, ``Trace``,
-  ``Events``, ``Experiment``, ``Check`` (:mod:`steptrace.api`);
+  ``Events``, ``Experiment``, ``Check`` (:mod:`steptrace.api`); to edit a run and watch it
+  change, on its page: ``playground``, ``Page``;
 - to check a learner's own script against the book: ``check_script``, ``trace_script``
   (:mod:`steptrace.api`); in Jupyter, ``%load_ext steptrace`` and ``%%steptrace_check``
   (:mod:`steptrace.learner.magic`);
@@ -35,11 +36,13 @@ if TYPE_CHECKING:
         Check,
         Events,
         Experiment,
+        Page,
         Trace,
         check_script,
         experiment,
         experiments,
         load,
+        playground,
         record,
         trace_script,
     )
@@ -59,8 +62,8 @@ if TYPE_CHECKING:
     from steptrace.trace.events import Event
 
 _WHERE = {
-    **dict.fromkeys(["Check", "Events", "Experiment", "Trace", "check_script", "experiment",
-                     "experiments", "load", "record", "trace_script"], "steptrace.api"),
+    **dict.fromkeys(["Check", "Events", "Experiment", "Page", "Trace", "check_script", "experiment",
+                     "experiments", "load", "playground", "record", "trace_script"], "steptrace.api"),
     "load_ipython_extension": "steptrace.learner.magic",
     **dict.fromkeys(["Array", "Batches", "Learned", "LearningStep", "Nonlinearity", "Option",
                      "Strategy", "gradient_descent"], "steptrace.engine.rules"),
@@ -70,9 +73,9 @@ _WHERE = {
     "new_plugin": "steptrace.starter",
 }
 __all__ = ["Array", "Batches", "Check", "Event", "Events", "Experiment", "ExperimentConfig", "Learned",
-           "LearningStep", "Nonlinearity", "Option", "Strategy", "Trace", "__version__", "check_script",
-           "experiment", "experiments", "gradient_descent", "hookimpl", "load", "new_plugin", "portable",
-           "record",
+           "LearningStep", "Nonlinearity", "Option", "Page", "Strategy", "Trace", "__version__",
+           "check_script", "experiment", "experiments", "gradient_descent", "hookimpl", "load",
+           "new_plugin", "playground", "portable", "record",
            "trace_script"]
 
 

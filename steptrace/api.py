@@ -56,8 +56,8 @@ from steptrace.views import VIEWS
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
 
-__all__ = ["Check", "Events", "Experiment", "Trace", "check_script", "experiment", "experiments", "load",
-           "record", "trace_script"]
+__all__ = ["Check", "Events", "Experiment", "Page", "Trace", "check_script", "experiment", "experiments",
+           "load", "playground", "record", "trace_script"]
 
 _REGISTRIES: dict[tuple[Path | None, str | None, str | None], Registry] = {}
 #: The most events a trace shows inline in Jupyter (its page embedded in the notebook).
@@ -181,6 +181,43 @@ def record(
         trace = load(path, plugins_dir=plugins_dir)
         trace._in_memory(path.read_bytes())
     return trace
+
+
+def playground(experiment: str | Path | ExperimentConfig, *,
+               plugins_dir: Path | str | None = None) -> Page:
+    """The step-through page of ``experiment`` (an id, a file, or a config), ready to edit:
+    recorded in exact arithmetic, with the edit panel (see :meth:`Trace.html`). In Jupyter
+    it shows inline; ``.save("page.html")`` writes it."""
+    return record(experiment, arithmetic="exact", detail="all",
+                  plugins_dir=plugins_dir).page(edit=True)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A step-through page: ``html``, the self-contained document; shown inline in Jupyter
+    in a frame of its own; :meth:`save` writes it."""
+
+    html: str
+    name: str
+
+    def save(self, path: Path | str) -> Path:
+        """Write the page to ``path`` (atomically, as every output is); returns it."""
+        path = Path(path)
+        check_output(path, [])
+        with atomic_write(path, inputs=[]) as out:
+            out.write(self.html.encode("utf-8"))
+        return path
+
+    def _repr_html_(self) -> str:
+        return framed(self.html, self.name)
+
+
+def framed(page: str, name: str) -> str:
+    """A page inline in a notebook, in a frame of its own (its script and styles cannot
+    meet another page's, or the notebook's)."""
+    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="steptrace: '
+            f'{html.escape(name)}" style="width: 100%; height: 680px; border: 1px '
+            'solid #ddd" sandbox="allow-scripts"></iframe>')
 
 
 def load(path: Path | str, *, plugins_dir: Path | str | None = None) -> Trace:
@@ -430,14 +467,21 @@ class Trace:
                 lines = self._said(report.lines(), mine, "this trace")
         return Check(report.same, lines)
 
-    def html(self) -> str:
-        """The step-through page (one self-contained HTML document, nothing fetched)."""
+    def html(self, *, edit: bool = False) -> str:
+        """The step-through page (one self-contained HTML document, nothing fetched).
+        ``edit``: with the edit panel (``steptrace html --edit``): the learner changes the
+        experiment and the page computes the run again, bit for bit with :func:`record`."""
         from steptrace.views.html import write_html
 
         with self._file() as path, tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
             page = Path(folder) / "trace.html"
-            write_html(path, page, registry(self._plugins_dir))
+            write_html(path, page, registry(self._plugins_dir), edit=edit)
             return page.read_text(encoding="utf-8")
+
+    def page(self, *, edit: bool = False) -> Page:
+        """The step-through page as a :class:`Page`: shown inline in Jupyter, written by
+        ``save``. ``edit`` as for :meth:`html`."""
+        return Page(self.html(edit=edit), self.config.name)
 
     def _repr_html_(self) -> str:
         """Jupyter: the step-through page inline, in a frame of its own (its script and
@@ -449,9 +493,7 @@ class Trace:
                     f"(more than {INLINE_EVENTS:,}); save it and write its page with "
                     "<code>steptrace html</code>, or look at a part with <code>trace.show(epoch=...)"
                     "</code>.</p>")
-        return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" title="steptrace: '
-                f'{html.escape(self.config.name)}" style="width: 100%; height: 680px; border: 1px '
-                'solid #ddd" sandbox="allow-scripts"></iframe>')
+        return framed(self.html(), self.config.name)
 
     def plot(self) -> Any:
         """The error per pass and each layer's weights over time, a matplotlib ``Figure``

@@ -761,14 +761,28 @@ def plot(trace: Path, output: Path) -> None:
 @click.argument("trace", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The page to write, e.g. trace.html.")
-def html(trace: Path, output: Path) -> None:
+@click.option("--edit", is_flag=True,
+              help="Add the edit panel: change alpha, passes, a hidden layer's size, a "
+                   "nonlinearity, the strategy, the seed, a weight or the data, and the page "
+                   "computes the run again (exact arithmetic, the book's rules).")
+def html(trace: Path, output: Path, edit: bool) -> None:
     """Write one self-contained HTML page that steps through TRACE: the network with its
     values and weights, each step's formula with its operands as matrices, the error curve
-    (buttons, arrow keys, a slider, a jump to a pass)."""
-    from steptrace.views.html import write_html
+    (buttons, arrow keys, a slider, a jump to a pass). With --edit the learner changes the
+    experiment on the page and watches the run change, every number what `steptrace record`
+    computes; "copy as experiment" gives it as TOML."""
+    from steptrace.views.html import uneditable, write_html
 
-    events = write_html(trace, output, _registry())
+    registry = _registry()
+    events = write_html(trace, output, registry, edit=edit)
     click.echo(f"wrote {output}: {events} events; open it in a browser (nothing is fetched)")
+    if edit:
+        from steptrace.trace.reader import open_trace
+
+        with open_trace(trace) as reader:
+            why = uneditable(reader.header.config, registry)
+        if why is not None:
+            click.echo(f"the page shows the recording only: {why}", err=True)
 
 
 @cli.command()

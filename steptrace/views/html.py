@@ -27,16 +27,25 @@ import base64
 import shutil
 import tempfile
 import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import pydantic_core
 
+from steptrace.config import ExperimentConfig
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
-from steptrace.plugins.registry import Registry
-from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
+from steptrace.plugins.registry import Provided, Registry
+from steptrace.trace.events import (
+    DeltaEvent,
+    EpochEndEvent,
+    ErrorEvent,
+    Event,
+    ForwardEvent,
+    UpdateEvent,
+)
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.views.literate import Clause, Literate, Sign, Value
@@ -47,6 +56,15 @@ CHECKPOINT = 256
 MAX_NODES = 12
 #: significant digits of the numbers the page shows (its script's fmt; exact ones in tooltips)
 DIGITS = 4
+#: The rules the page's own engine (``page/engine.js``) computes, each at the revision of
+#: the built-in plugin it mirrors bit for bit (``tests/test_js_conformance.py``): a page
+#: made ``edit=True`` of a run with any other rule shows its recording only, and says why.
+PAGE_RULES = {"nonlinearities": {"linear": 1, "relu": 1, "sigmoid": 2, "tanh": 2},
+              "strategies": {"stochastic": 1, "full": 1, "minibatch": 1, "hot_and_cold": 1}}
+#: The plugin the page's rules come from.
+PAGE_RULES_PLUGIN = "steptrace_builtins"
+#: The most events an edited run may make: the page keeps every one in memory.
+EDIT_MAX_EVENTS = 200_000
 
 
 def _row(matrix: Any) -> Any:
@@ -92,9 +110,11 @@ def _shape(groups: tuple[tuple[bool, tuple[Clause, ...]], ...], values: list[Any
     return tuple(shape)
 
 
-def write_html(trace: Path, output: Path, registry: Registry) -> int:
+def write_html(trace: Path, output: Path, registry: Registry, *, edit: bool = False) -> int:
     """Write the page for ``trace`` to ``output`` (atomically: see
-    :func:`steptrace.outputs.atomic_write`); returns the event count.
+    :func:`steptrace.outputs.atomic_write`); returns the event count. ``edit``: the page
+    has the edit panel (:func:`edit_data`): the learner changes the experiment and the page
+    computes the run again, with its own engine.
 
     The trace is read once, as a stream, and the page written as it is read, so memory
     stays flat however long the run: the page's head, then each event's entry (its step's
@@ -143,9 +163,51 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
                           "checkpoint": CHECKPOINT, "count": count,
                           "incomplete": reader.incomplete,
                           "pressure": None if view is None or run is None else
-                          list(view.report(run, set()))})[1:])
+                          list(view.report(run, set())),
+                          **({"edit": edit_data(config, registry)} if edit else {})})[1:])
         page.write(tail.encode())
     return count
+
+
+def uneditable(config: ExperimentConfig, registry: Registry) -> str | None:
+    """Why the page's own engine cannot compute ``config``'s run (None: it can): it
+    computes in exact arithmetic, with the rules of :data:`PAGE_RULES` as the built-in
+    plugin provides them, layers of at most ``MAX_NODES`` nodes."""
+    if config.arithmetic != "exact":
+        return ("it was recorded in blas arithmetic, whose last digits depend on the machine; "
+                "the page computes in exact arithmetic only (record it with --arithmetic exact "
+                "to edit it)")
+    rules: list[tuple[str, str, Mapping[str, Provided[Any]]]] = [
+        ("nonlinearities", name, registry.nonlinearities) for name in config.nonlinearities]
+    rules.append(("strategies", config.strategy.name, registry.strategies))
+    for kind, name, provided in rules:
+        known = PAGE_RULES[kind]
+        what = "nonlinearity" if kind == "nonlinearities" else "strategy"
+        rule = provided.get(name)
+        if rule is None or name not in known or not rule.plugin.startswith(PAGE_RULES_PLUGIN):
+            source = "" if rule is None else f" (from the plugin {rule.label})"
+            return (f"its {what} {name}{source} is not one the page computes: it computes "
+                    f"{', '.join(known)}")
+        if rule.rule.revision != known[name]:
+            return (f"its {what} {name} is at revision {rule.rule.revision}; the page computes "
+                    f"revision {known[name]}")
+    wide = [size for size in config.layers if size > MAX_NODES]
+    if wide:
+        return f"a layer of {wide[0]} nodes: the page edits networks of at most {MAX_NODES} nodes a layer"
+    return None
+
+
+def edit_data(config: ExperimentConfig, registry: Registry) -> dict[str, Any]:
+    """What the edit panel needs: the experiment (as ``steptrace experiments --show ID
+    --format json`` prints it), why the page cannot compute it (None: it can), the choices
+    it offers, and the narration's formulas of the nonlinearities it computes."""
+    rules = {name: [provided.rule.formula, provided.rule.derivative_formula,
+                    provided.rule.deriv_name]
+             for name, provided in registry.nonlinearities.items()}
+    return {"config": config.model_dump(mode="json"), "why": uneditable(config, registry),
+            "nonlinearities": list(PAGE_RULES["nonlinearities"]),
+            "strategies": list(PAGE_RULES["strategies"]), "rules": rules,
+            "maxNodes": MAX_NODES, "maxEvents": EDIT_MAX_EVENTS}
 
 
 def _pressure_view(header: Header) -> PressureView | None:
@@ -157,39 +219,31 @@ def _pressure_view(header: Header) -> PressureView | None:
         return None
 
 
-def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
-                  checkpoints: IO[bytes], errors: IO[bytes], test_errors: IO[bytes],
-                  starts: IO[bytes], pressure: PressureRun | None = None) -> int:
-    """Write the events to ``page``, one entry at a time, ``CHECKPOINT`` entries a block
-    (see :func:`_write_block`: the page inflates and parses a block only when it goes
-    there, so a long run opens about as fast as a short one), and the
-    elements of the snapshots', errors', held-out errors' and pass starts' arrays to their
-    files, handing each event, complete, to ``pressure`` (the pressure view's run); returns
-    the event count."""
+def page_entries(reader: TraceReader, registry: Registry) -> Iterator[tuple[Event, dict[str, Any], Any]]:
+    """Each event of the trace, complete, with its entry on the page and, every
+    ``CHECKPOINT`` events, the drawn state before it (else None). An entry is what the page
+    draws for the event and its step's literate line: ``shape``, the clauses without their
+    numbers (:func:`_shape`), and ``operands``, their values in order. The page's own
+    engine makes the same entries for a run it computes (``page/live.js``; the two are
+    held together by ``tests/test_live_page.py``)."""
     header = reader.header
     narrator = Literate(header, registry, DIGITS)
     state, layers = narrator.state, range(len(header.config.layers))
-    count = passes = tested = 0
-    epoch = -1
-    block: list[bytes] = []
-    shapes: dict[tuple[Any, ...], int] = {}  # this block's
-    for event in reader:
+    for count, event in enumerate(reader):
+        drawn = None
         if count % CHECKPOINT == 0:  # the drawn state before this event
             drawn = {"nodes": [_row(state.layer[k].tolist()) if k in state.layer else []
                                for k in layers],
                      "weights": [_block(w.tolist()) for w in state.weights],
                      "deltas": [_row(state.delta[k].tolist()) if k in state.delta else []
                                 for k in layers]}
-            checkpoints.write((b"," if count else b"") + _json(drawn))
         event = state.complete(event)
-        if pressure is not None:
-            pressure.add(event)
         values: list[Any] = []
         given = narrator.given(event) if isinstance(event, ForwardEvent) and event.layer == 1 else ()
         shape = _shape(((True, given), (False, narrator.clauses(event))), values)
         entry: dict[str, Any] = {"kind": event.kind, "epoch": event.epoch,
                                  "samples": event.samples, "layer": event.layer,
-                                 "shape": shapes.setdefault(shape, len(shapes)), "operands": values}
+                                 "shape": shape, "operands": values}
         if isinstance(event, ForwardEvent):
             if event.layer == 1 and event.layer_in is not None:
                 entry["input"] = _row(event.layer_in)
@@ -204,7 +258,29 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
             entry["nonlinearity"] = event.nonlinearity
         elif isinstance(event, UpdateEvent) and event.weights is not None:
             entry["weights"] = _block(event.weights)
-        elif isinstance(event, EpochEndEvent):
+        yield event, entry, drawn
+
+
+def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
+                  checkpoints: IO[bytes], errors: IO[bytes], test_errors: IO[bytes],
+                  starts: IO[bytes], pressure: PressureRun | None = None) -> int:
+    """Write the events' entries (:func:`page_entries`) to ``page``, ``CHECKPOINT`` entries
+    a block (see :func:`_write_block`: the page inflates and parses a block only when it
+    goes there, so a long run opens about as fast as a short one), and the elements of the
+    snapshots', errors', held-out errors' and pass starts' arrays to their files, handing
+    each event, complete, to ``pressure`` (the pressure view's run); returns the event
+    count."""
+    count = passes = tested = 0
+    epoch = -1
+    block: list[bytes] = []
+    shapes: dict[tuple[Any, ...], int] = {}  # this block's
+    for event, entry, drawn in page_entries(reader, registry):
+        if drawn is not None:
+            checkpoints.write((b"," if count else b"") + _json(drawn))
+        if pressure is not None:
+            pressure.add(event)
+        entry["shape"] = shapes.setdefault(entry["shape"], len(shapes))
+        if isinstance(event, EpochEndEvent):
             if event.error is not None:
                 errors.write((b"," if passes else b"") + _json(event.error))
                 passes += 1

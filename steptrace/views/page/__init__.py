@@ -18,6 +18,11 @@ def _read(name: str) -> str:
     return files(__name__).joinpath(name).read_text(encoding="utf-8")
 
 
+#: The page's script, in the order it runs: the engine (``engine.js``: the book's step,
+#: bit for bit with :mod:`steptrace.engine` in exact arithmetic), a run's entries and
+#: literate lines (``live.js``), the page (``page.js``), and the edit panel (``edit.js``).
+SCRIPTS = ("engine.js", "live.js", "page.js", "edit.js")
+
 #: The page with its styles and script inlined; ``/*EVENTS*/`` and ``/*DATA*/`` to fill.
 PAGE = (_read("page.html").replace("/*STYLE*/\n", _read("page.css"))
-        .replace("/*SCRIPT*/\n", _read("page.js")))
+        .replace("/*SCRIPT*/\n", "".join(map(_read, SCRIPTS))))

@@ -19,16 +19,22 @@ function load(c) {
   }
   return pending.get(c);
 }
+// a run the page computed itself (edit.js, with engine.js): its entries (live.js) stand in
+// for the trace's blocks, its errors, pass starts and checkpoints for the trace's
+let live = null;
 function E(i) {  // event i's entry, if its block is in (undefined if not)
+  if (live) return live.entry(i);
   const c = Math.floor(i / D.checkpoint), block = parsed.get(c);
   return block ? block[i - c * D.checkpoint] : undefined;
 }
 async function entry(i) {  // event i's entry, its block brought in if need be
+  if (live) return live.entry(i);
   const c = Math.floor(i / D.checkpoint);
   if (!parsed.has(c)) await load(c);
   return E(i);
 }
-const N = D.count, L = D.drawn.length - 1, NS = "http://www.w3.org/2000/svg";
+let N = D.count;
+const L = D.drawn.length - 1, NS = "http://www.w3.org/2000/svg";
 const $ = id => document.getElementById(id);
 const val = v => typeof v === "string" ? Number(v) : v;  // "NaN", "Infinity" as the trace writes them
 function fmt(v) {  // 4 significant digits; the exact value goes in a tooltip
@@ -42,7 +48,7 @@ const exact = v => typeof v === "string" ? v : (Object.is(v, -0) ? "-0" : String
 const sign = v => { v = val(v); return v > 0 ? "pos" : v < 0 ? "neg" : "zero"; };
 let state = null, at = -1, timer = null;
 // where each pass starts: the curve's clicks and the pass/sample jump go there
-const passStart = D.starts;
+let passStart = D.starts;
 
 function el(name, attrs, parent, text) {
   const e = document.createElementNS(NS, name);
@@ -217,6 +223,7 @@ let cpx = null, cpy = null;
 function curveSetup() {
   // the error per pass; with held-out rows, their error per pass too (a second, dashed curve)
   const svg = $("curve"), errs = D.errors.map(val), tests = (D.test_errors || []).map(val);
+  svg.textContent = ""; cpx = cpy = null;  // (drawn again for a run the learner edited)
   const ok = errs.concat(tests).filter(v => isFinite(v) && v > 0);
   if (!ok.length) { el("text", {x: C.x0, y: 40}, svg, "no error per pass in this trace"); return; }
   // (a loop, not Math.min(...ok): hundreds of thousands of passes overflow the call's arguments)
@@ -273,21 +280,34 @@ function curveSetup() {
     const p = Math.round((ev.clientX - box.left - C.x0) / (C.x1 - C.x0) * Math.max(1, passes - 1));
     return Math.max(0, Math.min(passes - 1, p));
   };
-  svg.addEventListener("mousemove", ev => {
+  svg.onmousemove = ev => {
     const p = passAt(ev);
     $("guide").setAttribute("x1", cpx(p)); $("guide").setAttribute("x2", cpx(p));
     const said = [];
     if (errs.length) said.push(`error ${fmt(D.errors[p])} (${exact(D.errors[p])})`);
     if (tests.length) said.push(`held-out ${fmt(D.test_errors[p])} (${exact(D.test_errors[p])})`);
     $("readout").textContent = `pass ${p}: ${said.join(" · ")} · click to go there`;
-  });
-  svg.addEventListener("mouseleave", () => {
+  };
+  svg.onmouseleave = () => {
     $("guide").setAttribute("x1", -10); $("guide").setAttribute("x2", -10); $("readout").textContent = "";
-  });
-  svg.addEventListener("click", ev => {
+  };
+  svg.onclick = ev => {
     const p = passAt(ev);
     if (passStart[p] !== undefined) go(passStart[p]);
-  });
+  };
+}
+// show a run the page computed (edit.js) in place of the one shown, at event i
+function relive(run, i) {
+  live = run;
+  D.checkpoints = run.checkpoints; D.checkpoint = run.checkpoint;
+  D.errors = run.errors; D.test_errors = run.test_errors; D.incomplete = null;
+  D.layers = run.config.layers; D.drawn = run.config.layers.map(n => Math.min(n, run.maxNodes));
+  N = run.count; passStart = run.starts;
+  $("pressure").hidden = true;  // (the recorded run's table, made in Python)
+  $("slider").max = String(Math.max(0, N - 1));
+  curveSetup();
+  state = null; at = -1; want = -1;
+  return go(i);
 }
 function curve(i) {
   if (!cpx) return;
@@ -384,7 +404,7 @@ function go(i) {  // show event i; its block (and the one before) first brought 
   want = i;
   const mine = ++ticket, c = Math.floor(i / D.checkpoint);
   const need = [c - 1, c].filter(b => b >= 0 && !parsed.has(b));
-  if (!need.length) { show(i); return Promise.resolve(); }
+  if (live || !need.length) { show(i); return Promise.resolve(); }
   return Promise.all(need.map(load)).then(() => { if (mine === ticket) show(i); });
 }
 function show(i) {

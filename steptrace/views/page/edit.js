@@ -1,0 +1,374 @@
+// Edit and watch: the learner changes the experiment on the page (alpha, passes, a hidden
+// layer's size, a layer's nonlinearity, the strategy and its batch size, the seed or one
+// initial weight, any light or goal of the data, a row more or less) and the page computes
+// the run again with its own engine (engine.js, bit for bit with `steptrace record` in exact
+// arithmetic), staying on the same pass and sample. An edit that makes no run is refused
+// where it was typed, with one line saying what is allowed; the run shown stays. "copy as
+// experiment" gives the edited experiment as TOML, which `steptrace record` reproduces.
+// window.steptrace.run(config) is the page's engine, for scripts (docs/live-page.md).
+(() => {
+  "use strict";
+  const engine = globalThis.steptraceEngine;
+  const $ = id => document.getElementById(id);
+  const edit = D.edit;  // absent: a page written without --edit
+  const data = JSON.parse(document.getElementById("data").textContent);  // the page as written
+  let config = edit ? JSON.parse(JSON.stringify(edit.config)) : null;  // the experiment shown
+  let records = null;  // the shown run's events (null: the trace's, as recorded)
+
+  globalThis.steptrace = {
+    // the events of the run `config` makes (the JSON `steptrace experiments --show ID
+    // --format json` prints), as the objects of the lines `steptrace record --detail all
+    // --arithmetic exact` writes; an Error saying what is wrong for a config it cannot run
+    run: config => engine.run(config),
+    config: () => JSON.parse(JSON.stringify(config)),  // the experiment shown (null: no edits)
+    events: () => records || (config && engine.run(config)),  // the shown run's events
+    toml: () => toml(config),  // the shown experiment, as `steptrace record` reads it
+  };
+  if (!edit) return;
+  const form = $("edit");
+  form.hidden = false;
+  form.addEventListener("submit", ev => ev.preventDefault());
+  if (edit.why) {  // a run the page's engine cannot compute: the recording, as it is
+    $("says").textContent = `recorded only: ${edit.why}`;
+    return;
+  }
+  // the page's engine must give the trace's own numbers before it is trusted with edits
+  let first;
+  try {
+    first = engine.run(config);
+  } catch (error) {
+    $("says").textContent = `recorded only: the page's engine cannot run this experiment (${error.message})`;
+    return;
+  }
+  const errors = first.filter(e => e.kind === "epoch_end").map(e => e.error);
+  const differs = data.errors.findIndex((v, p) => !Object.is(v, errors[p]));
+  if (differs >= 0) {
+    $("says").textContent = `recorded only: the page's engine does not reproduce this trace ` +
+      `(pass ${differs}: the trace's error ${data.errors[differs]}, the page's ${errors[differs]}), ` +
+      "so it shows the recording and takes no edits";
+    return;
+  }
+  document.body.classList.add("editing");
+
+  const L = config.layers.length - 1, MAX = edit.maxNodes;
+  const field = (label, control, hint) => {
+    const box = document.createElement("label");
+    box.className = "field";
+    box.append(label, control);
+    const refused = document.createElement("span");
+    refused.className = "refused";
+    box.append(refused);
+    if (hint) box.title = hint;
+    control.refuse = text => {  // one line where it was typed; "" takes it back
+      refused.textContent = text;
+      control.classList.toggle("bad", Boolean(text));
+      if (text) $("says").textContent = `not recomputed: ${text}`;
+    };
+    return box;
+  };
+  const input = (value, className) => {
+    const box = document.createElement("input");
+    box.value = value;
+    if (className) box.className = className;
+    return box;
+  };
+  const select = (options, value) => {
+    const box = document.createElement("select");
+    for (const option of options) box.add(new Option(option, option, false, option === value));
+    return box;
+  };
+  const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+  const INTEGER = /^\s*\d+\s*$/;
+
+  // -- the settings -------------------------------------------------------------------
+  const settings = $("settings"), controls = {};
+  function settingsPanel() {
+    settings.textContent = "";
+    const add = (name, label, control, hint) => { controls[name] = control; settings.append(field(label, control, hint)); };
+    add("alpha", "alpha", input(String(config.alpha)), "the learning rate: a positive number");
+    add("iterations", "passes", input(String(config.iterations)), "iterations: passes over the data");
+    for (let k = 1; k < L; k++) {
+      add(`size${k}`, `layer_${k} size`, input(String(config.layers[k])), `1 to ${MAX} nodes`);
+    }
+    for (let k = 1; k <= L; k++) {
+      add(`act${k}`, `${L === 1 ? "nonlinearity" : `layer_${k}`}`,
+          select(edit.nonlinearities, config.nonlinearities[k - 1]));
+    }
+    const strategies = edit.strategies.filter(s => s !== "hot_and_cold" || config.strategy.name === s);
+    add("strategy", "strategy", select(strategies, config.strategy.name));
+    if (config.strategy.name === "minibatch") {
+      add("batch", "batch size", input(String(config.strategy.batch_size)), "samples per update");
+    }
+    add("seed", "seed", input(config.seed === null ? "" : String(config.seed)),
+        config.seed === null ? "the weights are given: type a seed to draw them instead" :
+          "np.random.seed(seed), then 2*random(shape)-1 per layer");
+    if (config.seed === null) controls.seed.placeholder = "given";
+    add("weight", "", input("", "wide"), "click an edge of the network, then type its initial weight");
+    controls.weight.hidden = true;
+    const copy = document.createElement("button");
+    copy.type = "button"; copy.textContent = "copy as experiment";
+    copy.onclick = () => exportToml();
+    const reset = document.createElement("button");
+    reset.type = "button"; reset.textContent = "reset";
+    reset.onclick = () => { config = JSON.parse(JSON.stringify(edit.config)); rebuild(); recompute(); };
+    settings.append(copy, " ", reset);
+    for (const [name, control] of Object.entries(controls)) {
+      control.addEventListener("change", () => take(name, control));
+      if (control.tagName === "INPUT") {
+        control.addEventListener("keydown", k => { if (k.key === "Enter") { k.preventDefault(); take(name, control); } });
+      }
+    }
+  }
+  let picked = null;  // the weight clicked: [k, i, j]
+  function take(name, control) {  // a setting typed or chosen: a new config, or refused
+    const text = control.value, next = JSON.parse(JSON.stringify(config));
+    const say = control.refuse;
+    const rows = next.inputs.length;
+    if (name === "alpha") {
+      const alpha = Number(text);
+      if (!NUMBER.test(text) || !(alpha > 0) || !Number.isFinite(alpha)) return say("alpha is a positive number, e.g. 0.2");
+      next.alpha = alpha;
+    } else if (name === "iterations") {
+      const passes = Number(text);
+      const most = Math.floor(edit.maxEvents / eventsPerPass(next));
+      if (!INTEGER.test(text) || passes < 1 || passes > most) {
+        return say(`passes is a whole number from 1 to ${most.toLocaleString("en")} ` +
+                   `(the page keeps at most ${edit.maxEvents.toLocaleString("en")} events)`);
+      }
+      next.iterations = passes;
+    } else if (name.startsWith("size")) {
+      const k = Number(name.slice(4)), size = Number(text);
+      if (!INTEGER.test(text) || size < 1 || size > MAX) return say(`layer_${k} has 1 to ${MAX} nodes (the page draws at most ${MAX})`);
+      next.layers[k] = size;
+      reshape(next, `layer_${k} is ${size} wide now`);
+    } else if (name.startsWith("act")) {
+      next.nonlinearities[Number(name.slice(3)) - 1] = text;
+    } else if (name === "strategy") {
+      next.strategy = text === "minibatch" ? {name: text, batch_size: Math.min(2, rows)}
+        : text === config.strategy.name ? config.strategy : {name: text};
+    } else if (name === "batch") {
+      const size = Number(text);
+      if (!INTEGER.test(text) || size < 1 || size > rows) return say(`batch size is a whole number from 1 to the ${rows} rows`);
+      next.strategy.batch_size = size;
+    } else if (name === "seed") {
+      const seed = Number(text);
+      if (!INTEGER.test(text) || seed > 2 ** 32 - 1) return say("seed is a whole number from 0 to 4294967295");
+      next.seed = seed; next.weights = null;
+    } else if (name === "weight") {
+      const value = Number(text), [k, i, j] = picked;
+      if (!NUMBER.test(text) || !Number.isFinite(value)) return say("a weight is a number, e.g. -0.5");
+      next.weights = next.weights || engine.initialWeights(next).map(engine.jsonRows);
+      next.weights[k][i][j] = value; next.seed = null;
+    }
+    say("");
+    if (apply(next) && name.startsWith("size")) rebuild();
+    if (name === "strategy" || name === "seed" || name === "weight") rebuild();
+  }
+  // a layer's size changed: weights of the old shapes cannot be kept, frozen ones outside go
+  function reshape(next, why) {
+    const notes = [];
+    if (next.weights !== null) {
+      next.weights = null;
+      next.seed = edit.config.seed === null ? 1 : edit.config.seed;
+      notes.push(`the given weights do not fit: drawn with seed ${next.seed}`);
+    }
+    const kept = next.frozen.filter(([k, i, j]) => i < next.layers[k] && j < next.layers[k + 1]);
+    if (kept.length < next.frozen.length) notes.push(`${next.frozen.length - kept.length} frozen weight(s) no longer in the network`);
+    next.frozen = kept;
+    reshape.note = notes.length ? `${why}: ${notes.join("; ")}` : "";
+  }
+  function eventsPerPass(c) {
+    const rows = c.inputs.length, L = c.layers.length - 1;
+    const batches = c.strategy.name === "full" ? 1 : c.strategy.name === "minibatch"
+      ? Math.ceil(rows / c.strategy.batch_size) : rows;
+    return batches * (L + 1 + 2 * L) + 1;
+  }
+
+  // -- the data ---------------------------------------------------------------------------
+  const binary = rows => rows.every(row => row.every(v => v === 0 || v === 1));
+  function dataPanel() {
+    const box = $("rows");
+    box.textContent = "";
+    const table = document.createElement("table"), caption = table.createCaption();
+    caption.textContent = `${config.input_name}` + (config.goals ? ` → ${config.goal_name}` : "") +
+      " (click a light to switch it)";
+    const lights = binary(config.inputs), goals = config.goals && binary(config.goals);
+    config.inputs.forEach((row, r) => {
+      const tr = table.insertRow();
+      const index = tr.insertCell(); index.className = "index"; index.textContent = String(r);
+      row.forEach((v, c) => tr.insertCell().append(cell("inputs", r, c, v, lights)));
+      if (config.goals) {
+        tr.insertCell().className = "gap";
+        config.goals[r].forEach((v, c) => tr.insertCell().append(cell("goals", r, c, v, goals)));
+      }
+      const remove = document.createElement("button");
+      remove.type = "button"; remove.textContent = "×"; remove.title = `remove row ${r}`;
+      remove.onclick = () => {
+        if (config.inputs.length === 1) { say(`not recomputed: a run needs at least one row`); return; }
+        const next = JSON.parse(JSON.stringify(config));
+        next.inputs.splice(r, 1);
+        if (next.goals) next.goals.splice(r, 1);
+        fitBatch(next);
+        if (apply(next)) dataPanel();
+      };
+      tr.insertCell().append(remove);
+    });
+    const more = document.createElement("button");
+    more.type = "button"; more.textContent = "+ row"; more.title = "add a row (a copy of the last)";
+    more.onclick = () => {
+      const next = JSON.parse(JSON.stringify(config));
+      next.inputs.push(next.inputs[next.inputs.length - 1].slice());
+      if (next.goals) next.goals.push(next.goals[next.goals.length - 1].slice());
+      if (apply(next)) dataPanel();
+    };
+    box.append(table, more);
+  }
+  function fitBatch(next) {  // a batch no bigger than the rows left
+    if (next.strategy.name === "minibatch" && next.strategy.batch_size > next.inputs.length) {
+      next.strategy.batch_size = next.inputs.length;
+    }
+  }
+  function cell(which, r, c, v, toggles) {
+    const name = `${which === "inputs" ? config.input_name : config.goal_name}[${r}][${c}]`;
+    if (toggles) {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "cell " + (v ? "on" : "off"); b.textContent = String(v);
+      b.title = `${name} = ${v}: click for ${1 - v}`;
+      b.dataset.cell = `${which},${r},${c}`;
+      b.onclick = () => {
+        const next = JSON.parse(JSON.stringify(config));
+        next[which][r][c] = 1 - v;
+        if (apply(next)) dataPanel();
+      };
+      return b;
+    }
+    const box = input(String(v), "cell");
+    box.title = name; box.dataset.cell = `${which},${r},${c}`;
+    box.addEventListener("change", () => {
+      const value = Number(box.value);
+      if (!NUMBER.test(box.value) || !Number.isFinite(value)) {
+        box.classList.add("bad"); say(`not recomputed: ${name} is a number, e.g. 0.5`); return;
+      }
+      box.classList.remove("bad");
+      const next = JSON.parse(JSON.stringify(config));
+      next[which][r][c] = value;
+      apply(next);
+    });
+    return box;
+  }
+
+  // -- one weight, clicked on the network -------------------------------------------------
+  $("net").addEventListener("click", ev => {
+    const edge = ev.target.closest ? ev.target.closest("[data-weight]") : null;
+    if (!edge) return;
+    picked = edge.dataset.weight.split(",").map(Number);
+    const [k, i, j] = picked, weights = config.weights || engine.initialWeights(config).map(engine.jsonRows);
+    const control = controls.weight;
+    control.hidden = false;
+    control.previousSibling.textContent = `initial ${D.names.weights[k + 1]}[${i}][${j}]`;
+    control.value = String(weights[k][i][j]);
+    control.focus(); control.select();
+  });
+
+  // -- computing the run again ------------------------------------------------------------
+  function say(text, diverged) {
+    $("says").textContent = text;
+    $("says").classList.toggle("diverged", Boolean(diverged));
+  }
+  function apply(next) {  // run next; shown if it runs, refused (and the run kept) if not
+    let made;
+    const started = performance.now();
+    try {
+      made = engine.run(next);
+    } catch (error) {
+      say(`not recomputed: ${error.message}`);
+      return false;
+    }
+    const run = new Live.Run(next, edit.rules, made, engine,
+                             {maxNodes: MAX, checkpoint: D.checkpoint});
+    const took = performance.now() - started;
+    const here = where();
+    config = next; records = made;
+    relive(run, findAgain(run, here));
+    const broke = Live.firstNonfinite(made);
+    const note = reshape.note || ""; reshape.note = "";
+    if (broke) {
+      const [e, name, value] = broke;
+      say(`⚠ [${e.seq}] the first number that is not finite: ${name} = ${value} (${e.kind}, epoch ` +
+          `${e.epoch}): the run has diverged; from here on the numbers overflow to inf and NaN ` +
+          "(a smaller alpha keeps it finite)", true);
+    } else {
+      say(`recomputed: ${made.length.toLocaleString("en")} events in ${took.toFixed(1)} ms` +
+          (note ? ` · ${note}` : ""));
+    }
+    $("toml").hidden = true;
+    return true;
+  }
+  function where() {  // the event shown: its pass, sample, kind and layer
+    const e = at >= 0 ? E(at) : null;
+    return e && {epoch: e.epoch, sample: Number($("sample").value), kind: e.kind, layer: e.layer};
+  }
+  function findAgain(run, here) {  // the same pass, sample and step in the new run, or nearest
+    if (!here) return 0;
+    const p = Math.min(here.epoch, run.starts.length - 1), start = run.starts[p];
+    const end = p + 1 < run.starts.length ? run.starts[p + 1] : run.count;
+    let best = start;
+    for (let i = start; i < end; i++) {
+      const e = run.entries[i];
+      if (!e.samples.includes(here.sample)) continue;
+      if (best === start && !run.entries[best].samples.includes(here.sample)) best = i;
+      if (e.kind === here.kind && e.layer === here.layer) return i;
+    }
+    return best;
+  }
+  function rebuild() { settingsPanel(); dataPanel(); }
+
+  // -- copy as experiment: TOML that `steptrace record` reads ------------------------------
+  function tomlValue(v) {
+    if (typeof v === "string") return JSON.stringify(v);
+    if (typeof v === "boolean") return String(v);
+    if (Array.isArray(v)) return `[${v.map(tomlValue).join(", ")}]`;
+    throw new Error(`no TOML for ${v}`);
+  }
+  const float = v => Object.is(v, -0) ? "-0.0" : Number.isInteger(v) && Math.abs(v) < 1e16 ? v.toFixed(1) : String(v);
+  const floats = m => `[${m.map(row => `[${row.map(float).join(", ")}]`).join(", ")}]`;
+  function toml(c) {
+    if (!c) return null;
+    const lines = [`name = ${tomlValue(c.name)}`, `title = ${tomlValue(c.title)}`,
+                   `source = ${tomlValue(c.source)}`,
+                   `layers = [${c.layers.join(", ")}]`, `nonlinearities = ${tomlValue(c.nonlinearities)}`];
+    if (c.weights !== null) lines.push(`weights = [${c.weights.map(floats).join(", ")}]`);
+    else lines.push(`seed = ${c.seed}`);
+    lines.push(`alpha = ${float(c.alpha)}`, `iterations = ${c.iterations}`, `train = ${c.train}`);
+    if (c.frozen.length) lines.push(`frozen = [${c.frozen.map(f => `[${f.join(", ")}]`).join(", ")}]`);
+    lines.push(`arithmetic = "exact"`, `delta = ${tomlValue(c.delta)}`,
+               `input_name = ${tomlValue(c.input_name)}`, `goal_name = ${tomlValue(c.goal_name)}`,
+               `inputs = ${floats(c.inputs)}`);
+    if (c.goals !== null) lines.push(`goals = ${floats(c.goals)}`);
+    if (c.test_inputs != null) lines.push(`test_inputs = ${floats(c.test_inputs)}`, `test_goals = ${floats(c.test_goals)}`);
+    const strategy = Object.entries(c.strategy).map(([k, v]) =>
+      `${k} = ${typeof v === "number" ? (Number.isInteger(v) && k !== "step_amount" ? String(v) : float(v)) : tomlValue(v)}`);
+    lines.push("", "[strategy]", ...strategy);
+    return lines.join("\n") + "\n";
+  }
+  function exportToml() {
+    const c = JSON.parse(JSON.stringify(config));
+    const changed = JSON.stringify(c) !== JSON.stringify(edit.config);
+    if (changed) {
+      c.name = `${edit.config.name}-edited`.slice(0, 100);
+      c.title = `${edit.config.title}, edited on the page`.slice(0, 300);
+      c.source = `edited on steptrace's page from ${edit.config.name}`;
+    }
+    const text = toml(c), box = $("toml");
+    box.value = text; box.hidden = false; box.focus(); box.select();
+    const done = () => say(`the experiment is below as TOML${changed ? "" : " (not edited)"}: ` +
+                           `save it as ${c.name}.toml and \`steptrace record ${c.name}.toml\` makes this run`);
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(() => say(`copied: save it as ${c.name}.toml and ` +
+        `\`steptrace record ${c.name}.toml\` makes this run (it is also below)`), done);
+    } else done();
+  }
+  rebuild();
+  say(`edit any setting or light: the page computes the run again (its engine gives this ` +
+      `trace's numbers, bit for bit); click an edge to change its initial weight`);
+})();
