@@ -21,6 +21,7 @@ experiments --show ID --format json`` prints it, ``events`` the trace's lines ve
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def random_config(random: np.random.RandomState, number: int) -> ExperimentConfi
     else:
         data["weights"] = [_numbers(random, n_in, n_out) if random.rand() < 0.3
                            else random.uniform(-1.5, 1.5, (n_in, n_out)).tolist()
-                           for n_in, n_out in zip(layers, layers[1:], strict=False)]
+                           for n_in, n_out in itertools.pairwise(layers)]
     if random.rand() < 0.3:
         data["frozen"] = [[int(k), int(random.randint(layers[k])), int(random.randint(layers[k + 1]))]
                           for k in random.randint(0, depth, int(random.randint(1, 4)))]

@@ -346,7 +346,7 @@
           throw new Error('needs step_amount, e.g. [strategy] name = "hot_and_cold"  step_amount = 0.001');
         }
         if (!(Number.isFinite(stepAmount) && stepAmount > 0)) {
-          throw new Error(`step_amount must be a positive number, not ${stepAmount}`);
+          throw new Error(`step_amount must be a positive number, not ${pyFloat(stepAmount)}`);
         }
         return Array.from({ length: n }, (_, i) => [i]);
       },
@@ -648,7 +648,20 @@
   // -- checking a config ----------------------------------------------------------------------
 
   const fail = (message) => { throw new Error(message); };
-  const shown = (value) => (typeof value === "string" ? `'${value}'` : JSON.stringify(value));
+
+  /** A number as Python's repr writes a float (1.0, 0.001, 1e-05, 1e+16): messages in its words. */
+  function pyFloat(x) {
+    if (!Number.isFinite(x)) return x !== x ? "nan" : x > 0 ? "inf" : "-inf";
+    const [digits, exponent] = x.toExponential().split("e"), power = Number(exponent);
+    if (power < -4 || power >= 16) return `${digits}e${power < 0 ? "-" : "+"}${String(Math.abs(power)).padStart(2, "0")}`;
+    const text = String(x); // positional, the shortest digits, as Python's
+    return text.includes(".") ? text : `${text}.0`;
+  }
+
+  /** A value in a message: strings quoted, numbers as Python writes floats. */
+  const shown = (value) => (typeof value === "string" ? `'${value}'`
+    : typeof value === "number" ? (Number.isInteger(value) && Math.abs(value) < 1e16 ? String(value) : pyFloat(value))
+      : JSON.stringify(value));
 
   /** A config's matrix, checked: rows of finite numbers, `rows` × `cols` where given. */
   function checkedMatrix(name, value, rows, cols) {
@@ -725,7 +738,7 @@
     if (typeof config.alpha !== "number" || !Number.isFinite(config.alpha)) {
       fail(`alpha must be a finite number, not ${shown(config.alpha)}`);
     }
-    if (config.alpha < 0) fail(`alpha must be at least 0, not ${config.alpha}`);
+    if (config.alpha < 0) fail(`alpha must be at least 0, not ${pyFloat(config.alpha)}`);
     if (!Number.isInteger(config.iterations) || config.iterations < 1) {
       fail(`iterations must be a whole number of passes, at least 1, not ${shown(config.iterations)}`);
     }
