@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+from importlib.resources import files
 
 import pytest
 
@@ -35,6 +36,10 @@ def test_the_files_ship_in_the_package() -> None:
     shipped = setuptools["package-data"]["steptrace.views.page"]
     assert sorted(shipped) == sorted(p.name for p in PAGE_DIR.iterdir()
                                      if p.suffix in {".html", ".css", ".js"})
+    # the JavaScript engine (engine.js) ships beside the page's files, read as they are
+    assert "engine.js" in shipped
+    engine = files("steptrace.views.page").joinpath("engine.js").read_text(encoding="utf-8")
+    assert "globalThis" in engine and "module.exports" in engine
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node is not installed: the page's "
