@@ -2,10 +2,11 @@
 // those html.py writes for the same run recorded by Python: every entry (what is drawn, the
 // literate line's clauses and operands), checkpoint, error and pass start, number for number
 // (Object.is: -0 is not 0). Reads the cases as JSON on stdin; prints one line per case that
-// differs, then a summary; exits 1 if any differs.
+// differs, then a summary; exits 1 if any differs. Its argument, if any, is the folder of
+// engine.js and live.js (by default the package's).
 "use strict";
 const path = require("path");
-const page = path.join(__dirname, "..", "..", "steptrace", "views", "page");
+const page = process.argv[2] || path.join(__dirname, "..", "..", "steptrace", "views", "page");
 const engine = require(path.join(page, "engine.js"));
 const Live = require(path.join(page, "live.js"));
 

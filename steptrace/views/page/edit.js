@@ -6,6 +6,7 @@
 // where it was typed, with one line saying what is allowed; the run shown stays. "copy as
 // experiment" gives the edited experiment as TOML, which `steptrace record` reproduces.
 // window.steptrace.run(config) is the page's engine, for scripts (docs/live-page.md).
+/* global D, E, Live, at, relive */  // (page.js's and live.js's: the page is one script)
 (() => {
   "use strict";
   const engine = globalThis.steptraceEngine;
@@ -84,7 +85,11 @@
   const settings = $("settings"), controls = {};
   function settingsPanel() {
     settings.textContent = "";
-    const add = (name, label, control, hint) => { controls[name] = control; settings.append(field(label, control, hint)); };
+    const add = (name, label, control, hint) => {
+      controls[name] = control;
+      control.dataset.setting = name;
+      settings.append(field(label, control, hint));
+    };
     add("alpha", "alpha", input(String(config.alpha)), "the learning rate: a positive number");
     add("iterations", "passes", input(String(config.iterations)), "iterations: passes over the data");
     for (let k = 1; k < L; k++) {
@@ -110,7 +115,7 @@
     copy.onclick = () => exportToml();
     const reset = document.createElement("button");
     reset.type = "button"; reset.textContent = "reset";
-    reset.onclick = () => { config = JSON.parse(JSON.stringify(edit.config)); rebuild(); recompute(); };
+    reset.onclick = () => { if (apply(JSON.parse(JSON.stringify(edit.config)))) rebuild(); };
     settings.append(copy, " ", reset);
     for (const [name, control] of Object.entries(controls)) {
       control.addEventListener("change", () => take(name, control));

@@ -297,6 +297,7 @@ function curveSetup() {
   };
 }
 // show a run the page computed (edit.js) in place of the one shown, at event i
+/* exported relive */
 function relive(run, i) {
   live = run;
   D.checkpoints = run.checkpoints; D.checkpoint = run.checkpoint;
