@@ -49,8 +49,11 @@ MAX_NODES = 12
 DIGITS = 4
 
 
-def _row(matrix: Any) -> Any:
-    return matrix[0][:MAX_NODES]
+def _rows(matrix: Any) -> Any:
+    """A layer's (or delta's, derivative's, goal's) rows, one a sample of the step's batch
+    (the page's sample picker chooses the one its nodes show), cut as :func:`_block` cuts:
+    the first ``MAX_NODES`` rows (samples) and columns (nodes)."""
+    return _block(matrix)
 
 
 def _block(matrix: Any) -> Any:
@@ -140,6 +143,7 @@ def write_html(trace: Path, output: Path, registry: Registry) -> int:
         page.write(_json({"name": config.name, "title": config.title, "names": names,
                           "layers": list(config.layers),
                           "drawn": [min(size, MAX_NODES) for size in config.layers],
+                          "rows": MAX_NODES,
                           "checkpoint": CHECKPOINT, "count": count,
                           "incomplete": reader.incomplete,
                           "pressure": None if view is None or run is None else
@@ -175,10 +179,10 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     shapes: dict[tuple[Any, ...], int] = {}  # this block's
     for event in reader:
         if count % CHECKPOINT == 0:  # the drawn state before this event
-            drawn = {"nodes": [_row(state.layer[k].tolist()) if k in state.layer else []
+            drawn = {"nodes": [_rows(state.layer[k].tolist()) if k in state.layer else []
                                for k in layers],
                      "weights": [_block(w.tolist()) for w in state.weights],
-                     "deltas": [_row(state.delta[k].tolist()) if k in state.delta else []
+                     "deltas": [_rows(state.delta[k].tolist()) if k in state.delta else []
                                 for k in layers]}
             checkpoints.write((b"," if count else b"") + _json(drawn))
         event = state.complete(event)
@@ -192,15 +196,15 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                                  "shape": shapes.setdefault(shape, len(shapes)), "operands": values}
         if isinstance(event, ForwardEvent):
             if event.layer == 1 and event.layer_in is not None:
-                entry["input"] = _row(event.layer_in)
-            entry["values"] = _row(event.layer_out)
+                entry["input"] = _rows(event.layer_in)
+            entry["values"] = _rows(event.layer_out)
         elif isinstance(event, ErrorEvent):
             entry["error"] = event.error
             if event.goal is not None:
-                entry["goal"] = _row(event.goal)
+                entry["goal"] = _rows(event.goal)
         elif isinstance(event, DeltaEvent):
-            entry["delta"] = _row(event.delta)
-            entry["derivative"] = _row(event.derivative)
+            entry["delta"] = _rows(event.delta)
+            entry["derivative"] = _rows(event.derivative)
             entry["nonlinearity"] = event.nonlinearity
         elif isinstance(event, UpdateEvent) and event.weights is not None:
             entry["weights"] = _block(event.weights)
