@@ -10,8 +10,16 @@ its formula in names, then its operands laid out as the matrices they are, with 
 operators between them (:meth:`~steptrace.views.literate.Literate.clauses`, the same
 clauses ``show`` writes out; 4 significant digits, exact values in tooltips); below, the
 error curve with axes (and the held-out rows' error, a second curve, when the experiment
-has them). Buttons, keys, a slider, a jump to a pass and sample, and
-play/pause move through the run (the page itself is :data:`steptrace.views.page.PAGE`).
+has them). Buttons, keys, a slider, a jump to a pass and sample (which says why where it
+cannot go: a pass the run has not, a sample the pass holds not), and play/pause move
+through the run (the page itself is :data:`steptrace.views.page.PAGE`). A batch step's
+entries hold every sample's row (the first ``MAX_NODES``): the nodes show one, chosen with
+a sample picker, and the line under the legend says which ("a batch of 4: the nodes show
+sample 2 of samples 0–3"); grey is a derivative of 0 for the sample shown, while an update
+lights the weights the batch's weight_delta moved (a grey node's too: the other samples'
+deltas move them), and a pass's end says which sample its nodes still show. The drawings
+scale to the page's width (a notebook's frame, a narrow window); in a frame, the page posts
+its height to its parent, which grows the frame to it (:meth:`steptrace.Trace._repr_html_`).
 Everything is inline (no script, style or font is fetched). The events go in as JSON, in
 deflated blocks of ``CHECKPOINT`` (the page inflates a block when it first goes there),
 with a snapshot of the network every ``CHECKPOINT`` events, so the page reaches any event
