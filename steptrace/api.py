@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import tempfile
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -62,6 +64,9 @@ __all__ = ["Check", "Events", "Experiment", "Page", "Trace", "check_script", "ex
 _REGISTRIES: dict[tuple[Path | None, str | None, str | None], Registry] = {}
 #: The most events a trace shows inline in Jupyter (its page embedded in the notebook).
 INLINE_EVENTS = 100_000
+#: The inline page's frame's height where a notebook runs no script in outputs (where it
+#: does, the frame grows to the page): the whole page, at 780 pixels wide.
+FRAME_HEIGHT = 1100
 
 
 def registry(plugins_dir: Path | str | None = None) -> Registry:
@@ -213,11 +218,17 @@ class Page:
 
 
 def framed(page: str, name: str) -> str:
-    """A page inline in a notebook, in a frame of its own (its script and styles cannot
-    meet another page's, or the notebook's)."""
-    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="steptrace: '
-            f'{html.escape(name)}" style="width: 100%; height: 680px; border: 1px '
-            'solid #ddd" sandbox="allow-scripts"></iframe>')
+    """A page inline in a notebook: in a sandboxed frame of its own (its script and styles
+    cannot meet another page's, or the notebook's) that grows to the page's height: the
+    page posts its height to its parent whenever it changes, and a small script beside the
+    frame (``steptrace/views/page/frame.html``) sets that frame's height from it, and no
+    other's. Where a front end runs no script in outputs, the frame is ``FRAME_HEIGHT``
+    pixels high (the whole page at 780 pixels wide)."""
+    from steptrace.views.page import FRAME
+
+    holes = {"ID": f"steptrace-{uuid.uuid4().hex}", "TITLE": html.escape(name, quote=True),
+             "HEIGHT": str(FRAME_HEIGHT), "SRCDOC": html.escape(page, quote=True)}
+    return re.sub(r"@(ID|TITLE|HEIGHT|SRCDOC)@", lambda hole: holes[hole[1]], FRAME)  # (in one pass)
 
 
 def load(path: Path | str, *, plugins_dir: Path | str | None = None) -> Trace:
@@ -484,8 +495,8 @@ class Trace:
         return Page(self.html(edit=edit), self.config.name)
 
     def _repr_html_(self) -> str:
-        """Jupyter: the step-through page inline, in a frame of its own (its script and
-        styles cannot meet another trace's, or the notebook's). A run of more than
+        """Jupyter: the step-through page inline, in a frame of its own that grows to the
+        page (:func:`framed`). A run of more than
         ``INLINE_EVENTS`` events shows its summary instead (the page, some 20 bytes an event,
         would be kept in the notebook): ``trace.save(...)`` and ``steptrace html`` make it."""
         if len(self.events) > INLINE_EVENTS:

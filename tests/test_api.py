@@ -3,6 +3,7 @@ real numbers, and errors are steptrace's own one-line exceptions."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -141,7 +142,15 @@ def test_a_trace_draws_itself_inline_and_in_pictures(monkeypatch: pytest.MonkeyP
     assert page.startswith("<!DOCTYPE html>") and "ch06-streetlights-backprop" in page
     inline = trace._repr_html_()
     assert inline.startswith('<iframe srcdoc="&lt;!DOCTYPE html&gt;')
-    assert 'sandbox="allow-scripts"' in inline and "<script" not in inline  # all of it escaped
+    frame, listener = inline.split("</iframe>")
+    assert 'sandbox="allow-scripts"' in frame and "allow-same-origin" not in inline
+    assert "<script" not in frame  # the page, all of it escaped
+    # beside the frame, the one script: it sets that frame's height (1100 px without it) from
+    # the height its page posts
+    frame_id = re.search(r'id="(steptrace-[0-9a-f]{32})"', frame)
+    assert frame_id is not None and "height: 1100px" in frame
+    assert listener.count("<script>") == 1 and f'getElementById("{frame_id[1]}")' in listener
+    assert "ev.source !== frame.contentWindow" in listener
     monkeypatch.setattr("steptrace.api.INLINE_EVENTS", 1000)  # a long run: its summary
     assert trace._repr_html_().startswith(f"<p>&lt;Trace {BACKPROP}: 1740 events")
     pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")

@@ -320,3 +320,53 @@ def test_both_inline_viewers_draw_and_step_on_their_own(
     assert where(relu).startswith("event 1 of 1740 ")
     assert errors == []
     assert all(url.startswith(("file://", "about:")) for url in requests)  # nothing fetched
+
+
+@pytest.mark.parametrize("width", [780, 1280])
+def test_each_inline_frame_grows_to_its_page_and_nothing_is_cut_off(
+        executed: Executed, browser: Browser, tmp_path: Path, width: int) -> None:
+    """In a notebook's output (scripts run) each frame takes its page's height, from the
+    page's own message, and only its own: opening one page's pressure table grows that
+    frame alone. At 780 pixels wide every node and the curve's axes are inside."""
+    page_file = tmp_path / "chapter6.html"
+    page_file.write_text(render(executed.notebook), encoding="utf-8")
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(page_file.as_uri())
+    handles = page.query_selector_all("iframe")
+    assert len(handles) == 2
+    for cell_id in ("whole-viewer", "relu-viewer"):  # where no script runs: the whole page at 780 px
+        assert "height: 1100px" in executed.result(cell_id)["text/html"]
+    assert all(h.get_attribute("sandbox") == "allow-scripts" for h in handles)
+    frames = [present(handle.content_frame()) for handle in handles]
+
+    def content(frame: Frame) -> int:
+        height: int = frame.evaluate("Math.ceil(document.documentElement.getBoundingClientRect().height)")
+        return height
+
+    for handle, frame in zip(handles, frames, strict=True):
+        frame.wait_for_selector("svg#net circle")
+        # (Chromium pauses the rendering of a cross-origin frame out of view, its ResizeObserver
+        # too: the frame takes its height when it comes into view, as the notebook is scrolled)
+        handle.scroll_into_view_if_needed()
+        page.wait_for_function("([f, h]) => Math.abs(f.clientHeight - h) <= 1", arg=[handle, content(frame)])
+        assert frame.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+        inside = frame.evaluate("""() => {
+          const w = document.documentElement.clientWidth;
+          return {out: [...document.querySelectorAll("#net circle, #curve .axis line")]
+                    .map(c => c.getBoundingClientRect()).filter(b => b.left < 0 || b.right > w + .5).length,
+                  scroll: document.documentElement.scrollWidth - w};
+        }""")
+        assert inside == {"out": 0, "scroll": 0}
+    heights = [h.evaluate("f => f.clientHeight") for h in handles]
+    frames[1].click("#pressure summary")  # the page grows: its frame follows, the other stays
+    page.wait_for_function("([f, h]) => f.clientHeight > h + 50", arg=[handles[1], heights[1]])
+    assert abs(handles[1].evaluate("f => f.clientHeight") - content(frames[1])) <= 1
+    assert handles[0].evaluate("f => f.clientHeight") == heights[0]
+    if width == 780:
+        page.wait_for_timeout(100)
+        handles[0].scroll_into_view_if_needed()
+        page.screenshot(path=str(tmp_path / "notebook-780.png"))
+    assert errors == []
+    page.close()

@@ -10,8 +10,16 @@ its formula in names, then its operands laid out as the matrices they are, with 
 operators between them (:meth:`~steptrace.views.literate.Literate.clauses`, the same
 clauses ``show`` writes out; 4 significant digits, exact values in tooltips); below, the
 error curve with axes (and the held-out rows' error, a second curve, when the experiment
-has them). Buttons, keys, a slider, a jump to a pass and sample, and
-play/pause move through the run (the page itself is :data:`steptrace.views.page.PAGE`).
+has them). Buttons, keys, a slider, a jump to a pass and sample (which says why where it
+cannot go: a pass the run has not, a sample the pass holds not), and play/pause move
+through the run (the page itself is :data:`steptrace.views.page.PAGE`). A batch step's
+entries hold every sample's row (the first ``MAX_NODES``): the nodes show one, chosen with
+a sample picker, and the line under the legend says which ("a batch of 4: the nodes show
+sample 2 of samples 0–3"); grey is a derivative of 0 for the sample shown, while an update
+lights the weights the batch's weight_delta moved (a grey node's too: the other samples'
+deltas move them), and a pass's end says which sample its nodes still show. The drawings
+scale to the page's width (a notebook's frame, a narrow window); in a frame, the page posts
+its height to its parent, which grows the frame to it (:meth:`steptrace.Trace._repr_html_`).
 Everything is inline (no script, style or font is fetched). The events go in as JSON, in
 deflated blocks of ``CHECKPOINT`` (the page inflates a block when it first goes there),
 with a snapshot of the network every ``CHECKPOINT`` events, so the page reaches any event
@@ -67,8 +75,11 @@ PAGE_RULES_PLUGIN = "steptrace_builtins"
 EDIT_MAX_EVENTS = 200_000
 
 
-def _row(matrix: Any) -> Any:
-    return matrix[0][:MAX_NODES]
+def _rows(matrix: Any) -> Any:
+    """A layer's (or delta's, derivative's, goal's) rows, one a sample of the step's batch
+    (the page's sample picker chooses the one its nodes show), cut as :func:`_block` cuts:
+    the first ``MAX_NODES`` rows (samples) and columns (nodes)."""
+    return _block(matrix)
 
 
 def _block(matrix: Any) -> Any:
@@ -160,6 +171,7 @@ def write_html(trace: Path, output: Path, registry: Registry, *, edit: bool = Fa
         page.write(_json({"name": config.name, "title": config.title, "names": names,
                           "layers": list(config.layers),
                           "drawn": [min(size, MAX_NODES) for size in config.layers],
+                          "rows": MAX_NODES,
                           "checkpoint": CHECKPOINT, "count": count,
                           "incomplete": reader.incomplete,
                           "pressure": None if view is None or run is None else
@@ -232,10 +244,10 @@ def page_entries(reader: TraceReader, registry: Registry) -> Iterator[tuple[Even
     for count, event in enumerate(reader):
         drawn = None
         if count % CHECKPOINT == 0:  # the drawn state before this event
-            drawn = {"nodes": [_row(state.layer[k].tolist()) if k in state.layer else []
+            drawn = {"nodes": [_rows(state.layer[k].tolist()) if k in state.layer else []
                                for k in layers],
                      "weights": [_block(w.tolist()) for w in state.weights],
-                     "deltas": [_row(state.delta[k].tolist()) if k in state.delta else []
+                     "deltas": [_rows(state.delta[k].tolist()) if k in state.delta else []
                                 for k in layers]}
         event = state.complete(event)
         values: list[Any] = []
@@ -246,15 +258,15 @@ def page_entries(reader: TraceReader, registry: Registry) -> Iterator[tuple[Even
                                  "shape": shape, "operands": values}
         if isinstance(event, ForwardEvent):
             if event.layer == 1 and event.layer_in is not None:
-                entry["input"] = _row(event.layer_in)
-            entry["values"] = _row(event.layer_out)
+                entry["input"] = _rows(event.layer_in)
+            entry["values"] = _rows(event.layer_out)
         elif isinstance(event, ErrorEvent):
             entry["error"] = event.error
             if event.goal is not None:
-                entry["goal"] = _row(event.goal)
+                entry["goal"] = _rows(event.goal)
         elif isinstance(event, DeltaEvent):
-            entry["delta"] = _row(event.delta)
-            entry["derivative"] = _row(event.derivative)
+            entry["delta"] = _rows(event.delta)
+            entry["derivative"] = _rows(event.derivative)
             entry["nonlinearity"] = event.nonlinearity
         elif isinstance(event, UpdateEvent) and event.weights is not None:
             entry["weights"] = _block(event.weights)

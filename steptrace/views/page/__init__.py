@@ -9,6 +9,12 @@ what it changes in the drawing) and ``/*DATA*/`` (the network, its names, the ch
 and the error per pass). Every number is rounded to 4 significant digits (``fmt``) and
 carries its exact value in a tooltip: a ``<title>`` and a ``data-value`` attribute in the
 drawing, a ``title`` attribute in the operands' tables.
+
+``frame.html`` is what a notebook shows (:meth:`steptrace.Trace._repr_html_`): the page in a
+sandboxed frame (scripts, no same origin), and a small script that grows that frame to the
+page's height, which the page posts to its parent whenever it changes; ``@SRCDOC@``,
+``@ID@``, ``@TITLE@`` and ``@HEIGHT@`` (the height where scripts in outputs do not run) to
+fill.
 """
 
 from importlib.resources import files
@@ -26,3 +32,7 @@ SCRIPTS = ("engine.js", "live.js", "page.js", "edit.js")
 #: The page with its styles and script inlined; ``/*EVENTS*/`` and ``/*DATA*/`` to fill.
 PAGE = (_read("page.html").replace("/*STYLE*/\n", _read("page.css"))
         .replace("/*SCRIPT*/\n", "".join(map(_read, SCRIPTS))))
+
+#: A notebook's inline page: the page in a frame that grows to it; ``@SRCDOC@`` (the page,
+#: attribute-escaped), ``@ID@``, ``@TITLE@`` and ``@HEIGHT@`` to fill.
+FRAME = _read("frame.html")

@@ -209,7 +209,7 @@ const Live = (() => {
       });
       this.finalWeights = weights;
     }
-    row(matrix) { return matrix[0].slice(0, this.maxNodes); }
+    row(matrix) { return this.block(matrix); }  // a batch's rows, one a sample (html.py's _rows)
     block(matrix) {
       const n = this.maxNodes;
       return matrix.length <= n && matrix[0].length <= n ? matrix : matrix.slice(0, n).map(r => r.slice(0, n));

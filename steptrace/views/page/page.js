@@ -80,21 +80,57 @@ const R = n => Math.max(9, Math.min(27, 360 / n / 2 - 4));
 let boxes = [];
 const hit = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width &&
   a.y < b.y + b.height && b.y < a.y + a.height;
-function place(t, spots, inside) {  // inside: the one box (its own circle) it may overlap
+// an edge's label sits on its own line and covers no other edge's line (so it is never read as a
+// label of the edge it would cross): own is its edge's segment, segs every edge's
+let segs = [];
+function crosses(s, box) {  // does segment s = [x1, y1, x2, y2] pass through the box? (Liang-Barsky)
+  const [x1, y1, x2, y2] = s, dx = x2 - x1, dy = y2 - y1;
+  let t0 = 0, t1 = 1;
+  for (const [p, q] of [[-dx, x1 - box.x], [dx, box.x + box.width - x1],
+                        [-dy, y1 - box.y], [dy, box.y + box.height - y1]]) {
+    if (p === 0) { if (q < 0) return false; continue; }
+    const r = q / p;
+    if (p < 0) { if (r > t1) return false; if (r > t0) t0 = r; }
+    else { if (r < t0) return false; if (r < t1) t1 = r; }
+  }
+  return true;
+}
+function place(t, spots, inside, own) {  // inside: the one box (its own circle) it may overlap
   for (const [x, y] of spots) {
     t.setAttribute("x", x); t.setAttribute("y", y);
     const b = t.getBBox(), box = {x: b.x - 1, y: b.y - 1, width: b.width + 2, height: b.height + 2};
-    if (!boxes.some(o => o !== inside && hit(o, box))) { boxes.push(box); return true; }
+    if (boxes.some(o => o !== inside && hit(o, box))) continue;
+    if (own && segs.some(g => g !== own && crosses(g, box))) continue;
+    boxes.push(box); return true;
   }
   t.remove();
   return false;
 }
 function block(x, y, w, h) { const box = {x, y, width: w, height: h}; boxes.push(box); return box; }
 
+// a batch step holds a row per sample: the nodes show one of them, the picker's (a flat row
+// is one sample's)
+let picked = null, pickedAt = 0;  // the sample chosen, and its place in its batch
+const rowOf = (v, r) => v && Array.isArray(v[0]) ? v[Math.min(r, v.length - 1)] : v;
+function batchOf(i) {  // the samples whose rows the nodes hold: the step's, at a pass's end its last step's
+  for (let j = i; j >= 0 && j > i - 64; j--) {
+    const e = E(j);
+    if (!e) break;
+    if (e.kind !== "epoch_end") return e.samples.slice(0, D.rows || e.samples.length);
+  }
+  return [];
+}
+function shownSample(batch) {
+  return batch.includes(picked) ? picked : batch[Math.min(pickedAt, batch.length - 1)];
+}
+const span = ss => ss.length > 2 && ss.every((v, j) => !j || v === ss[j - 1] + 1) ?
+  `${ss[0]}–${ss[ss.length - 1]}` : ss.join(", ");
 function draw(i) {
   const e = E(i), s = state, net = $("net"), names = D.names;
   net.textContent = "";
-  boxes = [];
+  boxes = []; segs = [];
+  const batch = batchOf(i), sample = shownSample(batch), row = Math.max(0, batch.indexOf(sample));
+  let anyOff = false;
   // what this step has computed so far: a forward step has filled layers 0..its layer
   const known = e.kind === "forward" ? e.layer : L;
   const deltasFrom = e.kind === "delta" ? e.layer : (e.kind === "update" ? 1 : L + 1);
@@ -114,7 +150,8 @@ function draw(i) {
       const g = el("g", {class: "edge" + (changed ? " changed" : ""), "data-weight": `${k},${a},${b}`,
                          "data-value": v === undefined ? "" : exact(v)}, edgeLayer);
       if (changed) g.setAttribute("data-before", exact(before));
-      const x1 = X(k), y1 = Y(a, n), x2 = X(k + 1), y2 = Y(b, m);
+      const x1 = X(k), y1 = Y(a, n), x2 = X(k + 1), y2 = Y(b, m), seg = [x1, y1, x2, y2];
+      segs.push(seg);
       const width = v === undefined || !isFinite(val(v)) ? 1 : 0.7 + 5 * Math.abs(val(v)) / big;
       if (changed) el("line", {x1, y1, x2, y2, class: "halo", "stroke-width": width + 6}, g);
       el("line", {x1, y1, x2, y2, class: v === undefined ? "zero" : sign(v), "stroke-width": width}, g);
@@ -126,13 +163,15 @@ function draw(i) {
                               "data-label": `${k},${a},${b}`}, g,
                      changed ? `${val(v) > val(before) ? "▲" : "▼"}${fmt(v)}` : fmt(v));
         tip(t, says);
-        // spots along the edge, staggered by the target so that a fan's labels part
+        // spots on the edge (the text's middle on its line), staggered by the target so that a
+        // fan's labels part, then every 5% of the way, for one clear of the other edges' lines
         const spots = [];
         for (const f of [0.22, 0.32, 0.42, 0.52, 0.62, 0.72]) {
           const t0 = Math.min(0.8, f + 0.05 * (b % 3));
-          spots.push([x1 + (x2 - x1) * t0, y1 + (y2 - y1) * t0 - 3]);
+          spots.push([x1 + (x2 - x1) * t0, y1 + (y2 - y1) * t0 + 4]);
         }
-        labels.push([t, spots, changed]);
+        for (let f = 0.15; f < 0.86; f += 0.05) spots.push([x1 + (x2 - x1) * f, y1 + (y2 - y1) * f + 4]);
+        labels.push([t, spots, changed, seg]);
       }
     }
     const caption = el("text", {class: "caption", x: (X(k) + X(k + 1)) / 2, "text-anchor": "middle"}, net,
@@ -146,10 +185,11 @@ function draw(i) {
     const r = R(n);
     for (let j = 0; j < n; j++) {
       const cx = X(k), cy = Y(j, n);
-      const v = k <= known && s.nodes[k] ? s.nodes[k][j] : undefined;
-      const d = k >= deltasFrom && s.deltas[k] && s.deltas[k].length ? s.deltas[k][j] : undefined;
-      const der = d !== undefined && s.derivs && s.derivs[k] ? s.derivs[k][j] : undefined;
+      const v = k <= known && s.nodes[k] ? rowOf(s.nodes[k], row)[j] : undefined;
+      const d = k >= deltasFrom && s.deltas[k] && s.deltas[k].length ? rowOf(s.deltas[k], row)[j] : undefined;
+      const der = d !== undefined && s.derivs && s.derivs[k] ? rowOf(s.derivs[k], row)[j] : undefined;
       const off = der !== undefined && val(der) === 0;
+      anyOff = anyOff || off;
       const touched = (e.kind === "forward" && (e.layer === k || (e.layer === 1 && k === 0))) ||
         (e.kind === "error" && k === L) || (e.kind === "delta" && e.layer === k);
       const g = el("g", {class: "node" + (touched ? " hot" : "") + (v === undefined ? " blank" : "") +
@@ -170,8 +210,9 @@ function draw(i) {
         const dt = el("text", {class: off ? "off" : sign(d), "data-delta": `${k},${j}`,
                                "data-value": exact(d),
                                "text-anchor": "middle"}, g, off ? `δ 0 (${D_nl(k)}'=0)` : `δ ${fmt(d)}`);
-        tip(dt, off ? `${dn} = ${exact(d)}: ${D_nl(k)}'(${names.layers[k]}[${j}]) = 0, ` +
-                      "so no error flows back through this node"
+        tip(dt, off ? `${dn} = ${exact(d)} for sample ${sample}: ${D_nl(k)}'(${names.layers[k]}[${j}]) = 0, ` +
+                      "so no error of this sample flows back through this node" +
+                      (batch.length > 1 ? "; in a batch its weights can still move by the other samples' deltas" : "")
                     : `${dn} = ${exact(d)}`);
         place(dt, [[cx, cy + r + 12], [cx + r + 4, cy + r + 4], [cx, cy - r - 4]]);
       }
@@ -183,7 +224,7 @@ function draw(i) {
   if (e.kind === "error" || (e.kind === "delta" && e.layer === L)) {  // goal and error beside the prediction
     const n = D.drawn[L], x = X(L) + R(n) + 8;
     if (e.goal || (E(i).kind === "delta")) {
-      const goal = e.goal || goalOf(i);
+      const goal = rowOf(e.goal || goalOf(i), row);
       if (goal) goal.forEach((g, j) => {
         const t = el("text", {class: "goal", "data-goal": `${j}`, "data-value": exact(g)}, net,
                      `goal ${fmt(g)}`);
@@ -192,15 +233,42 @@ function draw(i) {
       });
     }
     const err = e.kind === "error" ? e.error : errorOf(i);
-    if (err !== undefined) {
-      const t = el("text", {class: "err", id: "error", "data-value": exact(err)}, net, `error ${fmt(err)}`);
-      tip(t, `error = ${exact(err)}`);
+    if (err !== undefined) {  // a batch's error is its samples' summed
+      const all = batch.length > 1;
+      const t = el("text", {class: "err", id: "error", "data-value": exact(err)}, net,
+                   `${all ? "batch " : ""}error ${fmt(err)}`);
+      tip(t, `error = ${exact(err)}` + (all ? `, summed over samples ${span(batch)}` : ""));
       place(t, [[x, Y(0, n) + 14], [x, Y(0, n) + 28], [x, 40]]);
     }
   }
   labels.sort((p, q) => (q[2] ? 1 : 0) - (p[2] ? 1 : 0));  // the moved weights first
   const top = el("g", {class: "labels" + (e.kind === "update" ? " dim" : "")}, net);  // above every line
-  for (const [t, spots] of labels) { top.appendChild(t); place(t, spots); }
+  for (const [t, spots, , seg] of labels) { top.appendChild(t); place(t, spots, undefined, seg); }
+  says(i, e, batch, sample, anyOff && e.kind !== "epoch_end");
+}
+// what the nodes show, said in the line under the legend; a batch's picker chooses the sample
+function says(i, e, batch, sample, anyOff) {
+  const pick = $("shown"), many = batch.length > 1;
+  $("pick").hidden = !many;
+  if (many && pick.dataset.batch !== batch.join(",")) {
+    pick.textContent = "";
+    for (const b of batch) { const o = document.createElement("option"); o.value = o.textContent = String(b); pick.appendChild(o); }
+    pick.dataset.batch = batch.join(",");
+  }
+  if (many) pick.value = String(sample);
+  const of = many ? `sample ${sample} of samples ${span(batch)}` : `sample ${sample}`;
+  let text;
+  if (!batch.length) text = "no sample's values in this trace";
+  else if (e.kind === "epoch_end") {
+    text = `end of pass ${e.epoch}: the weights as the pass left them; the nodes still show ` +
+      (many ? `its last batch's ${of}` : `${of}, its last step`);
+  } else text = (many ? `a batch of ${batch.length}: ` : "") + `the nodes show ${of}`;
+  if (many && e.samples.length > batch.length) text += ` (the first ${batch.length} of ${e.samples.length} can be shown)`;
+  if (anyOff) {
+    text += ` · grey: δ 0 for sample ${sample}` +
+      (many ? "; its weights can still move by the other samples' deltas (lit: moved by the batch)" : "");
+  }
+  $("batch").textContent = text;
 }
 function D_nl(k) {  // the nonlinearity of layer k's delta in this step
   for (let j = at; j >= 0 && j > at - 4 * (L + 2); j--) {
@@ -275,9 +343,9 @@ function curveSetup() {
   el("line", {id: "guide", x1: -10, x2: -10, y1: C.y0, y2: C.y1}, svg);
   el("circle", {id: "now", cx: -10, cy: -10, r: 5}, svg);
   el("text", {id: "readout", x: C.x1, y: 12, "text-anchor": "end"}, svg, "");
-  const passAt = ev => {
-    const box = svg.getBoundingClientRect();
-    const p = Math.round((ev.clientX - box.left - C.x0) / (C.x1 - C.x0) * Math.max(1, passes - 1));
+  const passAt = ev => {  // (the drawing is scaled to the page's width: back to its own units)
+    const box = svg.getBoundingClientRect(), x = (ev.clientX - box.left) * svg.viewBox.baseVal.width / box.width;
+    const p = Math.round((x - C.x0) / (C.x1 - C.x0) * Math.max(1, passes - 1));
     return Math.max(0, Math.min(passes - 1, p));
   };
   svg.onmousemove = ev => {
@@ -396,7 +464,10 @@ function literate(i, e) {
   const height = line.getBoundingClientRect().height;
   if (height > lineHeight) { lineHeight = height; line.style.minHeight = `${height}px`; }
 }
+let laidOut = window.innerWidth;  // (a frame that only grows taller lays nothing out again)
 window.addEventListener("resize", () => {
+  if (window.innerWidth === laidOut) return;
+  laidOut = window.innerWidth;
   lineHeight = 0; $("line").style.minHeight = ""; if (at >= 0) literate(at, E(at));
 });
 let ticket = 0, want = -1;  // want: the event asked for last (shown once its block is in)
@@ -416,23 +487,35 @@ function show(i) {
   $("where").textContent =
     `event ${i} of ${N} · epoch ${e.epoch} · samples ${e.samples.join(", ")} · ${e.kind}` +
     (D.incomplete ? ` · incomplete trace: ${D.incomplete}` : "");
-  $("batch").textContent = e.samples.length > 1 ?
-    ` · a batch of ${e.samples.length}: the nodes show its first sample (${e.samples[0]})` : "";
   $("slider").value = String(i);
   if (document.activeElement !== $("pass")) $("pass").value = String(e.epoch);
   if (document.activeElement !== $("sample")) $("sample").value = String(e.samples[0]);
   draw(i); curve(i);
 }
-async function jump(p, sample) {  // the first event of pass p with sample in its batch
-  p = Math.max(0, Math.min(passStart.length - 1, p));
-  let i = passStart[p];
-  if (i === undefined) return;
-  for (let j = i; j < N; j++) {
+async function jump(p, sample) {  // the first event of pass p with sample in its batch, or why not
+  const said = $("said");
+  said.textContent = "";
+  if (!Number.isInteger(p) || !Number.isInteger(sample) || p < 0 || sample < 0) {
+    said.textContent = "a pass and a sample are whole numbers from 0";
+    return;
+  }
+  if (p >= passStart.length) {
+    said.textContent = `no pass ${p}: this run has ` +
+      (passStart.length ? `passes 0–${passStart.length - 1}` : "no pass");
+    return;
+  }
+  const held = new Set();
+  for (let j = passStart[p]; j < N; j++) {
     const e = await entry(j);
     if (e.epoch !== p) break;
-    if (e.samples.includes(sample)) { i = j; break; }
+    if (e.samples.includes(sample)) {
+      picked = sample; pickedAt = e.samples.indexOf(sample);  // the nodes show it
+      return go(j);
+    }
+    e.samples.forEach(b => held.add(b));
   }
-  return go(i);
+  said.textContent = `pass ${p} has no sample ${sample}` +
+    (held.size ? ` (its samples: ${span([...held].sort((a, b) => a - b))})` : "");
 }
 function play(on) {
   if (timer) { clearInterval(timer); timer = null; }
@@ -457,7 +540,12 @@ $("slider").oninput = () => go(Number($("slider").value));
 $("jump").onclick = () => jump(Number($("pass").value), Number($("sample").value));
 for (const id of ["pass", "sample"]) {
   $(id).addEventListener("keydown", k => { if (k.key === "Enter") $("jump").click(); });
+  $(id).addEventListener("input", () => { $("said").textContent = ""; });
 }
+$("shown").onchange = () => {  // the sample whose row the nodes show, kept while the batches hold it
+  picked = Number($("shown").value); pickedAt = $("shown").selectedIndex;
+  if (at >= 0) draw(at);
+};
 document.addEventListener("keydown", k => {
   const t = k.target;
   if (t && (t.tagName === "INPUT" || t.tagName === "SELECT")) return;  // their own keys
@@ -475,8 +563,11 @@ function tipAt(ev, text) {
   const tipBox = $("tip");
   if (!text) { tipBox.style.display = "none"; return; }
   tipBox.textContent = text;
-  tipBox.style.left = `${ev.clientX + 14}px`; tipBox.style.top = `${ev.clientY + 14}px`;
-  tipBox.style.display = "block";
+  tipBox.style.display = "block";  // beside the pointer, turned back before the window's edge
+  const w = tipBox.offsetWidth, h = tipBox.offsetHeight;
+  const left = ev.clientX + 14 + w > window.innerWidth ? Math.max(0, ev.clientX - 14 - w) : ev.clientX + 14;
+  const top = ev.clientY + 14 + h > window.innerHeight ? Math.max(0, ev.clientY - 14 - h) : ev.clientY + 14;
+  tipBox.style.left = `${left}px`; tipBox.style.top = `${top}px`;
 }
 $("net").addEventListener("mousemove", ev => {
   let t = ev.target;
@@ -495,6 +586,17 @@ for (const id of ["net", "line"]) {
   $(id).addEventListener("mouseleave", () => { $("tip").style.display = "none"; });
 }
 curveSetup();
+// in a frame (a notebook's inline page): the page tells its parent its height whenever it changes,
+// so that the frame grows to its content (steptrace/views/page/frame.html listens, for its frame only)
+if (window.parent !== window) {
+  const tell = () => window.parent.postMessage(
+    {steptrace: "height", height: Math.ceil(document.documentElement.getBoundingClientRect().height)}, "*");
+  if (typeof ResizeObserver !== "undefined") new ResizeObserver(tell).observe(document.documentElement);
+  window.addEventListener("message", ev => {
+    if (ev.source === window.parent && ev.data && ev.data.steptrace === "ask") tell();
+  });
+  tell();
+}
 if (typeof DecompressionStream === "undefined") {
   $("line").textContent = "This browser cannot inflate the page's events (it has no DecompressionStream): " +
     "open the page in a current Chrome, Edge, Firefox (113+) or Safari (16.4+).";
