@@ -181,6 +181,16 @@ What the book's program printed, every 10 passes, to the last digit:"""),
 print(relu.show("book"))"""),
     ("code", "relu-viewer", """\
 relu"""),
+    ("md", "live-md", """\
+## Change it and watch
+
+The same network, ready to edit: change alpha, the number of passes, the hidden layer's
+size, a layer's nonlinearity, the strategy, the seed or one weight (click an edge), switch
+any streetlight or goal, add or remove a row, and the page computes the run again at once,
+every number what `steptrace.record` computes. "copy as experiment" gives the edited
+experiment as TOML, for `steptrace record`."""),
+    ("code", "live", """\
+steptrace.playground("ch06-streetlights-backprop")"""),
     ("md", "pandas-md", """\
 Every step is a typed event, to filter (`relu.events.filter(epoch=0, kind="update")`) or
 to read as a table:"""),

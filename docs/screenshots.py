@@ -5,8 +5,10 @@ update step of the second streetlight (events 7, 11 and 13).
     python docs/screenshots.py          # writes docs/viewer-forward.png, -delta.png, -update.png
 
 and, at 780 pixels wide, a full-batch run's page with sample 2 picked at its first update
-(docs/page-780.png) and the inline page in a notebook-like output, its frame grown to the
-page (docs/notebook-780.png; the inline HTML Trace._repr_html_ gives Jupyter).
+(docs/page-780.png) and the live page in a notebook-like output, its frame grown to the
+page (docs/notebook-780.png; the inline HTML steptrace.playground(...) gives Jupyter); and
+the edit panel (docs/edit-panel.png), the hidden layer made 6 wide, tanh, alpha 0.5 and a
+light switched.
 
 Needs the `browser` extra (Playwright) and a Chromium (Debian: apt-get install chromium).
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 from playwright.sync_api import sync_playwright
 
-from steptrace.api import experiment, record
+from steptrace.api import experiment, playground, record
 
 DOCS = Path(__file__).resolve().parent
 SHOTS = {"forward": 7, "delta": 11, "update": 13}
@@ -47,7 +49,25 @@ def main() -> None:
                 page.screenshot(path=str(target), full_page=True)
                 print(f"wrote {target}: {where}")
             narrow(browser, Path(folder))
+            edited(browser, Path(folder))
             browser.close()
+
+
+def edited(browser: Any, folder: Path) -> None:
+    """The edit panel, after four edits, at an update of the third streetlight in pass 0."""
+    (folder / "live.html").write_text(playground("ch06-streetlights-backprop").html,
+                                      encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1000, "height": 900})
+    page.goto((folder / "live.html").as_uri())
+    page.wait_for_function("document.querySelector('svg#net circle')")
+    for name, value in [("alpha", "0.5"), ("size1", "6")]:
+        page.fill(f"[data-setting={name}]", value)
+        page.press(f"[data-setting={name}]", "Enter")
+    page.select_option("[data-setting=act1]", "tanh")
+    page.click("#rows button.cell >> nth=1")
+    page.evaluate("go(19)")
+    assert "update" in (page.text_content("#where") or "")
+    save(page, DOCS / "edit-panel.png")
 
 
 def narrow(browser: Any, folder: Path) -> None:
@@ -58,15 +78,16 @@ def narrow(browser: Any, folder: Path) -> None:
     (folder / "notebook.html").write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><style>body { font: 14px sans-serif; "
         "margin: 0 1em } pre { background: #f7f7f7; padding: .5em; margin: .3em 0 }</style></head>"
-        '<body><pre>trace = steptrace.record("ch06-streetlights-backprop")\ntrace</pre>'
-        + record("ch06-streetlights-backprop")._repr_html_() + "</body></html>", encoding="utf-8")
+        '<body><pre>steptrace.playground("ch06-streetlights-backprop")</pre>'
+        + playground("ch06-streetlights-backprop")._repr_html_() + "</body></html>",
+        encoding="utf-8")
     page = browser.new_page(viewport={"width": 780, "height": 900})
     page.goto((folder / "full.html").as_uri())
     page.wait_for_function("document.querySelector('svg#net circle')")
     page.evaluate("go(6)")
     page.select_option("#shown", "2")
     save(page, DOCS / "page-780.png")
-    page = browser.new_page(viewport={"width": 780, "height": 900})
+    page = browser.new_page(viewport={"width": 780, "height": 1400})  # (the frame in view)
     page.goto((folder / "notebook.html").as_uri())
     frame = page.query_selector("iframe").content_frame()
     frame.wait_for_selector("svg#net circle")

@@ -261,6 +261,10 @@ def test_a_trace_as_a_cells_value_is_the_viewer_in_a_frame(executed: Executed) -
         assert shown["text/html"].startswith('<iframe srcdoc="'), cell_id
         assert f'title="steptrace: {name}"' in shown["text/html"]
         assert shown["text/plain"].startswith(f"<Trace {name}: {events} events")
+    live = executed.result("live")  # steptrace.playground: the page with its edit panel
+    assert live["text/html"].startswith('<iframe srcdoc="')
+    assert "title=\"steptrace: ch06-streetlights-backprop\"" in live["text/html"]
+    assert "&quot;edit&quot;:{&quot;config&quot;:" in live["text/html"]
     table = executed.result("pandas")
     assert 'class="dataframe"' in table["text/html"]
     header = table["text/plain"].splitlines()[0].split()
@@ -299,8 +303,8 @@ def test_both_inline_viewers_draw_and_step_on_their_own(
     page_file.write_text(render(executed.notebook), encoding="utf-8")
     page, errors, requests = open_page(browser, page_file)
     frames = [present(handle.content_frame()) for handle in page.query_selector_all("iframe")]
-    assert len(frames) == 2
-    whole, relu = frames
+    assert len(frames) == 3
+    whole, relu, live = frames
     for frame, nodes, events in [(whole, 3 + 1, 1000), (relu, 3 + 4 + 1, 1740)]:
         frame.wait_for_selector("svg#net circle")
         assert len(frame.query_selector_all("svg#net circle")) == nodes
@@ -317,6 +321,13 @@ def test_both_inline_viewers_draw_and_step_on_their_own(
     assert present(relu.text_content("#line")).startswith("[2] error = ")
     assert where(whole).startswith("event 1 of 1000 ")
     relu.click("#prev")
+    assert where(relu).startswith("event 1 of 1740 ")
+    # the live cell: an edit is computed in the page, the other viewers stay as they were
+    live.wait_for_selector("[data-setting=alpha]")
+    live.fill("[data-setting=alpha]", "0.5")
+    live.press("[data-setting=alpha]", "Enter")
+    assert present(live.text_content("#says")).startswith("recomputed: 1,740 events in ")
+    assert live.evaluate("steptrace.config().alpha") == 0.5
     assert where(relu).startswith("event 1 of 1740 ")
     assert errors == []
     assert all(url.startswith(("file://", "about:")) for url in requests)  # nothing fetched
@@ -335,8 +346,8 @@ def test_each_inline_frame_grows_to_its_page_and_nothing_is_cut_off(
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(page_file.as_uri())
     handles = page.query_selector_all("iframe")
-    assert len(handles) == 2
-    for cell_id in ("whole-viewer", "relu-viewer"):  # where no script runs: the whole page at 780 px
+    assert len(handles) == 3
+    for cell_id in ("whole-viewer", "relu-viewer", "live"):  # where no script runs: the whole page at 780 px
         assert "height: 1100px" in executed.result(cell_id)["text/html"]
     assert all(h.get_attribute("sandbox") == "allow-scripts" for h in handles)
     frames = [present(handle.content_frame()) for handle in handles]

@@ -195,9 +195,9 @@
     const box = $("rows");
     box.textContent = "";
     const table = document.createElement("table"), caption = table.createCaption();
-    caption.textContent = `${config.input_name}` + (config.goals ? ` → ${config.goal_name}` : "") +
-      " (click a light to switch it)";
+    caption.textContent = `${config.input_name}` + (config.goals ? ` → ${config.goal_name}` : "");
     const lights = binary(config.inputs), goals = config.goals && binary(config.goals);
+    caption.title = lights ? "click a light to switch it" : "type a number in a cell";
     config.inputs.forEach((row, r) => {
       const tr = table.insertRow();
       const index = tr.insertCell(); index.className = "index"; index.textContent = String(r);
@@ -226,7 +226,10 @@
       if (next.goals) next.goals.push(next.goals[next.goals.length - 1].slice());
       if (apply(next)) dataPanel();
     };
-    box.append(table, more);
+    const hint = document.createElement("span");
+    hint.className = "hint";
+    hint.textContent = lights ? "click a light or a goal to switch it; × removes a row" : "type a number in any cell; × removes a row";
+    box.append(table, more, hint);
   }
   function fitBatch(next) {  // a batch no bigger than the rows left
     if (next.strategy.name === "minibatch" && next.strategy.batch_size > next.inputs.length) {
