@@ -6,7 +6,10 @@ Workloads: **B1**, the book's ch. 6 backprop (3-4-1, relu, 4 samples, 60 passes,
 contender makes every event of a trace at detail ``all`` in exact arithmetic, as objects in
 memory: ``engine.run(config)`` in Chromium (headless, through Playwright) and in Node; the
 Python engine's records (``Network.train`` handing each step to the emitter, the records
-kept in a list, not written). Targets: B1 in 20 ms or less in Chromium, 10⁵ events in 1 s.
+kept in a list, not written); and **the page**: an edit page's recomputing as the learner
+meets it, in Chromium: ``engine.run``, the page's entries of the events (``Live.Run``) and
+(its own column) the page drawn at the run's first event (``relive``). Targets: B1 in 20 ms or less in
+Chromium, 10⁵ events in 1 s.
 
 After one untimed run (the JIT, caches), each contender runs ``--repeat`` times per
 workload, interleaved in rounds shuffled every round (benchmarks.rounds); the time is the
@@ -28,6 +31,7 @@ from typing import Any
 import click
 
 from benchmarks.rounds import interleaved, same_round_ratio
+from steptrace.api import playground
 from steptrace.config import ExperimentConfig
 from steptrace.engine.network import Network
 from steptrace.plugins.loading import load_plugins
@@ -40,6 +44,16 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMED = "config => { const started = performance.now(); const n = steptraceEngine.run(config).length;" \
         " return [performance.now() - started, n]; }"
+#: An edit page's recomputing: the run and its entries (what the panel's "recomputed in"
+#: says), then the page drawn at the run's first event.
+RECOMPUTED = """config => {
+  const started = performance.now(), events = steptraceEngine.run(config);
+  const run = new Live.Run(config, D.edit.rules, events, steptraceEngine,
+                           {maxNodes: D.edit.maxNodes, checkpoint: D.checkpoint});
+  const computed = performance.now();
+  relive(run, 0);
+  return [computed - started, performance.now() - computed, events.length];
+}"""
 
 
 def python_run(config: ExperimentConfig, registry: Registry) -> tuple[float, int]:
@@ -93,11 +107,15 @@ def main(repeat: int) -> None:
         page = browser.new_page()
         page.set_content("<!DOCTYPE html><html><body></body></html>")
         page.add_script_tag(content=ENGINE.read_text())
+        edit_page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        edit_page.set_content(playground(b1).html)
+        edit_page.wait_for_function("document.querySelector('svg#net circle')")
         node_version = subprocess.check_output([node_path, "--version"], text=True).strip()
         click.echo(f"Chromium {browser.version}, Node {node_version}; {repeat} rounds after one "
                    "untimed round; medians")
-        click.echo(f"  {'workload':<10} {'events':>8} {'Chromium ms':>12} {'Node ms':>9} {'Python ms':>10}"
-                   f" {'Python ÷ Chromium':>18} {'target':>8}")
+        click.echo(f"  {'workload':<10} {'events':>8} {'Chromium ms':>12} {'page ms':>9} "
+                   f"{'+ draw ms':>10} {'Node ms':>9} {'Python ms':>10} {'Python ÷ Chromium':>18} "
+                   f"{'target':>8}")
         for name, config in workloads.items():
             config_json = config.model_dump_json()
             config_data: Any = json.loads(config_json)
@@ -112,8 +130,17 @@ def main(repeat: int) -> None:
                 milliseconds, events = page.evaluate(TIMED, data)
                 return timed("chromium", (milliseconds / 1000, events))
 
+            drawn: list[float] = []
+
+            def on_the_page(data: Any = config_data, timed: Any = timed,
+                            drawn: list[float] = drawn) -> float:
+                milliseconds, drawing, events = edit_page.evaluate(RECOMPUTED, data)
+                drawn.append(drawing)
+                return timed("page", (milliseconds / 1000, events))
+
             times = interleaved({
                 "chromium": in_chromium,
+                "page": on_the_page,
                 "node": lambda j=config_json, t=timed: t("node", node.run(j)),
                 "python": lambda c=config, t=timed: t("python", python_run(c, registry)),
             }, repeat)
@@ -121,6 +148,7 @@ def main(repeat: int) -> None:
             medians = {contender: statistics.median(t) * 1000 for contender, t in times.items()}
             target = "20 ms" if name == "B1" else "1000 ms"
             click.echo(f"  {name:<10} {counts['python']:>8,} {medians['chromium']:>12.2f} "
+                       f"{medians['page']:>9.2f} {statistics.median(drawn):>10.2f} "
                        f"{medians['node']:>9.2f} {medians['python']:>10.1f} "
                        f"{same_round_ratio(times, 'python', 'chromium'):>18.1f} {target:>8}")
         browser.close()

@@ -96,11 +96,16 @@ function crosses(s, box) {  // does segment s = [x1, y1, x2, y2] pass through th
   return true;
 }
 function place(t, spots, inside, own) {  // inside: the one box (its own circle) it may overlap
+  // measured once, at the first spot: a text's box moves with its x and y, so each other
+  // spot's box is that one moved (one layout a label, not one a spot: a step draws in half the time)
+  const [x0, y0] = spots[0];
+  t.setAttribute("x", x0); t.setAttribute("y", y0);
+  const b = t.getBBox();
   for (const [x, y] of spots) {
-    t.setAttribute("x", x); t.setAttribute("y", y);
-    const b = t.getBBox(), box = {x: b.x - 1, y: b.y - 1, width: b.width + 2, height: b.height + 2};
+    const box = {x: b.x - 1 + x - x0, y: b.y - 1 + y - y0, width: b.width + 2, height: b.height + 2};
     if (boxes.some(o => o !== inside && hit(o, box))) continue;
     if (own && segs.some(g => g !== own && crosses(g, box))) continue;
+    t.setAttribute("x", x); t.setAttribute("y", y);
     boxes.push(box); return true;
   }
   t.remove();
