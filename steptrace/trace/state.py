@@ -47,7 +47,8 @@ class NetworkState:
     def back(self, k: int) -> Array:
         """What layer k's delta comes back through: ``layer_{k+1}_delta · weights_k_{k+1}ᵀ``
         (before the derivative), with the weights the step had (its updates come later)."""
-        return back(self.dot, self.delta[k + 1], self.weights[k])
+        with np.errstate(all="ignore"):  # (inf and NaN as the run had them, without a warning)
+            return back(self.dot, self.delta[k + 1], self.weights[k])
 
     def complete(self, event: Event) -> Event:
         """``event`` with every derivable field filled in; the state moves past it."""
@@ -79,14 +80,16 @@ class NetworkState:
         if event.weights is not None:  # an `all`-detail trace: take its numbers as they are
             self.weights[k - 1] = np.array(event.weights, dtype=np.float64)
             return event
-        if event.weight_delta is not None:
-            change = np.array(event.weight_delta, dtype=np.float64)
-        elif k - 1 in self.layer and k in self.delta:
-            change = weight_delta(self.dot, self.layer[k - 1], self.delta[k])
-        else:  # nothing to derive it from (a damaged or partial trace): leave it out
-            return event
-        self.weights[k - 1] = self.weights[k - 1].copy()  # (``before`` keeps the old one)
-        update(self.weights[k - 1], change, event.alpha, self.ascent, self.frozen[k - 1])
+        # (a run that diverged overflowed here too, as the run did, without a warning)
+        with np.errstate(all="ignore"):
+            if event.weight_delta is not None:
+                change = np.array(event.weight_delta, dtype=np.float64)
+            elif k - 1 in self.layer and k in self.delta:
+                change = weight_delta(self.dot, self.layer[k - 1], self.delta[k])
+            else:  # nothing to derive it from (a damaged or partial trace): leave it out
+                return event
+            self.weights[k - 1] = self.weights[k - 1].copy()  # (``before`` keeps the old one)
+            update(self.weights[k - 1], change, event.alpha, self.ascent, self.frozen[k - 1])
         return event.model_copy(update={"weight_delta": as_rows(change),
                                         "weights": as_rows(self.weights[k - 1])})
 
