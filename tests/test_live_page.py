@@ -298,6 +298,8 @@ def test_a_run_the_page_cannot_compute_shows_its_recording_and_says_why(
     assert says(page).startswith("recorded only: it was recorded in blas arithmetic")
     assert page.locator("#settings input").count() == 0
     assert page.locator("#net .node").count() == 3 + 4 + 1
+    assert page.evaluate("steptrace.events()") is None  # (it shows the recording, not a run of its own)
+    assert page.evaluate("steptrace.config().arithmetic") == "blas"
 
 
 def test_the_command_line_and_the_api_write_an_edit_page(tmp_path: Path) -> None:
@@ -319,3 +321,50 @@ def test_the_command_line_and_the_api_write_an_edit_page(tmp_path: Path) -> None
     plain = steptrace.record("ch06-streetlights-backprop").html()
     assert '"edit":' not in plain.split('id="data">')[1]
     np.testing.assert_equal(len(made.html) > len(plain), True)
+
+
+def test_the_panel_and_the_page_follow_the_run_they_show(
+        chromium: Any, backprop_page: Path, tmp_path: Path) -> None:
+    page = open_page(chromium, backprop_page)
+    page.click("#net [data-label='0,2,1']")  # the number on the edge: its weight to type
+    setting(page, "weight", "0.75")
+    assert page.evaluate("steptrace.config().weights[0][2][1]") == 0.75
+    assert page.text_content("#title") == ("ch06-streetlights-backprop-edited: Putting it all "
+                                           "together: a two-layer relu network, seed 1, edited "
+                                           "on the page")
+    assert page.evaluate("steptrace.toml()").startswith('name = "ch06-streetlights-backprop-edited"')
+    assert page.text_content("#pressure pre").startswith("The table is made by Python")
+    setting(page, "size1", "5")  # the given weights no longer fit: drawn, and said so
+    assert says(page).endswith("layer_1 is 5 wide now: the given weights do not fit: drawn "
+                               "with seed 1")
+    assert page.evaluate("[steptrace.config().seed, steptrace.config().weights]") == [1, None]
+    setting(page, "iterations", "")
+    assert "passes is a whole number" in page.text_content("#settings")
+    setting(page, "alpha", "0.3")  # a run made: every box shows the run's settings again
+    assert "passes is a whole number" not in page.text_content("#settings")
+    assert page.input_value("[data-setting=iterations]") == "60"
+    huge = page.evaluate("""() => { try { steptrace.run({...steptrace.config(), iterations: 1e7}); }
+                                    catch (error) { return error.message; } }""")
+    assert huge.startswith("this run would make 290,000,000 events")
+    assert "the page keeps at most 200,000 events" in huge
+    assert page.evaluate("() => { try { steptrace.run('{'); } catch (e) { return e.message; } }"
+                         ).startswith("the config is not JSON: ")
+    page.click("text=reset")
+    assert page.text_content("#title").startswith("ch06-streetlights-backprop: ")
+    assert page.text_content("#pressure pre").startswith("Up and down pressure")
+    assert page.errors == []
+
+    minibatch = tmp_path / "minibatch.html"
+    minibatch.write_text(steptrace.playground("streetlights-minibatch").html)
+    page = open_page(chromium, minibatch)
+    setting(page, "batch", "3")
+    for _ in range(2):
+        page.click("#rows button:has-text('×') >> nth=0")
+    assert says(page).endswith("batch size 2 now: no more than the rows")
+    assert page.input_value("[data-setting=batch]") == "2"
+    forward = tmp_path / "forward.html"
+    forward.write_text(steptrace.playground("ch03-stacked-hidden-layer").html)
+    page = open_page(chromium, forward)
+    assert page.locator("[data-setting=alpha], [data-setting=strategy]").count() == 0
+    assert "forward passes only (train = false)" in page.text_content("#settings")
+    assert page.errors == []

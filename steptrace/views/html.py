@@ -71,7 +71,8 @@ PAGE_RULES = {"nonlinearities": {"linear": 1, "relu": 1, "sigmoid": 2, "tanh": 2
               "strategies": {"stochastic": 1, "full": 1, "minibatch": 1, "hot_and_cold": 1}}
 #: The plugin the page's rules come from.
 PAGE_RULES_PLUGIN = "steptrace_builtins"
-#: The most events an edited run may make: the page keeps every one in memory.
+#: The most events a run the page computes may make (an edit, ``steptrace.run``): the page
+#: keeps every one in memory (and at most 50 times as many numbers).
 EDIT_MAX_EVENTS = 200_000
 
 
@@ -172,7 +173,7 @@ def write_html(trace: Path, output: Path, registry: Registry, *, edit: bool = Fa
                           "layers": list(config.layers),
                           "drawn": [min(size, MAX_NODES) for size in config.layers],
                           "rows": MAX_NODES,
-                          "checkpoint": CHECKPOINT, "count": count,
+                          "checkpoint": CHECKPOINT, "count": count, "maxEvents": EDIT_MAX_EVENTS,
                           "incomplete": reader.incomplete,
                           "pressure": None if view is None or run is None else
                           list(view.report(run, set())),
@@ -218,8 +219,7 @@ def edit_data(config: ExperimentConfig, registry: Registry) -> dict[str, Any]:
              for name, provided in registry.nonlinearities.items()}
     return {"config": config.model_dump(mode="json"), "why": uneditable(config, registry),
             "nonlinearities": list(PAGE_RULES["nonlinearities"]),
-            "strategies": list(PAGE_RULES["strategies"]), "rules": rules,
-            "maxNodes": MAX_NODES, "maxEvents": EDIT_MAX_EVENTS}
+            "strategies": list(PAGE_RULES["strategies"]), "rules": rules, "maxNodes": MAX_NODES}
 
 
 def _pressure_view(header: Header) -> PressureView | None:

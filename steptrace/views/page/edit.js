@@ -13,17 +13,62 @@
   const $ = id => document.getElementById(id);
   const edit = D.edit;  // absent: a page written without --edit
   const data = JSON.parse(document.getElementById("data").textContent);  // the page as written
-  let config = edit ? JSON.parse(JSON.stringify(edit.config)) : null;  // the experiment shown
+  let config = edit ? JSON.parse(JSON.stringify(edit.config)) : null;  // the experiment run
   let records = null;  // the shown run's events (null: the trace's, as recorded)
+  let computes = false;  // whether the page computes this experiment (else: recorded only)
+
+  // the most a run may make: the page keeps every event (and the numbers in them)
+  function size(c) {
+    const rows = c.inputs.length, L = c.layers.length - 1, name = c.strategy && c.strategy.name;
+    const batches = name === "full" ? 1 : name === "minibatch" ? Math.ceil(rows / c.strategy.batch_size) : rows;
+    const events = c.iterations * (batches * (c.train === false ? L + 1 : 3 * L + 1) + 1);
+    const widest = Math.max(...c.layers.slice(0, -1).map((n, k) => n * c.layers[k + 1]),
+                            ...c.layers.map(n => n * Math.min(rows, 1000)));
+    return {events, numbers: events * widest};
+  }
+  const LIMITS = {events: D.maxEvents, numbers: 50 * D.maxEvents};
+  function run(c) {  // the engine's run, within the page's limits; Errors of one line
+    if (typeof c === "string") {
+      try { c = JSON.parse(c); } catch (error) { throw new Error(`the config is not JSON: ${error.message}`, {cause: error}); }
+    }
+    if (c === null || typeof c !== "object" || Array.isArray(c)) {
+      throw new Error("a config is an object, as `steptrace experiments --show ID --format json` prints it");
+    }
+    engine.validate(c);
+    const {events, numbers} = size(c);
+    if (events > LIMITS.events || numbers > LIMITS.numbers) {
+      throw new Error(`this run would make ${events.toLocaleString("en")} events of up to ` +
+        `${Math.round(numbers / events).toLocaleString("en")} numbers: the page keeps at most ` +
+        `${LIMITS.events.toLocaleString("en")} events and ${LIMITS.numbers.toLocaleString("en")} ` +
+        "numbers (record it with steptrace record)");
+    }
+    try {
+      return engine.run(c);
+    } catch (error) {
+      throw new Error(`the run could not be made: ${error.message}`, {cause: error});
+    }
+  }
+  // the experiment shown: once edited, named as its own (the original's name with -edited)
+  function shown(c) {
+    const named = JSON.parse(JSON.stringify(c));
+    if (JSON.stringify(c) !== JSON.stringify(edit.config)) {
+      named.name = `${edit.config.name}-edited`.slice(0, 100);
+      named.title = `${edit.config.title}, edited on the page`;
+      named.source = `edited on steptrace's page from ${edit.config.name}`;
+    }
+    return named;
+  }
 
   globalThis.steptrace = {
     // the events of the run `config` makes (the JSON `steptrace experiments --show ID
     // --format json` prints), as the objects of the lines `steptrace record --detail all
     // --arithmetic exact` writes; an Error saying what is wrong for a config it cannot run
-    run: config => engine.run(config),
-    config: () => JSON.parse(JSON.stringify(config)),  // the experiment shown (null: no edits)
-    events: () => records || (config && engine.run(config)),  // the shown run's events
-    toml: () => toml(config),  // the shown experiment, as `steptrace record` reads it
+    run,
+    // the experiment shown, with the learner's edits (null: a page written without --edit)
+    config: () => config && shown(config),
+    // the shown run's events (null where the page shows a recording it cannot compute)
+    events: () => records || (computes ? run(config) : null),
+    toml: () => config && toml(shown(config)),  // the shown experiment, as TOML
   };
   if (!edit) return;
   const form = $("edit");
@@ -36,7 +81,7 @@
   // the page's engine must give the trace's own numbers before it is trusted with edits
   let first;
   try {
-    first = engine.run(config);
+    first = run(config);
   } catch (error) {
     $("says").textContent = `recorded only: the page's engine cannot run this experiment (${error.message})`;
     return;
@@ -50,6 +95,8 @@
     return;
   }
   document.body.classList.add("editing");
+  computes = true;
+  const pressure = $("pressure").querySelector("pre").textContent;  // the recorded run's table
 
   const L = config.layers.length - 1, MAX = edit.maxNodes;
   const field = (label, control, hint) => {
@@ -82,15 +129,22 @@
   const INTEGER = /^\s*\d+\s*$/;
 
   // -- the settings -------------------------------------------------------------------
-  const settings = $("settings"), controls = {};
+  const settings = $("settings");
+  let controls = {}, rebuilding = false;  // (a box removed while focused fires its change)
   function settingsPanel() {
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.setting : undefined;
+    rebuilding = true;
     settings.textContent = "";
+    rebuilding = false;
+    controls = {};
     const add = (name, label, control, hint) => {
       controls[name] = control;
       control.dataset.setting = name;
       settings.append(field(label, control, hint));
     };
-    add("alpha", "alpha", input(String(config.alpha)), "the learning rate: a positive number");
+    const trains = config.train !== false;
+    if (trains) add("alpha", "alpha", input(String(config.alpha)), "the learning rate: a positive number");
     add("iterations", "passes", input(String(config.iterations)), "iterations: passes over the data");
     for (let k = 1; k < L; k++) {
       add(`size${k}`, `layer_${k} size`, input(String(config.layers[k])), `1 to ${MAX} nodes`);
@@ -100,8 +154,8 @@
           select(edit.nonlinearities, config.nonlinearities[k - 1]));
     }
     const strategies = edit.strategies.filter(s => s !== "hot_and_cold" || config.strategy.name === s);
-    add("strategy", "strategy", select(strategies, config.strategy.name));
-    if (config.strategy.name === "minibatch") {
+    if (trains) add("strategy", "strategy", select(strategies, config.strategy.name));
+    if (trains && config.strategy.name === "minibatch") {
       add("batch", "batch size", input(String(config.strategy.batch_size)), "samples per update");
     }
     add("seed", "seed", input(config.seed === null ? "" : String(config.seed)),
@@ -117,12 +171,19 @@
     reset.type = "button"; reset.textContent = "reset";
     reset.onclick = () => { if (apply(JSON.parse(JSON.stringify(edit.config)))) rebuild(); };
     settings.append(copy, " ", reset);
+    if (!trains) {
+      const note = document.createElement("span");
+      note.className = "field";
+      note.textContent = "forward passes only (train = false): nothing learns";
+      settings.append(" ", note);
+    }
     for (const [name, control] of Object.entries(controls)) {
-      control.addEventListener("change", () => take(name, control));
+      control.addEventListener("change", () => { if (!rebuilding) take(name, control); });
       if (control.tagName === "INPUT") {
         control.addEventListener("keydown", k => { if (k.key === "Enter") { k.preventDefault(); take(name, control); } });
       }
     }
+    if (focused && controls[focused] && !controls[focused].hidden) controls[focused].focus();
   }
   let picked = null;  // the weight clicked: [k, i, j]
   function take(name, control) {  // a setting typed or chosen: a new config, or refused
@@ -135,10 +196,10 @@
       next.alpha = alpha;
     } else if (name === "iterations") {
       const passes = Number(text);
-      const most = Math.floor(edit.maxEvents / eventsPerPass(next));
+      const most = Math.floor(LIMITS.events / size({...next, iterations: 1}).events);
       if (!INTEGER.test(text) || passes < 1 || passes > most) {
         return say(`passes is a whole number from 1 to ${most.toLocaleString("en")} ` +
-                   `(the page keeps at most ${edit.maxEvents.toLocaleString("en")} events)`);
+                   `(the page keeps at most ${LIMITS.events.toLocaleString("en")} events)`);
       }
       next.iterations = passes;
     } else if (name.startsWith("size")) {
@@ -166,13 +227,12 @@
       next.weights[k][i][j] = value; next.seed = null;
     }
     say("");
-    if (apply(next) && name.startsWith("size")) rebuild();
-    if (name === "strategy" || name === "seed" || name === "weight") rebuild();
+    if (!apply(next)) settingsPanel();  // (the boxes show the run's settings again)
   }
   // a layer's size changed: weights of the old shapes cannot be kept, frozen ones outside go
   function reshape(next, why) {
     const notes = [];
-    if (next.weights !== null) {
+    if (next.weights !== null && next.weights !== undefined) {
       next.weights = null;
       next.seed = edit.config.seed === null ? 1 : edit.config.seed;
       notes.push(`the given weights do not fit: drawn with seed ${next.seed}`);
@@ -181,12 +241,6 @@
     if (kept.length < next.frozen.length) notes.push(`${next.frozen.length - kept.length} frozen weight(s) no longer in the network`);
     next.frozen = kept;
     reshape.note = notes.length ? `${why}: ${notes.join("; ")}` : "";
-  }
-  function eventsPerPass(c) {
-    const rows = c.inputs.length, L = c.layers.length - 1;
-    const batches = c.strategy.name === "full" ? 1 : c.strategy.name === "minibatch"
-      ? Math.ceil(rows / c.strategy.batch_size) : rows;
-    return batches * (L + 1 + 2 * L) + 1;
   }
 
   // -- the data ---------------------------------------------------------------------------
@@ -214,7 +268,7 @@
         next.inputs.splice(r, 1);
         if (next.goals) next.goals.splice(r, 1);
         fitBatch(next);
-        if (apply(next)) dataPanel();
+        apply(next);
       };
       tr.insertCell().append(remove);
     });
@@ -224,7 +278,7 @@
       const next = JSON.parse(JSON.stringify(config));
       next.inputs.push(next.inputs[next.inputs.length - 1].slice());
       if (next.goals) next.goals.push(next.goals[next.goals.length - 1].slice());
-      if (apply(next)) dataPanel();
+      apply(next);
     };
     const hint = document.createElement("span");
     hint.className = "hint";
@@ -234,6 +288,7 @@
   function fitBatch(next) {  // a batch no bigger than the rows left
     if (next.strategy.name === "minibatch" && next.strategy.batch_size > next.inputs.length) {
       next.strategy.batch_size = next.inputs.length;
+      reshape.note = `batch size ${next.inputs.length} now: no more than the rows`;
     }
   }
   function cell(which, r, c, v, toggles) {
@@ -246,7 +301,7 @@
       b.onclick = () => {
         const next = JSON.parse(JSON.stringify(config));
         next[which][r][c] = 1 - v;
-        if (apply(next)) dataPanel();
+        apply(next);
       };
       return b;
     }
@@ -267,9 +322,10 @@
 
   // -- one weight, clicked on the network -------------------------------------------------
   $("net").addEventListener("click", ev => {
-    const edge = ev.target.closest ? ev.target.closest("[data-weight]") : null;
+    // an edge, or its label (the number on it)
+    const edge = ev.target.closest ? ev.target.closest("[data-weight], [data-label]") : null;
     if (!edge) return;
-    picked = edge.dataset.weight.split(",").map(Number);
+    picked = (edge.dataset.weight || edge.dataset.label).split(",").map(Number);
     const [k, i, j] = picked, weights = config.weights || engine.initialWeights(config).map(engine.jsonRows);
     const control = controls.weight;
     control.hidden = false;
@@ -287,17 +343,20 @@
     let made;
     const started = performance.now();
     try {
-      made = engine.run(next);
+      made = run(next);
     } catch (error) {
       say(`not recomputed: ${error.message}`);
+      reshape.note = "";
       return false;
     }
-    const run = new Live.Run(next, edit.rules, made, engine,
+    const computed = new Live.Run(next, edit.rules, made, engine,
                              {maxNodes: MAX, checkpoint: D.checkpoint});
     const took = performance.now() - started;
     const here = where();
     config = next; records = made;
-    relive(run, findAgain(run, here));
+    relive(computed, findAgain(computed, here));
+    retitle();
+    rebuild();
     const broke = Live.firstNonfinite(made);
     const note = reshape.note || ""; reshape.note = "";
     if (broke) {
@@ -330,6 +389,18 @@
     return best;
   }
   function rebuild() { settingsPanel(); dataPanel(); }
+  // the title names the experiment shown; the pressure table (Python's, of the recorded
+  // run) is shown for that run only
+  function retitle() {
+    const named = shown(config), title = `${named.name}: ${named.title}`;
+    $("title").textContent = title;
+    document.title = `${title} · steptrace`;
+    const edited = named.name !== edit.config.name, box = $("pressure");
+    box.hidden = !pressure;
+    box.querySelector("pre").textContent = edited
+      ? "The table is made by Python, from a recorded run: copy as experiment, record it, and " +
+        "`steptrace show TRACE --view pressure` gives the edited run's." : pressure;
+  }
 
   // -- copy as experiment: TOML that `steptrace record` reads ------------------------------
   function tomlValue(v) {
@@ -360,20 +431,14 @@
     return lines.join("\n") + "\n";
   }
   function exportToml() {
-    const c = JSON.parse(JSON.stringify(config));
-    const changed = JSON.stringify(c) !== JSON.stringify(edit.config);
-    if (changed) {
-      c.name = `${edit.config.name}-edited`.slice(0, 100);
-      c.title = `${edit.config.title}, edited on the page`.slice(0, 300);
-      c.source = `edited on steptrace's page from ${edit.config.name}`;
-    }
+    const c = shown(config), changed = c.name !== edit.config.name;
     const text = toml(c), box = $("toml");
     box.value = text; box.hidden = false; box.focus(); box.select();
-    const done = () => say(`the experiment is below as TOML${changed ? "" : " (not edited)"}: ` +
-                           `save it as ${c.name}.toml and \`steptrace record ${c.name}.toml\` makes this run`);
+    const record = `save it as ${c.name}.toml and \`steptrace record ${c.name}.toml\` makes this ` +
+      "run (with --detail all, a trace of every field the page shows)";
+    const done = () => say(`the experiment is below as TOML${changed ? "" : " (not edited)"}: ${record}`);
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(text).then(() => say(`copied: save it as ${c.name}.toml and ` +
-        `\`steptrace record ${c.name}.toml\` makes this run (it is also below)`), done);
+      navigator.clipboard.writeText(text).then(() => say(`copied: ${record}; it is also below`), done);
     } else done();
   }
   rebuild();
