@@ -100,6 +100,22 @@ class _GivenLines:
         pass
 
 
+class _Kept:
+    """Lines read, each kept as it goes by (``kept``)."""
+
+    def __init__(self, lines: _Lines | _GivenLines) -> None:
+        self._lines = lines
+        self.kept: list[bytes] = []
+
+    def readline(self) -> bytes:
+        line = self._lines.readline()
+        self.kept.append(line)
+        return line
+
+    def close(self) -> None:
+        self._lines.close()
+
+
 def _too_long() -> str:
     return f"a line longer than {size(MAX_LINE)}, the most a trace's line may hold (is this a trace?)"
 
@@ -184,16 +200,18 @@ class TraceReader:
 
     def __init__(self, source: IO[bytes] | Iterable[bytes], name: str | Path = "this trace",
                  check_order: bool = True, *, gzipped: bool = False, closing: bool = False,
-                 renamable: bool = False) -> None:
+                 renamable: bool = False, keep: bool = False) -> None:
         self.name = str(name)
         self.end: End | None = None
         self._line = 1
         self._events = 0  # events read so far
         #: ``name`` is a file's path: a gzip-compressed one is told to rename it ``.gz``
         self._renamable = renamable
-        self._file: _Lines | _GivenLines = (
+        self._file: _Lines | _GivenLines | _Kept = (
             _Lines(cast("IO[bytes]", source), gzipped, closing) if hasattr(source, "readline")
             else _GivenLines(source))
+        if keep:  # (only then: the lines of a replay are not kept)
+            self._file = _Kept(self._file)
         try:
             self.header = self._read_header(self._readline())
         except BaseException:
@@ -323,6 +341,19 @@ class TraceReader:
         return line
 
     @property
+    def lines(self) -> bytes:
+        """The lines read so far (uncompressed), when the reader was made with ``keep``."""
+        assert isinstance(self._file, _Kept)
+        return b"".join(self._file.kept)
+
+    def without_order_checks(self) -> TraceReader:
+        """This reader, its events no longer checked for their order (replay compares
+        each with the event it recomputes instead); before any event is read."""
+        assert self._events == 0 and self._line == 1
+        self._order = None
+        return self
+
+    @property
     def incomplete(self) -> str | None:
         """After the last event: why the recording stopped early, or None if it is whole."""
         if self.end is None or self.end.complete:
@@ -351,12 +382,12 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def open_trace(path: Path, check_order: bool = True) -> TraceReader:
+def open_trace(path: Path, check_order: bool = True, *, keep: bool = False) -> TraceReader:
     """Open the trace file at ``path`` for reading (gzip-compressed when its name ends in
     ``.gz``); the header is read and checked at once. Each event is checked to be one the
     run can have next (:mod:`steptrace.trace.order`) unless ``check_order`` is false
-    (replay, which compares each with the event it recomputes). Messages name the file as
-    ``path`` is written."""
+    (replay, which compares each with the event it recomputes); ``keep``: the lines read
+    are kept (:attr:`TraceReader.lines`). Messages name the file as ``path`` is written."""
     try:
         raw = open(path, "rb", buffering=1 << 16)  # noqa: SIM115 (the reader closes it)
     except FileNotFoundError:
@@ -366,4 +397,4 @@ def open_trace(path: Path, check_order: bool = True) -> TraceReader:
     except OSError as error:
         raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
     return TraceReader(raw, path, check_order, gzipped=path.suffix == ".gz", closing=True,
-                       renamable=True)
+                       renamable=True, keep=keep)
