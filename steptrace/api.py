@@ -29,13 +29,12 @@ exceptions (:mod:`steptrace.errors`), with the command line's one-line messages.
 from __future__ import annotations
 
 import html
+import io
 import os
 import re
-import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -51,7 +50,7 @@ from steptrace.plugins.loading import ENV_DIR, ENV_ONLY, load_plugins
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import Event
 from steptrace.trace.header import Detail, Header, holds_passes_only
-from steptrace.trace.reader import open_trace
+from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.trace.state import NetworkState
 from steptrace.views import VIEWS
 
@@ -180,12 +179,9 @@ def record(
     if output is not None:
         record_to(config, rules, Path(output), progress, detail, inputs)
         return load(output, plugins_dir=plugins_dir)
-    with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
-        path = Path(folder) / f"{config.name}.jsonl"
-        record_to(config, rules, path, progress, detail, inputs)
-        trace = load(path, plugins_dir=plugins_dir)
-        trace._in_memory(path.read_bytes())
-    return trace
+    lines = io.BytesIO()
+    record_to(config, rules, lines, progress, detail, inputs)
+    return _in_memory(lines.getvalue(), plugins_dir)
 
 
 def playground(experiment: str | Path | ExperimentConfig, *,
@@ -235,12 +231,23 @@ def load(path: Path | str, *, plugins_dir: Path | str | None = None) -> Trace:
     """Read a trace (every line checked) into memory, every event complete, whatever the
     trace's detail: what a ``step`` trace leaves out is derived back."""
     path = Path(path)
-    with open_trace(path) as reader:
-        state = NetworkState(reader.header)
-        events = tuple(map(state.complete, reader))
-        incomplete = reader.incomplete
+    with open_trace(path, keep=True) as reader:
+        return _read(reader, path, plugins_dir)
+
+
+def _in_memory(lines: bytes, plugins_dir: Path | str | None) -> Trace:
+    """The trace whose lines are ``lines`` (as a recording in memory wrote them)."""
+    with TraceReader(io.BytesIO(lines), "this trace", keep=True) as reader:
+        return _read(reader, None, plugins_dir)
+
+
+def _read(reader: TraceReader, path: Path | None, plugins_dir: Path | str | None) -> Trace:
+    """A trace from ``reader`` (made with ``keep``): its events completed, its lines kept."""
+    state = NetworkState(reader.header)
+    events = tuple(map(state.complete, reader))
     weights = [w.copy() for w in state.weights]
-    return Trace(reader.header, Events(events), weights, incomplete, path, plugins_dir)
+    return Trace(reader.header, Events(events), weights, reader.incomplete, path, plugins_dir,
+                 lines=reader.lines)
 
 
 def trace_script(script: Path | str, output: Path | str | None = None, *,
@@ -257,12 +264,9 @@ def trace_script(script: Path | str, output: Path | str | None = None, *,
     if output is not None:
         trace_file(script, Path(output), rules, timeout)
         return load(output, plugins_dir=plugins_dir)
-    with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
-        path = Path(folder) / "script.jsonl"
-        trace_file(script, path, rules, timeout)
-        trace = load(path, plugins_dir=plugins_dir)
-        trace._in_memory(path.read_bytes())
-    return trace
+    lines = io.BytesIO()
+    trace_file(script, lines, rules, timeout)
+    return _in_memory(lines.getvalue(), plugins_dir)
 
 
 def check_script(script: Path | str, against: str | None = None, *, rtol: float = 1e-9,
@@ -351,15 +355,18 @@ class Trace:
     and what the run ended with. Made by :func:`record` and :func:`load`."""
 
     def __init__(self, header: Header, events: Events, weights: list[Array],
-                 incomplete: str | None, path: Path | None, plugins_dir: Path | str | None) -> None:
+                 incomplete: str | None, path: Path | None, plugins_dir: Path | str | None,
+                 *, lines: bytes = b"") -> None:
         self.header = header
         self.events = events
         self._weights = weights
         #: why the recording stopped early, or None when the run is all there
         self.incomplete = incomplete
-        #: the trace's file, or None for a trace kept in memory
+        #: the file the trace was read from or written to, or None for one made in memory
         self.path: Path | None = path
-        self._raw: bytes | None = None
+        #: the trace's lines, as recorded (uncompressed): what replay, diff, html, plot and
+        #: save read, never a file
+        self._lines = lines
         self._plugins_dir = plugins_dir
 
     @property
@@ -373,9 +380,6 @@ class Trace:
                            "epoch): the weights the run ended with are not in it; record it with "
                            "detail=\"step\"")
         return self._weights
-
-    def _in_memory(self, raw: bytes) -> None:
-        self._raw, self.path = raw, None
 
     @property
     def config(self) -> ExperimentConfig:
@@ -395,28 +399,17 @@ class Trace:
         return [event.test_error for event in self.events
                 if event.kind == "epoch_end" and event.test_error is not None]
 
+    def _reader(self, name: str | None = None) -> TraceReader:
+        """A reader of the trace's lines, named ``name`` in messages (by default its file
+        as the user gave it, or its name, in memory)."""
+        if name is None:
+            name = str(self.path) if self.path is not None else f"{self.config.name} (in memory)"
+        return TraceReader(io.BytesIO(self._lines), name)
+
     @property
-    def _label(self) -> str:
-        return str(self.path) if self.path is not None else f"{self.config.name} (in memory)"
-
-    def _said(self, lines: Iterable[str], path: Path, label: str | None = None) -> tuple[str, ...]:
-        """Lines about this trace's file, a temporary file's path said as ``label`` (by
-        default, the trace's name, in memory)."""
-        if self.path is not None:
-            return tuple(lines)
-        return tuple(line.replace(str(path), label or self._label) for line in lines)
-
-    @contextmanager
-    def _file(self) -> Iterator[Path]:
-        """The trace as a file (its own, or its bytes in a temporary one)."""
-        if self.path is not None:
-            yield self.path
-            return
-        assert self._raw is not None
-        with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
-            path = Path(folder) / f"{self.config.name}.jsonl"
-            path.write_bytes(self._raw)
-            yield path
+    def _named(self) -> str:
+        """What a comparison calls this trace: its file, or "this trace"."""
+        return str(self.path) if self.path is not None else "this trace"
 
     def show(self, view: str = "literate", *, epoch: int | Iterable[int] | None = None,
              sample: int | Iterable[int] | None = None, kind: str | Iterable[str] | None = None,
@@ -437,13 +430,19 @@ class Trace:
 
     def save(self, path: Path | str) -> Path:
         """Write the trace to ``path`` (atomically: a file there is replaced only when the
-        new one is whole); it is the trace as recorded, byte for byte."""
+        new one is whole); it is the trace as recorded, line for line, byte for byte
+        (gzip-compressed when ``path`` ends in ``.gz``)."""
         path = Path(path)
-        with self._file() as source:
-            check_output(path, [source])
-            with atomic_write(path, inputs=[source]) as out, source.open("rb") as file:
-                while chunk := file.read(1 << 20):
-                    out.write(chunk)
+        inputs = [self.path] if self.path is not None else []
+        check_output(path, inputs)
+        with atomic_write(path, inputs=inputs) as out:
+            if path.suffix == ".gz":
+                import gzip
+
+                with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
+                    packed.write(self._lines)
+            else:
+                out.write(self._lines)
         return path
 
     def replay(self, *, rtol: float = 0.0, atol: float = 0.0, ignore_versions: bool = False) -> Check:
@@ -453,13 +452,13 @@ class Trace:
         from steptrace.replay import replay as replay_file
 
         tolerance = Tolerance(rtol, atol) if rtol or atol else None
-        with self._file() as path:
-            try:
-                result = replay_file(path, registry(self._plugins_dir), tolerance,
-                                     ignore_versions=ignore_versions)
-            except Mismatch as mismatch:
-                return Check(False, self._said([str(mismatch)], path))
-            return Check(True, self._said([*result.warnings, *result.describe(path).splitlines()], path))
+        reader = self._reader()
+        try:
+            result = replay_file(reader, registry(self._plugins_dir), tolerance,
+                                 ignore_versions=ignore_versions)
+        except Mismatch as mismatch:
+            return Check(False, (str(mismatch),))
+        return Check(True, (*result.warnings, *result.describe(reader.name).splitlines()))
 
     def diff(self, other: Trace | Path | str, *, rtol: float = 0.0, atol: float = 0.0,
              events_only: bool = False) -> Check:
@@ -467,27 +466,22 @@ class Trace:
         ``rtol``/``atol``): a :class:`Check`, truthy when they agree."""
         from steptrace.diff import diff as diff_files
 
-        with self._file() as mine:
-            if isinstance(other, Trace):
-                with other._file() as theirs:
-                    report = diff_files(mine, theirs, Tolerance(rtol, atol), events_only=events_only)
-                    lines = other._said(self._said(report.lines(), mine, "this trace"), theirs,
-                                        "the other trace")
-            else:
-                report = diff_files(mine, Path(other), Tolerance(rtol, atol), events_only=events_only)
-                lines = self._said(report.lines(), mine, "this trace")
-        return Check(report.same, lines)
+        theirs = (other._reader(str(other.path) if other.path is not None else "the other trace")
+                  if isinstance(other, Trace) else Path(other))
+        report = diff_files(self._reader(self._named), theirs, Tolerance(rtol, atol),
+                            events_only=events_only)
+        return Check(report.same, tuple(report.lines()))
 
     def html(self, *, edit: bool = False) -> str:
         """The step-through page (one self-contained HTML document, nothing fetched).
         ``edit``: with the edit panel (``steptrace html --edit``): the learner changes the
         experiment and the page computes the run again, bit for bit with :func:`record`."""
-        from steptrace.views.html import write_html
+        from steptrace.views.html import write_page
 
-        with self._file() as path, tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
-            page = Path(folder) / "trace.html"
-            write_html(path, page, registry(self._plugins_dir), edit=edit)
-            return page.read_text(encoding="utf-8")
+        page = io.BytesIO()
+        with self._reader() as reader:
+            write_page(reader, page, registry(self._plugins_dir), edit=edit, spill=io.BytesIO)
+        return page.getvalue().decode("utf-8")
 
     def page(self, *, edit: bool = False) -> Page:
         """The step-through page as a :class:`Page`: shown inline in Jupyter, written by
@@ -511,8 +505,7 @@ class Trace:
         (``pip install 'steptrace[plot]'``)."""
         from steptrace.views.plot import figure
 
-        with self._file() as path:
-            return figure(path)
+        return figure(self._reader())
 
     def to_pandas(self) -> Any:
         """One row per event (``seq``, ``epoch``, ``samples``, ``layer``, ``kind``, then its

@@ -38,8 +38,8 @@ CONTEXT = 2  # events shown before the divergent one
 
 @dataclass
 class DiffReport:
-    a: Path
-    b: Path
+    a: Path | str  # what the lines call the two traces
+    b: Path | str
     tolerance: Tolerance
     events_only: bool = False
     events: int = 0
@@ -63,7 +63,7 @@ class DiffReport:
         return out + self.divergence
 
 
-def header_changes(a: Path, header_a: Header, b: Path, header_b: Header) -> list[str]:
+def header_changes(a: Path | str, header_a: Header, b: Path | str, header_b: Header) -> list[str]:
     """One line per field of the config (and per initial weight matrix) that differs,
     naming its first differing value."""
     changes = []
@@ -106,22 +106,29 @@ def _why(trace: TraceReader) -> str:
 
 
 def diff(
-    a: Path,
-    b: Path,
+    a: Path | TraceReader,
+    b: Path | TraceReader,
     tolerance: Tolerance,
     fields: Mapping[str, Tolerance] | None = None,
     events_only: bool = False,
     names: tuple[str, str] | None = None,
 ) -> DiffReport:
-    """Compare two traces, their headers' configs and then event by event; ``fields`` gives
-    some fields their own tolerance; ``events_only``: configs that differ do not count.
-    ``names``: what the report calls the two (default: their paths), e.g. where a file
-    read from a temporary directory is kept afterwards."""
-    report = DiffReport(a, b, tolerance, events_only)
-    path_a, path_b = a, b
-    a, b = (Path(name) for name in names) if names else (path_a, path_b)
-    with open_trace(path_a) as trace_a, open_trace(path_b) as trace_b:
-        report.config_changes = header_changes(a, trace_a.header, b, trace_b.header)
+    """Compare two traces (each a path, or a reader not yet read past its header: a trace
+    in memory), their headers' configs and then event by event; ``fields`` gives some
+    fields their own tolerance; ``events_only``: configs that differ do not count.
+    ``names``: what the report calls the two (default: what their readers are named, a
+    path as given), e.g. a fresh recording where it is kept."""
+    reader_a = open_trace(a) if isinstance(a, Path) else a
+    try:
+        reader_b = open_trace(b) if isinstance(b, Path) else b
+    except BaseException:
+        reader_a.close()
+        raise
+    with reader_a as trace_a, reader_b as trace_b:
+        name_a, name_b = ((Path(names[0]), Path(names[1])) if names
+                          else (trace_a.name, trace_b.name))
+        report = DiffReport(name_a, name_b, tolerance, events_only)
+        report.config_changes = header_changes(name_a, trace_a.header, name_b, trace_b.header)
         report.notes = version_notes(trace_a.header, trace_b.header)
         before: deque[Event] = deque(maxlen=CONTEXT)
         # Completed events: traces of any detail compare on everything they determine; when
@@ -134,27 +141,27 @@ def diff(
         for event_a in _compared(trace_a.header, trace_a, only_passes):
             event_b = next(events_b, None)
             if event_b is None:
-                report.divergence = [f"{b} ends after {report.events} events{_why(trace_b)}; "
-                                     f"{a} goes on with {summary(event_a)}"]
+                report.divergence = [f"{name_b} ends after {report.events} events{_why(trace_b)}; "
+                                     f"{name_a} goes on with {summary(event_a)}"]
                 return report
             if not same_json(event_a, event_b):
                 found = difference(event_a, event_b, tolerance, fields)
                 if found is not None:
                     report.divergence = [
                         f"first divergence at {summary(event_a)}:",
-                        "  " + found.describe(str(a), str(b)),
+                        "  " + found.describe(str(name_a), str(name_b)),
                         *(f"  after {summary(e)} (agrees)" for e in before),
                     ]
                     if event_b.kind != event_a.kind or event_b.seq != event_a.seq:
-                        report.divergence.insert(1, f"  in {b}: {summary(event_b)}")
+                        report.divergence.insert(1, f"  in {name_b}: {summary(event_b)}")
                     return report
             before.append(event_a)
             report.events += 1
         extra = next(events_b, None)
         if extra is not None:
-            report.divergence = [f"{a} ends after {report.events} events{_why(trace_a)}; "
-                                 f"{b} goes on with {summary(extra)}"]
-        for path, trace in ((a, trace_a), (b, trace_b)):
+            report.divergence = [f"{name_a} ends after {report.events} events{_why(trace_a)}; "
+                                 f"{name_b} goes on with {summary(extra)}"]
+        for path, trace in ((name_a, trace_a), (name_b, trace_b)):
             if trace.incomplete and not report.divergence:
                 report.divergence = [f"{path} is incomplete ({trace.incomplete}): the "
                                      f"{report.events} events both hold agree "

@@ -126,7 +126,7 @@ def discard(temporary: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def cannot_write(target: Path, error: OSError) -> CannotWrite:
+def cannot_write(target: Path | str, error: OSError) -> CannotWrite:
     reason = error.strerror or str(error)
     if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         reason += " (free some space, or write elsewhere with -o; nothing was left behind)"

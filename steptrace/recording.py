@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig
@@ -27,7 +27,7 @@ Progress = Callable[[int, int, int], None]
 
 @dataclass(frozen=True)
 class Recorded:
-    path: Path
+    path: Path | None  # None: written to a stream
     events: int
     errors: list[float | None]  # each pass's summed error
     test_errors: list[float]  # each pass's held-out error (none without held-out rows)
@@ -134,15 +134,16 @@ def run(config: ExperimentConfig, plan: Plan, emit: Callable[[Event], None] | No
 def record(
     config: ExperimentConfig,
     registry: Registry,
-    path: Path,
+    path: Path | IO[bytes],
     progress: Progress | None = None,
     detail: Detail = "step",
     inputs: Sequence[Path] = (),
 ) -> Recorded:
-    """Train ``config``'s network and write its trace to ``path`` (atomically) at
-    ``detail``; the plugins' observers are told the run starts, see every event
-    (complete, whatever ``detail``) and are told it finished (:class:`RunObservers`).
-    ``inputs`` are the files the config came from: ``path`` may not be one of them."""
+    """Train ``config``'s network and write its trace to ``path`` (atomically), or to a
+    binary stream (``io.BytesIO()``: in memory), at ``detail``; the plugins' observers are
+    told the run starts, see every event (complete, whatever ``detail``) and are told it
+    finished (:class:`RunObservers`). ``inputs`` are the files the config came from:
+    ``path`` may not be one of them."""
     network = Network.from_config(config, registry.resolve(config))
     observers = registry.observers()
     test_errors: list[float] = []
@@ -170,7 +171,7 @@ def record(
         raise
     if observers is not None:
         observers.finished(config, errors, writer.events)
-    return Recorded(path, writer.events, errors, test_errors)
+    return Recorded(writer.path, writer.events, errors, test_errors)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from steptrace.recording import (
 )
 from steptrace.trace.emitter import Record, record_json, typed
 from steptrace.trace.header import End, Header
-from steptrace.trace.reader import open_trace
+from steptrace.trace.reader import TraceReader, open_trace
 
 
 class _RecordedPartChecked(Exception):
@@ -39,13 +39,13 @@ class ReplayResult:
     header: str  # what the header was checked against
     warnings: list[str] = field(default_factory=list)
 
-    def describe(self, path: Path) -> str:
+    def describe(self, path: Path | str) -> str:
         return (f"{path}: all {self.events} events match ({self.tolerance.describe()})\n"
                 f"{path}: {self.header}")
 
 
 def check_rules(
-    header: Header, registry: Registry, path: Path, ignore_versions: bool = False
+    header: Header, registry: Registry, path: Path | str, ignore_versions: bool = False
 ) -> list[str]:
     """Every rule the trace used must be installed, and compute the same numbers: the same
     revision (a rule's plugin bumps it when its numbers change). Another revision is an
@@ -109,7 +109,7 @@ def check_rules(
     return warnings
 
 
-def check_header(path: Path, header: Header, expected: Header, registry: Registry) -> str:
+def check_header(path: Path | str, header: Header, expected: Header, registry: Registry) -> str:
     """The header as its config makes it again (``expected``): its initial weights, schema
     version and rules (which plugin made each); and when it says it is a registered
     experiment's, its config against that experiment's (the arithmetic aside, which
@@ -149,17 +149,23 @@ def check_header(path: Path, header: Header, expected: Header, registry: Registr
 
 
 def replay(
-    path: Path,
+    source: Path | TraceReader,
     registry: Registry,
     tolerance: Tolerance | None = None,
     progress: Progress | None = None,
     ignore_versions: bool = False,
 ) -> ReplayResult:
-    """Re-run the trace at ``path``; raise Mismatch at the first divergent event.
+    """Re-run the trace at ``source`` (a path, or a reader of one not yet read past its
+    header: a trace in memory); raise Mismatch at the first divergent event. Messages
+    name the trace as the reader does (a path as given).
 
     ``progress(epochs_done, epochs, steps_per_epoch)`` is called after every pass.
     """
-    with open_trace(path, check_order=False) as trace:  # each event is compared instead
+    # (each event is compared instead of checked for its order)
+    reader = open_trace(source, check_order=False) if isinstance(source, Path) \
+        else source.without_order_checks()
+    with reader as trace:
+        path = trace.name
         header = trace.header
         config = header.config
         warnings = check_rules(header, registry, path, ignore_versions)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -36,9 +37,9 @@ from steptrace.trace.header import Printed
 from steptrace.trace.writer import TraceWriter
 
 
-def write(run: LearnerRun, name: str, registry: Registry, path: Path) -> int:
-    """Write the learner's run to ``path`` (atomically) as a trace named ``name``; returns
-    how many events it holds."""
+def write(run: LearnerRun, name: str, registry: Registry, path: Path | IO[bytes]) -> int:
+    """Write the learner's run to ``path`` (atomically), or to a binary stream, as a trace
+    named ``name``; returns how many events it holds."""
     config = run.config(name)
     plan = registry.resolve(config)
     network = Network.from_config(config, plan)

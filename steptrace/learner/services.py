@@ -5,9 +5,10 @@ place both the command line (:mod:`steptrace.cli`) and the Python API
 
 from __future__ import annotations
 
+import io
 import math
-import tempfile
 from pathlib import Path
+from typing import IO
 
 from steptrace.config import ExperimentConfig
 from steptrace.errors import ConfigError
@@ -23,9 +24,11 @@ from steptrace.learner.timeline import build
 from steptrace.plugins.registry import Registry
 
 
-def trace_file(script: Path, output: Path, registry: Registry, timeout: float) -> LearnerRun:
-    """Run ``script`` and write its run to ``output`` as a trace (ScriptError when it fails
-    or cannot be followed, or its run is not one a trace can hold)."""
+def trace_file(script: Path, output: Path | IO[bytes], registry: Registry,
+               timeout: float) -> LearnerRun:
+    """Run ``script`` and write its run to ``output`` (a path, or a binary stream) as a
+    trace (ScriptError when it fails or cannot be followed, or its run is not one a trace
+    can hold)."""
     check_limits(timeout=timeout)
     run = understand(capture(script, timeout), registry)
     write(run, trace_name(script.stem), registry, output)
@@ -102,13 +105,13 @@ def _failed(error: ScriptError, registry: Registry, label: str, rtol: float,
 
 
 def book_printout(config: ExperimentConfig, registry: Registry) -> str:
-    """What the experiment's program printed (its book view), from a run of it."""
+    """What the experiment's program printed (its book view), from a run of it, in memory."""
     from steptrace.recording import record
-    from steptrace.trace.reader import open_trace
+    from steptrace.trace.reader import TraceReader
     from steptrace.views.book import book_lines
 
-    with tempfile.TemporaryDirectory(prefix="steptrace-") as folder:
-        path = Path(folder) / "experiment.jsonl"
-        record(config, registry, path)
-        with open_trace(path) as reader:
-            return "\n".join(book_lines(reader.header, iter(reader)))
+    trace = io.BytesIO()
+    record(config, registry, trace)
+    trace.seek(0)
+    with TraceReader(trace, f"the run of {config.name}") as reader:
+        return "\n".join(book_lines(reader.header, iter(reader)))

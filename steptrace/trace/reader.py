@@ -12,9 +12,9 @@ import gzip
 import json
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import pydantic_core
 from pydantic import ValidationError
@@ -40,12 +40,14 @@ _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 class _Lines:
-    """A trace's lines, each read up to ``MAX_LINE`` bytes; a ``.gz`` file also may not
-    expand more than ``MAX_GZIP_RATIO``-fold (a decompression bomb is refused early)."""
+    """A trace's lines from a binary stream, each read up to ``MAX_LINE`` bytes; a
+    gzip-compressed one also may not expand more than ``MAX_GZIP_RATIO``-fold (a
+    decompression bomb is refused early)."""
 
-    def __init__(self, path: Path) -> None:
-        self._raw = open(path, "rb", buffering=1 << 16)  # noqa: SIM115 (closed by close())
-        self._gzip = gzip.GzipFile(fileobj=self._raw) if path.suffix == ".gz" else None
+    def __init__(self, raw: IO[bytes], gzipped: bool = False, owned: bool = True) -> None:
+        self._raw = raw
+        self._gzip = gzip.GzipFile(fileobj=raw) if gzipped else None
+        self._owned = owned  # closed with the reader (a file it opened), or left open
         self._check_at = GZIP_GRACE
 
     def readline(self) -> bytes:
@@ -60,8 +62,7 @@ class _Lines:
             self._check_ratio()
             line = b"".join(pieces)
         if len(line) > MAX_LINE:
-            raise ValueError(f"a line longer than {size(MAX_LINE)}, the most a trace's line may "
-                             "hold (is this a trace?)")
+            raise ValueError(_too_long())
         return line
 
     def _check_ratio(self) -> None:
@@ -78,7 +79,45 @@ class _Lines:
     def close(self) -> None:
         if self._gzip is not None:
             self._gzip.close()
-        self._raw.close()
+        if self._owned:
+            self._raw.close()
+
+
+class _GivenLines:
+    """A trace's lines from an iterator of lines (each ``bytes``, newline included), each
+    at most ``MAX_LINE`` bytes."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = iter(lines)
+
+    def readline(self) -> bytes:
+        line = next(self._lines, b"")
+        if len(line) > MAX_LINE:
+            raise ValueError(_too_long())
+        return line
+
+    def close(self) -> None:
+        pass
+
+
+class _Kept:
+    """Lines read, each kept as it goes by (``kept``)."""
+
+    def __init__(self, lines: _Lines | _GivenLines) -> None:
+        self._lines = lines
+        self.kept: list[bytes] = []
+
+    def readline(self) -> bytes:
+        line = self._lines.readline()
+        self.kept.append(line)
+        return line
+
+    def close(self) -> None:
+        self._lines.close()
+
+
+def _too_long() -> str:
+    return f"a line longer than {size(MAX_LINE)}, the most a trace's line may hold (is this a trace?)"
 
 
 def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
@@ -152,21 +191,27 @@ def _restore_nonfinite(value: Any) -> Any:
 
 class TraceReader:
     """A trace being read: ``header`` at once, the events by iterating (once), ``end``
-    after the last one. Use as a context manager."""
+    after the last one. Use as a context manager.
 
-    def __init__(self, path: Path, check_order: bool = True) -> None:
-        self.path = path
+    ``source`` is a binary stream (a file, ``io.BytesIO(trace_bytes)``; ``gzipped``: it is
+    gzip-compressed) or an iterator of lines (each ``bytes``, newline included); ``name``
+    is what messages call it (a path as the user gave it, or "this trace"). A stream is
+    not closed with the reader unless ``closing``. :func:`open_trace` opens a file."""
+
+    def __init__(self, source: IO[bytes] | Iterable[bytes], name: str | Path = "this trace",
+                 check_order: bool = True, *, gzipped: bool = False, closing: bool = False,
+                 renamable: bool = False, keep: bool = False) -> None:
+        self.name = str(name)
         self.end: End | None = None
         self._line = 1
         self._events = 0  # events read so far
-        try:
-            self._file = _Lines(path)
-        except FileNotFoundError:
-            raise TraceFormatError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise TraceFormatError(f"{path}: is a directory, not a trace") from None
-        except OSError as error:
-            raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
+        #: ``name`` is a file's path: a gzip-compressed one is told to rename it ``.gz``
+        self._renamable = renamable
+        self._file: _Lines | _GivenLines | _Kept = (
+            _Lines(cast("IO[bytes]", source), gzipped, closing) if hasattr(source, "readline")
+            else _GivenLines(source))
+        if keep:  # (only then: the lines of a replay are not kept)
+            self._file = _Kept(self._file)
         try:
             self.header = self._read_header(self._readline())
         except BaseException:
@@ -179,7 +224,7 @@ class TraceReader:
         try:
             return self._file.readline()
         except (OSError, EOFError, zlib.error, ValueError) as error:
-            where = f"{self.path}:{self._line}" if self._line > 1 else str(self.path)
+            where = f"{self.name}:{self._line}" if self._line > 1 else self.name
             reason = _reason(error)
             if self._line > 1 and "Not a gzipped file" in str(error):  # after a good start
                 reason = ("bytes that are not gzip follow the compressed trace: the file is "
@@ -187,7 +232,7 @@ class TraceReader:
             raise TraceFormatError(f"{where}: cannot read: {reason}") from None
 
     def _fail(self, message: str) -> TraceFormatError:
-        return TraceFormatError(f"{self.path}:{self._line}: {message}")
+        return TraceFormatError(f"{self.name}:{self._line}: {message}")
 
     def _read_header(self, first: bytes) -> Header:
         if not first or first.isspace():  # (not strip(): a header may hold megabytes of data)
@@ -195,10 +240,13 @@ class TraceReader:
         try:
             data = pydantic_core.from_json(first)  # Rust: a header holds the whole dataset
         except (ValueError, UnicodeDecodeError, RecursionError):
-            if first.startswith(GZIP_MAGIC):
+            if first.startswith(GZIP_MAGIC) and self._renamable:
                 raise self._fail(
                     "gzip-compressed, but its name does not end in .gz: rename it "
-                    f"{self.path.name}.gz, or decompress it (gunzip -c)") from None
+                    f"{Path(self.name).name}.gz, or decompress it (gunzip -c)") from None
+            if first.startswith(GZIP_MAGIC):
+                raise self._fail("gzip-compressed: read it with gzipped=True, or decompress "
+                                 "it (gunzip -c)") from None
             raise self._fail(
                 "not a steptrace trace: the first line is not JSON (give a trace written by "
                 "steptrace record)"
@@ -293,6 +341,19 @@ class TraceReader:
         return line
 
     @property
+    def lines(self) -> bytes:
+        """The lines read so far (uncompressed), when the reader was made with ``keep``."""
+        assert isinstance(self._file, _Kept)
+        return b"".join(self._file.kept)
+
+    def without_order_checks(self) -> TraceReader:
+        """This reader, its events no longer checked for their order (replay compares
+        each with the event it recomputes instead); before any event is read."""
+        assert self._events == 0 and self._line == 1
+        self._order = None
+        return self
+
+    @property
     def incomplete(self) -> str | None:
         """After the last event: why the recording stopped early, or None if it is whole."""
         if self.end is None or self.end.complete:
@@ -321,8 +382,19 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def open_trace(path: Path, check_order: bool = True) -> TraceReader:
-    """Open a trace for reading; the header is read and checked at once. Each event is
-    checked to be one the run can have next (:mod:`steptrace.trace.order`) unless ``check_order``
-    is false (replay, which compares each with the event it recomputes)."""
-    return TraceReader(path, check_order)
+def open_trace(path: Path, check_order: bool = True, *, keep: bool = False) -> TraceReader:
+    """Open the trace file at ``path`` for reading (gzip-compressed when its name ends in
+    ``.gz``); the header is read and checked at once. Each event is checked to be one the
+    run can have next (:mod:`steptrace.trace.order`) unless ``check_order`` is false
+    (replay, which compares each with the event it recomputes); ``keep``: the lines read
+    are kept (:attr:`TraceReader.lines`). Messages name the file as ``path`` is written."""
+    try:
+        raw = open(path, "rb", buffering=1 << 16)  # noqa: SIM115 (the reader closes it)
+    except FileNotFoundError:
+        raise TraceFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise TraceFormatError(f"{path}: is a directory, not a trace") from None
+    except OSError as error:
+        raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
+    return TraceReader(raw, path, check_order, gzipped=path.suffix == ".gz", closing=True,
+                       renamable=True, keep=keep)

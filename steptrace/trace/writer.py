@@ -1,5 +1,5 @@
-"""Writing a trace: a stream of lines to a hidden temporary file, renamed into place
-when the end line is written (see :class:`TraceWriter`)."""
+"""Writing a trace: a stream of lines to a binary stream, or to a hidden temporary file
+renamed into place when the end line is written (see :class:`TraceWriter`)."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def incomplete_path(path: Path) -> Path:
 
 
 class TraceWriter:
-    """Streams a trace to ``path``; use as a context manager.
+    """Streams a trace to ``target``, a path or a binary stream; use as a context manager.
 
-    The trace goes to a new hidden temporary file beside ``path``
+    To a path, the trace goes to a new hidden temporary file beside it
     (:func:`steptrace.outputs.create_temporary`: a random name, never a planted link).
     Entering the block writes the header, whole: Ctrl-C and SIGTERM wait until it is
     written. Leaving the block normally writes the end line and renames the file into
@@ -54,11 +54,18 @@ class TraceWriter:
     full (:class:`~steptrace.errors.CannotWrite`), nothing is kept: the temporary file is
     removed, to give the space back. Whole passes are flushed to disk at least every
     ``FLUSH_SECONDS``, so even a killed run leaves its earlier passes behind (in the hidden
-    temporary file, without an end line).
+    temporary file, without an end line). A path ending in ``.gz`` is gzip-compressed.
+
+    To a stream (``io.BytesIO()``, a pipe, a ``gzip.GzipFile``), the lines are written as
+    they are made, the end line last (``complete: false`` and why when the block is left by
+    an exception); the stream is flushed, never closed. ``name`` is what messages call it.
     """
 
-    def __init__(self, path: Path, header: Header, inputs: Sequence[Path] = ()) -> None:
-        self.path = path
+    def __init__(self, target: Path | IO[bytes], header: Header, inputs: Sequence[Path] = (),
+                 *, name: str = "the trace's stream") -> None:
+        self.path: Path | None = target if isinstance(target, Path) else None
+        self._stream: IO[bytes] | None = None if isinstance(target, Path) else target
+        self.name = str(target) if isinstance(target, Path) else name
         self.events = 0
         self.saved_incomplete: Path | None = None
         self._header = header
@@ -67,18 +74,24 @@ class TraceWriter:
         #: next ``write`` raises instead of writing, so no line is ever half-counted.
         self.stop_requested: int | None = None
         self._flush_at = time.monotonic() + FLUSH_SECONDS
-        check_output(path, inputs)
+        if self.path is not None:
+            check_output(self.path, inputs)
         self._tmp: Path | None = None  # the temporary file, made on entering the block
 
     def _create(self) -> None:
-        self._raw, self._tmp = create_temporary(self.path)
-        # gzip by the final name (the temporary one ends in .tmp)
-        self._file: gzip.GzipFile | IO[bytes] = self._raw
-        if self.path.suffix == ".gz":
-            import gzip  # (only then: it is not free to import)
+        self._file: gzip.GzipFile | IO[bytes]
+        if self._stream is not None:
+            self._raw = self._file = self._stream
+        else:
+            assert self.path is not None
+            self._raw, self._tmp = create_temporary(self.path)
+            # gzip by the final name (the temporary one ends in .tmp)
+            self._file = self._raw
+            if self.path.suffix == ".gz":
+                import gzip  # (only then: it is not free to import)
 
-            # mtime 0: the same run gives the same bytes (a golden re-recorded is unchanged)
-            self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+                # mtime 0: the same run gives the same bytes (a golden re-recorded is unchanged)
+                self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
         self._write = self._file.write
 
     def write(self, record: Record) -> None:
@@ -89,29 +102,32 @@ class TraceWriter:
         try:
             self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
         except OSError as error:
-            raise cannot_write(self.path, error) from None
+            raise cannot_write(self.name, error) from None
         self.events += 1
         if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
             try:
                 self._file.flush()  # whole passes reach the disk, at most every FLUSH_SECONDS
             except OSError as error:
-                raise cannot_write(self.path, error) from None
+                raise cannot_write(self.name, error) from None
             self._flush_at = time.monotonic() + FLUSH_SECONDS
 
-    def _finish(self, end: End, target: Path) -> None:
+    def _finish(self, end: End, target: Path | None) -> None:
         with signals_deferred():
             try:
                 self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
+                if self._stream is not None:
+                    self._file.flush()
+                    return
                 if self._file is not self._raw:
                     self._file.close()  # the gzip trailer
             except OSError as error:
-                raise cannot_write(target, error) from None
-            assert self._tmp is not None  # (the header was written)
+                raise cannot_write(self.name if target is None else target, error) from None
+            assert self._tmp is not None and target is not None  # (the header was written)
             finish(self._raw, self._tmp, target)
             self._raw.close()
 
     def _discard(self) -> None:
-        if self._tmp is None:
+        if self._tmp is None:  # (nothing made; or a stream, which is the caller's)
             return
         with signals_deferred():
             for file in (self._file, self._raw):
@@ -128,7 +144,7 @@ class TraceWriter:
                 self._header_written = True
         except OSError as error:
             self._discard()
-            raise cannot_write(self.path, error) from None
+            raise cannot_write(self.name, error) from None
         except CannotWrite:
             self._discard()
             raise
@@ -153,10 +169,14 @@ class TraceWriter:
         if not self._header_written or isinstance(value, CannotWrite):
             self._discard()
             return
+        end = End(events=self.events, complete=False, reason=stop_reason(value))
         try:
+            if self.path is None:  # a stream: the end line says it stopped early
+                self._finish(end, None)
+                return
             target = incomplete_path(self.path)
             check_output(target)  # (not a link, a device or a directory planted there)
-            self._finish(End(events=self.events, complete=False, reason=stop_reason(value)), target)
+            self._finish(end, target)
             self.saved_incomplete = target
         except (OSError, ValueError, CannotWrite, BadInput):  # nowhere to keep it: nothing kept
             self._discard()

@@ -35,7 +35,7 @@ import base64
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -123,10 +123,20 @@ def _shape(groups: tuple[tuple[bool, tuple[Clause, ...]], ...], values: list[Any
 
 
 def write_html(trace: Path, output: Path, registry: Registry, *, edit: bool = False) -> int:
-    """Write the page for ``trace`` to ``output`` (atomically: see
-    :func:`steptrace.outputs.atomic_write`); returns the event count. ``edit``: the page
-    has the edit panel (:func:`edit_data`): the learner changes the experiment and the page
-    computes the run again, with its own engine.
+    """Write the page for the trace file ``trace`` to ``output`` (atomically: see
+    :func:`steptrace.outputs.atomic_write`); returns the event count. See
+    :func:`write_page`."""
+    check_output(output, [trace])  # now, not after reading the whole trace
+    with open_trace(trace) as reader, atomic_write(output, inputs=[trace]) as page:
+        return write_page(reader, page, registry, edit=edit)
+
+
+def write_page(reader: TraceReader, page: IO[bytes], registry: Registry, *, edit: bool = False,
+               spill: Callable[[], IO[bytes]] = tempfile.TemporaryFile) -> int:
+    """Write the page for the trace ``reader`` reads (not yet read past its header) to the
+    binary stream ``page``; returns the event count. ``edit``: the page has the edit panel
+    (:func:`edit_data`): the learner changes the experiment and the page computes the run
+    again, with its own engine.
 
     The trace is read once, as a stream, and the page written as it is read, so memory
     stays flat however long the run: the page's head, then each event's entry (its step's
@@ -135,18 +145,13 @@ def write_html(trace: Path, output: Path, registry: Registry, *, edit: bool = Fa
     and its names, the error per pass (and, with held-out rows, their error per pass,
     ``test_errors``), where each pass starts and a snapshot of the drawn state every
     ``CHECKPOINT`` events. The snapshots, errors and starts are made while the events
-    stream, but go after them, so they wait in temporary files (not in memory) until the
-    events are written.
+    stream, but go after them, so they wait in ``spill`` files (by default temporary
+    files, not memory; ``io.BytesIO`` for a page made in memory) until the events are
+    written.
     """
-    check_output(output, [trace])  # now, not after reading the whole trace
     head, rest = PAGE.split("/*EVENTS*/")
     middle, tail = rest.split("/*DATA*/")
-    with (open_trace(trace) as reader,
-          atomic_write(output, inputs=[trace]) as page,
-          tempfile.TemporaryFile() as checkpoints,
-          tempfile.TemporaryFile() as errors,
-          tempfile.TemporaryFile() as test_errors,
-          tempfile.TemporaryFile() as starts):
+    with spill() as checkpoints, spill() as errors, spill() as test_errors, spill() as starts:
         page.write(head.encode())
         view = _pressure_view(reader.header)
         run = view.follow() if view is not None else None  # (handed the events as they go)
@@ -340,4 +345,4 @@ def _copy(source: IO[bytes], target: IO[bytes]) -> None:
     shutil.copyfileobj(source, target)
 
 
-__all__ = ["CHECKPOINT", "MAX_NODES", "PAGE", "write_html"]
+__all__ = ["CHECKPOINT", "MAX_NODES", "PAGE", "write_html", "write_page"]

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
 from steptrace.trace.events import EpochEndEvent, UpdateEvent
-from steptrace.trace.reader import open_trace
+from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.trace.state import complete_events
 
 T = TypeVar("T")
@@ -38,12 +38,12 @@ def plot(trace: Path, output: Path) -> int:
     return len(drawn.axes)
 
 
-def figure(trace: Path) -> Any:
-    """The picture of ``trace``, a matplotlib ``Figure`` (made without pyplot: no window,
-    no display needed, nothing for pyplot to keep): the error per pass (and, when the
-    experiment has held-out rows, their error after each pass, a second curve, with a
-    legend), then each layer's weights after each update. A notebook shows it as a cell's
-    last expression."""
+def figure(trace: Path | TraceReader) -> Any:
+    """The picture of ``trace`` (a path, or a reader not yet read past its header), a
+    matplotlib ``Figure`` (made without pyplot: no window, no display needed, nothing for
+    pyplot to keep): the error per pass (and, when the experiment has held-out rows, their
+    error after each pass, a second curve, with a legend), then each layer's weights after
+    each update. A notebook shows it as a cell's last expression."""
     try:
         from matplotlib import colormaps
         from matplotlib.figure import Figure
@@ -55,7 +55,7 @@ def figure(trace: Path) -> Any:
     held_out: Thinned[tuple[int, float]] = Thinned(MAX_POINTS)  # (epoch, test_error)
     left_out = 0  # passes whose error (or held-out error) is inf or NaN
     weights: dict[int, Thinned[list[float]]] = {}  # layer -> one row of weights per update
-    with open_trace(trace) as reader:
+    with open_trace(trace) if isinstance(trace, Path) else trace as reader:
         config = reader.header.config
         for event in complete_events(reader.header, reader):
             if isinstance(event, EpochEndEvent):
