@@ -5,19 +5,19 @@ Under pytest-xdist each worker keeps a book of its own; the claims go through a 
 the workers share (one file per golden, created atomically, naming the test that claimed
 it), and each worker's uses reach the controller's book (:meth:`GoldenBook.absorb`) for
 the summary and the unused goldens. Nothing here imports pytest:
-:mod:`steptrace.testing` holds the hooks.
+:mod:`steptrace.testing` holds the hooks. Nor anything heavy: the hooks keep a book in every
+pytest session where steptrace is installed, so this module imports the standard library
+alone at its start (:mod:`steptrace.goldens`, the judging, and :mod:`hashlib`, for the
+claims pytest-xdist's workers share, when first needed).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-from steptrace.goldens import is_golden_name
 
 #: What became of a golden in a test: it agreed; it was written new or rewritten
 #: (changed); or its test failed on it.
@@ -46,6 +46,8 @@ class Claims:
         key = os.path.realpath(golden)
         if self.directory is None:
             return _other(self._claimed.setdefault(key, test), test)
+        import hashlib
+
         claim = self.directory / hashlib.sha256(os.fsencode(key)).hexdigest()
         fd, name = tempfile.mkstemp(dir=self.directory)
         try:
@@ -96,6 +98,8 @@ class GoldenBook:
         used: files named like a trace (``*.jsonl``, ``*.jsonl.gz``; not a kept fresh
         trace, ``*.new.jsonl``). ``kept``: the directory fresh traces are kept in (not a
         golden directory)."""
+        from steptrace.goldens import is_golden_name
+
         used = {os.path.realpath(use.path) for use in self.uses}
         used |= {use.path for use in self.uses}
         directories = sorted({Path(use.path).parent for use in self.uses})

@@ -123,3 +123,39 @@ def test_an_interrupted_or_failed_start_leaves_nothing_behind(
     with pytest.raises(KeyboardInterrupt if stop is KeyboardInterrupt else BadInput):
         new_plugin("halfway", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_templates_are_files_in_the_package_shipped_as_its_data_and_filled_in_whole(
+        tmp_path: Path) -> None:
+    """The starter's files are templates under steptrace/templates/starter/ (package data, so
+    pyproject's patterns must cover each): filled in, no placeholder is left, and each is
+    what its name says (Python that compiles, TOML that reads)."""
+    import ast
+    import fnmatch
+    import tomllib
+
+    from steptrace.starter import TEMPLATE_SUFFIX, _write
+
+    package = ROOT / "steptrace"
+    templates = sorted(path.relative_to(package).as_posix()
+                       for path in (package / "templates").rglob("*") if path.is_file())
+    assert templates == ["templates/starter/README.md.template",
+                         "templates/starter/pyproject.toml.template",
+                         "templates/starter/steptrace_NAME/__init__.py.template",
+                         "templates/starter/tests/test_NAME.py.template"]
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["steptrace"]
+    for template in templates:  # (fnmatch's * crosses "/": count the parts too)
+        assert any(fnmatch.fnmatch(template, pattern) and template.count("/") == pattern.count("/")
+                   for pattern in patterns), template
+    _write(tmp_path, "my_rules", "my-rules")
+    written = sorted(path for path in tmp_path.rglob("*") if path.is_file())
+    assert [path.relative_to(tmp_path).as_posix() for path in written] == [
+        "README.md", "pyproject.toml", "steptrace_my_rules/__init__.py", "tests/test_my_rules.py"]
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert "${" not in text and TEMPLATE_SUFFIX not in text, path
+        if path.suffix == ".py":
+            ast.parse(text, str(path))
+        elif path.suffix == ".toml":
+            assert tomllib.loads(text)["project"]["name"] == "steptrace-my-rules"

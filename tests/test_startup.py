@@ -106,7 +106,16 @@ def test_the_kinds_show_takes_are_the_events_kinds() -> None:
 
 
 def test_the_startup_benchmark_prints_every_command_with_its_ratio_to_import_numpy() -> None:
-    from benchmarks.startup import BASELINE, HELP, RECORD, VERSION, main
+    from benchmarks.startup import (
+        BASELINE,
+        HELP,
+        PLUGIN_IMPORT,
+        PYTEST_BARE,
+        PYTEST_PLUGIN,
+        RECORD,
+        VERSION,
+        main,
+    )
 
     result = CliRunner().invoke(main, ["--repeat", "1"])
     assert result.exit_code == 0, result.output
@@ -115,6 +124,16 @@ def test_the_startup_benchmark_prints_every_command_with_its_ratio_to_import_num
     assert set(rows) >= {BASELINE, VERSION, HELP, RECORD}
     assert rows[BASELINE] == (1.0, "")
     assert rows[VERSION][1] == rows[HELP][1] == "≤ 1.3" and rows[RECORD][1] == "≤ 2.0"
+    # pytest's start, bare and with steptrace's plugin: wall clock and CPU time, each with its
+    # ratio to bare and the ms it adds
+    number = r"\s+[\d.]+\s+([\d.]+)\s+([-+][\d.]+)"
+    pytest_rows = {name: (float(wall), float(wall_plus), float(cpu), float(cpu_plus), target)
+                   for name, wall, wall_plus, cpu, cpu_plus, target in re.findall(
+                       rf"^  (\S.*?){number}{number}\s*(≤ \+[\d.]+ ms)?$", result.output,
+                       re.MULTILINE)}
+    assert pytest_rows[PYTEST_BARE] == (1.0, 0.0, 1.0, 0.0, "")
+    assert pytest_rows[PYTEST_PLUGIN][4] == "≤ +10 ms"
+    assert re.search(rf"^  {re.escape(PLUGIN_IMPORT)}\s+\+[\d.]+$", result.output, re.MULTILINE)
 
 
 @pytest.mark.parametrize(("args", "code", "says"), [
@@ -135,3 +154,69 @@ def test_the_script_exits_fast_with_the_commands_code_after_the_exit_handlers(
     assert done.returncode == code, done.stderr
     assert says in done.stdout + done.stderr
     assert done.stdout.endswith("atexit ran\n")
+
+
+#: What steptrace's pytest plugin (``steptrace.testing``, loaded by its ``pytest11`` entry
+#: point in every pytest session) must not import until a test uses it: numpy and pydantic,
+#: and the rest of steptrace (the kit's heavy half, the API, the goldens' judging, recording).
+PLUGIN_HEAVY = ("numpy", "pydantic", "pydantic_core", "steptrace_builtins",
+                "steptrace.api", "steptrace.testkit", "steptrace.goldens", "steptrace.recording",
+                "steptrace.config", "steptrace.trace", "steptrace.engine", "steptrace.plugins")
+
+
+def _heavy_for_the_plugin(modules: list[str]) -> list[str]:
+    return [name for name in modules
+            if any(name == heavy or name.startswith(f"{heavy}.") for heavy in PLUGIN_HEAVY)]
+
+
+def test_importing_the_pytest_plugin_imports_neither_numpy_nor_the_rest_of_steptrace() -> None:
+    probe = "import json, sys; import steptrace.testing; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = json.loads(done.stdout)
+    assert _heavy_for_the_plugin(modules) == []
+    assert [name for name in modules if name.split(".")[0] == "steptrace"] == [
+        "steptrace", "steptrace.testing"]
+
+
+@pytest.mark.parametrize("how", [["-p", "no:xdist"], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_pytest_session_that_uses_no_fixture_of_the_kit_imports_nothing_heavy(
+        how: list[str], tmp_path: Path) -> None:
+    """Its hooks run (options, configure, collection, reports, the summary; pytest-xdist's
+    controller and workers) and import no more than the plugin's module did, and the
+    golden book (the standard library's)."""
+    from tests.conftest import INSTALLED
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert 1 + 1 == 2\n")
+    (tmp_path / "conftest.py").write_text(textwrap.dedent("""
+        import json, os, sys
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_unconfigure(config):
+            with open(f"modules-{os.getpid()}.json", "w") as file:
+                json.dump(sorted(sys.modules), file)
+    """))
+    kit = [] if INSTALLED else ["-p", "steptrace.testing"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *kit, *how,
+                           "--steptrace-ci"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    dumps = sorted(tmp_path.glob("modules-*.json"))
+    assert len(dumps) == (3 if how[0] == "-n" else 1)  # (the controller and two workers)
+    for dump in dumps:
+        modules = json.loads(dump.read_text())
+        assert "steptrace.testing" in modules
+        assert _heavy_for_the_plugin(modules) == []
+
+
+def test_the_kits_names_come_from_its_heavy_half_when_asked_for() -> None:
+    import steptrace.testing
+    import steptrace.testkit
+
+    assert steptrace.testing.check_strategy is steptrace.testkit.check_strategy
+    assert steptrace.testing.CliResult is steptrace.testkit.CliResult
+    assert steptrace.testing.GoldenCheck is steptrace.testkit.GoldenCheck
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        steptrace.testing.nothing_here  # noqa: B018
