@@ -246,7 +246,8 @@ steptrace record {name}-streetlights -o run.jsonl && steptrace replay run.jsonl
 python -m pytest steptrace-{dist}
 ```
 
-The hooks, the types and every field are in steptrace's `docs/plugin-reference.md`. When
+The guide is steptrace's `docs/plugins.md`; the hooks, the types and every field are in
+its `docs/plugin-reference.md`. When
 a rule's numbers change on purpose, bump its `revision` (replay then refuses traces of
 the old numbers) and re-record the golden trace: `python -m pytest --steptrace-update`.
 '''

@@ -167,6 +167,15 @@ def test_the_quickstart_runs(run_cli: RunCli, tmp_path: Path, monkeypatch: pytes
     assert "── epoch 0 · sample 0: layer_0 = streetlights[0] = [1, 0, 1]" in done.stdout
 
 
+def test_the_tests_a_page_names_exist() -> None:
+    """The reliability page names the test that holds each guarantee: each must be there."""
+    defined = {name for test in (ROOT / "tests").glob("test_*.py")
+               for name in re.findall(r"^def (test_\w+)", test.read_text(encoding="utf-8"), re.M)}
+    for page in PAGES:
+        for name in re.findall(r"`(test_\w+)`", page.read_text(encoding="utf-8")):
+            assert name in defined, f"{page.name} names {name}, which no test defines"
+
+
 # -- the examples ------------------------------------------------------------------------
 
 def test_every_example_is_held_one_way() -> None:
