@@ -124,7 +124,7 @@ def reference() -> str:
         "Generated from the code by `python docs/make_plugin_reference.py`;",
         "`tests/test_plugin_reference.py` fails when it is not current, or when a hook or a",
         "field has no documentation. The guide that walks through writing a plugin is the",
-        "README's [Plugins](../README.md#plugins) section; `steptrace new-plugin NAME` writes a",
+        "[Plugins](plugins.md) page beside this one; `steptrace new-plugin NAME` writes a",
         "ready package to start from.",
         "",
         "A plugin imports what it needs from `steptrace`: `hookimpl`, `Nonlinearity`,",
@@ -141,7 +141,8 @@ def reference() -> str:
         signature = inspect.signature(hook)
         arguments = ", ".join(f"{name}: {parameter.annotation}"
                               for name, parameter in signature.parameters.items())
-        lines += [f"### `{hook.__name__}`", "", "```python",
+        lines += [f"### `{hook.__name__}`", "",
+                  "<!-- not-run: the hook's signature -->", "```python",
                   f"@hookimpl\ndef {hook.__name__}({arguments}) -> None", "```", "",
                   *docstring(hook.__doc__), ""]
     lines += ["## Types a plugin builds", ""]

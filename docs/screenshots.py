@@ -1,5 +1,6 @@
-"""Write the README's pictures of the HTML viewer: record ch06-streetlights-backprop, write
-its page, and screenshot it in headless Chromium (Playwright) at a forward, a delta and an
+"""Write the documentation's pictures (docs/*.png) of the HTML viewer: record
+ch06-streetlights-backprop, write its page, and screenshot it in headless Chromium
+(Playwright) at a forward, a delta and an
 update step of the second streetlight (events 7, 11 and 13).
 
     python docs/screenshots.py          # writes docs/viewer-forward.png, -delta.png, -update.png

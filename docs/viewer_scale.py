@@ -1,4 +1,4 @@
-"""Measure the HTML viewer at scale: the README's table (Pictures) of the page's size, its
+"""Measure the HTML viewer at scale: the table of docs/pictures.md of the page's size, its
 writing time and peak memory, and its first frame and End in headless Chromium, at 10^4,
 10^5 and 10^6 events of ch06-streetlights-backprop (its ``iterations`` raised: 29 events a
 pass, step detail).

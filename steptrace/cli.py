@@ -483,7 +483,8 @@ def trace_command(script: Path, output: Path | None, timeout: float) -> None:
               help="Absolute tolerance.")
 @_timeout
 @click.option("--json", "as_json", is_flag=True,
-              help="Print the report as JSON (documented in the README), for teachers' tools.")
+              help="Print the report as JSON (documented in docs/check-your-code.md), for teachers' "
+                   "tools.")
 def check(script: Path, against: str | None, rtol: float, atol: float, timeout: float,
           as_json: bool) -> None:
     """Check your own numpy script step by step against the book's rules.
@@ -709,7 +710,7 @@ def new_plugin(name: str, directory: Path) -> None:
     strategy with a declared option, an observer and an experiment, tests written with
     steptrace's kit (the experiment's golden trace recorded by the new plugin), and a
     README. Then: pip install -e steptrace-NAME; steptrace plugins; python -m pytest
-    steptrace-NAME. The hooks and types: docs/plugin-reference.md."""
+    steptrace-NAME. The guide: docs/plugins.md; the hooks and types: docs/plugin-reference.md."""
     from steptrace.starter import new_plugin as write
 
     root = write(name, directory)

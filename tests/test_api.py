@@ -1,4 +1,4 @@
-"""The Python API (``import steptrace``): what the README's Python section shows works, with
+"""The Python API (``import steptrace``): what the Python section of docs/learning.md shows works, with
 real numbers, and errors are steptrace's own one-line exceptions."""
 
 from __future__ import annotations
@@ -179,8 +179,8 @@ def test_experiments_lists_the_ids() -> None:
 
 
 def test_the_readmes_python_section_runs_as_written(tmp_path: Path) -> None:
-    """The README's Python example, verbatim, in a new Python in an empty directory."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    """docs/learning.md's Python example, verbatim, in a new Python in an empty directory."""
+    readme = (ROOT / "docs" / "learning.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Python\n"):]
     start = section.index("```python\n") + len("```python\n")
     code = section[start:section.index("\n```", start)]

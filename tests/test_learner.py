@@ -295,8 +295,9 @@ def test_hot_and_cold_learning_is_said_not_to_be_gradient_descent(tmp_path: Path
 
 def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli: RunCli,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Check your own code\n"):]
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "check-your-code.md").read_text(
+        encoding="utf-8")
+    section = readme[readme.index("# Check your own code\n"):]
     start = section.index("```python\n") + len("```python\n")
     loop = section[start:section.index("```", start)]
     assert AFTER_UPDATE.endswith(loop)  # the loop shown is the script's, its setup the book's
@@ -310,7 +311,8 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
 def test_the_readmes_1d_row_and_its_cause_are_real(tmp_path: Path, run_cli: RunCli,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A 1-D layer_0 makes numpy raise four lines later; the check names its line."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "check-your-code.md").read_text(
+        encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     script(tmp_path, variant(CH06_STREETLIGHTS_BACKPROP, ("layer_0 = streetlights[i:i+1]",
                                                           "layer_0 = streetlights[i]")),

@@ -173,7 +173,8 @@ def test_what_cannot_be_handed_over_is_named_when_needed(shown: dict[str, str]) 
 
 
 def test_the_readmes_notebook_examples_are_real(shown: dict[str, str]) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "check-your-code.md").read_text(
+        encoding="utf-8")
     section = readme[readme.index("**In Jupyter**"):]
     block = section[section.index("```text\n") + len("```text\n"):section.index("```\n\n")]
     loop = "\n".join(shown["loop"].splitlines()[:3])  # (then the comparison with the experiment)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import INSTALLED, ROOT, present
 
-README = (ROOT / "README.md").read_text()
+README = (ROOT / "docs" / "plugins.md").read_text()  # the guide's page
 FILES = re.findall(r"<!-- guide-file: (\S+) -->\n```\w+\n(.*?)```", README, re.S)
 COMMANDS = re.search(r"<!-- guide-run -->\n```sh\n(.*?)```", README, re.S)
 

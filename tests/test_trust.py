@@ -623,10 +623,10 @@ def test_a_file_named_like_a_builtin_does_not_replace_it(
         f"{config['alpha']!r} (|Δ| 0.4, relative 0.8))")
 
 
-def test_limits_are_what_the_readme_says() -> None:
+def test_limits_are_what_the_reliability_page_says() -> None:
     from steptrace.limits import MAX_EXPERIMENT_FILE, MAX_GZIP_RATIO, MAX_LINE, size
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "reliability.md").read_text()
     assert f"a line of a trace: at most {size(MAX_LINE)}" in readme
     assert f"an experiment file: at most {size(MAX_EXPERIMENT_FILE)}" in readme
     assert f"expands more than {MAX_GZIP_RATIO}-fold" in readme

@@ -7,7 +7,7 @@ chapter 6), alpha, the network (sizes and nonlinearities), the strategy, the del
 the number of passes, and what the script printed against what the book's program printed
 (``steptrace show --view book`` of the experiment: the book's digits). Printed numbers agree
 within the check's tolerance: the learner's ``np.dot`` may add in another order than the
-book's machine did (see the README's Exactness), which moves the last digits.
+book's machine did (see docs/exactness.md), which moves the last digits.
 """
 
 from __future__ import annotations

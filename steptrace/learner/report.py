@@ -5,8 +5,8 @@ A :class:`CheckReport` is truthy when the script follows the book's rules at eve
 names the first step that departs from the book — the variable, the script's line, the
 learner's value, the book's formula with their operands plugged in and the value it gives,
 and the likely mistake; its JSON (:meth:`CheckReport.to_dict`, ``"format":
-"steptrace-check"``, ``"version": 1``) holds the same, for teachers' tools. The README's
-"Check your own code" documents every key. A notebook cell's report also names what it
+"steptrace-check"``, ``"version": 1``) holds the same, for teachers' tools.
+docs/check-your-code.md documents every key. A notebook cell's report also names what it
 took from earlier cells (``%%steptrace_check``: :mod:`steptrace.learner.handover`).
 """
 
@@ -173,7 +173,7 @@ class CheckReport:
         printer.text(str(self))
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON data (see the README's "Check your own code")."""
+        """The report as JSON data (see docs/check-your-code.md)."""
         data: dict[str, Any] = {
             "format": FORMAT, "version": VERSION, "script": self.script, "status": self.status,
             "tolerance": {"rtol": self.rtol, "atol": self.atol}, "error": self.error,
