@@ -171,9 +171,11 @@ def test_the_tests_a_page_names_exist() -> None:
     """The reliability page names the test that holds each guarantee: each must be there."""
     defined = {name for test in (ROOT / "tests").glob("test_*.py")
                for name in re.findall(r"^def (test_\w+)", test.read_text(encoding="utf-8"), re.M)}
-    for page in PAGES:
-        for name in re.findall(r"`(test_\w+)`", page.read_text(encoding="utf-8")):
-            assert name in defined, f"{page.name} names {name}, which no test defines"
+    page = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(test_\w+)`", page)
+    assert len(named) >= 20
+    for name in named:
+        assert name in defined, f"reliability.md names {name}, which no test defines"
 
 
 # -- the examples ------------------------------------------------------------------------
