@@ -11,14 +11,12 @@ operation changed must fail the suite: the suite cannot pass by comparing nothin
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import json
 import os
 import shutil
 import struct
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,13 +29,12 @@ from steptrace.errors import ConfigError
 from steptrace.portable import EXP2_HI, EXP2_LO, _probe, sigmoid, tanh
 from tests.conftest import BOOK_REPORT, ROOT, builtin_registry
 from tests.js_conformance_cases import builtin_configs, case_line, random_configs, wide_configs
+from tests.test_viewer import browser
 
+__all__ = ["browser"]  # the fixture, shared with tests/test_viewer.py (skips, saying why)
 ENGINE = ROOT / "steptrace" / "views" / "page" / "engine.js"
 RUNNER = ROOT / "tests" / "js" / "conformance.js"
 NODE = shutil.which("node")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: Random cases: 1000 on every run (CI's too: some 10 s), more on demand.
 RANDOM_CASES = max(1000, int(os.environ.get("STEPTRACE_CONFORMANCE_CASES", "1000")))
 #: Random cases the browser runs, besides the built-ins and the wide ones.
@@ -113,23 +110,9 @@ def test_node_runs_every_case_bit_for_bit(cases: Cases) -> None:
         f"bit for bit, in {result['seconds']:.1f} s")
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    try:
-        sync_api = importlib.import_module("playwright.sync_api")
-    except ImportError:
-        pytest.skip("pip install 'steptrace[browser]' (Playwright)")
-    if CHROMIUM is None:
-        pytest.skip("no Chromium: apt-get install chromium (Debian)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
 def test_chromium_runs_the_built_ins_and_some_random_cases_bit_for_bit(
-        cases: Cases, chromium: Any) -> None:
-    page = chromium.new_page()
+        cases: Cases, browser: Any) -> None:
+    page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_content("<!DOCTYPE html><html><body></body></html>")

@@ -17,14 +17,12 @@ html`` draws a recorded one, and the learner edits it.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
 import struct
 import subprocess
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +45,10 @@ from steptrace.views.html import (
 )
 from tests.conftest import ROOT, builtin_registry
 from tests.js_conformance_cases import NONLINEARITIES, STRATEGIES, builtin_configs, random_configs
+from tests.test_viewer import browser
 
+__all__ = ["browser"]  # the fixture, shared with tests/test_viewer.py (skips, saying why)
 NODE = shutil.which("node")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGE_DIR = ROOT / "steptrace" / "views" / "page"
 RUNNER = ROOT / "tests" / "js" / "live_entries.js"
 #: Random networks whose page entries are compared (more with STEPTRACE_LIVE_CASES=N).
@@ -141,22 +138,8 @@ def test_a_page_with_one_clause_changed_differs(entry_cases: bytes, tmp_path: Pa
 
 # -- in Chromium --------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    try:
-        sync_api = importlib.import_module("playwright.sync_api")
-    except ImportError:
-        pytest.skip("pip install 'steptrace[browser]' (Playwright)")
-    if CHROMIUM is None:
-        pytest.skip("no Chromium: apt-get install chromium (Debian)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(chromium: Any, path: Path) -> Any:
-    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+def open_page(browser: Any, path: Path) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(path.as_uri())
@@ -220,8 +203,8 @@ def says(page: Any) -> str:
 
 
 def test_edits_then_copy_as_experiment_record_the_pages_run_bit_for_bit(
-        chromium: Any, backprop_page: Path, tmp_path: Path) -> None:
-    page = open_page(chromium, backprop_page)
+        browser: Any, backprop_page: Path, tmp_path: Path) -> None:
+    page = open_page(browser, backprop_page)
     assert says(page).startswith("edit any setting")
     page.keyboard.press("End")  # a pass's end, then back to a step of sample 2 in pass 59
     page.fill("#pass", "59")
@@ -251,9 +234,9 @@ def test_edits_then_copy_as_experiment_record_the_pages_run_bit_for_bit(
 
 
 def test_window_steptrace_run_agrees_with_record_on_networks_nobody_chose(
-        chromium: Any, backprop_page: Path, tmp_path: Path) -> None:
+        browser: Any, backprop_page: Path, tmp_path: Path) -> None:
     seed = int.from_bytes(os.urandom(4), "little")  # a new draw each run, named if one differs
-    page = open_page(chromium, backprop_page)
+    page = open_page(browser, backprop_page)
     for config in random_configs(12, seed=seed):
         data = config.model_dump(mode="json")
         mine = page.evaluate(f"config => ({BITS})(steptrace.run(config))", data)
@@ -261,8 +244,8 @@ def test_window_steptrace_run_agrees_with_record_on_networks_nobody_chose(
 
 
 def test_an_edit_that_makes_no_run_is_refused_where_it_was_typed(
-        chromium: Any, backprop_page: Path) -> None:
-    page = open_page(chromium, backprop_page)
+        browser: Any, backprop_page: Path) -> None:
+    page = open_page(browser, backprop_page)
     before = page.evaluate("steptrace.events().length")
     for name, value, refusal in [
             ("alpha", "-1", "alpha is a positive number, e.g. 0.2"),
@@ -290,11 +273,11 @@ def test_an_edit_that_makes_no_run_is_refused_where_it_was_typed(
 
 
 def test_a_run_the_page_cannot_compute_shows_its_recording_and_says_why(
-        chromium: Any, tmp_path: Path) -> None:
+        browser: Any, tmp_path: Path) -> None:
     blas = steptrace.record("ch06-streetlights-backprop", arithmetic="blas")
     path = tmp_path / "blas.html"
     path.write_text(blas.html(edit=True))
-    page = open_page(chromium, path)
+    page = open_page(browser, path)
     assert says(page).startswith("recorded only: it was recorded in blas arithmetic")
     assert page.locator("#settings input").count() == 0
     assert page.locator("#net .node").count() == 3 + 4 + 1
@@ -324,8 +307,8 @@ def test_the_command_line_and_the_api_write_an_edit_page(tmp_path: Path) -> None
 
 
 def test_the_panel_and_the_page_follow_the_run_they_show(
-        chromium: Any, backprop_page: Path, tmp_path: Path) -> None:
-    page = open_page(chromium, backprop_page)
+        browser: Any, backprop_page: Path, tmp_path: Path) -> None:
+    page = open_page(browser, backprop_page)
     page.click("#net [data-label='0,2,1']")  # the number on the edge: its weight to type
     setting(page, "weight", "0.75")
     assert page.evaluate("steptrace.config().weights[0][2][1]") == 0.75
@@ -356,7 +339,7 @@ def test_the_panel_and_the_page_follow_the_run_they_show(
 
     minibatch = tmp_path / "minibatch.html"
     minibatch.write_text(steptrace.playground("streetlights-minibatch").html)
-    page = open_page(chromium, minibatch)
+    page = open_page(browser, minibatch)
     setting(page, "batch", "3")
     for _ in range(2):
         page.click("#rows button:has-text('×') >> nth=0")
@@ -364,7 +347,7 @@ def test_the_panel_and_the_page_follow_the_run_they_show(
     assert page.input_value("[data-setting=batch]") == "2"
     forward = tmp_path / "forward.html"
     forward.write_text(steptrace.playground("ch03-stacked-hidden-layer").html)
-    page = open_page(chromium, forward)
+    page = open_page(browser, forward)
     assert page.locator("[data-setting=alpha], [data-setting=strategy]").count() == 0
     assert "forward passes only (train = false)" in page.text_content("#settings")
     assert page.errors == []
