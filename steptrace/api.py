@@ -204,8 +204,7 @@ class Page:
     def save(self, path: Path | str) -> Path:
         """Write the page to ``path`` (atomically, as every output is); returns it."""
         path = Path(path)
-        check_output(path, [])
-        with atomic_write(path, inputs=[]) as out:
+        with atomic_write(path) as out:  # (it checks the output first)
             out.write(self.html.encode("utf-8"))
         return path
 

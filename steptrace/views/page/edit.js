@@ -12,7 +12,6 @@
   const engine = globalThis.steptraceEngine;
   const $ = id => document.getElementById(id);
   const edit = D.edit;  // absent: a page written without --edit
-  const data = JSON.parse(document.getElementById("data").textContent);  // the page as written
   let config = edit ? JSON.parse(JSON.stringify(edit.config)) : null;  // the experiment run
   let records = null;  // the shown run's events (null: the trace's, as recorded)
   let computes = false;  // whether the page computes this experiment (else: recorded only)
@@ -87,10 +86,10 @@
     return;
   }
   const errors = first.filter(e => e.kind === "epoch_end").map(e => e.error);
-  const differs = data.errors.findIndex((v, p) => !Object.is(v, errors[p]));
+  const differs = D.errors.findIndex((v, p) => !Object.is(v, errors[p]));  // (the trace's)
   if (differs >= 0) {
     $("says").textContent = `recorded only: the page's engine does not reproduce this trace ` +
-      `(pass ${differs}: the trace's error ${data.errors[differs]}, the page's ${errors[differs]}), ` +
+      `(pass ${differs}: the trace's error ${D.errors[differs]}, the page's ${errors[differs]}), ` +
       "so it shows the recording and takes no edits";
     return;
   }
@@ -230,6 +229,7 @@
     if (!apply(next)) settingsPanel();  // (the boxes show the run's settings again)
   }
   // a layer's size changed: weights of the old shapes cannot be kept, frozen ones outside go
+  let pending = "";  // what an edit changed besides itself, said with its run
   function reshape(next, why) {
     const notes = [];
     if (next.weights !== null && next.weights !== undefined) {
@@ -240,7 +240,7 @@
     const kept = next.frozen.filter(([k, i, j]) => i < next.layers[k] && j < next.layers[k + 1]);
     if (kept.length < next.frozen.length) notes.push(`${next.frozen.length - kept.length} frozen weight(s) no longer in the network`);
     next.frozen = kept;
-    reshape.note = notes.length ? `${why}: ${notes.join("; ")}` : "";
+    pending = notes.length ? `${why}: ${notes.join("; ")}` : "";
   }
 
   // -- the data ---------------------------------------------------------------------------
@@ -288,7 +288,7 @@
   function fitBatch(next) {  // a batch no bigger than the rows left
     if (next.strategy.name === "minibatch" && next.strategy.batch_size > next.inputs.length) {
       next.strategy.batch_size = next.inputs.length;
-      reshape.note = `batch size ${next.inputs.length} now: no more than the rows`;
+      pending = `batch size ${next.inputs.length} now: no more than the rows`;
     }
   }
   function cell(which, r, c, v, toggles) {
@@ -346,7 +346,7 @@
       made = run(next);
     } catch (error) {
       say(`not recomputed: ${error.message}`);
-      reshape.note = "";
+      pending = "";
       return false;
     }
     const computed = new Live.Run(next, edit.rules, made, engine,
@@ -358,7 +358,7 @@
     retitle();
     rebuild();
     const broke = Live.firstNonfinite(made);
-    const note = reshape.note || ""; reshape.note = "";
+    const note = pending; pending = "";
     if (broke) {
       const [e, name, value] = broke;
       say(`⚠ [${e.seq}] the first number that is not finite: ${name} = ${value} (${e.kind}, epoch ` +
