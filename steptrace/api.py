@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
 import uuid
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,17 +40,17 @@ from typing import TYPE_CHECKING, Any, overload
 from pydantic import ConfigDict, ValidationError
 
 from steptrace.compare import Tolerance
-from steptrace.config import ExperimentConfig, describe, load_config
+from steptrace.config import ExperimentConfig, describe
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.outputs import atomic_write, check_output
-from steptrace.plugins.loading import ENV_DIR, ENV_ONLY, load_plugins
-from steptrace.plugins.registry import Registry
+from steptrace.plugins.loaded import registry
+from steptrace.recording import resolve_experiment
 from steptrace.trace.events import Event
 from steptrace.trace.header import Detail, Header, holds_passes_only
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.trace.state import NetworkState
-from steptrace.views import VIEWS
+from steptrace.views.lines import view_lines
 
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
@@ -60,26 +58,11 @@ if TYPE_CHECKING:
 __all__ = ["Check", "Events", "Experiment", "Page", "Trace", "check_script", "experiment", "experiments",
            "load", "playground", "record", "trace_script"]
 
-_REGISTRIES: dict[tuple[Path | None, str | None, str | None], Registry] = {}
 #: The most events a trace shows inline in Jupyter (its page embedded in the notebook).
 INLINE_EVENTS = 100_000
 #: The inline page's frame's height where a notebook runs no script in outputs (where it
 #: does, the frame grows to the page): the whole page, at 780 pixels wide.
 FRAME_HEIGHT = 1100
-
-
-def registry(plugins_dir: Path | str | None = None) -> Registry:
-    """The rules the plugins registered (loaded once per ``plugins_dir`` and per setting of
-    the variables that choose plugins); each plugin that failed to load is a Python
-    warning, once."""
-    key = (None if plugins_dir is None else Path(plugins_dir),
-           os.environ.get(ENV_ONLY), os.environ.get(ENV_DIR))
-    found = _REGISTRIES.get(key)
-    if found is None:
-        found = _REGISTRIES[key] = Registry.load(load_plugins(key[0]))
-        for problem in found.problems:
-            warnings.warn(problem, stacklevel=3)
-    return found
 
 
 def experiments(*, plugins_dir: Path | str | None = None) -> list[str]:
@@ -110,41 +93,6 @@ class Experiment(ExperimentConfig):
         except ValidationError as error:
             raise ConfigError(describe(error)) from None
         self.__dict__.update(checked.__dict__)
-
-
-def resolve_experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path | None]:
-    """A built-in experiment by id, or an experiment file by path (and the file, which a
-    recording may not overwrite). A bare name that is both a registered experiment and a
-    file in the current directory is the experiment (``./NAME`` is the file): a warning
-    says so, as does a file named like a registered experiment that is not it."""
-    from steptrace.errors import one_line
-    from steptrace.recording import unlike_registered
-
-    path = Path(name)
-    is_path = path.suffix in {".toml", ".json"} or "/" in name or name.startswith(".")
-    if name in registry.experiments and not is_path:
-        if path.exists():
-            warnings.warn(f"{one_line(name)} is both a registered experiment and a file here: "
-                          f"recording the experiment (give ./{one_line(name)} to record the file)",
-                          stacklevel=3)
-        return registry.experiment(name), None
-    if is_path or path.exists():
-        config = load_config(path)
-        try:
-            registry.resolve(config)  # unknown rules and bad options, named with the file
-        except ConfigError as error:
-            raise ConfigError(f"{path}: {error}") from None
-        if (unlike := unlike_registered(config, registry)) is not None:
-            warnings.warn(one_line(
-                f"{path} is named {config.name!r} like a registered experiment, but is not it "
-                f"({unlike.describe('ours', 'registered')}): its trace is a config of its own; "
-                "give it a name of its own"), stacklevel=3)
-        return config, path
-    try:
-        registry.experiment(name)
-    except ConfigError as error:
-        raise ConfigError(f"{error}; or give the path of a .toml/.json experiment file") from None
-    raise AssertionError("unreachable")
 
 
 def record(
@@ -531,92 +479,3 @@ class Trace:
         where = f" in {self.path}" if self.path is not None else ""
         return (f"<Trace {self.config.name}: {len(self.events)} events, "
                 f"{len(self.errors)} pass(es){final} ({self.config.arithmetic}){where}>")
-
-
-def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
-               digits: int | None = None, rules: Registry | None = None, *,
-               exact: bool = False) -> Iterator[str]:
-    """The lines of a view of a trace's events (one of :data:`VIEWS`). The
-    literate view rounds to ``digits`` significant digits (default
-    :data:`~steptrace.views.text.DIGITS`), or prints every digit when ``exact``. Filters that
-    match no event raise :class:`~steptrace.errors.BadInput` saying what the trace holds.
-    The book view of a traced script whose trace could not keep all it printed ends with a
-    Python warning saying how many lines it left out (on the command line, a ``warning:``
-    line on stderr)."""
-    from steptrace.views.book import book_lines
-    from steptrace.views.literate import Literate
-    from steptrace.views.moves import MovesView
-    from steptrace.views.pressure import PressureView
-    from steptrace.views.text import DIGITS
-
-    check_view(view, filters, digits, exact)
-    if view == "book":
-        yield from book_lines(header, events)
-        if header.printed is not None and (cut := header.printed.cut()) is not None:
-            warnings.warn(f"the book view stops early: {cut}", stacklevel=2)
-        return
-    filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
-    held = _Held()
-    if filtered:  # (what the trace holds is noted only where a filter may match nothing)
-        events = held.watch(events, filters)
-    if view == "pressure":  # (the whole run is read first: a filter's mistake comes first)
-        lines = list(PressureView(header).lines(events, filters.epochs))
-        if filtered and not held.kept:
-            raise BadInput(f"no event matches {filters.describe()}: {held.describe()}")
-        yield from lines
-        return
-    if view == "moves":
-        yield from MovesView(header).lines(events, filters.epochs)
-    else:
-        rounding = None if exact else (digits or DIGITS)
-        yield from Literate(header, rules, rounding).lines(events, filters)
-    if filtered and not held.kept:
-        raise BadInput(f"no event matches {filters.describe()}: {held.describe()}")
-
-
-def check_view(view: str, filters: Any, digits: int | None, exact: bool) -> None:
-    """BadInput when the filters or the rounding do not go with ``view``: the book view
-    prints the whole run, the pressure view takes passes only, and digits or exact."""
-    if view == "book" and (filters.epochs or filters.samples or filters.kinds or filters.layers
-                           or digits or exact):
-        raise BadInput("--view book prints the whole run as the book did: the filters and "
-                       "digits apply to the literate view (--digits, --exact)")
-    if view == "pressure" and (filters.samples or filters.kinds or filters.layers or digits or exact):
-        raise BadInput("--view pressure takes --epoch only (the weights after that pass)")
-    if view == "moves" and (filters.samples or filters.kinds or filters.layers or digits or exact):
-        raise BadInput("--view moves takes --epoch only (one table per pass)")
-    if view not in VIEWS:
-        raise BadInput(f"view {view!r}: give {', '.join(map(repr, VIEWS))}")
-    if digits is not None and exact:
-        raise BadInput("give --digits or --exact, not both")
-
-
-class _Held:
-    """What a trace's events covered (passes, samples, layers), and how many a filter kept."""
-
-    def __init__(self) -> None:
-        self.kept = 0
-        self.passes: tuple[int, int] | None = None
-        self.samples: set[int] = set()
-        self.layers: set[int] = set()
-
-    def watch(self, events: Iterable[Event], filters: Any) -> Iterator[Event]:
-        for event in events:
-            self.kept += filters.keep(event)
-            low, high = self.passes or (event.epoch, event.epoch)
-            self.passes = (min(low, event.epoch), max(high, event.epoch))
-            self.samples.update(event.samples)
-            self.layers.add(event.layer)
-            yield event
-
-    def describe(self) -> str:
-        if self.passes is None:
-            return "the trace holds no events"
-        def span(values: Iterable[int]) -> str:
-            found = sorted(values)
-            return (f"{found[0]}" if len(found) == 1 else
-                    f"{found[0]}–{found[-1]}" if found == list(range(found[0], found[-1] + 1))
-                    else ", ".join(map(str, found)))
-        low, high = self.passes
-        return (f"the trace holds passes (--epoch) {low}–{high}, samples {span(self.samples)}, "
-                f"layers {span(self.layers)}")

@@ -392,8 +392,8 @@ def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | Non
 
 def _experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path | None]:
     """A built-in experiment by id, or an experiment file by path (and the file):
-    :func:`steptrace.api.resolve_experiment`, whose warnings print as warning lines."""
-    from steptrace.api import resolve_experiment
+    :func:`steptrace.recording.resolve_experiment`, whose warnings print as warning lines."""
+    from steptrace.recording import resolve_experiment
 
     return resolve_experiment(registry, name)
 
@@ -545,9 +545,9 @@ def check(script: Path, against: str | None, rtol: float, atol: float, timeout: 
 def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None, exact: bool) -> None:
     """Narrate a trace, step by step."""
-    from steptrace.api import check_view, view_lines
     from steptrace.errors import BadInput, one_line
     from steptrace.trace.reader import open_trace
+    from steptrace.views.lines import check_view, view_lines
     from steptrace.views.text import Filters
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))

@@ -29,11 +29,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StrictFloat
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from steptrace.engine.rules import Array
+#: The arrays steptrace computes with (``steptrace.Array``, in :mod:`steptrace.engine.rules`).
+Array = NDArray[np.float64]
 
 #: Matrices of more numbers than this are written packed (nobody reads a thousand numbers
 #: by eye; every matrix of the book's networks has fewer than 100).

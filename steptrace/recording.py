@@ -1,7 +1,9 @@
-"""Recording: run an experiment and stream every event to a trace file (and observers)."""
+"""Recording: run an experiment and stream every event to a trace file (and observers);
+and which experiment a name given to ``record`` means."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,10 +11,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from steptrace.compare import Difference, Tolerance, differences
-from steptrace.config import ExperimentConfig
+from steptrace.config import ExperimentConfig, load_config
 from steptrace.engine.network import Network, Step, held_out_data, training_data
 from steptrace.engine.plan import Plan
-from steptrace.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, SteptraceError, Stopped, Terminated
+from steptrace.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ConfigError,
+    SteptraceError,
+    Stopped,
+    Terminated,
+    one_line,
+)
 from steptrace.matrices import Matrix
 from steptrace.outputs import STOPPING, handling
 from steptrace.plugins.registry import Registry
@@ -186,3 +196,35 @@ def signals_stop_between_lines(writer: TraceWriter) -> Iterator[None]:
 
     with handling(STOPPING, ask):
         yield
+
+
+def resolve_experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path | None]:
+    """A built-in experiment by id, or an experiment file by path (and the file, which a
+    recording may not overwrite). A bare name that is both a registered experiment and a
+    file in the current directory is the experiment (``./NAME`` is the file): a warning
+    says so, as does a file named like a registered experiment that is not it."""
+    path = Path(name)
+    is_path = path.suffix in {".toml", ".json"} or "/" in name or name.startswith(".")
+    if name in registry.experiments and not is_path:
+        if path.exists():
+            warnings.warn(f"{one_line(name)} is both a registered experiment and a file here: "
+                          f"recording the experiment (give ./{one_line(name)} to record the file)",
+                          stacklevel=3)
+        return registry.experiment(name), None
+    if is_path or path.exists():
+        config = load_config(path)
+        try:
+            registry.resolve(config)  # unknown rules and bad options, named with the file
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+        if (unlike := unlike_registered(config, registry)) is not None:
+            warnings.warn(one_line(
+                f"{path} is named {config.name!r} like a registered experiment, but is not it "
+                f"({unlike.describe('ours', 'registered')}): its trace is a config of its own; "
+                "give it a name of its own"), stacklevel=3)
+        return config, path
+    try:
+        registry.experiment(name)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; or give the path of a .toml/.json experiment file") from None
+    raise AssertionError("unreachable")

@@ -300,7 +300,9 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
     """
     from steptrace.testkit import golden_check
 
-    return golden_check(request, tmp_path)
+    config = request.config
+    return golden_check(request, tmp_path, _book(config), _ci_mode(config),
+                        lambda path: _shown(config, path))
 
 
 @pytest.fixture

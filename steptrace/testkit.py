@@ -31,12 +31,12 @@ from steptrace.diff import DiffReport
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import SteptraceError
+from steptrace.golden_book import GoldenBook
 from steptrace.goldens import TRACE_SUFFIXES, Comparison, comparison, is_golden_name, judge, kept_name
 from steptrace.outputs import atomic_write
 from steptrace.plugins.loading import added_plugins, load_plugins
 from steptrace.plugins.registry import Registry, checked_options
 from steptrace.recording import record, run
-from steptrace.testing import _book, _ci_mode, _shown
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 from steptrace.trace.header import DETAILS, Detail
 
@@ -225,16 +225,18 @@ def _write_atomically(source: Path, target: Path) -> None:
 
 
 GoldenCheck = Callable[..., DiffReport | None]
+#: How a message names a path or an experiment (relative to where pytest started).
+Shown = Callable[[Path | str | ExperimentConfig], str]
 #: The fields of the events, the names ``fields=`` may give a tolerance of their own.
 EVENT_FIELDS = frozenset(name for kind in (ForwardEvent, ErrorEvent, DeltaEvent, UpdateEvent,
                                            EpochEndEvent) for name in kind.model_fields)
 
 
-def _test_arg(config: pytest.Config, item: pytest.Item) -> str:
+def _test_arg(shown: Shown, item: pytest.Item) -> str:
     """The test as a command line started where pytest was names it."""
     nodeid = item.nodeid
     inside = nodeid[nodeid.index("::"):] if "::" in nodeid else ""
-    return shlex.quote(_shown(config, item.path) + inside)
+    return shlex.quote(shown(item.path) + inside)
 
 
 def _kept(config: pytest.Config, golden: Path) -> Path:
@@ -291,14 +293,14 @@ def _unwritable(golden: Path, name: str) -> str:
     return ""
 
 
-def golden_check(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
+def golden_check(request: pytest.FixtureRequest, tmp_path: Path, book: GoldenBook, ci: str,
+                 shown: Shown) -> GoldenCheck:
     """What the ``golden_trace`` fixture (:mod:`steptrace.testing`, where it is documented)
     gives a test: the function that records an experiment and judges it against its
-    golden trace."""
+    golden trace, in the session's ``book``, in CI when ``ci`` (why) is not empty, naming
+    paths as ``shown`` does."""
     config = request.config
-    book = _book(config)
     update = bool(config.getoption("--steptrace-update", default=False))
-    ci = _ci_mode(config)
     keep_dir = bool(config.getoption("--steptrace-keep", default=None))
 
     def check(
@@ -312,8 +314,8 @@ def golden_check(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
         plugins: Sequence[object] = (),
     ) -> DiffReport | None:
         golden, test = Path(os.path.abspath(golden)), request.node.nodeid
-        name = _shown(config, golden)
-        rewrite = f"pytest --steptrace-update {_test_arg(config, request.node)}"
+        name = shown(golden)
+        rewrite = f"pytest --steptrace-update {_test_arg(shown, request.node)}"
 
         def failed(lines: Sequence[str], note: str) -> NoReturn:
             book.note(golden, test, "failed", note)
@@ -336,10 +338,10 @@ def golden_check(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
         else:
             problem = ""
         if problem:
-            failed([f"golden_trace({_shown(config, experiment)!r}, {name!r}): {problem}"],
+            failed([f"golden_trace({shown(experiment)!r}, {name!r}): {problem}"],
                    "its experiment did not run")
         kept = _kept(config, golden)
-        kept_as = _shown(config, kept)
+        kept_as = shown(kept)
         how = comparison(run_config, tolerance, fields)
         verdict = judge(golden, fresh, how, detail=detail,
                         names=(name, "the run" if update else kept_as))

@@ -23,7 +23,7 @@ BACKPROP = "ch06-streetlights-backprop"
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The built-in plugins alone, as the command line's tests run (STEPTRACE_PLUGINS="")."""
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
-    monkeypatch.setattr("steptrace.api._REGISTRIES", {})
+    monkeypatch.setattr("steptrace.plugins.loaded._REGISTRIES", {})
 FINAL_ERROR = 1.5055622665134859e-05  # the book's last printed error of this run
 
 

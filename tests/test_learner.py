@@ -39,7 +39,7 @@ AFTER_UPDATE = variant(CH06_STREETLIGHTS_BACKPROP, (
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The built-in plugins alone, as the command line's tests run (STEPTRACE_PLUGINS="")."""
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
-    monkeypatch.setattr("steptrace.api._REGISTRIES", {})
+    monkeypatch.setattr("steptrace.plugins.loaded._REGISTRIES", {})
 
 
 def script(tmp_path: Path, source: str, name: str = "mine.py") -> Path:

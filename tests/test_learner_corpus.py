@@ -57,7 +57,7 @@ NAMED = {
 @pytest.fixture(autouse=True)
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
-    monkeypatch.setattr("steptrace.api._REGISTRIES", {})
+    monkeypatch.setattr("steptrace.plugins.loaded._REGISTRIES", {})
 
 
 def test_the_corpus_is_all_here() -> None:

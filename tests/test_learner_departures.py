@@ -35,7 +35,7 @@ SAMPLE = CASES if WANTED == "all" else random.Random(SEED).sample(CASES, min(int
 @pytest.fixture(autouse=True)
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
-    monkeypatch.setattr("steptrace.api._REGISTRIES", {})
+    monkeypatch.setattr("steptrace.plugins.loaded._REGISTRIES", {})
 
 
 def _values(path: Path) -> list[tuple[str, np.ndarray]] | str:

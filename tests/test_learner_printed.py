@@ -31,7 +31,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The built-in plugins alone, as the command line's tests run (STEPTRACE_PLUGINS="")."""
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
-    monkeypatch.setattr("steptrace.api._REGISTRIES", {})
+    monkeypatch.setattr("steptrace.plugins.loaded._REGISTRIES", {})
 
 
 def script(tmp_path: Path, source: str, name: str = "mine.py") -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import steptrace
-from steptrace.api import registry
+from steptrace.plugins.loaded import registry
 from steptrace.trace.events import UpdateEvent
 from steptrace.trace.reader import open_trace
 from steptrace.views.literate import Clause, Literate, Operand, Sign

@@ -99,10 +99,13 @@ def test_no_module_of_the_package_but_the_command_line_imports_click() -> None:
 
 
 def test_the_kinds_show_takes_are_the_events_kinds() -> None:
-    from steptrace.cli import EVENT_KINDS
+    from steptrace.defaults import EVENT_KINDS
     from steptrace.trace import events
 
-    assert EVENT_KINDS == events.EVENT_KINDS
+    assert EVENT_KINDS == tuple(events.EVENT_CLASSES) == ("forward", "error", "delta", "update",
+                                                          "epoch_end")
+    assert all(events.EVENT_CLASSES[kind].model_fields["kind"].default == kind
+               for kind in EVENT_KINDS)
 
 
 def test_the_startup_benchmark_prints_every_command_with_its_ratio_to_import_numpy() -> None:

@@ -23,7 +23,7 @@ BACKPROP = "ch06-streetlights-backprop"
 @pytest.fixture(autouse=True)
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
-    monkeypatch.setattr("steptrace.api._REGISTRIES", {})
+    monkeypatch.setattr("steptrace.plugins.loaded._REGISTRIES", {})
 
 
 def test_a_stream_holds_the_bytes_a_file_holds(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_the_api_keeps_a_trace_in_memory_without_temporary_files(
     assert trace.show("book").splitlines()[0] == "Error:0.6342311598444467"
     from steptrace.learner.services import book_printout
 
-    assert book_printout(trace.config, steptrace.api.registry()) == trace.show("book")
+    assert book_printout(trace.config, steptrace.plugins.loaded.registry()) == trace.show("book")
     monkeypatch.undo()
     monkeypatch.setenv("STEPTRACE_PLUGINS", "")
     saved = trace.save(tmp_path / "saved.jsonl.gz")  # (a file, atomically: asked to write)

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import steptrace
+from steptrace.defaults import DIGITS
 from steptrace.plugins.registry import Registry
 from steptrace.recording import record
 from steptrace.trace.events import (
@@ -34,7 +35,7 @@ from steptrace.trace.events import (
 )
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import complete_events, walk
-from steptrace.views.html import CHECKPOINT, DIGITS, MAX_NODES, write_html
+from steptrace.views.html import CHECKPOINT, MAX_NODES, write_html
 from steptrace.views.literate import Clause, Literate, Sign
 from tests.conftest import TRACES, RunCli, present
 from tests.test_plot import fill_disk

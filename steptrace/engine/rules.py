@@ -11,10 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
+from steptrace.matrices import Array as Array
 
-Array = NDArray[np.float64]
 Batches = Sequence[Sequence[int]]
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from steptrace.defaults import CHECK_ATOL, CHECK_RTOL
 from steptrace.engine.rules import Array
 from steptrace.learner.differences import how_it_differs
 from steptrace.learner.mapping import LearnerRun, Moment, close, fit, walk
@@ -29,8 +30,9 @@ from steptrace.learner.rules import Expected, book, update
 from steptrace.learner.runner import Script
 from steptrace.learner.whole_run import departure
 
-#: The default tolerance: numbers agree when |a - b| <= atol + rtol * |b|.
-RTOL, ATOL = 1e-9, 1e-12
+#: The default tolerance (:mod:`steptrace.defaults`): numbers agree when
+#: |a - b| <= atol + rtol * |b|.
+RTOL, ATOL = CHECK_RTOL, CHECK_ATOL
 
 
 @dataclass(frozen=True)

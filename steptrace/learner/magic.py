@@ -58,9 +58,9 @@ def steptrace_check(line: str, cell: str, notebook: Mapping[str, object] | None 
                     ) -> CheckReport | None:
     """Check the cell's code against the book's rules (see the module), handed what it
     takes from ``notebook`` (the kernel's ``user_ns``)."""
-    from steptrace.api import registry
     from steptrace.learner.handover import prelude_for
     from steptrace.learner.services import check_file
+    from steptrace.plugins.loaded import registry
 
     try:
         options = _options().parse_args(shlex.split(line))

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from steptrace.defaults import DIGITS
 from steptrace.engine import formulas
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import DOT, TOTAL, close, fit
 from steptrace.learner.operands import Operands
 from steptrace.views.text import matrix, number
-
-DIGITS = 4  # as steptrace show rounds
 
 
 def shown(value: Array | float, digits: int | None = DIGITS) -> str:

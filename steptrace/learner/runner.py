@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from steptrace.defaults import TIMEOUT
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, Terminated
 from steptrace.learner.capture import LIMIT_NAMES, assigned_names, statement_lines
@@ -51,8 +52,6 @@ LIMITS = {"max_numbers": 10_000_000, "max_value": 1_000_000, "max_assignments": 
           "max_output": 8 * MiB}
 #: The largest script steptrace runs.
 MAX_SCRIPT = MiB
-#: Seconds a script may run (``--timeout``).
-DEFAULT_TIMEOUT = 60.0
 #: What starts the child: the checkout or installation of this steptrace comes first on
 #: ``sys.path`` only while capture is imported; the script then sees the path ``python
 #: SCRIPT`` would give it.
@@ -263,7 +262,7 @@ def self_assignments(tree: ast.Module) -> frozenset[tuple[int, str]]:
     return frozenset(found)
 
 
-def capture(path: Path | str, timeout: float = DEFAULT_TIMEOUT,
+def capture(path: Path | str, timeout: float = TIMEOUT,
             limits: dict[str, int] | None = None, label: str | None = None,
             prelude: Prelude | None = None) -> Captured:
     """Run the script at ``path`` in a child process (at most ``timeout`` seconds) and

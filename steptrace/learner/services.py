@@ -52,7 +52,7 @@ def check_file(script: Path, registry: Registry, against: str | None = None, *,
     ``against``, an experiment's id or file, against that experiment); a script that fails
     or cannot be followed is a report whose status is ``failed``. A wrong ``against``
     raises (ConfigError). ``prelude``: what a notebook cell takes from earlier cells."""
-    from steptrace.api import resolve_experiment
+    from steptrace.recording import resolve_experiment
 
     check_limits(rtol=rtol, atol=atol, timeout=timeout)
     label = str(script) if label is None else label

@@ -38,6 +38,7 @@ from pydantic import (
     field_validator,
 )
 
+from steptrace.defaults import EVENT_KINDS as EVENT_KINDS
 from steptrace.errors import printable
 from steptrace.matrices import PACK_ABOVE, matrix_json_schema, pack, unpack
 
@@ -209,7 +210,6 @@ EVENT_CLASSES: dict[str, type[_EventBase]] = {
     "forward": ForwardEvent, "error": ErrorEvent, "delta": DeltaEvent, "update": UpdateEvent,
     "epoch_end": EpochEndEvent,
 }
-EVENT_KINDS: tuple[str, ...] = tuple(EVENT_CLASSES)
 #: The fields that hold ``Rows``.
 MATRIX_FIELDS = frozenset({"layer_in", "weighted_sum", "layer_out", "prediction", "goal",
                            "derivative", "delta", "weight_delta", "weights"})

@@ -43,6 +43,7 @@ import numpy as np
 import pydantic_core
 
 from steptrace.config import ExperimentConfig
+from steptrace.defaults import DIGITS
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.registry import Provided, Registry
@@ -62,8 +63,6 @@ from steptrace.views.pressure import PressureRun, PressureView
 
 CHECKPOINT = 256
 MAX_NODES = 12
-#: significant digits of the numbers the page shows (its script's fmt; exact ones in tooltips)
-DIGITS = 4
 #: The rules the page's own engine (``page/engine.js``) computes, each at the revision of
 #: the built-in plugin it mirrors bit for bit (``tests/test_js_conformance.py``): a page
 #: made ``edit=True`` of a run with any other rule shows its recording only, and says why.

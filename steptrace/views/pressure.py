@@ -14,12 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from steptrace.defaults import DIGITS
 from steptrace.engine.pressure import Fit, Tally, least_squares, not_binary, pressure, tallies, twins
 from steptrace.errors import BadInput
 from steptrace.trace.events import EpochEndEvent, Event, UpdateEvent
 from steptrace.trace.header import Header, holds_passes_only
 from steptrace.trace.state import complete_events
-from steptrace.views.text import DIGITS, matrix, number
+from steptrace.views.text import matrix, number
 
 LEGEND = (
     "Up and down pressure, from the data (the book's table): for each example and each "

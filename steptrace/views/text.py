@@ -21,8 +21,6 @@ def number(x: float, digits: int | None = None) -> str:
     return repr(x)
 
 
-#: The significant digits ``show`` rounds to unless told otherwise (``--exact``: every digit).
-DIGITS = 4
 
 
 def matrix(m: Rows, digits: int | None = None) -> str:
