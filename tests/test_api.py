@@ -27,6 +27,24 @@ def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
 FINAL_ERROR = 1.5055622665134859e-05  # the book's last printed error of this run
 
 
+def test_the_type_checkers_imports_are_the_table_of_public_names() -> None:
+    """steptrace/__init__.py names each public name once, in ``_WHERE``; the imports under
+    ``TYPE_CHECKING`` (for type checkers and editors) must import exactly those names from
+    exactly those modules, and ``__all__`` is the table's names."""
+    import ast
+
+    tree = ast.parse((ROOT / "steptrace" / "__init__.py").read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If)
+                 and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+    imported = {alias.name: node.module for node in block.body
+                if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert imported == steptrace._WHERE
+    assert len(imported) == 24 and imported["record"] == "steptrace.api"
+    assert steptrace.__all__ == sorted([*imported, "portable", "__version__"])
+    for name in steptrace.__all__:
+        assert getattr(steptrace, name) is not None
+
+
 def test_the_package_exports_its_api_and_imports_it_only_when_used() -> None:
     assert {"record", "load", "experiments", "experiment", "Trace", "Experiment", "Check",
             "Events", "hookimpl", "Nonlinearity", "Strategy"} <= set(dir(steptrace))
