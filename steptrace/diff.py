@@ -29,7 +29,7 @@ from steptrace.compare import (
     summary,
 )
 from steptrace.trace.events import Event
-from steptrace.trace.header import Header, holds_passes_only
+from steptrace.trace.header import Header, holds_passes_only, plugin_of
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.trace.state import complete_events
 
@@ -80,13 +80,19 @@ def header_changes(a: Path | str, header_a: Header, b: Path | str, header_b: Hea
 
 
 def version_notes(header_a: Header, header_b: Header) -> list[str]:
+    """How the two runs' rules were provided: another plugin (whose revisions and the
+    other's are not comparable), another release, another revision (its numbers changed)."""
     a, b = header_a.fingerprint, header_b.fingerprint
+    shared = [rule for rule in a.rules if rule in b.rules]
+    same_plugin = [rule for rule in shared if plugin_of(a.rules[rule]) == plugin_of(b.rules[rule])]
     notes = [f"{rule} was recorded with {a.rules[rule]} in one, {b.rules[rule]} in the other"
-             for rule in a.rules if rule in b.rules and a.rules[rule] != b.rules[rule]]
+             + ("" if rule in same_plugin else ": another plugin's rule of the same name (their "
+                "revisions are not comparable)")
+             for rule in shared if a.rules[rule] != b.rules[rule]]
     return notes + [
         f"{rule} was recorded with revision {a.revisions.get(rule, 1)} in one, "
         f"{b.revisions.get(rule, 1)} in the other (its numbers changed)"
-        for rule in a.rules if rule in b.rules and not rule.startswith("experiment:")
+        for rule in same_plugin if not rule.startswith("experiment:")
         and a.revisions.get(rule, 1) != b.revisions.get(rule, 1)]
 
 
@@ -99,6 +105,24 @@ def _compared(header: Header, events: Iterable[Event], passes_only: bool) -> Ite
         elif event.kind == "epoch_end":
             yield event if event.seq == event.epoch else event.model_copy(
                 update={"seq": event.epoch})
+
+
+def _cause(report: DiffReport, header_a: Header, header_b: Header) -> str:
+    """What the divergence likely comes from: what ran differs, a rule was provided
+    otherwise (the notes above), or neither; and where a blas run was recorded."""
+    rules = [note for note in report.notes if note.startswith(("nonlinearity:", "strategy:"))]
+    causes = (["the headers differ in what ran (above)"] if report.config_changes else []) + (
+        ["a rule was provided otherwise (the notes above)"] if rules else [])
+    a, b = header_a.fingerprint, header_b.fingerprint
+    where = [f"{what} {getattr(a, what)} in one, {getattr(b, what)} in the other"
+             for what in ("numpy", "blas", "machine") if getattr(a, what) != getattr(b, what)]
+    if "blas" in (header_a.config.arithmetic, header_b.config.arithmetic) and where:
+        causes.append("blas arithmetic, recorded with " + ", ".join(where))
+    if not causes:
+        return ("likely cause: nothing in the headers (the same config, every rule from the "
+                "same plugin, release and revision): a rule's code changed without a new "
+                "revision, or a trace was edited")
+    return "likely cause: " + "; ".join(causes)
 
 
 def _why(trace: TraceReader) -> str:
@@ -154,6 +178,8 @@ def diff(
                     ]
                     if event_b.kind != event_a.kind or event_b.seq != event_a.seq:
                         report.divergence.insert(1, f"  in {name_b}: {summary(event_b)}")
+                    report.divergence.append("  " + _cause(report, trace_a.header,
+                                                           trace_b.header))
                     return report
             before.append(event_a)
             report.events += 1

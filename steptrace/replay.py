@@ -24,7 +24,7 @@ from steptrace.recording import (
     unlike_registered,
 )
 from steptrace.trace.emitter import Record, record_json, typed
-from steptrace.trace.header import End, Header
+from steptrace.trace.header import End, Fingerprint, Header, plugin_of
 from steptrace.trace.reader import TraceReader, open_trace
 
 
@@ -88,6 +88,12 @@ def check_rules(
                 warnings.append(f"experiment {name!r} was recorded with {provider}; installed "
                                 f"is {provided.label}")
             continue
+        if plugin_of(provided.label) != plugin_of(provider):  # another plugin's rule of the same name
+            warnings.append(f"{noun} {name!r} was recorded with {provider}; installed is "
+                            f"{provided.label}, another plugin's {noun} of the same name (their "
+                            "revisions are not comparable: the events say whether its numbers "
+                            f"are the same; to replay with the recording's, {install})")
+            continue
         recorded, installed = fingerprint.revisions.get(rule, 1), provided.rule.revision
         if recorded != installed:
             message = (f"{noun} {name!r} was recorded with revision {recorded} ({provider}); "
@@ -107,6 +113,23 @@ def check_rules(
                             f"{provided.label}, the same revision {installed} (its numbers "
                             "did not change)")
     return warnings
+
+
+def likely_cause(notes: list[str], recorded: Fingerprint, here: Fingerprint,
+                 arithmetic: str) -> str:
+    """What a divergence is likely to come from: the notes on the rules (another plugin,
+    release or revision than the trace's), or that every rule is the trace's; and, for a
+    blas trace, where the machine or the numerical libraries differ."""
+    where = [f"{what} {getattr(recorded, what)} there, {getattr(here, what)} here"
+             for what in ("numpy", "blas", "machine")
+             if getattr(recorded, what) != getattr(here, what)] if arithmetic == "blas" else []
+    if notes:
+        cause = "it differs from the recording in its rules: " + "; ".join(notes)
+    else:
+        cause = ("every rule is the one that recorded it (the same plugin, release and "
+                 "revision): a rule's code changed without a new revision, or the trace was "
+                 "edited")
+    return cause + ("; blas arithmetic, recorded with " + ", ".join(where) if where else "")
 
 
 def check_header(path: Path | str, header: Header, expected: Header, registry: Registry) -> str:
@@ -196,7 +219,9 @@ def replay(
                 found = difference(old, event, tolerance)
                 if found is not None:
                     raise Mismatch(f"{path}: replay diverges at {summary(old)}: "
-                                   + found.describe("recorded", "recomputed"))
+                                   + found.describe("recorded", "recomputed") + "; "
+                                   + likely_cause(warnings, header.fingerprint,
+                                                  expected.fingerprint, config.arithmetic))
             count += 1
 
         try:

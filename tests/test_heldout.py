@@ -303,7 +303,8 @@ def test_replay_and_diff_catch_an_edited_held_out_error(run_cli: RunCli, tmp_pat
     assert replayed.stderr == (
         f"Error: {bad}: replay diverges at event {LAST} (epoch_end, epoch 399, samples [0, 1], "
         "layer 1): field test_error: recorded 1.0405, recomputed 1.0404 (|Δ| 0.0001, relative "
-        "9.61e-05)\n")
+        "9.61e-05); every rule is the one that recorded it (the same plugin, release and "
+        "revision): a rule's code changed without a new revision, or the trace was edited\n")
     diffed = run_cli("diff", GOLDEN, bad)
     assert diffed.exit_code == 1
     assert diffed.stdout.splitlines()[:2] == [

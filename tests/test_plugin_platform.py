@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -282,6 +284,106 @@ def test_replay_refuses_another_revision_and_notes_another_release(run_cli: RunC
         "steptrace_builtins.nonlinearities 0.0.9 in the other",
         "note: nonlinearity:relu was recorded with revision 1 in one, 0 in the other (its numbers "
         "changed)"]
+
+
+def _with_header(trace: Path, out: Path, edit: Callable[[dict[str, Any]], None],
+                 seq: int | None = None) -> Path:
+    """``trace`` copied to ``out`` with its header edited, and event ``seq``'s first
+    number moved (a divergence there), if given."""
+    lines = trace.read_text().splitlines()
+    header = json.loads(lines[0])
+    edit(header)
+    lines[0] = json.dumps(header)
+    if seq is not None:
+        event = json.loads(lines[seq + 1])
+        event["weighted_sum"][0][0] += 0.5
+        lines[seq + 1] = json.dumps(event)
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def test_a_divergence_names_the_rule_provided_otherwise(run_cli: RunCli, tmp_path: Path) -> None:
+    """Replay keeps its notes on the rules when it diverges, as the likely cause: here
+    another release of relu's plugin (the same revision)."""
+    trace = tmp_path / "t.jsonl"
+    run_cli("record", "ch06-streetlights-backprop", "-o", trace)
+
+    def release(header: dict[str, Any]) -> None:
+        header["fingerprint"]["rules"]["nonlinearity:relu"] = "steptrace_builtins.nonlinearities 0.0.9"
+
+    edited = _with_header(trace, tmp_path / "edited.jsonl", release, seq=1)
+    refused = run_cli("replay", edited)
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"Error: {edited}: replay diverges at event 1 (forward, epoch 0, samples [0], layer 2): "
+        "field weighted_sum[0][0]: recorded 0.8919432663396042, recomputed 0.3919432663396042 "
+        "(|Δ| 0.5, relative 0.561); it "
+        "differs from the recording in its rules: nonlinearity 'relu' was recorded with "
+        "steptrace_builtins.nonlinearities 0.0.9; installed is "
+        "steptrace_builtins.nonlinearities 0.1.0, the same revision 1 (its numbers did not "
+        "change)\n")
+    plain = _with_header(trace, tmp_path / "plain.jsonl", lambda header: None, seq=1)
+    assert run_cli("replay", plain).stderr.endswith(
+        "; every rule is the one that recorded it (the same plugin, release and revision): a "
+        "rule's code changed without a new revision, or the trace was edited\n")
+    compared = run_cli("diff", trace, edited)
+    assert compared.exit_code == 1
+    assert compared.stdout.splitlines()[-1] == (
+        "  likely cause: a rule was provided otherwise (the notes above)")
+
+
+def test_a_rule_now_served_by_another_plugin_is_named_so(run_cli: RunCli, tmp_path: Path) -> None:
+    """A trace whose relu came from another plugin: its revision is not compared with the
+    installed relu's (another plugin's numbering); the events decide, and the note says
+    which plugin it was and how to install it."""
+    trace = tmp_path / "t.jsonl"
+    run_cli("record", "ch06-streetlights-backprop", "-o", trace)
+
+    def other(header: dict[str, Any]) -> None:
+        header["fingerprint"]["rules"]["nonlinearity:relu"] = "leaky 2.0"
+        header["fingerprint"]["revisions"]["nonlinearity:relu"] = 7
+        header["fingerprint"]["distributions"]["leaky"] = "steptrace-leaky"
+
+    note = ("nonlinearity 'relu' was recorded with leaky 2.0; installed is "
+            "steptrace_builtins.nonlinearities 0.1.0, another plugin's nonlinearity of the same "
+            "name (their revisions are not comparable: the events say whether its numbers are "
+            "the same; to replay with the recording's, pip install 'steptrace-leaky==2.0')")
+    same = run_cli("replay", _with_header(trace, tmp_path / "other.jsonl", other))
+    assert same.exit_code == 0, same.stderr
+    assert same.stderr == f"warning: {note}\n"
+    assert "all 1740 events match (bit for bit)" in same.stdout
+    moved = _with_header(trace, tmp_path / "moved.jsonl", other, seq=1)
+    refused = run_cli("replay", moved)
+    assert refused.exit_code == 1
+    assert refused.stderr.endswith(f"; it differs from the recording in its rules: {note}\n")
+    compared = run_cli("diff", trace, moved)
+    assert compared.stdout.splitlines()[0] == (
+        "note: nonlinearity:relu was recorded with steptrace_builtins.nonlinearities 0.1.0 in "
+        "one, leaky 2.0 in the other: another plugin's rule of the same name (their revisions "
+        "are not comparable)")
+    assert "revision" not in compared.stdout.splitlines()[1]  # (7 against 1: not compared)
+
+
+def test_a_blas_divergence_names_where_it_was_recorded(run_cli: RunCli, tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    run_cli("record", "ch06-streetlights-backprop", "--arithmetic", "blas", "-o", trace)
+
+    def elsewhere(header: dict[str, Any]) -> None:
+        header["fingerprint"]["numpy"] = "1.0.0"
+
+    moved = _with_header(trace, tmp_path / "moved.jsonl", elsewhere, seq=1)
+    refused = run_cli("replay", moved)
+    assert refused.exit_code == 1
+    import numpy
+
+    assert refused.stderr.endswith(
+        "the same plugin, release and revision): a rule's code changed without a new revision, "
+        f"or the trace was edited; blas arithmetic, recorded with numpy 1.0.0 there, "
+        f"{numpy.__version__} here\n")
+    compared = run_cli("diff", trace, moved)
+    assert compared.stdout.splitlines()[-1] == (
+        f"  likely cause: blas arithmetic, recorded with numpy {numpy.__version__} in one, "
+        "1.0.0 in the other")
 
 
 def test_a_revised_rule_of_the_same_release_asks_for_a_new_recording(run_cli: RunCli,

@@ -114,7 +114,10 @@ def test_diff_finds_one_changed_number(run_cli: RunCli, good: Path, changed: Cha
                        f"relative {abs(new - old) / max(abs(old), abs(new)):.3g})"
     assert lines[2].startswith(f"  after event {seq - 2} (")
     assert lines[3].startswith(f"  after event {seq - 1} (") and lines[3].endswith("(agrees)")
-    assert len(lines) == 4
+    assert lines[4] == ("  likely cause: nothing in the headers (the same config, every rule from "
+                        "the same plugin, release and revision): a rule's code changed without a "
+                        "new revision, or a trace was edited")
+    assert len(lines) == 5
     assert "configs differ" not in result.stdout
 
 

@@ -157,6 +157,12 @@ class Fingerprint(BaseModel):
                     "rules came from (to name what to install)")
 
 
+def plugin_of(provider: str) -> str:
+    """The plugin of a fingerprint's provider, ``"PLUGIN VERSION"``: a rule's revisions
+    compare only between releases of the same plugin."""
+    return provider.rpartition(" ")[0] or provider
+
+
 class Header(BaseModel):
     """The first line of a trace."""
 
