@@ -205,6 +205,8 @@ def resolve_experiment(registry: Registry, name: str) -> tuple[ExperimentConfig,
     says so, as does a file named like a registered experiment that is not it."""
     path = Path(name)
     is_path = path.suffix in {".toml", ".json"} or "/" in name or name.startswith(".")
+    if name in registry.refused and not is_path:  # a plugin's experiment that cannot record
+        raise ConfigError(registry.refused[name])
     if name in registry.experiments and not is_path:
         if path.exists():
             warnings.warn(f"{one_line(name)} is both a registered experiment and a file here: "

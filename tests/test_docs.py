@@ -32,6 +32,7 @@ import importlib.util
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -104,14 +105,35 @@ def of(language: str) -> list[Block]:
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
                     reason="the site is built with mkdocs: pip install -e '.[test]'")
 def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q",
+    # (not -q: mkdocs's strict mode counts the warnings it logs, and -q logs none of them)
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
                            "-f", ROOT / "mkdocs.yml", "-d", tmp_path / "site"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr and "Documentation built in" in done.stderr
     assert (tmp_path / "site" / "chapter6.ipynb").exists()  # the notebook, a file of the site
     for page in PAGES:
         built = tmp_path / "site" / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
         assert built.exists(), page
+
+
+def test_a_broken_anchor_fails_the_strict_build(tmp_path: Path) -> None:
+    """The strict build fails on what it says it checks: a link to an anchor no heading
+    makes (a bold paragraph is not a heading)."""
+    pytest.importorskip("mkdocs", reason="the site is built with mkdocs: pip install -e '.[test]'")
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "docs", docs, ignore=shutil.ignore_patterns("__pycache__"))
+    page = docs / "reliability.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("## Security\n", "**Security.**\n"),
+                    encoding="utf-8")
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    (tmp_path / "mkdocs.yml").write_text(config, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                           "-f", tmp_path / "mkdocs.yml", "-d", tmp_path / "site"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert ("Doc file 'reliability.md' contains a link '#security', but there is no such "
+            "anchor on this page.") in done.stderr
 
 
 def test_every_page_is_in_the_nav() -> None:

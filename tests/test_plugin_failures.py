@@ -436,3 +436,59 @@ def test_a_rule_whose_answer_does_not_fit_is_the_plugins_failure(
     # (a step's events are made when the step is done: the first step failed, so none)
     assert result.stderr.startswith(f"Error: plugin {plugin} ({path}): strategy {plugin!r} "
                                     f"learning rule returned {returned}; the 0 events recorded ")
+
+
+BAD_EXPERIMENTS = '''
+from steptrace import ExperimentConfig, hookimpl
+
+BASE = {"inputs": [[1.0]], "goals": [[0.5]], "layers": [1, 1], "nonlinearities": ["linear"],
+        "alpha": 0.1, "iterations": 2, "seed": 1}
+
+
+@hookimpl
+def register_experiments(register):
+    register(ExperimentConfig.model_validate(
+        {**BASE, "name": "fast-batches", "strategy": {"name": "minibatch", "batch_size": "big"}}))
+    register(ExperimentConfig.model_validate({**BASE, "name": "gelu-net",
+                                              "nonlinearities": ["gelu"]}))
+    register(ExperimentConfig.model_validate({**BASE, "name": "fine"}))
+'''
+
+
+def test_a_plugins_experiment_is_checked_when_registered(run_cli: RunCli, tmp_path: Path) -> None:
+    """An experiment a plugin registers must record: its strategy's options valid, its rules
+    registered. One that cannot is left out with a warning naming the plugin (an error under
+    --strict-plugins), and `record` of it says why, not "unknown experiment"."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "badexp.py").write_text(BAD_EXPERIMENTS)
+    batches = (f"plugin badexp ({folder / 'badexp.py'}): experiment 'fast-batches' cannot be "
+               "recorded: strategy minibatch: option batch_size takes a whole number, not 'big'")
+    gelu = (f"plugin badexp ({folder / 'badexp.py'}): experiment 'gelu-net' cannot be recorded: "
+            "unknown nonlinearity 'gelu': did you mean 'relu'? known: linear, relu, sigmoid, "
+            "tanh")
+    listed = run_cli("--plugins-dir", folder, "experiments", env=only("badexp"))
+    assert listed.exit_code == 0
+    assert listed.stderr == f"warning: {batches}\nwarning: {gelu}\n"
+    names = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert "fine" in names and "fast-batches" not in names and "gelu-net" not in names
+    strict = run_cli("--plugins-dir", folder, "--strict-plugins", "experiments", env=only("badexp"))
+    assert strict.exit_code == 2
+    assert strict.stderr == f"Error: {batches} (strict plugin mode)\n"
+    recorded = run_cli("--plugins-dir", folder, "record", "fast-batches", "-o",
+                       tmp_path / "t.jsonl", env=only("badexp"))
+    assert recorded.exit_code == 2
+    assert recorded.stderr.splitlines()[-1] == f"Error: {batches}"
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_a_plugins_invalid_config_is_one_line(run_cli: RunCli, tmp_path: Path) -> None:
+    """A ValidationError raised in a plugin's hook is told in one line, as a config file's."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "badexp.py").write_text(BAD_EXPERIMENTS.replace('"seed": 1', '"seed": 1, "weights": []'))
+    listed = run_cli("--plugins-dir", folder, "experiments", env=only("badexp"))
+    assert listed.exit_code == 0
+    assert listed.stderr == (f"warning: plugin badexp ({folder / 'badexp.py'}) failed in "
+                             "register_experiments: ValidationError: give exactly one of "
+                             "'weights' (explicit) and 'seed' (drawn)\n")

@@ -29,8 +29,9 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pluggy
+from pydantic import ValidationError
 
-from steptrace.config import ExperimentConfig
+from steptrace.config import ExperimentConfig, describe
 from steptrace.engine.plan import Plan, module_of
 from steptrace.engine.rules import Nonlinearity, Strategy
 from steptrace.errors import ConfigError, PluginError, SteptraceError, one_line
@@ -89,6 +90,8 @@ class Registry:
     #: The plugins' commands (the command line's objects), collected only when
     #: :meth:`load` is given a :data:`CommandCollector`.
     commands: dict[str, Provided[Any]] = field(default_factory=dict)
+    #: The experiments left out because they cannot be recorded: why, by name.
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def pm(self) -> pluggy.PluginManager:
@@ -112,6 +115,7 @@ class Registry:
         registry._collect("register_nonlinearities", Nonlinearity, registry.nonlinearities)
         registry._collect("register_strategies", Strategy, registry.strategies)
         registry._collect("register_experiments", ExperimentConfig, registry.experiments)
+        registry._check_experiments()
         if commands is not None:
             registry._collect_commands(commands)
         return registry
@@ -156,6 +160,21 @@ class Registry:
                     continue
                 into[name] = Provided(rule, plugin, version)
 
+    def _check_experiments(self) -> None:
+        """Each registered experiment must be one that records: its rules registered, its
+        strategy's options valid, its batches planned. One that is not is a problem named
+        with its plugin (an error under strict plugins) and is left out, so that ``record``
+        never meets it."""
+        for name, provided in list(self.experiments.items()):
+            try:
+                self.resolve(provided.rule)
+            except SteptraceError as error:
+                del self.experiments[name]
+                why = self.refused[name] = (f"plugin {self.plugins.label(provided.plugin)}: "
+                                            f"experiment {name!r} cannot be recorded: {error}")
+                if provided.plugin not in self.plugins.failed:  # (else said: it failed)
+                    self.plugins.problem(why, error)
+
     def _collect_commands(self, collect: CommandCollector) -> None:
         for impl in self.pm.hook.register_commands.get_hookimpls():
             plugin = impl.plugin_name
@@ -180,7 +199,8 @@ class Registry:
                 self.commands[name] = Provided(command, plugin, self._plugin_version(plugin))
 
     def _failed(self, plugin: str, hook_name: str, error: Exception) -> None:
-        reason = f"failed in {hook_name}: {type(error).__name__}: {error}"
+        told = describe(error) if isinstance(error, ValidationError) else one_line(str(error))
+        reason = f"failed in {hook_name}: {type(error).__name__}: {told}"
         self.plugins.failed.setdefault(plugin, reason)
         self.plugins.problem(f"plugin {self.plugins.label(plugin)} {reason}", error)
 
@@ -193,6 +213,8 @@ class Registry:
         return _lookup("strategy", name, self.strategies).rule
 
     def experiment(self, name: str) -> ExperimentConfig:
+        if name in self.refused:
+            raise ConfigError(self.refused[name])
         return _lookup("experiment", name, self.experiments).rule
 
     def resolve(self, config: ExperimentConfig) -> Plan:
