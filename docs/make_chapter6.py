@@ -196,6 +196,50 @@ Every step is a typed event, to filter (`relu.events.filter(epoch=0, kind="updat
 to read as a table:"""),
     ("code", "pandas", """\
 relu.to_pandas().head()"""),
+    ("md", "check-md", """\
+## Check your own code
+
+Write the loop yourself and `%%steptrace_check` runs the cell, follows every assignment to
+the book's names and checks each step against the book's rule, naming the first line that
+departs (see [Check your own code](check-your-code.md)). The cell is checked in a process
+of its own: the notebook's variables are handed to it, and none is changed. The book's
+setup first:"""),
+    ("code", "check-setup", """\
+%load_ext steptrace
+import numpy as np
+
+np.random.seed(1)
+
+def relu(x):
+    return (x > 0) * x
+
+def relu2deriv(output):
+    return output > 0
+
+streetlights = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]])
+walk_vs_stop = np.array([[1, 1, 0, 0]]).T
+alpha = 0.2
+hidden_size = 4
+weights_0_1 = 2 * np.random.random((3, hidden_size)) - 1
+weights_1_2 = 2 * np.random.random((hidden_size, 1)) - 1"""),
+    ("md", "check-loop-md", """\
+Then the loop, with a mistake to find (the check names it; fix the line and run the cell
+again until it says the loop follows the book):"""),
+    ("code", "check", """\
+%%steptrace_check --against ch06-streetlights-backprop
+for iteration in range(60):
+    layer_2_error = 0
+    for i in range(len(streetlights)):
+        layer_0 = streetlights[i:i+1]
+        layer_1 = relu(np.dot(layer_0, weights_0_1))
+        layer_2 = np.dot(layer_1, weights_1_2)
+        layer_2_error += np.sum((layer_2 - walk_vs_stop[i:i+1]) ** 2)
+        layer_2_delta = layer_2 - walk_vs_stop[i:i+1]
+        weights_1_2 -= alpha * layer_1.T.dot(layer_2_delta)
+        layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)
+        weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)
+    if iteration % 10 == 9:
+        print("Error:" + str(layer_2_error))"""),
 ]
 
 

@@ -299,8 +299,10 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
         encoding="utf-8")
     section = readme[readme.index("# Check your own code\n"):]
     start = section.index("```python\n") + len("```python\n")
+    setup = section[start:section.index("```", start)]
+    start = section.index("```python\n", start) + len("```python\n")
     loop = section[start:section.index("```", start)]
-    assert AFTER_UPDATE.endswith(loop)  # the loop shown is the script's, its setup the book's
+    assert AFTER_UPDATE == f"{setup}\n{loop}"  # the two blocks are the whole script
     monkeypatch.chdir(tmp_path)
     script(tmp_path, AFTER_UPDATE, "my_backprop.py")
     shown = run_cli("check", "my_backprop.py")

@@ -254,6 +254,25 @@ def test_one_iteration_of_backpropagation_narrated(executed: Executed) -> None:
     assert len(lines) == 9
 
 
+def test_the_check_cell_names_the_line_that_departs(executed: Executed) -> None:
+    """The notebook's %%steptrace_check cell, its loop updating weights_1_2 before the
+    hidden delta: the report names the cell's line 11 (the %% line is line 1) and the
+    mistake, with the book's numbers."""
+    report = executed.result("check")["text/plain"]
+    lines = report.splitlines()
+    assert lines[0] == ("the cell departs from the book at pass 0, sample 0 (step 1 of 240), "
+                        "line 11:")
+    assert lines[1] == "    layer_1_delta = layer_2_delta.dot(weights_1_2.T) * relu2deriv(layer_1)"
+    assert lines[2] == "  yours:     layer_1_delta = [0, -0.4982, 0, -0]"
+    assert lines[5] == "                           = [0, -0.4598, 0, -0]"
+    assert lines[6].startswith("  likely mistake: weights after their update: weights_1_2 was "
+                               "already updated (line 10) when this line used it")
+    assert ("  printed output: line 1 differs: yours 'Error:0.6507738139920416', the book's "
+            "'Error:0.6342311598444467'") in lines
+    source = executed.cell("check-setup").source
+    assert "%load_ext steptrace" in source and "np.random.seed(1)" in source
+
+
 def test_a_trace_as_a_cells_value_is_the_viewer_in_a_frame(executed: Executed) -> None:
     for cell_id, name, events in [("whole-viewer", "ch06-streetlights-full-dataset", 1000),
                                   ("relu-viewer", "ch06-streetlights-backprop", 1740)]:
