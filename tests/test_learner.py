@@ -302,7 +302,7 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
     setup = section[start:section.index("```", start)]
     start = section.index("```python\n", start) + len("```python\n")
     loop = section[start:section.index("```", start)]
-    assert AFTER_UPDATE == f"{setup}\n{loop}"  # the two blocks are the whole script
+    assert f"{setup}\n{loop}" == AFTER_UPDATE  # the two blocks are the whole script
     monkeypatch.chdir(tmp_path)
     script(tmp_path, AFTER_UPDATE, "my_backprop.py")
     shown = run_cli("check", "my_backprop.py")
