@@ -371,7 +371,9 @@ class Trace:
         ``moves`` (which way each update moved each weight, a table per ``epoch``)."""
         from steptrace.views.text import Filters
 
-        filters = Filters(*(_one_or_many(v) or set() for v in (epoch, sample, kind, layer)))
+        epochs, samples, kinds, layers = (_one_or_many(v) or set()
+                                          for v in (epoch, sample, kind, layer))
+        filters = Filters(epochs, samples, kinds, layers, python=True)
         return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
                                     registry(self._plugins_dir), exact=exact))
 

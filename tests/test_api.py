@@ -8,6 +8,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -209,3 +210,26 @@ def test_the_readmes_python_section_runs_as_written(tmp_path: Path) -> None:
     assert done.stdout.splitlines()[-1] == f"{FINAL_ERROR!r} False sigmoid.jsonl"
     assert "── epoch 0 · sample 0: layer_0 = streetlights[0]" in done.stdout
     assert (tmp_path / "sigmoid.jsonl").exists()
+
+
+def test_shows_mistakes_are_named_as_python_arguments() -> None:
+    """Trace.show's one-line errors name its own arguments (``epoch=60``), not the command
+    line's options (``--epoch 60``), which the command line keeps."""
+    trace = steptrace.record("ch06-streetlights-backprop")
+    expected: list[tuple[dict[str, Any], str]] = [
+        ({"epoch": 60}, "no event matches epoch=60: the trace holds passes (epoch=) 0–59, "
+                        "samples 0–3, layers 1–2"),
+        ({"epoch": [70, 71], "kind": "delta"},
+         "no event matches epoch=[70, 71], kind='delta': the trace holds passes (epoch=) 0–59, "
+         "samples 0–3, layers 1–2"),
+        ({"view": "book", "epoch": 1}, "view='book' prints the whole run as the book did: the "
+                                       "filters and digits apply to the literate view (digits=, "
+                                       "exact=)"),
+        ({"view": "pressure", "sample": 1}, "view='pressure' takes epoch= only (the weights after "
+                                            "that pass)"),
+        ({"digits": 3, "exact": True}, "give digits= or exact=, not both"),
+    ]
+    for arguments, message in expected:
+        with pytest.raises(BadInput) as raised:
+            trace.show(**arguments)
+        assert str(raised.value) == message

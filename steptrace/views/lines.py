@@ -43,7 +43,8 @@ def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
     if view == "pressure":  # (the whole run is read first: a filter's mistake comes first)
         lines = list(PressureView(header).lines(events, filters.epochs))
         if filtered and not held.kept:
-            raise BadInput(f"no event matches {filters.describe()}: {held.describe()}")
+            raise BadInput(f"no event matches {filters.describe()}: "
+                           f"{held.describe(filters.option('epoch'))}")
         yield from lines
         return
     if view == "moves":
@@ -52,24 +53,27 @@ def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
         rounding = None if exact else (digits or DIGITS)
         yield from Literate(header, rules, rounding).lines(events, filters)
     if filtered and not held.kept:
-        raise BadInput(f"no event matches {filters.describe()}: {held.describe()}")
+        raise BadInput(f"no event matches {filters.describe()}: "
+                       f"{held.describe(filters.option('epoch'))}")
 
 
 def check_view(view: str, filters: Any, digits: int | None, exact: bool) -> None:
     """BadInput when the filters or the rounding do not go with ``view``: the book view
     prints the whole run, the pressure view takes passes only, and digits or exact."""
+    o = filters.option
     if view == "book" and (filters.epochs or filters.samples or filters.kinds or filters.layers
                            or digits or exact):
-        raise BadInput("--view book prints the whole run as the book did: the filters and "
-                       "digits apply to the literate view (--digits, --exact)")
+        raise BadInput(f"{o('view', 'book')} prints the whole run as the book did: the filters "
+                       f"and digits apply to the literate view ({o('digits')}, {o('exact')})")
     if view == "pressure" and (filters.samples or filters.kinds or filters.layers or digits or exact):
-        raise BadInput("--view pressure takes --epoch only (the weights after that pass)")
+        raise BadInput(f"{o('view', 'pressure')} takes {o('epoch')} only (the weights after "
+                       "that pass)")
     if view == "moves" and (filters.samples or filters.kinds or filters.layers or digits or exact):
-        raise BadInput("--view moves takes --epoch only (one table per pass)")
+        raise BadInput(f"{o('view', 'moves')} takes {o('epoch')} only (one table per pass)")
     if view not in VIEWS:
         raise BadInput(f"view {view!r}: give {', '.join(map(repr, VIEWS))}")
     if digits is not None and exact:
-        raise BadInput("give --digits or --exact, not both")
+        raise BadInput(f"give {o('digits')} or {o('exact')}, not both")
 
 
 class Held:
@@ -90,7 +94,7 @@ class Held:
             self.layers.add(event.layer)
             yield event
 
-    def describe(self) -> str:
+    def describe(self, epoch: str = "--epoch") -> str:
         if self.passes is None:
             return "the trace holds no events"
         def span(values: Iterable[int]) -> str:
@@ -99,5 +103,5 @@ class Held:
                     f"{found[0]}–{found[-1]}" if found == list(range(found[0], found[-1] + 1))
                     else ", ".join(map(str, found)))
         low, high = self.passes
-        return (f"the trace holds passes (--epoch) {low}–{high}, samples {span(self.samples)}, "
+        return (f"the trace holds passes ({epoch}) {low}–{high}, samples {span(self.samples)}, "
                 f"layers {span(self.layers)}")

@@ -42,6 +42,16 @@ class Filters:
     samples: set[int] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
     layers: set[int] = field(default_factory=set)
+    #: How messages name them: ``Trace.show``'s arguments (``epoch=0``), not the command
+    #: line's options (``--epoch 0``).
+    python: bool = False
+
+    def option(self, name: str, value: object = None) -> str:
+        """An option as the user gave it: ``--epoch 3`` or ``epoch=3`` (without a value:
+        ``--epoch``, ``epoch=``)."""
+        if self.python:
+            return f"{name}=" if value is None else f"{name}={value!r}"
+        return f"--{name}" if value is None else f"--{name} {value}"
 
     def keep(self, event: Event) -> bool:
         return (
@@ -52,11 +62,15 @@ class Filters:
         )
 
     def describe(self) -> str:
-        """The filters as the command line's options: ``--epoch 99 --kind delta``."""
-        parts = [f"--{name} {value}" for name, values in (
+        """The filters as the user gave them: ``--epoch 99 --kind delta``, or
+        ``epoch=99, kind='delta'``."""
+        given = [(name, sorted(values, key=str)) for name, values in (
             ("epoch", self.epochs), ("sample", self.samples), ("kind", self.kinds),
-            ("layer", self.layers)) for value in sorted(values, key=str)]
-        return " ".join(parts)
+            ("layer", self.layers)) if values]
+        if self.python:
+            return ", ".join(self.option(name, values[0] if len(values) == 1 else values)
+                             for name, values in given)
+        return " ".join(self.option(name, value) for name, values in given for value in values)
 
 
 
