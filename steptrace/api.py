@@ -39,13 +39,13 @@ from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import ConfigDict, ValidationError
 
-from steptrace.compare import Tolerance
+from steptrace.compare import Tolerance, given
 from steptrace.config import ExperimentConfig, describe
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.loaded import registry
-from steptrace.recording import resolve_experiment
+from steptrace.recording import recordable, resolve_experiment
 from steptrace.trace.events import Event
 from steptrace.trace.header import Detail, Header, holds_passes_only
 from steptrace.trace.reader import TraceReader, open_trace
@@ -112,18 +112,7 @@ def record(
     from steptrace.recording import record as record_to
 
     rules = registry(plugins_dir)
-    source: Path | None = None
-    if isinstance(experiment, ExperimentConfig):
-        config = ExperimentConfig.model_validate(experiment.model_dump())  # (an Experiment's)
-    else:
-        config, source = resolve_experiment(rules, str(experiment))
-    if arithmetic is not None:
-        if arithmetic not in ("exact", "blas"):
-            raise ConfigError(f"arithmetic {arithmetic!r}: give 'exact' or 'blas'")
-        config = config.model_copy(update={"arithmetic": arithmetic})
-    if detail not in ("step", "epoch", "all", "full"):
-        raise ConfigError(f"detail {detail!r}: give 'step', 'epoch' or 'all'")
-    inputs = [source] if source is not None else []
+    config, inputs = recordable(rules, experiment, arithmetic, detail)
     if output is not None:
         record_to(config, rules, Path(output), progress, detail, inputs)
         return load(output, plugins_dir=plugins_dir)
@@ -398,10 +387,9 @@ class Trace:
         match, saying where it diverged otherwise."""
         from steptrace.replay import replay as replay_file
 
-        tolerance = Tolerance(rtol, atol) if rtol or atol else None
         reader = self._reader()
-        try:
-            result = replay_file(reader, registry(self._plugins_dir), tolerance,
+        try:  # (0 is "not given": the arithmetic's tolerance, as when neither is)
+            result = replay_file(reader, registry(self._plugins_dir), given(rtol or None, atol or None),
                                  ignore_versions=ignore_versions)
         except Mismatch as mismatch:
             return Check(False, (str(mismatch),))
