@@ -41,6 +41,7 @@ from pydantic import ConfigDict, ValidationError
 
 from steptrace.compare import Tolerance, given
 from steptrace.config import ExperimentConfig, describe
+from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.outputs import atomic_write, check_output
@@ -187,7 +188,7 @@ def _read(reader: TraceReader, path: Path | None, plugins_dir: Path | str | None
 
 
 def trace_script(script: Path | str, output: Path | str | None = None, *,
-                 timeout: float = 60.0, plugins_dir: Path | str | None = None) -> Trace:
+                 timeout: float = TIMEOUT, plugins_dir: Path | str | None = None) -> Trace:
     """Run a learner's own numpy script (it *is run*, in a process of its own, for at most
     ``timeout`` seconds) and trace what it computed under the book's names as an ordinary
     trace, with what it printed (``show("book")``; ``header.printed``): kept in memory, or
@@ -205,8 +206,8 @@ def trace_script(script: Path | str, output: Path | str | None = None, *,
     return _in_memory(lines.getvalue(), plugins_dir)
 
 
-def check_script(script: Path | str, against: str | None = None, *, rtol: float = 1e-9,
-                 atol: float = 1e-12, timeout: float = 60.0,
+def check_script(script: Path | str, against: str | None = None, *, rtol: float = CHECK_RTOL,
+                 atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
                  plugins_dir: Path | str | None = None) -> CheckReport:
     """Run a learner's own numpy script (it *is run*, in a process of its own) and check
     each of its steps against the book's rules, recomputed from the learner's own values
