@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Any, overload
 
 from pydantic import ConfigDict, ValidationError
 
-from steptrace.compare import Tolerance
+from steptrace.compare import Tolerance, given
 from steptrace.config import ExperimentConfig, describe
+from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, ConfigError, Mismatch
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.loaded import registry
-from steptrace.recording import resolve_experiment
+from steptrace.recording import recordable, resolve_experiment
 from steptrace.trace.events import Event
 from steptrace.trace.header import Detail, Header, holds_passes_only
 from steptrace.trace.reader import TraceReader, open_trace
@@ -112,18 +113,7 @@ def record(
     from steptrace.recording import record as record_to
 
     rules = registry(plugins_dir)
-    source: Path | None = None
-    if isinstance(experiment, ExperimentConfig):
-        config = ExperimentConfig.model_validate(experiment.model_dump())  # (an Experiment's)
-    else:
-        config, source = resolve_experiment(rules, str(experiment))
-    if arithmetic is not None:
-        if arithmetic not in ("exact", "blas"):
-            raise ConfigError(f"arithmetic {arithmetic!r}: give 'exact' or 'blas'")
-        config = config.model_copy(update={"arithmetic": arithmetic})
-    if detail not in ("step", "epoch", "all", "full"):
-        raise ConfigError(f"detail {detail!r}: give 'step', 'epoch' or 'all'")
-    inputs = [source] if source is not None else []
+    config, inputs = recordable(rules, experiment, arithmetic, detail)
     if output is not None:
         record_to(config, rules, Path(output), progress, detail, inputs)
         return load(output, plugins_dir=plugins_dir)
@@ -198,7 +188,7 @@ def _read(reader: TraceReader, path: Path | None, plugins_dir: Path | str | None
 
 
 def trace_script(script: Path | str, output: Path | str | None = None, *,
-                 timeout: float = 60.0, plugins_dir: Path | str | None = None) -> Trace:
+                 timeout: float = TIMEOUT, plugins_dir: Path | str | None = None) -> Trace:
     """Run a learner's own numpy script (it *is run*, in a process of its own, for at most
     ``timeout`` seconds) and trace what it computed under the book's names as an ordinary
     trace, with what it printed (``show("book")``; ``header.printed``): kept in memory, or
@@ -216,8 +206,8 @@ def trace_script(script: Path | str, output: Path | str | None = None, *,
     return _in_memory(lines.getvalue(), plugins_dir)
 
 
-def check_script(script: Path | str, against: str | None = None, *, rtol: float = 1e-9,
-                 atol: float = 1e-12, timeout: float = 60.0,
+def check_script(script: Path | str, against: str | None = None, *, rtol: float = CHECK_RTOL,
+                 atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
                  plugins_dir: Path | str | None = None) -> CheckReport:
     """Run a learner's own numpy script (it *is run*, in a process of its own) and check
     each of its steps against the book's rules, recomputed from the learner's own values
@@ -400,10 +390,9 @@ class Trace:
         match, saying where it diverged otherwise."""
         from steptrace.replay import replay as replay_file
 
-        tolerance = Tolerance(rtol, atol) if rtol or atol else None
         reader = self._reader()
-        try:
-            result = replay_file(reader, registry(self._plugins_dir), tolerance,
+        try:  # (0 is "not given": the arithmetic's tolerance, as when neither is)
+            result = replay_file(reader, registry(self._plugins_dir), given(rtol or None, atol or None),
                                  ignore_versions=ignore_versions)
         except Mismatch as mismatch:
             return Check(False, (str(mismatch),))

@@ -67,6 +67,15 @@ class Difference:
 DEFAULT_TOLERANCE = {"exact": Tolerance(), "blas": Tolerance(rtol=1e-12, atol=1e-15)}
 
 
+
+def given(rtol: float | None, atol: float | None) -> Tolerance | None:
+    """The tolerance of a replay told ``rtol`` and ``atol`` (either may be left out, as 0);
+    None when neither is given: :data:`DEFAULT_TOLERANCE` for the trace's arithmetic then
+    (``steptrace replay`` and :meth:`steptrace.Trace.replay` alike)."""
+    if rtol is None and atol is None:
+        return None
+    return Tolerance(rtol or 0.0, atol or 0.0)
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, float | int) and not isinstance(value, bool)
 

@@ -198,11 +198,35 @@ def signals_stop_between_lines(writer: TraceWriter) -> Iterator[None]:
         yield
 
 
-def resolve_experiment(registry: Registry, name: str) -> tuple[ExperimentConfig, Path | None]:
+def recordable(registry: Registry, experiment: str | Path | ExperimentConfig,
+               arithmetic: str | None = None, detail: str = "step"
+               ) -> tuple[ExperimentConfig, list[Path]]:
+    """What ``record`` (the command and :func:`steptrace.record` alike) runs: the config of
+    ``experiment`` (an id, the path of an experiment file, or a config), its arithmetic
+    made ``arithmetic`` when given; and the files it came from (the ``inputs`` of
+    :func:`record`, which its trace may not overwrite). ConfigError for an arithmetic or a
+    ``detail`` that does not exist."""
+    source: Path | None = None
+    if isinstance(experiment, ExperimentConfig):
+        config = ExperimentConfig.model_validate(experiment.model_dump())  # (an Experiment's)
+    else:
+        config, source = resolve_experiment(registry, str(experiment), stacklevel=4)
+    if arithmetic is not None:
+        if arithmetic not in ("exact", "blas"):
+            raise ConfigError(f"arithmetic {arithmetic!r}: give 'exact' or 'blas'")
+        config = config.model_copy(update={"arithmetic": arithmetic})
+    if detail not in ("step", "epoch", "all", "full"):
+        raise ConfigError(f"detail {detail!r}: give 'step', 'epoch' or 'all'")
+    return config, [source] if source is not None else []
+
+
+def resolve_experiment(registry: Registry, name: str, stacklevel: int = 3
+                       ) -> tuple[ExperimentConfig, Path | None]:
     """A built-in experiment by id, or an experiment file by path (and the file, which a
     recording may not overwrite). A bare name that is both a registered experiment and a
     file in the current directory is the experiment (``./NAME`` is the file): a warning
-    says so, as does a file named like a registered experiment that is not it."""
+    says so, as does a file named like a registered experiment that is not it
+    (``stacklevel``: the warnings' own, pointing at the caller's caller)."""
     path = Path(name)
     is_path = path.suffix in {".toml", ".json"} or "/" in name or name.startswith(".")
     if name in registry.refused and not is_path:  # a plugin's experiment that cannot record
@@ -211,7 +235,7 @@ def resolve_experiment(registry: Registry, name: str) -> tuple[ExperimentConfig,
         if path.exists():
             warnings.warn(f"{one_line(name)} is both a registered experiment and a file here: "
                           f"recording the experiment (give ./{one_line(name)} to record the file)",
-                          stacklevel=3)
+                          stacklevel=stacklevel)
         return registry.experiment(name), None
     if is_path or path.exists():
         config = load_config(path)
@@ -223,7 +247,7 @@ def resolve_experiment(registry: Registry, name: str) -> tuple[ExperimentConfig,
             warnings.warn(one_line(
                 f"{path} is named {config.name!r} like a registered experiment, but is not it "
                 f"({unlike.describe('ours', 'registered')}): its trace is a config of its own; "
-                "give it a name of its own"), stacklevel=3)
+                "give it a name of its own"), stacklevel=stacklevel)
         return config, path
     try:
         registry.experiment(name)

@@ -27,6 +27,7 @@ import pytest
 
 from steptrace.compare import Tolerance
 from steptrace.config import ExperimentConfig, load_config
+from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.diff import DiffReport
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
@@ -196,8 +197,8 @@ def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None
     assert runs[0] == runs[1], f"{strategy.name}: two runs of the same config differ"
 
 
-def check_script(path: str | Path, against: str | None = None, *, rtol: float = 1e-9,
-                 atol: float = 1e-12, timeout: float = 60.0) -> CheckReport:
+def check_script(path: str | Path, against: str | None = None, *, rtol: float = CHECK_RTOL,
+                 atol: float = CHECK_ATOL, timeout: float = TIMEOUT) -> CheckReport:
     """Assert that a learner's own numpy script (it is run, in a process of its own) follows
     the book's rules at every step — and, with ``against`` (an experiment's id or file),
     uses its data, initial weights, alpha, network and passes and prints what it printed.

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.errors import SteptraceError
 from steptrace.learner.report import CheckReport
 
@@ -47,9 +48,9 @@ class _Options(argparse.ArgumentParser):
 def _options() -> argparse.ArgumentParser:
     parser = _Options(prog="%%steptrace_check", add_help=False, exit_on_error=False)
     parser.add_argument("--against")
-    parser.add_argument("--rtol", type=float, default=1e-9)
-    parser.add_argument("--atol", type=float, default=1e-12)
-    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--rtol", type=float, default=CHECK_RTOL)
+    parser.add_argument("--atol", type=float, default=CHECK_ATOL)
+    parser.add_argument("--timeout", type=float, default=TIMEOUT)
     parser.add_argument("--json", action="store_true")
     return parser
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from steptrace.defaults import CHECK_RTOL
 from steptrace.engine.rules import Array
 from steptrace.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK
 from steptrace.learner.against import Comparison
@@ -142,7 +143,7 @@ class CheckReport:
                     lines.append(f"  note: yours and the book's differ by {gap:.1e} of their size "
                                  "at most, past the digits shown: float32 numbers (the book's "
                                  "are float64)? If that is meant, loosen the check: --rtol "
-                                 f"{max(10 ** (math.ceil(math.log10(gap)) + 1), 1e-9):g}")
+                                 f"{max(10 ** (math.ceil(math.log10(gap)) + 1), CHECK_RTOL):g}")
             if found.note is not None:
                 lines.append(f"  note: {found.note}")
             lines.append(f"  before it: {plural(found.step, 'step')} and "

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from steptrace.config import ExperimentConfig
+from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.errors import ConfigError
 from steptrace.learner.against import compare
 from steptrace.learner.as_trace import write
@@ -46,7 +47,7 @@ def check_limits(**limits: float) -> None:
 
 
 def check_file(script: Path, registry: Registry, against: str | None = None, *,
-               rtol: float = 1e-9, atol: float = 1e-12, timeout: float = 60.0,
+               rtol: float = CHECK_RTOL, atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
                label: str | None = None, prelude: Prelude | None = None) -> CheckReport:
     """Run ``script`` and check it step by step against the book's rules (and, with
     ``against``, an experiment's id or file, against that experiment); a script that fails

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from steptrace.engine.rules import Array
-from steptrace.learner.mapping import LearnerRun, rows_in, walk
+from steptrace.learner.mapping import INFER, LearnerRun, rows_in, walk
 from steptrace.learner.runner import Script
 from steptrace.learner.timeline import ScriptStep, called_writers
 
@@ -234,7 +234,7 @@ def _goals(run: LearnerRun) -> Departure | None:
         if not timeline.learns(step) or rows is None or given.goal is None:
             continue
         book = wanted[rows].reshape(given.goal.shape) if wanted[rows].size == given.goal.size else None
-        if book is None or np.allclose(book, given.goal, rtol=1e-9, atol=1e-12):
+        if book is None or np.allclose(book, given.goal, rtol=INFER["rtol"], atol=INFER["atol"]):
             continue
         made = [a for a in timeline.assignments[:step.members[-1] + 1]
                 if (role := timeline.roles[a.index]) is not None and role.kind == "goal"]

@@ -1,0 +1,109 @@
+"""The commands that list what steptrace knows: ``experiments`` (and one as a file to
+edit), ``plugins``, ``schema`` (a trace line's JSON Schema), and ``new-plugin`` (a plugin
+to start from). Each formats what the registry, :mod:`steptrace.trace.header` or
+:mod:`steptrace.starter` gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from steptrace.cli import options
+from steptrace.cli.runtime import command, registry
+
+
+@command()
+@options.as_json()
+@click.option("--show", "show_id", metavar="ID",
+              help="Print one experiment as a file to copy, edit and `record`.")
+@click.option("--format", "file_format", type=click.Choice(["toml", "json"]), default="toml",
+              show_default=True, help="The file format for --show.")
+def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
+    """List the experiments (the book's, and those plugins add)."""
+    from steptrace.config import dump_json, dump_toml
+
+    rules = registry()
+    if show_id is not None:
+        config = rules.experiment(show_id)
+        if file_format == "json":
+            click.echo(dump_json(config), nl=False)
+            return
+        strategy = rules.strategies.get(config.strategy.name)
+        declared = strategy.rule.declared if strategy is not None else {}
+        notes = [f"option {name}: {option.describe()}" for name, option in declared.items()]
+        click.echo(dump_toml(config, {"strategy": notes}), nl=False)
+        return
+    rows = [(name, p.rule, p.plugin) for name, p in sorted(rules.experiments.items())]
+    if as_json:
+        import json
+
+        click.echo(json.dumps([
+            {"name": name, "title": c.title, "source": c.source, "plugin": plugin,
+             "layers": list(c.layers), "nonlinearities": list(c.nonlinearities),
+             "strategy": c.strategy.model_dump(), "alpha": c.alpha, "iterations": c.iterations,
+             "arithmetic": c.arithmetic}
+            for name, c, plugin in rows], indent=2))
+        return
+    table = [(name, "-".join(map(str, c.layers)), "/".join(c.nonlinearities),
+              c.strategy.name if c.train else "forward only", c.title) for name, c, _ in rows]
+    widths = [max((len(row[i]) for row in table), default=0) for i in range(4)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+                   + "  " + row[4])
+
+
+@command("new-plugin")
+@click.argument("name")
+@click.option("-d", "--directory", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Where to write the steptrace-NAME folder.")
+def new_plugin(name: str, directory: Path) -> None:
+    """Start a plugin: write steptrace-NAME/, a package ready to install and test.
+
+    It holds a pyproject.toml with the entry point, a module with a nonlinearity, a
+    strategy with a declared option, an observer and an experiment, tests written with
+    steptrace's kit (the experiment's golden trace recorded by the new plugin), and a
+    README. Then: pip install -e steptrace-NAME; steptrace plugins; python -m pytest
+    steptrace-NAME. The guide: docs/plugins.md; the hooks and types: docs/plugin-reference.md."""
+    from steptrace.starter import new_plugin as write
+
+    root = write(name, directory)
+    click.echo(f"wrote {root}: pip install -e {root}, then steptrace plugins, and "
+               f"python -m pytest {root}")
+
+
+@command()
+@options.as_json()
+@click.option("--all", "show_all", is_flag=True, help="Include steptrace's built-in plugins.")
+def plugins(as_json: bool, show_all: bool) -> None:
+    """List the loaded plugins: name, version, where from, hooks, and what each contributes."""
+    listing = registry().describe_plugins(include_builtins=show_all)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(listing, indent=2))
+        return
+    if not listing:
+        click.echo("no outside plugins are loaded (--all lists the built-ins too)")
+    for entry in listing:
+        click.echo(f"{entry['name']} {entry['version']} ({entry['source']})")
+        click.echo(f"  hooks: {', '.join(entry['hooks'])}")
+        for key in ("nonlinearities", "strategies", "experiments", "commands"):
+            if entry[key]:
+                click.echo(f"  {key}: {', '.join(entry[key])}")
+            if key == "strategies":
+                for strategy, declared in entry["options"].items():
+                    for name, option in declared.items():
+                        click.echo(f"    {strategy} option {name}: {option['described']}")
+        if entry["observes_events"]:
+            click.echo("  observes every event")
+
+
+@command()
+def schema() -> None:
+    """Print the JSON Schema of a trace line (header, event or end)."""
+    import json
+
+    from steptrace.trace.header import trace_schema
+
+    click.echo(json.dumps(trace_schema(), indent=2))

@@ -1,0 +1,145 @@
+"""The commands that read a trace: ``show`` (as text), ``replay`` (run again and
+checked), ``diff`` (against another), ``plot`` and ``html`` (a picture, a page). Each
+streams the trace from its file through the function the Python API's :class:`~steptrace.Trace`
+calls on its lines in memory (:func:`~steptrace.views.lines.view_lines`,
+:func:`steptrace.replay.replay`, :func:`steptrace.diff.diff`, :mod:`steptrace.views`), and
+formats what it returns."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from steptrace.cli import options
+from steptrace.cli.runtime import Progress, command, registry, warn
+from steptrace.defaults import EVENT_KINDS
+
+
+@command()
+@options.trace
+@options.view
+@click.option("--epoch", "epochs", type=click.IntRange(min=0), multiple=True,
+              help="Only this epoch (repeatable).")
+@click.option("--sample", "samples", type=click.IntRange(min=0), multiple=True,
+              help="Only steps with this sample (repeatable).")
+@click.option("--kind", "kinds", type=click.Choice(EVENT_KINDS), multiple=True,
+              help="Only events of this kind (repeatable).")
+@click.option("--layer", "layers", type=click.IntRange(min=1), multiple=True,
+              help="Only events of this layer (repeatable; layer_1 is the first after the input).")
+@options.digits
+@options.exact
+def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ...],
+         kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None, exact: bool) -> None:
+    """Narrate a trace, step by step."""
+    from steptrace.errors import BadInput, one_line
+    from steptrace.trace.reader import open_trace
+    from steptrace.views.lines import check_view, view_lines
+    from steptrace.views.text import Filters
+
+    filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
+    try:  # (a usage error: the options do not go together)
+        check_view(view, filters, digits, exact)
+    except BadInput as error:
+        raise click.UsageError(str(error)) from None
+    with open_trace(trace) as reader:
+        for line in view_lines(reader.header, iter(reader), view, filters, digits, registry(),
+                               exact=exact):
+            click.echo(line)
+        if reader.incomplete:
+            click.echo(one_line(f"warning: {trace} is incomplete: {reader.incomplete} after "
+                                f"{reader.end.events if reader.end else 0} events; the rest of "
+                                "the run was never recorded"), err=True)
+
+
+@command()
+@options.trace
+@options.tolerance()
+@click.option("--ignore-versions", is_flag=True,
+              help="Replay even when a rule's plugin is installed in another version than the "
+                   "one that recorded the trace (a warning, not an error).")
+def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions: bool) -> None:
+    """Re-execute a trace from its config and check every event.
+
+    Exits 0 when every event matches; 1 naming the first divergent event (index, kind,
+    field, recorded vs recomputed). The header is held to its config, and to its
+    registered experiment when it names one; a second line says which. Exact-mode traces
+    must match bit for bit; blas-mode
+    traces within rtol 1e-12, atol 1e-15 unless --rtol/--atol say otherwise. Every rule
+    the trace used must be installed in the plugin version that recorded it (exit 2
+    naming it otherwise; see --ignore-versions).
+    """
+    from steptrace.compare import given
+    from steptrace.replay import replay as run_replay
+
+    with Progress(f"replaying {trace.name}") as progress:
+        result = run_replay(trace, registry(), given(rtol, atol), progress, ignore_versions)
+    for warning in result.warnings:
+        warn(warning)
+    click.echo(result.describe(trace))
+
+
+@command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@options.tolerance()
+@click.option("--events-only", is_flag=True,
+              help="Compare the events alone: configs that differ are listed but do not count.")
+def diff(a: Path, b: Path, rtol: float | None, atol: float | None, events_only: bool) -> None:
+    """Compare traces A and B: what ran (the configs, every field, and the initial
+    weights), then every event, naming the first divergent one.
+
+    Numbers must agree bit for bit unless --rtol/--atol allow more. Against a trace of
+    epoch detail, the passes are compared. Exits 0 when the configs and every event
+    agree; 1 when a config field or an event differs (or one trace is incomplete).
+    """
+    from steptrace.compare import Tolerance, given
+    from steptrace.diff import diff as run_diff
+    from steptrace.errors import Mismatch, one_line
+
+    report = run_diff(a, b, given(rtol, atol) or Tolerance(), events_only=events_only)
+    for line in report.lines():
+        click.echo(one_line(line))  # (values from the files, escaped and cut short)
+    if not report.same:
+        sys.exit(Mismatch.exit_code)
+
+
+@command()
+@options.trace
+@options.output("The picture to write: FILE.png or FILE.svg.", required=True)
+def plot(trace: Path, output: Path) -> None:
+    """Draw the error per pass and each layer's weights over time (needs matplotlib:
+    pip install 'steptrace[plot]')."""
+    from steptrace.views.plot import plot as draw
+
+    panels = draw(trace, output)
+    click.echo(f"plotted {trace} ({panels} panel{'' if panels == 1 else 's'}) -> {output}")
+
+
+@command()
+@options.trace
+@options.output("The page to write, e.g. trace.html.", required=True)
+@click.option("--edit", is_flag=True,
+              help="Add the edit panel: change alpha, passes, a hidden layer's size, a "
+                   "nonlinearity, the strategy, the seed, a weight or the data, and the page "
+                   "computes the run again (exact arithmetic, the book's rules).")
+def html(trace: Path, output: Path, edit: bool) -> None:
+    """Write one self-contained HTML page that steps through TRACE: the network with its
+    values and weights, each step's formula with its operands as matrices, the error curve
+    (buttons, arrow keys, a slider, a jump to a pass). With --edit the learner changes the
+    experiment on the page and watches the run change, every number what `steptrace record`
+    computes; "copy as experiment" gives it as TOML."""
+    from steptrace.views.html import uneditable, write_html
+
+    rules = registry()
+    events = write_html(trace, output, rules, edit=edit)
+    click.echo(f"wrote {output}: {events} events; open it in a browser (nothing is fetched)")
+    if edit:
+        from steptrace.trace.reader import open_trace
+
+        with open_trace(trace) as reader:
+            why = uneditable(reader.header.config, rules)
+        if why is not None:
+            click.echo(f"the page shows the recording only: {why}", err=True)
+
