@@ -284,12 +284,18 @@ class Registry:
                     option_name: {"type": option.type.__name__, "default": option.default,
                                   "doc": option.doc, "described": option.describe()}
                     for option_name, option in rule.declared.items()}
-                    for rule in [*(self.strategies[n].rule for n in mine(self.strategies)),
-                                 *(self.nonlinearities[n].rule for n in mine(self.nonlinearities))]
-                    if rule.options},
+                    for rule in self._rules_of(name) if rule.options},
                 "observes_events": "observe_event" in hooks,
             })
         return listing
+
+    def _rules_of(self, plugin: str) -> list[Strategy | Nonlinearity]:
+        """The strategies, then the nonlinearities, a plugin registered, by name."""
+        strategies: list[Strategy | Nonlinearity] = [
+            provided.rule for _, provided in sorted(self.strategies.items())
+            if provided.plugin == plugin]
+        return strategies + [provided.rule for _, provided in sorted(self.nonlinearities.items())
+                             if provided.plugin == plugin]
 
     def observers(self) -> RunObservers | None:
         """The plugins' ``run_started``, ``observe_event`` and ``run_finished`` as one

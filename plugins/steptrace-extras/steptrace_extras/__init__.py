@@ -82,7 +82,8 @@ def gelu2deriv(x: Array) -> Array:
 
 
 def fast_gelu(x: Array) -> Array:
-    return x / (1 + np.exp(-_gelu_2u(x)))
+    fast: Array = x / (1 + np.exp(-_gelu_2u(x)))
+    return fast
 
 
 def silu(x: Array) -> Array:
@@ -97,7 +98,8 @@ def silu2deriv(x: Array) -> Array:
 
 
 def fast_silu(x: Array) -> Array:
-    return x / (1 + np.exp(-x))
+    fast: Array = x / (1 + np.exp(-x))
+    return fast
 
 
 def softplus(x: Array) -> Array:

@@ -120,7 +120,7 @@ def test_the_leaky_relu_slope_is_in_a_recorded_delta() -> None:
     assert forward.weighted_sum[0][0] == -0.3724210421335121
     assert forward.layer_out[0][0] == 0.2 * -0.3724210421335121
     assert list(delta.derivative[0]) == [0.2, 1.0, 0.2, 0.2]
-    default = []
+    default: list[Any] = []
     run(base, REGISTRY.resolve(base), default.append)
     assert list(next(e for e in default if e.kind == "delta" and e.layer == 1).derivative[0]) == [
         0.01, 1.0, 0.01, 0.01]
