@@ -9,6 +9,7 @@ checked against the loaded plugins by :func:`steptrace.plugins.registry.Registry
 from __future__ import annotations
 
 import json
+import math
 import os
 import string
 import tomllib
@@ -22,6 +23,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     StrictFloat,
     StrictInt,
@@ -31,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from steptrace.errors import ConfigError, printable
+from steptrace.errors import ConfigError, control_character, printable
 from steptrace.limits import MAX_EXPERIMENT_FILE, size
 from steptrace.matrices import PACKED_KEY, Matrix
 
@@ -48,6 +51,63 @@ NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
 #: written as null), so that an experiment without them is written byte for byte as before
 #: they existed (every trace's header holds its config).
 HELD_OUT_FIELDS = ("test_inputs", "test_goals")
+#: What a nonlinearity's option may be in an experiment file (checked against what the
+#: nonlinearity declares when the config's rules are looked up).
+OptionValue = bool | int | float | str
+
+
+def option_text(value: object) -> str:
+    """An option's value as a narration or a message writes it: ``0.2``, ``true``, ``"x"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def nonlinearity_label(name: str, options: Mapping[str, Any]) -> str:
+    """A layer's nonlinearity as the narration names it: ``relu``, or with the options the
+    config gives, ``leaky_relu(slope 0.2)``."""
+    if not options:
+        return name
+    return f"{name}({', '.join(f'{key} {option_text(value)}' for key, value in options.items())})"
+
+
+def _split_nonlinearities(entries: Sequence[Any]) -> tuple[list[Any], tuple[dict[str, Any], ...]]:
+    """``["relu", {name = "leaky_relu", slope = 0.2}]`` as the names and each layer's options
+    (``{}`` for a bare name); ValueError, in one line naming the layer, for a table that is
+    not a name with options of plain values. Entries neither a string nor a table are left
+    for the field's own check."""
+    names: list[Any] = []
+    options: list[dict[str, Any]] = []
+    for k, entry in enumerate(entries):
+        where = f"nonlinearities[{k}] (layer_{k + 1}'s)"
+        if not isinstance(entry, Mapping):
+            names.append(entry)
+            options.append({})
+            continue
+        name = entry.get("name")
+        if not isinstance(name, str):
+            raise ValueError(f"{where}: a table needs the nonlinearity's name: "
+                             "{name = \"leaky_relu\", slope = 0.2}")
+        given = {}
+        for key, value in entry.items():
+            if key == "name":
+                continue
+            if not isinstance(key, str) or not key or control_character(key) is not None:
+                raise ValueError(f"{where}: an option's name must be printable text, "
+                                 f"not {key!r:.40}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{where}: option {key} is {value}: it must be finite")
+            if isinstance(value, str) and control_character(value) is not None:
+                raise ValueError(f"{where}: option {key} holds a control character")
+            if not isinstance(value, OptionValue):
+                raise ValueError(f"{where}: option {key} must be a number, true/false or a "
+                                 f"string, not {type(value).__name__}")
+            given[key] = value
+        names.append(name)
+        options.append(given)
+    return names, tuple(options)
 
 
 def _template_fields(template: str) -> set[str]:
@@ -158,7 +218,14 @@ class ExperimentConfig(BaseModel):
     layers: tuple[StrictInt, ...] = Field(
         description="layer sizes, input first: [3, 4, 1] is 3 inputs, 4 hidden, 1 output"
     )
-    nonlinearities: tuple[str, ...] = Field(description="one per weight layer, by name")
+    nonlinearities: tuple[str, ...] = Field(
+        description="one per weight layer: its name, or a table of its name and options: "
+        "[\"relu\", {name = \"leaky_relu\", slope = 0.2}] (a bare name: the defaults); read "
+        "from Python, the names (the options: nonlinearity_options)")
+    #: each layer's nonlinearity's options as the config gives them: () when none gives any
+    #: (read them through :attr:`nonlinearity_options`). Written back inside
+    #: ``nonlinearities``, so a config without options is written as it always was.
+    _nonlinearity_options: tuple[dict[str, Any], ...] = PrivateAttr(default=())
 
     @field_validator("nonlinearities")
     @classmethod
@@ -213,7 +280,8 @@ class ExperimentConfig(BaseModel):
         goals = "none (forward passes only)" if self.goals is None else f"{len(self.goals)} rows"
         rows = [row("experiment", f"{self.name}: {self.title}"), row("source", self.source),
                 row("layers", " → ".join(map(str, self.layers))),
-                row("nonlinearities", ", ".join(self.nonlinearities)),
+                row("nonlinearities", ", ".join(self.nonlinearity_label(k) for k in
+                                                  range(1, len(self.nonlinearities) + 1))),
                 row("strategy", " ".join([self.strategy.name, *(
                     f"{k}={v}" for k, v in self.strategy.options.items())])),
                 row("alpha", self.alpha), row("iterations", self.iterations),
@@ -228,14 +296,50 @@ class ExperimentConfig(BaseModel):
                                                 for k, i, j in self.frozen)))
         return f"<table>{''.join(rows)}</table>"
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _take_nonlinearity_options(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ExperimentConfig]
+    ) -> ExperimentConfig:
+        """A layer's nonlinearity given as a table (its name and options): the name to the
+        ``nonlinearities`` field, the options kept beside it."""
+        options: tuple[dict[str, Any], ...] = ()
+        entries = data.get("nonlinearities") if isinstance(data, dict) else None
+        if isinstance(entries, list | tuple) and any(isinstance(e, Mapping) for e in entries):
+            names, options = _split_nonlinearities(entries)
+            data = {**data, "nonlinearities": names}
+        config = handler(data)
+        if any(options):
+            config._nonlinearity_options = options
+        return config
+
+    @property
+    def nonlinearity_options(self) -> tuple[dict[str, Any], ...]:
+        """Each layer's nonlinearity's options as the config gives them (``{}``: a bare
+        name, the defaults), layer_1's first; checked against what each nonlinearity
+        declares when the config's rules are looked up."""
+        if self._nonlinearity_options:
+            return tuple(dict(options) for options in self._nonlinearity_options)
+        return tuple({} for _ in self.nonlinearities)
+
+    def nonlinearity_label(self, k: int) -> str:
+        """Layer k's nonlinearity (from 1) as the narration names it: ``leaky_relu(slope 0.2)``."""
+        return nonlinearity_label(self.nonlinearities[k - 1], self.nonlinearity_options[k - 1])
+
     @model_serializer(mode="wrap")
     def _leave_out_absent_held_out_rows(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """The config's fields, without ``test_inputs`` and ``test_goals`` when absent."""
+        """The config's fields, without ``test_inputs`` and ``test_goals`` when absent, and
+        each nonlinearity given options written as the table it was given as."""
         data = handler(self)
         if isinstance(data, dict):
             for name in HELD_OUT_FIELDS:
                 if name in data and data[name] is None:
                     del data[name]
+            if self._nonlinearity_options and "nonlinearities" in data:
+                written = [{"name": name, **options} if options else name for name, options
+                           in zip(self.nonlinearities, self._nonlinearity_options, strict=True)]
+                data["nonlinearities"] = (tuple(written) if isinstance(data["nonlinearities"], tuple)
+                                          else written)
         return data
 
     @property

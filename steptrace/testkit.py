@@ -57,25 +57,30 @@ def check_nonlinearity(
     rtol: float = 1e-6,
     atol: float = 1e-8,
     *,
+    options: Mapping[str, Any] | None = None,
     plugins_dir: Path | str | None = None,
     plugins: Sequence[object] = (),
 ) -> int:
     """``nonlinearity``: the object, or its name as the plugins register it (installed
-    ones, and those of ``plugins_dir``). Assert that ``derivative(function(x))`` equals
-    the central finite difference ``(function(x + h) - function(x - h)) / 2h`` at every
-    input (default: -4 to 4 in steps of 0.1), the book's convention of a derivative
-    taken from the layer's output. Points at a kink (where the one-sided differences
-    disagree, as relu's at 0) are skipped. Also checks shapes and dtypes on a batch, and
-    that ``fast`` (if given: blas mode's version) agrees with ``function`` to 1e-14.
-    Returns how many points were compared."""
+    ones, and those of ``plugins_dir``), computed with ``options`` (checked against what it
+    declares, as a config's are; default: its defaults). Assert that its derivative
+    equals the central finite difference ``(function(x + h) - function(x - h)) / 2h`` at
+    every input (default: -4 to 4 in steps of 0.1, negative inputs included): taken as
+    ``derivative(function(x))``, from the layer's output as the book does, or, for a
+    nonlinearity declared ``derivative_of="input"``, as ``derivative(x)``. Points at a
+    kink (where the one-sided differences disagree, as relu's at 0) are skipped. Also
+    checks shapes and dtypes on a batch, and that ``fast`` (if given: blas mode's
+    version) agrees with ``function`` to 1e-14. Returns how many points were compared."""
     if isinstance(nonlinearity, str):
         nonlinearity = _rules(plugins_dir, plugins).nonlinearity(nonlinearity)
+    nonlinearity = nonlinearity.with_options(checked_options(nonlinearity, options or {}))
     name = nonlinearity.name
+    of_input = nonlinearity.derivative_of == "input"
     x = np.asarray(list(inputs) if inputs is not None else DEFAULT_INPUTS, dtype=np.float64)
     batch = x[: 12].reshape(3, -1) if x.size >= 12 else x.reshape(1, -1)
     for probe in (x.reshape(1, -1), batch):
         output = nonlinearity.function(probe)
-        derivative = nonlinearity.derivative(output)
+        derivative = nonlinearity.derivative(probe if of_input else output)
         for what, value in (("function", output), ("derivative", derivative)):
             assert isinstance(value, np.ndarray) and value.shape == probe.shape, (
                 f"{name}: {what} must return an array of the input's shape {probe.shape}, "
@@ -87,15 +92,22 @@ def check_nonlinearity(
     right = (f(row + step) - f(row)) / step
     smooth = np.abs(left - right) <= 1e-3 * np.maximum(1.0, np.abs(left))
     numeric = (f(row + step) - f(row - step)) / (2 * step)
-    analytic = nonlinearity.derivative(f(row))
+    analytic = nonlinearity.derivative(row if of_input else f(row))
     assert np.all(np.isfinite(analytic[smooth])), f"{name}: the derivative is not finite"
     close = np.isclose(analytic, numeric, rtol=rtol, atol=atol) | ~smooth
     if not close.all():
         worst = int(np.argmax(np.where(close, 0, np.abs(analytic - numeric))[0]))
+        hint = ""
+        outputs = f(row)[0][smooth[0]]
+        if not of_input and not (np.all(np.diff(outputs) >= 0) or np.all(np.diff(outputs) <= 0)):
+            hint = (f" ({name} is not monotonic on these inputs: one output comes from two "
+                    "inputs, so no derivative of the output can be right; declare "
+                    "derivative_of=\"input\" and take the weighted sum)")
         raise AssertionError(
-            f"{name}: derivative {nonlinearity.derivative_formula!r} from the output disagrees "
-            f"with finite differences at x = {float(x[worst])!r}: {float(analytic[0, worst])!r} vs "
-            f"{float(numeric[0, worst])!r}")
+            f"{name}: derivative {nonlinearity.derivative_formula!r} from the "
+            f"{'input' if of_input else 'output'} disagrees with finite differences at x = "
+            f"{float(x[worst])!r}: {float(analytic[0, worst])!r} vs "
+            f"{float(numeric[0, worst])!r}{hint}")
     checked = int(smooth.sum())
     assert checked >= x.size // 2, f"{name}: too few points are smooth enough to check"
     if nonlinearity.fast is not None:  # blas mode's version: the same function, to a few ulps

@@ -1,7 +1,9 @@
 """One run of tests/test_cross_cpu.py, in a process of its own (the CPU features numpy uses
 and OpenBLAS's kernel are fixed when numpy is imported): record every built-in experiment
 and the tanh and sigmoid networks in exact mode at ``--detail all``, run the portable
-functions on a probe, and print the SHA-256 of each as JSON. ``python -m
+functions on a probe, and print the SHA-256 of each as JSON; and replay steptrace-extras'
+golden traces of portable nonlinearities (:data:`EXTRAS_GOLDENS`, where the plugin is
+installed), each an entry ``replay NAME`` whose value is what replay said. ``python -m
 tests.cross_cpu_run FOLDER``; with ``--compiled``, numba's kernels are loaded first, so the
 compiled versions run (where numba is installed).
 """
@@ -17,9 +19,16 @@ from typing import Any
 import numpy as np
 
 from steptrace.config import ExperimentConfig
+from steptrace.errors import SteptraceError
 from steptrace.plugins.loading import load_plugins
 from steptrace.plugins.registry import Registry
 from steptrace.recording import record
+
+ROOT = Path(__file__).resolve().parent.parent
+#: steptrace-extras' golden traces whose nonlinearities compute with steptrace.portable
+#: (softplus: exp and log1p; gelu: sigmoid; silu: sigmoid), replayed bit for bit
+EXTRAS_GOLDENS = [ROOT / "plugins" / "steptrace-extras" / "tests" / "golden" / f"streetlights-{name}.jsonl"
+                  for name in ("softplus", "gelu", "silu")]
 
 
 def networks(registry: Registry) -> list[ExperimentConfig]:
@@ -65,6 +74,20 @@ def main(folder: Path, compiled: bool) -> dict[str, str]:
         path = folder / f"{config.name}.jsonl"
         record(config, registry, path, detail="all")
         digests[config.name] = digest(path)
+    try:
+        import steptrace_extras  # noqa: F401  (installed: its goldens replay here too)
+    except ImportError:
+        pass
+    else:
+        from steptrace.replay import replay
+
+        with_extras = Registry.load()
+        for golden in EXTRAS_GOLDENS:
+            try:
+                said = replay(golden, with_extras).describe(golden.name)
+            except SteptraceError as error:
+                said = f"failed: {error}"
+            digests[f"replay {golden.stem}"] = said
     x = probe()
     for name in portable.__all__:
         digests[f"portable.{name}"] = hashlib.sha256(getattr(portable, name)(x).tobytes()).hexdigest()

@@ -1,6 +1,7 @@
 """Exact mode gives the same bits whatever the CPU's features, OpenBLAS's kernel, its
 threads, and with or without numba: every built-in experiment, tanh and sigmoid networks,
-and the portable functions, recorded under each setting in a process of its own
+and the portable functions, recorded under each setting (and steptrace-extras' golden
+traces of softplus, gelu and silu, replayed bit for bit under each) in a process of its own
 (tests/cross_cpu_run.py) and compared byte for byte with the machine's default.
 
 The settings: numpy's CPU dispatch turned off group by group, from the newest of the
@@ -14,6 +15,7 @@ CPU has it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -66,6 +68,13 @@ def test_exact_traces_and_the_portable_functions_are_the_same_bits_on_every_sett
         tmp_path: Path) -> None:
     baseline = run(tmp_path / "default", {}, compiled=True)
     assert len(baseline) >= 31 + 3 + 5 + 1  # the built-ins, 3 of tanh and sigmoid, 5 functions
+    replays = {name: said for name, said in baseline.items() if name.startswith("replay ")}
+    if importlib.util.find_spec("steptrace_extras") is not None:
+        assert sorted(replays) == ["replay streetlights-gelu", "replay streetlights-silu",
+                                   "replay streetlights-softplus"]
+    for name, said in replays.items():  # (then the same words under every setting, below)
+        assert said.startswith(f"{name.removeprefix('replay ')}.jsonl: all 1740 events match "
+                               "(bit for bit)"), said
     settings = cpu_settings() + blas_settings() + [{"STEPTRACE_NUMBA": "0"}]
     numpy_tanh_moved = []
     for number, env in enumerate(settings):

@@ -105,7 +105,7 @@ class Network:
     options: dict[str, Any] = field(default_factory=dict)  # the strategy's
     rule_state: dict[str, Any] = field(default_factory=dict)  # a learning rule's, for the run
     #: How weights learn: gradient_descent, or the strategy's own rule (own_rule.learn_by_rule).
-    learn: Callable[[list[Array], Array, float], Learning] = field(init=False)
+    learn: Callable[[list[Array], Array, float, list[Array]], Learning] = field(init=False)
     #: The arithmetic's dot and total, and each layer's nonlinearity (act[k - 1] is layer
     #: k's) with its function and derivative (None where it is 1: times 1 changes nothing)
     #: at hand: the step runs thousands of times a second.
@@ -114,6 +114,9 @@ class Network:
     act: Sequence[Nonlinearity] = field(init=False)
     function: Sequence[Callable[[Array], Array]] = field(init=False)
     derivative: Sequence[Callable[[Array], Array] | None] = field(init=False)
+    #: per layer (of_input[k - 1] is layer k's): whether its derivative takes the weighted
+    #: sum (derivative_of="input": GELU, SiLU) rather than the layer's output (the book's)
+    of_input: Sequence[bool] = field(init=False)
 
     def __post_init__(self) -> None:
         self.learn = (partial(learn_by_rule, self) if self.plan.strategy.own_rule
@@ -124,6 +127,7 @@ class Network:
                     else replace(act, function=act.fast) for act in self.plan.nonlinearities]
         self.function = [act.function for act in self.act]
         self.derivative = [None if act.derivative_is_one else act.derivative for act in self.act]
+        self.of_input = [act.derivative_of == "input" for act in self.act]
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
@@ -159,7 +163,8 @@ class Network:
             return Step(layer, weighted_sum, goal, layer_error)
 
         # the strategy's learning rule; by default the book's gradient descent
-        weight_deltas, details, delta, derivative = self.learn(layer, goal, layer_error)
+        weight_deltas, details, delta, derivative = self.learn(layer, goal, layer_error,
+                                                               weighted_sum)
 
         # weights_{k-1}_k -= alpha * weight_delta, the last weights first
         alpha, ascent, frozen = self.alpha, self.ascent, self.frozen
@@ -169,19 +174,22 @@ class Network:
         return tuple.__new__(Step, (layer, weighted_sum, goal, layer_error, derivative, delta,
                                     weight_deltas, tuple(weights), details))
 
-    def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0) -> Learning:
+    def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0,
+                         weighted_sum: Sequence[Array] = ()) -> Learning:
         """The book's learning rule: each layer's delta, from the output back (through the
         weights *before* this step's update), and each weight_delta, averaged over the
-        batch. (The error is not needed: it is taken as every learning rule is handed it.)"""
-        dot, derivative_of, weights = self.dot, self.derivative, self.weights
+        batch. (The error is not needed: it is taken as every learning rule is handed it.)
+        A layer whose derivative takes its input is handed its ``weighted_sum``."""
+        dot, derivative_of, weights, of_input = self.dot, self.derivative, self.weights, self.of_input
         last = len(weights)  # the output layer's number
         delta: list[Array] = [NOTHING] * (last + 1)
         derivative: list[Array | None] = [None] * (last + 1)
         weight_deltas: list[Array] = [NOTHING] * last
         for k in range(last, 0, -1):
-            # relu2deriv(layer_k); None where it is 1 (times 1 changes nothing)
+            # relu2deriv(layer_k) (gelu2deriv(weighted_sum_k)); None where it is 1
             relu2deriv = derivative_of[k - 1]
-            deriv = derivative[k] = None if relu2deriv is None else relu2deriv(layer[k])
+            deriv = derivative[k] = None if relu2deriv is None else relu2deriv(
+                weighted_sum[k] if of_input[k - 1] else layer[k])
             if k == last:  # layer_2_delta = layer_2 - goal
                 delta[k] = output_delta(layer[k], goal, self.ascent, deriv)
             else:  # layer_1_delta = layer_2_delta · weights_1_2ᵀ * relu2deriv(layer_1)

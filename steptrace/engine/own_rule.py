@@ -23,14 +23,15 @@ if TYPE_CHECKING:
     from steptrace.engine.network import Learning, Network
 
 
-def learn_by_rule(network: Network, layer: list[Array], goal: Array, step_error: float) -> Learning:
+def learn_by_rule(network: Network, layer: list[Array], goal: Array, step_error: float,
+                  weighted_sum: list[Array]) -> Learning:
     """The strategy's own learning rule on this step: its weight_deltas and what it decided
     on, and the deltas and derivatives if it asked for gradient descent's (``step.gradient()``)."""
     backpropagated: list[Learning] = []
 
     def gradient() -> list[Array]:  # gradient descent's weight_deltas, worked out once
         if not backpropagated:
-            backpropagated.append(network.gradient_descent(layer, goal))
+            backpropagated.append(network.gradient_descent(layer, goal, step_error, weighted_sum))
         return [weight_delta.copy() for weight_delta in backpropagated[0][0]]
 
     last = len(network.weights)

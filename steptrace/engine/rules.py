@@ -8,8 +8,9 @@ The book's gradient descent is the default learning rule (:func:`gradient_descen
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Literal
 
 from steptrace.matrices import Array as Array
 
@@ -23,13 +24,40 @@ def doc(text: str, **default: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One option a strategy or a nonlinearity takes: its type (``float``, ``int``,
+    ``bool`` or ``str``; an int is taken where a float is declared, and becomes one), its
+    default (``None``: the option has none, and a strategy that needs it says so from
+    ``plan``; a nonlinearity's options all have one), and one line of doc. ``steptrace
+    plugins`` lists them."""
+
+    type: type = doc("float, int, bool or str (an int is taken where a float is declared)")
+    default: Any = doc("the value when a config gives none (None: no default)", default=None)
+    doc: str = doc("one line: what the option does", default="")
+
+    def describe(self) -> str:
+        """``float, default 0.9: how much of the last velocity is kept``."""
+        text = self.type.__name__ + ("" if self.default is None else f", default {self.default!r}")
+        return f"{text}: {self.doc}" if self.doc else text
+
+
+@dataclass(frozen=True)
 class Nonlinearity:
     """An activation and its derivative, the book's way.
 
     ``derivative`` takes the layer's *output* (what ``function`` returned), as the
     book's ``relu2deriv(output)`` does: ``output > 0`` for relu, ``output*(1-output)``
     for sigmoid, ``1-output**2`` for tanh. Both work elementwise on float64 arrays.
-    The formulas are shown in the narration.
+    The formulas are shown in the narration. A nonlinearity whose output does not tell
+    its input apart (GELU, SiLU, Mish: not monotonic, so one output comes from two
+    inputs) declares ``derivative_of="input"``: its derivative is then handed the
+    layer's weighted sum, the input of ``function``.
+
+    ``options`` declares what a config may set per layer (``{name = "leaky_relu", slope =
+    0.2}``), each an :class:`Option` with a default (a bare name means the defaults): the
+    engine calls ``function(x, **options)``, ``derivative(output, **options)`` (or of the
+    input) and ``fast(x, **options)`` with every declared option, checked, the defaults
+    filled in. A nonlinearity without options is called with the array alone.
 
     Exact mode promises the same bits on every machine, so ``function`` and
     ``derivative`` must be portable: basic arithmetic (``+ - * /``, comparisons), and for
@@ -41,11 +69,14 @@ class Nonlinearity:
     """
 
     name: str = doc("what configs call it: nonlinearities = [\"relu\", \"linear\"]")
-    function: Callable[[Array], Array] = doc(
-        "the activation, elementwise on a float64 array (a batch's rows): portable in exact "
-        "mode (basic arithmetic and steptrace.portable)")
-    derivative: Callable[[Array], Array] = doc(
-        "its derivative, from the layer's output (what function returned), elementwise")
+    function: Callable[..., Array] = doc(
+        "the activation, elementwise on a float64 array (a batch's rows), called with the "
+        "options as keywords (function(x, slope=0.2)): portable in exact mode (basic "
+        "arithmetic and steptrace.portable)")
+    derivative: Callable[..., Array] = doc(
+        "its derivative, elementwise, from the layer's output (what function returned), or "
+        "from the weighted sum with derivative_of=\"input\"; called with the options as "
+        "keywords too")
     formula: str = doc("the activation as the narration writes it: \"(x > 0) * x\"")
     derivative_formula: str = doc("the derivative as the narration writes it: \"output > 0\"")
     derivative_name: str = doc("the derivative's name in the narration (default NAME2deriv)",
@@ -54,17 +85,53 @@ class Nonlinearity:
     derivative_is_one: bool = doc(
         "the derivative is 1 everywhere (a linear layer): the engine skips multiplying by it "
         "(x * 1.0 == x bit for bit: speed, never numbers)", default=False)
-    fast: Callable[[Array], Array] | None = doc(
+    fast: Callable[..., Array] | None = doc(
         "function with numpy's machine-tuned functions (np.tanh): blas mode uses it, exact "
         "mode never", default=None)
     revision: int = doc(
         "bumped by its plugin whenever the numbers it computes change (not for a release that "
         "leaves them alone): replay refuses a trace of another revision", default=1)
+    options: Mapping[str, Option | type] = doc(
+        "the options a config may give it per layer, by name: an Option(type, default, doc), "
+        "each with a default (a bare name in nonlinearities means the defaults)",
+        default_factory=dict)
+    derivative_of: Literal["output", "input"] = doc(
+        "what derivative is handed: \"output\", the layer's output as the book's "
+        "relu2deriv(output); \"input\", the weighted sum (for an activation that is not "
+        "monotonic: GELU, SiLU, Mish)", default="output")
+
+    def __post_init__(self) -> None:
+        if self.derivative_of not in ("output", "input"):
+            raise ValueError(f"nonlinearity {self.name}: derivative_of is \"output\" or "
+                             f"\"input\", not {self.derivative_of!r}")
+        for key, option in self.declared.items():
+            if option.default is None:
+                raise ValueError(f"nonlinearity {self.name}: option {key} needs a default (a "
+                                 "bare name in nonlinearities means every option's default)")
 
     @property
     def deriv_name(self) -> str:
         """The name the narration uses for the derivative (``relu2deriv``)."""
         return self.derivative_name or f"{self.name}2deriv"
+
+    @property
+    def declared(self) -> dict[str, Option]:
+        """Each option as an :class:`Option` (a bare type made one)."""
+        return {name: option if isinstance(option, Option) else Option(option)
+                for name, option in self.options.items()}
+
+    def with_options(self, options: Mapping[str, Any]) -> Nonlinearity:
+        """This nonlinearity with ``function``, ``derivative`` and ``fast`` taking the array
+        alone: each called with every declared option (``options`` over the defaults; they
+        are not checked here, see ``Registry.resolve``). Itself when it declares none. (The
+        registry holds each nonlinearity so bound to its defaults: ``function(x)`` works.)"""
+        if not self.options:
+            return self
+        values = {key: option.default for key, option in self.declared.items()}
+        values.update(options)
+        return replace(self, function=partial(self.function, **values),
+                       derivative=partial(self.derivative, **values),
+                       fast=None if self.fast is None else partial(self.fast, **values))
 
 
 @dataclass(frozen=True)
@@ -110,23 +177,6 @@ class Learned:
     details: Mapping[str, float] = doc(
         "the numbers that decided it, by name: update events carry them",
         default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option a strategy takes: its type (``float``, ``int``, ``bool`` or ``str``; an
-    int is taken where a float is declared, and becomes one), its default (``None``: the
-    option has none, and a rule that needs it says so from ``plan``), and one line of doc.
-    ``steptrace plugins`` and ``experiments --show`` list them."""
-
-    type: type = doc("float, int, bool or str (an int is taken where a float is declared)")
-    default: Any = doc("the value when a config gives none (None: no default)", default=None)
-    doc: str = doc("one line: what the option does", default="")
-
-    def describe(self) -> str:
-        """``float, default 0.9: how much of the last velocity is kept``."""
-        text = self.type.__name__ + ("" if self.default is None else f", default {self.default!r}")
-        return f"{text}: {self.doc}" if self.doc else text
 
 
 @dataclass(frozen=True)

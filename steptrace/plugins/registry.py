@@ -140,7 +140,8 @@ class Registry:
                 if not isinstance(rule, kind):
                     raise PluginError(f"registered {rule!r} as a {noun}; expected a steptrace "
                                       f"{kind.__name__}")
-                offered[rule.name] = rule
+                # a nonlinearity is held bound to its options' defaults: function(x) works
+                offered[rule.name] = rule.with_options({}) if isinstance(rule, Nonlinearity) else rule
 
             if trace_hooks():
                 trace(f"{hook_name}(register) -> {plugin}")
@@ -221,6 +222,11 @@ class Registry:
         """Look up a config's rules and plan its batches; ConfigError on anything unknown."""
         used = [_lookup("nonlinearity", name, self.nonlinearities)
                 for name in config.nonlinearities]
+        # each layer's nonlinearity bound to the options its config gives (checked)
+        nonlinearities = tuple(
+            p.rule.with_options(checked_options(p.rule, given, f"layer_{k}'s nonlinearity"))
+            for k, (p, given) in enumerate(zip(used, config.nonlinearity_options, strict=True),
+                                           start=1))
         provided = _lookup("strategy", config.strategy.name, self.strategies)
         strategy = provided.rule
         options = checked_options(strategy, config.strategy.options)
@@ -251,7 +257,7 @@ class Registry:
             for module in map(module_of, callables):
                 if module and not _is_steptrace(module):
                     authors.setdefault(module, self.plugins.label(owner))
-        return Plan(tuple(p.rule for p in used), strategy, batches, authors, options)
+        return Plan(nonlinearities, strategy, batches, authors, options)
 
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""
@@ -281,7 +287,7 @@ class Registry:
 
     def describe_plugins(self, include_builtins: bool = False) -> list[dict[str, Any]]:
         """Each loaded plugin: name, version, source, hooks, what it contributes, and the
-        options its strategies declare (type, default, doc)."""
+        options its strategies and nonlinearities declare (type, default, doc), by rule."""
         listing = []
         for name, info in self.plugins.info.items():
             if info.builtin and not include_builtins:
@@ -296,14 +302,22 @@ class Registry:
                 "name": name, "version": info.version, "source": info.source, "hooks": hooks,
                 "nonlinearities": mine(self.nonlinearities), "strategies": mine(self.strategies),
                 "experiments": mine(self.experiments), "commands": mine(self.commands),
-                "options": {strategy: {
+                "options": {rule.name: {
                     option_name: {"type": option.type.__name__, "default": option.default,
                                   "doc": option.doc, "described": option.describe()}
-                    for option_name, option in self.strategies[strategy].rule.declared.items()}
-                    for strategy in mine(self.strategies) if self.strategies[strategy].rule.options},
+                    for option_name, option in rule.declared.items()}
+                    for rule in self._rules_of(name) if rule.options},
                 "observes_events": "observe_event" in hooks,
             })
         return listing
+
+    def _rules_of(self, plugin: str) -> list[Strategy | Nonlinearity]:
+        """The strategies, then the nonlinearities, a plugin registered, by name."""
+        strategies: list[Strategy | Nonlinearity] = [
+            provided.rule for _, provided in sorted(self.strategies.items())
+            if provided.plugin == plugin]
+        return strategies + [provided.rule for _, provided in sorted(self.nonlinearities.items())
+                             if provided.plugin == plugin]
 
     def observers(self) -> RunObservers | None:
         """The plugins' ``run_started``, ``observe_event`` and ``run_finished`` as one
@@ -389,27 +403,33 @@ def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[
     raise ConfigError(f"unknown {noun} {name!r}: {hint}known: {known}")
 
 
-def checked_options(strategy: Strategy, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The options a config gives, checked against what the strategy declares (an int
-    taken as a float where a float is declared), with the declared defaults filled in."""
-    declared = strategy.declared
+def checked_options(rule: Strategy | Nonlinearity, options: Mapping[str, Any],
+                    where: str = "") -> dict[str, Any]:
+    """The options a config gives, checked against what the rule declares (an int taken
+    as a float where a float is declared), with the declared defaults filled in.
+    ``where`` names the rule in messages (``layer_1's nonlinearity``; a strategy: itself)."""
+    declared = rule.declared
+    what = where or ("strategy" if isinstance(rule, Strategy) else "nonlinearity")
     checked = {}
     for key, value in options.items():
         if key not in declared:
+            if not declared and isinstance(rule, Nonlinearity):
+                raise ConfigError(f"{what} {rule.name} takes no options, not {key!r}: give it "
+                                  f"by name alone (\"{rule.name}\")")
             close = difflib.get_close_matches(key, declared, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             takes = "; ".join(f"{name} ({option.describe()})" for name, option in declared.items())
-            raise ConfigError(f"strategy {strategy.name} has no option {key!r}: {hint}"
+            raise ConfigError(f"{what} {rule.name} has no option {key!r}: {hint}"
                               f"its options: {takes or 'none'}")
         option = declared[key]
         if option.type is float and isinstance(value, int) and not isinstance(value, bool):
             try:
                 value = float(value)  # beta = 0 in TOML is an int
             except OverflowError:
-                raise ConfigError(f"strategy {strategy.name}: option {key} takes a number, not "
+                raise ConfigError(f"{what} {rule.name}: option {key} takes a number, not "
                                   f"an integer of {len(str(value))} digits") from None
         if isinstance(value, bool) != (option.type is bool) or not isinstance(value, option.type):
-            raise ConfigError(f"strategy {strategy.name}: option {key} takes "
+            raise ConfigError(f"{what} {rule.name}: option {key} takes "
                               f"{_a(option.type)}, not {value!r}")
         checked[key] = value
     for key, option in declared.items():

@@ -194,6 +194,10 @@ def uneditable(config: ExperimentConfig, registry: Registry) -> str | None:
         return ("it was recorded in blas arithmetic, whose last digits depend on the machine; "
                 "the page computes in exact arithmetic only (record it with --arithmetic exact "
                 "to edit it)")
+    for k, options in enumerate(config.nonlinearity_options, start=1):
+        if options:  # (page/engine.js computes every nonlinearity with no options at all)
+            return (f"its layer_{k} has the nonlinearity {config.nonlinearity_label(k)}, given "
+                    "options, and the page computes no nonlinearity with options")
     rules: list[tuple[str, str, Mapping[str, Provided[Any]]]] = [
         ("nonlinearities", name, registry.nonlinearities) for name in config.nonlinearities]
     rules.append(("strategies", config.strategy.name, registry.strategies))

@@ -123,10 +123,17 @@ class Literate:
             self.frozen.setdefault(k + 1, []).append(f"[{i}][{j}]")
         self.one_weight = self.single and self.state.weights[0].size == 1
         self.formulas: dict[str, tuple[str, str, str]] = {}
+        #: the nonlinearities whose derivative takes the weighted sum (derivative_of="input")
+        self.of_input: set[str] = set()
         if registry is not None:
             for name, provided in registry.nonlinearities.items():
                 rule = provided.rule
                 self.formulas[name] = (rule.formula, rule.derivative_formula, rule.deriv_name)
+                if rule.derivative_of == "input":
+                    self.of_input.add(name)
+        #: per layer k (from 1), its nonlinearity as the narration names it, with the options
+        #: the config gives it: leaky_relu(slope 0.2)
+        self.labels = {k: config.nonlinearity_label(k) for k in range(1, self.last + 1)}
 
     # -- names ---------------------------------------------------------------------
 
@@ -249,6 +256,8 @@ class Literate:
                 self.operand(weights, self.state.weights[k - 1], hide),
                 Sign(" = ", "page" if hide else None), out))
         name = event.nonlinearity
+        if name == self.config.nonlinearities[k - 1]:
+            name = self.labels[k]  # with the options the config gives it
         return Clause(f"{self.layer(k)} = {name}({product})", (
             Sign(" = ", "line"),
             Sign(f"{name}(", "page"), self.operand(before, event.layer_in, True), Sign(" · ", "page"),
@@ -273,7 +282,10 @@ class Literate:
         times_deriv = deriv_formula != "1"
         name = self.delta_name(k)
         delta = self.operand(name, event.delta)
-        derivative = self.operand(f"{deriv_name}({self.layer(k)})", event.derivative)
+        # the book's derivative takes the layer's output; one of the input, the weighted sum
+        of = (f"{self.layer(k - 1)} · {self.weights_name(k)}" if event.nonlinearity in self.of_input
+              else self.layer(k))
+        derivative = self.operand(f"{deriv_name}({of})", event.derivative)
         if k == self.last:  # the output: how far the prediction missed its goal
             goal = self.rows(self.config.goal_name, event.samples)
             layer = self.operand(self.layer(k), self.state.layer.get(k), True)

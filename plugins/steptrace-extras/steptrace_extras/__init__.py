@@ -1,13 +1,17 @@
 """steptrace-extras: a plugin in its own distribution, as an outside author writes one.
 
-It adds the ``leaky_relu`` and ``softplus`` nonlinearities, a ``momentum`` strategy, three
-experiments on the book's streetlights that use them, and a command, ``steptrace summary
-TRACE``, that reads a trace through steptrace's Python API. It imports only what the
+It adds the ``leaky_relu`` (with a ``slope`` option), ``softplus``, ``gelu`` and ``silu``
+nonlinearities, a ``momentum`` strategy, five experiments on the book's streetlights that
+use them, and a command, ``steptrace summary TRACE``, that reads a trace through
+steptrace's Python API. It imports only what the
 ``steptrace`` package exports (``hookimpl``, the rule types, ``ExperimentConfig``, ``load``,
 ``portable``) and click.
 
-softplus needs exp and log: it computes them with ``steptrace.portable`` (the same bits on
-every machine, which exact mode promises) and gives numpy's own as ``fast=`` for blas mode.
+softplus needs exp and log, gelu tanh, silu the sigmoid: they compute them with
+``steptrace.portable`` (the same bits on every machine, which exact mode promises) and give
+numpy's own as ``fast=`` for blas mode. gelu and silu are not monotonic (each has a minimum
+below 0, so one output comes from two inputs): their derivatives take the weighted sum, the
+layer's input (``derivative_of="input"``), not its output.
 """
 
 from __future__ import annotations
@@ -34,16 +38,68 @@ from steptrace import (
     portable,
 )
 
-SLOPE = 0.01  # leaky_relu's slope for negative inputs
+SLOPE = 0.01  # leaky_relu's default slope for negative inputs
 
 
-def leaky_relu(x: Array) -> Array:
-    return np.where(x > 0, x, SLOPE * x)
+def _slope(slope: float) -> float:
+    if not slope >= 0:  # (a negative slope would make a negative input's output positive)
+        raise ValueError(f"slope must be at least 0, not {slope}: give "
+                         "{name = \"leaky_relu\", slope = 0.01}")
+    return slope
 
 
-def leaky_relu2deriv(output: Array) -> Array:
+def leaky_relu(x: Array, *, slope: float) -> Array:
+    return np.where(x > 0, x, _slope(slope) * x)
+
+
+def leaky_relu2deriv(output: Array, *, slope: float) -> Array:
     # From the output, the book's way: a positive output came from a positive input.
-    return np.where(output > 0, 1.0, SLOPE)
+    return np.where(output > 0, 1.0, _slope(slope))
+
+
+# GELU, the tanh form (Hendrycks and Gimpel): 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x**3).
+# Computed as x * sigmoid(2u), the same function (0.5 (1 + tanh(u)) = sigmoid(2u)) without
+# 1 + tanh(u)'s cancellation for negative x (where it would lose digits, and blas mode's
+# np.tanh and exact mode's portable.tanh would then disagree far beyond an ulp).
+GELU_C = math.sqrt(2 / math.pi)  # (math.sqrt is correctly rounded: the same bits everywhere)
+GELU_A = 0.044715
+
+
+def _gelu_2u(x: Array) -> Array:
+    return 2 * GELU_C * (x + GELU_A * (x * x * x))
+
+
+def gelu(x: Array) -> Array:
+    return x * portable.sigmoid(_gelu_2u(x))
+
+
+def gelu2deriv(x: Array) -> Array:
+    # From the weighted sum x (gelu is not monotonic: its output does not tell x apart).
+    # With s = sigmoid(2u) = 0.5 (1 + tanh(u)): 1 - tanh(u)**2 = 4 s (1 - s), so
+    # 0.5 (1 + t) + 0.5 x (1 - t**2) C (1 + 3 A x**2) = s + 2 x s (1 - s) C (1 + 3 A x**2)
+    s = portable.sigmoid(_gelu_2u(x))
+    return s + 2 * x * s * (1 - s) * GELU_C * (1 + 3 * GELU_A * (x * x))
+
+
+def fast_gelu(x: Array) -> Array:
+    fast: Array = x / (1 + np.exp(-_gelu_2u(x)))
+    return fast
+
+
+def silu(x: Array) -> Array:
+    # SiLU (swish): x * sigmoid(x)
+    return x * portable.sigmoid(x)
+
+
+def silu2deriv(x: Array) -> Array:
+    # From the weighted sum x: sigmoid(x) + x sigmoid(x) (1 - sigmoid(x))
+    s = portable.sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+def fast_silu(x: Array) -> Array:
+    fast: Array = x / (1 + np.exp(-x))
+    return fast
 
 
 def softplus(x: Array) -> Array:
@@ -84,11 +140,23 @@ def momentum_learn(step: LearningStep) -> Learned:
 @hookimpl
 def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
     register(Nonlinearity("leaky_relu", leaky_relu, leaky_relu2deriv,
-                          f"x if x > 0 else {SLOPE} * x", f"1 if output > 0 else {SLOPE}",
-                          description="relu that lets a little through below 0"))
+                          "x if x > 0 else slope * x", "1 if output > 0 else slope",
+                          description="relu that lets a little through below 0",
+                          options={"slope": Option(float, SLOPE, "what a negative input is "
+                                                   "multiplied by (at least 0)")}))
     register(Nonlinearity("softplus", softplus, softplus2deriv, "log(1 + exp(x))",
                           "1 - exp(-output)", description="a smooth relu: log(1 + e**x)",
                           fast=fast_softplus))
+    register(Nonlinearity("gelu", gelu, gelu2deriv,
+                          "0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))",
+                          "0.5 * (1 + t) + 0.5 * x * (1 - t**2) * sqrt(2/pi) * "
+                          "(1 + 3 * 0.044715 * x**2), t = tanh(sqrt(2/pi) * (x + 0.044715 * x**3))",
+                          description="Gaussian error linear unit, tanh form: a smooth relu "
+                                      "that dips below 0", fast=fast_gelu, derivative_of="input"))
+    register(Nonlinearity("silu", silu, silu2deriv, "x * sigmoid(x)",
+                          "sigmoid(x) * (1 + x * (1 - sigmoid(x)))",
+                          description="sigmoid-weighted linear unit (swish): x * sigmoid(x)",
+                          fast=fast_silu, derivative_of="input"))
 
 
 @hookimpl
@@ -123,6 +191,14 @@ def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
         **STREETLIGHTS, "name": "streetlights-softplus",
         "title": "The ch. 6 network with softplus in its hidden layer",
         "nonlinearities": ["softplus", "linear"], "alpha": 0.5}))
+    register(ExperimentConfig.model_validate({
+        **STREETLIGHTS, "name": "streetlights-gelu",
+        "title": "The ch. 6 network with gelu (tanh form) in its hidden layer",
+        "nonlinearities": ["gelu", "linear"], "alpha": 0.2}))
+    register(ExperimentConfig.model_validate({
+        **STREETLIGHTS, "name": "streetlights-silu",
+        "title": "The ch. 6 network with silu in its hidden layer",
+        "nonlinearities": ["silu", "linear"], "alpha": 0.2}))
 
 
 @hookimpl

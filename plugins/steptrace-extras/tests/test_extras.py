@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,9 @@ def test_the_plugin_is_discovered_through_its_entry_point() -> None:
     listing = {p["name"]: p for p in REGISTRY.describe_plugins()}
     assert listing["extras"]["source"] == "entry point of steptrace-extras"
     assert listing["extras"]["version"] == "0.1.0"
-    assert listing["extras"]["nonlinearities"] == ["leaky_relu", "softplus"]
+    assert listing["extras"]["nonlinearities"] == ["gelu", "leaky_relu", "silu", "softplus"]
+    assert listing["extras"]["options"]["leaky_relu"]["slope"]["described"] == (
+        "float, default 0.01: what a negative input is multiplied by (at least 0)")
     assert listing["extras"]["strategies"] == ["momentum"]
     assert REGISTRY.nonlinearities["leaky_relu"].plugin == "extras"
 
@@ -38,7 +42,88 @@ def test_the_plugin_is_discovered_through_its_entry_point() -> None:
 def test_leaky_relu_passes_the_derivative_check() -> None:
     assert check_nonlinearity(REGISTRY.nonlinearity("leaky_relu")) == 80  # the kink at 0 skipped
     x = np.array([[-2.0, 0.0, 3.0]])
-    assert extras.leaky_relu(x).tolist() == [[-0.02, 0.0, 3.0]]
+    assert REGISTRY.nonlinearity("leaky_relu").function(x).tolist() == [[-0.02, 0.0, 3.0]]
+    assert extras.leaky_relu(x, slope=0.2).tolist() == [[-0.4, 0.0, 3.0]]
+    assert check_nonlinearity("leaky_relu", options={"slope": 0.2}) == 80
+
+
+def test_gelu_derivative_of_its_input_against_finite_differences_and_the_closed_form() -> None:
+    """GELU dips below 0 (its minimum is near x = -0.75): at -0.94 its slope is negative,
+    and the output there is also the output of an input near -0.584, so only a derivative
+    of the input can be right. The kit checks it from the input (at -4 to 4)."""
+    gelu = REGISTRY.nonlinearity("gelu")
+    assert gelu.derivative_of == "input"
+    assert check_nonlinearity(gelu) == 81
+    x = -0.94
+    c, a = math.sqrt(2 / math.pi), 0.044715
+    t = math.tanh(c * (x + a * x**3))
+    closed = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * a * x * x)  # d/dx of the tanh form
+    h = 1e-6
+    numeric = float((gelu.function(np.array([x + h])) - gelu.function(np.array([x - h])))[0] / (2 * h))
+    derivative = float(gelu.derivative(np.array([x]))[0])
+    assert derivative == pytest.approx(-0.0671194990170567, rel=1e-14)
+    assert derivative == pytest.approx(closed, rel=1e-14)
+    assert derivative == pytest.approx(numeric, rel=1e-8)
+    assert float(gelu.function(np.array([x]))[0]) == pytest.approx(0.5 * x * (1 + t), rel=1e-15)
+    # the same output from two inputs: the output cannot say which slope applies
+    y = float(gelu.function(np.array([x]))[0])
+    other = float(gelu.function(np.array([-0.584017374667689]))[0])
+    assert other == pytest.approx(y, abs=1e-15)
+    assert float(gelu.derivative(np.array([-0.584017374667689]))[0]) == pytest.approx(0.0833246, abs=1e-7)
+
+
+def test_an_output_derivative_of_gelu_is_caught_and_told_why() -> None:
+    wrong = dataclasses.replace(REGISTRY.nonlinearity("gelu"), derivative_of="output")
+    with pytest.raises(AssertionError, match=r"gelu is not monotonic on these inputs: .* "
+                                             r"declare derivative_of=\"input\""):
+        check_nonlinearity(wrong)
+
+
+def test_silu_derivative_of_its_input() -> None:
+    silu = REGISTRY.nonlinearity("silu")
+    assert silu.derivative_of == "input"
+    assert check_nonlinearity(silu) == 81
+    x = -1.5  # below silu's minimum (near -1.278): the slope is negative
+    s = 1 / (1 + math.exp(-x))
+    assert float(silu.derivative(np.array([x]))[0]) == pytest.approx(s * (1 + x * (1 - s)), rel=1e-15)
+    assert float(silu.derivative(np.array([x]))[0]) < 0
+
+
+def test_gelu_and_silu_take_the_weighted_sum_in_a_recorded_delta() -> None:
+    """The hidden delta event's derivative is gelu'(weighted_sum) of the forward event."""
+    for name in ("gelu", "silu"):
+        config = REGISTRY.experiment(f"streetlights-{name}")
+        events: list[Any] = []
+        from steptrace.recording import run
+
+        run(config, REGISTRY.resolve(config), events.append)
+        forward = next(e for e in events if e.kind == "forward" and e.layer == 1)
+        delta = next(e for e in events if e.kind == "delta" and e.layer == 1)
+        rule = REGISTRY.nonlinearity(name)
+        assert delta.derivative is not None
+        assert list(delta.derivative[0]) == rule.derivative(np.array(forward.weighted_sum))[0].tolist()
+        assert any(x < 0 for x in forward.weighted_sum[0])
+
+
+def test_the_leaky_relu_slope_is_in_a_recorded_delta() -> None:
+    """nonlinearities = [{name = "leaky_relu", slope = 0.2}, "linear"]: the hidden layer's
+    derivative is 0.2 where the weighted sum was negative, its output 0.2 times it."""
+    base = REGISTRY.experiment("streetlights-leaky-relu")
+    config = base.model_validate({**base.model_dump(),
+                                  "nonlinearities": [{"name": "leaky_relu", "slope": 0.2}, "linear"]})
+    from steptrace.recording import run
+
+    events: list[Any] = []
+    run(config, REGISTRY.resolve(config), events.append)
+    forward = next(e for e in events if e.kind == "forward" and e.layer == 1)
+    delta = next(e for e in events if e.kind == "delta" and e.layer == 1)
+    assert forward.weighted_sum[0][0] == -0.3724210421335121
+    assert forward.layer_out[0][0] == 0.2 * -0.3724210421335121
+    assert list(delta.derivative[0]) == [0.2, 1.0, 0.2, 0.2]
+    default: list[Any] = []
+    run(base, REGISTRY.resolve(base), default.append)
+    assert list(next(e for e in default if e.kind == "delta" and e.layer == 1).derivative[0]) == [
+        0.01, 1.0, 0.01, 0.01]
 
 
 def test_softplus_passes_the_derivative_check_and_agrees_with_numpys() -> None:
@@ -95,7 +180,8 @@ def test_momentum_matches_a_plain_numpy_loop() -> None:
 
 
 @pytest.mark.parametrize("name", ["streetlights-momentum", "streetlights-leaky-relu",
-                                  "streetlights-softplus"])
+                                  "streetlights-softplus", "streetlights-gelu",
+                                  "streetlights-silu"])
 def test_golden_trace(name: str, golden_trace: GoldenCheck) -> None:
     golden_trace(name, GOLDEN / f"{name}.jsonl")
 
