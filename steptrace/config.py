@@ -484,7 +484,8 @@ def dump_json(config: ExperimentConfig) -> str:
 
 def dump_toml(config: ExperimentConfig, notes: Mapping[str, Sequence[str]] | None = None) -> str:
     """The config as TOML, in the order a reader wants: the network, then the data;
-    ``notes`` are comment lines to write at the end of a table (by the table's name)."""
+    ``notes`` are comment lines to write at the end of a table, or after a value (by the
+    table's or the value's name)."""
     data = config.model_dump(mode="json")
 
     def is_table(value: Any) -> bool:  # a packed matrix is a value (an inline table)
@@ -492,7 +493,8 @@ def dump_toml(config: ExperimentConfig, notes: Mapping[str, Sequence[str]] | Non
 
     scalars = {k: v for k, v in data.items() if not is_table(v) and v is not None}
     tables = {k: v for k, v in data.items() if is_table(v)}
-    lines = [f"{key} = {_toml_value(value)}" for key, value in scalars.items()]
+    lines = [line for key, value in scalars.items() for line in (
+        f"{key} = {_toml_value(value)}", *(f"# {note}" for note in (notes or {}).get(key, ())))]
     for key, table in tables.items():
         lines += ["", f"[{key}]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]

@@ -16,6 +16,7 @@ import pytest
 from steptrace.config import ExperimentConfig, dump_json, dump_toml, load_config
 from steptrace.engine.rules import Nonlinearity, Option
 from steptrace.errors import ConfigError
+from steptrace.plugins.hookspecs import hookimpl
 from steptrace.plugins.registry import Registry
 from steptrace.testing import CliResult
 from steptrace.views.html import uneditable
@@ -144,7 +145,9 @@ def test_a_trace_of_slope_0_2_does_not_replay_under_slope_0_3(steptrace_cli: Cli
     assert replayed.stderr == (
         f"Error: {edited}: replay diverges at event 0 (forward, epoch 0, samples [0], layer 1): "
         "field layer_out[0][0]: recorded -0.07448420842670243, recomputed -0.11172631264005363 "
-        "(|Δ| 0.0372, relative 0.333)\n")
+        "(|Δ| 0.0372, relative 0.333); every rule is the one that recorded it (the same plugin, "
+        "release and revision): a rule's code changed without a new revision, or the trace was "
+        "edited\n")
 
 
 def test_diff_names_the_option_that_differs(steptrace_cli: Cli, slopes: dict[float, Path]) -> None:
@@ -185,8 +188,35 @@ def test_the_page_says_an_optioned_nonlinearity_is_recorded_only() -> None:
 
 
 def test_plugins_lists_a_nonlinearitys_options(steptrace_cli: Cli) -> None:
+    """Under its nonlinearities, not its strategies; in --json apart from the strategies'
+    options (a strategy and a nonlinearity may share a name)."""
     listed = steptrace_cli("plugins").stdout.splitlines()
-    assert ("    leaky_relu option slope: float, default 0.01: what a negative input is "
-            "multiplied by (at least 0)") in listed
-    shown = steptrace_cli("experiments", "--show", "streetlights-leaky-relu").stdout
-    assert 'nonlinearities = ["leaky_relu", "linear"]' in shown
+    start = listed.index("  nonlinearities: gelu, leaky_relu, silu, softplus")
+    assert listed[start + 1] == ("    leaky_relu option slope: float, default 0.01: what a "
+                                 "negative input is multiplied by (at least 0)")
+    assert listed[start + 2] == "  strategies: momentum"
+    entry = next(e for e in json.loads(steptrace_cli("plugins", "--json").stdout)
+                 if e["name"] == "extras")
+    assert list(entry["nonlinearity_options"]) == ["leaky_relu"]
+    assert list(entry["options"]) == ["momentum"]
+    shown = steptrace_cli("experiments", "--show", "streetlights-leaky-relu").stdout.splitlines()
+    at = shown.index('nonlinearities = ["leaky_relu", "linear"]')
+    assert shown[at + 1] == ("# leaky_relu option slope: float, default 0.01: what a negative "
+                             "input is multiplied by (at least 0)")
+
+
+class Steep:
+    """A plugin whose experiment gives its layer's nonlinearity an option."""
+
+    @hookimpl
+    def register_experiments(self, register: Callable[[ExperimentConfig], None]) -> None:
+        register(ExperimentConfig.model_validate({
+            "name": "steep", "inputs": [[1.0]], "goals": [[0.5]], "layers": [1, 1], "seed": 1,
+            "alpha": 0.1, "iterations": 2,
+            "nonlinearities": [{"name": "leaky_relu", "slope": 0.2}]}))
+
+
+def test_the_experiments_table_names_a_layers_options(steptrace_cli: Cli) -> None:
+    listed = steptrace_cli("experiments", plugins=[("extras", extras), Steep()]).stdout.splitlines()
+    assert [line.split()[:4] for line in listed if line.startswith("steep ")] == [
+        ["steep", "1-1", "leaky_relu(slope", "0.2)"]]

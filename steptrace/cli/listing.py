@@ -6,11 +6,16 @@ to start from). Each formats what the registry, :mod:`steptrace.trace.header` or
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from steptrace.cli import options
 from steptrace.cli.runtime import command, registry
+
+if TYPE_CHECKING:
+    from steptrace.config import ExperimentConfig
+    from steptrace.plugins.registry import Registry
 
 
 @command()
@@ -29,10 +34,7 @@ def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
         if file_format == "json":
             click.echo(dump_json(config), nl=False)
             return
-        strategy = rules.strategies.get(config.strategy.name)
-        declared = strategy.rule.declared if strategy is not None else {}
-        notes = [f"option {name}: {option.describe()}" for name, option in declared.items()]
-        click.echo(dump_toml(config, {"strategy": notes}), nl=False)
+        click.echo(dump_toml(config, _option_notes(config, rules)), nl=False)
         return
     rows = [(name, p.rule, p.plugin) for name, p in sorted(rules.experiments.items())]
     if as_json:
@@ -45,12 +47,26 @@ def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
              "arithmetic": c.arithmetic}
             for name, c, plugin in rows], indent=2))
         return
-    table = [(name, "-".join(map(str, c.layers)), "/".join(c.nonlinearities),
+    table = [(name, "-".join(map(str, c.layers)),
+              "/".join(c.nonlinearity_label(k) for k in range(1, len(c.nonlinearities) + 1)),
               c.strategy.name if c.train else "forward only", c.title) for name, c, _ in rows]
     widths = [max((len(row[i]) for row in table), default=0) for i in range(4)]
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
                    + "  " + row[4])
+
+
+def _option_notes(config: ExperimentConfig, rules: Registry) -> dict[str, list[str]]:
+    """The options the config's strategy and nonlinearities declare, as the comments
+    ``experiments --show`` writes under them (a nonlinearity's are given as a table:
+    ``{name = "leaky_relu", slope = 0.2}``)."""
+    strategy = rules.strategies.get(config.strategy.name)
+    declared = strategy.rule.declared if strategy is not None else {}
+    return {"strategy": [f"option {name}: {option.describe()}" for name, option in declared.items()],
+            "nonlinearities": [
+                f"{rule} option {name}: {option.describe()}"
+                for rule in dict.fromkeys(config.nonlinearities) if rule in rules.nonlinearities
+                for name, option in rules.nonlinearities[rule].rule.declared.items()]}
 
 
 @command("new-plugin")
@@ -88,13 +104,13 @@ def plugins(as_json: bool, show_all: bool) -> None:
     for entry in listing:
         click.echo(f"{entry['name']} {entry['version']} ({entry['source']})")
         click.echo(f"  hooks: {', '.join(entry['hooks'])}")
-        for key in ("nonlinearities", "strategies", "experiments", "commands"):
+        for key, declared_by in (("nonlinearities", "nonlinearity_options"),
+                                 ("strategies", "options"), ("experiments", ""), ("commands", "")):
             if entry[key]:
                 click.echo(f"  {key}: {', '.join(entry[key])}")
-            if key == "strategies":
-                for strategy, declared in entry["options"].items():
-                    for name, option in declared.items():
-                        click.echo(f"    {strategy} option {name}: {option['described']}")
+            for rule, declared in entry.get(declared_by, {}).items():
+                for name, option in declared.items():
+                    click.echo(f"    {rule} option {name}: {option['described']}")
         if entry["observes_events"]:
             click.echo("  observes every event")
 

@@ -287,7 +287,8 @@ class Registry:
 
     def describe_plugins(self, include_builtins: bool = False) -> list[dict[str, Any]]:
         """Each loaded plugin: name, version, source, hooks, what it contributes, and the
-        options its strategies and nonlinearities declare (type, default, doc), by rule."""
+        options its strategies (``options``) and nonlinearities (``nonlinearity_options``)
+        declare (type, default, doc), by rule."""
         listing = []
         for name, info in self.plugins.info.items():
             if info.builtin and not include_builtins:
@@ -302,22 +303,22 @@ class Registry:
                 "name": name, "version": info.version, "source": info.source, "hooks": hooks,
                 "nonlinearities": mine(self.nonlinearities), "strategies": mine(self.strategies),
                 "experiments": mine(self.experiments), "commands": mine(self.commands),
-                "options": {rule.name: {
-                    option_name: {"type": option.type.__name__, "default": option.default,
-                                  "doc": option.doc, "described": option.describe()}
-                    for option_name, option in rule.declared.items()}
-                    for rule in self._rules_of(name) if rule.options},
+                "options": self._options_of(self.strategies, name),
+                "nonlinearity_options": self._options_of(self.nonlinearities, name),
                 "observes_events": "observe_event" in hooks,
             })
         return listing
 
-    def _rules_of(self, plugin: str) -> list[Strategy | Nonlinearity]:
-        """The strategies, then the nonlinearities, a plugin registered, by name."""
-        strategies: list[Strategy | Nonlinearity] = [
-            provided.rule for _, provided in sorted(self.strategies.items())
-            if provided.plugin == plugin]
-        return strategies + [provided.rule for _, provided in sorted(self.nonlinearities.items())
-                             if provided.plugin == plugin]
+    @staticmethod
+    def _options_of(table: Mapping[str, Provided[Any]],
+                    plugin: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """The options (type, default, doc) each rule of ``table`` that ``plugin``
+        registered declares, by rule."""
+        return {name: {option_name: {"type": option.type.__name__, "default": option.default,
+                                     "doc": option.doc, "described": option.describe()}
+                       for option_name, option in provided.rule.declared.items()}
+                for name, provided in sorted(table.items())
+                if provided.plugin == plugin and provided.rule.options}
 
     def observers(self) -> RunObservers | None:
         """The plugins' ``run_started``, ``observe_event`` and ``run_finished`` as one

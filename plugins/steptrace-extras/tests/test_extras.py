@@ -33,7 +33,7 @@ def test_the_plugin_is_discovered_through_its_entry_point() -> None:
     assert listing["extras"]["source"] == "entry point of steptrace-extras"
     assert listing["extras"]["version"] == "0.1.0"
     assert listing["extras"]["nonlinearities"] == ["gelu", "leaky_relu", "silu", "softplus"]
-    assert listing["extras"]["options"]["leaky_relu"]["slope"]["described"] == (
+    assert listing["extras"]["nonlinearity_options"]["leaky_relu"]["slope"]["described"] == (
         "float, default 0.01: what a negative input is multiplied by (at least 0)")
     assert listing["extras"]["strategies"] == ["momentum"]
     assert REGISTRY.nonlinearities["leaky_relu"].plugin == "extras"
