@@ -36,6 +36,7 @@ import ast
 import contextlib
 import functools
 import json
+import math
 import os
 import re
 import selectors
@@ -446,7 +447,7 @@ class Records:
         shape = tuple(record["shape"])
         if not all(type(n) is int and n >= 0 for n in shape):
             raise ValueError("not a shape")
-        size = int(np.prod(shape)) if shape else 1
+        size = math.prod(shape)  # (Python's ints: a forged shape cannot wrap around)
         self.numbers += size
         # (the child stops before it passes a limit: a record past one is not the child's)
         if (size > self.limits["max_value"] or self.numbers > self.limits["max_numbers"]
