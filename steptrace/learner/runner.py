@@ -505,19 +505,12 @@ def _run(given: list[bytes], records: Records, limits: dict[str, int], timeout: 
     finally:
         os.close(input_read)  # (the child's now: its end of each pipe)
         os.close(records_write)
-    threading.Thread(target=_write_input, args=(input_write, given), daemon=True,
-                     name="steptrace-script-input").start()
     assert process.stdout is not None and process.stderr is not None
     printed, errors = _Kept(first=limits["max_output"] + 1), _Kept(last=STDERR_TAIL)
     sinks = {process.stdout.fileno(): printed.feed, process.stderr.fileno(): errors.feed,
              records_read: records.feed}
     selector = selectors.DefaultSelector()
-    for fd in sinks:
-        os.set_blocking(fd, False)
-        selector.register(fd, selectors.EVENT_READ)
-    exited = _pidfd(process.pid)  # readable once the child exits (else: poll it)
-    if exited is not None:
-        selector.register(exited, selectors.EVENT_READ)
+    exited: int | None = None  # readable once the child exits, where Linux says so (else: poll)
 
     def terminated(signum: int, frame: Any) -> None:
         raise Terminated()  # (SIGTERM here: the child, in its own session, goes too)
@@ -535,10 +528,23 @@ def _run(given: list[bytes], records: Records, limits: dict[str, int], timeout: 
                 return not (len(printed.data) > limits["max_output"] or records.damaged)
         return True
 
-    deadline = time.monotonic() + timeout
     stopped = False
     try:
         try:
+            writer = threading.Thread(target=_write_input, args=(input_write, given),
+                                      daemon=True, name="steptrace-script-input")
+            try:
+                writer.start()
+            except BaseException:  # (no thread: the pipe is closed here, the child stopped)
+                os.close(input_write)
+                raise
+            for fd in sinks:
+                os.set_blocking(fd, False)
+                selector.register(fd, selectors.EVENT_READ)
+            exited = _pidfd(process.pid)
+            if exited is not None:
+                selector.register(exited, selectors.EVENT_READ)
+            deadline = time.monotonic() + timeout
             with handling((signal.SIGTERM.value,), terminated):
                 while not stopped and process.poll() is None:
                     left = deadline - time.monotonic()
