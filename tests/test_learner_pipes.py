@@ -126,10 +126,15 @@ def test_a_cell_imports_a_module_beside_the_notebook(tmp_path: Path,
 
 # -- bounded, and no waiting on what the script left behind ------------------------------
 
-def test_a_process_left_behind_holding_the_pipes_does_not_hold_the_check(tmp_path: Path) -> None:
+@pytest.mark.parametrize("exit_seen_by", ["pidfd", "polling"])
+def test_a_process_left_behind_holding_the_pipes_does_not_hold_the_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exit_seen_by: str) -> None:
     """The script forks a process into a session of its own (out of the reach of the kill of
     the script's process group) that holds stdout, stderr and the records pipe open for a
-    minute; the check ends when the script does."""
+    minute; the check ends when the script does (its exit seen through a pidfd, or where
+    there is none by polling)."""
+    if exit_seen_by == "polling":
+        monkeypatch.setattr("steptrace.learner.runner._pidfd", lambda pid: None)
     pid_file = tmp_path / "left.pid"
     path = write(tmp_path, f"""\
         import os, time
