@@ -1,11 +1,22 @@
 """The child process's side: run a learner's script and record what it assigns to the
 book's names (:mod:`steptrace.learner.names`).
 
-The script runs as ``python SCRIPT`` would run it (``__name__ == "__main__"``, its folder
-first on ``sys.path``, ``sys.argv == [SCRIPT]``), with Python's tracing on for the script's
-own code only: on Python 3.12 and later through ``sys.monitoring`` (line events for the
-script's code objects alone, nothing anywhere else), before that through ``sys.settrace``
-(whose global function hands every frame of another file back untraced). After each line
+The parent talks to this process over two pipes, no file or folder between them. On the
+input pipe it sends, before anything runs, one JSON header line ``{"filename", "is_file",
+"source": <bytes>, "prelude": <manifest or null>, "blobs": [<bytes>, ...]}``, then the
+script's source (exactly the bytes the parent read and parsed), then each of the prelude's
+arrays as ``np.save`` bytes (:func:`read_input` reads it all, then closes it); on the
+records pipe it reads back what the run assigned (below). The script never opens a file
+of steptrace's.
+
+The script runs as ``python SCRIPT`` would run it (``__name__ == "__main__"``, its file as
+``__file__``, its folder first on ``sys.path``, ``sys.argv == [SCRIPT]``), compiled under
+its resolved path; a notebook cell (``is_file`` false) runs as Jupyter runs one: compiled
+under :data:`CELL`, no ``__file__``, the current folder (the kernel's) first on
+``sys.path``. Python's tracing is on for the script's own code only: on Python 3.12 and
+later through ``sys.monitoring`` (line events for the script's code objects alone,
+nothing anywhere else), before that through ``sys.settrace`` (whose global function hands
+every frame of another file back untraced). After each line
 of the script, in the module and in every function the script defines, each watched name
 in that frame is compared with what it held before (the same object, the same bits): a
 change is recorded with the line that made it, as a float64 copy. An in-place update
@@ -13,23 +24,24 @@ change is recorded with the line that made it, as a float64 copy. An in-place up
 marked so. A change seen again from an outer frame (a function's ``pred``, returned and
 assigned by the caller) is recorded once.
 
-Records stream to a file as they are made (memory stays flat): for each, one JSON line
-``{"name", "line", "inplace", "shape"}`` then its numbers (little-endian float64); at the
-end one JSON line ``{"end": "ok" | "raised" | "exit" | "limit" | "internal", ...}``. The
-script's own output goes where the parent sent this process's stdout; past ``max_output``
-characters, or past ``max_numbers`` recorded numbers, ``max_value`` numbers in one value or
+Records stream down the records pipe as they are made (memory stays flat on both sides:
+the parent parses them as they come): for each, one JSON line ``{"name", "line",
+"inplace", "shape"}`` then its numbers (little-endian float64); at the end one JSON line
+``{"end": "ok" | "raised" | "exit" | "limit" | "internal", ...}``. The script's own output
+goes to this process's stdout (a pipe the parent reads); past ``max_output`` characters,
+or past ``max_numbers`` recorded numbers, ``max_value`` numbers in one value or
 ``max_assignments`` records, the run stops with an ``end: "limit"`` line saying which, and
 this process exits at once (``os._exit``: nothing the script does can catch it).
 
 A notebook cell may be handed what earlier cells defined (a
-:mod:`~steptrace.learner.prelude` folder, after the limits): it is set up in the script's
+:mod:`~steptrace.learner.prelude`, in the input): it is set up in the script's
 module before its first line, under the same limits and tracing off, and the book's names
 among it are recorded as assignments at line 0 (``PRELUDE_LINE``); the end line then says
 which names were set (``"handed"``) and which could not be (``"not_handed"``, with why).
 
 Standard library and numpy only, and quick to import: it runs before the learner's script.
-Started by :mod:`steptrace.learner.runner` as ``python -c BOOT SCRIPT RECORDS LIMITS
-[PRELUDE]``.
+Started by :mod:`steptrace.learner.runner` as ``python -c BOOT INPUT RECORDS LIMITS...``
+(INPUT and RECORDS: the pipes' file descriptors).
 """
 
 from __future__ import annotations
@@ -40,6 +52,7 @@ import contextlib
 import functools
 import io
 import json
+import linecache
 import os
 import sys
 import types
@@ -51,8 +64,11 @@ import numpy as np
 
 from steptrace.learner.names import is_watched
 
-#: What the runner passes after SCRIPT and RECORDS, in this order.
+#: What the runner passes after INPUT and RECORDS, in this order.
 LIMIT_NAMES = ("max_numbers", "max_value", "max_assignments", "max_output")
+#: The file name a notebook cell's code is compiled under (it has no file): what the
+#: tracing and :func:`failing_line` know the script's own code by.
+CELL = "<cell>"
 
 
 class _Seen:
@@ -408,21 +424,21 @@ def failing_line(error: BaseException, script: str) -> int | None:
     return line
 
 
-def run(script: str, records: str, limits: dict[str, int], prelude: str | None = None) -> None:
-    """Run ``script`` with its assignments recorded to ``records`` (after setting up the
-    ``prelude`` folder's names, if given); always ends by writing the end line (or by
-    ``os._exit`` at a limit)."""
-    out = open(records, "wb")  # noqa: SIM115 (it stays open until os._exit or the end)
+def run(script: str, source: bytes, records: int, limits: dict[str, int], is_file: bool = True,
+        prelude: tuple[dict[str, Any], list[bytes]] | None = None) -> None:
+    """Run ``source`` (compiled as ``script``: a file's resolved path, or :data:`CELL`)
+    with its assignments recorded to the file descriptor ``records`` (after setting up the
+    ``prelude``'s names, if given: its manifest and its arrays' blobs); always ends by
+    writing the end line (or by ``os._exit`` at a limit)."""
+    out = os.fdopen(records, "wb")  # (it stays open until os._exit or the end)
     recorder = Recorder(script, out, limits)
 
     sys.stdout = CappedOutput(sys.stdout, limits["max_output"], recorder.limit, "output")
     sys.stderr = CappedOutput(sys.stderr, limits["max_output"], recorder.limit, "error output")
     try:
-        with open(script, "rb") as file:
-            source = file.read()
         tree = ast.parse(source, script)
         code = compile(tree, script, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, OSError) as error:
+    except (SyntaxError, ValueError) as error:
         recorder.end({"end": "raised", "type": type(error).__name__, "message": str(error),
                       "line": getattr(error, "lineno", None)})
         return
@@ -430,15 +446,20 @@ def run(script: str, records: str, limits: dict[str, int], prelude: str | None =
     recorder.assigned = {line: frozenset(filter(is_watched, names))
                          for line, names in assigned_names(tree).items()}
     module = types.ModuleType("__main__")
-    module.__file__ = script
     module.__builtins__ = builtins  # type: ignore[attr-defined]
     sys.modules["__main__"] = module
     sys.argv = [script]
-    sys.path[0] = os.path.dirname(script)
+    if is_file:  # as ``python SCRIPT``: its file, its folder first on the path
+        module.__file__ = script
+        sys.path[0] = os.path.dirname(script)
+    else:  # a cell, as Jupyter runs one: no file; a module beside the notebook imports
+        sys.path[0] = os.getcwd()
+        # (its lines for a traceback or inspect, as IPython keeps a cell's)
+        linecache.cache[script] = (len(source), None, source.decode("utf-8").splitlines(True), script)
     if prelude is not None:  # (before the tracing: none of it is the script's own code)
-        from steptrace.learner.prelude import PRELUDE_LINE, load  # (a script's run has none)
+        from steptrace.learner.prelude import PRELUDE_LINE, unpack  # (a script's run has none)
 
-        handed, not_handed = load(prelude, module.__dict__)
+        handed, not_handed = unpack(*prelude, module.__dict__)
         recorder.handed = {"handed": handed, "not_handed": not_handed}
         recorder.preset(module.__dict__, handed, PRELUDE_LINE)
     off = (trace_with_monitoring(recorder, code) if backend() == "monitoring"
@@ -499,8 +520,24 @@ def _target_names(target: ast.expr) -> Iterator[str]:
             yield from _target_names(element)
 
 
+def read_input(fd: int) -> tuple[dict[str, Any], bytes, list[bytes]]:
+    """What the parent sends on the input pipe, read whole (before any of the script runs,
+    then closed): the header line, the script's source, the prelude's arrays."""
+    with os.fdopen(fd, "rb") as given:
+        header = json.loads(given.readline())
+        source = given.read(header["source"])
+        blobs = [given.read(size) for size in header["blobs"]]
+    if len(source) != header["source"] or [len(blob) for blob in blobs] != header["blobs"]:
+        raise EOFError("the parent's input to the child ended early")
+    return header, source, blobs
+
+
 def main(argv: list[str]) -> None:
-    script, records, *rest = argv
-    numbers, prelude = rest[:len(LIMIT_NAMES)], rest[len(LIMIT_NAMES):]
-    run(script, records, dict(zip(LIMIT_NAMES, map(int, numbers), strict=True)),
-        prelude[0] if prelude else None)
+    """``INPUT RECORDS LIMITS...``: the two pipes' file descriptors, then the limits."""
+    given, records, *numbers = argv
+    limits = dict(zip(LIMIT_NAMES, map(int, numbers), strict=True))
+    header, source, blobs = read_input(int(given))
+    os.set_inheritable(int(records), False)  # (a program the script runs has no business there)
+    prelude = header["prelude"]
+    run(header["filename"], source, int(records), limits, bool(header["is_file"]),
+        None if prelude is None else (prelude, blobs))

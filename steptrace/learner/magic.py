@@ -10,7 +10,11 @@
 
 The cell runs as a script of its own, as ``steptrace check`` runs a file: in a process of
 its own (its limits and timeout), and the cell's output is the report (a
-:class:`~steptrace.learner.report.CheckReport`, which is also the cell's value). Options:
+:class:`~steptrace.learner.report.CheckReport`, which is also the cell's value). No file
+is written for it: the cell's code (a :class:`~steptrace.learner.runner.Script` made from
+its text) and what it takes from earlier cells go to that process down a pipe, and it
+runs as Jupyter runs a cell: no ``__file__``, the kernel's current folder first on
+``sys.path`` (a module beside the notebook imports). Options:
 ``--against ID``, ``--rtol R``, ``--atol A``, ``--timeout SECONDS``, ``--json``.
 
 Every line the report names is the cell's own (line 1 is the ``%%steptrace_check`` line).
@@ -27,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, NoReturn
 
 from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
@@ -60,7 +62,8 @@ def steptrace_check(line: str, cell: str, notebook: Mapping[str, object] | None 
     """Check the cell's code against the book's rules (see the module), handed what it
     takes from ``notebook`` (the kernel's ``user_ns``)."""
     from steptrace.learner.handover import prelude_for
-    from steptrace.learner.services import check_file
+    from steptrace.learner.runner import ScriptError, script_of
+    from steptrace.learner.services import check_file, not_runnable
     from steptrace.plugins.loaded import registry
 
     try:
@@ -69,19 +72,23 @@ def steptrace_check(line: str, cell: str, notebook: Mapping[str, object] | None 
         print(f"%%steptrace_check: {error} (options: --against ID, --rtol R, --atol A, "
               "--timeout SECONDS, --json)")
         return None
-    with tempfile.TemporaryDirectory(prefix="steptrace-cell-") as folder:
-        script = Path(folder) / "cell.py"
-        # Line 1 of the cell is the %%steptrace_check line, which IPython keeps from the body:
-        # an empty line in its place makes every line the script names (a departure, a
-        # traceback, a syntax error, the statement quoted) the cell's own line.
-        script.write_text("\n" + cell, encoding="utf-8")
+    # Line 1 of the cell is the %%steptrace_check line, which IPython keeps from the body:
+    # an empty line in its place makes every line the script names (a departure, a
+    # traceback, a syntax error, the statement quoted) the cell's own line. The cell's
+    # code goes to the check's process down a pipe, as it is: no file is written.
+    try:
         try:
+            script = script_of("\n" + cell, "the cell")
+        except ScriptError as error:  # not Python: a failed report, as for a file
+            report = not_runnable(error, registry(), options.against, rtol=options.rtol,
+                                  atol=options.atol, timeout=options.timeout, label="the cell")
+        else:
             report = check_file(script, registry(), options.against, rtol=options.rtol,
-                                atol=options.atol, timeout=options.timeout, label="the cell",
+                                atol=options.atol, timeout=options.timeout,
                                 prelude=prelude_for(cell, notebook or {}))
-        except SteptraceError as error:  # a wrong --against, say: one line, as the CLI says it
-            print(f"%%steptrace_check: {error}")
-            return None
+    except SteptraceError as error:  # a wrong --against, say: one line, as the CLI says it
+        print(f"%%steptrace_check: {error}")
+        return None
     if options.json:
         print(report.to_json())
         return None

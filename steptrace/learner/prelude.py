@@ -13,8 +13,10 @@ the script's first line:
   repr, which reads back to the same bits);
 - ``functions``: functions the notebook defined, by their source (defined again).
 
-The parent writes a prelude into the run's folder (:func:`write`; the child is another
-process, so a file is how it hears of it), the child reads it (:func:`load`). The book's
+The parent packs a prelude (:func:`pack`: a JSON manifest, and each array as the bytes
+``np.save`` writes), sends it down the child's input pipe with the script's source (no
+file or folder: see :mod:`steptrace.learner.runner`), and the child sets it up
+(:func:`unpack`, each array read back with ``np.load(..., allow_pickle=False)``). The book's
 names among the values are then recorded as assignments made before the script's first
 line, at :data:`PRELUDE_LINE` (the report says "from an earlier cell"): the data, alpha and
 the initial weights are how the check understands the run. Standard library and numpy
@@ -24,10 +26,10 @@ only: the child imports this before the learner's script.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import types
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,22 +124,25 @@ def size(value: object) -> int:
 
 # -- the parent's side -----------------------------------------------------------------
 
-def write(prelude: Prelude, folder: Path) -> None:
-    """Write ``prelude`` into ``folder`` (a new one) for the child: ``prelude.json``, and
-    an ``.npy`` file for each array."""
-    folder.mkdir()
-    values = []
-    for number, (name, value) in enumerate(prelude.values.items()):
+def pack(prelude: Prelude) -> tuple[dict[str, Any], list[bytes]]:
+    """``prelude`` as the child hears it: a manifest (plain JSON, in the header line the
+    parent sends on the child's input pipe) and a blob for each array, the bytes
+    ``np.save`` writes (sent after the script's source; a value's ``"npy"`` is its blob's
+    index)."""
+    values: list[dict[str, Any]] = []
+    blobs: list[bytes] = []
+    for name, value in prelude.values.items():
         if isinstance(value, np.ndarray | np.generic):
-            file = f"{number}.npy"
-            np.save(folder / file, np.asarray(value), allow_pickle=False)
-            values.append({"name": name, "npy": file, "scalar": isinstance(value, np.generic)})
+            blob = io.BytesIO()
+            np.save(blob, np.asarray(value), allow_pickle=False)
+            values.append({"name": name, "npy": len(blobs), "scalar": isinstance(value, np.generic)})
+            blobs.append(blob.getvalue())
         else:
             values.append({"name": name, "json": _tagged(value)})
     manifest = {"imported": [[name, *where] for name, where in prelude.imported.items()],
                 "values": values,
                 "functions": [[name, *definition] for name, definition in prelude.functions.items()]}
-    (folder / "prelude.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return manifest, blobs
 
 
 def _tagged(value: object) -> Any:
@@ -151,11 +156,12 @@ def _tagged(value: object) -> Any:
 
 # -- the child's side ------------------------------------------------------------------
 
-def load(folder: str, namespace: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    """Set up the prelude in ``folder`` in ``namespace`` (the script's module): the names
+def unpack(manifest: dict[str, Any], blobs: list[bytes], namespace: dict[str, Any]
+           ) -> tuple[list[str], dict[str, str]]:
+    """Set up the prelude :func:`pack` made (its manifest and its arrays' blobs, as the
+    child read them from its input pipe) in ``namespace`` (the script's module): the names
     set, in order, and those that could not be (why). A module that will not import here,
     a definition that raises, is left out, never an error of the run's."""
-    manifest = json.loads((Path(folder) / "prelude.json").read_text(encoding="utf-8"))
     done: list[str] = []
     failed: dict[str, str] = {}
     for name, module, attribute in manifest["imported"]:
@@ -171,7 +177,7 @@ def load(folder: str, namespace: dict[str, Any]) -> tuple[list[str], dict[str, s
         done.append(name)
     for entry in manifest["values"]:
         if "npy" in entry:
-            array = np.load(Path(folder) / entry["npy"], allow_pickle=False)
+            array = np.load(io.BytesIO(blobs[entry["npy"]]), allow_pickle=False)
             namespace[entry["name"]] = array[()] if entry["scalar"] else array
         else:
             namespace[entry["name"]] = _untagged(entry["json"])

@@ -20,7 +20,7 @@ from steptrace.learner.check import check
 from steptrace.learner.mapping import LearnerRun, trace_name, understand
 from steptrace.learner.prelude import Prelude
 from steptrace.learner.report import CheckReport
-from steptrace.learner.runner import ScriptError, capture
+from steptrace.learner.runner import Script, ScriptError, capture
 from steptrace.learner.timeline import build
 from steptrace.plugins.registry import Registry
 
@@ -46,18 +46,18 @@ def check_limits(**limits: float) -> None:
             raise ConfigError(f"--{name} {value!r}: give a finite number {what}")
 
 
-def check_file(script: Path, registry: Registry, against: str | None = None, *,
+def check_file(script: Script | Path, registry: Registry, against: str | None = None, *,
                rtol: float = CHECK_RTOL, atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
                label: str | None = None, prelude: Prelude | None = None) -> CheckReport:
-    """Run ``script`` and check it step by step against the book's rules (and, with
-    ``against``, an experiment's id or file, against that experiment); a script that fails
-    or cannot be followed is a report whose status is ``failed``. A wrong ``against``
-    raises (ConfigError). ``prelude``: what a notebook cell takes from earlier cells."""
-    from steptrace.recording import resolve_experiment
-
-    check_limits(rtol=rtol, atol=atol, timeout=timeout)
+    """Run ``script`` (a :class:`Script`, or a file's path) and check it step by step
+    against the book's rules (and, with ``against``, an experiment's id or file, against
+    that experiment); a script that fails or cannot be followed is a report whose status is
+    ``failed``. A wrong ``against`` raises (ConfigError). ``label`` names a path's script
+    (a Script has its own); ``prelude``: what a notebook cell takes from earlier cells."""
+    experiment = _options(registry, against, rtol, atol, timeout)
+    if isinstance(script, Script):
+        label = script.label
     label = str(script) if label is None else label
-    experiment = None if against is None else resolve_experiment(registry, against)[0]
     captured = None
     try:
         captured = capture(script, timeout, label=label, prelude=prelude)
@@ -71,6 +71,26 @@ def check_file(script: Path, registry: Registry, against: str | None = None, *,
         comparison = compare(run, experiment, captured.stdout, book, rtol, atol)
     return CheckReport(label, rtol, atol, run, lockstep, comparison,
                        from_earlier_cells=captured.from_earlier_cells)
+
+
+def not_runnable(error: ScriptError, registry: Registry, against: str | None = None, *,
+                 rtol: float = 1e-9, atol: float = 1e-12, timeout: float = 60.0,
+                 label: str) -> CheckReport:
+    """The report :func:`check_file` gives a script that is not one steptrace runs (not
+    Python, too large: ``error``, from :func:`~steptrace.learner.runner.script_of`), after
+    the same look at the options (a wrong ``against`` raises first, as there)."""
+    _options(registry, against, rtol, atol, timeout)
+    return CheckReport(label, rtol, atol, error=str(error))
+
+
+def _options(registry: Registry, against: str | None, rtol: float, atol: float,
+             timeout: float) -> ExperimentConfig | None:
+    """The tolerances and timeout checked, and the experiment ``against`` names (ConfigError
+    if it names none)."""
+    from steptrace.recording import resolve_experiment
+
+    check_limits(rtol=rtol, atol=atol, timeout=timeout)
+    return None if against is None else resolve_experiment(registry, against)[0]
 
 
 def _failed(error: ScriptError, registry: Registry, label: str, rtol: float,
