@@ -74,7 +74,7 @@ def check_file(script: Script | Path, registry: Registry, against: str | None = 
 
 
 def not_runnable(error: ScriptError, registry: Registry, against: str | None = None, *,
-                 rtol: float = 1e-9, atol: float = 1e-12, timeout: float = 60.0,
+                 rtol: float = CHECK_RTOL, atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
                  label: str) -> CheckReport:
     """The report :func:`check_file` gives a script that is not one steptrace runs (not
     Python, too large: ``error``, from :func:`~steptrace.learner.runner.script_of`), after
