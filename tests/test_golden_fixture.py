@@ -302,6 +302,7 @@ def test_a_config_change_names_the_field_and_keeps_the_fresh_trace(
         "  field alpha: golden/mine.jsonl 0.1, golden/mine.new.jsonl 0.3 (|Δ| 0.2, relative 0.667)",
         "  after event 1 (error, epoch 0, samples [0], layer 1) (agrees)",
         "  after event 2 (delta, epoch 0, samples [0], layer 1) (agrees)",
+        "  likely cause: the headers differ in what ran (above)",
         "the fresh trace is kept at golden/mine.new.jsonl",
         "look: steptrace diff golden/mine.jsonl golden/mine.new.jsonl",
         "if the change is intended: pytest --steptrace-update test_goldens.py::test_mine "
