@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Protocol
 
 import numpy as np
 import pytest
@@ -44,7 +44,7 @@ from steptrace.trace.header import DETAILS, Detail
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
 
-__all__ = ["EVENT_FIELDS", "CliResult", "GoldenCheck", "check_nonlinearity", "check_script",
+__all__ = ["EVENT_FIELDS", "CliResult", "CliRun", "GoldenCheck", "check_nonlinearity", "check_script",
            "check_strategy", "cli_runner", "golden_check"]
 
 DEFAULT_INPUTS = np.linspace(-4.0, 4.0, 81)
@@ -237,7 +237,17 @@ def _write_atomically(source: Path, target: Path) -> None:
         shutil.copyfileobj(data, file)
 
 
-GoldenCheck = Callable[..., DiffReport | None]
+class GoldenCheck(Protocol):
+    """What the ``golden_trace`` fixture gives a test (documented there): the function that
+    records ``experiment`` and judges it against the golden trace ``golden``."""
+
+    def __call__(self, experiment: str | Path | ExperimentConfig, golden: str | Path, *,
+                 tolerance: Tolerance | None = None,
+                 fields: Mapping[str, Tolerance] | None = None, detail: Detail | None = None,
+                 plugins_dir: Path | str | None = None,
+                 plugins: Sequence[object] = ()) -> DiffReport | None: ...
+
+
 #: How a message names a path or an experiment (relative to where pytest started).
 Shown = Callable[[Path | str | ExperimentConfig], str]
 #: The fields of the events, the names ``fields=`` may give a tolerance of their own.
@@ -323,7 +333,7 @@ def golden_check(request: pytest.FixtureRequest, tmp_path: Path, book: GoldenBoo
         tolerance: Tolerance | None = None,
         fields: Mapping[str, Tolerance] | None = None,
         detail: Detail | None = None,
-        plugins_dir: Path | None = None,
+        plugins_dir: Path | str | None = None,
         plugins: Sequence[object] = (),
     ) -> DiffReport | None:
         golden, test = Path(os.path.abspath(golden)), request.node.nodeid
@@ -435,7 +445,15 @@ class CliResult(NamedTuple):
     stderr: str
 
 
-def cli_runner() -> Callable[..., CliResult]:
+class CliRun(Protocol):
+    """What the ``steptrace_cli`` fixture gives a test (documented there): ``steptrace
+    ARGS...`` run in-process with the built-ins and exactly the plugins named."""
+
+    def __call__(self, *args: str | os.PathLike[str], plugins: Sequence[object] = (),
+                 env: Mapping[str, str | None] | None = None) -> CliResult: ...
+
+
+def cli_runner() -> CliRun:
     """What the ``steptrace_cli`` fixture (:mod:`steptrace.testing`, where it is
     documented) gives a test: ``steptrace ARGS...`` run in-process with the built-ins and
     exactly the plugins named."""
