@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Protocol
 
 import numpy as np
@@ -31,11 +31,11 @@ from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.diff import DiffReport
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
-from steptrace.errors import SteptraceError
+from steptrace.errors import SteptraceError, SteptraceWarning
 from steptrace.golden_book import GoldenBook
 from steptrace.goldens import TRACE_SUFFIXES, Comparison, comparison, is_golden_name, judge, kept_name
 from steptrace.outputs import atomic_write
-from steptrace.plugins.loading import added_plugins, load_plugins
+from steptrace.plugins.loading import added_plugins, load_plugins, named_plugins
 from steptrace.plugins.registry import Registry, checked_options
 from steptrace.recording import record, run
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
@@ -166,14 +166,11 @@ def check_strategy(
 def _rules(plugins_dir: Path | str | None, plugins: Sequence[object] = ()) -> Registry:
     """The rules the installed plugins, ``plugins_dir``'s and ``plugins`` (modules or
     objects, or (name, plugin) pairs, loaded in this process) register."""
-    with added_plugins(_named(plugins)):
-        return Registry.load(load_plugins(Path(plugins_dir) if plugins_dir is not None else None))
-
-
-def _named(plugins: Sequence[object]) -> list[tuple[str, object]]:
-    """Plugins as (name, plugin): a module under its name, an object under its class's."""
-    return [plugin if isinstance(plugin, tuple) else (_plugin_name(plugin), plugin)
-            for plugin in plugins]
+    with added_plugins(named_plugins(plugins)):
+        rules = Registry.load(load_plugins(Path(plugins_dir) if plugins_dir is not None else None))
+    for problem in rules.problems:  # (the command line's warning: lines, as pytest shows them)
+        warnings.warn(f"warning: {problem}", SteptraceWarning, stacklevel=3)
+    return rules
 
 
 def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None:
@@ -445,6 +442,12 @@ class CliResult(NamedTuple):
     stderr: str
 
 
+#: How the command line's lines about a plugin begin (one that failed to load, a misspelled
+#: or unmarked hook, a name taken, an observer that raised): the ``steptrace_cli`` fixture
+#: warns with each (:class:`~steptrace.errors.SteptraceWarning`).
+LOADER_WARNING = ("warning: plugin",)
+
+
 class CliRun(Protocol):
     """What the ``steptrace_cli`` fixture gives a test (documented there): ``steptrace
     ARGS...`` run in-process with the built-ins and exactly the plugins named."""
@@ -461,14 +464,13 @@ def cli_runner() -> CliRun:
 
     def run(*args: str | os.PathLike[str], plugins: Sequence[object] = (),
             env: Mapping[str, str | None] | None = None) -> CliResult:
-        with added_plugins(_named(plugins)):
-            return CliResult(*run_in_process([str(arg) for arg in args],
-                                             {"STEPTRACE_PLUGINS": "", **(env or {})}))
+        with added_plugins(named_plugins(plugins)):
+            result = CliResult(*run_in_process([str(arg) for arg in args],
+                                               {"STEPTRACE_PLUGINS": "", **(env or {})}))
+        for line in result.stderr.splitlines():
+            if line.startswith(LOADER_WARNING):  # (left in stderr too)
+                warnings.warn(line, SteptraceWarning, stacklevel=2)
+        return result
 
     return run
 
-
-def _plugin_name(plugin: object) -> str:
-    if isinstance(plugin, ModuleType):
-        return plugin.__name__
-    return type(plugin).__name__
