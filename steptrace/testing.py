@@ -314,7 +314,10 @@ def steptrace_cli() -> CliRun:
     test names: modules or objects with ``@hookimpl`` functions (a module under its name,
     an object under its class's name; or give ``(name, plugin)`` pairs), none of the
     installed ones
-    (``STEPTRACE_PLUGINS=""``). For testing a plugin's commands::
+    (``STEPTRACE_PLUGINS=""``). Each ``warning: plugin ...`` line the command prints (a
+    plugin that failed to load, a misspelled or unmarked hook, a name taken) is also a
+    pytest warning, :class:`steptrace.errors.SteptraceWarning`, so a test of a broken
+    plugin shows why (the lines stay in ``stderr``). For testing a plugin's commands::
 
         import my_plugin
 

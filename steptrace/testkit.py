@@ -207,13 +207,23 @@ def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None
 
 
 def check_script(path: str | Path, against: str | None = None, *, rtol: float = CHECK_RTOL,
-                 atol: float = CHECK_ATOL, timeout: float = TIMEOUT) -> CheckReport:
+                 atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
+                 plugins_dir: Path | str | None = None,
+                 plugins: Sequence[object] = ()) -> CheckReport:
     """Assert that a learner's own numpy script (it is run, in a process of its own) follows
     the book's rules at every step — and, with ``against`` (an experiment's id or file),
     uses its data, initial weights, alpha, network and passes and prints what it printed.
     Raises AssertionError with the report's text (the first step that departs, the likely
     mistake; or why the script could not be checked); returns the report when it agrees.
+    ``against`` may name a plugin's experiment: ``plugins_dir``'s, or one of ``plugins``.
     A course grades a folder of submissions with one parametrized test::
+
+        from pathlib import Path
+
+        import pytest
+
+        from steptrace.testing import check_script
+
 
         @pytest.mark.parametrize("script", sorted(Path("submissions").glob("*.py")))
         def test_backprop(script):
@@ -221,7 +231,8 @@ def check_script(path: str | Path, against: str | None = None, *, rtol: float = 
     """
     from steptrace.api import check_script as check
 
-    report = check(path, against, rtol=rtol, atol=atol, timeout=timeout)
+    report = check(path, against, rtol=rtol, atol=atol, timeout=timeout, plugins_dir=plugins_dir,
+                   plugins=plugins)
     if not report:
         raise AssertionError(str(report))
     return report
