@@ -1,13 +1,18 @@
-"""Write docs/plugin-reference.md from the code it documents: every hook's signature, when
-it is called, what it may return and an example (steptrace/plugins/hookspecs.py); every
-field of the types a plugin builds (steptrace/engine/rules.py) and of an experiment
-(steptrace/config.py); the portable functions and the authoring kit.
+"""Write the plugin reference from the code it documents: every hook's signature, when it
+is called, what it may return and an example (steptrace/plugins/hookspecs.py); every field
+of the types a plugin builds (steptrace/engine/rules.py) and of an experiment
+(steptrace/config.py); the portable functions; and every name the authoring kit
+(steptrace.testing) exports, with its signature as inspect.signature gives it.
 
-    python docs/make_plugin_reference.py          # rewrite it
-    python docs/make_plugin_reference.py --check  # exit 1 if it is not current
+It is written twice, the same text: docs/plugin-reference.md (the site's page) and
+steptrace/plugins/reference.md (package data, so that an installed steptrace has it:
+``steptrace plugins --reference`` prints it).
+
+    python docs/make_plugin_reference.py          # rewrite both
+    python docs/make_plugin_reference.py --check  # exit 1 if either is not current
 
 tests/test_plugin_reference.py runs the check, and fails when a hook or a field has no
-documentation.
+documentation, or a kit name is missing from the page or shown with another signature.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from steptrace import portable, testing
+from steptrace import portable, testing, testkit
 from steptrace.config import BookView, ExperimentConfig, StrategySpec
 from steptrace.engine.rules import Learned, LearningStep, Nonlinearity, Option, Strategy
 from steptrace.plugins import hookspecs
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
 
 REFERENCE = Path(__file__).resolve().parent / "plugin-reference.md"
+#: The same text, shipped in the package (``steptrace plugins --reference`` prints it).
+PACKAGED = Path(__file__).resolve().parents[1] / "steptrace" / "plugins" / "reference.md"
 TYPES = (Nonlinearity, Strategy, Option, LearningStep, Learned)
 MODELS = (ExperimentConfig, StrategySpec, BookView)
 EVENTS = (ForwardEvent, ErrorEvent, DeltaEvent, UpdateEvent, EpochEndEvent)
@@ -123,7 +130,8 @@ def reference() -> str:
         "",
         "Generated from the code by `python docs/make_plugin_reference.py`;",
         "`tests/test_plugin_reference.py` fails when it is not current, or when a hook or a",
-        "field has no documentation. The guide that walks through writing a plugin is the",
+        "field has no documentation. An installed steptrace prints it: `steptrace plugins",
+        "--reference`. The guide that walks through writing a plugin is the",
         "[Plugins](plugins.md) page beside this one; `steptrace new-plugin NAME` writes a",
         "ready package to start from.",
         "",
@@ -175,13 +183,75 @@ def reference() -> str:
     for name in portable.__all__:
         function = getattr(portable, name)
         lines.append(f"- `portable.{name}(x)`: {cell(inspect.getdoc(function) or '')}")
-    lines += ["", "## The authoring kit (`steptrace.testing`, a pytest plugin)", ""]
-    for name in ("check_nonlinearity", "check_strategy", "golden_trace", "steptrace_cli"):
-        function = getattr(testing, name, None)
-        if function is None:
-            continue
-        lines += [f"### `{name}`", "", *docstring(function.__doc__), ""]
+    lines += ["", "## The authoring kit (`steptrace.testing`, a pytest plugin)", "",
+              "Every name `steptrace.testing` exports (`from steptrace.testing import ...`),",
+              "with its signature; a fixture is shown as the function it gives a test",
+              "(`def test_run(golden_trace): golden_trace(...)`).", ""]
+    for name in testing.__all__:
+        lines += kit_section(name)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def kit_signature(name: str) -> tuple[str, inspect.Signature]:
+    """A kit name's kind (``function``, ``fixture``, ``class``) and the signature a test
+    calls it with: a fixture's is that of the function it gives (its return annotation
+    names the protocol in steptrace.testkit that types it)."""
+    value = getattr(testing, name)
+    if type(value).__name__ == "FixtureFunctionDefinition" or hasattr(value, "_pytestfixturefunction"):
+        given = getattr(testkit, str(inspect.signature(value).return_annotation))
+        call = inspect.signature(given.__call__)
+        return "fixture", call.replace(parameters=list(call.parameters.values())[1:])
+    if inspect.isclass(value):
+        return "class", inspect.signature(value)
+    return "function", inspect.signature(value)
+
+
+def annotation_text(annotation: Any) -> str:
+    if isinstance(annotation, typing.ForwardRef):  # (a NamedTuple's fields, postponed)
+        return annotation.__forward_arg__
+    return annotation if isinstance(annotation, str) else type_name(annotation)
+
+
+def signature_text(name: str, signature: inspect.Signature) -> str:
+    """``def name(...) -> ...``, one parameter a line, as Python writes it."""
+    parts: list[str] = []
+    starred = False
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY and not starred:
+            parts.append("*")
+        starred = starred or parameter.kind in (parameter.KEYWORD_ONLY, parameter.VAR_POSITIONAL)
+        text = {parameter.VAR_POSITIONAL: "*", parameter.VAR_KEYWORD: "**"}.get(parameter.kind, "")
+        text += parameter.name
+        if parameter.annotation is not parameter.empty:
+            text += f": {annotation_text(parameter.annotation)}"
+        if parameter.default is not parameter.empty:
+            text += f" = {parameter.default!r}"
+        parts.append(text)
+    returned = ("" if signature.return_annotation is signature.empty
+                else f" -> {annotation_text(signature.return_annotation)}")
+    return f"def {name}(\n" + "".join(f"    {part},\n" for part in parts) + f"){returned}"
+
+
+def kit_section(name: str) -> list[str]:
+    """A kit name's heading, its signature (a class: its fields) and its docstring."""
+    kind, signature = kit_signature(name)
+    value = getattr(testing, name)
+    if kind == "class":
+        base = "(NamedTuple)" if issubclass(value, tuple) and hasattr(value, "_fields") else ""
+        code = f"class {name}{base}:\n" + "".join(
+            f"    {p.name}: {annotation_text(p.annotation)}"
+            + ("" if p.default is p.empty else f" = {p.default!r}") + "\n"
+            for p in signature.parameters.values()).rstrip("\n")
+    else:
+        code = signature_text(name, signature)
+    text = inspect.cleandoc(value.__doc__ or "")
+    if text.startswith(f"``{name}("):  # (a fixture's own line of its signature: shown above)
+        text = text.partition("\n\n")[2]
+    said = {"fixture": f"A fixture: a test that takes `{name}` gets this function.",
+            "class": "A class; its fields:", "function": ""}[kind]
+    return [f"### `{name}`", "", *([said, ""] if said else []),
+            f"<!-- not-run: the kit's {kind} {name}, its signature -->", "```python", code, "```",
+            "", *docstring(text), ""]
 
 
 def undocumented() -> list[str]:
@@ -200,12 +270,14 @@ def undocumented() -> list[str]:
 def main(argv: list[str]) -> int:
     text = reference()
     if "--check" in argv:
-        if REFERENCE.read_text(encoding="utf-8") != text:
-            print(f"{REFERENCE} is not current: python docs/make_plugin_reference.py")
-            return 1
-        return 0
-    REFERENCE.write_text(text, encoding="utf-8")
-    print(f"wrote {REFERENCE}")
+        stale = [path for path in (REFERENCE, PACKAGED)
+                 if not path.is_file() or path.read_text(encoding="utf-8") != text]
+        for path in stale:
+            print(f"{path} is not current: python docs/make_plugin_reference.py")
+        return 1 if stale else 0
+    for path in (REFERENCE, PACKAGED):
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

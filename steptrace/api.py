@@ -66,15 +66,17 @@ INLINE_EVENTS = 100_000
 FRAME_HEIGHT = 1100
 
 
-def experiments(*, plugins_dir: Path | str | None = None) -> list[str]:
+def experiments(*, plugins_dir: Path | str | None = None,
+                plugins: Sequence[object] = ()) -> list[str]:
     """The ids of the experiments: the book's, and those plugins add."""
-    return sorted(registry(plugins_dir).experiments)
+    return sorted(registry(plugins_dir, plugins).experiments)
 
 
-def experiment(name: str, *, plugins_dir: Path | str | None = None) -> Experiment:
+def experiment(name: str, *, plugins_dir: Path | str | None = None,
+               plugins: Sequence[object] = ()) -> Experiment:
     """A built-in experiment by id, or an experiment file by path, as an :class:`Experiment`
     to change and record (``config.alpha = 0.5``; ``steptrace.record(config)``)."""
-    config, _ = resolve_experiment(registry(plugins_dir), name)
+    config, _ = resolve_experiment(registry(plugins_dir, plugins), name)
     return Experiment.model_validate(config.model_dump())
 
 
@@ -103,32 +105,38 @@ def record(
     detail: Detail = "step",
     output: Path | str | None = None,
     plugins_dir: Path | str | None = None,
+    plugins: Sequence[object] = (),
     progress: Callable[[int, int, int], None] | None = None,
 ) -> Trace:
     """Train an experiment and trace it: ``experiment`` is an id, the path of an experiment
     file, or a config (an :class:`Experiment`); ``arithmetic`` overrides its ``exact`` or
     ``blas``; ``detail`` is what the trace holds (``step``, ``epoch`` or ``all``). The
     trace is kept in memory, or written to ``output`` (atomically; ``.gz`` compresses).
-    ``progress(passes_done, passes, steps_per_pass)`` is told after every pass."""
+    ``progress(passes_done, passes, steps_per_pass)`` is told after every pass.
+    ``plugins``: modules or objects with ``@hookimpl`` functions (or ``(name, plugin)``
+    pairs), registered beside the built-ins as the test kit registers them, for a plugin
+    that is not installed (its tests, a notebook); the trace keeps them for ``replay``,
+    ``show`` and ``html``. :func:`load`, :func:`experiment`, :func:`experiments`,
+    :func:`playground`, :func:`trace_script` and :func:`check_script` take them too."""
     from steptrace.recording import record as record_to
 
-    rules = registry(plugins_dir)
+    rules = registry(plugins_dir, plugins)
     config, inputs = recordable(rules, experiment, arithmetic, detail)
     if output is not None:
         record_to(config, rules, Path(output), progress, detail, inputs)
-        return load(output, plugins_dir=plugins_dir)
+        return load(output, plugins_dir=plugins_dir, plugins=plugins)
     lines = io.BytesIO()
     record_to(config, rules, lines, progress, detail, inputs)
-    return _in_memory(lines.getvalue(), plugins_dir)
+    return _in_memory(lines.getvalue(), plugins_dir, plugins)
 
 
 def playground(experiment: str | Path | ExperimentConfig, *,
-               plugins_dir: Path | str | None = None) -> Page:
+               plugins_dir: Path | str | None = None, plugins: Sequence[object] = ()) -> Page:
     """The step-through page of ``experiment`` (an id, a file, or a config), ready to edit:
     recorded in exact arithmetic, with the edit panel (see :meth:`Trace.html`). In Jupyter
     it shows inline; ``.save("page.html")`` writes it."""
     return record(experiment, arithmetic="exact", detail="all",
-                  plugins_dir=plugins_dir).page(edit=True)
+                  plugins_dir=plugins_dir, plugins=plugins).page(edit=True)
 
 
 @dataclass(frozen=True)
@@ -164,31 +172,34 @@ def framed(page: str, name: str) -> str:
     return re.sub(r"@(ID|TITLE|HEIGHT|SRCDOC)@", lambda hole: holes[hole[1]], FRAME)  # (in one pass)
 
 
-def load(path: Path | str, *, plugins_dir: Path | str | None = None) -> Trace:
+def load(path: Path | str, *, plugins_dir: Path | str | None = None,
+         plugins: Sequence[object] = ()) -> Trace:
     """Read a trace (every line checked) into memory, every event complete, whatever the
     trace's detail: what a ``step`` trace leaves out is derived back."""
     path = Path(path)
     with open_trace(path, keep=True) as reader:
-        return _read(reader, path, plugins_dir)
+        return _read(reader, path, plugins_dir, plugins)
 
 
-def _in_memory(lines: bytes, plugins_dir: Path | str | None) -> Trace:
+def _in_memory(lines: bytes, plugins_dir: Path | str | None, plugins: Sequence[object]) -> Trace:
     """The trace whose lines are ``lines`` (as a recording in memory wrote them)."""
     with TraceReader(io.BytesIO(lines), "this trace", keep=True) as reader:
-        return _read(reader, None, plugins_dir)
+        return _read(reader, None, plugins_dir, plugins)
 
 
-def _read(reader: TraceReader, path: Path | None, plugins_dir: Path | str | None) -> Trace:
+def _read(reader: TraceReader, path: Path | None, plugins_dir: Path | str | None,
+          plugins: Sequence[object] = ()) -> Trace:
     """A trace from ``reader`` (made with ``keep``): its events completed, its lines kept."""
     state = NetworkState(reader.header)
     events = tuple(map(state.complete, reader))
     weights = [w.copy() for w in state.weights]
     return Trace(reader.header, Events(events), weights, reader.incomplete, path, plugins_dir,
-                 lines=reader.lines)
+                 lines=reader.lines, plugins=plugins)
 
 
 def trace_script(script: Path | str, output: Path | str | None = None, *,
-                 timeout: float = TIMEOUT, plugins_dir: Path | str | None = None) -> Trace:
+                 timeout: float = TIMEOUT, plugins_dir: Path | str | None = None,
+                 plugins: Sequence[object] = ()) -> Trace:
     """Run a learner's own numpy script (it *is run*, in a process of its own, for at most
     ``timeout`` seconds) and trace what it computed under the book's names as an ordinary
     trace, with what it printed (``show("book")``; ``header.printed``): kept in memory, or
@@ -197,18 +208,19 @@ def trace_script(script: Path | str, output: Path | str | None = None, *,
     fails or is not one steptrace can follow."""
     from steptrace.learner.services import trace_file
 
-    rules, script = registry(plugins_dir), Path(script)
+    rules, script = registry(plugins_dir, plugins), Path(script)
     if output is not None:
         trace_file(script, Path(output), rules, timeout)
-        return load(output, plugins_dir=plugins_dir)
+        return load(output, plugins_dir=plugins_dir, plugins=plugins)
     lines = io.BytesIO()
     trace_file(script, lines, rules, timeout)
-    return _in_memory(lines.getvalue(), plugins_dir)
+    return _in_memory(lines.getvalue(), plugins_dir, plugins)
 
 
 def check_script(script: Path | str, against: str | None = None, *, rtol: float = CHECK_RTOL,
                  atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
-                 plugins_dir: Path | str | None = None) -> CheckReport:
+                 plugins_dir: Path | str | None = None,
+                 plugins: Sequence[object] = ()) -> CheckReport:
     """Run a learner's own numpy script (it *is run*, in a process of its own) and check
     each of its steps against the book's rules, recomputed from the learner's own values
     before it; with ``against`` (an experiment's id or file), also compare its data,
@@ -218,7 +230,7 @@ def check_script(script: Path | str, against: str | None = None, *, rtol: float 
     ``timeout``, or is not one steptrace can follow: ``report.error`` says why)."""
     from steptrace.learner.services import check_file
 
-    return check_file(Path(script), registry(plugins_dir), against, rtol=rtol, atol=atol,
+    return check_file(Path(script), registry(plugins_dir, plugins), against, rtol=rtol, atol=atol,
                       timeout=timeout)
 
 
@@ -293,7 +305,7 @@ class Trace:
 
     def __init__(self, header: Header, events: Events, weights: list[Array],
                  incomplete: str | None, path: Path | None, plugins_dir: Path | str | None,
-                 *, lines: bytes = b"") -> None:
+                 *, lines: bytes = b"", plugins: Sequence[object] = ()) -> None:
         self.header = header
         self.events = events
         self._weights = weights
@@ -305,6 +317,8 @@ class Trace:
         #: save read, never a file
         self._lines = lines
         self._plugins_dir = plugins_dir
+        #: the plugins given in this process (modules or objects), beside plugins_dir's
+        self._plugins = tuple(plugins)
 
     @property
     def weights(self) -> list[Array]:
@@ -365,7 +379,7 @@ class Trace:
                                           for v in (epoch, sample, kind, layer))
         filters = Filters(epochs, samples, kinds, layers, python=True)
         return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
-                                    registry(self._plugins_dir), exact=exact))
+                                    registry(self._plugins_dir, self._plugins), exact=exact))
 
     def save(self, path: Path | str) -> Path:
         """Write the trace to ``path`` (atomically: a file there is replaced only when the
@@ -392,8 +406,8 @@ class Trace:
 
         reader = self._reader()
         try:  # (0 is "not given": the arithmetic's tolerance, as when neither is)
-            result = replay_file(reader, registry(self._plugins_dir), given(rtol or None, atol or None),
-                                 ignore_versions=ignore_versions)
+            result = replay_file(reader, registry(self._plugins_dir, self._plugins),
+                                 given(rtol or None, atol or None), ignore_versions=ignore_versions)
         except Mismatch as mismatch:
             return Check(False, (str(mismatch),))
         return Check(True, (*result.warnings, *result.describe(reader.name).splitlines()))
@@ -418,7 +432,7 @@ class Trace:
 
         page = io.BytesIO()
         with self._reader() as reader:
-            write_page(reader, page, registry(self._plugins_dir), edit=edit, spill=io.BytesIO)
+            write_page(reader, page, registry(self._plugins_dir, self._plugins), edit=edit, spill=io.BytesIO)
         return page.getvalue().decode("utf-8")
 
     def page(self, *, edit: bool = False) -> Page:

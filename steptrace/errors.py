@@ -19,6 +19,15 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
+class SteptraceWarning(UserWarning):
+    """What the command line prints as a ``warning:`` line, from Python: a plugin that failed
+    to load, a misspelled or unmarked hook, a name already taken (outside strict mode).
+    The API (:func:`steptrace.record`, ...) and the test kit (its checks, ``golden_trace``,
+    and ``steptrace_cli``, which also leaves the lines in its stderr) warn with it, so a
+    test of a broken plugin shows why; ``-W error::steptrace.errors.SteptraceWarning``
+    makes each an error."""
+
+
 class SteptraceError(Exception):
     """An error with a one-line message meant for the user."""
 

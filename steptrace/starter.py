@@ -70,7 +70,7 @@ def new_plugin(name: str, directory: Path | str = ".") -> Path:
     try:
         _write(building, name, dist)
         module = _import(building / f"steptrace_{name}" / "__init__.py", f"steptrace_{name}")
-        with added_plugins([(name, module)]):
+        with added_plugins([(name, module.Plugin())]):  # (a fresh object, as its tests make)
             registry = Registry.load(load_plugins(entry_points=False))
         golden = building / "tests" / "golden" / f"{name}-streetlights.jsonl"
         golden.parent.mkdir()

@@ -28,7 +28,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from steptrace.testkit import DEFAULT_INPUTS as DEFAULT_INPUTS
     from steptrace.testkit import EVENT_FIELDS as EVENT_FIELDS
     from steptrace.testkit import CliResult as CliResult
+    from steptrace.testkit import CliRun as CliRun
     from steptrace.testkit import GoldenCheck as GoldenCheck
     from steptrace.testkit import check_nonlinearity as check_nonlinearity
     from steptrace.testkit import check_script as check_script
@@ -57,7 +58,7 @@ if "steptrace.testkit" not in sys.modules:  # (imported first, it imports this: 
 
 #: The kit's names that need numpy and the rest of steptrace: imported from
 #: :mod:`steptrace.testkit` when first asked for (``from steptrace.testing import ...``).
-_HEAVY = frozenset({"DEFAULT_INPUTS", "EVENT_FIELDS", "CliResult", "GoldenCheck",
+_HEAVY = frozenset({"DEFAULT_INPUTS", "EVENT_FIELDS", "CliResult", "CliRun", "GoldenCheck",
                     "check_nonlinearity", "check_script", "check_strategy"})
 
 
@@ -270,12 +271,12 @@ def _shown(config: pytest.Config, path: Path | str | ExperimentConfig) -> str:
 
 @pytest.fixture
 def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
-    """``golden_trace(experiment, golden_path, *, tolerance=None, fields=None,
-    detail=None, plugins_dir=None, plugins=())``
+    """``golden_trace(experiment, golden, *, tolerance=None, fields=None, detail=None,
+    plugins_dir=None, plugins=())``
 
     Records ``experiment`` (a built-in or plugin id, an experiment file's path, or an
     :class:`ExperimentConfig` — :class:`steptrace.Experiment` is one) and compares it with
-    the golden trace at ``golden_path`` (``NAME.jsonl``, or ``NAME.jsonl.gz``; a relative
+    the golden trace at ``golden`` (``NAME.jsonl``, or ``NAME.jsonl.gz``; a relative
     path is from the current directory): the header's config (data, network, initial
     weights; each differing field is named) and every event; not the fingerprint
     (versions, revisions, machine). Bit for bit for an exact experiment and within rtol
@@ -306,14 +307,17 @@ def golden_trace(request: pytest.FixtureRequest, tmp_path: Path) -> GoldenCheck:
 
 
 @pytest.fixture
-def steptrace_cli() -> Callable[..., CliResult]:
+def steptrace_cli() -> CliRun:
     """``steptrace_cli(*args, plugins=(...), env=None) -> CliResult``
 
     Runs ``steptrace ARGS...`` in-process with the built-ins and exactly the plugins the
     test names: modules or objects with ``@hookimpl`` functions (a module under its name,
     an object under its class's name; or give ``(name, plugin)`` pairs), none of the
     installed ones
-    (``STEPTRACE_PLUGINS=""``). For testing a plugin's commands::
+    (``STEPTRACE_PLUGINS=""``). Each ``warning: plugin ...`` line the command prints (a
+    plugin that failed to load, a misspelled or unmarked hook, a name taken) is also a
+    pytest warning, :class:`steptrace.errors.SteptraceWarning`, so a test of a broken
+    plugin shows why (the lines stay in ``stderr``). For testing a plugin's commands::
 
         import my_plugin
 

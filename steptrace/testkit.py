@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, NoReturn, Protocol
 
 import numpy as np
 import pytest
@@ -31,11 +31,11 @@ from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.diff import DiffReport
 from steptrace.engine.plan import Plan
 from steptrace.engine.rules import Nonlinearity, Strategy
-from steptrace.errors import SteptraceError
+from steptrace.errors import SteptraceError, SteptraceWarning
 from steptrace.golden_book import GoldenBook
 from steptrace.goldens import TRACE_SUFFIXES, Comparison, comparison, is_golden_name, judge, kept_name
 from steptrace.outputs import atomic_write
-from steptrace.plugins.loading import added_plugins, load_plugins
+from steptrace.plugins.loading import added_plugins, load_plugins, named_plugins
 from steptrace.plugins.registry import Registry, checked_options
 from steptrace.recording import record, run
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, ForwardEvent, UpdateEvent
@@ -44,7 +44,7 @@ from steptrace.trace.header import DETAILS, Detail
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
 
-__all__ = ["EVENT_FIELDS", "CliResult", "GoldenCheck", "check_nonlinearity", "check_script",
+__all__ = ["EVENT_FIELDS", "CliResult", "CliRun", "GoldenCheck", "check_nonlinearity", "check_script",
            "check_strategy", "cli_runner", "golden_check"]
 
 DEFAULT_INPUTS = np.linspace(-4.0, 4.0, 81)
@@ -166,14 +166,11 @@ def check_strategy(
 def _rules(plugins_dir: Path | str | None, plugins: Sequence[object] = ()) -> Registry:
     """The rules the installed plugins, ``plugins_dir``'s and ``plugins`` (modules or
     objects, or (name, plugin) pairs, loaded in this process) register."""
-    with added_plugins(_named(plugins)):
-        return Registry.load(load_plugins(Path(plugins_dir) if plugins_dir is not None else None))
-
-
-def _named(plugins: Sequence[object]) -> list[tuple[str, object]]:
-    """Plugins as (name, plugin): a module under its name, an object under its class's."""
-    return [plugin if isinstance(plugin, tuple) else (_plugin_name(plugin), plugin)
-            for plugin in plugins]
+    with added_plugins(named_plugins(plugins)):
+        rules = Registry.load(load_plugins(Path(plugins_dir) if plugins_dir is not None else None))
+    for problem in rules.problems:  # (the command line's warning: lines, as pytest shows them)
+        warnings.warn(f"warning: {problem}", SteptraceWarning, stacklevel=3)
+    return rules
 
 
 def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None:
@@ -210,13 +207,23 @@ def _check_learning_rule(strategy: Strategy, options: Mapping[str, Any]) -> None
 
 
 def check_script(path: str | Path, against: str | None = None, *, rtol: float = CHECK_RTOL,
-                 atol: float = CHECK_ATOL, timeout: float = TIMEOUT) -> CheckReport:
+                 atol: float = CHECK_ATOL, timeout: float = TIMEOUT,
+                 plugins_dir: Path | str | None = None,
+                 plugins: Sequence[object] = ()) -> CheckReport:
     """Assert that a learner's own numpy script (it is run, in a process of its own) follows
     the book's rules at every step — and, with ``against`` (an experiment's id or file),
     uses its data, initial weights, alpha, network and passes and prints what it printed.
     Raises AssertionError with the report's text (the first step that departs, the likely
     mistake; or why the script could not be checked); returns the report when it agrees.
+    ``against`` may name a plugin's experiment: ``plugins_dir``'s, or one of ``plugins``.
     A course grades a folder of submissions with one parametrized test::
+
+        from pathlib import Path
+
+        import pytest
+
+        from steptrace.testing import check_script
+
 
         @pytest.mark.parametrize("script", sorted(Path("submissions").glob("*.py")))
         def test_backprop(script):
@@ -224,7 +231,8 @@ def check_script(path: str | Path, against: str | None = None, *, rtol: float = 
     """
     from steptrace.api import check_script as check
 
-    report = check(path, against, rtol=rtol, atol=atol, timeout=timeout)
+    report = check(path, against, rtol=rtol, atol=atol, timeout=timeout, plugins_dir=plugins_dir,
+                   plugins=plugins)
     if not report:
         raise AssertionError(str(report))
     return report
@@ -237,7 +245,17 @@ def _write_atomically(source: Path, target: Path) -> None:
         shutil.copyfileobj(data, file)
 
 
-GoldenCheck = Callable[..., DiffReport | None]
+class GoldenCheck(Protocol):
+    """What the ``golden_trace`` fixture gives a test (documented there): the function that
+    records ``experiment`` and judges it against the golden trace ``golden``."""
+
+    def __call__(self, experiment: str | Path | ExperimentConfig, golden: str | Path, *,
+                 tolerance: Tolerance | None = None,
+                 fields: Mapping[str, Tolerance] | None = None, detail: Detail | None = None,
+                 plugins_dir: Path | str | None = None,
+                 plugins: Sequence[object] = ()) -> DiffReport | None: ...
+
+
 #: How a message names a path or an experiment (relative to where pytest started).
 Shown = Callable[[Path | str | ExperimentConfig], str]
 #: The fields of the events, the names ``fields=`` may give a tolerance of their own.
@@ -323,7 +341,7 @@ def golden_check(request: pytest.FixtureRequest, tmp_path: Path, book: GoldenBoo
         tolerance: Tolerance | None = None,
         fields: Mapping[str, Tolerance] | None = None,
         detail: Detail | None = None,
-        plugins_dir: Path | None = None,
+        plugins_dir: Path | str | None = None,
         plugins: Sequence[object] = (),
     ) -> DiffReport | None:
         golden, test = Path(os.path.abspath(golden)), request.node.nodeid
@@ -435,7 +453,21 @@ class CliResult(NamedTuple):
     stderr: str
 
 
-def cli_runner() -> Callable[..., CliResult]:
+#: How the command line's lines about a plugin begin (one that failed to load, a misspelled
+#: or unmarked hook, a name taken, an observer that raised): the ``steptrace_cli`` fixture
+#: warns with each (:class:`~steptrace.errors.SteptraceWarning`).
+LOADER_WARNING = ("warning: plugin",)
+
+
+class CliRun(Protocol):
+    """What the ``steptrace_cli`` fixture gives a test (documented there): ``steptrace
+    ARGS...`` run in-process with the built-ins and exactly the plugins named."""
+
+    def __call__(self, *args: str | os.PathLike[str], plugins: Sequence[object] = (),
+                 env: Mapping[str, str | None] | None = None) -> CliResult: ...
+
+
+def cli_runner() -> CliRun:
     """What the ``steptrace_cli`` fixture (:mod:`steptrace.testing`, where it is
     documented) gives a test: ``steptrace ARGS...`` run in-process with the built-ins and
     exactly the plugins named."""
@@ -443,14 +475,13 @@ def cli_runner() -> Callable[..., CliResult]:
 
     def run(*args: str | os.PathLike[str], plugins: Sequence[object] = (),
             env: Mapping[str, str | None] | None = None) -> CliResult:
-        with added_plugins(_named(plugins)):
-            return CliResult(*run_in_process([str(arg) for arg in args],
-                                             {"STEPTRACE_PLUGINS": "", **(env or {})}))
+        with added_plugins(named_plugins(plugins)):
+            result = CliResult(*run_in_process([str(arg) for arg in args],
+                                               {"STEPTRACE_PLUGINS": "", **(env or {})}))
+        for line in result.stderr.splitlines():
+            if line.startswith(LOADER_WARNING):  # (left in stderr too)
+                warnings.warn(line, SteptraceWarning, stacklevel=2)
+        return result
 
     return run
 
-
-def _plugin_name(plugin: object) -> str:
-    if isinstance(plugin, ModuleType):
-        return plugin.__name__
-    return type(plugin).__name__

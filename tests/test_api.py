@@ -8,13 +8,14 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 
 import steptrace
-from steptrace.errors import BadInput, ConfigError, TraceFormatError
+from steptrace.errors import BadInput, ConfigError, SteptraceWarning, TraceFormatError
 from tests.conftest import ROOT
 
 BACKPROP = "ch06-streetlights-backprop"
@@ -233,3 +234,61 @@ def test_shows_mistakes_are_named_as_python_arguments() -> None:
         with pytest.raises(BadInput) as raised:
             trace.show(**arguments)
         assert str(raised.value) == message
+
+
+class _Softsign:
+    """A plugin given in-process, not installed: a nonlinearity and an experiment using it."""
+
+    @steptrace.hookimpl
+    def register_nonlinearities(self, register: Any) -> None:
+        register(steptrace.Nonlinearity("api_softsign", lambda x: x / (1 + np.abs(x)),
+                                        lambda output: (1 - np.abs(output)) ** 2,
+                                        "x / (1 + |x|)", "(1 - |output|) ** 2"))
+
+    @steptrace.hookimpl
+    def register_experiments(self, register: Any) -> None:
+        register(steptrace.ExperimentConfig.model_validate({
+            "name": "api-softsign", "layers": [3, 4, 1],
+            "nonlinearities": ["api_softsign", "linear"], "seed": 1, "alpha": 0.2,
+            "iterations": 5, "inputs": [[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 1]],
+            "goals": [[1], [1], [0], [0]]}))
+
+
+def test_plugins_given_in_process_are_registered_beside_the_builtins(tmp_path: Path) -> None:
+    """``plugins=`` on record, load, experiment(s), and the trace keeps them for replay and
+    show; without them, the same names are unknown."""
+    plugin = _Softsign()
+    assert "api-softsign" in steptrace.experiments(plugins=[plugin])
+    assert "api-softsign" not in steptrace.experiments()
+    with pytest.raises(ConfigError, match="api-softsign"):
+        steptrace.experiment("api-softsign")
+    config = steptrace.experiment("api-softsign", plugins=[("softsign", plugin)])
+    assert config.nonlinearities[0] == "api_softsign"
+    trace = steptrace.record(config, plugins=[plugin])
+    assert trace.replay()
+    assert "api_softsign(" in trace.show(epoch=0, sample=0)
+    saved = steptrace.record("api-softsign", output=tmp_path / "t.jsonl", plugins=[plugin])
+    assert saved.errors == trace.errors
+    assert steptrace.load(tmp_path / "t.jsonl", plugins=[plugin]).replay()
+    with pytest.raises(BadInput, match="uses nonlinearity 'api_softsign' from _Softsign"):
+        steptrace.load(tmp_path / "t.jsonl").replay()
+    module = ModuleType("softsign_module")  # a module, under its own name
+    module.register_experiments = _Softsign().register_experiments  # type: ignore[attr-defined]
+    module.register_nonlinearities = _Softsign().register_nonlinearities  # type: ignore[attr-defined]
+    assert "api-softsign" in steptrace.experiments(plugins=[module])
+    import steptrace_builtins.nonlinearities as builtin  # given again: refused, the built-ins kept
+
+    with pytest.warns(SteptraceWarning, match="steptrace_builtins.nonlinearities .*not loaded"):
+        assert steptrace.experiments(plugins=[builtin]) == steptrace.experiments()
+
+
+def test_a_registry_kept_for_later_calls_holds_no_plugin_given_in_process() -> None:
+    """A call with plugins= inside which the kept registry is first made (a hook calling the
+    API, the kit's added plugins) does not leave the plugin in it."""
+    from steptrace.plugins import loaded
+    from steptrace.plugins.loading import added_plugins
+
+    loaded._REGISTRIES.clear()
+    with added_plugins([("softsign", _Softsign())]):
+        assert "api-softsign" not in loaded.registry().experiments
+    assert "api-softsign" not in steptrace.experiments()

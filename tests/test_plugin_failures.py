@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -492,3 +493,45 @@ def test_a_plugins_invalid_config_is_one_line(run_cli: RunCli, tmp_path: Path) -
     assert listed.stderr == (f"warning: plugin badexp ({folder / 'badexp.py'}) failed in "
                              "register_experiments: ValidationError: give exactly one of "
                              "'weights' (explicit) and 'seed' (drawn)\n")
+
+
+class _Misspelled:
+    """A plugin with a hook name misspelled (pluggy refuses it: left out, with a warning)."""
+
+    @hookimpl
+    def register_strategy(self, register: Callable[[Strategy], None]) -> None:
+        raise AssertionError("never called")
+
+
+def test_the_kits_cli_surfaces_a_broken_plugins_warning(steptrace_cli: object) -> None:
+    """The steptrace_cli fixture turns the loader's warning: lines into pytest warnings
+    (SteptraceWarning), so a test of a broken plugin shows why, and leaves them in stderr."""
+    from steptrace.errors import SteptraceWarning
+    from steptrace.testing import CliRun
+
+    run: CliRun = steptrace_cli  # type: ignore[assignment]
+    expected = (r"^warning: plugin misspelled \(added by the test\) was not loaded: unknown hook "
+                r"'register_strategy' \(marked @hookimpl\): did you mean 'register_strategies'\?$")
+    with pytest.warns(SteptraceWarning, match=expected) as caught:
+        result = run("experiments", plugins=[("misspelled", _Misspelled())])
+    assert result.exit_code == 0
+    assert [str(warning.message) for warning in caught
+            if issubclass(warning.category, SteptraceWarning)] == result.stderr.splitlines()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a run without a broken plugin warns nothing
+        assert run("experiments").exit_code == 0
+
+
+def test_the_kits_checks_surface_a_broken_plugins_warning() -> None:
+    from steptrace.errors import SteptraceWarning
+
+    with pytest.warns(SteptraceWarning, match="unknown hook 'register_strategy'"):
+        check_strategy("stochastic", plugins=[("misspelled", _Misspelled())])
+
+
+def test_the_api_warns_of_a_broken_plugin_with_the_same_category() -> None:
+    import steptrace
+    from steptrace.errors import SteptraceWarning
+
+    with pytest.warns(SteptraceWarning, match="did you mean 'register_strategies'"):
+        steptrace.experiments(plugins=[("misspelled", _Misspelled())])

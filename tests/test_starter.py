@@ -3,12 +3,15 @@ shows up in ``steptrace plugins``, untouched."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -32,10 +35,17 @@ def test_a_new_plugin_installs_passes_its_tests_and_is_listed(run_cli: RunCli, t
     early = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            capture_output=True, text=True, cwd=root, env=uninstalled, timeout=600)
     assert early.returncode == 0, early.stdout + early.stderr
+    # built as its README says (a wheel in dist/), and that wheel installed
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *_isolation(),
+                            "-w", str(root / "dist"), str(root)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    wheel = root / "dist" / "steptrace_my_rules-0.1.0-py3-none-any.whl"
+    assert [path.name for path in (root / "dist").iterdir()] == [wheel.name]
+    assert "dist/steptrace_my_rules-0.1.0-py3-none-any.whl" in (root / "README.md").read_text()
     site = tmp_path / "site"
-    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                                *isolation, "--target", str(site), str(root)],
+                                "--target", str(site), str(wheel)],
                                capture_output=True, text=True, timeout=600)
     assert installed.returncode == 0, installed.stderr
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), str(ROOT / "plugins")])}
@@ -55,6 +65,47 @@ def test_a_new_plugin_installs_passes_its_tests_and_is_listed(run_cli: RunCli, t
     assert plugin["commands"] == ["my-rules-errors"]
     assert plugin["options"]["my_rules_reversed"]["batch_size"]["default"] == 1
     assert {"run_started", "observe_event", "run_finished"} <= set(plugin["hooks"])
+
+
+def _isolation() -> list[str]:
+    """How pip builds the new plugin here: with this venv's setuptools (no network), or, in
+    a venv without setuptools, in pip's build isolation. A setuptools before 70.1 builds a
+    wheel only with the ``wheel`` package (the ``test`` extra includes it): without it the
+    build would fail with "invalid command 'bdist_wheel'", so the test skips, saying so."""
+    if importlib.util.find_spec("setuptools") is None:
+        return []
+    version = importlib.metadata.version("setuptools")
+    if _release(version) < (70, 1) and importlib.util.find_spec("wheel") is None:
+        pytest.skip(f"setuptools {version} cannot build the plugin's wheel without the wheel "
+                    "package (invalid command 'bdist_wheel'): pip install wheel, or "
+                    "pip install -e '.[test]', whose extra includes it")
+    return ["--no-build-isolation"]
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+
+
+def test_the_test_extra_builds_wheels() -> None:
+    """A venv made with the test extra alone has what test_a_new_plugin_... needs to build a
+    wheel with an old setuptools (Python 3.11's venvs come with 65.5)."""
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["test"]
+    assert any(re.match(r"wheel\b", requirement) for requirement in extra), extra
+
+
+def test_an_old_setuptools_without_wheel_skips_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "wheel" else real(name, *args))
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "65.5.0")
+    with pytest.raises(pytest.skip.Exception, match=r"setuptools 65\.5\.0 cannot build .*"
+                                                    r"invalid command 'bdist_wheel'"):
+        _isolation()
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "70.1.0")
+    assert _isolation() == ["--no-build-isolation"]
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -159,3 +210,45 @@ def test_the_templates_are_files_in_the_package_shipped_as_its_data_and_filled_i
             ast.parse(text, str(path))
         elif path.suffix == ".toml":
             assert tomllib.loads(text)["project"]["name"] == "steptrace-my-rules"
+
+
+def test_the_starters_observer_keeps_its_state_on_its_object(tmp_path: Path) -> None:
+    """Per-run state on the plugin's object, not in module globals: two objects observing
+    at once (two registries) keep apart, and a new run starts afresh; the entry point
+    names the object."""
+    import tomllib
+
+    from steptrace.starter import _import, _write
+
+    _write(tmp_path, "my_rules", "my-rules")
+    module = _import(tmp_path / "steptrace_my_rules" / "__init__.py", "steptrace_my_rules")
+    entry = tomllib.loads((tmp_path / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert entry["steptrace"] == {"my_rules": "steptrace_my_rules:plugin"}
+    assert isinstance(module.plugin, module.Plugin)
+    one, two = module.Plugin(), module.Plugin()
+    update = SimpleNamespace(kind="update", weight_delta=[[0.5, -2.0]])
+    one.run_started(config=None)
+    one.observe_event(event=update)
+    two.run_started(config=None)
+    assert (one.largest, two.largest) == (2.0, 0.0)
+    one.run_started(config=None)
+    assert one.largest == 0.0
+    mutable = [name for name, value in vars(module).items()
+               if not name.startswith("_") and isinstance(value, list | dict | set)]
+    assert mutable == []
+
+
+def test_the_starters_readme_links_nothing_made_up_and_says_how_to_ship(tmp_path: Path) -> None:
+    from steptrace.starter import _write
+
+    _write(tmp_path, "my_rules", "my-rules")
+    readme = (tmp_path / "README.md").read_text()
+    links = re.findall(r"\]\(([^)]*)\)", readme)
+    assert links == []  # (it pointed at https://github.com/, a placeholder)
+    assert "docs/plugin-reference.md" not in readme  # not in an installed steptrace
+    for needed in ("steptrace plugins --reference",
+                   "python -m pip wheel --no-deps -w dist .", "python -m build",
+                   "python -m venv ", "python -m pip install dist/steptrace_my_rules-0.1.0-py3-none-any.whl",
+                   "python -m twine check dist/*", "python -m twine upload dist/*",
+                   "steptrace record my_rules-streetlights -o run.jsonl && steptrace replay run.jsonl"):
+        assert needed in readme, needed

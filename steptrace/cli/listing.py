@@ -80,7 +80,8 @@ def new_plugin(name: str, directory: Path) -> None:
     strategy with a declared option, an observer and an experiment, tests written with
     steptrace's kit (the experiment's golden trace recorded by the new plugin), and a
     README. Then: pip install -e steptrace-NAME; steptrace plugins; python -m pytest
-    steptrace-NAME. The guide: docs/plugins.md; the hooks and types: docs/plugin-reference.md."""
+    steptrace-NAME. The hooks, the types and the test kit: steptrace plugins --reference
+    (the same page as docs/plugin-reference.md); the guide: docs/plugins.md."""
     from steptrace.starter import new_plugin as write
 
     root = write(name, directory)
@@ -91,8 +92,17 @@ def new_plugin(name: str, directory: Path) -> None:
 @command()
 @options.as_json()
 @click.option("--all", "show_all", is_flag=True, help="Include steptrace's built-in plugins.")
-def plugins(as_json: bool, show_all: bool) -> None:
+@click.option("--reference", is_flag=True,
+              help="Print the plugin reference instead, as Markdown: every hook, every field of "
+                   "the types a plugin builds and of an experiment, and the test kit's "
+                   "functions with their signatures (loads no plugin).")
+def plugins(as_json: bool, show_all: bool, reference: bool) -> None:
     """List the loaded plugins: name, version, where from, hooks, and what each contributes."""
+    if reference:
+        from steptrace.plugins import reference_text
+
+        click.echo(reference_text(), nl=False)
+        return
     listing = registry().describe_plugins(include_builtins=show_all)
     if as_json:
         import json

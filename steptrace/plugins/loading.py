@@ -133,11 +133,12 @@ class Plugins:
         return f"{name} {version}" if version else f"{name} (version unknown)"
 
     def register(self, plugin: object, info: PluginInfo) -> None:
+        already = self.pm.is_registered(plugin)  # (under another name: it stays so)
         try:
             self.pm.register(plugin, name=info.name)
             self.pm.check_pending()
         except (ValueError, pluggy.PluginValidationError) as error:
-            if self.pm.is_registered(plugin):
+            if not already and self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self.problem(f"plugin {info.name} ({info.source}) was not loaded: "
                          f"{_explained(error, plugin)}")
@@ -188,7 +189,7 @@ def _unmarked_hooks(plugin: object) -> list[str]:
 
 
 #: Plugin objects registered after the built-ins by :func:`added_plugins` (the authoring
-#: kit's ``steptrace_cli`` fixture), by name.
+#: kit, the Python API's ``plugins=``), by name.
 _added: ContextVar[tuple[tuple[str, object], ...]] = ContextVar("steptrace_added_plugins",
                                                                  default=())
 
@@ -203,6 +204,20 @@ def added_plugins(plugins: Sequence[tuple[str, object]]) -> Iterator[None]:
         yield
     finally:
         _added.reset(token)
+
+
+def named_plugins(plugins: Sequence[object]) -> list[tuple[str, object]]:
+    """Plugins given in this process as (name, plugin) pairs, for :func:`added_plugins`: a
+    module under its name, an object under its class's name, a (name, plugin) pair as given."""
+    named: list[tuple[str, object]] = []
+    for plugin in plugins:
+        if isinstance(plugin, tuple):
+            name, given = plugin
+            named.append((str(name), given))
+        else:
+            named.append((plugin.__name__ if isinstance(plugin, ModuleType)
+                          else type(plugin).__name__, plugin))
+    return named
 
 
 def _distribution_of(plugin: object) -> str | None:
