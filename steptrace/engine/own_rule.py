@@ -109,7 +109,7 @@ def look_ahead(network: Network, at: Sequence[Array]) -> list[Array]:
             if len(bad):
                 i, j = bad[0]
                 raise blamed(network, f"gave step.gradient(at=...) a weight that is not finite "
-                                      f"(weights_{k}_{k + 1}[{i}, {j}] = {array[i, j]!r}) while "
+                                      f"(weights_{k}_{k + 1}[{i}, {j}] = {float(array[i, j])!r}) while "
                                       "the step's weights are all finite")
     return given
 
