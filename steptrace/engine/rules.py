@@ -166,8 +166,8 @@ class LearningStep:
     ``weight_delta`` a rule's update always carries: replay re-executes the rule and
     re-checks them bit for bit. ``weights_after(weight_deltas)`` gives the weights the
     engine's update would leave (``w - alpha * weight_delta``, ``+`` in the book's ascent
-    form, frozen weights unmoved), the look-ahead of ``weights_after([beta * v for v in
-    velocity])``. Weights of the wrong number or shape, a weight that is not finite (while
+    form, frozen weights unmoved): Nesterov's look-ahead is ``weights_after([beta * v for v
+    in velocity])``. Weights of the wrong number or shape, a weight that is not finite (while
     the step's are; a diverged run looks ahead from its inf and NaN), or either called
     after ``learn(step)`` returned is one ``Error:`` line naming the plugin.
     """
