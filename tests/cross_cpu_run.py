@@ -2,8 +2,9 @@
 and OpenBLAS's kernel are fixed when numpy is imported): record every built-in experiment
 and the tanh and sigmoid networks in exact mode at ``--detail all``, run the portable
 functions on a probe, and print the SHA-256 of each as JSON; and replay steptrace-extras'
-golden traces of portable nonlinearities (:data:`EXTRAS_GOLDENS`, where the plugin is
-installed), each an entry ``replay NAME`` whose value is what replay said. ``python -m
+golden traces of portable nonlinearities and of Nesterov's look-ahead gradient
+(:data:`EXTRAS_GOLDENS`, where the plugin is installed), each an entry ``replay NAME`` whose
+value is what replay said. ``python -m
 tests.cross_cpu_run FOLDER``; with ``--compiled``, numba's kernels are loaded first, so the
 compiled versions run (where numba is installed).
 """
@@ -26,9 +27,10 @@ from steptrace.recording import record
 
 ROOT = Path(__file__).resolve().parent.parent
 #: steptrace-extras' golden traces whose nonlinearities compute with steptrace.portable
-#: (softplus: exp and log1p; gelu: sigmoid; silu: sigmoid), replayed bit for bit
+#: (softplus: exp and log1p; gelu: sigmoid; silu: sigmoid), and whose learning rule takes
+#: the gradient at look-ahead weights (nesterov: step.gradient(at=...)), replayed bit for bit
 EXTRAS_GOLDENS = [ROOT / "plugins" / "steptrace-extras" / "tests" / "golden" / f"streetlights-{name}.jsonl"
-                  for name in ("softplus", "gelu", "silu")]
+                  for name in ("softplus", "gelu", "silu", "nesterov")]
 
 
 def networks(registry: Registry) -> list[ExperimentConfig]:

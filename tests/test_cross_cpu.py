@@ -1,7 +1,8 @@
 """Exact mode gives the same bits whatever the CPU's features, OpenBLAS's kernel, its
 threads, and with or without numba: every built-in experiment, tanh and sigmoid networks,
 and the portable functions, recorded under each setting (and steptrace-extras' golden
-traces of softplus, gelu and silu, replayed bit for bit under each) in a process of its own
+traces of softplus, gelu and silu, and of Nesterov's look-ahead gradient, replayed bit for
+bit under each) in a process of its own
 (tests/cross_cpu_run.py) and compared byte for byte with the machine's default.
 
 The settings: numpy's CPU dispatch turned off group by group, from the newest of the
@@ -70,11 +71,12 @@ def test_exact_traces_and_the_portable_functions_are_the_same_bits_on_every_sett
     assert len(baseline) >= 31 + 3 + 5 + 1  # the built-ins, 3 of tanh and sigmoid, 5 functions
     replays = {name: said for name, said in baseline.items() if name.startswith("replay ")}
     if importlib.util.find_spec("steptrace_extras") is not None:
-        assert sorted(replays) == ["replay streetlights-gelu", "replay streetlights-silu",
-                                   "replay streetlights-softplus"]
+        assert sorted(replays) == ["replay streetlights-gelu", "replay streetlights-nesterov",
+                                   "replay streetlights-silu", "replay streetlights-softplus"]
     for name, said in replays.items():  # (then the same words under every setting, below)
-        assert said.startswith(f"{name.removeprefix('replay ')}.jsonl: all 1740 events match "
-                               "(bit for bit)"), said
+        events = 1260 if name.endswith("nesterov") else 1740  # (nesterov's steps: no deltas)
+        assert said.startswith(f"{name.removeprefix('replay ')}.jsonl: all {events} events "
+                               "match (bit for bit)"), said
     settings = cpu_settings() + blas_settings() + [{"STEPTRACE_NUMBA": "0"}]
     numpy_tanh_moved = []
     for number, env in enumerate(settings):

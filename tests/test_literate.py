@@ -39,6 +39,13 @@ LINES = [
      "weights_1_2 -= alpha · weight_delta: weights_1_2 = [[-0.5911], [ 0.7562], [-0.9452], [ 0.3409]] "
      "− 0.05 · [[      0], [-0.3151], [      0], [      0]] = [[-0.5911], [  0.772], [-0.9452], "
      "[ 0.3409]]"),
+    # Nesterov's second update: its velocity, 0.9 times the first plus the look-ahead's
+    # gradient; right after the error, as the trace holds no deltas (a look-ahead is untraced)
+    ("streetlights-nesterov", {"iterations": 3}, "[8]",
+     "[8] nesterov: beta = 0.9 → weight_delta = [[       0], [ -0.2836], [       0], [-0.06027]]; "
+     "weights_1_2 -= alpha · weight_delta: weights_1_2 = [[-0.5911], [  0.772], [-0.9452], "
+     "[ 0.3409]] − 0.05 · [[       0], [ -0.2836], [       0], [-0.06027]] = [[-0.5911], "
+     "[ 0.7862], [-0.9452], [ 0.3439]]"),
     ("ch04-alpha", {"iterations": 3, "nonlinearities": ["sigmoid"], "delta": "goal - prediction"}, "[0]",
      "[0] prediction = sigmoid(input · weight) = sigmoid(1) = 0.7311"),
     ("ch04-alpha", {"iterations": 3, "nonlinearities": ["sigmoid"], "delta": "goal - prediction"}, "[2]",

@@ -194,11 +194,11 @@ def test_plugins_lists_a_nonlinearitys_options(steptrace_cli: Cli) -> None:
     start = listed.index("  nonlinearities: gelu, leaky_relu, silu, softplus")
     assert listed[start + 1] == ("    leaky_relu option slope: float, default 0.01: what a "
                                  "negative input is multiplied by (at least 0)")
-    assert listed[start + 2] == "  strategies: momentum"
+    assert listed[start + 2] == "  strategies: momentum, nesterov"
     entry = next(e for e in json.loads(steptrace_cli("plugins", "--json").stdout)
                  if e["name"] == "extras")
     assert list(entry["nonlinearity_options"]) == ["leaky_relu"]
-    assert list(entry["options"]) == ["momentum"]
+    assert list(entry["options"]) == ["momentum", "nesterov"]
     shown = steptrace_cli("experiments", "--show", "streetlights-leaky-relu").stdout.splitlines()
     at = shown.index('nonlinearities = ["leaky_relu", "linear"]')
     assert shown[at + 1] == ("# leaky_relu option slope: float, default 0.01: what a negative "

@@ -175,12 +175,17 @@ class Network:
                                     weight_deltas, tuple(weights), details))
 
     def gradient_descent(self, layer: list[Array], goal: Array, error: float = 0.0,
-                         weighted_sum: Sequence[Array] = ()) -> Learning:
+                         weighted_sum: Sequence[Array] = (), *,
+                         weights: Sequence[Array] | None = None) -> Learning:
         """The book's learning rule: each layer's delta, from the output back (through the
         weights *before* this step's update), and each weight_delta, averaged over the
         batch. (The error is not needed: it is taken as every learning rule is handed it.)
-        A layer whose derivative takes its input is handed its ``weighted_sum``."""
-        dot, derivative_of, weights, of_input = self.dot, self.derivative, self.weights, self.of_input
+        A layer whose derivative takes its input is handed its ``weighted_sum``.
+        ``weights``: those ``layer`` and ``weighted_sum`` were computed with, when not the
+        network's (a learning rule's look-ahead, ``step.gradient(at=...)``)."""
+        dot, derivative_of, of_input = self.dot, self.derivative, self.of_input
+        if weights is None:
+            weights = self.weights
         last = len(weights)  # the output layer's number
         delta: list[Array] = [NOTHING] * (last + 1)
         derivative: list[Array | None] = [None] * (last + 1)
@@ -204,6 +209,17 @@ class Network:
         for k, act in enumerate(self.act):
             layer.append(forward(self.dot, act.function, layer[k], weights[k])[1])
         return layer
+
+    def forward_with_sums(self, layer_0: Array,
+                          weights: Sequence[Array]) -> tuple[list[Array], list[Array]]:
+        """:meth:`forward`, with each layer's weighted sum too (``weighted_sum[0]`` is
+        empty, as a step's): what :meth:`gradient_descent` needs at other weights."""
+        layer, weighted_sum = [layer_0], [NOTHING]
+        for k, function in enumerate(self.function):
+            weighted, layer_k = forward(self.dot, function, layer[k], weights[k])
+            weighted_sum.append(weighted)
+            layer.append(layer_k)
+        return layer, weighted_sum
 
     def held_out_error(self, inputs: Array, goals: Array) -> float:
         """The error on held-out rows with the weights as they are, learning nothing: the

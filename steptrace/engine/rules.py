@@ -147,6 +147,29 @@ class LearningStep:
     rule's own dict, kept from step to step for the whole run (momentum keeps its velocity
     there) and empty at the start of every run, so a replay sees the same. Nothing else
     may be mutated.
+
+    **Look-ahead.** ``gradient(at=weights)`` is the gradient at weights of the rule's
+    choosing (one array of each of ``weights``' shapes), as Nesterov's accelerated
+    gradient needs it at ``w - alpha * beta * velocity``: a forward pass of this step's
+    batch with those weights, then the book's backpropagation through them, averaged over
+    the batch, in exactly the arithmetic of the step's own (exact mode's fixed-order
+    sums, or blas mode's np.dot; the layers' nonlinearities with their options, a
+    derivative of the input handed that pass's weighted sum); ``gradient(at=step.weights)``
+    is ``gradient()``, bit for bit. It is worked out at every call, and **not traced**: a
+    ``delta`` event is the backpropagation of the step's own forward pass (the narration
+    writes it with that pass's ``layer_k`` and the weights before the update, and a
+    trace's reader derives from it), and a look-ahead comes from a pass the trace does
+    not hold. So the step's ``delta`` events are those of ``gradient()`` when the rule
+    calls it (whatever else it calls), and there are none when it calls only
+    ``gradient(at=...)`` (as for hot and cold); the forward events are the step's own
+    either way. What the look-ahead decided is in the ``update`` events, whose
+    ``weight_delta`` a rule's update always carries: replay re-executes the rule and
+    re-checks them bit for bit. ``weights_after(weight_deltas)`` gives the weights the
+    engine's update would leave (``w - alpha * weight_delta``, ``+`` in the book's ascent
+    form, frozen weights unmoved): Nesterov's look-ahead is ``weights_after([beta * v for v
+    in velocity])``. Weights of the wrong number or shape, a weight that is not finite (while
+    the step's are; a diverged run looks ahead from its inf and NaN), or either called
+    after ``learn(step)`` returned is one ``Error:`` line naming the plugin.
     """
 
     layer_0: Array = doc("this step's inputs: one row per sample of the batch (read-only)")
@@ -159,9 +182,15 @@ class LearningStep:
         "predict(weights): a forward pass of this step's inputs with other weights (no events)")
     error_of: Callable[[Array], float] = doc(
         "error_of(prediction): the book's summed squared error against this step's goal")
-    gradient: Callable[[], list[Array]] = doc(
+    gradient: Callable[..., list[Array]] = doc(
         "gradient(): the book's backpropagation: gradient descent's weight_deltas, averaged "
-        "over the batch; its deltas become the step's delta events (worked out once a step)")
+        "over the batch; its deltas become the step's delta events (worked out once a step). "
+        "gradient(at=weights): the same at other weights (a look-ahead, as Nesterov's): the "
+        "same arithmetic, batch and averaging, never traced")
+    weights_after: Callable[[Sequence[Array]], list[Array]] = doc(
+        "weights_after(weight_deltas): the weights the engine's update would leave, "
+        "w - alpha * weight_delta (+ in the ascent form), frozen weights unmoved: a "
+        "look-ahead for gradient(at=...)")
     state: dict[str, Any] = doc(
         "the rule's own dict for the run: kept from step to step, empty at the start of every "
         "run (and of its replay)")
@@ -194,9 +223,10 @@ class Strategy:
     ``learn(step) -> Learned`` decides how the weights move; by default it is the book's
     :func:`gradient_descent`: deltas backwards, then ``weights -= alpha * layer_inᵀ ·
     delta`` averaged over the batch. A strategy with a rule of its own (the book's hot and
-    cold learning, momentum) gives its ``learn``: each ``update`` event then names the
-    strategy and carries the rule's ``details``; ``delta`` events are traced when (and
-    only when) the rule calls ``step.gradient()``.
+    cold learning, momentum, Nesterov) gives its ``learn``: each ``update`` event then
+    names the strategy and carries the rule's ``details``; ``delta`` events are traced when
+    (and only when) the rule calls ``step.gradient()`` (a look-ahead,
+    ``step.gradient(at=...)``, is never traced: see :class:`LearningStep`).
     """
 
     name: str = doc("what configs call it: [strategy] name = \"minibatch\"")

@@ -1,8 +1,9 @@
 """steptrace-extras: a plugin in its own distribution, as an outside author writes one.
 
 It adds the ``leaky_relu`` (with a ``slope`` option), ``softplus``, ``gelu`` and ``silu``
-nonlinearities, a ``momentum`` strategy, five experiments on the book's streetlights that
-use them, and a command, ``steptrace summary TRACE``, that reads a trace through
+nonlinearities, the ``momentum`` and ``nesterov`` strategies (Nesterov's with a look-ahead
+gradient, ``step.gradient(at=...)``), six experiments on the book's streetlights that use
+them, and a command, ``steptrace summary TRACE``, that reads a trace through
 steptrace's Python API. It imports only what the
 ``steptrace`` package exports (``hookimpl``, the rule types, ``ExperimentConfig``, ``load``,
 ``portable``) and click.
@@ -137,6 +138,21 @@ def momentum_learn(step: LearningStep) -> Learned:
     return Learned([v.copy() for v in velocity], {"beta": beta})
 
 
+def nesterov_learn(step: LearningStep) -> Learned:
+    """Nesterov's accelerated gradient: velocity = beta * velocity + the gradient at the
+    look-ahead weights w - alpha * (beta * velocity), where momentum alone would carry
+    them; the engine then does weights -= alpha * velocity. The velocity starts at 0 and
+    lives in ``step.state``. The look-ahead gradient is not the step's backpropagation:
+    the trace holds no delta events for it, and the update events carry the velocity."""
+    beta = step.options["beta"]
+    velocity = step.state.get("velocity") or [np.zeros_like(w) for w in step.weights]
+    ahead = step.weights_after([beta * v for v in velocity])  # w - alpha * (beta * v)
+    gradients = step.gradient(at=ahead)  # the book's backprop at the look-ahead (untraced)
+    velocity = [beta * v + g for v, g in zip(velocity, gradients, strict=True)]
+    step.state["velocity"] = velocity
+    return Learned([v.copy() for v in velocity], {"beta": beta})
+
+
 @hookimpl
 def register_nonlinearities(register: Callable[[Nonlinearity], None]) -> None:
     register(Nonlinearity("leaky_relu", leaky_relu, leaky_relu2deriv,
@@ -167,6 +183,12 @@ def register_strategies(register: Callable[[Strategy], None]) -> None:
                       learn=momentum_learn,
                       description="gradient descent with momentum: weights move by a running "
                                   "sum of past weight_deltas, decayed by beta (default 0.9)"))
+    register(Strategy("nesterov", momentum_plan,
+                      {"beta": Option(float, 0.9, "how much of the last velocity each step keeps"),
+                       "batch_size": Option(int, 1, "how many samples make one update")},
+                      learn=nesterov_learn,
+                      description="Nesterov's accelerated gradient: momentum whose weight_delta "
+                                  "is taken at the look-ahead weights w - alpha * beta * velocity"))
 
 
 STREETLIGHTS = {
@@ -183,6 +205,11 @@ def register_experiments(register: Callable[[ExperimentConfig], None]) -> None:
         "title": "The ch. 6 network trained with momentum (beta 0.9)",
         "nonlinearities": ["relu", "linear"], "alpha": 0.05,
         "strategy": {"name": "momentum", "beta": 0.9}}))
+    register(ExperimentConfig.model_validate({
+        **STREETLIGHTS, "name": "streetlights-nesterov",
+        "title": "The ch. 6 network trained with Nesterov's accelerated gradient (beta 0.9)",
+        "nonlinearities": ["relu", "linear"], "alpha": 0.05,
+        "strategy": {"name": "nesterov", "beta": 0.9}}))
     register(ExperimentConfig.model_validate({
         **STREETLIGHTS, "name": "streetlights-leaky-relu",
         "title": "The ch. 6 network with leaky_relu in its hidden layer",
