@@ -117,7 +117,8 @@ def test_the_allow_list_loads_only_the_named_plugins(run_cli: RunCli, plugins_di
         "name": "smooth_relu", "version": "file", "source": str(plugins_dir / "smooth_relu.py"),
         "hooks": ["register_commands", "register_nonlinearities"],
         "nonlinearities": ["smooth_relu"], "strategies": [], "experiments": [],
-        "commands": ["hello"], "observes_events": False, "options": {}}
+        "commands": ["hello"], "observes_events": False, "options": {},
+        "nonlinearity_options": {}}
     builtins_only = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only())
     assert json.loads(builtins_only.stdout) == []
 
