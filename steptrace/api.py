@@ -88,6 +88,13 @@ class Experiment(ExperimentConfig):
     model_config = ConfigDict(frozen=False, extra="forbid")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):  # pydantic's own: the layers' options, kept beside the names
+            super().__setattr__(name, value)
+            return
+        if name == "nonlinearity_options":
+            raise ConfigError("a layer's options are set in nonlinearities, as a table: "
+                              "config.nonlinearities = [{'name': 'leaky_relu', 'slope': 0.2}, "
+                              "'linear']")
         if name not in type(self).model_fields:
             raise ConfigError(f"an experiment has no setting {name!r} (its settings: "
                               f"{', '.join(type(self).model_fields)})")
@@ -96,6 +103,7 @@ class Experiment(ExperimentConfig):
         except ValidationError as error:
             raise ConfigError(describe(error)) from None
         self.__dict__.update(checked.__dict__)
+        super().__setattr__("_nonlinearity_options", checked._nonlinearity_options)
 
 
 def record(

@@ -33,7 +33,12 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
+try:
+    import pytest
+except ModuleNotFoundError:  # (imported by hand, in an environment without pytest)
+    raise ModuleNotFoundError(
+        "steptrace.testing is steptrace's kit for pytest, and pytest is not installed: "
+        "pip install pytest (or steptrace's test extra)", name="pytest") from None
 
 if TYPE_CHECKING:
     from steptrace.config import ExperimentConfig

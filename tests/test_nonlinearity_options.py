@@ -220,3 +220,31 @@ def test_the_experiments_table_names_a_layers_options(steptrace_cli: Cli) -> Non
     listed = steptrace_cli("experiments", plugins=[("extras", extras), Steep()]).stdout.splitlines()
     assert [line.split()[:4] for line in listed if line.startswith("steep ")] == [
         ["steep", "1-1", "leaky_relu(slope", "0.2)"]]
+
+
+def test_an_experiment_from_python_takes_and_keeps_a_layers_options(tmp_path: Path) -> None:
+    """steptrace.experiment() of a file whose layer has options; a table assigned to
+    nonlinearities; another setting changed after it: the options stay, and the run is the
+    file's, number for number."""
+    import steptrace
+
+    path = tmp_path / "slope.toml"
+    path.write_text(dump_toml(ExperimentConfig.model_validate(
+        {**with_layer_1({"name": "leaky_relu", "slope": 0.2}).model_dump(), "name": "slope"})))
+    from_file = steptrace.experiment(str(path))
+    assert from_file.nonlinearity_options == ({"slope": 0.2}, {})
+    config = steptrace.experiment("streetlights-leaky-relu")
+    # (a table where the field's type says a name: checked and split when assigned)
+    config.nonlinearities = [{"name": "leaky_relu", "slope": 0.2}, "linear"]  # type: ignore[assignment]
+    config.iterations = 60  # (another setting: the options stay)
+    assert config.nonlinearity_options == ({"slope": 0.2}, {})
+    assert config.nonlinearity_label(1) == "leaky_relu(slope 0.2)"
+    ran = steptrace.record(config)
+    assert ran.errors == steptrace.record(str(path)).errors
+    assert ran.errors[-1] == 0.01656746117264398  # slope 0.2's (the default 0.01's differs)
+    with pytest.raises(ConfigError, match=r"^a layer's options are set in nonlinearities, as a "
+                                          r"table: config\.nonlinearities = "):
+        config.nonlinearity_options = ({}, {})  # type: ignore[misc]
+    config.nonlinearities = ("leaky_relu", "linear")
+    assert config.nonlinearity_options == ({}, {})
+    assert steptrace.record(config).errors[-1] != ran.errors[-1]

@@ -24,7 +24,7 @@ def test_a_new_plugin_installs_passes_its_tests_and_is_listed(run_cli: RunCli, t
     assert made.exit_code == 0, made.stderr
     root = tmp_path / "steptrace-my-rules"
     assert made.stdout == (f"wrote {root}: pip install -e {root}, then steptrace plugins, and "
-                           f"python -m pytest {root}\n")
+                           f"cd {root} && python -m pytest\n")
     assert made.stderr == ""
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "README.md", "pyproject.toml", "steptrace_my_rules/__init__.py",

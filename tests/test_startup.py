@@ -223,3 +223,13 @@ def test_the_kits_names_come_from_its_heavy_half_when_asked_for() -> None:
     assert steptrace.testing.GoldenCheck is steptrace.testkit.GoldenCheck
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
         steptrace.testing.nothing_here  # noqa: B018
+
+
+def test_the_kit_without_pytest_says_what_to_install() -> None:
+    code = ("import sys; sys.modules['pytest'] = None\n"
+            "try:\n    import steptrace.testing\n"
+            "except ModuleNotFoundError as error:\n    print(error.name, '|', error)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout == ("pytest | steptrace.testing is steptrace's kit for pytest, and pytest "
+                           "is not installed: pip install pytest (or steptrace's test extra)\n")

@@ -86,7 +86,7 @@ def new_plugin(name: str, directory: Path) -> None:
 
     root = write(name, directory)
     click.echo(f"wrote {root}: pip install -e {root}, then steptrace plugins, and "
-               f"python -m pytest {root}")
+               f"cd {root} && python -m pytest")
 
 
 @command()

@@ -111,13 +111,16 @@ class DeltaEvent(_EventBase):
     """The output layer: ``(prediction - goal) * deriv(layer)``;
     a hidden layer: ``layer_{k+1}_delta · weights_k_{k+1}ᵀ * deriv(layer_k)``.
 
-    ``derivative`` holds ``deriv(layer_k)``, computed from the layer's output.
+    ``derivative`` holds ``deriv(layer_k)``, computed from the layer's output (the book's
+    way), or from its weighted sum for a nonlinearity that declares
+    ``derivative_of="input"`` (GELU, SiLU).
     """
 
     kind: Literal["delta"] = Field(default="delta", description="what step this is")
     nonlinearity: str = Field(description="the layer's nonlinearity, by name")
-    derivative: Rows = Field(description="deriv(layer_k), from the layer's output: 0 where "
-                             "relu switched a node off")
+    derivative: Rows = Field(description="deriv(layer_k), from the layer's output (from its "
+                             "weighted sum where the nonlinearity declares derivative_of="
+                             "\"input\"): 0 where relu switched a node off")
     delta: Rows = Field(description="layer_k_delta, one row per sample")
 
 
