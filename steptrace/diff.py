@@ -29,7 +29,7 @@ from steptrace.compare import (
     summary,
 )
 from steptrace.trace.events import Event
-from steptrace.trace.header import Header, holds_passes_only, plugin_of
+from steptrace.trace.header import Header, computed_elsewhere, holds_passes_only, plugin_of
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.trace.state import complete_events
 
@@ -113,9 +113,8 @@ def _cause(report: DiffReport, header_a: Header, header_b: Header) -> str:
     rules = [note for note in report.notes if note.startswith(("nonlinearity:", "strategy:"))]
     causes = (["the headers differ in what ran (above)"] if report.config_changes else []) + (
         ["a rule was provided otherwise (the notes above)"] if rules else [])
-    a, b = header_a.fingerprint, header_b.fingerprint
-    where = [f"{what} {getattr(a, what)} in one, {getattr(b, what)} in the other"
-             for what in ("numpy", "blas", "machine") if getattr(a, what) != getattr(b, what)]
+    where = [f"{what} {a} in one, {b} in the other"
+             for what, a, b in computed_elsewhere(header_a.fingerprint, header_b.fingerprint)]
     if "blas" in (header_a.config.arithmetic, header_b.config.arithmetic) and where:
         causes.append("blas arithmetic, recorded with " + ", ".join(where))
     if not causes:

@@ -24,7 +24,7 @@ from steptrace.recording import (
     unlike_registered,
 )
 from steptrace.trace.emitter import Record, record_json, typed
-from steptrace.trace.header import End, Fingerprint, Header, plugin_of
+from steptrace.trace.header import End, Fingerprint, Header, computed_elsewhere, plugin_of
 from steptrace.trace.reader import TraceReader, open_trace
 
 
@@ -120,9 +120,8 @@ def likely_cause(notes: list[str], recorded: Fingerprint, here: Fingerprint,
     """What a divergence is likely to come from: the notes on the rules (another plugin,
     release or revision than the trace's), or that every rule is the trace's; and, for a
     blas trace, where the machine or the numerical libraries differ."""
-    where = [f"{what} {getattr(recorded, what)} there, {getattr(here, what)} here"
-             for what in ("numpy", "blas", "machine")
-             if getattr(recorded, what) != getattr(here, what)] if arithmetic == "blas" else []
+    where = [f"{what} {there} there, {ours} here"
+             for what, there, ours in computed_elsewhere(recorded, here)] if arithmetic == "blas" else []
     if notes:
         cause = "it differs from the recording in its rules: " + "; ".join(notes)
     else:

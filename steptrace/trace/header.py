@@ -157,6 +157,17 @@ class Fingerprint(BaseModel):
                     "rules came from (to name what to install)")
 
 
+#: What a fingerprint says of where a run was computed that can move a blas run's last
+#: digits (an exact run's do not move).
+WHERE_COMPUTED = ("numpy", "blas", "machine")
+
+
+def computed_elsewhere(a: Fingerprint, b: Fingerprint) -> list[tuple[str, str, str]]:
+    """``(what, a's, b's)`` for each of :data:`WHERE_COMPUTED` in which the two differ."""
+    return [(what, getattr(a, what), getattr(b, what)) for what in WHERE_COMPUTED
+            if getattr(a, what) != getattr(b, what)]
+
+
 def plugin_of(provider: str) -> str:
     """The plugin of a fingerprint's provider, ``"PLUGIN VERSION"``: a rule's revisions
     compare only between releases of the same plugin."""
