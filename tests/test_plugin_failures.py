@@ -535,3 +535,30 @@ def test_the_api_warns_of_a_broken_plugin_with_the_same_category() -> None:
 
     with pytest.warns(SteptraceWarning, match="did you mean 'register_strategies'"):
         steptrace.experiments(plugins=[("misspelled", _Misspelled())])
+
+
+class _Noisy:
+    """A plugin whose hook raises two Python warnings: its own, and a ResourceWarning such as
+    the garbage collector fires for an unclosed socket that some other code left behind."""
+
+    @hookimpl
+    def register_strategies(self, register: Callable[[Strategy], None]) -> None:
+        warnings.warn("the noisy plugin's own warning", UserWarning, stacklevel=1)
+        warnings.warn("Unclosed socket <zmq.Socket(zmq.DEALER)>", ResourceWarning, stacklevel=1)
+
+
+def test_a_commands_warnings_are_its_own_lines_and_a_resource_warning_is_not_one(
+        steptrace_cli: object) -> None:
+    """A Python warning raised while a command runs is one "warning:" line on stderr; a
+    ResourceWarning is not the command's (in-process, the collector fires it for whatever
+    object it meets), so it goes where Python sends it, here pytest's record, not stderr."""
+    from steptrace.testing import CliRun
+
+    run: CliRun = steptrace_cli  # type: ignore[assignment]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run("experiments", plugins=[("noisy", _Noisy())])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == ["warning: the noisy plugin's own warning"]
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] \
+        == ["Unclosed socket <zmq.Socket(zmq.DEALER)>"]

@@ -46,10 +46,19 @@ class Failure(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc, unused-ignore]  # a ClassVar from click 8.5 on
 
 
+_WARNINGS_BEFORE: list[Any] = []  # how warnings were shown before each running main
+
+
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                       file: Any = None, line: str | None = None) -> None:
     from steptrace.errors import one_line
 
+    if issubclass(category, ResourceWarning):
+        # Fired when the garbage collector meets an unclosed object, of whatever made it (in
+        # a process that also runs other code: a notebook's sockets). Not the command's to
+        # report; Python's own handling shows it, if the filters let it through.
+        _WARNINGS_BEFORE[-1](message, category, filename, lineno, file, line)
+        return
     click.echo(f"warning: {one_line(str(message).removeprefix('steptrace: '))}", err=True)
 
 
@@ -143,8 +152,12 @@ class SteptraceGroup(click.Group):
             sys.stderr = _Guarded(sys.stderr, "standard error", must_write=False)
         try:
             with warnings.catch_warnings():  # a Python warning is one "warning:" line too
+                _WARNINGS_BEFORE.append(warnings.showwarning)
                 warnings.showwarning = _one_line_warning
-                code = super().main(args, prog_name, complete_var, False, **extra)
+                try:
+                    code = super().main(args, prog_name, complete_var, False, **extra)
+                finally:
+                    _WARNINGS_BEFORE.pop()
         except click.exceptions.NoArgsIsHelpError as error:
             error.show()  # `steptrace` alone: the help text
             sys.exit(error.exit_code)
