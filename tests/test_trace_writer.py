@@ -249,3 +249,23 @@ def test_schema_is_json_naming_every_line_kind(run_cli: RunCli) -> None:
     for word in ("forward", "update", "header", "error", "delta", "epoch_end", "end"):
         assert f'"{word}"' in text, word
     assert '"NaN"' in schema["description"]
+
+
+def test_a_file_that_replaces_another_goes_to_the_disk_first_and_a_new_one_does_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """outputs.finish fsyncs only when the file replaces one (the old one is never lost for
+    a new one still in the cache); a new file is renamed into place without waiting for the
+    disk (a power failure may cut it, and a cut trace is refused as truncated)."""
+    import os
+
+    from steptrace.outputs import atomic_write
+
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    target = tmp_path / "page.html"
+    with atomic_write(target) as out:
+        out.write(b"first")
+    assert synced == [] and target.read_bytes() == b"first"
+    with atomic_write(target) as out:
+        out.write(b"second")
+    assert len(synced) == 1 and target.read_bytes() == b"second"
