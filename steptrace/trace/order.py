@@ -43,31 +43,44 @@ class EventOrder:
         self.previous: tuple[str, int] | None = None  # (kind, layer) of the step's last event
         self.rule: str | None = None  # updates' rule (None: gradient descent), once seen
         self.rule_seen = False
+        #: (kind, layer) of the events that may come next within a pass (``_expected``)
+        self.expected = frozenset({("forward", 1)})
+        self._known: dict[tuple[tuple[str, int] | None, bool], frozenset[tuple[str, int]]] = {}
 
     def problem(self, event: Event) -> str | None:
         """Why ``event`` cannot come next, or None (and the state moves on)."""
-        if event.kind == "epoch_end":
+        kind = event.kind
+        if kind == "epoch_end":
             return self._epoch_end(event)
         if self.epochs_only:
-            return f"a {event.kind} event in a trace of epoch detail (passes only)"
+            return f"a {kind} event in a trace of epoch detail (passes only)"
         if event.epoch != self.epoch:
-            return f"a {event.kind} event of epoch {event.epoch} in epoch {self.epoch}"
-        expected = self._expected()
-        if (event.kind, event.layer) not in expected:
-            wanted = " or ".join(f"{kind} of layer {layer}" for kind, layer in sorted(expected))
-            return f"{event.kind} of layer {event.layer} where {wanted} comes next"
-        if event.kind == "forward" and event.layer == 1:
+            return f"a {kind} event of epoch {event.epoch} in epoch {self.epoch}"
+        step = (kind, event.layer)
+        if step not in self.expected:
+            wanted = " or ".join(f"{kind} of layer {layer}" for kind, layer in sorted(self.expected))
+            return f"{kind} of layer {event.layer} where {wanted} comes next"
+        if step == ("forward", 1):
             self.step = event.samples
             self.pass_samples.extend(event.samples)
         elif event.samples != self.step:
-            return (f"{event.kind} of samples {list(event.samples)} in the step of samples "
+            return (f"{kind} of samples {list(event.samples)} in the step of samples "
                     f"{list(self.step or ())}")
-        if isinstance(event, UpdateEvent):
-            found = self._rule(event)
+        if kind == "update":
+            found = self._rule(event)  # type: ignore[arg-type]
             if found is not None:
                 return found
-        self.previous = (event.kind, event.layer)
+        self.previous = step
+        self.expected = self._next()
         return None
+
+    def _next(self) -> frozenset[tuple[str, int]]:
+        """``_expected()``, worked out once for each state it depends on."""
+        key = (self.previous, self.rule_seen and self.rule is None)
+        found = self._known.get(key)
+        if found is None:
+            found = self._known[key] = frozenset(self._expected())
+        return found
 
     def _expected(self) -> set[tuple[str, int]]:
         """(kind, layer) of the events that may come next within a pass."""
@@ -110,7 +123,7 @@ class EventOrder:
         if not self.epochs_only:
             if self.step is None:
                 return "the end of a pass that had no step"
-            if self._expected() != {("forward", 1)}:
+            if self.expected != {("forward", 1)}:
                 return "the end of a pass in the middle of a step"
             if list(event.samples) != self.pass_samples:
                 return (f"the end of a pass naming samples {list(event.samples)[:20]}; the pass's "
@@ -120,6 +133,7 @@ class EventOrder:
                     else "an end of pass with an error, in a run without goals")
         self.epoch += 1
         self.step, self.previous, self.pass_samples = None, None, []
+        self.expected = self._next()
         return None
 
     def end_problem(self, complete: bool) -> str | None:
