@@ -322,3 +322,23 @@ def test_show_book_prints_the_same_lines(run_cli: RunCli) -> None:
     result = run_cli("show", path, "--view", "book")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[:2] == ["Error:0.6342311598444467", "Error:0.35838407676317513"]
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.stem)
+def test_the_book_view_reads_the_state_only_where_its_templates_need_it(
+        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from steptrace.views import book
+
+    header, events = events_of(path)
+    found = list(book.book_lines(header, events))
+    monkeypatch.setattr(book, "_named", lambda template: set(book._FILLED_IN))  # (always walk)
+    assert found == list(book.book_lines(header, events))
+    if header.config.book_view.step is not None and header.printed is None:
+        assert found  # (a step template prints a line a step)
+
+
+def test_what_a_book_template_names() -> None:
+    from steptrace.views.book import _named
+
+    assert _named("{error} {weights[0]:.3f} {new_weights.T} {{goal}}") == {"error", "weights",
+                                                                           "new_weights"}
