@@ -342,3 +342,13 @@ def test_what_a_book_template_names() -> None:
 
     assert _named("{error} {weights[0]:.3f} {new_weights.T} {{goal}}") == {"error", "weights",
                                                                            "new_weights"}
+
+
+def test_a_readers_events_are_filled_in_themselves_and_anyone_elses_copied() -> None:
+    path = TRACES / "ch06-streetlights-backprop.jsonl"
+    header, events = events_of(path)
+    found = list(complete_events(header, events))
+    assert events[5].weights is None and found[5].weights is not None  # type: ignore[union-attr]
+    with open_trace(path) as trace:
+        read = list(complete_events(trace.header, trace))
+    assert all(same(a, b) for a, b in zip(read, found, strict=True))

@@ -34,6 +34,7 @@ from steptrace.engine.network import frozen_masks, training_data
 from steptrace.engine.rules import Array
 from steptrace.trace.events import Event, UpdateEvent, as_rows
 from steptrace.trace.header import Header
+from steptrace.trace.reader import TraceReader
 
 _new, _set = object.__new__, object.__setattr__
 #: An exact stochastic run's updates are filled in this many events at a time at most
@@ -52,6 +53,14 @@ def _filled(event: Event, fields: dict[str, Any]) -> Event:
     _set(copied, "__pydantic_extra__", None)
     _set(copied, "__pydantic_private__", None)
     return copied
+
+
+def _filled_in_place(event: Event, fields: dict[str, Any]) -> Event:
+    """``event`` itself with ``fields`` filled in: for an event nobody else holds (one a
+    :class:`~steptrace.trace.reader.TraceReader` just made)."""
+    event.__dict__.update(fields)
+    event.__pydantic_fields_set__.update(fields)
+    return event
 
 
 class LatestRows(Mapping[int, Array]):
@@ -88,8 +97,11 @@ class LatestRows(Mapping[int, Array]):
 class NetworkState:
     """The network as it was at the latest event given to :meth:`complete`."""
 
-    def __init__(self, header: Header) -> None:
+    def __init__(self, header: Header, *, fresh: bool = False) -> None:
+        """``fresh``: the events given to :meth:`complete` are held by nobody else (a
+        reader's, as :func:`complete_events` reads them), and are filled in themselves."""
         config = header.config
+        self.fill = _filled_in_place if fresh else _filled
         self.inputs, self.goals = training_data(config)
         #: weights[k] is weights_k_{k+1} now (after the latest update of it)
         self.weights = [np.array(w, dtype=np.float64) for w in header.initial_weights]
@@ -136,7 +148,7 @@ class NetworkState:
             layer[k] = event.layer_out  # type: ignore[union-attr]
             if given is None and k - 1 in layer:
                 previous = layer[k - 1]
-                return _filled(event, {"layer_in": self.batch(event.samples)[1] if k == 1
+                return self.fill(event, {"layer_in": self.batch(event.samples)[1] if k == 1
                                        else previous})
         elif kind == "error":
             fields = {}
@@ -146,7 +158,7 @@ class NetworkState:
                     fields["prediction"] = as_rows(fields["prediction"])
             if event.goal is None and self.goals is not None:  # type: ignore[union-attr]
                 fields["goal"] = self.batch(event.samples)[2]
-            return _filled(event, fields) if fields else event
+            return self.fill(event, fields) if fields else event
         elif kind == "delta":
             self.delta.rows[event.layer] = event.delta  # type: ignore[union-attr]
         elif kind == "update":
@@ -169,7 +181,7 @@ class NetworkState:
                 return event
             self.weights[k - 1] = self.weights[k - 1].copy()  # (``before`` keeps the old one)
             update(self.weights[k - 1], change, event.alpha, self.ascent, self.frozen[k - 1])
-        return _filled(event, {"weight_delta": as_rows(change),
+        return self.fill(event, {"weight_delta": as_rows(change),
                                "weights": as_rows(self.weights[k - 1])})
 
     # -- a pass at a time (complete_events) ----------------------------------------------
@@ -218,7 +230,7 @@ class NetworkState:
         weights = (np.add if self.ascent else np.subtract).accumulate(steps, axis=0)
         deltas_rows, weights_rows = changes.tolist(), weights.tolist()
         for i, (where, _, _) in enumerate(found):
-            done[where] = _filled(done[where], {"weight_delta": tuple(map(tuple, deltas_rows[i])),
+            done[where] = self.fill(done[where], {"weight_delta": tuple(map(tuple, deltas_rows[i])),
                                                 "weights": tuple(map(tuple, weights_rows[i + 1]))})
         self.before[k - 1] = weights[-2]
         self.weights[k - 1] = weights[-1]
@@ -236,7 +248,7 @@ def _plain(event: Event) -> bool:
 def complete_events(header: Header, events: Iterable[Event]) -> Iterator[Event]:
     """The events with every derivable field filled in, in order (read a pass, or
     ``CHUNK`` events, ahead; the events before a damaged line come before its error)."""
-    state = NetworkState(header)
+    state = NetworkState(header, fresh=isinstance(events, TraceReader))  # (its events: ours)
     chunk: list[Event] = []
     reading = True
     try:
