@@ -27,6 +27,10 @@ from steptrace.config import ExperimentConfig
 from steptrace.trace.events import Event, UpdateEvent
 
 
+_FIRST = ("forward", 1)  # a step's first event
+_START = frozenset({_FIRST})
+
+
 class EventOrder:
     """The state of a run being read: what may come next."""
 
@@ -44,8 +48,10 @@ class EventOrder:
         self.rule: str | None = None  # updates' rule (None: gradient descent), once seen
         self.rule_seen = False
         #: (kind, layer) of the events that may come next within a pass (``_expected``)
-        self.expected = frozenset({("forward", 1)})
-        self._known: dict[tuple[tuple[str, int] | None, bool], frozenset[tuple[str, int]]] = {}
+        self.expected = _START
+        #: (kind, layer): what may come after it (``_expected``), worked out once (anew once
+        #: the run's updates show whether a rule made them)
+        self._after: dict[tuple[str, int], frozenset[tuple[str, int]]] = {}
 
     def problem(self, event: Event) -> str | None:
         """Why ``event`` cannot come next, or None (and the state moves on)."""
@@ -60,7 +66,7 @@ class EventOrder:
         if step not in self.expected:
             wanted = " or ".join(f"{kind} of layer {layer}" for kind, layer in sorted(self.expected))
             return f"{kind} of layer {event.layer} where {wanted} comes next"
-        if step == ("forward", 1):
+        if step == _FIRST:
             self.step = event.samples
             self.pass_samples.extend(event.samples)
         elif event.samples != self.step:
@@ -71,16 +77,11 @@ class EventOrder:
             if found is not None:
                 return found
         self.previous = step
-        self.expected = self._next()
+        after = self._after.get(step)
+        if after is None:
+            after = self._after[step] = frozenset(self._expected())
+        self.expected = after
         return None
-
-    def _next(self) -> frozenset[tuple[str, int]]:
-        """``_expected()``, worked out once for each state it depends on."""
-        key = (self.previous, self.rule_seen and self.rule is None)
-        found = self._known.get(key)
-        if found is None:
-            found = self._known[key] = frozenset(self._expected())
-        return found
 
     def _expected(self) -> set[tuple[str, int]]:
         """(kind, layer) of the events that may come next within a pass."""
@@ -105,6 +106,7 @@ class EventOrder:
     def _rule(self, event: UpdateEvent) -> str | None:
         if not self.rule_seen:
             self.rule, self.rule_seen = event.rule, True
+            self._after.clear()  # (what follows a delta of layer 1 depends on it)
         if event.rule != self.rule:
             return f"an update by rule {event.rule!r} in a run whose updates were by {self.rule!r}"
         if event.rule is not None and event.rule != self.strategy:
@@ -133,7 +135,7 @@ class EventOrder:
                     else "an end of pass with an error, in a run without goals")
         self.epoch += 1
         self.step, self.previous, self.pass_samples = None, None, []
-        self.expected = self._next()
+        self.expected = _START
         return None
 
     def end_problem(self, complete: bool) -> str | None:

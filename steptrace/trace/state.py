@@ -14,7 +14,7 @@ What is filled in is the numbers already at hand where it can be: a forward's
 ``layer_in`` is the previous forward's ``layer_out`` (the same floats), an error's
 ``prediction`` the last one's, its ``goal`` the header's rows (made once for each batch).
 :func:`complete_events`, which gives no state between events, fills in the updates of
-an exact stochastic run a pass at a time: every update's ``weight_delta`` (one product
+an exact stochastic run many passes at a time: every update's ``weight_delta`` (one product
 each, the outer product of ``layer_{k-1}`` and ``layer_k_delta``) at once, and the
 weights after each update as a running ``weights - alpha * weight_delta`` (numpy's
 ``accumulate``: one subtraction after another, as the run made them), the same bits as
@@ -37,8 +37,8 @@ from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader
 
 _new, _set = object.__new__, object.__setattr__
-#: An exact stochastic run's updates are filled in this many events at a time at most
-#: (a pass's, unless a pass is longer): what complete_events reads ahead of its consumer.
+#: An exact stochastic run's updates are filled in this many events at a time: what
+#: complete_events reads ahead of its consumer.
 CHUNK = 512
 
 
@@ -188,22 +188,27 @@ class NetworkState:
 
     def complete_all(self, events: list[Event]) -> list[Event]:
         """``[self.complete(e) for e in events]``, the same events and the same state
-        after them; an exact run's single-sample steps' updates filled in at once."""
-        if self.mode != "exact" or not all(_plain(event) for event in events):
+        after them; an exact run's gradient-descent updates of single-sample steps
+        filled in at once, each weight matrix's in turn."""
+        if self.mode != "exact":
             return [self.complete(event) for event in events]
         done: list[Any] = []
         updates: dict[int, list[tuple[int, Any, Any]]] = {}  # k: (where, layer_{k-1}, delta)
-        layer, delta = self.layer.rows, self.delta.rows
+        layer, delta, complete = self.layer.rows, self.delta.rows, self.complete
         for event in events:
-            if event.kind == "update":
-                k = event.layer
-                if k - 1 not in layer or k not in delta:  # (a damaged or partial trace)
-                    self._flush(updates, done)
-                    return done + [self.complete(e) for e in events[len(done):]]
-                updates.setdefault(k, []).append((len(done), layer[k - 1], delta[k]))
-                done.append(event)
+            if event.kind != "update":
+                done.append(complete(event))
+                continue
+            k = event.layer
+            rows_in, rows_delta = layer.get(k - 1), delta.get(k)
+            if (rows_in is None or rows_delta is None or len(rows_in) != 1 or len(rows_delta) != 1
+                    or event.weights is not None or event.weight_delta is not None):
+                self._flush(updates, done)  # (the updates before it first, in order)
+                updates = {}
+                done.append(complete(event))
             else:
-                done.append(self.complete(event))
+                updates.setdefault(k, []).append((len(done), rows_in[0], rows_delta[0]))
+                done.append(event)
         self._flush(updates, done)
         return done
 
@@ -215,8 +220,8 @@ class NetworkState:
     def _updates(self, k: int, found: list[tuple[int, Any, Any]], done: list[Any]) -> None:
         """Fill in the updates of ``weights_{k-1}_k`` at ``found`` (where each is in
         ``done``, its layer_{k-1} row and its delta row), in order, and move the state on."""
-        ins = np.array([row[1][0] for row in found], dtype=np.float64)
-        deltas = np.array([row[2][0] for row in found], dtype=np.float64)
+        ins = np.array([row[1] for row in found], dtype=np.float64)
+        deltas = np.array([row[2] for row in found], dtype=np.float64)
         # weight_delta = layer_{k-1}ᵀ · layer_k_delta of one row each: an outer product,
         # one multiplication a number (exact_dot's own way for it), for every update at once
         changes = ins[:, :, np.newaxis] * deltas[:, np.newaxis, :]
@@ -236,25 +241,16 @@ class NetworkState:
         self.weights[k - 1] = weights[-1]
 
 
-def _plain(event: Event) -> bool:
-    """Whether ``event`` is of a single-sample step, and, an update, one whose numbers the
-    state derives by gradient descent (the config's alpha; no rule, nothing given)."""
-    if event.kind == "update":
-        return (len(event.samples) == 1 and event.weights is None
-                and event.weight_delta is None)
-    return event.kind == "epoch_end" or len(event.samples) == 1
-
-
 def complete_events(header: Header, events: Iterable[Event]) -> Iterator[Event]:
-    """The events with every derivable field filled in, in order (read a pass, or
-    ``CHUNK`` events, ahead; the events before a damaged line come before its error)."""
+    """The events with every derivable field filled in, in order (read ``CHUNK`` events
+    ahead; the events before a damaged line come before its error)."""
     state = NetworkState(header, fresh=isinstance(events, TraceReader))  # (its events: ours)
     chunk: list[Event] = []
     reading = True
     try:
         for event in events:
             chunk.append(event)
-            if event.kind == "epoch_end" or len(chunk) >= CHUNK:
+            if len(chunk) >= CHUNK:
                 reading = False
                 yield from state.complete_all(chunk)
                 chunk, reading = [], True
