@@ -26,7 +26,6 @@ from __future__ import annotations
 from steptrace.config import ExperimentConfig
 from steptrace.trace.events import Event, UpdateEvent
 
-
 _FIRST = ("forward", 1)  # a step's first event
 _START = frozenset({_FIRST})
 
