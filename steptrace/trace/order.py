@@ -26,6 +26,9 @@ from __future__ import annotations
 from steptrace.config import ExperimentConfig
 from steptrace.trace.events import Event, UpdateEvent
 
+_FIRST = ("forward", 1)  # a step's first event
+_START = frozenset({_FIRST})
+
 
 class EventOrder:
     """The state of a run being read: what may come next."""
@@ -43,30 +46,40 @@ class EventOrder:
         self.previous: tuple[str, int] | None = None  # (kind, layer) of the step's last event
         self.rule: str | None = None  # updates' rule (None: gradient descent), once seen
         self.rule_seen = False
+        #: (kind, layer) of the events that may come next within a pass (``_expected``)
+        self.expected = _START
+        #: (kind, layer): what may come after it (``_expected``), worked out once (anew once
+        #: the run's updates show whether a rule made them)
+        self._after: dict[tuple[str, int], frozenset[tuple[str, int]]] = {}
 
     def problem(self, event: Event) -> str | None:
         """Why ``event`` cannot come next, or None (and the state moves on)."""
-        if event.kind == "epoch_end":
+        kind = event.kind
+        if kind == "epoch_end":
             return self._epoch_end(event)
         if self.epochs_only:
-            return f"a {event.kind} event in a trace of epoch detail (passes only)"
+            return f"a {kind} event in a trace of epoch detail (passes only)"
         if event.epoch != self.epoch:
-            return f"a {event.kind} event of epoch {event.epoch} in epoch {self.epoch}"
-        expected = self._expected()
-        if (event.kind, event.layer) not in expected:
-            wanted = " or ".join(f"{kind} of layer {layer}" for kind, layer in sorted(expected))
-            return f"{event.kind} of layer {event.layer} where {wanted} comes next"
-        if event.kind == "forward" and event.layer == 1:
+            return f"a {kind} event of epoch {event.epoch} in epoch {self.epoch}"
+        step = (kind, event.layer)
+        if step not in self.expected:
+            wanted = " or ".join(f"{kind} of layer {layer}" for kind, layer in sorted(self.expected))
+            return f"{kind} of layer {event.layer} where {wanted} comes next"
+        if step == _FIRST:
             self.step = event.samples
             self.pass_samples.extend(event.samples)
         elif event.samples != self.step:
-            return (f"{event.kind} of samples {list(event.samples)} in the step of samples "
+            return (f"{kind} of samples {list(event.samples)} in the step of samples "
                     f"{list(self.step or ())}")
-        if isinstance(event, UpdateEvent):
-            found = self._rule(event)
+        if kind == "update":
+            found = self._rule(event)  # type: ignore[arg-type]
             if found is not None:
                 return found
-        self.previous = (event.kind, event.layer)
+        self.previous = step
+        after = self._after.get(step)
+        if after is None:
+            after = self._after[step] = frozenset(self._expected())
+        self.expected = after
         return None
 
     def _expected(self) -> set[tuple[str, int]]:
@@ -92,6 +105,7 @@ class EventOrder:
     def _rule(self, event: UpdateEvent) -> str | None:
         if not self.rule_seen:
             self.rule, self.rule_seen = event.rule, True
+            self._after.clear()  # (what follows a delta of layer 1 depends on it)
         if event.rule != self.rule:
             return f"an update by rule {event.rule!r} in a run whose updates were by {self.rule!r}"
         if event.rule is not None and event.rule != self.strategy:
@@ -110,7 +124,7 @@ class EventOrder:
         if not self.epochs_only:
             if self.step is None:
                 return "the end of a pass that had no step"
-            if self._expected() != {("forward", 1)}:
+            if self.expected != {("forward", 1)}:
                 return "the end of a pass in the middle of a step"
             if list(event.samples) != self.pass_samples:
                 return (f"the end of a pass naming samples {list(event.samples)[:20]}; the pass's "
@@ -120,6 +134,7 @@ class EventOrder:
                     else "an end of pass with an error, in a run without goals")
         self.epoch += 1
         self.step, self.previous, self.pass_samples = None, None, []
+        self.expected = _START
         return None
 
     def end_problem(self, complete: bool) -> str | None:

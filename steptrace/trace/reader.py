@@ -12,18 +12,27 @@ import gzip
 import json
 import math
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
 import pydantic_core
 from pydantic import ValidationError
+from pydantic_core import SchemaValidator, core_schema
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, describe
 from steptrace.errors import TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
-from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent
+from steptrace.trace.events import (
+    EVENT_CLASSES,
+    DeltaEvent,
+    EpochEndEvent,
+    ErrorEvent,
+    Event,
+    ForwardEvent,
+    UpdateEvent,
+)
 from steptrace.trace.header import (
     FORMAT,
     OLDEST_SCHEMA_VERSION,
@@ -164,6 +173,132 @@ def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
     return None
 
 
+class FastCheck:
+    """The checks of an event line, worked out once per config and batch size: a
+    pydantic-core schema without Python callbacks, by which the line is parsed and
+    validated in Rust straight into the event's own class. It holds what
+    :func:`consistency_problem` works out for every event, for each kind and layer: the
+    config's epochs, samples, layers, nonlinearities and alpha, and every matrix's shape
+    (strict numbers, no extra fields, as the event models check).
+
+    It vouches only for lines that the full check (``_decode_line`` and
+    :func:`consistency_problem`) takes, as the same event; for any other line it says
+    nothing (None) and the full check reads it, and says what is wrong as it always did.
+    The end line, a NaN or an infinity (a string in JSON), a packed matrix, an update by
+    a learning rule, the first step of another batch size go the full check's way: they
+    are rare."""
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        self.config = config
+        self.validators: dict[int, Callable[[bytes], Any]] = {}
+        self.rows = 1  # the batch size of the latest step (the next one's, most likely)
+        self.validate = self.validator(1)
+
+    def validator(self, rows: int) -> Callable[[bytes], Any]:
+        """The validator of events of batches of ``rows`` samples (and of every pass's end)."""
+        found = self.validators.get(rows)
+        if found is None:
+            found = _validator(self.config, rows).validate_json
+            if len(self.validators) < 64:  # (the batch sizes a run has, not every one made up)
+                self.validators[rows] = found
+        return found
+
+    def event(self, raw: bytes, seq: int) -> Event | None:
+        """The event ``raw`` holds, if it is a valid one with seq ``seq``; None if the
+        full check must read it."""
+        try:
+            fields, _, given = self.validate(raw)
+        except ValueError:  # (pydantic's ValidationError is one)
+            return None
+        if fields["seq"] != seq:
+            return None
+        return _made(fields, given)
+
+    def learn(self, event: Event) -> None:
+        """The full check took ``event``: expect its batch size from now on."""
+        if event.kind != "epoch_end" and len(event.samples) != self.rows:
+            self.rows = len(event.samples)
+            self.validate = self.validator(self.rows)
+
+
+_new, _set = object.__new__, object.__setattr__
+
+
+def _made(fields: dict[str, Any], given: set[str]) -> Event:
+    """The event of ``fields`` (every field of its class, in order; ``given``: those the
+    line held), made as :func:`~steptrace.trace.events.build` makes one: valid already."""
+    event = _new(EVENT_CLASSES[fields["kind"]])
+    _set(event, "__dict__", fields)
+    _set(event, "__pydantic_fields_set__", given)
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return cast("Event", event)
+
+
+def _validator(config: ExperimentConfig, batch: int) -> SchemaValidator:
+    """A validator of the event lines of ``config``'s trace, whose steps are of ``batch``
+    samples, without Python callbacks (see :class:`FastCheck`): every line it takes,
+    pydantic's models and :func:`consistency_problem` take too, as the same event; the
+    rest (the end line too) it refuses."""
+    layers, last = config.layers, len(config.layers) - 1
+    number = core_schema.float_schema(strict=True)  # (an int is taken, as a float: as pydantic does)
+
+    def rows(n_rows: int, n_cols: int) -> core_schema.CoreSchema:
+        row = core_schema.tuple_schema([number], variadic_item_index=0, min_length=n_cols,
+                                       max_length=n_cols)
+        return core_schema.tuple_schema([row], variadic_item_index=0, min_length=n_rows,
+                                        max_length=n_rows)
+
+    def field(schema: core_schema.CoreSchema) -> core_schema.ModelField:
+        return core_schema.model_field(schema)
+
+    def optional(schema: core_schema.CoreSchema) -> core_schema.ModelField:
+        return core_schema.model_field(core_schema.with_default_schema(schema, default=None))
+
+    def model(kind: str, k: int, **fields: core_schema.ModelField) -> core_schema.CoreSchema:
+        samples = core_schema.int_schema(strict=True, ge=0, lt=len(config.inputs))
+        base = {
+            "seq": field(core_schema.int_schema(strict=True, ge=0)),
+            "epoch": field(core_schema.int_schema(strict=True, ge=0, lt=config.iterations)),
+            "samples": field(core_schema.tuple_schema(
+                [samples], variadic_item_index=0, min_length=1 if kind == "epoch_end" else batch,
+                max_length=None if kind == "epoch_end" else batch)),
+            "layer": field(core_schema.int_schema(strict=True, ge=k, le=k)),  # (not 1.0, true)
+            "kind": core_schema.model_field(core_schema.with_default_schema(
+                core_schema.literal_schema([kind]), default=kind)),
+        }
+        # (the fields alone, not a model_schema: pydantic-core would take a model's own
+        # validator, once built, for a model_schema of its class; ``FastCheck`` makes the event)
+        return core_schema.model_fields_schema({**base, **fields}, extra_behavior="forbid")
+
+    def by_layer(make: Callable[[int], core_schema.CoreSchema]) -> core_schema.CoreSchema:
+        return core_schema.tagged_union_schema({k: make(k) for k in range(1, last + 1)},
+                                               discriminator="layer")
+
+    def nonlinearity(k: int) -> core_schema.ModelField:
+        return field(core_schema.literal_schema([config.nonlinearities[k - 1]]))
+
+    held_out = field(number) if config.held_out else optional(core_schema.none_schema())
+    return SchemaValidator(core_schema.tagged_union_schema({
+        "forward": by_layer(lambda k: model(
+            "forward", k, nonlinearity=nonlinearity(k), layer_in=optional(rows(batch, layers[k - 1])),
+            weighted_sum=field(rows(batch, layers[k])), layer_out=field(rows(batch, layers[k])))),
+        "error": model("error", last, prediction=optional(rows(batch, layers[last])),
+                       goal=optional(rows(batch, layers[last])), error=field(number)),
+        "delta": by_layer(lambda k: model(
+            "delta", k, nonlinearity=nonlinearity(k), derivative=field(rows(batch, layers[k])),
+            delta=field(rows(batch, layers[k])))),
+        "update": by_layer(lambda k: model(
+            "update", k, alpha=field(core_schema.float_schema(
+                strict=True, ge=config.alpha, le=config.alpha)),  # (the config's: equal)
+            weight_delta=optional(rows(layers[k - 1], layers[k])),
+            weights=optional(rows(layers[k - 1], layers[k])),
+            rule=optional(core_schema.none_schema()),  # (a rule's update: the full check)
+            details=optional(core_schema.none_schema()))),
+        "epoch_end": model("epoch_end", last, error=optional(number), test_error=held_out),
+    }, discriminator="kind"))
+
+
 def _decode_line(raw: bytes) -> Any:
     """Validate one event/end line, with the non-finite strings decoded."""
     try:
@@ -219,17 +354,21 @@ class TraceReader:
             raise
         self._order = EventOrder(self.header.config, holds_passes_only(self.header.detail)) \
             if check_order else None
+        self._fast = FastCheck(self.header.config)
 
     def _readline(self) -> bytes:
         try:
             return self._file.readline()
         except (OSError, EOFError, zlib.error, ValueError) as error:
-            where = f"{self.name}:{self._line}" if self._line > 1 else self.name
-            reason = _reason(error)
-            if self._line > 1 and "Not a gzipped file" in str(error):  # after a good start
-                reason = ("bytes that are not gzip follow the compressed trace: the file is "
-                          "damaged; copy or record it again")
-            raise TraceFormatError(f"{where}: cannot read: {reason}") from None
+            raise self._unreadable(error) from None
+
+    def _unreadable(self, error: BaseException) -> TraceFormatError:
+        where = f"{self.name}:{self._line}" if self._line > 1 else self.name
+        reason = _reason(error)
+        if self._line > 1 and "Not a gzipped file" in str(error):  # after a good start
+            reason = ("bytes that are not gzip follow the compressed trace: the file is "
+                      "damaged; copy or record it again")
+        return TraceFormatError(f"{where}: cannot read: {reason}")
 
     def _fail(self, message: str) -> TraceFormatError:
         return TraceFormatError(f"{self.name}:{self._line}: {message}")
@@ -276,25 +415,49 @@ class TraceReader:
             raise self._fail("bad header: nested too deeply; re-record the trace") from None
 
     def __iter__(self) -> Iterator[Event]:
+        # parse(next_raw()) until the end line, written out: this loop runs for every event
+        readline, fast, order = self._file.readline, self._fast, self._order
         while True:
-            line = self.parse(self.next_raw())
-            if isinstance(line, End):
-                return
-            yield line
+            self._line += 1
+            try:
+                raw = readline()
+            except (OSError, EOFError, zlib.error, ValueError) as error:
+                raise self._unreadable(error) from None
+            if not raw.endswith(b"\n"):
+                raise self._cut(raw)
+            try:
+                fields, _, given = fast.validate(raw)
+                event = None if fields["seq"] != self._events else _made(fields, given)
+            except ValueError:  # (a ValidationError: the full check says what is wrong)
+                event = None
+            if event is None:
+                line = self._parse_fully(raw)
+                if isinstance(line, End):
+                    return
+                event = line
+                fast.learn(event)
+            if order is not None and (problem := order.problem(event)):
+                raise self._fail(f"event {event.seq} is out of order: {problem}; re-record the trace")
+            self._events += 1
+            yield event
 
     def next_raw(self) -> bytes:
         """The next line as it is on disk, newline included; checked only for being a whole
         line. ``parse`` it, or compare it with a line you expect (replay's fast path)."""
         self._line += 1
         raw = self._readline()
+        if not raw.endswith(b"\n"):
+            raise self._cut(raw)
+        return raw
+
+    def _cut(self, raw: bytes) -> TraceFormatError:
+        """What is wrong with ``raw``, a line without its newline: the trace is truncated."""
         if not raw:
-            raise self._fail(
+            return self._fail(
                 f"truncated: the trace ends after {self._events} event(s) without its end line "
                 "(the recording was interrupted or the file was cut); re-record it"
             )
-        if not raw.endswith(b"\n"):
-            raise self._fail("truncated in the middle of a line; re-record the trace")
-        return raw
+        return self._fail("truncated in the middle of a line; re-record the trace")
 
     def accept(self) -> None:
         """Count a line that matched, byte for byte, a valid event with the next seq."""
@@ -302,7 +465,29 @@ class TraceReader:
 
     def parse(self, raw: bytes) -> Event | End:
         """Check a line from ``next_raw`` fully: an event with the next seq, consistent with
-        the header's network, or the end line (which must be the last)."""
+        the header's network, or the end line (which must be the last).
+
+        The line is parsed once, by pydantic-core (in Rust), and an event is checked by
+        the config's :class:`FastCheck`; a line that check does not vouch for (the end
+        line, a damaged line, a NaN) is read by the full check, ``_parse_fully``, which
+        says what is wrong. (A line of a kind that is not an event's is refused by the fast
+        check too; such a kind, when the format has one, gets its branch in
+        ``_parse_fully``, before the events' validation.)"""
+        event = self._fast.event(raw, self._events)
+        if event is None:
+            line = self._parse_fully(raw)
+            if isinstance(line, End):
+                return line
+            event = line
+            self._fast.learn(event)
+        if self._order is not None and (problem := self._order.problem(event)):
+            raise self._fail(f"event {event.seq} is out of order: {problem}; re-record the trace")
+        self._events += 1
+        return event
+
+    def _parse_fully(self, raw: bytes) -> Event | End:
+        """The full check of a line, with pydantic's validation (slow, and says what is
+        wrong): an event (its order not yet checked) or the end line (checked, the last)."""
         try:
             line: Event | End = _decode_line(raw)
         except ValidationError as error:
@@ -335,9 +520,6 @@ class TraceReader:
                 f"event seq {line.seq} where seq {self._events} was expected (events missing or "
                 "out of order); re-record the trace"
             )
-        if self._order is not None and (problem := self._order.problem(line)):
-            raise self._fail(f"event {line.seq} is out of order: {problem}; re-record the trace")
-        self._events += 1
         return line
 
     @property

@@ -9,11 +9,22 @@ is made complete: the fields a ``step``-detail trace leaves out (see
 in the trace's arithmetic, so an exact trace's derived numbers are the bits the run had.
 Events that already carry a field keep it. ``show`` (every view), ``diff``, ``plot`` and
 ``html`` read traces through it; none of them keeps weights of its own.
+
+What is filled in is the numbers already at hand where it can be: a forward's
+``layer_in`` is the previous forward's ``layer_out`` (the same floats), an error's
+``prediction`` the last one's, its ``goal`` the header's rows (made once for each batch).
+:func:`complete_events`, which gives no state between events, fills in the updates of
+an exact stochastic run many passes at a time: every update's ``weight_delta`` (one product
+each, the outer product of ``layer_{k-1}`` and ``layer_k_delta``) at once, and the
+weights after each update as a running ``weights - alpha * weight_delta`` (numpy's
+``accumulate``: one subtraction after another, as the run made them), the same bits as
+one update at a time (``tests/test_state.py`` holds them to it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -21,28 +32,104 @@ from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.formulas import back, update, weight_delta
 from steptrace.engine.network import frozen_masks, training_data
 from steptrace.engine.rules import Array
-from steptrace.trace.events import DeltaEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent, as_rows
+from steptrace.trace.events import Event, UpdateEvent, as_rows
 from steptrace.trace.header import Header
+from steptrace.trace.reader import TraceReader
+
+_new, _set = object.__new__, object.__setattr__
+#: An exact stochastic run's updates are filled in this many events at a time: what
+#: complete_events reads ahead of its consumer.
+CHUNK = 512
+
+
+def _filled(event: Event, fields: dict[str, Any]) -> Event:
+    """``event`` with ``fields`` filled in: ``event.model_copy(update=fields)``, without
+    its bookkeeping (a trace has a million events)."""
+    copied = _new(type(event))
+    values = event.__dict__.copy()
+    values.update(fields)
+    _set(copied, "__dict__", values)
+    _set(copied, "__pydantic_fields_set__", event.__pydantic_fields_set__ | fields.keys())
+    _set(copied, "__pydantic_extra__", None)
+    _set(copied, "__pydantic_private__", None)
+    return copied
+
+
+def _filled_in_place(event: Event, fields: dict[str, Any]) -> Event:
+    """``event`` itself with ``fields`` filled in: for an event nobody else holds (one a
+    :class:`~steptrace.trace.reader.TraceReader` just made)."""
+    event.__dict__.update(fields)
+    event.__pydantic_fields_set__.update(fields)
+    return event
+
+
+class LatestRows(Mapping[int, Array]):
+    """Layer k's latest rows (an output or a delta) as a float64 array: kept as the event
+    had them (``rows``) and made an array when first asked for."""
+
+    def __init__(self) -> None:
+        #: k: the latest rows, as an event holds them (or an array)
+        self.rows: dict[int, Any] = {}
+        self._arrays: dict[int, tuple[Any, Array]] = {}
+
+    def __getitem__(self, k: int) -> Array:
+        rows = self.rows[k]
+        made = self._arrays.get(k)
+        if made is not None and made[0] is rows:
+            return made[1]
+        array = rows if isinstance(rows, np.ndarray) else np.array(rows, dtype=np.float64)
+        self._arrays[k] = (rows, array)
+        return array
+
+    def __setitem__(self, k: int, rows: Any) -> None:
+        self.rows[k] = rows
+
+    def __contains__(self, k: object) -> bool:
+        return k in self.rows
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 class NetworkState:
     """The network as it was at the latest event given to :meth:`complete`."""
 
-    def __init__(self, header: Header) -> None:
+    def __init__(self, header: Header, *, fresh: bool = False) -> None:
+        """``fresh``: the events given to :meth:`complete` are held by nobody else (a
+        reader's, as :func:`complete_events` reads them), and are filled in themselves."""
         config = header.config
+        self.fill = _filled_in_place if fresh else _filled
         self.inputs, self.goals = training_data(config)
         #: weights[k] is weights_k_{k+1} now (after the latest update of it)
         self.weights = [np.array(w, dtype=np.float64) for w in header.initial_weights]
         #: before[k]: weights_k_{k+1} before its latest update (the initial weights at first)
         self.before = list(self.weights)
         #: layer[k]: layer_k's latest output, layer[0] the latest step's input rows
-        self.layer: dict[int, Array] = {}
+        self.layer = LatestRows()
         #: delta[k]: layer_k_delta, the latest
-        self.delta: dict[int, Array] = {}
+        self.delta = LatestRows()
+        self.mode = config.arithmetic
         self.dot = ARITHMETIC[config.arithmetic].dot
         self.ascent = config.ascent
         self.frozen = frozen_masks(config, [w.shape for w in self.weights])
         self.output = len(self.weights)
+        #: samples: (their input rows, as an array and as an event's rows; their goal rows)
+        self._batches: dict[tuple[int, ...], tuple[Array, Any, Any]] = {}
+
+    def batch(self, samples: tuple[int, ...]) -> tuple[Array, Any, Any]:
+        """The input rows of ``samples`` as an array and as an event's rows, and their
+        goal rows as an event's (None without goals): made once for each batch."""
+        found = self._batches.get(samples)
+        if found is None:
+            rows = list(samples)
+            inputs = self.inputs[rows]
+            found = (inputs, as_rows(inputs), None if self.goals is None else as_rows(self.goals[rows]))
+            if len(self._batches) < 4096:  # (the batches a run has, not every shuffle)
+                self._batches[samples] = found
+        return found
 
     def back(self, k: int) -> Array:
         """What layer k's delta comes back through: ``layer_{k+1}_delta · weights_k_{k+1}ᵀ``
@@ -52,26 +139,30 @@ class NetworkState:
 
     def complete(self, event: Event) -> Event:
         """``event`` with every derivable field filled in; the state moves past it."""
-        rows = list(event.samples)
-        if isinstance(event, ForwardEvent):
-            k = event.layer
+        kind = event.kind
+        if kind == "forward":
+            k, given = event.layer, event.layer_in  # type: ignore[union-attr]
+            layer = self.layer.rows
             if k == 1:
-                self.layer[0] = (self.inputs[rows] if event.layer_in is None
-                                 else np.array(event.layer_in, dtype=np.float64))
-            self.layer[k] = np.array(event.layer_out, dtype=np.float64)
-            if event.layer_in is None and k - 1 in self.layer:
-                return event.model_copy(update={"layer_in": as_rows(self.layer[k - 1])})
-        elif isinstance(event, ErrorEvent):
-            update = {}
-            if event.prediction is None and self.output in self.layer:
-                update["prediction"] = as_rows(self.layer[self.output])
-            if event.goal is None and self.goals is not None:
-                update["goal"] = as_rows(self.goals[rows])
-            return event.model_copy(update=update) if update else event
-        elif isinstance(event, DeltaEvent):
-            self.delta[event.layer] = np.array(event.delta, dtype=np.float64)
-        elif isinstance(event, UpdateEvent):
-            return self._update(event)
+                layer[0] = self.batch(event.samples)[0] if given is None else given
+            layer[k] = event.layer_out  # type: ignore[union-attr]
+            if given is None and k - 1 in layer:
+                previous = layer[k - 1]
+                return self.fill(event, {"layer_in": self.batch(event.samples)[1] if k == 1
+                                       else previous})
+        elif kind == "error":
+            fields = {}
+            if event.prediction is None and self.output in self.layer.rows:  # type: ignore[union-attr]
+                fields["prediction"] = self.layer.rows[self.output]
+                if isinstance(fields["prediction"], np.ndarray):
+                    fields["prediction"] = as_rows(fields["prediction"])
+            if event.goal is None and self.goals is not None:  # type: ignore[union-attr]
+                fields["goal"] = self.batch(event.samples)[2]
+            return self.fill(event, fields) if fields else event
+        elif kind == "delta":
+            self.delta.rows[event.layer] = event.delta  # type: ignore[union-attr]
+        elif kind == "update":
+            return self._update(event)  # type: ignore[arg-type]
         return event
 
     def _update(self, event: UpdateEvent) -> Event:
@@ -90,15 +181,85 @@ class NetworkState:
                 return event
             self.weights[k - 1] = self.weights[k - 1].copy()  # (``before`` keeps the old one)
             update(self.weights[k - 1], change, event.alpha, self.ascent, self.frozen[k - 1])
-        return event.model_copy(update={"weight_delta": as_rows(change),
-                                        "weights": as_rows(self.weights[k - 1])})
+        return self.fill(event, {"weight_delta": as_rows(change),
+                               "weights": as_rows(self.weights[k - 1])})
+
+    # -- a pass at a time (complete_events) ----------------------------------------------
+
+    def complete_all(self, events: list[Event]) -> list[Event]:
+        """``[self.complete(e) for e in events]``, the same events and the same state
+        after them; an exact run's gradient-descent updates of single-sample steps
+        filled in at once, each weight matrix's in turn."""
+        if self.mode != "exact":
+            return [self.complete(event) for event in events]
+        done: list[Any] = []
+        updates: dict[int, list[tuple[int, Any, Any]]] = {}  # k: (where, layer_{k-1}, delta)
+        layer, delta, complete = self.layer.rows, self.delta.rows, self.complete
+        for event in events:
+            if event.kind != "update":
+                done.append(complete(event))
+                continue
+            k = event.layer
+            rows_in, rows_delta = layer.get(k - 1), delta.get(k)
+            if (rows_in is None or rows_delta is None or len(rows_in) != 1 or len(rows_delta) != 1
+                    or event.weights is not None or event.weight_delta is not None):
+                self._flush(updates, done)  # (the updates before it first, in order)
+                updates = {}
+                done.append(complete(event))
+            else:
+                updates.setdefault(k, []).append((len(done), rows_in[0], rows_delta[0]))
+                done.append(event)
+        self._flush(updates, done)
+        return done
+
+    def _flush(self, updates: dict[int, list[tuple[int, Any, Any]]], done: list[Any]) -> None:
+        with np.errstate(all="ignore"):  # (a run that diverged overflowed here too)
+            for k, found in updates.items():
+                self._updates(k, found, done)
+
+    def _updates(self, k: int, found: list[tuple[int, Any, Any]], done: list[Any]) -> None:
+        """Fill in the updates of ``weights_{k-1}_k`` at ``found`` (where each is in
+        ``done``, its layer_{k-1} row and its delta row), in order, and move the state on."""
+        ins = np.array([row[1] for row in found], dtype=np.float64)
+        deltas = np.array([row[2] for row in found], dtype=np.float64)
+        # weight_delta = layer_{k-1}ᵀ · layer_k_delta of one row each: an outer product,
+        # one multiplication a number (exact_dot's own way for it), for every update at once
+        changes = ins[:, :, np.newaxis] * deltas[:, np.newaxis, :]
+        frozen = self.frozen[k - 1]
+        if frozen is not None:
+            changes[:, frozen] = 0.0
+        alphas = np.array([done[where].alpha for where, _, _ in found], dtype=np.float64)
+        steps = alphas[:, np.newaxis, np.newaxis] * changes  # (alpha times each product, as update())
+        steps = np.concatenate([self.weights[k - 1][np.newaxis], steps])
+        # one update after another: weights - step (+ in the ascent form), each in turn
+        weights = (np.add if self.ascent else np.subtract).accumulate(steps, axis=0)
+        deltas_rows, weights_rows = changes.tolist(), weights.tolist()
+        for i, (where, _, _) in enumerate(found):
+            done[where] = self.fill(done[where], {"weight_delta": tuple(map(tuple, deltas_rows[i])),
+                                                "weights": tuple(map(tuple, weights_rows[i + 1]))})
+        self.before[k - 1] = weights[-2]
+        self.weights[k - 1] = weights[-1]
 
 
 def complete_events(header: Header, events: Iterable[Event]) -> Iterator[Event]:
-    """The events with every derivable field filled in, in order."""
-    state = NetworkState(header)
-    for event in events:
-        yield state.complete(event)
+    """The events with every derivable field filled in, in order (read ``CHUNK`` events
+    ahead; the events before a damaged line come before its error)."""
+    state = NetworkState(header, fresh=isinstance(events, TraceReader))  # (its events: ours)
+    chunk: list[Event] = []
+    reading = True
+    try:
+        for event in events:
+            chunk.append(event)
+            if len(chunk) >= CHUNK:
+                reading = False
+                yield from state.complete_all(chunk)
+                chunk, reading = [], True
+    except BaseException as error:  # (the reader's: the events read before it come first)
+        if not reading or isinstance(error, GeneratorExit):
+            raise
+        yield from map(state.complete, chunk)
+        raise
+    yield from state.complete_all(chunk)
 
 
 def walk(header: Header, events: Iterable[Event]) -> Iterator[tuple[Event, NetworkState]]:

@@ -7,6 +7,8 @@ itself printed, kept in its header (:class:`~steptrace.trace.header.Printed`).""
 from __future__ import annotations
 
 import pprint
+import re
+import string
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -37,13 +39,21 @@ class BookPrintout:
             deque(events, maxlen=0)
             yield from printed.lines
             return
+        if self.view.step is None:  # the passes' lines alone: no step's numbers are needed
+            yield from self.epoch_lines(events)
+            return
         step: dict[str, Any] | None = None
-        for event, state in walk(self.header, events):
+        # (the network's state only where the step template names what it fills in)
+        walked = (walk(self.header, events) if _named(self.view.step) & _FILLED_IN
+                  else ((event, None) for event in events))
+        for event, state in walked:
             if isinstance(event, ForwardEvent) and event.layer == 1:
                 if step is not None:
                     yield from self.step_lines(step)
                 step = {"epoch": event.epoch, "iteration": event.epoch + 1,
-                        "samples": list(event.samples), "weights": state.weights[-1]}
+                        "samples": list(event.samples)}
+                if state is not None:
+                    step["weights"] = state.weights[-1]
             if step is None:
                 step = {}
             if isinstance(event, ForwardEvent) and event.layer == self.last:
@@ -54,7 +64,7 @@ class BookPrintout:
                     step["goal"] = np.array(event.goal)
             elif isinstance(event, DeltaEvent) and event.layer == self.last:
                 step["delta"] = np.array(event.delta)
-            elif isinstance(event, UpdateEvent) and event.weights is not None:
+            elif isinstance(event, UpdateEvent) and event.weights is not None and state is not None:
                 if event.layer == self.last and event.weight_delta is not None:
                     step["weight_delta"] = np.array(event.weight_delta)
                     step["new_weights"] = state.weights[-1]
@@ -67,6 +77,14 @@ class BookPrintout:
                         "error": event.error, "epoch": event.epoch, "iteration": event.epoch + 1})
         if step:
             yield from self.step_lines(step)
+
+    def epoch_lines(self, events: Iterable[Event]) -> Iterator[str]:
+        """The lines of the passes' ends (every event read, and so checked, all the same)."""
+        template, every = self.view.epoch, self.view.every
+        for event in events:
+            if event.kind == "epoch_end" and template is not None and (event.epoch + 1) % every == 0:
+                yield self.fill(template, {"error": event.error, "epoch": event.epoch,
+                                           "iteration": event.epoch + 1})
 
     def step_lines(self, step: dict[str, Any]) -> Iterator[str]:
         if self.view.step is not None:
@@ -110,6 +128,17 @@ class BookPrintout:
                 return pprint.pformat(_as_numpy_floats(shaped))
         return str(shaped)
 
+
+
+#: What a step's template may name that the network's state fills in (a step trace leaves
+#: out the goal rows, the weights and the weight deltas).
+_FILLED_IN = frozenset({"weights", "goal", "weight_delta", "new_weights"})
+
+
+def _named(template: str) -> set[str]:
+    """The names a template's fields start with (``{weights[0]}``, ``{error:.3f}``: weights, error)."""
+    return {re.split(r"[.\[]", field, maxsplit=1)[0]
+            for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
 def _as_numpy_floats(value: Any) -> Any:
