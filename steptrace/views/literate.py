@@ -456,15 +456,15 @@ class Templates:
         #: delta line shows the derivative (not "1")
         self.forms = {name: formula[0] != "x" for name, formula in formulas.items()}
         self.derives = {name: formula[1] != "1" for name, formula in formulas.items()}
+        #: an operand's value as :func:`show` writes it, after :meth:`Literate.operand`
+        #: (a one-weight-layer network's 1×1 matrix is a number); text as it is
+        self.value: Callable[[Value | str], str] = (
+            self.one_layer_value if self.single else self.numbers.value)
 
-    def value(self, value: Value | str) -> str:
-        """An operand's value as :func:`show` writes it, after :meth:`Literate.operand`
-        (a one-weight-layer network's 1×1 matrix is a number); text as it is."""
-        if type(value) is str:
-            return value
-        if self.single and value is not None and type(value) is not float and _is_one_number(
-                value):  # type: ignore[arg-type]
-            return self.numbers.number(float(value[0][0]))  # type: ignore[index]
+    def one_layer_value(self, value: Value | str) -> str:
+        """:meth:`value` for a network of one weight layer: a 1×1 matrix is a number."""
+        if (type(value) is tuple or isinstance(value, np.ndarray)) and _is_one_number(value):
+            return self.numbers.number(float(value[0][0]))
         return self.numbers.value(value)
 
     def key(self, event: Event) -> tuple[object, ...] | None:

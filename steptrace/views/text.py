@@ -146,11 +146,18 @@ class Numbers:
 
     def value(self, value: object) -> str:
         """``value`` (None, a number, rows of numbers or a 2-d array) as the line writes it:
-        ``?`` for None, else :func:`number` or :func:`matrix`."""
+        ``?`` for None, else :func:`number` or :func:`matrix`; text as it is."""
         if type(value) is tuple:
+            if len(value) == 1 and self.digits is not None:  # (one row: the usual case)
+                row = value[0]
+                if (form := self._rows.get(len(row))) is None:
+                    form = self._rows[len(row)] = "[" + ", ".join([self.cell] * len(row)) + "]"
+                return str(form % row)
             return self.rows(value)
         if type(value) is float:
             return self.number(value)
+        if type(value) is str:
+            return value
         if value is None:
             return "?"
         if isinstance(value, np.ndarray):
