@@ -8,7 +8,9 @@ formats what it returns."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -44,9 +46,13 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
     except BadInput as error:
         raise click.UsageError(str(error)) from None
     with open_trace(trace) as reader:
-        for line in view_lines(reader.header, iter(reader), view, filters, digits, registry(),
-                               exact=exact):
-            click.echo(line)
+        lines = view_lines(reader.header, iter(reader), view, filters, digits, registry(),
+                           exact=exact)
+        if view == "book":  # (its warning, on stderr, comes between its lines)
+            for line in lines:
+                click.echo(line)
+        else:
+            write_lines(lines)
         if reader.incomplete:
             click.echo(one_line(f"warning: {trace} is incomplete: {reader.incomplete} after "
                                 f"{reader.end.events if reader.end else 0} events; the rest of "
@@ -143,3 +149,38 @@ def html(trace: Path, output: Path, edit: bool) -> None:
         if why is not None:
             click.echo(f"the page shows the recording only: {why}", err=True)
 
+
+
+#: how much text :func:`write_lines` gathers before it writes
+WRITE_CHUNK = 1 << 16
+
+
+def write_lines(lines: Iterable[str]) -> None:
+    """Each line and a line break on standard output, as ``click.echo`` writes them, in
+    writes of some 64 KB, not one (and a flush) per line; what was gathered is written and
+    flushed before an error (or a warning after the last line) goes to stderr. Through the
+    command line's guarded stdout: a closed pipe drops the rest, the command runs on."""
+    stream = sys.stdout
+    gathered: list[str] = []
+    size = 0
+    try:
+        for line in lines:
+            gathered.append(line)
+            size += len(line)
+            if size >= WRITE_CHUNK:
+                _write(stream, gathered)
+                gathered, size = [], 0
+    finally:
+        _write(stream, gathered)
+        stream.flush()
+
+
+def _write(stream: Any, lines: list[str]) -> None:
+    if not lines:
+        return
+    text = "\n".join(lines) + "\n"
+    if "\x1b" in text:  # (as click.echo writes it: escapes stripped unless to a terminal)
+        for line in lines:
+            click.echo(line, file=stream, nl=True)
+        return
+    stream.write(text)

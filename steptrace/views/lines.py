@@ -86,12 +86,20 @@ class Held:
         self.layers: set[int] = set()
 
     def watch(self, events: Iterable[Event], filters: Any) -> Iterator[Event]:
+        keep, samples, layers = filters.keep, self.samples, self.layers
+        last: tuple[int, ...] | None = None
         for event in events:
-            self.kept += filters.keep(event)
-            low, high = self.passes or (event.epoch, event.epoch)
-            self.passes = (min(low, event.epoch), max(high, event.epoch))
-            self.samples.update(event.samples)
-            self.layers.add(event.layer)
+            if keep(event):
+                self.kept += 1
+            epoch, passes = event.epoch, self.passes
+            if passes is None:
+                self.passes = (epoch, epoch)
+            elif not passes[0] <= epoch <= passes[1]:
+                self.passes = (min(passes[0], epoch), max(passes[1], epoch))
+            if event.samples is not last:  # (a run's events share their samples' tuples)
+                last = event.samples
+                samples.update(last)
+            layers.add(event.layer)
             yield event
 
     def describe(self, epoch: str = "--epoch") -> str:

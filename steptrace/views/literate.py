@@ -13,12 +13,13 @@ can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from steptrace.engine.formulas import transposed
+from steptrace.engine.formulas import back, transposed
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import (
     DeltaEvent,
@@ -31,11 +32,21 @@ from steptrace.trace.events import (
 )
 from steptrace.trace.header import Header
 from steptrace.trace.state import NetworkState
-from steptrace.views.text import Filters, first_nonfinite, matrix, number
+from steptrace.views.text import (
+    Filters,
+    Numbers,
+    first_nonfinite,
+    matrix,
+    maybe_nonfinite,
+    number,
+    number_fields,
+)
 
 #: an operand's value: a number (the book's scalars, alpha, an error), a matrix (one row
 #: per sample, or a weight layer's rows), or None where the trace holds it nowhere ("?")
 Value = float | Rows | np.ndarray | None
+#: the events :meth:`Literate.lines` reads before it narrates them (and gives their lines out)
+CHUNK = 256
 
 
 class Operand(NamedTuple):
@@ -171,19 +182,76 @@ class Literate:
     # -- lines ---------------------------------------------------------------------
 
     def lines(self, events: Iterable[Event], filters: Filters) -> Iterator[str]:
+        """Each event's line (and a sample's banner before its first forward step), with a
+        warning before the first event that holds a number that is not finite. The text
+        is :meth:`reference_lines`' byte for byte; each way a step is narrated is worked
+        out once (:class:`Templates`), and then only its numbers are written."""
+        templates = Templates(self)
+        complete = self.state.complete
+        filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
+        keep = filters.keep
+        finite = True
+        events = iter(events)
+        while True:
+            # A chunk of events is read, then narrated with numpy's warnings off once (the
+            # state's products overflow as the run did), then its lines are given out.
+            chunk: list[Event] = []
+            failure: BaseException | None = None
+            try:
+                for raw in events:
+                    chunk.append(raw)
+                    if len(chunk) == CHUNK:
+                        break
+            except BaseException as error:  # (the lines before it first)
+                failure = error
+            out: list[str] = []
+            try:
+                with np.errstate(all="ignore"):
+                    for raw in chunk:
+                        event = complete(raw)
+                        if filtered and not keep(event):
+                            if finite and maybe_nonfinite(event) and (
+                                    where := first_nonfinite(event)) is not None:
+                                finite = False
+                                out.append(self.diverged(event, where))
+                            continue
+                        banner = (templates.banner(event)
+                                  if event.kind == "forward" and event.layer == 1 else None)
+                        line, suspect = templates.line(event, finite)
+                        if suspect and (where := first_nonfinite(event)) is not None:
+                            finite = False  # warned once, whatever the filters: it diverged
+                            out.append(self.diverged(event, where))
+                        if banner is not None:
+                            out.append(banner)
+                        out.append(line)
+            except BaseException as error:
+                failure = error
+            yield from out
+            if failure is not None:
+                raise failure
+            if len(chunk) < CHUNK:
+                return
+
+    def reference_lines(self, events: Iterable[Event], filters: Filters) -> Iterator[str]:
+        """What :meth:`lines` writes, the plain way: every step put together as clauses
+        and written out (the tests hold :meth:`lines` to it)."""
         finite = True
         for event in map(self.state.complete, events):
             if finite and (where := first_nonfinite(event)) is not None:
                 finite = False  # warned once, whatever the filters: the run has diverged
-                field, value = where
-                yield (f"⚠ [{event.seq}] the first number that is not finite: {field} = {value} "
-                       f"({event.kind}, epoch {event.epoch}): the run has diverged; from here "
-                       "on the numbers overflow to inf and NaN")
+                yield self.diverged(event, where)
             if not filters.keep(event):
                 continue
             if isinstance(event, ForwardEvent) and event.layer == 1:
                 yield self.banner(event)
             yield f"[{event.seq}] {self.narrate(event)}"
+
+    @staticmethod
+    def diverged(event: Event, where: tuple[str, float]) -> str:
+        field, value = where
+        return (f"⚠ [{event.seq}] the first number that is not finite: {field} = {value} "
+                f"({event.kind}, epoch {event.epoch}): the run has diverged; from here "
+                "on the numbers overflow to inf and NaN")
 
     def banner(self, event: ForwardEvent) -> str:
         """The line before a sample's (or batch's) first forward step: which samples, and
@@ -349,3 +417,213 @@ class Literate:
             Sign(f": {name} = ", "line"), before, sign, alpha, Sign(" · "),
             self.operand(term, event.weight_delta), Sign(" = "), after),
             f" ({name}{', '.join(frozen)} frozen)" if frozen else ""),)
+
+
+#: what a template does with an event: the values its line writes, in order
+Fetch = Callable[[Event], tuple[Value | str, ...]]
+#: a template: its ``%`` format, what fills it, the event's number fields it does not write
+Template = tuple[str, Fetch, tuple[str, ...]]
+
+
+class Templates:
+    """The lines of :class:`Literate`, each way of narrating a step worked out once.
+
+    Steps of the same kind, layer and nonlinearity (and samples, where the line names
+    them) are written with the same words: the first such step is put together as clauses
+    (:meth:`Literate.clauses`), its words become a ``%`` format with a slot per number or
+    matrix the line writes, and each later step only fills the slots in
+    (:class:`~steptrace.views.text.Numbers`). The first line of each template is checked
+    against :meth:`Literate.narrate`'s; a way of narrating the templates do not know (a
+    strategy's own rule, the end of a pass) is narrated the plain way, every time. The
+    weights an update starts from are the weights the layer's previous update ended
+    with: their text is kept and written again (when their bits are the same)."""
+
+    LIMIT = 4096  # templates kept (each sample's error and output delta has its own)
+
+    def __init__(self, literate: Literate) -> None:
+        self.literate = literate
+        self.state = literate.state
+        self.numbers = Numbers(literate.digits)
+        self.single = literate.single
+        self.last = literate.last
+        #: key -> template, or None: narrated the plain way
+        self.known: dict[tuple[object, ...], Template | None] = {}
+        self.banners: dict[tuple[int, ...], str | None] = {}
+        #: per weight layer k, the weights its latest update ended with, and their text
+        self.after: dict[int, tuple[np.ndarray, tuple[int, ...], bytes, str]] = {}
+        formulas = literate.formulas
+        #: nonlinearities whose forward line shows the weighted sum (not "x"), and whose
+        #: delta line shows the derivative (not "1")
+        self.forms = {name: formula[0] != "x" for name, formula in formulas.items()}
+        self.derives = {name: formula[1] != "1" for name, formula in formulas.items()}
+        #: an operand's value as :func:`show` writes it, after :meth:`Literate.operand`
+        #: (a one-weight-layer network's 1×1 matrix is a number); text as it is
+        self.value: Callable[[Value | str], str] = (
+            self.one_layer_value if self.single else self.numbers.value)
+
+    def one_layer_value(self, value: Value | str) -> str:
+        """:meth:`value` for a network of one weight layer: a 1×1 matrix is a number."""
+        if (type(value) is tuple or isinstance(value, np.ndarray)) and _is_one_number(value):
+            return self.numbers.number(float(value[0][0]))
+        return self.numbers.value(value)
+
+    def key(self, event: Event) -> tuple[object, ...] | None:
+        """What decides the words of ``event``'s line; None: narrated the plain way."""
+        if type(event) is ForwardEvent:
+            return ("forward", event.layer, event.nonlinearity)
+        if type(event) is DeltaEvent:
+            k = event.layer
+            return ("delta", k, event.nonlinearity, event.samples if k == self.last else ())
+        if type(event) is UpdateEvent:
+            if event.rule is not None:
+                return None
+            k, state = event.layer, self.state
+            return ("update", k, len(event.samples),
+                    self.single and 0 in state.layer and k in state.delta)
+        if type(event) is ErrorEvent:
+            p = event.prediction
+            return ("error", event.layer, event.samples,
+                    p is not None and len(p) == 1 == len(p[0]))
+        return None
+
+    def line(self, event: Event, check: bool) -> tuple[str, bool]:
+        """``event``'s line, and (when ``check``) whether it may hold a number that is not
+        finite (:func:`~steptrace.views.text.maybe_nonfinite`: False is sure)."""
+        key = self.key(event)
+        if key is not None:
+            found = self.known.get(key, _UNKNOWN)
+            if found is _UNKNOWN:
+                found = self.learn(key, event)
+            if found is not None:
+                form, fetch, unshown = found
+                try:
+                    texts = tuple(map(self.value, fetch(event)))
+                except Exception:  # (the plain way says what is wrong)
+                    pass
+                else:
+                    return form % (event.seq, *texts), check and (
+                        "n" in "".join(texts)  # (inf, nan: finite numbers have no "n")
+                        or (bool(unshown) and maybe_nonfinite(event, unshown)))
+        return (f"[{event.seq}] {self.literate.narrate(event)}",
+                check and maybe_nonfinite(event))
+
+    def learn(self, key: tuple[object, ...], event: Event) -> Template | None:
+        """The template of ``event``'s way of being narrated, from its clauses; None (the
+        plain way, every time) when its line is not the template's filled in."""
+        if len(self.known) >= self.LIMIT:
+            self.known.clear()
+        found: Template | None = None
+        try:
+            fetch, shown = self.fetch(event)
+            clauses = self.literate.clauses(event)
+            form = "[%d] " + "; ".join(_form(clause) for clause in clauses)
+            texts = tuple(map(self.value, fetch(event)))
+            expected = f"[{event.seq}] " + "; ".join(
+                clause.line(self.literate.digits) for clause in clauses)
+            if form % (event.seq, *texts) == expected:
+                unshown = tuple(name for name in number_fields(event) if name not in shown)
+                found = (form, fetch, unshown)
+        except Exception:  # (the plain way says what is wrong)
+            found = None
+        self.known[key] = found
+        return found
+
+    def fetch(self, event: Event) -> tuple[Fetch, tuple[str, ...]]:
+        """What fills the slots of ``event``'s template, in order (as
+        :meth:`Literate.clauses` lists the operands its line writes), and which of the
+        event's fields those are."""
+        k, state, single = event.layer, self.state, self.single
+        if isinstance(event, ForwardEvent):
+            if self.forms.get(event.nonlinearity, True):
+                return _fields("weighted_sum", "layer_out"), ("weighted_sum", "layer_out")
+            if not single:
+                return _fields("layer_out"), ("layer_out",)
+            return (lambda e: (e.layer_in, state.weights[k - 1], e.layer_out),
+                    ("layer_in", "layer_out"))
+        if isinstance(event, ErrorEvent):
+            return _fields("prediction", "goal", "error"), ("prediction", "goal", "error")
+        if isinstance(event, DeltaEvent):
+            if not self.derives.get(event.nonlinearity, True):
+                return _fields("delta"), ("delta",)
+            if k == self.last:
+                return _fields("derivative", "delta"), ("derivative", "delta")
+            # (state.back's product, under the warnings :meth:`Literate.lines` turned off)
+            return (lambda e: (back(state.dot, state.delta[k + 1], state.weights[k]),
+                               e.derivative, e.delta),
+                    ("derivative", "delta"))
+        assert isinstance(event, UpdateEvent)
+        shown = ("alpha", "weight_delta", "weights")
+        if single and 0 in state.layer and k in state.delta:
+            return (lambda e: (
+                transposed(state.layer[0]), state.delta[k], e.weight_delta,
+                self.before(k), e.alpha, e.weight_delta, self.ended(k, e))), shown
+        return (lambda e: (
+            self.before(k), e.alpha, e.weight_delta, self.ended(k, e))), shown
+
+    def before(self, k: int) -> Value | str:
+        """The weights layer k's update starts from: the text of those its previous update
+        ended with, when they are the same bits."""
+        weights = self.state.before[k - 1]
+        kept = self.after.get(k)
+        if (kept is not None and kept[0] is weights and kept[1] == weights.shape
+                and kept[2] == weights.tobytes()):
+            return kept[3]
+        return weights
+
+    def ended(self, k: int, event: UpdateEvent) -> Value | str:
+        """The weights ``event`` (layer k's update) ended with, as text, kept for the next."""
+        text = self.value(event.weights)
+        if event.weights is not None:
+            weights = self.state.weights[k - 1]  # (the same numbers, as an array)
+            if isinstance(weights, np.ndarray):
+                self.after[k] = (weights, weights.shape, weights.tobytes(), text)
+        return text
+
+    def banner(self, event: ForwardEvent) -> str:
+        """:meth:`Literate.banner`'s line; the words (and the samples' goals) worked out
+        once per samples."""
+        samples = event.samples
+        form = self.banners.get(samples, _UNKNOWN)
+        if form is _UNKNOWN:
+            if len(self.banners) >= self.LIMIT:
+                self.banners.clear()
+            form = None
+            try:
+                literate = self.literate
+                clauses = literate.given(event)
+                which = "sample" if len(samples) == 1 else "samples"
+                where = ", ".join(map(str, samples))
+                form = ("── epoch %d · " + f"{which} {where}: " + _form(clauses[0]) + "".join(
+                    ", " + clause.line(literate.digits).replace("%", "%%")
+                    for clause in clauses[1:]))
+                if form % (event.epoch, self.value(event.layer_in)) != literate.banner(event):
+                    form = None
+            except Exception:
+                form = None
+            self.banners[samples] = form
+        if form is None:
+            return self.literate.banner(event)
+        return str(form % (event.epoch, self.value(event.layer_in)))
+
+
+_UNKNOWN: Any = object()  # (a template not yet worked out)
+
+
+def _fields(*names: str) -> Fetch:
+    get = attrgetter(*names)
+    if len(names) == 1:
+        return lambda event: (get(event),)
+    return get
+
+
+def _form(clause: Clause) -> str:
+    """``clause`` as :meth:`Clause.line` writes it, a ``%s`` where each operand's value
+    goes (its words escaped for ``%``)."""
+    text = [clause.formula.replace("%", "%%")]
+    for part in clause.parts:
+        if isinstance(part, Sign):
+            if part.only != "page":
+                text.append(part.text.replace("%", "%%"))
+        elif not part.page:
+            text.append("%s")
+    return "".join(text) + clause.note.replace("%", "%%")

@@ -26,6 +26,7 @@ class MovesView:
         self.config = header.config
         self.ascent = header.config.ascent
         self.single = len(header.config.layers) == 2
+        self._headings: dict[int, tuple[str, str, int]] = {}
         if holds_passes_only(header.detail):
             raise BadInput("--view moves shows the run's updates, and this trace holds the "
                            "passes' ends alone (recorded with --detail epoch): record it with "
@@ -38,7 +39,8 @@ class MovesView:
             if epochs and event.epoch not in epochs:
                 continue
             if isinstance(event, UpdateEvent) and event.weight_delta is not None:
-                signs = [self.sign(x) for row in event.weight_delta for x in row]
+                sign = self.sign
+                signs = [sign(x) for row in event.weight_delta for x in row]
                 rows.setdefault(event.layer, []).append((event.samples, signs))
             elif isinstance(event, EpochEndEvent):
                 if rows and legend:
@@ -69,17 +71,27 @@ class MovesView:
 
     def table(self, k: int, epoch: int, rows: list[tuple[tuple[int, ...], list[str]]]
               ) -> Iterator[str]:
-        n_in, n_out = self.config.layers[k - 1], self.config.layers[k]
-        names = [f"w[{i}]" if n_out == 1 else f"w[{i}][{j}]"
-                 for i in range(n_in) for j in range(n_out)]
-        width = max(len(name) for name in names) + 1
-        label = "weights" if self.single else f"weights_{k - 1}_{k}"
+        label, heading, width = self.heading(k)
         yield f"{label}, pass (epoch) {epoch}:"
-        yield "samples".ljust(10) + "".join(name.rjust(width) for name in names)
+        yield heading
+        padded = {sign: sign.rjust(width) for sign in ("+", "−", "0")}
+        pad = padded.__getitem__
         for samples, signs in rows:
             where = ", ".join(map(str, samples))
-            yield where.ljust(10) + "".join(sign.rjust(width) for sign in signs)
-        net = [sum((s == "+") - (s == "−") for s in column) for column in zip(
+            yield where.ljust(10) + "".join(map(pad, signs))
+        net = [column.count("+") - column.count("−") for column in zip(
             *(signs for _, signs in rows), strict=True)]
         yield "ups−downs".ljust(10) + "".join((f"{n:+d}" if n else "0").rjust(width) for n in net)
         yield ""
+
+    def heading(self, k: int) -> tuple[str, str, int]:
+        """Weight layer k's table: its name, its columns' line, and their width."""
+        if (found := self._headings.get(k)) is None:
+            n_in, n_out = self.config.layers[k - 1], self.config.layers[k]
+            names = [f"w[{i}]" if n_out == 1 else f"w[{i}][{j}]"
+                     for i in range(n_in) for j in range(n_out)]
+            width = max(len(name) for name in names) + 1
+            label = "weights" if self.single else f"weights_{k - 1}_{k}"
+            found = self._headings[k] = (
+                label, "samples".ljust(10) + "".join(name.rjust(width) for name in names), width)
+        return found

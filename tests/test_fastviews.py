@@ -1,0 +1,209 @@
+"""The text views at the speed of reading: ``show`` writes what it always wrote.
+
+:meth:`Literate.lines` fills templates worked out once per way of narrating a step
+(:class:`~steptrace.views.literate.Templates`), writes the numbers a row per ``%`` format
+(:class:`~steptrace.views.text.Numbers`) and looks for a number that is not finite in the
+text it wrote; the command writes its lines 64 KB at a time. Each is held here to the
+plain way (:meth:`Literate.reference_lines`, :func:`number`, :func:`matrix`,
+:func:`first_nonfinite`) over the experiments' traces: rounded, ``--exact``, filtered, a
+batch run, a run that diverged to inf and NaN, held-out rows, a strategy's own rule
+(hot and cold), a trace of ``all`` detail.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import steptrace
+from steptrace.cli.reading import write_lines
+from steptrace.plugins.loaded import registry
+from steptrace.trace.events import ForwardEvent, UpdateEvent
+from steptrace.trace.reader import open_trace
+from steptrace.views.literate import Literate
+from steptrace.views.text import Filters, Numbers, first_nonfinite, matrix, maybe_nonfinite, number
+from tests.conftest import TRACES
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 12.0, -3.0, 0.1, -0.25, 1e16, -1e16, 9999999999999998.0,
+           2.0 ** 53, 1e-5, 1.5e-300, 5e-324, 1.7976931348623157e308, 123456.789, 0.30000000000000004,
+           math.inf, -math.inf, math.nan]
+DIGITS = [None, 1, 2, 4, 8, 17]
+
+
+@pytest.mark.parametrize("digits", DIGITS)
+def test_a_number_is_written_as_number_writes_it(digits: int | None) -> None:
+    numbers = Numbers(digits)
+    for x in SPECIAL:
+        assert numbers.number(x) == number(x, digits), x
+        assert numbers.value(x) == number(x, digits), x
+    assert Numbers(4).number(-0.0) == "-0" and Numbers(None).number(-0.0) == "-0"
+    assert Numbers(None).number(12.0) == "12" and Numbers(None).number(1e16) == "1e+16"
+
+
+@pytest.mark.parametrize("digits", DIGITS)
+def test_a_matrix_is_written_as_matrix_writes_it(digits: int | None) -> None:
+    numbers = Numbers(digits)
+    shapes: list[Any] = [
+        ((1.0, -0.0, 0.1234567),),  # one row
+        ((0.5,), (-0.0,), (math.inf,), (1e-7,)),  # a column, aligned
+        ((1.0, 2.0), (3.5, -4.25), (math.nan, 0.0)),
+        ((1.0,), (2.0, 3.0), ()),  # ragged
+        (), ((),), ((), ()),
+        tuple((x,) for x in SPECIAL), (tuple(SPECIAL),),
+    ]
+    for rows in shapes:
+        assert numbers.value(rows) == matrix(rows, digits), rows
+        assert numbers.value(np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+                             if rows and len({len(r) for r in rows}) == 1 else rows
+                             ) == matrix(rows, digits), rows
+    assert numbers.value(None) == "?"
+    assert Numbers(4).value(((0.5,), (-0.0,), (1e-7,))) == "[[  0.5], [   -0], [1e-07]]"
+
+
+@given(st.lists(st.lists(st.floats(width=64), min_size=1, max_size=4), min_size=1, max_size=4)
+       .filter(lambda rows: len({len(row) for row in rows}) == 1),
+       st.sampled_from(DIGITS))
+def test_any_rows_are_written_alike(rows: list[list[float]], digits: int | None) -> None:
+    matrix_rows = tuple(map(tuple, rows))
+    numbers = Numbers(digits)
+    assert numbers.value(matrix_rows) == matrix(matrix_rows, digits)
+    assert numbers.value(np.array(rows, dtype=np.float64)) == matrix(matrix_rows, digits)
+
+
+@given(st.lists(st.floats(width=64), min_size=1, max_size=6), st.floats(width=64))
+def test_a_number_that_is_not_finite_is_never_missed(row: list[float], alpha: float) -> None:
+    event = UpdateEvent(seq=0, epoch=0, samples=(0,), layer=1, alpha=alpha,
+                        weight_delta=(tuple(row),), weights=(tuple(row),))
+    if first_nonfinite(event) is not None:
+        assert maybe_nonfinite(event)
+    if all(map(math.isfinite, [*row, alpha])) and max(map(abs, [*row, alpha])) < 1e300:
+        assert not maybe_nonfinite(event)  # (a sum that cannot overflow: sure)
+
+
+def record(tmp_path: Path, name: str, changes: dict[str, Any], detail: str = "step") -> Path:
+    config = steptrace.experiment(name).model_dump() | changes
+    path = tmp_path / f"{name}-{detail}.jsonl"
+    steptrace.record(steptrace.Experiment.model_validate(config), output=path,
+                     detail=detail)  # type: ignore[arg-type]
+    return path
+
+
+def both(path: Path, digits: int | None, filters: Filters) -> tuple[list[str], list[str]]:
+    """The lines of the literate view, fast and the plain way."""
+    ways = []
+    for way in ("lines", "reference_lines"):
+        with open_trace(path) as reader:
+            narrator = Literate(reader.header, registry(), digits)
+            ways.append(list(getattr(narrator, way)(iter(reader), filters)))
+    return ways[0], ways[1]
+
+
+FILTERS = [Filters(), Filters(epochs={1}), Filters(samples={1}), Filters(kinds={"update"}),
+           Filters(layers={1}), Filters(kinds={"forward", "error"}, samples={0, 2})]
+RECORDED = {  # (experiment, changes, detail)
+    "batch": ("streetlights-minibatch", {"iterations": 3}, "step"),
+    "full": ("streetlights-full-gd", {"iterations": 3}, "step"),
+    "held-out": ("streetlights-overfitting", {"iterations": 3}, "step"),
+    "diverged": ("ch04-breaking-gd-diverge", {"iterations": 700}, "step"),
+    "hot and cold": ("ch04-hot-and-cold-learning", {"iterations": 5}, "step"),
+    "momentum": ("streetlights-momentum", {"iterations": 2}, "step"),
+    "gelu": ("streetlights-gelu", {"iterations": 2}, "step"),
+    "leaky relu": ("streetlights-leaky-relu", {"iterations": 2}, "step"),
+    "linear hidden": ("streetlights-linear-hidden-layer", {"iterations": 2}, "step"),
+    "ascent": ("ch06-streetlights-backprop-ascent-form", {"iterations": 3}, "step"),
+    "all detail": ("ch06-streetlights-backprop", {"iterations": 3}, "all"),
+    "all detail, one layer": ("ch05-freeze-one-weight", {"iterations": 3}, "all"),
+    "epoch detail": ("ch06-streetlights-backprop", {"iterations": 3}, "epoch"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TRACES.glob("*.jsonl")))
+def test_every_trace_is_narrated_as_the_plain_way_narrates_it(name: str) -> None:
+    for digits, filters in ((4, Filters()), (None, Filters()), (2, FILTERS[1]), (4, FILTERS[2]),
+                            (None, FILTERS[3]), (4, FILTERS[4]), (4, FILTERS[5])):
+        fast, plain = both(TRACES / name, digits, filters)
+        assert fast == plain, (digits, filters)
+
+
+@pytest.mark.parametrize("case", sorted(RECORDED))
+def test_each_kind_of_run_is_narrated_as_the_plain_way_narrates_it(
+        tmp_path: Path, case: str) -> None:
+    name, changes, detail = RECORDED[case]
+    path = record(tmp_path, name, changes, detail)
+    for digits, filters in ((4, Filters()), (None, Filters()), (8, FILTERS[3]), (4, FILTERS[2])):
+        fast, plain = both(path, digits, filters)
+        assert fast == plain, (digits, filters)
+    if case == "diverged":
+        fast, _ = both(path, 4, Filters())
+        warned = [line for line in fast if line.startswith("⚠")]
+        assert warned == [
+            "⚠ [1626] the first number that is not finite: error = inf (error, epoch 325): the "
+            "run has diverged; from here on the numbers overflow to inf and NaN"]
+        assert any(line.endswith("= nan") or "nan" in line for line in fast[-20:])
+        # filtered to passes after it diverged, the warning still comes first
+        fast, plain = both(path, 4, Filters(epochs={400}))
+        assert fast == plain and fast[0].startswith("⚠ [1626]")
+    if case == "held-out":
+        assert any("held-out error summed over" in line for line in both(path, 4, Filters())[0])
+
+
+def test_an_update_starts_from_the_text_the_last_one_ended_with(tmp_path: Path) -> None:
+    """The weights an update starts from are written as the previous update's (its text
+    kept), and stay right when a trace's weights jump (an ``all``-detail trace whose
+    weights were edited between two updates)."""
+    path = record(tmp_path, "ch06-streetlights-backprop", {"iterations": 2}, "all")
+    lines = path.read_text().splitlines()
+    edited = []
+    for text in lines:  # the second update of weights_0_1 ends elsewhere
+        if '"seq":13,' in text:
+            text = text.replace('[[-0.165955990594852', '[[-0.5', 1)
+        edited.append(text)
+    path.write_text("\n".join(edited) + "\n")
+    with open_trace(path, check_order=False) as reader:
+        events = list(reader)
+    header = reader.header
+    fast = list(Literate(header, registry(), 4).lines(iter(events), Filters()))
+    plain = list(Literate(header, registry(), 4).reference_lines(iter(events), Filters()))
+    assert fast == plain
+
+
+def test_the_command_writes_the_view_in_chunks_and_the_lines_before_an_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def lines() -> Any:
+        for i in range(20000):
+            yield f"line {i} " + "x" * 20
+        raise RuntimeError("the trace breaks here")
+
+    with pytest.raises(RuntimeError, match="breaks here"):
+        write_lines(lines())
+    out = capsys.readouterr().out
+    assert out.count("\n") == 20000 and out.endswith("line 19999 " + "x" * 20 + "\n")
+
+
+def test_show_writes_what_the_plain_way_writes(run_cli: Any, tmp_path: Path) -> None:
+    path = record(tmp_path, "ch04-breaking-gd-diverge", {"iterations": 400})
+    for options, digits in (([], 4), (["--exact"], None), (["--digits", "3"], 3)):
+        result = run_cli("show", path, *options)
+        with open_trace(path) as reader:
+            plain = Literate(reader.header, registry(), digits).reference_lines(
+                iter(reader), Filters())
+            assert result.exit_code == 0
+            assert result.stdout == "".join(line + "\n" for line in plain)
+
+
+def test_a_forward_event_banner_is_the_plain_one() -> None:
+    with open_trace(TRACES / "ch06-streetlights-full-dataset.jsonl") as reader:
+        events = list(reader)
+        header = reader.header
+    banners = [line for line in Literate(header, registry(), 4).lines(iter(events), Filters())
+               if line.startswith("──")]
+    narrator = Literate(header, registry(), 4)
+    plain = [narrator.banner(event) for event in map(narrator.state.complete, events)
+             if isinstance(event, ForwardEvent) and event.layer == 1]
+    assert banners == plain and len(plain) > 1
