@@ -167,10 +167,17 @@ def page_data(html: Path) -> dict[str, Any]:
     blocks = re.findall(r'<script type="application/x-steptrace-events" class="events">(.*?)</script>',
                         text, re.S)
     data["events"] = []
-    for block in blocks:  # each entry's shape from its block's table
+    for block in blocks:  # each row an entry, by its kind of step (as page.js reads them)
         inflated = json.loads(zlib.decompress(base64.b64decode(block)))
-        data["events"] += [{**entry, "shape": inflated["shapes"][entry["shape"]]}
-                           for entry in inflated["events"]]
+        for row in inflated["events"]:
+            kind, layer, samples, nonlinearity, shape, fields = inflated["kinds"][row[0]]
+            own = [f for f in fields if isinstance(f, str)]  # ([name, i]: operand i)
+            operands = row[2 + len(own):]
+            entry = {"kind": kind, "epoch": row[1], "samples": samples, "layer": layer,
+                     "shape": inflated["shapes"][shape], **dict(zip(own, row[2:], strict=False)),
+                     **{f[0]: operands[f[1]] for f in fields if not isinstance(f, str)},
+                     "operands": operands}
+            data["events"].append(entry | ({} if nonlinearity is None else {"nonlinearity": nonlinearity}))
     return data
 
 
