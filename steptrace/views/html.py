@@ -277,7 +277,7 @@ class _Recipe:
     ``slow``: its steps are narrated every time (a recipe that disagreed, or found no
     source for an operand)."""
 
-    __slots__ = ("cache", "checked", "fields", "kind", "parts", "shape", "slow")
+    __slots__ = ("cache", "checked", "fields", "kind", "parts", "ready", "shape", "slow")
 
     def __init__(self, shape: tuple[Any, ...], fields: tuple[tuple[str, str, bool], ...],
                  parts: list[tuple[Source, str]] | None, kind: list[Any]) -> None:
@@ -285,7 +285,7 @@ class _Recipe:
         #: per operand, the latest source object and its value on the page (a matrix of
         #: the state is the same object from step to step until an update replaces it)
         self.cache: list[tuple[Any, Any]] = [(None, None)] * len(self.parts)
-        self.checked, self.slow = 0, parts is None
+        self.checked, self.slow, self.ready = 0, parts is None, False
 
     def operands(self, event: Event) -> list[Any]:
         values = []
@@ -375,21 +375,21 @@ class _Steps:
     def key(self, event: Event) -> tuple[Any, ...] | None:
         """What a kind of step's shape and recipe depend on (None: narrate it every time,
         as a pass's end, whose formula names its pass)."""
-        state = self.state
+        # what the state holds: its layers and deltas (only ever added to, so their count
+        # says which they are)
+        held = len(self.state.layer), len(self.state.delta)
         if isinstance(event, ForwardEvent):
             return ("forward", event.layer, event.samples, event.nonlinearity,
-                    event.layer_in is None, tuple(state.layer), tuple(state.delta))
-        if isinstance(event, ErrorEvent):
-            return ("error", event.layer, event.samples, event.prediction is None,
-                    event.goal is None, tuple(state.layer), tuple(state.delta))
+                    event.layer_in is None, held)
         if isinstance(event, DeltaEvent):
-            return ("delta", event.layer, event.samples, event.nonlinearity,
-                    tuple(state.layer), tuple(state.delta))
+            return ("delta", event.layer, event.samples, event.nonlinearity, held)
         if isinstance(event, UpdateEvent):
             return ("update", event.layer, event.samples, event.rule,
                     None if event.details is None else tuple(event.details),
-                    event.weight_delta is None, event.weights is None,
-                    tuple(state.layer), tuple(state.delta))
+                    event.weight_delta is None, event.weights is None, held)
+        if isinstance(event, ErrorEvent):
+            return ("error", event.layer, event.samples, event.prediction is None,
+                    event.goal is None, held)
         return None
 
     def narrated(self, event: Event) -> tuple[tuple[Any, ...], list[Any], list[Any]]:
@@ -440,7 +440,7 @@ class _Steps:
         event = self.state.complete(event)
         key = self.key(event)
         recipe = None if key is None else self.recipes.get(key)
-        if recipe is not None and recipe.checked >= CHECKED and not recipe.slow:
+        if recipe is not None and recipe.ready:
             return event, recipe.shape, recipe.operands(event), recipe
         shape, values, raw = self.narrated(event)
         if key is None:
@@ -466,6 +466,7 @@ class _Steps:
             if shape != recipe.shape or _json(recipe.operands(event)) != _json(values):
                 recipe.slow = True  # (narrated every time from now on)
             recipe.checked += 1
+            recipe.ready = not recipe.slow and recipe.checked >= CHECKED
         return event, shape, values, recipe
 
     def drawn(self) -> dict[str, Any]:
@@ -603,6 +604,9 @@ class _Block:
         if index is None:
             index = self.kinds[key] = len(self.kind_list)
             self.kind_list.append([*kind[:4], self.shapes.setdefault(shape, len(self.shapes)), kind[5]])
+        if recipe is not None and not fields:  # (the usual case: every field an operand)
+            self.rows.append([index, event.epoch, *values])
+            return
         row: list[Any] = [index, event.epoch]
         if recipe is not None:
             for _, attr, rows in fields:
@@ -617,7 +621,11 @@ class _Block:
         """The block, as JSON, zlib-compressed (a run repeats itself, so some 20 times
         smaller) and base64-encoded (the page inflates it with the browser's
         ``DecompressionStream("deflate")`` when it first goes there); emptied for the next."""
-        data = _json({"shapes": list(self.shapes), "kinds": self.kind_list, "events": self.rows})
+        # (the rows hold numbers, null, "NaN" and the infinities, and {"rows", "of"} only:
+        # nothing to escape, so only the shapes and kinds, which hold names, are escaped)
+        rows = pydantic_core.to_json(self.rows, inf_nan_mode="strings")
+        data = (b'{"shapes":' + _json(list(self.shapes)) + b',"kinds":' + _json(self.kind_list)
+                + b',"events":' + rows + b"}")
         packed = base64.b64encode(zlib.compress(data, LEVEL))
         page.write(b'<script type="application/x-steptrace-events" class="events">' + packed
                    + b"</script>\n")
