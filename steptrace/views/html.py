@@ -341,6 +341,8 @@ class _Steps:
             found += [(partial(self._weights, j), False), (partial(self._before, j), False)]
         for k in self.layers:
             found += [(partial(self._layer, k), False), (partial(self._delta, k), False)]
+        if isinstance(event, UpdateEvent) and event.details:  # (a strategy's own numbers)
+            found += [(partial(self._detail, name), False) for name in event.details]
         return found
 
     def computed(self) -> list[tuple[Source, bool]]:
@@ -361,6 +363,9 @@ class _Steps:
 
     def _delta(self, k: int, event: Event) -> Any:
         return self.state.delta.get(k)
+
+    def _detail(self, name: str, event: Event) -> Any:
+        return (event.details or {}).get(name) if isinstance(event, UpdateEvent) else None
 
     def _goals(self, event: Event) -> Any:
         goals = self.state.goals
@@ -421,7 +426,9 @@ class _Steps:
                 as_is = found < len(_EVENT) and (isinstance(value, float) or _value(value) is value)
                 parts.append((sources[found][0], _AS_IS if as_is else _VALUE))
                 continue
-            if isinstance(value, float):  # the book's 1x1, as a number: only where it is alone
+            if isinstance(value, float):  # the book's 1x1 as a number: only where it is alone
+                if not self.narrator.single:  # (only one weight layer's narration makes them)
+                    return None
                 same = [i for i, got in enumerate(now) if _one(got) is not None
                         and _same(_one(got), value)]
                 if len(same) != 1:
