@@ -13,8 +13,10 @@ from typing import IO, Any
 import pytest
 
 from steptrace import outputs
-from steptrace.views.plot import Thinned
-from tests.conftest import TRACES, RunCli
+from steptrace.trace.reader import open_trace
+from steptrace.trace.state import complete_events
+from steptrace.views.plot import Thinned, figure
+from tests.conftest import TRACES, RunCli, present
 
 BACKPROP = TRACES / "ch06-streetlights-backprop.jsonl"
 
@@ -87,6 +89,38 @@ def test_thinned_keeps_every_step_th_item_and_never_more_than_its_limit(n: int) 
         assert thinned.step == 1  # a short stream is kept whole
     else:
         assert 4 < len(thinned.items) <= 8
+
+
+@pytest.mark.parametrize("n", [0, 9, 100, 4321])
+def test_an_item_thinned_wants_not_is_never_made_and_the_same_are_kept(n: int) -> None:
+    added: Thinned[int] = Thinned(8)
+    skipping: Thinned[int] = Thinned(8)
+    made = []
+    for i in range(n):
+        added.add(i)
+        if skipping.wants():
+            made.append(i)
+            skipping.add(i)
+        else:
+            skipping.skip()
+    assert skipping.items == added.items and skipping.step == added.step
+    assert len(made) <= 8 * max(1, n.bit_length())  # (of 4321: 45 made, not 4321)
+    if n == 4321:
+        assert len(made) == 45 and skipping.items == list(range(0, 4321, 1024))
+
+
+def test_the_weights_a_plot_draws_are_the_completed_traces(tmp_path: Path) -> None:
+    """The figure takes its weights from the state as it moves (error steps not filled
+    in): each update's weights as the trace's completed events hold them."""
+    pytest.importorskip("matplotlib", reason="pip install 'steptrace[plot]'")
+    with open_trace(BACKPROP) as reader:
+        updates = [e for e in complete_events(reader.header, reader)
+                   if e.kind == "update" and e.layer == 2]
+    drawn = figure(BACKPROP)
+    lines = drawn.axes[2].get_lines()  # weights_1_2 (after the curve and weights_0_1): four
+    assert len(lines) == 4 and len(updates) == 240
+    for j, line in enumerate(lines):
+        assert list(line.get_ydata()) == [present(u.weights)[j][0] for u in updates]
 
 
 def test_a_long_run_is_thinned_as_it_is_read(

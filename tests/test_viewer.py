@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pydantic_core
 import pytest
 
 import steptrace
@@ -35,7 +36,8 @@ from steptrace.trace.events import (
 )
 from steptrace.trace.reader import open_trace
 from steptrace.trace.state import complete_events, walk
-from steptrace.views.html import CHECKPOINT, MAX_NODES, write_html
+from steptrace.views import html as html_module
+from steptrace.views.html import CHECKPOINT, MAX_NODES, page_entries, write_html
 from steptrace.views.literate import Clause, Literate, Sign
 from tests.conftest import TRACES, RunCli, present
 from tests.test_plot import fill_disk
@@ -167,10 +169,17 @@ def page_data(html: Path) -> dict[str, Any]:
     blocks = re.findall(r'<script type="application/x-steptrace-events" class="events">(.*?)</script>',
                         text, re.S)
     data["events"] = []
-    for block in blocks:  # each entry's shape from its block's table
+    for block in blocks:  # each row an entry, by its kind of step (as page.js reads them)
         inflated = json.loads(zlib.decompress(base64.b64decode(block)))
-        data["events"] += [{**entry, "shape": inflated["shapes"][entry["shape"]]}
-                           for entry in inflated["events"]]
+        for row in inflated["events"]:
+            kind, layer, samples, nonlinearity, shape, fields = inflated["kinds"][row[0]]
+            own = [f for f in fields if isinstance(f, str)]  # ([name, i]: operand i)
+            operands = row[2 + len(own):]
+            entry = {"kind": kind, "epoch": row[1], "samples": samples, "layer": layer,
+                     "shape": inflated["shapes"][shape], **dict(zip(own, row[2:], strict=False)),
+                     **{f[0]: operands[f[1]] for f in fields if not isinstance(f, str)},
+                     "operands": operands}
+            data["events"].append(entry | ({} if nonlinearity is None else {"nonlinearity": nonlinearity}))
     return data
 
 
@@ -195,6 +204,73 @@ def test_the_page_holds_every_event_a_snapshot_every_256_and_each_pass_error(
         if before:
             assert state["weights"][before[-1]["layer"] - 1] == before[-1]["weights"]
     assert [p.name for p in tmp_path.iterdir()] == ["minibatch.html"]  # no temporary left
+
+
+def entries_of(trace: Path) -> list[bytes]:
+    """The page's entries of ``trace`` (:func:`page_entries`), as JSON, one an event."""
+    with open_trace(trace) as reader:
+        return [pydantic_core.to_json(entry, inf_nan_mode="strings")
+                for _, entry, _ in page_entries(reader, Registry.load())]
+
+
+PAGE_TRACES = ["streetlights-minibatch", "ch06-streetlights-backprop", "ch05-freeze-one-weight",
+               "ch04-breaking-gd-diverge", "ch03-stacked-hidden-layer", "streetlights-overfitting",
+               "ch04-hot-and-cold-learning"]
+
+
+@pytest.mark.parametrize("name", PAGE_TRACES)
+def test_a_blocks_rows_are_the_entries_narrating_every_step_makes(
+        name: str, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's blocks (each kind of step once, each event a row, read back as page.js
+    reads them) hold the entries that narrating every step (Literate.clauses) makes, number
+    for number: the recipes a kind of step is made by after its first steps change nothing."""
+    trace, html = TRACES / f"{name}.jsonl", tmp_path / "page.html"
+    assert run_cli("html", trace, "-o", html).exit_code == 0
+    written = [pydantic_core.to_json(e, inf_nan_mode="strings") for e in page_data(html)["events"]]
+    made = entries_of(trace)
+    monkeypatch.setattr(html_module, "CHECKED", 10**9)  # every step narrated, no recipe trusted
+    narrated = entries_of(trace)
+    assert len(written) == len(narrated) == len(completed(trace))
+    assert made == narrated
+    assert [json.loads(e) for e in written] == [json.loads(e) for e in narrated]
+
+
+def test_each_kind_of_step_is_narrated_twice_then_made_by_its_recipe() -> None:
+    steps = html_module._Steps(open_trace(TRACES / "ch06-streetlights-backprop.jsonl").header,
+                               Registry.load())
+    narrated: list[int] = []
+    real = steps.narrated
+
+    def narrating(event: Event) -> Any:
+        narrated.append(event.seq)
+        return real(event)
+
+    steps.narrated = narrating  # type: ignore[method-assign]
+    events = completed(TRACES / "ch06-streetlights-backprop.jsonl")
+    for event in events:
+        steps.step(event)
+    # 4 samples' 7 kinds of step, each narrated twice, then made by its recipe; the run's
+    # first 4 steps (the state held fewer layers and deltas) once each; the 60 passes'
+    # ends (their formula names the pass) every time
+    recipes = list(steps.recipes.values())
+    assert len(recipes) == 4 * 7 + 4 and not any(r.slow for r in recipes)
+    assert sorted(r.checked for r in recipes) == [1] * 4 + [2] * 4 * 7
+    assert all(r.ready for r in recipes if r.checked == 2)
+    assert len(narrated) == 4 + 4 * 7 * 2 + 60 == 120 and narrated[:60] == list(range(60))
+    assert len(events) == 1740  # (1620 made by recipes alone)
+
+
+def test_a_recipe_that_disagrees_with_the_narration_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    trace = TRACES / "streetlights-minibatch.jsonl"
+    narrated = entries_of(trace)
+    real = html_module._Steps.recipe
+
+    def swapped(self: Any, event: Any, raw: list[Any]) -> Any:  # every operand from the wrong place
+        parts = real(self, event, raw)
+        return None if parts is None else parts[1:] + parts[:1]
+
+    monkeypatch.setattr(html_module._Steps, "recipe", swapped)
+    assert entries_of(trace) == narrated  # (each such step narrated every time)
 
 
 NASTY_TITLE = '</script><script>alert("title")</script> <!--<script> & </SCRIPT'

@@ -23,8 +23,11 @@ its height to its parent, which grows the frame to it (:meth:`steptrace.Trace._r
 Everything is inline (no script, style or font is fetched). The events go in as JSON, in
 deflated blocks of ``CHECKPOINT`` (the page inflates a block when it first goes there),
 with a snapshot of the network every ``CHECKPOINT`` events, so the page reaches any event
-by replaying at most that many: a 10^6-event trace makes a page of some 20 MB that opens
-in half a second. Big layers are drawn, and their matrices shown, by their first
+by replaying at most that many: a 10^6-event trace makes a page of some 22 MB that opens
+in half a second. A block holds each kind of step once and each event as a row of numbers
+(:class:`_Block`); a kind of step is narrated (:meth:`Literate.clauses`) until its recipe
+has agreed with the narration ``CHECKED`` times, then its operands are gathered by the
+recipe alone (:class:`_Steps`). Big layers are drawn, and their matrices shown, by their first
 ``MAX_NODES`` rows and columns. The page is written while the trace is read, event by
 event, so making it takes the same memory for any length of run.
 """
@@ -36,6 +39,8 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,10 +49,12 @@ import pydantic_core
 
 from steptrace.config import ExperimentConfig
 from steptrace.defaults import DIGITS
+from steptrace.engine.formulas import transposed
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.registry import Provided, Registry
 from steptrace.trace.events import (
+    EVENT_CLASSES,
     DeltaEvent,
     EpochEndEvent,
     ErrorEvent,
@@ -62,6 +69,8 @@ from steptrace.views.page import PAGE
 from steptrace.views.pressure import PressureRun, PressureView
 
 CHECKPOINT = 256
+#: zlib's level for the blocks of events
+LEVEL = 3
 MAX_NODES = 12
 #: The rules the page's own engine (``page/engine.js``) computes, each at the revision of
 #: the built-in plugin it mirrors bit for bit (``tests/test_js_conformance.py``): a page
@@ -239,67 +248,323 @@ def _pressure_view(header: Header) -> PressureView | None:
         return None
 
 
+#: The entry's fields that hold an event's own numbers, per kind: (field, the event's
+#: attribute, cut as ``_rows`` cuts (else a number)); a forward step of layer 1 has ``input``
+#: too (its ``layer_in``), first.
+_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "forward": (("values", "layer_out", True),),
+    "error": (("error", "error", False), ("goal", "goal", True)),
+    "delta": (("delta", "delta", True), ("derivative", "derivative", True)),
+    "update": (("weights", "weights", True),),
+    "epoch_end": ()}
+_INPUT = ("input", "layer_in", True)
+#: How many events of each kind of step are narrated by :meth:`Literate.clauses` and
+#: compared with the step's recipe (:class:`_Recipe`) before the recipe alone is trusted.
+CHECKED = 2
+#: The event's own fields an operand may be.
+_EVENT = ("layer_in", "weighted_sum", "layer_out", "prediction", "goal", "error",
+          "derivative", "delta", "alpha", "weight_delta", "weights")
+
+Source = Callable[[Event], Any]
+#: the fields each kind of event has
+_HELD = {kind: set(cls.model_fields) for kind, cls in EVENT_CLASSES.items()}
+
+
+class _Recipe:
+    """How one kind of step's entry is made without narrating it: ``shape``, its clauses
+    without their numbers; ``fields``, the entry's fields of the event's own numbers; per
+    operand ``[source, scalar, constant]`` (``scalar``: the book's 1×1 as a number;
+    ``constant``: the same for every step of the kind, as the goal rows of its samples),
+    found by narrating the step (:meth:`Literate.clauses`) and seeing where each operand's
+    value came from. ``checked``: how many of its steps were narrated as well (and agreed);
+    ``slow``: its steps are narrated every time (a recipe that disagreed, or found no
+    source for an operand)."""
+
+    __slots__ = ("cache", "checked", "fields", "kind", "parts", "ready", "shape", "slow")
+
+    def __init__(self, shape: tuple[Any, ...], fields: tuple[tuple[str, str, bool], ...],
+                 parts: list[tuple[Source, str]] | None, kind: list[Any]) -> None:
+        self.shape, self.fields, self.parts, self.kind = shape, fields, parts or [], kind
+        #: per operand, the latest source object and its value on the page (a matrix of
+        #: the state is the same object from step to step until an update replaces it)
+        self.cache: list[tuple[Any, Any]] = [(None, None)] * len(self.parts)
+        self.checked, self.slow, self.ready = 0, parts is None, False
+
+    def operands(self, event: Event) -> list[Any]:
+        values = []
+        cache = self.cache
+        for i, (source, how) in enumerate(self.parts):
+            if how is _AS_IS:  # (the usual case first: an event's own small matrix, a number)
+                values.append(source(event))
+                continue
+            last, value = cache[i]
+            if how is _CONSTANT and last is not None:
+                values.append(value)
+                continue
+            found = source(event)
+            if found is not last or found is None:
+                value = float(found[0][0]) if how is _SCALAR else _value(found)
+                cache[i] = (found, value)
+            values.append(value)
+        return values
+
+
+#: How a recipe's operand is made of its source: as it is (an event's own number, or its
+#: matrix that needs no cut), the book's 1×1 as a number, the same for every step of its kind
+#: (the goal rows of its samples), or by :func:`_value`.
+_AS_IS, _SCALAR, _CONSTANT, _VALUE = "as is", "scalar", "constant", "value"
+
+
+class _Steps:
+    """The page's entries of a trace's events: each kind of step (kind, layer, samples,
+    nonlinearity, rule, what the event and the state hold: :meth:`key`) narrated by
+    :meth:`Literate.clauses` (:func:`_shape`) until its :class:`_Recipe` has agreed with
+    the narration ``CHECKED`` times, then made by the recipe alone; so the numbers the page
+    shows are the narration's, bit for bit, and a trace's many steps of the same few kinds
+    cost a lookup and a gathering of their numbers each."""
+
+    def __init__(self, header: Header, registry: Registry) -> None:
+        self.narrator = Literate(header, registry, DIGITS)
+        self.state = self.narrator.state
+        self.layers = range(len(header.config.layers))
+        self.recipes: dict[tuple[Any, ...], _Recipe] = {}
+
+    def sources(self, event: Event) -> list[tuple[Source, bool]]:
+        """Where an operand's value may come from, each ``(source, constant)``: the event's
+        fields, the state's weights (now and before the latest update), layers' outputs and
+        deltas, then what a step computes (the goal rows of its samples, what a delta comes
+        back through, the transposed weights and input)."""
+        state = self.state
+        found: list[tuple[Source, bool]] = [
+            (attrgetter(name) if name in _HELD[event.kind] else _nothing, False) for name in _EVENT]
+        for j in range(len(state.weights)):
+            found += [(partial(self._weights, j), False), (partial(self._before, j), False)]
+        for k in self.layers:
+            found += [(partial(self._layer, k), False), (partial(self._delta, k), False)]
+        if isinstance(event, UpdateEvent) and event.details:  # (a strategy's own numbers)
+            found += [(partial(self._detail, name), False) for name in event.details]
+        return found
+
+    def computed(self) -> list[tuple[Source, bool]]:
+        found: list[tuple[Source, bool]] = [(self._goals, True)]
+        for k in range(len(self.state.weights)):
+            found += [(partial(self._back, k), False), (partial(self._transposed, k), False)]
+        found.append((self._input_transposed, False))
+        return found
+
+    def _weights(self, j: int, event: Event) -> Any:
+        return self.state.weights[j]
+
+    def _before(self, j: int, event: Event) -> Any:
+        return self.state.before[j]
+
+    def _layer(self, k: int, event: Event) -> Any:
+        return self.state.layer.get(k)
+
+    def _delta(self, k: int, event: Event) -> Any:
+        return self.state.delta.get(k)
+
+    def _detail(self, name: str, event: Event) -> Any:
+        return (event.details or {}).get(name) if isinstance(event, UpdateEvent) else None
+
+    def _goals(self, event: Event) -> Any:
+        goals = self.state.goals
+        return None if goals is None else goals[list(event.samples)]
+
+    def _back(self, k: int, event: Event) -> Any:
+        return self.state.back(k) if k + 1 in self.state.delta else None
+
+    def _transposed(self, k: int, event: Event) -> Any:
+        return transposed(self.state.weights[k])
+
+    def _input_transposed(self, event: Event) -> Any:
+        return transposed(self.state.layer[0]) if 0 in self.state.layer else None
+
+    def key(self, event: Event) -> tuple[Any, ...] | None:
+        """What a kind of step's shape and recipe depend on (None: narrate it every time,
+        as a pass's end, whose formula names its pass)."""
+        # what the state holds: its layers and deltas (only ever added to, so their count
+        # says which they are)
+        held = len(self.state.layer), len(self.state.delta)
+        if isinstance(event, ForwardEvent):
+            return ("forward", event.layer, event.samples, event.nonlinearity,
+                    event.layer_in is None, held)
+        if isinstance(event, DeltaEvent):
+            return ("delta", event.layer, event.samples, event.nonlinearity, held)
+        if isinstance(event, UpdateEvent):
+            return ("update", event.layer, event.samples, event.rule,
+                    None if event.details is None else tuple(event.details),
+                    event.weight_delta is None, event.weights is None, held)
+        if isinstance(event, ErrorEvent):
+            return ("error", event.layer, event.samples, event.prediction is None,
+                    event.goal is None, held)
+        return None
+
+    def narrated(self, event: Event) -> tuple[tuple[Any, ...], list[Any], list[Any]]:
+        """The step's shape and operands by :meth:`Literate.clauses` (:func:`_shape`), and
+        the operands' values as the clauses hold them."""
+        narrator = self.narrator
+        given = narrator.given(event) if isinstance(event, ForwardEvent) and event.layer == 1 else ()
+        groups = ((True, given), (False, narrator.clauses(event)))
+        values: list[Any] = []
+        raw = [part.value for _, clauses in groups for clause in clauses
+               for part in clause.on_page() if not isinstance(part, Sign)]
+        return _shape(groups, values), values, raw
+
+    def recipe(self, event: Event, raw: list[Any]) -> list[tuple[Source, str]] | None:
+        """Where each of ``raw`` (a step's operands' values) came from (see :class:`_Recipe`);
+        None where one is found nowhere, or (a number) in more than one place."""
+        sources = self.sources(event)
+        now = [source(event) for source, _ in sources]
+        computed: list[tuple[Source, bool]] | None = None
+        parts: list[tuple[Source, str]] = []
+        for value in raw:
+            if value is None:
+                return None
+            found = next((i for i, got in enumerate(now) if got is value), None)
+            if found is not None:
+                as_is = found < len(_EVENT) and (isinstance(value, float) or _value(value) is value)
+                parts.append((sources[found][0], _AS_IS if as_is else _VALUE))
+                continue
+            if isinstance(value, float):  # the book's 1x1 as a number: only where it is alone
+                if not self.narrator.single:  # (only one weight layer's narration makes them)
+                    return None
+                same = [i for i, got in enumerate(now) if _one(got) is not None
+                        and _same(_one(got), value)]
+                if len(same) != 1:
+                    return None
+                parts.append((sources[same[0]][0], _SCALAR))
+                continue
+            if computed is None:
+                computed = self.computed()
+            match = next(((source, constant) for source, constant in computed
+                          if _equal(source(event), value)), None)
+            if match is None:
+                return None
+            parts.append((match[0], _CONSTANT if match[1] else _VALUE))
+        return parts
+
+    def step(self, event: Event) -> tuple[Event, tuple[Any, ...], list[Any], _Recipe | None]:
+        """``event`` complete (the state moved past it), its step's shape and operands, and
+        its recipe (None: a step narrated every time)."""
+        event = self.state.complete(event)
+        key = self.key(event)
+        recipe = None if key is None else self.recipes.get(key)
+        if recipe is not None and recipe.ready:
+            return event, recipe.shape, recipe.operands(event), recipe
+        shape, values, raw = self.narrated(event)
+        if key is None:
+            return event, shape, values, None
+        if recipe is None:
+            fields = _FIELDS[event.kind]
+            if isinstance(event, ForwardEvent) and event.layer == 1 and event.layer_in is not None:
+                fields = (_INPUT, *fields)
+            fields = tuple(field for field in fields if getattr(event, field[1]) is not None)
+            kind: list[Any] = [event.kind, event.layer, event.samples,
+                    event.nonlinearity if isinstance(event, DeltaEvent) else None,
+                    shape, [name for name, _, _ in fields]]
+            parts = self.recipe(event, raw)
+            recipe = self.recipes[key] = _Recipe(shape, fields, parts, kind)
+            for j, (name, attr, rows) in enumerate(fields):  # a field that is an operand: once
+                source = attrgetter(attr)(event)
+                same = [i for i, value in enumerate(raw) if value is source]
+                if (same and parts is not None and parts[same[0]][1] is _AS_IS
+                        and (not rows or _rows(source) is source)):
+                    kind[5][j] = [name, same[0]]
+                    recipe.fields = tuple(f for f in recipe.fields if f[0] != name)
+        if not recipe.slow:
+            if shape != recipe.shape or _json(recipe.operands(event)) != _json(values):
+                recipe.slow = True  # (narrated every time from now on)
+            recipe.checked += 1
+            recipe.ready = not recipe.slow and recipe.checked >= CHECKED
+        return event, shape, values, recipe
+
+    def drawn(self) -> dict[str, Any]:
+        """The drawn state now (before the next event): a checkpoint."""
+        state, layers = self.state, self.layers
+        return {"nodes": [_rows(state.layer[k].tolist()) if k in state.layer else [] for k in layers],
+                "weights": [_block(w.tolist()) for w in state.weights],
+                "deltas": [_rows(state.delta[k].tolist()) if k in state.delta else [] for k in layers]}
+
+
+def _nothing(event: Event) -> Any:
+    return None
+
+
+def _one(source: Any) -> Any:
+    """A 1x1 matrix's number (None for anything else)."""
+    if isinstance(source, np.ndarray):
+        return source[0, 0] if source.shape == (1, 1) else None
+    if type(source) is tuple and len(source) == 1 and len(source[0]) == 1:
+        return source[0][0]
+    return None
+
+
+def _same(a: Any, b: float) -> bool:
+    """The same number, bit for bit (-0.0 is not 0.0; NaN is NaN)."""
+    return bool(np.float64(a).tobytes() == np.float64(b).tobytes())
+
+
+def _equal(source: Any, value: Any) -> bool:
+    """The same matrix, bit for bit."""
+    if source is None:
+        return False
+    try:
+        a, b = np.asarray(source, dtype=np.float64), np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _entry(event: Event, shape: tuple[Any, ...], values: list[Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"kind": event.kind, "epoch": event.epoch,
+                             "samples": event.samples, "layer": event.layer,
+                             "shape": shape, "operands": values}
+    if isinstance(event, ForwardEvent) and event.layer == 1 and event.layer_in is not None:
+        entry["input"] = _rows(event.layer_in)
+    for field, name, rows in _FIELDS[event.kind]:
+        value = getattr(event, name)
+        if value is not None:
+            entry[field] = _rows(value) if rows else value
+    if isinstance(event, DeltaEvent):
+        entry["nonlinearity"] = event.nonlinearity
+    return entry
+
+
 def page_entries(reader: TraceReader, registry: Registry) -> Iterator[tuple[Event, dict[str, Any], Any]]:
     """Each event of the trace, complete, with its entry on the page and, every
     ``CHECKPOINT`` events, the drawn state before it (else None). An entry is what the page
     draws for the event and its step's literate line: ``shape``, the clauses without their
     numbers (:func:`_shape`), and ``operands``, their values in order. The page's own
     engine makes the same entries for a run it computes (``page/live.js``; the two are
-    held together by ``tests/test_live_page.py``)."""
-    header = reader.header
-    narrator = Literate(header, registry, DIGITS)
-    state, layers = narrator.state, range(len(header.config.layers))
+    held together by ``tests/test_live_page.py``). The page's blocks hold the same entries,
+    written compactly (:class:`_Block`)."""
+    steps = _Steps(reader.header, registry)
     for count, event in enumerate(reader):
-        drawn = None
-        if count % CHECKPOINT == 0:  # the drawn state before this event
-            drawn = {"nodes": [_rows(state.layer[k].tolist()) if k in state.layer else []
-                               for k in layers],
-                     "weights": [_block(w.tolist()) for w in state.weights],
-                     "deltas": [_rows(state.delta[k].tolist()) if k in state.delta else []
-                                for k in layers]}
-        event = state.complete(event)
-        values: list[Any] = []
-        given = narrator.given(event) if isinstance(event, ForwardEvent) and event.layer == 1 else ()
-        shape = _shape(((True, given), (False, narrator.clauses(event))), values)
-        entry: dict[str, Any] = {"kind": event.kind, "epoch": event.epoch,
-                                 "samples": event.samples, "layer": event.layer,
-                                 "shape": shape, "operands": values}
-        if isinstance(event, ForwardEvent):
-            if event.layer == 1 and event.layer_in is not None:
-                entry["input"] = _rows(event.layer_in)
-            entry["values"] = _rows(event.layer_out)
-        elif isinstance(event, ErrorEvent):
-            entry["error"] = event.error
-            if event.goal is not None:
-                entry["goal"] = _rows(event.goal)
-        elif isinstance(event, DeltaEvent):
-            entry["delta"] = _rows(event.delta)
-            entry["derivative"] = _rows(event.derivative)
-            entry["nonlinearity"] = event.nonlinearity
-        elif isinstance(event, UpdateEvent) and event.weights is not None:
-            entry["weights"] = _block(event.weights)
-        yield event, entry, drawn
+        drawn = steps.drawn() if count % CHECKPOINT == 0 else None
+        event, shape, values, _ = steps.step(event)
+        yield event, _entry(event, shape, values), drawn
 
 
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                   checkpoints: IO[bytes], errors: IO[bytes], test_errors: IO[bytes],
                   starts: IO[bytes], pressure: PressureRun | None = None) -> int:
     """Write the events' entries (:func:`page_entries`) to ``page``, ``CHECKPOINT`` entries
-    a block (see :func:`_write_block`: the page inflates and parses a block only when it
-    goes there, so a long run opens about as fast as a short one), and the elements of the
+    a block (see :class:`_Block`: the page inflates and parses a block only when it goes
+    there, so a long run opens about as fast as a short one), and the elements of the
     snapshots', errors', held-out errors' and pass starts' arrays to their files, handing
     each event, complete, to ``pressure`` (the pressure view's run); returns the event
     count."""
     count = passes = tested = 0
     epoch = -1
-    block: list[bytes] = []
-    shapes: dict[tuple[Any, ...], int] = {}  # this block's
-    for event, entry, drawn in page_entries(reader, registry):
-        if drawn is not None:
-            checkpoints.write((b"," if count else b"") + _json(drawn))
+    block = _Block()
+    steps = _Steps(reader.header, registry)
+    for event in reader:
+        if count % CHECKPOINT == 0:
+            checkpoints.write((b"," if count else b"") + _json(steps.drawn()))
+        event, shape, values, recipe = steps.step(event)
         if pressure is not None:
             pressure.add(event)
-        entry["shape"] = shapes.setdefault(entry["shape"], len(shapes))
         if isinstance(event, EpochEndEvent):
             if event.error is not None:
                 errors.write((b"," if passes else b"") + _json(event.error))
@@ -310,27 +575,74 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
         if event.epoch != epoch:  # where each pass starts: the page jumps there
             starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
             epoch = event.epoch
-        block.append(_json(entry))
+        block.add(event, shape, values, recipe)
         count += 1
         if count % CHECKPOINT == 0:
-            _write_block(page, block, shapes)
-    if block:
-        _write_block(page, block, shapes)
+            block.write(page)
+    if block.rows:
+        block.write(page)
     return count
 
 
-def _write_block(page: IO[bytes], entries: list[bytes], shapes: dict[tuple[Any, ...], int]) -> None:
-    """One block of entries, ``{"shapes": [...], "events": [...]}`` (each entry's
-    ``shape`` is its index in the block's shapes), as JSON, zlib-compressed (a run repeats
-    itself, so some 15 times smaller) and base64-encoded; the page inflates it with the
-    browser's ``DecompressionStream("deflate")`` when it first goes there. Empties
-    ``entries`` and ``shapes`` for the next block."""
-    data = (b'{"shapes":' + _json(list(shapes)) + b',"events":[' + b",".join(entries) + b"]}")
-    packed = base64.b64encode(zlib.compress(data, 9))
-    page.write(b'<script type="application/x-steptrace-events" class="events">' + packed
-               + b"</script>\n")
-    entries.clear()
-    shapes.clear()
+class _Block:
+    """A block of ``CHECKPOINT`` entries as the page reads them: each kind of step once
+    (``kinds``: ``[kind, layer, samples, nonlinearity, shape, fields]``, the shape an index
+    into the block's ``shapes``, ``fields`` the names of the entry's fields of the event's
+    own numbers, ``[name, i]`` for one that is the step's operand ``i``, written once as the
+    operand), and each event a row: ``[its kind's index, epoch, its other fields' values...,
+    its operands' values...]``. The page makes each row the entry :func:`page_entries`
+    yields."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[tuple[Any, ...], int] = {}
+        self.kinds: dict[Any, int] = {}
+        self.kind_list: list[list[Any]] = []
+        self.rows: list[list[Any]] = []
+
+    def add(self, event: Event, shape: tuple[Any, ...], values: list[Any],
+            recipe: _Recipe | None) -> None:
+        key: Any
+        if recipe is not None:
+            fields, key, kind = recipe.fields, recipe, recipe.kind
+        else:  # (a pass's end)
+            entry = _entry(event, shape, values)
+            names = [name for name in ("input", *(f for f, _, _ in _FIELDS[event.kind])) if name in entry]
+            fields = tuple((name, "", False) for name in names)
+            key = (event.kind, event.layer, event.samples, shape, tuple(names))
+            kind = [event.kind, event.layer, event.samples, entry.get("nonlinearity"), shape, names]
+        index = self.kinds.get(key)
+        if index is None:
+            index = self.kinds[key] = len(self.kind_list)
+            self.kind_list.append([*kind[:4], self.shapes.setdefault(shape, len(self.shapes)), kind[5]])
+        if recipe is not None and not fields:  # (the usual case: every field an operand)
+            self.rows.append([index, event.epoch, *values])
+            return
+        row: list[Any] = [index, event.epoch]
+        if recipe is not None:
+            for _, attr, rows in fields:
+                value = getattr(event, attr)
+                row.append(_rows(value) if rows else value)
+        else:
+            row += [entry[name] for name, _, _ in fields]
+        row += values
+        self.rows.append(row)
+
+    def write(self, page: IO[bytes]) -> None:
+        """The block, as JSON, zlib-compressed (a run repeats itself, so some 20 times
+        smaller) and base64-encoded (the page inflates it with the browser's
+        ``DecompressionStream("deflate")`` when it first goes there); emptied for the next."""
+        # (the rows hold numbers, null, "NaN" and the infinities, and {"rows", "of"} only:
+        # nothing to escape, so only the shapes and kinds, which hold names, are escaped)
+        rows = pydantic_core.to_json(self.rows, inf_nan_mode="strings")
+        data = (b'{"shapes":' + _json(list(self.shapes)) + b',"kinds":' + _json(self.kind_list)
+                + b',"events":' + rows + b"}")
+        packed = base64.b64encode(zlib.compress(data, LEVEL))
+        page.write(b'<script type="application/x-steptrace-events" class="events">' + packed
+                   + b"</script>\n")
+        self.shapes.clear()
+        self.kinds.clear()
+        self.kind_list = []
+        self.rows.clear()
 
 
 def _json(value: Any) -> bytes:

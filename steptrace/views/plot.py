@@ -16,9 +16,9 @@ from typing import Any, Generic, TypeVar
 
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
-from steptrace.trace.events import EpochEndEvent, UpdateEvent
+from steptrace.trace.events import EpochEndEvent, ErrorEvent, UpdateEvent
 from steptrace.trace.reader import TraceReader, open_trace
-from steptrace.trace.state import complete_events
+from steptrace.trace.state import NetworkState
 
 T = TypeVar("T")
 
@@ -57,7 +57,8 @@ def figure(trace: Path | TraceReader) -> Any:
     weights: dict[int, Thinned[list[float]]] = {}  # layer -> one row of weights per update
     with open_trace(trace) if isinstance(trace, Path) else trace as reader:
         config = reader.header.config
-        for event in complete_events(reader.header, reader):
+        state = NetworkState(reader.header)
+        for event in reader:
             if isinstance(event, EpochEndEvent):
                 for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
                     if value is None:
@@ -66,9 +67,16 @@ def figure(trace: Path | TraceReader) -> Any:
                         curve_of.add((event.epoch, value))
                     else:
                         left_out += 1
-            elif isinstance(event, UpdateEvent) and event.weights is not None:
-                flat = [x for row in event.weights for x in row][:MAX_WEIGHTS]
-                weights.setdefault(event.layer, Thinned(MAX_POINTS)).add(flat)
+            elif isinstance(event, ErrorEvent):
+                continue  # (the state does not move: nothing of it is filled in)
+            else:
+                event = state.complete(event)  # (the weights move with the forward and delta steps)
+                if isinstance(event, UpdateEvent) and event.weights is not None:
+                    series = weights.setdefault(event.layer, Thinned(MAX_POINTS))
+                    if series.wants():  # (a weight row the thinning drops is not made)
+                        series.add([x for row in event.weights for x in row][:MAX_WEIGHTS])
+                    else:
+                        series.skip()
     layers = sorted(weights)
     drawn = Figure(figsize=(10, 3 + 2.5 * len(layers)))
     axes = drawn.subplots(1 + len(layers), 1, squeeze=False)
@@ -126,12 +134,20 @@ class Thinned(Generic[T]):
         self.step = 1
         self.seen = 0
 
+    def wants(self) -> bool:
+        """Whether the next item is kept (else :meth:`skip` it: it need not be made)."""
+        return self.seen % self.step == 0
+
     def add(self, item: T) -> None:
         if self.seen % self.step == 0:
             self.items.append(item)
             if len(self.items) > self.limit:
                 del self.items[1::2]
                 self.step *= 2
+        self.seen += 1
+
+    def skip(self) -> None:
+        """The next item is one :meth:`wants` said is not kept: count it only."""
         self.seen += 1
 
     def positions(self) -> range:

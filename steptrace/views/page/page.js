@@ -3,12 +3,23 @@ const D = JSON.parse(document.getElementById("data").textContent);
 // the events come in blocks of D.checkpoint, each deflated and base64-encoded; a block is
 // inflated and parsed when the page first goes there (the latest 64 are kept)
 const blocks = document.querySelectorAll("script.events"), parsed = new Map(), pending = new Map();
-async function inflate(c) {  // the block's events, each with its step's shape (the block's own table)
+// a block holds each kind of step once, [kind, layer, samples, nonlinearity, shape, fields]
+// (the shape an index into its shapes; a field [name, i] is the step's operand i), and each
+// event as a row: [its kind's index, epoch, its other fields' values, its operands' values]
+async function inflate(c) {  // the block's events as entries, each with its step's shape
   const bytes = Uint8Array.from(atob(blocks[c].textContent), ch => ch.charCodeAt(0));
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   const block = JSON.parse(await new Response(stream).text());
-  for (const e of block.events) e.shape = block.shapes[e.shape];
-  return block.events;
+  return block.events.map(row => {
+    const [kind, layer, samples, nonlinearity, shape, fields] = block.kinds[row[0]];
+    const e = {kind, epoch: row[1], samples, layer, shape: block.shapes[shape]};
+    let j = 2;
+    for (const f of fields) if (!Array.isArray(f)) e[f] = row[j++];
+    e.operands = row.slice(j);
+    for (const f of fields) if (Array.isArray(f)) e[f[0]] = e.operands[f[1]];
+    if (nonlinearity !== null) e.nonlinearity = nonlinearity;
+    return e;
+  });
 }
 function load(c) {
   if (!pending.has(c)) {
