@@ -8,6 +8,7 @@ formats what it returns."""
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import click
@@ -34,8 +35,8 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None, exact: bool) -> None:
     """Narrate a trace, step by step."""
     from steptrace.errors import BadInput, one_line
-    from steptrace.trace.reader import open_trace
-    from steptrace.views.lines import check_view, view_lines
+    from steptrace.trace.reader import open_trace, seek_to_pass, started_at, through_pass
+    from steptrace.views.lines import SEEKING_VIEWS, check_view, view_lines
     from steptrace.views.text import Filters
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
@@ -43,13 +44,25 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
         check_view(view, filters, digits, exact)
     except BadInput as error:
         raise click.UsageError(str(error)) from None
-    with open_trace(trace) as reader:
-        for line in view_lines(reader.header, iter(reader), view, filters, digits, registry(),
-                               exact=exact):
+    with ExitStack() as files:
+        read = reader = files.enter_context(open_trace(trace))
+        lines = None
+        if epochs and view in SEEKING_VIEWS and (start := seek_to_pass(reader, min(epochs))) \
+                is not False:
+            # (an indexed trace: read from the checkpoint before the first pass asked for, up
+            # to the end of the last; when nothing matches, read whole to say what it holds)
+            events = through_pass(iter(reader), max(epochs))
+            with suppress(BadInput):
+                lines = list(view_lines(started_at(reader.header, start), events, view, filters,
+                                        digits, registry(), exact=exact))
+            if lines is None:
+                read = files.enter_context(open_trace(trace))
+        for line in lines if lines is not None else view_lines(
+                read.header, iter(read), view, filters, digits, registry(), exact=exact):
             click.echo(line)
-        if reader.incomplete:
-            click.echo(one_line(f"warning: {trace} is incomplete: {reader.incomplete} after "
-                                f"{reader.end.events if reader.end else 0} events; the rest of "
+        if read.incomplete:
+            click.echo(one_line(f"warning: {trace} is incomplete: {read.incomplete} after "
+                                f"{read.end.events if read.end else 0} events; the rest of "
                                 "the run was never recorded"), err=True)
 
 
