@@ -233,7 +233,7 @@ class TraceReader:
         #: what is wrong with the end line's index, once read (a warning: the events are
         #: all there and checked; only a seek would have followed it)
         self.index_problem: str | None = None
-        self._start = self._position()
+        self.quiet_index = False  # (replay: a wrong index is its Mismatch, not a warning)
         try:
             self.header = self._read_header(self._readline())
         except BaseException:
@@ -241,6 +241,7 @@ class TraceReader:
             raise
         self._order = EventOrder(self.header.config, holds_passes_only(self.header.detail)) \
             if check_order else None
+        self._start = self._position()  # (a plain trace's offsets count from the first event)
 
     def _readline(self) -> bytes:
         try:
@@ -383,6 +384,8 @@ class TraceReader:
         problem = index_mismatch(end.index, self.checkpoints)
         if problem is not None:
             self.index_problem = problem
+            if self.quiet_index:
+                return
             warnings.warn(f"{self.name}: its end line's index does not match its checkpoints "
                           f"({problem}): the events are all read and checked, but a seek "
                           "(show --epoch) is refused; re-record the trace to seek in it",
@@ -573,7 +576,8 @@ def _tail_end(raw: IO[bytes], gzipped: bool) -> tuple[End, int] | None:
 def index_problem(end: End, header: Header, first: int, end_at: int) -> str | None:
     """What makes an end line's index impossible for its trace, if anything: its entries
     are passes K, 2K, ... of the run, their seqs within the events and increasing, their
-    offsets increasing between the header's end (``first``) and the end line's (``end_at``)."""
+    offsets increasing and before the end line's (``end_at``, counted as they are: from
+    the header's end in a plain trace, ``first``; from the file's start in a .gz)."""
     k, index = header.checkpoint_every, end.index or ()
     assert k is not None
     seq = offset = -1
@@ -586,7 +590,7 @@ def index_problem(end: End, header: Header, first: int, end_at: int) -> str | No
                     f"and within the {end.events} events")
         if not (first <= at < end_at and at > offset):
             return (f"entry {i} (pass {epoch}) says byte {at}, not after the entry before and "
-                    f"between the header (byte {first}) and the end line (byte {end_at})")
+                    f"between the header and the end line (byte {end_at})")
         seq, offset = at_seq, at
     if end.nonfinite is not None and end.nonfinite >= end.events:
         return f"it says event {end.nonfinite} is not finite; the trace holds {end.events}"
@@ -625,7 +629,7 @@ def seek_to_pass(reader: TraceReader, epoch: int) -> Checkpoint | bool:
             f"{reader.name}: its index (the end line's) is damaged: {problem}; read it whole "
             f"(steptrace show {reader.name} without --epoch checks every line) or re-record it")
 
-    if (problem := index_problem(end, header, first, end_at)) is not None:
+    if (problem := index_problem(end, header, 1 if gzipped else 0, end_at - first)) is not None:
         raise damaged(problem)
     if epoch >= header.config.iterations or (not end.complete and (
             not index or epoch >= index[-1][0])):
@@ -637,7 +641,7 @@ def seek_to_pass(reader: TraceReader, epoch: int) -> Checkpoint | bool:
         return True
     i = usable[-1]
     at_epoch, seq, offset = index[i]
-    raw.seek(offset)
+    raw.seek(first + offset)
     if gzipped:
         file._owned = False
         file.close()

@@ -80,7 +80,7 @@ class TraceWriter:
         #: [epoch, seq, offset] of each checkpoint written (the end line's index), or None
         #: when offsets cannot be known (a stream that cannot tell where it is)
         self._index: list[tuple[int, int, int]] | None = []
-        self._start = 0  # where the trace starts in its stream
+        self._start = 0  # where the line after the header starts in a plain trace's stream
         self._members = False  # a .gz file: a new gzip member at each checkpoint
         self._nonfinite: int | None = None  # the first event whose line is not all finite
 
@@ -103,12 +103,19 @@ class TraceWriter:
                 # mtime 0: the same run gives the same bytes (a golden re-recorded is unchanged)
                 self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
                 self._members = True
-        try:  # (a gzip stream, or one that cannot tell: checkpoints, but no index)
-            self._start = self._raw.tell() if self._file is self._raw else 0
-            self._index = None if self._file is not self._raw and not self._members else []
+        # (a gzip stream, or one that cannot tell where it is: checkpoints, but no index)
+        self._index = None if self._file is not self._raw and not self._members else []
+        self._write = self._file.write
+
+    def _started(self) -> None:
+        """The header written: a plain trace's offsets count from here (a .gz's from the
+        file's start), so that a header rewritten leaves the index true."""
+        if self._members or self._index is None:
+            return
+        try:
+            self._start = self._raw.tell()
         except (OSError, ValueError, AttributeError):
             self._index = None
-        self._write = self._file.write
 
     def _new_member(self) -> int:
         """A .gz trace: the gzip member so far closed, a new one started; where it starts."""
@@ -147,8 +154,7 @@ class TraceWriter:
             self._write(line)
         except OSError as error:
             raise cannot_write(self.name, error) from None
-        if self._nonfinite is None and (b'NaN"' in line or b'Infinity"' in line or (
-                b"float64_le_hex" in line and packed_nonfinite(record))):
+        if self._nonfinite is None and line_nonfinite(line, record):
             self._nonfinite = self.events  # (the index says so: a seek past it still warns)
         self.events += 1
         if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
@@ -163,7 +169,7 @@ class TraceWriter:
             try:
                 if self._members and self._index:  # the end line in a gzip member of its own
                     self._new_member()
-                if self._header.checkpoint_every is not None and self._index is not None:
+                if self._header.checkpoint_every is not None and self._index:  # (none: as before)
                     end = end.model_copy(update={"index": tuple(self._index),
                                                  "nonfinite": self._nonfinite})
                 self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
@@ -193,6 +199,7 @@ class TraceWriter:
                 self._create()
                 self._file.write(self._header.to_json())
                 self._file.write(b"\n")  # (not + b"\n": a header may be megabytes)
+                self._started()
                 self._header_written = True
         except OSError as error:
             self._discard()
@@ -234,8 +241,13 @@ class TraceWriter:
             self._discard()
 
 
-def packed_nonfinite(record: Record) -> bool:
-    """Whether a packed matrix of ``record`` holds a number that is not finite."""
+def line_nonfinite(line: bytes, record: Record) -> bool:
+    """Whether an event's line (of ``record``) holds a number that is not finite: NaN and
+    ±Infinity are strings in a line, and a packed matrix's are looked for in its record."""
+    if b'NaN"' in line or b'Infinity"' in line:
+        return True
+    if b"float64_le_hex" not in line:
+        return False
     import numpy as np
 
     from steptrace.matrices import PACKED_KEY, unpack
