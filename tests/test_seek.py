@@ -328,3 +328,17 @@ def test_an_older_trace_reads_as_before(tmp_path: Path) -> None:
     assert b'"checkpoint_every"' not in golden.read_bytes().splitlines()[0]
     shown = run("show", golden, "--epoch", "90")
     assert shown.exit_code == 0 and shown.stdout.startswith("── epoch 90")
+
+
+def test_a_trace_compressed_or_decompressed_since_reads_whole(
+        traces: dict[str, Path], tmp_path: Path) -> None:
+    """gzip run.jsonl (gunzip run.jsonl.gz): the index's offsets are of the other file, so
+    it is read whole, without a word; what it shows is the same."""
+    zipped, unzipped = tmp_path / "run.jsonl.gz", tmp_path / "run.jsonl"
+    zipped.write_bytes(gzip.compress(traces["plain"].read_bytes()))
+    unzipped.write_bytes(gzip.decompress(traces["gz"].read_bytes()))
+    expected = run("show", traces["plain"], "--epoch", "150")
+    for trace in (zipped, unzipped):
+        shown = run("show", trace, "--epoch", "150")
+        assert (shown.exit_code, shown.stdout, shown.stderr) == (0, expected.stdout, "")
+        assert run("show", trace, "--kind", "epoch_end").stderr == ""

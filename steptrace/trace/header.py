@@ -294,6 +294,10 @@ class End(BaseModel):
         "checkpoint line, in order: its pass, the seq of the pass's first event, and the byte "
         "where the line starts (in a .gz trace: where its gzip member starts); absent from a "
         f"trace without checkpoints (schema {CHECKPOINT_SCHEMA_VERSION} and later)")
+    gzip: Literal[True] | None = Field(
+        default=None, description="true: the index's offsets are of gzip members in a .gz file "
+        "(absent: of lines after the header in a plain one). A trace compressed or "
+        "decompressed since has an index of the other kind: it is read whole")
     nonfinite: StrictInt | None = Field(
         default=None, ge=0, description="in a trace with an index: the seq of the first event "
         "whose line holds a number that is not finite (NaN, ±Infinity); absent when none does "

@@ -381,7 +381,10 @@ class TraceReader:
             return
         if end.index is None:  # (a trace written to a stream that cannot tell where it is)
             return
-        problem = index_mismatch(end.index, self.checkpoints)
+        found = self.checkpoints
+        if end.gzip:  # (offsets of gzip members: not those of lines, read decompressed)
+            found = [(epoch, seq, None) for epoch, seq, _ in found]
+        problem = index_mismatch(end.index, found)
         if problem is not None:
             self.index_problem = problem
             if self.quiet_index:
@@ -619,8 +622,8 @@ def seek_to_pass(reader: TraceReader, epoch: int) -> Checkpoint | bool:
         raw.seek(here)
     except (OSError, ValueError):
         return False
-    if tail is None or tail[0].index is None:  # (no index: read as today)
-        return False
+    if tail is None or tail[0].index is None or bool(tail[0].gzip) != gzipped:
+        return False  # (no index, or one of the file before it was compressed: read it all)
     end, end_at = tail
     index = end.index or ()
 

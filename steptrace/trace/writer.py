@@ -171,6 +171,7 @@ class TraceWriter:
                     self._new_member()
                 if self._header.checkpoint_every is not None and self._index:  # (none: as before)
                     end = end.model_copy(update={"index": tuple(self._index),
+                                                 "gzip": True if self._members else None,
                                                  "nonfinite": self._nonfinite})
                 self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
                 if self._stream is not None:
