@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from steptrace.cli import cli
 from steptrace.trace.header import checkpoint_every
-from tests.conftest import TRACES, Result, RunCli
+from tests.conftest import TRACES, Result
 
 BACKPROP = "ch06-streetlights-backprop"  # [3, 4, 1], 4 samples: 29 events a pass, K = 35
 PASSES = 200
@@ -342,3 +342,47 @@ def test_a_trace_compressed_or_decompressed_since_reads_whole(
         shown = run("show", trace, "--epoch", "150")
         assert (shown.exit_code, shown.stdout, shown.stderr) == (0, expected.stdout, "")
         assert run("show", trace, "--kind", "epoch_end").stderr == ""
+
+
+# -- the API: a loaded trace's events read from its file, a pass at a time ------------------
+
+
+def test_a_loaded_trace_reads_its_events_from_the_file_as_asked(
+        traces: dict[str, Path], tmp_path: Path) -> None:
+    import steptrace
+    from steptrace.errors import BadInput, TraceFormatError
+
+    whole = steptrace.load(traces["whole"])  # (no index: in memory, as before)
+    for kind in ("plain", "gz"):
+        trace = steptrace.load(traces[kind])
+        assert type(trace.events).__name__ == "_SoughtEvents"
+        assert len(trace.events) == len(whole.events) == PASSES * 29
+        for epoch in (0, 34, 35, 120, [3, 150], [40, 41, 199], 250):
+            assert list(trace.events.filter(epoch=epoch)) == list(whole.events.filter(epoch=epoch))
+        assert list(trace.events.filter(epoch=[60, 150], kind="update", sample=2)) == \
+            list(whole.events.filter(epoch=[60, 150], kind="update", sample=2))
+        for seq in (0, 1014, 1015, 1016, 5799, -1, -5800):
+            assert trace.events[seq] == whole.events[seq]
+        assert list(trace.events[1000:1100:7]) == list(whole.events[1000:1100:7])
+        assert list(trace.events[::-500]) == list(whole.events[::-500])
+        with pytest.raises(IndexError):
+            trace.events[5800]
+        assert [w.tolist() for w in trace.weights] == [w.tolist() for w in whole.weights]
+        assert trace.errors == whole.errors
+        assert trace.show(epoch=150) == whole.show(epoch=150)
+        assert repr(trace.events) == repr(whole.events)
+        assert trace.replay()
+    # the passes before the checkpoint are not read: a damaged line there goes unnoticed
+    lines = traces["plain"].read_bytes().splitlines(keepends=True)
+    lines[100] = lines[100].replace(b'"kind":"', b'"kynd":"', 1)
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"".join(lines))
+    trace = steptrace.load(damaged)
+    assert list(trace.events.filter(epoch=150)) == list(whole.events.filter(epoch=150))
+    with pytest.raises(TraceFormatError, match=":101: bad event"):
+        trace.events.filter(epoch=3)
+    # saved, it is the file as it was; changed since it was loaded, it says so
+    assert trace.save(tmp_path / "copy.jsonl").read_bytes() == damaged.read_bytes()
+    damaged.write_bytes(damaged.read_bytes() + b"\n")
+    with pytest.raises(BadInput, match="changed since it was loaded: load it again"):
+        trace.events.filter(epoch=150)

@@ -491,7 +491,8 @@ def index_mismatch(index: tuple[tuple[int, int, int], ...],
                    found: list[tuple[int, int, int | None]]) -> str | None:
     """How an end line's index differs from the checkpoints a reader found (None: it
     does not); an offset not known (a .gz trace read through) is not compared."""
-    for i, ((epoch, seq, offset), (at_epoch, at_seq, at)) in enumerate(zip(index, found)):
+    pairs = zip(index, found, strict=False)  # (a length apart is said after)
+    for i, ((epoch, seq, offset), (at_epoch, at_seq, at)) in enumerate(pairs):
         if (epoch, seq) != (at_epoch, at_seq) or (at is not None and offset != at):
             where = f", byte {at}" if at is not None else ""
             return (f"entry {i} says pass {epoch}, seq {seq}, byte {offset}; the checkpoint there "
@@ -612,6 +613,8 @@ def seek_to_pass(reader: TraceReader, epoch: int) -> Checkpoint | bool:
     raises :class:`~steptrace.errors.TraceFormatError`: the trace is damaged."""
     header, k = reader.header, reader.header.checkpoint_every
     file = reader._file
+    if isinstance(file, _Kept):  # (its lines are not kept once it seeks)
+        file = file._lines
     if k is None or not isinstance(file, _Lines) or reader._events or reader._line != 1:
         return False
     raw, gzipped = file._raw, file._gzip is not None
@@ -637,7 +640,7 @@ def seek_to_pass(reader: TraceReader, epoch: int) -> Checkpoint | bool:
     if epoch >= header.config.iterations or (not end.complete and (
             not index or epoch >= index[-1][0])):
         return False  # (a pass the trace may not hold: read it all, to say what it holds)
-    reader.end = end
+    reader.end, reader._file = end, file
     usable = [i for i, (at_epoch, at_seq, _) in enumerate(index)
               if at_epoch <= epoch and (end.nonfinite is None or at_seq <= end.nonfinite)]
     if not usable:

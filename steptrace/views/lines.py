@@ -14,7 +14,6 @@ from steptrace.trace.events import Event
 from steptrace.trace.header import Header
 from steptrace.views import VIEWS
 
-
 #: The views that show a pass from its own events and the weights it started with, so that
 #: ``--epoch`` may read a trace from the checkpoint before the pass (the pressure view reads
 #: the whole run; the book view takes no filters).
