@@ -35,6 +35,7 @@ import re
 import uuid
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, overload
@@ -51,9 +52,15 @@ from steptrace.plugins.loaded import registry
 from steptrace.recording import recordable, resolve_experiment
 from steptrace.trace.events import EpochEndEvent, Event
 from steptrace.trace.header import Detail, End, Header, holds_passes_only
-from steptrace.trace.reader import TraceReader, open_trace, seek_to_pass, started_at
+from steptrace.trace.reader import (
+    TraceReader,
+    open_trace,
+    seek_to_pass,
+    started_at,
+    through_pass,
+)
 from steptrace.trace.state import NetworkState
-from steptrace.views.lines import view_lines
+from steptrace.views.lines import SEEKING_VIEWS, view_lines
 
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
@@ -346,16 +353,22 @@ class _Source:
             raise BadInput(f"{self.path} changed since it was loaded: load it again")
         return open_trace(self.path)
 
+    @contextmanager
+    def seek(self, epoch: int) -> Iterator[tuple[Header, TraceReader]]:
+        """A reader of the file from the checkpoint before pass ``epoch`` (the first event
+        when there is none), and the header to complete its events with (the checkpoint's
+        weights as the initial ones)."""
+        with self.open() as reader:
+            start = seek_to_pass(reader, epoch) if epoch else False
+            yield started_at(reader.header, start), reader
+
     def read(self, epoch: int = 0, seq: int | None = None) -> Iterator[Event]:
         """Every event, complete, from pass ``epoch`` (or the pass of event ``seq``) on,
         read from the checkpoint before it; the rest of the file up to the end line."""
         if seq is not None:
             epoch = self.epochs[bisect_right(self.seqs, seq) - 1]
-        with self.open() as reader:
-            start = seek_to_pass(reader, epoch) if epoch else False
-            state = NetworkState(started_at(reader.header, start) if start is not False
-                                 else reader.header)
-            yield from map(state.complete, reader)
+        with self.seek(epoch) as (header, reader):
+            yield from map(NetworkState(header).complete, reader)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -545,8 +558,21 @@ class Trace:
         epochs, samples, kinds, layers = (_one_or_many(v) or set()
                                           for v in (epoch, sample, kind, layer))
         filters = Filters(epochs, samples, kinds, layers, python=True)
-        return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
-                                    registry(self._plugins_dir, self._plugins), exact=exact))
+        rules = registry(self._plugins_dir, self._plugins)
+        if self._source is not None and epochs and view in SEEKING_VIEWS:
+            try:  # (from the checkpoint before the first pass asked for, to the last's end)
+                with self._source.seek(min(epochs)) as (header, reader):
+                    return "\n".join(view_lines(header, through_pass(iter(reader), max(epochs)),
+                                                view, filters, digits, rules, exact=exact))
+            except BadInput as error:  # nothing matches: said of the whole trace, below
+                if type(error) is not BadInput:
+                    raise
+        if self._source is None:
+            return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
+                                        rules, exact=exact))
+        with self._source.open() as whole:
+            return "\n".join(view_lines(whole.header, iter(whole), view, filters, digits, rules,
+                                        exact=exact))
 
     def save(self, path: Path | str) -> Path:
         """Write the trace to ``path`` (atomically: a file there is replaced only when the

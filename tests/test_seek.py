@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -369,7 +370,15 @@ def test_a_loaded_trace_reads_its_events_from_the_file_as_asked(
             trace.events[5800]
         assert [w.tolist() for w in trace.weights] == [w.tolist() for w in whole.weights]
         assert trace.errors == whole.errors
-        assert trace.show(epoch=150) == whole.show(epoch=150)
+        for shown in ({"epoch": 150}, {"epoch": [3, 140], "kind": "error"}, {"epoch": 140,
+                      "view": "moves"}, {"epoch": 140, "view": "pressure"}):
+            assert trace.show(**shown) == whole.show(**shown)
+        for nothing in ({"epoch": 150, "sample": 9}, {"epoch": 250}):
+            with pytest.raises(BadInput) as read:
+                whole.show(**nothing)  # type: ignore[arg-type]
+            assert "the trace holds passes (epoch=) 0–199" in str(read.value)
+            with pytest.raises(BadInput, match=f"^{re.escape(str(read.value))}$"):
+                trace.show(**nothing)  # type: ignore[arg-type]
         assert repr(trace.events) == repr(whole.events)
         assert trace.replay()
     # the passes before the checkpoint are not read: a damaged line there goes unnoticed
