@@ -46,7 +46,7 @@ from steptrace.compare import Tolerance, given
 from steptrace.config import ExperimentConfig, describe
 from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.engine.rules import Array
-from steptrace.errors import BadInput, ConfigError, Mismatch
+from steptrace.errors import BadInput, ConfigError, Mismatch, TraceFormatError
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.loaded import registry
 from steptrace.recording import recordable, resolve_experiment
@@ -334,8 +334,11 @@ class _Source:
         if reader.header.checkpoint_every is None:
             return None
         stamp = _stamp(path)
-        if seek_to_pass(reader, 0) is False or reader.end is None:
-            return None
+        try:
+            if seek_to_pass(reader, 0) is False or reader.end is None:
+                return None
+        except TraceFormatError:  # (an index that cannot be right: read whole, in memory,
+            return None  # where a whole read says how it differs from the checkpoints)
         return cls(path, reader.header, reader.end, stamp)
 
     def past(self, epoch: int, at: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,23 @@ def test_an_index_that_lies_is_one_line_never_a_wrong_answer(
     warning, = whole.stderr.splitlines()
     assert warning.startswith(f"warning: {trace}: its end line's index does not match its "
                               "checkpoints (")
+    # loaded: an index that cannot be right is not followed (the trace is read whole, in
+    # memory, the lie said once); one whose lie shows only at the line it points to is
+    # caught when a pass is read from there
+    import steptrace
+    from steptrace.errors import TraceFormatError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = steptrace.load(trace)
+    if lie in ("an offset to an event", "a pass not where it says"):
+        assert not caught and type(loaded.events).__name__ == "_SoughtEvents"
+        with pytest.raises(TraceFormatError, match=r"its index \(the end line's\) is damaged"):
+            loaded.events.filter(epoch=120)
+    else:
+        assert [str(w.message) for w in caught if "index does not match" in str(w.message)]
+        assert type(loaded.events).__name__ == "Events"
+        assert len(loaded.events.filter(epoch=120)) == 29
     # and replay says the trace was edited (exit 1)
     replayed = one_error_line(run("replay", trace), code=1)
     assert "but its end line's index does not match its checkpoints" in replayed

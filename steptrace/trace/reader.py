@@ -545,13 +545,18 @@ def _tail_end(raw: IO[bytes], gzipped: bool) -> tuple[End, int] | None:
     """The end line from a file's tail, and where it starts (a .gz: where its gzip member
     starts); None when there is none to be found there (a truncated or older trace)."""
     size = raw.seek(0, 2)
-    start = max(0, size - _TAIL)
+    start = max(0, size - (_TAIL if gzipped else _TAIL >> 4))
     raw.seek(start)
     data = raw.read(size - start)
+    if not gzipped and start and data.rfind(b"\n", 0, len(data) - 1) < 0:  # (a long end line)
+        start = max(0, size - _TAIL)
+        raw.seek(start)
+        data = raw.read(size - start)
     if gzipped:
         found = None
-        cut = len(data)
-        while found is None and (cut := data.rfind(_MEMBER, 0, cut)) >= 0:
+        cut, tries = len(data), 64  # (bytes that look like a member's start: a few tried)
+        while found is None and (cut := data.rfind(_MEMBER, 0, cut)) >= 0 and tries:
+            tries -= 1
             member = zlib.decompressobj(wbits=31)
             try:
                 line = member.decompress(data[cut:], _TAIL)
