@@ -52,16 +52,18 @@ class Recorded:
 
 
 def header_for(config: ExperimentConfig, registry: Registry, network: Network,
-               detail: Detail = "step", printed: Printed | None = None) -> Header:
+               detail: Detail = "step", printed: Printed | None = None,
+               checkpoints: bool = True) -> Header:
     """The header of a trace of ``network`` running ``config`` at ``detail``; ``printed``:
-    what a traced script printed (a learner's trace: its book view), if it is one."""
+    what a traced script printed (a learner's trace: its book view), if it is one;
+    ``checkpoints``: whether its trace holds checkpoints where the run is long enough."""
     # Built without validating again what is valid already (pydantic would re-run the
     # config's checks: for a dataset of 10^6 numbers that is most of a short recording).
     header = Header.model_construct(
         config=config, detail=detail, initial_weights=tuple(Matrix(w) for w in network.weights),
         fingerprint=fingerprint(provenance(config, registry), registry.revisions(config),
                                 registry.distributions(config)), printed=printed,
-        checkpoint_every=None if holds_passes_only(detail) else checkpoint_every(
+        checkpoint_every=None if holds_passes_only(detail) or not checkpoints else checkpoint_every(
             events_per_pass(config, network.plan), config.iterations))
     largest_batch = max(map(len, network.plan.batches))
     return header.model_copy(update={"schema_version": header.lowest_schema_version(largest_batch)})

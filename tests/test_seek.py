@@ -18,11 +18,21 @@ import pytest
 from click.testing import CliRunner
 
 from steptrace.cli import cli
+from steptrace.trace import header
 from steptrace.trace.header import checkpoint_every
 from tests.conftest import TRACES, Result
 
 BACKPROP = "ch06-streetlights-backprop"  # [3, 4, 1], 4 samples: 29 events a pass, K = 35
 PASSES = 200
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _checkpoints_in_short_runs() -> Any:
+    """Checkpoints in runs of more than 1,000 events (not 100,000): these tests' runs are
+    short, their K as a long run's (recorded in this process)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(header, "CHECKPOINT_ABOVE", 1000)
+        yield
 
 
 def run(*args: str | Path) -> Result:
@@ -76,6 +86,10 @@ def one_error_line(result: Result, code: int = 2) -> str:
 def test_k_is_a_checkpoint_about_every_thousand_events_and_at_most_a_few_thousand() -> None:
     assert checkpoint_every(29, 35000) == 35  # the book's backprop: ceil(1000 / 29)
     assert checkpoint_every(29, 35) is None  # no pass 35: no checkpoint, written as before
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(header, "CHECKPOINT_ABOVE", 100_000)
+        assert checkpoint_every(29, 3448) is None  # 99,992 events: read whole in no time
+        assert checkpoint_every(29, 3449) == 35
     assert checkpoint_every(5000, 10) == 1
     assert checkpoint_every(1, 10**7) == 2500  # 4,000 checkpoints at most
 

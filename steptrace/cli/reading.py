@@ -10,12 +10,17 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from steptrace.cli import options
 from steptrace.cli.runtime import Progress, command, registry, warn
 from steptrace.defaults import EVENT_KINDS
+
+if TYPE_CHECKING:
+    from steptrace.trace.reader import TraceReader
+    from steptrace.views.text import Filters
 
 
 @command()
@@ -35,8 +40,8 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
          kinds: tuple[str, ...], layers: tuple[int, ...], digits: int | None, exact: bool) -> None:
     """Narrate a trace, step by step."""
     from steptrace.errors import BadInput, one_line
-    from steptrace.trace.reader import open_trace, seek_to_pass, started_at, through_pass
-    from steptrace.views.lines import SEEKING_VIEWS, check_view, view_lines
+    from steptrace.trace.reader import open_trace
+    from steptrace.views.lines import check_view, view_lines
     from steptrace.views.text import Filters
 
     filters = Filters(set(epochs), set(samples), set(kinds), set(layers))
@@ -46,17 +51,9 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
         raise click.UsageError(str(error)) from None
     with ExitStack() as files:
         read = reader = files.enter_context(open_trace(trace))
-        lines = None
-        if epochs and view in SEEKING_VIEWS and (start := seek_to_pass(reader, min(epochs))) \
-                is not False:
-            # (an indexed trace: read from the checkpoint before the first pass asked for, up
-            # to the end of the last; when nothing matches, read whole to say what it holds)
-            events = through_pass(iter(reader), max(epochs))
-            with suppress(BadInput):
-                lines = list(view_lines(started_at(reader.header, start), events, view, filters,
-                                        digits, registry(), exact=exact))
-            if lines is None:
-                read = files.enter_context(open_trace(trace))
+        lines = _sought(reader, view, filters, digits, exact)
+        if lines is None and reader.end is not None:  # (sought, and nothing matched)
+            read = files.enter_context(open_trace(trace))
         for line in lines if lines is not None else view_lines(
                 read.header, iter(read), view, filters, digits, registry(), exact=exact):
             click.echo(line)
@@ -64,6 +61,29 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
             click.echo(one_line(f"warning: {trace} is incomplete: {read.incomplete} after "
                                 f"{read.end.events if read.end else 0} events; the rest of "
                                 "the run was never recorded"), err=True)
+
+
+def _sought(reader: TraceReader, view: str, filters: Filters, digits: int | None,
+            exact: bool) -> list[str] | None:
+    """The lines of ``show --epoch`` of a trace with an index, read from the checkpoint
+    before the first pass asked for to the end of the last; None when it has none to
+    trust (``reader`` then reads it whole), or when nothing matched (``reader.end`` is
+    set: read it whole, to say what it holds, as a whole read says it)."""
+    from steptrace.errors import BadInput
+    from steptrace.trace.reader import seek_to_pass, started_at, through_pass
+    from steptrace.views.lines import SEEKING_VIEWS, view_lines
+
+    epochs = filters.epochs
+    if not epochs or view not in SEEKING_VIEWS:
+        return None
+    start = seek_to_pass(reader, min(epochs))
+    if start is False:
+        return None
+    events = through_pass(iter(reader), max(epochs))
+    with suppress(BadInput):
+        return list(view_lines(started_at(reader.header, start), events, view, filters, digits,
+                               registry(), exact=exact))
+    return None
 
 
 @command()

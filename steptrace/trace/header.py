@@ -79,13 +79,19 @@ CHECKPOINT_SCHEMA_VERSION = 6
 #: the most checkpoints a trace holds (a few thousand: the end line's index stays small).
 CHECKPOINT_EVENTS = 1000
 MAX_CHECKPOINTS = 4000
+#: A run of at most this many events has no checkpoint (read whole in a tenth of a second,
+#: its trace is written as before checkpoints existed).
+CHECKPOINT_ABOVE = 100_000
 
 
 def checkpoint_every(events_per_pass: int, iterations: int) -> int | None:
     """K, the passes from one checkpoint to the next: a checkpoint about every
     :data:`CHECKPOINT_EVENTS` events (K = ceil(1000 / events per pass), at least 1), at most
-    :data:`MAX_CHECKPOINTS` of them; None when the run has no pass K (the trace holds no
-    checkpoint: it is written as before checkpoints existed)."""
+    :data:`MAX_CHECKPOINTS` of them; None when the run makes at most
+    :data:`CHECKPOINT_ABOVE` events, or has no pass K (the trace holds no checkpoint: it is
+    written as before checkpoints existed)."""
+    if events_per_pass * iterations <= CHECKPOINT_ABOVE:
+        return None
     k = max(1, -(-CHECKPOINT_EVENTS // max(events_per_pass, 1)), -(-iterations // MAX_CHECKPOINTS))
     return k if iterations > k else None
 
