@@ -28,14 +28,17 @@ exceptions (:mod:`steptrace.errors`), with the command line's one-line messages.
 
 from __future__ import annotations
 
+import gzip
 import html
 import io
 import re
 import uuid
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from pydantic import ConfigDict, ValidationError
 
@@ -43,15 +46,21 @@ from steptrace.compare import Tolerance, given
 from steptrace.config import ExperimentConfig, describe
 from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.engine.rules import Array
-from steptrace.errors import BadInput, ConfigError, Mismatch
+from steptrace.errors import BadInput, ConfigError, Mismatch, TraceFormatError
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.loaded import registry
 from steptrace.recording import recordable, resolve_experiment
-from steptrace.trace.events import Event
-from steptrace.trace.header import Detail, Header, holds_passes_only
-from steptrace.trace.reader import TraceReader, open_trace
+from steptrace.trace.events import EpochEndEvent, Event
+from steptrace.trace.header import Detail, End, Header, holds_passes_only
+from steptrace.trace.reader import (
+    TraceReader,
+    open_trace,
+    seek_to_pass,
+    started_at,
+    through_pass,
+)
 from steptrace.trace.state import NetworkState
-from steptrace.views.lines import view_lines
+from steptrace.views.lines import SEEKING_VIEWS, view_lines
 
 if TYPE_CHECKING:
     from steptrace.learner.report import CheckReport
@@ -183,9 +192,17 @@ def framed(page: str, name: str) -> str:
 def load(path: Path | str, *, plugins_dir: Path | str | None = None,
          plugins: Sequence[object] = ()) -> Trace:
     """Read a trace (every line checked) into memory, every event complete, whatever the
-    trace's detail: what a ``step`` trace leaves out is derived back."""
+    trace's detail: what a ``step`` trace leaves out is derived back. A trace whose end
+    line indexes its checkpoints (a long run's, trace schema 6) is not read into memory:
+    its events are read from the file as they are asked for, each pass from the checkpoint
+    before it (``trace.events.filter(epoch=N)`` reads pass N, not the passes before), every
+    line checked as it is read; the file may not change while the trace is used."""
     path = Path(path)
     with open_trace(path, keep=True) as reader:
+        source = _Source.of(path, reader)
+        if source is not None:
+            return Trace(reader.header, _SoughtEvents(source), [], source.end_incomplete(), path,
+                         plugins_dir, plugins=plugins, source=source)
         return _read(reader, path, plugins_dir, plugins)
 
 
@@ -299,6 +316,138 @@ class Events(Sequence[Event]):
         return f"Events({len(self)}: {', '.join(f'{n} {k}' for k, n in kinds.items()) or 'none'})"
 
 
+class _Source:
+    """A trace file whose end line indexes its checkpoints, read a part at a time: from the
+    checkpoint before the pass wanted (:func:`~steptrace.trace.reader.seek_to_pass`)."""
+
+    def __init__(self, path: Path, header: Header, end: End, stamp: tuple[int, int]) -> None:
+        self.path, self.header, self.end, self._stamp = path, header, end, stamp
+        index = end.index or ()
+        #: the seq of each checkpoint's pass's first event, and that pass (0 from the start)
+        self.seqs = [0, *(seq for _, seq, _ in index)]
+        self.epochs = [0, *(epoch for epoch, _, _ in index)]
+
+    @classmethod
+    def of(cls, path: Path, reader: TraceReader) -> _Source | None:
+        """The file at ``path`` (``reader`` just opened on it) read a part at a time, or
+        None: it has no index to trust (it is read whole)."""
+        if reader.header.checkpoint_every is None:
+            return None
+        stamp = _stamp(path)
+        try:
+            if seek_to_pass(reader, 0) is False or reader.end is None:
+                return None
+        except TraceFormatError:  # (an index that cannot be right: read whole, in memory,
+            return None  # where a whole read says how it differs from the checkpoints)
+        return cls(path, reader.header, reader.end, stamp)
+
+    def past(self, epoch: int, at: int) -> bool:
+        """Whether pass ``epoch``'s checkpoint (the one before it) comes after pass ``at``."""
+        return self.epochs[bisect_right(self.epochs, epoch) - 1] > at
+
+    def end_incomplete(self) -> str | None:
+        if self.end.complete:
+            return None
+        return self.end.reason or "stopped early"
+
+    def open(self) -> TraceReader:
+        """A reader of the file from its first event; BadInput if it changed since."""
+        if _stamp(self.path) != self._stamp:
+            raise BadInput(f"{self.path} changed since it was loaded: load it again")
+        return open_trace(self.path)
+
+    @contextmanager
+    def seek(self, epoch: int) -> Iterator[tuple[Header, TraceReader]]:
+        """A reader of the file from the checkpoint before pass ``epoch`` (the first event
+        when there is none), and the header to complete its events with (the checkpoint's
+        weights as the initial ones)."""
+        with self.open() as reader:
+            start = seek_to_pass(reader, epoch) if epoch else False
+            yield started_at(reader.header, start), reader
+
+    def read(self, epoch: int = 0, seq: int | None = None) -> Iterator[Event]:
+        """Every event, complete, from pass ``epoch`` (or the pass of event ``seq``) on,
+        read from the checkpoint before it; the rest of the file up to the end line."""
+        if seq is not None:
+            epoch = self.epochs[bisect_right(self.seqs, seq) - 1]
+        with self.seek(epoch) as (header, reader):
+            yield from map(NetworkState(header).complete, reader)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    found = path.stat()
+    return found.st_size, found.st_mtime_ns
+
+
+class _SoughtEvents(Events):
+    """A trace's events read from its file as asked for (:class:`_Source`): ``len``,
+    indexing, slicing and iteration as :class:`Events`; :meth:`filter` by ``epoch`` reads
+    only from the checkpoint before each pass asked for."""
+
+    def __init__(self, source: _Source) -> None:  # (no events kept)
+        self._source = source
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> Events: ...
+
+    def __getitem__(self, index: int | slice) -> Event | Events:
+        seqs = range(len(self))[index]  # (IndexError, as a tuple's, past either end)
+        if isinstance(seqs, int):
+            return next(e for e in self._source.read(seq=seqs) if e.seq == seqs)
+        if not seqs:
+            return Events(())
+        low, high = min(seqs), max(seqs)
+        found: list[Event] = []
+        for event in self._source.read(seq=low):
+            if event.seq >= low:
+                found.append(event)
+            if event.seq >= high:
+                break
+        return Events([found[seq - low] for seq in seqs])
+
+    def __len__(self) -> int:
+        events: int = self._source.end.events
+        return events
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._source.read()
+
+    def filter(self, *, epoch: int | Iterable[int] | None = None,
+               sample: int | Iterable[int] | None = None,
+               kind: str | Iterable[str] | None = None,
+               layer: int | Iterable[int] | None = None) -> Events:
+        epochs, samples, kinds, layers = map(_one_or_many, (epoch, sample, kind, layer))
+        if epochs is None:
+            return Events(self).filter(sample=sample, kind=kind, layer=layer)
+        found: list[Event] = []
+        wanted = sorted(e for e in epochs if 0 <= e < self._source.header.config.iterations)
+        while wanted:  # (from the checkpoint before the first pass wanted, on; again from
+            again = False  # the checkpoint before the next, when it is past the pass read)
+            for event in self._source.read(wanted[0]):
+                if event.epoch in epochs and ((samples is None or not samples.isdisjoint(
+                        event.samples)) and (kinds is None or event.kind in kinds)
+                        and (layers is None or event.layer in layers)):
+                    found.append(event)
+                if event.kind == "epoch_end" and event.epoch >= wanted[0]:
+                    wanted = [e for e in wanted if e > event.epoch]
+                    if not wanted:
+                        break
+                    if self._source.past(wanted[0], event.epoch):
+                        again = True
+                        break
+            if not again:
+                break
+        return Events(found)
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for event in self:
+            kinds[event.kind] = kinds.get(event.kind, 0) + 1
+        return f"Events({len(self)}: {', '.join(f'{n} {k}' for k, n in kinds.items()) or 'none'})"
+
+
 def _one_or_many(value: Any) -> set[Any] | None:
     if value is None:
         return None
@@ -313,7 +462,11 @@ class Trace:
 
     def __init__(self, header: Header, events: Events, weights: list[Array],
                  incomplete: str | None, path: Path | None, plugins_dir: Path | str | None,
-                 *, lines: bytes = b"", plugins: Sequence[object] = ()) -> None:
+                 *, lines: bytes = b"", plugins: Sequence[object] = (),
+                 source: _Source | None = None) -> None:
+        #: the file it is read from a part at a time (None: its lines are in memory)
+        self._source = source
+        self._errors: list[EpochEndEvent] | None = None  # (the passes' ends, once read)
         self.header = header
         self.events = events
         self._weights = weights
@@ -338,6 +491,15 @@ class Trace:
             raise BadInput("this trace holds the passes' ends alone (recorded with --detail "
                            "epoch): the weights the run ended with are not in it; record it with "
                            "detail=\"step\"")
+        if self._source is not None and not self._weights:  # (from the last checkpoint)
+            epochs = self._source.epochs
+            with self._source.open() as reader:
+                start = seek_to_pass(reader, epochs[-1]) if len(epochs) > 1 else False
+                state = NetworkState(started_at(reader.header, start) if start is not False
+                                     else reader.header)
+                for _ in map(state.complete, reader):
+                    pass
+            self._weights = [w.copy() for w in state.weights]
         return self._weights
 
     @property
@@ -348,21 +510,34 @@ class Trace:
     @property
     def errors(self) -> list[float | None]:
         """Each pass's summed error, in order (None for a pass without goals)."""
-        return [event.error for event in self.events if event.kind == "epoch_end"]
+        return [event.error for event in self._ends]
+
+    @property
+    def _ends(self) -> list[EpochEndEvent]:
+        """The passes' ends (read once from a trace read a part at a time)."""
+        if self._errors is None:
+            ends = [e for e in self.events if isinstance(e, EpochEndEvent)]
+            if self._source is None:
+                return ends
+            self._errors = ends
+        return self._errors
 
     @property
     def test_errors(self) -> list[float]:
         """Each pass's error on the held-out rows (the config's ``test_inputs`` and
         ``test_goals``) with the weights the pass ended with, in order; empty when the
         experiment has none."""
-        return [event.test_error for event in self.events
-                if event.kind == "epoch_end" and event.test_error is not None]
+        return [event.test_error for event in self._ends if event.test_error is not None]
 
     def _reader(self, name: str | None = None) -> TraceReader:
         """A reader of the trace's lines, named ``name`` in messages (by default its file
         as the user gave it, or its name, in memory)."""
         if name is None:
             name = str(self.path) if self.path is not None else f"{self.config.name} (in memory)"
+        if self._source is not None:
+            reader = self._source.open()
+            reader.name = name
+            return reader
         return TraceReader(io.BytesIO(self._lines), name)
 
     @property
@@ -386,8 +561,21 @@ class Trace:
         epochs, samples, kinds, layers = (_one_or_many(v) or set()
                                           for v in (epoch, sample, kind, layer))
         filters = Filters(epochs, samples, kinds, layers, python=True)
-        return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
-                                    registry(self._plugins_dir, self._plugins), exact=exact))
+        rules = registry(self._plugins_dir, self._plugins)
+        if self._source is not None and epochs and view in SEEKING_VIEWS:
+            try:  # (from the checkpoint before the first pass asked for, to the last's end)
+                with self._source.seek(min(epochs)) as (header, reader):
+                    return "\n".join(view_lines(header, through_pass(iter(reader), max(epochs)),
+                                                view, filters, digits, rules, exact=exact))
+            except BadInput as error:  # nothing matches: said of the whole trace, below
+                if type(error) is not BadInput:
+                    raise
+        if self._source is None:
+            return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
+                                        rules, exact=exact))
+        with self._source.open() as whole:
+            return "\n".join(view_lines(whole.header, iter(whole), view, filters, digits, rules,
+                                        exact=exact))
 
     def save(self, path: Path | str) -> Path:
         """Write the trace to ``path`` (atomically: a file there is replaced only when the
@@ -401,10 +589,22 @@ class Trace:
                 import gzip
 
                 with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
-                    packed.write(self._lines)
+                    self._copy(packed)
             else:
-                out.write(self._lines)
+                self._copy(out)
         return path
+
+    def _copy(self, out: IO[bytes] | gzip.GzipFile) -> None:
+        """The trace's lines (uncompressed) to ``out``; from its file, a piece at a time."""
+        if self._source is None:
+            out.write(self._lines)
+            return
+        import shutil
+
+        self._source.open().close()  # (the file as it was loaded, or BadInput)
+        path = self._source.path
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as lines:
+            shutil.copyfileobj(lines, out, 1 << 20)
 
     def replay(self, *, rtol: float = 0.0, atol: float = 0.0, ignore_versions: bool = False) -> Check:
         """Run the trace's config again and compare every event (exact traces bit for bit,

@@ -28,7 +28,15 @@ from steptrace.outputs import STOPPING, handling
 from steptrace.plugins.registry import Registry
 from steptrace.trace.emitter import Emitter, Record, typed
 from steptrace.trace.events import Event
-from steptrace.trace.header import Detail, Header, Printed, fingerprint, holds_every_field
+from steptrace.trace.header import (
+    Detail,
+    Header,
+    Printed,
+    checkpoint_every,
+    fingerprint,
+    holds_every_field,
+    holds_passes_only,
+)
 from steptrace.trace.writer import TraceWriter
 
 #: Told after every pass: (passes done, passes, update steps per pass).
@@ -44,17 +52,32 @@ class Recorded:
 
 
 def header_for(config: ExperimentConfig, registry: Registry, network: Network,
-               detail: Detail = "step", printed: Printed | None = None) -> Header:
+               detail: Detail = "step", printed: Printed | None = None,
+               checkpoints: bool = True) -> Header:
     """The header of a trace of ``network`` running ``config`` at ``detail``; ``printed``:
-    what a traced script printed (a learner's trace: its book view), if it is one."""
+    what a traced script printed (a learner's trace: its book view), if it is one;
+    ``checkpoints``: whether its trace holds checkpoints where the run is long enough."""
     # Built without validating again what is valid already (pydantic would re-run the
     # config's checks: for a dataset of 10^6 numbers that is most of a short recording).
     header = Header.model_construct(
         config=config, detail=detail, initial_weights=tuple(Matrix(w) for w in network.weights),
         fingerprint=fingerprint(provenance(config, registry), registry.revisions(config),
-                                registry.distributions(config)), printed=printed)
+                                registry.distributions(config)), printed=printed,
+        checkpoint_every=None if holds_passes_only(detail) or not checkpoints else checkpoint_every(
+            events_per_pass(config, network.plan), config.iterations))
     largest_batch = max(map(len, network.plan.batches))
     return header.model_copy(update={"schema_version": header.lowest_schema_version(largest_batch)})
+
+
+def events_per_pass(config: ExperimentConfig, plan: Plan) -> int:
+    """About how many events a pass of ``config``'s run makes at step detail (a learning
+    rule may ask for the deltas more than once): what the distance between checkpoints is
+    chosen from (:func:`steptrace.trace.header.checkpoint_every`)."""
+    layers = len(config.layers) - 1
+    per_step = layers + (config.goals is not None)
+    if config.train:
+        per_step += layers + (0 if plan.strategy.own_rule else layers)
+    return len(plan.batches) * per_step + 1
 
 
 def provenance(config: ExperimentConfig, registry: Registry) -> dict[str, str]:
@@ -88,23 +111,28 @@ def train_at_detail(
     progress: Progress | None = None,
     observe: Callable[[Event], None] | None = None,
     test_errors: list[float] | None = None,
+    checkpoint: Callable[[Record], None] | None = None,
+    checkpoint_every: int | None = None,
 ) -> list[float | None]:
     """Run ``network`` on ``config``'s data, handing ``emit`` the records a trace of
     ``detail`` holds, and ``observe`` (if given) every event complete, typed, after
     ``emit`` has its record; each pass ends with the error on the held-out rows, when the
     config has them (appended to ``test_errors``, if given); returns each pass's summed
-    error. Recording and replay both
-    run this, so they cannot differ in what they produce."""
+    error; when ``checkpoint_every`` is K, ``checkpoint`` has the record of a checkpoint
+    (the network's weights) after every pass whose next is a multiple of K. Recording and
+    replay both run this, so they cannot differ in what they produce."""
     inputs, goals = training_data(config)
     emitters = []
+    checkpoints = None if checkpoint is None or checkpoint_every is None else (
+        checkpoint_every, lambda: network.weights, checkpoint)
     if observe is not None and holds_every_field(detail):  # the same records serve both
         def emit_and_observe(record: Record, write: Callable[[Record], None] = emit,
                              see: Callable[[Event], None] = observe) -> None:
             write(record)
             see(typed(record))
-        emitters.append(Emitter(config, network.plan, detail, emit_and_observe))
+        emitters.append(Emitter(config, network.plan, detail, emit_and_observe, checkpoints))
     else:
-        emitters.append(Emitter(config, network.plan, detail, emit))
+        emitters.append(Emitter(config, network.plan, detail, emit, checkpoints))
         if observe is not None:  # a second stream, complete, for the observers
             def observe_complete(record: Record, see: Callable[[Event], None] = observe) -> None:
                 see(typed(record))
@@ -164,7 +192,8 @@ def record(
                 observers.started(config)
             observe = observers.event if observers is not None and observers.watching else None
             errors = train_at_detail(network, config, detail, writer.write, progress, observe,
-                                     test_errors)
+                                     test_errors, writer.checkpoint,
+                                     writer.header.checkpoint_every)
     except BaseException as stop:
         if writer.saved_incomplete is None:
             raise

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from steptrace.compare import DEFAULT_TOLERANCE, Tolerance, difference, summary
+from steptrace.compare import DEFAULT_TOLERANCE, Tolerance, difference, differences, summary
 from steptrace.engine.network import Network
 from steptrace.errors import BadInput, ConfigError, Mismatch
+from steptrace.matrices import Matrix
 from steptrace.plugins.loading import allowed_plugins, installed_plugin
 from steptrace.plugins.registry import Provided, Registry
 from steptrace.recording import (
@@ -26,6 +27,7 @@ from steptrace.recording import (
 from steptrace.trace.emitter import Record, record_json, typed
 from steptrace.trace.header import End, Fingerprint, Header, computed_elsewhere, plugin_of
 from steptrace.trace.reader import TraceReader, open_trace
+from steptrace.trace.writer import line_nonfinite
 
 
 class _RecordedPartChecked(Exception):
@@ -199,12 +201,22 @@ def replay(
         network = Network.from_config(config, plan)
         # (what a traced script printed is the script's, not the config's: taken as it is)
         expected = header_for(config, registry, network, header.detail, header.printed)
+        if header.checkpoint_every != expected.checkpoint_every:
+            # (checkpoints where the trace has them: none in one from before schema 6, and
+            # every K-th pass, the K it states, in one from a steptrace that chose another)
+            expected = expected.model_copy(update={"checkpoint_every": header.checkpoint_every})
+            expected = expected.model_copy(update={"schema_version": expected.lowest_schema_version(
+                max(map(len, network.plan.batches)))})
         header_checked = check_header(path, header, expected, registry)
         count = 0
+        nonfinite: int | None = None  # the first event whose line is not all finite
+        trace.quiet_index = True  # (a wrong index is a Mismatch here, not a warning)
 
         def check(record: Record) -> None:
-            nonlocal count
+            nonlocal count, nonfinite
             raw = trace.next_raw()
+            if nonfinite is None and line_nonfinite(raw, record):
+                nonfinite = count
             if raw[:-1] == record_json(record):  # the same bytes: the same, valid event
                 trace.accept()
             else:  # read the line properly: it may be damaged, or differ within tolerance
@@ -223,8 +235,25 @@ def replay(
                                                   expected.fingerprint, config.arithmetic))
             count += 1
 
+        def check_checkpoint(record: Record) -> None:
+            raw, checkpoint = trace.read_checkpoint()
+            if raw[:-1] == record_json(record):
+                return
+            for k, (recorded, recomputed) in enumerate(zip(checkpoint.weights, record["weights"],
+                                                            strict=True)):
+                name = f"weights_{k}_{k + 1}"
+                found = differences({name: recorded.array.tolist()},
+                                    {name: Matrix(recomputed).array.tolist()}, tolerance)
+                if found is not None:
+                    raise Mismatch(
+                        f"{path}: replay diverges at the checkpoint before pass "
+                        f"{checkpoint.epoch}: " + found.describe("recorded", "recomputed")
+                        + "; the checkpoint does not hold the run's weights: the trace was "
+                        "edited or damaged; re-record it")
+
         try:
-            train_at_detail(network, config, header.detail, check, progress)
+            train_at_detail(network, config, header.detail, check, progress,
+                            checkpoint=check_checkpoint, checkpoint_every=header.checkpoint_every)
         except _RecordedPartChecked:
             raise Mismatch(
                 f"{path}: incomplete trace ({trace.incomplete}): its {count} recorded events "
@@ -236,6 +265,15 @@ def replay(
                 f"{path}: the replay ends after {count} events; the trace goes on with "
                 f"{summary(extra)}"
             )
+        if trace.index_problem is not None:
+            raise Mismatch(f"{path}: its {count} events match ({tolerance.describe()}), but its "
+                           f"end line's index does not match its checkpoints "
+                           f"({trace.index_problem}): the trace was edited; re-record it")
+        if extra.index is not None and extra.nonfinite != nonfinite:
+            raise Mismatch(f"{path}: its {count} events match ({tolerance.describe()}), but its "
+                           f"end line says the first event that is not finite is "
+                           f"{extra.nonfinite}; it is {nonfinite}: the trace was edited; "
+                           "re-record it")
         if not extra.complete:
             raise Mismatch(
                 f"{path}: its {count} events match ({tolerance.describe()}), the whole run, "

@@ -95,9 +95,12 @@ def test_literate_view_of_the_ascent_form(run_cli: RunCli) -> None:
 def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     schema = json.loads(run_cli("schema").stdout)
     text = json.dumps(schema)
-    for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "end"):
+    for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "checkpoint", "end"):
         assert f'"const": "{kind}"' in text
-    assert "schema version 5" in schema["title"]
+    assert "schema version 6" in schema["title"]
+    # a long run's checkpoints (schema 6): K in the header, the index in the end line
+    assert "checkpoint_every" in schema["$defs"]["Header"]["properties"]
+    assert "index" in schema["$defs"]["End"]["properties"]
     # what a traced script printed (schema 4): optional, its lines and how many it left out
     assert "printed" not in schema["$defs"]["Header"].get("required", [])
     assert schema["$defs"]["Printed"]["required"] == ["lines"]

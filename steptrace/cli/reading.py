@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from steptrace.cli import options
 from steptrace.cli.runtime import Progress, command, registry, warn
 from steptrace.defaults import EVENT_KINDS
+
+if TYPE_CHECKING:
+    from steptrace.trace.reader import TraceReader
+    from steptrace.views.text import Filters
 
 
 @command()
@@ -45,18 +50,46 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
         check_view(view, filters, digits, exact)
     except BadInput as error:
         raise click.UsageError(str(error)) from None
-    with open_trace(trace) as reader:
-        lines = view_lines(reader.header, iter(reader), view, filters, digits, registry(),
-                           exact=exact)
+    with ExitStack() as files:
+        read = reader = files.enter_context(open_trace(trace))
+        lines = _sought(reader, view, filters, digits, exact)
+        if lines is None and reader.end is not None:  # (sought, and nothing matched)
+            read = files.enter_context(open_trace(trace))
+        if lines is None:
+            lines = view_lines(read.header, iter(read), view, filters, digits, registry(),
+                               exact=exact)
         if view == "book":  # (its warning, on stderr, comes between its lines)
             for line in lines:
                 click.echo(line)
         else:
             write_lines(lines)
-        if reader.incomplete:
-            click.echo(one_line(f"warning: {trace} is incomplete: {reader.incomplete} after "
-                                f"{reader.end.events if reader.end else 0} events; the rest of "
+        if read.incomplete:
+            click.echo(one_line(f"warning: {trace} is incomplete: {read.incomplete} after "
+                                f"{read.end.events if read.end else 0} events; the rest of "
                                 "the run was never recorded"), err=True)
+
+
+def _sought(reader: TraceReader, view: str, filters: Filters, digits: int | None,
+            exact: bool) -> list[str] | None:
+    """The lines of ``show --epoch`` of a trace with an index, read from the checkpoint
+    before the first pass asked for to the end of the last; None when it has none to
+    trust (``reader`` then reads it whole), or when nothing matched (``reader.end`` is
+    set: read it whole, to say what it holds, as a whole read says it)."""
+    from steptrace.errors import BadInput
+    from steptrace.trace.reader import seek_to_pass, started_at, through_pass
+    from steptrace.views.lines import SEEKING_VIEWS, view_lines
+
+    epochs = filters.epochs
+    if not epochs or view not in SEEKING_VIEWS:
+        return None
+    start = seek_to_pass(reader, min(epochs))
+    if start is False:
+        return None
+    events = through_pass(iter(reader), max(epochs))
+    with suppress(BadInput):
+        return list(view_lines(started_at(reader.header, start), events, view, filters, digits,
+                               registry(), exact=exact))
+    return None
 
 
 @command()

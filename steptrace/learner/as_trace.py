@@ -43,7 +43,8 @@ def write(run: LearnerRun, name: str, registry: Registry, path: Path | IO[bytes]
     config = run.config(name)
     plan = registry.resolve(config)
     network = Network.from_config(config, plan)
-    header = header_for(config, registry, network, "all", Printed.of(run.captured.stdout))
+    header = header_for(config, registry, network, "all", Printed.of(run.captured.stdout),
+                        checkpoints=False)  # (its events are the script's: no checkpoints)
     writer = TraceWriter(path, header, [run.captured.script.path])
     with writer, np.errstate(all="ignore"):
         emitter = Emitter(config, plan, "all", writer.write)

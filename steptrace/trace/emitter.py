@@ -23,7 +23,7 @@ recorded lines), through :mod:`steptrace.recording`, which hands them on; everyo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any, cast
 
@@ -50,8 +50,14 @@ class Emitter:
     the network's steps (:meth:`step`) and passes (:meth:`pass_end`) come in."""
 
     def __init__(self, config: ExperimentConfig, plan: Plan, detail: Detail,
-                 emit: Callable[[Record], None]) -> None:
+                 emit: Callable[[Record], None],
+                 checkpoint: tuple[int, Callable[[], Sequence[Array]],
+                                   Callable[[Record], None]] | None = None) -> None:
         self.emit = emit
+        #: (K, the network's weights now, where a checkpoint's record goes): a checkpoint
+        #: after every pass whose next is a multiple of K (and is run)
+        self.checkpoint = checkpoint
+        self.iterations = config.iterations
         self.seq = 0
         self.derived_left_out = not holds_every_field(detail)  # what earlier lines determine
         self.passes_only = holds_passes_only(detail)
@@ -127,6 +133,11 @@ class Emitter:
             record["test_error"] = test_error
         self.emit(record)
         self.seq += 1
+        if self.checkpoint is not None and (epoch + 1) % self.checkpoint[0] == 0 \
+                and epoch + 1 < self.iterations:
+            _, weights, emit = self.checkpoint
+            emit({"kind": "checkpoint", "epoch": epoch + 1, "seq": self.seq,
+                  "weights": [json_rows(w) for w in weights()]})
 
 
 def typed(record: Record) -> Event:

@@ -60,8 +60,10 @@ def largest_event_matrix(layers: Sequence[int], largest_batch: int) -> int:
 #: traced script printed); 5 added held-out rows: the config's ``test_inputs`` and
 #: ``test_goals``, and each ``epoch_end``'s ``test_error``. A trace is written with the
 #: lowest schema that can hold it (:meth:`Header.lowest_schema_version`), so older
-#: steptrace versions read what they can.
-SCHEMA_VERSION = 5
+#: steptrace versions read what they can. 6 added checkpoints (the header's
+#: ``checkpoint_every``, :class:`Checkpoint` lines, the end line's ``index``): a trace
+#: that holds them can be read from any pass without reading the passes before it.
+SCHEMA_VERSION = 6
 OLDEST_SCHEMA_VERSION = 1
 #: The schema that added :attr:`Header.printed`. A header that holds it says at least this,
 #: so that a steptrace from before it says to upgrade (not that the header is damaged).
@@ -70,6 +72,28 @@ PRINTED_SCHEMA_VERSION = 4
 #: ``epoch_end`` events' ``test_error``). A header whose config holds them says at least
 #: this, so that a steptrace from before it says to upgrade.
 HELD_OUT_SCHEMA_VERSION = 5
+#: The schema that added checkpoints (:attr:`Header.checkpoint_every`, :class:`Checkpoint`,
+#: :attr:`End.index`). A header that states ``checkpoint_every`` says at least this.
+CHECKPOINT_SCHEMA_VERSION = 6
+#: About how many events apart a trace's checkpoints are (:func:`checkpoint_every`), and
+#: the most checkpoints a trace holds (a few thousand: the end line's index stays small).
+CHECKPOINT_EVENTS = 1000
+MAX_CHECKPOINTS = 4000
+#: A run of at most this many events has no checkpoint (read whole in a tenth of a second,
+#: its trace is written as before checkpoints existed).
+CHECKPOINT_ABOVE = 100_000
+
+
+def checkpoint_every(events_per_pass: int, iterations: int) -> int | None:
+    """K, the passes from one checkpoint to the next: a checkpoint about every
+    :data:`CHECKPOINT_EVENTS` events (K = ceil(1000 / events per pass), at least 1), at most
+    :data:`MAX_CHECKPOINTS` of them; None when the run makes at most
+    :data:`CHECKPOINT_ABOVE` events, or has no pass K (the trace holds no checkpoint: it is
+    written as before checkpoints existed)."""
+    if events_per_pass * iterations <= CHECKPOINT_ABOVE:
+        return None
+    k = max(1, -(-CHECKPOINT_EVENTS // max(events_per_pass, 1)), -(-iterations // MAX_CHECKPOINTS))
+    return k if iterations > k else None
 
 
 class Printed(BaseModel):
@@ -192,6 +216,10 @@ class Header(BaseModel):
         default=None, description="what a traced script printed (steptrace trace), shown as "
         "its book view; absent (not null) from a recorded experiment's trace, whose book view "
         f"is its config's book_view. Schema {PRINTED_SCHEMA_VERSION} and later")
+    checkpoint_every: StrictInt | None = Field(
+        default=None, ge=1, description="K: a checkpoint line (the weights) comes before "
+        "every K-th pass (K, 2K, ...), and the end line indexes them; absent (not null) from "
+        f"a trace without checkpoints. Schema {CHECKPOINT_SCHEMA_VERSION} and later")
 
     def matrices(self) -> list[Matrix]:
         config = self.config
@@ -201,10 +229,13 @@ class Header(BaseModel):
                 *(() if config.test_goals is None else (config.test_goals,))]
 
     def lowest_schema_version(self, largest_batch: int) -> int:
-        """The schema a reader needs for this trace: 5 if its config has held-out rows
+        """The schema a reader needs for this trace: 6 if it holds checkpoints; else 5 if
+        its config has held-out rows
         (and its passes' ends their error); else 4 if it holds what a traced script
         printed; else 3 if its detail is named ``all``; else 2 if the header or an event may
         hold a packed matrix; else 1."""
+        if self.checkpoint_every is not None:
+            return CHECKPOINT_SCHEMA_VERSION
         if self.config.held_out:
             return HELD_OUT_SCHEMA_VERSION
         if self.printed is not None:
@@ -235,11 +266,22 @@ class Header(BaseModel):
                              f"says schema {self.schema_version}")
         return self
 
+    @model_validator(mode="after")
+    def _check_checkpoint_schema(self) -> Header:
+        if self.checkpoint_every is not None and self.schema_version < CHECKPOINT_SCHEMA_VERSION:
+            raise ValueError(f"checkpoint_every belongs to trace schema {CHECKPOINT_SCHEMA_VERSION} "
+                             f"and later; this header says schema {self.schema_version}")
+        if self.checkpoint_every is not None and holds_passes_only(self.detail):
+            raise ValueError("checkpoint_every in a trace of epoch detail, which holds no weights "
+                             "to restart from")
+        return self
+
     def to_json(self) -> bytes:
-        """The header's line (without its newline). ``printed`` is left out when absent, so
-        a trace without it is byte for byte what steptrace wrote before it existed."""
-        return self.__pydantic_serializer__.to_json(
-            self, exclude=None if self.printed is not None else {"printed"})
+        """The header's line (without its newline). ``printed`` and ``checkpoint_every`` are
+        left out when absent, so a trace without them is byte for byte what steptrace wrote
+        before they existed."""
+        absent = {name for name in ("printed", "checkpoint_every") if getattr(self, name) is None}
+        return self.__pydantic_serializer__.to_json(self, exclude=absent or None)
 
 
 class End(BaseModel):
@@ -253,11 +295,41 @@ class End(BaseModel):
     complete: bool = Field(default=True, description="false: the recording stopped early")
     reason: str | None = Field(default=None, max_length=2 * MAX_MESSAGE,
                                description="why an incomplete recording stopped")
+    index: tuple[tuple[StrictInt, StrictInt, StrictInt], ...] | None = Field(
+        default=None, max_length=MAX_CHECKPOINTS, description="[epoch, seq, offset] of each "
+        "checkpoint line, in order: its pass, the seq of the pass's first event, and the byte "
+        "where the line starts (in a .gz trace: where its gzip member starts); absent from a "
+        f"trace without checkpoints (schema {CHECKPOINT_SCHEMA_VERSION} and later)")
+    gzip: Literal[True] | None = Field(
+        default=None, description="true: the index's offsets are of gzip members in a .gz file "
+        "(absent: of lines after the header in a plain one). A trace compressed or "
+        "decompressed since has an index of the other kind: it is read whole")
+    nonfinite: StrictInt | None = Field(
+        default=None, ge=0, description="in a trace with an index: the seq of the first event "
+        "whose line holds a number that is not finite (NaN, ±Infinity); absent when none does "
+        "(a reader that starts at a checkpoint after it still warns of it)")
 
     @field_validator("reason")
     @classmethod
     def _check_reason(cls, reason: str | None) -> str | None:
         return printable(reason)
+
+
+class Checkpoint(BaseModel):
+    """A line between a trace's events, before the first event of every K-th pass
+    (:attr:`Header.checkpoint_every`): the weights at that moment (the end of the pass
+    before), so that a reader can start there. Not an event: ``seq`` is the next event's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["checkpoint"] = "checkpoint"
+    epoch: StrictInt = Field(ge=1, description="the pass that starts after this line")
+    seq: StrictInt = Field(ge=0, description="the seq of that pass's first event")
+    weights: tuple[Matrix, ...] = Field(description="every weight matrix at that moment")
+
+
+#: How a checkpoint line starts (the writer writes ``kind`` first; an event starts ``{"seq"``).
+CHECKPOINT_PREFIX = b'{"kind":"checkpoint"'
 
 
 if TYPE_CHECKING:
@@ -289,11 +361,12 @@ def line_adapter() -> TypeAdapter[Line]:
 
 def trace_schema() -> dict[str, Any]:
     """The JSON Schema of one line of a trace: a header, an event, or the end."""
-    union: Any = Annotated[Header | _line(), Field(discriminator="kind")]
+    union: Any = Annotated[Header | Checkpoint | _line(), Field(discriminator="kind")]
     schema = TypeAdapter(union).json_schema()
     schema["title"] = f"{FORMAT} line, schema version {SCHEMA_VERSION}"
     schema["description"] = (
-        "A steptrace trace is JSON Lines: one header line, one line per event in seq order, "
+        "A steptrace trace is JSON Lines: one header line, one line per event in seq order "
+        "(with a checkpoint line before every K-th pass, K the header's checkpoint_every), "
         "one end line. NaN and infinities are the strings \"NaN\", \"Infinity\", \"-Infinity\"."
     )
     return schema

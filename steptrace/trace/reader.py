@@ -11,18 +11,20 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
+import numpy as np
 import pydantic_core
 from pydantic import ValidationError
 from pydantic_core import SchemaValidator, core_schema
 
 from steptrace import __version__
 from steptrace.config import ExperimentConfig, describe
-from steptrace.errors import TraceFormatError
+from steptrace.errors import SteptraceWarning, TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
 from steptrace.trace.events import (
     EVENT_CLASSES,
@@ -34,9 +36,12 @@ from steptrace.trace.events import (
     UpdateEvent,
 )
 from steptrace.trace.header import (
+    CHECKPOINT_PREFIX,
     FORMAT,
+    MAX_CHECKPOINTS,
     OLDEST_SCHEMA_VERSION,
     SCHEMA_VERSION,
+    Checkpoint,
     End,
     Header,
     holds_passes_only,
@@ -84,6 +89,15 @@ class _Lines:
             raise ValueError(
                 f"expands more than {MAX_GZIP_RATIO}-fold, far more than a trace does (a "
                 "decompression bomb?); if it is a trace, gunzip it and read the .jsonl")
+
+    def position(self) -> int | None:
+        """Where the next line starts in the file (None: not known, in a gzip stream)."""
+        if self._gzip is not None:
+            return None
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError, AttributeError):
+            return None
 
     def close(self) -> None:
         if self._gzip is not None:
@@ -347,6 +361,14 @@ class TraceReader:
             else _GivenLines(source))
         if keep:  # (only then: the lines of a replay are not kept)
             self._file = _Kept(self._file)
+        #: (epoch, seq, offset) of each checkpoint line read (offset None where unknown),
+        #: held to the end line's index; ``checkpoint``, the latest one
+        self.checkpoints: list[tuple[int, int, int | None]] = []
+        self.checkpoint: Checkpoint | None = None
+        #: what is wrong with the end line's index, once read (a warning: the events are
+        #: all there and checked; only a seek would have followed it)
+        self.index_problem: str | None = None
+        self.quiet_index = False  # (replay: a wrong index is its Mismatch, not a warning)
         try:
             self.header = self._read_header(self._readline())
         except BaseException:
@@ -355,6 +377,7 @@ class TraceReader:
         self._order = EventOrder(self.header.config, holds_passes_only(self.header.detail)) \
             if check_order else None
         self._fast = FastCheck(self.header.config)
+        self._start = self._position()  # (a plain trace's offsets count from the first event)
 
     def _readline(self) -> bytes:
         try:
@@ -431,6 +454,9 @@ class TraceReader:
             except ValueError:  # (a ValidationError: the full check says what is wrong)
                 event = None
             if event is None:
+                if raw.startswith(CHECKPOINT_PREFIX):  # (a line between events, not one)
+                    self._read_checkpoint(raw)
+                    continue
                 line = self._parse_fully(raw)
                 if isinstance(line, End):
                     return
@@ -448,6 +474,9 @@ class TraceReader:
         raw = self._readline()
         if not raw.endswith(b"\n"):
             raise self._cut(raw)
+        if raw.startswith(CHECKPOINT_PREFIX):  # (a line between events, not one of them)
+            self._read_checkpoint(raw)
+            return self.next_raw()
         return raw
 
     def _cut(self, raw: bytes) -> TraceFormatError:
@@ -458,6 +487,78 @@ class TraceReader:
                 "(the recording was interrupted or the file was cut); re-record it"
             )
         return self._fail("truncated in the middle of a line; re-record the trace")
+
+    def _position(self) -> int | None:
+        file = self._file._lines if isinstance(self._file, _Kept) else self._file
+        return file.position() if isinstance(file, _Lines) else None
+
+    def read_checkpoint(self) -> tuple[bytes, Checkpoint]:
+        """The next line, which must be a checkpoint (replay, where the run makes one)."""
+        self._line += 1
+        raw = self._readline()
+        if not raw.startswith(CHECKPOINT_PREFIX) or not raw.endswith(b"\n"):
+            k = self.header.checkpoint_every
+            raise self._fail(f"no checkpoint line where the header's checkpoint_every ({k}) puts "
+                             "one; the trace is damaged: re-record it")
+        return raw, self._read_checkpoint(raw)
+
+    def _read_checkpoint(self, raw: bytes) -> Checkpoint:
+        """Check a checkpoint line: one the header announces, where it belongs (before the
+        first event of every K-th pass), with weights of the network's shapes."""
+        k = self.header.checkpoint_every
+        if k is None:
+            raise self._fail(
+                f"a checkpoint line in a trace whose header states none (schema "
+                f"{self.header.schema_version}, no checkpoint_every); the trace is damaged: "
+                "re-record it")
+        at = self._position()
+        if at is not None and self._start is not None:
+            at -= len(raw) + self._start
+        checkpoint = parse_checkpoint(raw, self._fail)
+        shapes = [w.shape for w in checkpoint.weights]
+        if shapes != [w.shape for w in self.header.initial_weights]:
+            raise self._fail(f"bad checkpoint: weights of shapes {shapes[:8]}; the network's are "
+                             f"{[w.shape for w in self.header.initial_weights]}; the trace is "
+                             "damaged: re-record it")
+        wanted = (len(self.checkpoints) + 1) * k if not self.checkpoints \
+            else self.checkpoints[-1][0] + k
+        order = self._order
+        if (checkpoint.epoch != wanted or checkpoint.seq != self._events or (
+                order is not None and (order.epoch != checkpoint.epoch or order.previous is not None))):
+            raise self._fail(
+                f"a checkpoint of pass {checkpoint.epoch} (seq {checkpoint.seq}) after "
+                f"{self._events} event(s), where pass {wanted}'s comes next (checkpoint_every "
+                f"{k}, before a pass's first event); the trace is damaged: re-record it")
+        if len(self.checkpoints) >= MAX_CHECKPOINTS:
+            raise self._fail(f"more than {MAX_CHECKPOINTS} checkpoints, more than a trace holds; "
+                             "the trace is damaged: re-record it")
+        self.checkpoints.append((checkpoint.epoch, checkpoint.seq, at))
+        self.checkpoint = checkpoint
+        return checkpoint
+
+    def _check_index(self, end: End) -> None:
+        """The end line's index against the checkpoints read: a mismatch is said once (a
+        Python warning) and kept in ``index_problem``; the events read are all checked."""
+        k = self.header.checkpoint_every
+        if k is None:
+            if end.index is not None or end.nonfinite is not None:
+                raise self._fail("bad end line: an index, but the header states no "
+                                 "checkpoint_every; the trace is damaged: re-record it")
+            return
+        if end.index is None:  # (a trace written to a stream that cannot tell where it is)
+            return
+        found = self.checkpoints
+        if end.gzip:  # (offsets of gzip members: not those of lines, read decompressed)
+            found = [(epoch, seq, None) for epoch, seq, _ in found]
+        problem = index_mismatch(end.index, found)
+        if problem is not None:
+            self.index_problem = problem
+            if self.quiet_index:
+                return
+            warnings.warn(f"{self.name}: its end line's index does not match its checkpoints "
+                          f"({problem}): the events are all read and checked, but a seek "
+                          "(show --epoch) is refused; re-record the trace to seek in it",
+                          SteptraceWarning, stacklevel=3)
 
     def accept(self) -> None:
         """Count a line that matched, byte for byte, a valid event with the next seq."""
@@ -510,6 +611,7 @@ class TraceReader:
                 raise self._fail(
                     "unexpected line after the end line (two traces joined?); re-record the trace"
                 )
+            self._check_index(line)
             self.end = line
             return line
         problem = consistency_problem(line, self.header.config)
@@ -552,6 +654,39 @@ class TraceReader:
         self.close()
 
 
+def parse_checkpoint(raw: bytes, fail: Any) -> Checkpoint:
+    """A checkpoint line's model; ``fail(message)`` makes the error to raise."""
+    try:
+        try:
+            return Checkpoint.model_validate_json(raw)
+        except ValidationError:  # (NaN and infinities as strings: decoded, then again)
+            data = json.loads(raw, parse_constant=None)
+            if not isinstance(data, dict) or not isinstance(data.get("weights"), list):
+                raise
+            data["weights"] = _restore_nonfinite(data["weights"])
+            return Checkpoint.model_validate(data)
+    except ValidationError as error:
+        raise fail(f"bad checkpoint: {describe(error)}; the trace is damaged: re-record it") from None
+    except (RecursionError, ValueError):
+        raise fail("bad checkpoint: not a JSON object of a checkpoint; the trace is damaged: "
+                   "re-record it") from None
+
+
+def index_mismatch(index: tuple[tuple[int, int, int], ...],
+                   found: list[tuple[int, int, int | None]]) -> str | None:
+    """How an end line's index differs from the checkpoints a reader found (None: it
+    does not); an offset not known (a .gz trace read through) is not compared."""
+    pairs = zip(index, found, strict=False)  # (a length apart is said after)
+    for i, ((epoch, seq, offset), (at_epoch, at_seq, at)) in enumerate(pairs):
+        if (epoch, seq) != (at_epoch, at_seq) or (at is not None and offset != at):
+            where = f", byte {at}" if at is not None else ""
+            return (f"entry {i} says pass {epoch}, seq {seq}, byte {offset}; the checkpoint there "
+                    f"is of pass {at_epoch}, seq {at_seq}{where}")
+    if len(index) != len(found):
+        return f"it lists {len(index)} checkpoint(s); the trace holds {len(found)}"
+    return None
+
+
 def _reason(error: BaseException) -> str:
     if isinstance(error, gzip.BadGzipFile) and "Not a gzipped file" in str(error):
         return "named .gz but not gzip-compressed (if it is a plain trace, rename it without .gz)"
@@ -580,3 +715,178 @@ def open_trace(path: Path, check_order: bool = True, *, keep: bool = False) -> T
         raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
     return TraceReader(raw, path, check_order, gzipped=path.suffix == ".gz", closing=True,
                        renamable=True, keep=keep)
+
+
+# -- seeking: a pass read without the passes before it --------------------------------------
+
+#: How far from a file's end its end line is looked for (an index of MAX_CHECKPOINTS
+#: entries is some 120 KB; compressed, less).
+_TAIL = 4 << 20
+#: The first bytes of every gzip member steptrace writes (no name, mtime 0).
+_MEMBER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
+
+
+def _tail_end(raw: IO[bytes], gzipped: bool) -> tuple[End, int] | None:
+    """The end line from a file's tail, and where it starts (a .gz: where its gzip member
+    starts); None when there is none to be found there (a truncated or older trace)."""
+    size = raw.seek(0, 2)
+    start = max(0, size - (_TAIL if gzipped else _TAIL >> 4))
+    raw.seek(start)
+    data = raw.read(size - start)
+    if not gzipped and start and data.rfind(b"\n", 0, len(data) - 1) < 0:  # (a long end line)
+        start = max(0, size - _TAIL)
+        raw.seek(start)
+        data = raw.read(size - start)
+    if gzipped:
+        found = None
+        cut, tries = len(data), 64  # (bytes that look like a member's start: a few tried)
+        while found is None and (cut := data.rfind(_MEMBER, 0, cut)) >= 0 and tries:
+            tries -= 1
+            member = zlib.decompressobj(wbits=31)
+            try:
+                line = member.decompress(data[cut:], _TAIL)
+            except zlib.error:
+                continue
+            if member.eof and not member.unused_data and not member.unconsumed_tail:
+                found = line, start + cut
+        if found is None:
+            return None
+        line, at = found
+    else:
+        if not data.endswith(b"\n"):
+            return None
+        cut = data.rfind(b"\n", 0, len(data) - 1)
+        if cut < 0 and start > 0:
+            return None
+        line, at = data[cut + 1:], start + cut + 1
+    if not line.startswith(b'{"kind":"end"') or line.count(b"\n") != 1 or not line.endswith(b"\n"):
+        return None
+    try:
+        return End.model_validate_json(line), at
+    except (ValidationError, ValueError):
+        return None
+
+
+def index_problem(end: End, header: Header, first: int, end_at: int) -> str | None:
+    """What makes an end line's index impossible for its trace, if anything: its entries
+    are passes K, 2K, ... of the run, their seqs within the events and increasing, their
+    offsets increasing and before the end line's (``end_at``, counted as they are: from
+    the header's end in a plain trace, ``first``; from the file's start in a .gz)."""
+    k, index = header.checkpoint_every, end.index or ()
+    assert k is not None
+    seq = offset = -1
+    for i, (epoch, at_seq, at) in enumerate(index):
+        if epoch != (i + 1) * k or epoch >= header.config.iterations:
+            return (f"entry {i} is of pass {epoch}; the checkpoints are of passes {k}, {2 * k}, "
+                    f"... (checkpoint_every {k}) before pass {header.config.iterations}")
+        if not seq < at_seq <= end.events:
+            return (f"entry {i} (pass {epoch}) says seq {at_seq}, not after the entry before "
+                    f"and within the {end.events} events")
+        if not (first <= at < end_at and at > offset):
+            return (f"entry {i} (pass {epoch}) says byte {at}, not after the entry before and "
+                    f"between the header and the end line (byte {end_at})")
+        seq, offset = at_seq, at
+    if end.nonfinite is not None and end.nonfinite >= end.events:
+        return f"it says event {end.nonfinite} is not finite; the trace holds {end.events}"
+    return None
+
+
+def seek_to_pass(reader: TraceReader, epoch: int) -> Checkpoint | bool:
+    """Move ``reader`` (just opened on a file, :func:`open_trace`) to pass ``epoch``'s
+    checkpoint, or to the latest one before it, when the trace's end line indexes its
+    checkpoints: returns that checkpoint (the weights to start from), or True when the pass
+    comes before the first checkpoint (the reader reads from the first event). Either way
+    the reader need not be read past pass ``epoch``: ``reader.end`` is the end line, read
+    from the file's tail. False: the trace has no index to trust (an older trace, a
+    truncated one, or a pass the trace may not hold): read it all, as without an index.
+    An index that cannot be right, or a line that is not the checkpoint it says is there,
+    raises :class:`~steptrace.errors.TraceFormatError`: the trace is damaged."""
+    header, k = reader.header, reader.header.checkpoint_every
+    file = reader._file
+    if isinstance(file, _Kept):  # (its lines are not kept once it seeks)
+        file = file._lines
+    if k is None or not isinstance(file, _Lines) or reader._events or reader._line != 1:
+        return False
+    raw, gzipped = file._raw, file._gzip is not None
+    try:
+        here = raw.tell()  # (after the header; a .gz: as far as gzip has read)
+        first = 0 if gzipped else here
+        tail = _tail_end(raw, gzipped)
+        raw.seek(here)
+    except (OSError, ValueError):
+        return False
+    if tail is None or tail[0].index is None or bool(tail[0].gzip) != gzipped:
+        return False  # (no index, or one of the file before it was compressed: read it all)
+    end, end_at = tail
+    index = end.index or ()
+
+    def damaged(problem: str) -> TraceFormatError:
+        return TraceFormatError(
+            f"{reader.name}: its index (the end line's) is damaged: {problem}; read it whole "
+            f"(steptrace show {reader.name} without --epoch checks every line) or re-record it")
+
+    if (problem := index_problem(end, header, 1 if gzipped else 0, end_at - first)) is not None:
+        raise damaged(problem)
+    if epoch >= header.config.iterations or (not end.complete and (
+            not index or epoch >= index[-1][0])):
+        return False  # (a pass the trace may not hold: read it all, to say what it holds)
+    reader.end, reader._file = end, file
+    usable = [i for i, (at_epoch, at_seq, _) in enumerate(index)
+              if at_epoch <= epoch and (end.nonfinite is None or at_seq <= end.nonfinite)]
+    if not usable:
+        return True
+    i = usable[-1]
+    at_epoch, seq, offset = index[i]
+    raw.seek(first + offset)
+    if gzipped:
+        file._owned = False
+        file.close()
+        reader._file = file = _Lines(raw, True, True)
+    reader._line = 1 + seq + i  # (the header, the events and checkpoints before it)
+    reader._line += 1
+    try:
+        line = file.readline()
+    except (OSError, EOFError, zlib.error, ValueError) as error:
+        raise damaged(f"entry {i} says pass {at_epoch}'s checkpoint is at byte {offset}, but "
+                      f"what is there cannot be read ({_reason(error)})") from None
+    if not line.startswith(CHECKPOINT_PREFIX) or not line.endswith(b"\n"):
+        raise damaged(f"entry {i} says pass {at_epoch}'s checkpoint is at byte {offset}, but "
+                      "the line there is not a checkpoint")
+    checkpoint = parse_checkpoint(line, lambda message: damaged(
+        f"entry {i} says pass {at_epoch}'s checkpoint is at byte {offset}: {message}"))
+    shapes = [w.shape for w in checkpoint.weights]
+    if (checkpoint.epoch, checkpoint.seq) != (at_epoch, seq) or \
+            shapes != [w.shape for w in header.initial_weights]:
+        raise damaged(f"entry {i} says pass {at_epoch} (seq {seq}) starts at byte {offset}; "
+                      f"the checkpoint there is of pass {checkpoint.epoch} (seq "
+                      f"{checkpoint.seq}) with weights of shapes {shapes[:8]}")
+    if not all(np.isfinite(w.array).all() for w in checkpoint.weights):
+        # (the run diverged before it, its lines finite: read from the start, to warn where)
+        raw.seek(0)
+        reader._file = file = _Lines(raw, gzipped, True)
+        file.readline()  # (the header, read and checked already)
+        reader._line = 1
+        return True
+    reader._events = seq
+    reader.checkpoints = [(e, s, None if gzipped else o) for e, s, o in index[:i + 1]]
+    reader.checkpoint = checkpoint
+    if reader._order is not None:
+        reader._order.epoch = at_epoch
+    return checkpoint
+
+
+def through_pass(events: Iterable[Event], epoch: int) -> Iterator[Event]:
+    """``events`` up to pass ``epoch``'s end (the rest is not read)."""
+    for event in events:
+        yield event
+        if event.kind == "epoch_end" and event.epoch >= epoch:
+            return
+
+
+def started_at(header: Header, checkpoint: Checkpoint | bool) -> Header:
+    """The header a reader of events from ``checkpoint`` on completes them with: its
+    weights as the initial ones (:class:`~steptrace.trace.state.NetworkState` starts
+    there); ``header`` itself when read from the first event."""
+    if isinstance(checkpoint, Checkpoint):
+        return header.model_copy(update={"initial_weights": checkpoint.weights})
+    return header

@@ -77,6 +77,16 @@ class TraceWriter:
         if self.path is not None:
             check_output(self.path, inputs)
         self._tmp: Path | None = None  # the temporary file, made on entering the block
+        #: [epoch, seq, offset] of each checkpoint written (the end line's index), or None
+        #: when offsets cannot be known (a stream that cannot tell where it is)
+        self._index: list[tuple[int, int, int]] | None = []
+        self._start = 0  # where the line after the header starts in a plain trace's stream
+        self._members = False  # a .gz file: a new gzip member at each checkpoint
+        self._nonfinite: int | None = None  # the first event whose line is not all finite
+
+    @property
+    def header(self) -> Header:
+        return self._header
 
     def _create(self) -> None:
         self._file: gzip.GzipFile | IO[bytes]
@@ -92,17 +102,60 @@ class TraceWriter:
 
                 # mtime 0: the same run gives the same bytes (a golden re-recorded is unchanged)
                 self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+                self._members = True
+        # (a gzip stream, or one that cannot tell where it is: checkpoints, but no index)
+        self._index = None if self._file is not self._raw and not self._members else []
         self._write = self._file.write
+
+    def _started(self) -> None:
+        """The header written: a plain trace's offsets count from here (a .gz's from the
+        file's start), so that a header rewritten leaves the index true."""
+        if self._members or self._index is None:
+            return
+        try:
+            self._start = self._raw.tell()
+        except (OSError, ValueError, AttributeError):
+            self._index = None
+
+    def _new_member(self) -> int:
+        """A .gz trace: the gzip member so far closed, a new one started; where it starts."""
+        import gzip
+
+        self._file.close()  # (the member's trailer; the file stays open)
+        offset = self._raw.tell()
+        self._file = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+        self._write = self._file.write
+        return offset
+
+    def checkpoint(self, record: Record) -> None:
+        """A checkpoint's line (see :class:`steptrace.trace.header.Checkpoint`): not an
+        event (not counted); where it starts goes in the end line's index. In a .gz trace it
+        starts a gzip member of its own, so that a reader can start there."""
+        if self.stop_requested is not None:
+            raise KeyboardInterrupt() if self.stop_requested == signal.SIGINT else Terminated()
+        try:
+            if self._members:
+                offset = self._new_member()
+            elif self._index is not None:
+                offset = self._raw.tell() - self._start
+            self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
+        except OSError as error:
+            raise cannot_write(self.name, error) from None
+        if self._index is not None:
+            self._index.append((record["epoch"], record["seq"], offset))
 
     def write(self, record: Record) -> None:
         """One event's line (see :data:`steptrace.trace.emitter.Record`): :func:`record_json`,
         inlined (this runs for every event of a recording)."""
         if self.stop_requested is not None:
             raise KeyboardInterrupt() if self.stop_requested == signal.SIGINT else Terminated()
+        line = to_json_value(record, inf_nan_mode="strings") + b"\n"
         try:
-            self._write(to_json_value(record, inf_nan_mode="strings") + b"\n")
+            self._write(line)
         except OSError as error:
             raise cannot_write(self.name, error) from None
+        if self._nonfinite is None and line_nonfinite(line, record):
+            self._nonfinite = self.events  # (the index says so: a seek past it still warns)
         self.events += 1
         if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
             try:
@@ -114,6 +167,12 @@ class TraceWriter:
     def _finish(self, end: End, target: Path | None) -> None:
         with signals_deferred():
             try:
+                if self._members and self._index:  # the end line in a gzip member of its own
+                    self._new_member()
+                if self._header.checkpoint_every is not None and self._index:  # (none: as before)
+                    end = end.model_copy(update={"index": tuple(self._index),
+                                                 "gzip": True if self._members else None,
+                                                 "nonfinite": self._nonfinite})
                 self._file.write(end.model_dump_json(exclude_none=True).encode() + b"\n")
                 if self._stream is not None:
                     self._file.flush()
@@ -141,6 +200,7 @@ class TraceWriter:
                 self._create()
                 self._file.write(self._header.to_json())
                 self._file.write(b"\n")  # (not + b"\n": a header may be megabytes)
+                self._started()
                 self._header_written = True
         except OSError as error:
             self._discard()
@@ -180,6 +240,21 @@ class TraceWriter:
             self.saved_incomplete = target
         except (OSError, ValueError, CannotWrite, BadInput):  # nowhere to keep it: nothing kept
             self._discard()
+
+
+def line_nonfinite(line: bytes, record: Record) -> bool:
+    """Whether an event's line (of ``record``) holds a number that is not finite: NaN and
+    ±Infinity are strings in a line, and a packed matrix's are looked for in its record."""
+    if b'NaN"' in line or b'Infinity"' in line:
+        return True
+    if b"float64_le_hex" not in line:
+        return False
+    import numpy as np
+
+    from steptrace.matrices import PACKED_KEY, unpack
+
+    return any(isinstance(value, dict) and PACKED_KEY in value
+               and not np.isfinite(unpack(value)).all() for value in record.values())
 
 
 def stop_reason(error: BaseException | None) -> str:

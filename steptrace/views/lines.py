@@ -14,6 +14,11 @@ from steptrace.trace.events import Event
 from steptrace.trace.header import Header
 from steptrace.views import VIEWS
 
+#: The views that show a pass from its own events and the weights it started with, so that
+#: ``--epoch`` may read a trace from the checkpoint before the pass (the pressure view reads
+#: the whole run; the book view takes no filters).
+SEEKING_VIEWS = ("literate", "moves")
+
 
 def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
                digits: int | None = None, rules: Registry | None = None, *,
