@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, overload
 from pydantic import ConfigDict, ValidationError
 
 from steptrace.compare import Tolerance, given
-from steptrace.config import ExperimentConfig, describe
+from steptrace.config import ExperimentConfig, describe, keeping_data_files
 from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, ConfigError, Mismatch
@@ -77,7 +77,7 @@ def experiment(name: str, *, plugins_dir: Path | str | None = None,
     """A built-in experiment by id, or an experiment file by path, as an :class:`Experiment`
     to change and record (``config.alpha = 0.5``; ``steptrace.record(config)``)."""
     config, _ = resolve_experiment(registry(plugins_dir, plugins), name)
-    return Experiment.model_validate(config.model_dump())
+    return keeping_data_files(Experiment.model_validate(config.model_dump()), config)
 
 
 class Experiment(ExperimentConfig):
@@ -104,6 +104,10 @@ class Experiment(ExperimentConfig):
             raise ConfigError(describe(error)) from None
         self.__dict__.update(checked.__dict__)
         super().__setattr__("_nonlinearity_options", checked._nonlinearity_options)
+        # (a data field assigned numbers is no longer its file's; one assigned a file is)
+        super().__setattr__("_data_files", {
+            **{field: found for field, found in self._data_files.items() if field != name},
+            **checked._data_files})
 
 
 def record(
@@ -363,7 +367,8 @@ class Trace:
         as the user gave it, or its name, in memory)."""
         if name is None:
             name = str(self.path) if self.path is not None else f"{self.config.name} (in memory)"
-        return TraceReader(io.BytesIO(self._lines), name)
+        return TraceReader(io.BytesIO(self._lines), name,
+                           data_dir=self.path.parent if self.path is not None else None)
 
     @property
     def _named(self) -> str:
@@ -392,18 +397,25 @@ class Trace:
     def save(self, path: Path | str) -> Path:
         """Write the trace to ``path`` (atomically: a file there is replaced only when the
         new one is whole); it is the trace as recorded, line for line, byte for byte
-        (gzip-compressed when ``path`` ends in ``.gz``)."""
+        (gzip-compressed when ``path`` ends in ``.gz``); but for the data files it names
+        (a dataset by reference), named from ``path``'s directory."""
         path = Path(path)
         inputs = [self.path] if self.path is not None else []
         check_output(path, inputs)
+        lines = self._lines
+        if self.config.data_files:  # named from the new place (the events are the same)
+            _, _, rest = lines.partition(b"\n")
+            named = self.header.model_copy(update={
+                "config": self.config.data_files_named_from(path.parent)})
+            lines = named.to_json() + b"\n" + rest
         with atomic_write(path, inputs=inputs) as out:
             if path.suffix == ".gz":
                 import gzip
 
                 with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
-                    packed.write(self._lines)
+                    packed.write(lines)
             else:
-                out.write(self._lines)
+                out.write(lines)
         return path
 
     def replay(self, *, rtol: float = 0.0, atol: float = 0.0, ignore_versions: bool = False) -> Check:

@@ -219,7 +219,7 @@ BAD_TRACES = {
     "json array, not a trace": BadTrace(_raw("array.jsonl", lambda _: b"[1,2]\n"),
                                         ('no "format": "steptrace-trace"',), 1),
     "future schema_version": BadTrace(_edit_line(0, _set(schema_version=99)),
-                                      ("trace schema 99", "reads schemas 1 to 5", "upgrade steptrace"), 1),
+                                      ("trace schema 99", "reads schemas 1 to 6", "upgrade steptrace"), 1),
     "older schema_version": BadTrace(_edit_line(0, _set(schema_version=0)),
                                      ("trace schema 0 is not supported", "re-record"), 1),
     "schema_version a string": BadTrace(_edit_line(0, _set(schema_version="1")),

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, field_validator, model_validator
 
 from steptrace import __version__
-from steptrace.config import ExperimentConfig, check_weights
+from steptrace.config import BY_REFERENCE, ExperimentConfig, check_weights
 from steptrace.errors import MAX_MESSAGE, control_character, escaped, printable
 from steptrace.limits import MAX_PRINTED
 from steptrace.matrices import PACK_ABOVE, Matrix
@@ -58,10 +58,11 @@ def largest_event_matrix(layers: Sequence[int], largest_batch: int) -> int:
 #: (:mod:`steptrace.matrices`), in the header and in events; 3 named the detail level
 #: ``all`` (``full`` before); 4 added the header's ``printed`` (:class:`Printed`: what a
 #: traced script printed); 5 added held-out rows: the config's ``test_inputs`` and
-#: ``test_goals``, and each ``epoch_end``'s ``test_error``. A trace is written with the
+#: ``test_goals``, and each ``epoch_end``'s ``test_error``; 6, data files: a config's
+#: matrix given by reference, ``{"file": ..., "sha256": ...}``. A trace is written with the
 #: lowest schema that can hold it (:meth:`Header.lowest_schema_version`), so older
 #: steptrace versions read what they can.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 OLDEST_SCHEMA_VERSION = 1
 #: The schema that added :attr:`Header.printed`. A header that holds it says at least this,
 #: so that a steptrace from before it says to upgrade (not that the header is damaged).
@@ -70,6 +71,10 @@ PRINTED_SCHEMA_VERSION = 4
 #: ``epoch_end`` events' ``test_error``). A header whose config holds them says at least
 #: this, so that a steptrace from before it says to upgrade.
 HELD_OUT_SCHEMA_VERSION = 5
+#: The schema that added data files: the config's ``inputs``, ``goals``, ``test_inputs`` or
+#: ``test_goals`` given by reference (a file and its sha256, :mod:`steptrace.datafiles`)
+#: instead of the numbers. A header holding one says at least this.
+DATA_FILES_SCHEMA_VERSION = 6
 
 
 class Printed(BaseModel):
@@ -201,10 +206,13 @@ class Header(BaseModel):
                 *(() if config.test_goals is None else (config.test_goals,))]
 
     def lowest_schema_version(self, largest_batch: int) -> int:
-        """The schema a reader needs for this trace: 5 if its config has held-out rows
+        """The schema a reader needs for this trace: 6 if its config names a data file;
+        5 if its config has held-out rows
         (and its passes' ends their error); else 4 if it holds what a traced script
         printed; else 3 if its detail is named ``all``; else 2 if the header or an event may
         hold a packed matrix; else 1."""
+        if self.config.data_files:
+            return DATA_FILES_SCHEMA_VERSION
         if self.config.held_out:
             return HELD_OUT_SCHEMA_VERSION
         if self.printed is not None:
@@ -228,6 +236,14 @@ class Header(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _check_data_files_schema(self) -> Header:
+        if self.config.data_files and self.schema_version < DATA_FILES_SCHEMA_VERSION:
+            raise ValueError(f"data files (config.{next(iter(self.config.data_files))} by "
+                             f"reference) belong to trace schema {DATA_FILES_SCHEMA_VERSION} "
+                             f"and later; this header says schema {self.schema_version}")
+        return self
+
+    @model_validator(mode="after")
     def _check_held_out_schema(self) -> Header:
         if self.config.held_out and self.schema_version < HELD_OUT_SCHEMA_VERSION:
             raise ValueError(f"held-out rows (config.test_inputs, config.test_goals) belong to "
@@ -237,9 +253,13 @@ class Header(BaseModel):
 
     def to_json(self) -> bytes:
         """The header's line (without its newline). ``printed`` is left out when absent, so
-        a trace without it is byte for byte what steptrace wrote before it existed."""
+        a trace without it is byte for byte what steptrace wrote before it existed; a data
+        file of the config is written as its reference, its numbers not at all."""
+        exclude: dict[str, Any] = {} if self.printed is not None else {"printed": True}
+        if self.config.data_files:
+            exclude["config"] = set(self.config.data_files)
         return self.__pydantic_serializer__.to_json(
-            self, exclude=None if self.printed is not None else {"printed"})
+            self, exclude=exclude or None, context={BY_REFERENCE: True})
 
 
 class End(BaseModel):
