@@ -160,13 +160,17 @@ def _read_bytes(path: Path) -> bytes:
         raise DataFileError(f"data file {path}: is a directory, not a data file") from None
     except OSError as error:
         raise DataFileError(f"data file {path}: cannot read: {error.strerror or error}") from None
-    with os.fdopen(descriptor, "rb", buffering=0) as file:
+    try:
         mode = os.fstat(descriptor)
         if stat.S_ISDIR(mode.st_mode):
             raise DataFileError(f"data file {path}: is a directory, not a data file")
         if not stat.S_ISREG(mode.st_mode):
             raise DataFileError(f"data file {path}: not a regular file (a device, a FIFO or a "
                                 "socket): give a .npy, .csv or .json file")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb", buffering=0) as file:
         if mode.st_size > MAX_DATA_FILE:
             raise DataFileError(f"data file {path}: larger than {size(MAX_DATA_FILE)}, the most a "
                                 "data file may be")

@@ -463,7 +463,8 @@ def test_the_page_draws_the_held_out_curve_in_a_browser(run_cli: RunCli, tmp_pat
 def test_the_schema_documents_the_field(run_cli: RunCli) -> None:
     schema = json.loads(run_cli("schema").stdout)
     text = json.dumps(schema)
-    assert "test_error" in text and "test_inputs" in text and f"schema version {SCHEMA_VERSION}" in schema["title"]
+    assert "test_error" in text and "test_inputs" in text
+    assert f"schema version {SCHEMA_VERSION}" in schema["title"]
 
 
 def test_the_config_dumps_leave_absent_rows_out() -> None:
