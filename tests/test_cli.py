@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from steptrace import __version__
+from steptrace.trace.header import SCHEMA_VERSION
 from tests.conftest import TRACES, RunCli
 
 
@@ -97,7 +98,7 @@ def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     text = json.dumps(schema)
     for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "end"):
         assert f'"const": "{kind}"' in text
-    assert "schema version 5" in schema["title"]
+    assert f"schema version {SCHEMA_VERSION}" in schema["title"]
     # what a traced script printed (schema 4): optional, its lines and how many it left out
     assert "printed" not in schema["$defs"]["Header"].get("required", [])
     assert schema["$defs"]["Printed"]["required"] == ["lines"]
