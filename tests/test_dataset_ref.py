@@ -129,6 +129,20 @@ def test_a_float32_npy_widens_exactly(tmp_path: Path) -> None:
                                              float(np.float32(0.3))]]
 
 
+@pytest.mark.parametrize("layout", ["fortran order", "big-endian"])
+def test_an_npy_in_another_layout_reads_the_same_rows(tmp_path: Path, layout: str) -> None:
+    values = np.arange(12, dtype=np.float64).reshape(4, 3) / 7
+    stored = np.asfortranarray(values) if layout == "fortran order" else values.astype(">f8")
+    np.save(tmp_path / "d.npy", stored)
+    assert (b"'fortran_order': True" in (tmp_path / "d.npy").read_bytes()) == (layout == "fortran order")
+    config = parse_config({"name": "x", "layers": [3, 1], "nonlinearities": ["linear"], "seed": 0,
+                           "alpha": 0.1, "iterations": 1, "goals": [[0.0]] * 4, "inputs": {
+                               "file": "d.npy", "sha256": sha256(tmp_path / "d.npy")}},
+                          "layout", tmp_path)
+    assert config.inputs.array.tolist() == values.tolist()
+    assert config.inputs.array.dtype == np.float64 and config.inputs.array.flags.c_contiguous
+
+
 def test_held_out_rows_by_reference(run_cli: RunCli, tmp_path: Path) -> None:
     shown = run_cli("experiments", "--show", "streetlights-overfitting")
     data = tomllib.loads(shown.stdout)
