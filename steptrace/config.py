@@ -72,7 +72,7 @@ def _data_matrix_schema() -> dict[str, Any]:
         "description": "by reference: a .npy, .csv or .json file, its path relative to the "
         "directory of the file that names it (or absolute), and the sha256 of its bytes",
         "properties": {"file": {"type": "string"},
-                       "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}})
+                       "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}})
     return schema
 
 
