@@ -13,16 +13,21 @@ Contenders: the book's bare numpy loop (the baseline); PyTorch float64 with no t
 to a trace file, from the config in memory and from an experiment file (which, like a
 replay, reads and validates the dataset first); the header alone (the floor of any trace
 of that config: its dataset and initial weights, written and synced); replaying that
-trace. After one untimed round (imports, caches, compiled kernels), each runs
-``--repeat`` times, interleaved so that machine noise hits all alike, in an order shuffled
-every round (a contender that always ran after PyTorch, say, would pay for the caches it
-left cold); each ratio is the median over the rounds of the two times in the same round.
-Prints a table of ratios; nothing here is asserted (timed assertions belong nowhere: the
-machines are shared and noisy).
+trace; and, for the B2 workloads, recording with the dataset by reference (the inputs
+and goals in .npy files, written once before the rounds, that the config names with
+their sha256: the trace holds the references, not the numbers), from the config in
+memory and from its experiment file (which reads and hashes the .npy files). After one
+untimed round (imports, caches, compiled kernels), each runs ``--repeat`` times,
+interleaved so that machine noise hits all alike, in an order shuffled every round (a
+contender that always ran after PyTorch, say, would pay for the caches it left cold);
+each ratio is the median over the rounds of the two times in the same round. Prints a
+table of ratios; nothing here is asserted (timed assertions belong nowhere: the machines
+are shared and noisy).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -38,6 +43,7 @@ import numpy as np
 
 from benchmarks.rounds import interleaved, same_round_ratio
 from steptrace.config import ExperimentConfig, dump_json, load_config
+from steptrace.datafiles import sha256_of
 from steptrace.engine.network import Network, initial_weights, training_data
 from steptrace.engine.rules import Array
 from steptrace.plugins.loading import load_plugins
@@ -170,6 +176,8 @@ BARE, TORCH = "bare numpy loop (the book's)", "PyTorch float64, no tracing"
 ENGINE, EXACT = "engine, no events (blas)", "engine, no events (exact)"
 RECORD, FROM_FILE, REPLAY = "record every event (blas)", "  the same, from the file", "replay that trace"
 HEADER = "  the header alone, written"
+BY_REFERENCE, BY_REFERENCE_FILE = "record, dataset by reference", "  the same, from its file"
+REFERENCE_TRACE = "by-reference.trace"
 
 
 def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str, Callable[[], Any]]:
@@ -200,6 +208,7 @@ def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str
         with TraceWriter(folder / "header-alone.trace", header_for(config, registry, network)):
             pass
 
+    referencing = by_reference(config, folder) if workload.name.startswith("B2") else None
     found: dict[str, Callable[[], Any] | None] = {
         BARE: bare_loop(workload),
         TORCH: torch_loop(workload),
@@ -210,7 +219,26 @@ def contenders(workload: Workload, registry: Registry, folder: Path) -> dict[str
         HEADER: header_alone,
         REPLAY: lambda: replay(trace, registry),
     }
+    if referencing is not None:
+        config_file, referenced = referencing
+        by_ref = folder / REFERENCE_TRACE  # (not *.jsonl: the self-contained trace's size)
+        found[BY_REFERENCE] = lambda: record(referenced, registry, by_ref)
+        found[BY_REFERENCE_FILE] = lambda: record(load_config(config_file), registry, by_ref)
     return {name: go for name, go in found.items() if go is not None}
+
+
+def by_reference(config: ExperimentConfig, folder: Path) -> tuple[Path, ExperimentConfig]:
+    """``config`` with its inputs and goals in .npy files beside an experiment file that
+    names them with their sha256 (written once, outside the timed rounds): that file, and
+    the config read from it."""
+    data = config.model_dump(mode="json")
+    for name in ("inputs", "goals"):
+        file = folder / f"{config.name}-{name}.npy"
+        np.save(file, getattr(config, name).array)
+        data[name] = {"file": file.name, "sha256": sha256_of(file)}
+    experiment = folder / f"{config.name}-by-reference.json"
+    experiment.write_text(json.dumps(data), encoding="utf-8")
+    return experiment, load_config(experiment)
 
 
 @dataclass(frozen=True)
@@ -221,6 +249,7 @@ class Timings:
 
     times: dict[str, list[float]]
     trace_bytes: int
+    reference_bytes: int | None = None  # the trace with the dataset by reference
 
     def median_ms(self, name: str) -> float:
         return statistics.median(self.times[name]) * 1e3
@@ -234,7 +263,8 @@ def measure(workload: Workload, registry: Registry, repeat: int) -> Timings:
         runs = contenders(workload, registry, Path(tmp))
         times = interleaved({name: timed(go) for name, go in runs.items()}, repeat)
         size = sum(p.stat().st_size for p in Path(tmp).glob("*.jsonl"))
-    return Timings(times, size)
+        by_ref = Path(tmp) / REFERENCE_TRACE
+        return Timings(times, size, by_ref.stat().st_size if by_ref.exists() else None)
 
 
 def timed(go: Callable[[], object]) -> Callable[[], float]:
@@ -272,6 +302,9 @@ def main(repeat: int, names: tuple[str, ...]) -> None:
         click.echo(f"\n{workload.name}: {repeat} rounds after one untimed round; trace "
                    f"{size / 1e6:.2f} MB ({size / 1e6 * 1000 / workload.samples:.1f} MB per "
                    "1000 samples)")
+        if timings.reference_bytes is not None:
+            click.echo("  with the dataset by reference, the trace is "
+                       f"{timings.reference_bytes / 1e6:.2f} MB")
         click.echo(f"  {'contender':<32} {'median ms':>10} {'× bare':>8}")
         for name in timings.times:
             click.echo(f"  {name:<32} {timings.median_ms(name):>10.2f} "

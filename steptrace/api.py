@@ -43,7 +43,7 @@ from typing import IO, TYPE_CHECKING, Any, overload
 from pydantic import ConfigDict, ValidationError
 
 from steptrace.compare import Tolerance, given
-from steptrace.config import ExperimentConfig, describe
+from steptrace.config import ExperimentConfig, describe, keeping_data_files
 from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, TIMEOUT
 from steptrace.engine.rules import Array
 from steptrace.errors import BadInput, ConfigError, Mismatch, TraceFormatError
@@ -86,7 +86,7 @@ def experiment(name: str, *, plugins_dir: Path | str | None = None,
     """A built-in experiment by id, or an experiment file by path, as an :class:`Experiment`
     to change and record (``config.alpha = 0.5``; ``steptrace.record(config)``)."""
     config, _ = resolve_experiment(registry(plugins_dir, plugins), name)
-    return Experiment.model_validate(config.model_dump())
+    return keeping_data_files(Experiment.model_validate(config.model_dump()), config)
 
 
 class Experiment(ExperimentConfig):
@@ -113,6 +113,10 @@ class Experiment(ExperimentConfig):
             raise ConfigError(describe(error)) from None
         self.__dict__.update(checked.__dict__)
         super().__setattr__("_nonlinearity_options", checked._nonlinearity_options)
+        # (a data field assigned numbers is no longer its file's; one assigned a file is)
+        super().__setattr__("_data_files", {
+            **{field: found for field, found in self._data_files.items() if field != name},
+            **checked._data_files})
 
 
 def record(
@@ -538,7 +542,8 @@ class Trace:
             reader = self._source.open()
             reader.name = name
             return reader
-        return TraceReader(io.BytesIO(self._lines), name)
+        return TraceReader(io.BytesIO(self._lines), name,
+                           data_dir=self.path.parent if self.path is not None else None)
 
     @property
     def _named(self) -> str:
@@ -580,30 +585,44 @@ class Trace:
     def save(self, path: Path | str) -> Path:
         """Write the trace to ``path`` (atomically: a file there is replaced only when the
         new one is whole); it is the trace as recorded, line for line, byte for byte
-        (gzip-compressed when ``path`` ends in ``.gz``)."""
+        (gzip-compressed when ``path`` ends in ``.gz``); but for the data files it names
+        (a dataset by reference), named from ``path``'s directory."""
         path = Path(path)
         inputs = [self.path] if self.path is not None else []
         check_output(path, inputs)
+        header = None
+        if self.config.data_files:  # named from the new place (the events are the same)
+            named = self.header.model_copy(update={
+                "config": self.config.data_files_named_from(path.parent)})
+            header = named.to_json() + b"\n"
         with atomic_write(path, inputs=inputs) as out:
             if path.suffix == ".gz":
                 import gzip
 
                 with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as packed:
-                    self._copy(packed)
+                    self._copy(packed, header)
             else:
-                self._copy(out)
+                self._copy(out, header)
         return path
 
-    def _copy(self, out: IO[bytes] | gzip.GzipFile) -> None:
-        """The trace's lines (uncompressed) to ``out``; from its file, a piece at a time."""
+    def _copy(self, out: IO[bytes] | gzip.GzipFile, header: bytes | None = None) -> None:
+        """The trace's lines (uncompressed) to ``out``, its header line replaced by ``header``
+        when given; from its file, a piece at a time."""
         if self._source is None:
-            out.write(self._lines)
+            if header is None:
+                out.write(self._lines)
+            else:
+                out.write(header)
+                out.write(self._lines.partition(b"\n")[2])
             return
         import shutil
 
         self._source.open().close()  # (the file as it was loaded, or BadInput)
         path = self._source.path
         with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as lines:
+            if header is not None:
+                lines.readline()  # (the file's header: its data files named from its place)
+                out.write(header)
             shutil.copyfileobj(lines, out, 1 << 20)
 
     def replay(self, *, rtol: float = 0.0, atol: float = 0.0, ignore_versions: bool = False) -> Check:

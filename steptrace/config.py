@@ -15,7 +15,7 @@ import string
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 import numpy as np
 import pydantic_core
@@ -25,18 +25,22 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    SerializationInfo,
     SerializerFunctionWrapHandler,
     StrictFloat,
     StrictInt,
     ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_serializer,
     model_validator,
 )
 
-from steptrace.errors import ConfigError, control_character, printable
+from steptrace.datafiles import DATA_FIELDS, DataFile, is_reference, read_data_file, reference_of
+from steptrace.errors import ConfigError, DataFileError, control_character, printable
 from steptrace.limits import MAX_EXPERIMENT_FILE, size
-from steptrace.matrices import PACKED_KEY, Matrix
+from steptrace.matrices import PACKED_KEY, Matrix, matrix_json_schema
 
 #: The fields a book-view template may use, per line kind.
 STEP_FIELDS = frozenset({
@@ -51,6 +55,29 @@ NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$"
 #: written as null), so that an experiment without them is written byte for byte as before
 #: they existed (every trace's header holds its config).
 HELD_OUT_FIELDS = ("test_inputs", "test_goals")
+#: The validation context's keys for a dataset given by reference (``{file, sha256}``):
+#: the directory its path is relative to (None or absent: the current directory), and
+#: what names it, for messages ("the experiment mine.toml", "the trace").
+DATA_DIR, NAMED_BY = "data_dir", "data_named_by"
+#: The serialization context's key that writes each field given by reference as its
+#: reference (an experiment file, a trace's header); without it, a config's JSON holds the
+#: numbers (a page's edit panel, ``model_dump``).
+BY_REFERENCE = "data_files_by_reference"
+
+
+def _data_matrix_schema() -> dict[str, Any]:
+    schema = matrix_json_schema()
+    schema["anyOf"].append({
+        "type": "object", "additionalProperties": False, "required": ["file", "sha256"],
+        "description": "by reference: a .npy, .csv or .json file, its path relative to the "
+        "directory of the file that names it (or absolute), and the sha256 of its bytes",
+        "properties": {"file": {"type": "string"},
+                       "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}})
+    return schema
+
+
+#: A matrix an experiment may also give by reference (:mod:`steptrace.datafiles`).
+DataMatrix = Annotated[Matrix, WithJsonSchema(_data_matrix_schema())]
 #: What a nonlinearity's option may be in an experiment file (checked against what the
 #: nonlinearity declares when the config's rules are looked up).
 OptionValue = bool | int | float | str
@@ -260,15 +287,20 @@ class ExperimentConfig(BaseModel):
                             description="the dataset's name in the narration: streetlights")
     goal_name: str = Field(default="goals", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                            description="the goals' name in the narration: walk_vs_stop")
-    inputs: Matrix = Field(description="the dataset: one row per sample")
-    goals: Matrix | None = Field(default=None, description="one row per input row")
-    test_inputs: Matrix | None = Field(
+    inputs: DataMatrix = Field(description="the dataset: one row per sample (or a data file: "
+                               "{file = \"inputs.npy\", sha256 = \"...\"})")
+    goals: DataMatrix | None = Field(default=None, description="one row per input row")
+    test_inputs: DataMatrix | None = Field(
         default=None, description="held-out rows, never trained on: after every pass the "
         "network is run forward on them and their error recorded (the pass's test_error)")
-    test_goals: Matrix | None = Field(
+    test_goals: DataMatrix | None = Field(
         default=None, description="one goal row per test_inputs row (give both or neither)")
     book_view: BookView = Field(default=BookView(epoch="Error:{error}"),
                                 description="what the book's program printed, for show --view book")
+    #: the fields given by reference (a data file and its sha256), by name: their numbers
+    #: are the fields' values as usual; written back as the references where asked
+    #: (:data:`BY_REFERENCE`: an experiment file, a trace's header).
+    _data_files: dict[str, DataFile] = PrivateAttr(default_factory=dict)
 
     def _repr_html_(self) -> str:
         """Jupyter: the experiment as a table of its network and settings."""
@@ -287,14 +319,44 @@ class ExperimentConfig(BaseModel):
                 row("alpha", self.alpha), row("iterations", self.iterations),
                 row("arithmetic", self.arithmetic),
                 row("weights", "given" if self.weights is not None else f"drawn with seed {self.seed}"),
-                row(self.input_name, f"{len(self.inputs)} rows of {self.layers[0]}"),
-                row(self.goal_name, goals)]
+                row(self.input_name, f"{len(self.inputs)} rows of {self.layers[0]}"
+                    + self._from_file("inputs")),
+                row(self.goal_name, goals + self._from_file("goals"))]
         if self.test_inputs is not None:
             rows.append(row("held-out rows", f"{len(self.test_inputs)} (test_inputs, test_goals)"))
         if self.frozen:
             rows.append(row("frozen", ", ".join(f"weights_{k}_{k + 1}[{i}][{j}]"
                                                 for k, i, j in self.frozen)))
         return f"<table>{''.join(rows)}</table>"
+
+    def _from_file(self, name: str) -> str:
+        found = self._data_files.get(name)
+        return "" if found is None else f" (from {found.file}, sha256 {found.sha256[:12]}…)"
+
+    @property
+    def data_files(self) -> dict[str, DataFile]:
+        """The fields given by reference, by name (empty: the config holds all its numbers)."""
+        return dict(self._data_files)
+
+    def data_files_named_from(self, directory: Path | None) -> Self:
+        """This config, its data files named from ``directory`` (a trace's: relative to it,
+        or absolute if given so; None, a trace in memory: the current directory), as a trace
+        written there records them. The numbers are the same."""
+        if not self._data_files:
+            return self
+        copy = self.model_copy()
+        copy._data_files = {name: found.named_from(directory)
+                            for name, found in self._data_files.items()}
+        return copy
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (pydantic's); a data field given a new value in ``update`` is no longer
+        the file's."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update and self._data_files and set(update) & set(self._data_files):
+            copy._data_files = {name: found for name, found in self._data_files.items()
+                                if name not in update}
+        return copy
 
     @model_validator(mode="wrap")
     @classmethod
@@ -313,6 +375,27 @@ class ExperimentConfig(BaseModel):
             config._nonlinearity_options = options
         return config
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_data_files(cls, data: Any, handler: ModelWrapValidatorHandler[Any],
+                         info: ValidationInfo) -> Any:  # (typed loosely: mypy's overloads)
+        """Each matrix field given by reference (``{file, sha256}``): the file read, its hash
+        checked and its rows put in the field's place (DataFileError, one line, if it cannot
+        be); the reference kept beside them (:attr:`data_files`)."""
+        found: dict[str, DataFile] = {}
+        if isinstance(data, dict) and any(is_reference(data.get(name)) for name in DATA_FIELDS):
+            context = info.context if isinstance(info.context, dict) else {}
+            directory, named_by = context.get(DATA_DIR), context.get(NAMED_BY, "the experiment")
+            data = dict(data)
+            for name in DATA_FIELDS:
+                if is_reference(data.get(name)):
+                    found[name] = reference_of(name, data[name], directory)
+                    data[name] = Matrix._of(read_data_file(name, found[name], named_by))
+        config = handler(data)
+        if found:
+            config._data_files = found
+        return config
+
     @property
     def nonlinearity_options(self) -> tuple[dict[str, Any], ...]:
         """Each layer's nonlinearity's options as the config gives them (``{}``: a bare
@@ -327,10 +410,18 @@ class ExperimentConfig(BaseModel):
         return nonlinearity_label(self.nonlinearities[k - 1], self.nonlinearity_options[k - 1])
 
     @model_serializer(mode="wrap")
-    def _leave_out_absent_held_out_rows(self, handler: SerializerFunctionWrapHandler) -> Any:
+    def _leave_out_absent_held_out_rows(self, handler: SerializerFunctionWrapHandler,
+                                        info: SerializationInfo) -> Any:
         """The config's fields, without ``test_inputs`` and ``test_goals`` when absent, and
-        each nonlinearity given options written as the table it was given as."""
+        each nonlinearity given options written as the table it was given as; each field
+        given by reference written as its reference, in its place, when the context asks
+        (:data:`BY_REFERENCE`; :func:`by_reference` leaves the numbers unwritten)."""
         data = handler(self)
+        if isinstance(data, dict) and self._data_files and isinstance(info.context, dict) \
+                and info.context.get(BY_REFERENCE):
+            data = {name: self._data_files[name].reference() if name in self._data_files
+                    else data[name] for name in type(self).model_fields
+                    if name in data or name in self._data_files}
         if isinstance(data, dict):
             for name in HELD_OUT_FIELDS:
                 if name in data and data[name] is None:
@@ -426,16 +517,38 @@ def describe(error: ValidationError) -> str:
     return text + (f" (and {more} more problem(s))" if more else "")
 
 
-def parse_config(data: Any, source: str) -> ExperimentConfig:
-    """Validate already-parsed data as a config; ``source`` names it in errors."""
+def parse_config(data: Any, source: str, directory: Path | None = None) -> ExperimentConfig:
+    """Validate already-parsed data as a config; ``source`` names it in errors; a data file
+    it gives by reference is relative to ``directory`` (None: the current directory)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: an experiment must be a table/object, not {type(data).__name__}")
     try:
-        return ExperimentConfig.model_validate(data)
+        return ExperimentConfig.model_validate(
+            data, context={DATA_DIR: directory, NAMED_BY: source})
     except ValidationError as error:
         raise ConfigError(f"{source}: {describe(error)}") from None
     except RecursionError:
         raise ConfigError(f"{source}: nested too deeply to be an experiment") from None
+    except DataFileError as error:
+        raise DataFileError(f"{source}: {error}") from None
+
+
+C = TypeVar("C", bound=ExperimentConfig)
+
+
+def by_reference(config: ExperimentConfig) -> dict[str, Any]:
+    """The serializer's arguments that write ``config``'s data files as their references
+    (the numbers are not written at all): ``config.model_dump_json(**by_reference(config))``."""
+    return {"context": {BY_REFERENCE: True},
+            "exclude": set(config.data_files) if config.data_files else None}
+
+
+def keeping_data_files(config: C, source: ExperimentConfig) -> C:
+    """``config``, validated from ``source``'s numbers (``model_dump()``), with
+    ``source``'s data files kept: the same numbers, read from the same files."""
+    if source.data_files:
+        config._data_files = source.data_files
+    return config
 
 
 def load_config(path: Path) -> ExperimentConfig:
@@ -467,7 +580,7 @@ def load_config(path: Path) -> ExperimentConfig:
         ) from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be an experiment") from None
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), path.parent)
 
 
 def _parse_json(text: str) -> Any:
@@ -479,17 +592,17 @@ def _parse_json(text: str) -> Any:
 
 def dump_json(config: ExperimentConfig) -> str:
     """The config as indented JSON."""
-    return config.model_dump_json(indent=2, exclude_defaults=False) + "\n"
+    return config.model_dump_json(indent=2, exclude_defaults=False, **by_reference(config)) + "\n"
 
 
 def dump_toml(config: ExperimentConfig, notes: Mapping[str, Sequence[str]] | None = None) -> str:
     """The config as TOML, in the order a reader wants: the network, then the data;
     ``notes`` are comment lines to write at the end of a table, or after a value (by the
     table's or the value's name)."""
-    data = config.model_dump(mode="json")
+    data = config.model_dump(mode="json", **by_reference(config))
 
-    def is_table(value: Any) -> bool:  # a packed matrix is a value (an inline table)
-        return isinstance(value, dict) and PACKED_KEY not in value
+    def is_table(value: Any) -> bool:  # a packed matrix, a data file: a value (an inline table)
+        return isinstance(value, dict) and PACKED_KEY not in value and not is_reference(value)
 
     scalars = {k: v for k, v in data.items() if not is_table(v) and v is not None}
     tables = {k: v for k, v in data.items() if is_table(v)}

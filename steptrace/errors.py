@@ -46,6 +46,12 @@ class TraceFormatError(BadInput):
     """A file is not a readable, complete steptrace trace."""
 
 
+class DataFileError(BadInput):
+    """A dataset given by reference (``{file, sha256}``) cannot be used: the file is
+    missing, has another sha256 than the reference gives (it changed), is not a regular
+    file, is too large, or does not hold a matrix of numbers. Exit 2, like all bad input."""
+
+
 class PluginError(BadInput):
     """A plugin registered something invalid or conflicting."""
 

@@ -14,6 +14,10 @@ MiB = 1 << 20
 #: The longest line of a trace, its header (the dataset, the initial weights) included:
 #: 256 MiB holds a dataset of 16 million numbers packed (16 hex digits each).
 MAX_LINE = 256 * MiB
+#: The largest data file an experiment or a trace names (a dataset by reference,
+#: ``{file = "data.npy", sha256 = "..."}``): 256 MiB, as much as a trace's longest line,
+#: 33 million numbers in a .npy. Read whole (to hash exactly the bytes parsed).
+MAX_DATA_FILE = 256 * MiB
 #: The largest experiment file (TOML or JSON): 128 MiB.
 MAX_EXPERIMENT_FILE = 128 * MiB
 #: How many bytes a ``.gz`` trace may expand to per compressed byte, checked as it is read

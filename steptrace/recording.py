@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from steptrace.compare import Difference, Tolerance, differences
-from steptrace.config import ExperimentConfig, load_config
+from steptrace.config import ExperimentConfig, keeping_data_files, load_config
 from steptrace.engine.network import Network, Step, held_out_data, training_data
 from steptrace.engine.plan import Plan
 from steptrace.errors import (
@@ -181,11 +181,14 @@ def record(
     binary stream (``io.BytesIO()``: in memory), at ``detail``; the plugins' observers are
     told the run starts, see every event (complete, whatever ``detail``) and are told it
     finished (:class:`RunObservers`). ``inputs`` are the files the config came from:
-    ``path`` may not be one of them."""
+    ``path`` may not be one of them. A data file the config names is named in the trace
+    relative to ``path``'s directory (absolute if the config gives it so, or in a stream)."""
     network = Network.from_config(config, registry.resolve(config))
     observers = registry.observers()
     test_errors: list[float] = []
-    writer = TraceWriter(path, header_for(config, registry, network, detail), inputs)
+    named = config.data_files_named_from(path.parent if isinstance(path, Path) else None)
+    writer = TraceWriter(path, header_for(named, registry, network, detail),
+                         [*inputs, *(found.path for found in config.data_files.values())])
     try:
         with signals_stop_between_lines(writer), writer:
             if observers is not None:
@@ -237,7 +240,8 @@ def recordable(registry: Registry, experiment: str | Path | ExperimentConfig,
     ``detail`` that does not exist."""
     source: Path | None = None
     if isinstance(experiment, ExperimentConfig):
-        config = ExperimentConfig.model_validate(experiment.model_dump())  # (an Experiment's)
+        config = keeping_data_files(  # (an Experiment's)
+            ExperimentConfig.model_validate(experiment.model_dump()), experiment)
     else:
         config, source = resolve_experiment(registry, str(experiment), stacklevel=4)
     if arithmetic is not None:

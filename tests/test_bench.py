@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmarks.bench import BARE, ENGINE, EXACT, HEADER, RECORD, REPLAY, b2, bare_loop, main
+from benchmarks.bench import (
+    BARE,
+    BY_REFERENCE,
+    ENGINE,
+    EXACT,
+    HEADER,
+    RECORD,
+    REPLAY,
+    Workload,
+    b2,
+    bare_loop,
+    by_reference,
+    contenders,
+    main,
+)
 from steptrace.engine.network import Network, training_data
 from tests.conftest import builtin_registry
 
@@ -41,3 +57,25 @@ def test_the_bare_loop_and_the_engine_train_the_same_network(batch_size: int, hi
     exact = workload.config.model_copy(update={"arithmetic": "exact"})
     errors = Network.from_config(exact, registry.resolve(exact)).train(inputs, goals, 1)
     assert errors[-1] is not None and np.isclose(errors[-1], bare, rtol=1e-12)
+
+
+def test_the_dataset_by_reference_contender_records_the_same_events(tmp_path: Path) -> None:
+    """B2/100 by reference: the .npy files and the experiment naming them are written
+    before the rounds; its trace holds the references instead of the 784,000 numbers, and
+    the same events as the trace that holds them."""
+    from steptrace.recording import record
+
+    workload, registry = b2(100), builtin_registry()
+    experiment, referenced = by_reference(workload.config, tmp_path)
+    assert set(referenced.data_files) == {"inputs", "goals"}
+    assert json.loads(experiment.read_text())["inputs"]["file"] == "b2-minibatch-100-inputs.npy"
+    record(workload.config, registry, tmp_path / "inline.jsonl")
+    record(referenced, registry, tmp_path / "referenced.jsonl")
+    inline = (tmp_path / "inline.jsonl").read_bytes().split(b"\n")
+    by_ref = (tmp_path / "referenced.jsonl").read_bytes().split(b"\n")
+    assert by_ref[1:] == inline[1:]
+    assert json.loads(by_ref[0])["config"]["inputs"]["file"] == "b2-minibatch-100-inputs.npy"
+    assert len(inline[0]) - len(by_ref[0]) > 784_000 * 16  # the inputs' hex, and more
+    assert BY_REFERENCE in contenders(workload, registry, tmp_path)
+    assert BY_REFERENCE not in contenders(Workload("B1", workload.config, 100, 1000), registry,
+                                          tmp_path)  # (the B2 workloads only)

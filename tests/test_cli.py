@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from steptrace import __version__
+from steptrace.trace.header import SCHEMA_VERSION
 from tests.conftest import TRACES, RunCli
 
 
@@ -97,7 +98,7 @@ def test_schema_describes_every_line_kind(run_cli: RunCli) -> None:
     text = json.dumps(schema)
     for kind in ("header", "forward", "error", "delta", "update", "epoch_end", "checkpoint", "end"):
         assert f'"const": "{kind}"' in text
-    assert "schema version 6" in schema["title"]
+    assert f"schema version {SCHEMA_VERSION}" in schema["title"]
     # a long run's checkpoints (schema 6): K in the header, the index in the end line
     assert "checkpoint_every" in schema["$defs"]["Header"]["properties"]
     assert "index" in schema["$defs"]["End"]["properties"]

@@ -18,6 +18,7 @@ import steptrace
 from steptrace.config import ExperimentConfig, parse_config
 from steptrace.errors import ConfigError
 from steptrace.trace.events import EpochEndEvent
+from steptrace.trace.header import SCHEMA_VERSION
 from steptrace.trace.reader import open_trace
 from tests.conftest import TRACES, RunCli, present
 from tests.test_bad_input import assert_one_line_error
@@ -262,11 +263,11 @@ def test_a_held_out_header_below_schema_5_is_refused(run_cli: RunCli, tmp_path: 
         "belong to trace schema 5 and later; this header says schema 4; re-record the trace")
 
 
-def test_a_steptrace_that_reads_schema_6_at_most_refuses_7(run_cli: RunCli, tmp_path: Path) -> None:
+def test_a_steptrace_refuses_a_schema_newer_than_it_reads(run_cli: RunCli, tmp_path: Path) -> None:
     newer = tmp_path / "newer.jsonl"
-    rewrite_header(GOLDEN, newer, lambda h: h.update(schema_version=7))
-    assert_one_line_error(run_cli("show", newer), "written with trace schema 7",
-                          "reads schemas 1 to 6: upgrade steptrace to read it")
+    rewrite_header(GOLDEN, newer, lambda h: h.update(schema_version=SCHEMA_VERSION + 1))
+    assert_one_line_error(run_cli("show", newer), f"written with trace schema {SCHEMA_VERSION + 1}",
+                          f"reads schemas 1 to {SCHEMA_VERSION}: upgrade steptrace to read it")
 
 
 def test_a_held_out_error_without_held_out_rows_is_a_format_error(
@@ -462,7 +463,8 @@ def test_the_page_draws_the_held_out_curve_in_a_browser(run_cli: RunCli, tmp_pat
 def test_the_schema_documents_the_field(run_cli: RunCli) -> None:
     schema = json.loads(run_cli("schema").stdout)
     text = json.dumps(schema)
-    assert "test_error" in text and "test_inputs" in text and "schema version 6" in schema["title"]
+    assert "test_error" in text and "test_inputs" in text
+    assert f"schema version {SCHEMA_VERSION}" in schema["title"]
 
 
 def test_the_config_dumps_leave_absent_rows_out() -> None:

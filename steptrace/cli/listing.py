@@ -21,16 +21,18 @@ if TYPE_CHECKING:
 @command()
 @options.as_json()
 @click.option("--show", "show_id", metavar="ID",
-              help="Print one experiment as a file to copy, edit and `record`.")
+              help="Print one experiment (an id, or an experiment file's path) as a file to "
+              "copy, edit and `record`; a data file it names stays a reference.")
 @click.option("--format", "file_format", type=click.Choice(["toml", "json"]), default="toml",
               show_default=True, help="The file format for --show.")
 def experiments(as_json: bool, show_id: str | None, file_format: str) -> None:
     """List the experiments (the book's, and those plugins add)."""
     from steptrace.config import dump_json, dump_toml
+    from steptrace.recording import resolve_experiment
 
     rules = registry()
     if show_id is not None:
-        config = rules.experiment(show_id)
+        config, _ = resolve_experiment(rules, show_id)
         if file_format == "json":
             click.echo(dump_json(config), nl=False)
             return

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, field_validator, model_validator
 
 from steptrace import __version__
-from steptrace.config import ExperimentConfig, check_weights
+from steptrace.config import BY_REFERENCE, ExperimentConfig, check_weights
 from steptrace.errors import MAX_MESSAGE, control_character, escaped, printable
 from steptrace.limits import MAX_PRINTED
 from steptrace.matrices import PACK_ABOVE, Matrix
@@ -58,9 +58,10 @@ def largest_event_matrix(layers: Sequence[int], largest_batch: int) -> int:
 #: (:mod:`steptrace.matrices`), in the header and in events; 3 named the detail level
 #: ``all`` (``full`` before); 4 added the header's ``printed`` (:class:`Printed`: what a
 #: traced script printed); 5 added held-out rows: the config's ``test_inputs`` and
-#: ``test_goals``, and each ``epoch_end``'s ``test_error``. A trace is written with the
+#: ``test_goals``, and each ``epoch_end``'s ``test_error``; 6, data files: a config's
+#: matrix given by reference, ``{"file": ..., "sha256": ...}``. A trace is written with the
 #: lowest schema that can hold it (:meth:`Header.lowest_schema_version`), so older
-#: steptrace versions read what they can. 6 added checkpoints (the header's
+#: steptrace versions read what they can. 6 also added checkpoints (the header's
 #: ``checkpoint_every``, :class:`Checkpoint` lines, the end line's ``index``): a trace
 #: that holds them can be read from any pass without reading the passes before it.
 SCHEMA_VERSION = 6
@@ -94,6 +95,10 @@ def checkpoint_every(events_per_pass: int, iterations: int) -> int | None:
         return None
     k = max(1, -(-CHECKPOINT_EVENTS // max(events_per_pass, 1)), -(-iterations // MAX_CHECKPOINTS))
     return k if iterations > k else None
+#: The schema that added data files: the config's ``inputs``, ``goals``, ``test_inputs`` or
+#: ``test_goals`` given by reference (a file and its sha256, :mod:`steptrace.datafiles`)
+#: instead of the numbers. A header holding one says at least this.
+DATA_FILES_SCHEMA_VERSION = 6
 
 
 class Printed(BaseModel):
@@ -229,13 +234,15 @@ class Header(BaseModel):
                 *(() if config.test_goals is None else (config.test_goals,))]
 
     def lowest_schema_version(self, largest_batch: int) -> int:
-        """The schema a reader needs for this trace: 6 if it holds checkpoints; else 5 if
-        its config has held-out rows
+        """The schema a reader needs for this trace: 6 if it holds checkpoints or its config
+        names a data file; else 5 if its config has held-out rows
         (and its passes' ends their error); else 4 if it holds what a traced script
         printed; else 3 if its detail is named ``all``; else 2 if the header or an event may
         hold a packed matrix; else 1."""
         if self.checkpoint_every is not None:
             return CHECKPOINT_SCHEMA_VERSION
+        if self.config.data_files:
+            return DATA_FILES_SCHEMA_VERSION
         if self.config.held_out:
             return HELD_OUT_SCHEMA_VERSION
         if self.printed is not None:
@@ -259,6 +266,14 @@ class Header(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _check_data_files_schema(self) -> Header:
+        if self.config.data_files and self.schema_version < DATA_FILES_SCHEMA_VERSION:
+            raise ValueError(f"data files (config.{next(iter(self.config.data_files))} by "
+                             f"reference) belong to trace schema {DATA_FILES_SCHEMA_VERSION} "
+                             f"and later; this header says schema {self.schema_version}")
+        return self
+
+    @model_validator(mode="after")
     def _check_held_out_schema(self) -> Header:
         if self.config.held_out and self.schema_version < HELD_OUT_SCHEMA_VERSION:
             raise ValueError(f"held-out rows (config.test_inputs, config.test_goals) belong to "
@@ -279,9 +294,14 @@ class Header(BaseModel):
     def to_json(self) -> bytes:
         """The header's line (without its newline). ``printed`` and ``checkpoint_every`` are
         left out when absent, so a trace without them is byte for byte what steptrace wrote
-        before they existed."""
-        absent = {name for name in ("printed", "checkpoint_every") if getattr(self, name) is None}
-        return self.__pydantic_serializer__.to_json(self, exclude=absent or None)
+        before they existed; a data file of the config is written as its reference, its
+        numbers not at all."""
+        exclude: dict[str, Any] = {name: True for name in ("printed", "checkpoint_every")
+                                   if getattr(self, name) is None}
+        if self.config.data_files:
+            exclude["config"] = set(self.config.data_files)
+        return self.__pydantic_serializer__.to_json(
+            self, exclude=exclude or None, context={BY_REFERENCE: True})
 
 
 class End(BaseModel):

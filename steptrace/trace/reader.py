@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from pydantic_core import SchemaValidator, core_schema
 
 from steptrace import __version__
-from steptrace.config import ExperimentConfig, describe
-from steptrace.errors import SteptraceWarning, TraceFormatError
+from steptrace.config import DATA_DIR, NAMED_BY, ExperimentConfig, describe
+from steptrace.errors import DataFileError, SteptraceWarning, TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
 from steptrace.trace.events import (
     EVENT_CLASSES,
@@ -345,12 +345,15 @@ class TraceReader:
     ``source`` is a binary stream (a file, ``io.BytesIO(trace_bytes)``; ``gzipped``: it is
     gzip-compressed) or an iterator of lines (each ``bytes``, newline included); ``name``
     is what messages call it (a path as the user gave it, or "this trace"). A stream is
-    not closed with the reader unless ``closing``. :func:`open_trace` opens a file."""
+    not closed with the reader unless ``closing``. :func:`open_trace` opens a file.
+    ``data_dir``: the directory a data file the header names by a relative path is in
+    (the trace's own; None: the current directory)."""
 
     def __init__(self, source: IO[bytes] | Iterable[bytes], name: str | Path = "this trace",
                  check_order: bool = True, *, gzipped: bool = False, closing: bool = False,
-                 renamable: bool = False, keep: bool = False) -> None:
+                 renamable: bool = False, keep: bool = False, data_dir: Path | None = None) -> None:
         self.name = str(name)
+        self._data_dir = data_dir
         self.end: End | None = None
         self._line = 1
         self._events = 0  # events read so far
@@ -430,8 +433,11 @@ class TraceReader:
             )
         if version < OLDEST_SCHEMA_VERSION:
             raise self._fail(f"trace schema {version} is not supported; re-record the trace")
-        try:
-            return Header.model_validate(data)
+        try:  # (a data file the config names is read, and its sha256 checked, here)
+            return Header.model_validate(data, context={DATA_DIR: self._data_dir,
+                                                        NAMED_BY: "the trace"})
+        except DataFileError as error:
+            raise DataFileError(f"{self.name}: {error}") from None
         except ValidationError as error:
             raise self._fail(f"bad header: {describe(error)}; re-record the trace") from None
         except RecursionError:
@@ -714,7 +720,7 @@ def open_trace(path: Path, check_order: bool = True, *, keep: bool = False) -> T
     except OSError as error:
         raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
     return TraceReader(raw, path, check_order, gzipped=path.suffix == ".gz", closing=True,
-                       renamable=True, keep=keep)
+                       renamable=True, keep=keep, data_dir=path.parent)
 
 
 # -- seeking: a pass read without the passes before it --------------------------------------
