@@ -13,8 +13,8 @@ Every file steptrace writes (a trace, a page, a picture) goes through :func:`ato
   power failure leaves the old file or the new one, whole; a new file is not (nothing older
   can be lost, and the operating system writes it out in its own time: after a power
   failure it may be cut short, which every reader of a trace refuses as truncated; the
-  ``fsync`` cost a B1 recording as much as its whole training on a busy disk); on any error or interruption (SIGTERM included) the
-  temporary file is removed. A full disk is one line
+  ``fsync`` cost a B1 recording as much as its whole training on a busy disk); on any
+  error or interruption (SIGTERM included) the temporary file is removed. A full disk is one line
   (:class:`~steptrace.errors.CannotWrite`, exit 2) and leaves nothing behind;
 - while the file is being finished (written out, renamed, or removed), Ctrl-C and SIGTERM
   wait (:func:`signals_deferred`), so no signal leaves a torn file or a stray temporary one.

@@ -52,12 +52,11 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
         raise click.UsageError(str(error)) from None
     with ExitStack() as files:
         read = reader = files.enter_context(open_trace(trace))
-        lines = _sought(reader, view, filters, digits, exact)
-        if lines is None and reader.end is not None:  # (sought, and nothing matched)
+        sought = _sought(reader, view, filters, digits, exact)
+        if sought is None and reader.end is not None:  # (sought, and nothing matched)
             read = files.enter_context(open_trace(trace))
-        if lines is None:
-            lines = view_lines(read.header, iter(read), view, filters, digits, registry(),
-                               exact=exact)
+        lines = sought if sought is not None else view_lines(
+            read.header, iter(read), view, filters, digits, registry(), exact=exact)
         if view == "book":  # (its warning, on stderr, comes between its lines)
             for line in lines:
                 click.echo(line)
