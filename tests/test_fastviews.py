@@ -26,7 +26,7 @@ from steptrace.cli.reading import write_lines
 from steptrace.plugins.loaded import registry
 from steptrace.trace.events import ForwardEvent, UpdateEvent
 from steptrace.trace.reader import open_trace
-from steptrace.views.literate import Literate
+from steptrace.views.literate import Literate, Templates
 from steptrace.views.text import Filters, Numbers, first_nonfinite, matrix, maybe_nonfinite, number
 from tests.conftest import TRACES
 
@@ -195,6 +195,14 @@ def test_show_writes_what_the_plain_way_writes(run_cli: Any, tmp_path: Path) -> 
                 iter(reader), Filters())
             assert result.exit_code == 0
             assert result.stdout == "".join(line + "\n" for line in plain)
+
+
+def test_past_the_templates_kept_a_step_is_narrated_the_plain_way(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Templates, "LIMIT", 3)
+    for name in ("ch06-streetlights-full-dataset.jsonl", "ch06-streetlights-backprop.jsonl"):
+        fast, plain = both(TRACES / name, 4, Filters())
+        assert fast == plain
 
 
 def test_a_forward_event_banner_is_the_plain_one() -> None:

@@ -438,7 +438,9 @@ class Templates:
     weights an update starts from are the weights the layer's previous update ended
     with: their text is kept and written again (when their bits are the same)."""
 
-    LIMIT = 4096  # templates kept (each sample's error and output delta has its own)
+    #: templates kept (each sample's error and output delta has its own): past it, a step
+    #: of a way not yet worked out is narrated the plain way (a dataset of more samples)
+    LIMIT = 4096
 
     def __init__(self, literate: Literate) -> None:
         self.literate = literate
@@ -511,7 +513,7 @@ class Templates:
         """The template of ``event``'s way of being narrated, from its clauses; None (the
         plain way, every time) when its line is not the template's filled in."""
         if len(self.known) >= self.LIMIT:
-            self.known.clear()
+            return None  # (not kept: the plain way, as fast as it was)
         found: Template | None = None
         try:
             fetch, shown = self.fetch(event)
@@ -586,7 +588,7 @@ class Templates:
         form = self.banners.get(samples, _UNKNOWN)
         if form is _UNKNOWN:
             if len(self.banners) >= self.LIMIT:
-                self.banners.clear()
+                return self.literate.banner(event)
             form = None
             try:
                 literate = self.literate
