@@ -57,11 +57,8 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
             read = files.enter_context(open_trace(trace))
         lines = sought if sought is not None else view_lines(
             read.header, iter(read), view, filters, digits, registry(), exact=exact)
-        if view == "book":  # (its warning, on stderr, comes between its lines)
-            for line in lines:
-                click.echo(line)
-        else:
-            write_lines(lines)
+        write_lines(lines, chunk=WRITE_CHUNK if view != "book" else 0)  # (the book's warning
+        # on stderr comes between its lines)
         if read.incomplete:
             click.echo(one_line(f"warning: {trace} is incomplete: {read.incomplete} after "
                                 f"{read.end.events if read.end else 0} events; the rest of "
@@ -187,9 +184,10 @@ def html(trace: Path, output: Path, edit: bool) -> None:
 WRITE_CHUNK = 1 << 16
 
 
-def write_lines(lines: Iterable[str]) -> None:
+def write_lines(lines: Iterable[str], chunk: int = WRITE_CHUNK) -> None:
     """Each line and a line break on standard output, as ``click.echo`` writes them, in
-    writes of some 64 KB, not one (and a flush) per line; what was gathered is written and
+    writes of some ``chunk`` characters (64 K), not one (and a flush) per line (``chunk`` 0:
+    one a line); what was gathered is written and
     flushed before an error (or a warning after the last line) goes to stderr. Through the
     command line's guarded stdout: a closed pipe drops the rest, the command runs on."""
     stream = sys.stdout
@@ -199,9 +197,11 @@ def write_lines(lines: Iterable[str]) -> None:
         for line in lines:
             gathered.append(line)
             size += len(line)
-            if size >= WRITE_CHUNK:
+            if size >= chunk:
                 _write(stream, gathered)
                 gathered, size = [], 0
+                if not chunk:
+                    stream.flush()
     finally:
         _write(stream, gathered)
         stream.flush()
