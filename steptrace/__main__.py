@@ -10,15 +10,17 @@ import signal
 import sys
 from typing import NoReturn
 
-from steptrace.errors import EXIT_INTERRUPTED  # (it imports only re: quick)
-
 
 def main() -> NoReturn:
-    """The command line, in this process: exits by raising SystemExit, as click does."""
+    """The command line, in this process: exits by raising SystemExit, as click does.
+    Everything of steptrace's is imported inside the ``try`` (even ``steptrace.errors``,
+    whose patterns take a moment to compile: CI's Ctrl-C at 60 ms landed there)."""
     try:
         from steptrace.cli import main as command_line
     except KeyboardInterrupt:
         sys.stderr.write("Error: interrupted\n")
+        from steptrace.errors import EXIT_INTERRUPTED
+
         raise SystemExit(EXIT_INTERRUPTED) from None
     command_line()
 

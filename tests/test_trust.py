@@ -748,6 +748,31 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line(tmp_path: Path) -> None
     assert checked >= 2, "every Ctrl-C came before Python had started: nothing was checked"
 
 
+@pytest.mark.parametrize(("raised", "message", "code"), [
+    ("KeyboardInterrupt", "Error: interrupted", 130),
+    ("Terminated", "Error: terminated", 143),
+])
+def test_a_signal_while_pydantic_builds_a_validator_is_that_signal(
+        run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, raised: str, message: str,
+        code: int) -> None:
+    """Models are built when first used; a Ctrl-C (or SIGTERM) that comes while
+    pydantic-core builds one in Rust reaches us as its SchemaError naming the exception
+    (CI met it: "internal error: SchemaError: Error building "model" validator: ...
+    KeyboardInterrupt", exit 3). It is the signal: one line, its exit code."""
+    import pydantic_core
+
+    import steptrace.cli.listing as listing
+
+    def building() -> None:
+        raise pydantic_core.SchemaError(
+            f'Error building "model" validator:\n  SchemaError: Error building "literal" '
+            f"validator:\n  {raised}: ")
+
+    monkeypatch.setattr(listing, "registry", building)
+    result = run_cli("experiments")
+    assert (result.exit_code, result.stderr) == (code, message + "\n")
+
+
 def _on_path() -> bool:
     import shutil
 

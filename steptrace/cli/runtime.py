@@ -244,6 +244,9 @@ class SteptraceGroup(click.Group):
             raise Failure("out of memory: the network or the data is too large for this machine",
                           EXIT_BAD_INPUT) from None
         except Exception as error:
+            if (stopped := _stopped_while_building(error)) is not None:
+                raise Failure(stopped, EXIT_INTERRUPTED if stopped == "interrupted"
+                              else EXIT_TERMINATED) from None
             if os.environ.get("STEPTRACE_DEBUG"):
                 raise
             if isinstance(error, RuntimeError) and "NPY_DISABLE_CPU_FEATURES" in str(error):
@@ -256,6 +259,21 @@ class SteptraceGroup(click.Group):
                 "please report it; STEPTRACE_DEBUG=1 shows the traceback)",
                 EXIT_INTERNAL,
             ) from None
+
+
+def _stopped_while_building(error: Exception) -> str | None:
+    """"interrupted" or "terminated" when ``error`` is pydantic-core's report of a Ctrl-C
+    (KeyboardInterrupt) or SIGTERM (Terminated) that came while it built a model's
+    validator (models are built when first used): pydantic-core, in Rust, turns the Python
+    exception raised inside it into a SchemaError naming it. None for any other error."""
+    if type(error).__name__ != "SchemaError":  # (pydantic_core's; not imported to start)
+        return None
+    text = str(error)
+    if "KeyboardInterrupt" in text:
+        return "interrupted"
+    if "Terminated" in text:
+        return "terminated"
+    return None
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
