@@ -137,6 +137,29 @@ class EventOrder:
         self.expected = _START
         return None
 
+    # -- a pass like the last: what the reader holds it to (TraceReader.__iter__) ----------
+
+    def start(self) -> tuple[object, ...] | None:
+        """What the order of a pass's steps depends on, at the start of a pass (None in the
+        middle of one): a pass whose steps the full check took from this start takes the
+        same steps again from the same start."""
+        if self.previous is not None or self.epochs_only:
+            return None
+        return (self.rule, self.rule_seen)
+
+    def steps_done(self) -> tuple[object, ...]:
+        """The state the steps of the pass being read have left, before its end."""
+        return (self.step, tuple(self.pass_samples), self.previous, self.expected)
+
+    def resume(self, done: tuple[object, ...]) -> None:
+        """Move on from the start of a pass to the end of its steps, ``done`` (what
+        :meth:`steps_done` said at the end of a pass of the same steps, from the same
+        :meth:`start`)."""
+        step, samples, previous, expected = done
+        self.step, self.previous = step, previous  # type: ignore[assignment]
+        self.expected = expected  # type: ignore[assignment]
+        self.pass_samples = list(samples)  # type: ignore[call-overload]
+
     def end_problem(self, complete: bool) -> str | None:
         """Why the trace cannot end here, or None. An incomplete trace may end anywhere."""
         if complete and (self.epoch != self.iterations or self.step is not None):
