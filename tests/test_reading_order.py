@@ -12,6 +12,7 @@ import pytest
 
 from steptrace.errors import TraceFormatError
 from steptrace.trace import reader as reader_module
+from steptrace.trace.order import EventOrder
 from steptrace.trace.reader import TraceReader
 from tests.conftest import TRACES
 
@@ -119,13 +120,13 @@ def test_the_passes_after_the_second_are_held_to_it(monkeypatch: pytest.MonkeyPa
     changes what may follow, so the second pass is the first of the rest) and the ends of
     the others, no other event."""
     checked: list[int] = []
-    problem = reader_module.EventOrder.problem
+    problem = EventOrder.problem
 
     def counted(self: Any, event: Any) -> str | None:
         checked.append(event.seq)
         return problem(self, event)
 
-    monkeypatch.setattr(reader_module.EventOrder, "problem", counted)
+    monkeypatch.setattr(EventOrder, "problem", counted)
     events = list(TraceReader(io.BytesIO(_edited(lambda lines: None)), "t.jsonl"))
     assert len(events) == 1740
     assert checked == [*range(2 * PASS), *range(3 * PASS - 1, 1740, PASS)]

@@ -189,6 +189,36 @@ def test_a_pass_filled_at_once_matches_every_update_of_the_backprop_run() -> Non
     assert state.weights[1][0, 0] == reference.weights[1][0, 0]
 
 
+def _weights_after_each_update(header: Header, events: list[Event], chunk: int
+                               ) -> tuple[dict[int, list[bytes]], NetworkState]:
+    state, found = NetworkState(header), {}
+    for at in range(0, len(events), chunk):
+        for k, after in state.weights_after(events[at:at + chunk]).items():
+            found.setdefault(k, []).extend(bits(w) for w in after)
+    return found, state
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 512])
+def test_the_weights_after_each_update_are_those_complete_fills_in(
+        chunk: int, recorded: list[Path]) -> None:
+    """plot's way (the weights alone, a chunk at a time): the bits of every update's
+    weights, in order, as the events filled in one at a time have them, and the state after."""
+    for path in [*recorded, *GOLDEN]:
+        header, events = events_of(path)
+        reference = ReferenceState(header)
+        expected: dict[int, list[bytes]] = {}
+        for event in events:
+            event = reference.complete(event)
+            if isinstance(event, UpdateEvent) and event.weights is not None:
+                expected.setdefault(event.layer, []).append(bits(np.array(event.weights)))
+        found, state = _weights_after_each_update(header, events, chunk)
+        assert found == expected, path
+        assert [bits(w) for w in state.weights] == [bits(w) for w in reference.weights], path
+    header, events = events_of(TRACES / "ch06-streetlights-backprop.jsonl")
+    found, _ = _weights_after_each_update(header, events, chunk)
+    assert {k: len(after) for k, after in found.items()} == {1: 240, 2: 240}  # (60 passes of 4)
+
+
 def _passes(events: list[Event]) -> Iterator[list[Event]]:
     chunk: list[Event] = []
     for event in events:

@@ -190,36 +190,81 @@ class NetworkState:
         """``[self.complete(e) for e in events]``, the same events and the same state
         after them; an exact run's gradient-descent updates of single-sample steps
         filled in at once, each weight matrix's in turn."""
+        return self._through(events, None)
+
+    def weights_after(self, events: list[Event]) -> dict[int, Array]:
+        """Move the state past ``events`` (as :meth:`complete_all` does) and say, for each
+        layer k updated among them, ``weights_{k-1}_k`` after each of its updates, in order
+        (an array of them); the events' own fields are not filled in (``plot``'s way)."""
+        after: dict[int, list[Array]] = {}
+        self._through(events, after)
+        return {k: np.concatenate(stacks) for k, stacks in after.items()}
+
+    def _through(self, events: list[Event], after: dict[int, list[Array]] | None) -> list[Event]:
+        """The events complete (``after`` None) or, into ``after``, the weights after each
+        update (k: arrays of them, in order); the state past them either way."""
+        complete = self.complete
         if self.mode != "exact":
-            return [self.complete(event) for event in events]
+            if after is None:
+                return [complete(event) for event in events]
+            for event in events:
+                complete(event)
+                if event.kind == "update":
+                    after.setdefault(event.layer, []).append(self.weights[event.layer - 1][np.newaxis])
+            return events
         done: list[Any] = []
         updates: dict[int, list[tuple[int, Any, Any]]] = {}  # k: (where, layer_{k-1}, delta)
-        layer, delta, complete = self.layer.rows, self.delta.rows, self.complete
+        layer, delta = self.layer.rows, self.delta.rows
         for event in events:
-            if event.kind != "update":
-                done.append(complete(event))
+            kind = event.kind
+            if kind != "update":
+                if after is None:
+                    done.append(complete(event))
+                    continue
+                done.append(event)  # (the state alone moves, as complete() moves it)
+                if kind == "forward":
+                    k = event.layer
+                    if k == 1:
+                        given = event.layer_in  # type: ignore[union-attr]
+                        layer[0] = self.batch(event.samples)[0] if given is None else given
+                    layer[k] = event.layer_out  # type: ignore[union-attr]
+                elif kind == "delta":
+                    delta[event.layer] = event.delta  # type: ignore[union-attr]
                 continue
             k = event.layer
             rows_in, rows_delta = layer.get(k - 1), delta.get(k)
             if (rows_in is None or rows_delta is None or len(rows_in) != 1 or len(rows_delta) != 1
-                    or event.weights is not None or event.weight_delta is not None):
-                self._flush(updates, done)  # (the updates before it first, in order)
+                    or event.weights is not None  # type: ignore[union-attr]
+                    or event.weight_delta is not None):  # type: ignore[union-attr]
+                self._flush(updates, done, after)  # (the updates before it first, in order)
                 updates = {}
                 done.append(complete(event))
+                if after is not None:
+                    after.setdefault(k, []).append(self.weights[k - 1][np.newaxis])
             else:
                 updates.setdefault(k, []).append((len(done), rows_in[0], rows_delta[0]))
                 done.append(event)
-        self._flush(updates, done)
+        self._flush(updates, done, after)
         return done
 
-    def _flush(self, updates: dict[int, list[tuple[int, Any, Any]]], done: list[Any]) -> None:
+    def _flush(self, updates: dict[int, list[tuple[int, Any, Any]]], done: list[Any],
+               after: dict[int, list[Array]] | None) -> None:
         with np.errstate(all="ignore"):  # (a run that diverged overflowed here too)
             for k, found in updates.items():
-                self._updates(k, found, done)
+                changes, weights = self._updates(k, found, done)
+                if after is not None:
+                    after.setdefault(k, []).append(weights[1:])
+                    continue
+                deltas_rows, weights_rows = changes.tolist(), weights.tolist()
+                for i, (where, _, _) in enumerate(found):
+                    done[where] = self.fill(done[where], {
+                        "weight_delta": tuple(map(tuple, deltas_rows[i])),
+                        "weights": tuple(map(tuple, weights_rows[i + 1]))})
 
-    def _updates(self, k: int, found: list[tuple[int, Any, Any]], done: list[Any]) -> None:
-        """Fill in the updates of ``weights_{k-1}_k`` at ``found`` (where each is in
-        ``done``, its layer_{k-1} row and its delta row), in order, and move the state on."""
+    def _updates(self, k: int, found: list[tuple[int, Any, Any]], done: list[Any]) -> tuple[Array, Array]:
+        """The updates of ``weights_{k-1}_k`` at ``found`` (where each is in ``done``, its
+        layer_{k-1} row and its delta row), in order: each one's weight_delta, and the
+        weights before the first and after each; the state moved on past them."""
         ins = np.array([row[1] for row in found], dtype=np.float64)
         deltas = np.array([row[2] for row in found], dtype=np.float64)
         # weight_delta = layer_{k-1}ᵀ · layer_k_delta of one row each: an outer product,
@@ -233,12 +278,9 @@ class NetworkState:
         steps = np.concatenate([self.weights[k - 1][np.newaxis], steps])
         # one update after another: weights - step (+ in the ascent form), each in turn
         weights = (np.add if self.ascent else np.subtract).accumulate(steps, axis=0)
-        deltas_rows, weights_rows = changes.tolist(), weights.tolist()
-        for i, (where, _, _) in enumerate(found):
-            done[where] = self.fill(done[where], {"weight_delta": tuple(map(tuple, deltas_rows[i])),
-                                                "weights": tuple(map(tuple, weights_rows[i + 1]))})
         self.before[k - 1] = weights[-2]
         self.weights[k - 1] = weights[-1]
+        return changes, weights
 
 
 def complete_events(header: Header, events: Iterable[Event]) -> Iterator[Event]:

@@ -11,14 +11,15 @@ and drawing it takes the same memory however long the run.
 from __future__ import annotations
 
 import math
+from itertools import islice
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
-from steptrace.trace.events import EpochEndEvent, ErrorEvent, UpdateEvent
+from steptrace.trace.events import EpochEndEvent
 from steptrace.trace.reader import TraceReader, open_trace
-from steptrace.trace.state import NetworkState
+from steptrace.trace.state import CHUNK, NetworkState
 
 T = TypeVar("T")
 
@@ -57,24 +58,23 @@ def figure(trace: Path | TraceReader) -> Any:
     weights: dict[int, Thinned[list[float]]] = {}  # layer -> one row of weights per update
     with open_trace(trace) if isinstance(trace, Path) else trace as reader:
         config = reader.header.config
-        state = NetworkState(reader.header)
-        for event in reader:
-            if isinstance(event, EpochEndEvent):
-                for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
-                    if value is None:
-                        continue
-                    if math.isfinite(value):
-                        curve_of.add((event.epoch, value))
-                    else:
-                        left_out += 1
-            elif isinstance(event, ErrorEvent):
-                continue  # (the state does not move: nothing of it is filled in)
-            else:
-                event = state.complete(event)  # (the weights move with the forward and delta steps)
-                if isinstance(event, UpdateEvent) and event.weights is not None:
-                    series = weights.setdefault(event.layer, Thinned(MAX_POINTS))
+        state = NetworkState(reader.header, fresh=True)  # (the reader's events: ours)
+        events = iter(reader)
+        while chunk := list(islice(events, CHUNK)):  # (the weights a chunk at a time)
+            for event in chunk:
+                if isinstance(event, EpochEndEvent):
+                    for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
+                        if value is None:
+                            continue
+                        if math.isfinite(value):
+                            curve_of.add((event.epoch, value))
+                        else:
+                            left_out += 1
+            for k, after in state.weights_after(chunk).items():
+                series = weights.setdefault(k, Thinned(MAX_POINTS))
+                for each in after:
                     if series.wants():  # (a weight row the thinning drops is not made)
-                        series.add([x for row in event.weights for x in row][:MAX_WEIGHTS])
+                        series.add(each.ravel()[:MAX_WEIGHTS].tolist())
                     else:
                         series.skip()
     layers = sorted(weights)
