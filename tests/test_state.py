@@ -191,7 +191,7 @@ def test_a_pass_filled_at_once_matches_every_update_of_the_backprop_run() -> Non
 
 def _weights_after_each_update(header: Header, events: list[Event], chunk: int
                                ) -> tuple[dict[int, list[bytes]], NetworkState]:
-    state, found = NetworkState(header), {}
+    state, found = NetworkState(header), dict[int, list[bytes]]()
     for at in range(0, len(events), chunk):
         for k, after in state.weights_after(events[at:at + chunk]).items():
             found.setdefault(k, []).extend(bits(w) for w in after)

@@ -475,7 +475,8 @@ class TraceReader:
         done: tuple[object, ...] = ()  # what its steps left (order.steps_done) ...
         started: tuple[object, ...] | None = None  # ... from this start (order.start)
         start = order.start() if order is not None else None
-        epoch, matching = 0, False
+        epoch, matching, steps = 0, False, 0  # (steps: the template's, before its end)
+        ended: tuple[object, ...] = ()
         while True:
             self._line += 1
             try:
@@ -494,11 +495,11 @@ class TraceReader:
             except ValueError:  # (a ValidationError: the full check says what is wrong)
                 event = None
             if matching and event is not None:
-                n = len(held)
-                shape = template[n] if n < len(template) else None
-                if (shape is not None and event.__class__ is shape[0] and event.layer == shape[1]
+                n = len(held)  # (< len(template): held is emptied at the pass's end)
+                shape = template[n]
+                if (event.__class__ is shape[0] and event.layer == shape[1]
                         and event.samples == shape[2] and event.epoch == epoch):
-                    if n + 1 < len(template):  # (a step of the pass: held to the template)
+                    if n < steps:  # (a step of the pass: held to the template)
                         held.append(event)
                         self._events += 1
                         yield event
@@ -524,13 +525,13 @@ class TraceReader:
             if order is not None:
                 ending = event.kind == "epoch_end"
                 if ending and not matching:
-                    steps = order.steps_done()
+                    ended = order.steps_done()
                 if problem := order.problem(event):
                     raise self._fail(f"event {event.seq} is out of order: {problem}; re-record the trace")
                 if ending:
                     if not matching and start is not None and 0 < len(shapes) < _TEMPLATE:
                         template = (*shapes, (event.__class__, event.layer, event.samples))
-                        done, started = steps, start
+                        done, started, steps = ended, start, len(shapes)
                     shapes = []
                     start = order.start()
                     epoch = order.epoch
