@@ -130,3 +130,25 @@ def test_the_passes_after_the_second_are_held_to_it(monkeypatch: pytest.MonkeyPa
     events = list(TraceReader(io.BytesIO(_edited(lambda lines: None)), "t.jsonl"))
     assert len(events) == 1740
     assert checked == [*range(2 * PASS), *range(3 * PASS - 1, 1740, PASS)]
+
+
+def test_replay_compares_bytes_without_making_the_fast_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validator is made when a line is first parsed; replay compares the golden
+    trace's lines as bytes, and so never needs one."""
+    import steptrace
+
+    made: list[object] = []
+    real = reader_module.FastCheck.__init__
+
+    def counted(self: reader_module.FastCheck, config: Any) -> None:
+        made.append(config)
+        real(self, config)
+
+    monkeypatch.setattr(reader_module.FastCheck, "__init__", counted)
+    trace = steptrace.load(TRACES / "ch06-streetlights-backprop.jsonl")  # (its events read: one)
+    assert len(made) == 1
+    made.clear()
+    check = trace.replay()
+    assert check and "all 1740 events match" in str(check) and made == []
+    list(TraceReader(io.BytesIO((TRACES / "ch06-streetlights-backprop.jsonl").read_bytes())))
+    assert len(made) == 1

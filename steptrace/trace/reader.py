@@ -51,6 +51,7 @@ from steptrace.trace.header import (
 )
 from steptrace.trace.order import EventOrder
 
+_END_PREFIX = b'{"kind":"end"'  # (the end line as the writer writes it)
 #: a pass of more events than this is checked event by event (not held to the last one's)
 _TEMPLATE = 4096
 GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip file
@@ -394,8 +395,16 @@ class TraceReader:
             raise
         self._order = EventOrder(self.header.config, holds_passes_only(self.header.detail)) \
             if check_order else None
-        self._fast = FastCheck(self.header.config)
+        self._fast_check: FastCheck | None = None  # (made when first needed: not by replay's bytes)
         self._start = self._position()  # (a plain trace's offsets count from the first event)
+
+    @property
+    def _fast(self) -> FastCheck:
+        """The config's :class:`FastCheck`, made when a line is first parsed (replay
+        compares most lines as bytes, and a validator takes a millisecond to build)."""
+        if self._fast_check is None:
+            self._fast_check = FastCheck(self.header.config)
+        return self._fast_check
 
     def _readline(self) -> bytes:
         try:
@@ -658,8 +667,9 @@ class TraceReader:
         line, a damaged line, a NaN) is read by the full check, ``_parse_fully``, which
         says what is wrong. (A line of a kind that is not an event's is refused by the fast
         check too; such a kind, when the format has one, gets its branch in
-        ``_parse_fully``, before the events' validation.)"""
-        event = self._fast.event(raw, self._events)
+        ``_parse_fully``, before the events' validation. The end line, as the writer writes
+        it, goes to the full check straight away: replay parses it alone.)"""
+        event = None if raw.startswith(_END_PREFIX) else self._fast.event(raw, self._events)
         if event is None:
             line = self._parse_fully(raw)
             if isinstance(line, End):
