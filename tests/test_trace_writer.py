@@ -330,3 +330,40 @@ def test_only_a_trace_with_an_index_looks_for_its_first_number_not_finite(
     end = json.loads((tmp_path / "long.jsonl").read_bytes().splitlines()[-1])
     assert end["nonfinite"] == 1626 and len(looked) == 1627
     assert b"Infinity" in looked[-1] and b"Infinity" not in b"".join(looked[:-1])
+
+
+def test_signals_handled_in_a_block_get_their_handlers_back() -> None:
+    """outputs.handling (every file written, every recording): its handler in the block,
+    the one before after it (a Python function, the default, or Python's own Ctrl-C
+    handler), and an ignored signal stays ignored throughout."""
+    import signal
+
+    from steptrace.outputs import STOPPING, handling, signals_deferred
+
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    before = [signal.getsignal(number) for number in STOPPING]
+    try:
+        signal.signal(signal.SIGINT, theirs)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with handling(STOPPING, mine):
+            assert signal.getsignal(signal.SIGINT) is mine
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is theirs
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with signals_deferred(), handling(STOPPING, mine):
+            assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        with pytest.raises(KeyboardInterrupt), signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    finally:
+        for number, handler in zip(STOPPING, before, strict=True):
+            signal.signal(number, handler)
