@@ -99,8 +99,10 @@ def unlike_registered(config: ExperimentConfig, registry: Registry,
     registered = registry.experiments.get(config.name if name is None else name)
     if registered is None:
         return None
-    return differences(config.model_dump(), registered.rule.model_copy(
-        update={"arithmetic": config.arithmetic}).model_dump(), Tolerance())
+    rule = registered.rule.model_copy(update={"arithmetic": config.arithmetic})
+    if config == rule:  # (the same fields, bit for bit: no difference to look for)
+        return None
+    return differences(config.model_dump(), rule.model_dump(), Tolerance())
 
 
 def train_at_detail(

@@ -15,15 +15,20 @@ from benchmarks.bench import (
     BY_REFERENCE,
     ENGINE,
     EXACT,
+    FROM_FILE,
     HEADER,
+    OVER,
     RECORD,
     REPLAY,
+    Fresh,
     Workload,
+    b1,
     b2,
     bare_loop,
     by_reference,
     contenders,
     main,
+    timed,
 )
 from steptrace.engine.network import Network, training_data
 from tests.conftest import builtin_registry
@@ -33,7 +38,7 @@ def test_the_benchmark_prints_every_contender_with_its_ratio_to_the_bare_loop() 
     result = CliRunner().invoke(main, ["--repeat", "1", "--workload", "B1"])
     assert result.exit_code == 0, result.output
     rows = dict(re.findall(r"^ +(\S.*?)\s+[\d.]+\s+([\d.]+)$", result.output, re.MULTILINE))
-    assert {BARE, ENGINE, EXACT, RECORD, REPLAY, HEADER.strip()} <= set(rows)
+    assert {BARE, ENGINE, EXACT, RECORD, REPLAY, HEADER.strip(), OVER.strip()} <= set(rows)
     assert rows[BARE] == "1.00"
     assert "B1: 1 rounds after one untimed round; trace 0.23 MB" in result.output
     assert re.search(r"exact ÷ blas \(no events\): [\d.]+; replay ÷ record: [\d.]+ \(config in "
@@ -79,3 +84,26 @@ def test_the_dataset_by_reference_contender_records_the_same_events(tmp_path: Pa
     assert BY_REFERENCE in contenders(workload, registry, tmp_path)
     assert BY_REFERENCE not in contenders(Workload("B1", workload.config, 100, 1000), registry,
                                           tmp_path)  # (the B2 workloads only)
+
+
+def test_a_recording_contender_writes_a_new_file_every_round_but_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recording (from the config, from the file) and the header alone write a new trace
+    every round, as a first recording does (the last round's removed before the clock
+    starts), so that they do not pay for replacing a file (its fsync); the contender
+    "over the last trace" does, every round after the first."""
+    import os
+
+    registry = builtin_registry()
+    runs = contenders(b1(registry), registry, tmp_path)
+    assert all(isinstance(runs[name], Fresh) for name in (RECORD, FROM_FILE, HEADER))
+    assert not isinstance(runs[OVER], Fresh)
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    for name in (RECORD, FROM_FILE, HEADER, RECORD):
+        timed(runs[name])()
+    assert synced == []
+    for _ in range(3):
+        timed(runs[OVER])()
+    assert len(synced) == 2  # (the first wrote a new file)
+    assert (tmp_path / "B1.jsonl").exists() and timed(runs[REPLAY])() > 0

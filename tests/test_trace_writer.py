@@ -269,3 +269,101 @@ def test_a_file_that_replaces_another_goes_to_the_disk_first_and_a_new_one_does_
     with atomic_write(target) as out:
         out.write(b"second")
     assert len(synced) == 1 and target.read_bytes() == b"second"
+
+
+def test_a_line_not_all_finite_is_told_whatever_it_holds() -> None:
+    """line_nonfinite (run for every line of a trace with checkpoints, and in replay) looks
+    no further than a capital N or I and the line's length for the common, finite line,
+    and finds NaN and ±Infinity in numbers, in rows and in a packed matrix alike; a name
+    with capitals in it is not a number."""
+    import numpy as np
+
+    from steptrace.matrices import json_rows
+    from steptrace.trace.emitter import record_json
+    from steptrace.trace.writer import PACKED_LINE, line_nonfinite
+
+    def told(record: dict[str, object]) -> bool:
+        return line_nonfinite(record_json(record) + b"\n", record)
+
+    base: dict[str, object] = {"seq": 0, "epoch": 0, "samples": [0], "layer": 1, "kind": "update",
+                               "alpha": 0.1}
+    assert not told({**base, "weight_delta": [[1e308, -5e-324]]})
+    assert told({**base, "weight_delta": [[1.0, math.nan]]})
+    assert told({**base, "weight_delta": [[-math.inf]]})
+    assert told({**base, "error": math.inf})
+    assert not told({**base, "rule": "Nesterov-Inertia", "details": {"Nu": 1.0, "I": 2.0}})
+    assert told({**base, "rule": "Nesterov", "details": {"momentum": math.nan}})
+    big = np.full((30, 40), 0.5)
+    assert not told({**base, "weight_delta": json_rows(big)})
+    assert len(record_json({**base, "weight_delta": json_rows(big)})) > PACKED_LINE
+    for bad in (math.nan, math.inf, -math.inf):
+        big[29, 39] = bad
+        packed = json_rows(big)
+        assert isinstance(packed, dict) and b"N" not in record_json(packed)  # (hex: no capitals)
+        assert told({**base, "weight_delta": packed})
+
+
+def test_only_a_trace_with_an_index_looks_for_its_first_number_not_finite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end line names the first event not all finite only beside an index (a run long
+    enough for checkpoints): a shorter run's writer does not look at its lines for one, and
+    a longer one's stops looking once it has found it."""
+    from steptrace.recording import record
+    from steptrace.trace import header as header_module
+    from steptrace.trace import writer
+
+    looked: list[bytes] = []
+    found = writer.line_nonfinite
+
+    def counted(line: bytes, record: dict[str, object]) -> bool:
+        looked.append(line)
+        return found(line, record)
+
+    monkeypatch.setattr(writer, "line_nonfinite", counted)
+    registry = builtin_registry()
+    config = registry.experiment("ch04-breaking-gd-diverge")
+    record(config, registry, tmp_path / "short.jsonl")
+    assert looked == [] and "nonfinite" not in (tmp_path / "short.jsonl").read_text()
+    monkeypatch.setattr(header_module, "CHECKPOINT_ABOVE", 1000)
+    long = config.model_copy(update={"iterations": 3000})
+    record(long, registry, tmp_path / "long.jsonl")
+    end = json.loads((tmp_path / "long.jsonl").read_bytes().splitlines()[-1])
+    assert end["nonfinite"] == 1626 and len(looked) == 1627
+    assert b"Infinity" in looked[-1] and b"Infinity" not in b"".join(looked[:-1])
+
+
+def test_signals_handled_in_a_block_get_their_handlers_back() -> None:
+    """outputs.handling (every file written, every recording): its handler in the block,
+    the one before after it (a Python function, the default, or Python's own Ctrl-C
+    handler), and an ignored signal stays ignored throughout."""
+    import signal
+
+    from steptrace.outputs import STOPPING, handling, signals_deferred
+
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    before = [signal.getsignal(number) for number in STOPPING]
+    try:
+        signal.signal(signal.SIGINT, theirs)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with handling(STOPPING, mine):
+            assert signal.getsignal(signal.SIGINT) is mine
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is theirs
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with signals_deferred(), handling(STOPPING, mine):
+            assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        with pytest.raises(KeyboardInterrupt), signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    finally:
+        for number, handler in zip(STOPPING, before, strict=True):
+            signal.signal(number, handler)

@@ -117,6 +117,9 @@ class Network:
     #: per layer (of_input[k - 1] is layer k's): whether its derivative takes the weighted
     #: sum (derivative_of="input": GELU, SiLU) rather than the layer's output (the book's)
     of_input: Sequence[bool] = field(init=False)
+    #: what gradient descent takes back, the output layer first: (k, layer k's derivative or
+    #: None, whether it takes the weighted sum), worked out once, not at every step
+    backward: Sequence[tuple[int, Callable[[Array], Array] | None, bool]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.learn = (partial(learn_by_rule, self) if self.plan.strategy.own_rule
@@ -128,6 +131,8 @@ class Network:
         self.function = [act.function for act in self.act]
         self.derivative = [None if act.derivative_is_one else act.derivative for act in self.act]
         self.of_input = [act.derivative_of == "input" for act in self.act]
+        self.backward = [(k, self.derivative[k - 1], self.of_input[k - 1])
+                         for k in range(len(self.act), 0, -1)]
 
     @classmethod
     def from_config(cls, config: ExperimentConfig, plan: Plan) -> Network:
@@ -183,24 +188,23 @@ class Network:
         A layer whose derivative takes its input is handed its ``weighted_sum``.
         ``weights``: those ``layer`` and ``weighted_sum`` were computed with, when not the
         network's (a learning rule's look-ahead, ``step.gradient(at=...)``)."""
-        dot, derivative_of, of_input = self.dot, self.derivative, self.of_input
+        dot = self.dot
         if weights is None:
             weights = self.weights
         last = len(weights)  # the output layer's number
         delta: list[Array] = [NOTHING] * (last + 1)
         derivative: list[Array | None] = [None] * (last + 1)
         weight_deltas: list[Array] = [NOTHING] * last
-        for k in range(last, 0, -1):
+        for k, relu2deriv, of_input in self.backward:
             # relu2deriv(layer_k) (gelu2deriv(weighted_sum_k)); None where it is 1
-            relu2deriv = derivative_of[k - 1]
             deriv = derivative[k] = None if relu2deriv is None else relu2deriv(
-                weighted_sum[k] if of_input[k - 1] else layer[k])
+                weighted_sum[k] if of_input else layer[k])
             if k == last:  # layer_2_delta = layer_2 - goal
-                delta[k] = output_delta(layer[k], goal, self.ascent, deriv)
+                delta_k = delta[k] = output_delta(layer[k], goal, self.ascent, deriv)
             else:  # layer_1_delta = layer_2_delta · weights_1_2ᵀ * relu2deriv(layer_1)
-                delta[k] = hidden_delta(dot, delta[k + 1], weights[k], deriv)
+                delta_k = delta[k] = hidden_delta(dot, delta[k + 1], weights[k], deriv)
             # weight_delta = layer_{k-1}ᵀ · layer_k_delta
-            weight_deltas[k - 1] = weight_delta(dot, layer[k - 1], delta[k])
+            weight_deltas[k - 1] = weight_delta(dot, layer[k - 1], delta_k)
         return weight_deltas, NO_DETAILS, delta, derivative
 
     def forward(self, layer_0: Array, weights: Sequence[Array]) -> list[Array]:

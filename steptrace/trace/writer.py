@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING
 from pydantic_core import to_json as to_json_value
 
 from steptrace.errors import BadInput, CannotWrite, Terminated, one_line
+from steptrace.matrices import PACK_ABOVE
 from steptrace.outputs import (
     cannot_write,
     check_output,
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from steptrace.trace.emitter import Record
 
 FLUSH_SECONDS = 0.5  # a killed recording loses at most about this much
+#: No line this long or shorter can hold a packed matrix: more than PACK_ABOVE numbers,
+#: 16 hex digits each
+PACKED_LINE = 16 * PACK_ABOVE
 
 
 def incomplete_path(path: Path) -> Path:
@@ -83,6 +87,8 @@ class TraceWriter:
         self._start = 0  # where the line after the header starts in a plain trace's stream
         self._members = False  # a .gz file: a new gzip member at each checkpoint
         self._nonfinite: int | None = None  # the first event whose line is not all finite
+        #: whether that is still looked for: only an index says it (a trace with checkpoints)
+        self._watch_nonfinite = header.checkpoint_every is not None
 
     @property
     def header(self) -> Header:
@@ -105,6 +111,7 @@ class TraceWriter:
                 self._members = True
         # (a gzip stream, or one that cannot tell where it is: checkpoints, but no index)
         self._index = None if self._file is not self._raw and not self._members else []
+        self._watch_nonfinite = self._watch_nonfinite and self._index is not None
         self._write = self._file.write
 
     def _started(self) -> None:
@@ -116,6 +123,7 @@ class TraceWriter:
             self._start = self._raw.tell()
         except (OSError, ValueError, AttributeError):
             self._index = None
+            self._watch_nonfinite = False
 
     def _new_member(self) -> int:
         """A .gz trace: the gzip member so far closed, a new one started; where it starts."""
@@ -154,8 +162,9 @@ class TraceWriter:
             self._write(line)
         except OSError as error:
             raise cannot_write(self.name, error) from None
-        if self._nonfinite is None and line_nonfinite(line, record):
+        if self._watch_nonfinite and line_nonfinite(line, record):
             self._nonfinite = self.events  # (the index says so: a seek past it still warns)
+            self._watch_nonfinite = False
         self.events += 1
         if record["kind"] == "epoch_end" and time.monotonic() >= self._flush_at:
             try:
@@ -244,10 +253,13 @@ class TraceWriter:
 
 def line_nonfinite(line: bytes, record: Record) -> bool:
     """Whether an event's line (of ``record``) holds a number that is not finite: NaN and
-    ±Infinity are strings in a line, and a packed matrix's are looked for in its record."""
-    if b'NaN"' in line or b'Infinity"' in line:
+    ±Infinity are strings in a line, and a packed matrix's are looked for in its record.
+    (This runs for every line recorded or replayed: the common line, short and finite, is
+    told by a capital N or I, which no finite number has, and by its length, too short to
+    hold a packed matrix's 16 hex digits a number: each a search in C.)"""
+    if (b"N" in line or b"I" in line) and (b'NaN"' in line or b'Infinity"' in line):
         return True
-    if b"float64_le_hex" not in line:
+    if len(line) <= PACKED_LINE or b"float64_le_hex" not in line:
         return False
     import numpy as np
 
