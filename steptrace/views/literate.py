@@ -32,6 +32,7 @@ from steptrace.trace.events import (
     UpdateEvent,
 )
 from steptrace.trace.header import Header
+from steptrace.trace.reader import TraceReader
 from steptrace.trace.state import NetworkState
 from steptrace.views.text import (
     Filters,
@@ -126,6 +127,7 @@ class Literate:
         #: the network at the event being narrated (weights before and after an update, the
         #: step's input, the deltas): :meth:`lines` moves it on, event by event
         self.state = NetworkState(header)
+        self.started = False  # (the state moved on by :meth:`lines`)
         self.last = len(config.layers) - 1
         self.single = self.last == 1  # one weight layer: the names of chapters 4 and 5
         self.update_op = "+=" if config.ascent else "-="
@@ -194,6 +196,10 @@ class Literate:
         (:meth:`NetworkState.complete_all <steptrace.trace.state.NetworkState.complete_all>`)
         and narrated from its own events (:meth:`Templates.quick`); any other, an event at
         a time."""
+        if isinstance(events, TraceReader) and not self.started:
+            # (a reader's events are held by nobody else: filled in themselves, not copied)
+            self.state = NetworkState(self.header, fresh=True)
+        self.started = True
         templates = Templates(self)
         filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
         keep = filters.keep
@@ -647,9 +653,16 @@ class Templates:
                 pass  # (not the shapes the template was made for: an operand at a time)
             else:
                 line = whole % tuple(args)
-                return line, check and (
-                    maybe_nonfinite(event) if lettered  # (an "n" in the template's words)
-                    else "n" in line or (bool(unshown) and maybe_nonfinite(event, unshown)))
+                if not check:
+                    return line, False
+                if lettered:  # (an "n" in the template's words)
+                    return line, maybe_nonfinite(event)
+                if "n" in line:
+                    return line, True
+                for name in unshown:  # (an update's details rarely hold anything)
+                    if getattr(event, name) is not None:
+                        return line, maybe_nonfinite(event, unshown)
+                return line, False
         texts = tuple(map(self.value, values))
         return form % (event.seq, *texts), check and (
             "n" in "".join(texts)  # (inf, nan: finite numbers have no "n")
