@@ -506,7 +506,7 @@ class Seen:
         #: the weight layers updated (k - 1)
         self.updated: set[int] = set()
         #: what the hidden delta being narrated came back through
-        self.carried: np.ndarray | None = None
+        self.carried: Any = None
         #: an event was met that lacks a field the state fills in
         self.unfilled = False
 
@@ -520,7 +520,7 @@ class Seen:
         state.layer.rows.update(self.layer)
         state.delta.rows.update(self.delta)
 
-    def back(self, k: int) -> np.ndarray | None:
+    def back(self, k: int) -> Any:
         return self.carried
 
 
@@ -742,7 +742,7 @@ class Templates:
         if carried:
             made = backs(self.dot_each, np.array([c[3] for c in carried], dtype=np.float64),
                          np.array([c[4] for c in carried], dtype=np.float64))
-            for (at, event, found, _, _), row in zip(carried, made, strict=True):
+            for (at, event, found, _, _), row in zip(carried, made.tolist(), strict=True):
                 seen.carried = row
                 out[at] = self.fill(found, event, False, seen)[0]
         return out, finite
@@ -783,6 +783,8 @@ class Templates:
         slots: list[str] = []
         args: list[Any] = [event.seq]
         for value in values:
+            if isinstance(value, np.ndarray) and value.ndim == 2 and len(value) == 1:
+                value = (tuple(value[0].tolist()),)  # (a product of one row: written alike)
             if (type(value) is tuple and len(value) == 1 and type(value[0]) is tuple
                     and all(type(x) is float for x in value[0])
                     and not (self.single and len(value[0]) == 1)):  # (that one's a number)
