@@ -355,3 +355,19 @@ def test_a_damaged_line_in_a_later_chunk_comes_after_the_lines_before_it(
     assert result.exit_code != 0 and len(plain) > 600
     assert result.stdout == "".join(line + "\n" for line in plain)
     assert result.stderr.count("\n") == 1 and ":602: bad event" in result.stderr
+
+
+def test_a_dataset_of_many_samples_is_narrated_at_once_after_its_first_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each sample's error and output delta have words of their own: the first pass of 400
+    samples works out new ways chunk after chunk (more than the 8 misses in a row that stop
+    the trying), the second is narrated at once."""
+    config = steptrace.experiment("ch06-streetlights-backprop").model_dump()
+    config |= {"inputs": config["inputs"] * 100, "goals": config["goals"] * 100, "iterations": 2}
+    path = tmp_path / "many.jsonl"
+    steptrace.record(steptrace.Experiment.model_validate(config), output=path)
+    tried = spied(monkeypatch)
+    fast, plain = both(path, 4, Filters())
+    assert fast == plain and len(fast) == 2 * (400 * 8 + 1)
+    first = 400 * 7 // 256  # chunks of the first pass
+    assert not any(tried[:first]) and all(tried[first + 1:]) and len(tried) > 2 * first, tried

@@ -204,9 +204,10 @@ class Literate:
         filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
         keep = filters.keep
         finite = True
-        # chunks in a row that could not be narrated at once (a network of one weight layer:
-        # its updates read the step's input from the state, never at once)
-        missed = QUICK_MISSES if self.single else 0
+        # chunks in a row not narrated at once (never, for a network of one weight layer:
+        # its updates read the step's input from the state)
+        missed = 0
+        trying = not self.single
         events = iter(events)
         while True:
             # A chunk of events is read, then narrated with numpy's warnings off once (the
@@ -224,13 +225,16 @@ class Literate:
             try:
                 with np.errstate(all="ignore"):
                     quick = (self.quick_chunk(templates, chunk, filters, finite)
-                             if missed < QUICK_MISSES and chunk else None)
+                             if trying and missed < QUICK_MISSES and chunk else None)
                     if quick is not None:
                         out, finite = quick
                         missed = 0
                     else:
-                        missed += 1
+                        known = len(templates.known)
                         finite = self.slow_chunk(templates, chunk, filtered, keep, finite, out)
+                        # (a chunk that worked out new ways, a dataset of many samples' first
+                        # pass, is no reason to stop trying)
+                        missed = 0 if len(templates.known) > known else missed + 1
             except BaseException as error:
                 failure = error
             yield from out
@@ -482,8 +486,9 @@ class Literate:
             f" ({name}{', '.join(frozen)} frozen)" if frozen else ""),)
 
 
-#: chunks in a row not narrated at once (:meth:`Literate.quick_chunk`) after which the rest
-#: of a trace is narrated an event at a time (a strategy's own rule in every pass)
+#: chunks in a row not narrated at once (:meth:`Literate.quick_chunk`) nor working out a
+#: new way of narrating a step, after which the rest of a trace is narrated an event at a
+#: time (a strategy's own rule in every pass)
 QUICK_MISSES = 8
 
 
