@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -326,3 +327,40 @@ def test_a_kernel_that_fails_its_self_check_is_one_warning_line_and_numpy_runs(
         "(a fused multiply-add?)); exact mode uses numpy instead (the same bits, slower)"]
     assert compiled._kernel is None
     assert run_cli("replay", tmp_path / "wide.jsonl").exit_code == 0
+
+
+@pytest.mark.parametrize("mode", ["exact", "blas"])
+def test_a_stack_of_products_is_each_product_bit_for_bit(mode: str) -> None:
+    """``dot_each`` (and ``formulas.backs``, which the literate view narrates a chunk's
+    hidden deltas with) give each pair of a stack the bits the arithmetic's ``dot`` (and
+    ``formulas.back``) give it alone: shapes of one row to several, one term to many,
+    zeros of both signs, inf and NaN."""
+    from steptrace.engine.arithmetic import ARITHMETIC
+    from steptrace.engine.formulas import back, backs
+
+    arithmetic = ARITHMETIC[mode]
+    random = np.random.RandomState(11)
+    with np.errstate(all="ignore"):  # (inf and NaN as a diverged run has them)
+        stacks_are_each_product(arithmetic, random, back, backs)
+    if mode == "exact":  # the order: left to right, every 1 lost against 1e16
+        terms = np.array([1e16] + [1.0] * 15 + [-1e16])
+        stack = arithmetic.dot_each(np.tile(terms, (3, 1, 1)), np.ones((3, len(terms), 2)))
+        assert stack.tolist() == [[[0.0, 0.0]]] * 3
+
+
+def stacks_are_each_product(arithmetic: Any, random: np.random.RandomState, back: Any,
+                            backs: Any) -> None:
+    for s, m, k, n in [(1, 1, 1, 4), (36, 1, 1, 4), (36, 1, 4, 1), (5, 1, 10, 40), (7, 3, 9, 5),
+                       (4, 2, 1, 1), (9, 1, 16, 3)]:
+        a = np.stack([wide_operands(random, m, k, n)[0] for _ in range(s)])
+        b = np.stack([wide_operands(random, m, k, n)[1] for _ in range(s)])
+        a.flat[::7] = np.inf
+        b.flat[::11] = np.nan
+        made = arithmetic.dot_each(a, b)
+        assert made.shape == (s, m, n)
+        for i in range(s):
+            assert_same_bits(made[i], arithmetic.dot(a[i], b[i]), (s, m, k, n, i))
+        weights = np.ascontiguousarray(b.transpose(0, 2, 1))  # (s, n, k): weights_k_{k+1}
+        carried = backs(arithmetic.dot_each, a, weights)
+        for i in range(s):
+            assert_same_bits(carried[i], back(arithmetic.dot, a[i], weights[i]), (s, m, k, n, i))

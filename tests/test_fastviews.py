@@ -215,3 +215,159 @@ def test_a_forward_event_banner_is_the_plain_one() -> None:
     plain = [narrator.banner(event) for event in map(narrator.state.complete, events)
              if isinstance(event, ForwardEvent) and event.layer == 1]
     assert banners == plain and len(plain) > 1
+
+
+#: runs long enough that the literate view narrates chunks of events at once
+#: (:meth:`Literate.quick_chunk`): (experiment, changes, detail, whether it may)
+LONG: dict[str, tuple[str, dict[str, Any], str, bool]] = {
+    "step": ("ch06-streetlights-backprop", {"iterations": 30}, "step", True),
+    "all detail": ("ch06-streetlights-backprop", {"iterations": 30}, "all", True),
+    "blas": ("ch06-streetlights-backprop", {"iterations": 30, "arithmetic": "blas"}, "step", True),
+    "ascent": ("ch06-streetlights-backprop-ascent-form", {"iterations": 30}, "step", True),
+    "mini-batch": ("streetlights-minibatch", {"iterations": 60}, "step", True),
+    "full batch": ("streetlights-full-gd", {"iterations": 100}, "step", True),
+    "gelu": ("streetlights-gelu", {"iterations": 30}, "step", True),
+    "linear hidden": ("streetlights-linear-hidden-layer", {"iterations": 30}, "step", True),
+    "a rule's update": ("streetlights-momentum", {"iterations": 30}, "step", False),
+}
+
+
+def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each chunk :meth:`Literate.lines` tried to narrate at once was."""
+    tried: list[bool] = []
+    quick_chunk = Literate.quick_chunk
+
+    def spy(self: Literate, *args: Any) -> Any:
+        found = quick_chunk(self, *args)
+        tried.append(found is not None)
+        return found
+
+    monkeypatch.setattr(Literate, "quick_chunk", spy)
+    return tried
+
+
+@pytest.mark.parametrize("case", sorted(LONG))
+def test_a_long_run_is_narrated_a_chunk_at_once_as_the_plain_way_narrates_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    name, changes, detail, quick = LONG[case]
+    path = record(tmp_path, name, changes, detail)
+    tried = spied(monkeypatch)
+    for digits, filters in ((4, Filters()), (None, Filters()), (3, Filters(epochs={7, 20})),
+                            (4, Filters(samples={1})), (None, Filters(kinds={"delta"}))):
+        tried.clear()
+        fast, plain = both(path, digits, filters)
+        assert fast == plain, (digits, filters)
+        if quick:  # every chunk but the first (where each way is worked out) at once
+            assert tried[0] is False and all(tried[1:]) and len(tried) >= 3, tried
+        elif filters == Filters():  # a rule's update in each: an event at a time
+            assert not any(tried) and len(tried) >= 3, tried
+    if case == "step":
+        fast, _ = both(path, 4, Filters())
+        assert fast[1] == ("[0] layer_1 = relu(layer_0 · weights_0_1) = relu([-0.3724, 0.5183, "
+                           "-1.161, -0.0249]) = [-0, 0.5183, -0, -0]")
+        assert fast[-1] == "[869] end of epoch 29: error summed over 4 sample(s) = 0.08302"
+
+
+def edited(tmp_path: Path, detail: str, seq: int, field: str, value: str) -> Path:
+    """The ch. 6 backprop of 30 passes, event ``seq``'s ``field`` made ``[[value]]``."""
+    path = record(tmp_path, "ch06-streetlights-backprop", {"iterations": 30}, detail)
+    lines = []
+    for text in path.read_text().splitlines():
+        if text.startswith(f'{{"seq":{seq},'):
+            start = text.index(f'"{field}":') + len(field) + 3
+            text = text[:start] + f'[["{value}"]]' + text[text.index("]]", start) + 2:]
+        lines.append(text)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("detail", ["step", "all"])
+def test_a_number_that_is_not_finite_in_a_later_chunk_is_warned_of_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, detail: str) -> None:
+    """An output delta of inf at event 597 (in a chunk narrated at once): the warning
+    before it, once; in a step trace it flows on into the weights derived from it (inf,
+    NaN), in an ``all``-detail trace the later lines keep what they hold."""
+    path = edited(tmp_path, detail, 597, "delta", "Infinity")
+    tried = spied(monkeypatch)
+    for digits, filters in ((4, Filters()), (None, Filters()), (4, Filters(epochs={25}))):
+        fast, plain = both(path, digits, filters)
+        assert fast == plain, (digits, filters)
+        warned = [line for line in fast if line.startswith("⚠")]
+        assert warned == ["⚠ [597] the first number that is not finite: delta[0][0] = inf "
+                          "(delta, epoch 20): the run has diverged; from here on the numbers "
+                          "overflow to inf and NaN"], (digits, filters)
+    assert any(tried[1:])
+    fast, _ = both(path, 4, Filters())
+    assert fast[fast.index(warned[0]) + 1].startswith("[597] layer_2_delta = ")
+    assert fast[fast.index(warned[0]) + 1].endswith(" = [inf]")
+    if detail == "step":  # (weights_1_2 derived from it; the recorded lines keep theirs)
+        last = [line for line in fast[-30:] if "weights_1_2 -=" in line]
+        assert last and all("inf" in line or "nan" in line for line in last)
+
+
+def test_events_filled_in_before_are_narrated_as_they_are(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Events a reader filled in already (``complete_events``, as the API and the benchmark
+    hand them over) need no state to narrate: the same lines, no chunk filled in again."""
+    from steptrace.trace.state import NetworkState, complete_events
+
+    path = record(tmp_path, "ch06-streetlights-backprop", {"iterations": 30})
+    with open_trace(path) as reader:
+        header = reader.header
+        events = list(complete_events(header, reader))
+    filled: list[int] = []
+    complete_all = NetworkState.complete_all
+
+    def spy(self: NetworkState, chunk: list[Any]) -> list[Any]:
+        filled.append(len(chunk))
+        return complete_all(self, chunk)
+
+    monkeypatch.setattr(NetworkState, "complete_all", spy)
+    fast = list(Literate(header, registry(), 4).lines(iter(events), Filters()))
+    assert filled == []
+    plain = list(Literate(header, registry(), 4).reference_lines(iter(events), Filters()))
+    assert fast == plain and len(fast) == 990
+
+
+def test_show_of_a_long_run_writes_what_the_plain_way_writes(run_cli: Any, tmp_path: Path) -> None:
+    """The command hands the view its reader (whose events it fills in themselves)."""
+    path = record(tmp_path, "ch06-streetlights-backprop", {"iterations": 30})
+    for options, digits in (([], 4), (["--exact"], None)):
+        result = run_cli("show", path, *options)
+        with open_trace(path) as reader:
+            plain = Literate(reader.header, registry(), digits).reference_lines(
+                iter(reader), Filters())
+            assert result.exit_code == 0
+            assert result.stdout == "".join(line + "\n" for line in plain)
+
+
+def test_a_damaged_line_in_a_later_chunk_comes_after_the_lines_before_it(
+        run_cli: Any, tmp_path: Path) -> None:
+    path = record(tmp_path, "ch06-streetlights-backprop", {"iterations": 30})
+    lines = path.read_text().splitlines()
+    lines[601] = lines[601][:40]  # event 600, cut short
+    path.write_text("\n".join(lines) + "\n")
+    result = run_cli("show", path)
+    plain: list[str] = []
+    with open_trace(path) as reader, pytest.raises(Exception, match=":602: bad event"):
+        for line in Literate(reader.header, registry(), 4).reference_lines(iter(reader), Filters()):
+            plain.append(line)
+    assert result.exit_code != 0 and len(plain) > 600
+    assert result.stdout == "".join(line + "\n" for line in plain)
+    assert result.stderr.count("\n") == 1 and ":602: bad event" in result.stderr
+
+
+def test_a_dataset_of_many_samples_is_narrated_at_once_after_its_first_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each sample's error and output delta have words of their own: the first pass of 400
+    samples works out new ways chunk after chunk (more than the 8 misses in a row that stop
+    the trying), the second is narrated at once."""
+    config = steptrace.experiment("ch06-streetlights-backprop").model_dump()
+    config |= {"inputs": config["inputs"] * 100, "goals": config["goals"] * 100, "iterations": 2}
+    path = tmp_path / "many.jsonl"
+    steptrace.record(steptrace.Experiment.model_validate(config), output=path)
+    tried = spied(monkeypatch)
+    fast, plain = both(path, 4, Filters())
+    assert fast == plain and len(fast) == 2 * (400 * 8 + 1)
+    first = 400 * 7 // 256  # chunks of the first pass
+    assert not any(tried[:first]) and all(tried[first + 1:]) and len(tried) > 2 * first, tried

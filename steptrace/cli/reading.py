@@ -56,7 +56,7 @@ def show(trace: Path, view: str, epochs: tuple[int, ...], samples: tuple[int, ..
         if sought is None and reader.end is not None:  # (sought, and nothing matched)
             read = files.enter_context(open_trace(trace))
         lines = sought if sought is not None else view_lines(
-            read.header, iter(read), view, filters, digits, registry(), exact=exact)
+            read.header, read, view, filters, digits, registry(), exact=exact)
         write_lines(lines, chunk=WRITE_CHUNK if view != "book" else 0)  # (the book's warning
         # on stderr comes between its lines)
         if read.incomplete:

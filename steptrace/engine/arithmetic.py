@@ -99,16 +99,36 @@ def blas_total(x: Array) -> float:
     return float(np.add.reduce(x, axis=None))  # np.sum, without its Python wrapper
 
 
+def exact_dot_each(a: Array, b: Array) -> Array:
+    """``a[i] · b[i]`` for each i of two stacks of matrices (shapes (s, m, k) and (s, k, n)),
+    in the exact order: the bits :func:`exact_dot` gives each pair (its definition, the
+    running sum over k, for the whole stack at once)."""
+    products = a[:, :, :, np.newaxis] * b[:, np.newaxis, :, :]
+    if products.shape[2] == 0:
+        return np.zeros(products.shape[:2] + products.shape[3:])
+    return np.ascontiguousarray(np.add.accumulate(products, axis=2)[:, :, -1, :])
+
+
+def blas_dot_each(a: Array, b: Array) -> Array:
+    """``a[i] · b[i]`` for each i, each with ``np.dot`` (one call a pair: the bits it gives
+    one product)."""
+    made = [np.ndarray.dot(x, y) for x, y in zip(a, b, strict=True)]
+    return np.array(made, dtype=np.float64).reshape(a.shape[0], a.shape[1], b.shape[2])
+
+
 @dataclass(frozen=True)
 class Arithmetic:
-    """The ``dot`` and ``total`` that the engine does all of its sums with."""
+    """The ``dot`` and ``total`` that the engine does all of its sums with, and ``dot_each``:
+    ``dot`` of each pair of two stacks of matrices, the same bits, at once."""
 
     mode: Mode
     dot: Callable[[Array, Array], Array]
     total: Callable[[Array], float]
+    dot_each: Callable[[Array, Array], Array]
 
 
 ARITHMETIC: dict[str, Arithmetic] = {
-    "exact": Arithmetic("exact", exact_dot, exact_total),
-    "blas": Arithmetic("blas", np.ndarray.dot, blas_total),  # np.dot, without its dispatch
+    "exact": Arithmetic("exact", exact_dot, exact_total, exact_dot_each),
+    "blas": Arithmetic("blas", np.ndarray.dot, blas_total,  # np.dot, without its dispatch
+                       blas_dot_each),
 }

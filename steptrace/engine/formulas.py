@@ -73,6 +73,13 @@ def back(dot: Dot, delta_above: Array, weights: Array) -> Array:
     return dot(delta_above, weights.T)
 
 
+def backs(dot_each: Dot, deltas_above: Array, weights: Array) -> Array:
+    """:func:`back` of each of a stack of steps (``deltas_above[i]`` through ``weights[i]``;
+    ``dot_each``: the arithmetic's, :mod:`steptrace.engine.arithmetic`), the bits
+    :func:`back` gives each, at once."""
+    return dot_each(deltas_above, weights.transpose(0, 2, 1))
+
+
 def hidden_delta(dot: Dot, delta_above: Array, weights: Array, derivative: Array | None) -> Array:
     """``layer_k_delta = layer_{k+1}_delta · weights_k_{k+1}ᵀ * relu2deriv(layer_k)``
     (``derivative`` is ``relu2deriv(layer_k)``; ``None`` for a linear layer)."""

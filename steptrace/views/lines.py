@@ -20,7 +20,7 @@ from steptrace.views import VIEWS
 SEEKING_VIEWS = ("literate", "moves")
 
 
-def view_lines(header: Header, events: Iterator[Event], view: str, filters: Any,
+def view_lines(header: Header, events: Iterable[Event], view: str, filters: Any,
                digits: int | None = None, rules: Registry | None = None, *,
                exact: bool = False) -> Iterator[str]:
     """The lines of a view of a trace's events (one of :data:`VIEWS`). The

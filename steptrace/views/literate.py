@@ -19,7 +19,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from steptrace.engine.formulas import back, transposed
+from steptrace.engine.arithmetic import ARITHMETIC
+from steptrace.engine.formulas import backs, transposed
 from steptrace.plugins.registry import Registry
 from steptrace.trace.events import (
     DeltaEvent,
@@ -31,6 +32,7 @@ from steptrace.trace.events import (
     UpdateEvent,
 )
 from steptrace.trace.header import Header
+from steptrace.trace.reader import TraceReader
 from steptrace.trace.state import NetworkState
 from steptrace.views.text import (
     Filters,
@@ -125,6 +127,7 @@ class Literate:
         #: the network at the event being narrated (weights before and after an update, the
         #: step's input, the deltas): :meth:`lines` moves it on, event by event
         self.state = NetworkState(header)
+        self.started = False  # (the state moved on by :meth:`lines`)
         self.last = len(config.layers) - 1
         self.single = self.last == 1  # one weight layer: the names of chapters 4 and 5
         self.update_op = "+=" if config.ascent else "-="
@@ -134,6 +137,9 @@ class Literate:
             self.frozen.setdefault(k + 1, []).append(f"[{i}][{j}]")
         self.one_weight = self.single and self.state.weights[0].size == 1
         self.formulas: dict[str, tuple[str, str, str]] = {}
+        #: the trace's events lack fields the state fills in (a step trace read): each
+        #: chunk is filled in before it is narrated (:meth:`quick_chunk`)
+        self.filling = False
         #: the nonlinearities whose derivative takes the weighted sum (derivative_of="input")
         self.of_input: set[str] = set()
         if registry is not None:
@@ -185,12 +191,23 @@ class Literate:
         """Each event's line (and a sample's banner before its first forward step), with a
         warning before the first event that holds a number that is not finite. The text
         is :meth:`reference_lines`' byte for byte; each way a step is narrated is worked
-        out once (:class:`Templates`), and then only its numbers are written."""
+        out once (:class:`Templates`), and then only its numbers are written. A chunk of
+        events whose every way is worked out is filled in at once
+        (:meth:`NetworkState.complete_all <steptrace.trace.state.NetworkState.complete_all>`)
+        and narrated from its own events (:meth:`Templates.quick`); any other, an event at
+        a time."""
+        if isinstance(events, TraceReader) and not self.started:
+            # (a reader's events are held by nobody else: filled in themselves, not copied)
+            self.state = NetworkState(self.header, fresh=True)
+        self.started = True
         templates = Templates(self)
-        complete = self.state.complete
         filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
         keep = filters.keep
         finite = True
+        # chunks in a row not narrated at once (never, for a network of one weight layer:
+        # its updates read the step's input from the state)
+        missed = 0
+        trying = not self.single
         events = iter(events)
         while True:
             # A chunk of events is read, then narrated with numpy's warnings off once (the
@@ -207,23 +224,17 @@ class Literate:
             out: list[str] = []
             try:
                 with np.errstate(all="ignore"):
-                    for raw in chunk:
-                        event = complete(raw)
-                        if filtered and not keep(event):
-                            if finite and maybe_nonfinite(event) and (
-                                    where := first_nonfinite(event)) is not None:
-                                finite = False
-                                out.append(self.diverged(event, where))
-                            continue
-                        banner = (templates.banner(event)
-                                  if event.kind == "forward" and event.layer == 1 else None)
-                        line, suspect = templates.line(event, finite)
-                        if suspect and (where := first_nonfinite(event)) is not None:
-                            finite = False  # warned once, whatever the filters: it diverged
-                            out.append(self.diverged(event, where))
-                        if banner is not None:
-                            out.append(banner)
-                        out.append(line)
+                    quick = (self.quick_chunk(templates, chunk, filters, finite)
+                             if trying and missed < QUICK_MISSES and chunk else None)
+                    if quick is not None:
+                        out, finite = quick
+                        missed = 0
+                    else:
+                        known = len(templates.known)
+                        finite = self.slow_chunk(templates, chunk, filtered, keep, finite, out)
+                        # (a chunk that worked out new ways, a dataset of many samples' first
+                        # pass, is no reason to stop trying)
+                        missed = 0 if len(templates.known) > known else missed + 1
             except BaseException as error:
                 failure = error
             yield from out
@@ -231,6 +242,62 @@ class Literate:
                 raise failure
             if len(chunk) < CHUNK:
                 return
+
+    def slow_chunk(self, templates: Templates, chunk: list[Event], filtered: bool,
+                   keep: Callable[[Event], bool], finite: bool, out: list[str]) -> bool:
+        """``chunk``'s lines onto ``out``, an event at a time, the state moved past each;
+        whether every number so far was finite."""
+        complete = self.state.complete
+        for raw in chunk:
+            event = complete(raw)
+            if filtered and not keep(event):
+                if finite and maybe_nonfinite(event) and (
+                        where := first_nonfinite(event)) is not None:
+                    finite = False
+                    out.append(self.diverged(event, where))
+                continue
+            banner = (templates.banner(event)
+                      if event.kind == "forward" and event.layer == 1 else None)
+            line, suspect = templates.line(event, finite)
+            if suspect and (where := first_nonfinite(event)) is not None:
+                finite = False  # warned once, whatever the filters: it diverged
+                out.append(self.diverged(event, where))
+            if banner is not None:
+                out.append(banner)
+            out.append(line)
+        return finite
+
+    def quick_chunk(self, templates: Templates, chunk: list[Event], filters: Filters,
+                    finite: bool) -> tuple[list[str], bool] | None:
+        """``chunk``'s lines and whether every number so far was finite, narrated from its
+        events (:meth:`Templates.quick`); None, the state as it was, when one of its steps
+        is not narrated so (a way not yet worked out). Events that hold every field (an
+        ``all``-detail trace, or events filled in before) are narrated as they are, and the
+        state is moved to the chunk's end; others are filled in first, the chunk at once
+        (:meth:`NetworkState.complete_all <steptrace.trace.state.NetworkState.complete_all>`)."""
+        state = self.state
+        seen = Seen(state)  # (the state before the chunk, to narrate from and to go back to)
+        layer, delta = dict(state.layer.rows), dict(state.delta.rows)
+        found = None
+        try:
+            if not self.filling:
+                found = templates.quick(chunk, seen, filters, finite, whole=True)
+                if found is None and seen.unfilled:  # (from here on, filled in first)
+                    self.filling = True
+                    seen = Seen(state)
+                elif found is not None:
+                    seen.moved(state)
+            if self.filling:
+                found = templates.quick(state.complete_all(chunk), seen, filters, finite)
+        except Exception:  # (an event at a time says what is wrong, after the lines before)
+            found = None
+        if found is None:
+            state.weights[:], state.before[:] = seen.weights_at_start, seen.before_at_start
+            state.layer.rows.clear()
+            state.layer.rows.update(layer)
+            state.delta.rows.clear()
+            state.delta.rows.update(delta)
+        return found
 
     def reference_lines(self, events: Iterable[Event], filters: Filters) -> Iterator[str]:
         """What :meth:`lines` writes, the plain way: every step put together as clauses
@@ -419,10 +486,71 @@ class Literate:
             f" ({name}{', '.join(frozen)} frozen)" if frozen else ""),)
 
 
+#: chunks in a row not narrated at once (:meth:`Literate.quick_chunk`) nor working out a
+#: new way of narrating a step, after which the rest of a trace is narrated an event at a
+#: time (a strategy's own rule in every pass)
+QUICK_MISSES = 8
+
+
+class Seen:
+    """The network as a chunk's complete events show it, moved on event by event: what
+    :meth:`Templates.quick` narrates from in place of :class:`NetworkState` (the weights
+    are the latest update's rows; a hidden delta's ``back`` is worked out for the whole
+    chunk at once, :func:`~steptrace.engine.formulas.backs`)."""
+
+    def __init__(self, state: NetworkState) -> None:
+        self.weights_at_start = list(state.weights)
+        self.before_at_start = list(state.before)
+        #: weights[k] is weights_k_{k+1} after its latest update; before[k], before it
+        self.weights: list[Any] = list(state.weights)
+        self.before: list[Any] = list(state.before)
+        #: delta[k]: layer_k_delta, the latest (as its event holds it)
+        self.delta: dict[int, Any] = dict(state.delta.rows)
+        #: layer[k]: layer_k's latest output, layer[0] the latest step's input rows
+        self.layer: dict[int, Any] = {}
+        #: the weight layers updated (k - 1)
+        self.updated: set[int] = set()
+        #: what the hidden delta being narrated came back through
+        self.carried: Any = None
+        #: an event was met that lacks a field the state fills in
+        self.unfilled = False
+
+    def moved(self, state: NetworkState) -> None:
+        """``state`` moved past the chunk (its events held every field): what
+        :meth:`NetworkState.complete` of each would have left."""
+        for i in self.updated:
+            state.before[i] = (self.before[i] if isinstance(self.before[i], np.ndarray)
+                               else np.array(self.before[i], dtype=np.float64))
+            state.weights[i] = np.array(self.weights[i], dtype=np.float64)
+        state.layer.rows.update(self.layer)
+        state.delta.rows.update(self.delta)
+
+    def back(self, k: int) -> Any:
+        return self.carried
+
+
+#: where a template reads the network: the state, or what a chunk's events show of it
+At = NetworkState | Seen
 #: what a template does with an event: the values its line writes, in order
-Fetch = Callable[[Event], tuple[Value | str, ...]]
-#: a template: its ``%`` format, what fills it, the event's number fields it does not write
-Template = tuple[str, Fetch, tuple[str, ...]]
+Fetch = Callable[[Event, At], tuple[Value | str, ...]]
+#: a rounded line as one ``%`` format: the format, each operand's kind (n > 0: one row of
+#: n numbers, a slot each; 0: a number; -1: text, a ``%s``), and whether the words hold an
+#: "n" (then finiteness is not read off the line)
+Plan = tuple[str, tuple[int, ...], bool]
+#: a template: its ``%`` format, what fills it, the event's number fields it does not write,
+#: how :meth:`Templates.quick` narrates it (:data:`SLOW`, :data:`QUICK`, :data:`CARRIED`),
+#: and its rounded line's one format (:meth:`Templates.plan`)
+Template = tuple[str, Fetch, tuple[str, ...], int, Plan | None]
+
+
+class _Misfit(Exception):
+    """A step's numbers are not of the shapes its template's one format was made for."""
+#: narrated an event at a time only (it reads more of the state than :class:`Seen` keeps)
+SLOW = 0
+#: narrated from a chunk's events (:class:`Seen`)
+QUICK = 1
+#: a hidden delta's line: narrated once the chunk's ``back`` products are worked out
+CARRIED = 2
 
 
 class Templates:
@@ -448,11 +576,12 @@ class Templates:
         self.numbers = Numbers(literate.digits)
         self.single = literate.single
         self.last = literate.last
+        self.dot_each = ARITHMETIC[literate.config.arithmetic].dot_each
         #: key -> template, or None: narrated the plain way
         self.known: dict[tuple[object, ...], Template | None] = {}
         self.banners: dict[tuple[int, ...], str | None] = {}
         #: per weight layer k, the weights its latest update ended with, and their text
-        self.after: dict[int, tuple[np.ndarray, tuple[int, ...], bytes, str]] = {}
+        self.after: dict[int, tuple[Any, tuple[int, ...], bytes, str]] = {}
         formulas = literate.formulas
         #: nonlinearities whose forward line shows the weighted sum (not "x"), and whose
         #: delta line shows the derivative (not "1")
@@ -497,17 +626,131 @@ class Templates:
             if found is _UNKNOWN:
                 found = self.learn(key, event)
             if found is not None:
-                form, fetch, unshown = found
                 try:
-                    texts = tuple(map(self.value, fetch(event)))
+                    return self.fill(found, event, check, self.state)
                 except Exception:  # (the plain way says what is wrong)
                     pass
-                else:
-                    return form % (event.seq, *texts), check and (
-                        "n" in "".join(texts)  # (inf, nan: finite numbers have no "n")
-                        or (bool(unshown) and maybe_nonfinite(event, unshown)))
         return (f"[{event.seq}] {self.literate.narrate(event)}",
                 check and maybe_nonfinite(event))
+
+    def fill(self, template: Template, event: Event, check: bool, at: At) -> tuple[str, bool]:
+        """``template`` filled in with ``event``'s numbers (the network read at ``at``), and
+        (when ``check``) whether the line may hold a number that is not finite."""
+        form, fetch, unshown, _, plan = template
+        values = fetch(event, at)
+        if plan is not None:  # (rounded: one % format for the line's every number)
+            whole, kinds, lettered = plan
+            args: list[Any] = [event.seq]
+            value = self.value
+            try:
+                for kind, given in zip(kinds, values, strict=True):
+                    if kind > 0:  # one row of `kind` numbers
+                        if len(given) != 1 or len(row := given[0]) != kind:  # type: ignore[arg-type, index]
+                            raise _Misfit
+                        args += row
+                    elif kind == 0:  # a number
+                        if type(given) is not float:
+                            raise _Misfit
+                        args.append(given)
+                    else:
+                        args.append(value(given))
+            except (_Misfit, TypeError):
+                pass  # (not the shapes the template was made for: an operand at a time)
+            else:
+                line = whole % tuple(args)
+                if not check:
+                    return line, False
+                if lettered:  # (an "n" in the template's words)
+                    return line, maybe_nonfinite(event)
+                if "n" in line:
+                    return line, True
+                for name in unshown:  # (an update's details rarely hold anything)
+                    if getattr(event, name) is not None:
+                        return line, maybe_nonfinite(event, unshown)
+                return line, False
+        texts = tuple(map(self.value, values))
+        return form % (event.seq, *texts), check and (
+            "n" in "".join(texts)  # (inf, nan: finite numbers have no "n")
+            or (bool(unshown) and maybe_nonfinite(event, unshown)))
+
+    def quick(self, events: list[Event], seen: Seen, filters: Filters, finite: bool,
+              whole: bool = False) -> tuple[list[str], bool] | None:
+        """The lines of ``events`` (complete, a chunk filled in at once) and whether every
+        number so far was finite, narrated from the events themselves (``seen``: the network
+        before them, moved on as they go); None when a step's way of being narrated is not
+        worked out yet, or is not narrated so (:data:`SLOW`). ``whole``: the events were
+        not filled in; None (``seen.unfilled``) at the first that lacks a field the state
+        fills in, and ``seen`` keeps each layer's output for :meth:`Seen.moved`."""
+        literate, known, key_of = self.literate, self.known, self.key
+        layers, updated, goals = seen.layer, seen.updated, self.state.goals is not None
+        keep = filters.keep
+        filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
+        weights, before, deltas = seen.weights, seen.before, seen.delta
+        carried: list[tuple[int, Event, Template, Any, Any]] = []
+        out: list[str] = []
+        for event in events:
+            kind = event.kind
+            if kind == "update":
+                if self.single:
+                    return None  # (its product reads the step's input: the state's)
+                i = event.layer - 1
+                before[i] = weights[i]
+                weights[i] = event.weights  # type: ignore[union-attr]
+                if weights[i] is None or event.weight_delta is None:  # type: ignore[union-attr]
+                    seen.unfilled = True
+                    return None
+                updated.add(i)
+            elif kind == "delta":
+                deltas[event.layer] = event.delta  # type: ignore[union-attr]
+            elif whole:
+                if kind == "forward":
+                    k = event.layer
+                    if k == 1:
+                        layers[0] = event.layer_in  # type: ignore[union-attr]
+                    layers[k] = event.layer_out  # type: ignore[union-attr]
+                    if event.layer_in is None:  # type: ignore[union-attr]
+                        seen.unfilled = True
+                        return None
+                elif kind == "error" and (event.prediction is None  # type: ignore[union-attr]
+                                          or (goals and event.goal is None)):  # type: ignore[union-attr]
+                    seen.unfilled = True
+                    return None
+            if filtered and not keep(event):
+                if finite and maybe_nonfinite(event) and (
+                        where := first_nonfinite(event)) is not None:
+                    finite = False
+                    out.append(literate.diverged(event, where))
+                continue
+            pending: tuple[Template, Any, Any] | None = None
+            if kind == "epoch_end":  # (its words read the event alone)
+                line, suspect = (f"[{event.seq}] {literate.narrate(event)}",
+                                 finite and maybe_nonfinite(event))
+            else:
+                key = key_of(event)
+                found = None if key is None else known.get(key)
+                if found is None or found[3] == SLOW:
+                    return None
+                if found[3] == CARRIED:  # (its line once the chunk's products are made)
+                    k = event.layer
+                    pending = (found, deltas[k + 1], weights[k])
+                    line, suspect = "", finite and maybe_nonfinite(event)
+                else:
+                    line, suspect = self.fill(found, event, finite, seen)
+            if suspect and (where := first_nonfinite(event)) is not None:
+                finite = False  # warned once, whatever the filters: it diverged
+                out.append(literate.diverged(event, where))
+            if kind == "forward" and event.layer == 1:
+                out.append(self.banner(event))  # type: ignore[arg-type]
+            if pending is not None:
+                carried.append((len(out), event, *pending))
+            out.append(line)
+        if carried:
+            made = backs(self.dot_each, np.array([c[3] for c in carried], dtype=np.float64),
+                         np.array([c[4] for c in carried], dtype=np.float64))
+            for (at, event, found, _, _), row in zip(carried, made.tolist(), strict=True):
+                seen.carried = row
+                out[at] = self.fill(found, event, False, seen)[0]
+        return out, finite
 
     def learn(self, key: tuple[object, ...], event: Event) -> Template | None:
         """The template of ``event``'s way of being narrated, from its clauses; None (the
@@ -516,69 +759,115 @@ class Templates:
             return None  # (not kept: the plain way, as fast as it was)
         found: Template | None = None
         try:
-            fetch, shown = self.fetch(event)
+            fetch, shown, quick = self.fetch(event)
             clauses = self.literate.clauses(event)
             form = "[%d] " + "; ".join(_form(clause) for clause in clauses)
-            texts = tuple(map(self.value, fetch(event)))
+            values = fetch(event, self.state)
+            texts = tuple(map(self.value, values))
             expected = f"[{event.seq}] " + "; ".join(
                 clause.line(self.literate.digits) for clause in clauses)
             if form % (event.seq, *texts) == expected:
                 unshown = tuple(name for name in number_fields(event) if name not in shown)
-                found = (form, fetch, unshown)
+                found = (form, fetch, unshown, quick, self.plan(clauses, values, expected, event))
         except Exception:  # (the plain way says what is wrong)
             found = None
         self.known[key] = found
         return found
 
-    def fetch(self, event: Event) -> tuple[Fetch, tuple[str, ...]]:
+    def plan(self, clauses: tuple[Clause, ...], values: tuple[Value | str, ...], expected: str,
+             event: Event) -> Plan | None:
+        """A rounded line's one ``%`` format (each row of numbers and each number a slot of
+        its own, ``%.4g``; a matrix of several rows, text as the operand's ``%s``) and what
+        each operand is (:data:`Plan`), from the first step of a template; None where the
+        digits are all written (exact) or the format does not write ``expected``."""
+        numbers = self.numbers
+        if numbers.digits is None:
+            return None
+        cell = numbers.cell
+        kinds: list[int] = []
+        slots: list[str] = []
+        args: list[Any] = [event.seq]
+        for value in values:
+            if isinstance(value, np.ndarray) and value.ndim == 2 and len(value) == 1:
+                value = (tuple(value[0].tolist()),)  # (a product of one row: written alike)
+            if (type(value) is tuple and len(value) == 1 and type(value[0]) is tuple
+                    and all(type(x) is float for x in value[0])
+                    and not (self.single and len(value[0]) == 1)):  # (that one's a number)
+                kinds.append(len(value[0]))
+                slots.append("[" + ", ".join([cell] * len(value[0])) + "]")
+                args += value[0]
+            elif type(value) is float:
+                kinds.append(0)
+                slots.append(cell)
+                args.append(value)
+            else:
+                kinds.append(-1)
+                slots.append("%s")
+                args.append(self.value(value))
+        it = iter(slots)
+        whole = "[%d] " + "; ".join(_form(clause, it) for clause in clauses)
+        try:
+            if whole % tuple(args) != expected:
+                return None
+        except (TypeError, ValueError):
+            return None
+        words = "[%d] " + "; ".join(_form(clause, iter(lambda: "", None)) for clause in clauses)
+        return whole, tuple(kinds), "n" in words
+
+    def fetch(self, event: Event) -> tuple[Fetch, tuple[str, ...], int]:
         """What fills the slots of ``event``'s template, in order (as
-        :meth:`Literate.clauses` lists the operands its line writes), and which of the
-        event's fields those are."""
-        k, state, single = event.layer, self.state, self.single
+        :meth:`Literate.clauses` lists the operands its line writes), which of the
+        event's fields those are, and how :meth:`quick` narrates it."""
+        k, single = event.layer, self.single
         if isinstance(event, ForwardEvent):
             if self.forms.get(event.nonlinearity, True):
-                return _fields("weighted_sum", "layer_out"), ("weighted_sum", "layer_out")
+                return _fields("weighted_sum", "layer_out"), ("weighted_sum", "layer_out"), QUICK
             if not single:
-                return _fields("layer_out"), ("layer_out",)
-            return (lambda e: (e.layer_in, state.weights[k - 1], e.layer_out),
-                    ("layer_in", "layer_out"))
+                return _fields("layer_out"), ("layer_out",), QUICK
+            return (lambda e, at: (e.layer_in, at.weights[k - 1], e.layer_out),
+                    ("layer_in", "layer_out"), QUICK)
         if isinstance(event, ErrorEvent):
-            return _fields("prediction", "goal", "error"), ("prediction", "goal", "error")
+            return (_fields("prediction", "goal", "error"), ("prediction", "goal", "error"),
+                    QUICK)
         if isinstance(event, DeltaEvent):
             if not self.derives.get(event.nonlinearity, True):
-                return _fields("delta"), ("delta",)
+                return _fields("delta"), ("delta",), QUICK
             if k == self.last:
-                return _fields("derivative", "delta"), ("derivative", "delta")
-            # (state.back's product, under the warnings :meth:`Literate.lines` turned off)
-            return (lambda e: (back(state.dot, state.delta[k + 1], state.weights[k]),
-                               e.derivative, e.delta),
-                    ("derivative", "delta"))
+                return _fields("derivative", "delta"), ("derivative", "delta"), QUICK
+            # (the state's back, under the warnings :meth:`Literate.lines` turned off; a
+            # chunk's, made at once)
+            return (lambda e, at: (at.back(k), e.derivative, e.delta),
+                    ("derivative", "delta"), CARRIED)
         assert isinstance(event, UpdateEvent)
         shown = ("alpha", "weight_delta", "weights")
+        state = self.state
         if single and 0 in state.layer and k in state.delta:
-            return (lambda e: (
+            return (lambda e, at: (
                 transposed(state.layer[0]), state.delta[k], e.weight_delta,
-                self.before(k), e.alpha, e.weight_delta, self.ended(k, e))), shown
-        return (lambda e: (
-            self.before(k), e.alpha, e.weight_delta, self.ended(k, e))), shown
+                self.before(k, at), e.alpha, e.weight_delta, self.ended(k, e, at)), shown, SLOW)
+        return (lambda e, at: (
+            self.before(k, at), e.alpha, e.weight_delta, self.ended(k, e, at)), shown, QUICK)
 
-    def before(self, k: int) -> Value | str:
+    def before(self, k: int, at: At) -> Value | str:
         """The weights layer k's update starts from: the text of those its previous update
         ended with, when they are the same bits."""
-        weights = self.state.before[k - 1]
+        weights = at.before[k - 1]
         kept = self.after.get(k)
-        if (kept is not None and kept[0] is weights and kept[1] == weights.shape
-                and kept[2] == weights.tobytes()):
+        if kept is not None and kept[0] is weights and (
+                type(weights) is tuple or (kept[1] == weights.shape
+                                           and kept[2] == weights.tobytes())):
             return kept[3]
         return weights
 
-    def ended(self, k: int, event: UpdateEvent) -> Value | str:
+    def ended(self, k: int, event: UpdateEvent, at: At) -> Value | str:
         """The weights ``event`` (layer k's update) ended with, as text, kept for the next."""
         text = self.value(event.weights)
         if event.weights is not None:
-            weights = self.state.weights[k - 1]  # (the same numbers, as an array)
+            weights = at.weights[k - 1]  # (the same numbers, as an array or the event's rows)
             if isinstance(weights, np.ndarray):
                 self.after[k] = (weights, weights.shape, weights.tobytes(), text)
+            elif type(weights) is tuple:  # (rows: their numbers cannot change)
+                self.after[k] = (weights, (), b"", text)
         return text
 
     def banner(self, event: ForwardEvent) -> str:
@@ -614,18 +903,18 @@ _UNKNOWN: Any = object()  # (a template not yet worked out)
 def _fields(*names: str) -> Fetch:
     get = attrgetter(*names)
     if len(names) == 1:
-        return lambda event: (get(event),)
-    return get
+        return lambda event, at: (get(event),)
+    return lambda event, at: get(event)
 
 
-def _form(clause: Clause) -> str:
-    """``clause`` as :meth:`Clause.line` writes it, a ``%s`` where each operand's value
-    goes (its words escaped for ``%``)."""
+def _form(clause: Clause, slots: Iterator[str] | None = None) -> str:
+    """``clause`` as :meth:`Clause.line` writes it, a ``%s`` (or the next of ``slots``)
+    where each operand's value goes (its words escaped for ``%``)."""
     text = [clause.formula.replace("%", "%%")]
     for part in clause.parts:
         if isinstance(part, Sign):
             if part.only != "page":
                 text.append(part.text.replace("%", "%%"))
         elif not part.page:
-            text.append("%s")
+            text.append("%s" if slots is None else next(slots))
     return "".join(text) + clause.note.replace("%", "%%")

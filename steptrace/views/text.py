@@ -143,17 +143,35 @@ class Numbers:
         self._rows: dict[int, str] = {}
         self._cells: dict[int, str] = {}
         self._aligned: dict[tuple[tuple[int, ...], int], str] = {}
+        #: rounded matrices of several rows, by shape: the format of their numbers, one
+        #: after another, and the aligned formats by width
+        self._blocks: dict[tuple[int, ...], tuple[str, dict[int, str]]] = {}
 
     def value(self, value: object) -> str:
         """``value`` (None, a number, rows of numbers or a 2-d array) as the line writes it:
         ``?`` for None, else :func:`number` or :func:`matrix`; text as it is."""
         if type(value) is tuple:
-            if len(value) == 1 and self.digits is not None:  # (one row: the usual case)
+            if self.digits is None:
+                return self.rows(value)
+            if len(value) == 1:  # (one row: the usual case)
                 row = value[0]
                 if (form := self._rows.get(len(row))) is None:
                     form = self._rows[len(row)] = "[" + ", ".join([self.cell] * len(row)) + "]"
                 return str(form % row)
-            return self.rows(value)
+            # several rows, rounded: every number in one format, then aligned to the widest
+            shape = tuple(map(len, value))
+            if (block := self._blocks.get(shape)) is None:
+                if len(self._blocks) > 4096 or not shape or not all(shape):  # (bounded; empty)
+                    return self.rows(value)
+                block = self._blocks[shape] = ("\0".join([self.cell] * sum(shape)), {})
+            split, aligned = block
+            texts = (split % sum(value, ())).split("\0")
+            width = max(map(len, texts))
+            if (form := aligned.get(width)) is None:
+                cell = f"%{width}s"
+                form = aligned[width] = "[" + ", ".join(
+                    "[" + ", ".join([cell] * n) + "]" for n in shape) + "]"
+            return str(form % tuple(texts))
         if type(value) is float:
             return self.number(value)
         if type(value) is str:
