@@ -41,7 +41,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from itertools import chain, repeat
-from operator import attrgetter, call
+from operator import attrgetter, call, is_
 from pathlib import Path
 from typing import IO, Any
 
@@ -841,6 +841,8 @@ def _numbers(gathered: list[tuple[Any, ...]], order: tuple[int, ...], hows: tupl
     for values, how in zip([columns_gathered[at] for at in order], hows, strict=True):
         try:
             if how is _BACK:  # layer_{k+1}_delta · weights_k_{k+1}ᵀ, each in exact arithmetic
+                if any(map(is_, values, repeat(None))):
+                    return None
                 above = np.array([value[0] for value in values], dtype=np.float64)
                 weights = np.array([value[1] for value in values], dtype=np.float64)
                 if above.ndim != 3 or weights.ndim != 3:
@@ -876,7 +878,10 @@ def _numbers(gathered: list[tuple[Any, ...]], order: tuple[int, ...], hows: tupl
 def _floats(values: tuple[Any, ...]) -> Any:
     """``np.array(values, dtype=np.float64)``: for matrices of one shape, numbers or
     arrays; a column of rows of numbers (an event's) as one stream of numbers, some 40%
-    faster. TypeError or ValueError where numpy's would raise (None, a ragged matrix)."""
+    faster. TypeError where a value is None (which numpy would make NaN), ValueError where
+    numpy's would raise (a ragged matrix)."""
+    if any(map(is_, values, repeat(None))):
+        raise TypeError("a value left out")
     first = values[0]
     if type(first) is not tuple or not first or type(first[0]) is not tuple:
         return np.array(values, dtype=np.float64)
