@@ -20,14 +20,16 @@ lights the weights the batch's weight_delta moved (a grey node's too: the other 
 deltas move them), and a pass's end says which sample its nodes still show. The drawings
 scale to the page's width (a notebook's frame, a narrow window); in a frame, the page posts
 its height to its parent, which grows the frame to it (:meth:`steptrace.Trace._repr_html_`).
-Everything is inline (no script, style or font is fetched). The events go in as JSON, in
-deflated blocks of ``CHECKPOINT`` (the page inflates a block when it first goes there),
-with a snapshot of the network every ``CHECKPOINT`` events, so the page reaches any event
-by replaying at most that many: a 10^6-event trace makes a page of some 22 MB that opens
-in half a second. A block holds each kind of step once and each event as a row of numbers
-(:class:`_Block`); a kind of step is narrated (:meth:`Literate.clauses`) until its recipe
-has agreed with the narration ``CHECKED`` times, then its operands are gathered by the
-recipe alone (:class:`_Steps`). Big layers are drawn, and their matrices shown, by their first
+Everything is inline (no script, style or font is fetched). The events go in deflated
+blocks of ``BLOCK`` (the page inflates a block when it first goes there), with a snapshot
+of the network every ``CHECKPOINT`` events, so the page reaches any event by replaying at
+most that many: a 10^6-event trace makes a page of some 10 MB that opens in half a second.
+A block holds each kind of step once and each event as a row (:class:`_Block`); a kind of
+step is narrated (:meth:`Literate.clauses`) until its recipe has agreed with the narration
+``CHECKED`` times, then its numbers are gathered by the recipe alone (:class:`_Steps`) and
+written as float64s, a kind of step at a time, with numpy (the page reads them as a
+``Float64Array``: every bit as the narration has it, no decimal text written or parsed).
+Big layers are drawn, and their matrices shown, by their first
 ``MAX_NODES`` rows and columns. The page is written while the trace is read, event by
 event, so making it takes the same memory for any length of run.
 """
