@@ -329,8 +329,8 @@ def test_values_not_all_numbers_of_one_shape_are_written_in_the_rows() -> None:
     recipe = html_module._Recipe((), (), [], ["forward", 1, (0,), None, (), []])
     recipe.order, recipe.hows = order, hows
     recipe.own = lambda event: event  # type: ignore[assignment,return-value]
-    block.add(one, (), None, recipe)  # type: ignore[arg-type]
-    block.add((0, 0, None, one[3]), (), None, recipe)  # type: ignore[arg-type]
+    block.gather(one, recipe)  # type: ignore[arg-type]
+    block.gather((0, 0, None, one[3]), recipe)  # type: ignore[arg-type]
     assert block.numbers() == b""
     assert json.loads(pydantic_core.to_json(block.rows, inf_nan_mode="strings")) == [
         [0, 0, 0.5, [[1.0, -0.0], ["NaN", "Infinity"]]], [0, 0, None, [[1.0, -0.0], ["NaN", "Infinity"]]]]

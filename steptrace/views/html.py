@@ -470,17 +470,21 @@ class _Steps:
             parts.append((match[0], _CONSTANT if match[1] else _VALUE))
         return parts
 
-    def step(self, event: Event, *, gathered: bool = False
-             ) -> tuple[Event, tuple[Any, ...], list[Any] | None, _Recipe | None]:
+    def step(self, event: Event) -> tuple[Event, tuple[Any, ...], list[Any], _Recipe | None]:
         """``event`` complete (the state moved past it), its step's shape and operands, and
-        its recipe (None: a step narrated every time). ``gathered``: a step of a ready
-        recipe comes without its operands (None): :meth:`_Block.add` gathers its numbers
-        as the recipe says (right away, before the state moves on)."""
+        its recipe (None: a step narrated every time). (The page's writer does the same
+        inline, and gathers a ready recipe's numbers itself: :meth:`_Block.gather`.)"""
         event = self.state.complete(event)
         key = self.key(event)
         recipe = None if key is None else self.recipes.get(key)
         if recipe is not None and recipe.ready:
-            return event, recipe.shape, None if gathered else recipe.operands(event), recipe
+            return event, recipe.shape, recipe.operands(event), recipe
+        return self.narrate(event, key, recipe)
+
+    def narrate(self, event: Event, key: tuple[Any, ...] | None, recipe: _Recipe | None
+                ) -> tuple[Event, tuple[Any, ...], list[Any], _Recipe | None]:
+        """:meth:`step` of ``event``, complete, whose recipe (of ``key``) is not ready:
+        narrated, and its recipe made or checked."""
         shape, values, raw = self.narrated(event)
         if key is None:
             return event, shape, values, None
@@ -661,13 +665,13 @@ def page_entries(reader: TraceReader, registry: Registry) -> Iterator[tuple[Even
     for count, event in enumerate(reader):
         drawn = steps.drawn() if count % CHECKPOINT == 0 else None
         event, shape, values, _ = steps.step(event)
-        yield event, _entry(event, shape, values or []), drawn
+        yield event, _entry(event, shape, values), drawn
 
 
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                   checkpoints: IO[bytes], errors: IO[bytes], test_errors: IO[bytes],
                   starts: IO[bytes], pressure: PressureRun | None = None) -> int:
-    """Write the events' entries (:func:`page_entries`) to ``page``, ``CHECKPOINT`` entries
+    """Write the events' entries (:func:`page_entries`) to ``page``, ``BLOCK`` entries
     a block (see :class:`_Block`: the page inflates and parses a block only when it goes
     there, so a long run opens about as fast as a short one), and the elements of the
     snapshots', errors', held-out errors' and pass starts' arrays to their files, handing
@@ -677,10 +681,19 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     epoch = -1
     block = _Block()
     steps = _Steps(reader.header, registry)
+    complete, key_of, recipes, gather = steps.state.complete, steps.key, steps.recipes, block.gather
     for event in reader:
         if count % CHECKPOINT == 0:
             checkpoints.write((b"," if count else b"") + _json(steps.drawn()))
-        event, shape, values, recipe = steps.step(event, gathered=True)
+        # (steps.step, inline: the hot loop)
+        event = complete(event)
+        key = key_of(event)
+        recipe = None if key is None else recipes.get(key)
+        if recipe is not None and recipe.ready:
+            gather(event, recipe)
+        else:
+            event, shape, values, recipe = steps.narrate(event, key, recipe)
+            block.add(event, shape, values, recipe)
         if pressure is not None:
             pressure.add(event)
         if isinstance(event, EpochEndEvent):
@@ -693,7 +706,6 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
         if event.epoch != epoch:  # where each pass starts: the page jumps there
             starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
             epoch = event.epoch
-        block.add(event, shape, values, recipe)
         count += 1
         if count % BLOCK == 0:
             block.write(page)
@@ -703,7 +715,7 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
 
 
 class _Block:
-    """A block of ``CHECKPOINT`` entries as the page reads them: each kind of step once
+    """A block of ``BLOCK`` entries as the page reads them: each kind of step once
     (``kinds``: ``[kind, layer, samples, nonlinearity, shape, fields]``, the shape an index
     into the block's ``shapes``, ``fields`` the names of the entry's fields of the event's
     own numbers, ``[name, i]`` for one that is the step's operand ``i``, written once as the
@@ -730,26 +742,26 @@ class _Block:
         #: one tuple an event
         self.gathered: dict[_Recipe, tuple[int, list[tuple[Any, ...]]]] = {}
 
-    def add(self, event: Event, shape: tuple[Any, ...], values: list[Any] | None,
+    def gather(self, event: Event, recipe: _Recipe) -> None:
+        """Add the entry of ``event``, a step of the ready ``recipe``: its values gathered
+        now, as the recipe says (:meth:`_Steps._gathering`), before the state moves on."""
+        found = self.gathered.get(recipe)
+        if found is None:
+            kind = recipe.kind
+            found = self.gathered[recipe] = (len(self.kind_list), [])
+            self.kind_list.append([*kind[:4], self.shapes.setdefault(recipe.shape, len(self.shapes)),
+                                   kind[5]])
+        got = recipe.own(event)  # (epoch, seq, its own fields...)
+        if recipe.held:
+            got += tuple(map(call, recipe.held))
+        if recipe.others:
+            got += tuple([get(event) for get in recipe.others])
+        found[1].append(got)
+        self.rows.append((found[0], got[0]))
+
+    def add(self, event: Event, shape: tuple[Any, ...], values: list[Any],
             recipe: _Recipe | None) -> None:
-        """Add the event's entry: ``values`` its operands, or None for a step of a ready
-        ``recipe`` (its values gathered now, as the recipe says)."""
-        if values is None and recipe is not None:
-            found = self.gathered.get(recipe)
-            if found is None:
-                kind = recipe.kind
-                found = self.gathered[recipe] = (len(self.kind_list), [])
-                self.kind_list.append([*kind[:4], self.shapes.setdefault(shape, len(self.shapes)),
-                                       kind[5]])
-            got = recipe.own(event)  # (epoch, seq, its own fields...)
-            if recipe.held:
-                got += tuple(map(call, recipe.held))
-            if recipe.others:
-                got += tuple([get(event) for get in recipe.others])
-            found[1].append(got)
-            self.rows.append((found[0], got[0]))
-            return
-        values = values or []
+        """Add the event's entry, ``values`` its operands, in its row."""
         key: Any
         if recipe is not None:
             fields, key, kind = recipe.fields, recipe, recipe.kind
