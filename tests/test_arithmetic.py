@@ -18,7 +18,13 @@ import pytest
 from numpy.typing import NDArray
 
 from steptrace.engine import compiled
-from steptrace.engine.arithmetic import COMPILED_FROM, exact_dot, exact_total, reference_dot
+from steptrace.engine.arithmetic import (
+    COMPILED_FROM,
+    exact_dot,
+    exact_dot_each,
+    exact_total,
+    reference_dot,
+)
 from tests.conftest import RunCli
 
 #: The benchmark's products (B2, B2/100: 784-40-10) and shapes that reach every part of the
@@ -142,6 +148,25 @@ def test_no_fused_multiply_add(forced: bool) -> None:
         assert x * x - (1.0 + 2.0**-29) == 0.0
         assert mine.tolist() == np.zeros((9, 19)).tolist(), depth
         assert_same_bits(mine, reference_dot(a, b), depth)
+
+
+def test_many_products_at_once_are_each_exact_dot_bit_for_bit() -> None:
+    """exact_dot_each (the deltas carried back, a block of events at a time): each
+    product the bits exact_dot makes of it alone, signed zeros, inf and NaN included."""
+    random = np.random.RandomState(5)
+    for m, k, n in [(1, 1, 4), (1, 4, 3), (3, 6, 1), (4, 5, 8), (2, 40, 10)]:
+        pairs = [wide_operands(random, m, k, n) for _ in range(7)]
+        pairs[1][0][0, :] = -0.0  # a sum of -0.0s (times numbers of no sign)
+        pairs[1] = (pairs[1][0], np.abs(pairs[1][1]))
+        pairs[2][0][-1, 0], pairs[2][1][0, -1] = np.inf, np.nan
+        pairs[3][0][0, 0], pairs[3][1][0, 0] = np.inf, 0.0  # inf * 0: NaN
+        a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        with np.errstate(invalid="ignore"):
+            many = exact_dot_each(a, b)
+            for i, (left, right) in enumerate(pairs):
+                assert_same_bits(many[i], exact_dot(left, right), (m, k, n, i))
+        assert many.shape == (7, m, n)
+        assert np.signbit(many[1, 0]).all() and (many[1, 0] == 0.0).all()
 
 
 def test_signed_zeros_inf_and_nan(forced: bool) -> None:

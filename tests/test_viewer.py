@@ -161,6 +161,29 @@ def test_a_hundred_thousand_events_stay_usable(run_cli: RunCli, browser: Browser
 # -- the page as written: streamed, self-contained, valid --------------------------------------
 
 
+def inflated_block(block: str) -> tuple[dict[str, Any], list[float]]:
+    """An events block as page.js reads it: its JSON and its numbers (float64s)."""
+    data = zlib.decompress(base64.b64decode(block))
+    size = int.from_bytes(data[:4], "little")
+    start = -(-(4 + size) // 8) * 8
+    return json.loads(data[4:4 + size]), np.frombuffer(data[start:], dtype="<f8").tolist()
+
+
+def numbered(slots: list[Any], numbers: list[float], at: list[int]) -> list[Any]:
+    """The values of ``slots`` from ``numbers[at[0]]`` on, as page.js makes them (the
+    non-finite as the strings JSON would hold)."""
+    def number() -> Any:
+        x = numbers[at[0]]
+        at[0] += 1
+        return x if math.isfinite(x) else "NaN" if math.isnan(x) else "Infinity" if x > 0 else "-Infinity"
+
+    def rows(r: int, c: int) -> list[list[Any]]:
+        return [[number() for _ in range(c)] for _ in range(r)]
+
+    return [number() if slot == 0 else rows(*slot) if len(slot) == 2
+            else {"rows": rows(*slot[:2]), "of": slot[2:]} for slot in slots]
+
+
 def page_data(html: Path) -> dict[str, Any]:
     """What the page's script reads: the data block, with the events block as ``events``."""
     text = html.read_text(encoding="utf-8")
@@ -170,13 +193,15 @@ def page_data(html: Path) -> dict[str, Any]:
                         text, re.S)
     data["events"] = []
     for block in blocks:  # each row an entry, by its kind of step (as page.js reads them)
-        inflated = json.loads(zlib.decompress(base64.b64decode(block)))
+        inflated, numbers = inflated_block(block)
+        at = [[kind[7]] if len(kind) > 6 else [] for kind in inflated["kinds"]]
         for row in inflated["events"]:
-            kind, layer, samples, nonlinearity, shape, fields = inflated["kinds"][row[0]]
+            kind, layer, samples, nonlinearity, shape, fields, *slots = inflated["kinds"][row[0]]
+            values = numbered(slots[0], numbers, at[row[0]]) if slots else row[2:]
             own = [f for f in fields if isinstance(f, str)]  # ([name, i]: operand i)
-            operands = row[2 + len(own):]
+            operands = values[len(own):]
             entry = {"kind": kind, "epoch": row[1], "samples": samples, "layer": layer,
-                     "shape": inflated["shapes"][shape], **dict(zip(own, row[2:], strict=False)),
+                     "shape": inflated["shapes"][shape], **dict(zip(own, values, strict=False)),
                      **{f[0]: operands[f[1]] for f in fields if not isinstance(f, str)},
                      "operands": operands}
             data["events"].append(entry | ({} if nonlinearity is None else {"nonlinearity": nonlinearity}))
@@ -232,7 +257,108 @@ def test_a_blocks_rows_are_the_entries_narrating_every_step_makes(
     narrated = entries_of(trace)
     assert len(written) == len(narrated) == len(completed(trace))
     assert made == narrated
-    assert [json.loads(e) for e in written] == [json.loads(e) for e in narrated]
+    # (bit for bit: -0.0 is not 0.0 here, as it is to ==)
+    assert ([json.dumps(json.loads(e), sort_keys=True) for e in written]
+            == [json.dumps(json.loads(e), sort_keys=True) for e in narrated])
+
+
+def diverging(tmp_path: Path) -> Path:
+    """The ch. 6 network made linear, with alpha 3: its numbers overflow to ±inf, then NaN
+    (inf - inf), in steps made by their recipes (written as float64s)."""
+    config = steptrace.experiment("ch06-streetlights-backprop").model_copy(
+        update={"nonlinearities": ("linear", "linear"), "alpha": 3.0, "iterations": 120})
+    trace = tmp_path / "diverging.jsonl"
+    record(config, Registry.load(), trace)
+    return trace
+
+
+def signed(value: Any) -> Any:
+    """``value`` with each -0.0 written "-0" (to ``==``, -0.0 is 0.0)."""
+    if isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0:
+        return "-0"
+    if isinstance(value, list | tuple):
+        return [signed(v) for v in value]
+    if isinstance(value, dict):
+        return {k: signed(v) for k, v in value.items()}
+    return value
+
+
+def test_the_pages_numbers_keep_every_bit_nan_the_infinities_and_minus_zero(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step's numbers are written as float64s (the page reads them as a Float64Array):
+    NaN, ±inf and -0.0 come back as the narration's own (the non-finite as the strings the
+    trace writes), in a run that diverges and in the book's relu run (its -0.0s)."""
+    for trace in (diverging(tmp_path), TRACES / "ch06-streetlights-backprop.jsonl"):
+        html = tmp_path / "page.html"
+        write_html(trace, html, Registry.load())
+        text = html.read_text()
+        numbers = [x for block in re.findall(r'class="events">(.*?)</script>', text, re.S)
+                   for x in inflated_block(block)[1]]
+        found = {"nan": sum(map(math.isnan, numbers)), "inf": sum(map(math.isinf, numbers)),
+                 "-0": sum(x == 0.0 and math.copysign(1.0, x) < 0 for x in numbers)}
+        if trace.name == "diverging.jsonl":
+            assert found["nan"] > 1000 and found["inf"] > 10, found
+        else:
+            assert found["-0"] > 1000, found
+        written = [signed(e) for e in page_data(html)["events"]]
+        with monkeypatch.context() as narrating:
+            narrating.setattr(html_module, "CHECKED", 10**9)  # every step narrated
+            narrated = [signed(json.loads(e)) for e in entries_of(trace)]
+        assert written == narrated
+        assert any("NaN" in json.dumps(e["operands"]) for e in written) or found["nan"] == 0
+
+
+def test_values_not_all_numbers_of_one_shape_are_written_in_the_rows() -> None:
+    """A kind of step's values become float64s only when each is a number, or a matrix of
+    the same shape, in every event of the block: else (None, a ragged matrix) its events'
+    values are written in their rows, as JSON, as before."""
+    order, hows = (2, 3), (html_module._AS_IS, html_module._VALUE)
+    one = (0, 0, 0.5, ((1.0, -0.0), (float("nan"), float("inf"))))
+    slots, numbers = present(html_module._numbers([one, one], order, hows))
+    assert slots == [0, [2, 2]]
+    assert np.asarray(numbers).tobytes() == np.array(
+        [0.5, 1.0, -0.0, np.nan, np.inf] * 2).tobytes()
+    assert html_module._numbers([one, (0, 0, None, one[3])], order, hows) is None
+    assert html_module._numbers([one, (0, 0, 0.5, ((1.0,), (2.0, 3.0)))], order, hows) is None
+    assert html_module._numbers([one, (0, 0, 0.5, ((1.0, 2.0),))], order, hows) is None
+    wide = (0, 0, 1.0, np.arange(13 * 14, dtype=np.float64).reshape(13, 14))  # cut, and of what
+    slots, numbers = present(html_module._numbers([wide], order, hows))
+    assert slots == [0, [MAX_NODES, MAX_NODES, 13, 14]]
+    assert numbers.tolist() == [1.0, *wide[3][:MAX_NODES, :MAX_NODES].ravel().tolist()]
+    block = html_module._Block()
+    recipe = html_module._Recipe((), (), [], ["forward", 1, (0,), None, (), []])
+    recipe.order, recipe.hows = order, hows
+    recipe.own = lambda event: event  # type: ignore[assignment,return-value]
+    block.gather(one, recipe)  # type: ignore[arg-type]
+    block.gather((0, 0, None, one[3]), recipe)  # type: ignore[arg-type]
+    assert block.numbers() == b""
+    assert json.loads(pydantic_core.to_json(block.rows, inf_nan_mode="strings")) == [
+        [0, 0, 0.5, [[1.0, -0.0], ["NaN", "Infinity"]]], [0, 0, None, [[1.0, -0.0], ["NaN", "Infinity"]]]]
+    assert block.kind_list == [["forward", 1, (0,), None, 0, []]]  # (no slots: in the rows)
+
+
+@pytest.mark.parametrize("name", ["diverging", "ch06-streetlights-backprop"])
+def test_the_pages_script_reads_each_entry_as_written(name: str, browser: Browser, tmp_path: Path) -> None:
+    """page.js's entries (its blocks inflated, the numbers read as a Float64Array) are the
+    entries as written (read back here as page.js reads them), every bit: NaN and the
+    infinities as the trace's strings (a run that diverges), -0 as -0 (the book's relu
+    run)."""
+    html = tmp_path / "page.html"
+    write_html(diverging(tmp_path) if name == "diverging" else TRACES / f"{name}.jsonl", html,
+               Registry.load())
+    page, errors, _ = open_page(browser, html)
+    read = json.loads(page.evaluate("""async () => {
+      const all = [];
+      for (let i = 0; i < N; i++) all.push(await entry(i));
+      return JSON.stringify(all, (k, v) => Object.is(v, -0) ? "-0" : v);
+    }"""))
+    written = [signed(e) for e in page_data(html)["events"]]
+    assert len(read) == len(written) == (3480 if name == "diverging" else 1740)
+    assert read == written
+    shown = json.dumps(read)
+    assert ('"NaN"' in shown and '"Infinity"' in shown) if name == "diverging" else '"-0"' in shown
+    assert errors == []
+    page.close()
 
 
 def test_each_kind_of_step_is_narrated_twice_then_made_by_its_recipe() -> None:

@@ -45,7 +45,7 @@ class PressureRun:
     downs: dict[int, list[list[int]]] = field(default_factory=dict)
     up_by: dict[int, list[list[float]]] = field(default_factory=dict)  # summed moves up
     down_by: dict[int, list[list[float]]] = field(default_factory=dict)  # summed moves down
-    errors: dict[int, float | None] = field(default_factory=dict)  # pass -> its error
+    errors: dict[int, float | None] = field(default_factory=dict)  # pass -> its error (those kept)
     test_errors: dict[int, float | None] = field(default_factory=dict)  # on held-out rows
     last: int | None = None
     updates: int = 0
@@ -76,8 +76,11 @@ class PressureRun:
             self.errors[event.epoch] = event.error
             self.test_errors[event.epoch] = event.test_error
             self.last = event.epoch
-            if not self.every_pass and event.epoch - 1 not in self.shown:
-                self.weights.pop(event.epoch - 1, None)  # (kept: the last pass's, those shown)
+            if event.epoch - 1 not in self.shown:  # (kept: the last pass's, those shown)
+                self.errors.pop(event.epoch - 1, None)  # (the report says the last pass's)
+                self.test_errors.pop(event.epoch - 1, None)
+                if not self.every_pass:
+                    self.weights.pop(event.epoch - 1, None)
 
 
 def _zeros(shape: tuple[int, int], zero: _N) -> list[list[_N]]:

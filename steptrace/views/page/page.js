@@ -1,21 +1,36 @@
 "use strict";
 const D = JSON.parse(document.getElementById("data").textContent);
-// the events come in blocks of D.checkpoint, each deflated and base64-encoded; a block is
-// inflated and parsed when the page first goes there (the latest 64 are kept)
+// the events come in blocks of D.block, each deflated and base64-encoded; a block is
+// inflated and parsed when the page first goes there (the latest 16 are kept)
 const blocks = document.querySelectorAll("script.events"), parsed = new Map(), pending = new Map();
-// a block holds each kind of step once, [kind, layer, samples, nonlinearity, shape, fields]
-// (the shape an index into its shapes; a field [name, i] is the step's operand i), and each
-// event as a row: [its kind's index, epoch, its other fields' values, its operands' values]
+// a block, inflated: its JSON's length (4 bytes, little-endian), the JSON, zeros to a multiple
+// of 8 bytes, then its numbers (float64, little-endian). The JSON holds each kind of step once,
+// [kind, layer, samples, nonlinearity, shape, fields] (the shape an index into its shapes; a
+// field [name, i] is the step's operand i), and each event as a row: [its kind's index, epoch,
+// its other fields' values, its operands' values]; a kind with two elements more, [..., slots,
+// at], has its events' values in the numbers, from at on, one event after another: each slot
+// 0 (a number), [r, c] (r rows of c) or [r, c, R, C] (the first r×c of an R×C matrix)
+const finite = x => Number.isFinite(x) ? x : Number.isNaN(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity";
+function numbered(slots, numbers, at) {  // the values of slots from numbers[at[0]] on (moved past)
+  const rows = (r, c) => Array.from({length: r}, () => Array.from({length: c}, () => finite(numbers[at[0]++])));
+  return slots.map(s => s === 0 ? finite(numbers[at[0]++]) :
+    s.length === 2 ? rows(s[0], s[1]) : {rows: rows(s[0], s[1]), of: [s[2], s[3]]});
+}
 async function inflate(c) {  // the block's events as entries, each with its step's shape
   const bytes = Uint8Array.from(atob(blocks[c].textContent), ch => ch.charCodeAt(0));
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-  const block = JSON.parse(await new Response(stream).text());
+  const buffer = await new Response(stream).arrayBuffer();
+  const size = new DataView(buffer).getUint32(0, true), start = Math.ceil((4 + size) / 8) * 8;
+  const block = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, size)));
+  const numbers = new Float64Array(buffer, start, (buffer.byteLength - start) / 8);
+  const at = block.kinds.map(k => [k[7]]);  // each kind's next number
   return block.events.map(row => {
-    const [kind, layer, samples, nonlinearity, shape, fields] = block.kinds[row[0]];
+    const [kind, layer, samples, nonlinearity, shape, fields, slots] = block.kinds[row[0]];
     const e = {kind, epoch: row[1], samples, layer, shape: block.shapes[shape]};
-    let j = 2;
-    for (const f of fields) if (!Array.isArray(f)) e[f] = row[j++];
-    e.operands = row.slice(j);
+    const values = slots ? numbered(slots, numbers, at[row[0]]) : row.slice(2);
+    let j = 0;
+    for (const f of fields) if (!Array.isArray(f)) e[f] = values[j++];
+    e.operands = values.slice(j);
     for (const f of fields) if (Array.isArray(f)) e[f[0]] = e.operands[f[1]];
     if (nonlinearity !== null) e.nonlinearity = nonlinearity;
     return e;
@@ -25,7 +40,7 @@ function load(c) {
   if (!pending.has(c)) {
     pending.set(c, inflate(c).then(block => {
       parsed.set(c, block); pending.delete(c);
-      while (parsed.size > 64) parsed.delete(parsed.keys().next().value);
+      while (parsed.size > 16) parsed.delete(parsed.keys().next().value);
     }));
   }
   return pending.get(c);
@@ -35,12 +50,12 @@ function load(c) {
 let live = null;
 function E(i) {  // event i's entry, if its block is in (undefined if not)
   if (live) return live.entry(i);
-  const c = Math.floor(i / D.checkpoint), block = parsed.get(c);
-  return block ? block[i - c * D.checkpoint] : undefined;
+  const c = Math.floor(i / D.block), block = parsed.get(c);
+  return block ? block[i - c * D.block] : undefined;
 }
 async function entry(i) {  // event i's entry, its block brought in if need be
   if (live) return live.entry(i);
-  const c = Math.floor(i / D.checkpoint);
+  const c = Math.floor(i / D.block);
   if (!parsed.has(c)) await load(c);
   return E(i);
 }
@@ -487,11 +502,13 @@ window.addEventListener("resize", () => {
   lineHeight = 0; $("line").style.minHeight = ""; if (at >= 0) literate(at, E(at));
 });
 let ticket = 0, want = -1;  // want: the event asked for last (shown once its block is in)
-function go(i) {  // show event i; its block (and the one before) first brought in if need be
+function go(i) {  // show event i; its block (and the one before, if need be) first brought in
   i = Math.max(0, Math.min(N - 1, i));
   want = i;
-  const mine = ++ticket, c = Math.floor(i / D.checkpoint);
-  const need = [c - 1, c].filter(b => b >= 0 && !parsed.has(b));
+  const mine = ++ticket, c = Math.floor(i / D.block);
+  // (and the events the drawing looks back to, up to 64 before)
+  const need = [Math.floor(Math.max(i - 64, 0) / D.block), c].filter((b, k, both) =>
+    !parsed.has(b) && both.indexOf(b) === k);
   if (live || !need.length) { show(i); return Promise.resolve(); }
   return Promise.all(need.map(load)).then(() => { if (mine === ticket) show(i); });
 }
