@@ -107,6 +107,21 @@ def test_an_item_thinned_wants_not_is_never_made_and_the_same_are_kept(n: int) -
     assert len(made) <= 8 * max(1, n.bit_length())  # (of 4321: 45 made, not 4321)
     if n == 4321:
         assert len(made) == 45 and skipping.items == list(range(0, 4321, 1024))
+    for runs in ([n], [1] * n, [3, 500, 0, 7] * (n // 510 + 1)):  # add_each: runs at once
+        taken: Thinned[int] = Thinned(8)
+        made_of_runs: list[int] = []
+
+        def make(i: int, made_of_runs: list[int] = made_of_runs) -> int:
+            made_of_runs.append(i)
+            return i
+
+        at = 0
+        for run in runs:
+            items = list(range(at, min(at + run, n)))
+            taken.add_each(items, make)
+            at += len(items)
+        assert (taken.items, taken.step, taken.seen) == (added.items, added.step, n)
+        assert made_of_runs == made
 
 
 def test_the_weights_a_plot_draws_are_the_completed_traces(tmp_path: Path) -> None:

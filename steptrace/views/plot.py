@@ -11,6 +11,7 @@ and drawing it takes the same memory however long the run.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -61,22 +62,17 @@ def figure(trace: Path | TraceReader) -> Any:
         state = NetworkState(reader.header, fresh=True)  # (the reader's events: ours)
         events = iter(reader)
         while chunk := list(islice(events, CHUNK)):  # (the weights a chunk at a time)
-            for event in chunk:
-                if isinstance(event, EpochEndEvent):
-                    for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
-                        if value is None:
-                            continue
-                        if math.isfinite(value):
-                            curve_of.add((event.epoch, value))
-                        else:
-                            left_out += 1
-            for k, after in state.weights_after(chunk).items():
-                series = weights.setdefault(k, Thinned(MAX_POINTS))
-                for each in after:
-                    if series.wants():  # (a weight row the thinning drops is not made)
-                        series.add(each.ravel()[:MAX_WEIGHTS].tolist())
+            for event in [event for event in chunk if event.__class__ is EpochEndEvent]:
+                for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
+                    if value is None:
+                        continue
+                    if math.isfinite(value):
+                        curve_of.add((event.epoch, value))
                     else:
-                        series.skip()
+                        left_out += 1
+            for k, after in state.weights_after(chunk).items():
+                weights.setdefault(k, Thinned(MAX_POINTS)).add_each(
+                    after, lambda each: each.ravel()[:MAX_WEIGHTS].tolist())
     layers = sorted(weights)
     drawn = Figure(figsize=(10, 3 + 2.5 * len(layers)))
     axes = drawn.subplots(1 + len(layers), 1, squeeze=False)
@@ -145,6 +141,21 @@ class Thinned(Generic[T]):
                 del self.items[1::2]
                 self.step *= 2
         self.seen += 1
+
+    def add_each(self, items: Any, made: Callable[[Any], T]) -> None:
+        """``made(item)`` of each of ``items`` (a list, an array) in turn, as :meth:`add`
+        takes it: made only for an item that is kept (those dropped are counted, a run of
+        them at once)."""
+        n, at = len(items), 0
+        while True:
+            gap = (-self.seen) % self.step  # (the items dropped before the next one kept)
+            if at + gap >= n:
+                self.seen += n - at
+                return
+            at += gap
+            self.seen += gap
+            self.add(made(items[at]))
+            at += 1
 
     def skip(self) -> None:
         """The next item is one :meth:`wants` said is not kept: count it only."""
