@@ -186,9 +186,16 @@ def test_the_command_writes_the_view_in_chunks_and_the_lines_before_an_error(
     assert out.count("\n") == 20000 and out.endswith("line 19999 " + "x" * 20 + "\n")
 
 
-def test_show_writes_what_the_plain_way_writes(run_cli: Any, tmp_path: Path) -> None:
-    path = record(tmp_path, "ch04-breaking-gd-diverge", {"iterations": 400})
-    for options, digits in (([], 4), (["--exact"], None), (["--digits", "3"], 3)):
+@pytest.mark.parametrize(("experiment", "passes", "ways"), [
+    ("ch04-breaking-gd-diverge", 400, (([], 4), (["--exact"], None), (["--digits", "3"], 3))),
+    # a long run: the command hands the view its reader (whose events it fills in themselves)
+    ("ch06-streetlights-backprop", 30, (([], 4), (["--exact"], None))),
+])
+def test_show_writes_what_the_plain_way_writes(
+        run_cli: Any, tmp_path: Path, experiment: str, passes: int,
+        ways: tuple[tuple[list[str], int | None], ...]) -> None:
+    path = record(tmp_path, experiment, {"iterations": passes})
+    for options, digits in ways:
         result = run_cli("show", path, *options)
         with open_trace(path) as reader:
             plain = Literate(reader.header, registry(), digits).reference_lines(
@@ -327,18 +334,6 @@ def test_events_filled_in_before_are_narrated_as_they_are(
     assert filled == []
     plain = list(Literate(header, registry(), 4).reference_lines(iter(events), Filters()))
     assert fast == plain and len(fast) == 990
-
-
-def test_show_of_a_long_run_writes_what_the_plain_way_writes(run_cli: Any, tmp_path: Path) -> None:
-    """The command hands the view its reader (whose events it fills in themselves)."""
-    path = record(tmp_path, "ch06-streetlights-backprop", {"iterations": 30})
-    for options, digits in (([], 4), (["--exact"], None)):
-        result = run_cli("show", path, *options)
-        with open_trace(path) as reader:
-            plain = Literate(reader.header, registry(), digits).reference_lines(
-                iter(reader), Filters())
-            assert result.exit_code == 0
-            assert result.stdout == "".join(line + "\n" for line in plain)
 
 
 def test_a_damaged_line_in_a_later_chunk_comes_after_the_lines_before_it(

@@ -313,31 +313,32 @@ def test_the_fast_check_takes_what_the_full_check_takes(
     assert _outcome(lines, True, monkeypatch) == _outcome(lines, False, monkeypatch)
 
 
-def test_the_fast_check_reads_the_backprop_run_without_the_full_check(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+def _read_counting_full_checks(path: Path, monkeypatch: pytest.MonkeyPatch
+                               ) -> tuple[list[Event], list[bytes]]:
+    """The trace's events, and the lines the full check read (the fast check did not)."""
+    calls: list[bytes] = []
     full = TraceReader._parse_fully
+
     def counted(self: TraceReader, raw: bytes) -> Any:
         calls.append(raw)
         return full(self, raw)
 
     monkeypatch.setattr(TraceReader, "_parse_fully", counted)
-    with open_trace(TRACES / "ch06-streetlights-backprop.jsonl") as trace:
-        events = list(trace)
+    with open_trace(path) as trace:
+        return list(trace), calls
+
+
+def test_the_fast_check_reads_the_backprop_run_without_the_full_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    events, calls = _read_counting_full_checks(TRACES / "ch06-streetlights-backprop.jsonl",
+                                               monkeypatch)
     assert len(events) == 1740 and len(calls) == 1  # (the end line alone)
     assert json.loads(calls[0])["kind"] == "end"
 
 
 def test_a_minibatch_run_learns_its_batch_size_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-    full = TraceReader._parse_fully
-    def counted(self: TraceReader, raw: bytes) -> Any:
-        calls.append(raw)
-        return full(self, raw)
-
-    monkeypatch.setattr(TraceReader, "_parse_fully", counted)
-    with open_trace(TRACES / "streetlights-minibatch.jsonl") as trace:
-        events = list(trace)
+    events, calls = _read_counting_full_checks(TRACES / "streetlights-minibatch.jsonl",
+                                               monkeypatch)
     assert {len(event.samples) for event in events if event.kind != "epoch_end"} == {2}
     assert len(calls) == 2  # the first event (batches of 2, not 1) and the end line
 
