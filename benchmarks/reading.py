@@ -38,7 +38,7 @@ from pathlib import Path
 
 import click
 
-from benchmarks.rounds import interleaved, same_round_ratio
+from benchmarks.rounds import bytecode_note, child_environment, interleaved, same_round_ratio
 
 FLOOR = "floor: read + parse every line"
 SMALL = 10  # passes of the trace whose memory is the baseline of the growth
@@ -81,13 +81,15 @@ def make_traces(folder: Path, passes: int) -> tuple[Path, Path]:
     return plain, packed
 
 
-def process(argv: list[str], peaks: dict[str, int], name: str) -> Callable[[], float]:
-    """A run of ``argv`` as a new process (its output to /dev/null), returning its wall
-    time; its peak resident memory goes to ``peaks[name]`` (the largest seen)."""
+def process(argv: list[str], peaks: dict[str, int], name: str,
+            env: dict[str, str] | None = None) -> Callable[[], float]:
+    """A run of ``argv`` as a new process (its output to /dev/null; in ``env``, else this
+    environment), returning its wall time; its peak resident memory goes to ``peaks[name]``
+    (the largest seen)."""
     def run() -> float:
         start = time.perf_counter()
         with open(os.devnull, "wb") as null:
-            child = subprocess.Popen(argv, stdout=null, stderr=subprocess.PIPE)
+            child = subprocess.Popen(argv, stdout=null, stderr=subprocess.PIPE, env=env)
             assert child.stderr is not None
             errors = child.stderr.read()
             _, status, usage = os.wait4(child.pid, 0)
@@ -110,7 +112,12 @@ def process(argv: list[str], peaks: dict[str, int], name: str) -> Callable[[], f
               help="Where to keep the traces between runs (default: a temporary folder).")
 @click.option("--only", multiple=True, type=click.Choice([name for name, _, _ in COMMANDS]),
               help="Only these commands (repeatable; the floor always runs).")
-def main(repeat: int, passes: int, folder: Path | None, only: tuple[str, ...]) -> None:
+@click.option("--bytecode-cache", is_flag=True,
+              help="Run the commands with their bytecode cached (a temporary "
+                   "PYTHONPYCACHEPREFIX), as an installed steptrace runs; by default the "
+                   "environment is passed on as it is.")
+def main(repeat: int, passes: int, folder: Path | None, only: tuple[str, ...],
+         bytecode_cache: bool) -> None:
     """Time show, show --view book, html, plot and show --epoch of a big trace against the
     floor of any reader (reading and parsing every line), side by side, in one run."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -120,12 +127,13 @@ def main(repeat: int, passes: int, folder: Path | None, only: tuple[str, ...]) -
         steptrace = [sys.executable, "-m", "steptrace"]
         fill = {"TRACE": str(plain), "GZ": str(packed), "LAST": str(passes - 1)}
         peaks: dict[str, int] = {}
-        runs = {FLOOR: process([sys.executable, "-c", _PARSE, str(plain)], peaks, FLOOR)}
+        env = child_environment(Path(scratch), bytecode_cache)
+        runs = {FLOOR: process([sys.executable, "-c", _PARSE, str(plain)], peaks, FLOOR, env)}
         for name, args, _ in COMMANDS:
             if only and name not in only:
                 continue
             argv = [fill.get(arg, arg.replace("DIR", scratch)) for arg in args]
-            runs[name] = process(steptrace + argv, peaks, name)
+            runs[name] = process(steptrace + argv, peaks, name, env)
         times = interleaved(runs, repeat)
         # The same commands once on a trace of SMALL passes: what a process takes whatever
         # it reads (Python, numpy, pydantic; matplotlib for plot), so that the growth with
@@ -136,14 +144,15 @@ def main(repeat: int, passes: int, folder: Path | None, only: tuple[str, ...]) -
         for name, args, _ in COMMANDS:
             if name in runs:
                 argv = [fill_small.get(arg, arg.replace("DIR", scratch)) for arg in args]
-                process(steptrace + argv, base, name)()
-        process([sys.executable, "-c", _PARSE, str(small)], base, FLOOR)()
+                process(steptrace + argv, base, name, env)()
+        process([sys.executable, "-c", _PARSE, str(small)], base, FLOOR, env)()
         sizes = plain.stat().st_size, packed.stat().st_size
     events = passes * 29
-    click.echo(f"python -m benchmarks.reading --repeat {repeat} --passes {passes} on "
-               f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}: "
-               f"{events:,} events, {sizes[0] / 1e6:.0f} MB "
-               f"({sizes[1] / 1e6:.0f} MB gzip-compressed)")
+    click.echo(f"python -m benchmarks.reading --repeat {repeat} --passes {passes}"
+               f"{' --bytecode-cache' * bytecode_cache} on {platform.machine()}, "
+               f"{os.cpu_count()} cores, Python {platform.python_version()}: {events:,} events, "
+               f"{sizes[0] / 1e6:.0f} MB ({sizes[1] / 1e6:.0f} MB gzip-compressed); "
+               f"{bytecode_note(bytecode_cache)}")
     click.echo(f"  {'command':<30} {'median s':>9} {'× floor':>8} {'target':>7} {'peak MB':>8} "
                f"{f'at {SMALL}':>8} {'growth':>7}")
     targets = {name: target for name, _, target in COMMANDS}

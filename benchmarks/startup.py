@@ -56,7 +56,7 @@ from pathlib import Path
 
 import click
 
-from benchmarks.rounds import interleaved, same_round_ratio
+from benchmarks.rounds import bytecode_note, child_environment, interleaved, same_round_ratio
 
 BASELINE = 'python -c "import numpy"'
 FLOOR = "floor of record: numpy, click, pydantic"
@@ -162,10 +162,7 @@ def measure(repeat: int, bytecode_cache: bool) -> dict[str, list[float]]:
     time, under ``CPU + name``."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        env = dict(os.environ)
-        if bytecode_cache:
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+        env = child_environment(folder, bytecode_cache)
         timed = {name: functools.partial(run, name, command, env)
                  for name, command in commands(folder).items()}
         cpu: dict[str, list[float]] = {}
@@ -216,9 +213,7 @@ def main(repeat: int, bytecode_cache: bool) -> None:
     bare and with the plugin, their ratio and difference in ms, and the plugin's import
     alone. Nothing is asserted."""
     times = measure(repeat, bytecode_cache)
-    cache = ("bytecode cached (--bytecode-cache)" if bytecode_cache else
-             "PYTHONDONTWRITEBYTECODE=1: steptrace compiled at every start"
-             if os.environ.get("PYTHONDONTWRITEBYTECODE") else "bytecode as Python caches it")
+    cache = bytecode_note(bytecode_cache)
     click.echo(f"python -m benchmarks.startup --repeat {repeat}{' --bytecode-cache' * bytecode_cache}"
                f" on {platform.machine()}, {os.cpu_count()} cores, Python "
                f"{platform.python_version()}; {cache}")
