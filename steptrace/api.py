@@ -52,13 +52,8 @@ from steptrace.plugins.loaded import registry
 from steptrace.recording import recordable, resolve_experiment
 from steptrace.trace.events import EpochEndEvent, Event
 from steptrace.trace.header import Detail, End, Header, holds_passes_only
-from steptrace.trace.reader import (
-    TraceReader,
-    open_trace,
-    seek_to_pass,
-    started_at,
-    through_pass,
-)
+from steptrace.trace.reader import TraceReader, open_trace
+from steptrace.trace.seek import seek_to_pass, started_at, through_pass
 from steptrace.trace.state import NetworkState
 from steptrace.views.lines import SEEKING_VIEWS, view_lines
 
@@ -322,7 +317,7 @@ class Events(Sequence[Event]):
 
 class _Source:
     """A trace file whose end line indexes its checkpoints, read a part at a time: from the
-    checkpoint before the pass wanted (:func:`~steptrace.trace.reader.seek_to_pass`)."""
+    checkpoint before the pass wanted (:func:`~steptrace.trace.seek.seek_to_pass`)."""
 
     def __init__(self, path: Path, header: Header, end: End, stamp: tuple[int, int]) -> None:
         self.path, self.header, self.end, self._stamp = path, header, end, stamp

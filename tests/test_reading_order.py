@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from steptrace.errors import TraceFormatError
+from steptrace.trace import consistency
 from steptrace.trace import reader as reader_module
 from steptrace.trace.order import EventOrder
 from steptrace.trace.reader import TraceReader
@@ -138,13 +139,13 @@ def test_replay_compares_bytes_without_making_the_fast_check(monkeypatch: pytest
     import steptrace
 
     made: list[object] = []
-    real = reader_module.FastCheck.__init__
+    real = consistency.FastCheck.__init__
 
-    def counted(self: reader_module.FastCheck, config: Any) -> None:
+    def counted(self: consistency.FastCheck, config: Any) -> None:
         made.append(config)
         real(self, config)
 
-    monkeypatch.setattr(reader_module.FastCheck, "__init__", counted)
+    monkeypatch.setattr(consistency.FastCheck, "__init__", counted)
     trace = steptrace.load(TRACES / "ch06-streetlights-backprop.jsonl")  # (its events read: one)
     assert len(made) == 1
     made.clear()

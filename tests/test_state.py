@@ -18,7 +18,7 @@ from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.formulas import update, weight_delta
 from steptrace.engine.network import frozen_masks, training_data
 from steptrace.errors import TraceFormatError
-from steptrace.trace import reader as reader_module
+from steptrace.trace import consistency
 from steptrace.trace import state as state_module
 from steptrace.trace.events import EVENT_CLASSES, Event, UpdateEvent, as_rows, to_json
 from steptrace.trace.header import Header
@@ -252,7 +252,7 @@ def _outcome(lines: list[bytes], fast: bool, monkeypatch: pytest.MonkeyPatch) ->
     """Each event read (as JSON, its class and fields given) and the error, if any."""
     with monkeypatch.context() as patch:
         if not fast:
-            patch.setattr(reader_module.FastCheck, "validator", lambda self, rows: _refused)
+            patch.setattr(consistency.FastCheck, "validator", lambda self, rows: _refused)
         reader = TraceReader(io.BytesIO(b"".join(lines)), "t.jsonl")
         found: list[Any] = []
         try:

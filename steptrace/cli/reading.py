@@ -72,7 +72,7 @@ def _sought(reader: TraceReader, view: str, filters: Filters, digits: int | None
     trust (``reader`` then reads it whole), or when nothing matched (``reader.end`` is
     set: read it whole, to say what it holds, as a whole read says it)."""
     from steptrace.errors import BadInput
-    from steptrace.trace.reader import seek_to_pass, started_at, through_pass
+    from steptrace.trace.seek import seek_to_pass, started_at, through_pass
     from steptrace.views.lines import SEEKING_VIEWS, view_lines
 
     epochs = filters.epochs

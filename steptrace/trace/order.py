@@ -12,7 +12,7 @@ A run's events come, step by step (one batch each), in the order the book comput
 and ends every pass with ``epoch_end``, whose ``samples`` are the pass's batches one
 after the other (its ``error`` there exactly when the run has goals; its ``test_error``
 exactly when the config has held-out rows, which the reader checks with the event's
-shapes, :func:`steptrace.trace.reader.consistency_problem`, for every reader, replay too).
+shapes, :func:`steptrace.trace.consistency.consistency_problem`, for every reader, replay too).
 Every event of a step has the step's epoch and samples. An ``epoch``
 detail trace holds the ``epoch_end`` events alone, one per pass.
 

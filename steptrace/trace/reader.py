@@ -14,28 +14,20 @@ import math
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, cast
 
-import numpy as np
 import pydantic_core
-from pydantic import BaseModel, ValidationError
-from pydantic_core import SchemaValidator, core_schema
+from pydantic import ValidationError
 
 from steptrace import __version__
-from steptrace.config import DATA_DIR, NAMED_BY, ExperimentConfig, describe
+from steptrace.config import DATA_DIR, NAMED_BY, describe
 from steptrace.errors import DataFileError, SteptraceWarning, TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
+from steptrace.trace.consistency import FastCheck, consistency_problem
 from steptrace.trace.events import (
-    EVENT_CLASSES,
-    DeltaEvent,
-    EpochEndEvent,
-    ErrorEvent,
     Event,
-    ForwardEvent,
-    UpdateEvent,
 )
 from steptrace.trace.header import (
     CHECKPOINT_PREFIX,
@@ -64,15 +56,16 @@ class _Lines:
     decompression bomb is refused early)."""
 
     def __init__(self, raw: IO[bytes], gzipped: bool = False, owned: bool = True) -> None:
-        self._raw = raw
+        self.raw = raw
+        self.gzipped = gzipped
         self._gzip = gzip.GzipFile(fileobj=raw) if gzipped else None
-        self._owned = owned  # closed with the reader (a file it opened), or left open
+        self.owned = owned  # closed with the reader (a file it opened), or left open
         self._check_at = GZIP_GRACE
 
     def readline(self) -> bytes:
         """The next line, newline included (b"" at the end); ValueError past a limit."""
         if self._gzip is None:
-            line = self._raw.readline(MAX_LINE + 1)
+            line = self.raw.readline(MAX_LINE + 1)
         else:  # in pieces, so that the ratio is checked within a long line too
             pieces = [self._gzip.readline(1 << 20)]
             while not pieces[-1].endswith(b"\n") and pieces[-1] and len(pieces) <= MAX_LINE >> 20:
@@ -88,7 +81,7 @@ class _Lines:
         """:meth:`readline`, or the same in C where it can be: the stream's own readline
         (the caller refuses a line longer than ``MAX_LINE``)."""
         if self._gzip is None:
-            return partial(self._raw.readline, MAX_LINE + 1)
+            return partial(self.raw.readline, MAX_LINE + 1)
         return self.readline
 
     def _check_ratio(self) -> None:
@@ -97,7 +90,7 @@ class _Lines:
         if expanded < self._check_at:
             return
         self._check_at = expanded + GZIP_GRACE
-        if expanded > MAX_GZIP_RATIO * self._raw.tell():
+        if expanded > MAX_GZIP_RATIO * self.raw.tell():
             raise ValueError(
                 f"expands more than {MAX_GZIP_RATIO}-fold, far more than a trace does (a "
                 "decompression bomb?); if it is a trace, gunzip it and read the .jsonl")
@@ -107,15 +100,15 @@ class _Lines:
         if self._gzip is not None:
             return None
         try:
-            return self._raw.tell()
+            return self.raw.tell()
         except (OSError, ValueError, AttributeError):
             return None
 
     def close(self) -> None:
         if self._gzip is not None:
             self._gzip.close()
-        if self._owned:
-            self._raw.close()
+        if self.owned:
+            self.raw.close()
 
 
 class _GivenLines:
@@ -139,194 +132,20 @@ class _Kept:
     """Lines read, each kept as it goes by (``kept``)."""
 
     def __init__(self, lines: _Lines | _GivenLines) -> None:
-        self._lines = lines
+        self.lines = lines
         self.kept: list[bytes] = []
 
     def readline(self) -> bytes:
-        line = self._lines.readline()
+        line = self.lines.readline()
         self.kept.append(line)
         return line
 
     def close(self) -> None:
-        self._lines.close()
+        self.lines.close()
 
 
 def _too_long() -> str:
     return f"a line longer than {size(MAX_LINE)}, the most a trace's line may hold (is this a trace?)"
-
-
-def consistency_problem(event: Event, config: ExperimentConfig) -> str | None:
-    """What makes a well-formed event impossible for the header's network, if anything:
-    its epoch, samples and layer must exist, its matrices must have their shapes, and a
-    pass's end holds a held-out error exactly when the config has held-out rows."""
-    layers, last = config.layers, len(config.layers) - 1
-    if event.epoch >= config.iterations:
-        return f"epoch {event.epoch}, but the config runs {config.iterations} epoch(s)"
-    if not event.samples or not all(0 <= i < len(config.inputs) for i in event.samples):
-        return f"samples {list(event.samples)} are not samples of the {len(config.inputs)} inputs"
-    if not 1 <= event.layer <= last:
-        return f"layer {event.layer}: the network has layers 1 to {last}"
-    k, rows = event.layer, len(event.samples)
-    if isinstance(event, ForwardEvent | DeltaEvent) and event.nonlinearity != config.nonlinearities[k - 1]:
-        return (f"{event.kind} of layer {k} by nonlinearity {event.nonlinearity!r:.60}; the config's "
-                f"is {config.nonlinearities[k - 1]!r}")
-    if isinstance(event, UpdateEvent) and event.alpha != config.alpha:
-        return f"update with alpha {event.alpha!r}; the config's is {config.alpha!r}"
-    if isinstance(event, ErrorEvent | EpochEndEvent) and k != last:
-        return f"{event.kind} of layer {k}: it belongs to the output layer, {last}"
-    if isinstance(event, EpochEndEvent) and (event.test_error is None) == config.held_out:
-        return ("epoch_end without a held-out error (test_error), though the config has "
-                "held-out rows (test_inputs)" if config.held_out else
-                "epoch_end with a held-out error (test_error), though the config has no "
-                "held-out rows (test_inputs)")
-    shapes: dict[str, tuple[int, int]] = {}
-    if isinstance(event, ForwardEvent):
-        shapes = {"layer_in": (rows, layers[k - 1]), "weighted_sum": (rows, layers[k]),
-                  "layer_out": (rows, layers[k])}
-    elif isinstance(event, ErrorEvent):
-        shapes = {"prediction": (rows, layers[last]), "goal": (rows, layers[last])}
-    elif isinstance(event, DeltaEvent):
-        shapes = {"derivative": (rows, layers[k]), "delta": (rows, layers[k])}
-    elif isinstance(event, UpdateEvent):
-        shapes = {"weight_delta": (layers[k - 1], layers[k]), "weights": (layers[k - 1], layers[k])}
-    for name, (n_rows, n_cols) in shapes.items():
-        matrix = getattr(event, name)
-        if matrix is None:  # left out of a step-detail trace
-            continue
-        if len(matrix) != n_rows or any(len(row) != n_cols for row in matrix):
-            return (f"{event.kind} {name} is not {n_rows}×{n_cols} for layer {k} of the network "
-                    f"{list(layers)}")
-    return None
-
-
-class FastCheck:
-    """The checks of an event line, worked out once per config and batch size: a
-    pydantic-core schema without Python callbacks, by which the line is parsed, validated
-    and made the event, all in Rust. It holds what :func:`consistency_problem` works out
-    for every event, for each kind and layer: the config's epochs, samples, layers,
-    nonlinearities and alpha, and every matrix's shape (strict numbers, no extra fields,
-    as the event models check).
-
-    It vouches only for lines that the full check (``_decode_line`` and
-    :func:`consistency_problem`) takes, as the same event; for any other line it says
-    nothing (None) and the full check reads it, and says what is wrong as it always did.
-    The end line, a NaN or an infinity (a string in JSON), a packed matrix, an update by
-    a learning rule, the first step of another batch size go the full check's way: they
-    are rare."""
-
-    def __init__(self, config: ExperimentConfig) -> None:
-        self.config = config
-        self.validators: dict[int, Callable[[bytes], Event]] = {}
-        self.rows = 1  # the batch size of the latest step (the next one's, most likely)
-        self.validate = self.validator(1)
-
-    def validator(self, rows: int) -> Callable[[bytes], Event]:
-        """The validator of events of batches of ``rows`` samples (and of every pass's end)."""
-        found = self.validators.get(rows)
-        if found is None:
-            found = _validator(self.config, rows).validate_json
-            if len(self.validators) < 64:  # (the batch sizes a run has, not every one made up)
-                self.validators[rows] = found
-        return found
-
-    def event(self, raw: bytes, seq: int) -> Event | None:
-        """The event ``raw`` holds, if it is a valid one with seq ``seq``; None if the
-        full check must read it."""
-        try:
-            event = self.validate(raw)
-        except ValueError:  # (pydantic's ValidationError is one)
-            return None
-        return event if event.seq == seq else None
-
-    def learn(self, event: Event) -> None:
-        """The full check took ``event``: expect its batch size from now on."""
-        if event.kind != "epoch_end" and len(event.samples) != self.rows:
-            self.rows = len(event.samples)
-            self.validate = self.validator(self.rows)
-
-
-@contextmanager
-def _unbuilt(classes: Iterable[type[BaseModel]]) -> Iterator[None]:
-    """While a validator is built: ``classes`` look not yet built to pydantic-core.
-
-    For a ``model_schema`` of a class whose own validator is built (a ``__pydantic_complete__``
-    in the class's ``__dict__``), pydantic-core takes that validator instead of the schema
-    it is given (its "prebuilt" validators): :func:`_validator`'s checks of the config
-    would silently be the event model's alone. ``tests/test_state.py`` builds the models
-    first and holds the fast check to the full one."""
-    hidden = [cls for cls in classes if cls.__dict__.get("__pydantic_complete__")]
-    for cls in hidden:
-        cls.__pydantic_complete__ = False
-    try:
-        yield
-    finally:
-        for cls in hidden:
-            cls.__pydantic_complete__ = True
-
-
-def _validator(config: ExperimentConfig, batch: int) -> SchemaValidator:
-    """A validator of the event lines of ``config``'s trace, whose steps are of ``batch``
-    samples, without Python callbacks (see :class:`FastCheck`): every line it takes,
-    pydantic's models and :func:`consistency_problem` take too, as the same event; the
-    rest (the end line too) it refuses."""
-    layers, last = config.layers, len(config.layers) - 1
-    number = core_schema.float_schema(strict=True)  # (an int is taken, as a float: as pydantic does)
-
-    def rows(n_rows: int, n_cols: int) -> core_schema.CoreSchema:
-        row = core_schema.tuple_schema([number], variadic_item_index=0, min_length=n_cols,
-                                       max_length=n_cols)
-        return core_schema.tuple_schema([row], variadic_item_index=0, min_length=n_rows,
-                                        max_length=n_rows)
-
-    def field(schema: core_schema.CoreSchema) -> core_schema.ModelField:
-        return core_schema.model_field(schema)
-
-    def optional(schema: core_schema.CoreSchema) -> core_schema.ModelField:
-        return core_schema.model_field(core_schema.with_default_schema(schema, default=None))
-
-    def model(kind: str, k: int, **fields: core_schema.ModelField) -> core_schema.CoreSchema:
-        samples = core_schema.int_schema(strict=True, ge=0, lt=len(config.inputs))
-        base = {
-            "seq": field(core_schema.int_schema(strict=True, ge=0)),
-            "epoch": field(core_schema.int_schema(strict=True, ge=0, lt=config.iterations)),
-            "samples": field(core_schema.tuple_schema(
-                [samples], variadic_item_index=0, min_length=1 if kind == "epoch_end" else batch,
-                max_length=None if kind == "epoch_end" else batch)),
-            "layer": field(core_schema.int_schema(strict=True, ge=k, le=k)),  # (not 1.0, true)
-            "kind": core_schema.model_field(core_schema.with_default_schema(
-                core_schema.literal_schema([kind]), default=kind)),
-        }
-        return core_schema.model_schema(EVENT_CLASSES[kind], core_schema.model_fields_schema(
-            {**base, **fields}, extra_behavior="forbid"))
-
-    def by_layer(make: Callable[[int], core_schema.CoreSchema]) -> core_schema.CoreSchema:
-        return core_schema.tagged_union_schema({k: make(k) for k in range(1, last + 1)},
-                                               discriminator="layer")
-
-    def nonlinearity(k: int) -> core_schema.ModelField:
-        return field(core_schema.literal_schema([config.nonlinearities[k - 1]]))
-
-    held_out = field(number) if config.held_out else optional(core_schema.none_schema())
-    schema = core_schema.tagged_union_schema({
-        "forward": by_layer(lambda k: model(
-            "forward", k, nonlinearity=nonlinearity(k), layer_in=optional(rows(batch, layers[k - 1])),
-            weighted_sum=field(rows(batch, layers[k])), layer_out=field(rows(batch, layers[k])))),
-        "error": model("error", last, prediction=optional(rows(batch, layers[last])),
-                       goal=optional(rows(batch, layers[last])), error=field(number)),
-        "delta": by_layer(lambda k: model(
-            "delta", k, nonlinearity=nonlinearity(k), derivative=field(rows(batch, layers[k])),
-            delta=field(rows(batch, layers[k])))),
-        "update": by_layer(lambda k: model(
-            "update", k, alpha=field(core_schema.float_schema(
-                strict=True, ge=config.alpha, le=config.alpha)),  # (the config's: equal)
-            weight_delta=optional(rows(layers[k - 1], layers[k])),
-            weights=optional(rows(layers[k - 1], layers[k])),
-            rule=optional(core_schema.none_schema()),  # (a rule's update: the full check)
-            details=optional(core_schema.none_schema()))),
-        "epoch_end": model("epoch_end", last, error=optional(number), test_error=held_out),
-    }, discriminator="kind")
-    with _unbuilt(EVENT_CLASSES.values()):
-        return SchemaValidator(schema)
 
 
 def _decode_line(raw: bytes) -> Any:
@@ -414,7 +233,7 @@ class TraceReader:
 
     def _unreadable(self, error: BaseException) -> TraceFormatError:
         where = f"{self.name}:{self._line}" if self._line > 1 else self.name
-        reason = _reason(error)
+        reason = unreadable_reason(error)
         if self._line > 1 and "Not a gzipped file" in str(error):  # after a good start
             reason = ("bytes that are not gzip follow the compressed trace: the file is "
                       "damaged; copy or record it again")
@@ -583,7 +402,7 @@ class TraceReader:
         return self._fail("truncated in the middle of a line; re-record the trace")
 
     def _position(self) -> int | None:
-        file = self._file._lines if isinstance(self._file, _Kept) else self._file
+        file = self._file.lines if isinstance(self._file, _Kept) else self._file
         return file.position() if isinstance(file, _Lines) else None
 
     def read_checkpoint(self) -> tuple[bytes, Checkpoint]:
@@ -739,6 +558,58 @@ class TraceReader:
             return None
         return self.end.reason or "stopped early"
 
+    # -- where a seek (steptrace.trace.seek) moves the reader -------------------------------
+
+    def seekable(self) -> tuple[IO[bytes], bool] | None:
+        """The file under this reader and whether it is gzip-compressed, while it has read
+        the header alone (a seek may move it); None: it reads a stream of lines it cannot
+        move in, or it has read events already."""
+        file = self._file.lines if isinstance(self._file, _Kept) else self._file
+        if not isinstance(file, _Lines) or self._events or self._line != 1:
+            return None
+        return file.raw, file.gzipped
+
+    def ends_with(self, end: End) -> None:
+        """The trace's end line is ``end`` (read from the file's tail): the reader need not
+        read on to it. From here its lines are not kept (a seek skips some)."""
+        self.end = end
+        if isinstance(self._file, _Kept):
+            self._file = self._file.lines
+
+    def line_at(self, offset: int, line: int) -> bytes:
+        """The line that starts at byte ``offset`` of the file (a .gz: where a gzip member
+        starts), which is the trace's line number ``line``; the reader reads on after it.
+        OSError, EOFError, zlib.error or ValueError: it cannot be read."""
+        file = self._file
+        assert isinstance(file, _Lines)
+        file.raw.seek(offset)
+        if file.gzipped:  # (a new gzip stream from the member's start; the file stays open)
+            file.owned = False
+            file.close()
+            self._file = file = _Lines(file.raw, True, True)
+        self._line = line
+        return file.readline()
+
+    def from_first_event(self) -> None:
+        """Read from the first event again (after a :meth:`line_at`)."""
+        file = self._file
+        assert isinstance(file, _Lines)
+        file.raw.seek(0)
+        self._file = file = _Lines(file.raw, file.gzipped, True)
+        file.readline()  # (the header, read and checked already)
+        self._line = 1
+
+    def after_checkpoint(self, checkpoint: Checkpoint,
+                         checkpoints: list[tuple[int, int, int | None]]) -> None:
+        """Read on from ``checkpoint``, the line :meth:`line_at` just read: the events after
+        it are checked as the run's from there; ``checkpoints``, those up to it (epoch, seq
+        and offset, None where not known), are held to the end line's index as if read."""
+        self._events = checkpoint.seq
+        self.checkpoints = checkpoints
+        self.checkpoint = checkpoint
+        if self._order is not None:
+            self._order.epoch = checkpoint.epoch
+
     def close(self) -> None:
         self._file.close()
 
@@ -782,7 +653,8 @@ def index_mismatch(index: tuple[tuple[int, int, int], ...],
     return None
 
 
-def _reason(error: BaseException) -> str:
+def unreadable_reason(error: BaseException) -> str:
+    """Why a trace's bytes cannot be read, in a user's words."""
     if isinstance(error, gzip.BadGzipFile) and "Not a gzipped file" in str(error):
         return "named .gz but not gzip-compressed (if it is a plain trace, rename it without .gz)"
     if isinstance(error, gzip.BadGzipFile | zlib.error):
@@ -807,181 +679,6 @@ def open_trace(path: Path, check_order: bool = True, *, keep: bool = False) -> T
     except IsADirectoryError:
         raise TraceFormatError(f"{path}: is a directory, not a trace") from None
     except OSError as error:
-        raise TraceFormatError(f"{path}: cannot read: {_reason(error)}") from None
+        raise TraceFormatError(f"{path}: cannot read: {unreadable_reason(error)}") from None
     return TraceReader(raw, path, check_order, gzipped=path.suffix == ".gz", closing=True,
                        renamable=True, keep=keep, data_dir=path.parent)
-
-
-# -- seeking: a pass read without the passes before it --------------------------------------
-
-#: How far from a file's end its end line is looked for (an index of MAX_CHECKPOINTS
-#: entries is some 120 KB; compressed, less).
-_TAIL = 4 << 20
-#: The first bytes of every gzip member steptrace writes (no name, mtime 0).
-_MEMBER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00"
-
-
-def _tail_end(raw: IO[bytes], gzipped: bool) -> tuple[End, int] | None:
-    """The end line from a file's tail, and where it starts (a .gz: where its gzip member
-    starts); None when there is none to be found there (a truncated or older trace)."""
-    size = raw.seek(0, 2)
-    start = max(0, size - (_TAIL if gzipped else _TAIL >> 4))
-    raw.seek(start)
-    data = raw.read(size - start)
-    if not gzipped and start and data.rfind(b"\n", 0, len(data) - 1) < 0:  # (a long end line)
-        start = max(0, size - _TAIL)
-        raw.seek(start)
-        data = raw.read(size - start)
-    if gzipped:
-        found = None
-        cut, tries = len(data), 64  # (bytes that look like a member's start: a few tried)
-        while found is None and (cut := data.rfind(_MEMBER, 0, cut)) >= 0 and tries:
-            tries -= 1
-            member = zlib.decompressobj(wbits=31)
-            try:
-                line = member.decompress(data[cut:], _TAIL)
-            except zlib.error:
-                continue
-            if member.eof and not member.unused_data and not member.unconsumed_tail:
-                found = line, start + cut
-        if found is None:
-            return None
-        line, at = found
-    else:
-        if not data.endswith(b"\n"):
-            return None
-        cut = data.rfind(b"\n", 0, len(data) - 1)
-        if cut < 0 and start > 0:
-            return None
-        line, at = data[cut + 1:], start + cut + 1
-    if not line.startswith(b'{"kind":"end"') or line.count(b"\n") != 1 or not line.endswith(b"\n"):
-        return None
-    try:
-        return End.model_validate_json(line), at
-    except (ValidationError, ValueError):
-        return None
-
-
-def index_problem(end: End, header: Header, first: int, end_at: int) -> str | None:
-    """What makes an end line's index impossible for its trace, if anything: its entries
-    are passes K, 2K, ... of the run, their seqs within the events and increasing, their
-    offsets increasing and before the end line's (``end_at``, counted as they are: from
-    the header's end in a plain trace, ``first``; from the file's start in a .gz)."""
-    k, index = header.checkpoint_every, end.index or ()
-    assert k is not None
-    seq = offset = -1
-    for i, (epoch, at_seq, at) in enumerate(index):
-        if epoch != (i + 1) * k or epoch >= header.config.iterations:
-            return (f"entry {i} is of pass {epoch}; the checkpoints are of passes {k}, {2 * k}, "
-                    f"... (checkpoint_every {k}) before pass {header.config.iterations}")
-        if not seq < at_seq <= end.events:
-            return (f"entry {i} (pass {epoch}) says seq {at_seq}, not after the entry before "
-                    f"and within the {end.events} events")
-        if not (first <= at < end_at and at > offset):
-            return (f"entry {i} (pass {epoch}) says byte {at}, not after the entry before and "
-                    f"between the header and the end line (byte {end_at})")
-        seq, offset = at_seq, at
-    if end.nonfinite is not None and end.nonfinite >= end.events:
-        return f"it says event {end.nonfinite} is not finite; the trace holds {end.events}"
-    return None
-
-
-def seek_to_pass(reader: TraceReader, epoch: int) -> Checkpoint | bool:
-    """Move ``reader`` (just opened on a file, :func:`open_trace`) to pass ``epoch``'s
-    checkpoint, or to the latest one before it, when the trace's end line indexes its
-    checkpoints: returns that checkpoint (the weights to start from), or True when the pass
-    comes before the first checkpoint (the reader reads from the first event). Either way
-    the reader need not be read past pass ``epoch``: ``reader.end`` is the end line, read
-    from the file's tail. False: the trace has no index to trust (an older trace, a
-    truncated one, or a pass the trace may not hold): read it all, as without an index.
-    An index that cannot be right, or a line that is not the checkpoint it says is there,
-    raises :class:`~steptrace.errors.TraceFormatError`: the trace is damaged."""
-    header, k = reader.header, reader.header.checkpoint_every
-    file = reader._file
-    if isinstance(file, _Kept):  # (its lines are not kept once it seeks)
-        file = file._lines
-    if k is None or not isinstance(file, _Lines) or reader._events or reader._line != 1:
-        return False
-    raw, gzipped = file._raw, file._gzip is not None
-    try:
-        here = raw.tell()  # (after the header; a .gz: as far as gzip has read)
-        first = 0 if gzipped else here
-        tail = _tail_end(raw, gzipped)
-        raw.seek(here)
-    except (OSError, ValueError):
-        return False
-    if tail is None or tail[0].index is None or bool(tail[0].gzip) != gzipped:
-        return False  # (no index, or one of the file before it was compressed: read it all)
-    end, end_at = tail
-    index = end.index or ()
-
-    def damaged(problem: str) -> TraceFormatError:
-        return TraceFormatError(
-            f"{reader.name}: its index (the end line's) is damaged: {problem}; read it whole "
-            f"(steptrace show {reader.name} without --epoch checks every line) or re-record it")
-
-    if (problem := index_problem(end, header, 1 if gzipped else 0, end_at - first)) is not None:
-        raise damaged(problem)
-    if epoch >= header.config.iterations or (not end.complete and (
-            not index or epoch >= index[-1][0])):
-        return False  # (a pass the trace may not hold: read it all, to say what it holds)
-    reader.end, reader._file = end, file
-    usable = [i for i, (at_epoch, at_seq, _) in enumerate(index)
-              if at_epoch <= epoch and (end.nonfinite is None or at_seq <= end.nonfinite)]
-    if not usable:
-        return True
-    i = usable[-1]
-    at_epoch, seq, offset = index[i]
-    raw.seek(first + offset)
-    if gzipped:
-        file._owned = False
-        file.close()
-        reader._file = file = _Lines(raw, True, True)
-    reader._line = 1 + seq + i  # (the header, the events and checkpoints before it)
-    reader._line += 1
-    try:
-        line = file.readline()
-    except (OSError, EOFError, zlib.error, ValueError) as error:
-        raise damaged(f"entry {i} says pass {at_epoch}'s checkpoint is at byte {offset}, but "
-                      f"what is there cannot be read ({_reason(error)})") from None
-    if not line.startswith(CHECKPOINT_PREFIX) or not line.endswith(b"\n"):
-        raise damaged(f"entry {i} says pass {at_epoch}'s checkpoint is at byte {offset}, but "
-                      "the line there is not a checkpoint")
-    checkpoint = parse_checkpoint(line, lambda message: damaged(
-        f"entry {i} says pass {at_epoch}'s checkpoint is at byte {offset}: {message}"))
-    shapes = [w.shape for w in checkpoint.weights]
-    if (checkpoint.epoch, checkpoint.seq) != (at_epoch, seq) or \
-            shapes != [w.shape for w in header.initial_weights]:
-        raise damaged(f"entry {i} says pass {at_epoch} (seq {seq}) starts at byte {offset}; "
-                      f"the checkpoint there is of pass {checkpoint.epoch} (seq "
-                      f"{checkpoint.seq}) with weights of shapes {shapes[:8]}")
-    if not all(np.isfinite(w.array).all() for w in checkpoint.weights):
-        # (the run diverged before it, its lines finite: read from the start, to warn where)
-        raw.seek(0)
-        reader._file = file = _Lines(raw, gzipped, True)
-        file.readline()  # (the header, read and checked already)
-        reader._line = 1
-        return True
-    reader._events = seq
-    reader.checkpoints = [(e, s, None if gzipped else o) for e, s, o in index[:i + 1]]
-    reader.checkpoint = checkpoint
-    if reader._order is not None:
-        reader._order.epoch = at_epoch
-    return checkpoint
-
-
-def through_pass(events: Iterable[Event], epoch: int) -> Iterator[Event]:
-    """``events`` up to pass ``epoch``'s end (the rest is not read)."""
-    for event in events:
-        yield event
-        if event.kind == "epoch_end" and event.epoch >= epoch:
-            return
-
-
-def started_at(header: Header, checkpoint: Checkpoint | bool) -> Header:
-    """The header a reader of events from ``checkpoint`` on completes them with: its
-    weights as the initial ones (:class:`~steptrace.trace.state.NetworkState` starts
-    there); ``header`` itself when read from the first event."""
-    if isinstance(checkpoint, Checkpoint):
-        return header.model_copy(update={"initial_weights": checkpoint.weights})
-    return header
