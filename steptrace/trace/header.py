@@ -239,14 +239,9 @@ class Header(BaseModel):
         (and its passes' ends their error); else 4 if it holds what a traced script
         printed; else 3 if its detail is named ``all``; else 2 if the header or an event may
         hold a packed matrix; else 1."""
-        if self.checkpoint_every is not None:
-            return CHECKPOINT_SCHEMA_VERSION
-        if self.config.data_files:
-            return DATA_FILES_SCHEMA_VERSION
-        if self.config.held_out:
-            return HELD_OUT_SCHEMA_VERSION
-        if self.printed is not None:
-            return PRINTED_SCHEMA_VERSION
+        later = self._of_later_schemas()
+        if later:
+            return max(version for version, _ in later)
         if self.detail == "all":
             return 3
         largest = largest_event_matrix(self.config.layers, largest_batch)
@@ -258,34 +253,28 @@ class Header(BaseModel):
         check_weights("initial_weights", self.initial_weights, self.config.layers, "initial ")
         return self
 
-    @model_validator(mode="after")
-    def _check_printed_schema(self) -> Header:
-        if self.printed is not None and self.schema_version < PRINTED_SCHEMA_VERSION:
-            raise ValueError(f"printed belongs to trace schema {PRINTED_SCHEMA_VERSION} and "
-                             f"later; this header says schema {self.schema_version}")
-        return self
+    def _of_later_schemas(self) -> list[tuple[int, str]]:
+        """What this header holds that the first trace schemas could not: (the schema it
+        belongs to, from that one on; what it is, as a message names it, with its verb)."""
+        config, found = self.config, []
+        if self.printed is not None:
+            found.append((PRINTED_SCHEMA_VERSION, "printed belongs"))
+        if config.data_files:
+            found.append((DATA_FILES_SCHEMA_VERSION, f"data files (config."
+                          f"{next(iter(config.data_files))} by reference) belong"))
+        if config.held_out:
+            found.append((HELD_OUT_SCHEMA_VERSION, "held-out rows (config.test_inputs, "
+                          "config.test_goals) belong"))
+        if self.checkpoint_every is not None:
+            found.append((CHECKPOINT_SCHEMA_VERSION, "checkpoint_every belongs"))
+        return found
 
     @model_validator(mode="after")
-    def _check_data_files_schema(self) -> Header:
-        if self.config.data_files and self.schema_version < DATA_FILES_SCHEMA_VERSION:
-            raise ValueError(f"data files (config.{next(iter(self.config.data_files))} by "
-                             f"reference) belong to trace schema {DATA_FILES_SCHEMA_VERSION} "
-                             f"and later; this header says schema {self.schema_version}")
-        return self
-
-    @model_validator(mode="after")
-    def _check_held_out_schema(self) -> Header:
-        if self.config.held_out and self.schema_version < HELD_OUT_SCHEMA_VERSION:
-            raise ValueError(f"held-out rows (config.test_inputs, config.test_goals) belong to "
-                             f"trace schema {HELD_OUT_SCHEMA_VERSION} and later; this header "
-                             f"says schema {self.schema_version}")
-        return self
-
-    @model_validator(mode="after")
-    def _check_checkpoint_schema(self) -> Header:
-        if self.checkpoint_every is not None and self.schema_version < CHECKPOINT_SCHEMA_VERSION:
-            raise ValueError(f"checkpoint_every belongs to trace schema {CHECKPOINT_SCHEMA_VERSION} "
-                             f"and later; this header says schema {self.schema_version}")
+    def _check_schema(self) -> Header:
+        for version, what in self._of_later_schemas():
+            if self.schema_version < version:
+                raise ValueError(f"{what} to trace schema {version} and later; this header "
+                                 f"says schema {self.schema_version}")
         if self.checkpoint_every is not None and holds_passes_only(self.detail):
             raise ValueError("checkpoint_every in a trace of epoch detail, which holds no weights "
                              "to restart from")
