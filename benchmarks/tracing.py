@@ -9,8 +9,9 @@ pass the 10^7 numbers steptrace records of a run). Contenders, each a
 new process:
 
 - ``python SCRIPT``, the baseline;
-- the script in steptrace's capture child (``steptrace.learner.capture``: the script run
-  under Python's tracing, each assignment to a book name recorded to a file), alone;
+- the script captured alone (``steptrace.learner.runner.capture``: the script run in a
+  child process under Python's tracing, each assignment to a book name recorded and read
+  back over a pipe), without inferring a network or writing a trace;
 - ``steptrace trace SCRIPT -o TMP`` (capture, then the network inferred and the trace
   written at ``all`` detail);
 - ``steptrace check SCRIPT`` (capture, then every step recomputed in lockstep), and with
@@ -35,8 +36,6 @@ import click
 
 from benchmarks.rounds import interleaved, same_round_ratio
 from benchmarks.startup import run, steptrace_command
-from steptrace.learner.capture import LIMIT_NAMES
-from steptrace.learner.runner import BOOT, LIMITS
 from tests.book_programs import CH06_STREETLIGHTS_BACKPROP
 
 BIG = """\
@@ -71,6 +70,9 @@ for iteration in range(1):
     print("Error:" + str(layer_2_error))
 """
 SCRIPTS = {"backprop": CH06_STREETLIGHTS_BACKPROP, "big": BIG}
+#: The capture alone, as the commands capture a script (its child, its pipes, its limits).
+CAPTURE = ("import sys; sys.path.insert(0, {root!r}); "
+           "from steptrace.learner.runner import capture; capture(sys.argv[1])")
 BASELINE = "python SCRIPT"
 
 
@@ -79,9 +81,8 @@ def commands(folder: Path, script: Path, against: str | None) -> dict[str, list[
     root = str(Path(__file__).resolve().parents[1])
     runs = {
         BASELINE: [sys.executable, str(script)],
-        "the script in the capture child": [
-            sys.executable, "-c", BOOT.format(root=root), str(script), str(folder / "records"),
-            *(str(LIMITS[name]) for name in LIMIT_NAMES)],
+        "the script captured (runner.capture), alone": [
+            sys.executable, "-c", CAPTURE.format(root=root), str(script)],
         "steptrace trace SCRIPT -o TMP": [*steptrace, "trace", str(script), "-o",
                                           str(folder / "t.jsonl")],
         "steptrace check SCRIPT": [*steptrace, "check", str(script)],

@@ -107,3 +107,21 @@ def test_a_recording_contender_writes_a_new_file_every_round_but_one(
         timed(runs[OVER])()
     assert len(synced) == 2  # (the first wrote a new file)
     assert (tmp_path / "B1.jsonl").exists() and timed(runs[REPLAY])() > 0
+
+
+def test_every_command_the_tracing_benchmark_times_runs(tmp_path: Path) -> None:
+    """``benchmarks.tracing``'s contenders, each run once as the benchmark runs them: each
+    exits 0 (the capture alone too, which once built the child's command line by hand and
+    broke when the child's protocol changed)."""
+    import subprocess
+
+    from benchmarks.tracing import SCRIPTS, commands
+
+    script = tmp_path / "my_backprop.py"
+    script.write_text(SCRIPTS["backprop"])
+    runs = commands(tmp_path, script, "ch06-streetlights-backprop")
+    assert len(runs) == 5
+    for name, command in runs.items():
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"{name}: {done.stderr[-500:]}"
+    assert (tmp_path / "t.jsonl").read_bytes().startswith(b'{"kind":"header"')
