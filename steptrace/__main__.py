@@ -19,7 +19,7 @@ def main() -> NoReturn:
         from steptrace.cli import main as command_line
     except KeyboardInterrupt:
         sys.stderr.write("Error: interrupted\n")
-        from steptrace.errors import EXIT_INTERRUPTED
+        from steptrace.defaults import EXIT_INTERRUPTED
 
         raise SystemExit(EXIT_INTERRUPTED) from None
     command_line()

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from steptrace.defaults import BLAS_ATOL, BLAS_RTOL
 from steptrace.trace.events import Event, to_json
 
 
@@ -64,7 +65,7 @@ class Difference:
 #: given (``replay``, and the ``golden_trace`` fixture), by the config's arithmetic: an
 #: exact trace must match bit for bit; a blas one may differ in its last digits between
 #: machines (BLAS picks its summation order by the CPU).
-DEFAULT_TOLERANCE = {"exact": Tolerance(), "blas": Tolerance(rtol=1e-12, atol=1e-15)}
+DEFAULT_TOLERANCE = {"exact": Tolerance(), "blas": Tolerance(rtol=BLAS_RTOL, atol=BLAS_ATOL)}
 
 
 

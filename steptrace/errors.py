@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import re
 
-EXIT_OK = 0
-EXIT_MISMATCH = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143
+from steptrace.defaults import (
+    EXIT_BAD_INPUT,
+    EXIT_MISMATCH,
+)
 
 
 class SteptraceWarning(UserWarning):

@@ -12,11 +12,10 @@ from typing import IO, Any
 
 from steptrace.compare import Difference, Tolerance, differences
 from steptrace.config import ExperimentConfig, keeping_data_files, load_config
+from steptrace.defaults import EXIT_INTERRUPTED, EXIT_TERMINATED
 from steptrace.engine.network import Network, Step, held_out_data, training_data
 from steptrace.engine.plan import Plan
 from steptrace.errors import (
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
     ConfigError,
     SteptraceError,
     Stopped,

@@ -60,6 +60,23 @@ def test_the_command_line_writes_no_number_of_its_own() -> None:
               for node in ast.walk(ast.parse(path.read_text()))
               if isinstance(node, ast.Constant) and isinstance(node.value, float)]
     assert floats == []
+    # nor in a command's text: the numbers --help states are filled in (options.with_defaults)
+    written = [f"{path.relative_to(ROOT)}: {found}" for path in sorted(PACKAGE.glob("*.py"))
+               for found in re.findall(r"\b\d+e-\d+\b|\b(?:130|143)\b", path.read_text())]
+    assert written == []
+
+
+def test_the_help_states_the_exit_codes_defined_once() -> None:
+    from steptrace import defaults
+
+    text = _help()
+    assert (f"Exit codes: {defaults.EXIT_OK} ok, {defaults.EXIT_MISMATCH} mismatch or divergence, "
+            f"{defaults.EXIT_BAD_INPUT} bad input (or an output that cannot be written, or a plugin "
+            f"that failed), {defaults.EXIT_INTERNAL} internal error, {defaults.EXIT_INTERRUPTED} "
+            f"interrupted (Ctrl-C), {defaults.EXIT_TERMINATED} terminated (SIGTERM).") in text
+    import steptrace.errors
+
+    assert steptrace.errors.EXIT_MISMATCH is defaults.EXIT_MISMATCH  # (the errors use them)
 
 
 def _help(*args: str) -> str:

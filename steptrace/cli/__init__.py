@@ -2,11 +2,11 @@
 calls. Each command parses its options, calls the function that does the work, and
 formats what it returns.
 
-Exit codes: 0 ok · 1 mismatch (replay or diff found a divergent event or header) · 2 bad
-input (a file, a config, a name or an option is wrong; one line says what), an output that
-cannot be written, or a plugin that failed · 3 internal error (a steptrace bug) ·
-130 interrupted · 143 terminated (:mod:`steptrace.errors`). Output to a closed pipe is
-dropped; the exit code stays.
+Exit codes: ``steptrace.defaults``' ``EXIT_*`` (``--help`` states them), each raised by an
+error of :mod:`steptrace.errors`: ok; a mismatch (replay or diff found a divergent event or
+header); bad input (a file, a config, a name or an option is wrong; one line says what), an
+output that cannot be written, or a plugin that failed; an internal error (a steptrace bug);
+interrupted; terminated. Output to a closed pipe is dropped; the exit code stays.
 
 The package:
 
@@ -36,7 +36,7 @@ from pathlib import Path
 import click
 
 from steptrace import __version__
-from steptrace.cli import listing, reading, running
+from steptrace.cli import listing, options, reading, running
 from steptrace.cli.runtime import (
     CONTEXT,
     Failure,
@@ -61,6 +61,7 @@ __all__ = ["CONTEXT", "Failure", "Session", "SteptraceCommand", "SteptraceGroup"
               help="A plugin that fails to load or raises is an error (exit 2), not a warning "
                    "(or set STEPTRACE_STRICT_PLUGINS=1).")
 @click.pass_context
+@options.with_defaults
 def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | None) -> None:
     """Train the networks of Grokking Deep Learning (ch. 3-6) and trace every step.
 
@@ -72,9 +73,9 @@ def cli(ctx: click.Context, plugins_dir: Path | None, strict_plugins: bool | Non
       steptrace diff a.jsonl b.jsonl                # first divergent event
       steptrace check my_backprop.py                # your own loop, step by step
 
-    Exit codes: 0 ok, 1 mismatch or divergence, 2 bad input (or an output that cannot
-    be written, or a plugin that failed), 3 internal error, 130 interrupted (Ctrl-C),
-    143 terminated (SIGTERM).
+    Exit codes: {EXIT_OK} ok, {EXIT_MISMATCH} mismatch or divergence, {EXIT_BAD_INPUT} bad input
+    (or an output that cannot be written, or a plugin that failed), {EXIT_INTERNAL} internal
+    error, {EXIT_INTERRUPTED} interrupted (Ctrl-C), {EXIT_TERMINATED} terminated (SIGTERM).
 
     Plugins: installed ones (entry-point group `steptrace`) and --plugins-dir load
     unless $STEPTRACE_PLUGINS lists the ones allowed (empty: built-ins only);

@@ -1,7 +1,8 @@
 """The options more than one command takes, and the long ones, each declared once here.
 
 A default is never written here: it is read from where it is defined
-(:mod:`steptrace.defaults`), and ``--help`` shows it from there (``show_default``).
+(:mod:`steptrace.defaults`), and ``--help`` shows it from there (``show_default``, or
+:func:`with_defaults` in a command's own text).
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ from typing import Any
 
 import click
 
+from steptrace import defaults
 from steptrace.defaults import CHECK_ATOL, CHECK_RTOL, DIGITS, TIMEOUT
 from steptrace.views import VIEWS
 
 #: What an option is: a decorator of the command's function.
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+def with_defaults(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with the defaults its docstring names (``{BLAS_RTOL}``, ``{EXIT_OK}``:
+    any name of :mod:`steptrace.defaults`) filled in, so that a command's ``--help`` says the
+    numbers defined there. Put it under ``@command()``, next to the function."""
+    function.__doc__ = (function.__doc__ or "").format_map(vars(defaults))
+    return function
+
 
 #: A trace file, the argument of the commands that read one.
 trace = click.argument("trace", type=click.Path(path_type=Path))

@@ -94,6 +94,7 @@ def _sought(reader: TraceReader, view: str, filters: Filters, digits: int | None
 @click.option("--ignore-versions", is_flag=True,
               help="Replay even when a rule's plugin is installed in another version than the "
                    "one that recorded the trace (a warning, not an error).")
+@options.with_defaults
 def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions: bool) -> None:
     """Re-execute a trace from its config and check every event.
 
@@ -101,7 +102,7 @@ def replay(trace: Path, rtol: float | None, atol: float | None, ignore_versions:
     field, recorded vs recomputed). The header is held to its config, and to its
     registered experiment when it names one; a second line says which. Exact-mode traces
     must match bit for bit; blas-mode
-    traces within rtol 1e-12, atol 1e-15 unless --rtol/--atol say otherwise. Every rule
+    traces within rtol {BLAS_RTOL}, atol {BLAS_ATOL} unless --rtol/--atol say otherwise. Every rule
     the trace used must be installed in the plugin version that recorded it (exit 2
     naming it otherwise; see --ignore-versions).
     """

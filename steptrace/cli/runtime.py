@@ -174,7 +174,7 @@ class SteptraceGroup(click.Group):
             error.show()
             sys.exit(error.exit_code)
         except click.Abort:
-            from steptrace.errors import EXIT_INTERRUPTED
+            from steptrace.defaults import EXIT_INTERRUPTED
 
             click.echo("Error: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -214,14 +214,8 @@ class SteptraceGroup(click.Group):
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
-        from steptrace.errors import (
-            EXIT_BAD_INPUT,
-            EXIT_INTERNAL,
-            EXIT_INTERRUPTED,
-            EXIT_TERMINATED,
-            SteptraceError,
-            Terminated,
-        )
+        from steptrace.defaults import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED
+        from steptrace.errors import SteptraceError, Terminated
 
         try:
             result = super().invoke(ctx)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from steptrace.config import ExperimentConfig
+from steptrace.defaults import DIGITS
 from steptrace.engine.network import initial_weights
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import LearnerRun
@@ -115,8 +116,8 @@ def _matrices(what: str, yours: Array, theirs: Array, rtol: float, atol: float) 
     if agree.all():
         return Item(what, True, f"the same ({_shape(yours)})")
     row = int(np.argwhere(~agree)[0][0])
-    return Item(what, False, f"row {row} differs: yours {matrix((tuple(yours[row].tolist()),), 4)}, "
-                             f"the experiment's {matrix((tuple(theirs[row].tolist()),), 4)}")
+    return Item(what, False, f"row {row} differs: yours {matrix((tuple(yours[row].tolist()),), DIGITS)}, "
+                             f"the experiment's {matrix((tuple(theirs[row].tolist()),), DIGITS)}")
 
 
 def _weights(run: LearnerRun, config: ExperimentConfig, rtol: float, atol: float) -> Item:
@@ -135,8 +136,9 @@ def _weights(run: LearnerRun, config: ExperimentConfig, rtol: float, atol: float
             i, j = (int(n) for n in np.argwhere(~agree)[0])
             seed = (f" (the book's: np.random.seed({config.seed}), then 2*np.random.random(shape) "
                     "- 1 per layer)" if config.seed is not None else "")
-            return Item("initial weights", False, f"{name}[{i}][{j}]: yours {number(float(mine[i, j]), 4)}, "
-                                                  f"the experiment's {number(float(book[i, j]), 4)}{seed}")
+            mine_ij, book_ij = number(float(mine[i, j]), DIGITS), number(float(book[i, j]), DIGITS)
+            return Item("initial weights", False,
+                        f"{name}[{i}][{j}]: yours {mine_ij}, the experiment's {book_ij}{seed}")
     return Item("initial weights", True, f"the same ({', '.join(names)}; {how})")
 
 

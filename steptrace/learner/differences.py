@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from steptrace.defaults import DIGITS
 from steptrace.engine.rules import Array
 
 #: How many entries a description lists before it says "and N more".
@@ -44,8 +45,8 @@ def how_it_differs(yours: Array, book: Array, rtol: float, atol: float) -> str:
                     return "yours is the book's with the opposite sign, entry for entry"
                 if factor == 0:
                     return "yours is 0 where the book's is not, everywhere"
-                return (f"yours is the book's × {factor:.4g}, entry for entry (a factor of "
-                        f"{factor:.4g} too many, or 1/{1 / factor:.4g} too few)")
+                return (f"yours is the book's × {factor:.{DIGITS}g}, entry for entry (a factor of "
+                        f"{factor:.{DIGITS}g} too many, or 1/{1 / factor:.{DIGITS}g} too few)")
         zeroed = differ & (yours == 0) & nonzero
         if differ.sum() and (zeroed == differ).all():
             return (f"yours is 0 where the book's is not, at entries {_entries(zeroed)} (a mask "

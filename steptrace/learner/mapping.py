@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from steptrace.config import NAME_PATTERN, ExperimentConfig
+from steptrace.defaults import INFER_ATOL, INFER_RTOL
 from steptrace.engine import formulas
 from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.rules import Array, Nonlinearity
@@ -47,7 +48,7 @@ from steptrace.plugins.registry import Registry
 
 Key = tuple[str, int]  # (kind, layer) of a role
 #: The tolerance that decides which nonlinearity and which delta form a run uses.
-INFER = {"rtol": 1e-9, "atol": 1e-12}
+INFER = {"rtol": INFER_RTOL, "atol": INFER_ATOL}
 #: The order in which nonlinearities are preferred when several reproduce a layer.
 PREFERRED = ("linear", "relu", "sigmoid", "tanh")
 DOT = ARITHMETIC["blas"].dot  # the learner uses np.dot

@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from steptrace.defaults import CHECK_RTOL
+from steptrace.defaults import CHECK_RTOL, EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK
 from steptrace.engine.rules import Array
-from steptrace.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK
 from steptrace.learner.against import Comparison
 from steptrace.learner.check import Lockstep
 from steptrace.learner.mapping import LearnerRun

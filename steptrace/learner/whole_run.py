@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from steptrace.defaults import DIGITS
 from steptrace.engine.rules import Array
 from steptrace.learner.mapping import INFER, LearnerRun, rows_in, walk
 from steptrace.learner.runner import Script
@@ -212,7 +213,7 @@ def _error_resets(run: LearnerRun) -> Departure | None:
             detail = (f"{name} is not set to 0 at the start of pass {step.epoch}: its sum starts "
                       f"from {float(old.reshape(())):.6g}, the last pass's")
         return Departure(step, _places(run, step), line, name,
-                         f"{name} = {float(old.reshape(())):.4g} at the start "
+                         f"{name} = {float(old.reshape(())):.{DIGITS}g} at the start "
                          f"of pass {step.epoch}", f"{name} = 0 at the start of every pass",
                          "error-not-reset", "the pass's error not set to 0 every pass", detail)
     return None
