@@ -195,7 +195,7 @@ def write_page(reader: TraceReader, page: IO[bytes], registry: Registry, *, edit
                           "drawn": [min(size, MAX_NODES) for size in config.layers],
                           "rows": MAX_NODES,
                           "checkpoint": CHECKPOINT, "block": BLOCK, "count": count,
-                          "maxEvents": EDIT_MAX_EVENTS,
+                          "maxEvents": EDIT_MAX_EVENTS, "digits": DIGITS,
                           "incomplete": reader.incomplete,
                           "pressure": None if view is None or run is None else
                           list(view.report(run, set())),

@@ -63,12 +63,12 @@ let N = D.count;
 const L = D.drawn.length - 1, NS = "http://www.w3.org/2000/svg";
 const $ = id => document.getElementById(id);
 const val = v => typeof v === "string" ? Number(v) : v;  // "NaN", "Infinity" as the trace writes them
-function fmt(v) {  // 4 significant digits; the exact value goes in a tooltip
+function fmt(v) {  // D.digits significant digits (steptrace.defaults.DIGITS); the exact value goes in a tooltip
   if (typeof v === "string") return v;
   if (v === 0) return "0";
   const a = Math.abs(v);
-  if (a >= 1e-3 && a < 1e5) return String(Number(v.toPrecision(4)));
-  return v.toExponential(3).replace("e+", "e");
+  if (a >= 1e-3 && a < 1e5) return String(Number(v.toPrecision(D.digits)));
+  return v.toExponential(D.digits - 1).replace("e+", "e");
 }
 const exact = v => typeof v === "string" ? v : (Object.is(v, -0) ? "-0" : String(v));
 const sign = v => { v = val(v); return v > 0 ? "pos" : v < 0 ? "neg" : "zero"; };
