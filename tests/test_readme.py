@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, RunCli
 
 
@@ -15,21 +17,34 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert f"```sh\n{command}\n```" in (ROOT / "README.md").read_text()
 
 
-def test_readme_book_view_example_is_real(run_cli: RunCli, tmp_path: Path) -> None:
-    trace = tmp_path / "backprop.jsonl"
-    run_cli("record", "ch06-streetlights-backprop", "-o", trace)
+def test_readme_book_view_example_is_real(run_cli: RunCli, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's first block, as a newcomer runs it in an empty folder: the record line
+    that makes backprop.jsonl, then what show prints, "…" for the line left out."""
+    monkeypatch.chdir(tmp_path)
+    recorded = run_cli("record", "ch06-streetlights-backprop", "-o", "backprop.jsonl")
+    assert recorded.exit_code == 0, recorded.stderr
     readme = (ROOT / "docs" / "learning.md").read_text()
-    shown = run_cli("show", trace, "--view", "book").stdout
-    assert f"$ steptrace show backprop.jsonl --view book\n{shown}" in readme
-    literate = run_cli("show", trace, "--epoch", "0", "--sample", "0").stdout.splitlines()
-    for line in literate[:6]:  # the banner and the first five steps, verbatim
-        assert line in readme
+    literate = run_cli("show", "backprop.jsonl", "--epoch", "0", "--sample", "0").stdout.splitlines()
+    assert [line[:4] for line in literate[1:]] == ["[0] ", "[1] ", "[2] ", "[3] ", "[4] ", "[5] ",
+                                                   "[6] ", "[28]"]
+    shown = run_cli("show", "backprop.jsonl", "--view", "book").stdout
+    lines = "\n".join([*literate[:7], "…", literate[-1]])  # [6] left out
+    assert (f"```text\n$ steptrace record ch06-streetlights-backprop -o backprop.jsonl\n"
+            f"{recorded.stdout}$ steptrace show backprop.jsonl --epoch 0 --sample 0\n{lines}\n\n"
+            f"$ steptrace show backprop.jsonl --view book\n{shown}```") in readme
 
 
-def test_readme_chapter_4_narration_is_real(run_cli: RunCli) -> None:
+def test_readme_chapter_4_narration_is_real(run_cli: RunCli, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     readme = (ROOT / "docs" / "learning.md").read_text()
-    shown = run_cli("show", ROOT / "traces" / "ch04-watch-several-steps.jsonl", "--epoch", "1")
-    assert f"$ steptrace show ch04-watch-several-steps.jsonl --epoch 1\n{shown.stdout}" in readme
+    recorded = run_cli("record", "ch04-watch-several-steps", "-o", "ch04-watch-several-steps.jsonl")
+    assert recorded.exit_code == 0, recorded.stderr
+    shown = run_cli("show", "ch04-watch-several-steps.jsonl", "--epoch", "1")
+    assert (f"```text\n$ steptrace record ch04-watch-several-steps -o ch04-watch-several-steps.jsonl\n"
+            f"{recorded.stdout}$ steptrace show ch04-watch-several-steps.jsonl --epoch 1\n"
+            f"{shown.stdout}```") in readme
 
 
 def test_readme_pressure_table_is_real(run_cli: RunCli) -> None:
