@@ -1,5 +1,5 @@
 """The README's quickstart is what CI runs, and the examples of the docs pages the README
-leads to (docs/learning.md, docs/pictures.md) are what the tool prints."""
+leads to (docs/learning.md, docs/pictures.md, docs/experiments.md) are what the tool prints."""
 
 from __future__ import annotations
 
@@ -52,3 +52,26 @@ def test_readme_pressure_table_is_real(run_cli: RunCli) -> None:
     shown = run_cli("show", ROOT / "traces" / "ch06-streetlights-full-dataset.jsonl", "--view",
                     "pressure")
     assert f"```text\n{shown.stdout}```" in readme
+
+
+def test_the_experiment_file_shown_is_what_experiments_show_writes(run_cli: RunCli) -> None:
+    page = (ROOT / "docs" / "experiments.md").read_text()
+    shown = run_cli("experiments", "--show", "ch06-streetlights-backprop")
+    assert shown.exit_code == 0, shown.stderr
+    assert ("`steptrace experiments --show ch06-streetlights-backprop > mine.toml` writes:\n\n"
+            f"```toml\n{shown.stdout}```") in page
+
+
+def test_the_warning_the_experiments_page_explains_is_real(run_cli: RunCli, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file --show wrote, alpha changed, keeps the built-in's name: record warns, in the
+    words the page shows, and records all the same."""
+    monkeypatch.chdir(tmp_path)
+    written = run_cli("experiments", "--show", "ch06-streetlights-backprop").stdout
+    assert written.count("\nalpha = 0.2\n") == 1
+    (tmp_path / "mine.toml").write_text(written.replace("\nalpha = 0.2\n", "\nalpha = 0.5\n"))
+    recorded = run_cli("record", "mine.toml")
+    assert recorded.exit_code == 0
+    assert recorded.stdout.startswith("recorded ch06-streetlights-backprop: 1740 events")
+    page = (ROOT / "docs" / "experiments.md").read_text()
+    assert f"```text\n{recorded.stderr}```" in page
