@@ -274,6 +274,6 @@ def test_data_example_parses(block: Block, tmp_path: Path) -> None:
             import steptrace
 
             (tmp_path / "mine.toml").write_text(block.code)
-            with warnings.catch_warnings():  # (shown abridged: named like the built-in, not it)
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings():  # (a page's file records without a warning:
+                warnings.simplefilter("error")  # none is named like a built-in it is not)
                 assert steptrace.experiment(str(tmp_path / "mine.toml")).name == data["name"]

@@ -100,6 +100,36 @@ class Project:
         toml.write_text(re.sub(r"(?m)^alpha = .*$", f"alpha = {alpha}", toml.read_text()))
 
 
+def test_the_golden_pages_first_test_runs_as_written(pytester: pytest.Pytester, run_cli: RunCli,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/golden-traces.md's first golden test, its experiment file made as the page says,
+    run twice with every warning an error (a variant made by model_copy with a dict for
+    strategy made pydantic warn): the first run writes the three goldens and fails, the
+    second passes and ends with the summary the page shows."""
+    monkeypatch.setenv("STEPTRACE_PLUGINS", "")
+    monkeypatch.delenv("CI", raising=False)
+    page = (ROOT / "docs" / "golden-traces.md").read_text(encoding="utf-8")
+    start = page.index("```python\n# tests/test_golden.py\n") + len("```python\n")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_golden.py").write_text(page[start:page.index("```", start)])
+    assert "steptrace experiments --show ch06-streetlights-backprop > tests/backprop.toml" in page
+    (pytester.path / "tests" / "backprop.toml").write_text(
+        run_cli("experiments", "--show", "ch06-streetlights-backprop").stdout)
+    kit = () if INSTALLED else ("-p", "steptrace.testing")
+    # (every warning an error; not pytest-benchmark's own, which warns under this suite's -n 2)
+    quiet = ("-p", "no:xdist", "-p", "no:benchmark", "-W", "error")
+    first = pytester.runpytest_subprocess(*kit, *quiet, "tests")
+    first.assert_outcomes(failed=3)
+    assert "Warning" not in first.stdout.str()
+    second = pytester.runpytest_subprocess(*kit, *quiet, "tests")
+    second.assert_outcomes(passed=3)
+    summary = page[page.index("The next run passes:\n\n```\n") + len("The next run passes:\n\n```\n"):]
+    summary = summary[:summary.index("```")]
+    assert summary in second.stdout.str() + "\n"
+    assert sorted(path.name for path in (pytester.path / "tests" / "golden").iterdir()) == [
+        "backprop-minibatch.jsonl", "backprop.jsonl", "book-backprop.jsonl"]
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Project:
     """A project whose suite runs serially (the cases under xdist: the last test)."""

@@ -299,10 +299,7 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
         encoding="utf-8")
     section = readme[readme.index("# Check your own code\n"):]
     start = section.index("```python\n") + len("```python\n")
-    setup = section[start:section.index("```", start)]
-    start = section.index("```python\n", start) + len("```python\n")
-    loop = section[start:section.index("```", start)]
-    assert f"{setup}\n{loop}" == AFTER_UPDATE  # the two blocks are the whole script
+    assert section[start:section.index("```", start)] == AFTER_UPDATE  # one block, the whole script
     monkeypatch.chdir(tmp_path)
     script(tmp_path, AFTER_UPDATE, "my_backprop.py")
     shown = run_cli("check", "my_backprop.py")
@@ -312,16 +309,20 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
 
 def test_the_readmes_1d_row_and_its_cause_are_real(tmp_path: Path, run_cli: RunCli,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 1-D layer_0 makes numpy raise four lines later; the check names its line."""
+    """A 1-D layer_0 (line 29 of the page's script) makes numpy raise at line 36, the
+    update of weights_1_2; the check names line 29, and the page shows what it prints."""
     readme = (Path(__file__).resolve().parents[1] / "docs" / "check-your-code.md").read_text(
         encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    script(tmp_path, variant(CH06_STREETLIGHTS_BACKPROP, ("layer_0 = streetlights[i:i+1]",
-                                                          "layer_0 = streetlights[i]")),
+    row = "      layer_0 = streetlights[i:i+1]"
+    assert AFTER_UPDATE.splitlines()[28] == row
+    script(tmp_path, variant(AFTER_UPDATE, (row, "      layer_0 = streetlights[i]")),
            "my_backprop.py")
     shown = run_cli("check", "my_backprop.py")
     assert shown.exit_code == 2 and shown.stdout == ""
     assert shown.stderr.startswith("Error: my_backprop.py:29: layer_0 is a 1-D array (shape (3,))")
+    assert "(numpy then raised at line 36: ValueError: shapes (4,) and (1,1) not aligned" in shown.stderr
+    assert "With\nline 29 of `my_backprop.py` above made `layer_0 = streetlights[i]`:" in readme
     assert f"$ steptrace check my_backprop.py\n{shown.stderr}```" in readme
 
 

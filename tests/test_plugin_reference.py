@@ -82,6 +82,15 @@ def test_the_help_points_at_the_reference_an_installed_steptrace_has() -> None:
             "functions with their signatures (loads no plugin).") in shown("plugins")
     assert ("The hooks, the types and the test kit: steptrace plugins --reference (the same "
             "page as docs/plugin-reference.md); the guide: docs/plugins.md.") in shown("new-plugin")
+    # the tests run as the guide and the starter's README run them: in the plugin's folder
+    assert ("Then: pip install -e steptrace-NAME; steptrace plugins; cd steptrace-NAME && "
+            "python -m pytest (in the plugin's own folder: from a folder that also holds a "
+            "steptrace checkout, the checkout would be imported in place of the installed "
+            "steptrace).") in shown("new-plugin")
+    assert "cd steptrace-NAME && python -m pytest` passes (in the plugin's own folder" in " ".join(
+        (ROOT / "docs" / "plugins.md").read_text().split())
+    assert "cd steptrace-${dist} && python -m pytest" in (
+        ROOT / "steptrace" / "templates" / "starter" / "README.md.template").read_text()
 
 
 # The kit's names, each against its signature in the page (parsed back with ast, compared

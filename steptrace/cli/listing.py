@@ -81,9 +81,11 @@ def new_plugin(name: str, directory: Path) -> None:
     It holds a pyproject.toml with the entry point, a module with a nonlinearity, a
     strategy with a declared option, an observer and an experiment, tests written with
     steptrace's kit (the experiment's golden trace recorded by the new plugin), and a
-    README. Then: pip install -e steptrace-NAME; steptrace plugins; python -m pytest
-    steptrace-NAME. The hooks, the types and the test kit: steptrace plugins --reference
-    (the same page as docs/plugin-reference.md); the guide: docs/plugins.md."""
+    README. Then: pip install -e steptrace-NAME; steptrace plugins; cd steptrace-NAME &&
+    python -m pytest (in the plugin's own folder: from a folder that also holds a steptrace
+    checkout, the checkout would be imported in place of the installed steptrace). The
+    hooks, the types and the test kit: steptrace plugins --reference (the same page as
+    docs/plugin-reference.md); the guide: docs/plugins.md."""
     from steptrace.starter import new_plugin as write
 
     root = write(name, directory)

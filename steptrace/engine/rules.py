@@ -48,10 +48,21 @@ class Nonlinearity:
     ``derivative`` takes the layer's *output* (what ``function`` returned), as the
     book's ``relu2deriv(output)`` does: ``output > 0`` for relu, ``output*(1-output)``
     for sigmoid, ``1-output**2`` for tanh. Both work elementwise on float64 arrays.
-    The formulas are shown in the narration. A nonlinearity whose output does not tell
-    its input apart (GELU, SiLU, Mish: not monotonic, so one output comes from two
-    inputs) declares ``derivative_of="input"``: its derivative is then handed the
-    layer's weighted sum, the input of ``function``.
+
+    ``formula`` and ``derivative_formula`` are not printed by ``show``, ``html`` or
+    ``plugins``: the narration writes a layer by its nonlinearity's name
+    (``relu(layer_0 · weights_0_1)``) and a delta by its derivative's
+    (``relu2deriv(layer_1)``), and reads the formulas for two things alone (as the live
+    page's narration does): a ``formula`` of ``"x"`` writes the layer as its weighted sum,
+    no function named, and a ``derivative_formula`` of ``"1"`` leaves the derivative out
+    of the delta. ``derivative_formula`` is printed where a derivative is in question:
+    ``check_nonlinearity``'s failure (``derivative 'output > 0' from the output disagrees
+    with finite differences at x = ...``) and the likely mistakes ``steptrace check``
+    names (``sigmoid2deriv(output) = output * (1 - output)``).
+
+    A nonlinearity whose output does not tell its input apart (GELU, SiLU, Mish: not
+    monotonic, so one output comes from two inputs) declares ``derivative_of="input"``:
+    its derivative is then handed the layer's weighted sum, the input of ``function``.
 
     ``options`` declares what a config may set per layer (``{name = "leaky_relu", slope =
     0.2}``), each an :class:`Option` with a default (a bare name means the defaults): the
@@ -77,8 +88,13 @@ class Nonlinearity:
         "its derivative, elementwise, from the layer's output (what function returned), or "
         "from the weighted sum with derivative_of=\"input\"; called with the options as "
         "keywords too")
-    formula: str = doc("the activation as the narration writes it: \"(x > 0) * x\"")
-    derivative_formula: str = doc("the derivative as the narration writes it: \"output > 0\"")
+    formula: str = doc(
+        "the activation, as a formula of x: \"(x > 0) * x\"; not printed: \"x\" (linear) makes "
+        "the narration write the layer as its weighted sum, no function named")
+    derivative_formula: str = doc(
+        "the derivative, as a formula of output (or of x with derivative_of=\"input\"): "
+        "\"output > 0\"; printed by check_nonlinearity's failure and steptrace check's likely "
+        "mistakes; \"1\" makes the narration leave the derivative out of the delta")
     derivative_name: str = doc("the derivative's name in the narration (default NAME2deriv)",
                                default="")
     description: str = doc("one line for listings", default="")
