@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -164,7 +165,10 @@ def test_the_narration_names_the_options_and_the_derivative_of_the_input(
     assert shown[1].startswith("[0] layer_1 = leaky_relu(slope 0.2)(layer_0 · weights_0_1) = "
                                "leaky_relu(slope 0.2)([-0.3724, 0.5183, -1.161, -0.0249]) = "
                                "[-0.07448, 0.5183, -0.2323, -0.004979]")
-    assert "* leaky_relu2deriv(layer_1) = " in shown[5] and "* [0.2, 1, 0.2, 0.2] = " in shown[5]
+    # the derivative named with the same options as the forward line's nonlinearity
+    assert shown[5] == ("[4] layer_1_delta = layer_2_delta · weights_1_2ᵀ * "
+                        "leaky_relu2deriv(slope 0.2)(layer_1) = [0.2046, -0.2618, 0.3272, -0.118] "
+                        "* [0.2, 1, 0.2, 0.2] = [0.04092, -0.2618, 0.06544, -0.0236]")
     gelu = tmp_path / "gelu.jsonl"
     assert steptrace_cli("record", "streetlights-gelu", "-o", gelu).exit_code == 0
     shown = steptrace_cli("show", gelu, "--epoch", "0", "--sample", "0").stdout.splitlines()
@@ -173,6 +177,44 @@ def test_the_narration_names_the_options_and_the_derivative_of_the_input(
                                "gelu2deriv(layer_0 · weights_0_1) = ")
     # gelu'(-1.161) is below 0: the weighted sum went in, not the output
     assert "* [0.2162, 0.8785, -0.113, 0.4801] = " in shown[5]
+
+
+def test_the_page_of_a_recorded_trace_names_the_derivative_with_its_options(
+        steptrace_cli: Cli, slopes: dict[float, Path], tmp_path: Path) -> None:
+    from tests.test_viewer import page_data
+
+    page = tmp_path / "slope.html"
+    assert steptrace_cli("html", slopes[0.2], "-o", page).exit_code == 0
+    named = set(re.findall(r"leaky_relu2deriv[^\"]*", json.dumps(page_data(page))))
+    assert named == {"leaky_relu2deriv(slope 0.2)(layer_1)"}
+
+
+class Bent:
+    """A plugin of a nonlinearity with an option whose derivative takes the weighted sum."""
+
+    @hookimpl
+    def register_nonlinearities(self, register: Callable[[Nonlinearity], None]) -> None:
+        register(Nonlinearity(
+            "bent", lambda x, *, tilt: extras.leaky_relu(x, slope=tilt),
+            lambda x, *, tilt: np.where(x > 0, 1.0, tilt), "x if x > 0 else tilt * x",
+            "1 if x > 0 else tilt", derivative_of="input",
+            options={"tilt": Option(float, 0.01, "what a negative input is multiplied by")}))
+
+
+def test_a_derivative_of_the_input_is_named_with_its_options(steptrace_cli: Cli,
+                                                             tmp_path: Path) -> None:
+    experiment = tmp_path / "bent.toml"
+    experiment.write_text(dump_toml(with_layer_1({"name": "bent", "tilt": 0.2}).model_copy(
+        update={"name": "bent"})))
+    trace = tmp_path / "bent.jsonl"
+    plugins = [("extras", extras), ("bent", Bent())]
+    assert steptrace_cli("record", experiment, "-o", trace, plugins=plugins).exit_code == 0
+    shown = steptrace_cli("show", trace, "--epoch", "0", "--sample", "0",
+                          plugins=plugins).stdout.splitlines()
+    assert shown[1].startswith("[0] layer_1 = bent(tilt 0.2)(layer_0 · weights_0_1) = ")
+    assert shown[5].startswith("[4] layer_1_delta = layer_2_delta · weights_1_2ᵀ * "
+                               "bent2deriv(tilt 0.2)(layer_0 · weights_0_1) = ")
+    assert "* [0.2, 1, 0.2, 0.2] = " in shown[5]
 
 
 def test_the_page_says_an_optioned_nonlinearity_is_recorded_only() -> None:
