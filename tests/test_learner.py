@@ -122,6 +122,30 @@ def test_the_trace_is_an_ordinary_trace_of_the_learners_own_numbers(tmp_path: Pa
     assert "replay diverges at event 4 (delta, epoch 0, samples [0], layer 1)" in str(replayed)
 
 
+def test_replay_of_a_learners_diverging_trace_blames_the_script_and_points_to_check(
+        tmp_path: Path, run_cli: RunCli) -> None:
+    """Not "a rule's code changed without a new revision": the trace's numbers are the
+    script's, and check names the line that computes them otherwise."""
+    path = script(tmp_path, AFTER_UPDATE, "wrong.py")
+    trace = tmp_path / "wrong.jsonl"
+    assert run_cli("trace", path, "-o", trace).exit_code == 0
+    header = steptrace.load(trace).header
+    assert header.traced_script == str(path)
+    replayed = run_cli("replay", trace)
+    assert replayed.exit_code == 1
+    assert replayed.stderr == (
+        f"Error: {trace}: replay diverges at event 4 (delta, epoch 0, samples [0], layer 1): "
+        "field delta[0][1]: recorded -0.498158931106032, recomputed -0.4598337066238415 "
+        f"(|Δ| 0.0383, relative 0.0769); the trace is of {path}, a learner's script: its events "
+        "are the script's own numbers, and its code computes this step otherwise than the "
+        f"book; `steptrace check {path}` names the line\n")
+    # a header that says only what the script printed: the script is not named
+    unnamed = header.model_copy(update={"config": header.config.model_copy(update={"source": ""})})
+    assert unnamed.traced_script == ""
+    recorded = steptrace.load(TRACES / "ch06-streetlights-backprop.jsonl").header
+    assert recorded.traced_script is None
+
+
 def test_a_run_a_trace_cannot_hold_is_still_checked(tmp_path: Path, run_cli: RunCli) -> None:
     turning = "[(i + iteration) % 4:][:1]"  # each pass starts one sample later
     shuffled = variant(CH06_STREETLIGHTS_BACKPROP,
@@ -308,6 +332,12 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
     shown = run_cli("check", "my_backprop.py")
     assert shown.exit_code == 1
     assert f"$ steptrace check my_backprop.py\n{shown.stdout}```" in section
+    traced = run_cli("trace", "my_backprop.py", "-o", "mine.jsonl")
+    assert traced.exit_code == 0
+    replayed = run_cli("replay", "mine.jsonl")
+    assert replayed.exit_code == 1
+    assert (f"$ steptrace trace my_backprop.py -o mine.jsonl\n{traced.stdout}"
+            f"$ steptrace replay mine.jsonl\n{replayed.stderr}```") in section
 
 
 def test_the_readmes_1d_row_and_its_cause_are_real(tmp_path: Path, run_cli: RunCli,

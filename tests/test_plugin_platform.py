@@ -321,8 +321,9 @@ def test_a_divergence_names_the_rule_provided_otherwise(run_cli: RunCli, tmp_pat
         "(|Δ| 0.5, relative 0.561); it "
         "differs from the recording in its rules: nonlinearity 'relu' was recorded with "
         "steptrace_builtins.nonlinearities 0.0.9; installed is "
-        "steptrace_builtins.nonlinearities 0.1.0, the same revision 1 (its numbers did not "
-        "change)\n")
+        "steptrace_builtins.nonlinearities 0.1.0, the same revision 1: the plugin claims the "
+        "same numbers, so either the rule's code changed without a new revision (its revision "
+        "should have been bumped), or the trace was edited\n")
     plain = _with_header(trace, tmp_path / "plain.jsonl", lambda header: None, seq=1)
     assert run_cli("replay", plain).stderr.endswith(
         "; every rule is the one that recorded it (the same plugin, release and revision): a "
