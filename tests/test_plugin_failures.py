@@ -456,6 +456,7 @@ def register_experiments(register):
 '''
 
 
+@pytest.mark.usefixtures("no_installed_plugins")  # (none left out: gelu's is unknown)
 def test_a_plugins_experiment_is_checked_when_registered(run_cli: RunCli, tmp_path: Path) -> None:
     """An experiment a plugin registers must record: its strategy's options valid, its rules
     registered. One that cannot is left out with a warning naming the plugin (an error under

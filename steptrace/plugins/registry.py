@@ -208,26 +208,26 @@ class Registry:
     # -- lookups -----------------------------------------------------------------
 
     def nonlinearity(self, name: str) -> Nonlinearity:
-        return _lookup("nonlinearity", name, self.nonlinearities).rule
+        return _lookup("nonlinearity", name, self.nonlinearities, self.plugins).rule
 
     def strategy(self, name: str) -> Strategy:
-        return _lookup("strategy", name, self.strategies).rule
+        return _lookup("strategy", name, self.strategies, self.plugins).rule
 
     def experiment(self, name: str) -> ExperimentConfig:
         if name in self.refused:
             raise ConfigError(self.refused[name])
-        return _lookup("experiment", name, self.experiments).rule
+        return _lookup("experiment", name, self.experiments, self.plugins).rule
 
     def resolve(self, config: ExperimentConfig) -> Plan:
         """Look up a config's rules and plan its batches; ConfigError on anything unknown."""
-        used = [_lookup("nonlinearity", name, self.nonlinearities)
+        used = [_lookup("nonlinearity", name, self.nonlinearities, self.plugins)
                 for name in config.nonlinearities]
         # each layer's nonlinearity bound to the options its config gives (checked)
         nonlinearities = tuple(
             p.rule.with_options(checked_options(p.rule, given, f"layer_{k}'s nonlinearity"))
             for k, (p, given) in enumerate(zip(used, config.nonlinearity_options, strict=True),
                                            start=1))
-        provided = _lookup("strategy", config.strategy.name, self.strategies)
+        provided = _lookup("strategy", config.strategy.name, self.strategies, self.plugins)
         strategy = provided.rule
         options = checked_options(strategy, config.strategy.options)
         n_samples = len(config.inputs)
@@ -265,10 +265,10 @@ class Registry:
 
     def _used(self, config: ExperimentConfig) -> list[tuple[str, Provided[Any]]]:
         used: list[tuple[str, Provided[Any]]] = [
-            (f"nonlinearity:{name}", _lookup("nonlinearity", name, self.nonlinearities))
+            (f"nonlinearity:{name}", _lookup("nonlinearity", name, self.nonlinearities, self.plugins))
             for name in config.nonlinearities]
         name = config.strategy.name
-        used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies)))
+        used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies, self.plugins)))
         return used
 
     def revisions(self, config: ExperimentConfig) -> dict[str, int]:
@@ -393,7 +393,10 @@ def _as_indices(batches: list[list[Any]], n_samples: int) -> list[list[int]] | N
     return indices
 
 
-def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[T]:
+def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]],
+            plugins: Plugins | None = None) -> Provided[T]:
+    """``table``'s entry for ``name``; ConfigError naming the closest names, and the plugins
+    ``$STEPTRACE_PLUGINS`` left out of ``plugins`` (one of them may have registered it)."""
     if name in table:
         return table[name]
     known = ", ".join(sorted(table)) or "none"
@@ -401,7 +404,9 @@ def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[
         known = f"{len(table)}, listed by `steptrace {noun}s`"
     close = difflib.get_close_matches(name, table, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ConfigError(f"unknown {noun} {name!r}: {hint}known: {known}")
+    left_out = None if plugins is None else plugins.left_out_text()
+    raise ConfigError(f"unknown {noun} {name!r}: {hint}known: {known}"
+                      + (f" ({left_out})" if left_out else ""))
 
 
 def checked_options(rule: Strategy | Nonlinearity, options: Mapping[str, Any],
