@@ -89,7 +89,9 @@ def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(
     warnings = result.stderr.splitlines()
     assert warnings[0] == (f"warning: plugin broken_import ({plugins_dir / 'broken_import.py'}) "
                            "failed to import: ModuleNotFoundError: No module named "
-                           "'a_module_that_does_not_exist'")
+                           f"'a_module_that_does_not_exist'; fix it, or move it out of "
+                           f"{plugins_dir}, or leave it out (set STEPTRACE_PLUGINS to the "
+                           "plugins to load, without it)")
     assert warnings[1].startswith(f"warning: plugin typo ({plugins_dir / 'typo.py'}) was not "
                                   "loaded: unknown hook 'register_nonlinearity'")
     assert warnings[2] == (f"warning: plugin raises ({plugins_dir / 'raises.py'}) failed in "
@@ -105,7 +107,9 @@ def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli: RunCli, plugins_
         assert result.exit_code == 2
         assert result.stderr == (f"Error: plugin broken_import ({plugins_dir / 'broken_import.py'})"
                                  " failed to import: ModuleNotFoundError: No module named "
-                                 "'a_module_that_does_not_exist' (strict plugin mode)\n")
+                                 "'a_module_that_does_not_exist'; fix it, or move it out of "
+                                 f"{plugins_dir}, or leave it out (set STEPTRACE_PLUGINS to the "
+                                 "plugins to load, without it) (strict plugin mode)\n")
 
 
 @pytest.mark.usefixtures("no_installed_plugins")

@@ -340,10 +340,29 @@ def _load(plugins: Plugins, name: str, source: str, version: str,
         if isinstance(error, ModuleNotFoundError) and moved is not None:
             reason += f" (it moved: import from {moved}; the plugin needs updating)"
         plugins.failed.setdefault(name, f"failed to import: {reason}")
-        plugins.problem(f"plugin {name} ({source}) failed to import: {reason}", error)
+        plugins.problem(f"plugin {name} ({source}) failed to import: {reason}; "
+                        f"{_remedy(plugins, name, source, version, distribution)}", error)
         return
     plugins.register(module, PluginInfo(name, version, source, builtin=False,
                                         distribution=distribution))
+
+
+def _remedy(plugins: Plugins, name: str, source: str, version: str,
+            distribution: str | None) -> str:
+    """What to do about a plugin that fails to import: remove it (uninstall its
+    distribution; a file, move it out of its folder), or leave it out with
+    ``$STEPTRACE_PLUGINS``."""
+    if version == "file":
+        remove = f"fix it, or move it out of {Path(source).parent}"
+    elif distribution is not None:
+        remove = f"uninstall it (pip uninstall {distribution})"
+    else:
+        remove = "uninstall the distribution that offers it"
+    if plugins.allowed is None:
+        leave = f"set {ENV_ONLY} to the plugins to load, without it"
+    else:
+        leave = f"take it out of {ENV_ONLY}={','.join(sorted(plugins.allowed))}"
+    return f"{remove}, or leave it out ({leave})"
 
 
 def _import_file(path: Path) -> ModuleType:
