@@ -76,13 +76,20 @@ def test_a_malformed_table_is_one_line_naming_the_layer(tmp_path: Path, entry: s
 
 
 @pytest.mark.parametrize(("entry", "message"), [
+    # an outside plugin's rule: named with its plugin (a built-in's, relu's: not)
     ({"name": "leaky_relu", "slop": 0.2},
-     "layer_1's nonlinearity leaky_relu has no option 'slop': did you mean 'slope'? its options: "
-     "slope (float, default 0.01: what a negative input is multiplied by (at least 0))"),
+     "layer_1's nonlinearity leaky_relu (plugin extras 0.1.0) has no option 'slop': did you mean "
+     "'slope'? its options: slope (float, default 0.01: what a negative input is multiplied by "
+     "(at least 0))"),
     ({"name": "leaky_relu", "slope": "steep"},
-     "layer_1's nonlinearity leaky_relu: option slope takes a number, not 'steep'"),
+     "layer_1's nonlinearity leaky_relu (plugin extras 0.1.0): option slope takes a number, not "
+     "'steep'"),
     ({"name": "leaky_relu", "slope": True},
-     "layer_1's nonlinearity leaky_relu: option slope takes a number, not True"),
+     "layer_1's nonlinearity leaky_relu (plugin extras 0.1.0): option slope takes a number, not "
+     "True"),
+    ({"name": "gelu", "slope": 0.2},
+     "layer_1's nonlinearity gelu (plugin extras 0.1.0) takes no options, not 'slope': give it "
+     "by name alone (\"gelu\")"),
     ({"name": "relu", "slope": 0.2},
      "layer_1's nonlinearity relu takes no options, not 'slope': give it by name alone (\"relu\")"),
 ])
@@ -91,6 +98,23 @@ def test_options_are_checked_against_what_the_nonlinearity_declares(entry: dict[
     with pytest.raises(ConfigError) as raised:
         REGISTRY.resolve(with_layer_1(entry))
     assert str(raised.value) == message
+
+
+def test_a_plugin_strategys_bad_option_names_its_plugin() -> None:
+    nesterov = REGISTRY.experiment("streetlights-nesterov").model_dump()
+    config = ExperimentConfig.model_validate(
+        {**nesterov, "strategy": {"name": "nesterov", "momentum": 0.9}})
+    with pytest.raises(ConfigError) as raised:
+        REGISTRY.resolve(config)
+    assert str(raised.value) == (
+        "strategy nesterov (plugin extras 0.1.0) has no option 'momentum': its options: beta "
+        "(float, default 0.9: how much of the last velocity each step keeps); batch_size (int, "
+        "default 1: how many samples make one update)")
+    stochastic = ExperimentConfig.model_validate(
+        {**nesterov, "strategy": {"name": "stochastic", "momentum": 0.9}})
+    with pytest.raises(ConfigError) as raised:
+        REGISTRY.resolve(stochastic)
+    assert str(raised.value) == "strategy stochastic has no option 'momentum': its options: none"
 
 
 def test_an_int_is_taken_for_a_float_option_and_reaches_the_function() -> None:

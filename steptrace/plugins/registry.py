@@ -224,18 +224,19 @@ class Registry:
                 for name in config.nonlinearities]
         # each layer's nonlinearity bound to the options its config gives (checked)
         nonlinearities = tuple(
-            p.rule.with_options(checked_options(p.rule, given, f"layer_{k}'s nonlinearity"))
+            p.rule.with_options(checked_options(p.rule, given, f"layer_{k}'s nonlinearity",
+                                                self.whose(p)))
             for k, (p, given) in enumerate(zip(used, config.nonlinearity_options, strict=True),
                                            start=1))
         provided = _lookup("strategy", config.strategy.name, self.strategies, self.plugins)
         strategy = provided.rule
-        options = checked_options(strategy, config.strategy.options)
+        options = checked_options(strategy, config.strategy.options, provider=self.whose(provided))
         n_samples = len(config.inputs)
         plugin = self.plugins.label(provided.plugin)
         try:
             batches = [list(batch) for batch in strategy.plan(n_samples, options)]
         except ValueError as error:
-            raise ConfigError(f"strategy {strategy.name}: {error}") from None
+            raise ConfigError(f"strategy {strategy.name}{self.whose(provided)}: {error}") from None
         except SteptraceError:
             raise
         except Exception as error:  # the plugin's failure, not steptrace's
@@ -258,6 +259,14 @@ class Registry:
                 if module and not _is_steptrace(module):
                     authors.setdefault(module, self.plugins.label(owner))
         return Plan(nonlinearities, strategy, batches, authors, options)
+
+    def whose(self, provided: Provided[Any]) -> str:
+        """The plugin of an outside rule as a message about the rule's options names it,
+        after the rule: `` (plugin extras 0.1.0)``; "" for a built-in's."""
+        info = self.plugins.info.get(provided.plugin)
+        if info.builtin if info is not None else provided.plugin in DEFAULT_PLUGINS:
+            return ""
+        return f" (plugin {self.plugins.label(provided.plugin)})"
 
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""
@@ -410,32 +419,35 @@ def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]],
 
 
 def checked_options(rule: Strategy | Nonlinearity, options: Mapping[str, Any],
-                    where: str = "") -> dict[str, Any]:
+                    where: str = "", provider: str = "") -> dict[str, Any]:
     """The options a config gives, checked against what the rule declares (an int taken
     as a float where a float is declared), with the declared defaults filled in.
-    ``where`` names the rule in messages (``layer_1's nonlinearity``; a strategy: itself)."""
+    ``where`` names the rule in messages (``layer_1's nonlinearity``; a strategy: itself),
+    ``provider`` its plugin after its name (:meth:`Registry.whose`: `` (plugin extras
+    0.1.0)``, "" for a built-in)."""
     declared = rule.declared
     what = where or ("strategy" if isinstance(rule, Strategy) else "nonlinearity")
+    named = f"{rule.name}{provider}"
     checked = {}
     for key, value in options.items():
         if key not in declared:
             if not declared and isinstance(rule, Nonlinearity):
-                raise ConfigError(f"{what} {rule.name} takes no options, not {key!r}: give it "
+                raise ConfigError(f"{what} {named} takes no options, not {key!r}: give it "
                                   f"by name alone (\"{rule.name}\")")
             close = difflib.get_close_matches(key, declared, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             takes = "; ".join(f"{name} ({option.describe()})" for name, option in declared.items())
-            raise ConfigError(f"{what} {rule.name} has no option {key!r}: {hint}"
+            raise ConfigError(f"{what} {named} has no option {key!r}: {hint}"
                               f"its options: {takes or 'none'}")
         option = declared[key]
         if option.type is float and isinstance(value, int) and not isinstance(value, bool):
             try:
                 value = float(value)  # beta = 0 in TOML is an int
             except OverflowError:
-                raise ConfigError(f"{what} {rule.name}: option {key} takes a number, not "
+                raise ConfigError(f"{what} {named}: option {key} takes a number, not "
                                   f"an integer of {len(str(value))} digits") from None
         if isinstance(value, bool) != (option.type is bool) or not isinstance(value, option.type):
-            raise ConfigError(f"{what} {rule.name}: option {key} takes "
+            raise ConfigError(f"{what} {named}: option {key} takes "
                               f"{_a(option.type)}, not {value!r}")
         checked[key] = value
     for key, option in declared.items():
