@@ -104,6 +104,20 @@ def test_a_divergence_is_told_with_the_books_formula_and_the_learners_numbers(tm
     assert not report and report.exit_code == 1
 
 
+def test_the_text_and_the_json_count_the_same_agreed_assignments(tmp_path: Path) -> None:
+    """A step that skips an update departs with no assignment of its own: every assignment
+    before it agreed (the first step's 7, the second's 6), in the text and in --json."""
+    skipping = variant(CH06_STREETLIGHTS_BACKPROP, (
+        "      weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)",
+        "      if i % 2 == 0:\n          weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)"))
+    report = steptrace.check_script(script(tmp_path, skipping))
+    assert report.lockstep is not None and report.lockstep.divergence is not None
+    assert report.lockstep.divergence.kind == "update"
+    assert str(report).splitlines()[-1].startswith(
+        "  before it: 1 step and 13 assignments agree (within rtol 1e-09, atol 1e-12); ")
+    assert json.loads(report.to_json())["checked"] == {"assignments": 13, "steps": 1}
+
+
 def test_the_trace_is_an_ordinary_trace_of_the_learners_own_numbers(tmp_path: Path) -> None:
     right = steptrace.trace_script(script(tmp_path, CH06_STREETLIGHTS_BACKPROP), tmp_path / "right.jsonl")
     assert right.config.layers == (3, 4, 1) and right.config.arithmetic == "blas"
@@ -189,6 +203,9 @@ def test_the_command_lines_exit_codes_and_json(tmp_path: Path, run_cli: RunCli) 
     assert {key: found[key] for key in ("pass", "samples", "step", "kind", "layer", "variable")} == {
         "pass": 0, "samples": [0], "step": 0, "kind": "delta", "layer": 1, "variable": "layer_1_delta"}
     assert found["mistake"]["name"] == "weights-after-update"
+    # what agreed before it, as the text says it ("0 steps and 5 assignments agree"): the
+    # departing assignment is not counted
+    assert json.loads(bad.stdout)["checked"] == {"assignments": 5, "steps": 0}
     assert found["value"][0][1] == pytest.approx(-0.498158931106032, rel=1e-12)
     assert found["expected"][0][1] == pytest.approx(-0.4598337066238415, rel=1e-12)
     against = json.loads(bad.stdout)["against"]
