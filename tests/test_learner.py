@@ -156,6 +156,10 @@ def test_replay_of_a_learners_diverging_trace_blames_the_script_and_points_to_ch
     # a header that says only what the script printed: the script is not named
     unnamed = header.model_copy(update={"config": header.config.model_copy(update={"source": ""})})
     assert unnamed.traced_script == ""
+    # before schema 4 a traced script's trace held nothing printed: its source tells
+    assert header.model_copy(update={"printed": None, "schema_version": 3}).traced_script == str(path)
+    # a recorded experiment's trace (nothing printed) is not a script's, whatever its source
+    assert header.model_copy(update={"printed": None}).traced_script is None
     recorded = steptrace.load(TRACES / "ch06-streetlights-backprop.jsonl").header
     assert recorded.traced_script is None
 

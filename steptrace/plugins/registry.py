@@ -264,9 +264,8 @@ class Registry:
         """The plugin of an outside rule as a message about the rule's options names it,
         after the rule: `` (plugin extras 0.1.0)``; "" for a built-in's."""
         info = self.plugins.info.get(provided.plugin)
-        if info.builtin if info is not None else provided.plugin in DEFAULT_PLUGINS:
-            return ""
-        return f" (plugin {self.plugins.label(provided.plugin)})"
+        builtin = info.builtin if info is not None else provided.plugin in DEFAULT_PLUGINS
+        return "" if builtin else f" (plugin {self.plugins.label(provided.plugin)})"
 
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""

@@ -234,12 +234,16 @@ class Header(BaseModel):
     @property
     def traced_script(self) -> str | None:
         """The script a learner's trace (``steptrace trace``) was traced from, as its config's
-        source names it ("" when it is a traced script's by what it printed alone); None
-        for a recorded experiment's trace."""
-        source, (start, end) = self.config.source or "", TRACED_FROM
-        if source.startswith(start) and source.endswith(end) and len(source) > len(start + end):
-            return source[len(start):-len(end)]
-        return None if self.printed is None else ""
+        source names it ("" when the source does not: a traced script's by what it printed
+        alone); None for a recorded experiment's trace. A traced script's trace holds what
+        it printed (:attr:`printed`), from the schema that added it on; one from before,
+        its source alone tells."""
+        source, (start, end) = self.config.source, TRACED_FROM
+        named = (source[len(start):-len(end)] if source.startswith(start)
+                 and source.endswith(end) and len(source) > len(start + end) else None)
+        if self.printed is not None:
+            return named or ""
+        return named if self.schema_version < PRINTED_SCHEMA_VERSION else None
 
     def matrices(self) -> list[Matrix]:
         config = self.config
