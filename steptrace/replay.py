@@ -8,9 +8,10 @@ and the field. Memory does not grow with the trace.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from steptrace.compare import DEFAULT_TOLERANCE, Tolerance, difference, differences, summary
 from steptrace.engine.network import Network
@@ -46,9 +47,17 @@ class ReplayResult:
                 f"{path}: {self.header}")
 
 
+class RuleNote(NamedTuple):
+    """A note on a rule the replay runs otherwise provided than the trace's: what it warns
+    (``text``), and what it says as a divergence's likely cause (``diverged``)."""
+
+    text: str
+    diverged: str
+
+
 def check_rules(
     header: Header, registry: Registry, path: Path | str, ignore_versions: bool = False
-) -> list[str]:
+) -> list[RuleNote]:
     """Every rule the trace used must be installed, and compute the same numbers: the same
     revision (a rule's plugin bumps it when its numbers change). Another revision is an
     error (with ``ignore_versions``, a warning); another release of the plugin with the
@@ -56,7 +65,11 @@ def check_rules(
     said to be so, with why. Messages name the distribution to install, where the trace
     says which it was."""
     fingerprint = header.fingerprint
-    warnings = []
+    warnings: list[RuleNote] = []
+
+    def note(text: str, diverged: str | None = None) -> None:
+        warnings.append(RuleNote(text, text if diverged is None else diverged))
+
     tables: dict[str, dict[str, Provided[Any]]] = {
         "nonlinearity": registry.nonlinearities,
         "strategy": registry.strategies,
@@ -87,14 +100,14 @@ def check_rules(
                            f"installed: {install}, then replay it")
         if noun == "experiment":  # its config is held to the header's (check_header)
             if provided.label != provider:
-                warnings.append(f"experiment {name!r} was recorded with {provider}; installed "
-                                f"is {provided.label}")
+                note(f"experiment {name!r} was recorded with {provider}; installed is "
+                     f"{provided.label}")
             continue
         if plugin_of(provided.label) != plugin_of(provider):  # another plugin's rule of the same name
-            warnings.append(f"{noun} {name!r} was recorded with {provider}; installed is "
-                            f"{provided.label}, another plugin's {noun} of the same name (their "
-                            "revisions are not comparable: the events say whether its numbers "
-                            f"are the same; to replay with the recording's, {install})")
+            note(f"{noun} {name!r} was recorded with {provider}; installed is "
+                 f"{provided.label}, another plugin's {noun} of the same name (their revisions "
+                 "are not comparable: the events say whether its numbers are the same; to "
+                 f"replay with the recording's, {install})")
             continue
         recorded, installed = fingerprint.revisions.get(rule, 1), provided.rule.revision
         if recorded != installed:
@@ -109,23 +122,33 @@ def check_rules(
             if not ignore_versions:
                 raise BadInput(f"{path}: {message}; to replay the trace, {how}, or replay "
                                "with --ignore-versions (it will differ)")
-            warnings.append(message)
+            note(message)
         elif provided.label != provider:
-            warnings.append(f"{noun} {name!r} was recorded with {provider}; installed is "
-                            f"{provided.label}, the same revision {installed} (its numbers "
-                            "did not change)")
+            release = (f"{noun} {name!r} was recorded with {provider}; installed is "
+                       f"{provided.label}, the same revision {installed}")
+            # (once the replay diverged, the revision is only the plugin's claim)
+            note(f"{release} (its numbers did not change)",
+                 f"{release}: the plugin claims the same numbers, so either the rule's code "
+                 "changed without a new revision (its revision should have been bumped), or "
+                 "the trace was edited")
     return warnings
 
 
-def likely_cause(notes: list[str], recorded: Fingerprint, here: Fingerprint,
-                 arithmetic: str) -> str:
+def likely_cause(notes: list[RuleNote], recorded: Fingerprint, here: Fingerprint,
+                 arithmetic: str, script: str | None = None) -> str:
     """What a divergence is likely to come from: the notes on the rules (another plugin,
-    release or revision than the trace's), or that every rule is the trace's; and, for a
-    blas trace, where the machine or the numerical libraries differ."""
+    release or revision than the trace's), or, for the trace of a learner's ``script``
+    (:attr:`Header.traced_script`), the script's own code, or that every rule is the
+    trace's; and, for a blas trace, where the machine or the numerical libraries differ."""
     where = [f"{what} {there} there, {ours} here"
              for what, there, ours in computed_elsewhere(recorded, here)] if arithmetic == "blas" else []
     if notes:
-        cause = "it differs from the recording in its rules: " + "; ".join(notes)
+        cause = "it differs from the recording in its rules: " + "; ".join(n.diverged for n in notes)
+    elif script is not None:  # its events are the script's numbers; the replay the book's
+        cause = (f"the trace is of {f'{script}, ' if script else ''}a learner's script: its "
+                 "events are the script's own numbers, and its code computes this step "
+                 "otherwise than the book; `steptrace check "
+                 f"{shlex.quote(script) if script else 'SCRIPT'}` names the line")
     else:
         cause = ("every rule is the one that recorded it (the same plugin, release and "
                  "revision): a rule's code changed without a new revision, or the trace was "
@@ -192,7 +215,7 @@ def replay(
         path = trace.name
         header = trace.header
         config = header.config
-        warnings = check_rules(header, registry, path, ignore_versions)
+        notes = check_rules(header, registry, path, ignore_versions)
         try:
             plan = registry.resolve(config)
         except ConfigError as error:
@@ -234,8 +257,9 @@ def replay(
                 if found is not None:
                     raise Mismatch(f"{path}: replay diverges at {summary(old)}: "
                                    + found.describe("recorded", "recomputed") + "; "
-                                   + likely_cause(warnings, header.fingerprint,
-                                                  expected.fingerprint, config.arithmetic))
+                                   + likely_cause(notes, header.fingerprint,
+                                                  expected.fingerprint, config.arithmetic,
+                                                  header.traced_script))
             count += 1
 
         def check_checkpoint(record: Record) -> None:
@@ -282,4 +306,4 @@ def replay(
                 f"{path}: its {count} events match ({tolerance.describe()}), the whole run, "
                 f"but its end line says the recording was incomplete ({trace.incomplete}): "
                 "the trace was edited; re-record it")
-    return ReplayResult(count, tolerance, header_checked, warnings)
+    return ReplayResult(count, tolerance, header_checked, [n.text for n in notes])

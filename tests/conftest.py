@@ -64,6 +64,21 @@ def builtin_registry() -> Registry:
     return Registry.load(load_plugins(entry_points=False))
 
 
+@pytest.fixture
+def no_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No installed distribution offers a steptrace plugin (an entry point), whichever are
+    installed: what the command line lists and says of the plugins it left out is the same
+    on every machine."""
+    found = importlib.metadata.entry_points
+
+    def entry_points(**selection: Any) -> Any:
+        if selection.get("group") == "steptrace":
+            return importlib.metadata.EntryPoints(())
+        return found(**selection)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+
+
 class RunCli(Protocol):
     """The type of the ``run_cli`` fixture (``env``: variables to set; None unsets one)."""
 

@@ -104,6 +104,20 @@ def test_a_divergence_is_told_with_the_books_formula_and_the_learners_numbers(tm
     assert not report and report.exit_code == 1
 
 
+def test_the_text_and_the_json_count_the_same_agreed_assignments(tmp_path: Path) -> None:
+    """A step that skips an update departs with no assignment of its own: every assignment
+    before it agreed (the first step's 7, the second's 6), in the text and in --json."""
+    skipping = variant(CH06_STREETLIGHTS_BACKPROP, (
+        "      weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)",
+        "      if i % 2 == 0:\n          weights_0_1 -= alpha * layer_0.T.dot(layer_1_delta)"))
+    report = steptrace.check_script(script(tmp_path, skipping))
+    assert report.lockstep is not None and report.lockstep.divergence is not None
+    assert report.lockstep.divergence.kind == "update"
+    assert str(report).splitlines()[-1].startswith(
+        "  before it: 1 step and 13 assignments agree (within rtol 1e-09, atol 1e-12); ")
+    assert json.loads(report.to_json())["checked"] == {"assignments": 13, "steps": 1}
+
+
 def test_the_trace_is_an_ordinary_trace_of_the_learners_own_numbers(tmp_path: Path) -> None:
     right = steptrace.trace_script(script(tmp_path, CH06_STREETLIGHTS_BACKPROP), tmp_path / "right.jsonl")
     assert right.config.layers == (3, 4, 1) and right.config.arithmetic == "blas"
@@ -120,6 +134,34 @@ def test_the_trace_is_an_ordinary_trace_of_the_learners_own_numbers(tmp_path: Pa
     replayed = wrong.replay()
     assert not replayed
     assert "replay diverges at event 4 (delta, epoch 0, samples [0], layer 1)" in str(replayed)
+
+
+def test_replay_of_a_learners_diverging_trace_blames_the_script_and_points_to_check(
+        tmp_path: Path, run_cli: RunCli) -> None:
+    """Not "a rule's code changed without a new revision": the trace's numbers are the
+    script's, and check names the line that computes them otherwise."""
+    path = script(tmp_path, AFTER_UPDATE, "wrong.py")
+    trace = tmp_path / "wrong.jsonl"
+    assert run_cli("trace", path, "-o", trace).exit_code == 0
+    header = steptrace.load(trace).header
+    assert header.traced_script == str(path)
+    replayed = run_cli("replay", trace)
+    assert replayed.exit_code == 1
+    assert replayed.stderr == (
+        f"Error: {trace}: replay diverges at event 4 (delta, epoch 0, samples [0], layer 1): "
+        "field delta[0][1]: recorded -0.498158931106032, recomputed -0.4598337066238415 "
+        f"(|Δ| 0.0383, relative 0.0769); the trace is of {path}, a learner's script: its events "
+        "are the script's own numbers, and its code computes this step otherwise than the "
+        f"book; `steptrace check {path}` names the line\n")
+    # a header that says only what the script printed: the script is not named
+    unnamed = header.model_copy(update={"config": header.config.model_copy(update={"source": ""})})
+    assert unnamed.traced_script == ""
+    # before schema 4 a traced script's trace held nothing printed: its source tells
+    assert header.model_copy(update={"printed": None, "schema_version": 3}).traced_script == str(path)
+    # a recorded experiment's trace (nothing printed) is not a script's, whatever its source
+    assert header.model_copy(update={"printed": None}).traced_script is None
+    recorded = steptrace.load(TRACES / "ch06-streetlights-backprop.jsonl").header
+    assert recorded.traced_script is None
 
 
 def test_a_run_a_trace_cannot_hold_is_still_checked(tmp_path: Path, run_cli: RunCli) -> None:
@@ -165,6 +207,9 @@ def test_the_command_lines_exit_codes_and_json(tmp_path: Path, run_cli: RunCli) 
     assert {key: found[key] for key in ("pass", "samples", "step", "kind", "layer", "variable")} == {
         "pass": 0, "samples": [0], "step": 0, "kind": "delta", "layer": 1, "variable": "layer_1_delta"}
     assert found["mistake"]["name"] == "weights-after-update"
+    # what agreed before it, as the text says it ("0 steps and 5 assignments agree"): the
+    # departing assignment is not counted
+    assert json.loads(bad.stdout)["checked"] == {"assignments": 5, "steps": 0}
     assert found["value"][0][1] == pytest.approx(-0.498158931106032, rel=1e-12)
     assert found["expected"][0][1] == pytest.approx(-0.4598337066238415, rel=1e-12)
     against = json.loads(bad.stdout)["against"]
@@ -305,6 +350,12 @@ def test_the_readmes_wrong_loop_and_its_answer_are_real(tmp_path: Path, run_cli:
     shown = run_cli("check", "my_backprop.py")
     assert shown.exit_code == 1
     assert f"$ steptrace check my_backprop.py\n{shown.stdout}```" in section
+    traced = run_cli("trace", "my_backprop.py", "-o", "mine.jsonl")
+    assert traced.exit_code == 0
+    replayed = run_cli("replay", "mine.jsonl")
+    assert replayed.exit_code == 1
+    assert (f"$ steptrace trace my_backprop.py -o mine.jsonl\n{traced.stdout}"
+            f"$ steptrace replay mine.jsonl\n{replayed.stderr}```") in section
 
 
 def test_the_readmes_1d_row_and_its_cause_are_real(tmp_path: Path, run_cli: RunCli,

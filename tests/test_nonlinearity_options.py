@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -75,13 +76,20 @@ def test_a_malformed_table_is_one_line_naming_the_layer(tmp_path: Path, entry: s
 
 
 @pytest.mark.parametrize(("entry", "message"), [
+    # an outside plugin's rule: named with its plugin (a built-in's, relu's: not)
     ({"name": "leaky_relu", "slop": 0.2},
-     "layer_1's nonlinearity leaky_relu has no option 'slop': did you mean 'slope'? its options: "
-     "slope (float, default 0.01: what a negative input is multiplied by (at least 0))"),
+     "layer_1's nonlinearity leaky_relu (plugin extras 0.1.0) has no option 'slop': did you mean "
+     "'slope'? its options: slope (float, default 0.01: what a negative input is multiplied by "
+     "(at least 0))"),
     ({"name": "leaky_relu", "slope": "steep"},
-     "layer_1's nonlinearity leaky_relu: option slope takes a number, not 'steep'"),
+     "layer_1's nonlinearity leaky_relu (plugin extras 0.1.0): option slope takes a number, not "
+     "'steep'"),
     ({"name": "leaky_relu", "slope": True},
-     "layer_1's nonlinearity leaky_relu: option slope takes a number, not True"),
+     "layer_1's nonlinearity leaky_relu (plugin extras 0.1.0): option slope takes a number, not "
+     "True"),
+    ({"name": "gelu", "slope": 0.2},
+     "layer_1's nonlinearity gelu (plugin extras 0.1.0) takes no options, not 'slope': give it "
+     "by name alone (\"gelu\")"),
     ({"name": "relu", "slope": 0.2},
      "layer_1's nonlinearity relu takes no options, not 'slope': give it by name alone (\"relu\")"),
 ])
@@ -90,6 +98,23 @@ def test_options_are_checked_against_what_the_nonlinearity_declares(entry: dict[
     with pytest.raises(ConfigError) as raised:
         REGISTRY.resolve(with_layer_1(entry))
     assert str(raised.value) == message
+
+
+def test_a_plugin_strategys_bad_option_names_its_plugin() -> None:
+    nesterov = REGISTRY.experiment("streetlights-nesterov").model_dump()
+    config = ExperimentConfig.model_validate(
+        {**nesterov, "strategy": {"name": "nesterov", "momentum": 0.9}})
+    with pytest.raises(ConfigError) as raised:
+        REGISTRY.resolve(config)
+    assert str(raised.value) == (
+        "strategy nesterov (plugin extras 0.1.0) has no option 'momentum': its options: beta "
+        "(float, default 0.9: how much of the last velocity each step keeps); batch_size (int, "
+        "default 1: how many samples make one update)")
+    stochastic = ExperimentConfig.model_validate(
+        {**nesterov, "strategy": {"name": "stochastic", "momentum": 0.9}})
+    with pytest.raises(ConfigError) as raised:
+        REGISTRY.resolve(stochastic)
+    assert str(raised.value) == "strategy stochastic has no option 'momentum': its options: none"
 
 
 def test_an_int_is_taken_for_a_float_option_and_reaches_the_function() -> None:
@@ -164,7 +189,10 @@ def test_the_narration_names_the_options_and_the_derivative_of_the_input(
     assert shown[1].startswith("[0] layer_1 = leaky_relu(slope 0.2)(layer_0 · weights_0_1) = "
                                "leaky_relu(slope 0.2)([-0.3724, 0.5183, -1.161, -0.0249]) = "
                                "[-0.07448, 0.5183, -0.2323, -0.004979]")
-    assert "* leaky_relu2deriv(layer_1) = " in shown[5] and "* [0.2, 1, 0.2, 0.2] = " in shown[5]
+    # the derivative named with the same options as the forward line's nonlinearity
+    assert shown[5] == ("[4] layer_1_delta = layer_2_delta · weights_1_2ᵀ * "
+                        "leaky_relu2deriv(slope 0.2)(layer_1) = [0.2046, -0.2618, 0.3272, -0.118] "
+                        "* [0.2, 1, 0.2, 0.2] = [0.04092, -0.2618, 0.06544, -0.0236]")
     gelu = tmp_path / "gelu.jsonl"
     assert steptrace_cli("record", "streetlights-gelu", "-o", gelu).exit_code == 0
     shown = steptrace_cli("show", gelu, "--epoch", "0", "--sample", "0").stdout.splitlines()
@@ -173,6 +201,44 @@ def test_the_narration_names_the_options_and_the_derivative_of_the_input(
                                "gelu2deriv(layer_0 · weights_0_1) = ")
     # gelu'(-1.161) is below 0: the weighted sum went in, not the output
     assert "* [0.2162, 0.8785, -0.113, 0.4801] = " in shown[5]
+
+
+def test_the_page_of_a_recorded_trace_names_the_derivative_with_its_options(
+        steptrace_cli: Cli, slopes: dict[float, Path], tmp_path: Path) -> None:
+    from tests.test_viewer import page_data
+
+    page = tmp_path / "slope.html"
+    assert steptrace_cli("html", slopes[0.2], "-o", page).exit_code == 0
+    named = set(re.findall(r"leaky_relu2deriv[^\"]*", json.dumps(page_data(page))))
+    assert named == {"leaky_relu2deriv(slope 0.2)(layer_1)"}
+
+
+class Bent:
+    """A plugin of a nonlinearity with an option whose derivative takes the weighted sum."""
+
+    @hookimpl
+    def register_nonlinearities(self, register: Callable[[Nonlinearity], None]) -> None:
+        register(Nonlinearity(
+            "bent", lambda x, *, tilt: extras.leaky_relu(x, slope=tilt),
+            lambda x, *, tilt: np.where(x > 0, 1.0, tilt), "x if x > 0 else tilt * x",
+            "1 if x > 0 else tilt", derivative_of="input",
+            options={"tilt": Option(float, 0.01, "what a negative input is multiplied by")}))
+
+
+def test_a_derivative_of_the_input_is_named_with_its_options(steptrace_cli: Cli,
+                                                             tmp_path: Path) -> None:
+    experiment = tmp_path / "bent.toml"
+    experiment.write_text(dump_toml(with_layer_1({"name": "bent", "tilt": 0.2}).model_copy(
+        update={"name": "bent"})))
+    trace = tmp_path / "bent.jsonl"
+    plugins = [("extras", extras), ("bent", Bent())]
+    assert steptrace_cli("record", experiment, "-o", trace, plugins=plugins).exit_code == 0
+    shown = steptrace_cli("show", trace, "--epoch", "0", "--sample", "0",
+                          plugins=plugins).stdout.splitlines()
+    assert shown[1].startswith("[0] layer_1 = bent(tilt 0.2)(layer_0 · weights_0_1) = ")
+    assert shown[5].startswith("[4] layer_1_delta = layer_2_delta · weights_1_2ᵀ * "
+                               "bent2deriv(tilt 0.2)(layer_0 · weights_0_1) = ")
+    assert "* [0.2, 1, 0.2, 0.2] = " in shown[5]
 
 
 def test_the_page_says_an_optioned_nonlinearity_is_recorded_only() -> None:

@@ -251,6 +251,31 @@ def test_a_command_that_raises_is_exit_2_naming_the_plugin(run_cli: RunCli, tmp_
     assert "RuntimeError: the command blew up\n" in debug.stderr
 
 
+def test_an_installed_plugin_that_fails_to_import_says_what_to_do(
+        run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed distribution whose files are gone (its entry point names a module that
+    is not there): the warning, and the error under --strict-plugins, say to uninstall it,
+    naming the distribution, or to leave it out with STEPTRACE_PLUGINS."""
+    site = tmp_path / "site"
+    info = site / "steptrace_gone-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: steptrace-gone\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[steptrace]\ngone = steptrace_gone_module\n")
+    monkeypatch.syspath_prepend(str(site))
+    failed = ("plugin gone (entry point of steptrace-gone) failed to import: ModuleNotFoundError: "
+              "No module named 'steptrace_gone_module'; uninstall it (pip uninstall "
+              "steptrace-gone), or leave it out")
+    listed = run_cli("plugins", env={"STEPTRACE_PLUGINS": None})
+    assert listed.exit_code == 0
+    assert (f"warning: {failed} (set STEPTRACE_PLUGINS to the plugins to load, without it)"
+            in listed.stderr.splitlines())
+    strict = run_cli("--strict-plugins", "plugins", env=only("gone"))
+    assert strict.exit_code == 2
+    assert strict.stderr == (f"Error: {failed} (take it out of STEPTRACE_PLUGINS=gone) "
+                             "(strict plugin mode)\n")
+    assert run_cli("--strict-plugins", "plugins", env=only("")).exit_code == 0  # left out
+
+
 def test_replaying_a_trace_whose_plugin_failed_to_import_says_so(
         run_cli: RunCli, tmp_path: Path, experiment: MakeExperiment) -> None:
     folder = tmp_path / "plugins"
@@ -264,7 +289,8 @@ def test_replaying_a_trace_whose_plugin_failed_to_import_says_so(
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"warning: plugin gentle ({path}) failed to import: ModuleNotFoundError: No module "
-        "named 'a_module_that_does_not_exist'",
+        f"named 'a_module_that_does_not_exist'; fix it, or move it out of {folder}, or leave it "
+        "out (take it out of STEPTRACE_PLUGINS=gentle)",
         f"Error: {trace}: the trace uses strategy 'gentle' from gentle file, which is installed "
         "but failed to import: ModuleNotFoundError: No module named "
         "'a_module_that_does_not_exist' (see the warning above; STEPTRACE_DEBUG=1 shows the "
@@ -456,6 +482,7 @@ def register_experiments(register):
 '''
 
 
+@pytest.mark.usefixtures("no_installed_plugins")  # (none left out: gelu's is unknown)
 def test_a_plugins_experiment_is_checked_when_registered(run_cli: RunCli, tmp_path: Path) -> None:
     """An experiment a plugin registers must record: its strategy's options valid, its rules
     registered. One that cannot is left out with a warning naming the plugin (an error under

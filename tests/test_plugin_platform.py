@@ -89,7 +89,9 @@ def test_broken_plugins_are_named_in_one_line_each_and_the_rest_works(
     warnings = result.stderr.splitlines()
     assert warnings[0] == (f"warning: plugin broken_import ({plugins_dir / 'broken_import.py'}) "
                            "failed to import: ModuleNotFoundError: No module named "
-                           "'a_module_that_does_not_exist'")
+                           f"'a_module_that_does_not_exist'; fix it, or move it out of "
+                           f"{plugins_dir}, or leave it out (set STEPTRACE_PLUGINS to the "
+                           "plugins to load, without it)")
     assert warnings[1].startswith(f"warning: plugin typo ({plugins_dir / 'typo.py'}) was not "
                                   "loaded: unknown hook 'register_nonlinearity'")
     assert warnings[2] == (f"warning: plugin raises ({plugins_dir / 'raises.py'}) failed in "
@@ -105,12 +107,20 @@ def test_strict_mode_turns_a_broken_plugin_into_exit_2(run_cli: RunCli, plugins_
         assert result.exit_code == 2
         assert result.stderr == (f"Error: plugin broken_import ({plugins_dir / 'broken_import.py'})"
                                  " failed to import: ModuleNotFoundError: No module named "
-                                 "'a_module_that_does_not_exist' (strict plugin mode)\n")
+                                 "'a_module_that_does_not_exist'; fix it, or move it out of "
+                                 f"{plugins_dir}, or leave it out (set STEPTRACE_PLUGINS to the "
+                                 "plugins to load, without it) (strict plugin mode)\n")
 
 
+@pytest.mark.usefixtures("no_installed_plugins")
 def test_the_allow_list_loads_only_the_named_plugins(run_cli: RunCli, plugins_dir: Path) -> None:
     result = run_cli("--plugins-dir", plugins_dir, "plugins", "--json", env=only("smooth_relu"))
-    assert result.stderr == ""
+    # the plugins found but left out are said (on stderr: stdout is the listing's JSON)
+    assert result.stderr == (
+        f"note: STEPTRACE_PLUGINS=smooth_relu left out 4 plugins found: broken_import "
+        f"({plugins_dir / 'broken_import.py'}), nosy ({plugins_dir / 'nosy.py'}), raises "
+        f"({plugins_dir / 'raises.py'}), typo ({plugins_dir / 'typo.py'}); add their names to "
+        "STEPTRACE_PLUGINS, or unset it, to load them\n")
     listing = json.loads(result.stdout)
     assert [p["name"] for p in listing] == ["smooth_relu"]
     assert listing[0] == {
@@ -123,6 +133,59 @@ def test_the_allow_list_loads_only_the_named_plugins(run_cli: RunCli, plugins_di
     assert json.loads(builtins_only.stdout) == []
 
 
+C_BAD = """
+    from steptrace.plugins.hookspecs import hookimpl
+    from steptrace.config import ExperimentConfig
+
+    @hookimpl
+    def register_experiments(register):
+        register(ExperimentConfig.model_validate({
+            "name": "c-bad", "inputs": [[1.0]], "goals": [[0.5]], "layers": [1, 1], "seed": 1,
+            "alpha": 0.1, "iterations": 2, "nonlinearities": ["linear"]}))
+"""
+
+
+@pytest.mark.usefixtures("no_installed_plugins")
+def test_a_plugin_the_allow_list_leaves_out_is_said_not_silent(run_cli: RunCli,
+                                                               tmp_path: Path) -> None:
+    """--plugins-dir's plugin left out by STEPTRACE_PLUGINS (even under --strict-plugins,
+    which it does not make an error): `plugins` says which and why; a name nothing loaded
+    registers (an experiment, a nonlinearity, a strategy) says the filter left plugins out."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "c-bad.py").write_text(textwrap.dedent(C_BAD))
+    left_out = (f"STEPTRACE_PLUGINS= left out 1 plugin found: c-bad ({folder / 'c-bad.py'}); "
+                "add its name to STEPTRACE_PLUGINS, or unset it, to load it")
+    listed = run_cli("--strict-plugins", "--plugins-dir", folder, "plugins", env=only())
+    assert (listed.exit_code, listed.stderr) == (0, "")
+    assert listed.stdout == ("no outside plugins are loaded (--all lists the built-ins too)\n"
+                             f"{left_out}\n")
+    recorded = run_cli("--plugins-dir", folder, "record", "c-bad", "-o", tmp_path / "t.jsonl",
+                       env=only())
+    assert recorded.exit_code == 2
+    assert recorded.stderr == (
+        "Error: unknown experiment 'c-bad': known: 34, listed by `steptrace experiments` "
+        f"({left_out}); or give the path of a .toml/.json experiment file\n")
+    experiment = tmp_path / "mine.toml"
+    for field, line in (("nonlinearities", 'nonlinearities = ["gelu"]'),
+                        ("strategy", 'nonlinearities = ["linear"]\n[strategy]\nname = "adam"')):
+        experiment.write_text('name = "mine"\ninputs = [[1.0]]\ngoals = [[0.5]]\n'
+                              f'layers = [1, 1]\nseed = 1\nalpha = 0.1\niterations = 2\n{line}\n')
+        refused = run_cli("--plugins-dir", folder, "record", experiment, "-o",
+                          tmp_path / "t.jsonl", env=only())
+        assert refused.exit_code == 2, field
+        unknown = ("nonlinearity 'gelu': did you mean 'relu'? known: linear, relu, sigmoid, tanh"
+                   if field == "nonlinearities" else
+                   "strategy 'adam': known: full, hot_and_cold, minibatch, stochastic")
+        assert refused.stderr == f"Error: {experiment}: unknown {unknown} ({left_out})\n"
+    # allowed, or without the filter: nothing is said
+    allowed = run_cli("--plugins-dir", folder, "plugins", env=only("c-bad")).stdout
+    assert allowed.startswith("c-bad file (") and "left out" not in allowed
+    assert "left out" not in run_cli("--plugins-dir", folder, "plugins",
+                                     env={"STEPTRACE_PLUGINS": None}).stdout
+
+
+@pytest.mark.usefixtures("no_installed_plugins")
 def test_plugins_all_lists_the_builtins_too(run_cli: RunCli) -> None:
     listing = json.loads(run_cli("plugins", "--json", "--all").stdout)
     assert [p["name"] for p in listing] == [
@@ -321,8 +384,9 @@ def test_a_divergence_names_the_rule_provided_otherwise(run_cli: RunCli, tmp_pat
         "(|Δ| 0.5, relative 0.561); it "
         "differs from the recording in its rules: nonlinearity 'relu' was recorded with "
         "steptrace_builtins.nonlinearities 0.0.9; installed is "
-        "steptrace_builtins.nonlinearities 0.1.0, the same revision 1 (its numbers did not "
-        "change)\n")
+        "steptrace_builtins.nonlinearities 0.1.0, the same revision 1: the plugin claims the "
+        "same numbers, so either the rule's code changed without a new revision (its revision "
+        "should have been bumped), or the trace was edited\n")
     plain = _with_header(trace, tmp_path / "plain.jsonl", lambda header: None, seq=1)
     assert run_cli("replay", plain).stderr.endswith(
         "; every rule is the one that recorded it (the same plugin, release and revision): a "

@@ -107,11 +107,15 @@ def plugins(as_json: bool, show_all: bool, reference: bool) -> None:
 
         click.echo(reference_text(), nl=False)
         return
-    listing = registry().describe_plugins(include_builtins=show_all)
+    loaded = registry()
+    listing = loaded.describe_plugins(include_builtins=show_all)
+    left_out = loaded.plugins.left_out_text()  # (found, but not loaded: said, not listed)
     if as_json:
         import json
 
         click.echo(json.dumps(listing, indent=2))
+        if left_out:
+            click.echo(f"note: {left_out}", err=True)
         return
     if not listing:
         click.echo("no outside plugins are loaded (--all lists the built-ins too)")
@@ -127,6 +131,8 @@ def plugins(as_json: bool, show_all: bool, reference: bool) -> None:
                     click.echo(f"    {rule} option {name}: {option['described']}")
         if entry["observes_events"]:
             click.echo("  observes every event")
+    if left_out:
+        click.echo(left_out)
 
 
 @command()

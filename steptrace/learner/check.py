@@ -123,9 +123,9 @@ def lockstep(run: LearnerRun, rtol: float = RTOL, atol: float = ATOL,
         expected = book(operands)
         if expected is None:
             continue
-        checked += 1
         value = fit(moment.value, expected.value)
         if close(value, expected.value, rtol, atol):
+            checked += 1  # (agreed: the departing assignment is not counted)
             continue
         step, assignment, role = moment.step, moment.assignment, moment.role
         samples = tuple(range(moment.given.offset, moment.given.offset + moment.given.rows))

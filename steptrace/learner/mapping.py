@@ -45,6 +45,7 @@ from steptrace.learner.runner import Assignment, Captured, ScriptError
 from steptrace.learner.timeline import ScriptStep, Timeline, build
 from steptrace.matrices import Matrix
 from steptrace.plugins.registry import Registry
+from steptrace.trace.header import TRACED_FROM
 
 Key = tuple[str, int]  # (kind, layer) of a role
 #: The tolerance that decides which nonlinearity and which delta form a run uses.
@@ -182,7 +183,7 @@ class LearnerRun:
         goals = self.names.get(("goals", 0)) or self.names.get(("goal", 0)) or "goals"
         return ExperimentConfig.model_validate({
             "name": name, "title": f"{self.captured.script.path.name}, traced",
-            "source": f"traced from {self.captured.script.label} (a learner's own run)",
+            "source": self.captured.script.label.join(TRACED_FROM),
             "layers": list(self.shape.sizes),
             "nonlinearities": [n.name for n in self.nonlinearities],
             "weights": [Matrix(w) for w in self.initial_weights],

@@ -146,7 +146,7 @@ class CheckReport:
             if found.note is not None:
                 lines.append(f"  note: {found.note}")
             lines.append(f"  before it: {plural(found.step, 'step')} and "
-                         f"{plural(lockstep.checked - (found.told is None), 'assignment')} agree "
+                         f"{plural(lockstep.checked, 'assignment')} agree "
                          f"({self.tolerance}); "
                          f"network: {self.network()}")
         lines += self._taken()

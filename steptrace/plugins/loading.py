@@ -109,6 +109,24 @@ class Plugins:
     #: The plugins found but left out because they failed, by name: why (``failed to
     #: import: ImportError: ...``), so that a replay needing one can say so.
     failed: dict[str, str] = field(default_factory=dict)
+    #: The outside plugins found but left out by ``$STEPTRACE_PLUGINS``, by name: where each
+    #: is from (``entry point of DIST``, a file's path), so that a listing, or a name
+    #: nothing loaded registers, can say so (:meth:`left_out_text`).
+    left_out: dict[str, str] = field(default_factory=dict)
+    #: What ``$STEPTRACE_PLUGINS`` allowed when they were loaded (None: it was not set).
+    allowed: set[str] | None = None
+
+    def left_out_text(self) -> str | None:
+        """Which plugins ``$STEPTRACE_PLUGINS`` left out, and how to load them, in words
+        (None: it left out none that were found)."""
+        if not self.left_out:
+            return None
+        allowed = self.allowed or set()
+        found = ", ".join(f"{name} ({source})" for name, source in sorted(self.left_out.items()))
+        one = len(self.left_out) == 1
+        return (f"{ENV_ONLY}={','.join(sorted(allowed))} left out {len(self.left_out)} "
+                f"plugin{'' if one else 's'} found: {found}; add {'its name' if one else 'their names'} "
+                f"to {ENV_ONLY}, or unset it, to load {'it' if one else 'them'}")
 
     def problem(self, message: str, cause: BaseException | None = None) -> None:
         """A plugin misbehaved: an error in strict mode (raised from ``cause``), else
@@ -261,16 +279,19 @@ def load_plugins(
         plugins.register(plugin, PluginInfo(
             name, importlib.metadata.version(distribution) if distribution else "test",
             "added by the test", builtin=False, distribution=distribution))
-    allowed = allowed_plugins()
+    allowed = plugins.allowed = allowed_plugins()
     added = {name for name, _ in _added.get()}  # (an added plugin stands for its installed self)
     if entry_points:
         # in name order, so that of two plugins registering one name the same one wins
         found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         for entry_point in sorted(found, key=lambda point: point.name):
-            if (allowed is not None and entry_point.name not in allowed) or entry_point.name in added:
+            if entry_point.name in added:
                 continue
             dist = entry_point.dist
             source = f"entry point of {dist.name}" if dist is not None else "entry point"
+            if allowed is not None and entry_point.name not in allowed:
+                plugins.left_out.setdefault(entry_point.name, source)
+                continue
             version = dist.version if dist is not None else "unknown"
             _load(plugins, entry_point.name, source, version, entry_point.load,
                   dist.name if dist is not None else None)
@@ -279,8 +300,12 @@ def load_plugins(
         if not directory.is_dir():
             raise PluginError(f"plugins directory {directory} does not exist (--plugins-dir / "
                               f"${ENV_DIR})")
-        paths = [path for path in sorted(directory.glob("*.py"))
-                 if allowed is None or path.stem in allowed]
+        paths = sorted(directory.glob("*.py"))
+        if allowed is not None:
+            for path in paths:
+                if path.stem not in allowed:
+                    plugins.left_out.setdefault(path.stem, str(path))
+            paths = [path for path in paths if path.stem in allowed]
         if paths:
             _check_not_world_writable(plugins, directory, paths)
         for path in paths:
@@ -315,10 +340,29 @@ def _load(plugins: Plugins, name: str, source: str, version: str,
         if isinstance(error, ModuleNotFoundError) and moved is not None:
             reason += f" (it moved: import from {moved}; the plugin needs updating)"
         plugins.failed.setdefault(name, f"failed to import: {reason}")
-        plugins.problem(f"plugin {name} ({source}) failed to import: {reason}", error)
+        plugins.problem(f"plugin {name} ({source}) failed to import: {reason}; "
+                        f"{_remedy(plugins, name, source, version, distribution)}", error)
         return
     plugins.register(module, PluginInfo(name, version, source, builtin=False,
                                         distribution=distribution))
+
+
+def _remedy(plugins: Plugins, name: str, source: str, version: str,
+            distribution: str | None) -> str:
+    """What to do about a plugin that fails to import: remove it (uninstall its
+    distribution; a file, move it out of its folder), or leave it out with
+    ``$STEPTRACE_PLUGINS``."""
+    if version == "file":
+        remove = f"fix it, or move it out of {Path(source).parent}"
+    elif distribution is not None:
+        remove = f"uninstall it (pip uninstall {distribution})"
+    else:
+        remove = "uninstall the distribution that offers it"
+    if plugins.allowed is None:
+        leave = f"set {ENV_ONLY} to the plugins to load, without it"
+    else:
+        leave = f"take it out of {ENV_ONLY}={','.join(sorted(plugins.allowed))}"
+    return f"{remove}, or leave it out ({leave})"
 
 
 def _import_file(path: Path) -> ModuleType:

@@ -208,34 +208,35 @@ class Registry:
     # -- lookups -----------------------------------------------------------------
 
     def nonlinearity(self, name: str) -> Nonlinearity:
-        return _lookup("nonlinearity", name, self.nonlinearities).rule
+        return _lookup("nonlinearity", name, self.nonlinearities, self.plugins).rule
 
     def strategy(self, name: str) -> Strategy:
-        return _lookup("strategy", name, self.strategies).rule
+        return _lookup("strategy", name, self.strategies, self.plugins).rule
 
     def experiment(self, name: str) -> ExperimentConfig:
         if name in self.refused:
             raise ConfigError(self.refused[name])
-        return _lookup("experiment", name, self.experiments).rule
+        return _lookup("experiment", name, self.experiments, self.plugins).rule
 
     def resolve(self, config: ExperimentConfig) -> Plan:
         """Look up a config's rules and plan its batches; ConfigError on anything unknown."""
-        used = [_lookup("nonlinearity", name, self.nonlinearities)
+        used = [_lookup("nonlinearity", name, self.nonlinearities, self.plugins)
                 for name in config.nonlinearities]
         # each layer's nonlinearity bound to the options its config gives (checked)
         nonlinearities = tuple(
-            p.rule.with_options(checked_options(p.rule, given, f"layer_{k}'s nonlinearity"))
+            p.rule.with_options(checked_options(p.rule, given, f"layer_{k}'s nonlinearity",
+                                                self.whose(p)))
             for k, (p, given) in enumerate(zip(used, config.nonlinearity_options, strict=True),
                                            start=1))
-        provided = _lookup("strategy", config.strategy.name, self.strategies)
+        provided = _lookup("strategy", config.strategy.name, self.strategies, self.plugins)
         strategy = provided.rule
-        options = checked_options(strategy, config.strategy.options)
+        options = checked_options(strategy, config.strategy.options, provider=self.whose(provided))
         n_samples = len(config.inputs)
         plugin = self.plugins.label(provided.plugin)
         try:
             batches = [list(batch) for batch in strategy.plan(n_samples, options)]
         except ValueError as error:
-            raise ConfigError(f"strategy {strategy.name}: {error}") from None
+            raise ConfigError(f"strategy {strategy.name}{self.whose(provided)}: {error}") from None
         except SteptraceError:
             raise
         except Exception as error:  # the plugin's failure, not steptrace's
@@ -259,16 +260,23 @@ class Registry:
                     authors.setdefault(module, self.plugins.label(owner))
         return Plan(nonlinearities, strategy, batches, authors, options)
 
+    def whose(self, provided: Provided[Any]) -> str:
+        """The plugin of an outside rule as a message about the rule's options names it,
+        after the rule: `` (plugin extras 0.1.0)``; "" for a built-in's."""
+        info = self.plugins.info.get(provided.plugin)
+        builtin = info.builtin if info is not None else provided.plugin in DEFAULT_PLUGINS
+        return "" if builtin else f" (plugin {self.plugins.label(provided.plugin)})"
+
     def provenance(self, config: ExperimentConfig) -> dict[str, str]:
         """``{"nonlinearity:relu": "plugin version", ...}`` for every rule a config uses."""
         return {rule: provided.label for rule, provided in self._used(config)}
 
     def _used(self, config: ExperimentConfig) -> list[tuple[str, Provided[Any]]]:
         used: list[tuple[str, Provided[Any]]] = [
-            (f"nonlinearity:{name}", _lookup("nonlinearity", name, self.nonlinearities))
+            (f"nonlinearity:{name}", _lookup("nonlinearity", name, self.nonlinearities, self.plugins))
             for name in config.nonlinearities]
         name = config.strategy.name
-        used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies)))
+        used.append((f"strategy:{name}", _lookup("strategy", name, self.strategies, self.plugins)))
         return used
 
     def revisions(self, config: ExperimentConfig) -> dict[str, int]:
@@ -393,7 +401,10 @@ def _as_indices(batches: list[list[Any]], n_samples: int) -> list[list[int]] | N
     return indices
 
 
-def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[T]:
+def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]],
+            plugins: Plugins | None = None) -> Provided[T]:
+    """``table``'s entry for ``name``; ConfigError naming the closest names, and the plugins
+    ``$STEPTRACE_PLUGINS`` left out of ``plugins`` (one of them may have registered it)."""
     if name in table:
         return table[name]
     known = ", ".join(sorted(table)) or "none"
@@ -401,36 +412,41 @@ def _lookup(noun: str, name: str, table: Mapping[str, Provided[T]]) -> Provided[
         known = f"{len(table)}, listed by `steptrace {noun}s`"
     close = difflib.get_close_matches(name, table, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ConfigError(f"unknown {noun} {name!r}: {hint}known: {known}")
+    left_out = None if plugins is None else plugins.left_out_text()
+    raise ConfigError(f"unknown {noun} {name!r}: {hint}known: {known}"
+                      + (f" ({left_out})" if left_out else ""))
 
 
 def checked_options(rule: Strategy | Nonlinearity, options: Mapping[str, Any],
-                    where: str = "") -> dict[str, Any]:
+                    where: str = "", provider: str = "") -> dict[str, Any]:
     """The options a config gives, checked against what the rule declares (an int taken
     as a float where a float is declared), with the declared defaults filled in.
-    ``where`` names the rule in messages (``layer_1's nonlinearity``; a strategy: itself)."""
+    ``where`` names the rule in messages (``layer_1's nonlinearity``; a strategy: itself),
+    ``provider`` its plugin after its name (:meth:`Registry.whose`: `` (plugin extras
+    0.1.0)``, "" for a built-in)."""
     declared = rule.declared
     what = where or ("strategy" if isinstance(rule, Strategy) else "nonlinearity")
+    named = f"{rule.name}{provider}"
     checked = {}
     for key, value in options.items():
         if key not in declared:
             if not declared and isinstance(rule, Nonlinearity):
-                raise ConfigError(f"{what} {rule.name} takes no options, not {key!r}: give it "
+                raise ConfigError(f"{what} {named} takes no options, not {key!r}: give it "
                                   f"by name alone (\"{rule.name}\")")
             close = difflib.get_close_matches(key, declared, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             takes = "; ".join(f"{name} ({option.describe()})" for name, option in declared.items())
-            raise ConfigError(f"{what} {rule.name} has no option {key!r}: {hint}"
+            raise ConfigError(f"{what} {named} has no option {key!r}: {hint}"
                               f"its options: {takes or 'none'}")
         option = declared[key]
         if option.type is float and isinstance(value, int) and not isinstance(value, bool):
             try:
                 value = float(value)  # beta = 0 in TOML is an int
             except OverflowError:
-                raise ConfigError(f"{what} {rule.name}: option {key} takes a number, not "
+                raise ConfigError(f"{what} {named}: option {key} takes a number, not "
                                   f"an integer of {len(str(value))} digits") from None
         if isinstance(value, bool) != (option.type is bool) or not isinstance(value, option.type):
-            raise ConfigError(f"{what} {rule.name}: option {key} takes "
+            raise ConfigError(f"{what} {named}: option {key} takes "
                               f"{_a(option.type)}, not {value!r}")
         checked[key] = value
     for key, option in declared.items():

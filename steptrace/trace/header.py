@@ -203,6 +203,11 @@ def plugin_of(provider: str) -> str:
     return provider.rpartition(" ")[0] or provider
 
 
+#: A traced script's config's ``source`` (``steptrace trace``): ``traced from SCRIPT (a
+#: learner's own run)``, SCRIPT as the user named it (:attr:`Header.traced_script`).
+TRACED_FROM = ("traced from ", " (a learner's own run)")
+
+
 class Header(BaseModel):
     """The first line of a trace."""
 
@@ -225,6 +230,20 @@ class Header(BaseModel):
         default=None, ge=1, description="K: a checkpoint line (the weights) comes before "
         "every K-th pass (K, 2K, ...), and the end line indexes them; absent (not null) from "
         f"a trace without checkpoints. Schema {CHECKPOINT_SCHEMA_VERSION} and later")
+
+    @property
+    def traced_script(self) -> str | None:
+        """The script a learner's trace (``steptrace trace``) was traced from, as its config's
+        source names it ("" when the source does not: a traced script's by what it printed
+        alone); None for a recorded experiment's trace. A traced script's trace holds what
+        it printed (:attr:`printed`), from the schema that added it on; one from before,
+        its source alone tells."""
+        source, (start, end) = self.config.source, TRACED_FROM
+        named = (source[len(start):-len(end)] if source.startswith(start)
+                 and source.endswith(end) and len(source) > len(start + end) else None)
+        if self.printed is not None:
+            return named or ""
+        return named if self.schema_version < PRINTED_SCHEMA_VERSION else None
 
     def matrices(self) -> list[Matrix]:
         config = self.config

@@ -151,6 +151,11 @@ class Literate:
         #: per layer k (from 1), its nonlinearity as the narration names it, with the options
         #: the config gives it: leaky_relu(slope 0.2)
         self.labels = {k: config.nonlinearity_label(k) for k in range(1, self.last + 1)}
+        #: per layer k (from 1) whose nonlinearity the config gives options, those options as
+        #: the narration writes them after a name: "(slope 0.2)" (leaky_relu2deriv(slope 0.2))
+        self.option_texts = {k: label[len(config.nonlinearities[k - 1]):]
+                             for k, label in self.labels.items()
+                             if label != config.nonlinearities[k - 1]}
 
     # -- names ---------------------------------------------------------------------
 
@@ -414,6 +419,8 @@ class Literate:
         k = event.layer
         _, deriv_formula, deriv_name = self.formulas.get(
             event.nonlinearity, ("", "", f"{event.nonlinearity}2deriv"))
+        if k in self.option_texts and event.nonlinearity == self.config.nonlinearities[k - 1]:
+            deriv_name += self.option_texts[k]  # with the options, as the forward line's name
         times_deriv = deriv_formula != "1"
         name = self.delta_name(k)
         delta = self.operand(name, event.delta)

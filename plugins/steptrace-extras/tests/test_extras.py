@@ -322,8 +322,8 @@ def test_bad_options_are_one_line_errors(steptrace_cli: Cli, tmp_path: Path) -> 
     experiment.write_text(json.dumps(config))
     result = steptrace_cli("record", experiment, "-o", tmp_path / "t.jsonl")
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: {experiment}: strategy momentum: beta must be at least 0 "
-                             "and below 1, not 1.5\n")
+    assert result.stderr == (f"Error: {experiment}: strategy momentum (plugin extras 0.1.0): "
+                             "beta must be at least 0 and below 1, not 1.5\n")
 
 
 def test_a_plugin_command_reads_a_trace_through_the_public_api(steptrace_cli: Cli,
