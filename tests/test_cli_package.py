@@ -74,9 +74,10 @@ def test_the_help_states_the_exit_codes_defined_once() -> None:
             f"{defaults.EXIT_BAD_INPUT} bad input (or an output that cannot be written, or a plugin "
             f"that failed), {defaults.EXIT_INTERNAL} internal error, {defaults.EXIT_INTERRUPTED} "
             f"interrupted (Ctrl-C), {defaults.EXIT_TERMINATED} terminated (SIGTERM).") in text
-    import steptrace.errors
+    from steptrace.errors import BadInput, Mismatch
 
-    assert steptrace.errors.EXIT_MISMATCH is defaults.EXIT_MISMATCH  # (the errors use them)
+    assert (BadInput.exit_code, Mismatch.exit_code) == (defaults.EXIT_BAD_INPUT,
+                                                        defaults.EXIT_MISMATCH)
 
 
 def _help(*args: str) -> str:
