@@ -574,7 +574,7 @@ class Trace:
             return "\n".join(view_lines(self.header, iter(self.events), view, filters, digits,
                                         rules, exact=exact))
         with self._source.open() as whole:
-            return "\n".join(view_lines(whole.header, iter(whole), view, filters, digits, rules,
+            return "\n".join(view_lines(whole.header, whole, view, filters, digits, rules,
                                         exact=exact))
 
     def save(self, path: Path | str) -> Path:

@@ -31,22 +31,26 @@ def _edited(edit: Callable[[list[Any]], None]) -> bytes:
     right again (so that what is wrong is the order alone)."""
     lines = _lines()
     edit(lines)
-    events = [line for line in lines[1:] if line["kind"] != "end"]
+    events = [line for line in lines[1:] if line.get("kind") != "end"]
     for seq, event in enumerate(events):
         event["seq"] = seq
-    end = next((line for line in lines[1:] if line["kind"] == "end"), None)
+    end = next((line for line in lines[1:] if line.get("kind") == "end"), None)
     if end is not None:
-        end["events"] = sum(1 for line in lines[1:lines.index(end)] if line["kind"] != "end")
+        end["events"] = sum(1 for line in lines[1:lines.index(end)] if line.get("kind") != "end")
     return b"\n".join([lines[0], *(json.dumps(line).encode() for line in lines[1:])]) + b"\n"
 
 
-def _outcome(trace: bytes, monkeypatch: pytest.MonkeyPatch, held: bool) -> list[Any]:
+def _outcome(trace: bytes, monkeypatch: pytest.MonkeyPatch, held: bool,
+             kinds: tuple[str, ...] | None = None) -> list[Any]:
+    """The events read (each as a tuple), then the error, if any; ``kinds``: those the
+    reader was asked ``only`` for."""
     with monkeypatch.context() as patch:
         if not held:
             patch.setattr(reader_module, "_TEMPLATE", 0)  # (no pass is held to another)
         found: list[Any] = []
         try:
-            for event in TraceReader(io.BytesIO(trace), "t.jsonl"):
+            reader = TraceReader(io.BytesIO(trace), "t.jsonl")
+            for event in reader if kinds is None else reader.only(kinds):
                 found.append((event.seq, event.kind, event.layer, event.samples, event.epoch))
         except TraceFormatError as error:
             found.append(str(error))
@@ -68,6 +72,12 @@ def _drop(i: int) -> Callable[[list[Any]], None]:
 def _set(i: int, field: str, value: Any) -> Callable[[list[Any]], None]:
     def edit(lines: list[Any]) -> None:
         lines[AT + i][field] = value
+    return edit
+
+
+def _del(i: int, field: str) -> Callable[[list[Any]], None]:
+    def edit(lines: list[Any]) -> None:
+        del lines[AT + i][field]
     return edit
 
 
@@ -99,6 +109,29 @@ EDITS: dict[str, Callable[[list[Any]], None]] = {
     **{f"cut at {i}": _cut(i) for i in (0, 1, 7, 28)},
     "untouched": lambda lines: None,
 }
+#: Edits of what a line holds, not of the order: each is read as reading every event reads
+#: it (an error, at its line, or the same events) by ``only``, whose step check reads the
+#: lines it is not asked for (the full check takes a ``null`` left-out matrix, a NaN,
+#: where the step check leaves each to it).
+LINE_EDITS: dict[str, Callable[[list[Any]], None]] = {
+    "a row short": _set(0, "weighted_sum", [[0.5, 0.5, 0.5]]),
+    "a row more": _set(3, "delta", [[0.5], [0.5]]),
+    "a number as a string": _set(2, "error", "0.5"),
+    "a number as true": _set(4, "delta", [[True, 0.0, 0.0, 0.0]]),
+    "NaN": _set(4, "delta", [["NaN", 0.0, 0.0, 0.0]]),
+    "another alpha": _set(5, "alpha", 0.3),
+    "another nonlinearity": _set(1, "nonlinearity", "relu"),
+    "a left-out matrix null": _set(0, "layer_in", None),
+    "a left-out matrix given": _set(0, "layer_in", [[1.0, 0.0, 1.0]]),
+    "a left-out matrix of another shape": _set(0, "layer_in", [[1.0, 0.0]]),
+    "another field": _set(3, "note", 1),
+    "no kind": _del(2, "kind"),
+    "another kind": _set(5, "kind", "delta"),
+    "layer 1.0": _set(6, "layer", 1.0),
+    "epoch as a float": _set(7, "epoch", 10.0),
+    "a rule named": _set(6, "rule", "momentum"),
+    "a rule null": _set(6, "rule", None),
+}
 
 
 @pytest.mark.parametrize("name", EDITS)
@@ -114,6 +147,45 @@ def test_a_pass_held_to_the_last_is_checked_as_each_event_is(
     else:  # (the edit is found in pass 10, at the line it is in)
         assert isinstance(each[-1], str) and "t.jsonl:" in each[-1], each[-1]
         assert 1 + AT <= int(each[-1].split(":")[1]) <= 1 + AT + PASS + 7
+
+
+@pytest.mark.parametrize("kinds", [("epoch_end",), (), ("error", "update")])
+@pytest.mark.parametrize("name", [*EDITS, *LINE_EDITS])
+def test_only_some_kinds_is_checked_as_every_event_is(
+        name: str, kinds: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``only``: the events of those kinds that reading every event yields, and the same
+    error at the same line, the lines of other kinds checked by their step check."""
+    trace = _edited({**EDITS, **LINE_EDITS}[name])
+    each = _outcome(trace, monkeypatch, held=True)
+    some = _outcome(trace, monkeypatch, held=True, kinds=kinds)
+    assert some == [found for found in each if isinstance(found, str) or found[1] in kinds]
+    if name in ("untouched", "a left-out matrix null", "a left-out matrix given", "a rule null",
+                "NaN"):  # (the full check takes them)
+        assert not isinstance(each[-1], str) and len(each) == 1740
+    elif not name.startswith("cut at"):
+        assert isinstance(each[-1], str) and "t.jsonl:" in each[-1], each[-1]
+
+
+def test_only_makes_the_events_asked_for_once_a_pass_is_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``only("epoch_end")`` of the golden trace (60 passes): the first two passes' events
+    are made (checked event by event), then the ends of the others alone."""
+    made: list[int] = []
+    validator = consistency.FastCheck.validator
+
+    def counted(self: consistency.FastCheck, rows: int) -> Any:
+        validate = validator(self, rows)
+
+        def counting(raw: bytes) -> Any:
+            event = validate(raw)
+            made.append(event.seq)
+            return event
+        return counting
+
+    monkeypatch.setattr(consistency.FastCheck, "validator", counted)
+    reader = TraceReader(io.BytesIO(_edited(lambda lines: None)), "t.jsonl")
+    ends = list(reader.only(["epoch_end"]))
+    assert [end.epoch for end in ends] == list(range(60)) and reader.end is not None
+    assert made == [*range(2 * PASS), *range(3 * PASS - 1, 1740, PASS)]
 
 
 def test_the_passes_after_the_second_are_held_to_it(monkeypatch: pytest.MonkeyPatch) -> None:

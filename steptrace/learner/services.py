@@ -135,4 +135,4 @@ def book_printout(config: ExperimentConfig, registry: Registry) -> str:
     record(config, registry, trace)
     trace.seek(0)
     with TraceReader(trace, f"the run of {config.name}") as reader:
-        return "\n".join(book_lines(reader.header, iter(reader)))
+        return "\n".join(book_lines(reader.header, reader))

@@ -1,15 +1,18 @@
 """Whether an event line can be one of its trace's: the full check of an event against
-the header's network (:func:`consistency_problem`, every reader's, replay's too), and the
+the header's network (:func:`consistency_problem`, every reader's, replay's too), the
 fast check worked out from it once per config and batch size (:class:`FastCheck`), by
-which the reader takes most lines in Rust. The fast check vouches only for what the full
-one takes, as the same event; anything else it leaves to the full check, which says what
-is wrong."""
+which the reader takes most lines in Rust, and the step check (:meth:`FastCheck.step_check`),
+which checks a line a view does not need without making its event. The fast checks vouch
+only for what the full one takes, as the same event; anything else they leave to the full
+check, which says what is wrong."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Annotated, Any, Literal, cast
 
+import msgspec
 from pydantic import BaseModel
 from pydantic_core import SchemaValidator, core_schema
 
@@ -88,6 +91,7 @@ class FastCheck:
         self.config = config
         self.validators: dict[int, Callable[[bytes], Event]] = {}
         self.rows = 1  # the batch size of the latest step (the next one's, most likely)
+        self.step_checks: dict[tuple[str, int, tuple[int, ...]], Callable[[bytes], Any]] = {}
         self.validate = self.validator(1)
 
     def validator(self, rows: int) -> Callable[[bytes], Event]:
@@ -108,11 +112,83 @@ class FastCheck:
             return None
         return event if event.seq == seq else None
 
+    def step_check(self, kind: str, layer: int, samples: tuple[int, ...]) -> Callable[[bytes], Any]:
+        """The check of a line that must be the step ``kind`` of ``layer`` for ``samples``
+        (as the pass the reader holds its passes to had it), without making its event:
+        msgspec decodes the line straight into a small struct of its ``seq`` and ``epoch``
+        (the reader compares them), its numbers checked and dropped, in C. It raises
+        :data:`NotVouched` for a line it does not take, which then goes the fast check's
+        way. What it takes, the fast check takes as the same step (a subset: no ``null``
+        for a left-out matrix, no 1e400, no string for a number; ``tests/test_consistency.py``
+        holds it to the fast check on mutated lines); the epoch_end of a pass is never
+        checked this way (the order checks it, as an event)."""
+        key = (kind, layer, samples)
+        found = self.step_checks.get(key)
+        if found is None:
+            found = msgspec.json.Decoder(_step_struct(self.config, kind, layer, samples)).decode
+            if len(self.step_checks) < 256:  # (the steps of a pass, not every one made up)
+                self.step_checks[key] = found
+        return found
+
     def learn(self, event: Event) -> None:
         """The full check took ``event``: expect its batch size from now on."""
         if event.kind != "epoch_end" and len(event.samples) != self.rows:
             self.rows = len(event.samples)
             self.validate = self.validator(self.rows)
+
+
+#: What a step check raises for a line it does not vouch for (msgspec's decoding error).
+NotVouched = msgspec.DecodeError
+
+
+class _StepLine(msgspec.Struct, forbid_unknown_fields=True):
+    """What the reader compares of a line the step check took: its seq and its epoch."""
+
+    seq: int
+    epoch: int
+
+
+def _step_struct(config: ExperimentConfig, kind: str, k: int,
+                 samples: tuple[int, ...]) -> type[_StepLine]:
+    """The struct of a line of step ``kind`` of layer ``k`` for ``samples``: what
+    :func:`_validator` checks of such a line, in msgspec's types (``kind``, ``layer``,
+    ``samples`` and the nonlinearity fixed, each matrix of its shape of strict numbers, the
+    config's alpha, no other field). A left-out matrix may be absent, not ``null``."""
+    layers, last, rows = config.layers, len(config.layers) - 1, len(samples)
+    unset: Any = msgspec.UNSET
+
+    def matrix(n_rows: int, n_cols: int) -> Any:
+        row = Annotated[tuple[float, ...], msgspec.Meta(min_length=n_cols, max_length=n_cols)]
+        return Annotated[tuple[row, ...], msgspec.Meta(min_length=n_rows, max_length=n_rows)]
+
+    def left_out(n_rows: int, n_cols: int) -> Any:
+        return matrix(n_rows, n_cols) | msgspec.UnsetType
+
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+        ("samples", tuple[tuple(Literal[i] for i in samples)]),  # type: ignore[misc]
+        ("layer", Literal[k]),
+        ("kind", Literal[kind]),
+    ]
+    nonlinearity = ("nonlinearity", Literal[config.nonlinearities[k - 1]])
+    if kind == "forward":
+        fields += [nonlinearity, ("weighted_sum", matrix(rows, layers[k])),
+                   ("layer_out", matrix(rows, layers[k])),
+                   ("layer_in", left_out(rows, layers[k - 1]), unset)]
+    elif kind == "error" and k == last:
+        fields += [("error", float), ("prediction", left_out(rows, layers[last]), unset),
+                   ("goal", left_out(rows, layers[last]), unset)]
+    elif kind == "delta":
+        fields += [nonlinearity, ("derivative", matrix(rows, layers[k])),
+                   ("delta", matrix(rows, layers[k]))]
+    elif kind == "update":
+        fields += [("alpha", Annotated[float, msgspec.Meta(ge=config.alpha, le=config.alpha)]),
+                   ("weight_delta", left_out(layers[k - 1], layers[k]), unset),
+                   ("weights", left_out(layers[k - 1], layers[k]), unset),
+                   ("rule", None, None), ("details", None, None)]
+    else:
+        raise ValueError(f"no step check of a {kind} of layer {k}")
+    return cast("type[_StepLine]", msgspec.defstruct(
+        f"{kind}_{k}", fields, bases=(_StepLine,), forbid_unknown_fields=True))
 
 
 @contextmanager

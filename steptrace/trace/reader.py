@@ -25,10 +25,8 @@ from steptrace import __version__
 from steptrace.config import DATA_DIR, NAMED_BY, describe
 from steptrace.errors import DataFileError, SteptraceWarning, TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
-from steptrace.trace.consistency import FastCheck, consistency_problem
-from steptrace.trace.events import (
-    Event,
-)
+from steptrace.trace.consistency import FastCheck, NotVouched, consistency_problem
+from steptrace.trace.events import EVENT_CLASSES, Event
 from steptrace.trace.header import (
     CHECKPOINT_PREFIX,
     FORMAT,
@@ -47,6 +45,7 @@ _END_PREFIX = b'{"kind":"end"'  # (the end line as the writer writes it)
 #: a pass of more events than this is checked event by event (not held to the last one's)
 _TEMPLATE = 4096
 GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip file
+_KIND = {cls: kind for kind, cls in EVENT_CLASSES.items()}  # (an event class's kind)
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -287,6 +286,17 @@ class TraceReader:
             raise self._fail("bad header: nested too deeply; re-record the trace") from None
 
     def __iter__(self) -> Iterator[Event]:
+        return self._read(None)
+
+    def only(self, kinds: Iterable[str]) -> Iterator[Event]:
+        """The events of these ``kinds``, every line still read and checked as iterating
+        checks it: a view that needs only some kinds (the book view, the passes' ends)
+        reads the others without their events being made. Once a pass has been checked
+        whole, a pass that repeats its steps has each line of a kind not asked for checked
+        by the config's step check (:meth:`FastCheck.step_check`), which makes no event."""
+        return self._read(frozenset(kinds))
+
+    def _read(self, wanted: frozenset[str] | None) -> Iterator[Event]:
         # parse(next_raw()) until the end line, written out: this loop runs for every event.
         # The order: a pass is checked event by event (EventOrder.problem) until one has
         # been checked whole; a pass that starts from the same state is then held to that
@@ -294,12 +304,17 @@ class TraceReader:
         # comparison an event) and the order moved to the end of its steps at its end (whose
         # event the order checks itself). An event that differs, or that the fast check
         # does not vouch for (a checkpoint, the end line), puts the order where the pass's
-        # events so far leave it, and the pass goes on event by event.
+        # events so far leave it, and the pass goes on event by event. A step of a kind not
+        # ``wanted`` (None: every kind is) in a pass held to the template is checked by its
+        # step check and held as its line, its event made only if the pass turns out to
+        # differ (``_unmatched``).
         file, fast, order = self._file, self._fast, self._order
         readline = file.line_reader() if isinstance(file, _Lines) else file.readline
         shapes: list[tuple[type, int, tuple[int, ...]]] = []  # this pass's, checked one by one
-        held: list[Event] = []  # this pass's events, held to ``template``, the order not moved
+        held: list[Event | bytes] = []  # this pass's events (or lines), held to ``template``,
+        # the order not moved
         template: tuple[tuple[type, int, tuple[int, ...]], ...] = ()  # the last whole pass's
+        step_checks: tuple[Callable[[bytes], Any] | None, ...] = ()  # its steps' (None: wanted)
         done: tuple[object, ...] = ()  # what its steps left (order.steps_done) ...
         started: tuple[object, ...] | None = None  # ... from this start (order.start)
         start = order.start() if order is not None else None
@@ -315,6 +330,15 @@ class TraceReader:
                 raise self._unreadable(error) from None
             if not raw.endswith(b"\n"):
                 raise self._cut(raw)
+            if matching and (n := len(held)) < len(step_checks) and (check := step_checks[n]):
+                try:
+                    step = check(raw)
+                    if step.seq == self._events and step.epoch == epoch:
+                        held.append(raw)
+                        self._events += 1
+                        continue
+                except NotVouched:
+                    pass
             event: Event | None
             try:
                 event = fast.validate(raw)
@@ -330,16 +354,17 @@ class TraceReader:
                     if n < steps:  # (a step of the pass: held to the template)
                         held.append(event)
                         self._events += 1
-                        yield event
+                        if wanted is None or event.kind in wanted:
+                            yield event
                         continue
                     assert order is not None
                     order.resume(done)  # (the pass's end: the order checks it)
                     held = []
                 else:
-                    matching = self._unmatched(held, shapes)
+                    matching = self._unmatched(held, shapes, template)
                     held = []
             elif matching:
-                matching = self._unmatched(held, shapes)
+                matching = self._unmatched(held, shapes, template)
                 held = []
             if event is None:
                 if raw.startswith(CHECKPOINT_PREFIX):  # (a line between events, not one)
@@ -360,6 +385,10 @@ class TraceReader:
                     if not matching and start is not None and 0 < len(shapes) < _TEMPLATE:
                         template = (*shapes, (event.__class__, event.layer, event.samples))
                         done, started, steps = ended, start, len(shapes)
+                        if wanted is not None:
+                            step_checks = tuple(
+                                None if _KIND[cls] in wanted else fast.step_check(_KIND[cls], k, samples)
+                                for cls, k, samples in shapes)
                     shapes = []
                     start = order.start()
                     epoch = order.epoch
@@ -367,17 +396,23 @@ class TraceReader:
                 elif len(shapes) < _TEMPLATE:
                     shapes.append((event.__class__, event.layer, event.samples))
             self._events += 1
-            yield event
+            if wanted is None or event.kind in wanted:
+                yield event
 
-    def _unmatched(self, held: list[Event], shapes: list[tuple[type, int, tuple[int, ...]]]) -> bool:
+    def _unmatched(self, held: list[Event | bytes], shapes: list[tuple[type, int, tuple[int, ...]]],
+                   template: tuple[tuple[type, int, tuple[int, ...]], ...]) -> bool:
         """The pass's events ``held`` so far go to the order one by one (they match a pass
         it took, from the same start: it takes them), their shapes to ``shapes``; the rest
-        of the pass is checked event by event (returns False: not matching)."""
+        of the pass is checked event by event (returns False: not matching). A line its
+        step check took is made its event now, by the fast check of its step's batch size,
+        which takes what the step check takes."""
         assert self._order is not None
-        for event in held:
+        events = [line if not isinstance(line, bytes) else
+                  self._fast.validator(len(template[i][2]))(line) for i, line in enumerate(held)]
+        for event in events:
             problem = self._order.problem(event)
             assert problem is None, problem
-        shapes[:] = [(event.__class__, event.layer, event.samples) for event in held]
+        shapes[:] = [(event.__class__, event.layer, event.samples) for event in events]
         return False
 
     def next_raw(self) -> bytes:

@@ -18,6 +18,7 @@ import numpy as np
 from steptrace.errors import ConfigError
 from steptrace.trace.events import DeltaEvent, EpochEndEvent, ErrorEvent, Event, ForwardEvent, UpdateEvent
 from steptrace.trace.header import Header
+from steptrace.trace.reader import TraceReader
 from steptrace.trace.state import walk
 
 
@@ -36,7 +37,7 @@ class BookPrintout:
     def lines(self, events: Iterable[Event]) -> Iterator[str]:
         printed = self.header.printed
         if printed is not None:  # the script's own lines, once every event is read (checked)
-            deque(events, maxlen=0)
+            deque(_only(events, ()), maxlen=0)
             yield from printed.lines
             return
         if self.view.step is None:  # the passes' lines alone: no step's numbers are needed
@@ -81,7 +82,7 @@ class BookPrintout:
     def epoch_lines(self, events: Iterable[Event]) -> Iterator[str]:
         """The lines of the passes' ends (every event read, and so checked, all the same)."""
         template, every = self.view.epoch, self.view.every
-        for event in events:
+        for event in _only(events, ("epoch_end",)):
             if event.kind == "epoch_end" and template is not None and (event.epoch + 1) % every == 0:
                 yield self.fill(template, {"error": event.error, "epoch": event.epoch,
                                            "iteration": event.epoch + 1})
@@ -139,6 +140,12 @@ def _named(template: str) -> set[str]:
     """The names a template's fields start with (``{weights[0]}``, ``{error:.3f}``: weights, error)."""
     return {re.split(r"[.\[]", field, maxsplit=1)[0]
             for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def _only(events: Iterable[Event], kinds: tuple[str, ...]) -> Iterable[Event]:
+    """The events of ``kinds`` a trace being read yields, each line still checked
+    (:meth:`TraceReader.only`: the others' events are not made); other events as they are."""
+    return events.only(kinds) if isinstance(events, TraceReader) else events
 
 
 def _as_numpy_floats(value: Any) -> Any:
