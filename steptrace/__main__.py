@@ -5,10 +5,11 @@ interruption, one line and exit 130, not a traceback."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import sys
-from typing import NoReturn
+import sys  # (built in: already loaded; the module imports nothing else until main() runs)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def main() -> NoReturn:
@@ -34,9 +35,12 @@ def script() -> NoReturn:
     try:
         main()
     except SystemExit as done:
+        import signal  # (loaded by the command line already: no moment for a Ctrl-C here)
+
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is done: its code stands
         code = done.code
     import atexit
+    import contextlib
     import os
 
     if code is not None and not isinstance(code, int):  # SystemExit("message"): Python's way
