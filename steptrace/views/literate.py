@@ -256,10 +256,7 @@ class Literate:
         for raw in chunk:
             event = complete(raw)
             if filtered and not keep(event):
-                if finite and maybe_nonfinite(event) and (
-                        where := first_nonfinite(event)) is not None:
-                    finite = False
-                    out.append(self.diverged(event, where))
+                finite = self.unshown(event, finite, out)
                 continue
             banner = (templates.banner(event)
                       if event.kind == "forward" and event.layer == 1 else None)
@@ -317,6 +314,15 @@ class Literate:
             if isinstance(event, ForwardEvent) and event.layer == 1:
                 yield self.banner(event)
             yield f"[{event.seq}] {self.narrate(event)}"
+
+    def unshown(self, event: Event, finite: bool, out: list[str]) -> bool:
+        """An event the filters leave out: its line is not shown, but the run's first
+        number that is not finite is warned of all the same (onto ``out``); whether every
+        number so far was finite."""
+        if finite and maybe_nonfinite(event) and (where := first_nonfinite(event)) is not None:
+            out.append(self.diverged(event, where))
+            return False
+        return finite
 
     @staticmethod
     def diverged(event: Event, where: tuple[str, float]) -> str:
@@ -723,10 +729,7 @@ class Templates:
                     seen.unfilled = True
                     return None
             if filtered and not keep(event):
-                if finite and maybe_nonfinite(event) and (
-                        where := first_nonfinite(event)) is not None:
-                    finite = False
-                    out.append(literate.diverged(event, where))
+                finite = literate.unshown(event, finite, out)
                 continue
             pending: tuple[Template, Any, Any] | None = None
             if kind == "epoch_end":  # (its words read the event alone)
