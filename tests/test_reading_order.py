@@ -41,16 +41,17 @@ def _edited(edit: Callable[[list[Any]], None]) -> bytes:
 
 
 def _outcome(trace: bytes, monkeypatch: pytest.MonkeyPatch, held: bool,
-             kinds: tuple[str, ...] | None = None) -> list[Any]:
+             kinds: tuple[str, ...] | None = None, steps: bool = False) -> list[Any]:
     """The events read (each as a tuple), then the error, if any; ``kinds``: those the
-    reader was asked ``only`` for."""
+    reader was asked ``only`` for (or, ``steps``, as events among the steps)."""
     with monkeypatch.context() as patch:
         if not held:
             patch.setattr(reader_module, "_TEMPLATE", 0)  # (no pass is held to another)
         found: list[Any] = []
         try:
             reader = TraceReader(io.BytesIO(trace), "t.jsonl")
-            for event in reader if kinds is None else reader.only(kinds):
+            read = reader if kinds is None else reader.steps(kinds) if steps else reader.only(kinds)
+            for event in read:
                 found.append((event.seq, event.kind, event.layer, event.samples, event.epoch))
         except TraceFormatError as error:
             found.append(str(error))
@@ -154,11 +155,13 @@ def test_a_pass_held_to_the_last_is_checked_as_each_event_is(
 def test_only_some_kinds_is_checked_as_every_event_is(
         name: str, kinds: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     """``only``: the events of those kinds that reading every event yields, and the same
-    error at the same line, the lines of other kinds checked by their step check."""
+    error at the same line, the lines of other kinds checked by their step check; ``steps``:
+    every step (those lines as step lines), and the same error."""
     trace = _edited({**EDITS, **LINE_EDITS}[name])
     each = _outcome(trace, monkeypatch, held=True)
     some = _outcome(trace, monkeypatch, held=True, kinds=kinds)
     assert some == [found for found in each if isinstance(found, str) or found[1] in kinds]
+    assert _outcome(trace, monkeypatch, held=True, kinds=kinds, steps=True) == each
     if name in ("untouched", "a left-out matrix null", "a left-out matrix given", "a rule null",
                 "NaN"):  # (the full check takes them)
         assert not isinstance(each[-1], str) and len(each) == 1740

@@ -20,6 +20,7 @@ from steptrace.engine.network import frozen_masks, training_data
 from steptrace.errors import TraceFormatError
 from steptrace.trace import consistency
 from steptrace.trace import state as state_module
+from steptrace.trace.consistency import StepLine
 from steptrace.trace.events import EVENT_CLASSES, Event, UpdateEvent, as_rows, to_json
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
@@ -189,8 +190,8 @@ def test_a_pass_filled_at_once_matches_every_update_of_the_backprop_run() -> Non
     assert state.weights[1][0, 0] == reference.weights[1][0, 0]
 
 
-def _weights_after_each_update(header: Header, events: list[Event], chunk: int
-                               ) -> tuple[dict[int, list[bytes]], NetworkState]:
+def _weights_after_each_update(header: Header, events: list[Event] | list[Event | StepLine],
+                               chunk: int) -> tuple[dict[int, list[bytes]], NetworkState]:
     state, found = NetworkState(header), dict[int, list[bytes]]()
     for at in range(0, len(events), chunk):
         for k, after in state.weights_after(events[at:at + chunk]).items():
@@ -214,9 +215,31 @@ def test_the_weights_after_each_update_are_those_complete_fills_in(
         found, state = _weights_after_each_update(header, events, chunk)
         assert found == expected, path
         assert [bits(w) for w in state.weights] == [bits(w) for w in reference.weights], path
+        with open_trace(path) as reader:  # (plot's reading: the steps, most as step lines)
+            steps = list(reader.steps(("epoch_end",)))
+        found, state = _weights_after_each_update(header, steps, chunk)
+        assert found == expected, path
+        assert [bits(w) for w in state.weights] == [bits(w) for w in reference.weights], path
     header, events = events_of(TRACES / "ch06-streetlights-backprop.jsonl")
     found, _ = _weights_after_each_update(header, events, chunk)
     assert {k: len(after) for k, after in found.items()} == {1: 240, 2: 240}  # (60 passes of 4)
+
+
+def test_a_step_line_is_its_event(recorded: list[Path]) -> None:
+    """TraceReader.steps: every step in order, those the step check took as step lines,
+    each of which is, made an event, the event reading every event makes, byte for byte."""
+    for path in [*recorded, *GOLDEN]:
+        with open_trace(path) as reader, open_trace(path) as again:
+            events, steps = list(reader), list(again.steps(("epoch_end",)))
+        assert len(steps) == len(events), path
+        lines = [step for step in steps if isinstance(step, StepLine)]
+        # (of each pass that repeats the last one's steps; a NaN, a string in JSON, is left
+        # to the fast check: the diverging run's later passes)
+        if path.name == "ch06-streetlights-backprop.jsonl":
+            assert len(lines) == len(events) - 2 * 29 - 58, path  # (all but passes 0-1 and the ends)
+        assert all(step.kind != "epoch_end" for step in lines)
+        assert [to_json(step.event() if isinstance(step, StepLine) else step) for step in steps] \
+            == [to_json(event) for event in events], path
 
 
 def _passes(events: list[Event]) -> Iterator[list[Event]]:

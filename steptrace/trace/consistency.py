@@ -25,6 +25,7 @@ from steptrace.trace.events import (
     Event,
     ForwardEvent,
     UpdateEvent,
+    build,
 )
 
 
@@ -91,7 +92,7 @@ class FastCheck:
         self.config = config
         self.validators: dict[int, Callable[[bytes], Event]] = {}
         self.rows = 1  # the batch size of the latest step (the next one's, most likely)
-        self.step_checks: dict[tuple[str, int, tuple[int, ...]], Callable[[bytes], Any]] = {}
+        self.step_checks: dict[tuple[str, int, tuple[int, ...]], Callable[[bytes], StepLine]] = {}
         self.validate = self.validator(1)
 
     def validator(self, rows: int) -> Callable[[bytes], Event]:
@@ -112,11 +113,11 @@ class FastCheck:
             return None
         return event if event.seq == seq else None
 
-    def step_check(self, kind: str, layer: int, samples: tuple[int, ...]) -> Callable[[bytes], Any]:
+    def step_check(self, kind: str, layer: int, samples: tuple[int, ...]) -> Callable[[bytes], StepLine]:
         """The check of a line that must be the step ``kind`` of ``layer`` for ``samples``
         (as the pass the reader holds its passes to had it), without making its event:
-        msgspec decodes the line straight into a small struct of its ``seq`` and ``epoch``
-        (the reader compares them), its numbers checked and dropped, in C. It raises
+        msgspec decodes the line straight into a :class:`StepLine` (the reader compares
+        its ``seq`` and ``epoch``), in C. It raises
         :data:`NotVouched` for a line it does not take, which then goes the fast check's
         way. What it takes, the fast check takes as the same step (a subset: no ``null``
         for a left-out matrix, no 1e400, no string for a number; ``tests/test_consistency.py``
@@ -141,28 +142,41 @@ class FastCheck:
 NotVouched = msgspec.DecodeError
 
 
-class _StepLine(msgspec.Struct, forbid_unknown_fields=True):
-    """What the reader compares of a line the step check took: its seq and its epoch."""
+class StepLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A line its step check took: the step's fields, as its event has them (numbers as
+    nested tuples of floats; a left-out matrix None), made by msgspec without a pydantic
+    model. A reader of fields (:meth:`NetworkState.weights_after
+    <steptrace.trace.state.NetworkState.weights_after>`) takes it as it takes the event;
+    :meth:`event` makes the event."""
 
     seq: int
     epoch: int
+    kind: str
+    layer: int
+    samples: tuple[int, ...]
+
+    def event(self) -> Event:
+        """The step as its event: what the fast check makes of the line (valid by
+        construction: the step check takes only what the fast check takes)."""
+        fields = {name: value for name in self.__struct_fields__
+                  if (value := getattr(self, name)) is not None}
+        return cast("Event", build(EVENT_CLASSES[self.kind], fields))
 
 
 def _step_struct(config: ExperimentConfig, kind: str, k: int,
-                 samples: tuple[int, ...]) -> type[_StepLine]:
+                 samples: tuple[int, ...]) -> type[StepLine]:
     """The struct of a line of step ``kind`` of layer ``k`` for ``samples``: what
     :func:`_validator` checks of such a line, in msgspec's types (``kind``, ``layer``,
     ``samples`` and the nonlinearity fixed, each matrix of its shape of strict numbers, the
-    config's alpha, no other field). A left-out matrix may be absent, not ``null``."""
+    config's alpha, no other field). A left-out matrix may be absent (None), not ``null``."""
     layers, last, rows = config.layers, len(config.layers) - 1, len(samples)
-    unset: Any = msgspec.UNSET
 
     def matrix(n_rows: int, n_cols: int) -> Any:
         row = Annotated[tuple[float, ...], msgspec.Meta(min_length=n_cols, max_length=n_cols)]
         return Annotated[tuple[row, ...], msgspec.Meta(min_length=n_rows, max_length=n_rows)]
 
-    def left_out(n_rows: int, n_cols: int) -> Any:
-        return matrix(n_rows, n_cols) | msgspec.UnsetType
+    def left_out(name: str, n_rows: int, n_cols: int) -> tuple[str, Any, None]:
+        return (name, matrix(n_rows, n_cols), None)  # (None when absent; null is refused)
 
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
         ("samples", tuple[tuple(Literal[i] for i in samples)]),  # type: ignore[misc]
@@ -172,23 +186,22 @@ def _step_struct(config: ExperimentConfig, kind: str, k: int,
     nonlinearity = ("nonlinearity", Literal[config.nonlinearities[k - 1]])
     if kind == "forward":
         fields += [nonlinearity, ("weighted_sum", matrix(rows, layers[k])),
-                   ("layer_out", matrix(rows, layers[k])),
-                   ("layer_in", left_out(rows, layers[k - 1]), unset)]
+                   ("layer_out", matrix(rows, layers[k])), left_out("layer_in", rows, layers[k - 1])]
     elif kind == "error" and k == last:
-        fields += [("error", float), ("prediction", left_out(rows, layers[last]), unset),
-                   ("goal", left_out(rows, layers[last]), unset)]
+        fields += [("error", float), left_out("prediction", rows, layers[last]),
+                   left_out("goal", rows, layers[last])]
     elif kind == "delta":
         fields += [nonlinearity, ("derivative", matrix(rows, layers[k])),
                    ("delta", matrix(rows, layers[k]))]
     elif kind == "update":
         fields += [("alpha", Annotated[float, msgspec.Meta(ge=config.alpha, le=config.alpha)]),
-                   ("weight_delta", left_out(layers[k - 1], layers[k]), unset),
-                   ("weights", left_out(layers[k - 1], layers[k]), unset),
+                   left_out("weight_delta", layers[k - 1], layers[k]),
+                   left_out("weights", layers[k - 1], layers[k]),
                    ("rule", None, None), ("details", None, None)]
     else:
         raise ValueError(f"no step check of a {kind} of layer {k}")
-    return cast("type[_StepLine]", msgspec.defstruct(
-        f"{kind}_{k}", fields, bases=(_StepLine,), forbid_unknown_fields=True))
+    return cast("type[StepLine]", msgspec.defstruct(
+        f"{kind}_{k}", fields, bases=(StepLine,), kw_only=True, forbid_unknown_fields=True))
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from steptrace import __version__
 from steptrace.config import DATA_DIR, NAMED_BY, describe
 from steptrace.errors import DataFileError, SteptraceWarning, TraceFormatError
 from steptrace.limits import GZIP_GRACE, MAX_GZIP_RATIO, MAX_LINE, size
-from steptrace.trace.consistency import FastCheck, NotVouched, consistency_problem
+from steptrace.trace.consistency import FastCheck, NotVouched, StepLine, consistency_problem
 from steptrace.trace.events import EVENT_CLASSES, Event
 from steptrace.trace.header import (
     CHECKPOINT_PREFIX,
@@ -286,7 +286,7 @@ class TraceReader:
             raise self._fail("bad header: nested too deeply; re-record the trace") from None
 
     def __iter__(self) -> Iterator[Event]:
-        return self._read(None)
+        return cast("Iterator[Event]", self._read(None, light=False))
 
     def only(self, kinds: Iterable[str]) -> Iterator[Event]:
         """The events of these ``kinds``, every line still read and checked as iterating
@@ -294,9 +294,17 @@ class TraceReader:
         reads the others without their events being made. Once a pass has been checked
         whole, a pass that repeats its steps has each line of a kind not asked for checked
         by the config's step check (:meth:`FastCheck.step_check`), which makes no event."""
-        return self._read(frozenset(kinds))
+        return cast("Iterator[Event]", self._read(frozenset(kinds), light=False))
 
-    def _read(self, wanted: frozenset[str] | None) -> Iterator[Event]:
+    def steps(self, kinds: Iterable[str]) -> Iterator[Event | StepLine]:
+        """Every step, in order, checked as iterating checks it: those of ``kinds`` as
+        events, the others as :meth:`only` reads them, each as the :class:`StepLine` its
+        step check made (the event's fields, without a pydantic model; ``.event()`` makes
+        it one), or as the event where the step check left the line to the fast check.
+        For a reader of fields: ``plot``'s weights after each update."""
+        return self._read(frozenset(kinds), light=True)
+
+    def _read(self, wanted: frozenset[str] | None, light: bool) -> Iterator[Event | StepLine]:
         # parse(next_raw()) until the end line, written out: this loop runs for every event.
         # The order: a pass is checked event by event (EventOrder.problem) until one has
         # been checked whole; a pass that starts from the same state is then held to that
@@ -309,6 +317,8 @@ class TraceReader:
         # step check and held as its line, its event made only if the pass turns out to
         # differ (``_unmatched``).
         file, fast, order = self._file, self._fast, self._order
+        every = wanted is None or light  # (every step yielded: as an event or a step line)
+        kinds = wanted if wanted is not None else frozenset()
         readline = file.line_reader() if isinstance(file, _Lines) else file.readline
         shapes: list[tuple[type, int, tuple[int, ...]]] = []  # this pass's, checked one by one
         held: list[Event | bytes] = []  # this pass's events (or lines), held to ``template``,
@@ -336,6 +346,8 @@ class TraceReader:
                     if step.seq == self._events and step.epoch == epoch:
                         held.append(raw)
                         self._events += 1
+                        if light:
+                            yield step
                         continue
                 except NotVouched:
                     pass
@@ -354,7 +366,7 @@ class TraceReader:
                     if n < steps:  # (a step of the pass: held to the template)
                         held.append(event)
                         self._events += 1
-                        if wanted is None or event.kind in wanted:
+                        if every or event.kind in kinds:
                             yield event
                         continue
                     assert order is not None
@@ -396,7 +408,7 @@ class TraceReader:
                 elif len(shapes) < _TEMPLATE:
                     shapes.append((event.__class__, event.layer, event.samples))
             self._events += 1
-            if wanted is None or event.kind in wanted:
+            if every or event.kind in kinds:
                 yield event
 
     def _unmatched(self, held: list[Event | bytes], shapes: list[tuple[type, int, tuple[int, ...]]],

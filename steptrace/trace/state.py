@@ -23,7 +23,7 @@ one update at a time (``tests/test_state.py`` holds them to it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.formulas import back, update, weight_delta
 from steptrace.engine.network import frozen_masks, training_data
 from steptrace.engine.rules import Array
+from steptrace.trace.consistency import StepLine
 from steptrace.trace.events import Event, UpdateEvent, as_rows
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader
@@ -192,18 +193,25 @@ class NetworkState:
         filled in at once, each weight matrix's in turn."""
         return self._through(events, None)
 
-    def weights_after(self, events: list[Event]) -> dict[int, Array]:
+    def weights_after(self, events: Sequence[Event | StepLine]) -> dict[int, Array]:
         """Move the state past ``events`` (as :meth:`complete_all` does) and say, for each
         layer k updated among them, ``weights_{k-1}_k`` after each of its updates, in order
-        (an array of them); the events' own fields are not filled in (``plot``'s way)."""
+        (an array of them); the events' own fields are not filled in (``plot``'s way). The
+        steps may be a reader's :class:`StepLine` s (:meth:`TraceReader.steps`): their
+        fields are read as the events' are."""
         after: dict[int, list[Array]] = {}
         self._through(events, after)
         return {k: np.concatenate(stacks) for k, stacks in after.items()}
 
-    def _through(self, events: list[Event], after: dict[int, list[Array]] | None) -> list[Event]:
+    def _through(self, events: Sequence[Event | StepLine],
+                 after: dict[int, list[Array]] | None) -> list[Event]:
         """The events complete (``after`` None) or, into ``after``, the weights after each
-        update (k: arrays of them, in order); the state past them either way."""
-        complete = self.complete
+        update (k: arrays of them, in order; nothing is returned); the state past them
+        either way. (Step lines, from :meth:`weights_after`, are made events where one is
+        completed.)"""
+        def complete(event: Event | StepLine) -> Event:
+            return self.complete(event.event() if isinstance(event, StepLine) else event)
+
         if self.mode != "exact":
             if after is None:
                 return [complete(event) for event in events]
@@ -211,7 +219,7 @@ class NetworkState:
                 complete(event)
                 if event.kind == "update":
                     after.setdefault(event.layer, []).append(self.weights[event.layer - 1][np.newaxis])
-            return events
+            return []
         done: list[Any] = []
         updates: dict[int, list[tuple[int, Any, Any]]] = {}  # k: (where, layer_{k-1}, delta)
         layer, delta = self.layer.rows, self.delta.rows

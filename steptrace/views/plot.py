@@ -60,7 +60,9 @@ def figure(trace: Path | TraceReader) -> Any:
     with open_trace(trace) if isinstance(trace, Path) else trace as reader:
         config = reader.header.config
         state = NetworkState(reader.header, fresh=True)  # (the reader's events: ours)
-        events = iter(reader)
+        # (the passes' ends as events; the other steps, once a pass repeats the last one's,
+        # as the reader's step lines: their fields, checked, without pydantic models)
+        events = reader.steps(("epoch_end",))
         while chunk := list(islice(events, CHUNK)):  # (the weights a chunk at a time)
             for event in [event for event in chunk if event.__class__ is EpochEndEvent]:
                 for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
