@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from steptrace.errors import TraceFormatError
 from steptrace.trace import consistency
 from steptrace.trace import reader as reader_module
 from steptrace.trace.order import EventOrder
-from steptrace.trace.reader import TraceReader
+from steptrace.trace.reader import TraceReader, open_trace
 from tests.conftest import TRACES
 
 PASS = 29  # events of a pass of the ch. 6 backprop (4 steps of 7, then its end)
@@ -228,3 +229,107 @@ def test_replay_compares_bytes_without_making_the_fast_check(monkeypatch: pytest
     assert check and "all 1740 events match" in str(check) and made == []
     list(TraceReader(io.BytesIO((TRACES / "ch06-streetlights-backprop.jsonl").read_bytes())))
     assert len(made) == 1
+
+
+# What an attacker of the step check found (each read the same by every path now).
+
+def _recorded(name: str, **changes: Any) -> bytes:
+    """The trace of built-in experiment ``name`` with ``changes`` to its config, in memory."""
+    from steptrace.config import ExperimentConfig
+    from steptrace.recording import record
+    from tests.conftest import builtin_registry
+
+    registry = builtin_registry()
+    config = ExperimentConfig.model_validate({**registry.experiment(name).model_dump(), **changes})
+    out = io.BytesIO()
+    record(config, registry, out)
+    return out.getvalue()
+
+
+def _every_path(trace: bytes, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The outcome of reading every event; ``only`` and ``steps`` are held to it."""
+    each = _outcome(trace, monkeypatch, held=True)
+    for kinds in [("epoch_end",), ()]:
+        assert _outcome(trace, monkeypatch, held=True, kinds=kinds) == [
+            found for found in each if isinstance(found, str) or found[1] in kinds]
+        assert _outcome(trace, monkeypatch, held=True, kinds=kinds, steps=True) == each
+    return each
+
+
+def test_a_pass_past_the_configs_iterations_is_refused_by_every_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last pass again, as one more (its epoch the config's iterations): the step check
+    holds the epoch below them, as the fast check does (it had crashed ``only``, pydantic's
+    ValidationError, when the end made the held lines events)."""
+    def edit(lines: list[Any]) -> None:  # (pass 59's events again before the end line)
+        lines[-1:-1] = [dict(line, epoch=60) for line in lines[-1 - PASS:-1]]
+
+    each = _every_path(_edited(edit), monkeypatch)
+    assert each[-1] == ("t.jsonl:1742: bad event: epoch 60, but the config runs 60 epoch(s); "
+                        "re-record the trace")
+
+
+def test_an_integer_past_a_floats_range_is_the_full_checks_to_refuse(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 400-digit integer in a matrix: the fast check had taken it as inf (the models
+    refuse it), and, in a run of batches of 2, 2 and 1, which of the two read a line
+    depended on the batch size the fast check last learnt; now every path refuses it, at
+    its line."""
+    trace = _recorded("streetlights-minibatch", iterations=6,
+                      inputs=[[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0],
+                              [1.0, 1.0, 0.0]], goals=[[1.0], [1.0], [0.0], [0.0], [1.0]])
+    lines = trace.splitlines(keepends=True)
+    for at in (1 + 4 * 22, 1 + 4 * 22 + 14):  # (pass 4's first step, of 2 samples; its last, of 1)
+        event = json.loads(lines[at])
+        assert event["kind"] == "forward"
+        rows = event["weighted_sum"]
+        edited = [*lines[:at], json.dumps({**event, "weighted_sum": [
+            [int("1" * 400), *rows[0][1:]], *rows[1:]]}).encode() + b"\n", *lines[at + 1:]]
+        each = _every_path(b"".join(edited), monkeypatch)
+        assert each[-1].startswith(f"t.jsonl:{at + 1}: bad event: forward.weighted_sum.0.0: Input "
+                                   "should be a valid number"), each[-1]
+        assert consistency.FastCheck(TraceReader(io.BytesIO(trace)).header.config).event(
+            edited[at], event["seq"]) is None
+
+
+def test_an_update_without_its_rule_in_a_run_of_a_learning_rule_is_out_of_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hot and cold learning updates by its own rule: an update of a later pass without
+    ``rule`` (and its ``details``) had matched the last pass's steps, whose order check
+    skipped the rule. A pass of a rule's updates makes no template: every path refuses it."""
+    trace = _recorded("ch04-hot-and-cold-learning", iterations=12)
+    lines = trace.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if b'"epoch":9,' in line and b'"update"' in line)
+    event = json.loads(lines[at])
+    assert event["rule"] == "hot_and_cold"
+    del event["rule"], event["details"]
+    edited = [*lines[:at], json.dumps(event).encode() + b"\n", *lines[at + 1:]]
+    each = _every_path(b"".join(edited), monkeypatch)
+    assert each[-1] == (f"t.jsonl:{at + 1}: event {event['seq']} is out of order: an update by rule "
+                        "None in a run whose updates were by 'hot_and_cold'; re-record the trace")
+
+
+def test_the_lines_held_of_a_pass_are_bounded(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    """A pass's lines padded out with spaces (valid JSON, the same events): ``only`` holds
+    the lines its step check took until the pass ends, at most _HELD_BYTES of them; the
+    rest go the fast check's way. The same events, and memory of the held lines' bound."""
+    import tracemalloc
+
+    lines = (TRACES / "ch06-streetlights-backprop.jsonl").read_bytes().splitlines(keepends=True)
+    pad = b" " * (1 << 19)  # (half a MiB a line: the pass's 28 steps would hold 14 MiB)
+    padded = [line[:-2] + pad + line[-2:] if AT <= i < AT + PASS - 1 else line
+              for i, line in enumerate(lines)]
+    trace = b"".join(padded)
+    assert _outcome(trace, monkeypatch, held=True, kinds=("epoch_end",)) == [
+        found for found in _outcome(trace, monkeypatch, held=True) if found[1] == "epoch_end"]
+    path = tmp_path / "padded.jsonl"
+    path.write_bytes(trace)
+    tracemalloc.start()
+    try:
+        with open_trace(path) as reader:
+            assert len(list(reader.only(["epoch_end"]))) == 60
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 1 << 22 == reader_module._HELD_BYTES < peak < reader_module._HELD_BYTES + 4 * len(pad), peak

@@ -84,9 +84,9 @@ class FastCheck:
     It vouches only for lines that the full check (``_decode_line`` and
     :func:`consistency_problem`) takes, as the same event; for any other line it says
     nothing (None) and the full check reads it, and says what is wrong as it always did.
-    The end line, a NaN or an infinity (a string in JSON), a packed matrix, an update by
-    a learning rule, the first step of another batch size go the full check's way: they
-    are rare."""
+    The end line, a NaN or an infinity (a string in JSON; a number past a float's range),
+    a packed matrix, an update by a learning rule, the first step of another batch size go
+    the full check's way: they are rare."""
 
     def __init__(self, config: ExperimentConfig) -> None:
         self.config = config
@@ -179,6 +179,7 @@ def _step_struct(config: ExperimentConfig, kind: str, k: int,
         return (name, matrix(n_rows, n_cols), None)  # (None when absent; null is refused)
 
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+        ("epoch", Annotated[int, msgspec.Meta(ge=0, lt=config.iterations)]),  # (the config's)
         ("samples", tuple[tuple(Literal[i] for i in samples)]),  # type: ignore[misc]
         ("layer", Literal[k]),
         ("kind", Literal[kind]),
@@ -229,7 +230,10 @@ def _validator(config: ExperimentConfig, batch: int) -> SchemaValidator:
     pydantic's models and :func:`consistency_problem` take too, as the same event; the
     rest (the end line too) it refuses."""
     layers, last = config.layers, len(config.layers) - 1
-    number = core_schema.float_schema(strict=True)  # (an int is taken, as a float: as pydantic does)
+    # (an int is taken, as a float: as pydantic does; not one past a float's range, nor
+    # 1e400: the full check says what an overflowing number is, the models refusing an int
+    # too large for a float)
+    number = core_schema.float_schema(strict=True, allow_inf_nan=False)
 
     def rows(n_rows: int, n_cols: int) -> core_schema.CoreSchema:
         row = core_schema.tuple_schema([number], variadic_item_index=0, min_length=n_cols,

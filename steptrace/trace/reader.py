@@ -44,6 +44,8 @@ from steptrace.trace.order import EventOrder
 _END_PREFIX = b'{"kind":"end"'  # (the end line as the writer writes it)
 #: a pass of more events than this is checked event by event (not held to the last one's)
 _TEMPLATE = 4096
+#: the bytes of a pass's lines held as lines (their step check took them), at most
+_HELD_BYTES = 1 << 22
 GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip file
 _KIND = {cls: kind for kind, cls in EVENT_CLASSES.items()}  # (an event class's kind)
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -314,8 +316,10 @@ class TraceReader:
         # does not vouch for (a checkpoint, the end line), puts the order where the pass's
         # events so far leave it, and the pass goes on event by event. A step of a kind not
         # ``wanted`` (None: every kind is) in a pass held to the template is checked by its
-        # step check and held as its line, its event made only if the pass turns out to
-        # differ (``_unmatched``).
+        # step check and held as its line (up to _HELD_BYTES of lines a pass: a line padded
+        # out goes the fast check's way), its event made only if the pass turns out to differ
+        # (``_unmatched``). A pass with an update by a learning rule makes no template: its
+        # updates go to the full check, and the order checks each one's rule.
         file, fast, order = self._file, self._fast, self._order
         every = wanted is None or light  # (every step yielded: as an event or a step line)
         kinds = wanted if wanted is not None else frozenset()
@@ -330,6 +334,7 @@ class TraceReader:
         start = order.start() if order is not None else None
         epoch, matching, steps = 0, False, 0  # (steps: the template's, before its end)
         ended: tuple[object, ...] = ()
+        held_bytes, ruled = 0, False  # (the held lines' bytes; an update by a rule this pass)
         while True:
             self._line += 1
             try:
@@ -340,7 +345,8 @@ class TraceReader:
                 raise self._unreadable(error) from None
             if not raw.endswith(b"\n"):
                 raise self._cut(raw)
-            if matching and (n := len(held)) < len(step_checks) and (check := step_checks[n]):
+            if (matching and (n := len(held)) < len(step_checks) and (check := step_checks[n])
+                    and (held_bytes := held_bytes + len(raw)) <= _HELD_BYTES):
                 try:
                     step = check(raw)
                     if step.seq == self._events and step.epoch == epoch:
@@ -371,13 +377,13 @@ class TraceReader:
                         continue
                     assert order is not None
                     order.resume(done)  # (the pass's end: the order checks it)
-                    held = []
+                    held, held_bytes = [], 0
                 else:
                     matching = self._unmatched(held, shapes, template)
-                    held = []
+                    held, held_bytes = [], 0
             elif matching:
                 matching = self._unmatched(held, shapes, template)
-                held = []
+                held, held_bytes = [], 0
             if event is None:
                 if raw.startswith(CHECKPOINT_PREFIX):  # (a line between events, not one)
                     self._read_checkpoint(raw)
@@ -394,38 +400,59 @@ class TraceReader:
                 if problem := order.problem(event):
                     raise self._fail(f"event {event.seq} is out of order: {problem}; re-record the trace")
                 if ending:
-                    if not matching and start is not None and 0 < len(shapes) < _TEMPLATE:
+                    if (not matching and start is not None and 0 < len(shapes) < _TEMPLATE
+                            and not ruled):
                         template = (*shapes, (event.__class__, event.layer, event.samples))
                         done, started, steps = ended, start, len(shapes)
                         if wanted is not None:
                             step_checks = tuple(
                                 None if _KIND[cls] in wanted else fast.step_check(_KIND[cls], k, samples)
                                 for cls, k, samples in shapes)
-                    shapes = []
+                    shapes, ruled = [], False
                     start = order.start()
                     epoch = order.epoch
                     matching = start is not None and start == started
                 elif len(shapes) < _TEMPLATE:
                     shapes.append((event.__class__, event.layer, event.samples))
+                    ruled = ruled or (event.kind == "update" and event.rule is not None)
             self._events += 1
             if every or event.kind in kinds:
                 yield event
 
     def _unmatched(self, held: list[Event | bytes], shapes: list[tuple[type, int, tuple[int, ...]]],
                    template: tuple[tuple[type, int, tuple[int, ...]], ...]) -> bool:
-        """The pass's events ``held`` so far go to the order one by one (they match a pass
-        it took, from the same start: it takes them), their shapes to ``shapes``; the rest
-        of the pass is checked event by event (returns False: not matching). A line its
-        step check took is made its event now, by the fast check of its step's batch size,
-        which takes what the step check takes."""
+        """The pass's events ``held`` so far go to the order one by one, their shapes to
+        ``shapes``; the rest of the pass is checked event by event (returns False: not
+        matching). A line its step check took is made its event now, by the fast check of
+        its step's batch size (which takes what the step check takes; else the full check,
+        which says what is wrong, at the line's own place)."""
         assert self._order is not None
-        events = [line if not isinstance(line, bytes) else
-                  self._fast.validator(len(template[i][2]))(line) for i, line in enumerate(held)]
-        for event in events:
-            problem = self._order.problem(event)
-            assert problem is None, problem
-        shapes[:] = [(event.__class__, event.layer, event.samples) for event in events]
+        line, seq = self._line, self._events
+        shapes.clear()
+        try:
+            for i, kept in enumerate(held):  # (the held lines: the ones before this one)
+                self._line, self._events = line - len(held) + i, seq - len(held) + i
+                event = kept if not isinstance(kept, bytes) else self._held_event(
+                    kept, len(template[i][2]))
+                if problem := self._order.problem(event):  # (it matches a pass the order took,
+                    # from the same start: it takes them)
+                    raise self._fail(f"event {event.seq} is out of order: {problem}; "
+                                     "re-record the trace")
+                shapes.append((event.__class__, event.layer, event.samples))
+        finally:
+            self._line, self._events = line, seq
         return False
+
+    def _held_event(self, raw: bytes, rows: int) -> Event:
+        """The event of a line its step check took, of a step of ``rows`` samples."""
+        try:
+            return self._fast.validator(rows)(raw)
+        except ValueError:
+            parsed = self._parse_fully(raw)
+            if isinstance(parsed, End):  # (a step check takes no end line)
+                raise self._fail("bad event: an end line in the middle of a pass; the trace "
+                                 "is damaged: re-record it") from None
+            return parsed
 
     def next_raw(self) -> bytes:
         """The next line as it is on disk, newline included; checked only for being a whole
