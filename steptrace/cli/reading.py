@@ -149,7 +149,8 @@ def plot(trace: Path, output: Path) -> None:
     pip install 'steptrace[plot]')."""
     from steptrace.views.plot import plot as draw
 
-    panels = draw(trace, output)
+    with Progress(f"reading {trace.name}") as progress:
+        panels = draw(trace, output, progress)
     click.echo(f"plotted {trace} ({panels} panel{'' if panels == 1 else 's'}) -> {output}")
 
 
@@ -169,7 +170,8 @@ def html(trace: Path, output: Path, edit: bool) -> None:
     from steptrace.views.html import uneditable, write_html
 
     rules = registry()
-    events = write_html(trace, output, rules, edit=edit)
+    with Progress(f"reading {trace.name}") as progress:
+        events = write_html(trace, output, rules, edit=edit, progress=progress)
     click.echo(f"wrote {output}: {events} events; open it in a browser (nothing is fetched)")
     if edit:
         from steptrace.trace.reader import open_trace

@@ -45,7 +45,7 @@ from functools import partial
 from itertools import chain, repeat
 from operator import attrgetter, call, is_
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pydantic_core
@@ -70,6 +70,9 @@ from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
 from steptrace.views.pressure import PressureRun, PressureView
+
+if TYPE_CHECKING:
+    from steptrace.recording import Progress
 
 CHECKPOINT = 256
 #: The events a block of the page holds (:class:`_Block`): the page inflates a block when it
@@ -138,21 +141,24 @@ def _shape(groups: tuple[tuple[bool, tuple[Clause, ...]], ...], values: list[Any
     return tuple(shape)
 
 
-def write_html(trace: Path, output: Path, registry: Registry, *, edit: bool = False) -> int:
+def write_html(trace: Path, output: Path, registry: Registry, *, edit: bool = False,
+               progress: Progress | None = None) -> int:
     """Write the page for the trace file ``trace`` to ``output`` (atomically: see
     :func:`steptrace.outputs.atomic_write`); returns the event count. See
     :func:`write_page`."""
     check_output(output, [trace])  # now, not after reading the whole trace
     with open_trace(trace) as reader, atomic_write(output, inputs=[trace]) as page:
-        return write_page(reader, page, registry, edit=edit)
+        return write_page(reader, page, registry, edit=edit, progress=progress)
 
 
 def write_page(reader: TraceReader, page: IO[bytes], registry: Registry, *, edit: bool = False,
-               spill: Callable[[], IO[bytes]] = tempfile.TemporaryFile) -> int:
+               spill: Callable[[], IO[bytes]] = tempfile.TemporaryFile,
+               progress: Progress | None = None) -> int:
     """Write the page for the trace ``reader`` reads (not yet read past its header) to the
     binary stream ``page``; returns the event count. ``edit``: the page has the edit panel
     (:func:`edit_data`): the learner changes the experiment and the page computes the run
-    again, with its own engine.
+    again, with its own engine. ``progress`` is told each pass read (as a recording tells
+    it each pass run: passes done, the config's passes, the events a pass).
 
     The trace is read once, as a stream, and the page written as it is read, so memory
     stays flat however long the run: the page's head, then each event's entry (its step's
@@ -172,7 +178,7 @@ def write_page(reader: TraceReader, page: IO[bytes], registry: Registry, *, edit
         view = _pressure_view(reader.header)
         run = view.follow() if view is not None else None  # (handed the events as they go)
         count = _write_events(reader, registry, page, checkpoints, errors, test_errors, starts,
-                              run)
+                              run, progress)
         page.write(middle.encode())
         config = reader.header.config
         page.write(b'{"checkpoints":[')
@@ -670,7 +676,8 @@ def page_entries(reader: TraceReader, registry: Registry) -> Iterator[tuple[Even
 
 def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
                   checkpoints: IO[bytes], errors: IO[bytes], test_errors: IO[bytes],
-                  starts: IO[bytes], pressure: PressureRun | None = None) -> int:
+                  starts: IO[bytes], pressure: PressureRun | None = None,
+                  progress: Progress | None = None) -> int:
     """Write the events' entries (:func:`page_entries`) to ``page``, ``BLOCK`` entries
     a block (see :class:`_Block`: the page inflates and parses a block only when it goes
     there, so a long run opens about as fast as a short one), and the elements of the
@@ -678,7 +685,7 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     each event, complete, to ``pressure`` (the pressure view's run); returns the event
     count."""
     count = passes = tested = 0
-    epoch = -1
+    epoch, iterations = -1, reader.header.config.iterations
     block = _Block()
     steps = _Steps(reader.header, registry)
     complete, key_of, recipes, gather = steps.state.complete, steps.key, steps.recipes, block.gather
@@ -697,6 +704,8 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
         if pressure is not None:
             pressure.add(event)
         if isinstance(event, EpochEndEvent):
+            if progress is not None:
+                progress(event.epoch + 1, iterations, (event.seq + 1) // (event.epoch + 1))
             if event.error is not None:
                 errors.write((b"," if passes else b"") + _json(event.error))
                 passes += 1

@@ -14,13 +14,16 @@ import math
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
 from steptrace.trace.events import EpochEndEvent
 from steptrace.trace.reader import TraceReader, open_trace
 from steptrace.trace.state import CHUNK, NetworkState
+
+if TYPE_CHECKING:
+    from steptrace.recording import Progress
 
 T = TypeVar("T")
 
@@ -29,23 +32,26 @@ MAX_POINTS = 4000
 FORMATS = {".png", ".svg"}
 
 
-def plot(trace: Path, output: Path) -> int:
-    """Draw ``trace`` into ``output`` (.png or .svg); returns the number of panels."""
+def plot(trace: Path, output: Path, progress: Progress | None = None) -> int:
+    """Draw ``trace`` into ``output`` (.png or .svg); returns the number of panels.
+    ``progress`` is told each pass read (see :func:`figure`)."""
     if output.suffix not in FORMATS:
         raise BadInput(f"{output}: give a .png or .svg file name")
     check_output(output, [trace])  # now, not after reading the whole trace
-    drawn = figure(trace)
+    drawn = figure(trace, progress)
     with atomic_write(output, inputs=[trace]) as file:
         drawn.savefig(file, format=output.suffix[1:])
     return len(drawn.axes)
 
 
-def figure(trace: Path | TraceReader) -> Any:
+def figure(trace: Path | TraceReader, progress: Progress | None = None) -> Any:
     """The picture of ``trace`` (a path, or a reader not yet read past its header), a
     matplotlib ``Figure`` (made without pyplot: no window, no display needed, nothing for
     pyplot to keep): the error per pass (and, when the experiment has held-out rows, their
     error after each pass, a second curve, with a legend), then each layer's weights after
-    each update. A notebook shows it as a cell's last expression."""
+    each update. A notebook shows it as a cell's last expression. ``progress`` is told
+    each pass read (as a recording tells it each pass run: passes done, the config's
+    passes, the steps a pass)."""
     try:
         from matplotlib import colormaps
         from matplotlib.figure import Figure
@@ -65,6 +71,8 @@ def figure(trace: Path | TraceReader) -> Any:
         events = reader.steps(("epoch_end",))
         while chunk := list(islice(events, CHUNK)):  # (the weights a chunk at a time)
             for event in [event for event in chunk if event.__class__ is EpochEndEvent]:
+                if progress is not None:
+                    progress(event.epoch + 1, config.iterations, (event.seq + 1) // (event.epoch + 1))
                 for curve_of, value in ((errors, event.error), (held_out, event.test_error)):
                     if value is None:
                         continue
