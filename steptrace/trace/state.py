@@ -23,7 +23,7 @@ one update at a time (``tests/test_state.py`` holds them to it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -209,8 +209,11 @@ class NetworkState:
         update (k: arrays of them, in order; nothing is returned); the state past them
         either way. (Step lines, from :meth:`weights_after`, are made events where one is
         completed.)"""
-        def complete(event: Event | StepLine) -> Event:
+        def made(event: Event | StepLine) -> Event:
             return self.complete(event.event() if isinstance(event, StepLine) else event)
+
+        complete: Callable[[Event | StepLine], Event] = (  # (complete_all's are events)
+            made if after is not None else self.complete)  # type: ignore[assignment]
 
         if self.mode != "exact":
             if after is None:
