@@ -67,6 +67,7 @@ from steptrace.trace.events import (
 )
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
+from steptrace.trace.state import NetworkState
 from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
 from steptrace.views.pressure import PressureRun, PressureView
@@ -352,8 +353,12 @@ class _Steps:
     shows are the narration's, bit for bit, and a trace's many steps of the same few kinds
     cost a lookup and a gathering of their numbers each."""
 
-    def __init__(self, header: Header, registry: Registry) -> None:
+    def __init__(self, header: Header, registry: Registry, *, fresh: bool = False) -> None:
+        """``fresh``: the events are a reader's, held by nobody else, and are filled in
+        themselves (not copied: see :class:`NetworkState`)."""
         self.narrator = Literate(header, registry, DIGITS)
+        if fresh:
+            self.narrator.state = NetworkState(header, fresh=True)
         self.state = self.narrator.state
         self.layers = range(len(header.config.layers))
         self.recipes: dict[tuple[Any, ...], _Recipe] = {}
@@ -667,7 +672,7 @@ def page_entries(reader: TraceReader, registry: Registry) -> Iterator[tuple[Even
     engine makes the same entries for a run it computes (``page/live.js``; the two are
     held together by ``tests/test_live_page.py``). The page's blocks hold the same entries,
     written compactly (:class:`_Block`)."""
-    steps = _Steps(reader.header, registry)
+    steps = _Steps(reader.header, registry, fresh=True)  # (the reader's events: ours)
     for count, event in enumerate(reader):
         drawn = steps.drawn() if count % CHECKPOINT == 0 else None
         event, shape, values, _ = steps.step(event)
@@ -687,7 +692,7 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     count = passes = tested = 0
     epoch, iterations = -1, reader.header.config.iterations
     block = _Block()
-    steps = _Steps(reader.header, registry)
+    steps = _Steps(reader.header, registry, fresh=True)  # (the reader's events: ours)
     complete, key_of, recipes, gather = steps.state.complete, steps.key, steps.recipes, block.gather
     for event in reader:
         if count % CHECKPOINT == 0:
