@@ -151,6 +151,18 @@ def test_a_pass_held_to_the_last_is_checked_as_each_event_is(
         assert 1 + AT <= int(each[-1].split(":")[1]) <= 1 + AT + PASS + 7
 
 
+def _every_path(trace: bytes, monkeypatch: pytest.MonkeyPatch,
+                kinds_asked: tuple[tuple[str, ...], ...] = (("epoch_end",), ())) -> list[Any]:
+    """The outcome of reading every event; ``only`` and ``steps`` of each of ``kinds_asked``
+    are held to it: the events of those kinds, and every step, with the same error."""
+    each = _outcome(trace, monkeypatch, held=True)
+    for kinds in kinds_asked:
+        assert _outcome(trace, monkeypatch, held=True, kinds=kinds) == [
+            found for found in each if isinstance(found, str) or found[1] in kinds]
+        assert _outcome(trace, monkeypatch, held=True, kinds=kinds, steps=True) == each
+    return each
+
+
 @pytest.mark.parametrize("kinds", [("epoch_end",), (), ("error", "update")])
 @pytest.mark.parametrize("name", [*EDITS, *LINE_EDITS])
 def test_only_some_kinds_is_checked_as_every_event_is(
@@ -158,11 +170,7 @@ def test_only_some_kinds_is_checked_as_every_event_is(
     """``only``: the events of those kinds that reading every event yields, and the same
     error at the same line, the lines of other kinds checked by their step check; ``steps``:
     every step (those lines as step lines), and the same error."""
-    trace = _edited({**EDITS, **LINE_EDITS}[name])
-    each = _outcome(trace, monkeypatch, held=True)
-    some = _outcome(trace, monkeypatch, held=True, kinds=kinds)
-    assert some == [found for found in each if isinstance(found, str) or found[1] in kinds]
-    assert _outcome(trace, monkeypatch, held=True, kinds=kinds, steps=True) == each
+    each = _every_path(_edited({**EDITS, **LINE_EDITS}[name]), monkeypatch, (kinds,))
     if name in ("untouched", "a left-out matrix null", "a left-out matrix given", "a rule null",
                 "NaN"):  # (the full check takes them)
         assert not isinstance(each[-1], str) and len(each) == 1740
@@ -244,16 +252,6 @@ def _recorded(name: str, **changes: Any) -> bytes:
     out = io.BytesIO()
     record(config, registry, out)
     return out.getvalue()
-
-
-def _every_path(trace: bytes, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The outcome of reading every event; ``only`` and ``steps`` are held to it."""
-    each = _outcome(trace, monkeypatch, held=True)
-    for kinds in [("epoch_end",), ()]:
-        assert _outcome(trace, monkeypatch, held=True, kinds=kinds) == [
-            found for found in each if isinstance(found, str) or found[1] in kinds]
-        assert _outcome(trace, monkeypatch, held=True, kinds=kinds, steps=True) == each
-    return each
 
 
 def test_a_pass_past_the_configs_iterations_is_refused_by_every_path(
