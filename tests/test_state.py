@@ -9,7 +9,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -153,6 +153,41 @@ def test_walk_keeps_the_state_it_kept(path: Path) -> None:
         assert sorted(state.layer) == sorted(reference.layer)
         assert all(bits(state.layer[k]) == bits(reference.layer[k]) for k in reference.layer)
         assert all(bits(state.delta[k]) == bits(reference.delta[k]) for k in reference.delta)
+
+
+def _state_bits(state: Any) -> tuple[Any, ...]:
+    return ([bits(w) for w in state.weights], [bits(w) for w in state.before],
+            {k: bits(state.layer[k]) for k in state.layer},
+            {k: bits(state.delta[k]) for k in state.delta})
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 512])
+def test_stepped_keeps_the_state_complete_keeps_at_every_event(
+        chunk: int, recorded: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's way (NetworkState.stepped: a chunk's updates worked out at once, each put
+    in place as its event comes): every event complete as complete() makes it, and the
+    state just past each event, when it comes, the bits complete() leaves, read as events
+    and as the reader's step lines (filled in themselves); the lists of weights are the
+    state's own (the page's recipes hold them)."""
+    monkeypatch.setattr(state_module, "CHUNK", chunk)
+    for path in [*recorded, *GOLDEN]:
+        header, events = events_of(path)
+        reference = ReferenceState(header)
+        state = NetworkState(header)
+        weights, before = state.weights, state.before
+        for event, original in zip(state.stepped(events), events, strict=True):
+            assert same(event, reference.complete(original)), path
+            assert _state_bits(state) == _state_bits(reference), path
+        assert state.weights is weights and state.before is before
+        with open_trace(path) as reader:
+            steps = NetworkState(reader.header, fresh=True)
+            again = ReferenceState(header)
+            for step, original in zip(steps.stepped(cast("Iterator[Event]",
+                                                         reader.steps(("epoch_end",)))),
+                                      events, strict=True):
+                made = step.event() if isinstance(step, StepLine) else step
+                assert to_json(made) == to_json(again.complete(original)), path
+                assert _state_bits(steps) == _state_bits(again), path
 
 
 def test_blas_all_detail_and_small_chunks(recorded: list[Path],

@@ -251,8 +251,15 @@ def test_a_blocks_rows_are_the_entries_narrating_every_step_makes(
     for number: the recipes a kind of step is made by after its first steps change nothing."""
     trace, html = TRACES / f"{name}.jsonl", tmp_path / "page.html"
     assert run_cli("html", trace, "-o", html).exit_code == 0
-    written = [pydantic_core.to_json(e, inf_nan_mode="strings") for e in page_data(html)["events"]]
+    data = page_data(html)
+    written = [pydantic_core.to_json(e, inf_nan_mode="strings") for e in data["events"]]
     made = entries_of(trace)
+    # (each snapshot the drawn state before its event, as completing one event at a time
+    # has it: the page's writer works a chunk's updates out at once)
+    with open_trace(trace) as reader:
+        drawn = [json.loads(pydantic_core.to_json(state, inf_nan_mode="strings"))
+                 for _, _, state in page_entries(reader, Registry.load()) if state is not None]
+    assert data["checkpoints"] == drawn and len(drawn) == math.ceil(len(made) / CHECKPOINT)
     monkeypatch.setattr(html_module, "CHECKED", 10**9)  # every step narrated, no recipe trusted
     narrated = entries_of(trace)
     assert len(written) == len(narrated) == len(completed(trace))

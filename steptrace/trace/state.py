@@ -58,7 +58,12 @@ def _filled(event: Event, fields: dict[str, Any]) -> Event:
 
 def _filled_in_place(event: Event, fields: dict[str, Any]) -> Event:
     """``event`` itself with ``fields`` filled in: for an event nobody else holds (one a
-    :class:`~steptrace.trace.reader.TraceReader` just made)."""
+    :class:`~steptrace.trace.reader.TraceReader` just made, or a step line its
+    :meth:`~steptrace.trace.reader.TraceReader.steps` made: its fields set)."""
+    if event.__class__.__base__ is StepLine:  # (a struct: no __dict__)
+        for name, value in fields.items():
+            setattr(event, name, value)
+        return event
     event.__dict__.update(fields)
     event.__pydantic_fields_set__.update(fields)
     return event
@@ -184,6 +189,83 @@ class NetworkState:
             update(self.weights[k - 1], change, event.alpha, self.ascent, self.frozen[k - 1])
         return self.fill(event, {"weight_delta": as_rows(change),
                                "weights": as_rows(self.weights[k - 1])})
+
+    # -- a pass at a time (complete_events, stepped) -------------------------------------
+
+    def stepped(self, events: Iterable[Event]) -> Iterator[Event]:
+        """Each of ``events`` complete, the state just past it when it comes (as
+        :meth:`complete` leaves it: a reader of the state at every event, as the page's
+        writer is), read ``CHUNK`` events ahead: where every update of a chunk is an exact
+        run's single-sample gradient-descent step, their weights are worked out at once
+        (as :meth:`complete_all` works them out), and each update then only puts its
+        weights in place. The events before a damaged line come before its error."""
+        chunk: list[Event] = []
+        for event in events:
+            chunk.append(event)
+            if len(chunk) >= CHUNK:
+                yield from self._stepped(chunk)
+                chunk = []
+        yield from self._stepped(chunk)
+
+    def _stepped(self, events: list[Event]) -> Iterator[Event]:
+        worked = self._worked_out(events)
+        if worked is None:
+            yield from map(self.complete, events)
+            return
+        complete, fill, weights, before = self.complete, self.fill, self.weights, self.before
+        for i, event in enumerate(events):
+            found = worked.get(i)
+            if found is None:
+                yield complete(event)
+                continue
+            k, after, rows_change, rows_after = found
+            before[k - 1] = weights[k - 1]
+            weights[k - 1] = after
+            yield fill(event, {"weight_delta": rows_change, "weights": rows_after})
+
+    def _worked_out(self, events: list[Event]) -> dict[int, tuple[int, Any, Any, Any]] | None:
+        """Where each update of ``events`` is (its index): its layer, the weights after it
+        (an array), its weight_delta and those weights as an event's rows, worked out at once from the
+        state now; None where one is not an exact run's single-sample gradient-descent
+        step whose fields the trace left out (that chunk is completed event by event)."""
+        if self.mode != "exact":
+            return None
+        layer, delta = dict(self.layer.rows), dict(self.delta.rows)  # (the state is not moved)
+        found: dict[int, list[tuple[int, Any, Any]]] = {}  # k: (where, layer_{k-1}, delta)
+        for i, event in enumerate(events):
+            kind = event.kind
+            if kind == "forward":
+                k = event.layer
+                if k == 1:
+                    given = event.layer_in  # type: ignore[union-attr]
+                    layer[0] = self.batch(event.samples)[0] if given is None else given
+                layer[k] = event.layer_out  # type: ignore[union-attr]
+            elif kind == "delta":
+                delta[event.layer] = event.delta  # type: ignore[union-attr]
+            elif kind == "update":
+                k = event.layer
+                rows_in, rows_delta = layer.get(k - 1), delta.get(k)
+                if (rows_in is None or rows_delta is None or len(rows_in) != 1 or len(rows_delta) != 1
+                        or event.weights is not None  # type: ignore[union-attr]
+                        or event.weight_delta is not None  # type: ignore[union-attr]
+                        or event.rule is not None):  # type: ignore[union-attr]
+                    return None
+                found.setdefault(k, []).append((i, rows_in[0], rows_delta[0]))
+        worked: dict[int, tuple[int, Any, Any, Any]] = {}
+        weights, before = list(self.weights), list(self.before)  # (put back: the events
+        # put each update's in place as they come)
+        try:
+            with np.errstate(all="ignore"):  # (a run that diverged overflowed here too)
+                for k, updates in found.items():
+                    changes, after = self._updates(k, updates, events)
+                    rows_changes, rows_after = changes.tolist(), after.tolist()
+                    for m, (i, _, _) in enumerate(updates):
+                        worked[i] = (k, after[m + 1],
+                                     tuple(map(tuple, rows_changes[m])),
+                                     tuple(map(tuple, rows_after[m + 1])))
+        finally:
+            self.weights[:], self.before[:] = weights, before  # (the same lists: readers hold them)
+        return worked
 
     # -- a pass at a time (complete_events) ----------------------------------------------
 

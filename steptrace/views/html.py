@@ -45,7 +45,7 @@ from functools import partial
 from itertools import chain, repeat
 from operator import attrgetter, call, is_
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pydantic_core
@@ -57,6 +57,7 @@ from steptrace.engine.formulas import back, backs, transposed
 from steptrace.errors import BadInput
 from steptrace.outputs import atomic_write, check_output
 from steptrace.plugins.registry import Provided, Registry
+from steptrace.trace.consistency import StepLine
 from steptrace.trace.events import (
     EVENT_CLASSES,
     DeltaEvent,
@@ -693,17 +694,23 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     epoch, iterations = -1, reader.header.config.iterations
     block = _Block()
     steps = _Steps(reader.header, registry, fresh=True)  # (the reader's events: ours)
-    complete, key_of, recipes, gather = steps.state.complete, steps.key, steps.recipes, block.gather
-    for event in reader:
+    key_of, recipes, gather = steps.key, steps.recipes, block.gather
+    # (the passes' ends as events; the steps of a pass that repeats the last one's as the
+    # reader's step lines: their fields, checked, without pydantic models; a step line
+    # whose kind of step is still narrated is made its event then)
+    drawn = steps.drawn()  # (the snapshot before the next event, written when it comes)
+    for event in steps.state.stepped(cast("Iterator[Event]", reader.steps(("epoch_end",)))):
+        # (the state is just past the event already: its updates worked out a chunk at once)
         if count % CHECKPOINT == 0:
-            checkpoints.write((b"," if count else b"") + _json(steps.drawn()))
+            checkpoints.write((b"," if count else b"") + _json(drawn))
         # (steps.step, inline: the hot loop)
-        event = complete(event)
         key = key_of(event)
         recipe = None if key is None else recipes.get(key)
         if recipe is not None and recipe.ready:
             gather(event, recipe)
         else:
+            if isinstance(event, StepLine):
+                event = event.event()
             event, shape, values, recipe = steps.narrate(event, key, recipe)
             block.add(event, shape, values, recipe)
         if pressure is not None:
@@ -721,8 +728,10 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
             starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
             epoch = event.epoch
         count += 1
-        if count % BLOCK == 0:
-            block.write(page)
+        if count % CHECKPOINT == 0:
+            drawn = steps.drawn()
+            if count % BLOCK == 0:
+                block.write(page)
     if block.rows:
         block.write(page)
     return count

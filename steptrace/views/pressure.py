@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from steptrace.defaults import DIGITS
 from steptrace.engine.pressure import Fit, Tally, least_squares, not_binary, pressure, tallies, twins
@@ -55,8 +55,10 @@ class PressureRun:
     def add(self, event: Event) -> None:
         """Take in one event of the run, complete (:mod:`steptrace.trace.state`): the page
         hands in those it already completed, so the trace is read once."""
-        if isinstance(event, UpdateEvent) and event.layer == 1 and event.weights is not None:
-            after = [list(row) for row in event.weights]
+        kind = event.kind  # (an update may be a reader's step line: its fields, as the event's)
+        if kind == "update" and (update := cast(UpdateEvent, event)).layer == 1 \
+                and update.weights is not None:
+            after = [list(row) for row in update.weights]
             if self.every_pass:  # (the moves are followed for one weight layer only)
                 shape = (len(after), len(after[0]))
                 ups = self.ups.setdefault(event.epoch, _zeros(shape, 0))
@@ -71,11 +73,12 @@ class PressureRun:
                         down_by[i][j] += max(a - b, 0.0)
             self.current = after
             self.updates += 1
-        elif isinstance(event, EpochEndEvent):
-            self.weights[event.epoch] = self.current
-            self.errors[event.epoch] = event.error
-            self.test_errors[event.epoch] = event.test_error
-            self.last = event.epoch
+        elif kind == "epoch_end":
+            end = cast(EpochEndEvent, event)
+            self.weights[end.epoch] = self.current
+            self.errors[end.epoch] = end.error
+            self.test_errors[end.epoch] = end.test_error
+            self.last = end.epoch
             if event.epoch - 1 not in self.shown:  # (kept: the last pass's, those shown)
                 self.errors.pop(event.epoch - 1, None)  # (the report says the last pass's)
                 self.test_errors.pop(event.epoch - 1, None)
