@@ -286,14 +286,17 @@ def _passes(events: list[Event]) -> Iterator[list[Event]]:
             chunk = []
 
 
-def test_the_events_before_a_damaged_line_come_before_its_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("way", ["complete_events", "stepped"])
+def test_the_events_before_a_damaged_line_come_before_its_error(way: str, tmp_path: Path) -> None:
     lines = (TRACES / "ch06-streetlights-backprop.jsonl").read_bytes().splitlines(keepends=True)
     lines[12] = b'{"seq": 11, "kind": "nonsense"}\n'  # (in the middle of the first pass)
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"".join(lines))
     seen = []
     with open_trace(bad) as trace, pytest.raises(TraceFormatError, match=r"bad\.jsonl:13: bad event"):
-        for event in complete_events(trace.header, trace):
+        completed = (complete_events(trace.header, trace) if way == "complete_events"
+                     else NetworkState(trace.header, fresh=True).stepped(trace))
+        for event in completed:
             seen.append(event)
     assert [event.seq for event in seen] == list(range(11))
     assert isinstance(seen[5], UpdateEvent) and seen[5].weights is not None  # (filled in)

@@ -200,11 +200,17 @@ class NetworkState:
         (as :meth:`complete_all` works them out), and each update then only puts its
         weights in place. The events before a damaged line come before its error."""
         chunk: list[Event] = []
-        for event in events:
-            chunk.append(event)
-            if len(chunk) >= CHUNK:
-                yield from self._stepped(chunk)
-                chunk = []
+        try:
+            for event in events:
+                chunk.append(event)
+                if len(chunk) >= CHUNK:
+                    ready, chunk = chunk, []
+                    yield from self._stepped(ready)
+        except BaseException as error:  # (the reader's: the events read before it come first)
+            if isinstance(error, GeneratorExit):
+                raise
+            yield from map(self.complete, chunk)
+            raise
         yield from self._stepped(chunk)
 
     def _stepped(self, events: list[Event]) -> Iterator[Event]:
