@@ -5,15 +5,16 @@ Prints, as medians of CPU seconds over N rounds (each round runs every contender
 side by side, so a noisy machine slows them alike), and as ratios to the floor:
 
 - **floor**: every line of the trace parsed with ``pydantic_core.from_json``, nothing else;
-- **fill**: the trace's events (read beforehand) completed one by one by a
-  :class:`~steptrace.trace.state.NetworkState`, as the page's writer completes them;
-- **page**: the page written (``write_page``, to memory) of the same events read beforehand:
-  filling them in, then html's own work (its recipes, rows, numbers and blocks);
+- **fill**: the trace read (from memory) and its events completed by a
+  :class:`~steptrace.trace.state.NetworkState` as the page's writer completes them (the
+  reader's steps, ``NetworkState.stepped``);
+- **page**: the page written (``write_page``, to memory) of the same trace read from memory:
+  reading and filling in, then html's own work (its recipes, rows, numbers and blocks);
 - **html's own**: page − fill, each round's (what issue 28 asks be at most 2× the floor).
 
-The events are held in memory: give it a trace of some 10⁵ events (the 10⁶-event one needs
-some 2 GB). The whole command, reading included, is timed by ``python -m benchmarks.reading
---only html``.
+Each round reads the trace's bytes, held in memory, again (the page's writer fills in the
+events it reads in place: events read once and handed out each round would come filled in).
+The whole command, from the file, is timed by ``python -m benchmarks.reading --only html``.
 """
 
 from __future__ import annotations
@@ -24,25 +25,14 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pydantic_core
 
 
-def floor(path: Path) -> None:
-    with open(path, "rb") as lines:
-        for line in lines:
-            pydantic_core.from_json(line)
-
-
-class Read:
-    """A reader's stand-in that hands out events read beforehand."""
-
-    def __init__(self, header: Any, events: list[Any], incomplete: str | None) -> None:
-        self.header, self.events, self.incomplete = header, events, incomplete
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.events)
+def floor(data: bytes) -> None:
+    for line in io.BytesIO(data):
+        pydantic_core.from_json(line)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,42 +42,47 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from steptrace.plugins.loaded import registry
-    from steptrace.trace.reader import open_trace
+    from steptrace.trace.events import Event
+    from steptrace.trace.reader import TraceReader
     from steptrace.trace.state import NetworkState
     from steptrace.views.html import write_page
 
     rules = registry()
-    with open_trace(args.trace) as reader:
-        header = reader.header
-        events = list(reader)
-        incomplete = reader.incomplete
-    size = 0
+    data = args.trace.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        raise SystemExit(f"{args.trace}: give an uncompressed trace")
+    size = count = 0
 
     def fill() -> None:
-        state = NetworkState(header)
-        for event in events:
-            state.complete(event)
+        nonlocal count
+        with TraceReader(io.BytesIO(data), args.trace, data_dir=args.trace.parent) as reader:
+            steps = cast("Iterator[Event]", reader.steps(("epoch_end",)))
+            count = len(list(NetworkState(reader.header, fresh=True).stepped(steps)))
 
     def page() -> None:
         nonlocal size
         out = io.BytesIO()
-        write_page(Read(header, events, incomplete), out, rules, spill=io.BytesIO)  # type: ignore[arg-type]
+        with TraceReader(io.BytesIO(data), args.trace, data_dir=args.trace.parent) as reader:
+            write_page(reader, out, rules, spill=io.BytesIO)
         size = out.tell()
+
+    def floor_of() -> None:
+        floor(data)
 
     times: dict[str, list[float]] = {"floor": [], "fill": [], "page": []}
     for _ in range(args.repeat):
-        for name, run in (("floor", lambda: floor(args.trace)), ("fill", fill), ("page", page)):
+        for name, run in (("floor", floor_of), ("fill", fill), ("page", page)):
             start = time.process_time()
             run()
             times[name].append(time.process_time() - start)
     own = [p - f for p, f in zip(times["page"], times["fill"], strict=True)]
     base = statistics.median(times["floor"])
-    print(f"{args.trace} ({len(events)} events; the page {size / 1e6:.2f} MB), "
+    print(f"{args.trace} ({count} events; the page {size / 1e6:.2f} MB), "
           f"median of {args.repeat} rounds, CPU seconds:")
     for name, measured in (*times.items(), ("html's own", own)):
         median = statistics.median(measured)
         print(f"  {name:10s} {median:8.3f} s  {median / base:6.2f} × the floor"
-              f"  ({median / len(events) * 1e6:.2f} µs an event)")
+              f"  ({median / count * 1e6:.2f} µs an event)")
 
 
 if __name__ == "__main__":
