@@ -24,6 +24,7 @@ import pytest
 
 import steptrace
 from steptrace.defaults import DIGITS
+from steptrace.errors import TraceFormatError
 from steptrace.plugins.registry import Registry
 from steptrace.recording import record
 from steptrace.trace.events import (
@@ -41,6 +42,7 @@ from steptrace.views.html import CHECKPOINT, MAX_NODES, page_entries, write_html
 from steptrace.views.literate import Clause, Literate, Sign
 from tests.conftest import TRACES, RunCli, present
 from tests.test_plot import fill_disk
+from tests.test_reading_order import EDITS, LINE_EDITS, _edited
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -288,6 +290,40 @@ def signed(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: signed(v) for k, v in value.items()}
     return value
+
+
+@pytest.mark.parametrize("name", [*EDITS, *LINE_EDITS])
+def test_an_edited_trace_makes_the_page_or_the_error_reading_every_event_makes(
+        name: str, tmp_path: Path) -> None:
+    """The page's writer reads the steps (a repeating pass's as step lines) and fills them
+    in a chunk at a time: for each edit of the ch. 6 trace that the reader's tests make
+    (of its order, of a line's content), the page holds the entries, and the snapshots,
+    that reading every event and completing it one at a time make (:func:`page_entries`),
+    or the page is not written and the error is the one reading every event raises."""
+    trace = tmp_path / "t.jsonl"
+    trace.write_bytes(_edited({**EDITS, **LINE_EDITS}[name]))
+    expected: list[Any] = []
+    snapshots: list[Any] = []
+    try:
+        with open_trace(trace) as reader:
+            for _, entry, drawn in page_entries(reader, Registry.load()):
+                expected.append(json.loads(pydantic_core.to_json(entry, inf_nan_mode="strings")))
+                if drawn is not None:
+                    snapshots.append(json.loads(pydantic_core.to_json(drawn, inf_nan_mode="strings")))
+    except TraceFormatError as error:
+        expected.append(str(error))
+    html = tmp_path / "page.html"
+    try:
+        write_html(trace, html, Registry.load())
+    except TraceFormatError as error:
+        assert isinstance(expected[-1], str) and str(error) == expected[-1]
+        assert not html.exists()
+        return
+    assert not isinstance(expected[-1], str), expected[-1]
+    data = page_data(html)
+    assert [json.loads(pydantic_core.to_json(e, inf_nan_mode="strings"))
+            for e in data["events"]] == expected
+    assert data["checkpoints"] == snapshots
 
 
 def test_the_pages_numbers_keep_every_bit_nan_the_infinities_and_minus_zero(
