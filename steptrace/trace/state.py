@@ -18,7 +18,9 @@ an exact stochastic run many passes at a time: every update's ``weight_delta`` (
 each, the outer product of ``layer_{k-1}`` and ``layer_k_delta``) at once, and the
 weights after each update as a running ``weights - alpha * weight_delta`` (numpy's
 ``accumulate``: one subtraction after another, as the run made them), the same bits as
-one update at a time (``tests/test_state.py`` holds them to it).
+one update at a time (``tests/test_state.py`` holds them to it). :meth:`NetworkState.stepped`
+works a chunk's updates out so too, for a reader of the state at every event (the page's
+writer): each event comes complete with the state just past it.
 """
 
 from __future__ import annotations
