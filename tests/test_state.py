@@ -190,6 +190,58 @@ def test_stepped_keeps_the_state_complete_keeps_at_every_event(
                 assert _state_bits(steps) == _state_bits(again), path
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 100, 2048])
+def test_a_timeline_is_the_state_complete_leaves_after_every_event(
+        chunk: int, recorded: list[Path]) -> None:
+    """NetworkState.timeline (the page's writer's at-once way): once every layer's output
+    and delta are known, each slot's value after every event of a chunk is the bits
+    complete() leaves, each update's weight_delta the one it fills in, and the state after
+    the chunk complete()'s; a chunk it cannot take (blas, a batch, a rule's update, a field
+    given) is None and moves nothing."""
+    taken = 0
+    for path in [*recorded, *GOLDEN]:
+        header, events = events_of(path)
+        reference, state = ReferenceState(header), NetworkState(header)
+        at = 0
+        layers = len(state.weights)
+        while at < len(events) and (len(state.layer.rows) != layers + 1
+                                    or len(state.delta.rows) != layers):
+            state.complete(events[at])
+            reference.complete(events[at])
+            at += 1
+        while at < len(events):
+            part = events[at:at + chunk]
+            where: dict[tuple[str, int], list[int]] = {}
+            for i, event in enumerate(part):
+                if event.kind in ("forward", "delta", "update"):
+                    where.setdefault((event.kind, event.layer), []).append(i)
+            before = _state_bits(state)
+            timeline = state.timeline(part, where)
+            if timeline is None:
+                assert _state_bits(state) == before, path
+                for event in part:
+                    state.complete(event)
+                    reference.complete(event)
+            else:
+                taken += 1
+                for i, event in enumerate(part):
+                    done = reference.complete(event)
+                    assert [bits(timeline.at(("weights", j), i)) for j in range(layers)] \
+                        == [bits(w) for w in reference.weights], path
+                    assert [bits(timeline.at(("before", j), i)) for j in range(layers)] \
+                        == [bits(w) for w in reference.before], path
+                    assert {k: bits(timeline.at(("layer", k), i)) for k in reference.layer} \
+                        == {k: bits(reference.layer[k]) for k in reference.layer}, path
+                    assert {k: bits(timeline.at(("delta", k), i)) for k in reference.delta} \
+                        == {k: bits(reference.delta[k]) for k in reference.delta}, path
+                    if isinstance(done, UpdateEvent):
+                        m = where[("update", done.layer)].index(i)
+                        assert bits(timeline.changes[done.layer][m]) == bits(done.weight_delta)
+                assert _state_bits(state) == _state_bits(reference), path
+            at += chunk
+    assert taken >= (3 if chunk == 2048 else 20)
+
+
 def test_blas_all_detail_and_small_chunks(recorded: list[Path],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(state_module, "CHUNK", 3)  # (a pass cut into pieces)

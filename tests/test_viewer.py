@@ -8,6 +8,7 @@ missing the browser's tests skip, saying which.
 from __future__ import annotations
 
 import base64
+import gzip
 import importlib
 import json
 import math
@@ -292,9 +293,57 @@ def signed(value: Any) -> Any:
     return value
 
 
+def _page_both_ways(trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                    ) -> tuple[bytes | str, bytes | str, list[bool]]:
+    """The page of ``trace`` (or its error) written with blocks of 256 events, as the
+    writer writes them (each block at once where it can be) and an event at a time only;
+    and, for the first, whether each block after the first was written at once."""
+    monkeypatch.setattr(html_module, "BLOCK", CHECKPOINT)  # (many blocks of a short run)
+    at_once = html_module._Writer.at_once
+    taken: list[bool] = []
+
+    def watched(writer: Any, chunk: list[Event]) -> bool:
+        taken.append(at_once(writer, chunk))
+        return taken[-1]
+
+    pages: list[bytes | str] = []
+    for way in (watched, lambda writer, chunk: False):
+        monkeypatch.setattr(html_module._Writer, "at_once", way)
+        html = tmp_path / "page.html"
+        try:
+            write_html(trace, html, Registry.load())
+            pages.append(html.read_bytes())
+            html.unlink()
+        except TraceFormatError as error:
+            pages.append(str(error))
+    return pages[0], pages[1], taken
+
+
+@pytest.mark.parametrize("name", [*PAGE_TRACES, "ch06-streetlights-backprop-gz", "ch06-streetlights-backprop-ascent-form",
+                                  "streetlights-no-hidden-layer", "streetlights-linear-hidden-layer",
+                                  "ch06-streetlights-full-dataset", "streetlights-full-gd"])
+def test_a_page_written_a_block_at_once_is_the_page_written_an_event_at_a_time(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's at-once way (every step of a block a step of a kind seen before, the
+    state after each event worked out for the block, each kind's values a column): the page
+    it writes is the page writing an event at a time writes, byte for byte (the entries, the
+    snapshots, the errors, the pass starts, the pressure view), and the ch. 6 run's blocks
+    after its first two passes are written at once."""
+    trace = TRACES / f"{name}.jsonl"
+    if name.endswith("-gz"):  # (the same run, gzip-compressed)
+        trace = tmp_path / "t.jsonl.gz"
+        trace.write_bytes(gzip.compress((TRACES / f"{name[:-3]}.jsonl").read_bytes()))
+    elif not trace.exists():
+        pytest.skip(f"no {trace.name}")
+    at_once, one_by_one, taken = _page_both_ways(trace, tmp_path, monkeypatch)
+    assert isinstance(at_once, bytes) and at_once == one_by_one
+    if name.startswith("ch06-streetlights-backprop"):
+        assert len(taken) == 6 and taken.count(True) >= 5, taken  # (1,740 events: 7 blocks)
+
+
 @pytest.mark.parametrize("name", [*EDITS, *LINE_EDITS])
 def test_an_edited_trace_makes_the_page_or_the_error_reading_every_event_makes(
-        name: str, tmp_path: Path) -> None:
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page's writer reads the steps (a repeating pass's as step lines) and fills them
     in a chunk at a time: for each edit of the ch. 6 trace that the reader's tests make
     (of its order, of a line's content), the page holds the entries, and the snapshots,
@@ -302,6 +351,9 @@ def test_an_edited_trace_makes_the_page_or_the_error_reading_every_event_makes(
     or the page is not written and the error is the one reading every event raises."""
     trace = tmp_path / "t.jsonl"
     trace.write_bytes(_edited({**EDITS, **LINE_EDITS}[name]))
+    with monkeypatch.context() as patch:  # (blocks of 256 events: written at once and not)
+        at_once, one_by_one, _ = _page_both_ways(trace, tmp_path, patch)
+    assert at_once == one_by_one
     expected: list[Any] = []
     snapshots: list[Any] = []
     try:

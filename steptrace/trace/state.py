@@ -26,6 +26,7 @@ writer): each event comes complete with the state just past it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -231,6 +232,69 @@ class NetworkState:
             weights[k - 1] = after
             yield fill(event, {"weight_delta": rows_change, "weights": rows_after})
 
+    def timeline(self, events: Sequence[Event], where: Mapping[tuple[str, int], Sequence[int]]
+                 ) -> Timeline | None:
+        """The state after each of ``events``, in bulk (:class:`Timeline`), the state moved
+        past them (as :meth:`complete` of each would move it: the same bits); ``where``:
+        the indices of each kind of step that moves the state, in order, by ``(kind,
+        layer)`` (``forward``, ``delta``, ``update``; the other kinds move nothing). For an
+        exact run's chunk whose every step is of one sample and whose updates are gradient
+        descent's with their fields left out (as a ``step``-detail trace has them), once
+        every layer's output and delta are known; None for any other, the state not moved
+        (an event at a time does it)."""
+        layers = len(self.weights)
+        if (self.mode != "exact" or len(self.layer.rows) != layers + 1
+                or len(self.delta.rows) != layers):
+            return None
+        sizes = [w.shape[0] for w in self.weights] + [self.weights[-1].shape[1]]
+        found = Timeline()
+        firsts = [events[i] for i in where.get(("forward", 1), ())]
+        try:
+            found.slots[("layer", 0)] = _slot(where.get(("forward", 1), ()), [
+                event.layer_in if event.layer_in is not None  # type: ignore[union-attr]
+                else self.batch(event.samples)[1] for event in firsts], self.layer[0], sizes[0])
+            for k in range(1, layers + 1):
+                at = where.get(("forward", k), ())
+                found.slots[("layer", k)] = _slot(
+                    at, [events[i].layer_out for i in at], self.layer[k], sizes[k])  # type: ignore[union-attr]
+                at = where.get(("delta", k), ())
+                found.slots[("delta", k)] = _slot(
+                    at, [events[i].delta for i in at], self.delta[k], sizes[k])  # type: ignore[union-attr]
+        except ValueError:  # (a step of several samples, a ragged matrix: an event at a time)
+            return None
+        updates = {k: [events[i] for i in where[("update", k)]] for k in range(1, layers + 1)
+                   if where.get(("update", k))}
+        if any(event.weights is not None or event.weight_delta is not None  # type: ignore[union-attr]
+               or event.rule is not None for made in updates.values() for event in made):  # type: ignore[union-attr]
+            return None
+        with np.errstate(all="ignore"):  # (a run that diverged overflowed here too)
+            for j in range(layers):
+                spots = np.asarray(where.get(("update", j + 1), ()), dtype=np.intp)
+                before = self.before[j]
+                if not len(spots):
+                    found.slots[("weights", j)] = (spots, self.weights[j][np.newaxis])
+                    found.slots[("before", j)] = (spots, np.asarray(before)[np.newaxis])
+                    continue
+                ins = found.at(("layer", j), spots)[:, 0]  # (each update's one row of layer_j and
+                deltas = found.at(("delta", j + 1), spots)[:, 0]  # of its delta, as the step had)
+                changes, weights = self._updated(j + 1, ins, deltas, np.array(
+                    [event.alpha for event in updates[j + 1]], dtype=np.float64))  # type: ignore[union-attr]
+                found.slots[("weights", j)] = (spots, weights)
+                found.slots[("before", j)] = (spots, np.concatenate(
+                    [np.asarray(before)[np.newaxis], weights[:-1]]))
+                found.changes[j + 1] = changes
+        # the state past the chunk: each layer's and delta's last rows, as the events hold them
+        for k in range(1, layers + 1):
+            if at := where.get(("forward", k), ()):
+                self.layer.rows[k] = events[at[-1]].layer_out  # type: ignore[union-attr]
+            if at := where.get(("delta", k), ()):
+                self.delta.rows[k] = events[at[-1]].delta  # type: ignore[union-attr]
+        if firsts:
+            last = firsts[-1]
+            self.layer.rows[0] = (last.layer_in if last.layer_in is not None  # type: ignore[union-attr]
+                                  else self.batch(last.samples)[0])
+        return found
+
     def _worked_out(self, events: list[Event]) -> dict[int, tuple[int, Any, Any, Any]] | None:
         """Where each update of ``events`` is (its index): its layer, the weights after it
         (an array), its weight_delta and those weights as an event's rows, worked out at once from the
@@ -368,13 +432,18 @@ class NetworkState:
         weights before the first and after each; the state moved on past them."""
         ins = np.array([row[1] for row in found], dtype=np.float64)
         deltas = np.array([row[2] for row in found], dtype=np.float64)
+        alphas = np.array([done[where].alpha for where, _, _ in found], dtype=np.float64)
+        return self._updated(k, ins, deltas, alphas)
+
+    def _updated(self, k: int, ins: Array, deltas: Array, alphas: Array) -> tuple[Array, Array]:
+        """:meth:`_updates` of the updates' rows of layer_{k-1} and deltas (one an update,
+        in order) and alphas, as arrays."""
         # weight_delta = layer_{k-1}ᵀ · layer_k_delta of one row each: an outer product,
         # one multiplication a number (exact_dot's own way for it), for every update at once
         changes = ins[:, :, np.newaxis] * deltas[:, np.newaxis, :]
         frozen = self.frozen[k - 1]
         if frozen is not None:
             changes[:, frozen] = 0.0
-        alphas = np.array([done[where].alpha for where, _, _ in found], dtype=np.float64)
         steps = alphas[:, np.newaxis, np.newaxis] * changes  # (alpha times each product, as update())
         steps = np.concatenate([self.weights[k - 1][np.newaxis], steps])
         # one update after another: weights - step (+ in the ascent form), each in turn
@@ -382,6 +451,52 @@ class NetworkState:
         self.before[k - 1] = weights[-2]
         self.weights[k - 1] = weights[-1]
         return changes, weights
+
+
+def stacked(rows: Sequence[Any], shape: tuple[int, int]) -> Array:
+    """Matrices of one ``shape`` (rows of numbers, as events hold them, or arrays) as one
+    float64 array, (len(rows), *shape): rows of numbers through one ``np.fromiter``, some
+    3× sooner than ``np.array``. ValueError when one is of another shape."""
+    count = len(rows) * shape[0] * shape[1]
+    if rows and type(rows[0]) is tuple:
+        try:
+            return np.fromiter(chain.from_iterable(chain.from_iterable(rows)), dtype=np.float64,
+                               count=count).reshape(len(rows), *shape)
+        except ValueError:  # (more or fewer numbers than that: said below)
+            pass
+    array = np.array(rows, dtype=np.float64) if rows else np.empty((0, *shape))
+    if array.shape != (len(rows), *shape):
+        raise ValueError(f"matrices not all of shape {shape}")
+    return array
+
+
+def _slot(at: Sequence[int], rows: list[Any], start: Array, size: int) -> tuple[Any, Array]:
+    """A slot of a :class:`Timeline`: where it is set, and its value before the chunk
+    (``start``: an array of one row) and then (``rows``: each one row of ``size``)."""
+    if start.shape != (1, size):
+        raise ValueError("not one row")
+    return (np.asarray(at, dtype=np.intp),
+            np.concatenate([start[np.newaxis], stacked(rows, (1, size))]))
+
+
+class Timeline:
+    """The state after each event of a chunk, in bulk (:meth:`NetworkState.timeline`): for
+    each slot, ``("layer", k)`` (layer k's latest output; layer 0's, the latest step's
+    input rows), ``("delta", k)``, ``("weights", j)`` (``weights_j_{j+1}``) and
+    ``("before", j)`` (those weights before their latest update), where in the chunk it
+    was set (the events' indices, in order) and its value then, its value before the chunk
+    first; and each update's weight_delta (``changes[k]``, those of ``weights_{k-1}_k`` in
+    order)."""
+
+    def __init__(self) -> None:
+        self.slots: dict[tuple[str, int], tuple[Any, Array]] = {}  # (indices: intp)
+        self.changes: dict[int, Array] = {}
+
+    def at(self, slot: tuple[str, int], where: Any) -> Array:
+        """The slot's values just after the events at ``where`` (indices into the chunk,
+        ascending or not; -1: before the chunk), one a row of the array."""
+        positions, values = self.slots[slot]
+        return values[np.searchsorted(positions, where, side="right")]  # type: ignore[no-any-return]
 
 
 def complete_events(header: Header, events: Iterable[Event]) -> Iterator[Event]:

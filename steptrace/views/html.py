@@ -40,9 +40,10 @@ import base64
 import shutil
 import tempfile
 import zlib
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from operator import attrgetter, call, is_
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -68,7 +69,7 @@ from steptrace.trace.events import (
 )
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
-from steptrace.trace.state import NetworkState
+from steptrace.trace.state import NetworkState, Timeline
 from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
 from steptrace.views.pressure import PressureRun, PressureView
@@ -300,8 +301,8 @@ class _Recipe:
     ``slow``: its steps are narrated every time (a recipe that disagreed, or found no
     source for an operand)."""
 
-    __slots__ = ("cache", "checked", "fields", "held", "hows", "kind", "order", "others", "own",
-                 "parts", "ready", "shape", "slow")
+    __slots__ = ("attrs", "cache", "checked", "columns", "fields", "held", "hows", "kind", "order",
+                 "others", "own", "parts", "ready", "shape", "slow")
 
     def __init__(self, shape: tuple[Any, ...], fields: tuple[tuple[str, str, bool], ...],
                  parts: list[tuple[Source, str]] | None, kind: list[Any]) -> None:
@@ -316,6 +317,13 @@ class _Recipe:
         self.others: tuple[Source, ...] = ()
         self.order: tuple[int, ...] = ()
         self.hows: tuple[str, ...] = ()
+        #: once ready: the event's own fields ``own`` gives, after its epoch and seq, and what
+        #: each of ``held`` reads of the state, as a whole block's columns are made of a
+        #: :class:`~steptrace.trace.state.Timeline` (:func:`_columns`): ``("weights", j)``,
+        #: ``("before", j)``, ``("layer", k)``, ``("delta", k)``, ``("carried", k)`` or
+        #: ``("constant", value)``; None where one is none of these, or ``others`` is not empty
+        self.attrs: tuple[str, ...] = ()
+        self.columns: tuple[tuple[str, Any], ...] | None = None
 
     def operands(self, event: Event) -> list[Any]:
         values = []
@@ -538,6 +546,7 @@ class _Steps:
         state = self.state
         attrs: list[str] = []
         held: list[Callable[[], Any]] = []
+        columns: list[tuple[str, Any]] | None = []  # (what each of held reads)
         others: list[Source] = []
         where: list[tuple[str, int]] = []
         hows: list[str] = []
@@ -551,6 +560,8 @@ class _Steps:
                 if found is not None:
                     where.append(("held", len(held)))
                     held.append(repeat(value).__next__)
+                    if columns is not None:
+                        columns.append(("constant", value))
                     hows.append(_AS_IS)
                     continue
                 how = _VALUE
@@ -562,13 +573,19 @@ class _Steps:
                 continue
             fast = None if made is None else self._fast(made)
             if fast is not None:
+                if columns is not None:
+                    columns.append(self._slot(made))  # type: ignore[arg-type]
                 made = (fast, None)
             elif made is not None and made[0] == self._back and state.mode == "exact":
+                if columns is not None:
+                    columns.append(("carried", made[1]))
                 made = (partial(_carried, state.delta.rows, state.weights, *made[1:]), None)
                 how = _BACK  # (made a block at a time: _numbers)
             elif made is not None:  # (its method, handed no event: it looks at none)
+                columns = None
                 made = (partial(made[0], *made[1:], None), None)
             if made is None:
+                columns = None
                 where.append(("others", len(others)))
                 others.append(source)
             else:
@@ -580,6 +597,15 @@ class _Steps:
         recipe.held, recipe.others = tuple(held), tuple(others)
         recipe.order = tuple(starts[group] + i for group, i in where)
         recipe.hows = tuple(hows)
+        recipe.attrs = tuple(attrs)
+        recipe.columns = None if columns is None else tuple(columns)
+
+    def _slot(self, made: tuple[Any, ...]) -> tuple[str, int]:
+        """The :class:`~steptrace.trace.state.Timeline` slot a :meth:`_fast` source reads."""
+        method = made[0]
+        name = ("weights" if method == self._weights else "before" if method == self._before
+                else "layer" if method == self._layer else "delta")
+        return (name, made[1])
 
     def _fast(self, made: tuple[Any, ...]) -> Callable[[], Any] | None:
         """A held source read straight from the state's lists and dicts (in C)."""
@@ -689,52 +715,267 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     there, so a long run opens about as fast as a short one), and the elements of the
     snapshots', errors', held-out errors' and pass starts' arrays to their files, handing
     each event, complete, to ``pressure`` (the pressure view's run); returns the event
-    count."""
-    count = passes = tested = 0
-    epoch, iterations = -1, reader.header.config.iterations
-    block = _Block()
-    steps = _Steps(reader.header, registry, fresh=True)  # (the reader's events: ours)
-    key_of, recipes, gather = steps.key, steps.recipes, block.gather
-    # (the passes' ends as events; the steps of a pass that repeats the last one's as the
-    # reader's step lines: their fields, checked, without pydantic models; a step line
-    # whose kind of step is still narrated is made its event then)
-    drawn = steps.drawn()  # (the snapshot before the next event, written when it comes)
-    for event in steps.state.stepped(cast("Iterator[Event]", reader.steps(("epoch_end",)))):
-        # (the state is just past the event already: its updates worked out a chunk at once)
-        if count % CHECKPOINT == 0:
-            checkpoints.write((b"," if count else b"") + _json(drawn))
-        # (steps.step, inline: the hot loop)
-        key = key_of(event)
-        recipe = None if key is None else recipes.get(key)
-        if recipe is not None and recipe.ready:
-            gather(event, recipe)
-        else:
-            if isinstance(event, StepLine):
-                event = event.event()
-            event, shape, values, recipe = steps.narrate(event, key, recipe)
-            block.add(event, shape, values, recipe)
-        if pressure is not None:
-            pressure.add(event)
-        if isinstance(event, EpochEndEvent):
-            if progress is not None:
-                progress(event.epoch + 1, iterations, (event.seq + 1) // (event.epoch + 1))
-            if event.error is not None:
-                errors.write((b"," if passes else b"") + _json(event.error))
-                passes += 1
-            if event.test_error is not None:
-                test_errors.write((b"," if tested else b"") + _json(event.test_error))
-                tested += 1
-        if event.epoch != epoch:  # where each pass starts: the page jumps there
-            starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
-            epoch = event.epoch
-        count += 1
-        if count % CHECKPOINT == 0:
-            drawn = steps.drawn()
-            if count % BLOCK == 0:
-                block.write(page)
-    if block.rows:
-        block.write(page)
-    return count
+    count. (See :class:`_Writer`.)"""
+    writer = _Writer(reader, registry, page, (checkpoints, errors, test_errors, starts),
+                     pressure, progress)
+    return writer.write(cast("Iterator[Event]", reader.steps(("epoch_end",))))
+
+
+def _line_key(event: Event) -> Any:
+    """What decides a step's recipe once every layer's output and delta are known, its
+    fields left out or given alike: a step line's class (its kind, layer, samples and
+    nonlinearity, an update without a rule), or an event's class, layer, samples and
+    nonlinearity."""
+    if event.__class__.__base__ is StepLine:
+        return event.__class__
+    return (event.__class__, event.layer, event.samples, getattr(event, "nonlinearity", None))
+
+
+#: The fields a ``step``-detail trace leaves out of each kind of step (the state fills them in).
+_LEFT_OUT = {"forward": ("layer_in",), "error": ("prediction", "goal"),
+             "update": ("weight_delta", "weights"), "delta": ()}
+
+
+class _Writer:
+    """The page's events, a block (``BLOCK`` events) at a time. The trace's steps are read
+    as the reader's step lines where a pass repeats the last one's (the passes' ends as
+    events; a step line whose kind of step is still narrated is made its event then).
+
+    A block is written one event at a time (:meth:`one_by_one`: the state walked by
+    :meth:`NetworkState.stepped <steptrace.trace.state.NetworkState.stepped>`, each step's
+    recipe found and its values gathered), or at once (:meth:`at_once`): where every step of
+    the block is a step line of a class seen before with its ready recipe (``lines``), its
+    left-out fields left out, in an exact run of single-sample steps, the state after each
+    event is worked out for the whole block (a
+    :class:`~steptrace.trace.state.Timeline`), each recipe's values are made a column at a
+    time from it and from the lines' fields (:func:`_columns`), and only the passes' ends
+    are narrated one by one. The same page, byte for byte: ``tests/test_viewer.py`` holds
+    both ways to reading every event."""
+
+    def __init__(self, reader: TraceReader, registry: Registry, page: IO[bytes],
+                 spills: tuple[IO[bytes], IO[bytes], IO[bytes], IO[bytes]],
+                 pressure: PressureRun | None, progress: Progress | None) -> None:
+        self.page = page
+        self.checkpoints, self.errors, self.test_errors, self.starts = spills
+        self.pressure, self.progress = pressure, progress
+        self.config = reader.header.config
+        self.count = self.passes = self.tested = 0
+        self.epoch = -1
+        self.block = _Block()
+        self.steps = _Steps(reader.header, registry, fresh=True)  # (the reader's events: ours)
+        self.last = len(self.config.layers) - 1
+        #: a step line's class: its ready recipe, the state it moves (its kind and layer, or
+        #: None), a getter of the fields its trace leaves out (None: none) and what it gives
+        #: when they are
+        self.lines: dict[Any, tuple[_Recipe, tuple[str, int] | None, Any, Any]] = {}
+        #: whether a block may be written at once (an exact run; a pressure view that does
+        #: not follow every update)
+        self.may = (self.config.arithmetic == "exact"
+                    and (pressure is None or not pressure.every_pass))
+
+    def write(self, events: Iterator[Event]) -> int:
+        """Write every event's entry; the event count."""
+        while chunk := list(islice(events, BLOCK)):
+            if not (self.may and self.lines and self.at_once(chunk)):
+                self.one_by_one(chunk)
+            self.block.write(self.page)
+        return self.count
+
+    def one_by_one(self, chunk: list[Event]) -> None:
+        """Write ``chunk``'s entries an event at a time."""
+        steps, block, state = self.steps, self.block, self.steps.state
+        key_of, recipes, gather, lines = steps.key, steps.recipes, block.gather, self.lines
+        pressure, count, epoch = self.pressure, self.count, self.epoch
+        full = (self.last + 1, self.last)  # (every layer's output and delta known)
+        drawn = steps.drawn()  # (the snapshot before the next event, written when it comes)
+        for event in state.stepped(chunk):
+            # (the state is just past the event already: its updates worked out a chunk at once)
+            if count % CHECKPOINT == 0:
+                self.checkpoints.write((b"," if count else b"") + _json(drawn))
+            # (steps.step, inline: the hot loop)
+            key = key_of(event)
+            recipe = None if key is None else recipes.get(key)
+            if recipe is not None and recipe.ready:
+                gather(event, recipe)
+                if key[-1] == full and _line_key(event) not in lines:  # type: ignore[index]
+                    self.learn(event, recipe)
+            else:
+                if isinstance(event, StepLine):
+                    event = event.event()
+                event, shape, values, recipe = steps.narrate(event, key, recipe)
+                block.add(event, shape, values, recipe)
+            if pressure is not None:
+                pressure.add(event)
+            if isinstance(event, EpochEndEvent):
+                self.ended(event)
+            if event.epoch != epoch:  # where each pass starts: the page jumps there
+                self.starts.write((b"," if epoch >= 0 else b"") + str(count).encode())
+                epoch = event.epoch
+            count += 1
+            if count % CHECKPOINT == 0:
+                drawn = steps.drawn()
+        self.count, self.epoch = count, epoch
+
+    def learn(self, line: Event, recipe: _Recipe) -> None:
+        """Keep ``recipe`` (ready, of a step whose every layer's output and delta were
+        known: a later step of the same :func:`_line_key` has the same key) for
+        :meth:`at_once`."""
+        if (recipe.columns is None or len(line.samples) != 1
+                or (line.kind == "update" and (line.rule is not None
+                                               or line.details is not None))):
+            return
+        kind, k = line.kind, line.layer
+        left_out = _LEFT_OUT[kind]
+        self.lines[_line_key(line)] = (
+            recipe, (kind, k) if kind != "error" else None,
+            attrgetter(*left_out) if left_out else None,
+            None if len(left_out) < 2 else (None,) * len(left_out))
+
+    def ended(self, event: EpochEndEvent) -> None:
+        """A pass's end: the progress, its error and held-out error."""
+        if self.progress is not None:
+            self.progress(event.epoch + 1, self.config.iterations,
+                          (event.seq + 1) // (event.epoch + 1))
+        if event.error is not None:
+            self.errors.write((b"," if self.passes else b"") + _json(event.error))
+            self.passes += 1
+        if event.test_error is not None:
+            self.test_errors.write((b"," if self.tested else b"") + _json(event.test_error))
+            self.tested += 1
+
+    def at_once(self, chunk: list[Event]) -> bool:
+        """Write ``chunk``'s entries at once (see :class:`_Writer`); False, nothing written
+        and the state as it was, where it cannot be."""
+        lines, state = self.lines, self.steps.state
+        recipe_at: list[_Recipe | None] = []
+        groups: dict[_Recipe, list[int]] = {}
+        places: dict[tuple[str, int], list[list[int]]] = {}
+        for i, event in enumerate(chunk):
+            found = lines.get(event.__class__)
+            if found is None:
+                if event.__class__ is EpochEndEvent:
+                    recipe_at.append(None)
+                    continue
+                # (a step the reader made an event, as in a pass after a checkpoint)
+                found = lines.get(_line_key(event))
+                if found is None or (event.kind == "update" and (
+                        event.rule is not None or event.details is not None)):
+                    return False
+            recipe, place, left_out, none = found
+            if left_out is not None and left_out(event) != none:
+                return False  # (a field the trace gives: an event at a time)
+            recipe_at.append(recipe)
+            at = groups.get(recipe)
+            if at is None:
+                groups[recipe] = at = [i]
+                if place is not None:
+                    places.setdefault(place, []).append(at)
+            else:
+                at.append(i)
+        where = {place: sorted(chain.from_iterable(lists)) for place, lists in places.items()}
+        saved = (list(state.weights), list(state.before), dict(state.layer.rows),
+                 dict(state.delta.rows))
+        timeline = state.timeline(chunk, where)
+        if timeline is None:
+            return False
+        made: dict[_Recipe, tuple[list[Any], Any]] = {}
+        try:
+            for recipe, at in groups.items():
+                numbers = _columns(recipe, chunk, at, timeline, state, where, self.last)
+                if numbers is None:
+                    raise ValueError("not a column")
+                made[recipe] = numbers
+        except (TypeError, ValueError):  # (an event at a time says it as it is)
+            state.weights[:], state.before[:] = saved[0], saved[1]
+            state.layer.rows.clear()
+            state.layer.rows.update(saved[2])
+            state.delta.rows.clear()
+            state.delta.rows.update(saved[3])
+            return False
+        self._written(chunk, recipe_at, made, timeline, where)
+        return True
+
+    def _written(self, chunk: list[Event], recipe_at: list[_Recipe | None],
+                 made: dict[_Recipe, tuple[list[Any], Any]], timeline: Timeline,
+                 where: dict[tuple[str, int], list[int]]) -> None:
+        """:meth:`at_once`'s rows, the passes' ends, snapshots and pass starts, in order."""
+        block, steps, pressure = self.block, self.steps, self.pressure
+        rows, index_of = block.rows, dict[_Recipe, int]()
+        count, epoch = self.count, self.epoch
+        ups = where.get(("update", 1), [])  # (the pressure view follows weights_0_1)
+        for offset in range(0, len(chunk), CHECKPOINT):  # (count: a multiple of BLOCK)
+            self.checkpoints.write((b"," if count + offset else b"")
+                                   + _json(self._drawn(timeline, offset - 1)))
+        for i, recipe in enumerate(recipe_at):
+            event = chunk[i]
+            if recipe is not None:
+                index = index_of.get(recipe)
+                if index is None:
+                    index = index_of[recipe] = block.columned(recipe, made[recipe])
+                rows.append((index, event.epoch))
+            else:  # a pass's end: narrated
+                end, shape, values, _ = steps.narrate(event, None, None)
+                block.add(end, shape, values, None)
+                if pressure is not None:
+                    if done := bisect_left(ups, i):
+                        pressure.current = timeline.at(("weights", 0), ups[done - 1]).tolist()
+                    pressure.add(end)
+                self.ended(end)  # type: ignore[arg-type]
+            if event.epoch != epoch:  # where each pass starts: the page jumps there
+                self.starts.write((b"," if epoch >= 0 else b"") + str(count + i).encode())
+                epoch = event.epoch
+        if pressure is not None and ups:
+            pressure.current = timeline.at(("weights", 0), ups[-1]).tolist()
+            pressure.updates += len(ups)
+        self.count, self.epoch = count + len(chunk), epoch
+
+    def _drawn(self, timeline: Timeline, at: int) -> dict[str, Any]:
+        """:meth:`_Steps.drawn` just after the block's event ``at`` (-1: before the block)."""
+        layers = range(self.last + 1)
+        return {"nodes": [_rows(timeline.at(("layer", k), at).tolist()) for k in layers],
+                "weights": [_block(timeline.at(("weights", j), at).tolist()) for j in layers[:-1]],
+                "deltas": [_rows(timeline.at(("delta", k), at).tolist()) if k else []
+                           for k in layers]}
+
+
+def _columns(recipe: _Recipe, chunk: list[Event], at: list[int], timeline: Timeline,
+             state: NetworkState, where: dict[tuple[str, int], list[int]], last: int
+             ) -> tuple[list[Any], Any] | None:
+    """The slots and numbers (as :func:`_numbers` makes them) of a ready recipe's steps at
+    ``at`` in ``chunk``, made a column at a time: the lines' own fields, those the state
+    fills in and what the recipe reads of the state, from ``timeline``."""
+    kind, k, samples = recipe.kind[0], recipe.kind[1], recipe.kind[2]
+    spots = np.asarray(at, dtype=np.intp)
+    count = len(at)
+
+    def constant(rows: Any) -> Any:
+        return np.repeat(np.asarray(rows, dtype=np.float64)[np.newaxis], count, axis=0)
+
+    def own(name: str) -> Any:
+        if kind == "forward" and name == "layer_in":
+            return constant(state.batch(samples)[0]) if k == 1 else timeline.at(("layer", k - 1), spots)
+        if kind == "error" and name in ("prediction", "goal"):
+            return (timeline.at(("layer", last), spots) if name == "prediction"
+                    else constant(state.batch(samples)[2]))
+        if kind == "update" and name == "weight_delta":
+            return timeline.changes[k][np.searchsorted(where[("update", k)], spots)]
+        if kind == "update" and name == "weights":
+            return timeline.at(("weights", k - 1), spots)
+        return _floats(tuple([getattr(chunk[i], name) for i in at]))
+
+    def held(what: str, of: Any) -> Any:
+        if what == "constant":
+            return _floats((of,) * count)
+        if what == "carried":  # layer_{k+1}_delta · weights_k_{k+1}ᵀ, in exact arithmetic
+            with np.errstate(all="ignore"):
+                return backs(exact_dot_each, timeline.at(("delta", of + 1), spots),
+                             timeline.at(("weights", of), spots))
+        return timeline.at((what, of), spots)
+
+    assert recipe.columns is not None  # (a recipe kept by _Writer.learn)
+    values = [np.empty(0), np.empty(0),  # (epoch and seq: not numbers of the row)
+              *map(own, recipe.attrs), *(held(*column) for column in recipe.columns)]
+    return _numbers_of([values[i] for i in recipe.order], recipe.hows, count)
 
 
 class _Block:
@@ -762,8 +1003,8 @@ class _Block:
         self.kind_list: list[list[Any]] = []
         self.rows: list[Any] = []
         #: per kind of step made by its recipe alone: its index and the values it gathered,
-        #: one tuple an event
-        self.gathered: dict[_Recipe, tuple[int, list[tuple[Any, ...]]]] = {}
+        #: one tuple an event (or, :meth:`columned`, its slots and numbers made already)
+        self.gathered: dict[_Recipe, tuple[int, Any]] = {}
 
     def gather(self, event: Event, recipe: _Recipe) -> None:
         """Add the entry of ``event``, a step of the ready ``recipe``: its values gathered
@@ -811,13 +1052,25 @@ class _Block:
         row += values
         self.rows.append(row)
 
+    def columned(self, recipe: _Recipe, numbers: tuple[list[Any], Any]) -> int:
+        """Take a ready recipe's kind of step whose ``numbers`` (its slots and float64s, as
+        :func:`_numbers` makes them) a block's columns made at once (:func:`_columns`); its
+        kind's index (its events' rows are ``[index, epoch]``, added by the caller)."""
+        index = len(self.kind_list)
+        kind = recipe.kind
+        self.kind_list.append([*kind[:4], self.shapes.setdefault(recipe.shape, len(self.shapes)),
+                               kind[5]])
+        self.gathered[recipe] = (index, numbers)
+        return index
+
     def numbers(self) -> bytes:
         """The gathered kinds' numbers, float64 little-endian, one kind after another (each
         kind's entry given its ``slots`` and ``at``); a kind that cannot be, in the rows."""
         made: list[Any] = []
         at = 0
         for recipe, (index, gathered) in self.gathered.items():
-            found = _numbers(gathered, recipe.order, recipe.hows)
+            found = (gathered if type(gathered) is tuple  # (columned: made already)
+                     else _numbers(gathered, recipe.order, recipe.hows))
             if found is None:
                 self._in_rows(index, gathered, recipe.order, recipe.hows)
                 continue
@@ -871,13 +1124,21 @@ def _numbers(gathered: list[tuple[Any, ...]], order: tuple[int, ...], hows: tupl
     float64s: each value's slot (see :class:`_Block`) and the numbers, a row an event
     after another; None if a value is not a number or a matrix of the same shape in every
     event."""
+    columns_gathered = list(zip(*gathered, strict=True))
+    return _numbers_of([columns_gathered[at] for at in order], hows, len(gathered))
+
+
+def _numbers_of(values_of: list[Any], hows: tuple[str, ...], count: int
+                ) -> tuple[list[Any], Any] | None:
+    """:func:`_numbers` of the values in columns, one a value of the row (each the values of
+    its events in turn, or already their float64 array, ``count`` rows)."""
     slots: list[Any] = []
     columns: list[Any] = []
-    count = len(gathered)
-    columns_gathered = list(zip(*gathered, strict=True))
-    for values, how in zip([columns_gathered[at] for at in order], hows, strict=True):
+    for values, how in zip(values_of, hows, strict=True):
         try:
-            if how is _BACK:  # layer_{k+1}_delta · weights_k_{k+1}ᵀ, each in exact arithmetic
+            if isinstance(values, np.ndarray):  # (made of a block's timeline: _columns)
+                array = values
+            elif how is _BACK:  # layer_{k+1}_delta · weights_k_{k+1}ᵀ, each in exact arithmetic
                 if any(map(is_, values, repeat(None))):
                     return None
                 above = np.array([value[0] for value in values], dtype=np.float64)
