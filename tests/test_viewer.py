@@ -319,9 +319,12 @@ def _page_both_ways(trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return pages[0], pages[1], taken
 
 
-@pytest.mark.parametrize("name", [*PAGE_TRACES, "ch06-streetlights-backprop-gz", "ch06-streetlights-backprop-ascent-form",
-                                  "streetlights-no-hidden-layer", "streetlights-linear-hidden-layer",
-                                  "ch06-streetlights-full-dataset", "streetlights-full-gd"])
+AT_ONCE_TRACES = [*PAGE_TRACES, "ch06-streetlights-backprop-gz", "ch06-streetlights-backprop-ascent-form",
+                  "streetlights-no-hidden-layer", "streetlights-linear-hidden-layer",
+                  "ch06-streetlights-full-dataset", "streetlights-full-gd"]
+
+
+@pytest.mark.parametrize("name", AT_ONCE_TRACES)
 def test_a_page_written_a_block_at_once_is_the_page_written_an_event_at_a_time(
         name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The writer's at-once way (every step of a block a step of a kind seen before, the
