@@ -10,12 +10,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
-def interleaved(runs: Mapping[str, Callable[[], float]], repeat: int) -> dict[str, list[float]]:
+def interleaved(runs: Mapping[str, Callable[[], float]], repeat: int,
+                warmed: Callable[[], None] | None = None) -> dict[str, list[float]]:
     """Each of ``runs`` (a callable returning the seconds it took) once, untimed (imports,
     caches, compiled kernels), then ``repeat`` rounds in an order shuffled every round (seeded),
-    so that no contender always runs right after the same other one: every time, by name."""
+    so that no contender always runs right after the same other one: every time, by name.
+    ``warmed`` is called between the untimed round and the timed ones."""
     for go in runs.values():
         go()
+    if warmed is not None:
+        warmed()
     times: dict[str, list[float]] = {name: [] for name in runs}
     order = list(runs)
     shuffle = random.Random(0).shuffle

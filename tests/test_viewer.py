@@ -295,10 +295,12 @@ def signed(value: Any) -> Any:
 
 def _page_both_ways(trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                     ) -> tuple[bytes | str, bytes | str, list[bool]]:
-    """The page of ``trace`` (or its error) written with blocks of 256 events, as the
-    writer writes them (each block at once where it can be) and an event at a time only;
-    and, for the first, whether each block after the first was written at once."""
-    monkeypatch.setattr(html_module, "BLOCK", CHECKPOINT)  # (many blocks of a short run)
+    """The page of ``trace`` (or its error) written with blocks of 512 events read 256 at a
+    time, as the writer writes them (each window at once where it can be) and an event at
+    a time only; and, for the first, whether each window after the first was written at
+    once."""
+    monkeypatch.setattr(html_module, "BLOCK", 2 * CHECKPOINT)  # (many blocks of a short run,
+    monkeypatch.setattr(html_module, "WINDOW", CHECKPOINT)  # each of two windows)
     at_once = html_module._Writer.at_once
     taken: list[bool] = []
 
@@ -341,7 +343,7 @@ def test_a_page_written_a_block_at_once_is_the_page_written_an_event_at_a_time(
     at_once, one_by_one, taken = _page_both_ways(trace, tmp_path, monkeypatch)
     assert isinstance(at_once, bytes) and at_once == one_by_one
     if name.startswith("ch06-streetlights-backprop"):
-        assert len(taken) == 6 and taken.count(True) >= 5, taken  # (1,740 events: 7 blocks)
+        assert len(taken) == 6 and taken.count(True) >= 5, taken  # (1,740 events: 7 windows)
 
 
 @pytest.mark.parametrize("name", [*EDITS, *LINE_EDITS])
@@ -354,7 +356,7 @@ def test_an_edited_trace_makes_the_page_or_the_error_reading_every_event_makes(
     or the page is not written and the error is the one reading every event raises."""
     trace = tmp_path / "t.jsonl"
     trace.write_bytes(_edited({**EDITS, **LINE_EDITS}[name]))
-    with monkeypatch.context() as patch:  # (blocks of 256 events: written at once and not)
+    with monkeypatch.context() as patch:  # (small blocks: written at once and not)
         at_once, one_by_one, _ = _page_both_ways(trace, tmp_path, patch)
     assert at_once == one_by_one
     expected: list[Any] = []

@@ -83,6 +83,9 @@ CHECKPOINT = 256
 #: call, not a number), so bigger blocks are cheaper to write; a multiple of ``CHECKPOINT``
 #: (a snapshot's events are in one block).
 BLOCK = 8 * CHECKPOINT
+#: The events the page's writer reads at a time (:class:`_Writer`): half a block (a block's
+#: kinds of step, numbers and rows gathered from both halves), so that fewer are held.
+WINDOW = BLOCK // 2
 #: zlib's level for the blocks of events
 LEVEL = 3
 MAX_NODES = 12
@@ -737,20 +740,20 @@ _LEFT_OUT = {"forward": ("layer_in",), "error": ("prediction", "goal"),
 
 
 class _Writer:
-    """The page's events, a block (``BLOCK`` events) at a time. The trace's steps are read
+    """The page's events, read ``WINDOW`` events (half a block) at a time: the trace's steps
     as the reader's step lines where a pass repeats the last one's (the passes' ends as
     events; a step line whose kind of step is still narrated is made its event then).
 
-    A block is written one event at a time (:meth:`one_by_one`: the state walked by
+    A window is written one event at a time (:meth:`one_by_one`: the state walked by
     :meth:`NetworkState.stepped <steptrace.trace.state.NetworkState.stepped>`, each step's
-    recipe found and its values gathered), or at once (:meth:`at_once`): where every step of
-    the block is a step line of a class seen before with its ready recipe (``lines``), its
-    left-out fields left out, in an exact run of single-sample steps, the state after each
-    event is worked out for the whole block (a
-    :class:`~steptrace.trace.state.Timeline`), each recipe's values are made a column at a
-    time from it and from the lines' fields (:func:`_columns`), and only the passes' ends
-    are narrated one by one. The same page, byte for byte: ``tests/test_viewer.py`` holds
-    both ways to reading every event."""
+    recipe found and its values gathered), or at once (:meth:`at_once`): where each of its
+    steps is of a kind seen before (``lines``: a step line's class, an event's class, layer,
+    samples and nonlinearity) with its ready recipe, its left-out fields left out, in an
+    exact run of single-sample steps, the state after each event is worked out for the
+    whole window (a :class:`~steptrace.trace.state.Timeline`), each recipe's values are
+    made a column at a time from it and from the steps' own fields (:func:`_columns`), and
+    only the passes' ends are narrated one by one. The same page, byte for byte:
+    ``tests/test_viewer.py`` holds the two ways to each other and to reading every event."""
 
     def __init__(self, reader: TraceReader, registry: Registry, page: IO[bytes],
                  spills: tuple[IO[bytes], IO[bytes], IO[bytes], IO[bytes]],
@@ -775,9 +778,13 @@ class _Writer:
 
     def write(self, events: Iterator[Event]) -> int:
         """Write every event's entry; the event count."""
-        while chunk := list(islice(events, BLOCK)):
+        while chunk := list(islice(events, WINDOW)):
             if not (self.may and self.lines and self.at_once(chunk)):
                 self.one_by_one(chunk)
+            del chunk  # (not held while the block is written and the next read: memory)
+            if self.count % BLOCK == 0:
+                self.block.write(self.page)
+        if self.block.rows:
             self.block.write(self.page)
         return self.count
 
@@ -882,7 +889,7 @@ class _Writer:
         try:
             for recipe, at in groups.items():
                 numbers = _columns(recipe, chunk, at, timeline, state, where, self.last)
-                if numbers is None:
+                if numbers is None or not self.block.takes(recipe, numbers):
                     raise ValueError("not a column")
                 made[recipe] = numbers
         except (TypeError, ValueError):  # (an event at a time says it as it is)
@@ -903,7 +910,7 @@ class _Writer:
         rows, index_of = block.rows, dict[_Recipe, int]()
         count, epoch = self.count, self.epoch
         ups = where.get(("update", 1), [])  # (the pressure view follows weights_0_1)
-        for offset in range(0, len(chunk), CHECKPOINT):  # (count: a multiple of BLOCK)
+        for offset in range(0, len(chunk), CHECKPOINT):  # (count: a multiple of WINDOW)
             self.checkpoints.write((b"," if count + offset else b"")
                                    + _json(self._drawn(timeline, offset - 1)))
         for i, recipe in enumerate(recipe_at):
@@ -1056,12 +1063,23 @@ class _Block:
         """Take a ready recipe's kind of step whose ``numbers`` (its slots and float64s, as
         :func:`_numbers` makes them) a block's columns made at once (:func:`_columns`); its
         kind's index (its events' rows are ``[index, epoch]``, added by the caller)."""
+        found = self.gathered.get(recipe)
+        if found is not None:  # (the block's first half had it: its numbers, then these)
+            index, (slots, before) = found
+            self.gathered[recipe] = (index, (slots, np.concatenate([before, numbers[1]])))
+            return index
         index = len(self.kind_list)
         kind = recipe.kind
         self.kind_list.append([*kind[:4], self.shapes.setdefault(recipe.shape, len(self.shapes)),
                                kind[5]])
         self.gathered[recipe] = (index, numbers)
         return index
+
+    def takes(self, recipe: _Recipe, numbers: tuple[list[Any], Any]) -> bool:
+        """Whether :meth:`columned` takes ``numbers`` of ``recipe``: a kind of step the block
+        has not, or has columned with the same slots (not gathered an event at a time)."""
+        found = self.gathered.get(recipe)
+        return found is None or (type(found[1]) is tuple and found[1][0] == numbers[0])
 
     def numbers(self) -> bytes:
         """The gathered kinds' numbers, float64 little-endian, one kind after another (each
