@@ -857,11 +857,13 @@ class _Writer:
         recipe_at: list[_Recipe | None] = []
         groups: dict[_Recipe, list[int]] = {}
         places: dict[tuple[str, int], list[list[int]]] = {}
+        firsts: list[int] = []  # (where each kind of step first comes; each pass's end)
         for i, event in enumerate(chunk):
             found = lines.get(event.__class__)
             if found is None:
                 if event.__class__ is EpochEndEvent:
                     recipe_at.append(None)
+                    firsts.append(i)
                     continue
                 # (a step the reader made an event, as in a pass after a checkpoint)
                 found = lines.get(_line_key(event))
@@ -875,6 +877,7 @@ class _Writer:
             at = groups.get(recipe)
             if at is None:
                 groups[recipe] = at = [i]
+                firsts.append(i)
                 if place is not None:
                     places.setdefault(place, []).append(at)
             else:
@@ -886,12 +889,19 @@ class _Writer:
         if timeline is None:
             return False
         made: dict[_Recipe, tuple[list[Any], Any]] = {}
+        families: dict[tuple[Any, ...], list[_Recipe]] = {}
+        for recipe in groups:
+            families.setdefault(_family(recipe), []).append(recipe)
         try:
-            for recipe, at in groups.items():
-                numbers = _columns(recipe, chunk, at, timeline, state, where, self.last)
-                if numbers is None or not self.block.takes(recipe, numbers):
+            for members in families.values():
+                numbers = _columns(members, [groups[r] for r in members], chunk, timeline, state,
+                                   where, self.last)
+                if numbers is None:
                     raise ValueError("not a column")
-                made[recipe] = numbers
+                for recipe, its in zip(members, numbers, strict=True):
+                    if not self.block.takes(recipe, its):
+                        raise ValueError("not a column")
+                    made[recipe] = its
         except (TypeError, ValueError):  # (an event at a time says it as it is)
             state.weights[:], state.before[:] = saved[0], saved[1]
             state.layer.rows.clear()
@@ -899,38 +909,41 @@ class _Writer:
             state.delta.rows.clear()
             state.delta.rows.update(saved[3])
             return False
-        self._written(chunk, recipe_at, made, timeline, where)
+        self._written(chunk, recipe_at, made, timeline, where, firsts)
         return True
 
     def _written(self, chunk: list[Event], recipe_at: list[_Recipe | None],
                  made: dict[_Recipe, tuple[list[Any], Any]], timeline: Timeline,
-                 where: dict[tuple[str, int], list[int]]) -> None:
-        """:meth:`at_once`'s rows, the passes' ends, snapshots and pass starts, in order."""
+                 where: dict[tuple[str, int], list[int]], firsts: list[int]) -> None:
+        """:meth:`at_once`'s rows, the passes' ends, snapshots and pass starts, in order
+        (``firsts``: where each kind of step first comes, and each pass's end)."""
         block, steps, pressure = self.block, self.steps, self.pressure
-        rows, index_of = block.rows, dict[_Recipe, int]()
         count, epoch = self.count, self.epoch
         ups = where.get(("update", 1), [])  # (the pressure view follows weights_0_1)
         for offset in range(0, len(chunk), CHECKPOINT):  # (count: a multiple of WINDOW)
             self.checkpoints.write((b"," if count + offset else b"")
                                    + _json(self._drawn(timeline, offset - 1)))
-        for i, recipe in enumerate(recipe_at):
-            event = chunk[i]
+        index_of: dict[_Recipe, int] = {}
+        ends: dict[int, list[Any]] = {}  # (a pass's end's row)
+        for i in firsts:  # (in order: each kind of step registered where it first comes)
+            recipe = recipe_at[i]
             if recipe is not None:
-                index = index_of.get(recipe)
-                if index is None:
-                    index = index_of[recipe] = block.columned(recipe, made[recipe])
-                rows.append((index, event.epoch))
-            else:  # a pass's end: narrated
-                end, shape, values, _ = steps.narrate(event, None, None)
-                block.add(end, shape, values, None)
-                if pressure is not None:
-                    if done := bisect_left(ups, i):
-                        pressure.current = timeline.at(("weights", 0), ups[done - 1]).tolist()
-                    pressure.add(end)
-                self.ended(end)  # type: ignore[arg-type]
-            if event.epoch != epoch:  # where each pass starts: the page jumps there
+                index_of[recipe] = block.columned(recipe, made[recipe])
+                continue
+            end, shape, values, _ = steps.narrate(chunk[i], None, None)  # a pass's end
+            ends[i] = block.row(end, shape, values, None)
+            if pressure is not None:
+                if done := bisect_left(ups, i):
+                    pressure.current = timeline.at(("weights", 0), ups[done - 1]).tolist()
+                pressure.add(end)
+            self.ended(end)  # type: ignore[arg-type]
+        epochs = [event.epoch for event in chunk]
+        block.rows.extend([ends[i] if recipe is None else (index_of[recipe], epochs[i])
+                           for i, recipe in enumerate(recipe_at)])
+        for i, at in enumerate(epochs):
+            if at != epoch:  # where each pass starts: the page jumps there
                 self.starts.write((b"," if epoch >= 0 else b"") + str(count + i).encode())
-                epoch = event.epoch
+                epoch = at
         if pressure is not None and ups:
             pressure.current = timeline.at(("weights", 0), ups[-1]).tolist()
             pressure.updates += len(ups)
@@ -945,44 +958,64 @@ class _Writer:
                            for k in layers]}
 
 
-def _columns(recipe: _Recipe, chunk: list[Event], at: list[int], timeline: Timeline,
-             state: NetworkState, where: dict[tuple[str, int], list[int]], last: int
-             ) -> tuple[list[Any], Any] | None:
-    """The slots and numbers (as :func:`_numbers` makes them) of a ready recipe's steps at
-    ``at`` in ``chunk``, made a column at a time: the lines' own fields, those the state
-    fills in and what the recipe reads of the state, from ``timeline``."""
-    kind, k, samples = recipe.kind[0], recipe.kind[1], recipe.kind[2]
-    spots = np.asarray(at, dtype=np.intp)
-    count = len(at)
+def _family(recipe: _Recipe) -> tuple[Any, ...]:
+    """What recipes whose values :func:`_columns` makes together share: their kind and
+    layer and how each value is made (their samples and constants may differ)."""
+    assert recipe.columns is not None  # (a recipe kept by _Writer.learn)
+    return (recipe.kind[0], recipe.kind[1], recipe.attrs, recipe.order, recipe.hows,
+            tuple("constant" if what == "constant" else (what, of) for what, of in recipe.columns))
 
-    def constant(rows: Any) -> Any:
-        return np.repeat(np.asarray(rows, dtype=np.float64)[np.newaxis], count, axis=0)
+
+def _columns(recipes: list[_Recipe], ats: list[list[int]], chunk: list[Event],
+             timeline: Timeline, state: NetworkState, where: dict[tuple[str, int], list[int]],
+             last: int) -> list[tuple[list[Any], Any]] | None:
+    """The slots and numbers (as :func:`_numbers` makes them) of each of ``recipes`` (ready,
+    of one :func:`_family`), of its steps at its ``ats`` in ``chunk``, made a column at a
+    time for them all: the steps' own fields, those the state fills in and what the
+    recipes read of the state, from ``timeline``; None where a value is not numbers of one
+    shape."""
+    first = recipes[0]
+    kind, k = first.kind[0], first.kind[1]
+    counts = [len(at) for at in ats]
+    every = list(chain.from_iterable(ats))  # (recipe after recipe, each's in order)
+    spots = np.asarray(every, dtype=np.intp)
+    count = len(every)
+
+    def constant(of: list[Any]) -> Any:  # (each recipe's own, for each of its steps)
+        return np.repeat(np.asarray(of, dtype=np.float64), counts, axis=0)
 
     def own(name: str) -> Any:
         if kind == "forward" and name == "layer_in":
-            return constant(state.batch(samples)[0]) if k == 1 else timeline.at(("layer", k - 1), spots)
+            return (constant([state.batch(r.kind[2])[0] for r in recipes]) if k == 1
+                    else timeline.at(("layer", k - 1), spots))
         if kind == "error" and name in ("prediction", "goal"):
             return (timeline.at(("layer", last), spots) if name == "prediction"
-                    else constant(state.batch(samples)[2]))
+                    else constant([state.batch(r.kind[2])[2] for r in recipes]))
         if kind == "update" and name == "weight_delta":
             return timeline.changes[k][np.searchsorted(where[("update", k)], spots)]
         if kind == "update" and name == "weights":
             return timeline.at(("weights", k - 1), spots)
-        return _floats(tuple([getattr(chunk[i], name) for i in at]))
+        return _floats(tuple([getattr(chunk[i], name) for i in every]))
 
-    def held(what: str, of: Any) -> Any:
+    def held(n: int) -> Any:
+        what, of = first.columns[n]  # type: ignore[index]
         if what == "constant":
-            return _floats((of,) * count)
+            return constant([_floats((r.columns[n][1],))[0] for r in recipes])  # type: ignore[index]
         if what == "carried":  # layer_{k+1}_delta · weights_k_{k+1}ᵀ, in exact arithmetic
             with np.errstate(all="ignore"):
                 return backs(exact_dot_each, timeline.at(("delta", of + 1), spots),
                              timeline.at(("weights", of), spots))
         return timeline.at((what, of), spots)
 
-    assert recipe.columns is not None  # (a recipe kept by _Writer.learn)
     values = [np.empty(0), np.empty(0),  # (epoch and seq: not numbers of the row)
-              *map(own, recipe.attrs), *(held(*column) for column in recipe.columns)]
-    return _numbers_of([values[i] for i in recipe.order], recipe.hows, count)
+              *map(own, first.attrs), *map(held, range(len(first.columns or ())))]
+    found = _numbers_of([values[i] for i in first.order], first.hows, count)
+    if found is None:
+        return None
+    slots, numbers = found
+    rows = numbers.reshape(count, -1)
+    ends = np.cumsum(counts)
+    return [(slots, rows[end - n:end].ravel()) for n, end in zip(counts, ends, strict=True)]
 
 
 class _Block:
@@ -1033,6 +1066,11 @@ class _Block:
     def add(self, event: Event, shape: tuple[Any, ...], values: list[Any],
             recipe: _Recipe | None) -> None:
         """Add the event's entry, ``values`` its operands, in its row."""
+        self.rows.append(self.row(event, shape, values, recipe))
+
+    def row(self, event: Event, shape: tuple[Any, ...], values: list[Any],
+            recipe: _Recipe | None) -> list[Any]:
+        """The event's row (:meth:`add`), its kind of step registered."""
         key: Any
         if recipe is not None:
             fields, key, kind = recipe.fields, recipe, recipe.kind
@@ -1047,8 +1085,7 @@ class _Block:
             index = self.kinds[key] = len(self.kind_list)
             self.kind_list.append([*kind[:4], self.shapes.setdefault(shape, len(self.shapes)), kind[5]])
         if recipe is not None and not fields:  # (the usual case: every field an operand)
-            self.rows.append([index, event.epoch, *values])
-            return
+            return [index, event.epoch, *values]
         row: list[Any] = [index, event.epoch]
         if recipe is not None:
             for _, attr, rows in fields:
@@ -1057,7 +1094,7 @@ class _Block:
         else:
             row += [entry[name] for name, _, _ in fields]
         row += values
-        self.rows.append(row)
+        return row
 
     def columned(self, recipe: _Recipe, numbers: tuple[list[Any], Any]) -> int:
         """Take a ready recipe's kind of step whose ``numbers`` (its slots and float64s, as
