@@ -129,7 +129,7 @@ def test_every_command_the_tracing_benchmark_times_runs(tmp_path: Path) -> None:
 
 def test_the_html_benchmark_reads_the_trace_again_each_round(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """``benchmarks.html``: the floor, the filling in, the page and html's own work, each
+    """``benchmarks.html``: the floor, the reading, the page and html's own work, each
     with its ratio, over the ch. 6 run's 1,740 events (read from memory each round: the
     page's writer fills the events it reads in themselves)."""
     from benchmarks.html import main as html_main
@@ -138,7 +138,7 @@ def test_the_html_benchmark_reads_the_trace_again_each_round(
     html_main([str(TRACES / "ch06-streetlights-backprop.jsonl"), "--repeat", "2"])
     out = capsys.readouterr().out
     assert "(1740 events; the page " in out
-    rows = re.findall(r"^  (floor|fill|page|html's own) +[\d.]+ s +([\d.]+) × the floor", out,
+    rows = re.findall(r"^  (floor|read|page|html's own) +[\d.]+ s +([\d.]+) × the floor", out,
                       re.MULTILINE)
-    assert [name for name, _ in rows] == ["floor", "fill", "page", "html's own"]
+    assert [name for name, _ in rows] == ["floor", "read", "page", "html's own"]
     assert float(rows[0][1]) == 1.0 and float(rows[2][1]) > float(rows[1][1]) > 0
