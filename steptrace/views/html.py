@@ -30,8 +30,10 @@ step is narrated (:meth:`Literate.clauses`) until its recipe has agreed with the
 written as float64s, a kind of step at a time, with numpy (the page reads them as a
 ``Float64Array``: every bit as the narration has it, no decimal text written or parsed).
 Big layers are drawn, and their matrices shown, by their first
-``MAX_NODES`` rows and columns. The page is written while the trace is read, event by
-event, so making it takes the same memory for any length of run.
+``MAX_NODES`` rows and columns. The page is written while the trace is read, half a block
+at a time, so making it takes the same memory for any length of run; a repeating run's
+half block is written at once, its steps' values made a column at a time from the state
+after every event worked out in bulk (:class:`_Writer`).
 """
 
 from __future__ import annotations
