@@ -26,9 +26,12 @@ from steptrace.cli.reading import write_lines
 from steptrace.plugins.loaded import registry
 from steptrace.trace.events import ForwardEvent, UpdateEvent
 from steptrace.trace.reader import open_trace
+from steptrace.views import literate as literate_module
+from steptrace.views.at_once import AtOnce
 from steptrace.views.literate import Literate, Templates
 from steptrace.views.text import Filters, Numbers, first_nonfinite, matrix, maybe_nonfinite, number
 from tests.conftest import TRACES
+from tests.test_reading_order import EDITS, LINE_EDITS, _edited
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, 12.0, -3.0, 0.1, -0.25, 1e16, -1e16, 9999999999999998.0,
            2.0 ** 53, 1e-5, 1.5e-300, 5e-324, 1.7976931348623157e308, 123456.789, 0.30000000000000004,
@@ -366,3 +369,111 @@ def test_a_dataset_of_many_samples_is_narrated_at_once_after_its_first_pass(
     assert fast == plain and len(fast) == 2 * (400 * 8 + 1)
     first = 400 * 7 // 256  # chunks of the first pass
     assert not any(tried[:first]) and all(tried[first + 1:]) and len(tried) > 2 * first, tried
+
+
+# -- a window of steps narrated at once (steptrace.views.at_once) ------------------------------
+
+_AT_ONCE = AtOnce.lines
+
+
+def windowed(path: Path, digits: int | None, filters: Filters, monkeypatch: pytest.MonkeyPatch,
+             at_once: bool) -> tuple[list[str], list[bool]]:
+    """The literate view's lines of the trace at ``path`` read from its reader (windows of 256
+    steps, narrated at once where they can be; ``at_once`` False: never), the error that
+    stopped it last; and whether each window tried at once was."""
+    monkeypatch.setattr(literate_module, "WINDOW", 256)
+    real = _AT_ONCE  # (not a lines a patch of an earlier call put there)
+    taken: list[bool] = []
+
+    def watched(self: AtOnce, window: list[Any], finite: bool) -> list[str] | None:
+        found = real(self, window, finite) if at_once else None
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(AtOnce, "lines", watched)
+    lines: list[str] = []
+    try:
+        with open_trace(path) as reader:
+            for line in Literate(reader.header, registry(), digits).lines(reader, filters):
+                lines.append(line)
+    except Exception as error:  # (a damaged trace: the lines before it, then the error)
+        lines.append(f"{type(error).__name__}: {error}")
+    return lines, taken
+
+
+@pytest.mark.parametrize("case", sorted(LONG))
+def test_a_window_narrated_at_once_is_what_an_event_at_a_time_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """A long run read from its trace (its steps as the reader's step lines): the windows
+    narrated at once (the state after each event worked out for the window, each template's
+    numbers written a column at a time, each distinct number once) write the plain way's
+    lines, byte for byte, rounded to any digits; the ch. 6 run's windows after its first
+    two passes are narrated at once; blas, every digit (--exact), a rule's update, a filter:
+    an event at a time."""
+    name, changes, detail, _ = LONG[case]
+    path = record(tmp_path, name, changes, detail)
+    for digits, filters in ((4, Filters()), (2, Filters()), (8, Filters()), (None, Filters()),
+                            (4, Filters(epochs={7}))):
+        with open_trace(path) as reader:
+            plain = list(Literate(reader.header, registry(), digits).reference_lines(
+                iter(reader), filters))
+        fast, taken = windowed(path, digits, filters, monkeypatch, at_once=True)
+        assert fast == plain, (digits, filters)
+        slow, _ = windowed(path, digits, filters, monkeypatch, at_once=False)
+        assert slow == plain, (digits, filters)
+        never = (digits is None or filters != Filters() or case in ("blas", "a rule's update",
+                                                                     "all detail", "mini-batch",
+                                                                     "full batch"))
+        if never:
+            assert not any(taken), (digits, filters, taken)
+        else:  # (870 events: 4 windows, the first narrated a chunk at a time)
+            assert taken[1:] == [True, True, True], (digits, filters, taken)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TRACES.glob("*.jsonl")))
+def test_every_trace_read_in_windows_is_narrated_as_the_plain_way_narrates_it(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = TRACES / name
+    with open_trace(path) as reader:
+        plain = list(Literate(reader.header, registry(), 4).reference_lines(iter(reader), Filters()))
+    fast, taken = windowed(path, 4, Filters(), monkeypatch, at_once=True)
+    assert fast == plain
+    if name == "ch06-streetlights-backprop.jsonl":  # (1,740 events: 7 windows)
+        assert taken.count(True) >= 5, taken
+
+
+@pytest.mark.parametrize("name", ["diverging", "inf at 597", "nan at 699", "a line giving layer_in"])
+def test_a_window_that_is_not_all_finite_or_gives_a_left_out_field_is_narrated_as_before(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A number that is not finite in a window (warned of once, as ever), or a line that
+    gives a field the state fills in: that window an event at a time, the rest at once."""
+    if name == "diverging":
+        path = record(tmp_path, "ch04-breaking-gd-diverge", {"iterations": 700})
+    elif name == "a line giving layer_in":
+        path = record(tmp_path, "ch06-streetlights-backprop", {"iterations": 30})
+        text = path.read_text()  # (event 609: pass 21's first step, of streetlights[0])
+        assert '{"seq":609,"epoch":21,"samples":[0],"layer":1,"kind":"forward"' in text
+        path.write_text(text.replace('{"seq":609,', '{"seq":609,"layer_in":[[1.0,0.0,1.0]],', 1))
+    else:
+        seq, value = (597, "Infinity") if name == "inf at 597" else (699, "NaN")
+        path = edited(tmp_path, "step", seq, "delta", value)
+    with open_trace(path) as reader:
+        plain = list(Literate(reader.header, registry(), 4).reference_lines(iter(reader), Filters()))
+    fast, taken = windowed(path, 4, Filters(), monkeypatch, at_once=True)
+    assert fast == plain
+    if name != "diverging":
+        assert False in taken[1:] and True in taken, taken
+
+
+@pytest.mark.parametrize("name", [*EDITS, *LINE_EDITS])
+def test_an_edited_trace_is_narrated_at_once_as_an_event_at_a_time(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each edit of the ch. 6 trace the reader's tests make (of its order, of a line's
+    content): the lines, and the error after them, windows narrated at once or not."""
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(_edited({**EDITS, **LINE_EDITS}[name]))
+    fast, taken = windowed(path, 4, Filters(), monkeypatch, at_once=True)
+    slow, _ = windowed(path, 4, Filters(), monkeypatch, at_once=False)
+    assert fast == slow
+    if name == "untouched":
+        assert len(fast) == 1740 + 240 and taken.count(True) >= 5

@@ -142,7 +142,7 @@ class FastCheck:
 NotVouched = msgspec.DecodeError
 
 
-class StepLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class StepLine(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, gc=False):
     """A line its step check took: the step's fields, as its event has them (numbers as
     nested tuples of floats; a left-out matrix None), made by msgspec without a pydantic
     model. A reader of fields (:meth:`NetworkState.weights_after
@@ -202,7 +202,8 @@ def _step_struct(config: ExperimentConfig, kind: str, k: int,
     else:
         raise ValueError(f"no step check of a {kind} of layer {k}")
     return cast("type[StepLine]", msgspec.defstruct(
-        f"{kind}_{k}", fields, bases=(StepLine,), kw_only=True, forbid_unknown_fields=True))
+        f"{kind}_{k}", fields, bases=(StepLine,), kw_only=True, forbid_unknown_fields=True,
+        gc=False))
 
 
 @contextmanager

@@ -41,6 +41,11 @@ from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader
 
 _new, _set = object.__new__, object.__setattr__
+#: The fields of each kind of step a ``step``-detail trace leaves out, which the state fills
+#: in (:mod:`steptrace.trace.emitter`): a window of steps is read at once (the page's writer,
+#: the literate view) only where they are left out.
+LEFT_OUT = {"forward": ("layer_in",), "error": ("prediction", "goal"),
+            "update": ("weight_delta", "weights"), "delta": ()}
 #: An exact stochastic run's updates are filled in this many events at a time: what
 #: complete_events reads ahead of its consumer.
 CHUNK = 512

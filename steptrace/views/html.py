@@ -71,7 +71,7 @@ from steptrace.trace.events import (
 )
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
-from steptrace.trace.state import NetworkState, Timeline
+from steptrace.trace.state import LEFT_OUT, NetworkState, Timeline
 from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
 from steptrace.views.pressure import PressureRun, PressureView
@@ -736,9 +736,6 @@ def _line_key(event: Event) -> Any:
     return (event.__class__, event.layer, event.samples, getattr(event, "nonlinearity", None))
 
 
-#: The fields a ``step``-detail trace leaves out of each kind of step (the state fills them in).
-_LEFT_OUT = {"forward": ("layer_in",), "error": ("prediction", "goal"),
-             "update": ("weight_delta", "weights"), "delta": ()}
 
 
 class _Writer:
@@ -834,7 +831,7 @@ class _Writer:
                                                or line.details is not None))):
             return
         kind, k = line.kind, line.layer
-        left_out = _LEFT_OUT[kind]
+        left_out = LEFT_OUT[kind]
         self.lines[_line_key(line)] = (
             recipe, (kind, k) if kind != "error" else None,
             attrgetter(*left_out) if left_out else None,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from operator import attrgetter
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 
 from steptrace.engine.arithmetic import ARITHMETIC
 from steptrace.engine.formulas import backs, transposed
 from steptrace.plugins.registry import Registry
+from steptrace.trace.consistency import StepLine
 from steptrace.trace.events import (
     DeltaEvent,
     EpochEndEvent,
@@ -34,6 +35,7 @@ from steptrace.trace.events import (
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader
 from steptrace.trace.state import NetworkState
+from steptrace.views.at_once import WINDOW, AtOnce, windows
 from steptrace.views.text import (
     Filters,
     Numbers,
@@ -201,7 +203,8 @@ class Literate:
         (:meth:`NetworkState.complete_all <steptrace.trace.state.NetworkState.complete_all>`)
         and narrated from its own events (:meth:`Templates.quick`); any other, an event at
         a time."""
-        if isinstance(events, TraceReader) and not self.started:
+        reader = isinstance(events, TraceReader)
+        if reader and not self.started:
             # (a reader's events are held by nobody else: filled in themselves, not copied)
             self.state = NetworkState(self.header, fresh=True)
         self.started = True
@@ -213,40 +216,47 @@ class Literate:
         # its updates read the step's input from the state)
         missed = 0
         trying = not self.single
-        events = iter(events)
-        while True:
-            # A chunk of events is read, then narrated with numpy's warnings off once (the
+        # a trace of a repeating run, rounded: windows of its steps narrated at once where
+        # they can be (read as the reader's step lines: made events where they cannot)
+        at_once = (AtOnce(templates) if reader and trying and not filtered
+                   and self.digits is not None and self.config.arithmetic == "exact" else None)
+        source: Iterable[Event] = events
+        if at_once is not None:
+            templates.learned = at_once.learn
+            source = cast("Iterator[Event]", cast("TraceReader", events).steps(("epoch_end",)))
+        for window, failure in windows(iter(source), WINDOW if at_once is not None else CHUNK):
+            # A window of events is read, then narrated with numpy's warnings off once (the
             # state's products overflow as the run did), then its lines are given out.
-            chunk: list[Event] = []
-            failure: BaseException | None = None
-            try:
-                for raw in events:
-                    chunk.append(raw)
-                    if len(chunk) == CHUNK:
-                        break
-            except BaseException as error:  # (the lines before it first)
-                failure = error
             out: list[str] = []
             try:
                 with np.errstate(all="ignore"):
-                    quick = (self.quick_chunk(templates, chunk, filters, finite)
-                             if trying and missed < QUICK_MISSES and chunk else None)
-                    if quick is not None:
-                        out, finite = quick
-                        missed = 0
+                    made = (at_once.lines(window, finite)
+                            if at_once is not None and failure is None else None)
+                    if made is not None:
+                        out = made
                     else:
-                        known = len(templates.known)
-                        finite = self.slow_chunk(templates, chunk, filtered, keep, finite, out)
-                        # (a chunk that worked out new ways, a dataset of many samples' first
-                        # pass, is no reason to stop trying)
-                        missed = 0 if len(templates.known) > known else missed + 1
+                        if at_once is not None:
+                            window = [line.event() if isinstance(line, StepLine) else line
+                                      for line in window]
+                        for start in range(0, len(window), CHUNK):
+                            chunk = window[start:start + CHUNK]
+                            quick = (self.quick_chunk(templates, chunk, filters, finite)
+                                     if trying and missed < QUICK_MISSES else None)
+                            if quick is not None:
+                                out += quick[0]
+                                finite = quick[1]
+                                missed = 0
+                                continue
+                            known = len(templates.known)
+                            finite = self.slow_chunk(templates, chunk, filtered, keep, finite, out)
+                            # (a chunk that worked out new ways, a dataset of many samples'
+                            # first pass, is no reason to stop trying)
+                            missed = 0 if len(templates.known) > known else missed + 1
             except BaseException as error:
                 failure = error
             yield from out
             if failure is not None:
                 raise failure
-            if len(chunk) < CHUNK:
-                return
 
     def slow_chunk(self, templates: Templates, chunk: list[Event], filtered: bool,
                    keep: Callable[[Event], bool], finite: bool, out: list[str]) -> bool:
@@ -554,6 +564,11 @@ Plan = tuple[str, tuple[int, ...], bool]
 #: how :meth:`Templates.quick` narrates it (:data:`SLOW`, :data:`QUICK`, :data:`CARRIED`),
 #: and its rounded line's one format (:meth:`Templates.plan`)
 Template = tuple[str, Fetch, tuple[str, ...], int, Plan | None]
+#: what each slot of a template is, in order, as a window narrated at once makes it
+#: (:mod:`steptrace.views.at_once`): ``("own", field)`` (the event's, or the state's filling
+#: in of it), ``("back", k)`` (what layer k's delta came back through), ``("before", k)``
+#: (the weights layer k's update started from)
+Spec = tuple[tuple[str, Any], ...]
 
 
 class _Misfit(Exception):
@@ -592,6 +607,12 @@ class Templates:
         self.dot_each = ARITHMETIC[literate.config.arithmetic].dot_each
         #: key -> template, or None: narrated the plain way
         self.known: dict[tuple[object, ...], Template | None] = {}
+        #: key -> what each of its template's slots is (:data:`Spec`), for a template a
+        #: window may be narrated at once with (:mod:`steptrace.views.at_once`)
+        self.specs: dict[tuple[object, ...], Spec] = {}
+        #: told each step a template narrates (and its key), when windows are narrated at
+        #: once (:meth:`AtOnce.learn <steptrace.views.at_once.AtOnce.learn>`)
+        self.learned: Callable[[Event, tuple[object, ...]], None] | None = None
         self.banners: dict[tuple[int, ...], str | None] = {}
         #: per weight layer k, the weights its latest update ended with, and their text
         self.after: dict[int, tuple[Any, tuple[int, ...], bytes, str]] = {}
@@ -639,6 +660,8 @@ class Templates:
             if found is _UNKNOWN:
                 found = self.learn(key, event)
             if found is not None:
+                if self.learned is not None:
+                    self.learned(event, key)
                 try:
                     return self.fill(found, event, check, self.state)
                 except Exception:  # (the plain way says what is wrong)
@@ -694,7 +717,7 @@ class Templates:
         worked out yet, or is not narrated so (:data:`SLOW`). ``whole``: the events were
         not filled in; None (``seen.unfilled``) at the first that lacks a field the state
         fills in, and ``seen`` keeps each layer's output for :meth:`Seen.moved`."""
-        literate, known, key_of = self.literate, self.known, self.key
+        literate, known, key_of, learned = self.literate, self.known, self.key, self.learned
         layers, updated, goals = seen.layer, seen.updated, self.state.goals is not None
         keep = filters.keep
         filtered = bool(filters.epochs or filters.samples or filters.kinds or filters.layers)
@@ -740,6 +763,8 @@ class Templates:
                 found = None if key is None else known.get(key)
                 if found is None or found[3] == SLOW:
                     return None
+                if learned is not None:
+                    learned(event, key)  # type: ignore[arg-type]
                 if found[3] == CARRIED:  # (its line once the chunk's products are made)
                     k = event.layer
                     pending = (found, deltas[k + 1], weights[k])
@@ -769,7 +794,7 @@ class Templates:
             return None  # (not kept: the plain way, as fast as it was)
         found: Template | None = None
         try:
-            fetch, shown, quick = self.fetch(event)
+            fetch, shown, quick, spec = self.fetch(event)
             clauses = self.literate.clauses(event)
             form = "[%d] " + "; ".join(_form(clause) for clause in clauses)
             values = fetch(event, self.state)
@@ -779,6 +804,8 @@ class Templates:
             if form % (event.seq, *texts) == expected:
                 unshown = tuple(name for name in number_fields(event) if name not in shown)
                 found = (form, fetch, unshown, quick, self.plan(clauses, values, expected, event))
+                if spec is not None and found[4] is not None and quick != SLOW:
+                    self.specs[key] = spec  # (a rounded line of its event and the state)
         except Exception:  # (the plain way says what is wrong)
             found = None
         self.known[key] = found
@@ -824,39 +851,46 @@ class Templates:
         words = "[%d] " + "; ".join(_form(clause, iter(lambda: "", None)) for clause in clauses)
         return whole, tuple(kinds), "n" in words
 
-    def fetch(self, event: Event) -> tuple[Fetch, tuple[str, ...], int]:
+    def fetch(self, event: Event) -> tuple[Fetch, tuple[str, ...], int, Spec | None]:
         """What fills the slots of ``event``'s template, in order (as
         :meth:`Literate.clauses` lists the operands its line writes), which of the
-        event's fields those are, and how :meth:`quick` narrates it."""
+        event's fields those are, how :meth:`quick` narrates it, and what each slot is
+        (:data:`Spec`, for a window narrated at once: :mod:`steptrace.views.at_once`; None
+        for a template that reads more of the state)."""
         k, single = event.layer, self.single
         if isinstance(event, ForwardEvent):
             if self.forms.get(event.nonlinearity, True):
-                return _fields("weighted_sum", "layer_out"), ("weighted_sum", "layer_out"), QUICK
+                return (_fields("weighted_sum", "layer_out"), ("weighted_sum", "layer_out"),
+                        QUICK, (("own", "weighted_sum"), ("own", "layer_out")))
             if not single:
-                return _fields("layer_out"), ("layer_out",), QUICK
+                return _fields("layer_out"), ("layer_out",), QUICK, (("own", "layer_out"),)
             return (lambda e, at: (e.layer_in, at.weights[k - 1], e.layer_out),
-                    ("layer_in", "layer_out"), QUICK)
+                    ("layer_in", "layer_out"), QUICK, None)
         if isinstance(event, ErrorEvent):
             return (_fields("prediction", "goal", "error"), ("prediction", "goal", "error"),
-                    QUICK)
+                    QUICK, (("own", "prediction"), ("own", "goal"), ("own", "error")))
         if isinstance(event, DeltaEvent):
             if not self.derives.get(event.nonlinearity, True):
-                return _fields("delta"), ("delta",), QUICK
+                return _fields("delta"), ("delta",), QUICK, (("own", "delta"),)
             if k == self.last:
-                return _fields("derivative", "delta"), ("derivative", "delta"), QUICK
+                return (_fields("derivative", "delta"), ("derivative", "delta"), QUICK,
+                        (("own", "derivative"), ("own", "delta")))
             # (the state's back, under the warnings :meth:`Literate.lines` turned off; a
             # chunk's, made at once)
             return (lambda e, at: (at.back(k), e.derivative, e.delta),
-                    ("derivative", "delta"), CARRIED)
+                    ("derivative", "delta"), CARRIED,
+                    (("back", k), ("own", "derivative"), ("own", "delta")))
         assert isinstance(event, UpdateEvent)
         shown = ("alpha", "weight_delta", "weights")
         state = self.state
         if single and 0 in state.layer and k in state.delta:
             return (lambda e, at: (
                 transposed(state.layer[0]), state.delta[k], e.weight_delta,
-                self.before(k, at), e.alpha, e.weight_delta, self.ended(k, e, at)), shown, SLOW)
+                self.before(k, at), e.alpha, e.weight_delta, self.ended(k, e, at)), shown, SLOW,
+                None)
         return (lambda e, at: (
-            self.before(k, at), e.alpha, e.weight_delta, self.ended(k, e, at)), shown, QUICK)
+            self.before(k, at), e.alpha, e.weight_delta, self.ended(k, e, at)), shown, QUICK,
+            (("before", k), ("own", "alpha"), ("own", "weight_delta"), ("own", "weights")))
 
     def before(self, k: int, at: At) -> Value | str:
         """The weights layer k's update starts from: the text of those its previous update
