@@ -346,6 +346,31 @@ def test_a_page_written_a_block_at_once_is_the_page_written_an_event_at_a_time(
         assert len(taken) == 6 and taken.count(True) >= 5, taken  # (1,740 events: 7 windows)
 
 
+@pytest.mark.parametrize("kind", ["forward", "error", "update"])
+def test_a_window_after_one_written_at_once_in_the_same_block_may_go_an_event_at_a_time(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block's first window written at once, its second an event at a time (a step there
+    gives the fields the state fills in, with the run's own values: the line of the same
+    run at ``all`` detail): each kind of step's values from both windows written together,
+    the page the same as one written an event at a time (an attacker's finding: it crashed
+    on gathering after a window's columns)."""
+    config = steptrace.experiment("ch06-streetlights-backprop").model_dump() | {"iterations": 40}
+    step, every = tmp_path / "step.jsonl", tmp_path / "all.jsonl"
+    for path, detail in ((step, "step"), (every, "all")):
+        steptrace.record(steptrace.Experiment.model_validate(config), output=path,
+                         detail=detail)  # type: ignore[arg-type]
+    lines = step.read_bytes().splitlines(keepends=True)
+    given = every.read_bytes().splitlines(keepends=True)
+    seq = next(i for i in range(800, 900) if json.loads(lines[1 + i])["kind"] == kind)
+    assert json.loads(given[1 + seq])["seq"] == seq  # (the same step, its fields given)
+    lines[1 + seq] = given[1 + seq]
+    step.write_bytes(b"".join(lines))
+    at_once, one_by_one, taken = _page_both_ways(step, tmp_path, monkeypatch)
+    assert isinstance(at_once, bytes) and at_once == one_by_one
+    assert taken[:3] == [True, True, False], taken  # (windows 1-3 of 256: 256-1023; 768-1023
+    # in the block of 512-1023 whose first half went at once)
+
+
 @pytest.mark.parametrize("name", [*EDITS, *LINE_EDITS])
 def test_an_edited_trace_makes_the_page_or_the_error_reading_every_event_makes(
         name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -414,15 +439,15 @@ def test_values_not_all_numbers_of_one_shape_are_written_in_the_rows() -> None:
     values are written in their rows, as JSON, as before."""
     order, hows = (2, 3), (html_module._AS_IS, html_module._VALUE)
     one = (0, 0, 0.5, ((1.0, -0.0), (float("nan"), float("inf"))))
-    slots, numbers = present(html_module._numbers([one, one], order, hows))
+    slots, numbers = present(html_module._numbers([[one, one]], order, hows))
     assert slots == [0, [2, 2]]
     assert np.asarray(numbers).tobytes() == np.array(
         [0.5, 1.0, -0.0, np.nan, np.inf] * 2).tobytes()
-    assert html_module._numbers([one, (0, 0, None, one[3])], order, hows) is None
-    assert html_module._numbers([one, (0, 0, 0.5, ((1.0,), (2.0, 3.0)))], order, hows) is None
-    assert html_module._numbers([one, (0, 0, 0.5, ((1.0, 2.0),))], order, hows) is None
+    assert html_module._numbers([[one, (0, 0, None, one[3])]], order, hows) is None
+    assert html_module._numbers([[one, (0, 0, 0.5, ((1.0,), (2.0, 3.0)))]], order, hows) is None
+    assert html_module._numbers([[one, (0, 0, 0.5, ((1.0, 2.0),))]], order, hows) is None
     wide = (0, 0, 1.0, np.arange(13 * 14, dtype=np.float64).reshape(13, 14))  # cut, and of what
-    slots, numbers = present(html_module._numbers([wide], order, hows))
+    slots, numbers = present(html_module._numbers([[wide]], order, hows))
     assert slots == [0, [MAX_NODES, MAX_NODES, 13, 14]]
     assert numbers.tolist() == [1.0, *wide[3][:MAX_NODES, :MAX_NODES].ravel().tolist()]
     block = html_module._Block()
@@ -435,6 +460,21 @@ def test_values_not_all_numbers_of_one_shape_are_written_in_the_rows() -> None:
     assert json.loads(pydantic_core.to_json(block.rows, inf_nan_mode="strings")) == [
         [0, 0, 0.5, [[1.0, -0.0], ["NaN", "Infinity"]]], [0, 0, None, [[1.0, -0.0], ["NaN", "Infinity"]]]]
     assert block.kind_list == [["forward", 1, (0,), None, 0, []]]  # (no slots: in the rows)
+    # a window's columns, then an event gathered with a value left out: in the rows alike
+    columned = html_module._Block()
+    made = html_module._Columns([np.array([0.5]), np.array([one[3]], dtype=np.float64)], 1)
+    columned.rows.append((columned.columned(recipe, made), 0))
+    columned.gather((0, 0, None, one[3]), recipe)  # type: ignore[arg-type]
+    assert columned.numbers() == b""
+    assert pydantic_core.to_json(columned.rows, inf_nan_mode="strings") == pydantic_core.to_json(
+        block.rows, inf_nan_mode="strings")
+    # and with one gathered of its shape: float64s, the column's first
+    both = html_module._Block()
+    both.rows.append((both.columned(recipe, made), 0))
+    both.gather((0, 0, 0.25, one[3]), recipe)  # type: ignore[arg-type]
+    assert np.frombuffer(both.numbers(), dtype="<f8").tobytes() == np.array(
+        [0.5, 1.0, -0.0, np.nan, np.inf, 0.25, 1.0, -0.0, np.nan, np.inf]).tobytes()
+    assert both.kind_list == [["forward", 1, (0,), None, 0, [], [0, [2, 2]], 0]]
 
 
 @pytest.mark.parametrize("name", ["diverging", "ch06-streetlights-backprop"])

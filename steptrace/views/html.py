@@ -887,7 +887,7 @@ class _Writer:
         timeline = state.timeline(chunk, where)
         if timeline is None:
             return False
-        made: dict[_Recipe, tuple[list[Any], Any]] = {}
+        made: dict[_Recipe, _Columns] = {}
         families: dict[tuple[Any, ...], list[_Recipe]] = {}
         for recipe in groups:
             families.setdefault(_family(recipe), []).append(recipe)
@@ -897,10 +897,7 @@ class _Writer:
                                    where, self.last)
                 if numbers is None:
                     raise ValueError("not a column")
-                for recipe, its in zip(members, numbers, strict=True):
-                    if not self.block.takes(recipe, its):
-                        raise ValueError("not a column")
-                    made[recipe] = its
+                made.update(zip(members, numbers, strict=True))
         except (TypeError, ValueError):  # (an event at a time says it as it is)
             state.weights[:], state.before[:] = saved[0], saved[1]
             state.layer.rows.clear()
@@ -912,7 +909,7 @@ class _Writer:
         return True
 
     def _written(self, chunk: list[Event], recipe_at: list[_Recipe | None],
-                 made: dict[_Recipe, tuple[list[Any], Any]], timeline: Timeline,
+                 made: dict[_Recipe, _Columns], timeline: Timeline,
                  where: dict[tuple[str, int], list[int]], firsts: list[int]) -> None:
         """:meth:`at_once`'s rows, the passes' ends, snapshots and pass starts, in order
         (``firsts``: where each kind of step first comes, and each pass's end)."""
@@ -967,12 +964,11 @@ def _family(recipe: _Recipe) -> tuple[Any, ...]:
 
 def _columns(recipes: list[_Recipe], ats: list[list[int]], chunk: list[Event],
              timeline: Timeline, state: NetworkState, where: dict[tuple[str, int], list[int]],
-             last: int) -> list[tuple[list[Any], Any]] | None:
-    """The slots and numbers (as :func:`_numbers` makes them) of each of ``recipes`` (ready,
-    of one :func:`_family`), of its steps at its ``ats`` in ``chunk``, made a column at a
-    time for them all: the steps' own fields, those the state fills in and what the
-    recipes read of the state, from ``timeline``; None where a value is not numbers of one
-    shape."""
+             last: int) -> list[_Columns] | None:
+    """The values of each of ``recipes`` (ready, of one :func:`_family`), of its steps at
+    its ``ats`` in ``chunk``, made a column at a time for them all: the steps' own fields,
+    those the state fills in and what the recipes read of the state, from ``timeline``;
+    None where a value is not numbers of one shape."""
     first = recipes[0]
     kind, k = first.kind[0], first.kind[1]
     counts = [len(at) for at in ats]
@@ -1008,13 +1004,12 @@ def _columns(recipes: list[_Recipe], ats: list[list[int]], chunk: list[Event],
 
     values = [np.empty(0), np.empty(0),  # (epoch and seq: not numbers of the row)
               *map(own, first.attrs), *map(held, range(len(first.columns or ())))]
-    found = _numbers_of([values[i] for i in first.order], first.hows, count)
-    if found is None:
+    ordered = [values[i] for i in first.order]
+    if any(array.ndim not in (1, 3) or len(array) != count for array in ordered):
         return None
-    slots, numbers = found
-    rows = numbers.reshape(count, -1)
-    ends = np.cumsum(counts)
-    return [(slots, rows[end - n:end].ravel()) for n, end in zip(counts, ends, strict=True)]
+    ends = np.cumsum(counts).tolist()
+    return [_Columns([array[end - n:end] for array in ordered], n)
+            for n, end in zip(counts, ends, strict=True)]
 
 
 class _Block:
@@ -1051,7 +1046,7 @@ class _Block:
         found = self.gathered.get(recipe)
         if found is None:
             kind = recipe.kind
-            found = self.gathered[recipe] = (len(self.kind_list), [])
+            found = self.gathered[recipe] = (len(self.kind_list), [[]])
             self.kind_list.append([*kind[:4], self.shapes.setdefault(recipe.shape, len(self.shapes)),
                                    kind[5]])
         got = recipe.own(event)  # (epoch, seq, its own fields...)
@@ -1059,7 +1054,11 @@ class _Block:
             got += tuple(map(call, recipe.held))
         if recipe.others:
             got += tuple([get(event) for get in recipe.others])
-        found[1].append(got)
+        gathered = found[1][-1]
+        if type(gathered) is not list:  # (after a window's columns: _Writer.at_once)
+            gathered = []
+            found[1].append(gathered)
+        gathered.append(got)
         self.rows.append((found[0], got[0]))
 
     def add(self, event: Event, shape: tuple[Any, ...], values: list[Any],
@@ -1095,38 +1094,31 @@ class _Block:
         row += values
         return row
 
-    def columned(self, recipe: _Recipe, numbers: tuple[list[Any], Any]) -> int:
-        """Take a ready recipe's kind of step whose ``numbers`` (its slots and float64s, as
-        :func:`_numbers` makes them) a block's columns made at once (:func:`_columns`); its
-        kind's index (its events' rows are ``[index, epoch]``, added by the caller)."""
+    def columned(self, recipe: _Recipe, columns: _Columns) -> int:
+        """Take the values of some steps of a ready recipe's kind, made a column at a time
+        (:func:`_columns`: a window written at once); its kind's index (their rows are
+        ``[index, epoch]``, added by the caller). The block's steps of the kind gathered an
+        event at a time, before or after, are written with them, in order."""
         found = self.gathered.get(recipe)
-        if found is not None:  # (the block's first half had it: its numbers, then these)
-            index, (slots, before) = found
-            self.gathered[recipe] = (index, (slots, np.concatenate([before, numbers[1]])))
-            return index
+        if found is not None:
+            found[1].append(columns)
+            return found[0]
         index = len(self.kind_list)
         kind = recipe.kind
         self.kind_list.append([*kind[:4], self.shapes.setdefault(recipe.shape, len(self.shapes)),
                                kind[5]])
-        self.gathered[recipe] = (index, numbers)
+        self.gathered[recipe] = (index, [columns])
         return index
-
-    def takes(self, recipe: _Recipe, numbers: tuple[list[Any], Any]) -> bool:
-        """Whether :meth:`columned` takes ``numbers`` of ``recipe``: a kind of step the block
-        has not, or has columned with the same slots (not gathered an event at a time)."""
-        found = self.gathered.get(recipe)
-        return found is None or (type(found[1]) is tuple and found[1][0] == numbers[0])
 
     def numbers(self) -> bytes:
         """The gathered kinds' numbers, float64 little-endian, one kind after another (each
         kind's entry given its ``slots`` and ``at``); a kind that cannot be, in the rows."""
         made: list[Any] = []
         at = 0
-        for recipe, (index, gathered) in self.gathered.items():
-            found = (gathered if type(gathered) is tuple  # (columned: made already)
-                     else _numbers(gathered, recipe.order, recipe.hows))
+        for recipe, (index, parts) in self.gathered.items():
+            found = _numbers(parts, recipe.order, recipe.hows)
             if found is None:
-                self._in_rows(index, gathered, recipe.order, recipe.hows)
+                self._in_rows(index, parts, recipe.order, recipe.hows)
                 continue
             slots, numbers = found
             self.kind_list[index] += [slots, at]
@@ -1134,15 +1126,14 @@ class _Block:
             at += numbers.size
         return np.concatenate(made).astype("<f8", copy=False).tobytes() if made else b""
 
-    def _in_rows(self, index: int, gathered: list[tuple[Any, ...]], order: tuple[int, ...],
+    def _in_rows(self, index: int, parts: list[Any], order: tuple[int, ...],
                  hows: tuple[str, ...]) -> None:
         """Kind ``index``'s values written in its rows, as :meth:`_Recipe.operands` makes
-        them of what ``gathered`` holds."""
-        values = iter(gathered)
+        them of what ``parts`` hold (events' gathered values, or a window's columns)."""
+        values = _each(parts, order, hows)
         for i, row in enumerate(self.rows):
             if row[0] == index:
-                got = next(values)
-                self.rows[i] = [*row, *(_made(got[at], how) for at, how in zip(order, hows, strict=True))]
+                self.rows[i] = [*row, *(_made(value, how) for value, how in next(values))]
 
     def write(self, page: IO[bytes]) -> None:
         """The block, zlib-compressed (a run repeats itself, so many times smaller) and
@@ -1170,29 +1161,52 @@ class _Block:
         self.gathered.clear()
 
 
-def _numbers(gathered: list[tuple[Any, ...]], order: tuple[int, ...], hows: tuple[str, ...]
+class _Columns:
+    """The values of some steps of a recipe's kind, made a column at a time (:func:`_columns`):
+    one float64 array a value of the row, in the recipe's ``order``, ``count`` rows."""
+
+    __slots__ = ("count", "values")
+
+    def __init__(self, values: list[Any], count: int) -> None:
+        self.values, self.count = values, count
+
+
+def _numbers(parts: list[Any], order: tuple[int, ...], hows: tuple[str, ...]
              ) -> tuple[list[Any], Any] | None:
-    """The values ``gathered`` (one tuple an event, as :meth:`_Block.add` gathered them;
-    ``order``: where each value of the row is in it) as the page shows them
-    (:meth:`_Recipe.operands`, an entry's own fields as :func:`_entry` writes them), made
-    float64s: each value's slot (see :class:`_Block`) and the numbers, a row an event
-    after another; None if a value is not a number or a matrix of the same shape in every
-    event."""
-    columns_gathered = list(zip(*gathered, strict=True))
-    return _numbers_of([columns_gathered[at] for at in order], hows, len(gathered))
+    """The values of a kind of step's events as the page shows them (:meth:`_Recipe.operands`,
+    an entry's own fields as :func:`_entry` writes them), made float64s: each value's slot
+    (see :class:`_Block`) and the numbers, a row an event after another; None if a value is
+    not a number or a matrix of the same shape in every event. ``parts``: the events' values
+    in turn, each part gathered (a tuple an event, as :meth:`_Block.gather` gathers them;
+    ``order``: where each value of the row is in it) or a window's :class:`_Columns`."""
+    arrays_of: list[list[Any]] = []
+    count = 0
+    for part in parts:
+        if isinstance(part, _Columns):
+            arrays_of.append(part.values)
+            count += part.count
+            continue
+        columns_gathered = list(zip(*part, strict=True))
+        arrays = _arrays([columns_gathered[at] for at in order], hows)
+        if arrays is None:
+            return None
+        arrays_of.append(arrays)
+        count += len(part)
+    try:
+        arrays = (arrays_of[0] if len(arrays_of) == 1
+                  else [np.concatenate(each) for each in zip(*arrays_of, strict=True)])
+    except ValueError:  # (matrices not all of one shape)
+        return None
+    return _laid_out(arrays, hows, count)
 
 
-def _numbers_of(values_of: list[Any], hows: tuple[str, ...], count: int
-                ) -> tuple[list[Any], Any] | None:
-    """:func:`_numbers` of the values in columns, one a value of the row (each the values of
-    its events in turn, or already their float64 array, ``count`` rows)."""
-    slots: list[Any] = []
-    columns: list[Any] = []
+def _arrays(values_of: list[Any], hows: tuple[str, ...]) -> list[Any] | None:
+    """Each value of the row, its events' in turn, as one float64 array (``_BACK``'s the
+    products made); None where one is not a number or a matrix of one shape in every event."""
+    arrays: list[Any] = []
     for values, how in zip(values_of, hows, strict=True):
         try:
-            if isinstance(values, np.ndarray):  # (made of a block's timeline: _columns)
-                array = values
-            elif how is _BACK:  # layer_{k+1}_delta · weights_k_{k+1}ᵀ, each in exact arithmetic
+            if how is _BACK:  # layer_{k+1}_delta · weights_k_{k+1}ᵀ, each in exact arithmetic
                 if any(map(is_, values, repeat(None))):
                     return None
                 above = np.array([value[0] for value in values], dtype=np.float64)
@@ -1200,12 +1214,40 @@ def _numbers_of(values_of: list[Any], hows: tuple[str, ...], count: int
                 if above.ndim != 3 or weights.ndim != 3:
                     return None
                 with np.errstate(all="ignore"):  # (inf and NaN as the run had them)
-                    array = backs(exact_dot_each, above, weights)
-                how = _VALUE
+                    arrays.append(backs(exact_dot_each, above, weights))
             else:
-                array = _floats(values)
+                arrays.append(_floats(values))
         except (TypeError, ValueError):  # (None, a ragged matrix, ...)
             return None
+    return arrays
+
+
+def _each(parts: list[Any], order: tuple[int, ...], hows: tuple[str, ...]
+          ) -> Iterator[list[tuple[Any, str]]]:
+    """Each event's values of ``parts`` (see :func:`_numbers`) with how each is written,
+    as :func:`_made` takes them (a column's value as the event's own: lists and floats; a
+    delta's products made already: a value)."""
+    made = [_VALUE if how is _BACK else how for how in hows]
+    for part in parts:
+        if isinstance(part, _Columns):
+            for i in range(part.count):
+                yield [(_plain(array[i]), how) for array, how in zip(part.values, made, strict=True)]
+        else:
+            for got in part:
+                yield [(got[at], how) for at, how in zip(order, hows, strict=True)]
+
+
+def _plain(value: Any) -> Any:
+    """A column's value as an event holds it: rows of floats as lists, a number a float."""
+    return value.tolist() if isinstance(value, np.ndarray) and value.ndim else float(value)
+
+
+def _laid_out(arrays: list[Any], hows: tuple[str, ...], count: int
+              ) -> tuple[list[Any], Any] | None:
+    """:func:`_numbers` of the values' arrays (``count`` rows each)."""
+    slots: list[Any] = []
+    columns: list[Any] = []
+    for array, how in zip(arrays, hows, strict=True):
         if array.ndim == 1 and how not in (_SCALAR, _ROWS):
             slots.append(0)
             columns.append(array[:, np.newaxis])
