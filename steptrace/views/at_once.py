@@ -76,8 +76,8 @@ class AtOnce:
         """``event``, a step narrated by the template of ``key``, with the state knowing
         every layer's output and delta: a later step of its :func:`step_key` may be
         narrated at once (its template is a rounded line of its event and the state)."""
-        if key not in self.templates.specs:
-            return
+        if key not in self.templates.specs or self._format(key) is None:
+            return  # (not a template a window is narrated by: its steps, an event at a time)
         found = step_key(event)
         if found in self.steps or found[4] is not None:
             return
@@ -164,6 +164,8 @@ class AtOnce:
         used = 0
         for key, at, values in made:
             form = self._format(key)
+            if form is None:
+                raise NotAtOnce("format")
             n = len(at)
             spec = templates.specs[key]
             slots: list[Any] = [[window[i].seq for i in at]]
@@ -258,17 +260,16 @@ class AtOnce:
         lengths = np.fromiter(map(len, written), dtype=np.intp, count=len(written))
         return texts[inverse.ravel()], lengths[inverse.ravel()]
 
-    def _format(self, key: Any) -> str:
+    def _format(self, key: Any) -> str | None:
         """The template's line as one format, every number's slot a ``%s`` (its seq's
-        ``%d``); NotAtOnce where its words hold a ``%`` or a NUL (the lines are split on it)."""
+        ``%d``); None where its words hold a ``%`` or a NUL (the lines are split on it: a
+        plugin's names may hold either)."""
         form = self.formats.get(key, "")
         if form == "":
             whole = self.templates.known[key][4][0]  # type: ignore[index]
             form = (None if "%%" in whole or "\0" in whole
                     else whole.replace(self.cell, "%s"))
             self.formats[key] = form
-        if form is None:
-            raise NotAtOnce("format")
         return form
 
     def _ordered(self, window: list[Event], ends: list[int], groups: dict[Any, list[int]],
