@@ -1111,8 +1111,12 @@ class _Block:
         return index
 
     def numbers(self) -> bytes:
-        """The gathered kinds' numbers, float64 little-endian, one kind after another (each
-        kind's entry given its ``slots`` and ``at``); a kind that cannot be, in the rows."""
+        """The gathered kinds' numbers as :meth:`number_parts` makes them, one bytes string."""
+        return b"".join(map(bytes, self.number_parts()))
+
+    def number_parts(self) -> list[Any]:
+        """The gathered kinds' numbers, float64 little-endian arrays, one kind after another
+        (each kind's entry given its ``slots`` and ``at``); a kind that cannot be, in the rows."""
         made: list[Any] = []
         at = 0
         for recipe, (index, parts) in self.gathered.items():
@@ -1124,7 +1128,7 @@ class _Block:
             self.kind_list[index] += [slots, at]
             made.append(numbers)
             at += numbers.size
-        return np.concatenate(made).astype("<f8", copy=False).tobytes() if made else b""
+        return [numbers.astype("<f8", copy=False) for numbers in made]
 
     def _in_rows(self, index: int, parts: list[Any], order: tuple[int, ...],
                  hows: tuple[str, ...]) -> None:
@@ -1143,15 +1147,18 @@ class _Block:
         (``shapes``, ``kinds``, ``events``: the rows), zeros to a multiple of 8 bytes, and
         the numbers (see :meth:`numbers`; the page reads them as a ``Float64Array``, every
         bit as written: -0.0, NaN and the infinities too)."""
-        numbers = self.numbers()
+        numbers = self.number_parts()
         # (the rows hold numbers, null, "NaN" and the infinities, and {"rows", "of"} only:
         # nothing to escape, so only the shapes and kinds, which hold names, are escaped)
         rows = pydantic_core.to_json(self.rows, inf_nan_mode="strings")
         data = (b'{"shapes":' + _json(list(self.shapes)) + b',"kinds":' + _json(self.kind_list)
                 + b',"events":' + rows + b"}")
-        head = len(data).to_bytes(4, "little")
-        packed = base64.b64encode(zlib.compress(
-            head + data + bytes(-(4 + len(data)) % 8) + numbers, LEVEL))
+        # (deflated as a stream, the numbers an array at a time: no copy of them all made)
+        deflate = zlib.compressobj(LEVEL)
+        parts = [deflate.compress(len(data).to_bytes(4, "little")), deflate.compress(data),
+                 deflate.compress(bytes(-(4 + len(data)) % 8)),
+                 *map(deflate.compress, numbers), deflate.flush()]
+        packed = base64.b64encode(b"".join(parts))
         page.write(b'<script type="application/x-steptrace-events" class="events">' + packed
                    + b"</script>\n")
         self.shapes.clear()
