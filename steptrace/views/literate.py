@@ -202,7 +202,9 @@ class Literate:
         events whose every way is worked out is filled in at once
         (:meth:`NetworkState.complete_all <steptrace.trace.state.NetworkState.complete_all>`)
         and narrated from its own events (:meth:`Templates.quick`); any other, an event at
-        a time."""
+        a time. A trace's reader, of an exact run of more than one weight layer, rounded and
+        unfiltered, is read as its steps in windows of ``WINDOW``, each narrated at once
+        where it can be (:class:`~steptrace.views.at_once.AtOnce`), else as above."""
         reader = isinstance(events, TraceReader)
         if reader and not self.started:
             # (a reader's events are held by nobody else: filled in themselves, not copied)
