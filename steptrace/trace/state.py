@@ -41,11 +41,22 @@ from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader
 
 _new, _set = object.__new__, object.__setattr__
+#: a state's weights, weights before, layers' rows and deltas' rows (:meth:`NetworkState.snapshot`)
+Snapshot = tuple[list[Any], list[Any], dict[int, Any], dict[int, Any]]
 #: The fields of each kind of step a ``step``-detail trace leaves out, which the state fills
 #: in (:mod:`steptrace.trace.emitter`): a window of steps is read at once (the page's writer,
 #: the literate view) only where they are left out.
 LEFT_OUT = {"forward": ("layer_in",), "error": ("prediction", "goal"),
             "update": ("weight_delta", "weights"), "delta": ()}
+
+
+def step_key(event: Event | StepLine) -> tuple[Any, ...]:
+    """What decides how a step is shown (the page's recipe, the view's template) once the
+    state knows every layer's output and delta, its left-out fields left out or given
+    alike: its kind, layer, samples, nonlinearity, learning rule and whether it has a
+    rule's details (a step line's class fixes them all)."""
+    return (event.kind, event.layer, event.samples, getattr(event, "nonlinearity", None),
+            getattr(event, "rule", None), getattr(event, "details", None) is not None)
 #: An exact stochastic run's updates are filled in this many events at a time: what
 #: complete_events reads ahead of its consumer.
 CHUNK = 512
@@ -144,6 +155,33 @@ class NetworkState:
             if len(self._batches) < 4096:  # (the batches a run has, not every shuffle)
                 self._batches[samples] = found
         return found
+
+    def snapshot(self) -> Snapshot:
+        """The state now, to :meth:`restore` after trying to move it at once."""
+        return (list(self.weights), list(self.before), dict(self.layer.rows),
+                dict(self.delta.rows))
+
+    def restore(self, saved: Snapshot) -> None:
+        """The state as ``saved`` (:meth:`snapshot`) had it, in the same lists and dicts
+        (readers hold them)."""
+        self.weights[:], self.before[:] = saved[0], saved[1]
+        self.layer.rows.clear()
+        self.layer.rows.update(saved[2])
+        self.delta.rows.clear()
+        self.delta.rows.update(saved[3])
+
+    def _moved(self, layer: dict[int, Any], delta: dict[int, Any], event: Event) -> None:
+        """``layer`` and ``delta`` (rows by layer) past ``event``, as :meth:`complete` moves
+        the state's (an update moves the weights only)."""
+        kind = event.kind
+        if kind == "forward":
+            k = event.layer
+            if k == 1:
+                given = event.layer_in  # type: ignore[union-attr]
+                layer[0] = self.batch(event.samples)[0] if given is None else given
+            layer[k] = event.layer_out  # type: ignore[union-attr]
+        elif kind == "delta":
+            delta[event.layer] = event.delta  # type: ignore[union-attr]
 
     def back(self, k: int) -> Array:
         """What layer k's delta comes back through: ``layer_{k+1}_delta · weights_k_{k+1}ᵀ``
@@ -310,22 +348,15 @@ class NetworkState:
         layer, delta = dict(self.layer.rows), dict(self.delta.rows)  # (the state is not moved)
         found: dict[int, list[tuple[int, Any, Any]]] = {}  # k: (where, layer_{k-1}, delta)
         for i, event in enumerate(events):
-            kind = event.kind
-            if kind == "forward":
-                k = event.layer
-                if k == 1:
-                    given = event.layer_in  # type: ignore[union-attr]
-                    layer[0] = self.batch(event.samples)[0] if given is None else given
-                layer[k] = event.layer_out  # type: ignore[union-attr]
-            elif kind == "delta":
-                delta[event.layer] = event.delta  # type: ignore[union-attr]
-            elif kind == "update":
+            if event.kind != "update":
+                self._moved(layer, delta, event)
+            else:
                 k = event.layer
                 rows_in, rows_delta = layer.get(k - 1), delta.get(k)
                 if (rows_in is None or rows_delta is None or len(rows_in) != 1 or len(rows_delta) != 1
-                        or event.weights is not None  # type: ignore[union-attr]
-                        or event.weight_delta is not None  # type: ignore[union-attr]
-                        or event.rule is not None):  # type: ignore[union-attr]
+                        or event.weights is not None
+                        or event.weight_delta is not None
+                        or event.rule is not None):
                     return None
                 found.setdefault(k, []).append((i, rows_in[0], rows_delta[0]))
         worked: dict[int, tuple[int, Any, Any, Any]] = {}
@@ -392,14 +423,7 @@ class NetworkState:
                     done.append(complete(event))
                     continue
                 done.append(event)  # (the state alone moves, as complete() moves it)
-                if kind == "forward":
-                    k = event.layer
-                    if k == 1:
-                        given = event.layer_in  # type: ignore[union-attr]
-                        layer[0] = self.batch(event.samples)[0] if given is None else given
-                    layer[k] = event.layer_out  # type: ignore[union-attr]
-                elif kind == "delta":
-                    delta[event.layer] = event.delta  # type: ignore[union-attr]
+                self._moved(layer, delta, event)  # type: ignore[arg-type]
                 continue
             k = event.layer
             rows_in, rows_delta = layer.get(k - 1), delta.get(k)

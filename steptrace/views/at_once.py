@@ -33,7 +33,7 @@ import numpy as np
 from steptrace.engine.formulas import backs
 from steptrace.trace.consistency import StepLine
 from steptrace.trace.events import EpochEndEvent, Event
-from steptrace.trace.state import LEFT_OUT, NetworkState, Timeline, stacked
+from steptrace.trace.state import LEFT_OUT, NetworkState, Timeline, stacked, step_key
 from steptrace.views.text import maybe_nonfinite
 
 if TYPE_CHECKING:
@@ -46,14 +46,6 @@ WINDOW = 1024
 class NotAtOnce(Exception):
     """A window is not narrated at once (its numbers are not all finite, a value is not of
     the shape its template was made for): an event at a time says what it is."""
-
-
-def step_key(event: Event) -> tuple[Any, ...]:
-    """What decides a step's template once the state knows every layer's output and delta,
-    its fields left out or given alike: its kind, layer, samples, nonlinearity, learning
-    rule and whether it has a rule's details."""
-    return (event.kind, event.layer, event.samples, getattr(event, "nonlinearity", None),
-            getattr(event, "rule", None), getattr(event, "details", None) is not None)
 
 
 class AtOnce:
@@ -120,8 +112,7 @@ class AtOnce:
                 at.append(i)
         where = {place: sorted(chain.from_iterable(lists)) for place, lists in places.items()}
         state = self.state
-        saved = (list(state.weights), list(state.before), dict(state.layer.rows),
-                 dict(state.delta.rows))
+        saved = state.snapshot()
         timeline = state.timeline(window, where)
         if timeline is None:
             return None
@@ -129,11 +120,7 @@ class AtOnce:
             with np.errstate(all="ignore"):
                 return self._written(window, ends, groups, where, timeline)
         except (NotAtOnce, TypeError, ValueError):  # (an event at a time says it as it is)
-            state.weights[:], state.before[:] = saved[0], saved[1]
-            state.layer.rows.clear()
-            state.layer.rows.update(saved[2])
-            state.delta.rows.clear()
-            state.delta.rows.update(saved[3])
+            state.restore(saved)
             return None
 
     def _written(self, window: list[Event], ends: list[int], groups: dict[Any, list[int]],
@@ -179,7 +166,7 @@ class AtOnce:
                 if kind > 0:  # one row of `kind` numbers, a slot each
                     if array.shape[1:] != (1, kind):
                         raise NotAtOnce("shape")
-                    slots += cells.T.tolist()
+                    slots += [cells[:, j].tolist() for j in range(kind)]  # (a slot a column)
                 elif kind == 0:  # a number
                     if array.ndim != 1:
                         raise NotAtOnce("shape")

@@ -71,7 +71,7 @@ from steptrace.trace.events import (
 )
 from steptrace.trace.header import Header
 from steptrace.trace.reader import TraceReader, open_trace
-from steptrace.trace.state import LEFT_OUT, NetworkState, Timeline
+from steptrace.trace.state import LEFT_OUT, NetworkState, Timeline, step_key
 from steptrace.views.literate import Clause, Literate, Sign, Value
 from steptrace.views.page import PAGE
 from steptrace.views.pressure import PressureRun, PressureView
@@ -726,18 +726,6 @@ def _write_events(reader: TraceReader, registry: Registry, page: IO[bytes],
     return writer.write(cast("Iterator[Event]", reader.steps(("epoch_end",))))
 
 
-def _line_key(event: Event) -> Any:
-    """What decides a step's recipe once every layer's output and delta are known, its
-    fields left out or given alike: a step line's class (its kind, layer, samples and
-    nonlinearity, an update without a rule), or an event's class, layer, samples and
-    nonlinearity."""
-    if event.__class__.__base__ is StepLine:
-        return event.__class__
-    return (event.__class__, event.layer, event.samples, getattr(event, "nonlinearity", None))
-
-
-
-
 class _Writer:
     """The page's events, read ``WINDOW`` events (half a block) at a time: the trace's steps
     as the reader's step lines where a pass repeats the last one's (the passes' ends as
@@ -766,10 +754,12 @@ class _Writer:
         self.block = _Block()
         self.steps = _Steps(reader.header, registry, fresh=True)  # (the reader's events: ours)
         self.last = len(self.config.layers) - 1
-        #: a step line's class: its ready recipe, the state it moves (its kind and layer, or
-        #: None), a getter of the fields its trace leaves out (None: none) and what it gives
-        #: when they are
+        #: a step's :func:`~steptrace.trace.state.step_key`: its ready recipe, the state it
+        #: moves (its kind and layer, or None), a getter of the fields its trace leaves out
+        #: (None: none) and what it gives when they are
         self.lines: dict[Any, tuple[_Recipe, tuple[str, int] | None, Any, Any]] = {}
+        #: a step line's class: what ``lines`` holds of its key (the class fixes it)
+        self.of_line: dict[type, tuple[_Recipe, tuple[str, int] | None, Any, Any]] = {}
         #: whether a block may be written at once (an exact run; a pressure view that does
         #: not follow every update)
         self.may = (self.config.arithmetic == "exact"
@@ -803,7 +793,7 @@ class _Writer:
             recipe = None if key is None else recipes.get(key)
             if recipe is not None and recipe.ready:
                 gather(event, recipe)
-                if key[-1] == full and _line_key(event) not in lines:  # type: ignore[index]
+                if key[-1] == full and step_key(event) not in lines:  # type: ignore[index]
                     self.learn(event, recipe)
             else:
                 if isinstance(event, StepLine):
@@ -824,15 +814,15 @@ class _Writer:
 
     def learn(self, line: Event, recipe: _Recipe) -> None:
         """Keep ``recipe`` (ready, of a step whose every layer's output and delta were
-        known: a later step of the same :func:`_line_key` has the same key) for
-        :meth:`at_once`."""
+        known: a later step of the same :func:`~steptrace.trace.state.step_key` has the
+        same key) for :meth:`at_once`."""
         if (recipe.columns is None or len(line.samples) != 1
                 or (line.kind == "update" and (line.rule is not None
                                                or line.details is not None))):
             return
         kind, k = line.kind, line.layer
         left_out = LEFT_OUT[kind]
-        self.lines[_line_key(line)] = (
+        self.lines[step_key(line)] = (
             recipe, (kind, k) if kind != "error" else None,
             attrgetter(*left_out) if left_out else None,
             None if len(left_out) < 2 else (None,) * len(left_out))
@@ -852,23 +842,24 @@ class _Writer:
     def at_once(self, chunk: list[Event]) -> bool:
         """Write ``chunk``'s entries at once (see :class:`_Writer`); False, nothing written
         and the state as it was, where it cannot be."""
-        lines, state = self.lines, self.steps.state
+        lines, of_line, state = self.lines, self.of_line, self.steps.state
         recipe_at: list[_Recipe | None] = []
         groups: dict[_Recipe, list[int]] = {}
         places: dict[tuple[str, int], list[list[int]]] = {}
         firsts: list[int] = []  # (where each kind of step first comes; each pass's end)
         for i, event in enumerate(chunk):
-            found = lines.get(event.__class__)
+            cls = event.__class__
+            found = of_line.get(cls)
             if found is None:
-                if event.__class__ is EpochEndEvent:
+                if cls is EpochEndEvent:
                     recipe_at.append(None)
                     firsts.append(i)
                     continue
-                # (a step the reader made an event, as in a pass after a checkpoint)
-                found = lines.get(_line_key(event))
-                if found is None or (event.kind == "update" and (
-                        event.rule is not None or event.details is not None)):
+                found = lines.get(step_key(event))  # (or a step the reader made an event,
+                if found is None:  # as in a pass after a checkpoint)
                     return False
+                if cls.__base__ is StepLine:  # (the class fixes the step's key)
+                    of_line[cls] = found
             recipe, place, left_out, none = found
             if left_out is not None and left_out(event) != none:
                 return False  # (a field the trace gives: an event at a time)
@@ -882,8 +873,7 @@ class _Writer:
             else:
                 at.append(i)
         where = {place: sorted(chain.from_iterable(lists)) for place, lists in places.items()}
-        saved = (list(state.weights), list(state.before), dict(state.layer.rows),
-                 dict(state.delta.rows))
+        saved = state.snapshot()
         timeline = state.timeline(chunk, where)
         if timeline is None:
             return False
@@ -899,11 +889,7 @@ class _Writer:
                     raise ValueError("not a column")
                 made.update(zip(members, numbers, strict=True))
         except (TypeError, ValueError):  # (an event at a time says it as it is)
-            state.weights[:], state.before[:] = saved[0], saved[1]
-            state.layer.rows.clear()
-            state.layer.rows.update(saved[2])
-            state.delta.rows.clear()
-            state.delta.rows.update(saved[3])
+            state.restore(saved)
             return False
         self._written(chunk, recipe_at, made, timeline, where, firsts)
         return True

@@ -306,11 +306,7 @@ class Literate:
         except Exception:  # (an event at a time says what is wrong, after the lines before)
             found = None
         if found is None:
-            state.weights[:], state.before[:] = seen.weights_at_start, seen.before_at_start
-            state.layer.rows.clear()
-            state.layer.rows.update(layer)
-            state.delta.rows.clear()
-            state.delta.rows.update(delta)
+            state.restore((seen.weights_at_start, seen.before_at_start, layer, delta))
         return found
 
     def reference_lines(self, events: Iterable[Event], filters: Filters) -> Iterator[str]:
